@@ -1,0 +1,153 @@
+"""The architecture as a networkx DiGraph: structure checks, visit ratios and offered load.
+
+:func:`build_graph` turns a validated spec into one ``nx.DiGraph`` whose nodes carry the
+component specs (``G.nodes[name]["spec"]``) and whose edges carry the expected number of
+calls per visit (``G.edges[a, b]["visits"]``). Everything else here is a plain function of
+that graph, in the manner of networkx's own algorithms. Drawing lives in ``views``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import networkx as nx
+import numpy as np
+
+from scaleplan.errors import Problem, SpecError
+from scaleplan.spec import ArchitectureSpec, LoadBalancerSpec, ServiceSpec
+
+ENTRY_WEIGHT = "entry_share"
+
+
+def build_graph(spec: ArchitectureSpec) -> nx.DiGraph:
+    """Build the component graph of ``spec`` and check that its traffic is finite.
+
+    Raises :class:`~scaleplan.errors.SpecError` for components no request can reach and for
+    call cycles whose expected number of visits is infinite.
+
+    Examples
+    --------
+    >>> from scaleplan.spec import example_spec
+    >>> G = build_graph(example_spec())
+    >>> sorted(G.nodes)
+    ['api']
+    """
+    graph = nx.DiGraph(name=spec.name, spec=spec)
+    for name, component in spec.components.items():
+        graph.add_node(name, spec=component, kind=component.kind, **{ENTRY_WEIGHT: 0.0})
+    for _, entry, share in spec.entries():
+        graph.nodes[entry][ENTRY_WEIGHT] += share
+    for name, component in spec.components.items():
+        for target, probability, _ in component.edges():
+            if graph.has_edge(name, target):
+                graph.edges[name, target]["visits"] += probability
+            else:
+                graph.add_edge(name, target, visits=probability)
+
+    entries = [name for name in graph if graph.nodes[name][ENTRY_WEIGHT] > 0]
+    reachable: set[str] = set(entries)
+    for entry in entries:
+        reachable |= nx.descendants(graph, entry)
+    unreachable = [name for name in graph if name not in reachable]
+    if unreachable:
+        raise SpecError(
+            [
+                Problem(
+                    spec.source,
+                    f"components.{name}",
+                    f"no request can reach it from the entry {', '.join(map(repr, entries))}",
+                )
+                for name in unreachable
+            ]
+        )
+    graph.graph["visit_ratios"] = _solve_visit_ratios(graph, spec)
+    return graph
+
+
+def _solve_visit_ratios(graph: nx.DiGraph, spec: ArchitectureSpec) -> dict[str, float]:
+    """Solve the traffic equations v = e + Pᵀv for the expected visits per arriving request."""
+    names = list(graph)
+    index = {name: position for position, name in enumerate(names)}
+    transfer = np.zeros((len(names), len(names)))
+    for source, target, data in graph.edges(data=True):
+        transfer[index[source], index[target]] = data["visits"]
+    # A cycle with expected visits per pass of at least 1 sends a request round it forever.
+    radius = max(abs(np.linalg.eigvals(transfer))) if len(names) else 0.0
+    if radius >= 1 - 1e-9:
+        cycle = _heaviest_cycle(graph)
+        path = " → ".join([*cycle, cycle[0]]) if cycle else "?"
+        raise SpecError(
+            [
+                Problem(
+                    spec.source,
+                    f"components.{cycle[0] if cycle else names[0]}.calls",
+                    f"the call cycle {path} repeats forever on average "
+                    f"(expected calls per pass {radius:.3g}, must be below 1)",
+                )
+            ]
+        )
+    arrivals = np.array([graph.nodes[name][ENTRY_WEIGHT] for name in names])
+    visits = np.linalg.solve(np.eye(len(names)) - transfer.T, arrivals)
+    return {name: float(max(visits[index[name]], 0.0)) for name in names}
+
+
+def _heaviest_cycle(graph: nx.DiGraph) -> list[str]:
+    best: list[str] = []
+    best_weight = -1.0
+    for cycle in nx.simple_cycles(graph):
+        weight = float(
+            np.prod([graph.edges[a, b]["visits"] for a, b in zip(cycle, [*cycle[1:], cycle[0]])])
+        )
+        if weight > best_weight:
+            best, best_weight = list(cycle), weight
+    return best
+
+
+def visit_ratios(graph: nx.DiGraph) -> dict[str, float]:
+    """Expected visits to each component per request arriving at the system."""
+    return dict(graph.graph["visit_ratios"])
+
+
+def arrival_rates(graph: nx.DiGraph, rate_per_s: float) -> dict[str, float]:
+    """Arrivals per second at each component when ``rate_per_s`` requests arrive."""
+    return {name: rate_per_s * visits for name, visits in visit_ratios(graph).items()}
+
+
+def service_demand_s(graph: nx.DiGraph) -> dict[str, float]:
+    """Seconds of a component's own service per arriving request (visits × mean service)."""
+    demands: dict[str, float] = {}
+    for name, visits in visit_ratios(graph).items():
+        component = graph.nodes[name]["spec"]
+        service_time = getattr(component, "service_time", None)
+        demands[name] = visits * service_time.mean_s if service_time is not None else 0.0
+    return demands
+
+
+def offered_load(graph: nx.DiGraph, rate_per_s: float) -> dict[str, float]:
+    """Utilisation from a component's own service alone (λ·v·S / servers).
+
+    A lower bound on the true utilisation of a service that holds its slot during calls, and
+    the exact one otherwise; components that add no delay have 0.
+    """
+    loads: dict[str, float] = {}
+    for name, demand in service_demand_s(graph).items():
+        capacity = graph.nodes[name]["spec"].capacity
+        loads[name] = rate_per_s * demand / capacity if capacity else 0.0
+    return loads
+
+
+def layers(graph: nx.DiGraph) -> dict[str, int]:
+    """Left-to-right layer of each component: its longest call distance from an entry."""
+    condensed = nx.condensation(graph)
+    depth: dict[int, int] = {}
+    for node in nx.topological_sort(condensed):
+        predecessors = list(condensed.predecessors(node))
+        depth[node] = 1 + max((depth[p] for p in predecessors), default=-1)
+    mapping: Mapping[str, int] = condensed.graph["mapping"]
+    return {name: depth[mapping[name]] for name in graph}
+
+
+def capacity(graph: nx.DiGraph, name: str) -> int:
+    """Requests the component serves at once (0 for one that adds no delay)."""
+    component: ServiceSpec | LoadBalancerSpec = graph.nodes[name]["spec"]
+    return component.capacity

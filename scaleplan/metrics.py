@@ -1,0 +1,704 @@
+"""Streaming statistics for the engine: latency sketches, batch means, warm-up removal, CIs.
+
+This module owns the numbers behind "Honest numbers" (shared/DESIGN.md):
+
+- :class:`LogBins` and :class:`LatencySketch` — percentiles from a fixed-size, mergeable
+  histogram with a known relative error (the DDSketch log mapping), so a run of any length
+  needs the same memory;
+- :func:`mser` and :func:`mser_batches` — MSER-m warm-up truncation (White 1997);
+- :class:`BatchMeanSeries` — a bounded-memory record of consecutive batch means;
+- :class:`MeanCI`, :func:`batch_means_ci`, :func:`replication_ci` — 95% intervals for a mean,
+  and :func:`extra_observations_needed` to say how much longer a run would have to be.
+
+It does not own the simulation (``engine``), the time series shown in views, or the decision of
+which interval to report; it only computes. Every function is vectorised with numpy: the engine
+buffers observations and passes arrays of a few thousand values at a time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats
+
+__all__ = [
+    "DEFAULT_BINS",
+    "BatchMeanSeries",
+    "LatencySketch",
+    "LogBins",
+    "MeanCI",
+    "batch_means_ci",
+    "extra_observations_needed",
+    "mser",
+    "mser_batches",
+    "replication_ci",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+def _as_float_array(values: npt.ArrayLike) -> FloatArray:
+    return np.asarray(values, dtype=np.float64).ravel()
+
+
+def _check_qs(qs: FloatArray) -> None:
+    if qs.size and not (np.all(qs >= 0.0) and np.all(qs <= 1.0)):
+        raise ValueError(f"quantiles must lie in [0, 1] (got {qs.tolist()})")
+
+
+# --------------------------------------------------------------------------------------------
+# Latency sketch
+# --------------------------------------------------------------------------------------------
+
+
+class LogBins:
+    """Logarithmically spaced bins with a guaranteed relative accuracy (DDSketch mapping).
+
+    With ``gamma = (1 + α) / (1 − α)``, bin ``j ≥ 1`` holds the values in
+    ``(min_value · gamma**(j − 1), min_value · gamma**j]`` and is represented by
+    ``min_value · 2 · gamma**j / (gamma + 1)``, which is within relative error α of every value
+    in the bin. Two edge bins make the mapping total:
+
+    - bin 0 holds every value ``≤ min_value`` (including 0) and is represented by ``min_value``;
+    - values above ``max_value`` are clipped into the last bin, so for them the relative-error
+      guarantee does not hold (:class:`LatencySketch` clamps its answers to the observed
+      maximum, which keeps the top quantile exact).
+
+    Parameters
+    ----------
+    relative_accuracy : float
+        α, in (0, 1).
+    min_value, max_value : float
+        The range, ``0 < min_value < max_value``, over which the guarantee holds.
+
+    Examples
+    --------
+    >>> bins = LogBins(relative_accuracy=0.01, min_value=1e-3, max_value=1e8)
+    >>> bins.n_bins
+    1268
+    >>> values = np.array([0.0, 1e-3, 12.0, 5e9])
+    >>> idx = bins.index(values)
+    >>> idx.tolist()[:2], bool(idx[-1] == bins.n_bins - 1)
+    ([0, 0], True)
+    >>> bool(abs(bins.representative(idx[2:3])[0] - 12.0) <= 0.01 * 12.0)
+    True
+    """
+
+    __slots__ = (
+        "_log_gamma",
+        "_log_min",
+        "gamma",
+        "max_value",
+        "min_value",
+        "n_bins",
+        "relative_accuracy",
+    )
+
+    def __init__(
+        self, relative_accuracy: float = 0.01, min_value: float = 1e-3, max_value: float = 1e8
+    ) -> None:
+        if not 0.0 < relative_accuracy < 1.0:
+            raise ValueError(f"relative_accuracy must lie in (0, 1) (got {relative_accuracy})")
+        if not 0.0 < min_value < max_value:
+            raise ValueError(
+                f"need 0 < min_value < max_value (got min_value={min_value}, max_value={max_value})"
+            )
+        self.relative_accuracy = float(relative_accuracy)
+        self.min_value = float(min_value)
+        self.max_value = float(max_value)
+        self.gamma = (1.0 + relative_accuracy) / (1.0 - relative_accuracy)
+        self._log_gamma = math.log(self.gamma)
+        self._log_min = math.log(self.min_value)
+        # Bin 0 is "≤ min_value"; bins 1..n_bins-1 reach up to the first edge ≥ max_value.
+        self.n_bins = math.ceil(math.log(self.max_value / self.min_value) / self._log_gamma) + 1
+
+    def __repr__(self) -> str:
+        return (
+            f"LogBins(relative_accuracy={self.relative_accuracy}, min_value={self.min_value}, "
+            f"max_value={self.max_value})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LogBins):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def _key(self) -> tuple[float, float, float]:
+        return (self.relative_accuracy, self.min_value, self.max_value)
+
+    def index(self, values: npt.ArrayLike) -> IntArray:
+        """Bin index of each value (0 for ``≤ min_value``, the last bin above ``max_value``).
+
+        Raises
+        ------
+        ValueError
+            If a value is NaN: it would otherwise land in an arbitrary bin.
+        """
+        v = _as_float_array(values)
+        if np.isnan(v).any():
+            raise ValueError("cannot bin NaN values")
+        # np.maximum keeps log() away from 0 and negatives; those all belong to bin 0 anyway.
+        log_ratio = np.log(np.maximum(v, self.min_value)) - self._log_min
+        position = np.ceil(log_ratio / self._log_gamma)
+        # Clip while still float: casting inf to int64 is undefined.
+        return np.clip(position, 0, self.n_bins - 1).astype(np.int64)
+
+    def representative(self, idx: npt.ArrayLike) -> FloatArray:
+        """The value that stands for each bin: within relative error α of any value in it."""
+        i = np.asarray(idx, dtype=np.float64)
+        rep = self.min_value * 2.0 * np.exp(i * self._log_gamma) / (self.gamma + 1.0)
+        return np.where(i <= 0, self.min_value, rep)
+
+    def quantiles(self, counts: npt.ArrayLike, qs: Sequence[float] | npt.ArrayLike) -> FloatArray:
+        """Quantiles of the values counted in ``counts`` (one count per bin).
+
+        Uses DDSketch's lower-rank convention: the q-quantile of n values is the order statistic
+        of (0-based) rank ``floor(q · (n − 1))``, as ``np.quantile(..., method="lower")``.
+        Returns NaN for every q when the counts sum to 0.
+
+        Examples
+        --------
+        >>> bins = LogBins(0.01)
+        >>> counts = np.bincount(bins.index([1.0, 2.0, 3.0, 4.0]), minlength=bins.n_bins)
+        >>> np.round(bins.quantiles(counts, [0.0, 0.5, 1.0]), 2)
+        array([1.  , 2.02, 3.98])
+        """
+        c = np.asarray(counts)
+        if c.shape != (self.n_bins,):
+            raise ValueError(f"counts must have shape ({self.n_bins},) (got {c.shape})")
+        q = _as_float_array(qs)
+        _check_qs(q)
+        cumulative = np.cumsum(c)
+        total = cumulative[-1]
+        if total <= 0:
+            return np.full(q.shape, np.nan)
+        rank = q * (total - 1)
+        # The first bin whose cumulative count exceeds the rank holds order statistic floor(rank).
+        idx = np.searchsorted(cumulative, rank, side="right")
+        return self.representative(idx)
+
+
+DEFAULT_BINS = LogBins(relative_accuracy=0.01, min_value=1e-3, max_value=1e8)
+"""The bins every sketch shares unless told otherwise: 1% relative error from 1 µs to ~3 years
+when values are in milliseconds, 1268 bins (about 10 kB of counts)."""
+
+
+class LatencySketch:
+    """A mergeable histogram over :class:`LogBins`: quantiles with relative error ≤ α.
+
+    Memory is one int64 count per bin whatever the number of values. The exact count, sum,
+    minimum and maximum are kept too: quantile 0 and 1 are exact, and the other quantiles are
+    clamped to [minimum, maximum], which can only bring them closer to the truth.
+
+    Parameters
+    ----------
+    bins : LogBins
+        The bin layout; sketches can only be merged when their bins are equal.
+
+    Examples
+    --------
+    >>> sketch = LatencySketch()
+    >>> sketch.add_many(np.arange(1.0, 101.0))
+    >>> sketch.count
+    100
+    >>> round(sketch.quantile(0.5), 1), sketch.quantile(1.0)
+    (49.5, 100.0)
+    >>> other = LatencySketch()
+    >>> other.add_many([1000.0])
+    >>> sketch.merge(other)
+    >>> sketch.count, sketch.max
+    (101, 1000.0)
+    """
+
+    __slots__ = ("_counts", "_max", "_min", "_sum", "bins")
+
+    def __init__(self, bins: LogBins = DEFAULT_BINS) -> None:
+        self.bins = bins
+        self._counts = np.zeros(bins.n_bins, dtype=np.int64)
+        self._sum = 0.0
+        self._min = math.inf
+        self._max = -math.inf
+
+    def __repr__(self) -> str:
+        return f"LatencySketch(count={self.count}, bins={self.bins!r})"
+
+    def add_many(self, values: npt.ArrayLike) -> None:
+        """Add observations (any shape; flattened). NaN raises ``ValueError``."""
+        v = _as_float_array(values)
+        if v.size == 0:
+            return
+        # bincount is O(len(v) + n_bins) and much faster than np.add.at for thousands of values.
+        self._counts += np.bincount(self.bins.index(v), minlength=self.bins.n_bins)
+        self._sum += float(v.sum())
+        self._min = min(self._min, float(v.min()))
+        self._max = max(self._max, float(v.max()))
+
+    def merge(self, other: LatencySketch) -> None:
+        """Add every observation of ``other`` to this sketch (``other`` is unchanged)."""
+        if other.bins != self.bins:
+            raise ValueError(
+                f"cannot merge sketches with different bins ({self.bins!r} and {other.bins!r})"
+            )
+        self._counts += other._counts
+        self._sum += other._sum
+        self._min = min(self._min, other._min)
+        self._max = max(self._max, other._max)
+
+    @property
+    def count(self) -> int:
+        """Number of observations."""
+        return int(self._counts.sum())
+
+    @property
+    def sum(self) -> float:
+        """Exact sum of the observations."""
+        return self._sum
+
+    @property
+    def mean(self) -> float:
+        """Exact mean of the observations (NaN when empty)."""
+        n = self.count
+        return self._sum / n if n else math.nan
+
+    @property
+    def min(self) -> float:
+        """Smallest observation (NaN when empty)."""
+        return self._min if self.count else math.nan
+
+    @property
+    def max(self) -> float:
+        """Largest observation (NaN when empty)."""
+        return self._max if self.count else math.nan
+
+    def quantiles(self, qs: Sequence[float] | npt.ArrayLike) -> FloatArray:
+        """Quantiles by the lower-rank convention (see :meth:`LogBins.quantiles`); NaN if empty."""
+        q = _as_float_array(qs)
+        estimates = self.bins.quantiles(self._counts, q)
+        if self.count == 0:
+            return estimates
+        estimates = np.clip(estimates, self._min, self._max)
+        return np.where(q == 0.0, self._min, np.where(q == 1.0, self._max, estimates))
+
+    def quantile(self, q: float) -> float:
+        """One quantile; see :meth:`quantiles`."""
+        return float(self.quantiles([q])[0])
+
+    def to_counts(self) -> IntArray:
+        """A copy of the per-bin counts (length ``bins.n_bins``)."""
+        return self._counts.copy()
+
+
+# --------------------------------------------------------------------------------------------
+# Warm-up truncation
+# --------------------------------------------------------------------------------------------
+
+
+def mser_batches(batch_means: npt.ArrayLike) -> int:
+    """MSER truncation point, in batches, of an already-batched series (White 1997).
+
+    For each candidate ``d`` in ``[0, n // 2]`` the statistic is
+    ``sum_{j ≥ d} (Z_j − mean_{j ≥ d})² / (n − d)²`` and the smallest minimiser is returned.
+    Candidates that would leave fewer than 2 batches are skipped, because their statistic is
+    trivially 0. Computed with reverse cumulative sums in O(n).
+
+    Examples
+    --------
+    >>> mser_batches([9.0, 5.0, 1.0, 1.1, 0.9, 1.0, 1.05, 0.95])
+    2
+    >>> mser_batches([1.0, 1.0, 1.0, 1.0])
+    0
+    """
+    z = _as_float_array(batch_means)
+    n = z.size
+    if n < 3:
+        return 0
+    # Centring first makes S2 − S1²/m cancel far less; the statistic is shift-invariant.
+    z = z - z.mean()
+    last_d = min(n // 2, n - 2)
+    tail_sum = np.cumsum(z[::-1])[::-1][: last_d + 1]
+    tail_sq = np.cumsum((z * z)[::-1])[::-1][: last_d + 1]
+    remaining = (n - np.arange(last_d + 1)).astype(np.float64)
+    # Rounding can make a zero sum of squares slightly negative; it is a variance, so clip.
+    squares = np.maximum(tail_sq - tail_sum * tail_sum / remaining, 0.0)
+    return int(np.argmin(squares / (remaining * remaining)))
+
+
+def mser(series: npt.ArrayLike, batch_size: int = 5) -> int:
+    """MSER-m warm-up truncation point, in observations (MSER-5 by default).
+
+    The series is cut into non-overlapping batches of ``batch_size`` consecutive observations
+    (an incomplete batch at the end is dropped), :func:`mser_batches` picks the number of
+    batches ``d`` to delete, and ``d · batch_size`` is returned.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> series = np.r_[rng.normal(10.0, 1.0, 500), rng.normal(1.0, 1.0, 4500)]
+    >>> mser(series)
+    500
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1 (got {batch_size})")
+    x = _as_float_array(series)
+    n_batches = x.size // batch_size
+    batch_means = x[: n_batches * batch_size].reshape(n_batches, batch_size).mean(axis=1)
+    return mser_batches(batch_means) * batch_size
+
+
+# --------------------------------------------------------------------------------------------
+# Batch means
+# --------------------------------------------------------------------------------------------
+
+
+class BatchMeanSeries:
+    """Consecutive batch means in bounded memory.
+
+    Observations are summed in batches of ``batch_size`` consecutive values. When
+    ``max_batches`` batches are complete, adjacent pairs are merged and the batch size doubles,
+    so memory stays at ``3 · max_batches`` numbers however long the run. An incomplete batch at
+    the end (the tail) is kept apart; it counts in :attr:`total_count` and :attr:`total_sum` but
+    not in :attr:`means`.
+
+    Parameters
+    ----------
+    base_batch_size : int
+        Observations per batch before any merge.
+    max_batches : int
+        Complete batches kept at most (at least 2).
+
+    Examples
+    --------
+    >>> series = BatchMeanSeries(base_batch_size=2, max_batches=4)
+    >>> series.add_many(np.arange(1.0, 12.0), times=np.arange(1.0, 12.0))
+    >>> series.batch_size, series.means.tolist(), series.end_times.tolist()
+    (4, [2.5, 6.5], [4.0, 8.0])
+    >>> series.total_count, series.total_sum
+    (11, 66.0)
+    """
+
+    __slots__ = (
+        "_batch_size",
+        "_counts",
+        "_end_times",
+        "_n_full",
+        "_sums",
+        "_tail_count",
+        "_tail_end",
+        "_tail_sum",
+        "base_batch_size",
+        "max_batches",
+    )
+
+    def __init__(self, base_batch_size: int = 5, max_batches: int = 4096) -> None:
+        if base_batch_size < 1:
+            raise ValueError(f"base_batch_size must be at least 1 (got {base_batch_size})")
+        if max_batches < 2:
+            raise ValueError(f"max_batches must be at least 2 (got {max_batches})")
+        self.base_batch_size = int(base_batch_size)
+        self.max_batches = int(max_batches)
+        self._batch_size = self.base_batch_size
+        self._sums = np.zeros(self.max_batches)
+        self._counts = np.zeros(self.max_batches, dtype=np.int64)
+        self._end_times = np.zeros(self.max_batches)
+        self._n_full = 0
+        self._tail_sum = 0.0
+        self._tail_count = 0
+        self._tail_end = math.nan
+
+    def __repr__(self) -> str:
+        return (
+            f"BatchMeanSeries(batch_size={self._batch_size}, batches={self._n_full}, "
+            f"total_count={self.total_count})"
+        )
+
+    def add_many(self, values: npt.ArrayLike, times: npt.ArrayLike) -> None:
+        """Record observations in the order they were made; ``times[i]`` is when ``values[i]``
+        completed. The two arrays must have the same length."""
+        v = _as_float_array(values)
+        t = _as_float_array(times)
+        if v.shape != t.shape:
+            raise ValueError(f"values and times differ in length ({v.size} and {t.size})")
+        n = v.size
+        pos = 0
+        while pos < n:
+            size = self._batch_size
+            need = size - self._tail_count
+            if n - pos < need:
+                self._tail_sum += float(v[pos:].sum())
+                self._tail_count += n - pos
+                self._tail_end = float(t[-1])
+                return
+            # Complete the tail batch.
+            self._store(
+                np.array([self._tail_sum + float(v[pos : pos + need].sum())]),
+                np.array([float(t[pos + need - 1])]),
+            )
+            pos += need
+            self._tail_sum, self._tail_count, self._tail_end = 0.0, 0, math.nan
+            if self._n_full == self.max_batches:
+                self._halve()
+                continue
+            # Then as many whole batches as fit before the next merge, in one vectorised step.
+            whole = min((n - pos) // size, self.max_batches - self._n_full)
+            if whole:
+                block = v[pos : pos + whole * size].reshape(whole, size).sum(axis=1)
+                ends = t[pos + size - 1 : pos + whole * size : size]
+                self._store(block, ends)
+                pos += whole * size
+                if self._n_full == self.max_batches:
+                    self._halve()
+
+    def _store(self, sums: FloatArray, ends: FloatArray) -> None:
+        k = self._n_full
+        self._sums[k : k + sums.size] = sums
+        self._counts[k : k + sums.size] = self._batch_size
+        self._end_times[k : k + sums.size] = ends
+        self._n_full += sums.size
+
+    def _halve(self) -> None:
+        """Merge adjacent pairs of complete batches; the batch size doubles."""
+        n = self._n_full
+        pairs = n // 2
+        if n % 2:
+            # The odd batch out becomes the start of the (now larger) tail; whatever was in the
+            # tail follows it in time, so the tail's end time stays if it has one.
+            if self._tail_count == 0:
+                self._tail_end = float(self._end_times[n - 1])
+            self._tail_sum += float(self._sums[n - 1])
+            self._tail_count += int(self._counts[n - 1])
+        self._sums[:pairs] = self._sums[: 2 * pairs].reshape(pairs, 2).sum(axis=1)
+        self._counts[:pairs] = self._counts[: 2 * pairs].reshape(pairs, 2).sum(axis=1)
+        self._end_times[:pairs] = self._end_times[1 : 2 * pairs : 2]
+        self._n_full = pairs
+        self._batch_size *= 2
+
+    @property
+    def batch_size(self) -> int:
+        """Observations per complete batch now."""
+        return self._batch_size
+
+    @property
+    def means(self) -> FloatArray:
+        """Means of the complete batches, oldest first."""
+        k = self._n_full
+        return self._sums[:k] / self._counts[:k]
+
+    @property
+    def end_times(self) -> FloatArray:
+        """Completion time of the last observation of each complete batch."""
+        return self._end_times[: self._n_full].copy()
+
+    @property
+    def counts(self) -> IntArray:
+        """Observations in each complete batch (all equal to :attr:`batch_size`)."""
+        return self._counts[: self._n_full].copy()
+
+    @property
+    def total_count(self) -> int:
+        """All observations recorded, the tail included."""
+        return int(self._counts[: self._n_full].sum()) + self._tail_count
+
+    @property
+    def total_sum(self) -> float:
+        """Sum of all observations recorded, the tail included."""
+        return float(self._sums[: self._n_full].sum()) + self._tail_sum
+
+
+# --------------------------------------------------------------------------------------------
+# Confidence intervals
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeanCI:
+    """A confidence interval for a mean.
+
+    Attributes
+    ----------
+    mean : float
+        The point estimate.
+    low, high : float
+        The interval (NaN when it cannot be computed).
+    half_width : float
+        ``(high − low) / 2``.
+    n : int
+        How many values the Student-t interval was built on: groups of batches or replications.
+    method : str
+        How it was computed, e.g. ``"batch means (k=20)"`` or ``"replications (R=5)"``.
+    """
+
+    mean: float
+    low: float
+    high: float
+    half_width: float
+    n: int
+    method: str
+
+    def as_list(self) -> list[float]:
+        """``[low, high]``, as the results record it (``mean_ci95``)."""
+        return [self.low, self.high]
+
+
+def _check_confidence(confidence: float) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must lie in (0, 1) (got {confidence})")
+
+
+def _t_interval(center: float, values: FloatArray, confidence: float, method: str) -> MeanCI:
+    k = values.size
+    sem = float(values.std(ddof=1)) / math.sqrt(k)
+    half = float(stats.t.ppf(0.5 + confidence / 2.0, k - 1)) * sem
+    return MeanCI(center, center - half, center + half, half, k, method)
+
+
+def _lag1_autocorrelation(x: FloatArray) -> float:
+    d = x - x.mean()
+    denominator = float(d @ d)
+    return float(d[:-1] @ d[1:]) / denominator if denominator > 0 else 0.0
+
+
+_MAX_LAG1 = 0.2
+_MIN_GROUPS = 10
+
+
+def batch_means_ci(
+    batch_means: npt.ArrayLike,
+    counts: npt.ArrayLike | None = None,
+    n_groups: int = 20,
+    confidence: float = 0.95,
+) -> MeanCI:
+    """Confidence interval for a steady-state mean from consecutive batch means.
+
+    The batches are regrouped into ``n_groups`` consecutive groups of nearly equal size (in
+    observations when ``counts`` is given, else in batches), and a Student-t interval is put
+    on the group means around the grand mean. If the group means still look correlated
+    (lag-1 autocorrelation above 0.2) the number of groups is halved, not below 10, and the
+    interval recomputed; ``method`` says so, and says when the correlation remained.
+
+    Parameters
+    ----------
+    batch_means : array_like
+        Consecutive batch means, warm-up already removed.
+    counts : array_like, optional
+        Observations in each batch; the means are weighted by them.
+    n_groups : int
+        Groups to start from (at most the number of batches).
+    confidence : float
+        Confidence level.
+
+    Returns
+    -------
+    MeanCI
+        With ``low = high = nan`` and method ``"too few batches"`` when fewer than 2 groups
+        can be formed.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> ci = batch_means_ci(rng.normal(5.0, 1.0, 400))
+    >>> ci.method, ci.n, [round(x, 2) for x in ci.as_list()]
+    ('batch means (k=20)', 20, [4.85, 5.08])
+    >>> batch_means_ci([3.0]).as_list()
+    [nan, nan]
+    """
+    _check_confidence(confidence)
+    if n_groups < 2:
+        raise ValueError(f"n_groups must be at least 2 (got {n_groups})")
+    z = _as_float_array(batch_means)
+    w = np.ones_like(z) if counts is None else _as_float_array(counts)
+    if w.shape != z.shape:
+        raise ValueError(f"batch_means and counts differ in length ({z.size} and {w.size})")
+    total_weight = float(w.sum())
+    grand_mean = float(z @ w) / total_weight if total_weight > 0 else math.nan
+    if z.size < 2:
+        return MeanCI(grand_mean, math.nan, math.nan, math.nan, int(z.size), "too few batches")
+
+    weighted_cumsum = np.cumsum(z * w)
+    weight_cumsum = np.cumsum(w)
+
+    def group_means(k: int) -> FloatArray:
+        # Group g ends after the first batch whose cumulative weight reaches g/k of the total;
+        # unique() drops empty groups that a single very heavy batch would otherwise create.
+        targets = total_weight * np.arange(1, k + 1) / k
+        # The slack absorbs rounding in the cumulative sums; the last group always ends last.
+        ends = np.searchsorted(weight_cumsum, targets * (1 - 1e-12))
+        ends[-1] = z.size - 1
+        ends = np.unique(np.minimum(ends, z.size - 1))
+        sums = np.diff(np.r_[0.0, weighted_cumsum[ends]])
+        weights = np.diff(np.r_[0.0, weight_cumsum[ends]])
+        return sums / weights
+
+    k = min(n_groups, z.size)
+    means = group_means(k)
+    first_k, first_r1 = means.size, _lag1_autocorrelation(means)
+    r1 = first_r1
+    while means.size >= 3 and r1 > _MAX_LAG1 and means.size // 2 >= _MIN_GROUPS:
+        means = group_means(means.size // 2)
+        r1 = _lag1_autocorrelation(means)
+    if means.size < 2:
+        return MeanCI(grand_mean, math.nan, math.nan, math.nan, int(means.size), "too few batches")
+
+    method = f"batch means (k={means.size})"
+    if means.size != first_k:
+        method = (
+            f"batch means (k={means.size}; halved from k={first_k}, "
+            f"lag-1 autocorrelation {first_r1:.2f})"
+        )
+    if means.size >= 3 and r1 > _MAX_LAG1:
+        method = method[:-1] + (
+            f"; lag-1 autocorrelation still {r1:.2f}, the interval may be too narrow)"
+        )
+    return _t_interval(grand_mean, means, confidence, method)
+
+
+def replication_ci(values: Sequence[float] | npt.ArrayLike, confidence: float = 0.95) -> MeanCI:
+    """Student-t confidence interval for a mean across independent replications.
+
+    Examples
+    --------
+    >>> ci = replication_ci([10.0, 12.0, 11.0, 13.0, 9.0])
+    >>> ci.method, ci.mean, [round(x, 3) for x in ci.as_list()]
+    ('replications (R=5)', 11.0, [9.037, 12.963])
+    """
+    _check_confidence(confidence)
+    x = _as_float_array(values)
+    mean = float(x.mean()) if x.size else math.nan
+    if x.size < 2:
+        return MeanCI(mean, math.nan, math.nan, math.nan, int(x.size), "too few replications")
+    return _t_interval(mean, x, confidence, f"replications (R={x.size})")
+
+
+def extra_observations_needed(ci: MeanCI, bound: float, n_observations: int) -> int | None:
+    """Further observations after which the interval would no longer contain ``bound``.
+
+    Assumes the half-width shrinks as ``1 / sqrt(n)`` (and ignores the small change in the
+    t quantile): the smallest total ``N`` with ``half_width · sqrt(n / N) < |mean − bound|``,
+    minus the ``n_observations`` already made. Returns 0 when the interval already excludes
+    ``bound``, and None when ``mean == bound`` (no run length separates them) or the interval
+    is undefined.
+
+    Examples
+    --------
+    >>> ci = MeanCI(mean=10.0, low=8.0, high=12.0, half_width=2.0, n=20, method="batch means")
+    >>> extra_observations_needed(ci, bound=11.0, n_observations=100)
+    301
+    >>> extra_observations_needed(ci, bound=13.0, n_observations=100)
+    0
+    >>> extra_observations_needed(ci, bound=10.0, n_observations=100) is None
+    True
+    """
+    gap = abs(ci.mean - bound)
+    if gap == 0.0 or math.isnan(gap) or math.isnan(ci.half_width):
+        return None
+    if ci.half_width < gap:
+        return 0
+    total = math.floor(n_observations * (ci.half_width / gap) ** 2) + 1
+    return max(0, total - n_observations)

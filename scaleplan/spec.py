@@ -1,0 +1,734 @@
+"""The validated, frozen description of an architecture and its workload; YAML loading.
+
+This module is the boundary of scaleplan (shared/DESIGN.md): after :func:`load_spec` or
+:func:`parse_spec`, everything downstream may trust its input. It owns the keys of the public
+YAML contract, their defaults and their errors, and the JSON Schema editors validate against.
+It does not know how a component is simulated (``engine``) or drawn (``views``).
+
+A component kind is one pydantic class with ``kind`` as its tag and an ``edges()`` method
+telling the graph where its requests go next; adding a kind means adding its class to
+:data:`ComponentSpec`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from scaleplan.distributions import Distribution
+from scaleplan.errors import Problem, SpecError
+
+Policy = Literal["round_robin", "random", "least_connections", "power_of_two"]
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
+# A YAML document larger than this once its aliases are expanded is refused: it is far beyond
+# any real architecture and is the shape of an alias ("billion laughs") bomb.
+MAX_EXPANDED_NODES = 200_000
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- workload
+
+
+class BurstSpec(_Strict):
+    """Two-state Markov-modulated Poisson arrivals: the base rate and bursts of ``rate_per_s``."""
+
+    rate_per_s: PositiveFloat = Field(description="arrival rate during a burst")
+    mean_duration_s: PositiveFloat = Field(description="mean length of a burst (exponential)")
+    mean_gap_s: PositiveFloat = Field(description="mean time between bursts (exponential)")
+
+
+class DiurnalSpec(_Strict):
+    """A rate profile over one period (a day, or a day compressed into ``period_s``).
+
+    ``profile`` holds relative rates for equal slices of the period; it is scaled so that its
+    mean is the workload's ``rate_per_s``.
+    """
+
+    profile: tuple[Annotated[float, Field(ge=0)], ...] = Field(min_length=1)
+    period_s: PositiveFloat = 86_400.0
+
+    @field_validator("profile")
+    @classmethod
+    def _not_all_zero(cls, profile: tuple[float, ...]) -> tuple[float, ...]:
+        if not any(profile):
+            raise ValueError("needs at least one slice with a rate above 0")
+        return profile
+
+    def multipliers(self) -> tuple[float, ...]:
+        mean = sum(self.profile) / len(self.profile)
+        return tuple(value / mean for value in self.profile)
+
+
+class TraceSpec(_Strict):
+    """Replay of recorded arrival times: a CSV file whose first column is seconds."""
+
+    file: str
+    _times_s: tuple[float, ...] = PrivateAttr(default=())
+
+    def times_s(self) -> tuple[float, ...]:
+        return self._times_s
+
+
+class RequestClassSpec(_Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    weight: PositiveFloat = 1.0
+    entry: str | None = Field(default=None, description="defaults to the architecture's entry")
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h)\s*$")
+_DURATION_UNITS = {"ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0}
+
+
+def parse_duration_s(text: str) -> float:
+    """Seconds in a duration such as ``"500ms"``, ``"30s"``, ``"2min"`` or ``"1h"``.
+
+    Examples
+    --------
+    >>> parse_duration_s("2min")
+    120.0
+    """
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"not a duration such as '30s' or '500ms' (got {text!r})")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+class WorkloadSpec(_Strict):
+    arrival: Literal["poisson", "constant", "bursty", "diurnal", "trace"] = "poisson"
+    rate_per_s: PositiveFloat | None = Field(
+        default=None, description="mean arrival rate (the base rate for bursty)"
+    )
+    requests: PositiveInt | None = Field(default=None, description="arrivals to simulate")
+    duration_s: PositiveFloat | None = Field(default=None, description="or a simulated duration")
+    warmup: float | str = Field(
+        default="auto",
+        description="'auto' (MSER-5), 'none', a fraction of requests in [0, 1), or a duration",
+    )
+    burst: BurstSpec | None = None
+    diurnal: DiurnalSpec | None = None
+    trace: TraceSpec | None = None
+    classes: tuple[RequestClassSpec, ...] = ()
+
+    @field_validator("warmup", mode="before")
+    @classmethod
+    def _warmup(cls, value: Any) -> float | str:
+        if isinstance(value, bool):
+            raise ValueError(f"must be 'auto', 'none', a fraction or a duration (got {value!r})")
+        if isinstance(value, int | float):
+            if not 0 <= value < 1:
+                raise ValueError(f"a fraction of requests must be in [0, 1) (got {value})")
+            return float(value)
+        if isinstance(value, str):
+            if value in ("auto", "none"):
+                return value
+            parse_duration_s(value)
+            return value
+        raise ValueError(f"must be 'auto', 'none', a fraction or a duration (got {value!r})")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> WorkloadSpec:
+        if self.requests is not None and self.duration_s is not None:
+            raise ValueError("give requests or duration_s, not both")
+        needs = {"bursty": "burst", "diurnal": "diurnal", "trace": "trace"}
+        for arrival, key in needs.items():
+            given = getattr(self, key) is not None
+            if self.arrival == arrival and not given:
+                raise ValueError(f"arrival {arrival!r} needs the key {key!r}")
+            if self.arrival != arrival and given:
+                raise ValueError(f"key {key!r} only applies to arrival {arrival!r}")
+        if self.rate_per_s is None and self.arrival != "trace":
+            raise ValueError(f"arrival {self.arrival!r} needs rate_per_s")
+        names = [cls.name for cls in self.classes]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"request class names must be unique (got {duplicates} twice)")
+        return self
+
+    @property
+    def mean_rate_per_s(self) -> float:
+        """The long-run mean arrival rate, whatever the arrival process."""
+        if self.arrival == "bursty" and self.burst is not None and self.rate_per_s is not None:
+            base, burst = self.rate_per_s, self.burst
+            total = burst.mean_gap_s + burst.mean_duration_s
+            return (base * burst.mean_gap_s + burst.rate_per_s * burst.mean_duration_s) / total
+        if self.arrival == "trace" and self.trace is not None:
+            times = self.trace.times_s()
+            span = times[-1] - times[0]
+            return (len(times) - 1) / span if span > 0 else float(len(times))
+        assert self.rate_per_s is not None
+        return self.rate_per_s
+
+    @property
+    def peak_rate_per_s(self) -> float:
+        if self.arrival == "bursty" and self.burst is not None:
+            return max(self.burst.rate_per_s, self.rate_per_s or 0.0)
+        if self.arrival == "diurnal" and self.diurnal is not None and self.rate_per_s:
+            return self.rate_per_s * max(self.diurnal.multipliers())
+        return self.mean_rate_per_s
+
+    @property
+    def is_poisson(self) -> bool:
+        return self.arrival == "poisson"
+
+    def planned_requests(self, default: int = 100_000) -> int:
+        if self.requests is not None:
+            return self.requests
+        if self.duration_s is not None:
+            return max(1, round(self.duration_s * self.mean_rate_per_s))
+        if self.arrival == "trace" and self.trace is not None:
+            return len(self.trace.times_s())
+        return default
+
+    def planned_duration_s(self, default_requests: int = 100_000) -> float:
+        if self.duration_s is not None:
+            return self.duration_s
+        return self.planned_requests(default_requests) / self.mean_rate_per_s
+
+    def warmup_fraction(self) -> float | None:
+        return self.warmup if isinstance(self.warmup, float) else None
+
+    def warmup_duration_s(self) -> float | None:
+        if isinstance(self.warmup, str) and self.warmup not in ("auto", "none"):
+            return parse_duration_s(self.warmup)
+        return None
+
+
+# --------------------------------------------------------------------------- components
+
+
+class CallSpec(_Strict):
+    to: str
+    probability: float = Field(default=1.0, ge=0, le=1)
+
+
+class _ComponentBase(_Strict):
+    description: str = ""
+
+    def edges(self) -> list[tuple[str, float, str]]:
+        """Where a request goes from here: (target, probability per visit, key path)."""
+        return []
+
+    @property
+    def capacity(self) -> int:
+        """Requests served at once over all replicas (servers in queueing terms)."""
+        return 0
+
+
+class ServiceSpec(_ComponentBase):
+    """A pool of replicas, each serving ``concurrency`` requests at once from its own FIFO queue."""
+
+    kind: Literal["service"]
+    replicas: PositiveInt = 1
+    concurrency: PositiveInt = Field(default=1, description="requests one replica serves at once")
+    queue_limit: NonNegativeInt | None = Field(
+        default=None, description="waiting requests per replica; beyond it a request is rejected"
+    )
+    service_time: Distribution
+    calls: tuple[CallSpec, ...] = ()
+    parallel: bool = Field(default=False, description="make the calls at once and join them")
+    hold_during_calls: bool = Field(
+        default=True, description="the slot stays busy while the calls are out"
+    )
+    dispatch: Policy = Field(
+        default="round_robin", description="how a caller picks a replica when calling directly"
+    )
+
+    def edges(self) -> list[tuple[str, float, str]]:
+        return [
+            (call.to, call.probability, f"calls[{index}].to")
+            for index, call in enumerate(self.calls)
+        ]
+
+    @property
+    def capacity(self) -> int:
+        return self.replicas * self.concurrency
+
+
+class WeightedTarget(_Strict):
+    to: str
+    weight: PositiveFloat = 1.0
+
+
+class LoadBalancerSpec(_ComponentBase):
+    """Spreads each request over the replicas of its target(s) by ``policy``.
+
+    Adds no delay unless it has a ``service_time``; then it is a station of ``concurrency``
+    slots like a service.
+    """
+
+    kind: Literal["load_balancer"]
+    policy: Policy = "round_robin"
+    to: tuple[WeightedTarget, ...] = Field(min_length=1)
+    service_time: Distribution | None = None
+    concurrency: PositiveInt = 1024
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _single_target(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return ({"to": value},)
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return tuple({"to": item} for item in value)
+        return value
+
+    def edges(self) -> list[tuple[str, float, str]]:
+        total = sum(target.weight for target in self.to)
+        return [
+            (target.to, target.weight / total, f"to[{index}]")
+            for index, target in enumerate(self.to)
+        ]
+
+    @property
+    def capacity(self) -> int:
+        return self.concurrency if self.service_time is not None else 0
+
+
+ComponentSpec = Annotated[ServiceSpec | LoadBalancerSpec, Field(discriminator="kind")]
+
+
+# --------------------------------------------------------------------------- architecture
+
+
+class ArchitectureSpec(_Strict):
+    """One candidate architecture with its workload."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    workload: WorkloadSpec
+    entry: str | None = Field(default=None, description="where requests arrive")
+    components: dict[str, ComponentSpec] = Field(min_length=1)
+
+    _source: str = PrivateAttr(default="<memory>")
+    _base_dir: str = PrivateAttr(default=".")
+
+    @property
+    def source(self) -> str:
+        """The file this spec came from (for messages), or ``<memory>``."""
+        return self._source
+
+    def entries(self) -> list[tuple[str, str, float]]:
+        """(class name, entry component, share of arrivals) for each request class."""
+        if not self.workload.classes:
+            return [("default", self.entry or "", 1.0)]
+        total = sum(cls.weight for cls in self.workload.classes)
+        return [
+            (cls.name, cls.entry or self.entry or "", cls.weight / total)
+            for cls in self.workload.classes
+        ]
+
+    def with_changes(self, changes: Mapping[str, Any]) -> ArchitectureSpec:
+        """A new, re-validated spec with values set at dotted key paths.
+
+        Examples
+        --------
+        >>> spec = example_spec()
+        >>> spec.with_changes({"components.api.replicas": 5}).components["api"].capacity
+        5
+        """
+        data = self.model_dump(mode="python", exclude_unset=True)
+        for key_path, value in changes.items():
+            _set_path(data, key_path, value)
+        return parse_spec(data, source=self._source, base_dir=self._base_dir)
+
+
+def _set_path(data: dict[str, Any], key_path: str, value: Any) -> None:
+    parts = key_path.split(".")
+    node: Any = data
+    for part in parts[:-1]:
+        if isinstance(node, dict):
+            node = node.setdefault(part, {})
+        elif isinstance(node, list | tuple) and part.isdigit():
+            node = node[int(part)]
+        else:
+            raise SpecError([Problem("<changes>", key_path, f"cannot set a value under {part!r}")])
+    if isinstance(node, dict):
+        node[parts[-1]] = value
+    elif isinstance(node, list) and parts[-1].isdigit():
+        node[int(parts[-1])] = value
+    else:
+        raise SpecError([Problem("<changes>", key_path, "cannot set a value here")])
+
+
+def example_spec() -> ArchitectureSpec:
+    """A small spec for examples and doctests: an M/M/1 API at half load."""
+    return parse_spec(
+        {
+            "name": "example",
+            "workload": {"rate_per_s": 50, "requests": 2000},
+            "entry": "api",
+            "components": {
+                "api": {"kind": "service", "service_time": {"dist": "exponential", "mean_ms": 10}}
+            },
+        }
+    )
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_spec(path: str | Path) -> ArchitectureSpec:
+    """Read and validate an architecture YAML file.
+
+    Raises :class:`~scaleplan.errors.SpecError` naming the file, the key path and what was
+    found for every problem, and never lets a YAML object tag or an alias bomb through.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> import scaleplan
+    >>> root = Path(scaleplan.__file__).parent.parent
+    >>> load_spec(root / "data/architectures/monolith.yaml").name
+    'monolith'
+    """
+    path = Path(path)
+    data, lines = read_yaml(path)
+    return parse_spec(data, source=str(path.name), base_dir=str(path.parent), lines=lines)
+
+
+def parse_spec(
+    data: Any,
+    *,
+    source: str = "<memory>",
+    base_dir: str = ".",
+    lines: Mapping[tuple[str | int, ...], int] | None = None,
+) -> ArchitectureSpec:
+    """Validate already-parsed data (a dict as from YAML) into an :class:`ArchitectureSpec`."""
+    if not isinstance(data, dict):
+        raise SpecError([Problem(source, "", f"must be a mapping of keys (got {_kind(data)})")])
+    try:
+        spec = ArchitectureSpec.model_validate(data, context={"base_dir": base_dir})
+    except ValidationError as error:
+        raise SpecError(validation_problems(error, data, source, lines or {})) from None
+    spec._source = source
+    spec._base_dir = base_dir
+    _load_trace(spec, source, base_dir)
+    problems = list(_reference_problems(spec, source, lines or {}))
+    if problems:
+        raise SpecError(problems)
+    return spec
+
+
+def _load_trace(spec: ArchitectureSpec, source: str, base_dir: str) -> None:
+    trace = spec.workload.trace
+    if trace is None:
+        return
+    path = Path(trace.file) if Path(trace.file).is_absolute() else Path(base_dir) / trace.file
+    key = "workload.trace.file"
+    if not path.is_file():
+        raise SpecError([Problem(source, key, f"file does not exist (got {trace.file!r})")])
+    times: list[float] = []
+    for line_number, raw in enumerate(path.read_text().splitlines(), start=1):
+        cell = raw.split(",")[0].strip()
+        if not cell:
+            continue
+        try:
+            times.append(float(cell))
+        except ValueError:
+            if line_number == 1:
+                continue  # a header row
+            message = f"{path.name} line {line_number}: not a number (got {cell!r})"
+            raise SpecError([Problem(source, key, message)]) from None
+    if len(times) < 2 or any(b < a for a, b in zip(times, times[1:], strict=False)):
+        message = f"{path.name}: needs at least 2 arrival times in increasing order"
+        raise SpecError([Problem(source, key, message)])
+    trace._times_s = tuple(times)
+
+
+def _reference_problems(
+    spec: ArchitectureSpec, source: str, lines: Mapping[tuple[str | int, ...], int]
+) -> Iterable[Problem]:
+    names = set(spec.components)
+
+    def problem(path: tuple[str | int, ...], message: str) -> Problem:
+        # The key paths here are built from validated data, so the user's keys are known.
+        return Problem(source, _format_path(path), message, _line_of(lines, path))
+
+    for class_name, entry, _ in spec.entries():
+        if not entry:
+            yield problem(("entry",), "required key is missing (where requests arrive)")
+        elif entry not in names:
+            path: tuple[str | int, ...] = ("entry",)
+            if spec.workload.classes and entry != spec.entry:
+                index = [cls.name for cls in spec.workload.classes].index(class_name)
+                path = ("workload", "classes", index, "entry")
+            yield problem(path, f"no component named {entry!r}{_suggest(entry, names)}")
+    for name, component in spec.components.items():
+        if not re.match(NAME_PATTERN, name):
+            yield problem(("components", name), f"not a valid component name (got {name!r})")
+        for target, _, key in component.edges():
+            if target not in names:
+                path = ("components", name, *_parse_key(key))
+                yield problem(path, f"no component named {target!r}{_suggest(target, names)}")
+            elif target == name:
+                path = ("components", name, *_parse_key(key))
+                yield problem(path, f"a component cannot call itself (got {target!r})")
+
+
+def _parse_key(key: str) -> tuple[str | int, ...]:
+    parts: list[str | int] = []
+    for token in re.findall(r"[^.\[\]]+", key):
+        parts.append(int(token) if token.isdigit() else token)
+    return tuple(parts)
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _kind(value: Any) -> str:
+    return "nothing" if value is None else type(value).__name__
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+class _GuardedLoader(yaml.SafeLoader):
+    """SafeLoader (no object tags) that records the line of every key."""
+
+
+def read_yaml(path: Path) -> tuple[Any, dict[tuple[str | int, ...], int]]:
+    """Safely load a YAML file; return the data and the line number of each key path."""
+    name = path.name
+    if not path.exists():
+        raise SpecError([Problem(str(path), "", "file does not exist")])
+    if not path.is_file():
+        raise SpecError([Problem(str(path), "", "is not a file")])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError([Problem(name, "", f"cannot be read ({error})")]) from None
+    try:
+        loader = _GuardedLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                raise SpecError([Problem(name, "", "is empty")])
+            size = _expanded_size(node, {})
+            if size > MAX_EXPANDED_NODES:
+                raise SpecError(
+                    [
+                        Problem(
+                            name,
+                            "",
+                            f"expands to {size:,} YAML nodes through aliases; refused "
+                            f"(at most {MAX_EXPANDED_NODES:,})",
+                        )
+                    ]
+                )
+            data = loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark is not None else None
+        reason = error.problem or str(error)
+        raise SpecError([Problem(name, "", f"invalid YAML: {reason}", line)]) from None
+    except yaml.YAMLError as error:
+        raise SpecError([Problem(name, "", f"invalid YAML: {error}")]) from None
+    lines: dict[tuple[str | int, ...], int] = {}
+    _collect_lines(node, (), lines, depth=0)
+    return data, lines
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = 1  # guards against recursive aliases while this node is being counted
+    size = 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            size += _expanded_size(key_node, memo) + _expanded_size(value_node, memo)
+            if size > MAX_EXPANDED_NODES:
+                break
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            size += _expanded_size(item, memo)
+            if size > MAX_EXPANDED_NODES:
+                break
+    memo[key] = size
+    return size
+
+
+def _collect_lines(
+    node: yaml.Node,
+    path: tuple[str | int, ...],
+    lines: dict[tuple[str | int, ...], int],
+    depth: int,
+) -> None:
+    if depth > 50 or len(lines) > MAX_EXPANDED_NODES:
+        return
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+            lines.setdefault((*path, key), key_node.start_mark.line + 1)
+            _collect_lines(value_node, (*path, key), lines, depth + 1)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _collect_lines(item, (*path, index), lines, depth + 1)
+
+
+def _line_of(lines: Mapping[tuple[str | int, ...], int], path: tuple[str | int, ...]) -> int | None:
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return None
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _all_field_names() -> set[str]:
+    names: set[str] = set()
+    pending: list[type[BaseModel]] = [ArchitectureSpec]
+    seen: set[type[BaseModel]] = set()
+    while pending:
+        model = pending.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        names.update(model.model_fields)
+        for field in model.model_fields.values():
+            pending.extend(_models_in(field.annotation))
+    return names
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    found: list[type[BaseModel]] = []
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        found.append(annotation)
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found.extend(_models_in(arg))
+    for meta in getattr(annotation, "__metadata__", ()) or ():
+        found.extend(_models_in(meta))
+    return found
+
+
+def _format_path(path: Iterable[str | int]) -> str:
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _data_path(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """The key path in the user's data: drops the union tags pydantic puts into ``loc``."""
+    path: list[str | int] = []
+    node = data
+    for index, part in enumerate(loc):
+        last = index == len(loc) - 1
+        if isinstance(node, dict) and part in node:
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, list | tuple) and isinstance(part, int) and part < len(node):
+            path.append(part)
+            node = node[part]
+        elif last and not isinstance(part, int) or isinstance(node, dict) and last:
+            path.append(part)
+        # otherwise a tag of a discriminated union or a union member's name: not a user key
+    return tuple(path)
+
+
+def validation_problems(
+    error: ValidationError,
+    data: Any,
+    source: str,
+    lines: Mapping[tuple[str | int, ...], int],
+) -> list[Problem]:
+    """Turn pydantic's errors into one :class:`Problem` per input problem."""
+    known = _all_field_names()
+    problems: list[Problem] = []
+    for item in error.errors(include_url=False):
+        path = _data_path(data, tuple(item["loc"]))
+        problems.append(
+            Problem(source, _format_path(path), _message(item, known), _line_of(lines, path))
+        )
+    # A container's own complaint ("should have at least 1 item") after one of its items
+    # failed is noise: keep the deepest problem on each path.
+    paths = [problem.key_path for problem in problems]
+    unique: dict[str, Problem] = {}
+    for problem in problems:
+        deeper = any(
+            other != problem.key_path and other.startswith((problem.key_path + ".", problem.key_path + "["))
+            for other in paths
+            if problem.key_path
+        )
+        if not deeper:
+            unique.setdefault(str(problem), problem)
+    return list(unique.values())
+
+
+def _message(item: Any, known: set[str]) -> str:
+    kind = item["type"]
+    ctx = item.get("ctx") or {}
+    found = item.get("input")
+    if kind == "extra_forbidden":
+        key = str(item["loc"][-1])
+        return f"unknown key {key!r}{_suggest(key, known)}"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "union_tag_invalid":
+        expected = ctx.get("expected_tags", "")
+        key = str(ctx.get("discriminator", "tag")).strip("'")
+        return f"unknown {key} {ctx.get('tag')!r} (expected one of {expected})"
+    if kind == "union_tag_not_found":
+        return f"missing key {ctx.get('discriminator', '')!s}".replace("'", "")
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        words = {
+            "greater_than_equal": f"must be at least {_number(ctx.get('ge'))}",
+            "greater_than": (
+                f"must be at least {ctx.get('gt') + 1}"
+                if isinstance(ctx.get("gt"), int) and isinstance(found, int)
+                else f"must be greater than {_number(ctx.get('gt'))}"
+            ),
+            "less_than_equal": f"must be at most {_number(ctx.get('le'))}",
+            "less_than": f"must be less than {_number(ctx.get('lt'))}",
+        }
+        return f"{words[kind]} (got {found!r})"
+    message = str(item["msg"])
+    message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    message = message[:1].lower() + message[1:]
+    if kind == "value_error" or "(got " in message:
+        return message
+    if isinstance(found, str | int | float | bool) or found is None:
+        return f"{message} (got {found!r})"
+    return f"{message} (got a {_kind(found)})"
+
+
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of architecture files, for editors."""
+    schema = ArchitectureSpec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "scaleplan architecture"
+    return schema
+
