@@ -26,7 +26,11 @@ class Problem:
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.key_path}: {self.message}" if self.key_path else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.key_path}: {self.message}"
+            if self.key_path
+            else f"{where}: {self.message}"
+        )
 
 
 class SpecError(ScaleplanError):

@@ -479,6 +479,12 @@ def _reference_problems(
             if target not in names:
                 path = ("components", name, *_parse_key(key))
                 yield problem(path, f"no component named {target!r}{_suggest(target, names)}")
+            elif isinstance(component, LoadBalancerSpec) and not isinstance(
+                spec.components[target], ServiceSpec
+            ):
+                path = ("components", name, *_parse_key(key))
+                found = spec.components[target].kind
+                yield problem(path, f"a load_balancer sends to services ({target!r} is a {found})")
             elif target == name:
                 path = ("components", name, *_parse_key(key))
                 yield problem(path, f"a component cannot call itself (got {target!r})")
@@ -643,13 +649,12 @@ def _data_path(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
     node = data
     for index, part in enumerate(loc):
         last = index == len(loc) - 1
-        if isinstance(node, dict) and part in node:
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list | tuple) and isinstance(part, int) and part < len(node)
+        ):
             path.append(part)
             node = node[part]
-        elif isinstance(node, list | tuple) and isinstance(part, int) and part < len(node):
-            path.append(part)
-            node = node[part]
-        elif last and not isinstance(part, int) or isinstance(node, dict) and last:
+        elif (last and not isinstance(part, int)) or (isinstance(node, dict) and last):
             path.append(part)
         # otherwise a tag of a discriminated union or a union member's name: not a user key
     return tuple(path)
@@ -675,7 +680,8 @@ def validation_problems(
     unique: dict[str, Problem] = {}
     for problem in problems:
         deeper = any(
-            other != problem.key_path and other.startswith((problem.key_path + ".", problem.key_path + "["))
+            other != problem.key_path
+            and other.startswith((problem.key_path + ".", problem.key_path + "["))
             for other in paths
             if problem.key_path
         )
@@ -731,4 +737,3 @@ def json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "scaleplan architecture"
     return schema
-

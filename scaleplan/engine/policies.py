@@ -45,7 +45,9 @@ class Policy:
 class RoundRobin(Policy):
     """Smooth weighted round robin (as nginx): equal weights give a plain rotation."""
 
-    def __init__(self, weights: Sequence[float], load: Callable[[int], int], rng: np.random.Generator):
+    def __init__(
+        self, weights: Sequence[float], load: Callable[[int], int], rng: np.random.Generator
+    ):
         super().__init__(weights, load, rng)
         self.current = [0.0] * self.count
         self.next_index = 0
@@ -74,7 +76,9 @@ class Random(Policy):
 class LeastConnections(Policy):
     """The endpoint with the fewest requests per unit weight; ties go round in turn."""
 
-    def __init__(self, weights: Sequence[float], load: Callable[[int], int], rng: np.random.Generator):
+    def __init__(
+        self, weights: Sequence[float], load: Callable[[int], int], rng: np.random.Generator
+    ):
         super().__init__(weights, load, rng)
         self.start = 0
 

@@ -1,0 +1,550 @@
+"""``simulate``: run an architecture's SimPy model and summarise it honestly.
+
+One replication builds a fresh ``simpy.Environment`` with one station per component, feeds it
+arrivals until the workload's requests (or duration) are used up, lets it drain, and keeps
+bounded-memory statistics (:mod:`scaleplan.engine.recorder`). The warm-up is cut (MSER-5 for
+``auto``) and every mean gets a 95% confidence interval: batch means within one replication,
+or Student-t across independent replications when ``replications > 1``.
+
+A configuration whose offered load reaches capacity is refused before it runs
+(:class:`UnstableError`) unless ``run_anyway``; then the run stops by itself once the requests
+in the system pass a bound, so it never hangs and never eats the memory.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+import simpy
+
+from scaleplan.engine.arrivals import gaps
+from scaleplan.engine.recorder import LatencySeries, Recorder, StationSeries, Window
+from scaleplan.engine.stations import OK, REJECTED, STATIONS, Station
+from scaleplan.engine.streams import buffered, generator
+from scaleplan.errors import SimulationError
+from scaleplan.graph import build_graph, offered_load
+from scaleplan.metrics import DEFAULT_BINS, MeanCI, batch_means_ci, mser_batches, replication_ci
+from scaleplan.result import (
+    PERCENTILES,
+    ComponentResult,
+    LatencySummary,
+    RequestCounts,
+    SimulationResult,
+    Unstable,
+)
+from scaleplan.spec import ArchitectureSpec
+
+FLUSH_EVERY = 4096
+DEFAULT_REQUESTS = 100_000
+Progress = Callable[[int, int], None]
+
+
+class UnstableError(SimulationError):
+    """The offered load at a component reaches its capacity: queues would grow for ever."""
+
+    def __init__(self, unstable: Unstable, spec_name: str):
+        self.unstable = unstable
+        super().__init__(
+            f"{spec_name}: unstable: components.{unstable.component}: {unstable.reason}. "
+            "Queues would grow without bound; lower the rate, add capacity, "
+            "or run anyway to watch it break."
+        )
+
+
+def check_stability(
+    spec: ArchitectureSpec, graph: nx.DiGraph, rate_per_s: float
+) -> Unstable | None:
+    """The component whose own service demand alone reaches its capacity, if any.
+
+    The demand ignores slots held during calls, so it can only understate the load: a
+    configuration flagged here is unstable for certain.
+    """
+    loads = offered_load(graph, rate_per_s)
+    if not loads:
+        return None
+    worst = max(loads, key=lambda name: loads[name])
+    factor = loads[worst]
+    if factor < 1.0:
+        return None
+    capacity = spec.components[worst].capacity
+    return Unstable(
+        component=worst,
+        factor=factor,
+        reason=(
+            f"offered load is {factor:.2f}× its capacity of {capacity} slots "
+            f"at {rate_per_s:g} requests/s"
+        ),
+    )
+
+
+@dataclass
+class Replication:
+    """What one replication leaves behind for the summary."""
+
+    recorder: Recorder
+    counts: RequestCounts
+    last_arrival_s: float
+    end_s: float
+    stopped: Unstable | None
+    warnings: list[str] = field(default_factory=list)
+
+
+def simulate(
+    spec: ArchitectureSpec,
+    *,
+    seed: int = 1,
+    requests: int | None = None,
+    rate_per_s: float | None = None,
+    replications: int = 1,
+    run_anyway: bool = False,
+    max_in_flight: int | None = None,
+    progress: Progress | None = None,
+) -> SimulationResult:
+    """Simulate ``spec`` and return its result (the JSON contract of shared/DESIGN.md).
+
+    Parameters
+    ----------
+    spec : ArchitectureSpec
+        A validated architecture (:func:`scaleplan.spec.load_spec`).
+    seed : int
+        One seed gives identical results; candidates under the same seed see the same arrivals.
+    requests, rate_per_s : optional
+        Override the workload's number of requests and mean arrival rate.
+    replications : int
+        Independent replications; with more than one, CIs come from across replications.
+    run_anyway : bool
+        Run even when the offered load certainly exceeds capacity (the result says unstable).
+    max_in_flight : int, optional
+        Requests in the system at which a run is stopped as unstable.
+    progress : callable, optional
+        Called as ``progress(arrived, planned)`` every few thousand arrivals.
+
+    Examples
+    --------
+    >>> from scaleplan.spec import example_spec
+    >>> result = simulate(example_spec(), seed=1)
+    >>> result.requests.conserved(), result.stable
+    (True, True)
+    >>> low, high = result.latency_ms.mean_ci95
+    >>> low < high
+    True
+    """
+    if replications < 1:
+        raise SimulationError(f"replications must be at least 1 (got {replications})")
+    started = time.perf_counter()
+    graph = build_graph(spec)
+    rate = float(rate_per_s if rate_per_s is not None else spec.workload.mean_rate_per_s)
+    if not rate > 0:
+        raise SimulationError(f"{spec.name}: rate_per_s must be greater than 0 (got {rate})")
+    unstable = check_stability(spec, graph, rate)
+    if unstable is not None and not run_anyway:
+        raise UnstableError(unstable, spec.name)
+    by_count = requests is not None or spec.workload.duration_s is None
+    planned = int(
+        requests if requests is not None else spec.workload.planned_requests(DEFAULT_REQUESTS)
+    )
+    horizon = planned / rate if by_count else float(spec.workload.duration_s or 0.0)
+    if spec.workload.arrival == "trace" and requests is None:
+        horizon = planned / rate
+    limit = max_in_flight or max(20_000, 20 * sum(c.capacity for c in spec.components.values()))
+    done_before = 0
+    runs: list[Replication] = []
+    for replication in range(replications):
+
+        def report(arrived: int, _offset: int = done_before) -> None:
+            if progress is not None:
+                progress(_offset + arrived, planned * replications)
+
+        runs.append(
+            _replicate(
+                spec,
+                graph,
+                seed,
+                replication,
+                rate,
+                planned if by_count else None,
+                horizon,
+                limit,
+                report,
+            )
+        )
+        done_before += runs[-1].counts.arrived
+    result = _summarise(spec, seed, rate, runs, unstable)
+    result.run["wall_time_s"] = time.perf_counter() - started
+    return result
+
+
+def _replicate(
+    spec: ArchitectureSpec,
+    graph: nx.DiGraph,
+    seed: int,
+    replication: int,
+    rate: float,
+    planned: int | None,
+    horizon: float,
+    max_in_flight: int,
+    report: Callable[[int], None],
+) -> Replication:
+    env = simpy.Environment()
+
+    def streams(purpose: str) -> np.random.Generator:
+        return generator(seed, replication, purpose)
+
+    stations: dict[str, Station] = {
+        name: STATIONS[component.kind](name, component, env, streams)
+        for name, component in spec.components.items()
+    }
+    for station in stations.values():
+        station.connect(stations, streams)
+    entries = spec.entries()
+    class_names = [name for name, _, _ in entries]
+    recorder = Recorder(horizon, class_names, {name: s.capacity for name, s in stations.items()})
+
+    completions: list[tuple[float, float, int]] = []
+    unsuccessful: list[tuple[float, int]] = []
+    arrival_times: list[float] = []
+    station_lists = {name: (s.records, s.reject_times) for name, s in stations.items()}
+    state = {"in_flight": 0, "arrived": 0, "done": False, "last_arrival": 0.0}
+    stop = env.event()
+    stopped: list[Unstable] = []
+
+    def request(entry: Station, class_index: int) -> simpy.events.ProcessGenerator:
+        arrived = env.now
+        status = yield from entry.visit()
+        if status == OK:
+            completions.append((env.now, env.now - arrived, class_index))
+        else:
+            unsuccessful.append((env.now, status))
+        state["in_flight"] -= 1
+        if state["done"] and state["in_flight"] == 0 and not stop.triggered:
+            stop.succeed()
+
+    entry_stations = [stations[entry] for _, entry, _ in entries]
+    shares = np.array([share for _, _, share in entries])
+    class_rng = streams("classes")
+    choose_class = (
+        buffered(lambda n: class_rng.choice(len(shares), n, p=shares)) if len(entries) > 1 else None
+    )
+
+    def source() -> simpy.events.ProcessGenerator:
+        gap_iter = gaps(spec.workload, streams("arrivals"), rate)
+        arrived = 0
+        since_flush = 0
+        now = 0.0
+        entry0 = entry_stations[0]
+        for gap in gap_iter:
+            if planned is None and now + gap > horizon:
+                break
+            yield env.timeout(gap)
+            now = env.now
+            if choose_class is None:
+                env.process(request(entry0, 0))
+            else:
+                index = next(choose_class)
+                env.process(request(entry_stations[index], index))
+            arrival_times.append(now)
+            arrived += 1
+            state["in_flight"] += 1
+            since_flush += 1
+            if since_flush == FLUSH_EVERY:
+                since_flush = 0
+                recorder.flush(completions, unsuccessful, arrival_times, station_lists)
+                state["arrived"] = arrived
+                report(arrived)
+                if state["in_flight"] > max_in_flight:
+                    stopped.append(_runaway(stations, state["in_flight"], max_in_flight))
+                    break
+            if planned is not None and arrived >= planned:
+                break
+        state["arrived"] = arrived
+        state["last_arrival"] = now
+        state["done"] = True
+        if stopped or state["in_flight"] == 0:
+            if not stop.triggered:
+                stop.succeed()
+            return
+        # Let the requests in the system finish, but not for ever.
+        yield env.timeout(max(horizon, 1e-9))
+        if not stop.triggered:
+            stop.succeed()
+
+    env.process(source())
+    env.run(until=stop)
+    recorder.flush(completions, unsuccessful, arrival_times, station_lists)
+    report(state["arrived"])
+    in_flight = int(state["in_flight"])
+    counts = RequestCounts(
+        arrived=int(state["arrived"]),
+        completed=int(recorder.system.count.sum()),
+        rejected=int(recorder.rejected.sum()),
+        failed=int(recorder.failed.sum()),
+        in_flight=in_flight,
+    )
+    warnings = []
+    if in_flight and not stopped:
+        warnings.append(
+            f"{in_flight} requests were still in the system when the run stopped draining"
+        )
+    return Replication(
+        recorder=recorder,
+        counts=counts,
+        last_arrival_s=float(state["last_arrival"]),
+        end_s=float(env.now),
+        stopped=stopped[0] if stopped else None,
+        warnings=warnings,
+    )
+
+
+def _runaway(stations: dict[str, Station], in_flight: int, limit: int) -> Unstable:
+    """The component with the longest queue per slot, when the system passed its bound."""
+
+    def backlog(station: Station) -> float:
+        return station.waiting() / max(station.capacity, 1)
+
+    worst = max(stations.values(), key=backlog)
+    return Unstable(
+        component=worst.name,
+        factor=math.nan,
+        reason=(
+            f"{in_flight} requests in the system (bound {limit}); {worst.waiting()} waiting "
+            f"at {worst.name} for {worst.capacity} slots"
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def _window(run: Replication, warmup: float | str, warmup_s: float | None) -> Window:
+    recorder = run.recorder
+    width = recorder.width_s
+    if warmup == "auto":
+        batches = recorder.system.batches
+        cut = mser_batches(batches.means) if len(batches.means) >= 3 else 0
+        warmup_time = float(batches.end_times[cut - 1]) if cut else 0.0
+    elif isinstance(warmup, float):
+        batches = recorder.system.batches
+        skip = warmup * run.counts.completed
+        ends = np.cumsum(batches.counts)
+        position = int(np.searchsorted(ends, skip)) if len(ends) else 0
+        warmup_time = float(batches.end_times[position]) if position < len(ends) and skip else 0.0
+    else:
+        warmup_time = warmup_s or 0.0
+    first = math.ceil(warmup_time / width - 1e-9)
+    end = run.end_s if run.stopped is not None else run.last_arrival_s
+    last = min(int(end / width + 1e-9), recorder.n_buckets)
+    if last <= first:
+        # Too short to measure after the warm-up: keep what there is rather than nothing.
+        first, last = 0, max(1, min(math.ceil(end / width), recorder.n_buckets))
+    return Window(first, last, width, warmup_time)
+
+
+def _batch_ci(series: LatencySeries, window: Window) -> MeanCI:
+    batches = series.batches
+    ends = batches.end_times
+    mask = (ends > window.start_s) & (ends <= window.end_s)
+    return batch_means_ci(batches.means[mask], batches.counts[mask])
+
+
+def _percentiles(hist: np.ndarray) -> dict[str, float]:
+    values = DEFAULT_BINS.quantiles(hist, list(PERCENTILES.values()))
+    return {name: float(value) for name, value in zip(PERCENTILES, values, strict=True)}
+
+
+def _window_hist(series: LatencySeries, window: Window) -> np.ndarray:
+    return series.hist[window.first : window.last].sum(axis=0)
+
+
+def _window_mean(series: LatencySeries, window: Window) -> tuple[float, int]:
+    count = int(series.count[window.first : window.last].sum())
+    total = float(series.sum_ms[window.first : window.last].sum())
+    return (total / count if count else math.nan), count
+
+
+def _latency(
+    per_run: list[tuple[LatencySeries, Window]],
+) -> LatencySummary:
+    hist = np.sum([_window_hist(series, window) for series, window in per_run], axis=0)
+    means = [_window_mean(series, window) for series, window in per_run]
+    count = sum(n for _, n in means)
+    if count == 0:
+        return LatencySummary(mean=math.nan, count=0)
+    if len(per_run) > 1:
+        ci = replication_ci([mean for mean, n in means if n])
+        mean = ci.mean
+    else:
+        series, window = per_run[0]
+        ci = _batch_ci(series, window)
+        mean = means[0][0]
+    return LatencySummary(mean=mean, mean_ci95=(ci.low, ci.high), count=count, **_percentiles(hist))
+
+
+def _summarise(
+    spec: ArchitectureSpec,
+    seed: int,
+    rate: float,
+    runs: list[Replication],
+    unstable_before: Unstable | None,
+) -> SimulationResult:
+    warmup = spec.workload.warmup
+    warmup_s = spec.workload.warmup_duration_s()
+    windows = [_window(run, warmup, warmup_s) for run in runs]
+    measured_s = sum(window.seconds for window in windows)
+    counts = RequestCounts(
+        arrived=sum(run.counts.arrived for run in runs),
+        completed=sum(run.counts.completed for run in runs),
+        rejected=sum(run.counts.rejected for run in runs),
+        failed=sum(run.counts.failed for run in runs),
+        in_flight=sum(run.counts.in_flight for run in runs),
+    )
+    completed_in_window = sum(
+        int(run.recorder.system.count[window.first : window.last].sum())
+        for run, window in zip(runs, windows, strict=True)
+    )
+    stopped = next((run.stopped for run in runs if run.stopped is not None), None)
+    unstable = stopped or unstable_before
+    warnings = [warning for run in runs for warning in run.warnings]
+    if unstable is not None:
+        warnings.insert(0, f"unstable: {unstable.component}: {unstable.reason}")
+    latency = _latency(
+        [(run.recorder.system, window) for run, window in zip(runs, windows, strict=True)]
+    )
+    classes = {}
+    for name in runs[0].recorder.class_names:
+        if len(runs[0].recorder.class_names) == 1:
+            classes[name] = latency
+        else:
+            classes[name] = _latency(
+                [
+                    (run.recorder.classes[name], window)
+                    for run, window in zip(runs, windows, strict=True)
+                ]
+            )
+    components = {
+        name: _component(
+            spec,
+            name,
+            [(run.recorder.stations[name], w) for run, w in zip(runs, windows, strict=True)],
+        )
+        for name in spec.components
+    }
+    for window in windows:
+        if window.warmup_s > 0.5 * window.end_s:
+            warnings.append(
+                "the warm-up took more than half of the run: no steady state may have been reached; "
+                "run more requests"
+            )
+            break
+    return SimulationResult(
+        spec=spec.name,
+        seed=seed,
+        stable=unstable is None,
+        warnings=tuple(dict.fromkeys(warnings)),
+        requests=counts,
+        throughput_per_s=completed_in_window / measured_s if measured_s else math.nan,
+        latency_ms=latency,
+        components=components,
+        classes=classes,
+        unstable=unstable,
+        rate_per_s=rate,
+        method="simulation",
+        run={
+            "replications": len(runs),
+            "warmup": warmup,
+            "warmup_s": [window.warmup_s for window in windows],
+            "measured_s": measured_s,
+            "simulated_s": sum(run.end_s for run in runs),
+            "ci_method": "replications" if len(runs) > 1 else "batch means",
+        },
+        timeseries=_timeseries(spec, runs),
+    )
+
+
+def _component(
+    spec: ArchitectureSpec, name: str, per_run: list[tuple[StationSeries, Window]]
+) -> ComponentResult:
+    component = spec.components[name]
+    capacity = component.capacity
+    seconds = sum(window.seconds for _, window in per_run)
+    count = sum(int(series.span.count[w.first : w.last].sum()) for series, w in per_run)
+    held = [float(series.held_s[w.first : w.last].sum()) for series, w in per_run]
+    waited = sum(float(series.wait_s[w.first : w.last].sum()) for series, w in per_run)
+    rejected = sum(int(series.rejects.sum()) for series, _ in per_run)
+    utilization = sum(held) / (capacity * seconds) if capacity and seconds else 0.0
+    utilization_ci = (math.nan, math.nan)
+    if capacity and len(per_run) > 1:
+        ci = replication_ci(
+            [h / (capacity * w.seconds) for h, (_, w) in zip(held, per_run, strict=True)]
+        )
+        utilization_ci = (ci.low, ci.high)
+    return ComponentResult(
+        kind=component.kind,
+        utilization=utilization,
+        mean_queue=waited / seconds if seconds else math.nan,
+        throughput_per_s=count / seconds if seconds else math.nan,
+        rejected=rejected,
+        latency_ms=_latency([(series.span, window) for series, window in per_run]),
+        capacity=capacity,
+        replicas=getattr(component, "replicas", 1),
+        wait_ms=1e3 * waited / count if count else math.nan,
+        utilization_ci95=utilization_ci,
+        method="simulation",
+    )
+
+
+def _timeseries(spec: ArchitectureSpec, runs: list[Replication]) -> dict[str, object]:
+    """Per time bucket, averaged over replications: what an APM dashboard would chart."""
+    recorder = runs[0].recorder
+    width = recorder.width_s
+    used = max(min(math.ceil(run.end_s / width), recorder.n_buckets) for run in runs)
+    replications = len(runs)
+
+    def per_bucket(values: np.ndarray) -> list[float]:
+        return [float(value) for value in values[:used]]
+
+    def quantile_rows(hists: list[np.ndarray], q: float) -> list[float]:
+        merged = sum(hists)
+        return [float(DEFAULT_BINS.quantiles(row, [q])[0]) for row in merged[:used]]
+
+    system = {
+        "arrivals_per_s": per_bucket(
+            sum(r.recorder.arrivals for r in runs) / (width * replications)
+        ),
+        "throughput_per_s": per_bucket(
+            sum(r.recorder.system.count for r in runs) / (width * replications)
+        ),
+        "errors_per_s": per_bucket(
+            sum(r.recorder.rejected + r.recorder.failed for r in runs) / (width * replications)
+        ),
+        "p50_ms": quantile_rows([r.recorder.system.hist for r in runs], 0.5),
+        "p99_ms": quantile_rows([r.recorder.system.hist for r in runs], 0.99),
+    }
+    components: dict[str, dict[str, list[float]]] = {}
+    for name in spec.components:
+        series = [r.recorder.stations[name] for r in runs]
+        capacity = series[0].capacity
+        held = sum(s.held_s for s in series) / (width * replications)
+        components[name] = {
+            "throughput_per_s": per_bucket(
+                sum(s.span.count for s in series) / (width * replications)
+            ),
+            "errors_per_s": per_bucket(sum(s.rejects for s in series) / (width * replications)),
+            "p50_ms": quantile_rows([s.span.hist for s in series], 0.5),
+            "p99_ms": quantile_rows([s.span.hist for s in series], 0.99),
+            "utilization": per_bucket(held / capacity if capacity else held * 0.0),
+            "mean_queue": per_bucket(sum(s.wait_s for s in series) / (width * replications)),
+        }
+    return {
+        "bucket_s": width,
+        "t_s": [width * (index + 0.5) for index in range(used)],
+        "system": system,
+        "components": components,
+    }
+
+
+__all__ = ["REJECTED", "UnstableError", "check_stability", "simulate"]

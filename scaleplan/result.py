@@ -1,0 +1,109 @@
+"""The result records of a simulation or an analytic estimate (the public JSON contract).
+
+Plain frozen dataclasses with ``to_dict()``; the same shape whether they come from
+:func:`scaleplan.engine.simulate`, :func:`scaleplan.analytic.estimate`, the CLI, a notebook
+or a batch run. ``arrived = completed + rejected + failed + in_flight`` holds in every result.
+This module holds data only: it neither computes nor formats.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+PERCENTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99, "p999": 0.999}
+
+
+@dataclass(frozen=True)
+class LatencySummary:
+    """Latency in milliseconds: a mean with its 95% CI and percentiles (NaN when unknown)."""
+
+    mean: float
+    mean_ci95: tuple[float, float] = (math.nan, math.nan)
+    p50: float = math.nan
+    p90: float = math.nan
+    p95: float = math.nan
+    p99: float = math.nan
+    p999: float = math.nan
+    count: int = 0
+
+    def percentile(self, name: str) -> float:
+        return float(getattr(self, name))
+
+
+@dataclass(frozen=True)
+class RequestCounts:
+    arrived: int = 0
+    completed: int = 0
+    rejected: int = 0
+    failed: int = 0
+    in_flight: int = 0
+
+    def conserved(self) -> bool:
+        return self.arrived == self.completed + self.rejected + self.failed + self.in_flight
+
+
+@dataclass(frozen=True)
+class ComponentResult:
+    """What an APM shows for one component over the measured window."""
+
+    kind: str
+    utilization: float
+    mean_queue: float
+    throughput_per_s: float
+    rejected: int
+    latency_ms: LatencySummary
+    capacity: int = 0
+    replicas: int = 1
+    wait_ms: float = math.nan
+    utilization_ci95: tuple[float, float] = (math.nan, math.nan)
+    method: str = ""
+
+
+@dataclass(frozen=True)
+class Unstable:
+    """Where and by how much offered load exceeds capacity."""
+
+    component: str
+    factor: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    spec: str
+    seed: int | None
+    stable: bool
+    warnings: tuple[str, ...]
+    requests: RequestCounts
+    throughput_per_s: float
+    latency_ms: LatencySummary
+    components: dict[str, ComponentResult]
+    classes: dict[str, LatencySummary] = field(default_factory=dict)
+    unstable: Unstable | None = None
+    rate_per_s: float = math.nan
+    method: str = "simulation"
+    run: dict[str, Any] = field(default_factory=dict)
+    timeseries: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self, *, timeseries: bool = True) -> dict[str, Any]:
+        """The JSON contract of shared/DESIGN.md, with NaN written as ``null``."""
+        data = asdict(self)
+        if not timeseries:
+            data.pop("timeseries")
+        return _clean(data)
+
+    def to_json(self, *, timeseries: bool = True, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(timeseries=timeseries), indent=indent, allow_nan=False)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float):
+        return None if not math.isfinite(value) else value
+    if isinstance(value, dict):
+        return {str(key): _clean(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(item) for item in value]
+    return value
