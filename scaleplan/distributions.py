@@ -138,7 +138,7 @@ class Uniform(_DistributionBase):
 
 
 class Lognormal(_DistributionBase):
-    """Lognormal given by ``mean_ms`` and ``cv``, or by the percentiles ``p50_ms`` and ``p99_ms``."""
+    """Lognormal given by ``mean_ms`` and ``cv``, or by the percentiles ``p50_ms``, ``p99_ms``."""
 
     dist: Literal["lognormal"]
     mean_ms: PositiveFloat | None = None
@@ -152,11 +152,15 @@ class Lognormal(_DistributionBase):
         by_percentiles = self.p50_ms is not None and self.p99_ms is not None
         if by_moments == by_percentiles:
             raise ValueError("give either mean_ms and cv, or p50_ms and p99_ms")
-        if by_percentiles and self.p99_ms is not None and self.p50_ms is not None:
-            if self.p99_ms <= self.p50_ms:
-                raise ValueError(
-                    f"p99_ms must be greater than p50_ms (got {self.p50_ms} and {self.p99_ms})"
-                )
+        if (
+            by_percentiles
+            and self.p99_ms is not None
+            and self.p50_ms is not None
+            and self.p99_ms <= self.p50_ms
+        ):
+            raise ValueError(
+                f"p99_ms must be greater than p50_ms (got {self.p50_ms} and {self.p99_ms})"
+            )
         return self
 
     def _mu_sigma(self) -> tuple[float, float]:

@@ -95,9 +95,8 @@ def _heaviest_cycle(graph: nx.DiGraph) -> list[str]:
     best: list[str] = []
     best_weight = -1.0
     for cycle in nx.simple_cycles(graph):
-        weight = float(
-            np.prod([graph.edges[a, b]["visits"] for a, b in zip(cycle, [*cycle[1:], cycle[0]])])
-        )
+        steps = zip(cycle, [*cycle[1:], cycle[0]], strict=True)
+        weight = float(np.prod([graph.edges[a, b]["visits"] for a, b in steps]))
         if weight > best_weight:
             best, best_weight = list(cycle), weight
     return best

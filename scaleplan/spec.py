@@ -13,6 +13,7 @@ telling the graph where its requests go next; adding a kind means adding its cla
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -448,7 +449,7 @@ def _load_trace(spec: ArchitectureSpec, source: str, base_dir: str) -> None:
                 continue  # a header row
             message = f"{path.name} line {line_number}: not a number (got {cell!r})"
             raise SpecError([Problem(source, key, message)]) from None
-    if len(times) < 2 or any(b < a for a, b in zip(times, times[1:], strict=False)):
+    if len(times) < 2 or any(b < a for a, b in itertools.pairwise(times)):
         message = f"{path.name}: needs at least 2 arrival times in increasing order"
         raise SpecError([Problem(source, key, message)])
     trace._times_s = tuple(times)
@@ -646,12 +647,13 @@ def _format_path(path: Iterable[str | int]) -> str:
 def _data_path(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
     """The key path in the user's data: drops the union tags pydantic puts into ``loc``."""
     path: list[str | int] = []
-    node = data
+    node: Any = data
     for index, part in enumerate(loc):
         last = index == len(loc) - 1
-        if (isinstance(node, dict) and part in node) or (
-            isinstance(node, list | tuple) and isinstance(part, int) and part < len(node)
-        ):
+        if isinstance(node, dict) and part in node:
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, list | tuple) and isinstance(part, int) and part < len(node):
             path.append(part)
             node = node[part]
         elif (last and not isinstance(part, int)) or (isinstance(node, dict) and last):
@@ -706,11 +708,12 @@ def _message(item: Any, known: set[str]) -> str:
     if kind == "union_tag_not_found":
         return f"missing key {ctx.get('discriminator', '')!s}".replace("'", "")
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        gt = ctx.get("gt")
         words = {
             "greater_than_equal": f"must be at least {_number(ctx.get('ge'))}",
             "greater_than": (
-                f"must be at least {ctx.get('gt') + 1}"
-                if isinstance(ctx.get("gt"), int) and isinstance(found, int)
+                f"must be at least {gt + 1}"
+                if isinstance(gt, int) and isinstance(found, int)
                 else f"must be greater than {_number(ctx.get('gt'))}"
             ),
             "less_than_equal": f"must be at most {_number(ctx.get('le'))}",

@@ -20,6 +20,8 @@ import numpy as np
 from scaleplan.metrics import DEFAULT_BINS, BatchMeanSeries, LogBins
 
 N_BUCKETS = 60
+# (completion time, wait, own service, holding time, span) of one visit, in seconds
+VisitRecord = tuple[float, float, float, float, float]
 
 
 class LatencySeries:
@@ -130,7 +132,7 @@ class Recorder:
         completions: list[tuple[float, float, int]],
         unsuccessful: list[tuple[float, int]],
         arrival_times: list[float],
-        stations: dict[str, tuple[list[tuple[float, float, float, float, float]], list[float]]],
+        stations: dict[str, tuple[list[VisitRecord], list[float]]],
     ) -> None:
         """Fold the raw lists into the series and empty them."""
         if completions:

@@ -83,6 +83,14 @@ def check_stability(
 
 
 @dataclass
+class _RunState:
+    in_flight: int = 0
+    arrived: int = 0
+    done: bool = False
+    last_arrival: float = 0.0
+
+
+@dataclass
 class Replication:
     """What one replication leaves behind for the summary."""
 
@@ -209,7 +217,7 @@ def _replicate(
     unsuccessful: list[tuple[float, int]] = []
     arrival_times: list[float] = []
     station_lists = {name: (s.records, s.reject_times) for name, s in stations.items()}
-    state = {"in_flight": 0, "arrived": 0, "done": False, "last_arrival": 0.0}
+    state = _RunState()
     stop = env.event()
     stopped: list[Unstable] = []
 
@@ -220,8 +228,8 @@ def _replicate(
             completions.append((env.now, env.now - arrived, class_index))
         else:
             unsuccessful.append((env.now, status))
-        state["in_flight"] -= 1
-        if state["done"] and state["in_flight"] == 0 and not stop.triggered:
+        state.in_flight -= 1
+        if state.done and state.in_flight == 0 and not stop.triggered:
             stop.succeed()
 
     entry_stations = [stations[entry] for _, entry, _ in entries]
@@ -245,26 +253,26 @@ def _replicate(
             if choose_class is None:
                 env.process(request(entry0, 0))
             else:
-                index = next(choose_class)
+                index = int(next(choose_class))
                 env.process(request(entry_stations[index], index))
             arrival_times.append(now)
             arrived += 1
-            state["in_flight"] += 1
+            state.in_flight += 1
             since_flush += 1
             if since_flush == FLUSH_EVERY:
                 since_flush = 0
                 recorder.flush(completions, unsuccessful, arrival_times, station_lists)
-                state["arrived"] = arrived
+                state.arrived = arrived
                 report(arrived)
-                if state["in_flight"] > max_in_flight:
-                    stopped.append(_runaway(stations, state["in_flight"], max_in_flight))
+                if state.in_flight > max_in_flight:
+                    stopped.append(_runaway(stations, state.in_flight, max_in_flight))
                     break
             if planned is not None and arrived >= planned:
                 break
-        state["arrived"] = arrived
-        state["last_arrival"] = now
-        state["done"] = True
-        if stopped or state["in_flight"] == 0:
+        state.arrived = arrived
+        state.last_arrival = now
+        state.done = True
+        if stopped or state.in_flight == 0:
             if not stop.triggered:
                 stop.succeed()
             return
@@ -276,10 +284,10 @@ def _replicate(
     env.process(source())
     env.run(until=stop)
     recorder.flush(completions, unsuccessful, arrival_times, station_lists)
-    report(state["arrived"])
-    in_flight = int(state["in_flight"])
+    report(state.arrived)
+    in_flight = int(state.in_flight)
     counts = RequestCounts(
-        arrived=int(state["arrived"]),
+        arrived=int(state.arrived),
         completed=int(recorder.system.count.sum()),
         rejected=int(recorder.rejected.sum()),
         failed=int(recorder.failed.sum()),
@@ -293,7 +301,7 @@ def _replicate(
     return Replication(
         recorder=recorder,
         counts=counts,
-        last_arrival_s=float(state["last_arrival"]),
+        last_arrival_s=float(state.last_arrival),
         end_s=float(env.now),
         stopped=stopped[0] if stopped else None,
         warnings=warnings,
@@ -436,8 +444,8 @@ def _summarise(
     for window in windows:
         if window.warmup_s > 0.5 * window.end_s:
             warnings.append(
-                "the warm-up took more than half of the run: no steady state may have been reached; "
-                "run more requests"
+                "the warm-up took more than half of the run: no steady state may have been "
+                "reached; run more requests"
             )
             break
     return SimulationResult(
@@ -504,40 +512,35 @@ def _timeseries(spec: ArchitectureSpec, runs: list[Replication]) -> dict[str, ob
     used = max(min(math.ceil(run.end_s / width), recorder.n_buckets) for run in runs)
     replications = len(runs)
 
-    def per_bucket(values: np.ndarray) -> list[float]:
-        return [float(value) for value in values[:used]]
+    def per_bucket(arrays: list[np.ndarray], scale: float = 1.0) -> list[float]:
+        total = np.sum(arrays, axis=0) / (width * replications) * scale
+        return [float(value) for value in total[:used]]
 
     def quantile_rows(hists: list[np.ndarray], q: float) -> list[float]:
-        merged = sum(hists)
+        merged = np.sum(hists, axis=0)
         return [float(DEFAULT_BINS.quantiles(row, [q])[0]) for row in merged[:used]]
 
+    recorders = [run.recorder for run in runs]
     system = {
-        "arrivals_per_s": per_bucket(
-            sum(r.recorder.arrivals for r in runs) / (width * replications)
-        ),
-        "throughput_per_s": per_bucket(
-            sum(r.recorder.system.count for r in runs) / (width * replications)
-        ),
-        "errors_per_s": per_bucket(
-            sum(r.recorder.rejected + r.recorder.failed for r in runs) / (width * replications)
-        ),
-        "p50_ms": quantile_rows([r.recorder.system.hist for r in runs], 0.5),
-        "p99_ms": quantile_rows([r.recorder.system.hist for r in runs], 0.99),
+        "arrivals_per_s": per_bucket([r.arrivals for r in recorders]),
+        "throughput_per_s": per_bucket([r.system.count for r in recorders]),
+        "errors_per_s": per_bucket([r.rejected + r.failed for r in recorders]),
+        "p50_ms": quantile_rows([r.system.hist for r in recorders], 0.5),
+        "p99_ms": quantile_rows([r.system.hist for r in recorders], 0.99),
     }
     components: dict[str, dict[str, list[float]]] = {}
     for name in spec.components:
-        series = [r.recorder.stations[name] for r in runs]
+        series = [r.stations[name] for r in recorders]
         capacity = series[0].capacity
-        held = sum(s.held_s for s in series) / (width * replications)
         components[name] = {
-            "throughput_per_s": per_bucket(
-                sum(s.span.count for s in series) / (width * replications)
-            ),
-            "errors_per_s": per_bucket(sum(s.rejects for s in series) / (width * replications)),
+            "throughput_per_s": per_bucket([s.span.count for s in series]),
+            "errors_per_s": per_bucket([s.rejects for s in series]),
             "p50_ms": quantile_rows([s.span.hist for s in series], 0.5),
             "p99_ms": quantile_rows([s.span.hist for s in series], 0.99),
-            "utilization": per_bucket(held / capacity if capacity else held * 0.0),
-            "mean_queue": per_bucket(sum(s.wait_s for s in series) / (width * replications)),
+            "utilization": per_bucket(
+                [s.held_s for s in series], 1.0 / capacity if capacity else 0.0
+            ),
+            "mean_queue": per_bucket([s.wait_s for s in series]),
         }
     return {
         "bucket_s": width,
