@@ -4,3 +4,7 @@ This package owns the queueing and availability formulas (Erlang B and C, M/M/1,
 M/G/1, approximations for M/G/c and GI/G/c, bottleneck bounds, k-of-n availability). It works
 on plain floats and knows nothing of specs, graphs or the engine.
 """
+
+from scaleplan.analytic.network import bottleneck, estimate
+
+__all__ = ["bottleneck", "estimate"]

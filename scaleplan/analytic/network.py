@@ -44,6 +44,7 @@ from scaleplan.analytic.queues import (
     gigc,
     md1,
     mgc,
+    mm1,
     mm1_response_quantile,
     mmc_response_quantile,
 )
@@ -385,8 +386,10 @@ def _station(
 def _queue(lam: float, ca2: float, mean_s: float, scv: float, servers: int) -> StationMetrics:
     if ca2 != 1.0:
         return gigc(lam, ca2, mean_s, scv, servers)
-    if scv == 0.0 and servers == 1:
+    if servers == 1 and scv == 0.0:
         return md1(lam, mean_s)
+    if servers == 1 and scv == 1.0:
+        return mm1(lam, 1.0 / mean_s)
     return mgc(lam, mean_s, scv, servers)
 
 
@@ -438,7 +441,9 @@ def _parallel_join_s(calls: Sequence[tuple[float, float]]) -> float:
                 probability if taken else 1.0 - probability
                 for (probability, _), taken in zip(uncertain, chosen, strict=True)
             )
-            means = certain + [mean for (_, mean), taken in zip(uncertain, chosen) if taken]
+            means = certain + [
+                mean for (_, mean), taken in zip(uncertain, chosen, strict=True) if taken
+            ]
             total += weight * expected_max_exponential(means)
         return total
 
@@ -567,7 +572,16 @@ def _ms(seconds: float) -> float:
 
 
 def _point(mean_ms: float, percentiles: Mapping[str, float] | None = None) -> LatencySummary:
-    return LatencySummary(mean=mean_ms, mean_ci95=(mean_ms, mean_ms), **(percentiles or {}))
+    known = dict(percentiles or {})
+    return LatencySummary(
+        mean=mean_ms,
+        mean_ci95=(mean_ms, mean_ms),
+        p50=known.get("p50", math.nan),
+        p90=known.get("p90", math.nan),
+        p95=known.get("p95", math.nan),
+        p99=known.get("p99", math.nan),
+        p999=known.get("p999", math.nan),
+    )
 
 
 def _result(

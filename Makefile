@@ -1,0 +1,58 @@
+# scaleplan — the two commands of the README's quick start, and a few more.
+#   make demo   set up .venv and run the main job on the bundled example
+#   make test   set up .venv with the test extras; ruff, mypy and pytest
+# Both work on a fresh clone and again when .venv already exists.
+
+PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+BASE_STAMP := $(VENV)/.scaleplan-base
+TEST_STAMP := $(VENV)/.scaleplan-test
+OUT ?= out
+
+.PHONY: demo test lint typecheck unit bench lab clean help
+
+help:
+	@echo "make demo | make test | make lint | make bench | make lab | make clean"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "scaleplan needs Python 3.11 or newer (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(BASE_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(BASE_STAMP)
+
+demo: $(BASE_STAMP)
+	@mkdir -p $(OUT)
+	$(BIN)/scaleplan validate data/architectures/lb-cluster.yaml
+	$(BIN)/scaleplan simulate data/architectures/lb-cluster.yaml --seed 1
+	$(BIN)/scaleplan simulate data/architectures/lb-cluster.yaml --seed 1 --json > $(OUT)/lb-cluster.json
+	$(BIN)/scaleplan graph data/architectures/lb-cluster.yaml -o $(OUT)/lb-cluster-graph.html
+	@echo "demo output: $(OUT)/lb-cluster.json (result) and $(OUT)/lb-cluster-graph.html (graph, opens offline)"
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check scaleplan tests benchmarks
+	$(BIN)/ruff format --check scaleplan tests benchmarks
+
+typecheck: $(TEST_STAMP)
+	$(BIN)/mypy
+
+unit: $(TEST_STAMP)
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+bench: $(TEST_STAMP)
+	$(BIN)/python benchmarks/bench_engine.py
+
+lab: $(BASE_STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,302 @@
+"""The ``scaleplan`` command line (Typer): a thin layer over the public verbs.
+
+Each command loads its input through :mod:`scaleplan.spec`, calls one verb, and prints either a
+readable rich table or, with ``--json``, the JSON contract on stdout (progress and messages go
+to stderr, so ``--json`` output stays clean). A :class:`~scaleplan.errors.ScaleplanError` is
+printed as its message and exits 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from scaleplan import __version__
+from scaleplan.errors import ScaleplanError
+from scaleplan.result import SimulationResult
+
+app = typer.Typer(
+    name="scaleplan",
+    help="Decide how a product should scale, with evidence.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# Tables stay readable when piped: rich would otherwise wrap them at 80 columns.
+stdout = Console(width=None if sys.stdout.isatty() else 120)
+stderr = Console(stderr=True)
+
+SpecPath = Annotated[Path, typer.Argument(help="An architecture YAML file.", show_default=False)]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the JSON result on stdout.")]
+SeedOption = Annotated[int, typer.Option(help="Random seed: one seed gives identical output.")]
+
+EXIT_UNSTABLE = 1
+EXIT_BAD_INPUT = 2
+
+
+def _version(value: bool) -> None:
+    if value:
+        stdout.print(f"scaleplan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Decide how a product should scale, with evidence."""
+
+
+@contextmanager
+def progress_bar(description: str, *, delay_s: float = 1.5) -> Iterator[Callable[[int, int], None]]:
+    """A progress callback that shows a bar on stderr once work has taken ``delay_s``."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+
+    started = time.perf_counter()
+    state: dict[str, object] = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in state:
+            if time.perf_counter() - started < delay_s or not stderr.is_terminal:
+                return
+            bar = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                TaskProgressColumn(),
+                TimeRemainingColumn(),
+                console=stderr,
+                transient=True,
+            )
+            bar.start()
+            state["bar"] = bar
+            state["task"] = bar.add_task(description, total=total)
+        bar = state["bar"]
+        assert isinstance(bar, Progress)
+        bar.update(state["task"], completed=done, total=total)  # type: ignore[arg-type]
+
+    try:
+        yield update
+    finally:
+        bar = state.get("bar")
+        if isinstance(bar, Progress):
+            bar.stop()
+
+
+def _format(value: float, spec: str = ".1f") -> str:
+    return "—" if not math.isfinite(value) else format(value, spec)
+
+
+def print_result(result: SimulationResult, console: Console = stdout) -> None:
+    """A readable summary of a simulation or estimate."""
+    latency = result.latency_ms
+    low, high = latency.mean_ci95
+    counts = result.requests
+    console.print(
+        f"[bold]{result.spec}[/bold] — {result.method}"
+        + (f", seed {result.seed}" if result.seed is not None else "")
+        + f", {result.rate_per_s:g} requests/s offered"
+    )
+    if result.method == "simulation":
+        console.print(
+            f"requests: {counts.arrived} arrived, {counts.completed} completed, "
+            f"{counts.rejected} rejected, {counts.failed} failed, {counts.in_flight} in flight"
+        )
+    console.print(f"throughput: {_format(result.throughput_per_s)} requests/s")
+    console.print(
+        f"latency: mean {_format(latency.mean, '.2f')} ms "
+        f"(95% CI {_format(low, '.2f')} – {_format(high, '.2f')}), "
+        f"p50 {_format(latency.p50)}, p90 {_format(latency.p90)}, p95 {_format(latency.p95)}, "
+        f"p99 {_format(latency.p99)}, p99.9 {_format(latency.p999)} ms"
+    )
+    table = Table(title="components", title_justify="left")
+    for column in ("component", "kind", "slots", "utilisation", "mean queue", "throughput/s",
+                   "rejected", "mean ms", "p99 ms"):
+        table.add_column(column, justify="left" if column in ("component", "kind") else "right")
+    for name, component in result.components.items():
+        utilization = component.utilization
+        style = "red" if utilization >= 0.85 else "yellow" if utilization >= 0.7 else ""
+        table.add_row(
+            name,
+            component.kind,
+            str(component.capacity or "—"),
+            f"[{style}]{_format(100 * utilization)}%[/{style}]" if style else
+            f"{_format(100 * utilization)}%",
+            _format(component.mean_queue, ".2f"),
+            _format(component.throughput_per_s),
+            str(component.rejected),
+            _format(component.latency_ms.mean, ".2f"),
+            _format(component.latency_ms.p99),
+        )
+    console.print(table)
+    if len(result.classes) > 1:
+        classes = Table(title="request classes", title_justify="left")
+        for column in ("class", "completed", "mean ms", "p99 ms"):
+            classes.add_column(column, justify="left" if column == "class" else "right")
+        for name, summary in result.classes.items():
+            classes.add_row(name, str(summary.count), _format(summary.mean, ".2f"),
+                            _format(summary.p99))
+        console.print(classes)
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+    if not result.stable:
+        console.print("[bold red]unstable[/bold red]")
+
+
+@app.command()
+def validate(spec: SpecPath) -> None:
+    """Check an architecture file and its graph; print a one-line summary."""
+    from scaleplan.graph import build_graph, offered_load
+    from scaleplan.spec import load_spec
+
+    architecture = load_spec(spec)
+    graph = build_graph(architecture)
+    loads = offered_load(graph, architecture.workload.mean_rate_per_s)
+    busiest = max(loads, key=lambda name: loads[name])
+    stdout.print(
+        f"[green]ok[/green] {spec}: {architecture.name}, {len(graph)} components, "
+        f"{graph.number_of_edges()} calls; busiest by its own service: {busiest} "
+        f"at {loads[busiest]:.0%}"
+    )
+
+
+@app.command()
+def simulate(
+    spec: SpecPath,
+    rate_per_s: Annotated[
+        float | None, typer.Option(help="Override the mean arrival rate.", min=0.0)
+    ] = None,
+    requests: Annotated[
+        int | None, typer.Option(help="Override the number of requests.", min=1)
+    ] = None,
+    seed: SeedOption = 1,
+    replications: Annotated[
+        int, typer.Option(help="Independent replications (CIs across them).", min=1)
+    ] = 1,
+    run_anyway: Annotated[
+        bool, typer.Option(help="Run even when the load certainly exceeds capacity.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Simulate an architecture: latency with CIs, utilisation, queues, per component."""
+    from scaleplan.engine import UnstableError
+    from scaleplan.engine import simulate as run_simulation
+    from scaleplan.spec import load_spec
+
+    architecture = load_spec(spec)
+    try:
+        with progress_bar(f"simulating {architecture.name}") as progress:
+            result = run_simulation(
+                architecture,
+                seed=seed,
+                requests=requests,
+                rate_per_s=rate_per_s,
+                replications=replications,
+                run_anyway=run_anyway,
+                progress=progress,
+            )
+    except UnstableError as error:
+        stderr.print(f"[bold red]{error}[/bold red]", highlight=False)
+        stderr.print("(pass --run-anyway to simulate it regardless)")
+        raise typer.Exit(EXIT_UNSTABLE) from None
+    if as_json:
+        sys.stdout.write(result.to_json() + "\n")
+    else:
+        print_result(result)
+    if not result.stable:
+        raise typer.Exit(EXIT_UNSTABLE)
+
+
+@app.command()
+def estimate(
+    spec: SpecPath,
+    rate_per_s: Annotated[
+        float | None, typer.Option(help="Override the mean arrival rate.", min=0.0)
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Instant closed-form estimate (Erlang C, M/G/1, Jackson networks), saying which it used."""
+    from scaleplan.analytic import estimate as run_estimate
+    from scaleplan.spec import load_spec
+
+    result = run_estimate(load_spec(spec), rate_per_s=rate_per_s)
+    if as_json:
+        sys.stdout.write(result.to_json() + "\n")
+    else:
+        print_result(result)
+
+
+@app.command()
+def graph(
+    spec: SpecPath,
+    output: Annotated[Path, typer.Option("-o", "--output", help="HTML file to write.")] = Path(
+        "graph.html"
+    ),
+    simulate_load: Annotated[
+        bool, typer.Option("--simulate/--no-simulate", help="Colour nodes by simulated load.")
+    ] = True,
+    seed: SeedOption = 1,
+) -> None:
+    """Draw the architecture as a self-contained HTML graph coloured by utilisation."""
+    from scaleplan.engine import UnstableError
+    from scaleplan.engine import simulate as run_simulation
+    from scaleplan.graph import build_graph
+    from scaleplan.spec import load_spec
+    from scaleplan.views import figure_graph, write_html
+
+    architecture = load_spec(spec)
+    component_graph = build_graph(architecture)
+    result = None
+    if simulate_load:
+        try:
+            with progress_bar(f"simulating {architecture.name}") as progress:
+                result = run_simulation(architecture, seed=seed, progress=progress)
+        except UnstableError as error:
+            stderr.print(f"[yellow]{error}[/yellow] — drawing without load", highlight=False)
+    path = write_html(figure_graph(component_graph, result), output)
+    stdout.print(f"wrote {path}")
+
+
+@app.command()
+def schema(
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write to a file instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of architecture files (for editors' validation)."""
+    from scaleplan.spec import json_schema
+
+    text = json.dumps(json_schema(), indent=2)
+    if output is None:
+        sys.stdout.write(text + "\n")
+    else:
+        output.write_text(text + "\n")
+        stderr.print(f"wrote {output}")
+
+
+def main() -> None:
+    """Console entry point: user errors exit 2 with their message and no traceback.
+
+    Typer in standalone mode already turns usage errors into exit 2 and ^C into 130; what is
+    left to catch are scaleplan's own errors.
+    """
+    try:
+        app()
+    except ScaleplanError as error:
+        stderr.print(f"[bold red]error:[/bold red] {error}", highlight=False, soft_wrap=True)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+if __name__ == "__main__":
+    main()
