@@ -644,18 +644,27 @@ def _format_path(path: Iterable[str | int]) -> str:
     return text
 
 
+_MISSING = object()
+
+
+def _child(node: Any, part: str | int) -> Any:
+    if isinstance(node, dict):
+        return node.get(part, _MISSING)
+    if isinstance(node, list | tuple) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return _MISSING
+
+
 def _data_path(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
     """The key path in the user's data: drops the union tags pydantic puts into ``loc``."""
     path: list[str | int] = []
     node: Any = data
     for index, part in enumerate(loc):
         last = index == len(loc) - 1
-        if isinstance(node, dict) and part in node:
+        child = _child(node, part)
+        if child is not _MISSING:
             path.append(part)
-            node = node[part]
-        elif isinstance(node, list | tuple) and isinstance(part, int) and part < len(node):
-            path.append(part)
-            node = node[part]
+            node = child
         elif (last and not isinstance(part, int)) or (isinstance(node, dict) and last):
             path.append(part)
         # otherwise a tag of a discriminated union or a union member's name: not a user key

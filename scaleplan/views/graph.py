@@ -1,9 +1,7 @@
-"""Plotly figures of scaleplan's results, and the architecture drawn as a graph.
+"""The architecture drawn as a layered plotly graph, coloured by load; self-contained HTML.
 
-Every function takes plain results (or the graph) and returns a ``plotly.graph_objects.Figure``;
-nothing here runs a simulation. plotly is imported inside the functions so that the engine and
-the CLI's ``simulate`` start fast. :func:`write_html` writes a figure as one self-contained file
-(plotly.js embedded, no CDN, no MathJax) that opens offline.
+:func:`write_html` writes a figure as one file (plotly.js embedded, no CDN, no MathJax) that
+opens offline.
 """
 
 from __future__ import annotations

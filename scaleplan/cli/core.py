@@ -1,9 +1,8 @@
-"""The ``scaleplan`` command line (Typer): a thin layer over the public verbs.
+"""The core commands: validate, simulate, estimate, graph, schema; and the shared CLI helpers.
 
 Each command loads its input through :mod:`scaleplan.spec`, calls one verb, and prints either a
 readable rich table or, with ``--json``, the JSON contract on stdout (progress and messages go
-to stderr, so ``--json`` output stays clean). A :class:`~scaleplan.errors.ScaleplanError` is
-printed as its message and exits 2, never as a traceback.
+to stderr, so ``--json`` output stays clean).
 """
 
 from __future__ import annotations
@@ -21,17 +20,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from scaleplan import __version__
-from scaleplan.errors import ScaleplanError
+from scaleplan.cli.app import app
 from scaleplan.result import SimulationResult
 
-app = typer.Typer(
-    name="scaleplan",
-    help="Decide how a product should scale, with evidence.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
 # Tables stay readable when piped: rich would otherwise wrap them at 80 columns.
 stdout = Console(width=None if sys.stdout.isatty() else 120)
 stderr = Console(stderr=True)
@@ -42,21 +33,6 @@ SeedOption = Annotated[int, typer.Option(help="Random seed: one seed gives ident
 
 EXIT_UNSTABLE = 1
 EXIT_BAD_INPUT = 2
-
-
-def _version(value: bool) -> None:
-    if value:
-        stdout.print(f"scaleplan {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _main(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
-    ] = False,
-) -> None:
-    """Decide how a product should scale, with evidence."""
 
 
 @contextmanager
@@ -82,9 +58,9 @@ def progress_bar(description: str, *, delay_s: float = 1.5) -> Iterator[Callable
             bar.start()
             state["bar"] = bar
             state["task"] = bar.add_task(description, total=total)
-        bar = state["bar"]
-        assert isinstance(bar, Progress)
-        bar.update(state["task"], completed=done, total=total)  # type: ignore[arg-type]
+        shown = state["bar"]
+        assert isinstance(shown, Progress)
+        shown.update(state["task"], completed=done, total=total)  # type: ignore[arg-type]
 
     try:
         yield update
@@ -121,8 +97,17 @@ def print_result(result: SimulationResult, console: Console = stdout) -> None:
         f"p99 {_format(latency.p99)}, p99.9 {_format(latency.p999)} ms"
     )
     table = Table(title="components", title_justify="left")
-    for column in ("component", "kind", "slots", "utilisation", "mean queue", "throughput/s",
-                   "rejected", "mean ms", "p99 ms"):
+    for column in (
+        "component",
+        "kind",
+        "slots",
+        "utilisation",
+        "mean queue",
+        "throughput/s",
+        "rejected",
+        "mean ms",
+        "p99 ms",
+    ):
         table.add_column(column, justify="left" if column in ("component", "kind") else "right")
     for name, component in result.components.items():
         utilization = component.utilization
@@ -131,8 +116,9 @@ def print_result(result: SimulationResult, console: Console = stdout) -> None:
             name,
             component.kind,
             str(component.capacity or "—"),
-            f"[{style}]{_format(100 * utilization)}%[/{style}]" if style else
-            f"{_format(100 * utilization)}%",
+            f"[{style}]{_format(100 * utilization)}%[/{style}]"
+            if style
+            else f"{_format(100 * utilization)}%",
             _format(component.mean_queue, ".2f"),
             _format(component.throughput_per_s),
             str(component.rejected),
@@ -145,8 +131,9 @@ def print_result(result: SimulationResult, console: Console = stdout) -> None:
         for column in ("class", "completed", "mean ms", "p99 ms"):
             classes.add_column(column, justify="left" if column == "class" else "right")
         for name, summary in result.classes.items():
-            classes.add_row(name, str(summary.count), _format(summary.mean, ".2f"),
-                            _format(summary.p99))
+            classes.add_row(
+                name, str(summary.count), _format(summary.mean, ".2f"), _format(summary.p99)
+            )
         console.print(classes)
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
@@ -283,20 +270,3 @@ def schema(
     else:
         output.write_text(text + "\n")
         stderr.print(f"wrote {output}")
-
-
-def main() -> None:
-    """Console entry point: user errors exit 2 with their message and no traceback.
-
-    Typer in standalone mode already turns usage errors into exit 2 and ^C into 130; what is
-    left to catch are scaleplan's own errors.
-    """
-    try:
-        app()
-    except ScaleplanError as error:
-        stderr.print(f"[bold red]error:[/bold red] {error}", highlight=False, soft_wrap=True)
-        sys.exit(EXIT_BAD_INPUT)
-
-
-if __name__ == "__main__":
-    main()

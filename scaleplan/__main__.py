@@ -1,0 +1,5 @@
+"""``python -m scaleplan`` runs the command line."""
+
+from scaleplan.cli import main
+
+main()

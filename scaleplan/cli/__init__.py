@@ -1,0 +1,34 @@
+"""The ``scaleplan`` command line (Typer): a thin layer over the public verbs.
+
+Commands live in one module per family (``core``: validate, simulate, estimate, graph, schema)
+and register themselves on :data:`app`. A :class:`~scaleplan.errors.ScaleplanError` is printed
+as its message and exits 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from scaleplan.cli import core
+from scaleplan.cli.app import app
+from scaleplan.errors import ScaleplanError
+
+EXIT_BAD_INPUT = 2
+__all__ = ["app", "core", "main"]
+
+
+def main() -> None:
+    """Console entry point: user errors exit 2 with their message and no traceback.
+
+    Typer in standalone mode already turns usage errors into exit 2 and ^C into 130; what is
+    left to catch are scaleplan's own errors.
+    """
+    try:
+        app()
+    except ScaleplanError as error:
+        core.stderr.print(f"[bold red]error:[/bold red] {error}", highlight=False, soft_wrap=True)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+if __name__ == "__main__":
+    main()
