@@ -1,4 +1,4 @@
-"""The validated, frozen description of an architecture and its workload; YAML loading.
+"""The architecture and workload contract, and YAML loading with key-path errors.
 
 This module is the boundary of scaleplan (shared/DESIGN.md): after :func:`load_spec` or
 :func:`parse_spec`, everything downstream may trust its input. It owns the keys of the public
