@@ -29,6 +29,27 @@ from scaleplan.spec.architecture import (
     read_yaml,
     validation_problems,
 )
+from scaleplan.spec.cost import HOURS_PER_MONTH, CostRateSpec, CostTableSpec
+from scaleplan.spec.nfr import (
+    AvailabilityNFR,
+    CostNFR,
+    GrowthNFR,
+    HeadroomNFR,
+    NFRSpec,
+    QualitativeNFR,
+    RetentionNFR,
+    SLOSpec,
+    parse_slo,
+)
+from scaleplan.spec.scenario import (
+    CRITERIA,
+    CandidateSpec,
+    RunBudgetSpec,
+    ScenarioSpec,
+    ScenarioWorkloadSpec,
+    load_scenario,
+    parse_scenario,
+)
 
 __all__ = [
     "MAX_EXPANDED_NODES",
@@ -52,4 +73,26 @@ __all__ = [
     "parse_spec",
     "read_yaml",
     "validation_problems",
+]
+# Non-functional requirements, costs and scenarios (issue #4).
+__all__ += [
+    "CRITERIA",
+    "HOURS_PER_MONTH",
+    "AvailabilityNFR",
+    "CandidateSpec",
+    "CostNFR",
+    "CostRateSpec",
+    "CostTableSpec",
+    "GrowthNFR",
+    "HeadroomNFR",
+    "NFRSpec",
+    "QualitativeNFR",
+    "RetentionNFR",
+    "RunBudgetSpec",
+    "SLOSpec",
+    "ScenarioSpec",
+    "ScenarioWorkloadSpec",
+    "load_scenario",
+    "parse_scenario",
+    "parse_slo",
 ]

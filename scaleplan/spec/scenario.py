@@ -1,0 +1,531 @@
+"""Client scenarios: the decision context, the workload, the NFRs, the candidates and the budget.
+
+A scenario file (``data/scenarios/*.yaml``) describes one architecture decision:
+
+.. code-block:: yaml
+
+    title: Online shop — scaling for the next two years
+    context: …                     # who the client is, what runs today
+    problem: …                     # the question to decide
+    drivers: [ … ]                 # what matters most, in words
+    workload:
+      today: {arrival: poisson, rate_per_s: 90}   # the architecture workload keys
+      peak_factor: 2.5             # busiest hour / mean (default: from a diurnal profile, else 1)
+      growth_percent_per_month: 8
+    nfrs: {slos: ["p99<=400ms", "errors<=0.1%"], headroom: {min_percent: 30}, …}
+    candidates:
+      - {path: ../architectures/monolith.yaml}          # relative to this file
+      - {name: big-monolith, path: ../architectures/monolith.yaml}
+      - {name: inline-one, architecture: {…}}           # or an architecture in-line
+    costs: {currency: EUR, defaults: {service: {…}}, candidates: {monolith: {db: {…}}}}
+    criteria: {p99_ms: 3, cost_per_month: 3, runway_months: 2, headroom: 1}
+    run: {seed: 1, replications: 5, requests: 20000, pull_replications: 3, …}
+
+:func:`load_scenario` validates all of it with the same key-path errors as architecture files
+(file, line, key path, what was found), loads every candidate and applies the scenario's
+workload to it, so :meth:`ScenarioSpec.architectures` gives ready-to-simulate specs. The
+scenario's workload keys override the candidate's; keys it does not give (e.g. request
+classes that only one candidate defines) stay as the candidate has them. This module does not
+run anything: :func:`scaleplan.experiments.compare` does.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
+
+from scaleplan.errors import Problem, SpecError
+from scaleplan.spec.architecture import (
+    NAME_PATTERN,
+    ArchitectureSpec,
+    WorkloadSpec,
+    load_spec,
+    parse_spec,
+    read_yaml,
+    validation_problems,
+)
+from scaleplan.spec.cost import CostTableSpec
+from scaleplan.spec.nfr import NFRSpec
+
+__all__ = [
+    "CRITERIA",
+    "DEFAULT_CRITERIA",
+    "CandidateSpec",
+    "RunBudgetSpec",
+    "ScenarioSpec",
+    "ScenarioWorkloadSpec",
+    "load_scenario",
+    "parse_scenario",
+]
+
+#: The criteria a decision matrix can weigh, and whether lower or higher values are better.
+CRITERIA: dict[str, str] = {
+    "p99_ms": "lower",  # end-to-end p99 at peak load
+    "mean_ms": "lower",  # end-to-end mean at peak load
+    "error_rate": "lower",  # rejected + failed share at peak load
+    "cost_per_month": "lower",  # at today's load
+    "cost_per_million": "lower",  # cost per million requests at today's load
+    "headroom": "higher",  # 1 − peak / sustainable limit
+    "runway_months": "higher",  # months of growth until the first SLO breaks
+    "limit_per_s": "higher",  # the tractor pull's sustainable limit
+}
+DEFAULT_CRITERIA: dict[str, float] = {
+    "p99_ms": 1.0,
+    "cost_per_month": 1.0,
+    "runway_months": 1.0,
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CandidateSpec(_Strict):
+    """One candidate: an architecture file (relative to the scenario) or an in-line one.
+
+    After :func:`load_scenario`, :attr:`spec` is the architecture with the scenario's workload
+    and run budget applied, and :attr:`original` is the architecture as written.
+    """
+
+    name: str | None = Field(default=None, pattern=NAME_PATTERN)
+    path: str | None = None
+    architecture: dict[str, Any] | None = None
+    description: str = ""
+
+    _spec: ArchitectureSpec | None = PrivateAttr(default=None)
+    _original: ArchitectureSpec | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CandidateSpec:
+        if (self.path is None) == (self.architecture is None):
+            raise ValueError("give either 'path' (an architecture file) or 'architecture'")
+        return self
+
+    @property
+    def spec(self) -> ArchitectureSpec:
+        """The architecture with the scenario's workload applied (ready to simulate)."""
+        if self._spec is None:
+            raise RuntimeError("candidate not loaded: use load_scenario or parse_scenario")
+        return self._spec
+
+    @property
+    def original(self) -> ArchitectureSpec:
+        """The architecture as its file (or the in-line mapping) gives it."""
+        if self._original is None:
+            raise RuntimeError("candidate not loaded: use load_scenario or parse_scenario")
+        return self._original
+
+    @property
+    def label(self) -> str:
+        """The candidate's name: its own ``name`` or its architecture's."""
+        if self.name:
+            return self.name
+        return self._original.name if self._original is not None else str(self.path)
+
+
+class ScenarioWorkloadSpec(_Strict):
+    """Today's workload (architecture workload keys), its peak and its monthly growth."""
+
+    today: WorkloadSpec
+    peak_factor: float | None = Field(
+        default=None, ge=1, description="busiest hour / mean; default from diurnal, else 1"
+    )
+    growth_percent_per_month: float = Field(default=0.0, gt=-100)
+
+    @property
+    def today_rate_per_s(self) -> float:
+        return self.today.mean_rate_per_s
+
+    @property
+    def peak_rate_per_s(self) -> float:
+        if self.peak_factor is not None:
+            return self.today.mean_rate_per_s * self.peak_factor
+        return self.today.peak_rate_per_s
+
+    @property
+    def growth_per_month(self) -> float:
+        """Monthly growth as a fraction (0.08 for 8%)."""
+        return self.growth_percent_per_month / 100.0
+
+
+class RunBudgetSpec(_Strict):
+    """How much simulation the scenario may spend, and the seed that makes it reproducible.
+
+    ``replications`` runs of ``requests`` each measure every candidate at peak load, with seeds
+    ``seed … seed + replications − 1`` shared by all candidates (common random numbers).
+    ``pull_replications`` independent tractor pulls of ``pull_requests`` per step give each
+    candidate's sustainable limit with a CI, to ``precision`` (relative bracket width).
+    """
+
+    seed: int = 1
+    replications: int = Field(default=5, ge=2)
+    requests: PositiveInt = 20_000
+    pull_replications: int = Field(default=3, ge=2)
+    pull_requests: PositiveInt = 10_000
+    precision: float = Field(default=0.02, gt=0, lt=0.5)
+    baseline: str | None = Field(default=None, description="defaults to the first candidate")
+
+
+class ScenarioSpec(_Strict):
+    """One architecture decision for one client (see the module docstring for the keys)."""
+
+    title: str = Field(min_length=1)
+    context: str = ""
+    problem: str = ""
+    drivers: tuple[str, ...] = ()
+    workload: ScenarioWorkloadSpec
+    nfrs: NFRSpec = NFRSpec()
+    candidates: tuple[CandidateSpec, ...] = Field(min_length=1)
+    costs: CostTableSpec = CostTableSpec()
+    criteria: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_CRITERIA))
+    run: RunBudgetSpec = RunBudgetSpec()
+    consequences: tuple[str, ...] = ()
+
+    _source: str = PrivateAttr(default="<memory>")
+    _base_dir: str = PrivateAttr(default=".")
+
+    @property
+    def source(self) -> str:
+        """The file this scenario came from (for messages), or ``<memory>``."""
+        return self._source
+
+    @property
+    def base_dir(self) -> str:
+        return self._base_dir
+
+    @property
+    def names(self) -> list[str]:
+        """Candidate names in file order."""
+        return [candidate.label for candidate in self.candidates]
+
+    def architectures(self) -> dict[str, ArchitectureSpec]:
+        """Candidate name → architecture with the scenario's workload applied."""
+        return {candidate.label: candidate.spec for candidate in self.candidates}
+
+    @property
+    def baseline(self) -> str:
+        return self.run.baseline or self.names[0]
+
+    @property
+    def today_rate_per_s(self) -> float:
+        return self.workload.today_rate_per_s
+
+    @property
+    def peak_rate_per_s(self) -> float:
+        return self.workload.peak_rate_per_s
+
+    @property
+    def growth_per_month(self) -> float:
+        """The growth the NFRs ask to absorb, else the workload's forecast (a fraction)."""
+        growth = self.nfrs.growth
+        if growth is not None and growth.percent_per_month is not None:
+            return growth.percent_per_month / 100.0
+        return self.workload.growth_per_month
+
+    def weights(self) -> dict[str, float]:
+        """The criteria weights, normalised to sum to 1 (criteria of weight 0 dropped)."""
+        total = math.fsum(self.criteria.values())
+        return {name: weight / total for name, weight in self.criteria.items() if weight > 0}
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_scenario(path: str | Path) -> ScenarioSpec:
+    """Read and validate a scenario file, load its candidates and apply its workload to them.
+
+    Candidate ``path`` entries are relative to the scenario file. Every problem is reported
+    as a :class:`~scaleplan.errors.SpecError` naming the file, the line, the key path and what
+    was found; a problem inside a candidate's own file names that file.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> import scaleplan
+    >>> root = Path(scaleplan.__file__).parent.parent
+    >>> scenario = load_scenario(root / "data/scenarios/online-shop.yaml")
+    >>> scenario.names
+    ['monolith', 'lb-cluster', 'three-tier']
+    >>> scenario.architectures()["monolith"].workload.rate_per_s == scenario.today_rate_per_s
+    True
+    """
+    path = Path(path)
+    data, lines = read_yaml(path)
+    return parse_scenario(data, source=path.name, base_dir=str(path.parent), lines=lines)
+
+
+def parse_scenario(
+    data: Any,
+    *,
+    source: str = "<memory>",
+    base_dir: str = ".",
+    lines: Mapping[tuple[str | int, ...], int] | None = None,
+) -> ScenarioSpec:
+    """Validate already-parsed data (a dict as from YAML) into a loaded :class:`ScenarioSpec`."""
+    lines = lines or {}
+    if not isinstance(data, dict):
+        found = "nothing" if data is None else type(data).__name__
+        raise SpecError([Problem(source, "", f"must be a mapping of keys (got {found})")])
+    try:
+        scenario = ScenarioSpec.model_validate(data)
+    except ValidationError as error:
+        raise SpecError(_problems(error, data, source, lines)) from None
+    scenario._source = source
+    scenario._base_dir = base_dir
+    problems: list[Problem] = []
+    for index, candidate in enumerate(scenario.candidates):
+        problems.extend(_load_candidate(scenario, index, candidate, source, base_dir, lines))
+    if not problems:
+        problems.extend(_cross_problems(scenario, source, lines))
+    if problems:
+        raise SpecError(problems)
+    return scenario
+
+
+def _load_candidate(
+    scenario: ScenarioSpec,
+    index: int,
+    candidate: CandidateSpec,
+    source: str,
+    base_dir: str,
+    lines: Mapping[tuple[str | int, ...], int],
+) -> list[Problem]:
+    where: tuple[str | int, ...] = ("candidates", index)
+    if candidate.path is not None:
+        file = Path(candidate.path)
+        file = file if file.is_absolute() else Path(base_dir) / file
+        if not file.is_file():
+            return [
+                _problem(
+                    source,
+                    (*where, "path"),
+                    f"file does not exist (got {candidate.path!r}; paths are relative to "
+                    f"the scenario file)",
+                    lines,
+                )
+            ]
+        try:
+            original = load_spec(file)
+        except SpecError as error:
+            return list(error.problems)
+    else:
+        prefix = (*where, "architecture")
+        sub_lines = {
+            key[len(prefix) :]: line for key, line in lines.items() if key[: len(prefix)] == prefix
+        }
+        try:
+            original = parse_spec(
+                candidate.architecture, source=source, base_dir=base_dir, lines=sub_lines
+            )
+        except SpecError as error:
+            dotted = f"candidates[{index}].architecture"
+            return [
+                Problem(
+                    problem.file,
+                    f"{dotted}.{problem.key_path}" if problem.key_path else dotted,
+                    problem.message,
+                    problem.line,
+                )
+                for problem in error.problems
+            ]
+    try:
+        applied = apply_workload(original, scenario)
+    except SpecError as error:
+        name = candidate.name or original.name
+        return [
+            _problem(
+                source,
+                ("workload", "today"),
+                f"cannot be applied to candidate {name!r}: "
+                + "; ".join(f"{p.key_path}: {p.message}" for p in error.problems),
+                lines,
+            )
+        ]
+    candidate._original = original
+    candidate._spec = applied
+    return []
+
+
+def apply_workload(spec: ArchitectureSpec, scenario: ScenarioSpec) -> ArchitectureSpec:
+    """``spec`` with the scenario's workload keys and run budget (requests per run) applied.
+
+    Keys the scenario gives replace the candidate's; a new ``arrival`` drops the candidate's
+    burst, diurnal or trace settings; the run length is the scenario's ``run.requests``.
+    """
+    workload = spec.workload.model_dump(mode="python", exclude_unset=True)
+    given = scenario.workload.today.model_dump(mode="python", exclude_unset=True)
+    if "arrival" in given:
+        for key in ("burst", "diurnal", "trace"):
+            workload.pop(key, None)
+    workload.update(given)
+    workload.pop("duration_s", None)
+    workload["requests"] = scenario.run.requests
+    return spec.with_changes({"workload": workload})
+
+
+def _cross_problems(
+    scenario: ScenarioSpec, source: str, lines: Mapping[tuple[str | int, ...], int]
+) -> Iterable[Problem]:
+    """Names that must refer to something else in the scenario: candidates, components …"""
+    names = scenario.names
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if name in seen:
+            yield _problem(
+                source,
+                ("candidates", index),
+                f"two candidates are called {name!r}; give one a 'name'",
+                lines,
+            )
+        seen.add(name)
+    specs = scenario.architectures()
+    for candidate, components in scenario.costs.candidates.items():
+        if candidate not in specs:
+            yield _problem(
+                source,
+                ("costs", "candidates", candidate),
+                f"no candidate named {candidate!r}{_suggest(candidate, names)}",
+                lines,
+            )
+            continue
+        for component in components:
+            known = specs[candidate].components
+            if component not in known:
+                yield _problem(
+                    source,
+                    ("costs", "candidates", candidate, component),
+                    f"candidate {candidate!r} has no component {component!r}"
+                    f"{_suggest(component, known)}",
+                    lines,
+                )
+    kinds = ("service", "load_balancer")
+    for kind in scenario.costs.defaults:
+        if kind not in kinds:
+            yield _problem(
+                source,
+                ("costs", "defaults", kind),
+                f"not a component kind (got {kind!r}; expected one of {', '.join(kinds)})",
+                lines,
+            )
+    for criterion, weight in scenario.criteria.items():
+        if criterion not in CRITERIA:
+            yield _problem(
+                source,
+                ("criteria", criterion),
+                f"unknown criterion {criterion!r}{_suggest(criterion, CRITERIA)} "
+                f"(expected one of {', '.join(CRITERIA)})",
+                lines,
+            )
+        elif not weight >= 0 or not math.isfinite(weight):
+            yield _problem(
+                source, ("criteria", criterion), f"must be at least 0 (got {weight!r})", lines
+            )
+    if scenario.criteria and not math.fsum(scenario.criteria.values()) > 0:
+        yield _problem(source, ("criteria",), "needs at least one weight above 0", lines)
+    baseline = scenario.run.baseline
+    if baseline is not None and baseline not in specs:
+        yield _problem(
+            source,
+            ("run", "baseline"),
+            f"no candidate named {baseline!r}{_suggest(baseline, names)}",
+            lines,
+        )
+    for index, slo in enumerate(scenario.nfrs.slos):
+        cls = slo.request_class
+        if cls is not None and not any(
+            cls in {c.name for c in spec.workload.classes} for spec in specs.values()
+        ):
+            yield _problem(
+                source,
+                ("nfrs", "slos", index),
+                f"no candidate has a request class {cls!r} (got {slo.text!r})",
+                lines,
+            )
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _problem(
+    source: str,
+    path: tuple[str | int, ...],
+    message: str,
+    lines: Mapping[tuple[str | int, ...], int],
+) -> Problem:
+    return Problem(source, _format_path(path), message, _line_of(lines, path))
+
+
+def _format_path(path: Iterable[str | int]) -> str:
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _line_of(lines: Mapping[tuple[str | int, ...], int], path: tuple[str | int, ...]) -> int | None:
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return None
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _scenario_keys() -> set[str]:
+    names: set[str] = set()
+    pending: list[type[BaseModel]] = [ScenarioSpec]
+    seen: set[type[BaseModel]] = set()
+    while pending:
+        model = pending.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        names.update(model.model_fields)
+        for field in model.model_fields.values():
+            pending.extend(_models_in(field.annotation))
+    return names
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    found: list[type[BaseModel]] = []
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        found.append(annotation)
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found.extend(_models_in(arg))
+    return found
+
+
+def _problems(
+    error: ValidationError, data: Any, source: str, lines: Mapping[tuple[str | int, ...], int]
+) -> list[Problem]:
+    """The architecture module's error translation, with unknown-key hints from scenario keys."""
+    problems = validation_problems(error, data, source, lines)
+    known = _scenario_keys()
+    fixed = []
+    for problem in problems:
+        message = problem.message
+        if message.startswith("unknown key "):
+            key = problem.key_path.rsplit(".", 1)[-1]
+            message = f"unknown key {key!r}{_suggest(key, known)}"
+        fixed.append(Problem(problem.file, problem.key_path, message, problem.line))
+    return fixed
