@@ -1,0 +1,212 @@
+"""The explorer's logic without a browser: set widget values in Python, assert on the model.
+
+The browser side (JupyterLab, a real slider drag) is in ``test_browser.py``.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from pathlib import Path
+
+import ipywidgets
+import pytest
+
+from scaleplan.analytic import estimate
+from scaleplan.engine import simulate
+from scaleplan.spec import load_spec
+from scaleplan.widgets import Explorer, discover_knobs, summary_html
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "data" / "architectures"
+LB_CLUSTER = EXAMPLES / "lb-cluster.yaml"
+
+
+@pytest.fixture
+def lb_explorer() -> Explorer:
+    return Explorer(LB_CLUSTER, requests=4000, slo_ms={"p99": 100.0})
+
+
+def test_knobs_cover_rate_counts_policy_and_call_shares() -> None:
+    keys = [knob.key_path for knob in discover_knobs(load_spec(LB_CLUSTER))]
+    assert keys == [
+        "workload.rate_per_s",
+        "components.lb.policy",
+        "components.api.replicas",
+        "components.api.concurrency",
+        "components.api.calls.0.probability",
+        "components.db.replicas",
+        "components.db.concurrency",
+    ]
+
+
+def test_rate_slider_reaches_past_the_bottleneck() -> None:
+    from scaleplan.analytic import bottleneck
+
+    spec = load_spec(LB_CLUSTER)
+    rate = next(k for k in discover_knobs(spec) if k.key_path == "workload.rate_per_s")
+    limit, component = bottleneck(spec)
+    assert component == "api"
+    assert rate.minimum < 150 < limit < rate.maximum
+
+
+def test_every_slider_fires_on_release_only(lb_explorer: Explorer) -> None:
+    sliders = [
+        control
+        for control in lb_explorer.controls.values()
+        if isinstance(control, ipywidgets.IntSlider | ipywidgets.FloatSlider)
+    ]
+    assert len(sliders) == 6
+    assert all(slider.continuous_update is False for slider in sliders)
+    assert isinstance(lb_explorer.controls["components.lb.policy"], ipywidgets.Dropdown)
+
+
+def test_initial_view_matches_a_direct_simulation(lb_explorer: Explorer) -> None:
+    direct = simulate(load_spec(LB_CLUSTER), seed=1, requests=4000)
+    result = lb_explorer.last_result
+    assert result is not None
+    assert result.latency_ms.p99 == direct.latency_ms.p99
+    assert lb_explorer.last_estimate is not None
+    assert (
+        lb_explorer.last_estimate.latency_ms.mean == estimate(load_spec(LB_CLUSTER)).latency_ms.mean
+    )
+    assert lb_explorer.last_error is None
+    assert f"{direct.latency_ms.p99:.1f} ms" in lb_explorer.summary.value
+
+
+def test_a_slider_change_resimulates_and_redraws(lb_explorer: Explorer) -> None:
+    before = lb_explorer.last_result
+    figures_before = lb_explorer.figures
+    assert before is not None
+    lb_explorer.controls["components.api.concurrency"].value = 1
+    after = lb_explorer.last_result
+    assert lb_explorer.spec.components["api"].capacity == 3
+    assert after is not None and after is not before
+    # 3 slots instead of 24 at 150/s and ~14 ms per request: 72% busy instead of 9%.
+    assert after.latency_ms.p99 > before.latency_ms.p99
+    assert after.components["api"].utilization > 2 * before.components["api"].utilization
+    assert f"{after.latency_ms.p99:.1f} ms" in lb_explorer.summary.value
+    assert lb_explorer.figures is not figures_before
+    utilization = lb_explorer.figures["utilization"].data[0]
+    assert list(utilization.x) == ["api", "db"]
+    assert utilization.y[0] == pytest.approx(after.components["api"].utilization)
+    # The same seed for every change: moving back gives the first answer exactly.
+    lb_explorer.controls["components.api.concurrency"].value = 8
+    assert lb_explorer.last_result is not None
+    assert lb_explorer.last_result.latency_ms.p99 == before.latency_ms.p99
+
+
+def test_the_estimate_is_shown_before_the_simulation(
+    lb_explorer: Explorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import scaleplan.engine
+
+    seen: dict[str, str] = {}
+    real = scaleplan.engine.simulate
+
+    def watching(*args: object, **kwargs: object) -> object:
+        seen["summary"] = lb_explorer.summary.value
+        seen["status"] = lb_explorer.status.value
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("scaleplan.engine.simulate", watching)
+    lb_explorer.controls["workload.rate_per_s"].value = 300.0
+    assert lb_explorer.last_estimate is not None
+    guess = lb_explorer.last_estimate.latency_ms.mean
+    assert f"{guess:.1f} ms" in seen["summary"]
+    assert "simulating" in seen["status"]
+    assert lb_explorer.last_result is not None
+    assert lb_explorer.last_result.rate_per_s == 300.0
+
+
+def test_policy_dropdown_and_call_share_change_the_spec(lb_explorer: Explorer) -> None:
+    lb_explorer.controls["components.lb.policy"].value = "random"
+    assert lb_explorer.spec.components["lb"].policy == "random"
+    lb_explorer.controls["components.api.calls.0.probability"].value = 0.1
+    db = lb_explorer.last_result.components["db"]  # type: ignore[union-attr]
+    assert db.throughput_per_s == pytest.approx(15.0, rel=0.25)
+    assert lb_explorer.changes() == {
+        "components.lb.policy": "random",
+        "components.api.calls.0.probability": 0.1,
+    }
+
+
+def test_update_sets_several_controls_and_recomputes_once(lb_explorer: Explorer) -> None:
+    runs = len(lb_explorer.timings)
+    lb_explorer.update({"components.api.replicas": 2, "components.api.concurrency": 4})
+    assert len(lb_explorer.timings) == runs + 1
+    assert lb_explorer.spec.components["api"].capacity == 8
+    with pytest.raises(KeyError, match="no control for"):
+        lb_explorer.update({"components.nope.replicas": 2})
+
+
+def test_an_overload_is_reported_as_unstable_not_as_a_crash(lb_explorer: Explorer) -> None:
+    lb_explorer.update({"components.api.replicas": 1, "workload.rate_per_s": 1500.0})
+    assert lb_explorer.last_error is None
+    assert lb_explorer.last_unstable is not None and "api" in lb_explorer.last_unstable
+    assert "unstable" in lb_explorer.status.value
+    assert lb_explorer.last_estimate is not None and not lb_explorer.last_estimate.stable
+    # The way back works: the explorer is not stuck after an unstable setting.
+    lb_explorer.update({"components.api.replicas": 3, "workload.rate_per_s": 150.0})
+    assert lb_explorer.last_unstable is None
+    assert lb_explorer.last_result is not None and lb_explorer.last_result.stable
+
+
+def test_an_error_in_a_callback_is_shown_in_the_widget(
+    lb_explorer: Explorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("the <engine> broke")
+
+    monkeypatch.setattr("scaleplan.engine.simulate", broken)
+    lb_explorer.controls["components.db.replicas"].value = 2  # must not raise
+    assert isinstance(lb_explorer.last_error, RuntimeError)
+    assert "the &lt;engine&gt; broke" in lb_explorer.error_area.value
+    assert "RuntimeError" in lb_explorer.error_area.value  # the traceback is there to read
+    assert "error" in lb_explorer.status.value
+    monkeypatch.undo()
+    lb_explorer.controls["components.db.replicas"].value = 1
+    assert lb_explorer.last_error is None and lb_explorer.error_area.value == ""
+
+
+def test_a_value_the_spec_refuses_names_the_key(lb_explorer: Explorer) -> None:
+    # The sliders cannot produce it; a user widening a slider by hand can.
+    concurrency = lb_explorer.controls["components.api.concurrency"]
+    concurrency.min = 0
+    concurrency.value = 0
+    assert lb_explorer.last_error is not None
+    assert "components.api.concurrency: must be at least 1 (got 0)" in lb_explorer.error_area.value
+
+
+def test_cost_and_slo_are_shown(lb_explorer: Explorer) -> None:
+    explorer = Explorer(
+        LB_CLUSTER,
+        requests=3000,
+        slo_ms={"p99": 1.0},
+        cost_per_month=lambda spec: 100.0 * spec.components["api"].replicas,
+    )
+    assert "300 per month" in explorer.summary.value
+    assert "✗ ≤ 1 ms" in explorer.summary.value  # nobody meets a 1 ms p99
+    explorer.controls["components.api.replicas"].value = 4
+    assert "400 per month" in explorer.summary.value
+    names = [trace.name for trace in explorer.figures["latency"].data]
+    assert names == ["analytic estimate", "simulation", "SLO"]
+
+
+def test_summary_without_a_simulation_shows_dashes() -> None:
+    text = summary_html(None, None, {"p99": 5})
+    assert text.count("—") >= 12 and "scaleplan-p99" in text
+
+
+@pytest.mark.parametrize("name", ["lb-cluster", "monolith", "three-tier"])
+def test_a_change_answers_within_a_second(name: str) -> None:
+    """The median time from a slider change to the finished redraw on the bundled examples."""
+    explorer = Explorer(EXAMPLES / f"{name}.yaml")
+    rate = explorer.controls["workload.rate_per_s"]
+    base = rate.value
+    for factor in (1.1, 1.2, 0.9, 1.3, 0.8, 1.0):
+        rate.value = base * factor
+    assert explorer.last_error is None
+    median = statistics.median(explorer.timings[1:])
+    assert len(explorer.timings) == 7
+    assert math.isfinite(median) and median < 1.0, explorer.timings
