@@ -14,7 +14,15 @@ import networkx as nx
 import numpy as np
 
 from scaleplan.errors import Problem, SpecError
-from scaleplan.spec import ArchitectureSpec, LoadBalancerSpec, ServiceSpec
+from scaleplan.spec import (
+    ArchitectureSpec,
+    ComponentSpec,
+    DatabaseSpec,
+    LoadBalancerSpec,
+    QueueSpec,
+    TopicSpec,
+)
+from scaleplan.spec.components import expected_queue_attempts
 
 ENTRY_WEIGHT = "entry_share"
 
@@ -38,11 +46,13 @@ def build_graph(spec: ArchitectureSpec) -> nx.DiGraph:
     for _, entry, share in spec.entries():
         graph.nodes[entry][ENTRY_WEIGHT] += share
     for name, component in spec.components.items():
+        asynchronous = component.async_targets()
         for target, probability, _ in component.edges():
+            visits = probability * _attempts(component, target, spec)
             if graph.has_edge(name, target):
-                graph.edges[name, target]["visits"] += probability
+                graph.edges[name, target]["visits"] += visits
             else:
-                graph.add_edge(name, target, visits=probability)
+                graph.add_edge(name, target, visits=visits, asynchronous=target in asynchronous)
 
     entries = [name for name in graph if graph.nodes[name][ENTRY_WEIGHT] > 0]
     reachable: set[str] = set(entries)
@@ -62,6 +72,27 @@ def build_graph(spec: ArchitectureSpec) -> nx.DiGraph:
         )
     graph.graph["visit_ratios"] = _solve_visit_ratios(graph, spec)
     return graph
+
+
+def _attempts(component: ComponentSpec, target: str, spec: ArchitectureSpec) -> float:
+    """Expected attempts per call when the target fails by itself and failures are retried.
+
+    Only the target's own ``error_probability`` is counted: timeouts and rejections depend on
+    load, and the simulation finds their retries.
+    """
+    failure = float(getattr(spec.components[target], "error_probability", 0.0))
+    if failure <= 0:
+        return 1.0
+    if isinstance(component, QueueSpec | TopicSpec):
+        retries = (
+            component.max_retries
+            if isinstance(component, QueueSpec)
+            else max(s.max_retries for s in component.subscriptions if s.consumer == target)
+        )
+        return expected_queue_attempts(failure, retries)
+    calls = getattr(component, "calls", ())
+    policies = [call.retries for call in calls if call.to == target and call.retries is not None]
+    return policies[0].expected_attempts(failure) if policies else 1.0
 
 
 def _solve_visit_ratios(graph: nx.DiGraph, spec: ArchitectureSpec) -> dict[str, float]:
@@ -116,10 +147,19 @@ def service_demand_s(graph: nx.DiGraph) -> dict[str, float]:
     """Seconds of a component's own service per arriving request (visits × mean service)."""
     demands: dict[str, float] = {}
     for name, visits in visit_ratios(graph).items():
-        component = graph.nodes[name]["spec"]
-        service_time = getattr(component, "service_time", None)
-        demands[name] = visits * service_time.mean_s if service_time is not None else 0.0
+        demands[name] = visits * mean_service_s(graph.nodes[name]["spec"])
     return demands
+
+
+def mean_service_s(component: ComponentSpec) -> float:
+    """Mean seconds of a component's own service per visit (0 for one that adds no delay)."""
+    if isinstance(component, DatabaseSpec):
+        return component.mean_service_s()
+    if isinstance(component, LoadBalancerSpec | QueueSpec | TopicSpec):
+        # These add delay, when they do, without holding any of the slots counted in capacity.
+        return 0.0
+    service_time = component.own_service_time
+    return service_time.mean_s if service_time is not None else 0.0
 
 
 def offered_load(graph: nx.DiGraph, rate_per_s: float) -> dict[str, float]:
@@ -148,5 +188,5 @@ def layers(graph: nx.DiGraph) -> dict[str, int]:
 
 def capacity(graph: nx.DiGraph, name: str) -> int:
     """Requests the component serves at once (0 for one that adds no delay)."""
-    component: ServiceSpec | LoadBalancerSpec = graph.nodes[name]["spec"]
+    component: ComponentSpec = graph.nodes[name]["spec"]
     return component.capacity

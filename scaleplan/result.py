@@ -56,10 +56,12 @@ class ComponentResult:
     rejected: int
     latency_ms: LatencySummary
     capacity: int = 0
-    replicas: int = 1
+    replicas: float = 1  # mean over the measured window when autoscaling
     wait_ms: float = math.nan
     utilization_ci95: tuple[float, float] = (math.nan, math.nan)
     method: str = ""
+    # Kind-specific figures: hit ratios, shard shares, retries and timeouts per call, ...
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

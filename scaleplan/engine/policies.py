@@ -23,11 +23,15 @@ class Policy:
         load: Callable[[int], int],
         rng: np.random.Generator,
     ):
+        self.load = load
+        self.uniform: Iterator[float] = uniforms(rng)
+        self.resize(weights)
+
+    def resize(self, weights: Sequence[float]) -> None:
+        """The endpoints changed (autoscaling): take their new weights."""
         total = float(sum(weights))
         self.weights = [weight / total for weight in weights]
         self.count = len(weights)
-        self.load = load
-        self.uniform: Iterator[float] = uniforms(rng)
         self.cumulative = np.cumsum(self.weights).tolist()
         self.cumulative[-1] = 1.0
 
@@ -48,9 +52,13 @@ class RoundRobin(Policy):
     def __init__(
         self, weights: Sequence[float], load: Callable[[int], int], rng: np.random.Generator
     ):
-        super().__init__(weights, load, rng)
-        self.current = [0.0] * self.count
         self.next_index = 0
+        super().__init__(weights, load, rng)
+
+    def resize(self, weights: Sequence[float]) -> None:
+        super().resize(weights)
+        self.current = [0.0] * self.count
+        self.next_index %= self.count
         self.equal = len(set(self.weights)) == 1
 
     def choose(self) -> int:
@@ -79,8 +87,12 @@ class LeastConnections(Policy):
     def __init__(
         self, weights: Sequence[float], load: Callable[[int], int], rng: np.random.Generator
     ):
-        super().__init__(weights, load, rng)
         self.start = 0
+        super().__init__(weights, load, rng)
+
+    def resize(self, weights: Sequence[float]) -> None:
+        super().resize(weights)
+        self.start %= self.count
 
     def choose(self) -> int:
         count, load, weights = self.count, self.load, self.weights

@@ -13,7 +13,9 @@ drains, up to ``2 × horizon``, and anything later is clipped into the last buck
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -61,6 +63,30 @@ class StationSeries:
         self.wait_s = np.zeros(n_buckets)
         self.held_s = np.zeros(n_buckets)
         self.rejects = np.zeros(n_buckets, dtype=np.int64)
+        width = 1.0 / inv_width
+        # Slot-seconds available per bucket, and mean replicas per bucket: constant unless
+        # the component autoscales (see :meth:`scale`).
+        self.capacity_s = np.full(n_buckets, capacity * width)
+        self.replicas = np.zeros(n_buckets)
+        self.kind = ""
+        self.details: dict[str, Any] = {}
+
+    def scale(self, log: list[tuple[float, int]], slots_per_replica: float, replicas: int) -> None:
+        """Turn the log of (time, replicas) changes into per-bucket capacity and replicas."""
+        n = len(self.capacity_s)
+        width = 1.0 / self.span.inv_width
+        if not log:
+            self.replicas = np.full(n, float(replicas))
+            return
+        edges = np.arange(n + 1) * width
+        times = np.array([t for t, _ in log] + [edges[-1]])
+        counts = np.array([c for _, c in log], dtype=float)
+        replica_seconds = np.zeros(n)
+        for (start, end), count in zip(itertools.pairwise(times), counts, strict=True):
+            overlap = np.clip(np.minimum(edges[1:], end) - np.maximum(edges[:-1], start), 0, None)
+            replica_seconds += overlap * count
+        self.replicas = replica_seconds / width
+        self.capacity_s = replica_seconds * slots_per_replica
 
     def add(
         self, records: list[tuple[float, float, float, float, float]], rejects: list[float]

@@ -17,14 +17,16 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
 import numpy as np
 import simpy
 
 from scaleplan.engine.arrivals import gaps
+from scaleplan.engine.kinds import STATIONS
 from scaleplan.engine.recorder import LatencySeries, Recorder, StationSeries, Window
-from scaleplan.engine.stations import OK, REJECTED, STATIONS, Station
+from scaleplan.engine.stations import OK, REJECTED, Station
 from scaleplan.engine.streams import buffered, generator
 from scaleplan.errors import SimulationError
 from scaleplan.graph import build_graph, offered_load
@@ -209,14 +211,20 @@ def _replicate(
     }
     for station in stations.values():
         station.connect(stations, streams)
+    for station in stations.values():
+        station.start()
+    # Every station with figures of its own: the components and their parts (shards, ...).
+    recorded = {
+        part.name: part for station in stations.values() for part in (station, *station.children)
+    }
     entries = spec.entries()
     class_names = [name for name, _, _ in entries]
-    recorder = Recorder(horizon, class_names, {name: s.capacity for name, s in stations.items()})
+    recorder = Recorder(horizon, class_names, {name: s.capacity for name, s in recorded.items()})
 
     completions: list[tuple[float, float, int]] = []
     unsuccessful: list[tuple[float, int]] = []
     arrival_times: list[float] = []
-    station_lists = {name: (s.records, s.reject_times) for name, s in stations.items()}
+    station_lists = {name: (s.records, s.reject_times) for name, s in recorded.items()}
     state = _RunState()
     stop = env.event()
     stopped: list[Unstable] = []
@@ -284,6 +292,12 @@ def _replicate(
     env.process(source())
     env.run(until=stop)
     recorder.flush(completions, unsuccessful, arrival_times, station_lists)
+    for name, station in recorded.items():
+        series = recorder.stations[name]
+        series.kind = station.kind
+        series.details = station.details()
+        initial = series.capacity / max(station.replica_log[0][1], 1) if station.replica_log else 0
+        series.scale(station.replica_log, initial, station.replica_count)
     report(state.arrived)
     in_flight = int(state.in_flight)
     counts = RequestCounts(
@@ -419,27 +433,17 @@ def _summarise(
     warnings = [warning for run in runs for warning in run.warnings]
     if unstable is not None:
         warnings.insert(0, f"unstable: {unstable.component}: {unstable.reason}")
-    latency = _latency(
-        [(run.recorder.system, window) for run, window in zip(runs, windows, strict=True)]
-    )
+    paired = list(zip(runs, windows, strict=True))
+    latency = _latency([(run.recorder.system, window) for run, window in paired])
     classes = {}
     for name in runs[0].recorder.class_names:
         if len(runs[0].recorder.class_names) == 1:
             classes[name] = latency
         else:
-            classes[name] = _latency(
-                [
-                    (run.recorder.classes[name], window)
-                    for run, window in zip(runs, windows, strict=True)
-                ]
-            )
+            classes[name] = _latency([(run.recorder.classes[name], w) for run, w in paired])
     components = {
-        name: _component(
-            spec,
-            name,
-            [(run.recorder.stations[name], w) for run, w in zip(runs, windows, strict=True)],
-        )
-        for name in spec.components
+        name: _component([(run.recorder.stations[name], w) for run, w in paired])
+        for name in runs[0].recorder.stations
     }
     for window in windows:
         if window.warmup_s > 0.5 * window.end_s:
@@ -473,36 +477,46 @@ def _summarise(
     )
 
 
-def _component(
-    spec: ArchitectureSpec, name: str, per_run: list[tuple[StationSeries, Window]]
-) -> ComponentResult:
-    component = spec.components[name]
-    capacity = component.capacity
+def _component(per_run: list[tuple[StationSeries, Window]]) -> ComponentResult:
+    first = per_run[0][0]
     seconds = sum(window.seconds for _, window in per_run)
     count = sum(int(series.span.count[w.first : w.last].sum()) for series, w in per_run)
     held = [float(series.held_s[w.first : w.last].sum()) for series, w in per_run]
+    slot_seconds = [float(series.capacity_s[w.first : w.last].sum()) for series, w in per_run]
     waited = sum(float(series.wait_s[w.first : w.last].sum()) for series, w in per_run)
     rejected = sum(int(series.rejects.sum()) for series, _ in per_run)
-    utilization = sum(held) / (capacity * seconds) if capacity and seconds else 0.0
+    utilization = sum(held) / sum(slot_seconds) if sum(slot_seconds) else 0.0
     utilization_ci = (math.nan, math.nan)
-    if capacity and len(per_run) > 1:
-        ci = replication_ci(
-            [h / (capacity * w.seconds) for h, (_, w) in zip(held, per_run, strict=True)]
-        )
+    if first.capacity and len(per_run) > 1:
+        ci = replication_ci([h / c for h, c in zip(held, slot_seconds, strict=True) if c])
         utilization_ci = (ci.low, ci.high)
+    replicas = float(np.mean([series.replicas[w.first : w.last].mean() for series, w in per_run]))
     return ComponentResult(
-        kind=component.kind,
+        kind=first.kind,
         utilization=utilization,
         mean_queue=waited / seconds if seconds else math.nan,
         throughput_per_s=count / seconds if seconds else math.nan,
         rejected=rejected,
         latency_ms=_latency([(series.span, window) for series, window in per_run]),
-        capacity=capacity,
-        replicas=getattr(component, "replicas", 1),
+        capacity=first.capacity,
+        replicas=replicas,
         wait_ms=1e3 * waited / count if count else math.nan,
         utilization_ci95=utilization_ci,
         method="simulation",
+        details=first.details if len(per_run) == 1 else _merge_details(per_run),
     )
+
+
+def _merge_details(per_run: list[tuple[StationSeries, Window]]) -> dict[str, Any]:
+    """Counts add up over replications; other figures are shown per replication."""
+    merged: dict[str, Any] = {}
+    for key in per_run[0][0].details:
+        values = [series.details.get(key) for series, _ in per_run]
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            merged[key] = sum(values)
+        else:
+            merged[key] = values
+    return merged
 
 
 def _timeseries(spec: ArchitectureSpec, runs: list[Replication]) -> dict[str, object]:
@@ -529,18 +543,21 @@ def _timeseries(spec: ArchitectureSpec, runs: list[Replication]) -> dict[str, ob
         "p99_ms": quantile_rows([r.system.hist for r in recorders], 0.99),
     }
     components: dict[str, dict[str, list[float]]] = {}
-    for name in spec.components:
+    for name in recorders[0].stations:
         series = [r.stations[name] for r in recorders]
-        capacity = series[0].capacity
+        held = np.sum([s.held_s for s in series], axis=0)
+        slot_seconds = np.sum([s.capacity_s for s in series], axis=0)
+        utilization = np.divide(held, slot_seconds, out=np.zeros_like(held), where=slot_seconds > 0)
         components[name] = {
             "throughput_per_s": per_bucket([s.span.count for s in series]),
             "errors_per_s": per_bucket([s.rejects for s in series]),
             "p50_ms": quantile_rows([s.span.hist for s in series], 0.5),
             "p99_ms": quantile_rows([s.span.hist for s in series], 0.99),
-            "utilization": per_bucket(
-                [s.held_s for s in series], 1.0 / capacity if capacity else 0.0
-            ),
+            "utilization": [float(value) for value in utilization[:used]],
             "mean_queue": per_bucket([s.wait_s for s in series]),
+            "replicas": [
+                float(value) for value in np.mean([s.replicas for s in series], axis=0)[:used]
+            ],
         }
     return {
         "bucket_s": width,

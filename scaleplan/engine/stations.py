@@ -1,8 +1,9 @@
-"""The SimPy model of each component kind: how a request is served at it.
+"""The SimPy model of the basic component kinds: services and load balancers.
 
-A station is one small class per ``kind`` (see :data:`STATIONS`) with a generator method
-``visit()`` that a request's process delegates to (``yield from``) and that returns the
-request's status there (:data:`OK`, :data:`REJECTED`). Adding a kind touches this file only.
+A station is one small class per ``kind`` with a generator method ``visit()`` that a request's
+process delegates to (``yield from``) and that returns the request's status there (:data:`OK`,
+:data:`REJECTED`, :data:`FAILED`). The registry of kinds is :mod:`scaleplan.engine.kinds`;
+other kinds live in their own modules (``data``, ``messaging``).
 
 Replicas do not use ``simpy.Resource``: a replica is a counter of busy slots and a FIFO of
 waiting events, which is what a Resource does, without the two extra events per request
@@ -23,6 +24,7 @@ import numpy as np
 import simpy
 from simpy.events import Event, Timeout
 
+from scaleplan.distributions import Distribution
 from scaleplan.engine.policies import POLICIES, Policy
 from scaleplan.engine.streams import buffered, uniforms
 from scaleplan.spec import LoadBalancerSpec, ServiceSpec
@@ -49,6 +51,22 @@ class Replica:
         return self.busy + len(self.queue)
 
 
+def release(replica: Replica) -> None:
+    """Free a slot: hand it to the first waiting request, or count it idle.
+
+    A replica shrunk by autoscaling has more busy slots than it now owns: those go away.
+    """
+    if replica.queue and replica.busy <= replica.concurrency:
+        replica.queue.popleft().succeed()
+    else:
+        replica.busy -= 1
+
+
+def service_times(distribution: Distribution, rng: np.random.Generator) -> Iterator[float]:
+    """Seconds of service, drawn a block at a time."""
+    return buffered(lambda n: distribution.sample(rng, n) * 1e-3)
+
+
 class Station:
     """Base of every component kind."""
 
@@ -61,13 +79,27 @@ class Station:
         self.records: list[tuple[float, float, float, float, float]] = []
         self.reject_times: list[float] = []
         self.replicas: list[Replica] = []
+        # Parts with figures of their own in the result (a database's shards, a topic's
+        # subscriptions), named "<component>/<part>".
+        self.children: list[Station] = []
+        # Called when the set of replicas changes (autoscaling), e.g. by a load balancer.
+        self.listeners: list[Callable[[], None]] = []
+        # (time, replicas) at each change of the replica count, for the time series.
+        self.replica_log: list[tuple[float, int]] = []
 
     @property
     def capacity(self) -> int:
         return sum(replica.concurrency for replica in self.replicas)
 
+    @property
+    def replica_count(self) -> int:
+        return len(self.replicas)
+
     def connect(self, stations: dict[str, Station], streams: StreamFactory) -> None:
         """Resolve references to other stations once all exist."""
+
+    def start(self) -> None:
+        """Start the station's own processes (autoscaler, restarts) once connected."""
 
     def visit(self) -> Visit:
         raise NotImplementedError
@@ -78,6 +110,36 @@ class Station:
     def waiting(self) -> int:
         return sum(len(replica.queue) for replica in self.replicas)
 
+    def details(self) -> dict[str, Any]:
+        """Kind-specific figures for the result (counts, ratios)."""
+        return {}
+
+    def serve_simple(
+        self, replica: Replica, service_s: Iterator[float]
+    ) -> Generator[Any, Any, float]:
+        """Wait for a slot, hold it for one service time, release it; returns the wait (s).
+
+        For kinds whose own work is a plain delay; a service's hot path is inlined in
+        :meth:`ServiceStation.serve` instead.
+        """
+        env = self.env
+        arrived = env.now
+        if replica.busy < replica.concurrency:
+            replica.busy += 1
+        else:
+            turn = Event(env)
+            replica.queue.append(turn)
+            yield turn
+        waited = env.now - arrived
+        yield Timeout(env, next(service_s))
+        release(replica)
+        return waited
+
+    def notify(self) -> None:
+        self.replica_log.append((self.env.now, self.replica_count))
+        for listener in self.listeners:
+            listener()
+
 
 class ServiceStation(Station):
     kind = "service"
@@ -87,26 +149,48 @@ class ServiceStation(Station):
     ):
         super().__init__(name, env)
         self.spec = spec
+        self.streams = streams
         self.replicas = [Replica(spec.concurrency) for _ in range(spec.replicas)]
         self.queue_limit = spec.queue_limit
         self.hold = spec.hold_during_calls
         self.parallel = spec.parallel
-        rng = streams(f"service:{name}")
-        distribution = spec.service_time
-        self.service_s: Iterator[float] = buffered(lambda n: distribution.sample(rng, n) * 1e-3)
+        self.max_wait_s = (
+            spec.load_shedding.max_wait_ms / 1000 if spec.load_shedding is not None else None
+        )
+        self.error_probability = spec.error_probability
+        self.errors: Iterator[float] = uniforms(streams(f"errors:{name}"))
+        self.service_s = service_times(spec.service_time, streams(f"service:{name}"))
         self.routing: Iterator[float] = uniforms(streams(f"routing:{name}"))
-        self.calls: list[tuple[Station, float]] = []
+        # (station, probability, resilient caller or None)
+        self.calls: list[tuple[Station, float, Any]] = []
+        self.shed = 0
+        self.failed_here = 0
         self.dispatch: Policy = POLICIES[spec.dispatch](
-            [1.0] * spec.replicas,
-            self.replicas_load,
-            streams(f"dispatch:{name}"),
+            [1.0] * spec.replicas, self.replicas_load, streams(f"dispatch:{name}")
         )
 
     def replicas_load(self, index: int) -> int:
         return self.replicas[index].load()
 
     def connect(self, stations: dict[str, Station], streams: StreamFactory) -> None:
-        self.calls = [(stations[call.to], call.probability) for call in self.spec.calls]
+        from scaleplan.engine.resilience import ResilientCall
+
+        self.calls = []
+        for index, call in enumerate(self.spec.calls):
+            target = stations[call.to]
+            caller = (
+                ResilientCall(self.env, f"{self.name}->{call.to}#{index}", call, target, streams)
+                if call.resilient
+                else None
+            )
+            self.calls.append((target, call.probability, caller))
+
+    def start(self) -> None:
+        if self.spec.autoscale is not None:
+            from scaleplan.engine.autoscale import Autoscaler
+
+            self.replica_log.append((0.0, self.replica_count))
+            Autoscaler(self, self.spec.autoscale).start()
 
     def visit(self) -> Visit:
         replicas = self.replicas
@@ -125,36 +209,40 @@ class ServiceStation(Station):
             turn = Event(env)
             replica.queue.append(turn)
             yield turn  # the slot is handed over by release(); busy is unchanged
+            if self.max_wait_s is not None and env.now - arrived > self.max_wait_s:
+                release(replica)
+                self.shed += 1
+                self.reject_times.append(env.now)
+                return REJECTED
         started = env.now
         yield Timeout(env, next(self.service_s))
         served = env.now
         status = OK
+        if self.error_probability and next(self.errors) < self.error_probability:
+            status = FAILED
+            self.failed_here += 1
         if not self.hold:
-            self.release(replica)
-        if self.calls:
+            release(replica)
+        if self.calls and status == OK:
             status = yield from (self.call_parallel() if self.parallel else self.call_in_order())
         done = env.now
         if self.hold:
-            self.release(replica)
+            release(replica)
             held = done - started
         else:
             held = served - started
         self.records.append((done, started - arrived, served - started, held, done - arrived))
         return status
 
-    @staticmethod
-    def release(replica: Replica) -> None:
-        if replica.queue:
-            replica.queue.popleft().succeed()
-        else:
-            replica.busy -= 1
-
     def call_in_order(self) -> Visit:
         routing = self.routing
-        for station, probability in self.calls:
+        for station, probability, caller in self.calls:
             if probability < 1.0 and next(routing) >= probability:
                 continue
-            status = yield from station.visit()
+            if caller is None:
+                status = yield from station.visit()
+            else:
+                status = yield from caller.call()
             if status != OK:
                 return status
         return OK
@@ -163,8 +251,8 @@ class ServiceStation(Station):
         env = self.env
         routing = self.routing
         branches = [
-            env.process(station.visit())
-            for station, probability in self.calls
+            env.process(station.visit() if caller is None else caller.call())
+            for station, probability, caller in self.calls
             if probability >= 1.0 or next(routing) < probability
         ]
         if not branches:
@@ -172,6 +260,35 @@ class ServiceStation(Station):
         outcome = yield env.all_of(branches)
         statuses = [status for status in outcome.values() if status != OK]
         return max(statuses) if statuses else OK
+
+    # -- autoscaling ------------------------------------------------------------------
+
+    def add_replica(self) -> None:
+        self.replicas.append(Replica(self.spec.concurrency))
+        self.dispatch.resize([1.0] * len(self.replicas))
+        self.notify()
+
+    def remove_replica(self) -> None:
+        """Take the least loaded replica out of rotation; it finishes what it already holds."""
+        if len(self.replicas) <= 1:
+            return
+        idle = min(range(len(self.replicas)), key=lambda index: self.replicas[index].load())
+        del self.replicas[idle]
+        self.dispatch.resize([1.0] * len(self.replicas))
+        self.notify()
+
+    def details(self) -> dict[str, Any]:
+        figures: dict[str, Any] = {}
+        if self.shed:
+            figures["shed"] = self.shed
+        if self.failed_here:
+            figures["errors"] = self.failed_here
+        callers = {
+            caller.label: caller.figures() for _, _, caller in self.calls if caller is not None
+        }
+        if callers:
+            figures["calls"] = callers
+        return figures
 
 
 class LoadBalancerStation(Station):
@@ -185,25 +302,37 @@ class LoadBalancerStation(Station):
         super().__init__(name, env)
         self.spec = spec
         self.endpoints: list[tuple[ServiceStation, Replica]] = []
+        self.targets: list[tuple[ServiceStation, float]] = []
         self.policy: Policy | None = None
         self.service_s: Iterator[float] | None = None
         if spec.service_time is not None:
-            rng = streams(f"service:{name}")
-            distribution = spec.service_time
-            self.service_s = buffered(lambda n: distribution.sample(rng, n) * 1e-3)
+            self.service_s = service_times(spec.service_time, streams(f"service:{name}"))
             self.replicas = [Replica(spec.concurrency)]
 
     def connect(self, stations: dict[str, Station], streams: StreamFactory) -> None:
-        weights: list[float] = []
         for target in self.spec.to:
             station = stations[target.to]
             assert isinstance(station, ServiceStation)  # checked when the spec was loaded
-            for replica in station.replicas:
-                self.endpoints.append((station, replica))
-                weights.append(target.weight / len(station.replicas))
+            self.targets.append((station, target.weight))
+            station.listeners.append(self.rebuild)
+        weights = self._endpoint_weights()
         self.policy = POLICIES[self.spec.policy](
             weights, self.endpoint_load, streams(f"dispatch:{self.name}")
         )
+
+    def _endpoint_weights(self) -> list[float]:
+        self.endpoints = []
+        weights: list[float] = []
+        for station, weight in self.targets:
+            for replica in station.replicas:
+                self.endpoints.append((station, replica))
+                weights.append(weight / len(station.replicas))
+        return weights
+
+    def rebuild(self) -> None:
+        """A target gained or lost replicas: spread over the current ones."""
+        assert self.policy is not None
+        self.policy.resize(self._endpoint_weights())
 
     def endpoint_load(self, index: int) -> int:
         return self.endpoints[index][1].load()
@@ -211,30 +340,13 @@ class LoadBalancerStation(Station):
     def visit(self) -> Visit:
         env = self.env
         arrived = env.now
-        started = served = arrived
+        waited = own = 0.0
         if self.service_s is not None:
-            own = self.replicas[0]
-            if own.busy < own.concurrency:
-                own.busy += 1
-            else:
-                turn = Event(env)
-                own.queue.append(turn)
-                yield turn
-            started = env.now
-            yield Timeout(env, next(self.service_s))
-            served = env.now
-            ServiceStation.release(own)
+            waited = yield from self.serve_simple(self.replicas[0], self.service_s)
+            own = env.now - arrived - waited
         assert self.policy is not None
         station, replica = self.endpoints[self.policy.choose()]
         status = yield from station.serve(replica)
         done = env.now
-        self.records.append(
-            (done, started - arrived, served - started, served - started, done - arrived)
-        )
+        self.records.append((done, waited, own, own, done - arrived))
         return status
-
-
-STATIONS: dict[str, Callable[..., Station]] = {
-    "service": ServiceStation,
-    "load_balancer": LoadBalancerStation,
-}

@@ -5,9 +5,7 @@ This module is the boundary of scaleplan (shared/DESIGN.md): after :func:`load_s
 YAML contract, their defaults and their errors, and the JSON Schema editors validate against.
 It does not know how a component is simulated (``engine``) or drawn (``views``).
 
-A component kind is one pydantic class with ``kind`` as its tag and an ``edges()`` method
-telling the graph where its requests go next; adding a kind means adding its class to
-:data:`ComponentSpec`.
+The component kinds live in :mod:`scaleplan.spec.components`.
 """
 
 from __future__ import annotations
@@ -22,9 +20,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
-    NonNegativeInt,
     PositiveFloat,
     PositiveInt,
     PrivateAttr,
@@ -33,18 +29,16 @@ from pydantic import (
     model_validator,
 )
 
-from scaleplan.distributions import Distribution
 from scaleplan.errors import Problem, SpecError
+from scaleplan.spec.components import (
+    NAME_PATTERN,
+    ComponentSpec,
+    _Strict,
+)
 
-Policy = Literal["round_robin", "random", "least_connections", "power_of_two"]
-NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
 # A YAML document larger than this once its aliases are expanded is refused: it is far beyond
 # any real architecture and is the shape of an alias ("billion laughs") bomb.
 MAX_EXPANDED_NODES = 200_000
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 # --------------------------------------------------------------------------- workload
@@ -212,99 +206,6 @@ class WorkloadSpec(_Strict):
         if isinstance(self.warmup, str) and self.warmup not in ("auto", "none"):
             return parse_duration_s(self.warmup)
         return None
-
-
-# --------------------------------------------------------------------------- components
-
-
-class CallSpec(_Strict):
-    to: str
-    probability: float = Field(default=1.0, ge=0, le=1)
-
-
-class _ComponentBase(_Strict):
-    description: str = ""
-
-    def edges(self) -> list[tuple[str, float, str]]:
-        """Where a request goes from here: (target, probability per visit, key path)."""
-        return []
-
-    @property
-    def capacity(self) -> int:
-        """Requests served at once over all replicas (servers in queueing terms)."""
-        return 0
-
-
-class ServiceSpec(_ComponentBase):
-    """A pool of replicas, each serving ``concurrency`` requests at once from its own FIFO queue."""
-
-    kind: Literal["service"]
-    replicas: PositiveInt = 1
-    concurrency: PositiveInt = Field(default=1, description="requests one replica serves at once")
-    queue_limit: NonNegativeInt | None = Field(
-        default=None, description="waiting requests per replica; beyond it a request is rejected"
-    )
-    service_time: Distribution
-    calls: tuple[CallSpec, ...] = ()
-    parallel: bool = Field(default=False, description="make the calls at once and join them")
-    hold_during_calls: bool = Field(
-        default=True, description="the slot stays busy while the calls are out"
-    )
-    dispatch: Policy = Field(
-        default="round_robin", description="how a caller picks a replica when calling directly"
-    )
-
-    def edges(self) -> list[tuple[str, float, str]]:
-        return [
-            (call.to, call.probability, f"calls[{index}].to")
-            for index, call in enumerate(self.calls)
-        ]
-
-    @property
-    def capacity(self) -> int:
-        return self.replicas * self.concurrency
-
-
-class WeightedTarget(_Strict):
-    to: str
-    weight: PositiveFloat = 1.0
-
-
-class LoadBalancerSpec(_ComponentBase):
-    """Spreads each request over the replicas of its target(s) by ``policy``.
-
-    Adds no delay unless it has a ``service_time``; then it is a station of ``concurrency``
-    slots like a service.
-    """
-
-    kind: Literal["load_balancer"]
-    policy: Policy = "round_robin"
-    to: tuple[WeightedTarget, ...] = Field(min_length=1)
-    service_time: Distribution | None = None
-    concurrency: PositiveInt = 1024
-
-    @field_validator("to", mode="before")
-    @classmethod
-    def _single_target(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return ({"to": value},)
-        if isinstance(value, list) and all(isinstance(item, str) for item in value):
-            return tuple({"to": item} for item in value)
-        return value
-
-    def edges(self) -> list[tuple[str, float, str]]:
-        total = sum(target.weight for target in self.to)
-        return [
-            (target.to, target.weight / total, f"to[{index}]")
-            for index, target in enumerate(self.to)
-        ]
-
-    @property
-    def capacity(self) -> int:
-        return self.concurrency if self.service_time is not None else 0
-
-
-ComponentSpec = Annotated[ServiceSpec | LoadBalancerSpec, Field(discriminator="kind")]
 
 
 # --------------------------------------------------------------------------- architecture
@@ -476,19 +377,18 @@ def _reference_problems(
     for name, component in spec.components.items():
         if not re.match(NAME_PATTERN, name):
             yield problem(("components", name), f"not a valid component name (got {name!r})")
-        for target, _, key in component.edges():
+        for key, target, kinds in component.references():
+            path = ("components", name, *_parse_key(key))
             if target not in names:
-                path = ("components", name, *_parse_key(key))
                 yield problem(path, f"no component named {target!r}{_suggest(target, names)}")
-            elif isinstance(component, LoadBalancerSpec) and not isinstance(
-                spec.components[target], ServiceSpec
-            ):
-                path = ("components", name, *_parse_key(key))
-                found = spec.components[target].kind
-                yield problem(path, f"a load_balancer sends to services ({target!r} is a {found})")
             elif target == name:
-                path = ("components", name, *_parse_key(key))
                 yield problem(path, f"a component cannot call itself (got {target!r})")
+            elif kinds and spec.components[target].kind not in kinds:
+                found = spec.components[target].kind
+                wanted = " or ".join(kinds)
+                yield problem(
+                    path, f"a {component.kind} sends to a {wanted} ({target!r} is a {found})"
+                )
 
 
 def _parse_key(key: str) -> tuple[str | int, ...]:

@@ -1,0 +1,77 @@
+"""Horizontal autoscaling of a service, the way Kubernetes' HPA does it.
+
+Every ``interval_s`` the autoscaler averages the metric it sampled (utilisation of the ready
+replicas' slots, or requests waiting per replica) and asks for
+``desired = ceil(ready · metric / target)`` replicas, within ``min_replicas … max_replicas``,
+ignoring changes within the ``tolerance``. New replicas serve after ``boot_s``; scale-downs are
+at least ``cooldown_s`` apart (HPA's stabilisation window). The replica count is logged at each
+change, and the result shows it as a time series.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from typing import TYPE_CHECKING
+
+from simpy.events import Timeout
+
+from scaleplan.spec import AutoscaleSpec
+
+if TYPE_CHECKING:
+    from scaleplan.engine.stations import ServiceStation
+
+SAMPLES_PER_INTERVAL = 10
+
+
+class Autoscaler:
+    def __init__(self, station: ServiceStation, spec: AutoscaleSpec):
+        self.station = station
+        self.spec = spec
+        self.env = station.env
+        self.booting = 0
+        self.last_scale_down = -math.inf
+
+    def start(self) -> None:
+        self.env.process(self.run())
+
+    def sample(self) -> float:
+        station = self.station
+        if self.spec.metric == "utilization":
+            capacity = station.capacity
+            return station.in_service() / capacity if capacity else 0.0
+        return station.waiting() / max(station.replica_count, 1)
+
+    def run(self) -> Generator[Timeout, None, None]:
+        spec = self.spec
+        step = spec.interval_s / SAMPLES_PER_INTERVAL
+        while True:
+            total = 0.0
+            for _ in range(SAMPLES_PER_INTERVAL):
+                yield Timeout(self.env, step)
+                total += self.sample()
+            self.decide(total / SAMPLES_PER_INTERVAL)
+
+    def decide(self, metric: float) -> None:
+        spec = self.spec
+        ready = self.station.replica_count
+        ratio = metric / spec.target
+        if abs(ratio - 1) <= spec.tolerance:
+            return
+        desired = max(spec.min_replicas, min(spec.max_replicas, math.ceil(ready * ratio)))
+        if desired > ready + self.booting:
+            count = desired - ready - self.booting
+            self.booting += count
+            self.env.process(self.boot(count))
+        elif desired < ready and self.booting == 0:
+            if self.env.now - self.last_scale_down < spec.cooldown_s:
+                return
+            self.last_scale_down = self.env.now
+            for _ in range(ready - desired):
+                self.station.remove_replica()
+
+    def boot(self, count: int) -> Generator[Timeout, None, None]:
+        yield Timeout(self.env, self.spec.boot_s)
+        for _ in range(count):
+            self.station.add_replica()
+        self.booting -= count

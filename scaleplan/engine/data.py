@@ -1,0 +1,318 @@
+"""The SimPy model of data components: sharded databases, caches, and edge offload.
+
+A database routes each request to the shard of the key it touches (the shard's share comes
+from the key popularity, exactly as :meth:`DatabaseSpec.shard_shares` computes it), reads to
+the primary or a read replica, writes to the primary. Each shard is a child station, so the
+result shows per-shard load and a hot shard under skew is visible.
+
+A cache with ``keys`` runs a real LRU (with a TTL when given) over keys sampled from their
+popularity, so a cold start and its thundering herd on the backing store appear by themselves;
+with a fixed ``hit_ratio`` each lookup hits with that probability.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import simpy
+from simpy.events import Timeout
+
+from scaleplan.engine.policies import POLICIES, Policy
+from scaleplan.engine.stations import (
+    OK,
+    REJECTED,
+    Replica,
+    Station,
+    StreamFactory,
+    Visit,
+    release,
+    service_times,
+)
+from scaleplan.engine.streams import buffered, uniforms
+from scaleplan.metrics import LatencySketch
+from scaleplan.spec import CacheSpec, DatabaseSpec, EdgeSpec, KeySpaceSpec
+
+
+def key_sampler(keys: KeySpaceSpec, rng: np.random.Generator) -> Iterator[float]:
+    """Key ids drawn from their popularity (0 is the most popular)."""
+    cumulative = np.cumsum(keys.probabilities)
+    cumulative[-1] = 1.0
+    return buffered(lambda n: np.searchsorted(cumulative, rng.random(n), side="right"))
+
+
+class ShardStation(Station):
+    """One shard: a primary and its read replicas, each a node with its own queue."""
+
+    kind = "shard"
+
+    def __init__(
+        self,
+        name: str,
+        spec: DatabaseSpec,
+        env: simpy.Environment,
+        streams: StreamFactory,
+    ):
+        super().__init__(name, env)
+        self.spec = spec
+        self.replicas = [Replica(spec.concurrency) for _ in range(spec.nodes_per_shard)]
+        self.queue_limit = spec.queue_limit
+        self.read_s = service_times(spec.read_time, streams(f"read:{name}"))
+        self.write_s = service_times(spec.write_time or spec.read_time, streams(f"write:{name}"))
+        readers = list(range(0 if spec.reads_from_primary else 1, spec.nodes_per_shard))
+        self.readers = readers
+        self.read_policy: Policy = POLICIES[spec.read_policy](
+            [1.0] * len(readers),
+            lambda index: self.replicas[self.readers[index]].load(),
+            streams(f"dispatch:{name}"),
+        )
+        self.reads = 0
+        self.writes = 0
+
+    def serve(self, write: bool) -> Visit:
+        env = self.env
+        arrived = env.now
+        if write:
+            node = self.replicas[0]
+            service_s = self.write_s
+            self.writes += 1
+        else:
+            node = self.replicas[self.readers[self.read_policy.choose()]]
+            service_s = self.read_s
+            self.reads += 1
+        if node.busy < node.concurrency:
+            node.busy += 1
+        else:
+            if self.queue_limit is not None and len(node.queue) >= self.queue_limit:
+                self.reject_times.append(arrived)
+                return REJECTED
+            turn = simpy.events.Event(env)
+            node.queue.append(turn)
+            yield turn
+        started = env.now
+        yield Timeout(env, next(service_s))
+        release(node)
+        done = env.now
+        own = done - started
+        self.records.append((done, started - arrived, own, own, done - arrived))
+        return OK
+
+    def details(self) -> dict[str, Any]:
+        return {"reads": self.reads, "writes": self.writes}
+
+
+class DatabaseStation(Station):
+    kind = "database"
+
+    def __init__(
+        self, name: str, spec: DatabaseSpec, env: simpy.Environment, streams: StreamFactory
+    ):
+        super().__init__(name, env)
+        self.spec = spec
+        self.shards = [
+            ShardStation(f"{name}/shard-{index}", spec, env, streams)
+            for index in range(spec.shards)
+        ]
+        self.children = list(self.shards)
+        # Every node of every shard, so that capacity and utilisation cover the whole store.
+        self.replicas = [node for shard in self.shards for node in shard.replicas]
+        cumulative = np.cumsum(spec.shard_shares())
+        cumulative[-1] = 1.0
+        rng = streams(f"keys:{name}")
+        self.shard_of_request: Iterator[float] = buffered(
+            lambda n: np.searchsorted(cumulative, rng.random(n), side="right")
+        )
+        self.operation: Iterator[float] = uniforms(streams(f"operation:{name}"))
+        self.lag_s = (
+            service_times(spec.replication_lag, streams(f"lag:{name}"))
+            if spec.replication_lag is not None and spec.read_replicas
+            else None
+        )
+        self.lags: list[float] = []
+        self.lag_sketch = LatencySketch()
+
+    def visit(self) -> Visit:
+        env = self.env
+        arrived = env.now
+        shard = self.shards[int(next(self.shard_of_request))]
+        write = next(self.operation) >= self.spec.read_ratio
+        status = yield from shard.serve(write)
+        if status == OK:
+            _, waited, own, held, _ = shard.records[-1]
+            done = env.now
+            self.records.append((done, waited, own, held, done - arrived))
+            if write and self.lag_s is not None:
+                self.lags.append(next(self.lag_s) * 1e3)
+                if len(self.lags) >= 4096:
+                    self.lag_sketch.add_many(np.asarray(self.lags))
+                    self.lags.clear()
+        return status
+
+    def details(self) -> dict[str, Any]:
+        figures: dict[str, Any] = {
+            "shards": len(self.shards),
+            "shard_shares_expected": [round(float(x), 6) for x in self.spec.shard_shares()],
+        }
+        if self.lag_s is not None:
+            if self.lags:
+                self.lag_sketch.add_many(np.asarray(self.lags))
+                self.lags.clear()
+            if self.lag_sketch.count:
+                figures["replication_lag_ms"] = {
+                    "mean": self.lag_sketch.mean,
+                    "p99": self.lag_sketch.quantile(0.99),
+                }
+        return figures
+
+
+class CacheStation(Station):
+    kind = "cache"
+
+    def __init__(self, name: str, spec: CacheSpec, env: simpy.Environment, streams: StreamFactory):
+        super().__init__(name, env)
+        self.spec = spec
+        self.replicas = [Replica(spec.concurrency) for _ in range(spec.replicas)]
+        self.lookup_s = service_times(spec.service_time, streams(f"service:{name}"))
+        self.hits_draw: Iterator[float] = uniforms(streams(f"hits:{name}"))
+        self.key_draw = (
+            key_sampler(spec.keys, streams(f"keys:{name}")) if spec.keys is not None else None
+        )
+        self.lru: OrderedDict[int, float] = OrderedDict()
+        self.next_replica = 0
+        self.backing: Station | None = None
+        self.hits = 0
+        self.lookups = 0
+        # (time, hit) of each lookup is too much to keep; per-bucket counts come from
+        # the records instead: a hit's record has held == span (no backing call).
+        self.restarts = 0
+
+    def connect(self, stations: dict[str, Station], streams: StreamFactory) -> None:
+        self.backing = stations[self.spec.backing]
+
+    def start(self) -> None:
+        spec = self.spec
+        if spec.keys is not None and not spec.cold_start:
+            self.prefill()
+        for at in spec.restart_at_s:
+            self.env.process(self.restart_at(at))
+
+    def prefill(self) -> None:
+        """Start warm: the most popular keys, filled at staggered times so TTLs do not expire
+        all at once."""
+        spec = self.spec
+        assert spec.keys is not None
+        count = min(spec.size or spec.keys.count, spec.keys.count)
+        ttl = spec.ttl_s or 0.0
+        for key in range(count - 1, -1, -1):
+            self.lru[key] = -ttl * (key % 97) / 97 if ttl else 0.0
+        self.lru.move_to_end(0)
+
+    def restart_at(self, at: float):  # type: ignore[no-untyped-def]
+        yield Timeout(self.env, at)
+        self.lru.clear()
+        self.restarts += 1
+
+    def hit(self) -> tuple[bool, int]:
+        spec = self.spec
+        if self.key_draw is None:
+            assert spec.hit_ratio is not None
+            return next(self.hits_draw) < spec.hit_ratio, -1
+        key = int(next(self.key_draw))
+        filled = self.lru.get(key)
+        if filled is None:
+            return False, key
+        if spec.ttl_s is not None and self.env.now - filled > spec.ttl_s:
+            del self.lru[key]
+            return False, key
+        self.lru.move_to_end(key)
+        return True, key
+
+    def fill(self, key: int) -> None:
+        if key < 0:
+            return
+        self.lru[key] = self.env.now
+        self.lru.move_to_end(key)
+        size = self.spec.size
+        if size is not None and len(self.lru) > size:
+            self.lru.popitem(last=False)
+
+    def visit(self) -> Visit:
+        env = self.env
+        arrived = env.now
+        replicas = self.replicas
+        replica = replicas[self.next_replica % len(replicas)]
+        self.next_replica += 1
+        waited = yield from self.serve_simple(replica, self.lookup_s)
+        own = env.now - arrived - waited
+        self.lookups += 1
+        hit, key = self.hit()
+        status = OK
+        if hit:
+            self.hits += 1
+        else:
+            assert self.backing is not None
+            status = yield from self.backing.visit()
+            if status == OK:
+                self.fill(key)
+        done = env.now
+        self.records.append((done, waited, own, own, done - arrived))
+        return status
+
+    def details(self) -> dict[str, Any]:
+        figures: dict[str, Any] = {
+            "lookups": self.lookups,
+            "hits": self.hits,
+            "hit_ratio": self.hits / self.lookups if self.lookups else None,
+            "hit_ratio_expected": 1 - self.spec.che_miss_ratio(None)
+            if self.spec.ttl_s is None
+            else None,
+        }
+        if self.spec.keys is not None:
+            figures["entries"] = len(self.lru)
+            figures["restarts"] = self.restarts
+        return figures
+
+
+class EdgeStation(Station):
+    """Answers a share of requests itself (its own latency); forwards the rest."""
+
+    kind = "edge"
+
+    def __init__(self, name: str, spec: EdgeSpec, env: simpy.Environment, streams: StreamFactory):
+        super().__init__(name, env)
+        self.spec = spec
+        self.replicas = [Replica(spec.concurrency)]
+        self.edge_s = service_times(spec.service_time, streams(f"service:{name}"))
+        self.answered: Iterator[float] = uniforms(streams(f"routing:{name}"))
+        self.origin: Station | None = None
+        self.at_edge = 0
+        self.forwarded = 0
+
+    def connect(self, stations: dict[str, Station], streams: StreamFactory) -> None:
+        self.origin = stations[self.spec.to]
+
+    def visit(self) -> Visit:
+        env = self.env
+        arrived = env.now
+        waited = yield from self.serve_simple(self.replicas[0], self.edge_s)
+        own = env.now - arrived - waited
+        status = OK
+        if next(self.answered) < self.spec.share:
+            self.at_edge += 1
+        else:
+            self.forwarded += 1
+            assert self.origin is not None
+            status = yield from self.origin.visit()
+        done = env.now
+        self.records.append((done, waited, own, own, done - arrived))
+        return status
+
+    def details(self) -> dict[str, Any]:
+        total = self.at_edge + self.forwarded
+        return {
+            "answered_at_edge": self.at_edge,
+            "forwarded": self.forwarded,
+            "edge_share": self.at_edge / total if total else None,
+        }
