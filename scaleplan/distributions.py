@@ -100,9 +100,14 @@ class Uniform(_DistributionBase):
 
     @model_validator(mode="after")
     def _bounds_or_moments(self) -> Uniform:
+        bounds = (self.low_ms, self.high_ms)
+        if any(value is not None for value in bounds) and (
+            self.mean_ms is not None or self.cv is not None
+        ):
+            raise ValueError("give either low_ms and high_ms, or mean_ms and cv, not both")
+        if (self.low_ms is None) != (self.high_ms is None):
+            raise ValueError("give both low_ms and high_ms")
         if self.low_ms is not None and self.high_ms is not None:
-            if self.mean_ms is not None or self.cv is not None:
-                raise ValueError("give either low_ms and high_ms, or mean_ms and cv, not both")
             if self.high_ms <= self.low_ms:
                 raise ValueError(
                     f"high_ms must be greater than low_ms (got {self.low_ms} and {self.high_ms})"
@@ -148,9 +153,15 @@ class Lognormal(_DistributionBase):
 
     @model_validator(mode="after")
     def _one_parameterisation(self) -> Lognormal:
-        by_moments = self.mean_ms is not None and self.cv is not None
-        by_percentiles = self.p50_ms is not None and self.p99_ms is not None
-        if by_moments == by_percentiles:
+        moments = (self.mean_ms, self.cv)
+        percentiles = (self.p50_ms, self.p99_ms)
+        by_moments = all(value is not None for value in moments)
+        by_percentiles = all(value is not None for value in percentiles)
+        mixed = any(value is not None for value in (*moments, *percentiles)) and not (
+            (by_moments and all(value is None for value in percentiles))
+            or (by_percentiles and all(value is None for value in moments))
+        )
+        if mixed or by_moments == by_percentiles:
             raise ValueError("give either mean_ms and cv, or p50_ms and p99_ms")
         if (
             by_percentiles

@@ -18,7 +18,6 @@ from scaleplan.spec import (
     ArchitectureSpec,
     ComponentSpec,
     DatabaseSpec,
-    LoadBalancerSpec,
     QueueSpec,
     TopicSpec,
 )
@@ -102,10 +101,11 @@ def _solve_visit_ratios(graph: nx.DiGraph, spec: ArchitectureSpec) -> dict[str, 
     transfer = np.zeros((len(names), len(names)))
     for source, target, data in graph.edges(data=True):
         transfer[index[source], index[target]] = data["visits"]
-    # A cycle with expected visits per pass of at least 1 sends a request round it forever.
+    # Visits are finite exactly when the spectral radius of the transfer matrix is below 1; a
+    # cycle whose expected calls per pass reach 1 sends a request round it forever.
     radius = max(abs(np.linalg.eigvals(transfer))) if len(names) else 0.0
     if radius >= 1 - 1e-9:
-        cycle = _heaviest_cycle(graph)
+        cycle, per_pass = _heaviest_cycle(graph)
         path = " → ".join([*cycle, cycle[0]]) if cycle else "?"
         raise SpecError(
             [
@@ -113,7 +113,7 @@ def _solve_visit_ratios(graph: nx.DiGraph, spec: ArchitectureSpec) -> dict[str, 
                     spec.source,
                     f"components.{cycle[0] if cycle else names[0]}.calls",
                     f"the call cycle {path} repeats forever on average "
-                    f"(expected calls per pass {radius:.3g}, must be below 1)",
+                    f"(expected calls per pass {per_pass:.3g}, must be below 1)",
                 )
             ]
         )
@@ -122,15 +122,19 @@ def _solve_visit_ratios(graph: nx.DiGraph, spec: ArchitectureSpec) -> dict[str, 
     return {name: float(max(visits[index[name]], 0.0)) for name in names}
 
 
-def _heaviest_cycle(graph: nx.DiGraph) -> list[str]:
+def _heaviest_cycle(graph: nx.DiGraph) -> tuple[list[str], float]:
+    """The cycle with the most expected calls per pass, written from its first name in order
+    (networkx finds cycles in set order, which changes between processes)."""
     best: list[str] = []
     best_weight = -1.0
-    for cycle in nx.simple_cycles(graph):
+    for found in nx.simple_cycles(graph):
+        start = found.index(min(found))
+        cycle = [*found[start:], *found[:start]]
         steps = zip(cycle, [*cycle[1:], cycle[0]], strict=True)
         weight = float(np.prod([graph.edges[a, b]["visits"] for a, b in steps]))
-        if weight > best_weight:
-            best, best_weight = list(cycle), weight
-    return best
+        if weight > best_weight or (weight == best_weight and cycle < best):
+            best, best_weight = cycle, weight
+    return best, best_weight
 
 
 def visit_ratios(graph: nx.DiGraph) -> dict[str, float]:
@@ -155,8 +159,8 @@ def mean_service_s(component: ComponentSpec) -> float:
     """Mean seconds of a component's own service per visit (0 for one that adds no delay)."""
     if isinstance(component, DatabaseSpec):
         return component.mean_service_s()
-    if isinstance(component, LoadBalancerSpec | QueueSpec | TopicSpec):
-        # These add delay, when they do, without holding any of the slots counted in capacity.
+    if isinstance(component, QueueSpec | TopicSpec):
+        # A publish delay holds none of the slots counted in capacity.
         return 0.0
     service_time = component.own_service_time
     return service_time.mean_s if service_time is not None else 0.0

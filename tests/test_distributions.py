@@ -287,7 +287,7 @@ def test_lognormal_percentile_form_mean(p50_ms: float, ratio: float) -> None:
             {"dist": "uniform", "low_ms": 1, "high_ms": 5, "mean_ms": 3},
             "give either low_ms and high_ms, or mean_ms and cv, not both",
         ),
-        ({"dist": "uniform", "low_ms": 1}, "give low_ms and high_ms, or mean_ms (and cv)"),
+        ({"dist": "uniform", "low_ms": 1}, "give both low_ms and high_ms"),
         (
             {"dist": "uniform", "mean_ms": 10, "cv": 0.58},
             "a uniform's cv is at most 1/√3 ≈ 0.577 (got 0.58)",
@@ -333,11 +333,6 @@ def test_invalid_samples_file(tmp_path: Path, content: str, message: str) -> Non
     assert message in str(caught.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a parameter of the other form is silently ignored: lognormal with p50_ms/p99_ms "
-    "drops a given mean_ms (and mean_ms/cv drops p99_ms); uniform mean_ms/cv drops low_ms",
-)
 @pytest.mark.parametrize(
     "fields",
     [

@@ -168,12 +168,6 @@ def test_load_balancer_list_of_names_splits_evenly() -> None:
     assert visits == approx({"lb": 1.0, "a": 0.25, "b": 0.25, "c": 0.25, "d": 0.25})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="graph.mean_service_s returns 0 for every load_balancer, so offered_load (and "
-    "service_demand_s) leave out a balancer that has a service_time, though the engine holds "
-    "one of its `concurrency` slots for that time",
-)
 def test_load_balancer_with_service_time_is_a_station() -> None:
     spec = architecture(
         "lb",
@@ -259,17 +253,7 @@ def test_two_component_cycle_visits(forward: float, back: float) -> None:
     [
         ([1.0], 1.0, "1"),  # a → b → a, both certain
         ([1.0, 1.0], 0.5, "1"),  # two calls to b, half of them come back
-        pytest.param(
-            [0.6, 0.6, 0.6],
-            0.6,
-            "1.08",  # 3·0.6 calls to b per visit to a, 0.6 back: 1.8·0.6
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the message prints the spectral radius of the call matrix (here "
-                "√1.08 ≈ 1.04, the k-th root of a k-cycle's product) as 'expected calls per "
-                "pass', which is the product round the cycle (1.08)",
-            ),
-        ),
+        ([0.6, 0.6, 0.6], 0.6, "1.08"),  # 3·0.6 calls to b per visit to a, 0.6 back: 1.8·0.6
     ],
     ids=["certain", "two-calls-half-back", "1.8-out-0.6-back"],
 )

@@ -41,11 +41,6 @@ BAD = Path(__file__).resolve().parent / "data" / "bad"
 # Stands for the absolute path of tests/data/bad in the rows that print a full path.
 BAD_DIR = "<bad>"
 
-DISTRIBUTION_KEY_PATH_BUG = (
-    "a distribution's own check reports its union tag as a key: "
-    "'components.api.service_time.<dist>' instead of 'components.api.service_time'"
-)
-
 
 def minimal(**workload: Any) -> dict[str, Any]:
     """The smallest valid architecture: one exponential service at entry ``api``."""
@@ -202,7 +197,6 @@ BAD_INPUTS = [
             "give either mean_ms and cv, or p50_ms and p99_ms"
         ],
         id="lognormal-mean-only",
-        marks=pytest.mark.xfail(strict=True, reason=DISTRIBUTION_KEY_PATH_BUG),
     ),
     pytest.param(
         "uniform-cv-too-high.yaml",
@@ -212,7 +206,6 @@ BAD_INPUTS = [
             "a uniform's cv is at most 1/√3 ≈ 0.577 (got 0.8)"
         ],
         id="uniform-cv-too-high",
-        marks=pytest.mark.xfail(strict=True, reason=DISTRIBUTION_KEY_PATH_BUG),
     ),
     pytest.param(
         "empirical-file-missing.yaml",
@@ -222,7 +215,6 @@ BAD_INPUTS = [
             f"samples file '{BAD_DIR}/no-such-samples.csv' does not exist"
         ],
         id="empirical-file-missing",
-        marks=pytest.mark.xfail(strict=True, reason=DISTRIBUTION_KEY_PATH_BUG),
     ),
     pytest.param(
         "empirical-not-a-number.yaml",
@@ -232,7 +224,6 @@ BAD_INPUTS = [
             "samples-not-a-number.csv line 4: not a number (got 'fast')"
         ],
         id="empirical-csv-not-a-number",
-        marks=pytest.mark.xfail(strict=True, reason=DISTRIBUTION_KEY_PATH_BUG),
     ),
     pytest.param(
         "call-target-misspelt.yaml",
@@ -522,15 +513,9 @@ def test_call_cycle_with_infinite_visits_is_refused_by_build_graph() -> None:
     with pytest.raises(SpecError) as caught:
         build_graph(spec)
     (text,) = error_lines(caught.value)
-    # Either rotation names the cycle; which one is printed is the bug tested below.
-    assert text in CYCLE_ROTATIONS
+    assert text == CYCLE_ROTATIONS[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the cycle named by build_graph depends on PYTHONHASHSEED (networkx simple_cycles "
-    "iterates a set), so the same file gives 'a → b → a' in one run and 'b → a → b' in another",
-)
 def test_call_cycle_message_is_the_same_in_every_process() -> None:
     script = (
         "from scaleplan.spec import load_spec\n"
@@ -634,20 +619,9 @@ def test_json_schema_is_a_valid_draft_2020_12_schema() -> None:
     assert {"name", "workload", "components"} <= set(schema["required"])
 
 
-LB_SHORTHAND_BUG = (
-    "json_schema() declares load_balancer 'to' as an array of objects only, so the documented "
-    "shorthand 'to: api' (accepted by load_spec) fails the schema"
-)
-
-
 @pytest.mark.parametrize(
     "path",
-    [
-        pytest.param(path, marks=pytest.mark.xfail(strict=True, reason=LB_SHORTHAND_BUG))
-        if "load_balancer" in path.read_text()
-        else path
-        for path in EXAMPLES
-    ],
+    [path for path in EXAMPLES],
     ids=lambda path: path.stem,
 )
 def test_examples_validate_against_the_json_schema(path: Path) -> None:

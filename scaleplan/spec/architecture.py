@@ -555,17 +555,20 @@ def _child(node: Any, part: str | int) -> Any:
     return _MISSING
 
 
-def _data_path(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
-    """The key path in the user's data: drops the union tags pydantic puts into ``loc``."""
+def _data_path(data: Any, loc: tuple[str | int, ...], names_a_key: bool) -> tuple[str | int, ...]:
+    """The key path in the user's data: drops the union tags pydantic puts into ``loc``.
+
+    A last part that is not in the data is kept only when the error is about that very key
+    (missing or unknown); otherwise it is a union tag such as ``lognormal``.
+    """
     path: list[str | int] = []
     node: Any = data
     for index, part in enumerate(loc):
-        last = index == len(loc) - 1
         child = _child(node, part)
         if child is not _MISSING:
             path.append(part)
             node = child
-        elif (last and not isinstance(part, int)) or (isinstance(node, dict) and last):
+        elif index == len(loc) - 1 and names_a_key:
             path.append(part)
         # otherwise a tag of a discriminated union or a union member's name: not a user key
     return tuple(path)
@@ -581,7 +584,8 @@ def validation_problems(
     known = _all_field_names()
     problems: list[Problem] = []
     for item in error.errors(include_url=False):
-        path = _data_path(data, tuple(item["loc"]))
+        names_a_key = item["type"] in ("missing", "extra_forbidden")
+        path = _data_path(data, tuple(item["loc"]), names_a_key)
         problems.append(
             Problem(source, _format_path(path), _message(item, known), _line_of(lines, path))
         )
@@ -643,9 +647,31 @@ def _number(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+# Shorthands that validators accept before the model sees them, and the schema must allow too:
+# (model, field, extra alternatives).
+_SHORTHANDS: tuple[tuple[str, str, tuple[dict[str, Any], ...]], ...] = (
+    (
+        "LoadBalancerSpec",
+        "to",
+        ({"type": "string"}, {"type": "array", "items": {"type": "string"}}),
+    ),
+    ("CallSpec", "retries", ({"type": "integer", "minimum": 0},)),
+)
+
+
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of architecture files, for editors."""
     schema = ArchitectureSpec.model_json_schema()
+    for model, field, alternatives in _SHORTHANDS:
+        properties = schema.get("$defs", {}).get(model, {}).get("properties", {})
+        if field in properties:
+            original = properties[field]
+            described = {
+                key: original[key] for key in ("description", "default") if key in original
+            }
+            core = {key: value for key, value in original.items() if key not in described}
+            options = core.get("anyOf", [core])
+            properties[field] = {"anyOf": [*options, *alternatives], **described}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "scaleplan architecture"
     return schema
