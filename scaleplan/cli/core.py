@@ -70,6 +70,30 @@ def progress_bar(description: str, *, delay_s: float = 1.5) -> Iterator[Callable
             bar.stop()
 
 
+def _slots(capacity: int, replicas: float, kind: str) -> str:
+    if not capacity:
+        return "—"
+    if replicas != int(replicas):  # autoscaled: the mean over the measured window
+        return f"{capacity} (mean {replicas:.1f} replicas)"
+    return str(capacity)
+
+
+def _describe(details: dict[str, object]) -> str:
+    """Kind-specific figures on one line: ``hits 9800, hit_ratio 0.82, ...``."""
+    parts = []
+    for key, value in details.items():
+        if isinstance(value, dict):
+            value = "{" + _describe(value) + "}"
+        elif isinstance(value, float):
+            value = f"{value:.4g}"
+        elif isinstance(value, list):
+            value = (
+                "[" + ", ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in value) + "]"
+            )
+        parts.append(f"{key.replace('_', ' ')} {value}")
+    return ", ".join(parts)
+
+
 def _format(value: float, spec: str = ".1f") -> str:
     return "—" if not math.isfinite(value) else format(value, spec)
 
@@ -115,7 +139,7 @@ def print_result(result: SimulationResult, console: Console = stdout) -> None:
         table.add_row(
             name,
             component.kind,
-            str(component.capacity or "—"),
+            _slots(component.capacity, component.replicas, result.components[name].kind),
             f"[{style}]{_format(100 * utilization)}%[/{style}]"
             if style
             else f"{_format(100 * utilization)}%",
@@ -126,6 +150,9 @@ def print_result(result: SimulationResult, console: Console = stdout) -> None:
             _format(component.latency_ms.p99),
         )
     console.print(table)
+    for name, component in result.components.items():
+        if component.details:
+            console.print(f"[dim]{name}:[/dim] {_describe(component.details)}", highlight=False)
     if len(result.classes) > 1:
         classes = Table(title="request classes", title_justify="left")
         for column in ("class", "completed", "mean ms", "p99 ms"):

@@ -264,7 +264,7 @@ class CacheStation(Station):
         figures: dict[str, Any] = {
             "lookups": self.lookups,
             "hits": self.hits,
-            "hit_ratio": self.hits / self.lookups if self.lookups else None,
+            "hit_ratio_whole_run": self.hits / self.lookups if self.lookups else None,
             "hit_ratio_expected": 1 - self.spec.che_miss_ratio(None)
             if self.spec.ttl_s is None
             else None,

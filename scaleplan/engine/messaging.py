@@ -120,7 +120,7 @@ class Broker(Station):
 
     @property
     def capacity(self) -> int:
-        return self.consumer.capacity if self.consumer is not None else 0
+        return 0  # a broker holds messages, not slots: its consumers have the capacity
 
     def waiting(self) -> int:
         return self.depth

@@ -29,7 +29,7 @@ from scaleplan.engine.recorder import LatencySeries, Recorder, StationSeries, Wi
 from scaleplan.engine.stations import OK, REJECTED, Station
 from scaleplan.engine.streams import buffered, generator
 from scaleplan.errors import SimulationError
-from scaleplan.graph import build_graph, offered_load
+from scaleplan.graph import build_graph, service_demand_s
 from scaleplan.metrics import DEFAULT_BINS, MeanCI, batch_means_ci, mser_batches, replication_ci
 from scaleplan.result import (
     PERCENTILES,
@@ -66,14 +66,20 @@ def check_stability(
     The demand ignores slots held during calls, so it can only understate the load: a
     configuration flagged here is unstable for certain.
     """
-    loads = offered_load(graph, rate_per_s)
+    # An autoscaled component is judged at its most replicas: below that it scales up.
+    loads = {
+        name: rate_per_s * demand / spec.components[name].max_capacity
+        if spec.components[name].max_capacity
+        else 0.0
+        for name, demand in service_demand_s(graph).items()
+    }
     if not loads:
         return None
     worst = max(loads, key=lambda name: loads[name])
     factor = loads[worst]
     if factor < 1.0:
         return None
-    capacity = spec.components[worst].capacity
+    capacity = spec.components[worst].max_capacity
     return Unstable(
         component=worst,
         factor=factor,

@@ -179,6 +179,11 @@ class _ComponentBase(_Strict):
         return 0
 
     @property
+    def max_capacity(self) -> int:
+        """Capacity at the most replicas the component may have (autoscaling)."""
+        return self.capacity
+
+    @property
     def own_service_time(self) -> Distribution | None:
         """The time a visit spends being served here, before any call it makes."""
         return getattr(self, "service_time", None)
@@ -258,6 +263,11 @@ class ServiceSpec(_ComponentBase):
     @property
     def capacity(self) -> int:
         return self.replicas * self.concurrency
+
+    @property
+    def max_capacity(self) -> int:
+        most = self.autoscale.max_replicas if self.autoscale is not None else self.replicas
+        return most * self.concurrency
 
 
 class WorkerPoolSpec(ServiceSpec):
