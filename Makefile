@@ -1,6 +1,7 @@
 # scaleplan — the two commands of the README's quick start, and a few more.
 #   make demo   set up .venv and run the main job on the bundled example
 #   make test   set up .venv with the test extras; ruff, mypy and pytest
+#   make lab    JupyterLab on the project's environment with the notebooks open
 # Both work on a fresh clone and again when .venv already exists.
 
 PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
@@ -8,12 +9,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 BASE_STAMP := $(VENV)/.scaleplan-base
 TEST_STAMP := $(VENV)/.scaleplan-test
+# The Jupyter kernel papermill and JupyterLab run: this venv's Python, installed inside the venv.
+KERNEL := scaleplan
+KERNEL_STAMP := $(VENV)/share/jupyter/kernels/$(KERNEL)/kernel.json
+# JupyterLab refuses to run as root without this flag (containers, CI).
+LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+NOTEBOOKS := 01-plan.ipynb 02-explore.ipynb 03-tractor-pull.ipynb 04-present.ipynb
 OUT ?= out
 
-.PHONY: demo test lint typecheck unit bench lab clean help
+.PHONY: demo test lint typecheck unit bench lab kernel clean help
 
 help:
-	@echo "make demo | make test | make lint | make bench | make lab | make clean"
+	@echo "make demo | make test | make lint | make bench | make lab | make kernel | make clean"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "scaleplan needs Python 3.11 or newer (set PYTHON=...)")'
@@ -28,7 +35,12 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(BASE_STAMP)
 
-demo: $(BASE_STAMP)
+$(KERNEL_STAMP): $(BASE_STAMP)
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))"
+
+kernel: $(KERNEL_STAMP)
+
+demo: $(BASE_STAMP) $(KERNEL_STAMP)
 	@mkdir -p $(OUT)
 	$(BIN)/scaleplan validate data/architectures/lb-cluster.yaml
 	$(BIN)/scaleplan simulate data/architectures/lb-cluster.yaml --seed 1
@@ -43,7 +55,7 @@ lint: $(TEST_STAMP)
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
 
-unit: $(TEST_STAMP)
+unit: $(TEST_STAMP) $(KERNEL_STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck unit
@@ -51,8 +63,8 @@ test: lint typecheck unit
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
 
-lab: $(BASE_STAMP)
-	$(BIN)/jupyter lab notebooks/
+lab: $(BASE_STAMP) $(KERNEL_STAMP)
+	cd notebooks && ../$(BIN)/jupyter lab $(LAB_ROOT_FLAG) $(NOTEBOOKS)
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -210,3 +210,28 @@ def test_a_change_answers_within_a_second(name: str) -> None:
     median = statistics.median(explorer.timings[1:])
     assert len(explorer.timings) == 7
     assert math.isfinite(median) and median < 1.0, explorer.timings
+
+
+def test_a_scenario_candidate_brings_its_slos_cost_and_peak() -> None:
+    from scaleplan.experiments import cost
+    from scaleplan.spec import load_scenario
+
+    path = ROOT / "data" / "scenarios" / "online-shop.yaml"
+    scenario = load_scenario(path)
+    explorer = Explorer.from_scenario(path, "lb-cluster", requests=3000)
+    assert explorer.slo_ms == {"p99": 400.0}
+    assert explorer.controls["workload.rate_per_s"].value == scenario.peak_rate_per_s
+    assert explorer.last_result is not None
+    assert explorer.last_result.rate_per_s == scenario.peak_rate_per_s
+    expected = cost(
+        explorer.spec,
+        scenario.costs,
+        today_per_s=scenario.peak_rate_per_s,
+        retention=scenario.nfrs.retention,
+        candidate="lb-cluster",
+    ).per_month_today
+    assert f"{expected:,.0f} EUR per month at this load" in explorer.summary.value
+    explorer.controls["components.api.replicas"].value = 6  # three more replicas cost more
+    assert f"{expected:,.0f} EUR" not in explorer.summary.value
+    with pytest.raises(KeyError, match="no candidate 'nope'"):
+        Explorer.from_scenario(path, "nope")

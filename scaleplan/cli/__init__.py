@@ -32,3 +32,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+# Report commands (decide, batch, runs) register themselves on the app when imported.
+from scaleplan.cli import report  # noqa: E402

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scaleplan.result import SimulationResult
-from scaleplan.spec import ArchitectureSpec, load_spec
+from scaleplan.spec import ArchitectureSpec, ScenarioSpec, load_spec
 from scaleplan.widgets.knobs import Knob, discover_knobs
 
 if TYPE_CHECKING:
@@ -54,6 +54,8 @@ class Explorer:
         checked in the summary.
     cost_per_month : callable, optional
         A function of the spec giving its cost per month (e.g. from a scenario's cost table).
+    currency : str
+        Shown beside the cost.
     simulate : bool
         Run the simulation after the estimate (False shows the estimate only).
 
@@ -78,6 +80,7 @@ class Explorer:
         cost_per_month: CostModel | None = None,
         simulate: bool = True,
         title: str | None = None,
+        currency: str = "",
     ) -> None:
         import ipywidgets as widgets
 
@@ -92,6 +95,7 @@ class Explorer:
         self.requests = requests
         self.slo_ms: dict[str, float] = dict(slo_ms or {})
         self.cost_per_month = cost_per_month
+        self.currency = currency
         self.run_simulation = simulate
         self.knobs: list[Knob] = discover_knobs(base)
         self.last_estimate: SimulationResult | None = None
@@ -138,6 +142,54 @@ class Explorer:
         )
         self.widget.add_class("scaleplan-explorer")
         self.refresh()
+
+    @classmethod
+    def from_scenario(
+        cls,
+        scenario: ScenarioSpec | str | Path,
+        candidate: str | None = None,
+        *,
+        at_peak: bool = True,
+        **options: Any,
+    ) -> Explorer:
+        """Explore one candidate of a scenario: its latency SLOs drawn, its cost table applied.
+
+        The explorer starts at the scenario's peak load (``at_peak``) or today's mean, and the
+        cost is the scenario's cost table at the load the rate slider sets.
+        """
+        from scaleplan.experiments import cost
+        from scaleplan.spec import load_scenario
+
+        loaded = scenario if isinstance(scenario, ScenarioSpec) else load_scenario(scenario)
+        name = candidate or loaded.names[0]
+        specs = loaded.architectures()
+        if name not in specs:
+            raise KeyError(f"no candidate {name!r} in {loaded.source} (has {loaded.names})")
+        rate = loaded.peak_rate_per_s if at_peak else loaded.today_rate_per_s
+        spec = specs[name].with_changes({"workload.rate_per_s": rate})
+
+        def cost_per_month(changed: ArchitectureSpec) -> float:
+            return cost(
+                changed,
+                loaded.costs,
+                today_per_s=changed.workload.mean_rate_per_s,
+                retention=loaded.nfrs.retention,
+                candidate=name,
+            ).per_month_today
+
+        options.setdefault(
+            "slo_ms",
+            {
+                slo.metric: slo.bound
+                for slo in loaded.nfrs.slos
+                if slo.is_latency and slo.request_class is None
+            },
+        )
+        options.setdefault("cost_per_month", cost_per_month)
+        options.setdefault("seed", loaded.run.seed)
+        options.setdefault("currency", loaded.costs.currency)
+        options.setdefault("title", f"{loaded.title} — {name}")
+        return cls(spec, **options)
 
     # ------------------------------------------------------------------ public
 
@@ -272,6 +324,7 @@ class Explorer:
             self.last_result,
             self.slo_ms,
             cost_per_month=self.cost_per_month(self.spec) if self.cost_per_month else None,
+            currency=self.currency,
         )
         self.figures = {
             "graph": figure_graph(
@@ -381,6 +434,7 @@ def summary_html(
     slo_ms: Mapping[str, float] | None = None,
     *,
     cost_per_month: float | None = None,
+    currency: str = "",
 ) -> str:
     """An HTML table: each statistic from the estimate and the simulation, against its SLO.
 
@@ -436,7 +490,8 @@ def summary_html(
             f"<tr><td>requests</td><td colspan='3'>{counts.completed:,} completed, "
             f"{counts.rejected:,} rejected, {counts.failed:,} failed</td></tr>"
         )
-    cost = "—" if cost_per_month is None else f"{cost_per_month:,.0f} per month"
+    unit = f" {html.escape(currency)}" if currency else ""
+    cost = "—" if cost_per_month is None else f"{cost_per_month:,.0f}{unit} per month at this load"
     rows.append(f"<tr><td>cost</td><td colspan='3' class='scaleplan-cost'>{cost}</td></tr>")
     return (
         "<table class='scaleplan-table' style='border-collapse:collapse'>"

@@ -1,0 +1,193 @@
+"""The report commands: ``decide`` (one decision record), ``batch`` (many), ``runs`` (history).
+
+Thin wrappers over :mod:`scaleplan.report`: they parse options, show progress on stderr and
+print where the records are. ``batch`` exits 1 when any scenario failed (after running all
+the others); bad input exits 2 like every other command.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from scaleplan.cli.app import app
+from scaleplan.cli.core import stderr, stdout
+
+EXIT_FAILED = 1
+
+OutOption = Annotated[
+    Path, typer.Option("-o", "--out", help="Folder for the records (one sub-folder per scenario).")
+]
+SeedOverride = Annotated[
+    int | None, typer.Option(help="Override the scenario's seed (run.seed).", show_default=False)
+]
+BudgetOption = Annotated[
+    int | None,
+    typer.Option(
+        "--budget",
+        min=1,
+        help="Requests per simulation run (default: the scenario's run.requests).",
+        show_default=False,
+    ),
+]
+TimeoutOption = Annotated[int, typer.Option(help="Seconds any one notebook cell may run.", min=1)]
+KernelOption = Annotated[str, typer.Option(help="The Jupyter kernel papermill runs.")]
+
+
+@app.command()
+def decide(
+    scenario: Annotated[Path, typer.Argument(help="A scenario YAML file.", show_default=False)],
+    out: OutOption = Path("out"),
+    seed: SeedOverride = None,
+    budget: BudgetOption = None,
+    kernel: KernelOption = "scaleplan",
+    timeout: TimeoutOption = 1800,
+) -> None:
+    """Make the HTML decision record of a scenario (papermill + nbconvert; opens offline)."""
+    from scaleplan.report.decide import decide as make_record
+
+    with stderr.status(f"making the decision record of {scenario} …"):
+        record = make_record(
+            scenario, out, seed=seed, budget=budget, kernel_name=kernel, execution_timeout=timeout
+        )
+    chosen = record.metrics.get("chosen")
+    if chosen:
+        stdout.print(f"chosen option: [bold]{chosen}[/bold]", highlight=False)
+    stdout.print(f"results: {record.json}", highlight=False)
+    stdout.print(f"notebook: {record.notebook}", highlight=False)
+    stdout.print(f"decision record: {record.html}", highlight=False)
+
+
+@app.command()
+def batch(
+    scenarios: Annotated[
+        list[Path], typer.Argument(help="Scenario YAML files.", show_default=False)
+    ],
+    out: OutOption = Path("out"),
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Local processes (default: one per CPU).", show_default=False),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Run on a Dask cluster: its scheduler address, e.g. tcp://10.0.0.5:8786.",
+            show_default=False,
+        ),
+    ] = None,
+    seed: SeedOverride = None,
+    budget: BudgetOption = None,
+    store: Annotated[
+        Path | None,
+        typer.Option(help="SQLite run store (default: OUT/scaleplan.db).", show_default=False),
+    ] = None,
+    kernel: KernelOption = "scaleplan",
+    timeout: TimeoutOption = 1800,
+) -> None:
+    """One decision record per scenario, resumable; failures reported while the rest go on."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from scaleplan.report.batch import JobResult
+    from scaleplan.report.batch import batch as run_batch
+
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+        disable=not stderr.is_terminal,
+    )
+
+    def progress(job: JobResult, finished: int, total: int) -> None:
+        if job.outcome == "failed":
+            first = job.error.strip().splitlines()[0] if job.error.strip() else "failed"
+            kept = job.artifacts.get("notebook")
+            bar.console.print(
+                f"[red]failed[/red] {job.scenario}: {first}"
+                + (f" (notebook kept: {kept})" if kept else ""),
+                highlight=False,
+                soft_wrap=True,
+            )
+        else:
+            verb = "done" if job.outcome == "done" else "skipped (already done)"
+            bar.console.print(
+                f"[green]{verb}[/green] {job.scenario} → {job.html} ({job.wall_s:.1f} s)",
+                highlight=False,
+                soft_wrap=True,
+            )
+        bar.update(task, completed=finished, total=total)
+
+    with bar:
+        task = bar.add_task("decision records", total=len(scenarios))
+        result = run_batch(
+            scenarios,
+            out,
+            workers=workers,
+            scheduler=scheduler,
+            seed=seed,
+            budget=budget,
+            store=store,
+            kernel_name=kernel,
+            execution_timeout=timeout,
+            progress=progress,
+        )
+    counts = {outcome: 0 for outcome in ("done", "skipped", "failed")}
+    for job in result.jobs:
+        counts[job.outcome] += 1
+    stdout.print(
+        f"{len(result.jobs)} scenarios on {result.executor} in {result.wall_s:.1f} s: "
+        f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed; "
+        f"run store {result.store}",
+        highlight=False,
+    )
+    for job in result.failed:
+        stderr.print(f"[red]error:[/red] {job.scenario}: {job.error}", highlight=False)
+    if not result.ok:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def runs(
+    store: Annotated[Path, typer.Option(help="The SQLite run store.", show_default=True)] = Path(
+        "out/scaleplan.db"
+    ),
+    scenario: Annotated[
+        str | None, typer.Option(help="Only runs of this scenario path.", show_default=False)
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
+) -> None:
+    """List the runs in the run store, the latest first."""
+    from scaleplan.errors import ReportError
+    from scaleplan.report.store import RunStore
+
+    if not store.is_file():
+        raise ReportError(f"{store}: no run store here yet (batch and decide create it)")
+    with RunStore(store) as opened:
+        rows = opened.runs(scenario=scenario, limit=limit)
+    if as_json:
+        sys.stdout.write(json.dumps([row.to_dict() for row in rows], indent=2) + "\n")
+        return
+    table = Table(title=f"runs in {store}", title_justify="left")
+    for column in ("id", "scenario", "status", "tries", "seed", "started", "wall s", "chosen"):
+        table.add_column(column, justify="right" if column in ("id", "tries", "wall s") else "left")
+    for row in rows:
+        style = {"done": "green", "failed": "red", "running": "yellow"}[row.status]
+        table.add_row(
+            str(row.id),
+            row.scenario,
+            f"[{style}]{row.status}[/{style}]",
+            str(row.attempts),
+            "—" if row.seed is None else str(row.seed),
+            row.started_at,
+            "—" if row.wall_s is None else f"{row.wall_s:.1f}",
+            str(row.metrics.get("chosen", "—")),
+        )
+    stdout.print(table)

@@ -1,0 +1,310 @@
+"""``batch``: one decision record per scenario, on local processes or a Dask cluster, resumable.
+
+Each scenario is one job — :func:`run_job`, a plain function of plain data that never raises:
+it makes the record with :func:`~scaleplan.report.decide.decide` and returns a dict with the
+status, the error (and the failed notebook) or the key metrics and artifact paths. Jobs run on
+a local :class:`~concurrent.futures.ProcessPoolExecutor` or, given a scheduler address, on a
+``distributed.Client``; only this process writes the :mod:`run store
+<scaleplan.report.store>`, as each job ends.
+
+Before submitting, every scenario's :class:`~scaleplan.report.provenance.RunKey` is looked up:
+a scenario already done with the same inputs whose files are all still there is skipped, so a
+batch killed (even with SIGKILL) and started again finishes the rest and duplicates nothing.
+A worker on another machine writes the record under the same ``out_dir`` path, which must
+therefore be a shared folder.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from scaleplan.errors import ReportError, ScaleplanError
+from scaleplan.report.decide import EXECUTION_TIMEOUT_S, KERNEL_NAME, record_folder
+from scaleplan.report.provenance import run_key
+from scaleplan.report.store import RunStore, open_store
+
+Outcome = Literal["done", "failed", "skipped"]
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """How one scenario of a batch ended."""
+
+    scenario: str
+    outcome: Outcome
+    wall_s: float = 0.0
+    error: str = ""
+    artifacts: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    run_id: int | None = None
+
+    @property
+    def html(self) -> str | None:
+        return self.artifacts.get("html")
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Every scenario's outcome, in the order given."""
+
+    jobs: tuple[JobResult, ...]
+    store: Path
+    executor: str
+    wall_s: float
+
+    @property
+    def failed(self) -> list[JobResult]:
+        return [job for job in self.jobs if job.outcome == "failed"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+Progress = Callable[[JobResult, int, int], None]
+
+
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Make one record; never raise (a failure is data: the error text and what was kept).
+
+    Runs in a worker process, local or on a Dask worker, so it takes and returns plain dicts.
+    """
+    from scaleplan.report.decide import decide
+
+    started = time.perf_counter()
+    folder = Path(job["folder"])
+    try:
+        record = decide(
+            job["scenario"],
+            seed=job["seed"],
+            budget=job["budget"],
+            kernel_name=job["kernel_name"],
+            execution_timeout=job["execution_timeout"],
+            folder=folder,
+        )
+    except ScaleplanError as error:
+        message = str(error)
+    except Exception as error:  # a bug, not a bad input: keep the traceback for the report
+        message = "".join(traceback.format_exception_only(error)).strip()
+        message += "\n" + "".join(traceback.format_tb(error.__traceback__))
+    else:
+        return {
+            "status": "done",
+            "wall_s": time.perf_counter() - started,
+            "metrics": record.metrics,
+            "artifacts": record.artifacts,
+            "title": str(record.results.get("title", "")),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+        }
+    notebook = folder / "decision-record.ipynb"
+    return {
+        "status": "failed",
+        "wall_s": time.perf_counter() - started,
+        "error": message,
+        "artifacts": {"notebook": str(notebook)} if notebook.is_file() else {},
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+    }
+
+
+def batch(
+    scenarios: Sequence[str | Path],
+    out_dir: str | Path = "out",
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    seed: int | None = None,
+    budget: int | None = None,
+    store: str | Path | None = None,
+    kernel_name: str = KERNEL_NAME,
+    execution_timeout: int = EXECUTION_TIMEOUT_S,
+    progress: Progress | None = None,
+) -> BatchResult:
+    """Make a decision record for every scenario; skip those already done with the same inputs.
+
+    Parameters
+    ----------
+    scenarios : sequence of paths
+        Scenario YAML files; each record goes to ``out_dir/<file stem>/``.
+    out_dir : path
+        Where the records and (by default) the run store ``scaleplan.db`` go.
+    workers : int, optional
+        Local processes (default: the CPUs, at most one per scenario). Ignored with
+        ``scheduler``.
+    scheduler : str, optional
+        A Dask distributed scheduler address such as ``tcp://10.0.0.5:8786``.
+    seed, budget : int, optional
+        Override every scenario's seed and requests per simulation run.
+    store : path, optional
+        The SQLite run store (default ``out_dir/scaleplan.db``).
+    progress : callable, optional
+        Called as ``progress(job_result, finished, total)`` as each scenario ends or is skipped.
+    """
+    started = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [Path(scenario) for scenario in scenarios]
+    _check_unique_folders(paths)
+    executor_name = f"dask {scheduler}" if scheduler else "local processes"
+    results: dict[int, JobResult] = {}
+    with open_store(store, out) as runs:
+        pending: list[tuple[int, dict[str, Any], int]] = []
+        for index, path in enumerate(paths):
+            try:
+                key = run_key(path, seed=seed, budget=budget)
+            except ScaleplanError as error:  # unreadable file: nothing to store a key for
+                results[index] = JobResult(str(path), "failed", error=str(error))
+                _report(progress, results[index], len(results), len(paths))
+                continue
+            previous = runs.done(key)
+            if previous is not None:
+                results[index] = JobResult(
+                    str(path),
+                    "skipped",
+                    wall_s=previous.wall_s or 0.0,
+                    artifacts=previous.artifacts,
+                    metrics=previous.metrics,
+                    run_id=previous.id,
+                )
+                _report(progress, results[index], len(results), len(paths))
+                continue
+            run_id = runs.start(key, str(path), executor=executor_name)
+            job = {
+                "scenario": str(path.resolve()) if path.exists() else str(path),
+                "folder": str(record_folder(out, path).resolve()),
+                "seed": seed,
+                "budget": budget,
+                "kernel_name": kernel_name,
+                "execution_timeout": execution_timeout,
+            }
+            pending.append((index, job, run_id))
+        if pending:
+            outcomes = (
+                _on_dask(scheduler, pending) if scheduler else _on_processes(workers, pending)
+            )
+            for index, outcome, run_id in outcomes:
+                results[index] = _store(runs, run_id, str(paths[index]), outcome)
+                _report(progress, results[index], len(results), len(paths))
+    return BatchResult(
+        jobs=tuple(results[index] for index in range(len(paths))),
+        store=(Path(store) if store is not None else out / "scaleplan.db"),
+        executor=executor_name,
+        wall_s=time.perf_counter() - started,
+    )
+
+
+def _check_unique_folders(paths: Sequence[Path]) -> None:
+    stems: dict[str, Path] = {}
+    for path in paths:
+        other = stems.setdefault(path.stem, path)
+        if other != path:
+            raise ReportError(
+                f"{other} and {path} would write the same record folder {path.stem!r}: "
+                "rename one, or run them in separate batches"
+            )
+
+
+def _store(runs: RunStore, run_id: int, scenario: str, outcome: dict[str, Any]) -> JobResult:
+    if outcome["status"] == "done":
+        runs.finish(
+            run_id,
+            metrics=outcome["metrics"],
+            artifacts=outcome["artifacts"],
+            wall_s=outcome["wall_s"],
+            title=outcome.get("title") or None,
+        )
+        return JobResult(
+            scenario,
+            "done",
+            wall_s=outcome["wall_s"],
+            artifacts=outcome["artifacts"],
+            metrics=outcome["metrics"],
+            run_id=run_id,
+        )
+    runs.fail(
+        run_id, error=outcome["error"], artifacts=outcome["artifacts"], wall_s=outcome["wall_s"]
+    )
+    return JobResult(
+        scenario,
+        "failed",
+        wall_s=outcome["wall_s"],
+        error=outcome["error"],
+        artifacts=outcome["artifacts"],
+        run_id=run_id,
+    )
+
+
+def _report(progress: Progress | None, result: JobResult, finished: int, total: int) -> None:
+    if progress is not None:
+        progress(result, finished, total)
+
+
+def _crashed(error: BaseException) -> dict[str, Any]:
+    """The outcome of a job whose worker died or could not run it at all."""
+    return {
+        "status": "failed",
+        "wall_s": 0.0,
+        "error": f"the worker running it failed: {type(error).__name__}: {error}",
+        "artifacts": {},
+    }
+
+
+def _on_processes(
+    workers: int | None, pending: list[tuple[int, dict[str, Any], int]]
+) -> Iterator[tuple[int, dict[str, Any], int]]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    count = workers or min(len(pending), os.cpu_count() or 1)
+    if count < 1:
+        raise ReportError(f"workers must be at least 1 (got {count})")
+    # spawn: a fresh interpreter per worker, no state forked from this one (threads, sockets).
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+        futures = {pool.submit(run_job, job): (index, run_id) for index, job, run_id in pending}
+        for future in as_completed(futures):
+            index, run_id = futures[future]
+            try:
+                outcome = future.result()
+            except Exception as error:  # the worker process died (BrokenProcessPool …)
+                outcome = _crashed(error)
+            yield index, outcome, run_id
+
+
+def _on_dask(
+    scheduler: str | None, pending: list[tuple[int, dict[str, Any], int]]
+) -> Iterator[tuple[int, dict[str, Any], int]]:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise ReportError(
+            "a Dask scheduler was given but dask.distributed is not installed: "
+            "pip install 'scaleplan[dask]'"
+        ) from None
+    try:
+        client = Client(scheduler, timeout="20s")
+    except OSError as error:
+        raise ReportError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
+    try:
+        futures = {}
+        for index, job, run_id in pending:
+            # pure=False: the same scenario submitted twice is two runs, not one cached result.
+            future = client.submit(run_job, job, pure=False)
+            futures[future] = (index, run_id)
+        for future in as_completed(list(futures)):
+            index, run_id = futures[future]
+            try:
+                outcome = future.result()
+            except Exception as error:  # KilledWorker, a lost connection …
+                outcome = _crashed(error)
+            yield index, outcome, run_id
+    finally:
+        client.close()

@@ -1,0 +1,266 @@
+"""``decide``: run the decision-record template with papermill, then export one offline HTML file.
+
+For a scenario ``shop.yaml`` and an output folder ``out/``, :func:`decide` writes
+``out/shop/decision-record.ipynb`` (the executed notebook, kept when it fails),
+``out/shop/decision-record.json`` (the results behind the record, written by the notebook) and
+``out/shop/decision-record.html`` — without input cells, with plotly.js embedded once and no
+script, style or font fetched from any network address (the HTML template drops the lab
+template's require.js, MathJax, mermaid and widget loaders). The notebook holds no logic of its
+own: its cells call :mod:`scaleplan.report.record`.
+
+This module owns the papermill run, the kernel and the HTML export; the record's content is
+:mod:`scaleplan.report.record`, batches are :mod:`scaleplan.report.batch`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import scaleplan
+from scaleplan.errors import ReportError
+
+KERNEL_NAME = "scaleplan"
+#: Seconds one cell of the template may run (the comparison is one cell).
+EXECUTION_TIMEOUT_S = 1800
+#: Seconds the kernel may take to start.
+START_TIMEOUT_S = 120
+TEMPLATE_NAME = "decision-record.ipynb"
+HTML_TEMPLATES = Path(__file__).parent / "templates"
+NOTEBOOK_FILE = "decision-record.ipynb"
+HTML_FILE = "decision-record.html"
+JSON_FILE = "decision-record.json"
+#: Cells of the template that document it for its editors and are left out of records.
+TEMPLATE_ONLY_TAG = "template-only"
+#: The comment plotly.js opens with: a self-contained record holds it exactly once.
+PLOTLY_JS_BANNER = re.compile(r"\* plotly\.js v\d")
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """The files of one decision record and the results behind it."""
+
+    scenario: str
+    folder: Path
+    html: Path
+    notebook: Path
+    json: Path
+    results: dict[str, Any]
+    wall_s: float
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """The key metrics (what the run store keeps)."""
+        return dict(self.results.get("metrics", {}))
+
+    @property
+    def artifacts(self) -> dict[str, str]:
+        return {"html": str(self.html), "notebook": str(self.notebook), "json": str(self.json)}
+
+
+def template_path() -> Path:
+    """The papermill template: packaged beside this module, or the repository's notebook."""
+    packaged = Path(__file__).parent / TEMPLATE_NAME
+    if packaged.is_file():
+        return packaged
+    repository = Path(scaleplan.__file__).resolve().parent.parent / "notebooks" / TEMPLATE_NAME
+    if repository.is_file():
+        return repository
+    raise ReportError(f"the decision-record template is missing (looked for {packaged})")
+
+
+def record_folder(out_dir: str | Path, scenario: str | Path) -> Path:
+    """Where the record of ``scenario`` goes under ``out_dir``: a folder named after the file."""
+    return Path(out_dir) / Path(scenario).stem
+
+
+def ensure_kernel(name: str = KERNEL_NAME) -> None:
+    """Check that the Jupyter kernel ``name`` exists; inside a virtualenv, install it there.
+
+    The kernel runs this environment's Python, so a record is made with the same scaleplan
+    that asked for it (``make kernel`` installs it too).
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(name)
+        return
+    except NoSuchKernel:
+        pass
+    if sys.prefix == sys.base_prefix:
+        raise ReportError(
+            f"the Jupyter kernel {name!r} is not installed: run "
+            f"'python -m ipykernel install --user --name {name}' (or 'make kernel')"
+        )
+    from ipykernel.kernelspec import install
+
+    install(prefix=sys.prefix, kernel_name=name, display_name=f"Python ({name})")
+
+
+def decide(
+    scenario: str | Path,
+    out_dir: str | Path = "out",
+    *,
+    seed: int | None = None,
+    budget: int | None = None,
+    kernel_name: str = KERNEL_NAME,
+    execution_timeout: int = EXECUTION_TIMEOUT_S,
+    folder: str | Path | None = None,
+) -> DecisionRecord:
+    """Make the decision record of ``scenario``: executed notebook, JSON results, HTML.
+
+    Parameters
+    ----------
+    scenario : path
+        A scenario YAML file (see :func:`scaleplan.spec.load_scenario`).
+    out_dir : path
+        The record goes to ``out_dir/<scenario file stem>/`` (or ``folder`` if given).
+    seed, budget : int, optional
+        Override the scenario's seed and its requests per simulation run.
+    kernel_name : str
+        The Jupyter kernel papermill runs (installed in this virtualenv when missing).
+    execution_timeout : int
+        Seconds any one cell may run before the record fails.
+
+    Raises
+    ------
+    ReportError
+        When the scenario cannot be read or a cell fails; the message carries the error
+        raised in the notebook (for a bad scenario file, its file, key path and what was
+        found), and the failed notebook is kept.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    started = time.perf_counter()
+    source = Path(scenario)
+    if not source.is_file():
+        raise ReportError(f"{scenario}: file does not exist")
+    source = source.resolve()
+    target = Path(folder) if folder is not None else record_folder(out_dir, source)
+    target.mkdir(parents=True, exist_ok=True)
+    target = target.resolve()
+    notebook, html, results = target / NOTEBOOK_FILE, target / HTML_FILE, target / JSON_FILE
+    # A failed attempt must not leave an older record looking like its result.
+    for stale in (html, results):
+        stale.unlink(missing_ok=True)
+    ensure_kernel(kernel_name)
+    parameters = {
+        "scenario": str(source),
+        "seed": seed,
+        "budget": budget,
+        "output_dir": str(target),
+    }
+    try:
+        papermill.execute_notebook(
+            str(template_path()),
+            str(notebook),
+            parameters=parameters,
+            kernel_name=kernel_name,
+            execution_timeout=execution_timeout,
+            start_timeout=START_TIMEOUT_S,
+            progress_bar=False,
+            log_output=False,
+            cwd=str(target),
+        )
+    except PapermillExecutionError as error:
+        message = _first_line(str(error.evalue)) if error.ename != "SpecError" else error.evalue
+        raise ReportError(
+            f"{source.name}: the decision record failed: {error.ename}: {message} "
+            f"(failed notebook kept: {notebook})"
+        ) from None
+    except Exception as error:  # kernel died, timed out, could not start …
+        raise ReportError(
+            f"{source.name}: the decision record failed: {type(error).__name__}: {error} "
+            f"(notebook: {notebook})"
+        ) from None
+    if not results.is_file():
+        raise ReportError(f"{source.name}: the template wrote no results to {results}")
+    data = json.loads(results.read_text(encoding="utf-8"))
+    export_html(notebook, html, title=str(data.get("title") or source.stem))
+    return DecisionRecord(
+        scenario=str(scenario),
+        folder=target,
+        html=html,
+        notebook=notebook,
+        json=results,
+        results=data,
+        wall_s=time.perf_counter() - started,
+    )
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+def export_html(notebook: str | Path, html: str | Path, *, title: str) -> Path:
+    """Export an executed record notebook as one self-contained HTML file without inputs."""
+    import nbformat
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    node = nbformat.read(str(notebook), as_version=4)
+    node.metadata["title"] = title  # the template escapes it into <title>
+    node.metadata.pop("widgets", None)  # no widget state: no widget loader from a CDN
+    exporter = HTMLExporter(
+        template_name="scaleplan",
+        extra_template_basedirs=[str(HTML_TEMPLATES)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    remover = TagRemovePreprocessor(remove_cell_tags={TEMPLATE_ONLY_TAG}, enabled=True)
+    exporter.register_preprocessor(remover, enabled=True)
+    body, _ = exporter.from_notebook_node(node, resources={"metadata": {"name": title}})
+    problems = self_contained_problems(body)
+    if problems:
+        raise ReportError(f"{html}: the record would not open offline: {'; '.join(problems)}")
+    path = Path(html)
+    partial = path.with_name(path.name + f".{os.getpid()}.tmp")
+    partial.write_text(body, encoding="utf-8")
+    os.replace(partial, path)
+    return path
+
+
+def self_contained_problems(page: str) -> list[str]:
+    """Why ``page`` would reach the network when opened (empty when it would not).
+
+    plotly.js itself mentions map-tile and CDN addresses it would only use for map traces,
+    so it is cut out before the page is searched; it must be there at most once.
+
+    Examples
+    --------
+    >>> self_contained_problems('<script src="https://cdn.example/x.js"></script>')
+    ['a script loaded from https://cdn.example/x.js', 'an address on a CDN: https://cdn.example/x.js']
+    """
+    problems = []
+    banners = len(PLOTLY_JS_BANNER.findall(page))
+    if banners > 1:
+        problems.append(f"plotly.js is embedded {banners} times")
+    outside = _without_plotly_js(page)
+    for match in re.finditer(r"<script[^>]*\bsrc\s*=\s*[\"']?([^\"' >]+)", outside, re.I):
+        problems.append(f"a script loaded from {match.group(1)}")
+    for match in re.finditer(r"<link[^>]*\bhref\s*=\s*[\"']?(https?:[^\"' >]+)", outside, re.I):
+        problems.append(f"a stylesheet or font from {match.group(1)}")
+    for match in re.finditer(r"@import\s+url\(\s*[\"']?(https?:[^\"' )]+)", outside, re.I):
+        problems.append(f"a CSS import from {match.group(1)}")
+    for match in re.finditer(r"(?:https?:)?//[^\s\"'<>()]*cdn[^\s\"'<>()]*", outside, re.I):
+        problems.append(f"an address on a CDN: {match.group(0)}")
+    return problems
+
+
+def _without_plotly_js(page: str) -> str:
+    banner = PLOTLY_JS_BANNER.search(page)
+    if banner is None:
+        return page
+    start = page.rfind("<script", 0, banner.start())
+    end = page.find("</script>", banner.end())
+    if start < 0 or end < 0:
+        return page
+    return page[:start] + page[end + len("</script>") :]

@@ -1,0 +1,103 @@
+"""Safe Markdown for notebooks and records, and the one way to show it (and figures).
+
+Everything a scenario file supplies — titles, context, requirement texts, owners — goes
+through :func:`text` before it reaches a Markdown cell output, so a scenario titled
+``<script>alert(1)</script>`` shows as text in JupyterLab and in the exported HTML.
+:func:`show` displays Markdown and plotly figures; the first figure of a kernel carries
+plotly.js (embedded, not from a CDN), the later ones only their data, so an exported record
+holds the library once and opens offline.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+#: Characters that Markdown would read as syntax; ``& < >`` are HTML-escaped instead.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]{}()#+\-.!|~])")
+
+_state = {"plotly_js_embedded": False}
+
+
+class Markdown(str):
+    """A string known to be Markdown (shown as such by :func:`show`)."""
+
+    __slots__ = ()
+
+
+def text(value: object) -> str:
+    """``value`` as literal Markdown text: HTML escaped, Markdown syntax neutralised.
+
+    Examples
+    --------
+    >>> text("<script>alert(1)</script>")
+    '&lt;script&gt;alert\\\\(1\\\\)&lt;/script&gt;'
+    >>> text("p99 *fast* | cheap")
+    'p99 \\\\*fast\\\\* \\\\| cheap'
+    """
+    escaped = html.escape(str(value), quote=False)
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", escaped)
+
+
+def paragraphs(value: str) -> str:
+    """Multi-line text from a scenario as Markdown paragraphs (blank lines kept)."""
+    blocks = [
+        " ".join(line.strip() for line in block.splitlines()) for block in value.split("\n\n")
+    ]
+    return "\n\n".join(text(block) for block in blocks if block.strip())
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A Markdown table; cells are given already as Markdown (use :func:`text` for data)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for row in rows:
+        cells = [str(cell).replace("\n", " ") for cell in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def number(value: float | None, spec: str = ".1f", unit: str = "") -> str:
+    """A number for a table, or a dash when it is not known."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    return format(value, spec) + unit
+
+
+def show(*items: Any) -> None:
+    """Display Markdown strings, plotly figures or anything IPython can display, in order.
+
+    A plotly figure becomes HTML: the first one in this kernel embeds plotly.js (about
+    4.8 MB, once), later ones reference it. Nothing is loaded from the network.
+    """
+    from IPython.display import HTML, display
+    from IPython.display import Markdown as IPythonMarkdown
+
+    for item in items:
+        if isinstance(item, str):
+            display(IPythonMarkdown(str(item)))
+        elif _is_figure(item):
+            display(HTML(figure_html(item)))
+        elif isinstance(item, list | tuple):
+            show(*item)
+        else:
+            display(item)
+
+
+def figure_html(figure: Any) -> str:
+    """A figure as an HTML fragment; plotly.js embedded with the first one of the process."""
+    first = not _state["plotly_js_embedded"]
+    _state["plotly_js_embedded"] = True
+    fragment: str = figure.to_html(
+        include_plotlyjs=first,
+        include_mathjax=False,
+        full_html=False,
+        config={"displaylogo": False, "responsive": True},
+    )
+    return fragment
+
+
+def _is_figure(item: Any) -> bool:
+    return type(item).__name__ == "Figure" and hasattr(item, "to_html")

@@ -1,0 +1,694 @@
+"""The sections of a decision record (MADR), built from scaleplan's results.
+
+:func:`gather` loads a scenario and runs the comparison (:func:`scaleplan.experiments.compare`:
+every candidate measured at peak under common random numbers, pulled to its limit, priced,
+checked against every NFR, scored); the section functions turn that :class:`Evidence` into
+Markdown and plotly figures, in the order of MADR — Context and Problem Statement, Decision
+Drivers, Considered Options, Decision Outcome, Consequences, Confirmation, Pros and Cons of the
+Options, More Information. The papermill template (``notebooks/decision-record.ipynb``) only
+calls these functions and :func:`~scaleplan.report.markup.show`, so it holds no logic.
+
+Every text that comes from the scenario file goes through
+:func:`~scaleplan.report.markup.text`; numbers are formatted here. Nothing here runs a
+simulation except :func:`gather`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import scaleplan
+from scaleplan.report import plan
+from scaleplan.report.markup import Markdown, number, table, text
+from scaleplan.report.provenance import RunKey, RunSettings, resolve_budget, run_key, versions
+from scaleplan.spec import ScenarioSpec, load_scenario
+
+if TYPE_CHECKING:
+    from scaleplan.experiments import CandidateResult, ComparisonResult, Verdict
+
+JSON_FILE = "decision-record.json"
+STATUS_MARK = {"pass": "✓ pass", "fail": "✗ fail", "inconclusive": "? inconclusive"}
+STATUS_MARK["not evaluated"] = "– not evaluated"
+#: The steps of the confirming load test's ramp, as fractions of the peak load.
+RAMP_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
+#: Minutes each ramp step is held in the confirming load test.
+RAMP_STEP_MINUTES = 10
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Everything a decision record says, measured once."""
+
+    path: Path
+    scenario: ScenarioSpec
+    settings: RunSettings
+    key: RunKey
+    comparison: ComparisonResult
+    versions: dict[str, str]
+    wall_s: float
+    made_at: str
+
+    @property
+    def chosen(self) -> CandidateResult | None:
+        name = self.comparison.recommended
+        return self.comparison.candidate(name) if name is not None else None
+
+    def metrics(self) -> dict[str, Any]:
+        """The key metrics kept in the run store and compared across executors."""
+        candidates = {}
+        for candidate in self.comparison.candidates:
+            candidates[candidate.name] = _finite_or_none(
+                {
+                    "p99_ms": candidate.metrics.get("p99_ms", math.nan),
+                    "mean_ms": candidate.metrics.get("mean_ms", math.nan),
+                    "error_rate": candidate.metrics.get("error_rate", math.nan),
+                    "limit_per_s": candidate.pull.limit_per_s if candidate.pull else math.nan,
+                    "runway_months": candidate.runway.months if candidate.runway else math.nan,
+                    "cost_per_month": candidate.cost.per_month_today
+                    if candidate.cost
+                    else math.nan,
+                    "score": candidate.score,
+                }
+            )
+            candidates[candidate.name]["gated"] = candidate.gated
+        return {
+            "chosen": self.comparison.recommended,
+            "candidates": candidates,
+            "simulated_requests": self.comparison.simulated_requests,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The results behind the record, JSON-safe, for other tools."""
+        return {
+            "title": self.scenario.title,
+            "scenario": str(self.path),
+            "made_at": self.made_at,
+            "settings": self.settings.as_dict(),
+            "run_key": {**self.key.__dict__, "digest": self.key.digest},
+            "versions": self.versions,
+            "wall_s": self.wall_s,
+            "metrics": self.metrics(),
+            "confirmation": confirmation_plan(self),
+            "comparison": self.comparison.to_dict(),
+        }
+
+
+def _finite_or_none(values: dict[str, float]) -> dict[str, Any]:
+    return {key: value if math.isfinite(value) else None for key, value in values.items()}
+
+
+def gather(
+    scenario: str | Path,
+    *,
+    seed: int | None = None,
+    budget: int | None = None,
+    workers: int | None = 1,
+) -> Evidence:
+    """Load ``scenario`` and compare its candidates with the given seed and run budget.
+
+    ``budget`` is the number of requests per simulation run (default: the scenario's
+    ``run.requests``; it also caps the tractor pull's requests per step).
+    """
+    from scaleplan.experiments import compare
+
+    started = time.perf_counter()
+    path = Path(scenario)
+    loaded = load_scenario(path)
+    settings = resolve_budget(loaded, seed=seed, budget=budget)
+    comparison = compare(
+        loaded,
+        seed=settings.seed,
+        replications=settings.replications,
+        requests=settings.requests,
+        pull_replications=settings.pull_replications,
+        pull_requests=settings.pull_requests,
+        precision=settings.precision,
+        workers=workers,
+    )
+    return Evidence(
+        path=path.resolve(),
+        scenario=loaded,
+        settings=settings,
+        key=run_key(path, seed=seed, budget=budget),
+        comparison=comparison,
+        versions=versions(),
+        wall_s=time.perf_counter() - started,
+        made_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def save(evidence: Evidence, output_dir: str | Path) -> Path:
+    """Write the results behind the record as ``decision-record.json`` in ``output_dir``."""
+    folder = Path(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / JSON_FILE
+    partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    partial.write_text(
+        json.dumps(evidence.to_dict(), indent=2, allow_nan=False) + "\n", encoding="utf-8"
+    )
+    os.replace(partial, path)
+    return path
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _currency(evidence: Evidence) -> str:
+    return text(evidence.comparison.currency)
+
+
+def _money(evidence: Evidence, value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value:,.0f} {_currency(evidence)}"
+
+
+def _ci(low: float, high: float, spec: str = ".1f") -> str:
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return ""
+    return f" (95% CI {low:{spec}}–{high:{spec}})"
+
+
+def _verdict_cell(verdict: Verdict | None) -> str:
+    if verdict is None:
+        return "—"
+    mark = STATUS_MARK.get(verdict.status, text(verdict.status))
+    if verdict.status == "not evaluated" or not math.isfinite(verdict.measured):
+        return mark
+    return f"{mark}: {_measured(verdict)}"
+
+
+def _measured(verdict: Verdict) -> str:
+    value, unit = verdict.measured, verdict.unit
+    low, high = verdict.ci95
+    if unit == "fraction":
+        shown = f"{100 * value:.3g}%"
+        interval = (
+            _ci(100 * low, 100 * high, ".3g").replace(")", "%)") if math.isfinite(low) else ""
+        )
+    elif unit == "ms":
+        shown, interval = f"{value:.1f} ms", _ci(low, high)
+    elif unit == "per_s":
+        shown, interval = f"{value:,.0f}/s", _ci(low, high, ",.0f")
+    elif unit == "months":
+        shown = "∞ months" if value == math.inf else f"{value:.1f} months"
+        interval = _ci(low, high) if value != math.inf else ""
+    elif unit == "per_month":
+        shown, interval = f"{value:,.0f}/month", ""
+    elif unit == "GB":
+        shown, interval = f"{value:,.0f} GB", ""
+    else:
+        shown, interval = f"{value:.4g} {text(unit)}", _ci(low, high, ".4g")
+    return shown + interval
+
+
+def _candidate_figure(evidence: Evidence, candidate: CandidateResult) -> Any:
+    """The candidate's graph coloured by utilisation at its sustainable limit (the bottleneck
+    is the reddest), or by the closed-form utilisation at peak when it was not pulled."""
+    from scaleplan.analytic import estimate
+    from scaleplan.graph import build_graph
+    from scaleplan.views import figure_graph
+
+    spec = evidence.scenario.architectures()[candidate.name]
+    result = candidate.pull.at_limit if candidate.pull is not None else None
+    where = "at its sustainable limit"
+    if result is None:
+        result = estimate(spec, rate_per_s=evidence.comparison.peak_rate_per_s)
+        where = "at peak (closed form)"
+    return figure_graph(
+        build_graph(spec), result, title=f"{text(candidate.name)} — utilisation {where}"
+    )
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def header(evidence: Evidence) -> Markdown:
+    """The record's title and status line."""
+    comparison = evidence.comparison
+    status = "proposed" if comparison.recommended else "open: no option passes every gate"
+    return Markdown(
+        plan.title_markdown(evidence.scenario)
+        + "\n\n"
+        + f"*Architecture decision record · status: {status} · made {evidence.made_at} by "
+        f"scaleplan {text(scaleplan.__version__)} from* {text(evidence.path.name)}"
+    )
+
+
+def context_and_problem(evidence: Evidence) -> Markdown:
+    """MADR: Context and Problem Statement."""
+    return Markdown(
+        "## Context and Problem Statement\n\n" + plan.context_markdown(evidence.scenario)
+    )
+
+
+def decision_drivers(evidence: Evidence) -> Markdown:
+    """MADR: Decision Drivers — the client's words, then the NFRs and the workload."""
+    scenario = evidence.scenario
+    parts = ["## Decision Drivers"]
+    if scenario.drivers:
+        parts.append(plan.drivers_markdown(scenario))
+    parts += [
+        plan.nfrs_markdown(scenario),
+        plan.workload_markdown(scenario),
+        plan.checklist_markdown(scenario),
+    ]
+    return Markdown("\n\n".join(parts))
+
+
+def considered_options(evidence: Evidence) -> list[Any]:
+    """MADR: Considered Options — each candidate, described, with its graph."""
+    comparison = evidence.comparison
+    items: list[Any] = [
+        Markdown(
+            "## Considered Options\n\n"
+            + "\n".join(
+                f"{index}. **{text(candidate.name)}**"
+                + (f" — {text(candidate.description)}" if candidate.description else "")
+                for index, candidate in enumerate(comparison.candidates, start=1)
+            )
+        )
+    ]
+    specs = evidence.scenario.architectures()
+    for candidate in comparison.candidates:
+        spec = specs[candidate.name]
+        components = ", ".join(
+            f"{text(name)} ({text(component.kind)}"
+            + (f", {component.capacity} slots" if component.capacity else "")
+            + ")"
+            for name, component in spec.components.items()
+        )
+        about = [f"### {text(candidate.name)}"]
+        if spec.description:
+            about.append(text(spec.description))
+        about.append(f"Components: {components}.")
+        items.append(Markdown("\n\n".join(about)))
+        items.append(_candidate_figure(evidence, candidate))
+    return items
+
+
+def gates_table(evidence: Evidence) -> Markdown:
+    """The NFR gates: one row per NFR, one column per candidate, each verdict with its CI."""
+    comparison = evidence.comparison
+    names = [candidate.name for candidate in comparison.candidates]
+    nfrs: list[str] = []
+    for candidate in comparison.candidates:
+        for verdict in candidate.verdicts:
+            if verdict.nfr not in nfrs:
+                nfrs.append(verdict.nfr)
+    rows = [
+        [text(nfr)] + [_verdict_cell(comparison.candidate(name).verdict(nfr)) for name in names]
+        for nfr in nfrs
+    ]
+    return Markdown(
+        f"### NFR gates at peak ({comparison.peak_rate_per_s:,.0f} requests/s)\n\n"
+        "A verdict passes only when its 95% confidence interval clears the bound; any fail "
+        "excludes the option.\n\n" + table(["NFR", *(text(name) for name in names)], rows)
+    )
+
+
+def decision_matrix(evidence: Evidence) -> Markdown:
+    """The weighted decision matrix: value and score per criterion, total, gate."""
+    comparison = evidence.comparison
+    criteria = list(comparison.weights)
+    header_cells = ["option"]
+    header_cells += [f"{text(c)} (w {comparison.weights[c]:.0%})" for c in criteria]
+    header_cells += ["score", "gate"]
+    rows = []
+    for row in comparison.matrix_records():
+        cells = [
+            ("**" + text(row["candidate"]) + "**") if row["recommended"] else text(row["candidate"])
+        ]
+        for criterion in criteria:
+            value, score = row.get(criterion), row.get(f"{criterion}.score")
+            cells.append(f"{_criterion_value(evidence, criterion, value)} · {number(score, '.2f')}")
+        cells.append(number(row["score"], ".2f"))
+        cells.append("excluded" if row["gated"] else "passes")
+        rows.append(cells)
+    return Markdown(
+        "### Decision matrix\n\nEach criterion is scored relative to the best option that "
+        "passes the gates (1 = best), weighted by the scenario's criteria.\n\n"
+        + table(header_cells, rows)
+    )
+
+
+def _criterion_value(evidence: Evidence, criterion: str, value: Any) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    if criterion.endswith("_ms"):
+        return f"{value:.1f} ms"
+    if criterion.startswith("cost"):
+        return _money(evidence, value)
+    if criterion == "headroom":
+        return f"{value:.0%}"
+    if criterion == "error_rate":
+        return f"{100 * value:.3g}%"
+    if criterion == "runway_months":
+        return f"{value:.1f} months"
+    if criterion == "limit_per_s":
+        return f"{value:,.0f}/s"
+    return f"{value:.4g}"
+
+
+def decision_outcome(evidence: Evidence) -> list[Any]:
+    """MADR: Decision Outcome — the chosen option and why, the gates and the matrix."""
+    comparison = evidence.comparison
+    if comparison.recommended is None:
+        head = "No option is chosen: none passes every hard NFR gate."
+    else:
+        head = f'Chosen option: "**{text(comparison.recommended)}**", because'
+    reasons = "\n".join(f"- {text(reason)}" for reason in comparison.reasons)
+    items: list[Any] = [
+        Markdown("## Decision Outcome\n\n" + head + "\n\n" + reasons),
+        gates_table(evidence),
+        decision_matrix(evidence),
+    ]
+    items.extend(_comparison_figures(evidence))
+    return items
+
+
+def _comparison_figures(evidence: Evidence) -> list[Any]:
+    """The plotly figures of the comparison, from :mod:`scaleplan.views` where it has them."""
+    from scaleplan import views
+
+    figures = []
+    for name in ("figure_pareto", "figure_comparison", "figure_decision_matrix"):
+        draw = getattr(views, name, None)
+        if draw is not None:
+            figures.append(draw(evidence.comparison))
+    return figures
+
+
+def consequences(evidence: Evidence) -> Markdown:
+    """MADR: Consequences — good and bad, for the chosen option (or for not choosing)."""
+    comparison = evidence.comparison
+    chosen = evidence.chosen
+    good: list[str] = []
+    bad: list[str] = []
+    if chosen is not None:
+        good += _good_points(evidence, chosen)
+        bad += _bad_points(evidence, chosen)
+    else:
+        bad.append(
+            "No candidate meets every hard requirement: the decision needs another option, "
+            "more capacity or relaxed requirements."
+        )
+    for item in evidence.scenario.nfrs.qualitative:
+        if item.status in ("open", "at_risk", "partial"):
+            bad.append(
+                f"Checklist item still {text(item.status.replace('_', ' '))}: "
+                f"{text(item.area.replace('_', ' '))} — {text(item.requirement)}"
+            )
+    given = list(evidence.scenario.consequences)
+    parts = ["## Consequences"]
+    if comparison.recommended is not None:
+        parts.append(f"Of choosing **{text(comparison.recommended)}**:")
+    parts.append("\n".join(f"- Good, because {point}" for point in good) or "")
+    parts.append("\n".join(f"- Bad, because {point}" for point in bad) or "")
+    if given:
+        parts.append("Noted in the scenario:\n\n" + "\n".join(f"- {text(c)}" for c in given))
+    return Markdown("\n\n".join(part for part in parts if part))
+
+
+def _good_points(evidence: Evidence, candidate: CandidateResult) -> list[str]:
+    comparison = evidence.comparison
+    points = []
+    passed = [v for v in candidate.verdicts if v.status == "pass"]
+    if passed:
+        points.append(
+            "it meets " + ", ".join(text(v.nfr) for v in passed) + " at peak, with 95% confidence"
+        )
+    if candidate.pull is not None and math.isfinite(candidate.pull.limit_per_s):
+        low, high = candidate.pull.limit_ci95
+        points.append(
+            f"it carries up to {candidate.pull.limit_per_s:,.0f} requests/s"
+            f"{_ci(low, high, ',.0f')} within its SLOs, "
+            f"{candidate.pull.limit_per_s / comparison.peak_rate_per_s:.1f}× today's peak"
+        )
+    if candidate.runway is not None and candidate.runway.months > 0:
+        months = candidate.runway.months
+        shown = "indefinitely" if months == math.inf else f"for {months:.1f} months"
+        points.append(f"it absorbs {100 * comparison.growth_per_month:g}% monthly growth {shown}")
+    for difference in comparison.differences:
+        if (
+            difference.candidate == candidate.name
+            and difference.metric == "p99_ms"
+            and difference.significant
+            and difference.difference < 0
+        ):
+            points.append(text(difference.sentence()) + " (paired over the same arrivals)")
+    return points
+
+
+def _bad_points(evidence: Evidence, candidate: CandidateResult) -> list[str]:
+    comparison = evidence.comparison
+    points = []
+    baseline = comparison.baseline
+    if candidate.cost is not None and baseline != candidate.name:
+        other = comparison.candidate(baseline).cost
+        if other is not None and candidate.cost.per_month_today > other.per_month_today:
+            more = candidate.cost.per_month_today - other.per_month_today
+            points.append(
+                f"it costs {_money(evidence, more)} a month more than {text(baseline)} "
+                f"({_money(evidence, candidate.cost.per_month_today)} at today's load)"
+            )
+    for verdict in candidate.verdicts:
+        if verdict.status == "inconclusive":
+            extra = (
+                f"; about {verdict.extra_requests:,} more simulated requests would settle it"
+                if verdict.extra_requests
+                else ""
+            )
+            points.append(f"{text(verdict.nfr)} is not yet settled by the evidence{extra}")
+        elif verdict.status == "not evaluated":
+            points.append(f"{text(verdict.nfr)} is not evaluated: {text(verdict.detail)}")
+    if candidate.pull is not None and candidate.pull.bottleneck:
+        points.append(
+            f"{text(candidate.pull.bottleneck)} gives first at the limit "
+            f"({text(candidate.pull.failure_mode)}): it is the component to watch and to "
+            "scale next"
+        )
+    return points
+
+
+def confirmation_plan(evidence: Evidence) -> dict[str, Any]:
+    """The load test that would confirm the decision: ramp, targets and thresholds."""
+    comparison = evidence.comparison
+    chosen = evidence.chosen
+    peak = comparison.peak_rate_per_s
+    steps = [
+        {"rate_per_s": round(f * peak, 3), "hold_minutes": RAMP_STEP_MINUTES}
+        for f in RAMP_FRACTIONS
+    ]
+    limit = chosen.pull.limit_per_s if chosen and chosen.pull else math.nan
+    if math.isfinite(limit) and limit > peak:
+        for fraction in (0.5, 0.75, 1.0):
+            rate = peak + fraction * (limit - peak)
+            steps.append({"rate_per_s": round(rate, 3), "hold_minutes": RAMP_STEP_MINUTES})
+    thresholds = []
+    expected: dict[str, Any] = {}
+    for slo in evidence.scenario.nfrs.slos:
+        thresholds.append(slo.text)
+        if chosen is not None:
+            verdict = chosen.verdict(slo.text)
+            if verdict is not None and math.isfinite(verdict.measured):
+                expected[slo.text] = {"measured": verdict.measured, "ci95": list(verdict.ci95)}
+    return _clean_json(
+        {
+            "option": comparison.recommended,
+            "target_rate_per_s": peak,
+            "ramp": steps,
+            "thresholds": thresholds,
+            "expected_at_peak": expected,
+            "expected_limit_per_s": limit,
+            "expected_limit_ci95": list(chosen.pull.limit_ci95) if chosen and chosen.pull else None,
+            "expected_bottleneck": chosen.pull.bottleneck if chosen and chosen.pull else None,
+        }
+    )
+
+
+def _clean_json(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _clean_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean_json(item) for item in value]
+    return value
+
+
+def confirmation(evidence: Evidence) -> Markdown:
+    """MADR: Confirmation — the real load test that would confirm (or refute) the decision."""
+    plan_data = confirmation_plan(evidence)
+    comparison = evidence.comparison
+    option = comparison.recommended
+    lines = ["## Confirmation"]
+    if option is None:
+        lines.append(
+            "There is no chosen option to confirm. Once one is chosen, load-test it as below."
+        )
+    else:
+        lines.append(
+            f"Confirm the decision with a load test of **{text(option)}** in a staging "
+            "environment sized like production, with production-like data and the arrival mix "
+            "of the workload (Poisson arrivals at the rates below):"
+        )
+    ramp_rows = [
+        [
+            str(index),
+            f"{step['rate_per_s']:,.1f}",
+            f"{60 * step['rate_per_s']:,.0f}",
+            str(step["hold_minutes"]),
+        ]
+        for index, step in enumerate(plan_data["ramp"], start=1)
+    ]
+    lines.append(
+        f"**Target**: the peak of {comparison.peak_rate_per_s:,.1f} requests/s, held for "
+        f"{RAMP_STEP_MINUTES} minutes after a ramp; the steps beyond it head for the "
+        "sustainable limit the model predicts, to find where it really is."
+    )
+    lines.append(table(["step", "requests/s", "requests/min", "hold (min)"], ramp_rows))
+    expected = plan_data["expected_at_peak"]
+    rows = []
+    for slo in evidence.scenario.nfrs.slos:
+        model = expected.get(slo.text)
+        predicted = "—"
+        if model is not None:
+            low, high = model["ci95"]
+            value = model["measured"]
+            if slo.unit == "fraction":
+                predicted = f"{100 * value:.3g}%"
+            elif slo.unit == "ms":
+                predicted = f"{value:.1f} ms" + (
+                    _ci(low, high) if low is not None and high is not None else ""
+                )
+            else:
+                predicted = f"{value:.4g}"
+        rows.append([text(slo.text), predicted])
+    if rows:
+        lines.append(
+            "**Thresholds** (from the NFRs; the test fails if any is broken at the target "
+            "rate), with what the model predicts there:"
+        )
+        lines.append(table(["threshold", "model at peak"], rows))
+    limit = plan_data["expected_limit_per_s"]
+    if limit is not None:
+        low_high = plan_data["expected_limit_ci95"] or [None, None]
+        interval = _ci(low_high[0], low_high[1], ",.0f") if None not in low_high else ""
+        lines.append(
+            f"**Expected limit**: {limit:,.0f} requests/s{interval}, with "
+            f"**{text(plan_data['expected_bottleneck'] or '?')}** saturating first. The decision "
+            "is confirmed when every threshold holds at the target rate and the measured limit "
+            "lies at or above the model's lower bound; it is refuted — revisit the model's "
+            "service times against production traces — if a threshold breaks below the peak."
+        )
+    return Markdown("\n\n".join(lines))
+
+
+def pros_and_cons(evidence: Evidence) -> Markdown:
+    """MADR: Pros and Cons of the Options — every option, good and bad, from its evidence."""
+    comparison = evidence.comparison
+    parts = ["## Pros and Cons of the Options"]
+    for candidate in comparison.candidates:
+        head = f"### {text(candidate.name)}"
+        if candidate.description:
+            head += f"\n\n{text(candidate.description)}"
+        good = _good_points(evidence, candidate)
+        bad = [
+            f"it fails {text(reason.removeprefix('fails '))}" for reason in candidate.gate_reasons
+        ]
+        bad += _bad_points(evidence, candidate)
+        if not candidate.stable_at_peak:
+            bad.insert(0, "it cannot carry the peak load: its queues grow without bound")
+        if candidate.pareto:
+            good.append("it is on the cost–p99 Pareto frontier: nothing is both cheaper and faster")
+        cost = candidate.cost.per_month_today if candidate.cost else None
+        neutral = [
+            f"costs {_money(evidence, cost)} a month at today's load",
+            f"weighted score {number(candidate.score, '.2f')}"
+            + (" — excluded by the gates" if candidate.gated else ""),
+        ]
+        lines = [f"- Good, because {point}" for point in good]
+        lines += [f"- Neutral: {point}" for point in neutral]
+        lines += [f"- Bad, because {point}" for point in bad]
+        parts.append(head + "\n\n" + "\n".join(lines))
+    return Markdown("\n\n".join(parts))
+
+
+def more_information(evidence: Evidence) -> Markdown:
+    """MADR: More Information — seed, budget, versions, hashes and how to reproduce."""
+    settings = evidence.settings
+    key = evidence.key
+    comparison = evidence.comparison
+    budget_rows = [[text(name), text(str(value))] for name, value in settings.as_dict().items()]
+    budget_rows.append(["simulated requests", f"{comparison.simulated_requests:,}"])
+    budget_rows.append(["wall time", f"{evidence.wall_s:.1f} s"])
+    version_rows = [[text(name), text(version)] for name, version in evidence.versions.items()]
+    hash_rows = [["scenario file", f"`{key.scenario_hash}`"]]
+    hash_rows += [[text(name), f"`{digest}`"] for name, digest in key.spec_hashes.items()]
+    hash_rows.append(["run key", f"`{key.digest}`"])
+    # A fenced block shows its text literally (renderers escape it); only a backtick fence or a
+    # line break in a file name could end it early.
+    name = evidence.path.name.replace("`", "'").replace("\n", " ")
+    command = f"scaleplan decide {name} --seed {settings.seed} --budget {settings.requests} -o out/"
+    return Markdown(
+        "\n\n".join(
+            [
+                "## More Information",
+                "Every number above comes from simulations with the seed and budget below; the "
+                "same inputs and versions give the same numbers. Candidates share seeds "
+                f"{settings.seed}–{settings.seed + settings.replications - 1} (common random "
+                "numbers), so their differences are paired.",
+                "**Seed and run budget**\n\n" + table(["setting", "value"], budget_rows),
+                "**Versions**\n\n" + table(["software", "version"], version_rows),
+                "**Input hashes** (SHA-256, first 16 hex digits; a candidate's hash is of its "
+                "validated spec, independent of comments and key order)\n\n"
+                + table(["input", "hash"], hash_rows),
+                "**To reproduce**, with the same scenario file and versions:\n\n"
+                f"```\n{command}\n```\n\n"
+                f"The results behind this record are in `{JSON_FILE}` beside it.",
+            ]
+        )
+    )
+
+
+def sections(evidence: Evidence) -> list[Any]:
+    """The whole record, in MADR order (what the template shows, cell by cell)."""
+    return [
+        header(evidence),
+        context_and_problem(evidence),
+        decision_drivers(evidence),
+        *considered_options(evidence),
+        *decision_outcome(evidence),
+        consequences(evidence),
+        confirmation(evidence),
+        pros_and_cons(evidence),
+        more_information(evidence),
+    ]
+
+
+__all__ = [
+    "Evidence",
+    "confirmation",
+    "confirmation_plan",
+    "consequences",
+    "considered_options",
+    "context_and_problem",
+    "decision_drivers",
+    "decision_matrix",
+    "decision_outcome",
+    "gates_table",
+    "gather",
+    "header",
+    "more_information",
+    "pros_and_cons",
+    "save",
+    "sections",
+]
