@@ -551,8 +551,11 @@ def test_examples_load_and_build(path: Path) -> None:
     assert set(graph) == set(spec.components)
 
 
-def test_example_files_are_the_three_we_test() -> None:
-    assert [path.stem for path in EXAMPLES] == ["lb-cluster", "monolith", "three-tier"]
+def test_every_example_has_a_comment_header_saying_what_it_models() -> None:
+    assert {"lb-cluster", "monolith", "three-tier"} <= {path.stem for path in EXAMPLES}
+    for path in EXAMPLES:
+        first = path.read_text().splitlines()[0]
+        assert first.startswith("# "), f"{path.name} has no comment header"
 
 
 def test_lb_cluster_values_and_defaults() -> None:

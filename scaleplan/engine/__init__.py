@@ -5,6 +5,7 @@ how requests arrive, wait, are served and call other components. Statistics prim
 in :mod:`scaleplan.metrics`; closed forms in :mod:`scaleplan.analytic`.
 """
 
+from scaleplan.engine.faults import Hook, HookContext
 from scaleplan.engine.run import UnstableError, check_stability, simulate
 
-__all__ = ["UnstableError", "check_stability", "simulate"]
+__all__ = ["Hook", "HookContext", "UnstableError", "check_stability", "simulate"]

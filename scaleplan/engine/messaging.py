@@ -59,7 +59,7 @@ class WorkerPoolStation(ServiceStation):
         # New slots take waiting jobs at once.
         while self.pool.queue and self.pool.busy < self.pool.concurrency:
             self.pool.busy += 1
-            self.pool.queue.popleft().succeed()
+            self.pool.queue.popleft().succeed(True)
         self.notify()
 
     def remove_replica(self) -> None:

@@ -63,6 +63,7 @@ class StationSeries:
         self.wait_s = np.zeros(n_buckets)
         self.held_s = np.zeros(n_buckets)
         self.rejects = np.zeros(n_buckets, dtype=np.int64)
+        self.failures = np.zeros(n_buckets, dtype=np.int64)
         width = 1.0 / inv_width
         # Slot-seconds available per bucket, and mean replicas per bucket: constant unless
         # the component autoscales (see :meth:`scale`).
@@ -70,6 +71,9 @@ class StationSeries:
         self.replicas = np.zeros(n_buckets)
         self.kind = ""
         self.details: dict[str, Any] = {}
+        # (time, replicas up) at each crash or repair, and how many replicas there are.
+        self.up_log: list[tuple[float, int]] = []
+        self.total_replicas = 0
 
     def scale(self, log: list[tuple[float, int]], slots_per_replica: float, replicas: int) -> None:
         """Turn the log of (time, replicas) changes into per-bucket capacity and replicas."""
@@ -88,9 +92,7 @@ class StationSeries:
         self.replicas = replica_seconds / width
         self.capacity_s = replica_seconds * slots_per_replica
 
-    def add(
-        self, records: list[tuple[float, float, float, float, float]], rejects: list[float]
-    ) -> None:
+    def add(self, records: list[VisitRecord], rejects: list[float], failures: list[float]) -> None:
         if records:
             block = np.asarray(records)
             times = block[:, 0]
@@ -104,6 +106,10 @@ class StationSeries:
         if rejects:
             self.rejects += np.bincount(
                 self.span.bucket_of(np.asarray(rejects)), minlength=self.span.n_buckets
+            )
+        if failures:
+            self.failures += np.bincount(
+                self.span.bucket_of(np.asarray(failures)), minlength=self.span.n_buckets
             )
 
 
@@ -158,7 +164,7 @@ class Recorder:
         completions: list[tuple[float, float, int]],
         unsuccessful: list[tuple[float, int]],
         arrival_times: list[float],
-        stations: dict[str, tuple[list[VisitRecord], list[float]]],
+        stations: dict[str, tuple[list[VisitRecord], list[float], list[float]]],
     ) -> None:
         """Fold the raw lists into the series and empty them."""
         if completions:
@@ -184,7 +190,8 @@ class Recorder:
                 self.system.bucket_of(np.asarray(arrival_times)), minlength=self.n_buckets
             )
             arrival_times.clear()
-        for name, (records, rejects) in stations.items():
-            self.stations[name].add(records, rejects)
+        for name, (records, rejects, failures) in stations.items():
+            self.stations[name].add(records, rejects, failures)
             records.clear()
             rejects.clear()
+            failures.clear()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ import numpy as np
 import simpy
 
 from scaleplan.engine.arrivals import gaps
+from scaleplan.engine.faults import Hook, HookContext, start_faults, time_up
 from scaleplan.engine.kinds import STATIONS
 from scaleplan.engine.recorder import LatencySeries, Recorder, StationSeries, Window
 from scaleplan.engine.stations import OK, REJECTED, Station
@@ -120,6 +121,7 @@ def simulate(
     run_anyway: bool = False,
     max_in_flight: int | None = None,
     progress: Progress | None = None,
+    hooks: Sequence[Hook] = (),
 ) -> SimulationResult:
     """Simulate ``spec`` and return its result (the JSON contract of shared/DESIGN.md).
 
@@ -139,6 +141,10 @@ def simulate(
         Requests in the system at which a run is stopped as unstable.
     progress : callable, optional
         Called as ``progress(arrived, planned)`` every few thousand arrivals.
+    hooks : sequence of callables
+        Each is called with a :class:`~scaleplan.engine.faults.HookContext` once the model is
+        built, to start processes of its own (rollouts, custom faults). Failures and chaos
+        events from the spec are started for every run.
 
     Examples
     --------
@@ -187,6 +193,7 @@ def simulate(
                 horizon,
                 limit,
                 report,
+                hooks,
             )
         )
         done_before += runs[-1].counts.arrived
@@ -205,6 +212,7 @@ def _replicate(
     horizon: float,
     max_in_flight: int,
     report: Callable[[int], None],
+    hooks: Sequence[Hook] = (),
 ) -> Replication:
     env = simpy.Environment()
 
@@ -218,7 +226,14 @@ def _replicate(
     for station in stations.values():
         station.connect(stations, streams)
     for station in stations.values():
+        # The replica count is logged from the start, so that its time series and the
+        # capacity behind utilisation cover the whole run when it later changes.
+        station.replica_log.append((0.0, station.replica_count))
         station.start()
+    context = HookContext(env, spec, stations, streams)
+    start_faults(context)
+    for hook in hooks:
+        hook(context)
     # Every station with figures of its own: the components and their parts (shards, ...).
     recorded = {
         part.name: part for station in stations.values() for part in (station, *station.children)
@@ -230,7 +245,9 @@ def _replicate(
     completions: list[tuple[float, float, int]] = []
     unsuccessful: list[tuple[float, int]] = []
     arrival_times: list[float] = []
-    station_lists = {name: (s.records, s.reject_times) for name, s in recorded.items()}
+    station_lists = {
+        name: (s.records, s.reject_times, s.failure_times) for name, s in recorded.items()
+    }
     state = _RunState()
     stop = env.event()
     stopped: list[Unstable] = []
@@ -302,6 +319,8 @@ def _replicate(
         series = recorder.stations[name]
         series.kind = station.kind
         series.details = station.details()
+        series.up_log = list(station.up_log)
+        series.total_replicas = len(station.all_replicas or station.replicas)
         initial = series.capacity / max(station.replica_log[0][1], 1) if station.replica_log else 0
         series.scale(station.replica_log, initial, station.replica_count)
     report(state.arrived)
@@ -497,6 +516,17 @@ def _component(per_run: list[tuple[StationSeries, Window]]) -> ComponentResult:
         ci = replication_ci([h / c for h, c in zip(held, slot_seconds, strict=True) if c])
         utilization_ci = (ci.low, ci.high)
     replicas = float(np.mean([series.replicas[w.first : w.last].mean() for series, w in per_run]))
+    details = first.details if len(per_run) == 1 else _merge_details(per_run)
+    if any(series.up_log for series, _ in per_run):
+        shares = [
+            time_up(series.up_log, w.start_s, w.end_s, series.total_replicas) / w.seconds
+            for series, w in per_run
+            if w.seconds
+        ]
+        details = {**details, "time_availability": float(np.mean(shares))}
+        if len(shares) > 1:
+            ci = replication_ci(shares)
+            details["time_availability_ci95"] = [ci.low, ci.high]
     return ComponentResult(
         kind=first.kind,
         utilization=utilization,
@@ -509,7 +539,7 @@ def _component(per_run: list[tuple[StationSeries, Window]]) -> ComponentResult:
         wait_ms=1e3 * waited / count if count else math.nan,
         utilization_ci95=utilization_ci,
         method="simulation",
-        details=first.details if len(per_run) == 1 else _merge_details(per_run),
+        details=details,
     )
 
 
@@ -556,7 +586,7 @@ def _timeseries(spec: ArchitectureSpec, runs: list[Replication]) -> dict[str, ob
         utilization = np.divide(held, slot_seconds, out=np.zeros_like(held), where=slot_seconds > 0)
         components[name] = {
             "throughput_per_s": per_bucket([s.span.count for s in series]),
-            "errors_per_s": per_bucket([s.rejects for s in series]),
+            "errors_per_s": per_bucket([s.rejects + s.failures for s in series]),
             "p50_ms": quantile_rows([s.span.hist for s in series], 0.5),
             "p99_ms": quantile_rows([s.span.hist for s in series], 0.99),
             "utilization": [float(value) for value in utilization[:used]],

@@ -38,14 +38,35 @@ StreamFactory = Callable[[str], np.random.Generator]
 
 
 class Replica:
-    """One replica: ``concurrency`` slots and its own FIFO queue of waiting requests."""
+    """One replica: ``concurrency`` slots and its own FIFO queue of waiting requests.
 
-    __slots__ = ("busy", "concurrency", "queue")
+    ``up`` is whether it runs; ``epoch`` counts its crashes, so a request can tell that the
+    replica it was served on crashed meanwhile. ``slowdown`` and ``extra_error`` are how a
+    degraded replica or a bad release behaves; ``version`` and ``zone`` label it.
+    """
 
-    def __init__(self, concurrency: int):
+    __slots__ = (
+        "busy",
+        "concurrency",
+        "epoch",
+        "extra_error",
+        "queue",
+        "slowdown",
+        "up",
+        "version",
+        "zone",
+    )
+
+    def __init__(self, concurrency: int, zone: str = ""):
         self.concurrency = concurrency
         self.busy = 0
         self.queue: deque[Event] = deque()
+        self.up = True
+        self.epoch = 0
+        self.slowdown = 1.0
+        self.extra_error = 0.0
+        self.version = 0
+        self.zone = zone
 
     def load(self) -> int:
         return self.busy + len(self.queue)
@@ -57,9 +78,18 @@ def release(replica: Replica) -> None:
     A replica shrunk by autoscaling has more busy slots than it now owns: those go away.
     """
     if replica.queue and replica.busy <= replica.concurrency:
-        replica.queue.popleft().succeed()
+        replica.queue.popleft().succeed(True)
     else:
         replica.busy -= 1
+
+
+def crash(replica: Replica) -> None:
+    """The replica stops: what it serves and what waits for it fails."""
+    replica.up = False
+    replica.epoch += 1
+    replica.busy = 0
+    while replica.queue:
+        replica.queue.popleft().succeed(False)
 
 
 def service_times(distribution: Distribution, rng: np.random.Generator) -> Iterator[float]:
@@ -86,6 +116,12 @@ class Station:
         self.listeners: list[Callable[[], None]] = []
         # (time, replicas) at each change of the replica count, for the time series.
         self.replica_log: list[tuple[float, int]] = []
+        # Times of requests that failed here (crashed replica, no healthy replica, errors).
+        self.failure_times: list[float] = []
+        # Every replica, in rotation or not (``replicas`` is what dispatch sees).
+        self.all_replicas: list[Replica] = []
+        # (time, replicas up) at each crash or repair, for availability.
+        self.up_log: list[tuple[float, int]] = []
 
     @property
     def capacity(self) -> int:
@@ -140,6 +176,34 @@ class Station:
         for listener in self.listeners:
             listener()
 
+    # -- failures and rotation (driven by scaleplan.engine.faults) ----------------------
+
+    def replicas_up(self) -> int:
+        return sum(replica.up for replica in self.all_replicas or self.replicas)
+
+    def crash(self, replica: Replica) -> None:
+        crash(replica)
+        self.up_log.append((self.env.now, self.replicas_up()))
+
+    def repair(self, replica: Replica) -> None:
+        replica.up = True
+        self.up_log.append((self.env.now, self.replicas_up()))
+
+    def set_rotation(self, replica: Replica, serving: bool) -> None:
+        """Put a replica in or out of the set that callers dispatch to (health checks)."""
+        if not self.all_replicas:
+            self.all_replicas = list(self.replicas)
+        if serving and replica not in self.replicas:
+            self.replicas.append(replica)
+        elif not serving and replica in self.replicas:
+            self.replicas.remove(replica)
+        else:
+            return
+        self.rotation_changed()
+
+    def rotation_changed(self) -> None:
+        self.notify()
+
 
 class ServiceStation(Station):
     kind = "service"
@@ -150,7 +214,11 @@ class ServiceStation(Station):
         super().__init__(name, env)
         self.spec = spec
         self.streams = streams
-        self.replicas = [Replica(spec.concurrency) for _ in range(spec.replicas)]
+        zones = spec.zones or ("",)
+        self.replicas = [
+            Replica(spec.concurrency, zones[index % len(zones)]) for index in range(spec.replicas)
+        ]
+        self.all_replicas = list(self.replicas)
         self.queue_limit = spec.queue_limit
         self.hold = spec.hold_during_calls
         self.parallel = spec.parallel
@@ -189,17 +257,26 @@ class ServiceStation(Station):
         if self.spec.autoscale is not None:
             from scaleplan.engine.autoscale import Autoscaler
 
-            self.replica_log.append((0.0, self.replica_count))
             Autoscaler(self, self.spec.autoscale).start()
 
     def visit(self) -> Visit:
         replicas = self.replicas
-        replica = replicas[self.dispatch.choose()] if len(replicas) > 1 else replicas[0]
+        if len(replicas) > 1:
+            replica = replicas[self.dispatch.choose()]
+        elif replicas:
+            replica = replicas[0]
+        else:  # every replica is out of rotation
+            self.failure_times.append(self.env.now)
+            return FAILED
         return (yield from self.serve(replica))
 
     def serve(self, replica: Replica) -> Visit:
         env = self.env
         arrived = env.now
+        if not replica.up:  # crashed, and no health check has noticed yet
+            self.failure_times.append(arrived)
+            return FAILED
+        epoch = replica.epoch
         if replica.busy < replica.concurrency:
             replica.busy += 1
         else:
@@ -208,17 +285,24 @@ class ServiceStation(Station):
                 return REJECTED
             turn = Event(env)
             replica.queue.append(turn)
-            yield turn  # the slot is handed over by release(); busy is unchanged
+            # The slot is handed over by release() (True), or the replica crashed (False).
+            if not (yield turn):
+                self.failure_times.append(env.now)
+                return FAILED
             if self.max_wait_s is not None and env.now - arrived > self.max_wait_s:
                 release(replica)
                 self.shed += 1
                 self.reject_times.append(env.now)
                 return REJECTED
         started = env.now
-        yield Timeout(env, next(self.service_s))
+        yield Timeout(env, next(self.service_s) * replica.slowdown)
+        if replica.epoch != epoch:  # crashed while serving: the slot went with it
+            self.failure_times.append(env.now)
+            return FAILED
         served = env.now
         status = OK
-        if self.error_probability and next(self.errors) < self.error_probability:
+        error = self.error_probability + replica.extra_error
+        if error and next(self.errors) < error:
             status = FAILED
             self.failed_here += 1
         if not self.hold:
@@ -227,6 +311,9 @@ class ServiceStation(Station):
             status = yield from (self.call_parallel() if self.parallel else self.call_in_order())
         done = env.now
         if self.hold:
+            if replica.epoch != epoch:
+                self.failure_times.append(done)
+                return FAILED
             release(replica)
             held = done - started
         else:
@@ -264,8 +351,15 @@ class ServiceStation(Station):
     # -- autoscaling ------------------------------------------------------------------
 
     def add_replica(self) -> None:
-        self.replicas.append(Replica(self.spec.concurrency))
-        self.dispatch.resize([1.0] * len(self.replicas))
+        zones = self.spec.zones or ("",)
+        replica = Replica(self.spec.concurrency, zones[len(self.all_replicas) % len(zones)])
+        self.replicas.append(replica)
+        self.all_replicas.append(replica)
+        self.rotation_changed()
+
+    def rotation_changed(self) -> None:
+        if self.replicas:
+            self.dispatch.resize([1.0] * len(self.replicas))
         self.notify()
 
     def remove_replica(self) -> None:
@@ -273,9 +367,9 @@ class ServiceStation(Station):
         if len(self.replicas) <= 1:
             return
         idle = min(range(len(self.replicas)), key=lambda index: self.replicas[index].load())
-        del self.replicas[idle]
-        self.dispatch.resize([1.0] * len(self.replicas))
-        self.notify()
+        removed = self.replicas.pop(idle)
+        self.all_replicas.remove(removed)
+        self.rotation_changed()
 
     def details(self) -> dict[str, Any]:
         figures: dict[str, Any] = {}
@@ -332,7 +426,9 @@ class LoadBalancerStation(Station):
     def rebuild(self) -> None:
         """A target gained or lost replicas: spread over the current ones."""
         assert self.policy is not None
-        self.policy.resize(self._endpoint_weights())
+        weights = self._endpoint_weights()
+        if weights:
+            self.policy.resize(weights)
 
     def endpoint_load(self, index: int) -> int:
         return self.endpoints[index][1].load()
@@ -345,6 +441,9 @@ class LoadBalancerStation(Station):
             waited = yield from self.serve_simple(self.replicas[0], self.service_s)
             own = env.now - arrived - waited
         assert self.policy is not None
+        if not self.endpoints:  # no healthy replica behind the balancer
+            self.failure_times.append(env.now)
+            return FAILED
         station, replica = self.endpoints[self.policy.choose()]
         status = yield from station.serve(replica)
         done = env.now

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -32,7 +32,9 @@ from pydantic import (
 from scaleplan.errors import Problem, SpecError
 from scaleplan.spec.components import (
     NAME_PATTERN,
+    ChaosEventSpec,
     ComponentSpec,
+    ServiceSpec,
     _Strict,
 )
 
@@ -219,6 +221,7 @@ class ArchitectureSpec(_Strict):
     workload: WorkloadSpec
     entry: str | None = Field(default=None, description="where requests arrive")
     components: dict[str, ComponentSpec] = Field(min_length=1)
+    chaos: tuple[ChaosEventSpec, ...] = Field(default=(), description="scheduled faults")
 
     _source: str = PrivateAttr(default="<memory>")
     _base_dir: str = PrivateAttr(default=".")
@@ -374,6 +377,7 @@ def _reference_problems(
                 index = [cls.name for cls in spec.workload.classes].index(class_name)
                 path = ("workload", "classes", index, "entry")
             yield problem(path, f"no component named {entry!r}{_suggest(entry, names)}")
+    yield from _chaos_problems(spec, problem)
     for name, component in spec.components.items():
         if not re.match(NAME_PATTERN, name):
             yield problem(("components", name), f"not a valid component name (got {name!r})")
@@ -389,6 +393,33 @@ def _reference_problems(
                 yield problem(
                     path, f"a {component.kind} sends to a {wanted} ({target!r} is a {found})"
                 )
+
+
+def _chaos_problems(
+    spec: ArchitectureSpec, problem: Callable[[tuple[str | int, ...], str], Problem]
+) -> Iterable[Problem]:
+    zones = {
+        zone
+        for component in spec.components.values()
+        if isinstance(component, ServiceSpec)
+        for zone in component.zones
+    }
+    for index, event in enumerate(spec.chaos):
+        if event.component is not None:
+            path: tuple[str | int, ...] = ("chaos", index, "component")
+            target = spec.components.get(event.component)
+            if target is None:
+                names = set(spec.components)
+                found = event.component
+                yield problem(path, f"no component named {found!r}{_suggest(found, names)}")
+            elif not isinstance(target, ServiceSpec):
+                found = f"{event.component!r} is a {target.kind}"
+                yield problem(path, f"{event.action} needs a service ({found})")
+        if event.zone is not None and event.zone not in zones:
+            known = ", ".join(sorted(zones)) or "none: give services `zones`"
+            yield problem(
+                ("chaos", index, "zone"), f"no replica runs in zone {event.zone!r} (zones: {known})"
+            )
 
 
 def _parse_key(key: str) -> tuple[str | int, ...]:

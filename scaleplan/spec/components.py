@@ -213,6 +213,30 @@ class AutoscaleSpec(_Strict):
         return self
 
 
+class FailureSpec(_Strict):
+    """Crashes and repairs of each replica (or of the whole component), and how fast a health
+    check notices. Times to failure and to repair are drawn independently for each replica."""
+
+    mtbf_h: PositiveFloat = Field(description="mean time between failures, hours")
+    mttr_min: PositiveFloat = Field(description="mean time to repair, minutes")
+    distribution: Literal["exponential", "weibull", "lognormal"] = "exponential"
+    shape: PositiveFloat = Field(default=1.0, description="Weibull shape k (1 is exponential)")
+    cv: PositiveFloat = Field(default=1.0, description="lognormal coefficient of variation")
+    repair_distribution: Literal["exponential", "lognormal", "constant"] = "exponential"
+    scope: Literal["replica", "component"] = Field(
+        default="replica", description="each replica fails alone, or all fail together"
+    )
+    detection_s: float = Field(
+        default=10.0, ge=0, description="health-check delay before traffic avoids a failed replica"
+    )
+
+    @property
+    def availability(self) -> float:
+        """Steady-state availability of one unit: MTBF / (MTBF + MTTR)."""
+        mtbf = self.mtbf_h * 60
+        return mtbf / (mtbf + self.mttr_min)
+
+
 class LoadSheddingSpec(_Strict):
     """Drop a request that waited longer than ``max_wait_ms`` when its turn comes (its caller has
     most likely given up), rather than serve it late (CoDel-style)."""
@@ -243,6 +267,10 @@ class ServiceSpec(_ComponentBase):
     )
     load_shedding: LoadSheddingSpec | None = None
     autoscale: AutoscaleSpec | None = None
+    failures: FailureSpec | None = None
+    zones: tuple[Annotated[str, Field(pattern=NAME_PATTERN)], ...] = Field(
+        default=(), description="replica i runs in zones[i mod len(zones)]"
+    )
 
     @model_validator(mode="after")
     def _autoscale_range(self) -> ServiceSpec:
@@ -580,6 +608,30 @@ KINDS = (
     "topic",
     "worker_pool",
 )
+
+
+class ChaosEventSpec(_Strict):
+    """A scheduled fault, as in a game day: kill replicas, take a zone down, slow a component
+    down, or make it fail every request (a dropped dependency)."""
+
+    at_s: float = Field(ge=0)
+    action: Literal["kill_replicas", "zone_outage", "add_latency", "drop_dependency"]
+    component: str | None = None
+    zone: str | None = None
+    count: PositiveInt = 1
+    duration_s: PositiveFloat | None = Field(
+        default=None, description="how long until it heals; for ever when absent"
+    )
+    latency_factor: float = Field(default=2.0, gt=0, description="service time multiplier")
+
+    @model_validator(mode="after")
+    def _target(self) -> ChaosEventSpec:
+        if self.action == "zone_outage":
+            if self.zone is None:
+                raise ValueError("a zone_outage needs a zone")
+        elif self.component is None:
+            raise ValueError(f"{self.action} needs a component")
+        return self
 
 
 def expected_queue_attempts(failure_probability: float, max_retries: int) -> float:
