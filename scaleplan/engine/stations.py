@@ -49,8 +49,10 @@ class Replica:
         "busy",
         "concurrency",
         "epoch",
+        "errors",
         "extra_error",
         "queue",
+        "served",
         "slowdown",
         "up",
         "version",
@@ -67,6 +69,10 @@ class Replica:
         self.extra_error = 0.0
         self.version = 0
         self.zone = zone
+        # Visits served and visits that failed by an error here, for per-version error
+        # rates during a rollout.
+        self.served = 0
+        self.errors = 0
 
     def load(self) -> int:
         return self.busy + len(self.queue)
@@ -302,9 +308,11 @@ class ServiceStation(Station):
         served = env.now
         status = OK
         error = self.error_probability + replica.extra_error
+        replica.served += 1
         if error and next(self.errors) < error:
             status = FAILED
             self.failed_here += 1
+            replica.errors += 1
         if not self.hold:
             release(replica)
         if self.calls and status == OK:
