@@ -33,5 +33,8 @@ def main() -> None:
 if __name__ == "__main__":
     main()
 
+# Experiment commands (pull, ramp, sweep, compare) register themselves on the app when imported.
+from scaleplan.cli import experiments as experiments  # noqa: E402
+
 # Report commands (decide, batch, runs) register themselves on the app when imported.
 from scaleplan.cli import report  # noqa: E402

@@ -146,7 +146,7 @@ def parse_slo(text: str) -> SLOSpec:
         raise ValueError(f"the bound must be greater than 0 (got {text!r})")
     return SLOSpec(
         metric=metric,
-        op=op,  # type: ignore[arg-type]
+        op=op,
         bound=bound,
         unit=kind,
         request_class=cls,

@@ -8,3 +8,26 @@ the CLI's ``simulate`` start fast. One module per family of figures.
 from scaleplan.views.graph import figure_graph, graph_positions, write_html
 
 __all__ = ["figure_graph", "graph_positions", "write_html"]
+
+# Figures of the experiments (issue #4).
+from scaleplan.views.experiments import (
+    figure_comparison,
+    figure_decision_matrix,
+    figure_pareto,
+    figure_pull,
+    figure_pull_utilization,
+    figure_ramp,
+    figure_runway,
+    figure_sweep,
+)
+
+__all__ += [
+    "figure_comparison",
+    "figure_decision_matrix",
+    "figure_pareto",
+    "figure_pull",
+    "figure_pull_utilization",
+    "figure_ramp",
+    "figure_runway",
+    "figure_sweep",
+]

@@ -1,0 +1,417 @@
+"""The experiment commands: pull, ramp, sweep, compare.
+
+Each loads its input through :mod:`scaleplan.spec`, calls one verb of
+:mod:`scaleplan.experiments`, and prints a rich summary or, with ``--json``, the result's JSON
+on stdout (progress and messages go to stderr). Bad input — a file, a key path, an SLO string
+— exits 2 with where and what was found.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from scaleplan.cli.app import app
+from scaleplan.cli.core import JsonFlag, SeedOption, SpecPath, progress_bar, stderr, stdout
+
+if TYPE_CHECKING:
+    from scaleplan.experiments import ComparisonResult, PullResult, SweepResult
+    from scaleplan.spec import SLOSpec
+
+SloOption = Annotated[
+    list[str],
+    typer.Option(
+        "--slo",
+        help="An objective such as 'p99<=300ms', 'errors<=0.1%' or 'throughput>=99%' "
+        "(repeat for several).",
+        show_default=False,
+    ),
+]
+HtmlOption = Annotated[
+    Path | None, typer.Option("--html", help="Also write the figure as a self-contained HTML.")
+]
+
+
+def _slos(texts: list[str]) -> list[SLOSpec]:
+    from scaleplan.spec import parse_slo
+
+    parsed = []
+    for text in texts:
+        try:
+            parsed.append(parse_slo(text))
+        except ValueError as error:
+            raise typer.BadParameter(str(error), param_hint="'--slo'") from None
+    return parsed
+
+
+def _fmt(value: float, spec: str = ".4g") -> str:
+    return "—" if value is None or not math.isfinite(value) else format(value, spec)
+
+
+def _emit_json(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
+
+
+# --------------------------------------------------------------------------- pull
+
+
+@app.command()
+def pull(
+    spec: SpecPath,
+    slo: SloOption = [],  # noqa: B006 - typer reads the default, it is never mutated
+    seed: SeedOption = 1,
+    requests: Annotated[int, typer.Option(help="Requests simulated per step.", min=100)] = 20_000,
+    replications: Annotated[
+        int, typer.Option(help="Independent searches, for the limit's CI.", min=1)
+    ] = 3,
+    precision: Annotated[
+        float, typer.Option(help="Relative bracket width at which bisection stops.", min=0.001)
+    ] = 0.02,
+    html: HtmlOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Tractor pull: the most requests/s (and /min) that still meet every SLO, with a CI."""
+    from scaleplan.experiments import pull as run_pull
+    from scaleplan.spec import load_spec
+
+    objectives = _slos(slo)
+    architecture = load_spec(spec)
+    if precision >= 1:
+        raise typer.BadParameter(f"must be below 1 (got {precision})", param_hint="'--precision'")
+    with progress_bar(f"pulling {architecture.name}") as progress:
+        result = run_pull(
+            architecture,
+            objectives,
+            seed=seed,
+            requests=requests,
+            replications=replications,
+            precision=precision,
+            progress=progress,
+        )
+    if html is not None:
+        from scaleplan.views import figure_pull, write_html
+
+        stderr.print(f"wrote {write_html(figure_pull(result), html)}")
+    if as_json:
+        _emit_json(result.to_dict())
+    else:
+        print_pull(result)
+
+
+def print_pull(result: PullResult) -> None:
+    """A readable summary of a tractor pull."""
+    low, high = result.limit_ci95
+    slos = ", ".join(result.slos) or "stability only"
+    stdout.print(f"[bold]{result.spec}[/bold] — tractor pull under {slos}, seed {result.seed}")
+    stdout.print(
+        f"sustainable limit: [bold]{_fmt(result.limit_per_s, '.1f')} requests/s[/bold] "
+        f"({_fmt(result.limit_per_min, ',.0f')} requests/min), 95% CI "
+        f"{_fmt(low, '.1f')} – {_fmt(high, '.1f')} over {result.replications} searches"
+    )
+    stdout.print(
+        f"first search: bracket {_fmt(result.bracket[0], '.1f')} – "
+        f"{_fmt(result.bracket[1], '.1f')} requests/s after {result.first_search_runs} steps; "
+        f"{result.runs} steps and {result.requests:,} simulated requests in all"
+    )
+    stdout.print(f"knee of the latency curve: {_fmt(result.knee_per_s, '.1f')} requests/s")
+    if result.bottleneck:
+        ci_low, ci_high = result.bottleneck_utilization_ci95
+        ci = (
+            f" (95% CI {_fmt(100 * ci_low, '.0f')}–{_fmt(100 * ci_high, '.0f')}%)"
+            if math.isfinite(ci_low)
+            else ""
+        )
+        stdout.print(
+            f"bottleneck at the limit: {result.bottleneck} at "
+            f"{_fmt(100 * result.bottleneck_utilization, '.0f')}% utilisation{ci}"
+        )
+    stdout.print(f"beyond the limit: [bold]{result.failure_mode}[/bold] — {result.failure_detail}")
+    stdout.print(
+        f"analytic bottleneck bound: {_fmt(result.analytic_bound_per_s, '.1f')} requests/s "
+        f"({result.analytic_bottleneck or '—'})"
+    )
+    table = Table(title="steps of the first search and the curve", title_justify="left")
+    for column in ("phase", "requests/s", "meets", "p50 ms", "p99 ms", "errors", "busiest", "why"):
+        table.add_column(
+            column, justify="left" if column in ("phase", "busiest", "why") else "right"
+        )
+    for step in result.steps:
+        if step.replication != 0:
+            continue
+        table.add_row(
+            step.phase,
+            _fmt(step.rate_per_s, ".1f"),
+            "[green]yes[/green]" if step.meets else "[red]no[/red]",
+            _fmt(step.p50_ms, ".1f"),
+            _fmt(step.p99_ms, ".1f"),
+            f"{_fmt(100 * step.error_rate, '.2f')}%",
+            step.busiest,
+            step.reason,
+        )
+    stdout.print(table)
+    for note in result.notes:
+        stdout.print(f"[yellow]note:[/yellow] {note}")
+
+
+# --------------------------------------------------------------------------- ramp
+
+
+@app.command()
+def ramp(
+    spec: SpecPath,
+    slo: SloOption = [],  # noqa: B006 - typer reads the default, it is never mutated
+    seed: SeedOption = 1,
+    steps: Annotated[int, typer.Option(help="Load steps.", min=1)] = 10,
+    requests: Annotated[int, typer.Option(help="Requests over the whole ramp.", min=100)] = 40_000,
+    html: HtmlOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Stepped load test: load rising in steps until the system breaks."""
+    from scaleplan.experiments import ramp as run_ramp
+    from scaleplan.spec import load_spec
+
+    objectives = _slos(slo)
+    architecture = load_spec(spec)
+    result = run_ramp(architecture, slos=objectives, seed=seed, steps=steps, requests=requests)
+    if html is not None:
+        from scaleplan.views import figure_ramp, write_html
+
+        stderr.print(f"wrote {write_html(figure_ramp(result), html)}")
+    if as_json:
+        _emit_json(result.to_dict())
+        return
+    table = Table(title=f"{result.spec}: stepped load test", title_justify="left")
+    for column in ("step", "offered/s", "throughput/s", "errors", "p50 ms*", "p99 ms*", "meets"):
+        table.add_column(column, justify="right")
+    for row in result.steps:
+        table.add_row(
+            str(row["step"]),
+            _fmt(row["offered_per_s"], ".1f"),
+            _fmt(row["throughput_per_s"], ".1f"),
+            f"{_fmt(100 * row['error_rate'], '.2f')}%",
+            _fmt(row["window_p50_ms"], ".1f"),
+            _fmt(row["window_p99_ms"], ".1f"),
+            "[green]yes[/green]" if row["meets"] else "[red]no[/red]",
+        )
+    stdout.print(table)
+    stdout.print("* mean over the step's time windows of each window's percentile")
+    if result.broke_at is not None:
+        stdout.print(
+            f"breaks at step {result.broke_at} ({_fmt(result.broke_at_rate_per_s, '.1f')} "
+            "requests/s)" + (" — stopped early: queues ran away" if result.stopped_early else "")
+        )
+
+
+# --------------------------------------------------------------------------- sweep
+
+
+@app.command()
+def sweep(
+    spec: SpecPath,
+    set_: Annotated[
+        list[str],
+        typer.Option(
+            "--set",
+            help="KEY.PATH=VALUES with VALUES as 'start:stop' (inclusive), 'start:stop:step' "
+            "or 'a,b,c'; repeat for a grid.",
+            show_default=False,
+        ),
+    ] = [],  # noqa: B006 - typer reads the default, it is never mutated
+    seed: SeedOption = 1,
+    requests: Annotated[
+        int | None, typer.Option(help="Override the number of requests per point.", min=1)
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Local processes (default: one per core).", min=1)
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """What-if sweep over any key paths, one row per point, on local processes."""
+    from scaleplan.experiments import parse_grid_values
+    from scaleplan.experiments import sweep as run_sweep
+    from scaleplan.spec import load_spec
+
+    if not set_:
+        raise typer.BadParameter("give at least one KEY.PATH=VALUES", param_hint="'--set'")
+    grid: dict[str, list[Any]] = {}
+    for item in set_:
+        key, sep, values = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(
+                f"expected KEY.PATH=VALUES (got {item!r})", param_hint="'--set'"
+            )
+        try:
+            grid[key.strip()] = parse_grid_values(values)
+        except ValueError as error:
+            raise typer.BadParameter(f"{key.strip()}: {error}", param_hint="'--set'") from None
+    architecture = load_spec(spec)
+    with progress_bar(f"sweeping {architecture.name}", delay_s=0.5) as progress:
+        result = run_sweep(
+            architecture, grid, seed=seed, requests=requests, workers=workers, progress=progress
+        )
+    if as_json:
+        _emit_json(result.to_dict())
+    else:
+        print_sweep(result)
+
+
+def print_sweep(result: SweepResult) -> None:
+    """A table of a sweep's rows."""
+    table = Table(title=f"{result.spec}: sweep, seed {result.seed}", title_justify="left")
+    columns = [*result.keys, "stable", "mean ms", "p99 ms", "throughput/s", "errors", "busiest"]
+    for column in columns:
+        table.add_column(column, justify="right")
+    for row in result.records():
+        table.add_row(
+            *(str(row[key]) for key in result.keys),
+            "yes" if row["stable"] else "[red]no[/red]",
+            _fmt(row.get("mean_ms") or math.nan, ".2f"),
+            _fmt(row.get("p99_ms") or math.nan, ".1f"),
+            _fmt(row.get("throughput_per_s") or math.nan, ".1f"),
+            f"{_fmt(100 * (row.get('error_rate') or 0.0), '.2f')}%",
+            _busiest(row) if row["stable"] else (row.get("error") or "")[:60],
+        )
+    stdout.print(table)
+    stdout.print(
+        f"{len(result.rows)} points, {result.failures} unstable, {result.wall_time_s:.1f} s"
+    )
+
+
+def _busiest(row: dict[str, Any]) -> str:
+    utilization = row.get("max_utilization")
+    shown = _fmt(100 * utilization, ".0f") if utilization is not None else "—"
+    return f"{row.get('busiest', '')} {shown}%"
+
+
+# --------------------------------------------------------------------------- compare
+
+
+@app.command()
+def compare(
+    scenario: Annotated[Path, typer.Argument(help="A scenario YAML file.", show_default=False)],
+    seed: Annotated[
+        int | None, typer.Option(help="Override the scenario's seed.", show_default=False)
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Local processes (default: one per core).", min=1)
+    ] = None,
+    html: HtmlOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run a scenario: candidates under common random numbers, NFR gates, decision matrix."""
+    from scaleplan.experiments import compare as run_compare
+    from scaleplan.spec import load_scenario
+
+    loaded = load_scenario(scenario)
+    count = workers if workers is not None else (os.cpu_count() or 1)
+    with progress_bar(f"comparing {len(loaded.candidates)} candidates", delay_s=0.5) as progress:
+        result = run_compare(loaded, seed=seed, workers=count, progress=progress)
+    if html is not None:
+        from scaleplan.views import figure_decision_matrix, write_html
+
+        stderr.print(f"wrote {write_html(figure_decision_matrix(result), html)}")
+    if as_json:
+        _emit_json(result.to_dict())
+    else:
+        print_comparison(result)
+
+
+def _status(status: str) -> str:
+    colors = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
+    color = colors.get(status)
+    return f"[{color}]{status}[/{color}]" if color else status
+
+
+def print_comparison(result: ComparisonResult) -> None:
+    """The decision matrix, the NFR verdicts, the paired differences and the recommendation."""
+    stdout.print(f"[bold]{result.title}[/bold]")
+    stdout.print(
+        f"peak {result.peak_rate_per_s:g} requests/s (today {result.today_rate_per_s:g}), "
+        f"growth {100 * result.growth_per_month:g}%/month; seeds {result.seed}…"
+        f"{result.seed + result.replications - 1} shared by every candidate "
+        f"(common random numbers), {result.simulated_requests:,} simulated requests"
+    )
+    matrix = Table(title="decision matrix (value, score 0–1)", title_justify="left")
+    matrix.add_column("candidate")
+    for criterion, weight in result.weights.items():
+        matrix.add_column(f"{criterion} {100 * weight:.0f}%", justify="right")
+    for column in ("score", "gates"):
+        matrix.add_column(column, justify="right" if column == "score" else "left")
+    for candidate in result.candidates:
+        name = candidate.name
+        if name == result.recommended:
+            name = f"[bold green]★ {name}[/bold green]"
+        cells = []
+        for criterion in result.weights:
+            value = candidate.values.get(criterion, math.nan)
+            cells.append(f"{_value(value, criterion)} ({candidate.scores.get(criterion, 0):.2f})")
+        gates = (
+            "pass"
+            if not candidate.gated
+            else "[red]" + "; ".join(candidate.gate_reasons) + "[/red]"
+        )
+        matrix.add_row(name, *cells, f"{candidate.score:.2f}", gates)
+    stdout.print(matrix)
+    verdicts = Table(title="NFR verdicts at peak (measured, 95% CI)", title_justify="left")
+    verdicts.add_column("NFR")
+    for candidate in result.candidates:
+        verdicts.add_column(candidate.name)
+    names = list(dict.fromkeys(v.nfr for c in result.candidates for v in c.verdicts))
+    for nfr in names:
+        row = [nfr]
+        for candidate in result.candidates:
+            verdict = candidate.verdict(nfr)
+            if verdict is None:
+                row.append("—")
+                continue
+            low, high = verdict.ci95
+            measured = _value(verdict.measured, verdict.unit)
+            ci = (
+                f" [{_value(low, verdict.unit)}, {_value(high, verdict.unit)}]"
+                if math.isfinite(low)
+                else ""
+            )
+            row.append(f"{_status(verdict.status)} {measured}{ci}")
+        verdicts.add_row(*row)
+    stdout.print(verdicts)
+    if result.differences:
+        stdout.print(
+            f"[bold]paired differences against {result.baseline}[/bold] (95% paired-t CI):"
+        )
+        for difference in result.differences:
+            if difference.metric in ("p99_ms", "mean_ms"):
+                stdout.print(f"  • {difference.sentence()}")
+    if result.recommended:
+        stdout.print(f"[bold green]recommended: {result.recommended}[/bold green]")
+    else:
+        stdout.print("[bold red]no candidate can be recommended[/bold red]")
+    for reason in result.reasons:
+        stdout.print(f"  – {reason}")
+    if result.checklist:
+        stdout.print(
+            "qualitative checklist: "
+            + ", ".join(f"{item['area']} ({item['status']})" for item in result.checklist)
+        )
+
+
+def _value(value: float, unit: str) -> str:
+    if value is None or not math.isfinite(value):
+        return "∞" if value == math.inf else "—"
+    if unit in ("ms", "p99_ms", "mean_ms"):
+        return f"{value:.1f} ms"
+    if unit in ("fraction", "headroom", "error_rate"):
+        return f"{100 * value:.2f}%"
+    if unit in ("months", "runway_months"):
+        return f"{value:.1f} mo"
+    if unit in ("per_s", "limit_per_s"):
+        return f"{value:.1f}/s"
+    if unit == "GB":
+        return f"{value:,.0f} GB"
+    return f"{value:,.0f}"

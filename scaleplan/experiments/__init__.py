@@ -1,0 +1,52 @@
+"""Experiments: where a simulation becomes a decision.
+
+One module per experiment, one public verb each; every result is a frozen dataclass with
+``to_dict()`` (JSON-safe, NaN as ``null``) and ``records()`` (flat rows for a DataFrame):
+
+- :func:`check` (``nfr``) — a verdict per NFR: pass, fail, inconclusive or not evaluated;
+- :func:`pull` and :func:`ramp` (``pull``) — the tractor pull and a stepped load test;
+- :func:`sweep` (``sweep``) — what-if grids over any key path, on local processes or Dask;
+- :func:`compare` (``compare``) — candidates under common random numbers, NFR gates, a
+  weighted decision matrix, the cost–p99 Pareto frontier and a recommendation;
+- :func:`runway` (``growth``) — months of growth until the first SLO breaks;
+- :func:`cost` (``cost``) — cost per month, per million requests, per SLO-meeting request.
+
+Experiments call the engine and the analytic module; they draw nothing (``views``) and print
+nothing (``cli``).
+"""
+
+from scaleplan.experiments.compare import (
+    CandidateResult,
+    ComparisonResult,
+    PairedDifference,
+    compare,
+)
+from scaleplan.experiments.cost import ComponentCost, CostResult, cost
+from scaleplan.experiments.growth import RunwayResult, runway, runway_months
+from scaleplan.experiments.nfr import Verdict, check, verdict_records
+from scaleplan.experiments.pull import PullResult, PullStep, RampResult, pull, ramp
+from scaleplan.experiments.sweep import SweepResult, parse_grid_values, sweep
+
+__all__ = [
+    "CandidateResult",
+    "ComparisonResult",
+    "ComponentCost",
+    "CostResult",
+    "PairedDifference",
+    "PullResult",
+    "PullStep",
+    "RampResult",
+    "RunwayResult",
+    "SweepResult",
+    "Verdict",
+    "check",
+    "compare",
+    "cost",
+    "parse_grid_values",
+    "pull",
+    "ramp",
+    "runway",
+    "runway_months",
+    "sweep",
+    "verdict_records",
+]

@@ -1,0 +1,219 @@
+"""What every experiment shares: JSON-safe records, replicated runs, reading a metric off a result.
+
+Private to :mod:`scaleplan.experiments`; the public verbs live one per module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, as_completed
+from typing import Any, Protocol
+
+from scaleplan.engine import UnstableError, simulate
+from scaleplan.errors import SimulationError
+from scaleplan.result import SimulationResult
+from scaleplan.spec import ArchitectureSpec, SLOSpec
+
+Progress = Callable[[int, int], None]
+
+
+class ExecutorLike(Protocol):
+    """Anything with ``submit(fn, *args, **kwargs)`` returning a future with ``result()``:
+    a :class:`concurrent.futures.Executor` or a ``dask.distributed.Client``."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any: ...
+
+
+def clean(value: Any) -> Any:
+    """A JSON-safe copy: dataclasses become dicts, tuples lists, NaN and ±inf ``None``."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        to_dict = getattr(value, "to_dict", None)
+        if callable(to_dict):
+            return clean(to_dict())
+        return clean(
+            {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+        )
+    if isinstance(value, bool) or value is None or isinstance(value, str | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(key): clean(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(item) for item in value]
+    if hasattr(value, "item"):  # numpy scalars
+        return clean(value.item())
+    return str(value)
+
+
+def point_value(result: SimulationResult, slo: SLOSpec) -> float:
+    """The measured value of ``slo``'s metric in one result, in the bound's unit.
+
+    NaN when the result cannot say (no such request class, nothing completed).
+    """
+    if slo.is_latency:
+        summary = result.latency_ms
+        if slo.request_class is not None:
+            found = result.classes.get(slo.request_class)
+            if found is None:
+                return math.nan
+            summary = found
+        return float(summary.mean if slo.metric == "mean" else summary.percentile(slo.metric))
+    if slo.metric == "errors":
+        return error_rate(result)
+    if slo.unit == "of_offered":
+        rate = result.rate_per_s
+        return result.throughput_per_s / rate if rate and math.isfinite(rate) else math.nan
+    return float(result.throughput_per_s)
+
+
+def error_rate(result: SimulationResult) -> float:
+    """Rejected and failed requests as a share of the arrivals."""
+    counts = result.requests
+    return (counts.rejected + counts.failed) / counts.arrived if counts.arrived else math.nan
+
+
+def busiest(result: SimulationResult) -> tuple[str, float]:
+    """The component with the highest utilisation, and that utilisation."""
+    loaded = {name: c.utilization for name, c in result.components.items() if c.capacity}
+    if not loaded:
+        return "", math.nan
+    name = max(loaded, key=lambda key: loaded[key])
+    return name, loaded[name]
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One simulation at one rate and seed, or why it could not run (certainly unstable)."""
+
+    seed: int
+    rate_per_s: float
+    result: SimulationResult | None
+    refused: str = ""
+
+    @property
+    def requests(self) -> int:
+        return self.result.requests.arrived if self.result is not None else 0
+
+    @property
+    def stable(self) -> bool:
+        return self.result is not None and self.result.stable
+
+
+def run_once(
+    spec: ArchitectureSpec,
+    *,
+    seed: int,
+    rate_per_s: float,
+    requests: int | None,
+    max_in_flight: int | None = None,
+) -> Run:
+    """``simulate`` once; a certainly unstable rate comes back refused rather than raised."""
+    try:
+        result = simulate(
+            spec,
+            seed=seed,
+            rate_per_s=rate_per_s,
+            requests=requests,
+            max_in_flight=max_in_flight,
+        )
+    except UnstableError as error:
+        return Run(seed, rate_per_s, None, str(error))
+    return Run(seed, rate_per_s, result)
+
+
+def replicate(
+    spec: ArchitectureSpec,
+    *,
+    seed: int,
+    replications: int,
+    rate_per_s: float,
+    requests: int | None,
+    max_in_flight: int | None = None,
+) -> list[Run]:
+    """``replications`` independent runs with seeds ``seed … seed + replications − 1``.
+
+    The same seeds for every candidate give common random numbers: identical arrival times
+    (and, for components with the same name, identical service-time draws).
+    """
+    if replications < 1:
+        raise SimulationError(f"replications must be at least 1 (got {replications})")
+    return [
+        run_once(
+            spec,
+            seed=seed + index,
+            rate_per_s=rate_per_s,
+            requests=requests,
+            max_in_flight=max_in_flight,
+        )
+        for index in range(replications)
+    ]
+
+
+def submit_all(
+    executor: ExecutorLike | None,
+    tasks: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]],
+    progress: Progress | None = None,
+) -> list[Any]:
+    """Run ``fn(*args)`` for every task, on ``executor`` if given, and return results in order.
+
+    Works with a :class:`concurrent.futures.Executor` (progress as each finishes) and with
+    anything else whose ``submit`` returns futures with ``result()`` — a
+    ``dask.distributed.Client`` among them (then ``distributed.as_completed`` is used).
+    """
+    total = len(tasks)
+    if executor is None:
+        results = []
+        for index, (fn, args) in enumerate(tasks):
+            results.append(fn(*args))
+            if progress is not None:
+                progress(index + 1, total)
+        return results
+    futures = [executor.submit(fn, *args) for fn, args in tasks]
+    position = {id(future): index for index, future in enumerate(futures)}
+    out: list[Any] = [None] * total
+    for done, future in enumerate(_as_completed(futures), start=1):
+        out[position[id(future)]] = future.result()
+        if progress is not None:
+            progress(done, total)
+    return out
+
+
+def _as_completed(futures: list[Any]) -> Iterator[Any]:
+    if all(isinstance(future, Future) for future in futures):
+        yield from as_completed(futures)
+        return
+    try:
+        from distributed import as_completed as dask_as_completed
+    except ImportError:  # some other executor: wait in order
+        yield from futures
+        return
+    yield from dask_as_completed(futures)
+
+
+def default_executor(workers: int | None, tasks: int) -> Executor | None:
+    """A process pool of ``workers`` (all cores when None), or None to run in-process."""
+    import os
+
+    count = workers if workers is not None else (os.cpu_count() or 1)
+    if count <= 1 or tasks <= 1:
+        return None
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=min(count, tasks))
+
+
+def flatten(prefix: str, mapping: dict[str, Any], into: dict[str, Any]) -> None:
+    """``into[prefix.key] = value`` for every (nested) key, for DataFrame-friendly rows."""
+    for key, value in mapping.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            flatten(name, value, into)
+        else:
+            into[name] = value
+
+
+def finite(values: Iterable[float]) -> list[float]:
+    return [value for value in values if math.isfinite(value)]

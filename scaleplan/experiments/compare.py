@@ -1,0 +1,996 @@
+"""Paired comparison of candidates: evidence, gates, a decision matrix and a recommendation.
+
+:func:`compare` takes a scenario (or a mapping of candidates) and, for every candidate:
+
+1. **Measures it at peak load** with R replications under seeds ``seed … seed + R − 1`` — the
+   same seeds for every candidate. The engine derives each random stream from the seed, so
+   every candidate sees identical arrival times (common random numbers, CRN). Differences are
+   then *paired*: for each replication ``r`` the difference ``d_r = X_candidate,r − X_baseline,r``
+   and the 95% CI is the Student-t interval over the R values ``d_r`` (the paired-t interval).
+   Because both members of a pair share the arrivals, much of the noise cancels and the paired
+   interval is far narrower than one from independent runs. A candidate compared with itself
+   gives ``d_r = 0`` exactly for every ``r`` — same spec, same seed, same sample path — so its
+   interval is ``[0, 0]``. Relative differences ("38% ± 4% lower") are the paired-t interval of
+   the per-replication ratios ``X_candidate,r / X_baseline,r − 1``.
+2. **Pulls it** (:func:`~scaleplan.experiments.pull`) for its sustainable limit under the
+   scenario's SLOs, then its **runway** under the growth rate and its **cost**.
+3. **Checks every NFR** (:func:`~scaleplan.experiments.check`) at peak, against the limit, the
+   growth and the budget. Any *fail* is a **hard gate**: the candidate is shown but cannot be
+   recommended. *Inconclusive* verdicts do not gate; they are named in the reasons as risks.
+4. **Scores** it on the scenario's weighted criteria (:data:`scaleplan.spec.CRITERIA`). Each
+   criterion's score is relative to the best candidate that passes the gates (ratio scaling:
+   ``best / value`` when lower is better, ``value / best`` when higher is better, 0 for a value
+   that is missing or on the wrong side of 0); the runway counts at most the growth horizon,
+   since months beyond it buy nothing. The weighted sum is the score.
+
+The **Pareto frontier** is the set of stable candidates that no other candidate beats on both
+monthly cost (at today's load) and p99 at peak. The **recommendation** is the best-scoring
+candidate that passes every gate, with the reasons in words; when none passes, none is
+recommended and the reasons say what fails.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from scaleplan.experiments._common import (
+    ExecutorLike,
+    Progress,
+    Run,
+    clean,
+    default_executor,
+    error_rate,
+    replicate,
+    submit_all,
+)
+from scaleplan.experiments.cost import CostResult, cost
+from scaleplan.experiments.growth import RunwayResult, runway
+from scaleplan.experiments.nfr import Verdict, check
+from scaleplan.experiments.pull import PullResult, pull
+from scaleplan.metrics import replication_ci
+from scaleplan.spec import (
+    CRITERIA,
+    ArchitectureSpec,
+    CostTableSpec,
+    NFRSpec,
+    ScenarioSpec,
+)
+
+__all__ = ["CandidateResult", "ComparisonResult", "PairedDifference", "compare"]
+
+#: Metrics compared pairwise with the baseline: name → how to read it off a result.
+PAIRED_METRICS = ("p99_ms", "mean_ms", "p50_ms", "error_rate")
+#: Runway counted for scoring when there is no growth horizon.
+RUNWAY_CAP_MONTHS = 120.0
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """``candidate − baseline`` for one metric under common random numbers.
+
+    ``ci95`` is the paired-t interval of the per-replication differences; ``relative`` and
+    ``relative_ci95`` the same for the per-replication ratios minus 1. ``identical`` is True
+    when every per-replication difference is exactly 0 (the same sample path).
+    """
+
+    metric: str
+    candidate: str
+    baseline: str
+    candidate_mean: float
+    baseline_mean: float
+    difference: float
+    ci95: tuple[float, float]
+    relative: float
+    relative_ci95: tuple[float, float]
+    replications: int
+    identical: bool
+
+    @property
+    def significant(self) -> bool:
+        """Whether the interval excludes 0."""
+        low, high = self.ci95
+        return not (low <= 0.0 <= high) if math.isfinite(low) and math.isfinite(high) else False
+
+    def sentence(self) -> str:
+        """E.g. ``lb-cluster's p99 is 38% ± 4% lower than monolith's``."""
+        label = self.metric.removesuffix("_ms").replace("_", " ")
+        if self.identical:
+            return f"{self.candidate}'s {label} equals {self.baseline}'s in every replication"
+        low, high = self.relative_ci95
+        if not (math.isfinite(low) and math.isfinite(high)):
+            return f"{self.candidate}'s {label} cannot be compared with {self.baseline}'s"
+        half = (high - low) / 2.0
+        if low <= 0.0 <= high:
+            return (
+                f"{self.candidate}'s {label} is not distinguishable from {self.baseline}'s "
+                f"({100 * self.relative:+.0f}% ± {100 * half:.0f}%)"
+            )
+        direction = "lower" if self.relative < 0 else "higher"
+        return (
+            f"{self.candidate}'s {label} is {100 * abs(self.relative):.0f}% ± {100 * half:.0f}% "
+            f"{direction} than {self.baseline}'s"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return clean(
+            {
+                "metric": self.metric,
+                "candidate": self.candidate,
+                "baseline": self.baseline,
+                "candidate_mean": self.candidate_mean,
+                "baseline_mean": self.baseline_mean,
+                "difference": self.difference,
+                "ci95": self.ci95,
+                "relative": self.relative,
+                "relative_ci95": self.relative_ci95,
+                "replications": self.replications,
+                "identical": self.identical,
+                "significant": self.significant,
+                "sentence": self.sentence(),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class CandidateResult:
+    """Everything measured about one candidate, its verdicts and its place in the decision."""
+
+    name: str
+    description: str
+    stable_at_peak: bool
+    metrics: dict[str, float]
+    metrics_ci95: dict[str, tuple[float, float]]
+    verdicts: tuple[Verdict, ...]
+    pull: PullResult | None
+    runway: RunwayResult | None
+    cost: CostResult | None
+    values: dict[str, float]
+    scores: dict[str, float]
+    score: float
+    gated: bool
+    gate_reasons: tuple[str, ...]
+    pareto: bool
+    requests: int
+
+    def verdict(self, nfr: str) -> Verdict | None:
+        """The verdict whose ``nfr`` text is ``nfr`` (None if absent)."""
+        return next((v for v in self.verdicts if v.nfr == nfr), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "stable_at_peak": self.stable_at_peak,
+            "metrics": clean(self.metrics),
+            "metrics_ci95": clean(self.metrics_ci95),
+            "verdicts": [verdict.to_dict() for verdict in self.verdicts],
+            "pull": None if self.pull is None else _pull_summary(self.pull),
+            "runway": None if self.runway is None else self.runway.to_dict(),
+            "cost": None if self.cost is None else self.cost.to_dict(),
+            "values": clean(self.values),
+            "scores": clean(self.scores),
+            "score": clean(self.score),
+            "gated": self.gated,
+            "gate_reasons": list(self.gate_reasons),
+            "pareto": self.pareto,
+            "requests": self.requests,
+        }
+
+    def record(self) -> dict[str, Any]:
+        """One flat row: metrics at peak, limit, runway, cost, scores and gate."""
+        row: dict[str, Any] = {"name": self.name, "stable_at_peak": self.stable_at_peak}
+        for key, value in self.metrics.items():
+            row[key] = value
+            low, high = self.metrics_ci95.get(key, (math.nan, math.nan))
+            row[f"{key}_ci95_low"], row[f"{key}_ci95_high"] = low, high
+        if self.pull is not None:
+            row["limit_per_s"] = self.pull.limit_per_s
+            row["limit_ci95_low"], row["limit_ci95_high"] = self.pull.limit_ci95
+            row["bottleneck"] = self.pull.bottleneck
+        if self.runway is not None:
+            row["runway_months"] = self.runway.months
+            row["breach_month"] = self.runway.breach_month
+        if self.cost is not None:
+            row["cost_per_month"] = self.cost.per_month_today
+            row["cost_per_month_peak"] = self.cost.per_month_peak
+            row["cost_per_million"] = self.cost.per_million_requests
+        for key, value in self.scores.items():
+            row[f"score.{key}"] = value
+        row["score"] = self.score
+        row["gated"] = self.gated
+        row["pareto"] = self.pareto
+        for verdict in self.verdicts:
+            row[f"verdict.{verdict.nfr}"] = verdict.status
+        return clean(row)
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    """The comparison of candidates (see the module docstring)."""
+
+    title: str
+    context: dict[str, Any]
+    seed: int
+    replications: int
+    requests: int
+    today_rate_per_s: float
+    peak_rate_per_s: float
+    growth_per_month: float
+    baseline: str
+    currency: str
+    weights: dict[str, float]
+    slos: tuple[str, ...]
+    candidates: tuple[CandidateResult, ...]
+    differences: tuple[PairedDifference, ...]
+    pareto: tuple[str, ...]
+    recommended: str | None
+    reasons: tuple[str, ...]
+    checklist: tuple[dict[str, Any], ...] = field(default=())
+    simulated_requests: int = 0
+
+    def candidate(self, name: str) -> CandidateResult:
+        for candidate in self.candidates:
+            if candidate.name == name:
+                return candidate
+        raise KeyError(name)
+
+    def difference(self, candidate: str, metric: str = "p99_ms") -> PairedDifference:
+        for difference in self.differences:
+            if difference.candidate == candidate and difference.metric == metric:
+                return difference
+        raise KeyError((candidate, metric))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (NaN written as ``null``)."""
+        return {
+            "title": self.title,
+            "context": clean(self.context),
+            "seed": self.seed,
+            "replications": self.replications,
+            "requests": self.requests,
+            "today_rate_per_s": clean(self.today_rate_per_s),
+            "peak_rate_per_s": clean(self.peak_rate_per_s),
+            "growth_per_month": clean(self.growth_per_month),
+            "baseline": self.baseline,
+            "currency": self.currency,
+            "weights": clean(self.weights),
+            "slos": list(self.slos),
+            "candidates": [candidate.to_dict() for candidate in self.candidates],
+            "differences": [difference.to_dict() for difference in self.differences],
+            "decision_matrix": self.matrix_records(),
+            "pareto": list(self.pareto),
+            "recommended": self.recommended,
+            "reasons": list(self.reasons),
+            "checklist": clean(list(self.checklist)),
+            "simulated_requests": self.simulated_requests,
+        }
+
+    def records(self) -> list[dict[str, Any]]:
+        """One flat row per candidate."""
+        return [candidate.record() for candidate in self.candidates]
+
+    def matrix_records(self) -> list[dict[str, Any]]:
+        """The decision matrix: one row per candidate, value and score per criterion."""
+        rows = []
+        for candidate in self.candidates:
+            row: dict[str, Any] = {"candidate": candidate.name}
+            for criterion in self.weights:
+                row[criterion] = candidate.values.get(criterion, math.nan)
+                row[f"{criterion}.score"] = candidate.scores.get(criterion, math.nan)
+            row["score"] = candidate.score
+            row["gated"] = candidate.gated
+            row["gate_reasons"] = "; ".join(candidate.gate_reasons)
+            row["recommended"] = candidate.name == self.recommended
+            rows.append(clean(row))
+        return rows
+
+    def difference_records(self) -> list[dict[str, Any]]:
+        """The paired differences, one flat row each."""
+        rows = []
+        for difference in self.differences:
+            row = difference.to_dict()
+            row["ci95_low"], row["ci95_high"] = row.pop("ci95")
+            row["relative_ci95_low"], row["relative_ci95_high"] = row.pop("relative_ci95")
+            rows.append(row)
+        return rows
+
+
+def _pull_summary(result: PullResult) -> dict[str, Any]:
+    data = result.to_dict()
+    data.pop("steps")
+    data.pop("at_limit")
+    return data
+
+
+# --------------------------------------------------------------------------- the work
+
+
+@dataclass(frozen=True)
+class _Plan:
+    names: tuple[str, ...]
+    specs: dict[str, ArchitectureSpec]
+    descriptions: dict[str, str]
+    nfrs: NFRSpec
+    seed: int
+    replications: int
+    requests: int
+    today: float
+    peak: float
+    growth: float
+    horizon: float | None
+    costs: CostTableSpec
+    weights: dict[str, float]
+    baseline: str
+    pull_replications: int
+    pull_requests: int
+    precision: float
+    title: str
+    context: dict[str, Any]
+
+
+def _measure(
+    spec: ArchitectureSpec, seed: int, replications: int, rate: float, requests: int
+) -> list[Run]:
+    return replicate(spec, seed=seed, replications=replications, rate_per_s=rate, requests=requests)
+
+
+def _pull(
+    spec: ArchitectureSpec,
+    nfrs: NFRSpec,
+    seed: int,
+    replications: int,
+    requests: int,
+    precision: float,
+) -> PullResult:
+    return pull(
+        spec,
+        nfrs,
+        seed=seed,
+        requests=requests,
+        replications=replications,
+        precision=precision,
+        curve=(),
+    )
+
+
+def compare(
+    scenario_or_candidates: ScenarioSpec | Mapping[str, ArchitectureSpec],
+    *,
+    nfrs: NFRSpec | Sequence[str] | None = None,
+    seed: int | None = None,
+    replications: int | None = None,
+    requests: int | None = None,
+    peak_rate_per_s: float | None = None,
+    today_rate_per_s: float | None = None,
+    growth_per_month: float | None = None,
+    costs: CostTableSpec | None = None,
+    weights: Mapping[str, float] | None = None,
+    baseline: str | None = None,
+    pull_replications: int | None = None,
+    pull_requests: int | None = None,
+    precision: float | None = None,
+    workers: int | None = 1,
+    executor: ExecutorLike | None = None,
+    progress: Progress | None = None,
+) -> ComparisonResult:
+    """Compare candidates under common random numbers and recommend one.
+
+    Parameters
+    ----------
+    scenario_or_candidates : ScenarioSpec or mapping of name to ArchitectureSpec
+        A loaded scenario (:func:`scaleplan.spec.load_scenario`) — everything else defaults
+        to it — or candidates given directly (their own workloads then set the load).
+    nfrs : NFRSpec or sequence of SLO strings, optional
+        Overrides the scenario's NFRs.
+    seed, replications, requests : optional
+        Seeds ``seed … seed + replications − 1``, each run of ``requests``.
+    peak_rate_per_s, today_rate_per_s, growth_per_month : optional
+        The load at which candidates are measured and checked, today's mean load (for cost),
+        and the monthly growth (a fraction).
+    costs : CostTableSpec, optional
+        Prices (default: the scenario's; none means every cost is 0).
+    weights : mapping, optional
+        Criterion → weight (see :data:`scaleplan.spec.CRITERIA`).
+    baseline : str, optional
+        The candidate others are compared with (default: the scenario's, else the first).
+    pull_replications, pull_requests, precision : optional
+        The tractor pull's budget (0 replications: no pull, so no limit, runway or headroom
+        against the limit).
+    workers : int, optional
+        Local processes for the runs (default 1: in this process; None: one per core).
+    executor : executor-like, optional
+        Run the work there instead (``concurrent.futures`` executor or Dask client).
+    progress : callable, optional
+        ``progress(done, total)`` as pieces of work finish.
+
+    Examples
+    --------
+    >>> from scaleplan.spec import example_spec
+    >>> spec = example_spec()
+    >>> faster = spec.with_changes({"name": "faster", "components.api.concurrency": 2})
+    >>> result = compare({"one": spec, "two": faster}, nfrs=["mean<=40ms"], replications=3,
+    ...                  requests=2000, pull_replications=0)
+    >>> result.recommended, result.difference("two", "mean_ms").relative < 0
+    ('two', True)
+    """
+    plan = _plan(
+        scenario_or_candidates,
+        nfrs=nfrs,
+        seed=seed,
+        replications=replications,
+        requests=requests,
+        peak=peak_rate_per_s,
+        today=today_rate_per_s,
+        growth=growth_per_month,
+        costs=costs,
+        weights=weights,
+        baseline=baseline,
+        pull_replications=pull_replications,
+        pull_requests=pull_requests,
+        precision=precision,
+    )
+    tasks: list[tuple[Any, tuple[Any, ...]]] = []
+    for name in plan.names:
+        spec = plan.specs[name]
+        # One task per replication, so that a pool of processes shares the work evenly.
+        for index in range(plan.replications):
+            tasks.append((_measure, (spec, plan.seed + index, 1, plan.peak, plan.requests)))
+        if plan.pull_replications > 0:
+            tasks.append(
+                (
+                    _pull,
+                    (
+                        spec,
+                        plan.nfrs,
+                        plan.seed,
+                        plan.pull_replications,
+                        plan.pull_requests,
+                        plan.precision,
+                    ),
+                )
+            )
+    pool = default_executor(workers, len(tasks)) if executor is None else None
+    try:
+        outputs = submit_all(executor or pool, tasks, progress)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    per_task = iter(outputs)
+    runs: dict[str, list[Run]] = {}
+    pulls: dict[str, PullResult | None] = {}
+    for name in plan.names:
+        runs[name] = [next(per_task)[0] for _ in range(plan.replications)]
+        pulls[name] = next(per_task) if plan.pull_replications > 0 else None
+    return _assemble(plan, runs, pulls)
+
+
+def _plan(
+    source: ScenarioSpec | Mapping[str, ArchitectureSpec],
+    *,
+    nfrs: NFRSpec | Sequence[str] | None,
+    seed: int | None,
+    replications: int | None,
+    requests: int | None,
+    peak: float | None,
+    today: float | None,
+    growth: float | None,
+    costs: CostTableSpec | None,
+    weights: Mapping[str, float] | None,
+    baseline: str | None,
+    pull_replications: int | None,
+    pull_requests: int | None,
+    precision: float | None,
+) -> _Plan:
+    if isinstance(source, ScenarioSpec):
+        scenario = source
+        specs = scenario.architectures()
+        descriptions = {
+            c.label: c.description or c.original.description for c in scenario.candidates
+        }
+        names = tuple(scenario.names)
+        base_nfrs = scenario.nfrs
+        run = scenario.run
+        defaults: dict[str, Any] = {
+            "seed": run.seed,
+            "replications": run.replications,
+            "requests": run.requests,
+            "peak": scenario.peak_rate_per_s,
+            "today": scenario.today_rate_per_s,
+            "growth": scenario.growth_per_month,
+            "costs": scenario.costs,
+            "weights": scenario.weights(),
+            "baseline": scenario.baseline,
+            "pull_replications": run.pull_replications,
+            "pull_requests": run.pull_requests,
+            "precision": run.precision,
+        }
+        title = scenario.title
+        context = {
+            "context": scenario.context,
+            "problem": scenario.problem,
+            "drivers": list(scenario.drivers),
+            "consequences": list(scenario.consequences),
+            "source": scenario.source,
+        }
+    else:
+        specs = dict(source)
+        if not specs:
+            raise ValueError("compare needs at least one candidate")
+        names = tuple(specs)
+        descriptions = {name: spec.description for name, spec in specs.items()}
+        base_nfrs = NFRSpec()
+        first = specs[names[0]]
+        defaults = {
+            "seed": 1,
+            "replications": 5,
+            "requests": 20_000,
+            "peak": first.workload.mean_rate_per_s,
+            "today": None,
+            "growth": 0.0,
+            "costs": CostTableSpec(),
+            "weights": {"p99_ms": 1.0},
+            "baseline": names[0],
+            "pull_replications": 3,
+            "pull_requests": 10_000,
+            "precision": 0.02,
+        }
+        title = "comparison of " + ", ".join(names)
+        context = {}
+    if nfrs is not None:
+        base_nfrs = nfrs if isinstance(nfrs, NFRSpec) else NFRSpec.from_slos(tuple(nfrs))
+
+    def pick(value: Any, key: str) -> Any:
+        return defaults[key] if value is None else value
+
+    chosen_weights = dict(pick(weights, "weights"))
+    unknown = [key for key in chosen_weights if key not in CRITERIA]
+    if unknown:
+        raise ValueError(f"unknown criteria {unknown}; expected some of {list(CRITERIA)}")
+    total = math.fsum(chosen_weights.values())
+    chosen_weights = {k: v / total for k, v in chosen_weights.items() if v > 0}
+    chosen_peak = float(pick(peak, "peak"))
+    chosen_baseline = str(pick(baseline, "baseline"))
+    if chosen_baseline not in specs:
+        raise ValueError(f"baseline {chosen_baseline!r} is not a candidate ({list(names)})")
+    replications_value = int(pick(replications, "replications"))
+    if replications_value < 2:
+        raise ValueError(
+            f"paired comparison needs at least 2 replications (got {replications_value})"
+        )
+    horizon = base_nfrs.growth.horizon_months if base_nfrs.growth is not None else None
+    return _Plan(
+        names=names,
+        specs=specs,
+        descriptions=descriptions,
+        nfrs=base_nfrs,
+        seed=int(pick(seed, "seed")),
+        replications=replications_value,
+        requests=int(pick(requests, "requests")),
+        today=float(pick(today, "today") or chosen_peak),
+        peak=chosen_peak,
+        growth=float(pick(growth, "growth")),
+        horizon=horizon,
+        costs=pick(costs, "costs"),
+        weights=chosen_weights,
+        baseline=chosen_baseline,
+        pull_replications=int(pick(pull_replications, "pull_replications")),
+        pull_requests=int(pick(pull_requests, "pull_requests")),
+        precision=float(pick(precision, "precision")),
+        title=title,
+        context=context,
+    )
+
+
+def _metric(run: Run, metric: str) -> float:
+    result = run.result
+    if result is None:
+        return math.nan
+    if metric == "error_rate":
+        return error_rate(result)
+    if metric == "mean_ms":
+        return result.latency_ms.mean
+    return result.latency_ms.percentile(metric.removesuffix("_ms"))
+
+
+def _assemble(
+    plan: _Plan, runs: dict[str, list[Run]], pulls: dict[str, PullResult | None]
+) -> ComparisonResult:
+    partial: dict[str, dict[str, Any]] = {}
+    for name in plan.names:
+        spec = plan.specs[name]
+        candidate_runs = runs[name]
+        stable = all(run.stable for run in candidate_runs)
+        results = [run.result for run in candidate_runs if run.result is not None]
+        metrics: dict[str, float] = {}
+        metrics_ci: dict[str, tuple[float, float]] = {}
+        for metric in (*PAIRED_METRICS, "throughput_per_s"):
+            if metric == "throughput_per_s":
+                samples = [r.throughput_per_s for r in results]
+            else:
+                samples = [_metric(run, metric) for run in candidate_runs]
+            if stable and len(samples) == plan.replications:
+                ci = replication_ci(samples)
+                metrics[metric], metrics_ci[metric] = ci.mean, (ci.low, ci.high)
+            else:
+                metrics[metric], metrics_ci[metric] = math.nan, (math.nan, math.nan)
+        pulled = pulls[name]
+        growth_result = None
+        if pulled is not None:
+            growth_result = runway(
+                pulled.limit_per_s,
+                plan.peak,
+                plan.growth,
+                limit_ci95=pulled.limit_ci95,
+                horizon_months=plan.horizon,
+                name=name,
+            )
+        cost_result = cost(
+            spec,
+            plan.costs,
+            today_per_s=plan.today,
+            peak_per_s=plan.peak,
+            limit_per_s=pulled.limit_per_s if pulled is not None else None,
+            growth_per_month=plan.growth,
+            breach_month=growth_result.breach_month if growth_result is not None else None,
+            retention=plan.nfrs.retention,
+            candidate=name,
+        )
+        verdict_input = results if results else []
+        if candidate_runs and not results:
+            verdicts = _unstable_verdicts(plan.nfrs, candidate_runs[0].refused)
+        else:
+            verdicts = check(
+                verdict_input,
+                plan.nfrs,
+                limit_per_s=pulled.limit_per_s if pulled is not None else None,
+                limit_ci95=pulled.limit_ci95 if pulled is not None else None,
+                limit_requests=pulled.search_requests if pulled is not None else None,
+                growth_per_month=plan.growth,
+                cost_per_month=cost_result.per_month_peak,
+                today_rate_per_s=plan.today,
+            )
+        if not stable and results:
+            # Some replications were refused outright: every SLO fails already.
+            verdicts = [
+                v
+                if v.kind not in ("latency", "errors", "throughput")
+                else Verdict(
+                    v.nfr,
+                    v.kind,
+                    "fail",
+                    v.measured,
+                    v.ci95,
+                    v.bound,
+                    v.unit,
+                    v.margin,
+                    None,
+                    "unstable at peak load in some replications",
+                )
+                for v in verdicts
+            ]
+        failed = tuple(
+            f"fails {v.nfr} (measured {_show(v.measured, v.unit)})"
+            for v in verdicts
+            if v.status == "fail"
+        )
+        values = {
+            "p99_ms": metrics["p99_ms"],
+            "mean_ms": metrics["mean_ms"],
+            "error_rate": metrics["error_rate"],
+            "cost_per_month": cost_result.per_month_today,
+            "cost_per_million": cost_result.per_million_requests,
+            "headroom": 1.0 - plan.peak / pulled.limit_per_s
+            if pulled is not None and pulled.limit_per_s > 0
+            else math.nan,
+            "runway_months": growth_result.months if growth_result is not None else math.nan,
+            "limit_per_s": pulled.limit_per_s if pulled is not None else math.nan,
+        }
+        partial[name] = {
+            "stable": stable,
+            "metrics": metrics,
+            "metrics_ci": metrics_ci,
+            "verdicts": tuple(verdicts),
+            "pull": pulled,
+            "runway": growth_result,
+            "cost": cost_result,
+            "values": values,
+            "gate": failed,
+            "requests": sum(run.requests for run in candidate_runs)
+            + (pulled.requests if pulled is not None else 0),
+        }
+    scores = _scores(plan, partial)
+    frontier = _pareto(partial)
+    candidates = tuple(
+        CandidateResult(
+            name=name,
+            description=plan.descriptions.get(name, ""),
+            stable_at_peak=partial[name]["stable"],
+            metrics=partial[name]["metrics"],
+            metrics_ci95=partial[name]["metrics_ci"],
+            verdicts=partial[name]["verdicts"],
+            pull=partial[name]["pull"],
+            runway=partial[name]["runway"],
+            cost=partial[name]["cost"],
+            values=partial[name]["values"],
+            scores=scores[name],
+            score=math.fsum(plan.weights[k] * scores[name][k] for k in plan.weights),
+            gated=bool(partial[name]["gate"]),
+            gate_reasons=partial[name]["gate"],
+            pareto=name in frontier,
+            requests=partial[name]["requests"],
+        )
+        for name in plan.names
+    )
+    differences = tuple(
+        _paired(runs[name], runs[plan.baseline], metric, name, plan.baseline)
+        for name in plan.names
+        if name != plan.baseline
+        for metric in PAIRED_METRICS
+    )
+    recommended, reasons = _recommend(plan, candidates, differences, frontier)
+    return ComparisonResult(
+        title=plan.title,
+        context=plan.context,
+        seed=plan.seed,
+        replications=plan.replications,
+        requests=plan.requests,
+        today_rate_per_s=plan.today,
+        peak_rate_per_s=plan.peak,
+        growth_per_month=plan.growth,
+        baseline=plan.baseline,
+        currency=plan.costs.currency,
+        weights=dict(plan.weights),
+        slos=tuple(slo.text for slo in plan.nfrs.slos),
+        candidates=candidates,
+        differences=differences,
+        pareto=tuple(name for name in plan.names if name in frontier),
+        recommended=recommended,
+        reasons=tuple(reasons),
+        checklist=tuple(item.model_dump() for item in plan.nfrs.qualitative),
+        simulated_requests=sum(candidate.requests for candidate in candidates),
+    )
+
+
+def _unstable_verdicts(nfrs: NFRSpec, reason: str) -> list[Verdict]:
+    verdicts = []
+    for slo in nfrs.slos:
+        unit = "ms" if slo.is_latency else ("per_s" if slo.unit == "per_s" else "fraction")
+        kind = "latency" if slo.is_latency else slo.metric
+        verdicts.append(
+            Verdict(
+                slo.text,
+                kind,
+                "fail",
+                math.nan,
+                (math.nan, math.nan),
+                slo.bound,
+                unit,
+                math.nan,
+                None,
+                f"refused at peak load: {reason}",
+            )
+        )
+    if nfrs.headroom is not None:
+        verdicts.append(
+            Verdict(
+                f"headroom>={nfrs.headroom.min_percent:g}%",
+                "headroom",
+                "fail",
+                math.nan,
+                (math.nan, math.nan),
+                nfrs.headroom.min_percent / 100,
+                "fraction",
+                math.nan,
+                None,
+                "no headroom: the peak load is beyond capacity",
+            )
+        )
+    return verdicts
+
+
+def _paired(
+    candidate: list[Run], baseline: list[Run], metric: str, name: str, base: str
+) -> PairedDifference:
+    a = np.array([_metric(run, metric) for run in candidate], dtype=float)
+    b = np.array([_metric(run, metric) for run in baseline], dtype=float)
+    nan = (math.nan, math.nan)
+    if not (np.isfinite(a).all() and np.isfinite(b).all()) or a.size < 2:
+        return PairedDifference(
+            metric,
+            name,
+            base,
+            float(np.nanmean(a)) if np.isfinite(a).any() else math.nan,
+            float(np.nanmean(b)) if np.isfinite(b).any() else math.nan,
+            math.nan,
+            nan,
+            math.nan,
+            nan,
+            int(a.size),
+            False,
+        )
+    differences = a - b
+    ci = replication_ci(differences)
+    identical = bool(np.all(differences == 0.0))
+    if np.all(b > 0):
+        relative = replication_ci(a / b - 1.0)
+        rel, rel_ci = relative.mean, (relative.low, relative.high)
+    elif identical:
+        rel, rel_ci = 0.0, (0.0, 0.0)
+    else:
+        rel, rel_ci = math.nan, nan
+    return PairedDifference(
+        metric=metric,
+        candidate=name,
+        baseline=base,
+        candidate_mean=float(a.mean()),
+        baseline_mean=float(b.mean()),
+        difference=ci.mean,
+        ci95=(ci.low, ci.high),
+        relative=rel,
+        relative_ci95=rel_ci,
+        replications=int(a.size),
+        identical=identical,
+    )
+
+
+def _scores(plan: _Plan, partial: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
+    eligible = [name for name in plan.names if not partial[name]["gate"]] or list(plan.names)
+    cap = plan.horizon if plan.horizon is not None else RUNWAY_CAP_MONTHS
+    scores: dict[str, dict[str, float]] = {name: {} for name in plan.names}
+    for criterion in plan.weights:
+        direction = CRITERIA[criterion]
+
+        def value(name: str, criterion: str = criterion) -> float:
+            raw = partial[name]["values"][criterion]
+            if criterion == "runway_months" and not math.isnan(raw):
+                return min(raw, cap)
+            return float(raw)
+
+        pool = [value(name) for name in eligible]
+        usable = [
+            v for v in pool if math.isfinite(v) and (v > 0 if direction == "higher" else v >= 0)
+        ]
+        for name in plan.names:
+            v = value(name)
+            if not usable or not math.isfinite(v):
+                scores[name][criterion] = 0.0
+            elif direction == "lower":
+                best = min(usable)
+                scores[name][criterion] = 1.0 if v <= best else (best / v if v > 0 else 0.0)
+            else:
+                best = max(usable)
+                scores[name][criterion] = max(0.0, min(1.0, v / best)) if best > 0 else 0.0
+    return scores
+
+
+def _pareto(partial: dict[str, dict[str, Any]]) -> set[str]:
+    points = {
+        name: (data["values"]["cost_per_month"], data["values"]["p99_ms"])
+        for name, data in partial.items()
+        if data["stable"] and math.isfinite(data["values"]["p99_ms"])
+    }
+    frontier = set()
+    for name, (cost_a, p99_a) in points.items():
+        dominated = any(
+            cost_b <= cost_a and p99_b <= p99_a and (cost_b < cost_a or p99_b < p99_a)
+            for other, (cost_b, p99_b) in points.items()
+            if other != name
+        )
+        if not dominated:
+            frontier.add(name)
+    return frontier
+
+
+def _show(value: float, unit: str) -> str:
+    if not math.isfinite(value):
+        return "—" if math.isnan(value) else ("∞" if value > 0 else "-∞")
+    if unit == "ms":
+        return f"{value:.1f} ms"
+    if unit == "fraction":
+        return f"{100 * value:.2f}%"
+    if unit == "months":
+        return f"{value:.1f} months"
+    if unit == "per_s":
+        return f"{value:.1f}/s"
+    if unit == "GB":
+        return f"{value:,.0f} GB"
+    return f"{value:,.0f}"
+
+
+def _recommend(
+    plan: _Plan,
+    candidates: Sequence[CandidateResult],
+    differences: Sequence[PairedDifference],
+    frontier: set[str],
+) -> tuple[str | None, list[str]]:
+    passing = [c for c in candidates if not c.gated]
+    reasons: list[str] = []
+    if not passing:
+        closest = min(candidates, key=lambda c: (len(c.gate_reasons), -c.score))
+        reasons.append(
+            f"No candidate passes every hard NFR gate at peak load ({plan.peak:g} requests/s)."
+        )
+        for candidate in candidates:
+            reasons.append(f"{candidate.name}: {'; '.join(candidate.gate_reasons)}.")
+        reasons.append(
+            f"Closest: {closest.name} ({len(closest.gate_reasons)} failing NFR(s)); "
+            "change the candidates or revisit the NFRs."
+        )
+        return None, reasons
+    best = max(passing, key=lambda c: c.score)
+    others = sorted((c for c in passing if c is not best), key=lambda c: -c.score)
+    weights = ", ".join(f"{name} {100 * weight:.0f}%" for name, weight in plan.weights.items())
+    reasons.append(
+        f"{best.name} passes every hard NFR gate at peak load ({plan.peak:g} requests/s)"
+        + (
+            f"; {', '.join(c.name for c in candidates if c.gated)} do(es) not"
+            if len(passing) < len(candidates)
+            else ""
+        )
+        + "."
+    )
+    score_text = f"It has the highest weighted score, {best.score:.2f} ({weights})"
+    if others:
+        score_text += f"; next is {others[0].name} with {others[0].score:.2f}"
+    reasons.append(score_text + ".")
+    if best.name != plan.baseline:
+        try:
+            p99 = next(d for d in differences if d.candidate == best.name and d.metric == "p99_ms")
+            reasons.append(f"At peak, {p99.sentence()} (paired over the same arrivals).")
+        except StopIteration:
+            pass
+    if best.cost is not None:
+        base = next(c for c in candidates if c.name == plan.baseline)
+        text = (
+            f"It costs {best.cost.per_month_today:,.0f} {best.cost.currency}/month at today's load"
+        )
+        if base.cost is not None and best.name != base.name and base.cost.per_month_today > 0:
+            change = best.cost.per_month_today / base.cost.per_month_today - 1
+            text += f" ({100 * change:+.0f}% against {base.name})"
+        reasons.append(text + ".")
+    if best.runway is not None and best.pull is not None:
+        low, high = best.pull.limit_ci95
+        months = best.runway.months
+        shown = "indefinitely (no growth)" if months == math.inf else f"{months:.1f} months"
+        reasons.append(
+            f"Its sustainable limit is {best.pull.limit_per_s:.0f} requests/s "
+            f"(95% CI {low:.0f}–{high:.0f}; bottleneck {best.pull.bottleneck}), a runway of "
+            f"{shown} at {100 * plan.growth:g}% monthly growth"
+            + (
+                f", first breach in month {best.runway.breach_month}"
+                if best.runway.breach_month is not None
+                else ""
+            )
+            + "."
+        )
+    reasons.append(
+        "It is on the cost–p99 Pareto frontier."
+        if best.name in frontier
+        else "It is not on the cost–p99 Pareto frontier ("
+        + ", ".join(sorted(frontier))
+        + " cost less for the same or better p99), but the weights favour it."
+    )
+    risky = [v for v in best.verdicts if v.status == "inconclusive"]
+    if risky:
+        reasons.append(
+            "Not yet settled: "
+            + "; ".join(
+                f"{v.nfr}"
+                + (
+                    f" (about {v.extra_requests:,} more requests would settle it)"
+                    if v.extra_requests
+                    else ""
+                )
+                for v in risky
+            )
+            + "."
+        )
+    for candidate in candidates:
+        if candidate.gated:
+            reasons.append(f"{candidate.name} is excluded: {'; '.join(candidate.gate_reasons)}.")
+    return best.name, reasons

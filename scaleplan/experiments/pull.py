@@ -1,0 +1,924 @@
+"""The tractor pull: the most load a system carries while meeting every SLO; and a stepped ramp.
+
+:func:`pull` searches the arrival rate by bracketing, then bisection:
+
+1. **Bracket.** The analytic bottleneck bound ``B`` (:func:`scaleplan.analytic.bottleneck`)
+   caps what any architecture can carry. The first step runs at ``B/2`` (or ``start_rate_per_s``);
+   if it meets the SLOs the next runs at ``B`` (and beyond, ×1.5 at a time, should the bound be
+   pessimistic), else the rate is quartered until a step meets them.
+2. **Bisect** the bracket ``[meets, fails]`` at its geometric midpoint until
+   ``fails / meets − 1 ≤ precision``. Every step uses the same seed, so every step sees the
+   same arrival pattern scaled in time and the same service draws (common random numbers):
+   the latency measured is then a smooth, nearly monotone function of the rate and bisection
+   on it is well posed.
+
+**Uncertainty.** A step *meets* the SLOs when it is stable and every SLO's *point estimate* is
+within its bound; it *fails* otherwise. Unstable steps fail and never hang: a certainly
+unstable rate is refused before it runs (:func:`scaleplan.engine.check_stability`, no requests
+spent) and a run whose queues run away stops at ``max_in_flight``. The found limit is a random
+variable — a different seed gives a different point estimate at every step — so the whole
+search is repeated for ``replications`` independent seeds ``seed … seed + R − 1`` (the later
+ones start from a narrow bracket around the first limit, which makes them cheap) and the limit
+is the mean of the R bracket midpoints with a Student-t 95% interval. That interval covers
+both the sampling noise of each step and the width of each bracket; where the analytic bound
+is certain, its upper end is cut at the bound. Two further guards keep finite runs honest: a
+rate at or beyond a certain analytic bound is failing without a run (no steady state exists
+there, and a short run would read optimistic numbers), and a step whose warm-up took over
+half of the run is counted as failing (no steady state was measured). Near saturation,
+queues relax slowly, so the per-step ``requests`` should grow with the SLO bound measured in
+service times: a short run starting empty reads the latency low.
+
+Around the search it reports: the latency curve (the search's own steps plus a few cheap points
+below the limit); the **knee** — the first stretch of that curve over which p99 rises faster
+than the load (elasticity d ln p99 / d ln rate ≥ 1; for M/M/1 that is at 50% utilisation); the
+**bottleneck** — the component with the highest utilisation at the limit, with its utilisation
+and CI over the replications; the **failure mode** beyond the limit, read from the first step
+that failed — queue growth (latency or runaway queues), rejects (queue limits) or timeouts
+(failed requests); and the analytic bottleneck bound beside it.
+
+:func:`ramp` is the other view, like a real load test: one run whose load rises in steps over
+simulated time, with the APM time series showing latency and errors rising as it breaks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from scaleplan.analytic import bottleneck
+from scaleplan.engine import simulate
+from scaleplan.errors import SimulationError
+from scaleplan.experiments._common import Run, busiest, clean, error_rate, point_value, run_once
+from scaleplan.metrics import replication_ci
+from scaleplan.result import SimulationResult
+from scaleplan.spec import ArchitectureSpec, NFRSpec, SLOSpec, parse_slo
+
+__all__ = ["PullResult", "PullStep", "RampResult", "pull", "ramp"]
+
+Progress = Callable[[int, int], None]
+#: Fractions of the found limit at which the latency curve gets extra points (cheap, same seed).
+CURVE_FRACTIONS = (0.25, 0.5, 0.75, 0.9)
+#: Half-width of the first bracket of each further replication, relative to the first limit.
+REPLICATION_BRACKET = 0.06
+#: A step under latency or error objectives runs at least this many relaxation times.
+RELAXATION_TIMES = 50.0
+#: Bracketing gives up going down after this many quarterings (no load meets the SLOs).
+MAX_DOWN_STEPS = 8
+
+
+@dataclass(frozen=True)
+class PullStep:
+    """One simulation of the pull (or a rate refused as certainly unstable)."""
+
+    replication: int
+    seed: int
+    phase: str  # bracket | bisect | curve | probe
+    rate_per_s: float
+    meets: bool
+    stable: bool
+    requests: int
+    values: dict[str, float]
+    mean_ms: float
+    p50_ms: float
+    p99_ms: float
+    error_rate: float
+    throughput_per_s: float
+    busiest: str
+    max_utilization: float
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return clean(
+            {
+                "replication": self.replication,
+                "seed": self.seed,
+                "phase": self.phase,
+                "rate_per_s": self.rate_per_s,
+                "rate_per_min": self.rate_per_s * 60.0,
+                "meets": self.meets,
+                "stable": self.stable,
+                "requests": self.requests,
+                "values": self.values,
+                "mean_ms": self.mean_ms,
+                "p50_ms": self.p50_ms,
+                "p99_ms": self.p99_ms,
+                "error_rate": self.error_rate,
+                "throughput_per_s": self.throughput_per_s,
+                "busiest": self.busiest,
+                "max_utilization": self.max_utilization,
+                "reason": self.reason,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class PullResult:
+    """The sustainable limit of one architecture under its SLOs (see the module docstring).
+
+    ``limit_per_s`` is the mean over ``replications`` searches and ``limit_ci95`` its Student-t
+    interval; ``limits`` are the per-search bracket midpoints; ``bracket`` is the first
+    search's final ``(meets, fails)``. ``runs`` counts the steps of the searches (refusals
+    included) and ``search_requests`` their simulated requests; ``requests`` adds the curve.
+    """
+
+    spec: str
+    slos: tuple[str, ...]
+    seed: int
+    replications: int
+    precision: float
+    limit_per_s: float
+    limit_ci95: tuple[float, float]
+    limits: tuple[float, ...]
+    bracket: tuple[float, float]
+    converged: bool
+    runs: int
+    first_search_runs: int
+    search_requests: int
+    requests: int
+    knee_per_s: float
+    bottleneck: str
+    bottleneck_utilization: float
+    bottleneck_utilization_ci95: tuple[float, float]
+    utilization_at_limit: dict[str, float]
+    failure_mode: str
+    failure_detail: str
+    analytic_bound_per_s: float
+    analytic_bottleneck: str
+    steps: tuple[PullStep, ...]
+    at_limit: SimulationResult | None = field(default=None, compare=False)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def limit_per_min(self) -> float:
+        return self.limit_per_s * 60.0
+
+    @property
+    def limit_ci95_per_min(self) -> tuple[float, float]:
+        return (self.limit_ci95[0] * 60.0, self.limit_ci95[1] * 60.0)
+
+    def curve(self) -> list[PullStep]:
+        """The stable steps of the first search and the curve, sorted by rate."""
+        points = [s for s in self.steps if s.replication == 0 and s.stable]
+        return sorted(points, key=lambda step: step.rate_per_s)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (NaN written as ``null``); ``at_limit`` without its time series."""
+        return {
+            "spec": self.spec,
+            "slos": list(self.slos),
+            "seed": self.seed,
+            "replications": self.replications,
+            "precision": self.precision,
+            "limit_per_s": clean(self.limit_per_s),
+            "limit_ci95": clean(self.limit_ci95),
+            "limit_per_min": clean(self.limit_per_min),
+            "limit_ci95_per_min": clean(self.limit_ci95_per_min),
+            "limits": clean(self.limits),
+            "bracket": clean(self.bracket),
+            "converged": self.converged,
+            "runs": self.runs,
+            "first_search_runs": self.first_search_runs,
+            "search_requests": self.search_requests,
+            "requests": self.requests,
+            "knee_per_s": clean(self.knee_per_s),
+            "bottleneck": self.bottleneck,
+            "bottleneck_utilization": clean(self.bottleneck_utilization),
+            "bottleneck_utilization_ci95": clean(self.bottleneck_utilization_ci95),
+            "utilization_at_limit": clean(self.utilization_at_limit),
+            "failure_mode": self.failure_mode,
+            "failure_detail": self.failure_detail,
+            "analytic_bound_per_s": clean(self.analytic_bound_per_s),
+            "analytic_bottleneck": self.analytic_bottleneck,
+            "steps": [step.to_dict() for step in self.steps],
+            "at_limit": None if self.at_limit is None else self.at_limit.to_dict(timeseries=False),
+            "notes": list(self.notes),
+        }
+
+    def records(self) -> list[dict[str, Any]]:
+        """One flat row per step (``values`` spread into ``value.<slo>`` columns)."""
+        rows = []
+        for step in self.steps:
+            row = step.to_dict()
+            values = row.pop("values")
+            row.update({f"value.{key}": value for key, value in values.items()})
+            row["spec"] = self.spec
+            rows.append(row)
+        return rows
+
+
+# --------------------------------------------------------------------------- the search
+
+
+@dataclass
+class _Search:
+    replication: int
+    seed: int
+    steps: list[PullStep] = field(default_factory=list)
+    runs: list[Run] = field(default_factory=list)
+    low: float = 0.0  # highest rate that met the SLOs (0: none yet)
+    high: float = math.inf  # lowest rate that failed them
+    low_run: Run | None = None
+    high_run: Run | None = None
+
+    @property
+    def midpoint(self) -> float:
+        if self.low <= 0:
+            return 0.0
+        if not math.isfinite(self.high):
+            return self.low
+        return math.sqrt(self.low * self.high)
+
+    def converged(self, precision: float) -> bool:
+        return self.low > 0 and math.isfinite(self.high) and self.high / self.low - 1 <= precision
+
+
+@dataclass(frozen=True)
+class _Bound:
+    """An upper bound on the sustainable rate: the analytic bottleneck bound where it holds."""
+
+    rate_per_s: float
+    component: str
+    certain: bool  # at or beyond it there is no steady state, so no need to simulate
+    note: str = ""
+
+
+def _upper_bound(spec: ArchitectureSpec) -> _Bound:
+    """The analytic bottleneck bound, and whether it is certain for this spec.
+
+    It is certain for services and load balancers whose calls are sequential: each slot is
+    held at least for its own service and its callees' unloaded spans, so at the bound the
+    bottleneck is fully busy and queues grow without end. With parallel calls held during the
+    join the bound rests on an exponential approximation of the join, and for other component
+    kinds the closed forms may not apply: there the bound only guides the bracketing (the rate
+    is simulated like any other) and, if it cannot be computed, the stability bound of each
+    component's own service demand is used instead.
+    """
+    from scaleplan.spec import LoadBalancerSpec, ServiceSpec
+
+    simple = all(
+        isinstance(c, LoadBalancerSpec) or (isinstance(c, ServiceSpec) and not c.parallel)
+        for c in spec.components.values()
+    )
+    try:
+        rate, component = bottleneck(spec)
+        return _Bound(rate, component, simple)
+    except Exception as error:  # any failure of the closed forms: fall back to another bound
+        note = f"no analytic bottleneck bound for {spec.name} ({type(error).__name__}: {error})"
+    try:
+        from scaleplan.graph import build_graph, offered_load
+
+        loads = offered_load(build_graph(spec), 1.0)
+        worst = max(loads, key=lambda name: loads[name])
+        if loads[worst] > 0:
+            return _Bound(1.0 / loads[worst], worst, False, note + "; used the stability bound")
+    except Exception:  # no bound at all: bracket from the workload rate
+        pass
+    return _Bound(math.nan, "", False, note)
+
+
+def _steady(result: SimulationResult) -> bool:
+    """False when the warm-up took over half the run: no steady state was measured."""
+    warmups = result.run.get("warmup_s") or [0.0]
+    replications = max(int(result.run.get("replications", 1)), 1)
+    length = float(result.run.get("simulated_s", math.inf)) / replications
+    return max(warmups) <= 0.5 * length
+
+
+def _as_slos(slos: NFRSpec | Sequence[str | SLOSpec]) -> tuple[SLOSpec, ...]:
+    if isinstance(slos, NFRSpec):
+        return slos.slos
+    if isinstance(slos, str):
+        return (parse_slo(slos),)
+    return tuple(s if isinstance(s, SLOSpec) else parse_slo(s) for s in slos)
+
+
+def _evaluate(run: Run, slos: Sequence[SLOSpec]) -> tuple[bool, dict[str, float], str]:
+    if run.result is None:
+        return False, {}, run.refused
+    result = run.result
+    values = {slo.text: point_value(result, slo) for slo in slos}
+    broken = [slo.text for slo in slos if not slo.met_by(values[slo.text])]
+    if not result.stable:
+        reason = result.unstable.reason if result.unstable else "unstable"
+        return False, values, f"unstable: {reason}"
+    if broken:
+        shown = ", ".join(f"{text} (measured {values[text]:.4g})" for text in broken)
+        return False, values, f"breaks {shown}"
+    if not _steady(result):
+        # A run that spends most of its time warming up near saturation reads optimistic
+        # latencies; counting it as failing keeps the limit on the safe side.
+        return False, values, "no steady state within the run (the warm-up took over half)"
+    return True, values, ""
+
+
+def _step(
+    run: Run, replication: int, phase: str, meets: bool, values: dict[str, float], reason: str
+) -> PullStep:
+    result = run.result
+    if result is None:
+        return PullStep(
+            replication,
+            run.seed,
+            phase,
+            run.rate_per_s,
+            False,
+            False,
+            0,
+            values,
+            math.nan,
+            math.nan,
+            math.nan,
+            math.nan,
+            math.nan,
+            "",
+            math.nan,
+            reason,
+        )
+    name, utilization = busiest(result)
+    return PullStep(
+        replication,
+        run.seed,
+        phase,
+        run.rate_per_s,
+        meets,
+        result.stable,
+        result.requests.arrived,
+        values,
+        result.latency_ms.mean,
+        result.latency_ms.p50,
+        result.latency_ms.p99,
+        error_rate(result),
+        result.throughput_per_s,
+        name,
+        utilization,
+        reason,
+    )
+
+
+@dataclass(frozen=True)
+class _Stepper:
+    """Runs one step of a search: the spec, the objectives and the budget per step."""
+
+    spec: ArchitectureSpec
+    slos: tuple[SLOSpec, ...]
+    requests: int
+    max_requests: int
+    max_in_flight: int
+    bound: _Bound
+    guard: bool  # latency or error objectives: runs must be long enough to reach steady state
+    progress: Callable[[], None]
+
+    def step_requests(self, rate: float) -> tuple[int, str]:
+        """Requests for a step at ``rate`` (0 with the reason when it is not worth running)."""
+        bound = self.bound
+        if bound.certain and rate >= bound.rate_per_s * (1 - 1e-12):
+            # No steady state exists here: a finite run could only read optimistic numbers.
+            return 0, (
+                f"at or beyond the analytic bottleneck bound ({bound.rate_per_s:.4g} "
+                f"requests/s at {bound.component}): queues grow without end"
+            )
+        if not self.guard:
+            return self.requests, ""
+        tau = _relaxation_s(self.spec, rate)
+        needed = (
+            max(self.requests, math.ceil(RELAXATION_TIMES * tau * rate))
+            if math.isfinite(tau)
+            else math.inf
+        )
+        if needed > self.max_requests:
+            return 0, (
+                f"too close to saturation to measure: a run long enough to reach steady state "
+                f"({RELAXATION_TIMES:g} relaxation times of {tau:.3g} s) needs "
+                f"{needed:,.0f} requests, beyond the budget of {self.max_requests:,}"
+            )
+        return int(needed), ""
+
+    def attempt(self, search: _Search, rate: float, phase: str) -> bool:
+        requests, refused = self.step_requests(rate)
+        if refused:
+            run = Run(search.seed, rate, None, refused)
+        else:
+            run = run_once(
+                self.spec,
+                seed=search.seed,
+                rate_per_s=rate,
+                requests=requests,
+                max_in_flight=self.max_in_flight,
+            )
+        meets, values, reason = _evaluate(run, self.slos)
+        search.runs.append(run)
+        search.steps.append(_step(run, search.replication, phase, meets, values, reason))
+        if meets and rate > search.low:
+            search.low, search.low_run = rate, run
+        if not meets and rate < search.high:
+            search.high, search.high_run = rate, run
+        self.progress()
+        return meets
+
+
+def _relaxation_s(spec: ArchitectureSpec, rate: float) -> float:
+    """The slowest relaxation time among the stations, from the analytic estimate.
+
+    For a station of ``c`` slots at utilisation ρ holding each request ``h`` seconds, the
+    queue forgets its start in about ``h / (c·(1 − √ρ)²)`` (Morse's relaxation time of M/M/c,
+    taking the slots as pooled). 0 when the closed forms do not apply (no guard), ∞ when the
+    estimate finds a station saturated.
+    """
+    from scaleplan.analytic import estimate
+
+    try:
+        result = estimate(spec, rate_per_s=rate)
+    except Exception:  # closed forms unavailable for this spec: no guard rather than none at all
+        return 0.0
+    slowest = 0.0
+    for component in result.components.values():
+        slots, rho, arrivals = component.capacity, component.utilization, component.throughput_per_s
+        if slots <= 0 or not arrivals > 0 or not math.isfinite(rho):
+            continue
+        if rho >= 1.0:
+            return math.inf
+        holding = rho * slots / arrivals
+        slowest = max(slowest, holding / (slots * (1.0 - math.sqrt(rho)) ** 2))
+    return slowest
+
+
+def _search(
+    stepper: _Stepper,
+    *,
+    replication: int,
+    seed: int,
+    start: float,
+    around: float | None,
+    precision: float,
+    max_runs: int,
+) -> _Search:
+    search = _Search(replication, seed)
+    bound = stepper.bound
+
+    def attempt(rate: float, phase: str) -> bool:
+        return stepper.attempt(search, rate, phase)
+
+    if around is not None and around > 0:
+        # A later replication: a narrow bracket around the first search's limit, widened
+        # geometrically on whichever side does not hold.
+        width = max(REPLICATION_BRACKET, 2 * precision)
+        low, high = around / (1 + width), around * (1 + width)
+        while not attempt(low, "bracket") and len(search.steps) < max_runs:
+            width *= 2
+            low = low / (1 + width)
+        while search.low > 0 and attempt(high, "bracket") and len(search.steps) < max_runs:
+            width *= 2
+            high = high * (1 + width)
+    elif attempt(start, "bracket"):
+        upper = bound.rate_per_s if math.isfinite(bound.rate_per_s) else 2 * start
+        rate = max(upper, start * 1.5)
+        while attempt(rate, "bracket") and len(search.steps) < max_runs:
+            rate *= 1.5 if math.isfinite(bound.rate_per_s) else 2.0
+    else:
+        rate = start
+        for _ in range(MAX_DOWN_STEPS):
+            rate /= 4.0
+            if attempt(rate, "bracket") or len(search.steps) >= max_runs:
+                break
+    while (
+        search.low > 0
+        and math.isfinite(search.high)
+        and not search.converged(precision)
+        and len(search.steps) < max_runs
+    ):
+        attempt(math.sqrt(search.low * search.high), "bisect")
+    return search
+
+
+def pull(
+    spec: ArchitectureSpec,
+    slos: NFRSpec | Sequence[str | SLOSpec],
+    *,
+    seed: int = 1,
+    requests: int = 20_000,
+    replications: int = 3,
+    precision: float = 0.02,
+    max_runs: int = 30,
+    start_rate_per_s: float | None = None,
+    curve: Sequence[float] = CURVE_FRACTIONS,
+    max_in_flight: int | None = None,
+    max_requests: int | None = None,
+    progress: Progress | None = None,
+) -> PullResult:
+    """Find the most requests per second ``spec`` carries while meeting every SLO.
+
+    Parameters
+    ----------
+    spec : ArchitectureSpec
+        The architecture (its workload's arrival process and classes are used; the rate is
+        what the pull varies).
+    slos : NFRSpec or sequence of SLO strings
+        E.g. ``["p99<=300ms", "errors<=0.1%"]``. With none, a step meets them when it is
+        stable. Objectives for a request class the spec does not have are ignored (noted).
+    seed : int
+        The seed of the first search; replication ``r`` uses ``seed + r``.
+    requests : int
+        Requests simulated per step.
+    replications : int
+        Independent searches (at least 2 for a CI).
+    precision : float
+        Stop bisecting when ``fails / meets − 1`` is at most this (0.02: a 2% bracket).
+    max_runs : int
+        Steps at most per search.
+    start_rate_per_s : float, optional
+        First rate tried (default: half the analytic bottleneck bound).
+    curve : sequence of float
+        Fractions of the limit at which to add latency-curve points after the first search
+        (``()`` for none).
+    max_in_flight : int, optional
+        Requests in the system at which a step is stopped as unstable (default: 50 per slot of
+        capacity, at least 2,000), so steps beyond the limit cost little.
+    max_requests : int, optional
+        Requests a step may be lengthened to near saturation (default: 5 × ``requests``).
+    progress : callable, optional
+        ``progress(done, planned)`` after every step.
+
+    Returns
+    -------
+    PullResult
+
+    Examples
+    --------
+    >>> from scaleplan.spec import example_spec  # M/M/1, 10 ms: capacity 100/s
+    >>> result = pull(example_spec(), ["mean<=50ms"], requests=3000, replications=2, curve=())
+    >>> 70 < result.limit_per_s < 90, result.bottleneck, result.analytic_bound_per_s
+    (True, 'api', 100.0)
+    """
+    if replications < 1:
+        raise ValueError(f"replications must be at least 1 (got {replications})")
+    if not 0 < precision < 1:
+        raise ValueError(f"precision must be in (0, 1) (got {precision})")
+    objectives = _as_slos(slos)
+    notes: list[str] = []
+    classes = {cls.name for cls in spec.workload.classes}
+    kept = []
+    for slo in objectives:
+        if slo.request_class is not None and slo.request_class not in classes:
+            notes.append(f"{slo.text}: {spec.name} has no request class {slo.request_class!r}")
+        else:
+            kept.append(slo)
+    objectives = tuple(kept)
+    bound = _upper_bound(spec)
+    if bound.note:
+        notes.append(bound.note)
+    capacity = sum(component.capacity for component in spec.components.values())
+    in_flight = max_in_flight if max_in_flight is not None else max(2_000, 50 * capacity)
+    start = start_rate_per_s
+    if start is None:
+        rate = bound.rate_per_s
+        start = rate / 2.0 if math.isfinite(rate) else spec.workload.mean_rate_per_s
+    planned = max_runs * replications + len(curve)
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if progress is not None:
+            progress(done[0], planned)
+
+    stepper = _Stepper(
+        spec=spec,
+        slos=objectives,
+        requests=requests,
+        max_requests=max(requests, max_requests or 5 * requests),
+        max_in_flight=in_flight,
+        bound=bound,
+        guard=any(slo.metric != "throughput" for slo in objectives),
+        progress=tick,
+    )
+
+    def search(replication: int, around: float | None) -> _Search:
+        return _search(
+            stepper,
+            replication=replication,
+            seed=seed + replication,
+            start=start,
+            around=around,
+            precision=precision,
+            max_runs=max_runs,
+        )
+
+    first = search(0, None)
+    searches = [first]
+    if first.low > 0:
+        searches += [search(index, first.midpoint) for index in range(1, replications)]
+    else:
+        notes.append("no rate tried meets the SLOs; the limit is 0")
+    limits = tuple(search.midpoint for search in searches)
+    if len(limits) > 1:
+        ci = replication_ci(limits)
+        limit, limit_ci = ci.mean, (ci.low, ci.high)
+        if bound.certain:
+            # No limit can lie beyond a certain bound: the symmetric t interval is cut there.
+            limit_ci = (min(limit_ci[0], bound.rate_per_s), min(limit_ci[1], bound.rate_per_s))
+    else:
+        limit, limit_ci = limits[0], (first.low, first.high if first.low > 0 else 0.0)
+        if replications > 1:
+            notes.append("one search only: the interval given is its bracket")
+    search_requests = sum(run.requests for s in searches for run in s.runs)
+    runs = sum(len(s.steps) for s in searches)
+
+    curve_steps: list[PullStep] = []
+    if first.low > 0:
+        for fraction in curve:
+            rate = first.midpoint * fraction
+            if any(abs(step.rate_per_s / rate - 1) < 0.03 for step in first.steps):
+                continue
+            step_requests, refused = stepper.step_requests(rate)
+            if refused:
+                continue
+            run = run_once(
+                spec, seed=seed, rate_per_s=rate, requests=step_requests, max_in_flight=in_flight
+            )
+            meets, values, reason = _evaluate(run, objectives)
+            curve_steps.append(_step(run, 0, "curve", meets, values, reason))
+            tick()
+    probe = first.high_run
+    if probe is not None and probe.result is None and math.isfinite(first.high):
+        # The first failing rate was judged without a run: run one step clearly beyond the
+        # limit anyway, to see how the system fails there.
+        probe_rate = max(first.high, 1.1 * first.low)
+        try:
+            result = simulate(
+                spec,
+                seed=seed,
+                rate_per_s=probe_rate,
+                requests=requests,
+                run_anyway=True,
+                max_in_flight=in_flight,
+            )
+        except SimulationError:
+            result = None
+        if result is not None:
+            probe = Run(seed, probe_rate, result)
+            _, values, reason = _evaluate(probe, objectives)
+            curve_steps.append(_step(probe, 0, "probe", False, values, reason))
+    curve_requests = sum(step.requests for step in curve_steps)
+    steps = tuple(step for s in searches for step in s.steps) + tuple(curve_steps)
+
+    at_limit = first.low_run.result if first.low_run is not None else None
+    utilization: dict[str, float] = {}
+    name, busy, busy_ci = "", math.nan, (math.nan, math.nan)
+    if at_limit is not None:
+        utilization = {n: c.utilization for n, c in at_limit.components.items() if c.capacity}
+        name, busy = busiest(at_limit)
+        per_search = [
+            s.low_run.result.components[name].utilization
+            for s in searches
+            if s.low_run is not None and s.low_run.result is not None
+        ]
+        if len(per_search) > 1:
+            ci = replication_ci(per_search)
+            busy, busy_ci = ci.mean, (ci.low, ci.high)
+    mode, detail = _failure_mode(probe, objectives)
+    return PullResult(
+        spec=spec.name,
+        slos=tuple(slo.text for slo in objectives),
+        seed=seed,
+        replications=len(searches),
+        precision=precision,
+        limit_per_s=limit,
+        limit_ci95=limit_ci,
+        limits=limits,
+        bracket=(first.low, first.high),
+        converged=all(s.converged(precision) for s in searches),
+        runs=runs,
+        first_search_runs=len(first.steps),
+        search_requests=search_requests,
+        requests=search_requests + curve_requests,
+        knee_per_s=_knee([s for s in (*first.steps, *curve_steps) if s.stable]),
+        bottleneck=name,
+        bottleneck_utilization=busy,
+        bottleneck_utilization_ci95=busy_ci,
+        utilization_at_limit=utilization,
+        failure_mode=mode,
+        failure_detail=detail,
+        analytic_bound_per_s=bound.rate_per_s,
+        analytic_bottleneck=bound.component,
+        steps=steps,
+        at_limit=at_limit,
+        notes=tuple(notes),
+    )
+
+
+def _knee(steps: Sequence[PullStep]) -> float:
+    """The first stretch of the p99 curve with elasticity d ln p99 / d ln rate ≥ 1.
+
+    Returned as the geometric midpoint of that stretch; NaN when the measured points never
+    rise that fast (or are too few).
+    """
+    points = sorted(
+        {(s.rate_per_s, s.p99_ms) for s in steps if s.p99_ms > 0 and math.isfinite(s.p99_ms)}
+    )
+    for (rate_a, p99_a), (rate_b, p99_b) in itertools.pairwise(points):
+        if rate_b <= rate_a * (1 + 1e-9):
+            continue
+        elasticity = math.log(p99_b / p99_a) / math.log(rate_b / rate_a)
+        if elasticity >= 1.0:
+            return math.sqrt(rate_a * rate_b)
+    return math.nan
+
+
+def _failure_mode(run: Run | None, slos: Sequence[SLOSpec]) -> tuple[str, str]:
+    """How the system fails just beyond the limit, read from the first step that failed."""
+    if run is None:
+        return "none found", "no step failed within the rates tried"
+    if run.result is None:
+        return "queue growth", f"refused before running: {run.refused}"
+    result = run.result
+    counts = result.requests
+    arrived = max(counts.arrived, 1)
+    rejected, failed = counts.rejected / arrived, counts.failed / arrived
+    at = f"at {run.rate_per_s:.4g} requests/s"
+    if failed > 0 and failed >= rejected:
+        return "timeouts", f"{at}: {failed:.2%} of requests failed or timed out"
+    if rejected > 0:
+        worst = max(result.components, key=lambda n: result.components[n].rejected)
+        return (
+            "rejects",
+            f"{at}: {rejected:.2%} of requests rejected, most at {worst} (its queue limit)",
+        )
+    queues = {n: c.mean_queue for n, c in result.components.items() if c.capacity}
+    longest = max(queues, key=lambda n: queues[n]) if queues else ""
+    _, _, reason = _evaluate(run, slos)
+    reason = reason or "the objectives still hold in this short run"
+    where = f"; the longest queue is at {longest} ({queues[longest]:.1f} waiting on average)"
+    return "queue growth", f"{at}: {reason}{where if longest else ''}"
+
+
+# --------------------------------------------------------------------------- the ramp
+
+
+@dataclass(frozen=True)
+class RampResult:
+    """A stepped load test: one run whose offered load rises step by step.
+
+    ``steps`` holds one row per load step: offered rate, throughput, error rate,
+    ``window_p50_ms`` and ``window_p99_ms``, and whether the step met the SLOs.
+    ``timeseries`` is the run's APM series; ``broke_at`` is the first step that broke an SLO
+    (or was cut short by runaway queues), None if none did.
+
+    The window percentiles are what an APM dashboard plots: the mean, over the step's time
+    windows (1/60 of the run each), of each window's own percentile. Requests within one
+    window are strongly correlated, so a window's p99 reads below the steady-state p99 — the
+    ramp shows *how* a system breaks; the sustainable limit under a percentile SLO is
+    :func:`pull`'s to measure.
+    """
+
+    spec: str
+    seed: int
+    step_s: float
+    slos: tuple[str, ...]
+    steps: tuple[dict[str, Any], ...]
+    broke_at: int | None
+    broke_at_rate_per_s: float
+    stopped_early: bool
+    timeseries: dict[str, Any]
+    requests: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict with the time series."""
+        return clean(
+            {
+                "spec": self.spec,
+                "seed": self.seed,
+                "step_s": self.step_s,
+                "slos": list(self.slos),
+                "steps": list(self.steps),
+                "broke_at": self.broke_at,
+                "broke_at_rate_per_s": self.broke_at_rate_per_s,
+                "stopped_early": self.stopped_early,
+                "requests": self.requests,
+                "timeseries": self.timeseries,
+            }
+        )
+
+    def records(self) -> list[dict[str, Any]]:
+        """One flat row per load step."""
+        return [{"spec": self.spec, **clean(step)} for step in self.steps]
+
+
+def ramp(
+    spec: ArchitectureSpec,
+    *,
+    slos: NFRSpec | Sequence[str | SLOSpec] = (),
+    seed: int = 1,
+    start_rate_per_s: float | None = None,
+    end_rate_per_s: float | None = None,
+    steps: int = 10,
+    requests: int = 40_000,
+    max_in_flight: int | None = None,
+) -> RampResult:
+    """Run a stepped load test: Poisson arrivals whose rate rises in ``steps`` equal steps.
+
+    The load goes from ``start_rate_per_s`` (default: 20% of the analytic bottleneck bound)
+    to ``end_rate_per_s`` (default: 120% of it) over about ``requests`` arrivals, each step
+    lasting the same simulated time. The run is allowed past capacity (that is the point) but
+    stops once ``max_in_flight`` requests are in the system.
+
+    Examples
+    --------
+    >>> from scaleplan.spec import example_spec
+    >>> result = ramp(example_spec(), slos=["p99<=200ms"], steps=4, requests=4000)
+    >>> [round(step["offered_per_s"]) for step in result.steps]
+    [20, 53, 87, 120]
+    >>> result.broke_at, result.steps[-1]["throughput_per_s"] < 110
+    (3, True)
+    """
+    objectives = [slo for slo in _as_slos(slos) if slo.request_class is None]
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1 (got {steps})")
+    bound = _upper_bound(spec).rate_per_s
+    if not math.isfinite(bound):
+        bound = 2.0 * spec.workload.mean_rate_per_s
+    start = start_rate_per_s if start_rate_per_s is not None else 0.2 * bound
+    end = end_rate_per_s if end_rate_per_s is not None else 1.2 * bound
+    rates = [float(r) for r in np.linspace(start, end, steps)] if steps > 1 else [start]
+    mean = float(np.mean(rates))
+    duration = requests / mean
+    step_s = duration / steps
+    capacity = sum(component.capacity for component in spec.components.values())
+    in_flight = max_in_flight if max_in_flight is not None else max(2_000, 50 * capacity)
+    workload = spec.workload.model_dump(mode="python", exclude_unset=True)
+    for key in ("burst", "trace", "requests"):
+        workload.pop(key, None)
+    workload.update(
+        {
+            "arrival": "diurnal",
+            "rate_per_s": mean,
+            "duration_s": duration,
+            "warmup": "none",
+            "diurnal": {"profile": rates, "period_s": duration},
+        }
+    )
+    stepped = spec.with_changes({"workload": workload})
+    result = simulate(stepped, seed=seed, run_anyway=True, max_in_flight=in_flight)
+    series = result.timeseries
+    t = np.asarray(series["t_s"], dtype=float)
+    system = series["system"]
+    rows: list[dict[str, Any]] = []
+    broke_at: int | None = None
+    end_of_run = float(result.run.get("simulated_s", duration))
+    for index, rate in enumerate(rates):
+        lo, hi = index * step_s, (index + 1) * step_s
+        mask = (t >= lo) & (t < hi)
+        arrivals = np.asarray(system["arrivals_per_s"], dtype=float)[mask]
+        done = np.asarray(system["throughput_per_s"], dtype=float)[mask]
+        errors = np.asarray(system["errors_per_s"], dtype=float)[mask]
+        p50 = np.asarray(system["p50_ms"], dtype=float)[mask]
+        p99 = np.asarray(system["p99_ms"], dtype=float)[mask]
+        arrived = float(arrivals.sum())
+        row: dict[str, Any] = {
+            "step": index,
+            "start_s": lo,
+            "end_s": hi,
+            "offered_per_s": rate,
+            "arrivals_per_s": float(arrivals.mean()) if arrivals.size else math.nan,
+            "throughput_per_s": float(done.mean()) if done.size else math.nan,
+            "error_rate": float(errors.sum() / arrived) if arrived else math.nan,
+            "window_p50_ms": float(np.nanmean(p50)) if np.isfinite(p50).any() else math.nan,
+            "window_p99_ms": float(np.nanmean(p99)) if np.isfinite(p99).any() else math.nan,
+            "reached": lo < end_of_run and arrived > 0,
+        }
+        meets = row["reached"] and all(_ramp_meets(row, slo) for slo in objectives)
+        row["meets"] = bool(meets)
+        rows.append(row)
+        if broke_at is None and not meets and (objectives or not row["reached"]):
+            broke_at = index
+    stopped = not result.stable
+    if broke_at is None and stopped:
+        broke_at = next((row["step"] for row in rows if not row["reached"]), len(rows) - 1)
+    return RampResult(
+        spec=spec.name,
+        seed=seed,
+        step_s=step_s,
+        slos=tuple(slo.text for slo in objectives),
+        steps=tuple(rows),
+        broke_at=broke_at,
+        broke_at_rate_per_s=rates[broke_at] if broke_at is not None else math.nan,
+        stopped_early=stopped,
+        timeseries=series,
+        requests=result.requests.arrived,
+    )
+
+
+def _ramp_meets(row: dict[str, Any], slo: SLOSpec) -> bool:
+    if slo.metric in ("p50", "p99"):
+        return slo.met_by(row[f"window_{slo.metric}_ms"])
+    if slo.metric == "errors":
+        return slo.met_by(row["error_rate"])
+    if slo.metric == "throughput":
+        value = row["throughput_per_s"]
+        if slo.unit == "of_offered":
+            value = value / row["offered_per_s"]
+        return slo.met_by(value)
+    return True  # other percentiles are not in the time series: not judged per step

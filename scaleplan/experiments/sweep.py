@@ -1,0 +1,263 @@
+"""What-if sweeps: simulate every point of a grid over any key paths, in parallel.
+
+``sweep(spec, {"components.api.replicas": range(2, 13), "workload.rate_per_s": [100, 200]})``
+simulates the cartesian product of the values, each point being
+``spec.with_changes(point)`` — any dotted key path of the architecture contract, re-validated.
+Every point is checked before anything runs, so a misspelt key path fails at once with a
+:class:`~scaleplan.errors.SpecError`; a point that is certainly unstable comes back as a row
+with ``stable: false`` and the reason rather than stopping the sweep.
+
+Points run on local processes (:class:`concurrent.futures.ProcessPoolExecutor`, one per core)
+or on any executor-like object given as ``executor`` — anything whose ``submit(fn, *args)``
+returns a future with ``result()``, e.g. a ``dask.distributed.Client`` (its futures are then
+awaited with ``distributed.as_completed``). The work function and its arguments are plain
+picklable values, and every point uses the same seed, so the rows are the same wherever they
+run (and points differ only by their changes: common random numbers).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from scaleplan.errors import Problem, SpecError
+from scaleplan.experiments._common import (
+    ExecutorLike,
+    Progress,
+    busiest,
+    clean,
+    default_executor,
+    error_rate,
+    submit_all,
+)
+from scaleplan.spec import ArchitectureSpec
+
+__all__ = ["SweepResult", "parse_grid_values", "sweep"]
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """One row per grid point, in grid order (see :func:`sweep` for the columns)."""
+
+    spec: str
+    keys: tuple[str, ...]
+    seed: int
+    requests: int | None
+    rows: tuple[dict[str, Any], ...]
+    wall_time_s: float
+
+    @property
+    def failures(self) -> int:
+        """Points that were unstable or could not run."""
+        return sum(1 for row in self.rows if not row["stable"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (NaN written as ``null``)."""
+        return clean(
+            {
+                "spec": self.spec,
+                "keys": list(self.keys),
+                "seed": self.seed,
+                "requests": self.requests,
+                "points": len(self.rows),
+                "failures": self.failures,
+                "wall_time_s": self.wall_time_s,
+                "rows": list(self.rows),
+            }
+        )
+
+    def records(self) -> list[dict[str, Any]]:
+        """The rows (flat dicts: one column per key path and per metric)."""
+        return [clean(row) for row in self.rows]
+
+
+def _run_point(
+    spec: ArchitectureSpec,
+    point: dict[str, Any],
+    seed: int,
+    requests: int | None,
+    replications: int,
+    run_anyway: bool,
+    max_in_flight: int | None,
+) -> dict[str, Any]:
+    """Simulate one point and return its row (runs in a worker process)."""
+    from scaleplan.engine import UnstableError, simulate
+    from scaleplan.errors import ScaleplanError
+
+    row: dict[str, Any] = dict(point)
+    started = time.perf_counter()
+    try:
+        result = simulate(
+            spec,
+            seed=seed,
+            requests=requests,
+            replications=replications,
+            run_anyway=run_anyway,
+            max_in_flight=max_in_flight,
+        )
+    except UnstableError as error:
+        row.update({"stable": False, "error": str(error), "rate_per_s": math.nan})
+        row["wall_time_s"] = time.perf_counter() - started
+        return row
+    except ScaleplanError as error:
+        row.update({"stable": False, "error": str(error), "rate_per_s": math.nan})
+        row["wall_time_s"] = time.perf_counter() - started
+        return row
+    latency = result.latency_ms
+    name, utilization = busiest(result)
+    row.update(
+        {
+            "stable": result.stable,
+            "error": "" if result.stable else "; ".join(result.warnings[:1]),
+            "rate_per_s": result.rate_per_s,
+            "requests": result.requests.arrived,
+            "mean_ms": latency.mean,
+            "mean_ci95_low": latency.mean_ci95[0],
+            "mean_ci95_high": latency.mean_ci95[1],
+            "p50_ms": latency.p50,
+            "p90_ms": latency.p90,
+            "p95_ms": latency.p95,
+            "p99_ms": latency.p99,
+            "p999_ms": latency.p999,
+            "throughput_per_s": result.throughput_per_s,
+            "error_rate": error_rate(result),
+            "rejected": result.requests.rejected,
+            "busiest": name,
+            "max_utilization": utilization,
+        }
+    )
+    for component, metrics in result.components.items():
+        row[f"utilization.{component}"] = metrics.utilization
+        row[f"p99_ms.{component}"] = metrics.latency_ms.p99
+    row["wall_time_s"] = time.perf_counter() - started
+    return row
+
+
+def sweep(
+    spec: ArchitectureSpec,
+    grid: Mapping[str, Iterable[Any]],
+    *,
+    seed: int = 1,
+    requests: int | None = None,
+    replications: int = 1,
+    run_anyway: bool = False,
+    max_in_flight: int | None = None,
+    workers: int | None = None,
+    executor: ExecutorLike | None = None,
+    progress: Progress | None = None,
+) -> SweepResult:
+    """Simulate ``spec`` at every point of ``grid`` (key path → values; cartesian product).
+
+    Parameters
+    ----------
+    spec : ArchitectureSpec
+        The base architecture.
+    grid : mapping of str to iterable
+        Dotted key paths (``components.api.replicas``, ``workload.rate_per_s``, …) and the
+        values to try.
+    seed, requests, replications, run_anyway, max_in_flight
+        As for :func:`scaleplan.engine.simulate`, the same for every point.
+    workers : int, optional
+        Local processes (default: one per core; 1 runs in this process).
+    executor : executor-like, optional
+        Run the points there instead (``concurrent.futures`` executor or Dask client).
+    progress : callable, optional
+        ``progress(done, total)`` as points finish.
+
+    Returns
+    -------
+    SweepResult
+        One row per point: the key paths' values, ``stable``, ``error``, ``rate_per_s``,
+        ``mean_ms`` with its CI, ``p50_ms`` … ``p999_ms``, ``throughput_per_s``,
+        ``error_rate``, ``rejected``, ``busiest``, ``max_utilization`` and
+        ``utilization.<component>`` / ``p99_ms.<component>`` columns.
+
+    Examples
+    --------
+    >>> from scaleplan.spec import example_spec
+    >>> result = sweep(example_spec(), {"workload.rate_per_s": [20, 60, 120]},
+    ...                requests=2000, workers=1)
+    >>> [(row["workload.rate_per_s"], row["stable"]) for row in result.records()]
+    [(20, True), (60, True), (120, False)]
+    """
+    keys = tuple(grid)
+    if not keys:
+        raise SpecError([Problem(spec.source, "", "a sweep needs at least one key path")])
+    values = [list(grid[key]) for key in keys]
+    for key, options in zip(keys, values, strict=True):
+        if not options:
+            raise SpecError([Problem(spec.source, key, "no values to sweep over")])
+    points = [
+        dict(zip(keys, combination, strict=True)) for combination in itertools.product(*values)
+    ]
+    # Validate every point here, so bad input fails before any work is sent anywhere.
+    specs = [spec.with_changes(point) for point in points]
+    started = time.perf_counter()
+    tasks = [
+        (_run_point, (changed, point, seed, requests, replications, run_anyway, max_in_flight))
+        for changed, point in zip(specs, points, strict=True)
+    ]
+    pool = None
+    if executor is None:
+        pool = default_executor(workers, len(tasks))
+    try:
+        rows = submit_all(executor or pool, tasks, progress)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return SweepResult(
+        spec=spec.name,
+        keys=keys,
+        seed=seed,
+        requests=requests,
+        rows=tuple(rows),
+        wall_time_s=time.perf_counter() - started,
+    )
+
+
+def parse_grid_values(text: str) -> list[Any]:
+    """Values for one key path from the CLI: ``2:12`` (inclusive), ``0:1:0.25`` or ``a,b,c``.
+
+    Examples
+    --------
+    >>> parse_grid_values("2:5"), parse_grid_values("0:1:0.5"), parse_grid_values("10,20,x")
+    ([2, 3, 4, 5], [0.0, 0.5, 1.0], [10, 20, 'x'])
+    """
+    text = text.strip()
+    if not text:
+        raise ValueError("no values (write e.g. '2:12', '0:1:0.25' or '100,200,300')")
+    if ":" in text and "," not in text:
+        parts = text.split(":")
+        if len(parts) not in (2, 3):
+            raise ValueError(f"a range is 'start:stop' or 'start:stop:step' (got {text!r})")
+        try:
+            numbers = [yaml.safe_load(part) for part in parts]
+        except yaml.YAMLError:
+            numbers = []
+        if len(numbers) != len(parts) or not all(
+            isinstance(n, int | float) and not isinstance(n, bool) for n in numbers
+        ):
+            raise ValueError(f"a range needs numbers (got {text!r})")
+        start, stop = numbers[0], numbers[1]
+        step = numbers[2] if len(numbers) == 3 else 1
+        if step <= 0 or stop < start:
+            raise ValueError(f"a range needs start <= stop and a step above 0 (got {text!r})")
+        if all(isinstance(n, int) for n in numbers):
+            return list(range(start, stop + 1, step))
+        count = math.floor((stop - start) / step + 1e-9) + 1
+        if count > 10_000:
+            raise ValueError(f"the range has {count} values; at most 10000 (got {text!r})")
+        return [float(start + index * step) for index in range(count)]
+    values = []
+    for part in text.split(","):
+        try:
+            values.append(yaml.safe_load(part.strip()))
+        except yaml.YAMLError:
+            values.append(part.strip())
+    return values

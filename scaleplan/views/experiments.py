@@ -1,0 +1,570 @@
+"""Plotly figures of the experiments: the pull, the ramp, sweeps, comparisons, runway, decision.
+
+Every function takes an experiment's result and returns a ``plotly.graph_objects.Figure``; the
+SLO is drawn on every latency chart, limits and bounds are marked, and intervals are drawn as
+error bars or bands. Nothing here runs a simulation. plotly is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from scaleplan.experiments.compare import ComparisonResult
+from scaleplan.experiments.growth import RunwayResult
+from scaleplan.experiments.pull import PullResult, RampResult
+from scaleplan.experiments.sweep import SweepResult
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+__all__ = [
+    "figure_comparison",
+    "figure_decision_matrix",
+    "figure_pareto",
+    "figure_pull",
+    "figure_pull_utilization",
+    "figure_ramp",
+    "figure_runway",
+    "figure_sweep",
+]
+
+SLO_COLOR = "#d62728"
+LIMIT_COLOR = "#2ca02c"
+BOUND_COLOR = "#7f7f7f"
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+
+
+def _latency_slos(slos: Sequence[str]) -> list[tuple[str, float, str]]:
+    """(metric, bound in ms, text) of the whole-system latency SLOs among ``slos``."""
+    from scaleplan.spec import parse_slo
+
+    found: list[tuple[str, float, str]] = []
+    for text in slos:
+        slo = parse_slo(text)
+        if slo.is_latency and slo.request_class is None:
+            found.append((slo.metric, slo.bound, slo.text))
+    return found
+
+
+def _finite(value: float) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def figure_pull(result: PullResult, *, title: str | None = None) -> go.Figure:
+    """Latency percentiles against offered load, with the SLO line, the limit and the bound.
+
+    Examples
+    --------
+    >>> from scaleplan.experiments import pull
+    >>> from scaleplan.spec import example_spec
+    >>> result = pull(example_spec(), ["p99<=100ms"], requests=2000, replications=2, curve=())
+    >>> [trace.name for trace in figure_pull(result).data]
+    ['p50', 'p99', 'mean', 'failing steps']
+    """
+    import plotly.graph_objects as go
+
+    curve = result.curve()
+    rates = [step.rate_per_s for step in curve]
+    figure = go.Figure()
+    for name, values, dash in (
+        ("p50", [s.p50_ms for s in curve], "dot"),
+        ("p99", [s.p99_ms for s in curve], "solid"),
+        ("mean", [s.mean_ms for s in curve], "dash"),
+    ):
+        figure.add_trace(
+            go.Scatter(
+                x=rates,
+                y=values,
+                mode="lines+markers",
+                name=name,
+                line={"dash": dash},
+                hovertemplate="%{x:.4g} requests/s<br>%{y:.1f} ms<extra>" + name + "</extra>",
+            )
+        )
+    failing = [s for s in curve if not s.meets]
+    figure.add_trace(
+        go.Scatter(
+            x=[s.rate_per_s for s in failing],
+            y=[s.p99_ms for s in failing],
+            mode="markers",
+            name="failing steps",
+            marker={"symbol": "x", "size": 10, "color": SLO_COLOR},
+            text=[s.reason for s in failing],
+            hovertemplate="%{x:.4g} requests/s: %{text}<extra></extra>",
+        )
+    )
+    for _, bound, text in _latency_slos(result.slos):
+        figure.add_hline(
+            y=bound,
+            line={"color": SLO_COLOR, "dash": "dash"},
+            annotation_text=f"SLO {text}",
+            annotation_position="top left",
+        )
+    low, high = result.limit_ci95
+    if _finite(low) and _finite(high) and high > low:
+        figure.add_vrect(x0=low, x1=high, fillcolor=LIMIT_COLOR, opacity=0.12, line_width=0)
+    if _finite(result.limit_per_s) and result.limit_per_s > 0:
+        figure.add_vline(
+            x=result.limit_per_s,
+            line={"color": LIMIT_COLOR},
+            annotation_text=(f"limit {result.limit_per_s:.4g}/s ({result.limit_per_min:,.0f}/min)"),
+            annotation_position="top right",
+        )
+    if _finite(result.knee_per_s):
+        figure.add_vline(
+            x=result.knee_per_s,
+            line={"color": "#bcbd22", "dash": "dot"},
+            annotation_text=f"knee {result.knee_per_s:.4g}/s",
+            annotation_position="bottom right",
+        )
+    if _finite(result.analytic_bound_per_s):
+        figure.add_vline(
+            x=result.analytic_bound_per_s,
+            line={"color": BOUND_COLOR, "dash": "dashdot"},
+            annotation_text=f"analytic bound {result.analytic_bound_per_s:.4g}/s",
+            annotation_position="bottom left",
+        )
+    figure.update_layout(
+        title=title or f"{result.spec}: latency against offered load (tractor pull)",
+        xaxis_title="offered load (requests/s)",
+        yaxis_title="latency (ms)",
+        yaxis_type="log",
+        template="plotly_white",
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return figure
+
+
+def figure_pull_utilization(result: PullResult, *, title: str | None = None) -> go.Figure:
+    """Utilisation per component at the limit; the bottleneck highlighted.
+
+    Examples
+    --------
+    >>> from scaleplan.experiments import pull
+    >>> from scaleplan.spec import example_spec
+    >>> result = pull(example_spec(), ["p99<=100ms"], requests=2000, replications=2, curve=())
+    >>> figure_pull_utilization(result).data[0].x
+    ('api',)
+    """
+    import plotly.graph_objects as go
+
+    names = list(result.utilization_at_limit)
+    values = [result.utilization_at_limit[name] for name in names]
+    colors = [SLO_COLOR if name == result.bottleneck else PALETTE[0] for name in names]
+    error = None
+    low, high = result.bottleneck_utilization_ci95
+    if _finite(low) and _finite(high):
+        plus = [
+            high - v if n == result.bottleneck else 0.0 for n, v in zip(names, values, strict=True)
+        ]
+        minus = [
+            v - low if n == result.bottleneck else 0.0 for n, v in zip(names, values, strict=True)
+        ]
+        error = {"type": "data", "array": plus, "arrayminus": minus}
+    figure = go.Figure(
+        go.Bar(
+            x=names,
+            y=values,
+            marker_color=colors,
+            error_y=error,
+            text=[f"{100 * v:.0f}%" for v in values],
+            textposition="outside",
+        )
+    )
+    figure.add_hline(y=1.0, line={"color": BOUND_COLOR, "dash": "dash"})
+    figure.update_layout(
+        title=title
+        or f"{result.spec}: utilisation at the limit ({result.limit_per_s:.4g} requests/s)",
+        yaxis_title="utilisation",
+        yaxis_tickformat=".0%",
+        yaxis_range=[0, 1.15],
+        template="plotly_white",
+    )
+    return figure
+
+
+def figure_ramp(result: RampResult, *, title: str | None = None) -> go.Figure:
+    """The ramp's time series: offered load and throughput, p99 and errors as it breaks.
+
+    Examples
+    --------
+    >>> from scaleplan.experiments import ramp
+    >>> from scaleplan.spec import example_spec
+    >>> result = ramp(example_spec(), slos=["p99<=200ms"], steps=3, requests=3000)
+    >>> [trace.name for trace in figure_ramp(result).data]
+    ['offered', 'throughput', 'errors/s', 'p50', 'p99']
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    series = result.timeseries
+    t = series.get("t_s", [])
+    system = series.get("system", {})
+    figure = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.08,
+        subplot_titles=("load (requests/s)", "latency (ms, per time window)"),
+    )
+    offered_x, offered_y = [], []
+    for step in result.steps:
+        offered_x += [step["start_s"], step["end_s"]]
+        offered_y += [step["offered_per_s"], step["offered_per_s"]]
+    figure.add_trace(
+        go.Scatter(x=offered_x, y=offered_y, name="offered", line={"dash": "dash"}), row=1, col=1
+    )
+    figure.add_trace(
+        go.Scatter(x=t, y=system.get("throughput_per_s", []), name="throughput"), row=1, col=1
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=t, y=system.get("errors_per_s", []), name="errors/s", line={"color": SLO_COLOR}
+        ),
+        row=1,
+        col=1,
+    )
+    figure.add_trace(go.Scatter(x=t, y=system.get("p50_ms", []), name="p50"), row=2, col=1)
+    figure.add_trace(go.Scatter(x=t, y=system.get("p99_ms", []), name="p99"), row=2, col=1)
+    for metric, bound, text in _latency_slos(result.slos):
+        if metric in ("p50", "p99"):
+            figure.add_hline(
+                y=bound,
+                line={"color": SLO_COLOR, "dash": "dash"},
+                row=2,
+                col=1,
+                annotation_text=f"SLO {text}",
+            )
+    if result.broke_at is not None:
+        start = result.steps[result.broke_at]["start_s"]
+        figure.add_vline(
+            x=start,
+            line={"color": SLO_COLOR},
+            annotation_text=f"breaks at {result.broke_at_rate_per_s:.4g}/s",
+        )
+    figure.update_yaxes(type="log", row=2, col=1)
+    figure.update_xaxes(title_text="simulated time (s)", row=2, col=1)
+    figure.update_layout(
+        title=title or f"{result.spec}: stepped load test", template="plotly_white", height=600
+    )
+    return figure
+
+
+def figure_sweep(
+    result: SweepResult,
+    x: str | None = None,
+    y: str = "p99_ms",
+    *,
+    color: str | None = None,
+    slo_ms: float | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """One metric of a sweep against one key path, one line per value of ``color``.
+
+    Examples
+    --------
+    >>> from scaleplan.experiments import sweep
+    >>> from scaleplan.spec import example_spec
+    >>> result = sweep(example_spec(), {"workload.rate_per_s": [20, 40]}, requests=1000,
+    ...                workers=1)
+    >>> len(figure_sweep(result).data)
+    1
+    """
+    import plotly.graph_objects as go
+
+    rows = result.records()
+    x = x or result.keys[0]
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row.get(color) if color else None, []).append(row)
+    figure = go.Figure()
+    for index, (key, members) in enumerate(groups.items()):
+        members = sorted(members, key=lambda row: row[x])
+        figure.add_trace(
+            go.Scatter(
+                x=[row[x] for row in members],
+                y=[row.get(y) for row in members],
+                mode="lines+markers",
+                name=f"{color}={key}" if color else y,
+                line={"color": PALETTE[index % len(PALETTE)]},
+                text=[row.get("error") or "" for row in members],
+            )
+        )
+    if slo_ms is not None:
+        figure.add_hline(y=slo_ms, line={"color": SLO_COLOR, "dash": "dash"}, annotation_text="SLO")
+    figure.update_layout(
+        title=title or f"{result.spec}: {y} against {x}",
+        xaxis_title=x,
+        yaxis_title=y,
+        template="plotly_white",
+    )
+    return figure
+
+
+def figure_comparison(
+    result: ComparisonResult, metric: str = "p99_ms", *, title: str | None = None
+) -> go.Figure:
+    """One metric at peak per candidate, with 95% CI error bars and the SLO line.
+
+    Examples
+    --------
+    >>> from scaleplan.experiments import compare
+    >>> from scaleplan.spec import example_spec
+    >>> spec = example_spec()
+    >>> result = compare({"a": spec, "b": spec}, nfrs=["p99<=100ms"], replications=2,
+    ...                  requests=1000, pull_replications=0)
+    >>> figure_comparison(result).data[0].x
+    ('a', 'b')
+    """
+    import plotly.graph_objects as go
+
+    names = [c.name for c in result.candidates]
+    values = [c.metrics.get(metric, math.nan) for c in result.candidates]
+    lows = [c.metrics_ci95.get(metric, (math.nan, math.nan))[0] for c in result.candidates]
+    highs = [c.metrics_ci95.get(metric, (math.nan, math.nan))[1] for c in result.candidates]
+    colors = [
+        LIMIT_COLOR if c.name == result.recommended else (BOUND_COLOR if c.gated else PALETTE[0])
+        for c in result.candidates
+    ]
+    figure = go.Figure(
+        go.Bar(
+            x=names,
+            y=values,
+            marker_color=colors,
+            error_y={
+                "type": "data",
+                "array": [h - v for h, v in zip(highs, values, strict=True)],
+                "arrayminus": [v - lo for lo, v in zip(lows, values, strict=True)],
+            },
+            hovertemplate="%{x}: %{y:.4g}<extra></extra>",
+        )
+    )
+    if metric.endswith("_ms"):
+        wanted = metric.removesuffix("_ms")
+        for slo_metric, bound, text in _latency_slos(result.slos):
+            if slo_metric == wanted:
+                figure.add_hline(
+                    y=bound,
+                    line={"color": SLO_COLOR, "dash": "dash"},
+                    annotation_text=f"SLO {text}",
+                )
+    sentences = [d.sentence() for d in result.differences if d.metric == metric]
+    figure.update_layout(
+        title=title
+        or f"{metric} at peak ({result.peak_rate_per_s:g} requests/s), 95% CI; "
+        f"seeds {result.seed}…{result.seed + result.replications - 1}",
+        yaxis_title=metric,
+        template="plotly_white",
+        annotations=[
+            {
+                "text": "<br>".join(sentences),
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0,
+                "y": -0.25,
+                "showarrow": False,
+                "align": "left",
+            }
+        ]
+        if sentences
+        else [],
+        margin={"b": 120},
+    )
+    return figure
+
+
+def figure_pareto(result: ComparisonResult, *, title: str | None = None) -> go.Figure:
+    """Monthly cost against p99 at peak; the Pareto frontier joined, the choice marked.
+
+    Examples
+    --------
+    >>> from scaleplan.experiments import compare
+    >>> from scaleplan.spec import example_spec
+    >>> spec = example_spec()
+    >>> result = compare({"a": spec, "b": spec}, replications=2, requests=1000,
+    ...                  pull_replications=0)
+    >>> [trace.name for trace in figure_pareto(result).data]
+    ['candidates', 'Pareto frontier']
+    """
+    import plotly.graph_objects as go
+
+    candidates = [c for c in result.candidates if math.isfinite(c.values.get("p99_ms", math.nan))]
+    figure = go.Figure()
+    figure.add_trace(
+        go.Scatter(
+            x=[c.values["cost_per_month"] for c in candidates],
+            y=[c.values["p99_ms"] for c in candidates],
+            mode="markers+text",
+            text=[c.name for c in candidates],
+            textposition="top center",
+            name="candidates",
+            marker={
+                "size": 14,
+                "color": [
+                    LIMIT_COLOR
+                    if c.name == result.recommended
+                    else (BOUND_COLOR if c.gated else PALETTE[0])
+                    for c in candidates
+                ],
+                "symbol": [
+                    "star" if c.name == result.recommended else "circle" for c in candidates
+                ],
+            },
+        )
+    )
+    frontier = sorted((c for c in candidates if c.pareto), key=lambda c: c.values["cost_per_month"])
+    figure.add_trace(
+        go.Scatter(
+            x=[c.values["cost_per_month"] for c in frontier],
+            y=[c.values["p99_ms"] for c in frontier],
+            mode="lines",
+            line={"shape": "hv", "dash": "dot", "color": LIMIT_COLOR},
+            name="Pareto frontier",
+        )
+    )
+    for slo_metric, bound, text in _latency_slos(result.slos):
+        if slo_metric == "p99":
+            figure.add_hline(
+                y=bound, line={"color": SLO_COLOR, "dash": "dash"}, annotation_text=f"SLO {text}"
+            )
+    figure.update_layout(
+        title=title or "cost against p99 at peak",
+        xaxis_title=f"cost per month at today's load ({result.currency})",
+        yaxis_title="p99 at peak (ms)",
+        template="plotly_white",
+    )
+    return figure
+
+
+def figure_runway(
+    result: ComparisonResult | RunwayResult | Sequence[RunwayResult],
+    *,
+    title: str | None = None,
+) -> go.Figure:
+    """Headroom month by month under growth, with its band, the horizon and each breach.
+
+    Examples
+    --------
+    >>> from scaleplan.experiments import runway
+    >>> figure = figure_runway(runway(300.0, 100.0, 0.08, limit_ci95=(280.0, 320.0),
+    ...                               horizon_months=24, name="a"))
+    >>> [trace.name for trace in figure.data]
+    ['a', 'a (95% CI)']
+    """
+    import plotly.graph_objects as go
+
+    if isinstance(result, ComparisonResult):
+        runways = [c.runway for c in result.candidates if c.runway is not None]
+    elif isinstance(result, RunwayResult):
+        runways = [result]
+    else:
+        runways = list(result)
+    figure = go.Figure()
+    horizon = None
+    for index, item in enumerate(runways):
+        color = PALETTE[index % len(PALETTE)]
+        months = [point["month"] for point in item.curve]
+        figure.add_trace(
+            go.Scatter(
+                x=months,
+                y=[point["headroom"] for point in item.curve],
+                name=item.name or f"runway {index + 1}",
+                line={"color": color},
+                legendgroup=str(index),
+            )
+        )
+        lows = [point["headroom_low"] for point in item.curve]
+        highs = [point["headroom_high"] for point in item.curve]
+        if all(math.isfinite(v) for v in lows + highs):
+            figure.add_trace(
+                go.Scatter(
+                    x=months + months[::-1],
+                    y=highs + lows[::-1],
+                    fill="toself",
+                    fillcolor=color,
+                    opacity=0.15,
+                    line={"width": 0},
+                    name=f"{item.name} (95% CI)",
+                    legendgroup=str(index),
+                    showlegend=False,
+                    hoverinfo="skip",
+                )
+            )
+        if item.breach_month is not None:
+            figure.add_vline(
+                x=item.months,
+                line={"color": color, "dash": "dot"},
+                annotation_text=f"{item.name}: {item.months:.1f} months",
+            )
+        horizon = item.horizon_months or horizon
+    figure.add_hline(y=0.0, line={"color": SLO_COLOR})
+    if horizon is not None:
+        figure.add_vline(
+            x=horizon, line={"color": BOUND_COLOR, "dash": "dash"}, annotation_text="horizon"
+        )
+    figure.update_layout(
+        title=title or "headroom under growth (1 − load ÷ sustainable limit)",
+        xaxis_title="month",
+        yaxis_title="headroom",
+        yaxis_tickformat=".0%",
+        template="plotly_white",
+    )
+    return figure
+
+
+def figure_decision_matrix(result: ComparisonResult, *, title: str | None = None) -> go.Figure:
+    """The weighted decision matrix as a table: value (score) per criterion, gate, total.
+
+    Examples
+    --------
+    >>> from scaleplan.experiments import compare
+    >>> from scaleplan.spec import example_spec
+    >>> spec = example_spec()
+    >>> result = compare({"a": spec, "b": spec}, replications=2, requests=1000,
+    ...                  pull_replications=0)
+    >>> figure_decision_matrix(result).data[0].header.values[0]
+    'candidate'
+    """
+    import plotly.graph_objects as go
+
+    criteria = list(result.weights)
+    header = ["candidate"] + [f"{c} ({100 * result.weights[c]:.0f}%)" for c in criteria]
+    header += ["score", "gates", "recommended"]
+    columns: list[list[str]] = [[c.name for c in result.candidates]]
+    for criterion in criteria:
+        columns.append(
+            [
+                f"{_format(c.values.get(criterion, math.nan), criterion)} "
+                f"({c.scores.get(criterion, 0.0):.2f})"
+                for c in result.candidates
+            ]
+        )
+    columns.append([f"{c.score:.2f}" for c in result.candidates])
+    columns.append(["; ".join(c.gate_reasons) or "pass" for c in result.candidates])
+    columns.append(["★" if c.name == result.recommended else "" for c in result.candidates])
+    fill = [
+        "#e5f5e0" if c.name == result.recommended else ("#f0f0f0" if c.gated else "white")
+        for c in result.candidates
+    ]
+    figure = go.Figure(
+        go.Table(
+            header={"values": header, "fill_color": "#dbe9f6", "align": "left"},
+            cells={"values": columns, "fill_color": [fill] * len(columns), "align": "left"},
+        )
+    )
+    figure.update_layout(title=title or f"decision matrix: {result.title}")
+    return figure
+
+
+def _format(value: float, criterion: str) -> str:
+    if not math.isfinite(value):
+        return "∞" if value == math.inf else "—"
+    if criterion in ("headroom", "error_rate"):
+        return f"{100 * value:.1f}%"
+    if criterion.endswith("_ms"):
+        return f"{value:.1f} ms"
+    if criterion == "runway_months":
+        return f"{value:.1f} mo"
+    return f"{value:,.0f}"
