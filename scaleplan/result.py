@@ -89,10 +89,17 @@ class SimulationResult:
     method: str = "simulation"
     run: dict[str, Any] = field(default_factory=dict)
     timeseries: dict[str, Any] = field(default_factory=dict)
+    # How long the run took on this machine: useful to show, but not part of the record,
+    # since it differs between two runs with the same seed.
+    wall_time_s: float = field(default=math.nan, compare=False)
 
     def to_dict(self, *, timeseries: bool = True) -> dict[str, Any]:
-        """The JSON contract of shared/DESIGN.md, with NaN written as ``null``."""
+        """The JSON contract of shared/DESIGN.md, with NaN written as ``null``.
+
+        Identical for identical seeds: the wall time is left out.
+        """
         data = asdict(self)
+        data.pop("wall_time_s")
         if not timeseries:
             data.pop("timeseries")
         return _clean(data)

@@ -75,6 +75,25 @@ class StationSeries:
         self.up_log: list[tuple[float, int]] = []
         self.total_replicas = 0
 
+    def _spread(self, totals: np.ndarray, start: np.ndarray, end: np.ndarray) -> None:
+        """Add the length of each interval [start, end] to the buckets it overlaps."""
+        bucket_of = self.span.bucket_of
+        first, last = bucket_of(start), bucket_of(end)
+        within = first == last
+        totals += np.bincount(first[within], weights=(end - start)[within], minlength=len(totals))
+        if within.all():
+            return
+        width = 1.0 / self.span.inv_width
+        for low, high, a, b in zip(
+            start[~within], end[~within], first[~within], last[~within], strict=True
+        ):
+            # Few intervals cross a bucket edge (about duration / bucket width of them).
+            edges = np.arange(a, b + 2) * width
+            overlap = np.minimum(edges[1:], high) - np.maximum(edges[:-1], low)
+            # The last bucket also absorbs anything past the end of the run.
+            overlap[-1] = high - max(edges[-2], low) if b == len(totals) - 1 else overlap[-1]
+            totals[a : b + 1] += np.clip(overlap, 0.0, None)
+
     def scale(self, log: list[tuple[float, int]], slots_per_replica: float, replicas: int) -> None:
         """Turn the log of (time, replicas) changes into per-bucket capacity and replicas."""
         n = len(self.capacity_s)
@@ -96,13 +115,13 @@ class StationSeries:
         if records:
             block = np.asarray(records)
             times = block[:, 0]
-            buckets = self.span.bucket_of(times)
-            n = self.span.n_buckets
-            # Waits and holding times are attributed to the bucket in which the visit ends:
-            # over a window of many buckets the edge effect is a few visits' worth.
-            self.wait_s += np.bincount(buckets, weights=block[:, 1], minlength=n)
-            self.held_s += np.bincount(buckets, weights=block[:, 3], minlength=n)
-            self.span.add(times, block[:, 4] * 1e3, buckets)
+            arrived = times - block[:, 4]
+            started = arrived + block[:, 1]
+            # A wait and a holding time are spread over the buckets they overlap, so the
+            # busy time in a window is exactly the busy time inside it (utilisation ≤ 1).
+            self._spread(self.wait_s, arrived, started)
+            self._spread(self.held_s, started, started + block[:, 3])
+            self.span.add(times, block[:, 4] * 1e3)
         if rejects:
             self.rejects += np.bincount(
                 self.span.bucket_of(np.asarray(rejects)), minlength=self.span.n_buckets

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import networkx as nx
@@ -59,20 +59,38 @@ class UnstableError(SimulationError):
         )
 
 
-def check_stability(
-    spec: ArchitectureSpec, graph: nx.DiGraph, rate_per_s: float
-) -> Unstable | None:
-    """The component whose own service demand alone reaches its capacity, if any.
+def offered_loads(spec: ArchitectureSpec, graph: nx.DiGraph, rate_per_s: float) -> dict[str, float]:
+    """Each component's own service demand over its capacity at ``rate_per_s``.
 
-    The demand ignores slots held during calls, so it can only understate the load: a
-    configuration flagged here is unstable for certain.
+    The demand ignores slots held during calls, so it can only understate the load. An
+    autoscaled component is judged at its most replicas: below that it scales up.
     """
-    # An autoscaled component is judged at its most replicas: below that it scales up.
-    loads = {
+    return {
         name: rate_per_s * demand / spec.components[name].max_capacity
         if spec.components[name].max_capacity
         else 0.0
         for name, demand in service_demand_s(graph).items()
+    }
+
+
+def _bounded(spec: ArchitectureSpec, name: str) -> bool:
+    """Whether the component rejects beyond a queue limit, which makes overload a loss."""
+    return getattr(spec.components[name], "queue_limit", None) is not None
+
+
+def check_stability(
+    spec: ArchitectureSpec, graph: nx.DiGraph, rate_per_s: float
+) -> Unstable | None:
+    """The component whose queue would grow without bound, if any: a configuration flagged
+    here is unstable for certain.
+
+    A component with a ``queue_limit`` is a loss system, stable at any load: its overload
+    is reported by :func:`overload_warnings` instead.
+    """
+    loads = {
+        name: load
+        for name, load in offered_loads(spec, graph, rate_per_s).items()
+        if not _bounded(spec, name)
     }
     if not loads:
         return None
@@ -89,6 +107,16 @@ def check_stability(
             f"at {rate_per_s:g} requests/s"
         ),
     )
+
+
+def overload_warnings(spec: ArchitectureSpec, graph: nx.DiGraph, rate_per_s: float) -> list[str]:
+    """Components with a queue limit offered more than their capacity: they will reject."""
+    return [
+        f"{name}: offered load is {load:.2f}× its capacity; its queue_limit bounds the queue, "
+        f"so at least {1 - 1 / load:.0%} of its requests will be rejected"
+        for name, load in offered_loads(spec, graph, rate_per_s).items()
+        if load >= 1.0 and _bounded(spec, name)
+    ]
 
 
 @dataclass
@@ -166,6 +194,7 @@ def simulate(
     unstable = check_stability(spec, graph, rate)
     if unstable is not None and not run_anyway:
         raise UnstableError(unstable, spec.name)
+    overloaded = overload_warnings(spec, graph, rate)
     by_count = requests is not None or spec.workload.duration_s is None
     planned = int(
         requests if requests is not None else spec.workload.planned_requests(DEFAULT_REQUESTS)
@@ -198,8 +227,11 @@ def simulate(
         )
         done_before += runs[-1].counts.arrived
     result = _summarise(spec, seed, rate, runs, unstable)
-    result.run["wall_time_s"] = time.perf_counter() - started
-    return result
+    return replace(
+        result,
+        warnings=(*overloaded, *result.warnings),
+        wall_time_s=time.perf_counter() - started,
+    )
 
 
 def _replicate(
