@@ -4,7 +4,10 @@
 #   make lab    JupyterLab on the project's environment with the notebooks open
 # Both work on a fresh clone and again when .venv already exists.
 
-PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
+# The first of these that runs and is Python 3.11 or newer (a pyenv shim may exist but not run).
+PYTHON ?= $(shell for candidate in python3.12 python3.11 python3; do \
+	$$candidate -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& { echo $$candidate; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 BASE_STAMP := $(VENV)/.scaleplan-base
@@ -23,7 +26,7 @@ help:
 	@echo "make demo | make test | make lint | make bench | make lab | make kernel | make clean"
 
 $(BIN)/python:
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "scaleplan needs Python 3.11 or newer (set PYTHON=...)")'
+	@test -n "$(PYTHON)" || { echo "scaleplan needs Python 3.11 or newer (set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
