@@ -226,3 +226,15 @@ def test_verdicts_are_json_safe_records(replications):
     rows = verdict_records(verdicts)
     assert rows[1]["measured"] is None and rows[1]["ci95_low"] is None
     json.dumps([v.to_dict() for v in verdicts], allow_nan=False)
+
+
+def test_availability_is_evaluated_once_failures_are_simulated():
+    # One replica failing every 72 s on average (exponential), repaired in 12 s: it is up
+    # 72 / (72 + 12) of the time, and requests arriving while it is down fail.
+    spec = mm1(
+        failures={"mtbf_h": 0.02, "mttr_min": 0.2, "detection_s": 0},
+    )
+    runs = [simulate(spec, seed=seed, requests=20_000) for seed in range(1, 11)]
+    (verdict,) = check(runs, NFRSpec.model_validate({"availability": {"min_percent": 99.9}}))
+    assert verdict.status == "fail"
+    assert verdict.ci95[0] <= 72 / 84 <= verdict.ci95[1]

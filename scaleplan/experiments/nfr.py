@@ -8,8 +8,9 @@ clears the bound; **fail** when the interval lies wholly on the wrong side; **in
 when it straddles the bound — then ``extra_requests`` says how many further simulated requests
 would be expected to settle it (:func:`scaleplan.metrics.extra_observations_needed`, assuming
 the half-width shrinks as 1/√n); **not evaluated** when the inputs cannot say (availability
-before failures are modelled, a per-class objective for an architecture without that class,
-growth without a limit …).
+when no failures are simulated, a per-class objective for an architecture without that class,
+growth without a limit …). Availability, once some component has ``failures``, is the share of
+arriving requests served (neither rejected nor failed), with its interval like the errors'.
 
 Where each interval comes from:
 
@@ -160,17 +161,7 @@ def check(
     verdicts = [_slo_verdict(results, slo) for slo in spec.slos]
     rate = _rate(results)
     if spec.availability is not None:
-        bound = spec.availability.min_percent / 100.0
-        verdicts.append(
-            _not_evaluated(
-                f"availability>={spec.availability.min_percent:g}%",
-                "availability",
-                bound,
-                "fraction",
-                "availability needs failures and repairs in the model; until they are "
-                "simulated it is not evaluated",
-            )
-        )
+        verdicts.append(_availability(results, spec.availability.min_percent / 100.0))
     if spec.headroom is not None:
         verdicts.append(
             _headroom(
@@ -415,7 +406,7 @@ def _decide(
         status: Status = "pass" if good else "fail"
         return Verdict(name, kind, status, ci.mean, (low, high), bound, unit, margin, None, detail)
     extra = None
-    if observations:
+    if observations and math.isfinite(ci.half_width) and math.isfinite(ci.mean):
         extra = extra_observations_needed(ci, bound, observations)
     return Verdict(
         name,
@@ -447,6 +438,41 @@ def _not_evaluated(name: str, kind: str, bound: float, unit: str, detail: str) -
 
 
 # --------------------------------------------------------------------------- capacity
+
+
+def _failures_modelled(results: Sequence[SimulationResult]) -> bool:
+    return any(
+        "time_availability" in (getattr(component, "details", None) or {})
+        for result in results
+        for component in result.components.values()
+    )
+
+
+def _availability(results: Sequence[SimulationResult], bound: float) -> Verdict:
+    """Request availability: the share of requests served, once failures are simulated."""
+    name = f"availability>={100 * bound:g}%"
+    if not _failures_modelled(results):
+        return _not_evaluated(
+            name,
+            "availability",
+            bound,
+            "fraction",
+            "no failures in this model (no component has failures configured): availability "
+            "is not evaluated until they are simulated",
+        )
+    served = [1.0 - error_rate(r) for r in results]
+    arrived = sum(r.requests.arrived for r in results)
+    detail = "share of arriving requests served (1 − rejected and failed), failures simulated"
+    if len(results) > 1:
+        if all(value == 1.0 for value in served):
+            zero = _zero_errors(arrived)
+            ci = MeanCI(1.0, 1.0 - zero.high, 1.0, zero.half_width, zero.n, "rule of three")
+        else:
+            ci = replication_ci(served)
+        return _decide(name, "availability", ci, bound, ">=", "fraction", arrived, detail)
+    bucket = _bucket_ci(results[0], "errors")
+    ci = MeanCI(served[0], 1.0 - bucket.high, 1.0 - bucket.low, bucket.half_width, 0, "")
+    return _decide(name, "availability", ci, bound, ">=", "fraction", arrived, detail)
 
 
 def _headroom(

@@ -250,18 +250,26 @@ class _Bound:
 def _upper_bound(spec: ArchitectureSpec) -> _Bound:
     """The analytic bottleneck bound, and whether it is certain for this spec.
 
-    It is certain for services and load balancers whose calls are sequential: each slot is
-    held at least for its own service and its callees' unloaded spans, so at the bound the
-    bottleneck is fully busy and queues grow without end. With parallel calls held during the
-    join the bound rests on an exponential approximation of the join, and for other component
-    kinds the closed forms may not apply: there the bound only guides the bracketing (the rate
-    is simulated like any other) and, if it cannot be computed, the stability bound of each
-    component's own service demand is used instead.
+    It is certain for services and load balancers whose calls are sequential and whose queues
+    are unbounded: each slot is held at least for its own service and its callees' unloaded
+    spans, so at the bound the bottleneck is fully busy and queues grow without end. (With a
+    ``queue_limit`` or load shedding the system sheds load instead, and a lax error objective
+    may still be met beyond the bound, so there it is simulated.) With parallel calls held
+    during the join the bound rests on an exponential approximation of the join, and for other
+    component kinds the closed forms may not apply: there the bound only guides the bracketing
+    (the rate is simulated like any other) and, if it cannot be computed, the stability bound
+    of each component's own service demand is used instead.
     """
     from scaleplan.spec import LoadBalancerSpec, ServiceSpec
 
     simple = all(
-        isinstance(c, LoadBalancerSpec) or (isinstance(c, ServiceSpec) and not c.parallel)
+        isinstance(c, LoadBalancerSpec)
+        or (
+            isinstance(c, ServiceSpec)
+            and not c.parallel
+            and c.queue_limit is None
+            and getattr(c, "load_shedding", None) is None
+        )
         for c in spec.components.values()
     )
     try:
@@ -436,14 +444,21 @@ def _relaxation_s(spec: ArchitectureSpec, rate: float) -> float:
     except Exception:  # closed forms unavailable for this spec: no guard rather than none at all
         return 0.0
     slowest = 0.0
-    for component in result.components.values():
+    for name, component in result.components.items():
         slots, rho, arrivals = component.capacity, component.utilization, component.throughput_per_s
         if slots <= 0 or not arrivals > 0 or not math.isfinite(rho):
             continue
-        if rho >= 1.0:
-            return math.inf
         holding = rho * slots / arrivals
-        slowest = max(slowest, holding / (slots * (1.0 - math.sqrt(rho)) ** 2))
+        tau = holding / (slots * (1.0 - math.sqrt(rho)) ** 2) if rho < 1.0 else math.inf
+        limit = getattr(spec.components.get(name), "queue_limit", None)
+        if limit is not None:
+            # A bounded queue forgets its start at least as fast as a random walk crosses it
+            # at critical load: (places)² / (2 × departures per second).
+            places = limit * getattr(spec.components[name], "replicas", 1) + slots
+            tau = min(tau, places**2 * holding / (2.0 * slots))
+        if not math.isfinite(tau):
+            return math.inf
+        slowest = max(slowest, tau)
     return slowest
 
 
@@ -895,8 +910,10 @@ def ramp(
         if broke_at is None and not meets and (objectives or not row["reached"]):
             broke_at = index
     stopped = not result.stable
-    if broke_at is None and stopped:
-        broke_at = next((row["step"] for row in rows if not row["reached"]), len(rows) - 1)
+    if stopped:
+        # The run was cut short when its queues ran away: it broke in the step under way then.
+        stop_step = min(int(end_of_run // step_s), len(rows) - 1)
+        broke_at = stop_step if broke_at is None else min(broke_at, stop_step)
     return RampResult(
         spec=spec.name,
         seed=seed,

@@ -17,10 +17,11 @@ run (and points differ only by their changes: common random numbers).
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,6 +197,7 @@ def sweep(
     points = [
         dict(zip(keys, combination, strict=True)) for combination in itertools.product(*values)
     ]
+    _check_paths(spec, keys)
     # Validate every point here, so bad input fails before any work is sent anywhere.
     specs = [spec.with_changes(point) for point in points]
     started = time.perf_counter()
@@ -219,6 +221,33 @@ def sweep(
         rows=tuple(rows),
         wall_time_s=time.perf_counter() - started,
     )
+
+
+def _check_paths(spec: ArchitectureSpec, keys: Sequence[str]) -> None:
+    """Every key path must lead through parts the architecture has (the last key may be new).
+
+    ``with_changes`` would otherwise create a new component from a misspelt name and report
+    it as "missing key kind"; saying which part is unknown is clearer.
+    """
+    data = spec.model_dump(mode="python")
+    problems = []
+    for key in keys:
+        node: Any = data
+        parts = key.split(".")
+        for depth, part in enumerate(parts[:-1]):
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list | tuple) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                where = ".".join(parts[: depth + 1])
+                choices = list(node) if isinstance(node, dict) else []
+                close = difflib.get_close_matches(part, choices, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                problems.append(Problem(spec.source, where, f"no such key {part!r}{hint}"))
+                break
+    if problems:
+        raise SpecError(problems)
 
 
 def parse_grid_values(text: str) -> list[Any]:

@@ -20,7 +20,8 @@ Quantified NFRs:
   ``throughput>=500/s``   an absolute floor, per second or ``/min``
   ======================  ===============================================================
 
-- ``availability`` (≥ a percentage; reported as *not evaluated* until failures are modelled),
+- ``availability`` (≥ a percentage of requests served; *not evaluated* unless failures are
+  simulated),
 - ``headroom`` (spare capacity at peak, ≥ a percentage),
 - ``growth`` (x% per month over a horizon: the runway must reach the horizon),
 - ``cost`` (≤ a monthly budget),
