@@ -1,11 +1,19 @@
 """Instant estimates of a whole architecture from queueing closed forms.
 
 This module owns the step from a validated spec to an analytic :class:`SimulationResult`: it
-turns every component into a queueing station, chains the stations along the call graph and
-says, in the result's ``warnings``, every approximation it had to make. The station formulas
-themselves live in :mod:`scaleplan.analytic.queues`; the graph and its visit ratios in
-:mod:`scaleplan.graph`. It does not simulate anything and it does not model losses
-(``queue_limit``), failures or time-varying load.
+turns every component into one or more queueing stations, chains them along the call graph and
+says, in the result's ``warnings``, every approximation it had to make and every feature it
+does not model. The station formulas themselves live in :mod:`scaleplan.analytic.queues`; the
+graph in :mod:`scaleplan.graph`. It does not simulate anything, and it does not model losses
+(``queue_limit``, ``max_messages``, load shedding), timeouts, circuit breakers, bulkheads,
+crashes or time-varying load: each of those is named in the warnings when the spec uses it.
+
+The traffic equations are solved here rather than taken from the graph, with the engine's
+semantics of failure: a visit whose own service fails (``error_probability``) makes none of its
+calls, a failed call ends a sequence of calls, a failure travels back to the caller (which may
+retry it: expected attempts ``(1 − qᵐ⁺¹)/(1 − q)`` with ``q`` the callee's whole failure
+probability, not only its own), a queue redelivers a failed job, and a TTL cache's miss ratio
+depends on its own arrival rate.
 
 The model, per component (times are per visit):
 
@@ -15,12 +23,30 @@ The model, per component (times are per visit):
   split over the replicas follows the ``policy`` of the load balancer in front or the service's
   ``dispatch`` when it is called directly: ``random`` is an exact Poisson split,
   ``round_robin`` gives each replica Erlang-r interarrivals (GI/G/c), and
-  ``least_connections`` / ``power_of_two`` are taken as one pooled station (optimistic);
+  ``least_connections`` / ``power_of_two`` are taken as one pooled station (optimistic). A call
+  with retries takes ``attempts × callee span + expected backoff``. With ``autoscale`` the
+  service is evaluated at the replica count the autoscaler settles on for the mean load;
+- a ``worker_pool`` is one FIFO over ``replicas × concurrency`` slots (M/G/c), fed by its
+  queues and topics with every delivery attempt. As in the engine, a job that came through a
+  broker has its wait reported on the broker's row, not the pool's;
 - a ``load_balancer`` adds no delay unless it has a ``service_time``, when it is one M/G/c
   station of ``concurrency`` slots before it forwards;
-- the span of a component is wait + own service + its calls (summed when sequential, the
-  expected maximum of exponentials when ``parallel``), and the end-to-end mean is the
-  share-weighted span of the entries.
+- a ``database`` splits its arrivals over its shards by the exact shard shares of the key
+  popularity; in each shard, writes go to the primary and reads to the readers (primary and/or
+  read replicas) by ``read_policy``; every node is an M/G/c station of ``concurrency`` slots
+  with the read/write mix it receives. Each shard is reported as ``<db>/shard-<i>``;
+- a ``cache`` is a lookup station (round robin over ``replicas`` of ``concurrency`` slots) that
+  sends a miss ratio of its visits on to ``backing``: ``1 − hit_ratio``, or from the key
+  popularity by Che's approximation (LRU) and the exact TTL formula at its arrival rate;
+- an ``edge`` is one M/G/c station of ``concurrency`` slots answering ``share`` of its visits
+  and forwarding the rest;
+- a ``queue`` costs its producer only the ``publish_time``; its own row reports the consumer
+  lag as wait and the job's time in system (lag + work, over all deliveries, plus the
+  redelivery backoffs) as latency. A ``topic`` does the same per subscription, reported as
+  ``<topic>/<subscription>``;
+- the span of a component is what its caller waits for: wait + own service + its synchronous
+  calls (summed when sequential, the expected maximum of exponentials when ``parallel``); the
+  end-to-end mean is the share-weighted span of the entries.
 
 With Poisson arrivals, exponential service, random or no splits and slots released before the
 calls, this is an open Jackson (Kelly) network and the means are exact.
@@ -32,8 +58,10 @@ import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
+import numpy as np
 from scipy.integrate import quad
 
 from scaleplan.analytic.queues import (
@@ -48,6 +76,7 @@ from scaleplan.analytic.queues import (
     mm1_response_quantile,
     mmc_response_quantile,
 )
+from scaleplan.distributions import Distribution
 from scaleplan.graph import ENTRY_WEIGHT, build_graph, visit_ratios
 from scaleplan.result import (
     PERCENTILES,
@@ -57,7 +86,21 @@ from scaleplan.result import (
     SimulationResult,
     Unstable,
 )
-from scaleplan.spec import ArchitectureSpec, LoadBalancerSpec, ServiceSpec
+from scaleplan.spec import (
+    ArchitectureSpec,
+    CacheSpec,
+    ComponentSpec,
+    DatabaseSpec,
+    EdgeSpec,
+    LoadBalancerSpec,
+    QueueSpec,
+    RetrySpec,
+    ServiceSpec,
+    SubscriptionSpec,
+    TopicSpec,
+    WorkerPoolSpec,
+)
+from scaleplan.spec.components import expected_queue_attempts
 
 __all__ = ["bottleneck", "estimate"]
 
@@ -70,14 +113,64 @@ TOLERANCE = 1e-12
 MAX_ENUMERATED_CALLS = 10
 #: A component with a queue_limit above this utilisation would reject requests noticeably.
 QUEUE_LIMIT_WARNING_UTILIZATION = 0.5
+#: Mean of the jitter factor applied to a retry's backoff (full: U(0, 1); equal: U(½, 1)).
+JITTER_MEAN = {"full": 0.5, "equal": 0.75, "none": 1.0}
 
-Component = ServiceSpec | LoadBalancerSpec
+Component = ComponentSpec
 _POOLED = ("least_connections", "power_of_two")
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One way a visit sends work on: a call, a forward, a miss or a delivery."""
+
+    target: str
+    made: float  # probability per visit that it is made at all
+    probability: float  # its probability once the visit's own service succeeded (joins)
+    attempts: float  # expected attempts per call made (retries, redeliveries)
+    backoff_s: float  # expected time between attempts per call made
+    asynchronous: bool  # the caller does not wait for it (a broker's consumer)
+
+
+@dataclass
+class _Flows:
+    """The traffic: calls per visit, failure probabilities, miss ratios and visit ratios."""
+
+    calls: dict[str, list[_Call]]
+    failure: dict[str, float]
+    miss: dict[str, float]
+    visits: dict[str, float]
+    notes: list[str]
+
+
+@dataclass
+class _Child:
+    """A part with its own row in the result: a database shard, a topic subscription."""
+
+    name: str
+    kind: str
+    arrival_rate: float
+    utilization: float
+    wait_s: float
+    latency_s: float
+    mean_queue: float
+    capacity: int
+    replicas: float
+    method: str
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class _Station:
-    """The figures of one component at the current iterate (seconds and per second)."""
+    """The figures of one component at the current iterate (seconds and per second).
+
+    ``wait_s`` and ``span_s`` are what a visit really waits and what its caller waits for;
+    ``latency_s``, ``reported_wait_s`` and ``mean_queue`` are what its row reports, which
+    differ for brokers and broker-fed worker pools exactly as they do in the engine.
+    """
 
     name: str
     arrival_rate: float
@@ -90,6 +183,20 @@ class _Station:
     exact: bool
     lower_bound: bool = False
     warnings: list[str] = field(default_factory=list)
+    peak: float | None = None  # the most loaded queue inside (a database node); stability
+    latency_s: float | None = None
+    reported_wait_s: float | None = None
+    job_s: float = 0.0  # a visit's time once it holds a slot: own service + calls
+    replicas: float = 1.0
+    capacity: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+    children: list[_Child] = field(default_factory=list)
+    unstable_reason: str = ""  # the whole reason, when the generic one does not fit
+    capacity_note: str = ""  # said after the capacity in the generic reason
+
+    @property
+    def load(self) -> float:
+        return self.utilization if self.peak is None else self.peak
 
 
 @dataclass(frozen=True)
@@ -100,13 +207,59 @@ class _Split:
     mixed: tuple[str, ...] = ()
 
 
+@dataclass
+class _Context:
+    """Everything a station needs: the spec, its graph and the traffic at the rate asked."""
+
+    spec: ArchitectureSpec
+    graph: nx.DiGraph
+    rate: float
+    flows: _Flows
+    rates: dict[str, float]
+    splits: dict[str, _Split] = field(default_factory=dict)
+    poisson_in: dict[str, bool] = field(default_factory=dict)
+    retried: set[str] = field(default_factory=set)
+    low_load: dict[str, float] = field(default_factory=dict)
+    stations: dict[str, _Station] = field(default_factory=dict)
+    shares: dict[str, list[float]] = field(default_factory=dict)
+
+    def component(self, name: str) -> Component:
+        component: Component = self.graph.nodes[name]["spec"]
+        return component
+
+    def shard_shares(self, name: str, database: DatabaseSpec) -> list[float]:
+        """The database's shard shares, computed once (it hashes every key)."""
+        if name not in self.shares:
+            self.shares[name] = [float(share) for share in database.shard_shares()]
+        return self.shares[name]
+
+
+def _context(spec: ArchitectureSpec, rate: float) -> tuple[_Context, list[str], list[list[str]]]:
+    graph = build_graph(spec)
+    order, cycles = _evaluation_order(graph)
+    flows = _flows(spec, graph, order, rate)
+    ctx = _Context(
+        spec, graph, rate, flows, {name: rate * visits for name, visits in flows.visits.items()}
+    )
+    ctx.splits = {name: _split(ctx, name) for name in graph}
+    ctx.poisson_in = _poisson_inputs(ctx)
+    ctx.retried = {
+        call.target for calls in flows.calls.values() for call in calls if call.attempts > 1
+    }
+    ctx.low_load = _low_load_spans(ctx, order)
+    return ctx, order, cycles
+
+
+# --------------------------------------------------------------------------- public verbs
+
+
 def estimate(spec: ArchitectureSpec, *, rate_per_s: float | None = None) -> SimulationResult:
     """Estimate the steady state of ``spec`` from closed forms, in no measurable time.
 
     Parameters
     ----------
     spec : ArchitectureSpec
-        A validated architecture.
+        A validated architecture, of any component kinds.
     rate_per_s : float, optional
         Requests per second arriving at the system; defaults to the workload's mean rate.
 
@@ -115,12 +268,15 @@ def estimate(spec: ArchitectureSpec, *, rate_per_s: float | None = None) -> Simu
     SimulationResult
         With ``seed=None`` and no requests counted (nothing was simulated). The mean latency's
         CI is the point itself (a closed form has no sampling error); percentiles are given
-        only where they are exact (one M/M/1 or M/M/c station, Poisson arrivals), otherwise
+        only where they are exact (one M/M/1 or M/M/c service, Poisson arrivals), otherwise
         NaN. Each component reports its offered utilisation, the number waiting over all its
-        replicas, its arrival rate, its per-visit span and the method used. ``warnings``
-        names every approximation. When some utilisation is at least 1, ``stable`` is False,
-        ``unstable`` names the most loaded component and its factor, every latency is NaN and
-        ``throughput_per_s`` is the rate that component can carry (rate / factor).
+        replicas, its arrival rate, its per-visit latency, the method used and kind-specific
+        ``details`` (shard shares, hit ratios, deliveries per message, ...); database shards
+        and topic subscriptions get rows of their own, named as the engine names them.
+        ``warnings`` names every approximation and every feature that is not modelled. When
+        some queue's utilisation is at least 1, ``stable`` is False, ``unstable`` names the
+        component and its factor, every latency is NaN and ``throughput_per_s`` is the rate
+        that component can carry (rate / factor).
 
     Raises
     ------
@@ -137,12 +293,8 @@ def estimate(spec: ArchitectureSpec, *, rate_per_s: float | None = None) -> Simu
     (92.103, 'analytic: M/M/1; exact')
     """
     rate = _rate(spec, rate_per_s)
-    graph = build_graph(spec)
-    order, cycles = _evaluation_order(graph)
-    rates = {name: rate * visits for name, visits in visit_ratios(graph).items()}
-    low_load = _low_load_spans(graph, order)
-    splits = {name: _split(graph, name, rates, rate) for name in graph}
-    poisson_in = _poisson_inputs(graph, spec, splits)
+    ctx, order, cycles = _context(spec, rate)
+    graph = ctx.graph
 
     warnings: list[str] = []
     if not spec.workload.is_poisson:
@@ -154,22 +306,16 @@ def estimate(spec: ArchitectureSpec, *, rate_per_s: float | None = None) -> Simu
         f"call cycle through {', '.join(members)}: spans found by fixed-point iteration"
         for members in cycles
     )
+    warnings.extend(ctx.flows.notes)
+    unmodelled = _unmodelled(spec)
+    warnings.extend(unmodelled)
 
     spans = {name: 0.0 for name in graph}
-    stations: dict[str, _Station] = {}
+    stations = ctx.stations
     for _ in range(MAX_PASSES):
         previous = dict(spans)
         for name in order:
-            stations[name] = _station(
-                graph,
-                name,
-                rates[name],
-                spans,
-                low_load,
-                splits[name],
-                poisson_in=poisson_in[name],
-                workload_poisson=spec.workload.is_poisson,
-            )
+            stations[name] = _station(ctx, name, spans)
             spans[name] = stations[name].span_s
         if all(_close(spans[name], previous[name]) for name in graph):
             break
@@ -181,31 +327,28 @@ def estimate(spec: ArchitectureSpec, *, rate_per_s: float | None = None) -> Simu
 
     for name in graph:
         warnings.extend(stations[name].warnings)
-        component: Component = graph.nodes[name]["spec"]
-        limit = getattr(component, "queue_limit", None)
-        if limit is not None and stations[name].utilization > QUEUE_LIMIT_WARNING_UTILIZATION:
-            warnings.append(
-                f"{name}: queue_limit {limit} is ignored by the closed forms at utilisation "
-                f"{stations[name].utilization:.2f}: rejections are not modelled"
-            )
+        warnings.extend(_limit_warnings(ctx, name))
 
-    return _result(spec, graph, rate, stations, warnings)
+    exact = not ctx.flows.notes and not unmodelled
+    outcomes = _outcomes(ctx, order) if any(ctx.flows.failure.values()) else None
+    return _result(ctx, stations, warnings, exact, outcomes)
 
 
 def bottleneck(spec: ArchitectureSpec, rate_per_s: float | None = None) -> tuple[float, str]:
     """The most requests per second ``spec`` can carry, and the component that limits it.
 
-    The bottleneck bound: each component can complete at most capacity / (visits × mean
-    holding time) requests per second. For a service that holds its slot during its calls the
-    holding time is taken at low load: its own service plus its callees' spans without any
-    queueing. Load balancers without a ``service_time`` never limit.
+    The bottleneck bound: each queue can complete at most capacity / (visits × mean holding
+    time) requests per second. For a service that holds its slot during its calls the holding
+    time is taken at low load: its own service plus its callees' spans without any queueing.
+    An autoscaled service counts at its ``max_replicas``; a database at its busiest node; load
+    balancers without a ``service_time``, queues and topics never limit.
 
     Parameters
     ----------
     spec : ArchitectureSpec
         A validated architecture.
     rate_per_s : float, optional
-        Accepted for symmetry with :func:`estimate`; the bound does not depend on the rate.
+        Only a TTL cache's miss ratio depends on the rate; defaults to the workload's rate.
 
     Returns
     -------
@@ -218,54 +361,264 @@ def bottleneck(spec: ArchitectureSpec, rate_per_s: float | None = None) -> tuple
     >>> bottleneck(example_spec())
     (100.0, 'api')
     """
-    if rate_per_s is not None:
-        _rate(spec, rate_per_s)
-    graph = build_graph(spec)
-    order, _ = _evaluation_order(graph)
-    low_load = _low_load_spans(graph, order)
+    ctx, _, _ = _context(spec, _rate(spec, rate_per_s))
     demands: dict[str, tuple[float, float]] = {}
-    for name, visits in visit_ratios(graph).items():
-        component: Component = graph.nodes[name]["spec"]
-        if component.capacity == 0:
+    for name, visits in ctx.flows.visits.items():
+        component = ctx.component(name)
+        if isinstance(component, DatabaseSpec):
+            work, servers = _busiest_node_work(ctx.shard_shares(name, component), component)
+            demands[name] = (visits * work, float(servers))
             continue
-        holding = _own_service_s(component)
+        if component.max_capacity == 0:
+            continue
+        holding = _own_mean_s(component)
         if isinstance(component, ServiceSpec) and component.hold_during_calls:
-            holding += _calls_s(graph, name, low_load)
-        demands[name] = (visits * holding, float(component.capacity))
+            holding += _calls_s(ctx, name, ctx.low_load)
+        demands[name] = (visits * holding, float(component.max_capacity))
     return bottleneck_throughput(demands)
+
+
+# --------------------------------------------------------------------------- traffic
+
+
+def _flows(spec: ArchitectureSpec, graph: nx.DiGraph, order: Sequence[str], rate: float) -> _Flows:
+    """Solve failures, miss ratios and visit ratios together (TTL misses depend on the rate)."""
+    caches = {
+        name: component
+        for name, component in spec.components.items()
+        if isinstance(component, CacheSpec)
+    }
+    known: dict[str, tuple[float, float]] = {}
+
+    def miss_ratio(name: str, cache: CacheSpec, visits: float) -> float:
+        if cache.ttl_s is None:
+            # Without a TTL the miss ratio does not depend on the rate, and the graph already
+            # holds it (Che's figure for LRU is costly over many keys): a cache's edge to its
+            # backing carries exactly its miss ratio.
+            return float(graph.edges[name, cache.backing]["visits"])
+        arrivals = rate * visits
+        if name not in known or not _close(arrivals, known[name][0]):
+            known[name] = (arrivals, cache.che_miss_ratio(arrivals))
+        return known[name][1]
+
+    visits = visit_ratios(graph)
+    notes: list[str] = []
+    for _ in range(MAX_PASSES):
+        miss = {name: miss_ratio(name, cache, visits[name]) for name, cache in caches.items()}
+        calls, failure, notes = _failures(spec, order, miss)
+        solved = _solve_visits(graph, calls)
+        if solved is None:
+            notes = [
+                *notes,
+                "the failure-adjusted traffic equations have no finite solution; "
+                "visit ratios taken from the graph (approximation)",
+            ]
+            break
+        converged = all(_close(solved[name], visits[name]) for name in graph)
+        visits = solved
+        if converged:
+            break
+    return _Flows(calls, failure, miss, visits, notes)
+
+
+def _failures(
+    spec: ArchitectureSpec, order: Sequence[str], miss: Mapping[str, float]
+) -> tuple[dict[str, list[_Call]], dict[str, float], list[str]]:
+    """Each component's calls and the probability that a visit to it fails, callees first."""
+    failure = {name: 0.0 for name in order}
+    calls: dict[str, list[_Call]] = {}
+    notes: dict[str, str] = {}
+    for _ in range(MAX_PASSES):
+        previous = dict(failure)
+        for name in order:
+            calls[name], failure[name] = _component_calls(
+                name, spec.components[name], failure, miss.get(name, 0.0), notes
+            )
+        if all(_close(failure[name], previous[name]) for name in order):
+            break
+    return calls, failure, list(notes.values())
+
+
+def _component_calls(
+    name: str,
+    component: Component,
+    failure: Mapping[str, float],
+    miss: float,
+    notes: dict[str, str],
+) -> tuple[list[_Call], float]:
+    if isinstance(component, ServiceSpec):
+        own = component.error_probability
+        reach = served = 1.0 - own
+        calls: list[_Call] = []
+        for call in component.calls:
+            attempts, final, backoff = _retry_figures(
+                call.retries, failure[call.to], f"{name} → {call.to}", notes
+            )
+            made = (served if component.parallel else reach) * call.probability
+            calls.append(_Call(call.to, made, call.probability, attempts, backoff, False))
+            reach *= 1.0 - call.probability * final
+        # Sequential: a failed call ends the sequence; parallel: any failed branch fails the
+        # join. Either way the visit succeeds only when its service and every call made do.
+        return calls, 1.0 - reach
+    if isinstance(component, LoadBalancerSpec):
+        edges = component.edges()
+        return (
+            [_Call(target, share, share, 1.0, 0.0, False) for target, share, _ in edges],
+            math.fsum(share * failure[target] for target, share, _ in edges),
+        )
+    if isinstance(component, CacheSpec):
+        backing = component.backing
+        return [_Call(backing, miss, miss, 1.0, 0.0, False)], miss * failure[backing]
+    if isinstance(component, EdgeSpec):
+        forwarded = 1.0 - component.share
+        return [_Call(component.to, forwarded, forwarded, 1.0, 0.0, False)], (
+            forwarded * failure[component.to]
+        )
+    if isinstance(component, QueueSpec):
+        return [_delivery(component.consumer, component, failure)], 0.0
+    if isinstance(component, TopicSpec):
+        return [_delivery(item.consumer, item, failure) for item in component.subscriptions], 0.0
+    return [], 0.0  # a database neither calls nor fails on its own
+
+
+def _delivery(
+    consumer: str, broker: QueueSpec | SubscriptionSpec, failure: Mapping[str, float]
+) -> _Call:
+    """A broker's delivery of one message: redelivered after a failure up to max_retries."""
+    q = failure[consumer]
+    attempts = expected_queue_attempts(q, broker.max_retries)
+    backoff_s = math.fsum(
+        q**retry * broker.retry_backoff_ms / 1000 * 2 ** (retry - 1)
+        for retry in range(1, broker.max_retries + 1)
+    )
+    return _Call(consumer, 1.0, 1.0, attempts, backoff_s, True)
+
+
+def _retry_figures(
+    retries: RetrySpec | None, q: float, label: str, notes: dict[str, str]
+) -> tuple[float, float, float]:
+    """(attempts per call, probability the call finally fails, expected backoff in s)."""
+    if retries is None or q <= 0:
+        return 1.0, q, 0.0
+    attempts = retries.expected_attempts(q)
+    final = q ** (retries.max + 1)
+    jitter = JITTER_MEAN[retries.jitter]
+    backoff_s = math.fsum(
+        q**retry * retries.backoff_ms / 1000 * retries.multiplier ** (retry - 1) * jitter
+        for retry in range(1, retries.max + 1)
+    )
+    budget = retries.budget
+    if budget is not None and attempts - 1 > budget:
+        # The bucket refills at `budget` retries per call: in the long run only that share of
+        # the retries wanted is made. Taken as whole retry sequences for a fraction of calls.
+        granted = budget / (attempts - 1)
+        notes[label] = (
+            f"{label}: the retry budget {budget:g} binds ({attempts - 1:.3g} retries per call "
+            f"wanted): taken as {granted:.1%} of calls retrying fully, the rest not at all "
+            "(approximation)"
+        )
+        attempts = 1 + budget
+        final = q - granted * (q - final)
+        backoff_s *= granted
+    return attempts, final, backoff_s
+
+
+def _solve_visits(graph: nx.DiGraph, calls: Mapping[str, list[_Call]]) -> dict[str, float] | None:
+    """Solve v = e + Pᵀv with P from the calls made per visit (None if visits are infinite)."""
+    names = list(graph)
+    index = {name: position for position, name in enumerate(names)}
+    transfer = np.zeros((len(names), len(names)))
+    for source in names:
+        for call in calls[source]:
+            transfer[index[source], index[call.target]] += call.made * call.attempts
+    radius = max(abs(np.linalg.eigvals(transfer))) if len(names) else 0.0
+    if radius >= 1 - 1e-9:
+        return None
+    arrivals = np.array([graph.nodes[name][ENTRY_WEIGHT] for name in names])
+    visits = np.linalg.solve(np.eye(len(names)) - transfer.T, arrivals)
+    return {name: float(max(visits[index[name]], 0.0)) for name in names}
+
+
+def _edge_flow(ctx: _Context, source: str, target: str) -> float:
+    """Expected visits to ``target`` per visit to ``source``."""
+    return math.fsum(
+        call.made * call.attempts for call in ctx.flows.calls[source] if call.target == target
+    )
 
 
 # --------------------------------------------------------------------------- one station
 
 
-def _station(
-    graph: nx.DiGraph,
-    name: str,
-    arrival_rate: float,
-    spans: Mapping[str, float],
-    low_load: Mapping[str, float],
-    split: _Split,
-    *,
-    poisson_in: bool,
-    workload_poisson: bool,
+def _station(ctx: _Context, name: str, spans: Mapping[str, float]) -> _Station:
+    component = ctx.component(name)
+    if isinstance(component, DatabaseSpec):
+        return _database_station(ctx, name, component)
+    if isinstance(component, QueueSpec | TopicSpec):
+        return _broker_station(ctx, name, component)
+    if isinstance(component, ServiceSpec) and component.autoscale is not None:
+        station = _autoscaled_station(ctx, name, spans, component)
+    else:
+        station = _slot_station(ctx, name, spans)
+    if isinstance(component, WorkerPoolSpec):
+        _report_pool(ctx, name, station)
+    elif isinstance(component, CacheSpec):
+        _report_cache(ctx, name, component, station)
+    elif isinstance(component, EdgeSpec):
+        station.details = {
+            "edge_share": component.share,
+            "forwarded_per_s": station.arrival_rate * (1.0 - component.share),
+        }
+    if ctx.flows.failure.get(name, 0.0) > 0:
+        station.details["failure_probability"] = ctx.flows.failure[name]
+    retried = {
+        f"{name}->{call.target}": {"attempts_per_call": call.attempts}
+        for call in ctx.flows.calls[name]
+        if call.attempts > 1 and not call.asynchronous
+    }
+    if retried:
+        station.details["calls"] = retried
+    return station
+
+
+def _slot_station(
+    ctx: _Context, name: str, spans: Mapping[str, float], replicas: int | None = None
 ) -> _Station:
-    component: Component = graph.nodes[name]["spec"]
-    calls = _calls_s(graph, name, spans)
+    """A station of slots: a service, a worker pool, a balancer, a cache lookup, an edge."""
+    component = ctx.component(name)
+    assert isinstance(component, ServiceSpec | LoadBalancerSpec | CacheSpec | EdgeSpec)
+    arrival_rate = ctx.rates[name]
+    calls = _calls_s(ctx, name, spans)
     if isinstance(component, LoadBalancerSpec) and component.service_time is None:
         policy = component.policy
         return _Station(
-            name, arrival_rate, 0.0, 0.0, calls, 0.0, 0.0, f"no delay: forwards by {policy}", True
+            name,
+            arrival_rate,
+            0.0,
+            0.0,
+            calls,
+            0.0,
+            0.0,
+            f"no delay: forwards by {policy}",
+            True,
+            job_s=calls,
+            replicas=0.0,
         )
 
     notes: list[str] = []
-    own_s = _own_service_s(component)
+    own_s = _own_mean_s(component)
     holds = isinstance(component, ServiceSpec) and component.hold_during_calls
-    has_calls = any(probability > 0 for _, probability in _targets(graph, name))
+    has_calls = any(call.made > 0 and not call.asynchronous for call in ctx.flows.calls[name])
     surrogate = holds and has_calls
-    exact = poisson_in
-    if workload_poisson and not poisson_in:
+    exact = ctx.poisson_in[name]
+    if ctx.spec.workload.is_poisson and not exact:
         notes.append(
             f"{name}: its arrivals come from stations whose departures are not Poisson; "
+            "treated as Poisson (approximation)"
+        )
+    if name in ctx.retried:
+        exact = False
+        notes.append(
+            f"{name}: receives retried attempts or redeliveries after a backoff; "
             "treated as Poisson (approximation)"
         )
 
@@ -288,16 +641,18 @@ def _station(
             "the callees' mean spans (approximation)"
         )
 
-    replicas = component.replicas if isinstance(component, ServiceSpec) else 1
+    if replicas is None:
+        replicas = component.replicas if isinstance(component, ServiceSpec | CacheSpec) else 1
     slots = component.concurrency
+    pooled_fifo = isinstance(component, WorkerPoolSpec)
     lower_bound = False
     if not math.isfinite(holding_s):
         # A callee is unstable, so the slots are held without bound; the callees' low-load
         # spans still give a utilisation that this component cannot be below.
-        holding_for_load = own_s + _calls_s(graph, name, low_load)
+        holding_for_load = own_s + _calls_s(ctx, name, ctx.low_load)
         lower_bound = True
         unstable_callees = [
-            target for target, _ in _targets(graph, name) if not math.isfinite(spans[target])
+            call.target for call in ctx.flows.calls[name] if not math.isfinite(spans[call.target])
         ]
         notes.append(
             f"{name}: utilisation is a lower bound: it holds its slots while calling "
@@ -308,7 +663,12 @@ def _station(
     utilization = arrival_rate * holding_for_load / (replicas * slots)
 
     queue_rate, servers, ca2, shape = arrival_rate, slots, 1.0, ""
-    if replicas > 1:
+    if pooled_fifo:
+        servers = replicas * slots
+        if replicas > 1:
+            shape = f", one FIFO over {replicas} replicas × {slots} slots"
+    elif replicas > 1:
+        split = ctx.splits[name]
         if split.mixed:
             exact = False
             notes.append(
@@ -335,6 +695,7 @@ def _station(
                 f"station of {servers} servers (optimistic: real replicas queue separately)"
             )
 
+    capacity = replicas * slots
     if utilization >= 1.0 or lower_bound:
         return _Station(
             name,
@@ -348,6 +709,9 @@ def _station(
             False,
             lower_bound,
             notes,
+            job_s=math.inf,
+            replicas=float(replicas),
+            capacity=capacity,
         )
     try:
         metrics = _queue(queue_rate, ca2, holding_s, scv, servers)
@@ -364,23 +728,125 @@ def _station(
             False,
             lower_bound,
             notes,
+            job_s=math.inf,
+            replicas=float(replicas),
+            capacity=capacity,
         )
     if not metrics.exact and not surrogate and ca2 == 1.0:
         notes.append(f"{name}: {metrics.method} (service scv {scv:.3g})")
-    span_s = metrics.mean_wait + holding_s + (0.0 if surrogate else calls)
+    job_s = holding_s + (0.0 if surrogate else calls)
     return _Station(
         name,
         arrival_rate,
         utilization,
         metrics.mean_wait,
-        span_s,
+        metrics.mean_wait + job_s,
         arrival_rate * metrics.mean_wait,  # Little's law over all replicas
         holding_s,
         f"{metrics.method}{shape}",
         exact and metrics.exact,
         lower_bound,
         notes,
+        job_s=job_s,
+        replicas=float(replicas),
+        capacity=capacity,
     )
+
+
+def _autoscaled_station(
+    ctx: _Context, name: str, spans: Mapping[str, float], component: ServiceSpec
+) -> _Station:
+    """The service at the replica count its autoscaler settles on for the mean load.
+
+    On utilisation, Kubernetes' HPA asks for ceil(n·u/target) = ceil(a/target) replicas, with
+    a = λ·holding/concurrency the offered load in replicas; on queue length, for the fewest
+    replicas whose waiting requests per replica meet the target. Both within min..max.
+    """
+    scale = component.autoscale
+    assert scale is not None
+    low, high = scale.min_replicas, scale.max_replicas
+    if scale.metric == "utilization":
+        probe = _slot_station(ctx, name, spans, low)
+        offered = probe.utilization * low  # λ·holding / concurrency, in replicas
+        wanted = math.ceil(offered / scale.target * (1 - 1e-12))
+        count = min(high, max(low, wanted))
+        how = f"ceil(a/target) = ceil({offered:.4g}/{scale.target:g}) = {wanted}"
+        station = probe if count == low else _slot_station(ctx, name, spans, count)
+        met = station.utilization <= scale.target * (1 + 1e-9)
+    else:
+        how = "the fewest replicas with waiting requests per replica at most the target"
+        station = _slot_station(ctx, name, spans, low)
+        count = low
+        while not _queue_target_met(station, count, scale.target) and count < high:
+            count += 1
+            station = _slot_station(ctx, name, spans, count)
+        met = _queue_target_met(station, count, scale.target)
+    clamp = f", clamped to {low}..{high}" if scale.metric == "utilization" else ""
+    station.warnings.append(
+        f"{name}: autoscaled on {scale.metric} (target {scale.target:g}): evaluated at "
+        f"{count} replicas, {how}{clamp}; the scaling transient (interval, boot, cool-down), "
+        f"the ±{scale.tolerance:.0%} tolerance band and time-varying load are not modelled"
+    )
+    if not met:
+        station.warnings.append(
+            f"{name}: even at max_replicas {high} the autoscaling target {scale.target:g} "
+            "is not met"
+        )
+        station.capacity_note = f" at max_replicas {high}"
+    station.details["autoscaled_replicas"] = count
+    return station
+
+
+def _queue_target_met(station: _Station, replicas: int, target: float) -> bool:
+    if station.utilization >= 1 or not math.isfinite(station.wait_s):
+        return False
+    return station.arrival_rate * station.wait_s / replicas <= target
+
+
+def _report_pool(ctx: _Context, name: str, station: _Station) -> None:
+    """As in the engine, a job delivered by a broker records its wait on the broker's row."""
+    direct = ctx.rate * ctx.graph.nodes[name][ENTRY_WEIGHT] + math.fsum(
+        ctx.rates[caller] * _edge_flow(ctx, caller, name)
+        for caller in ctx.graph.predecessors(name)
+        if not isinstance(ctx.component(caller), QueueSpec | TopicSpec)
+    )
+    if not math.isfinite(station.wait_s):
+        return
+    share = direct / station.arrival_rate if station.arrival_rate > 0 else 0.0
+    station.reported_wait_s = station.wait_s * share
+    station.latency_s = station.job_s + station.wait_s * share
+    station.mean_queue = direct * station.wait_s
+
+
+def _report_cache(ctx: _Context, name: str, cache: CacheSpec, station: _Station) -> None:
+    miss = ctx.flows.miss[name]
+    keys = cache.keys.count if cache.keys is not None else 0
+    if cache.hit_ratio is not None:
+        method = "fixed hit_ratio"
+    elif cache.ttl_s is None and cache.size is not None and cache.size >= keys:
+        method = "every key fits: misses only when cold"
+    elif cache.ttl_s is not None and cache.size is not None and cache.size < keys:
+        method = "Che's approximation (LRU) and the TTL formula, the lower per key"
+    elif cache.ttl_s is not None:
+        method = "TTL: λ_k·T/(1 + λ_k·T) per key at the cache's arrival rate"
+    else:
+        method = "Che's approximation (LRU)"
+    station.details = {
+        "hit_ratio_expected": 1.0 - miss,
+        "hit_ratio_method": method,
+        "backing_rate_per_s": station.arrival_rate * miss,
+    }
+    if cache.keys is not None:
+        station.exact = False
+        station.warnings.append(
+            f"{name}: hit ratio {1 - miss:.4g} from the key popularity by {method}, the steady "
+            "state under independent references (approximation)"
+        )
+    if cache.cold_start or cache.restart_at_s:
+        station.warnings.append(
+            f"{name}: cold_start and restart_at_s are transients: the estimate is the warm "
+            "steady state (simulate to see the miss storm)"
+        )
 
 
 def _queue(lam: float, ca2: float, mean_s: float, scv: float, servers: int) -> StationMetrics:
@@ -393,32 +859,364 @@ def _queue(lam: float, ca2: float, mean_s: float, scv: float, servers: int) -> S
     return mgc(lam, mean_s, scv, servers)
 
 
-def _own_service_s(component: Component) -> float:
-    return component.service_time.mean_s if component.service_time is not None else 0.0
+def _own_mean_s(component: Component) -> float:
+    """Mean seconds of a visit's own work (a database's read/write mix, a broker's publish)."""
+    if isinstance(component, DatabaseSpec):
+        return component.mean_service_s()
+    distribution = component.own_service_time
+    return distribution.mean_s if distribution is not None else 0.0
 
 
 def _own_scv(component: Component) -> float:
-    return component.service_time.scv if component.service_time is not None else 1.0
+    distribution = component.own_service_time
+    return distribution.scv if distribution is not None else 1.0
+
+
+# --------------------------------------------------------------------------- databases
+
+
+@dataclass(frozen=True)
+class _Node:
+    """A database node of one shard (or readers pooled into one station)."""
+
+    label: str
+    reads_per_s: float
+    writes_per_s: float
+    read_ca2: float
+    servers: int
+    members: int = 1
+
+
+def _database_nodes(component: DatabaseSpec, shard_rate: float) -> tuple[list[_Node], str, bool]:
+    """The nodes of one shard with the reads and writes each receives; how reads were spread;
+    whether that spread is exact (Poisson in, Poisson out)."""
+    count = component.nodes_per_shard
+    slots = component.concurrency
+    reads = shard_rate * component.read_ratio
+    writes = shard_rate * (1.0 - component.read_ratio)
+    readers = list(range(0 if component.reads_from_primary else 1, count))
+    labels = ["primary", *(f"replica-{index}" for index in range(1, count))]
+    shares = [0.0] * count
+    ca2 = [1.0] * count
+    k = len(readers)
+    policy = component.read_policy
+    how, exact = f"reads by {policy} over {k} readers", True
+    if k == 0:
+        how = "writes only"
+    elif k == 1 or (k > 1 and policy == "random"):
+        for index in readers:
+            shares[index] = 1.0 / k
+        if k == 1:
+            how = f"reads to the {labels[readers[0]]}"
+    elif k > 1 and policy == "round_robin":
+        for index in readers:
+            shares[index], ca2[index] = 1.0 / k, 1.0 / k
+        exact = False
+    elif k > 1:
+        exact = False
+        if writes == 0 or 0 not in readers:
+            # Identical readers under a load-aware policy: one pooled station (optimistic).
+            nodes = [_Node("primary", 0.0, writes, 1.0, slots)] if 0 not in readers else []
+            first = labels[readers[0]]
+            pooled = f"{first}..{labels[readers[-1]]}"
+            nodes.append(_Node(pooled, reads, 0.0, 1.0, k * slots, k))
+            return (
+                nodes,
+                f"reads by {policy} over {k} readers pooled into {k * slots} servers",
+                False,
+            )
+        # The primary also takes the writes: a load-aware policy sends it fewer reads, so the
+        # readers' utilisations equalise as far as they can (water-filling).
+        read_s = component.read_time.mean_s
+        write_s = (component.write_time or component.read_time).mean_s
+        each = (reads * read_s + writes * write_s) / k
+        primary = min(reads, max(0.0, (each - writes * write_s) / read_s)) if reads else 0.0
+        shares[0] = primary / reads if reads else 0.0
+        for index in readers[1:]:
+            shares[index] = (1.0 - shares[0]) / (k - 1)
+        how = f"reads by {policy} over {k} readers, spread to equalise their utilisation"
+    nodes = [
+        _Node(
+            labels[index], reads * shares[index], writes if index == 0 else 0.0, ca2[index], slots
+        )
+        for index in range(count)
+    ]
+    return nodes, how, exact
+
+
+def _node_service(
+    node: _Node, read: Distribution, write: Distribution
+) -> tuple[float, float, float]:
+    """(arrival rate, mean service s, service scv) of a node's read/write mix."""
+    lam = node.reads_per_s + node.writes_per_s
+    if node.writes_per_s == 0 or write is read:
+        return lam, read.mean_s, read.scv
+    if node.reads_per_s == 0:
+        return lam, write.mean_s, write.scv
+    mean = (node.reads_per_s * read.mean_s + node.writes_per_s * write.mean_s) / lam
+    second = (
+        node.reads_per_s * read.mean_s**2 * (1 + read.scv)
+        + node.writes_per_s * write.mean_s**2 * (1 + write.scv)
+    ) / lam
+    return lam, mean, max(second / mean**2 - 1.0, 0.0)
+
+
+def _busiest_node_work(shares: Sequence[float], component: DatabaseSpec) -> tuple[float, int]:
+    """(seconds of work per database visit at the busiest node, its servers)."""
+    read = component.read_time
+    write = component.write_time or read
+    best = (0.0, 1)
+    for share in shares:
+        nodes, _, _ = _database_nodes(component, share)
+        for node in nodes:
+            work = node.reads_per_s * read.mean_s + node.writes_per_s * write.mean_s
+            if work / node.servers > best[0] / best[1]:
+                best = (work, node.servers)
+    return best
+
+
+def _database_station(ctx: _Context, name: str, component: DatabaseSpec) -> _Station:
+    arrival_rate = ctx.rates[name]
+    read = component.read_time
+    write = component.write_time or read
+    mean_s = component.mean_service_s()
+    shares = ctx.shard_shares(name, component)
+    per_shard = component.nodes_per_shard * component.concurrency
+    notes: list[str] = []
+    exact = ctx.poisson_in[name]
+    if ctx.spec.workload.is_poisson and not exact:
+        notes.append(
+            f"{name}: its arrivals come from stations whose departures are not Poisson; "
+            "treated as Poisson (approximation)"
+        )
+    if name in ctx.retried:
+        exact = False
+        notes.append(
+            f"{name}: receives retried attempts after a backoff; treated as Poisson (approximation)"
+        )
+    methods: list[str] = []
+    children: list[_Child] = []
+    waiting_total = 0.0
+    peak, peak_at, peak_servers = 0.0, "", component.concurrency
+    unstable = False
+    how = ""
+    for index, share in enumerate(shares):
+        shard = f"{name}/shard-{index}"
+        shard_rate = arrival_rate * share
+        nodes, how, split_exact = _database_nodes(component, shard_rate)
+        exact = exact and split_exact
+        waiting = 0.0  # Σ λ·Wq over the shard's nodes: its mean number waiting
+        node_loads: list[float] = []
+        shard_methods: list[str] = []
+        for node in nodes:
+            lam, node_mean, scv = _node_service(node, read, write)
+            load = lam * node_mean / node.servers if lam > 0 else 0.0
+            node_loads.extend([load] * node.members)
+            if load > peak or not peak_at:
+                peak, peak_at, peak_servers = load, f"{node.label} of shard-{index}", node.servers
+            if lam == 0:
+                continue
+            if load >= 1.0:
+                unstable = True
+                continue
+            ca2 = (node.reads_per_s * node.read_ca2 + node.writes_per_s) / lam
+            try:
+                metrics = _queue(lam, ca2, node_mean, scv, node.servers)
+            except UnstableError:
+                unstable = True
+                continue
+            exact = exact and metrics.exact
+            for found in (methods, shard_methods):
+                if metrics.method not in found:
+                    found.append(metrics.method)
+            waiting += lam * metrics.mean_wait
+        shard_wait = waiting / shard_rate if shard_rate > 0 else 0.0
+        children.append(
+            _Child(
+                shard,
+                "shard",
+                shard_rate,
+                shard_rate * mean_s / per_shard,
+                shard_wait,
+                shard_wait + mean_s,
+                waiting,
+                per_shard,
+                float(component.nodes_per_shard),
+                f"{' / '.join(shard_methods) or 'no load'} per node; {how}",
+                {
+                    "share": share,
+                    "busiest_node_utilization": max(node_loads),
+                    "node_utilization": node_loads,
+                    "reads_per_s": shard_rate * component.read_ratio,
+                    "writes_per_s": shard_rate * (1.0 - component.read_ratio),
+                },
+            )
+        )
+        waiting_total += waiting
+    if "round_robin" in how:
+        notes.append(
+            f"{name}: reads under round_robin reach each reader with Erlang interarrivals; "
+            "Allen–Cunneen GI/G/c approximation per node"
+        )
+    elif "pooled" in how or "equalise" in how:
+        notes.append(f"{name}: {how} (approximation: real nodes queue separately)")
+    elif methods and any("approximation" in method for method in methods):
+        notes.append(f"{name}: {' / '.join(methods)} per node (read/write mix)")
+    details: dict[str, Any] = {
+        "shards": component.shards,
+        "shard_shares": shares,
+        "busiest_node": peak_at,
+        "busiest_node_utilization": peak,
+        "read_split": how,
+    }
+    if component.replication_lag is not None and component.read_replicas:
+        details["replication_lag_ms_mean"] = component.replication_lag.mean_s * 1000
+    shape = f"{component.shards} shard(s) × {component.nodes_per_shard} node(s)"
+    wait_s = math.inf if unstable else (waiting_total / arrival_rate if arrival_rate else 0.0)
+    return _Station(
+        name,
+        arrival_rate,
+        arrival_rate * mean_s / component.capacity,
+        wait_s,
+        wait_s + mean_s,
+        math.inf if unstable else waiting_total,
+        mean_s,
+        f"{'unstable' if unstable else ' / '.join(methods) or 'M/G/c'} per node, {shape}",
+        exact and not unstable,
+        warnings=notes,
+        peak=peak,
+        job_s=mean_s,
+        replicas=float(component.shards * component.nodes_per_shard),
+        capacity=component.capacity,
+        details=details,
+        children=children,
+        unstable_reason=(
+            f"{name}: offered load at its busiest node ({peak_at}) is {peak:.3g}× its "
+            f"{peak_servers} slots ({arrival_rate:.4g} arrivals/s at the database)"
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- brokers
+
+
+def _broker_station(ctx: _Context, name: str, component: QueueSpec | TopicSpec) -> _Station:
+    """A queue or a topic: its producer waits only for the publish; the rest is reported."""
+    arrival_rate = ctx.rates[name]
+    publish_s = _own_mean_s(component)
+    deliveries = ctx.flows.calls[name]
+    figures = [_delivery_figures(ctx, call) for call in deliveries]
+    exact = all(call.attempts == 1 for call in deliveries)
+    details: dict[str, Any] = {}
+    if isinstance(component, QueueSpec):
+        (lag_s, in_system_s), call = figures[0], deliveries[0]
+        details = _broker_details(ctx, component.consumer, component.max_retries, call, figures[0])
+        return _Station(
+            name,
+            arrival_rate,
+            0.0,
+            0.0,
+            publish_s,
+            arrival_rate * lag_s,
+            0.0,
+            f"broker: time in system = consumer lag + work at {component.consumer}",
+            exact,
+            latency_s=in_system_s,
+            reported_wait_s=lag_s,
+            job_s=publish_s,
+            replicas=0.0,
+            details=details,
+        )
+    children = [
+        _Child(
+            f"{name}/{item.name}",
+            "subscription",
+            arrival_rate,
+            0.0,
+            lag_s,
+            in_system_s,
+            arrival_rate * lag_s,
+            0,
+            0.0,
+            f"broker: time in system = consumer lag + work at {item.consumer}",
+            _broker_details(ctx, item.consumer, item.max_retries, call, (lag_s, in_system_s)),
+        )
+        for item, call, (lag_s, in_system_s) in zip(
+            component.subscriptions, deliveries, figures, strict=True
+        )
+    ]
+    return _Station(
+        name,
+        arrival_rate,
+        0.0,
+        0.0,
+        publish_s,
+        0.0,
+        0.0,
+        f"broker: publish to {len(children)} subscription(s)",
+        exact,
+        job_s=publish_s,
+        replicas=0.0,
+        details={"subscriptions": len(children)},
+        children=children,
+    )
+
+
+def _delivery_figures(ctx: _Context, call: _Call) -> tuple[float, float]:
+    """(consumer lag, time in system) of one message, in seconds.
+
+    Every delivery waits in the pool's FIFO and is worked on; the attempts are a stopping
+    time over independent deliveries, so by Wald's identity the means multiply.
+    """
+    pool = ctx.stations.get(call.target)
+    if pool is None:  # the first pass of a cycle: the consumer is not evaluated yet
+        return 0.0, 0.0
+    lag_s, job_s = pool.wait_s, pool.job_s
+    if not (math.isfinite(lag_s) and math.isfinite(job_s)):
+        return math.inf, math.inf
+    return lag_s, call.attempts * (lag_s + job_s) + call.backoff_s
+
+
+def _broker_details(
+    ctx: _Context, consumer: str, max_retries: int, call: _Call, figures: tuple[float, float]
+) -> dict[str, Any]:
+    q = ctx.flows.failure[consumer]
+    return {
+        "consumer": consumer,
+        "deliveries_per_message": call.attempts,
+        "dead_letter_probability": q ** (max_retries + 1) if q > 0 else 0.0,
+        "consumer_lag_ms": _ms(figures[0]),
+        "time_in_system_ms": _ms(figures[1]),
+    }
 
 
 # --------------------------------------------------------------------------- calls
 
 
-def _targets(graph: nx.DiGraph, name: str) -> list[tuple[str, float]]:
-    """(target, probability) of each call, or of each forwarding target of a load balancer."""
-    component: Component = graph.nodes[name]["spec"]
-    return [(target, probability) for target, probability, _ in component.edges()]
+def _calls_s(ctx: _Context, name: str, spans: Mapping[str, float]) -> float:
+    """Mean time a visit waits for its calls (or forwarding), given the callees' spans.
 
-
-def _calls_s(graph: nx.DiGraph, name: str, spans: Mapping[str, float]) -> float:
-    """Mean time a visit spends in its calls (or forwarding), given the callees' spans."""
-    component: Component = graph.nodes[name]["spec"]
-    targets = [(probability, spans[target]) for target, probability in _targets(graph, name)]
+    A call with retries costs attempts × the callee's span plus the expected backoff; a
+    broker's deliveries cost its caller nothing (they are asynchronous).
+    """
+    component = ctx.component(name)
+    calls = [call for call in ctx.flows.calls[name] if not call.asynchronous]
     if isinstance(component, ServiceSpec) and component.parallel:
-        return _parallel_join_s(targets)
+        own = 1.0 - component.error_probability
+        joined = _parallel_join_s(
+            [
+                (call.probability, call.attempts * spans[call.target] + call.backoff_s)
+                for call in calls
+            ]
+        )
+        return own * joined if own > 0 else 0.0
     # A load balancer forwards to exactly one target, chosen with these probabilities; a
     # service makes its calls one after another.
-    return math.fsum(probability * span for probability, span in targets if probability > 0)
+    return math.fsum(
+        call.made * (call.attempts * spans[call.target] + call.backoff_s)
+        for call in calls
+        if call.made > 0
+    )
 
 
 def _parallel_join_s(calls: Sequence[tuple[float, float]]) -> float:
@@ -485,13 +1283,13 @@ def _fixed_point(
     return values
 
 
-def _low_load_spans(graph: nx.DiGraph, order: Sequence[str]) -> dict[str, float]:
-    """Spans with no queueing anywhere: own service plus calls, bottom-up."""
+def _low_load_spans(ctx: _Context, order: Sequence[str]) -> dict[str, float]:
+    """Spans with no queueing anywhere: own service plus synchronous calls, bottom-up."""
 
     def span(name: str, spans: dict[str, float]) -> float:
-        return _own_service_s(graph.nodes[name]["spec"]) + _calls_s(graph, name, spans)
+        return _own_mean_s(ctx.component(name)) + _calls_s(ctx, name, spans)
 
-    return _fixed_point(graph, order, span)
+    return _fixed_point(ctx.graph, order, span)
 
 
 def _close(new: float, old: float) -> bool:
@@ -500,21 +1298,24 @@ def _close(new: float, old: float) -> bool:
     return abs(new - old) <= TOLERANCE * max(abs(new), abs(old), 1e-300)
 
 
-def _split(graph: nx.DiGraph, name: str, rates: Mapping[str, float], rate: float) -> _Split:
-    """The replica policy of ``name``: the load balancer's in front, else its ``dispatch``."""
-    component: Component = graph.nodes[name]["spec"]
+def _split(ctx: _Context, name: str) -> _Split:
+    """The replica policy of ``name``: the load balancer's in front, else its ``dispatch``.
+
+    A cache spreads its lookups round robin over its replicas, as the engine does.
+    """
+    component = ctx.component(name)
     if not isinstance(component, ServiceSpec):
-        return _Split(component.policy)
+        return _Split("round_robin")
     by_policy: dict[str, float] = {}
-    external = rate * graph.nodes[name][ENTRY_WEIGHT]
+    external = ctx.rate * ctx.graph.nodes[name][ENTRY_WEIGHT]
     if external > 0:
         by_policy[component.dispatch] = external
-    for caller in graph.predecessors(name):
-        caller_spec: Component = graph.nodes[caller]["spec"]
+    for caller in ctx.graph.predecessors(name):
+        caller_spec = ctx.component(caller)
         policy = (
             caller_spec.policy if isinstance(caller_spec, LoadBalancerSpec) else component.dispatch
         )
-        flow = rates[caller] * graph.edges[caller, name]["visits"]
+        flow = ctx.rates[caller] * _edge_flow(ctx, caller, name)
         by_policy[policy] = by_policy.get(policy, 0.0) + flow
     if not by_policy:
         return _Split(component.dispatch)
@@ -523,38 +1324,238 @@ def _split(graph: nx.DiGraph, name: str, rates: Mapping[str, float], rate: float
     return _Split(chosen, mixed)
 
 
-def _poisson_inputs(
-    graph: nx.DiGraph, spec: ArchitectureSpec, splits: Mapping[str, _Split]
-) -> dict[str, bool]:
+def _poisson_inputs(ctx: _Context) -> dict[str, bool]:
     """Whether each component's arrivals form a Poisson (product-form) stream.
 
     A station passes Poisson traffic on (Burke's theorem, or Kelly's for feedback) when it is
     an exponential station that releases its slot before its calls and whose replicas, if
-    several, get a random split. The greatest fixed point is found by starting from True.
+    several, get a random split; a pure delay (a broker's publish) passes it on too, and a
+    Bernoulli thinning (a fixed hit ratio, an edge's share) keeps it Poisson. The greatest
+    fixed point is found by starting from True.
     """
+    graph, poisson_workload = ctx.graph, ctx.spec.workload.is_poisson
 
     def passes_on(name: str) -> bool:
-        component: Component = graph.nodes[name]["spec"]
+        component = ctx.component(name)
         if isinstance(component, LoadBalancerSpec):
             return component.service_time is None or component.service_time.scv == 1.0
-        has_calls = any(call.probability > 0 for call in component.calls)
-        split_ok = component.replicas == 1 or (
-            splits[name].policy == "random" and not splits[name].mixed
+        if isinstance(component, QueueSpec):
+            return True
+        if isinstance(component, TopicSpec):
+            consumers = [item.consumer for item in component.subscriptions]
+            return len(set(consumers)) == len(consumers)  # else batches of two
+        if isinstance(component, CacheSpec):
+            return (
+                component.hit_ratio is not None
+                and component.replicas == 1
+                and component.service_time.scv == 1.0
+            )
+        if isinstance(component, EdgeSpec):
+            return component.service_time.scv == 1.0
+        if not isinstance(component, ServiceSpec):
+            return False  # a database calls nobody
+        has_calls = any(call.made > 0 for call in ctx.flows.calls[name])
+        most = component.autoscale.max_replicas if component.autoscale else component.replicas
+        split_ok = (
+            isinstance(component, WorkerPoolSpec)
+            or most == 1
+            or (ctx.splits[name].policy == "random" and not ctx.splits[name].mixed)
         )
         holds = component.hold_during_calls and has_calls
         return component.service_time.scv == 1.0 and not holds and split_ok
 
-    poisson = {name: spec.workload.is_poisson for name in graph}
+    poisson = {name: poisson_workload for name in graph}
+    passing = {name: passes_on(name) for name in graph}
     changed = True
     while changed:
         changed = False
         for name in graph:
-            value = spec.workload.is_poisson and all(
-                poisson[caller] and passes_on(caller) for caller in graph.predecessors(name)
+            value = poisson_workload and all(
+                poisson[caller] and passing[caller] for caller in graph.predecessors(name)
             )
             if value != poisson[name]:
                 poisson[name], changed = value, True
     return poisson
+
+
+# --------------------------------------------------------------------------- outcomes
+
+#: (P(ok), E[T·1{ok}], E[T·1{failed}]) of a visit: the engine's end-to-end latency is the mean
+#: over the requests that complete, so a failing request's time must be kept apart.
+_Outcome = tuple[float, float, float]
+
+
+def _then(first: _Outcome, second: _Outcome) -> _Outcome:
+    """``second`` runs only when ``first`` succeeded (independent stages)."""
+    ok1, t_ok1, t_fail1 = first
+    ok2, t_ok2, t_fail2 = second
+    return ok1 * ok2, t_ok1 * ok2 + ok1 * t_ok2, t_fail1 + t_ok1 * (1 - ok2) + ok1 * t_fail2
+
+
+def _maybe(probability: float, stage: _Outcome) -> _Outcome:
+    ok, t_ok, t_fail = stage
+    return 1 - probability + probability * ok, probability * t_ok, probability * t_fail
+
+
+def _mixture(parts: Sequence[tuple[float, _Outcome]]) -> _Outcome:
+    return (
+        math.fsum(weight * stage[0] for weight, stage in parts),
+        math.fsum(weight * stage[1] for weight, stage in parts),
+        math.fsum(weight * stage[2] for weight, stage in parts),
+    )
+
+
+def _retried(stage: _Outcome, retries: RetrySpec | None) -> _Outcome:
+    """A call that retries a failed attempt after a backoff, up to ``retries.max`` times.
+
+    Attempt k+1 is made when the first k failed (probability qᵏ); a call that succeeds at
+    attempt k+1 spent k failed attempts (E[T | failed] each), k backoffs and one success.
+    """
+    ok, t_ok, t_fail = stage
+    q = 1 - ok
+    if retries is None or q <= 0:
+        return stage
+    jitter = JITTER_MEAN[retries.jitter]
+    backoffs = [
+        retries.backoff_ms / 1000 * retries.multiplier ** (retry - 1) * jitter
+        for retry in range(1, retries.max + 1)
+    ]
+    waited = [math.fsum(backoffs[:k]) for k in range(retries.max + 1)]
+    most = retries.max
+    full: _Outcome = (
+        1 - q ** (most + 1),
+        math.fsum(
+            k * t_fail * q ** (k - 1) * ok + q**k * ok * waited[k] + q**k * t_ok
+            for k in range(most + 1)
+        ),
+        (most + 1) * t_fail * q**most + q ** (most + 1) * waited[most],
+    )
+    wanted = retries.expected_attempts(q) - 1
+    if retries.budget is None or wanted <= retries.budget:
+        return full
+    granted = retries.budget / wanted  # as in _retry_figures
+    return _mixture([(granted, full), (1 - granted, stage)])
+
+
+def _outcomes(ctx: _Context, order: Sequence[str]) -> dict[str, _Outcome]:
+    """Each component's visit outcome from the stations' waits, callees first."""
+    stations = ctx.stations
+
+    def outcome(name: str, known: dict[str, _Outcome]) -> _Outcome:
+        component = ctx.component(name)
+        station = stations[name]
+        own = _own_mean_s(component)
+        if isinstance(component, QueueSpec | TopicSpec):
+            return 1.0, own, 0.0
+        before = station.wait_s + own
+        if isinstance(component, DatabaseSpec):
+            return 1.0, before, 0.0
+        if isinstance(component, LoadBalancerSpec):
+            targets = [(call.made, known[call.target]) for call in ctx.flows.calls[name]]
+            return _then((1.0, before, 0.0), _mixture(targets))
+        if isinstance(component, CacheSpec | EdgeSpec):
+            (call,) = ctx.flows.calls[name]
+            return _then((1.0, before, 0.0), _maybe(call.made, known[call.target]))
+        assert isinstance(component, ServiceSpec)
+        error = component.error_probability
+        stage: _Outcome = (1 - error, (1 - error) * before, error * before)
+        made = [
+            (call.probability, _retried(known[call.to], call.retries)) for call in component.calls
+        ]
+        if component.parallel:
+            # The join's time is taken as independent of its outcome (its stated
+            # approximation already takes the branches as independent exponentials).
+            ok = (1 - error) * math.prod(_maybe(p, branch)[0] for p, branch in made)
+            join = (station.span_s - before) / (1 - error) if error < 1 else 0.0
+            return ok, ok * (before + join), station.span_s - ok * (before + join)
+        for probability, branch in made:
+            stage = _then(stage, _maybe(probability, branch))
+        return stage
+
+    values: dict[str, _Outcome] = {name: (1.0, 0.0, 0.0) for name in ctx.graph}
+    for _ in range(MAX_PASSES):
+        previous = dict(values)
+        for name in order:
+            values[name] = outcome(name, values)
+        if all(
+            all(_close(new, old) for new, old in zip(values[name], previous[name], strict=True))
+            for name in ctx.graph
+        ):
+            break
+    return values
+
+
+# --------------------------------------------------------------------------- what is not modelled
+
+
+def _unmodelled(spec: ArchitectureSpec) -> list[str]:
+    """Features the closed forms leave out, named so nobody takes the estimate for them."""
+    notes: list[str] = []
+    for name, component in spec.components.items():
+        if not isinstance(component, ServiceSpec):
+            continue
+        if component.load_shedding is not None:
+            notes.append(
+                f"{name}: load_shedding (max_wait_ms {component.load_shedding.max_wait_ms:g}) "
+                "is not modelled in closed form: the figures are those without shedding"
+            )
+        if getattr(component, "failures", None) is not None:
+            notes.append(
+                f"{name}: failures (crashes and repairs) are not modelled by the queueing "
+                "closed forms: the figures are those with every replica up"
+            )
+        for call in component.calls:
+            policies = [
+                key
+                for key, value in (
+                    ("timeout_ms", call.timeout_ms),
+                    ("circuit_breaker", call.circuit_breaker),
+                    ("bulkhead", call.bulkhead),
+                )
+                if value is not None
+            ]
+            if policies:
+                notes.append(
+                    f"{name} → {call.to}: {', '.join(policies)} not modelled in closed form: "
+                    "they act on load-dependent failures (simulate to see them); the caller "
+                    "is taken to wait for the callee's full span, and retries count only "
+                    "failures from error_probability"
+                )
+    if getattr(spec, "chaos", ()):
+        notes.append(
+            "chaos events are not modelled in closed form: the figures are the steady state "
+            "without faults"
+        )
+    return notes
+
+
+def _limit_warnings(ctx: _Context, name: str) -> list[str]:
+    """Limits that reject or block are ignored: say so where they would bite."""
+    component = ctx.component(name)
+    station = ctx.stations[name]
+    notes: list[str] = []
+    limit = getattr(component, "queue_limit", None)
+    if limit is not None and station.load > QUEUE_LIMIT_WARNING_UTILIZATION:
+        notes.append(
+            f"{name}: queue_limit {limit} is ignored by the closed forms at utilisation "
+            f"{station.load:.2f}: rejections are not modelled"
+        )
+    brokers: list[tuple[str, int | None, str, str]] = []
+    if isinstance(component, QueueSpec):
+        brokers.append((name, component.max_messages, component.when_full, component.consumer))
+    elif isinstance(component, TopicSpec):
+        brokers.extend(
+            (f"{name}/{item.name}", item.max_messages, item.when_full, item.consumer)
+            for item in component.subscriptions
+        )
+    for label, most, when_full, consumer in brokers:
+        pool = ctx.stations.get(consumer)
+        if most is not None and pool is not None and pool.load > QUEUE_LIMIT_WARNING_UTILIZATION:
+            notes.append(
+                f"{label}: max_messages {most} ({when_full} when full) is ignored by the closed "
+                f"forms at {consumer}'s utilisation {pool.load:.2f}: the broker is unbounded here"
+            )
+    return notes
 
 
 # --------------------------------------------------------------------------- the result
@@ -585,59 +1586,99 @@ def _point(mean_ms: float, percentiles: Mapping[str, float] | None = None) -> La
 
 
 def _result(
-    spec: ArchitectureSpec,
-    graph: nx.DiGraph,
-    rate: float,
+    ctx: _Context,
     stations: Mapping[str, _Station],
     warnings: list[str],
+    modelled: bool,
+    outcomes: Mapping[str, _Outcome] | None,
 ) -> SimulationResult:
+    spec, graph, rate = ctx.spec, ctx.graph, ctx.rate
     entries = spec.entries()
-    worst = max(stations.values(), key=lambda station: station.utilization)
-    stable = worst.utilization < 1.0
+    worst = max(stations.values(), key=lambda station: station.load)
+    stable = worst.load < 1.0
     queueing = [name for name in graph if graph.nodes[name]["spec"].capacity > 0]
-    exact = spec.workload.is_poisson and all(station.exact for station in stations.values())
-    if stable:
-        mean_ms = math.fsum(share * _ms(stations[entry].span_s) for _, entry, share in entries)
+    exact = (
+        modelled
+        and spec.workload.is_poisson
+        and all(station.exact for station in stations.values())
+    )
+
+    def shown(seconds: float) -> float:
+        return _ms(seconds) if stable else math.nan
+
+    # The mean latency is over the requests that complete, as the engine reports it.
+    entry_ms = {entry: shown(stations[entry].span_s) for _, entry, _ in entries}
+    completed = 1.0
+    if outcomes is not None:
+        completed = math.fsum(share * outcomes[entry][0] for _, entry, share in entries)
+        entry_ms = {
+            entry: shown(outcomes[entry][1] / outcomes[entry][0])
+            if outcomes[entry][0] > 0
+            else math.nan
+            for _, entry, _ in entries
+        }
+        warnings.append(
+            f"{1 - completed:.3%} of requests fail (error_probability, after retries): the "
+            "end-to-end latency and throughput are those of the requests that complete"
+        )
+    if stable and completed > 0:
+        mean_ms = math.fsum(
+            share * (outcomes[entry][0] / completed if outcomes else 1.0) * entry_ms[entry]
+            for _, entry, share in entries
+        )
     else:
         mean_ms = math.nan
-    percentiles = _exact_percentiles(spec, graph, rate, stations) if stable else None
+    percentiles = _exact_percentiles(ctx, stations) if stable else None
 
     components: dict[str, ComponentResult] = {}
     for name in graph:
-        component: Component = graph.nodes[name]["spec"]
+        component = ctx.component(name)
         station = stations[name]
+        latency_s = station.span_s if station.latency_s is None else station.latency_s
+        wait_s = station.wait_s if station.reported_wait_s is None else station.reported_wait_s
         components[name] = ComponentResult(
             kind=component.kind,
             utilization=station.utilization,
             mean_queue=station.mean_queue if stable else math.nan,
             throughput_per_s=station.arrival_rate,
             rejected=0,
-            latency_ms=_point(_ms(station.span_s) if stable else math.nan, percentiles),
-            capacity=component.capacity,
-            replicas=component.replicas if isinstance(component, ServiceSpec) else 1,
-            wait_ms=_ms(station.wait_s) if stable else math.nan,
+            latency_ms=_point(shown(latency_s), percentiles),
+            capacity=station.capacity if station.capacity else component.capacity,
+            replicas=station.replicas,
+            wait_ms=shown(wait_s),
             method=station.method,
+            details=station.details,
         )
+        for child in station.children:
+            components[child.name] = ComponentResult(
+                kind=child.kind,
+                utilization=child.utilization,
+                mean_queue=child.mean_queue if stable else math.nan,
+                throughput_per_s=child.arrival_rate,
+                rejected=0,
+                latency_ms=_point(shown(child.latency_s)),
+                capacity=child.capacity,
+                replicas=child.replicas,
+                wait_ms=shown(child.wait_s),
+                method=child.method,
+                details=child.details,
+            )
 
     unstable = None
     if not stable:
-        capacity = graph.nodes[worst.name]["spec"].capacity
         bound = " at least" if worst.lower_bound else ""
-        unstable = Unstable(
-            component=worst.name,
-            factor=worst.utilization,
-            reason=(
+        reason = worst.unstable_reason
+        if not reason:
+            capacity = worst.capacity or graph.nodes[worst.name]["spec"].capacity
+            reason = (
                 f"{worst.name}: offered load is{bound} {worst.utilization:.3g}× its capacity "
-                f"of {capacity} slots ({worst.arrival_rate:.4g} arrivals/s, mean holding time "
-                f"{_ms(worst.holding_s):.4g} ms)"
-            ),
-        )
+                f"of {capacity} slots{worst.capacity_note} ({worst.arrival_rate:.4g} "
+                f"arrivals/s, mean holding time {_ms(worst.holding_s):.4g} ms)"
+            )
+        unstable = Unstable(component=worst.name, factor=worst.load, reason=reason)
     classes = {}
     if spec.workload.classes:
-        classes = {
-            name: _point(_ms(stations[entry].span_s) if stable else math.nan)
-            for name, entry, _ in entries
-        }
+        classes = {name: _point(shown(stations[entry].span_s)) for name, entry, _ in entries}
 
     if len(queueing) == 1:
         model = stations[queueing[0]].method
@@ -650,7 +1691,7 @@ def _result(
         stable=stable,
         warnings=tuple(dict.fromkeys(warnings)),
         requests=RequestCounts(),
-        throughput_per_s=rate if stable else rate / worst.utilization,
+        throughput_per_s=rate * completed if stable else rate / worst.load,
         latency_ms=_point(mean_ms, percentiles),
         components=components,
         classes=classes,
@@ -660,30 +1701,31 @@ def _result(
     )
 
 
-def _exact_percentiles(
-    spec: ArchitectureSpec, graph: nx.DiGraph, rate: float, stations: Mapping[str, _Station]
-) -> dict[str, float] | None:
-    """Response-time percentiles (ms) of a system that is one exact M/M/1 or M/M/c station.
+def _exact_percentiles(ctx: _Context, stations: Mapping[str, _Station]) -> dict[str, float] | None:
+    """Response-time percentiles (ms) of a system that is one exact M/M/1 or M/M/c service.
 
     Load balancers without a service time may stand in front of it; every request must visit
     the station exactly once, with Poisson arrivals, exponential service, no calls and, for
     several replicas, a random split (each replica is then an M/M/c of its own).
     """
+    graph = ctx.graph
     queueing = [name for name in graph if graph.nodes[name]["spec"].capacity > 0]
-    if not spec.workload.is_poisson or len(queueing) != 1:
+    if not ctx.spec.workload.is_poisson or len(queueing) != 1:
         return None
     name = queueing[0]
-    component: Component = graph.nodes[name]["spec"]
+    component = ctx.component(name)
     if (
         not isinstance(component, ServiceSpec)
+        or component.kind != "service"
         or component.service_time.scv != 1.0
+        or component.error_probability > 0
         or any(call.probability > 0 for call in component.calls)
         or not stations[name].exact
-        or not math.isclose(visit_ratios(graph)[name], 1.0, rel_tol=1e-12)
+        or not math.isclose(ctx.flows.visits[name], 1.0, rel_tol=1e-12)
     ):
         return None
     mu = 1.0 / component.service_time.mean_s
-    lam = rate / component.replicas
+    lam = ctx.rate / stations[name].replicas
     slots = component.concurrency
     if slots == 1:
         return {key: 1000.0 * mm1_response_quantile(lam, mu, q) for key, q in PERCENTILES.items()}

@@ -1,20 +1,28 @@
 """The architecture drawn as a layered plotly graph, coloured by load; self-contained HTML.
 
+One marker per component, its symbol telling the kind (a legend lists them) and its colour the
+load when a result is given. Parts of a component that have rows of their own in a result
+(a database's shards, a topic's subscriptions) are not drawn as nodes: they are listed in the
+hover of their component, and a database takes the colour of its busiest shard or node, so a
+hot shard shows. Synchronous calls are solid arrows; a broker's deliveries to its consumers,
+which nobody waits for, are dashed.
+
 :func:`write_html` writes a figure as one file (plotly.js embedded, no CDN, no MathJax) that
-opens offline.
+opens offline. Every name and description is HTML-escaped before plotly renders it.
 """
 
 from __future__ import annotations
 
 import html
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
 from scaleplan.graph import layers
-from scaleplan.result import SimulationResult
+from scaleplan.result import ComponentResult, SimulationResult
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -22,36 +30,256 @@ if TYPE_CHECKING:
 # Utilisation colour scale: calm green through amber to saturated red at 1.
 LOAD_COLORSCALE = [(0.0, "#2ca25f"), (0.6, "#fdae61"), (0.85, "#f46d43"), (1.0, "#a50026")]
 IDLE_COLOR = "#9ecae1"
+EDGE_COLOR = "#888"
+#: The plotly marker symbol of each component kind (unknown kinds are drawn as circles).
+KIND_SYMBOLS = {
+    "service": "circle",
+    "load_balancer": "diamond",
+    "database": "square",
+    "cache": "hexagon",
+    "edge": "triangle-up",
+    "queue": "hourglass",
+    "topic": "bowtie",
+    "worker_pool": "star",
+}
+#: Parts listed in a component's hover at most; the rest are counted.
+MAX_PARTS_SHOWN = 12
 
 
 def graph_positions(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
-    """Left-to-right layered positions: x is the call depth from an entry."""
+    """Left-to-right layered positions: x is the call depth from an entry, and within a layer
+    the components are ordered by the mean height of their neighbours (a few barycentre sweeps,
+    as in Sugiyama's layout) so that fewer edges cross.
+
+    Examples
+    --------
+    >>> G = nx.DiGraph([("lb", "api"), ("api", "db")])
+    >>> graph_positions(G)
+    {'lb': (0.0, 0.0), 'api': (1.0, 0.0), 'db': (2.0, 0.0)}
+    """
     depth = layers(graph)
+    by_layer: dict[int, list[str]] = {}
     for name in graph:
-        graph.nodes[name]["_layer"] = depth[name]
-    positions = nx.multipartite_layout(graph, subset_key="_layer", align="vertical")
-    for name in graph:
-        del graph.nodes[name]["_layer"]
-    return {name: (float(x), float(y)) for name, (x, y) in positions.items()}
+        by_layer.setdefault(depth[name], []).append(name)
+
+    def height(name: str) -> float:
+        members = by_layer[depth[name]]
+        return members.index(name) - (len(members) - 1) / 2
+
+    def sweep(levels: list[int], neighbours: Any) -> None:
+        for level in levels:
+            current = {name: height(name) for name in by_layer[level]}
+            keys = {}
+            for name in by_layer[level]:
+                near = [other for other in neighbours(name) if depth[other] != level]
+                keys[name] = sum(map(height, near)) / len(near) if near else current[name]
+            by_layer[level].sort(key=lambda name: keys[name])
+
+    levels = sorted(by_layer)
+    for _ in range(4):
+        sweep(levels[1:], graph.predecessors)
+        sweep(levels[-2::-1], graph.successors)
+    return {name: (float(depth[name]), -height(name) + 0.0) for name in graph}
+
+
+def _parts(name: str, result: SimulationResult | None) -> dict[str, ComponentResult]:
+    """The rows of a component's parts ("<name>/<part>"), by part name, in result order."""
+    if result is None:
+        return {}
+    prefix = f"{name}/"
+    return {
+        key[len(prefix) :]: metrics
+        for key, metrics in result.components.items()
+        if key.startswith(prefix)
+    }
+
+
+def _load(name: str, result: SimulationResult | None) -> float:
+    """The colour value: utilisation, or for a component with parts its most loaded part."""
+    if result is None or name not in result.components:
+        return 0.0
+    metrics = result.components[name]
+    values = [metrics.utilization]
+    values += [part.utilization for part in _parts(name, result).values()]
+    busiest = metrics.details.get("busiest_node_utilization")
+    if isinstance(busiest, int | float):
+        values.append(float(busiest))
+    finite = [value for value in values if math.isfinite(value)]
+    return max(finite, default=0.0)
+
+
+def _ms(value: float) -> str:
+    return f"{value:.1f} ms" if math.isfinite(value) else "n/a"
+
+
+def _part_lines(parts: Mapping[str, ComponentResult]) -> list[str]:
+    lines: list[str] = []
+    for index, (part, metrics) in enumerate(parts.items()):
+        if index == MAX_PARTS_SHOWN:
+            lines.append(f"  … and {len(parts) - MAX_PARTS_SHOWN} more")
+            break
+        label = html.escape(part)
+        if metrics.kind == "shard":
+            share = metrics.details.get("share")
+            busiest = metrics.details.get("busiest_node_utilization")
+            text = f"  {label}: utilisation {metrics.utilization:.1%}"
+            if isinstance(busiest, int | float):
+                text += f" (busiest node {busiest:.1%})"
+            if isinstance(share, int | float):
+                text += f", share {share:.1%}"
+            text += f", {metrics.throughput_per_s:.1f}/s, latency {_ms(metrics.latency_ms.mean)}"
+        else:
+            text = (
+                f"  {label}: consumer lag {_ms(metrics.wait_ms)}, "
+                f"time in system {_ms(metrics.latency_ms.mean)}"
+            )
+        lines.append(text)
+    return lines
 
 
 def _hover(name: str, graph: nx.DiGraph, result: SimulationResult | None) -> str:
     component = graph.nodes[name]["spec"]
-    lines = [f"<b>{html.escape(name)}</b> ({component.kind})"]
+    lines = [f"<b>{html.escape(name)}</b> ({html.escape(component.kind)})"]
+    description = getattr(component, "description", "")
+    if description:
+        lines.append(f"<i>{html.escape(description)}</i>")
     if component.capacity:
-        replicas = getattr(component, "replicas", 1)
-        lines.append(f"capacity {component.capacity} slots ({replicas} replicas)")
+        if component.kind == "database":
+            shape = f" ({component.shards} shards × {component.nodes_per_shard} nodes)"
+        else:
+            replicas = getattr(component, "replicas", None)
+            shape = f" ({replicas} replicas)" if replicas else ""
+        lines.append(f"capacity {component.capacity} slots{shape}")
     if result is not None and name in result.components:
         metrics = result.components[name]
+        if metrics.capacity:
+            lines.append(f"utilisation {metrics.utilization:.1%}")
         lines += [
-            f"utilisation {metrics.utilization:.1%}",
             f"throughput {metrics.throughput_per_s:.1f}/s",
             f"mean queue {metrics.mean_queue:.2f}",
-            f"latency mean {metrics.latency_ms.mean:.1f} ms, p99 {metrics.latency_ms.p99:.1f} ms",
+            f"latency mean {_ms(metrics.latency_ms.mean)}, p99 {_ms(metrics.latency_ms.p99)}",
         ]
+        if component.kind == "queue":
+            lines.append(f"consumer lag {_ms(metrics.wait_ms)} (latency = time in system)")
+        elif math.isfinite(metrics.wait_ms) and metrics.wait_ms > 0:
+            lines.append(f"wait {_ms(metrics.wait_ms)}")
+        details = metrics.details
+        for key, label in (("hit_ratio_whole_run", "hit ratio"), ("hit_ratio_expected", "")):
+            value = details.get(key)
+            if isinstance(value, int | float):
+                lines.append(
+                    f"hit ratio {value:.1%}" if label else f"hit ratio expected {value:.1%}"
+                )
         if metrics.rejected:
             lines.append(f"rejected {metrics.rejected}")
+        if metrics.method:
+            lines.append(f"method: {html.escape(metrics.method)}")
+        parts = _parts(name, result)
+        if parts:
+            title = "shards" if component.kind == "database" else "subscriptions"
+            lines.append(f"{title}:")
+            lines += _part_lines(parts)
+        if result.unstable is not None and result.unstable.component == name:
+            lines.append(f"<b>unstable</b>: {html.escape(result.unstable.reason)}")
     return "<br>".join(lines)
+
+
+def _edge_traces(
+    graph: nx.DiGraph, positions: Mapping[str, tuple[float, float]]
+) -> tuple[list[go.Scatter], list[dict[str, Any]]]:
+    """One line per edge (dashed when asynchronous) with an arrowhead at its middle."""
+    import plotly.graph_objects as go
+
+    traces: list[go.Scatter] = []
+    labels: list[dict[str, Any]] = []
+    for source, target, data in graph.edges(data=True):
+        (x0, y0), (x1, y1) = positions[source], positions[target]
+        asynchronous = bool(data.get("asynchronous", False))
+        visits = float(data.get("visits", 1.0))
+        kind = "asynchronous delivery" if asynchronous else "call"
+        text = f"{html.escape(source)} → {html.escape(target)}: {kind}, ×{visits:.3g} per visit"
+        traces.append(
+            go.Scatter(
+                x=[x0, (x0 + x1) / 2, x1],
+                y=[y0, (y0 + y1) / 2, y1],
+                mode="lines+markers",
+                line={
+                    "color": EDGE_COLOR,
+                    "width": 1.5,
+                    "dash": "dash" if asynchronous else "solid",
+                },
+                marker={
+                    "symbol": "arrow",
+                    "angleref": "previous",
+                    "size": [0, 13, 0],
+                    "color": EDGE_COLOR,
+                },
+                hovertext=[text] * 3,
+                hoverinfo="text",
+                name=f"{source} → {target}",
+                meta={"edge": [source, target], "asynchronous": asynchronous},
+                showlegend=False,
+            )
+        )
+        if not math.isclose(visits, 1.0):
+            labels.append(
+                {
+                    "x": 0.75 * x0 + 0.25 * x1,
+                    "y": 0.75 * y0 + 0.25 * y1,
+                    "text": f"×{visits:.3g}",
+                    "showarrow": False,
+                    "font": {"size": 11, "color": "#555"},
+                    "bgcolor": "white",
+                }
+            )
+    return traces, labels
+
+
+def _legend_traces(graph: nx.DiGraph) -> list[go.Scatter]:
+    """Legend entries only: one per kind present, and the two kinds of edge."""
+    import plotly.graph_objects as go
+
+    kinds = sorted({graph.nodes[name]["spec"].kind for name in graph}, key=_kind_order)
+    entries = [
+        go.Scatter(
+            x=[None],
+            y=[None],
+            mode="markers",
+            marker={
+                "symbol": KIND_SYMBOLS.get(kind, "circle"),
+                "size": 12,
+                "color": "white",
+                "line": {"width": 2, "color": "#333"},
+            },
+            name=kind.replace("_", " "),
+            legendgroup="kinds",
+            legendgrouptitle={"text": "kinds"} if index == 0 else None,
+            hoverinfo="skip",
+        )
+        for index, kind in enumerate(kinds)
+    ]
+    has_async = any(data.get("asynchronous", False) for _, _, data in graph.edges(data=True))
+    for index, (label, dash) in enumerate(
+        [("call", "solid"), *([("asynchronous", "dash")] if has_async else [])]
+    ):
+        entries.append(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="lines",
+                line={"color": EDGE_COLOR, "width": 1.5, "dash": dash},
+                name=label,
+                legendgroup="edges",
+                legendgrouptitle={"text": "edges"} if index == 0 else None,
+                hoverinfo="skip",
+            )
+        )
+    return entries
+
+
+def _kind_order(kind: str) -> int:
+    order = list(KIND_SYMBOLS)
+    return order.index(kind) if kind in order else len(order)
 
 
 def figure_graph(
@@ -59,65 +287,52 @@ def figure_graph(
 ) -> go.Figure:
     """The architecture as a layered graph, nodes coloured by utilisation when ``result`` is given.
 
+    Parameters
+    ----------
+    graph : nx.DiGraph
+        From :func:`scaleplan.graph.build_graph`.
+    result : SimulationResult, optional
+        A simulation or an estimate; its figures go into each node's hover and colour.
+    title : str, optional
+        Defaults to the architecture's name.
+
+    Returns
+    -------
+    go.Figure
+        The last trace holds the nodes (one point per component, in graph order, with its
+        kind in ``customdata``); before it, one trace per edge (``line.dash`` is ``"dash"``
+        for an asynchronous one) and legend-only traces for the kinds and edge styles.
+
     Examples
     --------
     >>> from scaleplan.graph import build_graph
     >>> from scaleplan.spec import example_spec
-    >>> figure_graph(build_graph(example_spec())).data[-1].text
-    ('api',)
+    >>> figure = figure_graph(build_graph(example_spec()))
+    >>> figure.data[-1].text, figure.data[-1].marker.symbol
+    (('api',), ('circle',))
     """
     import plotly.graph_objects as go
 
     positions = graph_positions(graph)
     figure = go.Figure()
-    annotations = []
-    for source, target, data in graph.edges(data=True):
-        (x0, y0), (x1, y1) = positions[source], positions[target]
-        annotations.append(
-            {
-                "x": x1,
-                "y": y1,
-                "ax": x0,
-                "ay": y0,
-                "xref": "x",
-                "yref": "y",
-                "axref": "x",
-                "ayref": "y",
-                "showarrow": True,
-                "arrowhead": 3,
-                "arrowsize": 1.2,
-                "arrowwidth": 1.5,
-                "arrowcolor": "#888",
-                "standoff": 18,
-                "startstandoff": 18,
-            }
-        )
-        if data["visits"] != 1:
-            annotations.append(
-                {
-                    "x": (x0 + x1) / 2,
-                    "y": (y0 + y1) / 2,
-                    "text": f"×{data['visits']:.2g}",
-                    "showarrow": False,
-                    "font": {"size": 11, "color": "#555"},
-                }
-            )
+    edges, labels = _edge_traces(graph, positions)
+    for trace in [*edges, *_legend_traces(graph)]:
+        figure.add_trace(trace)
+
     names = list(graph)
-    loads = []
-    for name in names:
-        if result is not None and name in result.components:
-            value = result.components[name].utilization
-            loads.append(value if math.isfinite(value) else 0.0)
-        else:
-            loads.append(0.0)
-    marker: dict[str, Any] = {"size": 42, "line": {"width": 2, "color": "#333"}}
+    kinds = [graph.nodes[name]["spec"].kind for name in names]
+    marker: dict[str, Any] = {
+        "size": 36,
+        "symbol": [KIND_SYMBOLS.get(kind, "circle") for kind in kinds],
+        "line": {"width": 2, "color": "#333"},
+    }
     if result is not None:
         marker |= {
-            "color": loads,
+            "color": [_load(name, result) for name in names],
             "colorscale": LOAD_COLORSCALE,
             "cmin": 0.0,
             "cmax": 1.0,
-            "colorbar": {"title": {"text": "utilisation"}, "tickformat": ".0%"},
+            "colorbar": {"title": {"text": "utilisation"}, "tickformat": ".0%", "x": 1.02},
         }
     else:
         marker["color"] = IDLE_COLOR
@@ -126,24 +341,35 @@ def figure_graph(
             x=[positions[name][0] for name in names],
             y=[positions[name][1] for name in names],
             mode="markers+text",
-            text=names,
+            text=[html.escape(name) for name in names],
             textposition="bottom center",
             hovertext=[_hover(name, graph, result) for name in names],
             hoverinfo="text",
+            customdata=kinds,
             marker=marker,
+            name="components",
             showlegend=False,
         )
     )
     figure.update_layout(
         title=title if title is not None else html.escape(str(graph.graph.get("name", ""))),
-        annotations=annotations,
+        annotations=labels,
         xaxis={"visible": False},
         yaxis={"visible": False},
         plot_bgcolor="white",
         margin={"l": 20, "r": 20, "t": 50, "b": 20},
-        height=360,
+        height=max(360, 90 * max(_layer_sizes(graph), default=1)),
+        legend={"x": 1.12, "y": 1, "itemclick": False, "itemdoubleclick": False},
+        hoverlabel={"align": "left"},
     )
     return figure
+
+
+def _layer_sizes(graph: nx.DiGraph) -> list[int]:
+    counts: dict[int, int] = {}
+    for depth in layers(graph).values():
+        counts[depth] = counts.get(depth, 0) + 1
+    return list(counts.values())
 
 
 def write_html(figure: go.Figure, path: str | Path) -> Path:
