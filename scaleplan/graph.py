@@ -107,11 +107,16 @@ def _solve_visit_ratios(graph: nx.DiGraph, spec: ArchitectureSpec) -> dict[str, 
     if radius >= 1 - 1e-9:
         cycle, per_pass = _heaviest_cycle(graph)
         path = " → ".join([*cycle, cycle[0]]) if cycle else "?"
+        first = cycle[0] if cycle else names[0]
+        nxt = cycle[1 % len(cycle)] if cycle else ""
+        keys = [key for target, _, key in spec.components[first].edges() if target == nxt]
+        # The key holding the first step of the cycle: "calls[0].to" is shown as "calls".
+        key = keys[0].split("[")[0].split(".")[0] if keys else "calls"
         raise SpecError(
             [
                 Problem(
                     spec.source,
-                    f"components.{cycle[0] if cycle else names[0]}.calls",
+                    f"components.{first}.{key}",
                     f"the call cycle {path} repeats forever on average "
                     f"(expected calls per pass {per_pass:.3g}, must be below 1)",
                 )

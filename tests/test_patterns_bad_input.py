@@ -31,7 +31,7 @@ BAD_FILES = [
     (
         "cache-hit-ratio-and-keys.yaml",
         "cache-hit-ratio-and-keys.yaml:5: components.cache: "
-        "give either hit_ratio, or keys with size and/or ttl_s",
+        "give either hit_ratio or keys, not both (got hit_ratio 0.8 and keys)",
     ),
     (
         "hot-keys-not-fewer-than-count.yaml",
@@ -184,13 +184,13 @@ BAD_KEYS = [
         "cache.hit_ratio",
         0.5,
         "components.cache",
-        "give either hit_ratio, or keys with size and/or ttl_s",
+        "give either hit_ratio or keys, not both (got hit_ratio 0.5 and keys)",
     ),
     (
         "cache.keys",
         DELETE,
         "components.cache",
-        "give either hit_ratio, or keys with size and/or ttl_s",
+        "give either hit_ratio, or keys with size and/or ttl_s (got neither)",
     ),
     ("cache.hit_ratio", 1.5, "components.cache.hit_ratio", "must be at most 1 (got 1.5)"),
     ("cache.size", 0, "components.cache.size", "must be at least 1 (got 0)"),
@@ -407,15 +407,9 @@ def test_bad_pattern_key_names_key_path_and_what_was_found(
     assert lines_of(caught.value) == [f"{SOURCE}: {where}: {message}"]
 
 
-# --------------------------------------------------------------------------- gaps found
+# --------------------------------------------------------------------------- gaps found and closed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="spec bug: a cache with both hit_ratio and keys and one with neither get the same "
-    "message, which does not say which was found",
-)
 def test_a_cache_with_both_or_neither_ways_to_hit_says_which() -> None:
     messages = []
     for key_path, value in (("cache.hit_ratio", 0.5), ("cache.keys", DELETE)):
@@ -426,12 +420,6 @@ def test_a_cache_with_both_or_neither_ways_to_hit_says_which() -> None:
     assert messages[0] != messages[1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,  # DID NOT RAISE
-    reason="spec bug: a circuit breaker whose min_calls exceeds its window can never open "
-    "(the window holds fewer outcomes than it waits for) and is accepted silently",
-)
 def test_a_circuit_breaker_that_can_never_open_is_refused() -> None:
     data = changed(C + "api.calls.0.circuit_breaker", {"window": 20, "min_calls": 30})
     with pytest.raises(SpecError) as caught:
@@ -444,12 +432,6 @@ def test_a_circuit_breaker_that_can_never_open_is_refused() -> None:
 FIXED_HIT_RATIO = {"kind": "cache", "backing": "db", "hit_ratio": 0.5}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,  # DID NOT RAISE
-    reason="spec gap: a key that has no effect in the mode chosen is silently ignored, where "
-    "workload keys of another arrival process are refused as likely mistakes",
-)
 @pytest.mark.parametrize(
     ("key_path", "value", "where"),
     [
@@ -474,12 +456,6 @@ def test_a_key_without_effect_is_refused(key_path: str, value: Any, where: str) 
     assert line.startswith(f"{SOURCE}: {where}"), line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="graph bug: the message of a call cycle through a queue names the key path "
-    "components.<queue>.calls, which a queue does not have (its edge is 'consumer')",
-)
 def test_a_cycle_through_a_queue_names_the_queue_consumer_key() -> None:
     data = changed(C + "workers.calls", [{"to": "jobs"}])
     with pytest.raises(SpecError) as caught:

@@ -241,11 +241,6 @@ def test_topic_publishes_every_event_to_every_subscription(topic_run: Simulation
         assert counts["delivered"] + counts["dead_lettered"] <= published
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: a run stops when the last request returns, before the brokers drain, "
-    "so the last messages are never delivered (run.py counts requests only)",
-)
 def test_every_published_message_is_delivered_once_drained(
     topic_run: SimulationResult, queue_run: SimulationResult
 ) -> None:

@@ -139,6 +139,7 @@ class Faults:
 
     def chaos(self, event: ChaosEventSpec) -> Process:
         yield Timeout(self.env, event.at_s)
+        targets: list[tuple[Station, list[Replica]]]
         if event.action == "zone_outage":
             targets = [
                 (station, [r for r in station.all_replicas if r.zone == event.zone])

@@ -12,7 +12,7 @@ a broker of its own (a child station named ``<topic>/<subscription>``).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import simpy
@@ -92,6 +92,22 @@ class WorkerPoolStation(ServiceStation):
         return status
 
 
+class JobCount:
+    """Asynchronous jobs still in the system; ``on_idle`` is called when the last finishes."""
+
+    def __init__(self) -> None:
+        self.outstanding = 0
+        self.on_idle: Callable[[], None] = lambda: None
+
+    def started(self) -> None:
+        self.outstanding += 1
+
+    def finished(self) -> None:
+        self.outstanding -= 1
+        if self.outstanding == 0:
+            self.on_idle()
+
+
 class Broker(Station):
     """Holds published messages until the consumer pool takes them; redelivers failures."""
 
@@ -107,6 +123,8 @@ class Broker(Station):
         super().__init__(name, env)
         self.broker = spec
         self.consumer: WorkerPoolStation | None = None
+        # Jobs not yet finished, shared with the run so that it drains them before stopping.
+        self.jobs = JobCount()
         self.depth = 0
         self.blocked: deque[Event] = deque()
         self.counts = {
@@ -145,6 +163,7 @@ class Broker(Station):
             self.blocked.append(room)
             yield room
         self.counts["published"] += 1
+        self.jobs.started()
         self.env.process(self.deliver(self.env.now))
         return OK
 
@@ -182,6 +201,7 @@ class Broker(Station):
         done = env.now
         # wait = consumer lag of the first delivery; span = the job's time in system
         self.records.append((done, first_wait, 0.0, 0.0, done - published))
+        self.jobs.finished()
 
     def details(self) -> dict[str, Any]:
         return dict(self.counts)

@@ -26,6 +26,7 @@ import simpy
 from scaleplan.engine.arrivals import gaps
 from scaleplan.engine.faults import Hook, HookContext, start_faults, time_up
 from scaleplan.engine.kinds import STATIONS
+from scaleplan.engine.messaging import Broker, JobCount
 from scaleplan.engine.recorder import LatencySeries, Recorder, StationSeries, Window
 from scaleplan.engine.stations import OK, REJECTED, Station
 from scaleplan.engine.streams import buffered, generator
@@ -284,6 +285,18 @@ def _replicate(
     stop = env.event()
     stopped: list[Unstable] = []
 
+    # One count of asynchronous jobs for every broker: the run drains them too.
+    jobs = JobCount()
+    for station in recorded.values():
+        if isinstance(station, Broker):
+            station.jobs = jobs
+
+    def finish_if_drained() -> None:
+        if state.done and state.in_flight == 0 and jobs.outstanding == 0 and not stop.triggered:
+            stop.succeed()
+
+    jobs.on_idle = finish_if_drained
+
     def request(entry: Station, class_index: int) -> simpy.events.ProcessGenerator:
         arrived = env.now
         status = yield from entry.visit()
@@ -292,8 +305,7 @@ def _replicate(
         else:
             unsuccessful.append((env.now, status))
         state.in_flight -= 1
-        if state.done and state.in_flight == 0 and not stop.triggered:
-            stop.succeed()
+        finish_if_drained()
 
     entry_stations = [stations[entry] for _, entry, _ in entries]
     shares = np.array([share for _, _, share in entries])
@@ -335,9 +347,12 @@ def _replicate(
         state.arrived = arrived
         state.last_arrival = now
         state.done = True
-        if stopped or state.in_flight == 0:
+        if stopped:
             if not stop.triggered:
                 stop.succeed()
+            return
+        finish_if_drained()
+        if stop.triggered:
             return
         # Let the requests in the system finish, but not for ever.
         yield env.timeout(max(horizon, 1e-9))
@@ -365,6 +380,11 @@ def _replicate(
         in_flight=in_flight,
     )
     warnings = []
+    if jobs.outstanding and not stopped:
+        warnings.append(
+            f"{jobs.outstanding} asynchronous jobs were still queued or running when the run "
+            "stopped draining"
+        )
     if in_flight and not stopped:
         warnings.append(
             f"{in_flight} requests were still in the system when the run stopped draining"
@@ -567,7 +587,7 @@ def _component(per_run: list[tuple[StationSeries, Window]]) -> ComponentResult:
         rejected=rejected,
         latency_ms=_latency([(series.span, window) for series, window in per_run]),
         capacity=first.capacity,
-        replicas=replicas,
+        replicas=round(replicas, 6),
         wait_ms=1e3 * waited / count if count else math.nan,
         utilization_ci95=utilization_ci,
         method="simulation",

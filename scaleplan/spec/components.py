@@ -81,6 +81,16 @@ class CircuitBreakerSpec(_Strict):
     open_s: PositiveFloat = 5.0
     half_open_calls: PositiveInt = 1
 
+    @model_validator(mode="after")
+    def _can_open(self) -> CircuitBreakerSpec:
+        # The window holds at most `window` outcomes: a larger min_calls is never reached.
+        if self.min_calls > self.window:
+            raise ValueError(
+                f"min_calls must be at most window, or the breaker never opens "
+                f"(got min_calls {self.min_calls} and window {self.window})"
+            )
+        return self
+
 
 class CallSpec(_Strict):
     to: str
@@ -131,6 +141,13 @@ class KeySpaceSpec(_Strict):
             raise ValueError(
                 f"hot_keys must be fewer than count (got {self.hot_keys} of {self.count})"
             )
+        # Keys of another popularity law are likely mistakes: refuse rather than ignore them.
+        belongs = {"s": "zipf", "hot_share": "hot", "hot_keys": "hot"}
+        for key, law in belongs.items():
+            if key in self.model_fields_set and self.popularity != law:
+                raise ValueError(
+                    f"{key} only applies to popularity {law!r} (got {key} with {self.popularity!r})"
+                )
         return self
 
     @cached_property
@@ -376,6 +393,11 @@ class DatabaseSpec(_ComponentBase):
     def _someone_reads(self) -> DatabaseSpec:
         if not self.reads_from_primary and self.read_replicas == 0 and self.read_ratio > 0:
             raise ValueError("reads_from_primary is false but there are no read_replicas")
+        if self.replication_lag is not None and self.read_replicas == 0:
+            raise ValueError(
+                "replication_lag needs read_replicas to lag behind the primary "
+                "(got read_replicas 0)"
+            )
         return self
 
     @property
@@ -444,8 +466,18 @@ class CacheSpec(_ComponentBase):
     @model_validator(mode="after")
     def _one_way_to_hit(self) -> CacheSpec:
         keyed = self.keys is not None
-        if (self.hit_ratio is None) == (not keyed):
-            raise ValueError("give either hit_ratio, or keys with size and/or ttl_s")
+        if self.hit_ratio is not None and keyed:
+            raise ValueError(
+                f"give either hit_ratio or keys, not both (got hit_ratio {self.hit_ratio} and keys)"
+            )
+        if self.hit_ratio is None and not keyed:
+            raise ValueError("give either hit_ratio, or keys with size and/or ttl_s (got neither)")
+        if not keyed and (self.size is not None or self.ttl_s is not None):
+            found = "size" if self.size is not None else "ttl_s"
+            raise ValueError(
+                f"{found} only applies to a keyed cache; a fixed hit_ratio has no entries "
+                f"(got {found} with hit_ratio {self.hit_ratio})"
+            )
         if keyed and self.size is None and self.ttl_s is None:
             raise ValueError("a keyed cache needs size (LRU entries) and/or ttl_s")
         if not keyed and (self.cold_start or self.restart_at_s):
