@@ -34,6 +34,7 @@ from scaleplan.engine.stations import (
 from scaleplan.engine.streams import buffered, uniforms
 from scaleplan.metrics import LatencySketch
 from scaleplan.spec import CacheSpec, DatabaseSpec, EdgeSpec, KeySpaceSpec
+from scaleplan.spec.components import che_characteristic_time
 
 
 def key_sampler(keys: KeySpaceSpec, rng: np.random.Generator) -> Iterator[float]:
@@ -180,6 +181,7 @@ class CacheStation(Station):
             key_sampler(spec.keys, streams(f"keys:{name}")) if spec.keys is not None else None
         )
         self.lru: OrderedDict[int, float] = OrderedDict()
+        self.prefill_rng = streams(f"prefill:{name}")
         self.next_replica = 0
         self.backing: Station | None = None
         self.hits = 0
@@ -194,20 +196,39 @@ class CacheStation(Station):
     def start(self) -> None:
         spec = self.spec
         if spec.keys is not None and not spec.cold_start:
-            self.prefill()
+            self.prefill(self.prefill_rng)
         for at in spec.restart_at_s:
             self.env.process(self.restart_at(at))
 
-    def prefill(self) -> None:
-        """Start warm: the most popular keys, filled at staggered times so TTLs do not expire
-        all at once."""
+    def prefill(self, rng: np.random.Generator) -> None:
+        """Start warm, in LRU's steady state rather than with the most popular keys.
+
+        Under Che's approximation key k is cached with probability h_k = 1 − e^{−p_k t_C},
+        last requested an age ~ Exp(p_k) ago truncated at t_C (in requests): draw each key's
+        membership and age from those, most recent last. With a TTL, fills are spread evenly
+        over the past TTL so expiries do not all fall at once.
+        """
         spec = self.spec
         assert spec.keys is not None
-        count = min(spec.size or spec.keys.count, spec.keys.count)
+        p = spec.keys.probabilities
+        if spec.size is None or spec.size >= spec.keys.count:
+            members = np.arange(spec.keys.count)
+            ages = rng.random(len(members))
+        else:
+            t_c = che_characteristic_time(spec.keys, spec.size)
+            hit = -np.expm1(-p * t_c)
+            members = np.flatnonzero(rng.random(len(p)) < hit)
+            # Inverse CDF of an exponential truncated at t_C.
+            u = rng.random(len(members))
+            ages = -np.log1p(-u * hit[members]) / p[members]
+            if len(members) > spec.size:  # keep the most recent, as LRU would
+                keep = np.argsort(ages)[: spec.size]
+                members, ages = members[keep], ages[keep]
+        order = np.argsort(-ages)  # oldest first: the LRU end
         ttl = spec.ttl_s or 0.0
-        for key in range(count - 1, -1, -1):
-            self.lru[key] = -ttl * (key % 97) / 97 if ttl else 0.0
-        self.lru.move_to_end(0)
+        fills = -ttl * rng.random(len(members)) if ttl else np.zeros(len(members))
+        for key, filled in zip(members[order].tolist(), fills.tolist(), strict=True):
+            self.lru[key] = filled
 
     def restart_at(self, at: float):  # type: ignore[no-untyped-def]
         yield Timeout(self.env, at)

@@ -12,6 +12,7 @@ Kinds: ``service``, ``load_balancer``, ``database`` (shards, read replicas, key 
 
 from __future__ import annotations
 
+import functools
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
@@ -490,39 +491,55 @@ class CacheSpec(_ComponentBase):
         miss = 1 - self.hit_ratio if self.hit_ratio is not None else self.che_miss_ratio(None)
         return [(self.backing, miss, "backing")]
 
-    def che_miss_ratio(self, rate_per_s: float | None) -> float:
-        """Steady-state miss ratio from key popularity (Che's approximation for LRU; for a TTL
-        the exact hit ratio of a TTL cache with Poisson requests, λT/(1 + λT) per key)."""
-        if self.hit_ratio is not None:
-            return 1 - self.hit_ratio
+    def che_hit_probabilities(self, rate_per_s: float | None) -> np.ndarray:
+        """Steady-state probability that each key is cached when requested.
+
+        Che's approximation for LRU; for a TTL the exact hit ratio of a TTL cache with Poisson
+        requests, λT/(1 + λT) per key. Without a rate the TTL is left out, which can only
+        overstate the hits (the graph's per-visit figures use that lower bound on misses).
+        """
         assert self.keys is not None
         p = self.keys.probabilities
         per_key = np.ones_like(p)
         if self.size is not None and self.size < self.keys.count:
-            t_c = _che_characteristic_time(p, self.size)
-            per_key = 1 - np.exp(-p * t_c)  # hit probability per key, time in requests
-        if self.ttl_s is not None:
-            rate = rate_per_s if rate_per_s else 1.0
-            ttl_hit = p * rate * self.ttl_s / (1 + p * rate * self.ttl_s)
+            t_c = che_characteristic_time(self.keys, self.size)
+            per_key = -np.expm1(-p * t_c)  # time in requests
+        if self.ttl_s is not None and rate_per_s:
+            ttl_hit = p * rate_per_s * self.ttl_s / (1 + p * rate_per_s * self.ttl_s)
             per_key = np.minimum(per_key, ttl_hit)
-        return float(1 - np.dot(p, per_key))
+        return per_key
+
+    def che_miss_ratio(self, rate_per_s: float | None) -> float:
+        """Steady-state miss ratio (see :meth:`che_hit_probabilities`)."""
+        if self.hit_ratio is not None:
+            return 1 - self.hit_ratio
+        assert self.keys is not None
+        return float(1 - np.dot(self.keys.probabilities, self.che_hit_probabilities(rate_per_s)))
 
     @property
     def capacity(self) -> int:
         return self.replicas * self.concurrency
 
 
-def _che_characteristic_time(p: np.ndarray, size: int) -> float:
-    """Solve Σ (1 − e^{−p_k t}) = size for t (Che, Tung and Wang 2002)."""
+@functools.lru_cache(maxsize=64)
+def che_characteristic_time(keys: KeySpaceSpec, size: int) -> float:
+    """Solve Σ (1 − e^{−p_k t}) = size for t, in requests (Che, Tung and Wang 2002).
+
+    Cached: a million keys take a noticeable fraction of a second, and the explorer and the
+    graph ask for the same cache again and again.
+    """
     from scipy.optimize import brentq
+
+    p = keys.probabilities
 
     def filled(t: float) -> float:
         return float(np.sum(-np.expm1(-p * t))) - size
 
-    high = 1.0
+    # Σ(1 − e^{−p t}) ≤ Σ p t = t, so the root is at least `size`: start the search there.
+    high = float(size)
     while filled(high) < 0:
         high *= 2
-    return float(brentq(filled, 0.0, high, xtol=1e-9, rtol=1e-12))
+    return float(brentq(filled, high / 2 if high > size else 0.0, high, xtol=1e-9, rtol=1e-12))
 
 
 class EdgeSpec(_ComponentBase):
