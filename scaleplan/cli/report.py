@@ -182,7 +182,7 @@ def runs(
         style = {"done": "green", "failed": "red", "running": "yellow"}[row.status]
         table.add_row(
             str(row.id),
-            row.scenario,
+            Path(row.scenario).name,  # the full path is in --json
             f"[{style}]{row.status}[/{style}]",
             str(row.attempts),
             "—" if row.seed is None else str(row.seed),

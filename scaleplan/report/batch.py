@@ -290,7 +290,8 @@ def _on_dask(
             "pip install 'scaleplan[dask]'"
         ) from None
     try:
-        client = Client(scheduler, timeout="20s")
+        # How long to try to connect is Dask's own setting (distributed.comm.timeouts.connect).
+        client = Client(scheduler)
     except OSError as error:
         raise ReportError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
     try:

@@ -135,13 +135,13 @@ def decide(
         raised in the notebook (for a bad scenario file, its file, key path and what was
         found), and the failed notebook is kept.
     """
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
     started = time.perf_counter()
     source = Path(scenario)
     if not source.is_file():
         raise ReportError(f"{scenario}: file does not exist")
+    import papermill  # slow to import: only once there is something to run
+    from papermill.exceptions import PapermillExecutionError
+
     source = source.resolve()
     target = Path(folder) if folder is not None else record_folder(out_dir, source)
     target.mkdir(parents=True, exist_ok=True)

@@ -16,8 +16,9 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-#: Characters that Markdown would read as syntax; ``& < >`` are HTML-escaped instead.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]{}()#+\-.!|~])")
+#: Characters that Markdown would read as syntax (``:`` too, so that no renderer turns an
+#: address into a link); ``& < >`` are HTML-escaped instead.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]{}()#+\-.!|~:])")
 
 _state = {"plotly_js_embedded": False}
 

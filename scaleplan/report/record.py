@@ -15,6 +15,7 @@ simulation except :func:`gather`.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import os
@@ -31,7 +32,7 @@ from scaleplan.report.provenance import RunKey, RunSettings, resolve_budget, run
 from scaleplan.spec import ScenarioSpec, load_scenario
 
 if TYPE_CHECKING:
-    from scaleplan.experiments import CandidateResult, ComparisonResult, Verdict
+    from scaleplan.experiments import CandidateResult, ComparisonResult, PullResult, Verdict
 
 JSON_FILE = "decision-record.json"
 STATUS_MARK = {"pass": "✓ pass", "fail": "✗ fail", "inconclusive": "? inconclusive"}
@@ -223,7 +224,7 @@ def _candidate_figure(evidence: Evidence, candidate: CandidateResult) -> Any:
         result = estimate(spec, rate_per_s=evidence.comparison.peak_rate_per_s)
         where = "at peak (closed form)"
     return figure_graph(
-        build_graph(spec), result, title=f"{text(candidate.name)} — utilisation {where}"
+        build_graph(spec), result, title=f"{html.escape(candidate.name)} — utilisation {where}"
     )
 
 
@@ -375,15 +376,110 @@ def decision_outcome(evidence: Evidence) -> list[Any]:
 
 
 def _comparison_figures(evidence: Evidence) -> list[Any]:
-    """The plotly figures of the comparison, from :mod:`scaleplan.views` where it has them."""
-    from scaleplan import views
+    """The comparison drawn: p99 per option with its CI, cost against p99, the decision
+    matrix, headroom under growth and each option's tractor pull."""
+    from scaleplan.views import (
+        figure_comparison,
+        figure_decision_matrix,
+        figure_pareto,
+        figure_runway,
+    )
 
-    figures = []
-    for name in ("figure_pareto", "figure_comparison", "figure_decision_matrix"):
-        draw = getattr(views, name, None)
-        if draw is not None:
-            figures.append(draw(evidence.comparison))
-    return figures
+    comparison = evidence.comparison
+    # plotly reads a title as its own small HTML: a scenario's text must arrive escaped.
+    title = html.escape(comparison.title)
+    items: list[Any] = [
+        figure_comparison(comparison, "p99_ms", title="p99 at peak, 95% CI, against the SLO"),
+        figure_pareto(comparison),
+        figure_decision_matrix(comparison, title=f"decision matrix: {title}"),
+    ]
+    if any(candidate.runway is not None for candidate in comparison.candidates):
+        items.append(Markdown("### Growth runway"))
+        items.append(figure_runway(comparison))
+    items.extend(tractor_pull(evidence))
+    return items
+
+
+def pull_rows(pulls: list[PullResult]) -> Markdown:
+    """One row per tractor pull: limit with its CI, knee, bottleneck, how it breaks, bound."""
+    rows = []
+    for result in pulls:
+        low, high = result.limit_ci95
+        rows.append(
+            [
+                text(result.spec),
+                f"{result.limit_per_s:,.0f}/s{_ci(low, high, ',.0f')}",
+                f"{result.limit_per_min:,.0f}/min",
+                number(result.knee_per_s, ",.0f", "/s"),
+                f"{text(result.bottleneck)} at {result.bottleneck_utilization:.0%}"
+                if result.bottleneck
+                else "—",
+                text(result.failure_mode) or "—",
+                f"{result.analytic_bound_per_s:,.0f}/s ({text(result.analytic_bottleneck)})",
+            ]
+        )
+    return Markdown(
+        table(
+            [
+                "option",
+                "sustainable limit",
+                "per minute",
+                "knee",
+                "bottleneck at the limit",
+                "breaks by",
+                "analytic bound",
+            ],
+            rows,
+        )
+    )
+
+
+def tractor_pull(evidence: Evidence) -> list[Any]:
+    """Every option pulled to its limit: a summary table and each option's latency curve."""
+    from scaleplan.views import figure_pull
+
+    pulled = [c.pull for c in evidence.comparison.candidates if c.pull is not None]
+    if not pulled:
+        return [Markdown("_The options were not pulled (the run budget has no pull)._")]
+    items: list[Any] = [
+        Markdown(
+            "### The tractor pull\n\nEach option loaded until it stops meeting its SLOs: the "
+            "most requests it sustains (mean of independent searches, with its 95% CI), the "
+            "knee where p99 starts to rise faster than the load, the component that saturates "
+            "first and the closed-form bound beside it.\n\n" + pull_rows(pulled)
+        )
+    ]
+    for result in pulled:
+        items.append(figure_pull(result, title=f"{html.escape(result.spec)}: tractor pull"))
+    return items
+
+
+def cost_breakdown(evidence: Evidence, option: str | None = None) -> Markdown:
+    """What each component of an option (default: the chosen one) costs a month today."""
+    comparison = evidence.comparison
+    name = option or comparison.recommended or comparison.baseline
+    priced = comparison.candidate(name).cost
+    if priced is None:
+        return Markdown(f"_No cost table for {text(name)}._")
+    rows = [
+        [
+            text(part.component),
+            text(part.kind),
+            str(part.replicas),
+            f"{part.requests_per_s:,.1f}/s",
+            number(part.stored_gb, ",.0f", " GB"),
+            _money(evidence, part.per_month),
+        ]
+        for part in priced.components
+    ]
+    rows.append(["**total**", "", "", "", "", f"**{_money(evidence, priced.per_month_today)}**"])
+    return Markdown(
+        f"**Cost of {text(name)} per month at today's load** "
+        f"(at peak all month: {_money(evidence, priced.per_month_peak)}; "
+        f"{number(priced.per_million_requests, ',.2f')} {_currency(evidence)} per million "
+        "requests)\n\n"
+        + table(["component", "kind", "replicas", "serves", "stored", "per month"], rows)
+    )
 
 
 def consequences(evidence: Evidence) -> Markdown:
@@ -681,6 +777,7 @@ __all__ = [
     "consequences",
     "considered_options",
     "context_and_problem",
+    "cost_breakdown",
     "decision_drivers",
     "decision_matrix",
     "decision_outcome",
@@ -689,6 +786,8 @@ __all__ = [
     "header",
     "more_information",
     "pros_and_cons",
+    "pull_rows",
     "save",
     "sections",
+    "tractor_pull",
 ]

@@ -102,6 +102,8 @@ class Explorer:
         self.last_result: SimulationResult | None = None
         self.last_unstable: str | None = None
         self.last_error: BaseException | None = None
+        #: Seconds the last simulation took.
+        self.last_simulation_s = math.nan
         #: Seconds from a change to the finished redraw, one entry per change.
         self.timings: list[float] = []
         self.figures: dict[str, go.Figure] = {}
@@ -262,6 +264,7 @@ class Explorer:
         self._render()
         if not self.run_simulation:
             return
+        started = time.perf_counter()
         try:
             self.last_result = simulate(spec, seed=self.seed, requests=self.requests)
         except UnstableError as error:
@@ -271,6 +274,7 @@ class Explorer:
             unstable = self.last_result.unstable
             if unstable is not None:
                 self.last_unstable = f"{unstable.component}: {unstable.reason}"
+        self.last_simulation_s = time.perf_counter() - started
         self.status.value = self._status_text()
         self._render()
 
@@ -291,7 +295,7 @@ class Explorer:
         elif result is None:
             head = "analytic estimate"
         else:
-            wall = result.run.get("wall_time_s", math.nan)
+            wall = self.last_simulation_s
             head = (
                 f"simulated {result.requests.arrived:,} requests in {wall:.2f} s (seed {self.seed})"
             )

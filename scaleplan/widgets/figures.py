@@ -86,6 +86,7 @@ def figure_latency(
         barmode="group",
         yaxis={"title": {"text": "ms"}, "rangemode": "tozero"},
         height=300,
+        width=520,
         margin={"l": 50, "r": 20, "t": 40, "b": 30},
         legend={"orientation": "h", "y": -0.15},
     )
@@ -130,6 +131,7 @@ def figure_utilization(result: SimulationResult) -> go.Figure:
             "range": [0, max(1.0, *[v for v in values if math.isfinite(v)])],
         },
         height=300,
+        width=400,
         margin={"l": 50, "r": 20, "t": 40, "b": 30},
     )
     return figure
