@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from scaleplan.engine.run import offered_loads
+from scaleplan.graph import build_graph
+from scaleplan.spec import load_spec
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "data" / "architectures"
 
@@ -85,15 +89,21 @@ def test_usage_errors_exit_2(args: tuple[str, ...], message: str) -> None:
 
 
 def test_unstable_load_is_refused_with_the_component_and_factor() -> None:
-    done = scaleplan("simulate", str(EXAMPLES / "lb-cluster.yaml"), "--rate-per-s", "5000")
+    # At 20,000/s three-tier's database (no queue limit) gets 0.596 visits × 5 ms per request
+    # on 32 slots: 1.86 times its capacity. The tiers in front have queue limits: they reject.
+    path = EXAMPLES / "three-tier.yaml"
+    spec = load_spec(path)
+    loads = offered_loads(spec, build_graph(spec), 20_000)
+    done = scaleplan("simulate", str(path), "--rate-per-s", "20000")
     assert done.returncode == 1
-    assert "components.api" in done.stderr
-    assert "2.50×" in done.stderr  # 5000/s × 12 ms / 24 slots
+    assert "components.db" in done.stderr
+    assert f"{loads['db']:.2f}×" in done.stderr
+    assert "queue_limit" not in done.stderr
     anyway = scaleplan(
         "simulate",
-        str(EXAMPLES / "lb-cluster.yaml"),
+        str(path),
         "--rate-per-s",
-        "5000",
+        "20000",
         "--requests",
         "60000",
         "--run-anyway",
@@ -102,7 +112,7 @@ def test_unstable_load_is_refused_with_the_component_and_factor() -> None:
     assert anyway.returncode == 1
     result = json.loads(anyway.stdout)
     assert result["stable"] is False
-    assert result["unstable"]["component"] == "api"
+    assert result["unstable"]["component"] == "db"
 
 
 def test_validate_estimate_schema_and_graph(tmp_path: Path) -> None:
