@@ -47,9 +47,8 @@ demo: $(BASE_STAMP) $(KERNEL_STAMP)
 	@mkdir -p $(OUT)
 	$(BIN)/scaleplan validate data/architectures/lb-cluster.yaml
 	$(BIN)/scaleplan simulate data/architectures/lb-cluster.yaml --seed 1
-	$(BIN)/scaleplan simulate data/architectures/lb-cluster.yaml --seed 1 --json > $(OUT)/lb-cluster.json
-	$(BIN)/scaleplan graph data/architectures/lb-cluster.yaml -o $(OUT)/lb-cluster-graph.html
-	@echo "demo output: $(OUT)/lb-cluster.json (result) and $(OUT)/lb-cluster-graph.html (graph, opens offline)"
+	$(BIN)/scaleplan decide data/scenarios/online-shop.yaml -o $(OUT)
+	@echo "demo output: $(OUT)/online-shop/decision-record.html (the decision record; one file that opens offline)"
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check scaleplan tests benchmarks

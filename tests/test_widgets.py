@@ -140,16 +140,27 @@ def test_update_sets_several_controls_and_recomputes_once(lb_explorer: Explorer)
         lb_explorer.update({"components.nope.replicas": 2})
 
 
-def test_an_overload_is_reported_as_unstable_not_as_a_crash(lb_explorer: Explorer) -> None:
-    lb_explorer.update({"components.api.replicas": 1, "workload.rate_per_s": 1500.0})
-    assert lb_explorer.last_error is None
-    assert lb_explorer.last_unstable is not None and "api" in lb_explorer.last_unstable
-    assert "unstable" in lb_explorer.status.value
-    assert lb_explorer.last_estimate is not None and not lb_explorer.last_estimate.stable
+def test_an_overload_is_reported_as_unstable_not_as_a_crash() -> None:
+    from scaleplan.spec import example_spec
+
+    explorer = Explorer(example_spec(), requests=2000)  # M/M/1, 10 ms, no queue limit
+    explorer.update({"workload.rate_per_s": 150.0})  # 1.5× its capacity
+    assert explorer.last_error is None
+    assert explorer.last_unstable is not None and "api" in explorer.last_unstable
+    assert "unstable" in explorer.status.value
+    assert explorer.last_estimate is not None and not explorer.last_estimate.stable
     # The way back works: the explorer is not stuck after an unstable setting.
-    lb_explorer.update({"components.api.replicas": 3, "workload.rate_per_s": 150.0})
-    assert lb_explorer.last_unstable is None
-    assert lb_explorer.last_result is not None and lb_explorer.last_result.stable
+    explorer.update({"workload.rate_per_s": 50.0})
+    assert explorer.last_unstable is None
+    assert explorer.last_result is not None and explorer.last_result.stable
+
+
+def test_an_overload_with_a_queue_limit_shows_the_rejections(lb_explorer: Explorer) -> None:
+    lb_explorer.update({"components.api.replicas": 1, "workload.rate_per_s": 1500.0})
+    result = lb_explorer.last_result
+    assert lb_explorer.last_error is None and result is not None
+    assert result.requests.rejected > 0
+    assert f"{result.requests.rejected:,} rejected" in lb_explorer.summary.value
 
 
 def test_an_error_in_a_callback_is_shown_in_the_widget(

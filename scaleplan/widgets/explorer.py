@@ -261,7 +261,9 @@ class Explorer:
             if self.run_simulation
             else self._status_text()
         )
-        self._render()
+        # The estimate goes to the table at once; the charts are drawn once, for the simulation
+        # (drawing them twice per change would double what the browser has to do).
+        self._render(draw=not self.run_simulation)
         if not self.run_simulation:
             return
         started = time.perf_counter()
@@ -275,8 +277,9 @@ class Explorer:
             if unstable is not None:
                 self.last_unstable = f"{unstable.component}: {unstable.reason}"
         self.last_simulation_s = time.perf_counter() - started
-        self.status.value = self._status_text()
         self._render()
+        # Last, so that a "simulated …" status means everything shown is up to date.
+        self.status.value = self._status_text()
 
     def _status_text(self) -> str:
         estimate, result = self.last_estimate, self.last_result
@@ -316,7 +319,7 @@ class Explorer:
 
     # ------------------------------------------------------------------ drawing
 
-    def _render(self) -> None:
+    def _render(self, *, draw: bool = True) -> None:
         from scaleplan.graph import build_graph
         from scaleplan.views import figure_graph
         from scaleplan.widgets.figures import figure_latency, figure_utilization
@@ -339,7 +342,7 @@ class Explorer:
             "latency": figure_latency(self.last_estimate, self.last_result, self.slo_ms),
             "utilization": figure_utilization(shown),
         }
-        if not _in_kernel():
+        if not draw or not _in_kernel():
             return  # outside Jupyter the figures are on self.figures; nothing to draw into
         for name, figure in self.figures.items():
             output = self.charts[name]

@@ -86,7 +86,7 @@ def figure_latency(
         barmode="group",
         yaxis={"title": {"text": "ms"}, "rangemode": "tozero"},
         height=300,
-        width=520,
+        width=470,
         margin={"l": 50, "r": 20, "t": 40, "b": 30},
         legend={"orientation": "h", "y": -0.15},
     )
@@ -131,7 +131,7 @@ def figure_utilization(result: SimulationResult) -> go.Figure:
             "range": [0, max(1.0, *[v for v in values if math.isfinite(v)])],
         },
         height=300,
-        width=400,
+        width=380,
         margin={"l": 50, "r": 20, "t": 40, "b": 30},
     )
     return figure
