@@ -39,6 +39,7 @@ def test_the_online_shop_loads_with_its_workload_applied():
     scenario = load_scenario(SHOP)
     assert isinstance(scenario, ScenarioSpec)
     assert scenario.names == ["monolith", "lb-cluster", "three-tier"]
+    assert [candidate.name for candidate in scenario.candidates] == scenario.names
     assert scenario.today_rate_per_s == 90 and scenario.peak_rate_per_s == 225
     assert scenario.growth_per_month == pytest.approx(0.08)
     assert scenario.baseline == "monolith"

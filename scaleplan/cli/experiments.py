@@ -375,7 +375,7 @@ def print_comparison(result: ComparisonResult) -> None:
             measured = _value(verdict.measured, verdict.unit)
             ci = (
                 f" [{_value(low, verdict.unit)}, {_value(high, verdict.unit)}]"
-                if math.isfinite(low)
+                if math.isfinite(low) and math.isfinite(high) and high > low
                 else ""
             )
             row.append(f"{_status(verdict.status)} {measured}{ci}")
@@ -407,7 +407,8 @@ def _value(value: float, unit: str) -> str:
     if unit in ("ms", "p99_ms", "mean_ms"):
         return f"{value:.1f} ms"
     if unit in ("fraction", "headroom", "error_rate"):
-        return f"{100 * value:.2f}%"
+        # Small shares (error rates) need significant digits, not decimals.
+        return f"{100 * value:.3g}%" if abs(value) < 0.01 else f"{100 * value:.2f}%"
     if unit in ("months", "runway_months"):
         return f"{value:.1f} mo"
     if unit in ("per_s", "limit_per_s"):

@@ -116,6 +116,13 @@ class PairedDifference:
             f"{direction} than {self.baseline}'s"
         )
 
+    def records(self) -> list[dict[str, Any]]:
+        """One flat row (intervals split into ``_low`` / ``_high`` columns)."""
+        row = self.to_dict()
+        row["ci95_low"], row["ci95_high"] = row.pop("ci95")
+        row["relative_ci95_low"], row["relative_ci95_high"] = row.pop("relative_ci95")
+        return [row]
+
     def to_dict(self) -> dict[str, Any]:
         return clean(
             {
@@ -180,6 +187,10 @@ class CandidateResult:
             "pareto": self.pareto,
             "requests": self.requests,
         }
+
+    def records(self) -> list[dict[str, Any]]:
+        """One flat row (see :meth:`record`)."""
+        return [self.record()]
 
     def record(self) -> dict[str, Any]:
         """One flat row: metrics at peak, limit, runway, cost, scores and gate."""
@@ -291,13 +302,7 @@ class ComparisonResult:
 
     def difference_records(self) -> list[dict[str, Any]]:
         """The paired differences, one flat row each."""
-        rows = []
-        for difference in self.differences:
-            row = difference.to_dict()
-            row["ci95_low"], row["ci95_high"] = row.pop("ci95")
-            row["relative_ci95_low"], row["relative_ci95_high"] = row.pop("relative_ci95")
-            rows.append(row)
-        return rows
+        return [row for difference in self.differences for row in difference.records()]
 
 
 def _pull_summary(result: PullResult) -> dict[str, Any]:
@@ -902,6 +907,11 @@ def _show(value: float, unit: str) -> str:
     return f"{value:,.0f}"
 
 
+def _and(names: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def _recommend(
     plan: _Plan,
     candidates: Sequence[CandidateResult],
@@ -925,14 +935,13 @@ def _recommend(
     best = max(passing, key=lambda c: c.score)
     others = sorted((c for c in passing if c is not best), key=lambda c: -c.score)
     weights = ", ".join(f"{name} {100 * weight:.0f}%" for name, weight in plan.weights.items())
+    excluded = [c.name for c in candidates if c.gated]
+    tail = ""
+    if excluded:
+        verb = "does" if len(excluded) == 1 else "do"
+        tail = f"; {_and(excluded)} {verb} not"
     reasons.append(
-        f"{best.name} passes every hard NFR gate at peak load ({plan.peak:g} requests/s)"
-        + (
-            f"; {', '.join(c.name for c in candidates if c.gated)} do(es) not"
-            if len(passing) < len(candidates)
-            else ""
-        )
-        + "."
+        f"{best.name} passes every hard NFR gate at peak load ({plan.peak:g} requests/s){tail}."
     )
     score_text = f"It has the highest weighted score, {best.score:.2f} ({weights})"
     if others:

@@ -227,7 +227,7 @@ def check(
             point = MeanCI(stored, stored, stored, 0.0, 1, "arithmetic")
             verdicts.append(
                 _decide(
-                    f"{name}<= {retention.max_storage_gb:g}GB",
+                    f"{name}: storage<={retention.max_storage_gb:g}GB",
                     "retention",
                     point,
                     retention.max_storage_gb,

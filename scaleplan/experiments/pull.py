@@ -661,7 +661,7 @@ def pull(
     if probe is not None and probe.result is None and math.isfinite(first.high):
         # The first failing rate was judged without a run: run one step clearly beyond the
         # limit anyway, to see how the system fails there.
-        probe_rate = max(first.high, 1.1 * first.low)
+        probe_rate = max(first.high, 1.25 * first.low)
         try:
             result = simulate(
                 spec,

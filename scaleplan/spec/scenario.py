@@ -356,6 +356,9 @@ def _load_candidate(
         ]
     candidate._original = original
     candidate._spec = applied
+    if candidate.name is None:
+        # After loading, every candidate has its name (the architecture's unless renamed).
+        object.__setattr__(candidate, "name", original.name)
     return []
 
 
