@@ -246,3 +246,22 @@ def test_a_scenario_candidate_brings_its_slos_cost_and_peak() -> None:
     assert f"{expected:,.0f} EUR" not in explorer.summary.value
     with pytest.raises(KeyError, match="no candidate 'nope'"):
         Explorer.from_scenario(path, "nope")
+
+
+def test_pattern_components_get_their_knobs() -> None:
+    """Shards of a database and the share answered at the edge are sliders like replicas."""
+    sharded = Explorer(EXAMPLES / "sharded-db.yaml", requests=2000)
+    shards = sharded.controls["components.orders-db.shards"]
+    assert isinstance(shards, ipywidgets.IntSlider) and shards.continuous_update is False
+    assert isinstance(sharded.controls["components.orders-db.partitioning"], ipywidgets.Dropdown)
+    before = sharded.last_result
+    shards.value += 1
+    assert sharded.last_error is None and sharded.last_result is not before
+    assert sharded.spec.components["orders-db"].shards == shards.value
+    edge = Explorer(EXAMPLES / "edge-offload.yaml", requests=2000)
+    share = edge.controls["components.cdn.share"]
+    assert isinstance(share, ipywidgets.FloatSlider) and (share.min, share.max) == (0.0, 1.0)
+    share.value = 0.0  # nothing answered at the edge: the origin serves every request
+    assert edge.last_error is None and edge.last_result is not None
+    web = edge.last_result.components["web"].throughput_per_s
+    assert web == pytest.approx(edge.spec.workload.mean_rate_per_s, rel=0.15)

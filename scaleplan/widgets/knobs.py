@@ -21,12 +21,14 @@ from pydantic import BaseModel
 
 from scaleplan.spec import ArchitectureSpec
 
-#: Integer fields of a component that the explorer offers as sliders (counts of things).
+#: Integer fields of a component that the explorer offers as sliders (counts of things; a
+#: cache's ``size`` in entries is what sets its hit ratio when it is not given as a fixed one).
 COUNT_FIELDS = (
     "replicas",
     "concurrency",
     "shards",
     "read_replicas",
+    "size",
     "partitions",
     "workers",
     "consumers",
