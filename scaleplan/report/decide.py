@@ -168,6 +168,9 @@ def decide(
             progress_bar=False,
             log_output=False,
             cwd=str(target),
+            # The kernel's own log (a plain-TCP warning on loopback, the interrupt at shutdown)
+            # is noise on the user's terminal; errors in cells reach the notebook and us.
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
     except PapermillExecutionError as error:
         message = _first_line(str(error.evalue)) if error.ename != "SpecError" else error.evalue
