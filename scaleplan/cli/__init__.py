@@ -33,6 +33,9 @@ def main() -> None:
 if __name__ == "__main__":
     main()
 
+# Downtime commands (failures, dr, rollout) register themselves on the app when imported.
+from scaleplan.cli import downtime as downtime  # noqa: E402
+
 # Experiment commands (pull, ramp, sweep, compare) register themselves on the app when imported.
 from scaleplan.cli import experiments as experiments  # noqa: E402
 

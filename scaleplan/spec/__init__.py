@@ -128,3 +128,48 @@ __all__ += [
     "parse_scenario",
     "parse_slo",
 ]
+
+# Disaster recovery and rollouts (issue #5).
+from scaleplan.spec.dr import (  # noqa: E402
+    BackupSpec,
+    DataSpec,
+    DisasterSpec,
+    DRNFRSpec,
+    DRSpec,
+    DurationSpec,
+    PITRSpec,
+    RecoveryObjective,
+    ReplicationSpec,
+    RetentionPlanSpec,
+    StrategySpec,
+    load_dr,
+    parse_dr,
+)
+from scaleplan.spec.rollout import (  # noqa: E402
+    CanarySpec,
+    ReleaseSpec,
+    RollbackSpec,
+    RolloutSpec,
+    load_rollout,
+)
+
+__all__ += [
+    "BackupSpec",
+    "CanarySpec",
+    "DRNFRSpec",
+    "DRSpec",
+    "DataSpec",
+    "DisasterSpec",
+    "DurationSpec",
+    "PITRSpec",
+    "RecoveryObjective",
+    "ReleaseSpec",
+    "ReplicationSpec",
+    "RetentionPlanSpec",
+    "RollbackSpec",
+    "RolloutSpec",
+    "StrategySpec",
+    "load_dr",
+    "load_rollout",
+    "parse_dr",
+]

@@ -31,3 +31,12 @@ __all__ += [
     "figure_runway",
     "figure_sweep",
 ]
+
+# Figures of failures, disaster recovery and rollouts (issue #5).
+from scaleplan.views.downtime import (  # noqa: E402
+    figure_availability,
+    figure_recovery,
+    figure_rollout,
+)
+
+__all__ += ["figure_availability", "figure_recovery", "figure_rollout"]

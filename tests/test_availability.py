@@ -1,0 +1,286 @@
+"""Failures and availability against the closed forms, with fixed seeds.
+
+Every statistical test asserts that a 95% interval from independent replications covers the
+analytic value, and also that the interval is narrow enough to tell the answer from its
+plausible wrong neighbours (so a test that would pass whatever the engine did fails).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from scaleplan.analytic.availability import MINUTES_PER_MONTH, k_of_n, series, steady_state
+from scaleplan.engine import HookContext, simulate
+from scaleplan.engine.stations import ServiceStation
+from scaleplan.experiments.availability import (
+    down_intervals,
+    failures,
+    required_components,
+    time_with_at_least,
+)
+from scaleplan.spec import ArchitectureSpec, parse_spec
+
+
+def _service(replicas: int, failures: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    component: dict[str, Any] = {
+        "kind": "service",
+        "replicas": replicas,
+        "service_time": {"dist": "exponential", "mean_ms": 5},
+        **extra,
+    }
+    if failures is not None:
+        component["failures"] = failures
+    return component
+
+
+def _spec(components: dict[str, Any], entry: str, **top: Any) -> ArchitectureSpec:
+    return parse_spec(
+        {
+            "name": "t",
+            "entry": entry,
+            "workload": {"rate_per_s": 20, "warmup": "none"},
+            "components": components,
+            **top,
+        }
+    )
+
+
+# --------------------------------------------------------------------------- the up/down logs
+
+
+def test_down_intervals_and_time_up() -> None:
+    log = [(10.0, 1), (12.0, 0), (15.0, 1), (20.0, 2), (50.0, 0)]
+    assert down_intervals(log, 2, 0.0, 100.0) == [(12.0, 15.0), (50.0, 100.0)]
+    assert down_intervals(log, 2, 0.0, 100.0, k=2) == [(10.0, 20.0), (50.0, 100.0)]
+    # Windows cut intervals at their edges; an outage before the window starts is clipped.
+    assert down_intervals(log, 2, 13.0, 60.0) == [(13.0, 15.0), (50.0, 60.0)]
+    assert time_with_at_least(log, 2, 0.0, 100.0) == pytest.approx(100 - 3 - 50)
+    assert time_with_at_least([], 3, 0.0, 10.0, k=3) == 10.0
+
+
+def test_required_components_follow_calls_taken_every_time() -> None:
+    spec = _spec(
+        {
+            "lb": {"kind": "load_balancer", "to": "api"},
+            "api": _service(2, calls=[{"to": "db"}, {"to": "cache", "probability": 0.5}]),
+            "db": _service(1),
+            "cache": _service(1),
+        },
+        "lb",
+    )
+    assert required_components(spec) == ["api", "db", "lb"]
+
+
+# --------------------------------------------------------------------------- the referee
+
+
+def test_one_of_three_replicas_matches_the_parallel_formula() -> None:
+    # a = 60 / (60 + 30) = 2/3 per replica; the service is up while any replica is.
+    spec = _spec(
+        {"api": _service(3, {"mtbf_h": 1, "mttr_min": 30, "detection_s": 5})},
+        "api",
+    )
+    result = failures(spec, seed=11, replications=20, duration_h=1000, probes=200)
+    a = steady_state(60.0, 30.0)
+    expected = 1 - (1 - a) ** 3
+    api = result.component("api")
+    ci = api.time_availability
+    assert api.analytic == pytest.approx(expected)
+    assert ci.low <= expected <= ci.high, (ci, expected)
+    assert result.covered is True and api.covered is True
+    # Narrow enough to rule out the neighbours: two replicas, or four.
+    assert ci.high - ci.low < 0.004
+    assert not ci.low <= 1 - (1 - a) ** 2 <= ci.high
+    assert not ci.low <= 1 - (1 - a) ** 4 <= ci.high
+    # Capacity: at 20 requests/s of 5 ms one replica carries the load (k = 1).
+    assert api.needed_replicas == 1
+    # Downtime per month is the same figure in minutes.
+    assert api.downtime_min_per_month.mean == pytest.approx((1 - ci.mean) * MINUTES_PER_MONTH)
+
+
+def test_series_of_two_components_matches_the_product() -> None:
+    spec = _spec(
+        {
+            "api": _service(1, {"mtbf_h": 2, "mttr_min": 20}, calls=[{"to": "db"}]),
+            "db": _service(1, {"mtbf_h": 3, "mttr_min": 40}),
+        },
+        "api",
+    )
+    a1, a2 = steady_state(120.0, 20.0), steady_state(180.0, 40.0)
+    captured: list[HookContext] = []
+    result = failures(
+        spec, seed=3, replications=20, duration_h=1500, probes=200, hooks=[captured.append]
+    )
+    ci = result.system_time
+    assert result.required == ("api", "db")
+    assert result.analytic == pytest.approx(series(a1, a2))
+    assert ci.low <= a1 * a2 <= ci.high, (ci, a1 * a2)
+    # The product, not either factor alone, nor as if outages never overlapped.
+    assert not ci.low <= a1 <= ci.high and not ci.low <= a2 <= ci.high
+    assert not ci.low <= 1 - (1 - a1) - (1 - a2) <= ci.high
+    # Each component's share of the downtime: more from the db, and together more than all
+    # of it, since some outages overlap.
+    shares = {item.name: item.share_of_system_downtime for item in result.components}
+    assert shares["db"] > shares["api"] > 0
+    assert shares["db"] + shares["api"] > 1
+
+    # The same figure recomputed here, independently: one sweep over both components' up
+    # logs, over the same window (after the warm-up, to the end of each run).
+    start = result.warmup_h * 3600
+    values = []
+    for context in captured:
+        end = context.env.now
+        events = sorted(
+            [(t, "api", up) for t, up in context.stations["api"].up_log]
+            + [(t, "db", up) for t, up in context.stations["db"].up_log]
+        )
+        up = {"api": 1, "db": 1}
+        last, total = start, 0.0
+        for time, name, count in events:
+            if time > start:
+                if all(up.values()):
+                    total += min(time, end) - last
+                last = min(time, end)
+            up[name] = count
+        if all(up.values()):
+            total += end - last
+        values.append(total / (end - start))
+    mean = sum(values) / len(values)
+    sd = math.sqrt(sum((x - mean) ** 2 for x in values) / (len(values) - 1))
+    half = 2.093 * sd / math.sqrt(len(values))  # t(0.975, 19)
+    assert mean == pytest.approx(ci.mean, rel=1e-9)
+    assert mean - half <= a1 * a2 <= mean + half, (mean, half, a1 * a2)
+
+
+def test_availability_holds_for_weibull_failures_and_lognormal_repairs() -> None:
+    # An alternating renewal process is up MTBF / (MTBF + MTTR) of the time, whatever the
+    # distributions: the referee applies to wear-out failures too.
+    failures_spec = {
+        "mtbf_h": 1,
+        "mttr_min": 20,
+        "distribution": "weibull",
+        "shape": 2.0,
+        "repair_distribution": "lognormal",
+    }
+    spec = _spec({"api": _service(1, failures_spec)}, "api")
+    result = failures(spec, seed=5, replications=20, duration_h=800, probes=100)
+    a = steady_state(60.0, 20.0)
+    ci = result.component("api").time_availability
+    assert ci.low <= a <= ci.high, (ci, a)
+    assert ci.high - ci.low < 0.01
+
+
+def test_capacity_availability_is_k_of_n() -> None:
+    # 3 replicas of 1 slot at 5 ms: 300 requests/s offer 1.5 Erlangs, so 2 of 3 must be up.
+    spec = _spec({"api": _service(3, {"mtbf_h": 1, "mttr_min": 15})}, "api").with_changes(
+        {"workload.rate_per_s": 300}
+    )
+    result = failures(spec, seed=2, replications=20, duration_h=600, probes=100)
+    api = result.component("api")
+    a = steady_state(60.0, 15.0)
+    assert api.needed_replicas == 2
+    assert api.capacity_analytic == pytest.approx(k_of_n(2, 3, a))
+    ci = api.capacity_availability
+    assert ci.low <= k_of_n(2, 3, a) <= ci.high, (ci, k_of_n(2, 3, a))
+    assert not ci.low <= k_of_n(1, 3, a) <= ci.high
+
+
+def test_error_budget_and_verdicts() -> None:
+    spec = _spec({"api": _service(2, {"mtbf_h": 1, "mttr_min": 30})}, "api")
+    result = failures(spec, seed=1, replications=8, duration_h=500, probes=300, availability=99.9)
+    budget = result.budget
+    assert budget is not None
+    assert budget.budget_min_per_month == pytest.approx(0.001 * MINUTES_PER_MONTH)
+    # About 1 − (1/3)² ≈ 88.9% up: the budget burns about 111 times over.
+    assert budget.burn_rate.mean == pytest.approx(
+        budget.burned_min_per_month.mean / budget.budget_min_per_month
+    )
+    assert 80 < budget.burn_rate.mean < 140
+    statuses = {verdict.nfr: verdict.status for verdict in result.verdicts}
+    assert statuses == {
+        "availability>=99.9% (time)": "fail",
+        "availability>=99.9% (requests)": "fail",
+    }
+    lenient = failures(spec, seed=1, replications=8, duration_h=500, probes=300, availability=50)
+    assert {v.status for v in lenient.verdicts} == {"pass"}
+
+
+def test_request_availability_sees_what_health_checks_miss() -> None:
+    # Until a crash is detected, requests still go to the crashed replica and fail at once:
+    # with slow detection, requests fare worse than time.
+    spec = _spec({"api": _service(2, {"mtbf_h": 0.5, "mttr_min": 5, "detection_s": 120})}, "api")
+    result = failures(spec, seed=4, replications=6, duration_h=300, probes=3000)
+    assert result.system_requests.high < result.system_time.low
+
+
+# --------------------------------------------------------------------------- zones and chaos
+
+
+def test_zone_outage_takes_down_exactly_the_replicas_in_that_zone() -> None:
+    spec = _spec(
+        {
+            "lb": {"kind": "load_balancer", "to": "api"},
+            "api": _service(6, zones=["a", "b", "c"], calls=[{"to": "db"}]),
+            "db": _service(2, zones=["a", "b"]),
+        },
+        "lb",
+        chaos=[{"at_s": 10, "action": "zone_outage", "zone": "a", "duration_s": 20}],
+    ).with_changes({"workload": {"rate_per_s": 50, "duration_s": 60, "warmup": "none"}})
+    seen: dict[float, dict[str, list[tuple[str, bool]]]] = {}
+
+    def inspect(context: HookContext) -> None:
+        def probe() -> Generator[Any, Any, None]:
+            for at in (5.0, 15.0, 29.0, 45.0):
+                yield context.env.timeout(at - context.env.now)
+                seen[at] = {
+                    name: [(replica.zone, replica.up) for replica in station.all_replicas]
+                    for name, station in context.stations.items()
+                    if isinstance(station, ServiceStation)
+                }
+
+        context.env.process(probe())
+
+    result = simulate(spec, seed=1, hooks=[inspect])
+    zones = {"api": ["a", "b", "c", "a", "b", "c"], "db": ["a", "b"]}
+    for at in (15.0, 29.0):  # during the outage
+        for name, replicas in seen[at].items():
+            assert [zone for zone, _ in replicas] == zones[name]
+            assert [up for _, up in replicas] == [zone != "a" for zone in zones[name]], (at, name)
+    for at in (5.0, 45.0):  # before and after
+        assert all(up for replicas in seen[at].values() for _, up in replicas)
+    # Requests failed while the crashed replicas were still in rotation, none were lost.
+    assert result.requests.failed > 0 and result.requests.conserved()
+
+
+def test_game_day_with_a_dropped_dependency_costs_requests_not_uptime() -> None:
+    spec = _spec(
+        {"api": _service(2, calls=[{"to": "db"}]), "db": _service(1)},
+        "api",
+        chaos=[{"at_s": 20, "action": "drop_dependency", "component": "db", "duration_s": 10}],
+    ).with_changes({"workload": {"rate_per_s": 40, "duration_s": 60, "warmup": "none"}})
+    result = failures(spec, seed=1, game_day_replications=2)
+    game = result.game_day
+    assert result.mode == "game day" and game is not None
+    assert game.time_availability.mean == 1.0
+    # A sixth of the run every request fails: about 1/6 of the requests.
+    assert 0.1 < 1 - game.request_availability.mean < 0.25
+    assert any("dropped dependency" in note for note in result.notes)
+    assert result.timeline["chaos"][0]["action"] == "drop_dependency"
+
+
+def test_result_serialises_and_repeats() -> None:
+    import json
+
+    spec = _spec({"api": _service(2, {"mtbf_h": 2, "mttr_min": 10})}, "api")
+    first = failures(spec, seed=7, replications=2, duration_h=200, probes=100, availability=99)
+    second = failures(spec, seed=7, replications=2, duration_h=200, probes=100, availability=99)
+    assert first.to_dict() == second.to_dict()
+    text = json.dumps(first.to_dict(), allow_nan=False)
+    assert '"time_availability"' in text
+    rows = first.records()
+    assert [row["component"] for row in rows] == ["system", "api"]
+    assert first.timeline["components"]["api"]["up"][0] == 2

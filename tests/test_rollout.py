@@ -1,0 +1,226 @@
+"""Rollouts driven through engine hooks: capacity, exposure, detection and rollback."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from scaleplan.engine import HookContext
+from scaleplan.engine.stations import ServiceStation
+from scaleplan.errors import SimulationError
+from scaleplan.experiments.rollout import deploy
+from scaleplan.spec import ArchitectureSpec, parse_spec
+from scaleplan.spec.rollout import RolloutSpec
+
+N = 4
+
+
+def _spec(replicas: int = N, rate_per_s: float = 60.0) -> ArchitectureSpec:
+    return parse_spec(
+        {
+            "name": "web",
+            "entry": "lb",
+            "workload": {"rate_per_s": rate_per_s},
+            "components": {
+                "lb": {"kind": "load_balancer", "policy": "round_robin", "to": "api"},
+                "api": {
+                    "kind": "service",
+                    "replicas": replicas,
+                    "concurrency": 4,
+                    "zones": ["a", "b"],
+                    "service_time": {"dist": "exponential", "mean_ms": 20},
+                },
+            },
+        }
+    )
+
+
+def _plan(**changes: Any) -> RolloutSpec:
+    base: dict[str, Any] = {
+        "start_s": 20,
+        "boot_s": 8,
+        "drain_s": 2,
+        "switch_s": 2,
+        "keep_old_s": 30,
+        "observe_s": 20,
+        "canary": {"steps": [0.05, 0.5, 1.0], "bake_s": 20},
+        "rollback": {
+            "max_error_rate": 0.01,
+            "window_s": 10,
+            "for_s": 5,
+            "check_interval_s": 1,
+            "min_requests": 20,
+        },
+    }
+    base.update(changes)
+    return RolloutSpec.model_validate(base)
+
+
+def _in_rotation_probe(samples: list[tuple[float, int]]) -> Any:
+    """A hook: every 10 ms, the api replicas in rotation and up."""
+
+    def hook(context: HookContext) -> None:
+        station = context.stations["api"]
+        assert isinstance(station, ServiceStation)
+
+        def probe() -> Generator[Any, Any, None]:
+            while True:
+                samples.append((context.env.now, sum(r.up for r in station.replicas)))
+                yield context.env.timeout(0.01)
+
+        context.env.process(probe())
+
+    return hook
+
+
+def test_rolling_one_at_a_time_never_drops_below_n_minus_one() -> None:
+    samples: list[tuple[float, int]] = []
+    result = deploy(_spec(), _plan(strategy="rolling"), seed=1, hooks=[_in_rotation_probe(samples)])
+    run = result.strategy("rolling").runs[0]
+    assert not run.bad and not run.rolled_back
+    # The deploy happened: four batches of drain + boot.
+    assert N * 8 <= run.deploy_duration_s <= N * (8 + 2) + 1
+    # The probe: never fewer than N − 1 in rotation, and the dip to N − 1 did happen.
+    counts = [count for time, count in samples if time >= 20]
+    assert min(counts) == N - 1
+    assert max(counts) == N
+    # The rollout's own sampler says the same.
+    assert run.min_capacity_share == pytest.approx((N - 1) / N)
+    # And so does the engine's replicas time series (per-bucket means of the rotation).
+    replicas = run.timeseries["engine_replicas"]
+    assert min(value for value in replicas if value > 0) >= N - 1 - 1e-9
+    assert min(replicas[: len(replicas) // 2]) < N  # the dip shows in the engine's series
+    assert run.failed_during == 0  # drained before each stop
+
+
+def test_rolling_in_batches_of_two_dips_to_half() -> None:
+    samples: list[tuple[float, int]] = []
+    result = deploy(
+        _spec(),
+        _plan(strategy="rolling", batch_size=2),
+        seed=1,
+        hooks=[_in_rotation_probe(samples)],
+    )
+    assert min(count for time, count in samples if time >= 20) == N - 2
+    assert result.strategy("rolling").runs[0].min_capacity_share == pytest.approx(0.5)
+
+
+def test_canary_rolls_back_with_a_smaller_blast_radius_than_all_at_once() -> None:
+    # The same bad release (20% errors) under the same seed: same arrivals, same release.
+    plan = _plan(release={"bad": True, "error_rate": 0.2})
+    result = deploy(
+        _spec(), [plan.with_strategy("canary"), plan.with_strategy("all_at_once")], seed=7
+    )
+    canary = result.strategy("canary").runs[0]
+    big_bang = result.strategy("all_at_once").runs[0]
+    assert canary.bad and big_bang.bad
+    assert canary.rolled_back and big_bang.rolled_back
+    assert math.isfinite(canary.detection_s)
+    assert 0 < canary.blast_radius < big_bang.blast_radius
+    assert canary.users_hit_share < big_bang.users_hit_share
+    assert canary.bad_visits < big_bang.bad_visits
+    # The canary never took capacity away; all at once took all of it.
+    assert canary.min_capacity_share >= 1.0 and big_bang.min_capacity_share == 0.0
+
+
+def test_canary_traffic_share_matches_its_step() -> None:
+    # A good release: the first step sends 5% of requests to one new replica of four.
+    plan = _plan(strategy="canary", rollback=None, canary={"steps": [0.05], "bake_s": 200})
+    result = deploy(_spec(rate_per_s=100), plan, seed=3)
+    run = result.strategy("canary").runs[0]
+    series = run.timeseries
+    # Buckets well inside the bake (the canary joins at 20 + 8 s, the bake lasts 200 s).
+    shares = [
+        share
+        for t, share in zip(series["t_s"], series["new_share"], strict=True)
+        if 40 <= t <= 200 and math.isfinite(share)
+    ]
+    counts = [
+        rate
+        for t, rate in zip(series["t_s"], series["arrivals_per_s"], strict=True)
+        if 40 <= t <= 200
+    ]
+    width = series["t_s"][1] - series["t_s"][0]
+    n = sum(counts) * width
+    mean = sum(shares) / len(shares)
+    # Binomial: 99.9% of the time within 3.3 standard errors of 5%.
+    assert abs(mean - 0.05) < 3.3 * math.sqrt(0.05 * 0.95 / n), (mean, n)
+
+
+def test_blue_green_doubles_capacity_and_switches_back() -> None:
+    good = deploy(_spec(), _plan(strategy="blue_green"), seed=2).strategy("blue_green").runs[0]
+    assert good.min_capacity_share >= 1.0
+    assert good.peak_replicas == 2 * N
+    # N extra replicas from the green boot to the end of keep_old_s (8 + 2 + 30 s, and drain).
+    assert good.extra_replica_hours == pytest.approx(N * 40 / 3600, rel=0.1)
+    assert good.failed_during == 0
+    bad = (
+        deploy(
+            _spec(), _plan(strategy="blue_green", release={"bad": True, "error_rate": 0.3}), seed=2
+        )
+        .strategy("blue_green")
+        .runs[0]
+    )
+    assert bad.rolled_back and bad.min_capacity_share >= 1.0
+    # The switch back is quick: well before keep_old_s would have ended.
+    assert bad.deploy_duration_s < good.deploy_duration_s
+
+
+def test_all_at_once_takes_the_service_down_while_it_boots() -> None:
+    run = deploy(_spec(), _plan(strategy="all_at_once"), seed=4).strategy("all_at_once").runs[0]
+    assert run.min_capacity_share == 0.0
+    # Every request in the boot window fails: about rate × boot time of them.
+    assert 0.5 * 60 * 8 < run.failed_during < 1.5 * 60 * 10
+    assert not run.rolled_back and run.blast_radius == 0.0
+
+
+def test_latency_regression_is_caught_by_the_latency_threshold() -> None:
+    plan = _plan(
+        strategy="rolling",
+        release={"bad": True, "error_rate": 0.0, "latency_factor": 6.0},
+        rollback={
+            "max_error_rate": None,
+            "max_latency_ratio": 2.0,
+            "window_s": 10,
+            "for_s": 5,
+            "check_interval_s": 1,
+        },
+    )
+    run = deploy(_spec(), plan, seed=5).strategy("rolling").runs[0]
+    assert run.rolled_back and math.isfinite(run.detection_s)
+    good = deploy(
+        _spec(),
+        plan.model_copy(update={"release": plan.release.model_copy(update={"bad": False})}),
+        seed=5,
+    )
+    assert not good.strategy("rolling").runs[0].rolled_back
+
+
+def test_the_release_is_drawn_once_per_seed_for_every_strategy() -> None:
+    plan = _plan(release={"bad_probability": 0.5, "error_rate": 0.2})
+    result = deploy(
+        _spec(rate_per_s=30),
+        [plan.with_strategy("rolling"), plan.with_strategy("canary")],
+        seed=10,
+        replications=4,
+    )
+    rolling, canary = result.strategy("rolling"), result.strategy("canary")
+    assert [run.bad for run in rolling.runs] == [run.bad for run in canary.runs]
+    assert 0 < rolling.bad_runs < 4  # both outcomes occur over these seeds
+    for run in rolling.runs + canary.runs:
+        assert run.rolled_back == run.bad
+        assert (run.blast_radius > 0) == run.bad
+    data = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    assert data["strategies"][0]["summary"]["bad_runs"] == rolling.bad_runs
+    assert len(result.records()) == 8
+
+
+def test_a_rollout_needs_a_service() -> None:
+    with pytest.raises(SimulationError, match="a rollout updates a service"):
+        deploy(_spec(), _plan(component="lb"))
+    with pytest.raises(ValueError, match="steps must rise"):
+        _plan(canary={"steps": [0.5, 0.2]})
