@@ -13,7 +13,6 @@ Kinds: ``service``, ``load_balancer``, ``database`` (shards, read replicas, key 
 from __future__ import annotations
 
 import functools
-from functools import cached_property
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -151,18 +150,33 @@ class KeySpaceSpec(_Strict):
                 )
         return self
 
-    @cached_property
+    @property
     def probabilities(self) -> np.ndarray:
-        """Access probability of each key, most popular first."""
-        if self.popularity == "zipf":
-            weights = 1.0 / np.arange(1, self.count + 1, dtype=float) ** self.s
-            return weights / weights.sum()
-        if self.popularity == "hot":
-            weights = np.empty(self.count)
-            weights[: self.hot_keys] = self.hot_share / self.hot_keys
-            weights[self.hot_keys :] = (1 - self.hot_share) / (self.count - self.hot_keys)
-            return weights
-        return np.full(self.count, 1.0 / self.count)
+        """Access probability of each key, most popular first (computed once per key space)."""
+        return _key_probabilities(self.identity())
+
+    def identity(self) -> tuple[int, str, float, float, int]:
+        """The fields that define the key space: equal spaces share cached computations.
+
+        (Caching on the model itself would compare numpy arrays held in its ``__dict__``.)
+        """
+        return (self.count, self.popularity, self.s, self.hot_share, self.hot_keys)
+
+
+@functools.lru_cache(maxsize=32)
+def _key_probabilities(identity: tuple[int, str, float, float, int]) -> np.ndarray:
+    count, popularity, s, hot_share, hot_keys = identity
+    if popularity == "zipf":
+        weights = 1.0 / np.arange(1, count + 1, dtype=float) ** s
+        weights /= weights.sum()
+    elif popularity == "hot":
+        weights = np.empty(count)
+        weights[:hot_keys] = hot_share / hot_keys
+        weights[hot_keys:] = (1 - hot_share) / (count - hot_keys)
+    else:
+        weights = np.full(count, 1.0 / count)
+    weights.flags.writeable = False  # shared between callers
+    return weights
 
 
 def _mix64(keys: np.ndarray) -> np.ndarray:
@@ -521,16 +535,20 @@ class CacheSpec(_ComponentBase):
         return self.replicas * self.concurrency
 
 
-@functools.lru_cache(maxsize=64)
 def che_characteristic_time(keys: KeySpaceSpec, size: int) -> float:
     """Solve Σ (1 − e^{−p_k t}) = size for t, in requests (Che, Tung and Wang 2002).
 
     Cached: a million keys take a noticeable fraction of a second, and the explorer and the
     graph ask for the same cache again and again.
     """
+    return _che_time(keys.identity(), size)
+
+
+@functools.lru_cache(maxsize=64)
+def _che_time(identity: tuple[int, str, float, float, int], size: int) -> float:
     from scipy.optimize import brentq
 
-    p = keys.probabilities
+    p = _key_probabilities(identity)
 
     def filled(t: float) -> float:
         return float(np.sum(-np.expm1(-p * t))) - size
