@@ -1,20 +1,22 @@
 """The ``scaleplan`` command line (Typer): a thin layer over the public verbs.
 
-Commands live in one module per family (``core``: validate, simulate, estimate, graph, schema)
-and register themselves on :data:`app`. A :class:`~scaleplan.errors.ScaleplanError` is printed
-as its message and exits 2, never as a traceback.
+Commands live in one module per family and register themselves on :data:`app` when imported:
+``core`` (validate, simulate, estimate, graph, schema), ``experiments`` (pull, ramp, sweep,
+compare), ``downtime`` (failures, dr, rollout) and ``report`` (decide, batch, runs). A
+:class:`~scaleplan.errors.ScaleplanError` is printed as its message and exits 2, never as a
+traceback.
 """
 
 from __future__ import annotations
 
 import sys
 
-from scaleplan.cli import core
+from scaleplan.cli import core, downtime, experiments, report
 from scaleplan.cli.app import app
 from scaleplan.errors import ScaleplanError
 
 EXIT_BAD_INPUT = 2
-__all__ = ["app", "core", "main"]
+__all__ = ["app", "core", "downtime", "experiments", "main", "report"]
 
 
 def main() -> None:
@@ -32,12 +34,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-# Downtime commands (failures, dr, rollout) register themselves on the app when imported.
-from scaleplan.cli import downtime as downtime  # noqa: E402
-
-# Experiment commands (pull, ramp, sweep, compare) register themselves on the app when imported.
-from scaleplan.cli import experiments as experiments  # noqa: E402
-
-# Report commands (decide, batch, runs) register themselves on the app when imported.
-from scaleplan.cli import report  # noqa: E402
