@@ -65,14 +65,14 @@ class DecisionRecord:
 
 
 def template_path() -> Path:
-    """The papermill template: packaged beside this module, or the repository's notebook."""
-    packaged = Path(__file__).parent / TEMPLATE_NAME
-    if packaged.is_file():
-        return packaged
+    """The papermill template: the checkout's ``notebooks/``, else the installed copy in
+    ``PREFIX/share/scaleplan/`` (where a wheel puts it)."""
     repository = Path(scaleplan.__file__).resolve().parent.parent / "notebooks" / TEMPLATE_NAME
-    if repository.is_file():
-        return repository
-    raise ReportError(f"the decision-record template is missing (looked for {packaged})")
+    installed = Path(sys.prefix) / "share" / "scaleplan" / TEMPLATE_NAME
+    for candidate in (repository, installed):
+        if candidate.is_file():
+            return candidate
+    raise ReportError(f"the decision-record template is missing (looked for {installed})")
 
 
 def record_folder(out_dir: str | Path, scenario: str | Path) -> Path:
