@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 #: Characters that Markdown would read as syntax (``:`` too, so that no renderer turns an
@@ -58,6 +58,41 @@ def table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
         cells = [str(cell).replace("\n", " ") for cell in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def records_table(
+    rows: Sequence[Mapping[str, Any]], columns: Mapping[str, str] | Sequence[str]
+) -> str:
+    """Flat records (as ``records()`` gives them) as a Markdown table of chosen columns.
+
+    ``columns`` maps a record key to its heading (or lists keys). Numbers get four significant
+    digits, booleans a mark, text is escaped, anything missing a dash.
+
+    Examples
+    --------
+    >>> rows = [{"a": 1.23456, "b": True, "c": "x|y"}]
+    >>> print(records_table(rows, {"a": "A", "b": "B", "c": "C"}))
+    | A | B | C |
+    |---|---|---|
+    | 1.235 | ✓ | x\\|y |
+    """
+    headings = dict(columns) if isinstance(columns, Mapping) else {key: key for key in columns}
+    return table(
+        [text(heading) for heading in headings.values()],
+        [[_cell(row.get(key)) for key in headings] for row in rows],
+    )
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "✓" if value else "✗"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.4g}" if math.isfinite(value) else "—"
+    return text(value)
 
 
 def number(value: float | None, spec: str = ".1f", unit: str = "") -> str:

@@ -1,0 +1,163 @@
+"""Presenting the chosen option's downtime: rollouts, disaster recovery and failures.
+
+Functions over the :class:`~scaleplan.report.record.Evidence` of a comparison that run the
+resilience experiments for the chosen option (:func:`scaleplan.experiments.rollout.deploy`,
+:func:`scaleplan.experiments.dr.recovery`, :func:`scaleplan.experiments.availability.failures`)
+and return Markdown and figures for the "Present" notebook. They hold the little glue a
+notebook must not: which option, which plans, which columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scaleplan.report.markup import Markdown, records_table, text
+from scaleplan.spec import ArchitectureSpec
+
+if TYPE_CHECKING:
+    from scaleplan.experiments.availability import FailuresResult
+    from scaleplan.experiments.dr import RecoveryResult
+    from scaleplan.experiments.rollout import RolloutResult
+    from scaleplan.report.record import Evidence
+
+#: Strategies compared when the chosen option is rolled out.
+STRATEGIES = ("rolling", "blue_green", "canary")
+ROLLOUT_COLUMNS = {
+    "strategy": "strategy",
+    "seed": "seed",
+    "bad": "bad release",
+    "rolled_back": "rolled back",
+    "deploy_duration_s": "duration (s)",
+    "min_capacity_share": "lowest capacity",
+    "failed_during": "failed requests",
+    "blast_radius": "blast radius",
+    "latency_during_p99_ms": "p99 during (ms)",
+    "extra_replica_hours": "extra replica-hours",
+}
+RECOVERY_COLUMNS = {
+    "strategy": "strategy",
+    "kind": "kind",
+    "rpo_p99_min": "RPO p99 (min)",
+    "rto_p50_min": "RTO p50 (min)",
+    "rto_p99_min": "RTO p99 (min)",
+    "downtime_min_per_year": "downtime (min/year)",
+    "cost_per_month": "cost per month",
+    "verdicts": "verdicts",
+}
+
+
+def chosen_name(evidence: Evidence) -> str:
+    """The recommended option, or the baseline when none passes the gates."""
+    comparison = evidence.comparison
+    return comparison.recommended or comparison.baseline
+
+
+def chosen_spec(evidence: Evidence) -> ArchitectureSpec:
+    """The chosen option's architecture (with the scenario's workload)."""
+    return evidence.scenario.architectures()[chosen_name(evidence)]
+
+
+def rollouts(
+    evidence: Evidence,
+    plan: str | Path,
+    *,
+    strategies: Sequence[str] = STRATEGIES,
+    seeds: int = 1,
+) -> RolloutResult:
+    """Deploy a release of the chosen option with each strategy of ``plan``, paired by seed,
+    at today's mean load (deployments are done off-peak)."""
+    from scaleplan.experiments.rollout import deploy
+    from scaleplan.spec.rollout import load_rollout
+
+    loaded = load_rollout(plan)
+    return deploy(
+        chosen_spec(evidence),
+        [loaded.with_strategy(strategy) for strategy in strategies],
+        seed=evidence.settings.seed,
+        replications=seeds,
+        rate_per_s=evidence.comparison.today_rate_per_s,
+    )
+
+
+def rollout_section(evidence: Evidence, result: RolloutResult) -> list[Any]:
+    """The rollout comparison: one row per strategy and seed, and the deploy drawn."""
+    from scaleplan.views import figure_rollout
+
+    head = Markdown(
+        f"## Rolling out {text(chosen_name(evidence))}\n\n"
+        f"A release of **{text(result.component)}** ({result.replicas} replicas) at "
+        f"{result.rate_per_s:,.0f} requests/s, with each strategy under the same seeds (so the "
+        "same release, good or bad). The blast radius is the share of requests since the "
+        "deploy began that reached a bad replica.\n\n"
+        + records_table(result.records(), ROLLOUT_COLUMNS)
+    )
+    return [head, figure_rollout(result)]
+
+
+def recovery_result(plan: str | Path) -> RecoveryResult:
+    """Simulate the disasters of a DR file under each of its strategies."""
+    from scaleplan.experiments.dr import recovery
+    from scaleplan.spec.dr import load_dr
+
+    return recovery(load_dr(plan))
+
+
+def recovery_section(result: RecoveryResult) -> list[Any]:
+    """Disaster recovery: RPO and RTO per strategy against the objectives, and their spread."""
+    from scaleplan.views import figure_recovery
+
+    notes = "".join(f"\n- {text(note)}" for note in result.notes)
+    head = Markdown(
+        f"## Disaster recovery: {text(result.title)}\n\n"
+        f"{result.disasters:,} simulated disasters per strategy.\n\n"
+        + records_table(result.records(), RECOVERY_COLUMNS)
+        + (f"\n\nNotes:{notes}" if notes else "")
+    )
+    return [head, figure_recovery(result)]
+
+
+def failures_section(evidence: Evidence, *, replications: int = 5) -> list[Any]:
+    """Availability of the chosen option under the failures its spec declares, if any."""
+    spec = chosen_spec(evidence)
+    failing = [
+        name
+        for name, component in spec.components.items()
+        if getattr(component, "failures", None) is not None
+    ]
+    name = text(chosen_name(evidence))
+    if not failing and not getattr(spec, "chaos", None):
+        return [
+            Markdown(
+                f"## Failures and availability of {name}\n\n"
+                f"The architecture of {name} declares no `failures:` (mean time between "
+                "failures and to repair) on any component and no chaos events, so there is "
+                "nothing to fail: its availability NFR stays *not evaluated* in the gates. Add "
+                "them to its file (see `data/architectures/ha-zones.yaml`) to measure it."
+            )
+        ]
+    result = _failures(evidence, spec, replications)
+    from scaleplan.views import figure_availability
+
+    system = result.system_time
+    return [
+        Markdown(
+            f"## Failures and availability of {name}\n\n"
+            f"Time availability {100 * system.mean:.4f}% (95% CI {100 * system.low:.4f}–"
+            f"{100 * system.high:.4f}%), about {result.downtime_min_per_month.mean:,.1f} "
+            "minutes down a month."
+        ),
+        figure_availability(result),
+    ]
+
+
+def _failures(evidence: Evidence, spec: ArchitectureSpec, replications: int) -> FailuresResult:
+    from scaleplan.experiments.availability import failures
+
+    return failures(
+        spec,
+        seed=evidence.settings.seed,
+        replications=replications,
+        availability=evidence.scenario.nfrs.availability,
+    )

@@ -1,0 +1,67 @@
+"""Presenting the chosen option's downtime: rollouts, disaster recovery, failures."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from _records import ROOT, SCENARIOS
+
+from scaleplan.report import present, record
+from scaleplan.report.markup import Markdown, text
+
+
+@functools.cache
+def shop() -> record.Evidence:
+    return record.gather(SCENARIOS / "tiny-shop.yaml")
+
+
+def _rows(markdown: str) -> list[str]:
+    return [line for line in markdown.splitlines() if line.startswith("| ")][1:]
+
+
+def test_the_chosen_option_is_the_recommended_one() -> None:
+    evidence = shop()
+    assert present.chosen_name(evidence) == evidence.comparison.recommended
+    assert present.chosen_spec(evidence).name == evidence.comparison.recommended
+
+
+def test_a_release_of_the_chosen_option_under_each_strategy(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        (ROOT / "data" / "rollouts" / "canary.yaml")
+        .read_text()
+        .replace("component: api", "component: app")
+    )
+    evidence = shop()
+    result = present.rollouts(evidence, plan)
+    assert [s.strategy for s in result.strategies] == list(present.STRATEGIES)
+    assert result.rate_per_s == evidence.comparison.today_rate_per_s
+    head, figure = present.rollout_section(evidence, result)
+    assert isinstance(head, Markdown) and head.startswith(f"## Rolling out {text('single')}")
+    rows = _rows(head)
+    assert [row.split(" | ")[0].removeprefix("| ") for row in rows] == [
+        text(name) for name in present.STRATEGIES
+    ]
+    assert figure.data
+
+
+def test_disaster_recovery_of_the_shop_database() -> None:
+    result = present.recovery_result(ROOT / "data" / "dr" / "online-shop-dr.yaml")
+    head, figure = present.recovery_section(result)
+    assert len(_rows(head)) == len(result.strategies) == 4
+    assert "RTO p99" in head and "verdicts" in head
+    assert figure.data
+
+
+def test_without_failures_in_the_spec_availability_is_said_to_be_unmeasured() -> None:
+    (note,) = present.failures_section(shop())
+    assert "declares no `failures:`" in note and "not evaluated" in note
+
+
+def test_with_failures_in_the_spec_availability_is_measured() -> None:
+    evidence = record.gather(SCENARIOS / "tiny-ha.yaml")
+    head, figure = present.failures_section(evidence, replications=2)
+    assert head.startswith("## Failures and availability of pair")
+    assert "Time availability" in head and "minutes down a month" in head
+    assert figure.data
