@@ -11,6 +11,7 @@ The component kinds live in :mod:`scaleplan.spec.components`.
 from __future__ import annotations
 
 import difflib
+import functools
 import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -366,7 +367,7 @@ def _reference_problems(
 
     def problem(path: tuple[str | int, ...], message: str) -> Problem:
         # The key paths here are built from validated data, so the user's keys are known.
-        return Problem(source, _format_path(path), message, _line_of(lines, path))
+        return Problem(source, format_key_path(path), message, line_of(lines, path))
 
     for class_name, entry, _ in spec.entries():
         if not entry:
@@ -376,7 +377,7 @@ def _reference_problems(
             if spec.workload.classes and entry != spec.entry:
                 index = [cls.name for cls in spec.workload.classes].index(class_name)
                 path = ("workload", "classes", index, "entry")
-            yield problem(path, f"no component named {entry!r}{_suggest(entry, names)}")
+            yield problem(path, f"no component named {entry!r}{suggest(entry, names)}")
     yield from _chaos_problems(spec, problem)
     for name, component in spec.components.items():
         if not re.match(NAME_PATTERN, name):
@@ -384,7 +385,7 @@ def _reference_problems(
         for key, target, kinds in component.references():
             path = ("components", name, *_parse_key(key))
             if target not in names:
-                yield problem(path, f"no component named {target!r}{_suggest(target, names)}")
+                yield problem(path, f"no component named {target!r}{suggest(target, names)}")
             elif target == name:
                 yield problem(path, f"a component cannot call itself (got {target!r})")
             elif kinds and spec.components[target].kind not in kinds:
@@ -411,7 +412,7 @@ def _chaos_problems(
             if target is None:
                 names = set(spec.components)
                 found = event.component
-                yield problem(path, f"no component named {found!r}{_suggest(found, names)}")
+                yield problem(path, f"no component named {found!r}{suggest(found, names)}")
             elif not isinstance(target, ServiceSpec):
                 found = f"{event.component!r} is a {target.kind}"
                 yield problem(path, f"{event.action} needs a service ({found})")
@@ -429,7 +430,8 @@ def _parse_key(key: str) -> tuple[str | int, ...]:
     return tuple(parts)
 
 
-def _suggest(word: str, choices: Iterable[str]) -> str:
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """A \" (did you mean 'x'?)\" hint for a misspelt name, or nothing."""
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -528,7 +530,8 @@ def _collect_lines(
             _collect_lines(item, (*path, index), lines, depth + 1)
 
 
-def _line_of(lines: Mapping[tuple[str | int, ...], int], path: tuple[str | int, ...]) -> int | None:
+def line_of(lines: Mapping[tuple[str | int, ...], int], path: tuple[str | int, ...]) -> int | None:
+    """The line of ``path`` in the file, or of its nearest parent that has one."""
     while path:
         if path in lines:
             return lines[path]
@@ -539,9 +542,11 @@ def _line_of(lines: Mapping[tuple[str | int, ...], int], path: tuple[str | int, 
 # --------------------------------------------------------------------------- errors
 
 
-def _all_field_names() -> set[str]:
+@functools.lru_cache(maxsize=16)
+def field_names(root: type[BaseModel]) -> frozenset[str]:
+    """Every key a document rooted at ``root`` may have, for "did you mean" hints."""
     names: set[str] = set()
-    pending: list[type[BaseModel]] = [ArchitectureSpec]
+    pending: list[type[BaseModel]] = [root]
     seen: set[type[BaseModel]] = set()
     while pending:
         model = pending.pop()
@@ -551,7 +556,7 @@ def _all_field_names() -> set[str]:
         names.update(model.model_fields)
         for field in model.model_fields.values():
             pending.extend(_models_in(field.annotation))
-    return names
+    return frozenset(names)
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
@@ -565,7 +570,8 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return found
 
 
-def _format_path(path: Iterable[str | int]) -> str:
+def format_key_path(path: Iterable[str | int]) -> str:
+    """``('components', 'api', 'calls', 0)`` → ``components.api.calls[0]``."""
     text = ""
     for part in path:
         if isinstance(part, int):
@@ -610,15 +616,20 @@ def validation_problems(
     data: Any,
     source: str,
     lines: Mapping[tuple[str | int, ...], int],
+    root: type[BaseModel] | None = None,
 ) -> list[Problem]:
-    """Turn pydantic's errors into one :class:`Problem` per input problem."""
-    known = _all_field_names()
+    """Turn pydantic's errors into one :class:`Problem` per input problem.
+
+    ``root`` is the model of the whole document (an architecture unless said otherwise): its
+    keys are the ones an unknown key is compared with.
+    """
+    known = field_names(root or ArchitectureSpec)
     problems: list[Problem] = []
     for item in error.errors(include_url=False):
         names_a_key = item["type"] in ("missing", "extra_forbidden")
         path = _data_path(data, tuple(item["loc"]), names_a_key)
         problems.append(
-            Problem(source, _format_path(path), _message(item, known), _line_of(lines, path))
+            Problem(source, format_key_path(path), _message(item, known), line_of(lines, path))
         )
     # A container's own complaint ("should have at least 1 item") after one of its items
     # failed is noise: keep the deepest problem on each path.
@@ -636,13 +647,13 @@ def validation_problems(
     return list(unique.values())
 
 
-def _message(item: Any, known: set[str]) -> str:
+def _message(item: Any, known: frozenset[str]) -> str:
     kind = item["type"]
     ctx = item.get("ctx") or {}
     found = item.get("input")
     if kind == "extra_forbidden":
         key = str(item["loc"][-1])
-        return f"unknown key {key!r}{_suggest(key, known)}"
+        return f"unknown key {key!r}{suggest(key, known)}"
     if kind == "missing":
         return "required key is missing"
     if kind == "union_tag_invalid":

@@ -349,4 +349,6 @@ def parse_dr(
     try:
         return DRSpec.model_validate(data)
     except ValidationError as error:
-        raise SpecError(validation_problems(error, data, source, lines or {})) from None
+        raise SpecError(
+            validation_problems(error, data, source, lines or {}, root=DRSpec)
+        ) from None

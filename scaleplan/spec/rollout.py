@@ -164,4 +164,6 @@ def load_rollout(path: str | Path, **overrides: Any) -> RolloutSpec:
     try:
         return RolloutSpec.model_validate(data)
     except ValidationError as error:
-        raise SpecError(validation_problems(error, data, path.name, lines)) from None
+        raise SpecError(
+            validation_problems(error, data, path.name, lines, root=RolloutSpec)
+        ) from None

@@ -31,7 +31,6 @@ run anything: :func:`scaleplan.experiments.compare` does.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -52,9 +51,12 @@ from scaleplan.spec.architecture import (
     NAME_PATTERN,
     ArchitectureSpec,
     WorkloadSpec,
+    format_key_path,
+    line_of,
     load_spec,
     parse_spec,
     read_yaml,
+    suggest,
     validation_problems,
 )
 from scaleplan.spec.cost import CostTableSpec
@@ -400,7 +402,7 @@ def _cross_problems(
             yield _problem(
                 source,
                 ("costs", "candidates", candidate),
-                f"no candidate named {candidate!r}{_suggest(candidate, names)}",
+                f"no candidate named {candidate!r}{suggest(candidate, names)}",
                 lines,
             )
             continue
@@ -411,7 +413,7 @@ def _cross_problems(
                     source,
                     ("costs", "candidates", candidate, component),
                     f"candidate {candidate!r} has no component {component!r}"
-                    f"{_suggest(component, known)}",
+                    f"{suggest(component, known)}",
                     lines,
                 )
     kinds = ("service", "load_balancer")
@@ -428,7 +430,7 @@ def _cross_problems(
             yield _problem(
                 source,
                 ("criteria", criterion),
-                f"unknown criterion {criterion!r}{_suggest(criterion, CRITERIA)} "
+                f"unknown criterion {criterion!r}{suggest(criterion, CRITERIA)} "
                 f"(expected one of {', '.join(CRITERIA)})",
                 lines,
             )
@@ -443,7 +445,7 @@ def _cross_problems(
         yield _problem(
             source,
             ("run", "baseline"),
-            f"no candidate named {baseline!r}{_suggest(baseline, names)}",
+            f"no candidate named {baseline!r}{suggest(baseline, names)}",
             lines,
         )
     for index, slo in enumerate(scenario.nfrs.slos):
@@ -468,67 +470,11 @@ def _problem(
     message: str,
     lines: Mapping[tuple[str | int, ...], int],
 ) -> Problem:
-    return Problem(source, _format_path(path), message, _line_of(lines, path))
-
-
-def _format_path(path: Iterable[str | int]) -> str:
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
-
-
-def _line_of(lines: Mapping[tuple[str | int, ...], int], path: tuple[str | int, ...]) -> int | None:
-    while path:
-        if path in lines:
-            return lines[path]
-        path = path[:-1]
-    return None
-
-
-def _suggest(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _scenario_keys() -> set[str]:
-    names: set[str] = set()
-    pending: list[type[BaseModel]] = [ScenarioSpec]
-    seen: set[type[BaseModel]] = set()
-    while pending:
-        model = pending.pop()
-        if model in seen:
-            continue
-        seen.add(model)
-        names.update(model.model_fields)
-        for field in model.model_fields.values():
-            pending.extend(_models_in(field.annotation))
-    return names
-
-
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    found: list[type[BaseModel]] = []
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        found.append(annotation)
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found.extend(_models_in(arg))
-    return found
+    return Problem(source, format_key_path(path), message, line_of(lines, path))
 
 
 def _problems(
     error: ValidationError, data: Any, source: str, lines: Mapping[tuple[str | int, ...], int]
 ) -> list[Problem]:
     """The architecture module's error translation, with unknown-key hints from scenario keys."""
-    problems = validation_problems(error, data, source, lines)
-    known = _scenario_keys()
-    fixed = []
-    for problem in problems:
-        message = problem.message
-        if message.startswith("unknown key "):
-            key = problem.key_path.rsplit(".", 1)[-1]
-            message = f"unknown key {key!r}{_suggest(key, known)}"
-        fixed.append(Problem(problem.file, problem.key_path, message, problem.line))
-    return fixed
+    return validation_problems(error, data, source, lines, root=ScenarioSpec)
