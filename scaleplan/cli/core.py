@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Protocol
 
 import typer
 from rich.console import Console
@@ -68,6 +68,36 @@ def progress_bar(description: str, *, delay_s: float = 1.5) -> Iterator[Callable
         bar = state.get("bar")
         if isinstance(bar, Progress):
             bar.stop()
+
+
+class Reportable(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def deliver(
+    result: Reportable,
+    *,
+    as_json: bool,
+    show: Callable[[Any], None],
+    html: Path | None = None,
+    figure: Callable[[Any], Any] | None = None,
+) -> None:
+    """The end of every command: the figure to ``html`` if asked, then JSON or the table."""
+    if html is not None and figure is not None:
+        from scaleplan.views import write_html
+
+        stderr.print(f"wrote {write_html(figure(result), html)}")
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
+    else:
+        show(result)
+
+
+def verdict_status(status: str) -> str:
+    """An NFR verdict coloured for the terminal."""
+    colors = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
+    color = colors.get(status)
+    return f"[{color}]{status}[/{color}]" if color else status
 
 
 def _slots(capacity: int, replicas: float, kind: str) -> str:

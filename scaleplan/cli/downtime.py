@@ -11,9 +11,7 @@ every strategy for the product whatever candidate architecture a scenario picks.
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,7 +19,15 @@ import typer
 from rich.table import Table
 
 from scaleplan.cli.app import app
-from scaleplan.cli.core import JsonFlag, SeedOption, SpecPath, progress_bar, stderr, stdout
+from scaleplan.cli.core import (
+    JsonFlag,
+    SeedOption,
+    SpecPath,
+    deliver,
+    progress_bar,
+    stdout,
+    verdict_status,
+)
 
 if TYPE_CHECKING:
     from scaleplan.experiments.availability import FailuresResult
@@ -40,16 +46,6 @@ def _fmt(value: float | None, spec: str = ".4g") -> str:
 
 def _pct(value: float | None, digits: int = 3) -> str:
     return "—" if value is None or not math.isfinite(value) else f"{100 * value:.{digits}f}%"
-
-
-def _emit_json(data: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
-
-
-def _status(status: str) -> str:
-    colors = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
-    color = colors.get(status)
-    return f"[{color}]{status}[/{color}]" if color else status
 
 
 def _covered(flag: bool | None) -> str:
@@ -71,7 +67,7 @@ def _print_verdicts(verdicts: list[Verdict] | tuple[Verdict, ...], title: str) -
 
         table.add_row(
             verdict.nfr,
-            _status(verdict.status),
+            verdict_status(verdict.status),
             show(verdict.measured),
             f"{show(low)} – {show(high)}",
             show(verdict.bound) + ("" if percent else f" {verdict.unit}"),
@@ -124,14 +120,9 @@ def failures(
             availability=availability,
             progress=progress,
         )
-    if html is not None:
-        from scaleplan.views import figure_availability, write_html
+    from scaleplan.views import figure_availability
 
-        stderr.print(f"wrote {write_html(figure_availability(result), html)}")
-    if as_json:
-        _emit_json(result.to_dict())
-    else:
-        print_failures(result)
+    deliver(result, as_json=as_json, show=print_failures, html=html, figure=figure_availability)
 
 
 def _avail(value: float | None) -> str:
@@ -263,14 +254,9 @@ def dr(
     spec = load_dr(scenario)
     with progress_bar("simulating disasters", delay_s=0.5) as progress:
         result = recovery(spec, disasters=disasters, seed=seed, progress=progress)
-    if html is not None:
-        from scaleplan.views import figure_recovery, write_html
+    from scaleplan.views import figure_recovery
 
-        stderr.print(f"wrote {write_html(figure_recovery(result), html)}")
-    if as_json:
-        _emit_json(result.to_dict())
-    else:
-        print_recovery(result)
+    deliver(result, as_json=as_json, show=print_recovery, html=html, figure=figure_recovery)
 
 
 def _minutes(seconds: float) -> str:
@@ -310,7 +296,7 @@ def print_recovery(result: RecoveryResult) -> None:
     copy = {"none": "backups", "async": "async replica", "sync": "sync replica"}
     for outcome in result.strategies:
         rpo, rto = outcome.rpo_s, outcome.rto_s
-        status = {verdict.kind: _status(verdict.status) for verdict in outcome.verdicts}
+        status = {verdict.kind: verdict_status(verdict.status) for verdict in outcome.verdicts}
         table.add_row(
             outcome.name,
             copy.get(outcome.replication, outcome.replication),
@@ -339,7 +325,7 @@ def print_recovery(result: RecoveryResult) -> None:
             verdicts.add_row(
                 outcome.name,
                 verdict.nfr,
-                _status(verdict.status),
+                verdict_status(verdict.status),
                 _fmt(verdict.measured, ".4g"),
                 f"{_fmt(low, '.4g')} – {_fmt(high, '.4g')}",
                 verdict.detail.split(" (")[-1].rstrip(")"),
@@ -483,14 +469,9 @@ def rollout(
             rate_per_s=rate_per_s,
             progress=progress,
         )
-    if html is not None:
-        from scaleplan.views import figure_rollout, write_html
+    from scaleplan.views import figure_rollout
 
-        stderr.print(f"wrote {write_html(figure_rollout(result), html)}")
-    if as_json:
-        _emit_json(result.to_dict())
-    else:
-        print_rollout(result)
+    deliver(result, as_json=as_json, show=print_rollout, html=html, figure=figure_rollout)
 
 
 def print_rollout(result: RolloutResult) -> None:

@@ -8,10 +8,8 @@ on stdout (progress and messages go to stderr). Bad input — a file, a key path
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,10 +17,18 @@ import typer
 from rich.table import Table
 
 from scaleplan.cli.app import app
-from scaleplan.cli.core import JsonFlag, SeedOption, SpecPath, progress_bar, stderr, stdout
+from scaleplan.cli.core import (
+    JsonFlag,
+    SeedOption,
+    SpecPath,
+    deliver,
+    progress_bar,
+    stdout,
+    verdict_status,
+)
 
 if TYPE_CHECKING:
-    from scaleplan.experiments import ComparisonResult, PullResult, SweepResult
+    from scaleplan.experiments import ComparisonResult, PullResult, RampResult, SweepResult
     from scaleplan.spec import SLOSpec
 
 SloOption = Annotated[
@@ -53,10 +59,6 @@ def _slos(texts: list[str]) -> list[SLOSpec]:
 
 def _fmt(value: float, spec: str = ".4g") -> str:
     return "—" if value is None or not math.isfinite(value) else format(value, spec)
-
-
-def _emit_json(data: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
 # --------------------------------------------------------------------------- pull
@@ -95,14 +97,9 @@ def pull(
             precision=precision,
             progress=progress,
         )
-    if html is not None:
-        from scaleplan.views import figure_pull, write_html
+    from scaleplan.views import figure_pull
 
-        stderr.print(f"wrote {write_html(figure_pull(result), html)}")
-    if as_json:
-        _emit_json(result.to_dict())
-    else:
-        print_pull(result)
+    deliver(result, as_json=as_json, show=print_pull, html=html, figure=figure_pull)
 
 
 def print_pull(result: PullResult) -> None:
@@ -180,13 +177,13 @@ def ramp(
     objectives = _slos(slo)
     architecture = load_spec(spec)
     result = run_ramp(architecture, slos=objectives, seed=seed, steps=steps, requests=requests)
-    if html is not None:
-        from scaleplan.views import figure_ramp, write_html
+    from scaleplan.views import figure_ramp
 
-        stderr.print(f"wrote {write_html(figure_ramp(result), html)}")
-    if as_json:
-        _emit_json(result.to_dict())
-        return
+    deliver(result, as_json=as_json, show=print_ramp, html=html, figure=figure_ramp)
+
+
+def print_ramp(result: RampResult) -> None:
+    """A table of a stepped load test, step by step, and where it broke."""
     table = Table(title=f"{result.spec}: stepped load test", title_justify="left")
     for column in ("step", "offered/s", "throughput/s", "errors", "p50 ms*", "p99 ms*", "meets"):
         table.add_column(column, justify="right")
@@ -256,10 +253,7 @@ def sweep(
         result = run_sweep(
             architecture, grid, seed=seed, requests=requests, workers=workers, progress=progress
         )
-    if as_json:
-        _emit_json(result.to_dict())
-    else:
-        print_sweep(result)
+    deliver(result, as_json=as_json, show=print_sweep)
 
 
 def print_sweep(result: SweepResult) -> None:
@@ -313,20 +307,11 @@ def compare(
     count = workers if workers is not None else (os.cpu_count() or 1)
     with progress_bar(f"comparing {len(loaded.candidates)} candidates", delay_s=0.5) as progress:
         result = run_compare(loaded, seed=seed, workers=count, progress=progress)
-    if html is not None:
-        from scaleplan.views import figure_decision_matrix, write_html
+    from scaleplan.views import figure_decision_matrix
 
-        stderr.print(f"wrote {write_html(figure_decision_matrix(result), html)}")
-    if as_json:
-        _emit_json(result.to_dict())
-    else:
-        print_comparison(result)
-
-
-def _status(status: str) -> str:
-    colors = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
-    color = colors.get(status)
-    return f"[{color}]{status}[/{color}]" if color else status
+    deliver(
+        result, as_json=as_json, show=print_comparison, html=html, figure=figure_decision_matrix
+    )
 
 
 def print_comparison(result: ComparisonResult) -> None:
@@ -378,7 +363,7 @@ def print_comparison(result: ComparisonResult) -> None:
                 if math.isfinite(low) and math.isfinite(high) and high > low
                 else ""
             )
-            row.append(f"{_status(verdict.status)} {measured}{ci}")
+            row.append(f"{verdict_status(verdict.status)} {measured}{ci}")
         verdicts.add_row(*row)
     stdout.print(verdicts)
     if result.differences:
