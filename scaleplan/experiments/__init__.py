@@ -9,12 +9,17 @@ One module per experiment, one public verb each; every result is a frozen datacl
 - :func:`compare` (``compare``) — candidates under common random numbers, NFR gates, a
   weighted decision matrix, the cost–p99 Pareto frontier and a recommendation;
 - :func:`runway` (``growth``) — months of growth until the first SLO breaks;
-- :func:`cost` (``cost``) — cost per month, per million requests, per SLO-meeting request.
+- :func:`cost` (``cost``) — cost per month, per million requests, per SLO-meeting request;
+- :func:`failures` (``availability``) — time- and request-based availability with CIs,
+  downtime per month, error-budget burn, the analytic series/parallel/k-of-n referee;
+- :func:`recovery` (``dr``) — RPO and RTO distributions per DR strategy over many disasters;
+- :func:`deploy` (``rollout``) — rolling, blue-green, canary and all-at-once releases.
 
 Experiments call the engine and the analytic module; they draw nothing (``views``) and print
 nothing (``cli``).
 """
 
+from scaleplan.experiments.availability import FailuresResult, failures
 from scaleplan.experiments.compare import (
     CandidateResult,
     ComparisonResult,
@@ -22,9 +27,11 @@ from scaleplan.experiments.compare import (
     compare,
 )
 from scaleplan.experiments.cost import ComponentCost, CostResult, cost
+from scaleplan.experiments.dr import RecoveryResult, recovery
 from scaleplan.experiments.growth import RunwayResult, runway, runway_months
 from scaleplan.experiments.nfr import Verdict, check, verdict_records
 from scaleplan.experiments.pull import PullResult, PullStep, RampResult, pull, ramp
+from scaleplan.experiments.rollout import RolloutResult, deploy
 from scaleplan.experiments.sweep import SweepResult, parse_grid_values, sweep
 
 __all__ = [
@@ -32,19 +39,25 @@ __all__ = [
     "ComparisonResult",
     "ComponentCost",
     "CostResult",
+    "FailuresResult",
     "PairedDifference",
     "PullResult",
     "PullStep",
     "RampResult",
+    "RecoveryResult",
+    "RolloutResult",
     "RunwayResult",
     "SweepResult",
     "Verdict",
     "check",
     "compare",
     "cost",
+    "deploy",
+    "failures",
     "parse_grid_values",
     "pull",
     "ramp",
+    "recovery",
     "runway",
     "runway_months",
     "sweep",
