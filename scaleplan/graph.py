@@ -160,6 +160,45 @@ def service_demand_s(graph: nx.DiGraph) -> dict[str, float]:
     return demands
 
 
+def holding_lower_bound_s(graph: nx.DiGraph) -> dict[str, float]:
+    """A lower bound on the seconds each component's slot is held per visit.
+
+    A service that holds its slot during its calls holds it for its own service plus the spans
+    of the calls it makes; a span is at least the callee's own service plus the spans of the
+    callee's calls (queueing only adds to it). A parallel join lasts at least as long as its
+    longest expected branch. Asynchronous targets add nothing to the caller.
+    """
+    spans: dict[str, float] = {}
+
+    def span(name: str, visiting: frozenset[str]) -> float:
+        if name in spans:
+            return spans[name]
+        if name in visiting:  # a cycle: count the component's own service only
+            return mean_service_s(graph.nodes[name]["spec"])
+        value = mean_service_s(graph.nodes[name]["spec"]) + _calls_s(name, visiting | {name})
+        spans[name] = value
+        return value
+
+    def _calls_s(name: str, visiting: frozenset[str]) -> float:
+        component = graph.nodes[name]["spec"]
+        shares = [
+            data["visits"] * span(target, visiting)
+            for _, target, data in graph.out_edges(name, data=True)
+            if not data.get("asynchronous")
+        ]
+        if not shares:
+            return 0.0
+        return max(shares) if getattr(component, "parallel", False) else sum(shares)
+
+    holding: dict[str, float] = {}
+    for name in graph:
+        component = graph.nodes[name]["spec"]
+        own = mean_service_s(component)
+        holds = getattr(component, "hold_during_calls", False) and component.capacity
+        holding[name] = own + (_calls_s(name, frozenset({name})) if holds else 0.0)
+    return holding
+
+
 def mean_service_s(component: ComponentSpec) -> float:
     """Mean seconds of a component's own service per visit (0 for one that adds no delay)."""
     if isinstance(component, DatabaseSpec):

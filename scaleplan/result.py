@@ -59,6 +59,7 @@ class ComponentResult:
     replicas: float = 1  # mean over the measured window when autoscaling
     wait_ms: float = math.nan
     utilization_ci95: tuple[float, float] = (math.nan, math.nan)
+    mean_queue_ci95: tuple[float, float] = (math.nan, math.nan)
     method: str = ""
     # Kind-specific figures: hit ratios, shard shares, retries and timeouts per call, ...
     details: dict[str, Any] = field(default_factory=dict)

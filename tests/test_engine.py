@@ -733,3 +733,53 @@ def test_overload_with_a_queue_limit_is_a_stable_loss_system(
     assert any("queue_limit bounds the queue" in warning for warning in result.warnings)
     # The server carries at most μ, so at least 1 − μ/λ = 1/3 of the arrivals are lost.
     assert result.requests.rejected / result.requests.arrived >= 1 - 1 / 1.5
+
+
+def test_a_slot_held_during_calls_counts_in_the_stability_check(
+    make_spec: Callable[..., ArchitectureSpec],
+) -> None:
+    # api holds its one slot for 5 ms of its own plus db's 10 ms: 80/s × 15 ms = 1.2.
+    spec = make_spec(
+        {
+            "api": {
+                "kind": "service",
+                "service_time": {"dist": "exponential", "mean_ms": 5},
+                "calls": [{"to": "db"}],
+            },
+            "db": {
+                "kind": "service",
+                "concurrency": 8,
+                "service_time": {"dist": "exponential", "mean_ms": 10},
+            },
+        },
+        entry="api",
+        rate_per_s=80.0,
+    )
+    with pytest.raises(UnstableError) as caught:
+        simulate(spec, seed=SEED, requests=20_000)
+    assert "components.api" in str(caught.value) and "1.20×" in str(caught.value)
+    result = simulate(spec, seed=SEED, requests=20_000, run_anyway=True)
+    assert not result.stable
+    # No steady state, so no interval is published for its mean.
+    assert all(math.isnan(bound) for bound in result.latency_ms.mean_ci95)
+
+
+def test_errors_injected_at_a_component_are_in_its_error_series(
+    make_service_spec: Callable[..., ArchitectureSpec],
+) -> None:
+    spec = make_service_spec(50.0, 5.0, error_probability=0.1)
+    result = simulate(spec, seed=SEED, requests=5_000)
+    series = result.timeseries["components"]["api"]["errors_per_s"]
+    assert round(sum(series) * result.timeseries["bucket_s"]) == result.requests.failed > 0
+
+
+def test_a_single_run_gives_intervals_that_cover_utilisation_and_queue(
+    make_service_spec: Callable[..., ArchitectureSpec],
+) -> None:
+    # M/M/1 at ρ = 0.5: utilisation 0.5 and mean queue Lq = ρ²/(1 − ρ) = 0.5.
+    spec = make_service_spec(50.0, 10.0)
+    api = simulate(spec, seed=SEED, requests=200_000).components["api"]
+    low, high = api.utilization_ci95
+    assert low <= 0.5 <= high
+    low, high = api.mean_queue_ci95
+    assert low <= 0.5 <= high

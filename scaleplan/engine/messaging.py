@@ -89,6 +89,8 @@ class WorkerPoolStation(ServiceStation):
             release(self.pool)
         held = (done if self.hold else served) - started
         self.records.append((done, 0.0, served - started, held, done - started))
+        if status != OK:
+            self.failure_times.append(done)
         return status
 
 

@@ -31,7 +31,7 @@ from scaleplan.engine.recorder import LatencySeries, Recorder, StationSeries, Wi
 from scaleplan.engine.stations import OK, REJECTED, Station
 from scaleplan.engine.streams import buffered, generator
 from scaleplan.errors import SimulationError
-from scaleplan.graph import build_graph, service_demand_s
+from scaleplan.graph import build_graph, holding_lower_bound_s, visit_ratios
 from scaleplan.metrics import DEFAULT_BINS, MeanCI, batch_means_ci, mser_batches, replication_ci
 from scaleplan.result import (
     PERCENTILES,
@@ -61,16 +61,19 @@ class UnstableError(SimulationError):
 
 
 def offered_loads(spec: ArchitectureSpec, graph: nx.DiGraph, rate_per_s: float) -> dict[str, float]:
-    """Each component's own service demand over its capacity at ``rate_per_s``.
+    """Each component's slot demand over its capacity at ``rate_per_s``, a lower bound.
 
-    The demand ignores slots held during calls, so it can only understate the load. An
-    autoscaled component is judged at its most replicas: below that it scales up.
+    The demand is a lower bound on how long a visit holds a slot (own service, plus the calls'
+    spans without their queueing when the slot is held during calls), so a load of 1 or more
+    here is certain. An autoscaled component is judged at its most replicas.
     """
+    visits = visit_ratios(graph)
+    holding = holding_lower_bound_s(graph)
     return {
-        name: rate_per_s * demand / spec.components[name].max_capacity
+        name: rate_per_s * visits[name] * holding[name] / spec.components[name].max_capacity
         if spec.components[name].max_capacity
         else 0.0
-        for name, demand in service_demand_s(graph).items()
+        for name in graph
     }
 
 
@@ -436,7 +439,8 @@ def _window(run: Replication, warmup: float | str, warmup_s: float | None) -> Wi
         warmup_time = warmup_s or 0.0
     first = math.ceil(warmup_time / width - 1e-9)
     end = run.end_s if run.stopped is not None else run.last_arrival_s
-    last = min(int(end / width + 1e-9), recorder.n_buckets)
+    # The last bucket also holds whatever came after the recorder's time range: never measure it.
+    last = min(int(end / width + 1e-9), recorder.n_buckets - 1)
     if last <= first:
         # Too short to measure after the warm-up: keep what there is rather than nothing.
         first, last = 0, max(1, min(math.ceil(end / width), recorder.n_buckets))
@@ -506,11 +510,20 @@ def _summarise(
         for run, window in zip(runs, windows, strict=True)
     )
     stopped = next((run.stopped for run in runs if run.stopped is not None), None)
-    unstable = stopped or unstable_before
+    paired = list(zip(runs, windows, strict=True))
+    components = {
+        name: _component([(run.recorder.stations[name], w) for run, w in paired])
+        for name in runs[0].recorder.stations
+    }
+    unstable = stopped or unstable_before or _growing(paired, components)
     warnings = [warning for run in runs for warning in run.warnings]
+    if any(run.end_s > (run.recorder.n_buckets - 1) * run.recorder.width_s for run in runs):
+        warnings.append(
+            "the run lasted more than twice its planned horizon: what happened after that is "
+            "left out of the figures"
+        )
     if unstable is not None:
         warnings.insert(0, f"unstable: {unstable.component}: {unstable.reason}")
-    paired = list(zip(runs, windows, strict=True))
     latency = _latency([(run.recorder.system, window) for run, window in paired])
     classes = {}
     for name in runs[0].recorder.class_names:
@@ -518,10 +531,11 @@ def _summarise(
             classes[name] = latency
         else:
             classes[name] = _latency([(run.recorder.classes[name], w) for run, w in paired])
-    components = {
-        name: _component([(run.recorder.stations[name], w) for run, w in paired])
-        for name in runs[0].recorder.stations
-    }
+    if unstable is not None:
+        # Without a steady state a mean has nothing to converge to: no interval for it.
+        nan = (math.nan, math.nan)
+        latency = replace(latency, mean_ci95=nan)
+        classes = {name: replace(summary, mean_ci95=nan) for name, summary in classes.items()}
     for window in windows:
         if window.warmup_s > 0.5 * window.end_s:
             warnings.append(
@@ -554,6 +568,44 @@ def _summarise(
     )
 
 
+def _growing(
+    paired: list[tuple[Replication, Window]], components: dict[str, ComponentResult]
+) -> Unstable | None:
+    """Runtime instability: the requests in the system grew through the measured window while
+    a component was saturated (the signature of a queue without a steady state).
+
+    A stable system's backlog fluctuates by about the square root of its arrivals; a growth of
+    five times that, with a component busy 98% of the time or more, is not a fluctuation.
+    """
+    for run, window in paired:
+        recorder = run.recorder
+        span = slice(window.first, window.last)
+        arrived = int(recorder.arrivals[span].sum())
+        left = int(
+            recorder.system.count[span].sum()
+            + recorder.rejected[span].sum()
+            + recorder.failed[span].sum()
+        )
+        growth = arrived - left
+        saturated = {
+            name: result for name, result in components.items() if result.utilization >= 0.98
+        }
+        if saturated and growth > max(100.0, 5 * math.sqrt(max(arrived, 1))):
+            name = max(
+                saturated, key=lambda key: (saturated[key].utilization, saturated[key].mean_queue)
+            )
+            rate = growth / window.seconds if window.seconds else math.nan
+            return Unstable(
+                component=name,
+                factor=math.nan,
+                reason=(
+                    f"the requests in the system grew by {growth} ({rate:.3g}/s) through the "
+                    f"measured window while {name} was {saturated[name].utilization:.0%} busy"
+                ),
+            )
+    return None
+
+
 def _component(per_run: list[tuple[StationSeries, Window]]) -> ComponentResult:
     first = per_run[0][0]
     seconds = sum(window.seconds for _, window in per_run)
@@ -564,9 +616,24 @@ def _component(per_run: list[tuple[StationSeries, Window]]) -> ComponentResult:
     rejected = sum(int(series.rejects.sum()) for series, _ in per_run)
     utilization = sum(held) / sum(slot_seconds) if sum(slot_seconds) else 0.0
     utilization_ci = (math.nan, math.nan)
-    if first.capacity and len(per_run) > 1:
-        ci = replication_ci([h / c for h, c in zip(held, slot_seconds, strict=True) if c])
-        utilization_ci = (ci.low, ci.high)
+    queue_ci = (math.nan, math.nan)
+    if len(per_run) > 1:
+        if first.capacity:
+            ci = replication_ci([h / c for h, c in zip(held, slot_seconds, strict=True) if c])
+            utilization_ci = (ci.low, ci.high)
+        ci = replication_ci(
+            [float(s.wait_s[w.first : w.last].sum()) / w.seconds for s, w in per_run if w.seconds]
+        )
+        queue_ci = (ci.low, ci.high)
+    else:
+        # One run: batch means over its time buckets, as for the latency.
+        series, window = per_run[0]
+        span = slice(window.first, window.last)
+        if first.capacity and (series.capacity_s[span] > 0).all():
+            ci = batch_means_ci(series.held_s[span] / series.capacity_s[span])
+            utilization_ci = (ci.low, ci.high)
+        ci = batch_means_ci(series.wait_s[span] / window.width_s)
+        queue_ci = (ci.low, ci.high)
     replicas = float(np.mean([series.replicas[w.first : w.last].mean() for series, w in per_run]))
     details = first.details if len(per_run) == 1 else _merge_details(per_run)
     if any(series.up_log for series, _ in per_run):
@@ -590,6 +657,7 @@ def _component(per_run: list[tuple[StationSeries, Window]]) -> ComponentResult:
         replicas=round(replicas, 6),
         wait_ms=1e3 * waited / count if count else math.nan,
         utilization_ci95=utilization_ci,
+        mean_queue_ci95=queue_ci,
         method="simulation",
         details=details,
     )

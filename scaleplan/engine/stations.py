@@ -327,6 +327,8 @@ class ServiceStation(Station):
         else:
             held = served - started
         self.records.append((done, started - arrived, served - started, held, done - arrived))
+        if status != OK:  # an error here or from a call: this component answered with it
+            self.failure_times.append(done)
         return status
 
     def call_in_order(self) -> Visit:
@@ -456,4 +458,6 @@ class LoadBalancerStation(Station):
         status = yield from station.serve(replica)
         done = env.now
         self.records.append((done, waited, own, own, done - arrived))
+        if status != OK:
+            self.failure_times.append(done)
         return status
