@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from _records import SCENARIOS, SMALL_BUDGET, bundled_record, xss_record
+from _records import ROOT, SCENARIOS, SMALL_BUDGET, bundled_record, xss_record
 
 from scaleplan.errors import ReportError
 from scaleplan.report.decide import (
@@ -62,6 +62,43 @@ def test_the_bundled_record_has_every_madr_section_in_order() -> None:
         assert heading in options
     # Each option drawn as its graph, plus any comparison figures.
     assert page.count("Plotly.newPlot(") >= 3
+    # The bundled scenario names a DR file and a release plan: the chosen option's resilience.
+    assert f"Resilience of {chosen}" in options
+    assert f"Rolling out {chosen}" in _headings(page, 4)
+
+
+def test_a_scenario_with_resilience_keys_gets_a_resilience_part(tmp_path: Path) -> None:
+    (tmp_path / "plans").mkdir()
+    plan = (ROOT / "data" / "rollouts" / "canary.yaml").read_text()
+    (tmp_path / "plans" / "canary.yaml").write_text(
+        plan.replace("component: api", "component: app")
+    )
+    shutil.copy(ROOT / "data" / "dr" / "online-shop-dr.yaml", tmp_path / "plans" / "dr.yaml")
+    scenario = tmp_path / "tiny-shop.yaml"
+    scenario.write_text(
+        (SCENARIOS / "tiny-shop.yaml").read_text()
+        + "resilience: {dr: plans/dr.yaml, rollout: plans/canary.yaml}\n"
+    )
+    record = decide(scenario, tmp_path / "out")
+    page = record.html.read_text(encoding="utf-8")
+    assert _headings(page, 2) == MADR_SECTIONS  # the part sits inside Consequences
+    chosen = record.metrics["chosen"]
+    assert f"Resilience of {chosen}" in _headings(page, 3)
+    parts = _headings(page, 4)
+    assert parts[0] == f"Rolling out {chosen}"
+    assert parts[1].startswith("Disaster recovery: Online shop: recovering the orders database")
+    assert parts[2] == f"Failures and availability of {chosen}"
+    consequences, confirmation = page.index(">Consequences<"), page.index(">Confirmation<")
+    assert consequences < page.index(f"Resilience of {chosen}") < confirmation
+    assert "canary" in page and "warm-standby" in page and "RTO p99" in page
+    assert self_contained_problems(page) == []
+
+
+def test_without_resilience_keys_the_record_has_no_resilience_part() -> None:
+    page = xss_record().html.read_text(encoding="utf-8")
+    assert _headings(page, 2) == MADR_SECTIONS
+    assert "Resilience of" not in page
+    assert "Rolling out" not in page and "Disaster recovery" not in page
 
 
 def test_the_record_is_one_self_contained_file() -> None:

@@ -65,3 +65,28 @@ def test_with_failures_in_the_spec_availability_is_measured() -> None:
     assert head.startswith("## Failures and availability of pair")
     assert "Time availability" in head and "minutes down a month" in head
     assert figure.data
+
+
+def test_without_resilience_keys_there_is_no_resilience_part() -> None:
+    assert shop().scenario.resilience is None
+    assert present.resilience(shop()) == []
+
+
+def test_sections_take_a_heading_level() -> None:
+    (note,) = present.failures_section(shop(), level=4)
+    assert note.startswith(f"#### Failures and availability of {text('single')}")
+
+
+def test_a_release_plan_for_a_component_the_chosen_option_lacks_is_not_run(
+    tmp_path: Path,
+) -> None:
+    scenario = tmp_path / "shop.yaml"
+    canary = ROOT / "data" / "rollouts" / "canary.yaml"  # releases 'api'; 'single' has 'app'
+    scenario.write_text(
+        (SCENARIOS / "tiny-shop.yaml").read_text() + f"resilience: {{rollout: {canary}}}\n"
+    )
+    evidence = record.gather(scenario)
+    head, release, failures = present.resilience(evidence)
+    assert head.startswith(f"### Resilience of {text('single')}")
+    assert release.startswith("#### Rolling out") and "is not simulated" in release
+    assert failures.startswith("#### Failures and availability of")

@@ -121,6 +121,21 @@ def test_the_workload_may_change_the_arrival_process(tmp_path: Path):
             ["scenario.yaml:5: candidates[0].path: file does not exist (got 'missing.yaml'"],
         ),
         (
+            MINIMAL + "resilience: {dr: missing-dr.yaml}\n",
+            [
+                "scenario.yaml:6: resilience.dr: file does not exist (got 'missing-dr.yaml'; "
+                "paths are relative to the scenario file)"
+            ],
+        ),
+        (
+            MINIMAL + "resilience:\n  rollout: nowhere/canary.yaml\n",
+            ["scenario.yaml:7: resilience.rollout: file does not exist (got 'nowhere/canary.yaml'"],
+        ),
+        (
+            MINIMAL + "resilience: {backup: x.yaml}\n",
+            ["resilience.backup: unknown key 'backup'"],
+        ),
+        (
             MINIMAL + "criteria: {speed: 1}\n",
             ["scenario.yaml:6: criteria.speed: unknown criterion 'speed'"],
         ),
@@ -229,3 +244,28 @@ def test_not_a_mapping_and_missing_files():
         load_scenario(ROOT / "no-such-scenario.yaml")
     with pytest.raises(SpecError, match="title: required key is missing"):
         parse_scenario({"workload": {"today": {"rate_per_s": 1}}, "candidates": [{"path": "x"}]})
+
+
+def test_resilience_files_are_relative_to_the_scenario(tmp_path: Path):
+    shop = load_scenario(SHOP)
+    assert shop.resilience_file("dr") == SHOP.parent / "../dr/online-shop-dr.yaml"
+    assert shop.resilience_file("dr").is_file()  # type: ignore[union-attr]
+    assert shop.resilience_file("rollout").is_file()  # type: ignore[union-attr]
+    (tmp_path / "plans").mkdir()
+    (tmp_path / "plans" / "canary.yaml").write_text(
+        (ROOT / "data/rollouts/canary.yaml").read_text()
+    )
+    path = write(tmp_path, MINIMAL + "resilience: {rollout: plans/canary.yaml}\n")
+    scenario = load_scenario(path)
+    assert scenario.resilience_file("rollout") == tmp_path / "plans" / "canary.yaml"
+    assert scenario.resilience_file("dr") is None
+    assert load_scenario(write(tmp_path, MINIMAL, "plain.yaml")).resilience_file("dr") is None
+
+
+def test_errors_inside_a_resilience_file_name_that_file(tmp_path: Path):
+    (tmp_path / "dr.yaml").write_text(
+        (ROOT / "data/dr/online-shop-dr.yaml").read_text().replace("size_gb: 400", "size_gb: -1")
+    )
+    message = problems(write(tmp_path, MINIMAL + "resilience: {dr: dr.yaml}\n"))
+    assert "dr.yaml:" in message and "data.size_gb" in message
+    assert "scenario.yaml" not in message

@@ -3,8 +3,9 @@
 Functions over the :class:`~scaleplan.report.record.Evidence` of a comparison that run the
 resilience experiments for the chosen option (:func:`scaleplan.experiments.rollout.deploy`,
 :func:`scaleplan.experiments.dr.recovery`, :func:`scaleplan.experiments.availability.failures`)
-and return Markdown and figures for the "Present" notebook. They hold the little glue a
-notebook must not: which option, which plans, which columns.
+and return Markdown and figures for the "Present" notebook and, through :func:`resilience`,
+for the decision record (when the scenario's ``resilience`` keys name a DR file or a release
+plan). They hold the little glue a notebook must not: which option, which plans, which columns.
 """
 
 from __future__ import annotations
@@ -81,12 +82,17 @@ def rollouts(
     )
 
 
-def rollout_section(evidence: Evidence, result: RolloutResult) -> list[Any]:
-    """The rollout comparison: one row per strategy and seed, and the deploy drawn."""
+def _heading(level: int) -> str:
+    return "#" * level + " "
+
+
+def rollout_section(evidence: Evidence, result: RolloutResult, *, level: int = 2) -> list[Any]:
+    """The rollout comparison: one row per strategy and seed, and the deploy drawn (under a
+    heading of ``level``)."""
     from scaleplan.views import figure_rollout
 
     head = Markdown(
-        f"## Rolling out {text(chosen_name(evidence))}\n\n"
+        f"{_heading(level)}Rolling out {text(chosen_name(evidence))}\n\n"
         f"A release of **{text(result.component)}** ({result.replicas} replicas) at "
         f"{result.rate_per_s:,.0f} requests/s, with each strategy under the same seeds (so the "
         "same release, good or bad). The blast radius is the share of requests since the "
@@ -104,13 +110,14 @@ def recovery_result(plan: str | Path) -> RecoveryResult:
     return recovery(load_dr(plan))
 
 
-def recovery_section(result: RecoveryResult) -> list[Any]:
-    """Disaster recovery: RPO and RTO per strategy against the objectives, and their spread."""
+def recovery_section(result: RecoveryResult, *, level: int = 2) -> list[Any]:
+    """Disaster recovery: RPO and RTO per strategy against the objectives, and their spread
+    (under a heading of ``level``)."""
     from scaleplan.views import figure_recovery
 
     notes = "".join(f"\n- {text(note)}" for note in result.notes)
     head = Markdown(
-        f"## Disaster recovery: {text(result.title)}\n\n"
+        f"{_heading(level)}Disaster recovery: {text(result.title)}\n\n"
         f"{result.disasters:,} simulated disasters per strategy.\n\n"
         + records_table(result.records(), RECOVERY_COLUMNS)
         + (f"\n\nNotes:{notes}" if notes else "")
@@ -118,8 +125,9 @@ def recovery_section(result: RecoveryResult) -> list[Any]:
     return [head, figure_recovery(result)]
 
 
-def failures_section(evidence: Evidence, *, replications: int = 5) -> list[Any]:
-    """Availability of the chosen option under the failures its spec declares, if any."""
+def failures_section(evidence: Evidence, *, replications: int = 5, level: int = 2) -> list[Any]:
+    """Availability of the chosen option under the failures its spec declares, if any (under a
+    heading of ``level``)."""
     spec = chosen_spec(evidence)
     failing = [
         name
@@ -130,7 +138,7 @@ def failures_section(evidence: Evidence, *, replications: int = 5) -> list[Any]:
     if not failing and not getattr(spec, "chaos", None):
         return [
             Markdown(
-                f"## Failures and availability of {name}\n\n"
+                f"{_heading(level)}Failures and availability of {name}\n\n"
                 f"The architecture of {name} declares no `failures:` (mean time between "
                 "failures and to repair) on any component and no chaos events, so there is "
                 "nothing to fail: its availability NFR stays *not evaluated* in the gates. Add "
@@ -143,7 +151,7 @@ def failures_section(evidence: Evidence, *, replications: int = 5) -> list[Any]:
     system = result.system_time
     return [
         Markdown(
-            f"## Failures and availability of {name}\n\n"
+            f"{_heading(level)}Failures and availability of {name}\n\n"
             f"Time availability {100 * system.mean:.4f}% (95% CI {100 * system.low:.4f}–"
             f"{100 * system.high:.4f}%), about {result.downtime_min_per_month.mean:,.1f} "
             "minutes down a month."
@@ -161,3 +169,52 @@ def _failures(evidence: Evidence, spec: ArchitectureSpec, replications: int) -> 
         replications=replications,
         availability=evidence.scenario.nfrs.availability,
     )
+
+
+#: Seeds (paired releases) of the record's rollout: the "Present" notebook may compare more.
+RECORD_ROLLOUT_SEEDS = 1
+#: Replications of the record's failure run (the smallest that gives a CI).
+RECORD_FAILURE_REPLICATIONS = 2
+
+
+def resilience(evidence: Evidence, *, level: int = 3) -> list[Any]:
+    """The decision record's Resilience part: the chosen option's planned release (the
+    strategy of the scenario's ``resilience.rollout`` plan only), the disaster recovery of its
+    ``resilience.dr`` file and its failures — on a small run budget. Empty when the scenario
+    gives neither key, so a record without them shows nothing."""
+    from scaleplan.spec.rollout import load_rollout
+
+    scenario = evidence.scenario
+    dr, plan = scenario.resilience_file("dr"), scenario.resilience_file("rollout")
+    if dr is None and plan is None:
+        return []
+    name = text(chosen_name(evidence))
+    items: list[Any] = [
+        Markdown(
+            f"{_heading(level)}Resilience of {name}\n\n"
+            "How the chosen option goes down and comes back: its planned release, the disaster "
+            "recovery of its data and the failures its architecture declares (each simulated "
+            "on a small budget; the Present notebook compares more)."
+        )
+    ]
+    sub = level + 1
+    if plan is not None:
+        loaded = load_rollout(plan)
+        components = chosen_spec(evidence).components
+        if loaded.component is not None and loaded.component not in components:
+            items.append(
+                Markdown(
+                    f"{_heading(sub)}Rolling out {name}\n\n"
+                    f"The release plan names the component {text(loaded.component)}, which "
+                    f"{name} does not have, so its release is not simulated."
+                )
+            )
+        else:
+            result = rollouts(
+                evidence, plan, strategies=(loaded.strategy,), seeds=RECORD_ROLLOUT_SEEDS
+            )
+            items.extend(rollout_section(evidence, result, level=sub))
+    if dr is not None:
+        items.extend(recovery_section(recovery_result(dr), level=sub))
+    items.extend(failures_section(evidence, replications=RECORD_FAILURE_REPLICATIONS, level=sub))
+    return items

@@ -61,6 +61,7 @@ from scaleplan.spec.nfr import (
 from scaleplan.spec.scenario import (
     CRITERIA,
     CandidateSpec,
+    ResilienceSpec,
     RunBudgetSpec,
     ScenarioSpec,
     ScenarioWorkloadSpec,
@@ -119,6 +120,7 @@ __all__ += [
     "HeadroomNFR",
     "NFRSpec",
     "QualitativeNFR",
+    "ResilienceSpec",
     "RetentionNFR",
     "RunBudgetSpec",
     "SLOSpec",

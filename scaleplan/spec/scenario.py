@@ -20,6 +20,9 @@ A scenario file (``data/scenarios/*.yaml``) describes one architecture decision:
     costs: {currency: EUR, defaults: {service: {…}}, candidates: {monolith: {db: {…}}}}
     criteria: {p99_ms: 3, cost_per_month: 3, runway_months: 2, headroom: 1}
     run: {seed: 1, replications: 5, requests: 20000, pull_replications: 3, …}
+    resilience:                    # optional: the chosen option's downtime in the record
+      dr: ../dr/online-shop-dr.yaml          # a disaster-recovery file (relative to this file)
+      rollout: ../rollouts/canary.yaml       # a release plan (its strategy and component)
 
 :func:`load_scenario` validates all of it with the same key-path errors as architecture files
 (file, line, key path, what was found), loads every candidate and applies the scenario's
@@ -66,6 +69,7 @@ __all__ = [
     "CRITERIA",
     "DEFAULT_CRITERIA",
     "CandidateSpec",
+    "ResilienceSpec",
     "RunBudgetSpec",
     "ScenarioSpec",
     "ScenarioWorkloadSpec",
@@ -181,6 +185,18 @@ class RunBudgetSpec(_Strict):
     baseline: str | None = Field(default=None, description="defaults to the first candidate")
 
 
+class ResilienceSpec(_Strict):
+    """Files that describe the chosen option's downtime, relative to the scenario file.
+
+    ``dr`` is a disaster-recovery file (:func:`scaleplan.spec.dr.load_dr`), ``rollout`` a
+    release plan (:func:`scaleplan.spec.rollout.load_rollout`). Both are optional; the decision
+    record shows a Resilience part only when at least one is given.
+    """
+
+    dr: str | None = None
+    rollout: str | None = None
+
+
 class ScenarioSpec(_Strict):
     """One architecture decision for one client (see the module docstring for the keys)."""
 
@@ -195,6 +211,7 @@ class ScenarioSpec(_Strict):
     criteria: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_CRITERIA))
     run: RunBudgetSpec = RunBudgetSpec()
     consequences: tuple[str, ...] = ()
+    resilience: ResilienceSpec | None = None
 
     _source: str = PrivateAttr(default="<memory>")
     _base_dir: str = PrivateAttr(default=".")
@@ -207,6 +224,15 @@ class ScenarioSpec(_Strict):
     @property
     def base_dir(self) -> str:
         return self._base_dir
+
+    def resilience_file(self, key: str) -> Path | None:
+        """The ``resilience.dr`` or ``resilience.rollout`` file, resolved against the
+        scenario's folder; ``None`` when the scenario does not give it."""
+        given = getattr(self.resilience, key) if self.resilience is not None else None
+        if given is None:
+            return None
+        path = Path(given)
+        return path if path.is_absolute() else Path(self._base_dir) / path
 
     @property
     def names(self) -> list[str]:
@@ -292,6 +318,7 @@ def parse_scenario(
         problems.extend(_load_candidate(scenario, index, candidate, source, base_dir, lines))
     if not problems:
         problems.extend(_cross_problems(scenario, source, lines))
+    problems.extend(_resilience_problems(scenario, source, lines))
     if problems:
         raise SpecError(problems)
     return scenario
@@ -362,6 +389,36 @@ def _load_candidate(
         # After loading, every candidate has its name (the architecture's unless renamed).
         object.__setattr__(candidate, "name", original.name)
     return []
+
+
+def _resilience_problems(
+    scenario: ScenarioSpec, source: str, lines: Mapping[tuple[str | int, ...], int]
+) -> list[Problem]:
+    """The ``resilience`` files must exist and be valid (a problem inside one names it)."""
+    from scaleplan.spec.dr import load_dr
+    from scaleplan.spec.rollout import load_rollout
+
+    problems: list[Problem] = []
+    for key, load in (("dr", load_dr), ("rollout", load_rollout)):
+        file = scenario.resilience_file(key)
+        if file is None:
+            continue
+        if not file.is_file():
+            given = getattr(scenario.resilience, key)
+            problems.append(
+                _problem(
+                    source,
+                    ("resilience", key),
+                    f"file does not exist (got {given!r}; paths are relative to the scenario file)",
+                    lines,
+                )
+            )
+            continue
+        try:
+            load(file)
+        except SpecError as error:
+            problems.extend(error.problems)
+    return problems
 
 
 def apply_workload(spec: ArchitectureSpec, scenario: ScenarioSpec) -> ArchitectureSpec:
