@@ -126,6 +126,14 @@ def test_an_impossible_slo_gives_a_zero_limit():
     assert any("no rate" in note for note in result.notes)
 
 
+def test_one_search_publishes_its_bracket_with_a_note():
+    result = pull(mmc(), ["p99<=300ms"], seed=1, requests=2000, replications=1, curve=())
+    assert result.limit_ci95 == result.bracket
+    assert any("its final bracket" in note and "not a 95%" in note for note in result.notes)
+    several = pull(mmc(), ["p99<=300ms"], seed=1, requests=2000, replications=2, curve=())
+    assert not any("bracket" in note for note in several.notes)
+
+
 def test_objectives_for_a_missing_class_are_ignored_with_a_note():
     result = pull(mmc(), ["checkout.p99<=300ms"], seed=1, requests=2000, replications=2, curve=())
     assert result.slos == ()

@@ -396,23 +396,37 @@ def test_every_bad_fixture_is_in_the_table() -> None:
 
 
 @pytest.mark.parametrize(
-    ("file_name", "line", "message"),
+    ("file_name", "expected"),
     [
-        ("lognormal-mean-only.yaml", 7, "give either mean_ms and cv, or p50_ms and p99_ms"),
-        ("uniform-cv-too-high.yaml", 7, "a uniform's cv is at most 1/√3 ≈ 0.577 (got 0.8)"),
-        ("empirical-not-a-number.yaml", 7, "line 4: not a number (got 'fast')"),
-        ("empirical-file-missing.yaml", 7, "no-such-samples.csv' does not exist"),
+        (
+            "lognormal-mean-only.yaml",
+            "lognormal-mean-only.yaml:7: components.api.service_time: "
+            "give either mean_ms and cv, or p50_ms and p99_ms",
+        ),
+        (
+            "uniform-cv-too-high.yaml",
+            "uniform-cv-too-high.yaml:7: components.api.service_time: "
+            "a uniform's cv is at most 1/√3 ≈ 0.577 (got 0.8)",
+        ),
+        (
+            "empirical-not-a-number.yaml",
+            "empirical-not-a-number.yaml:7: components.api.service_time: "
+            "samples-not-a-number.csv line 4: not a number (got 'fast')",
+        ),
+        (
+            "empirical-file-missing.yaml",
+            "empirical-file-missing.yaml:7: components.api.service_time: "
+            f"samples file '{BAD_DIR}/no-such-samples.csv' does not exist",
+        ),
     ],
 )
 def test_distribution_problems_name_file_line_and_what_was_found(
-    file_name: str, line: int, message: str
+    file_name: str, expected: str
 ) -> None:
-    # What still holds while the key-path bug above is open: the place and what was found.
+    # One line each: the file and line, the key path of the distribution, and what was found.
     with pytest.raises(SpecError) as caught:
         load_spec(BAD / file_name)
-    (text,) = error_lines(caught.value)
-    assert text.startswith(f"{file_name}:{line}: components.api.service_time")
-    assert text.endswith(message)
+    assert error_lines(caught.value) == [expected.replace(BAD_DIR, str(BAD))]
 
 
 def test_alias_bomb_is_refused_quickly() -> None:

@@ -107,10 +107,14 @@ def print_pull(result: PullResult) -> None:
     low, high = result.limit_ci95
     slos = ", ".join(result.slos) or "stability only"
     stdout.print(f"[bold]{result.spec}[/bold] — tractor pull under {slos}, seed {result.seed}")
+    interval = (
+        f"95% CI {_fmt(low, '.1f')} – {_fmt(high, '.1f')} over {len(result.limits)} searches"
+        if len(result.limits) > 1
+        else f"bracket {_fmt(low, '.1f')} – {_fmt(high, '.1f')} of one search (not a CI)"
+    )
     stdout.print(
         f"sustainable limit: [bold]{_fmt(result.limit_per_s, '.1f')} requests/s[/bold] "
-        f"({_fmt(result.limit_per_min, ',.0f')} requests/min), 95% CI "
-        f"{_fmt(low, '.1f')} – {_fmt(high, '.1f')} over {result.replications} searches"
+        f"({_fmt(result.limit_per_min, ',.0f')} requests/min), {interval}"
     )
     stdout.print(
         f"first search: bracket {_fmt(result.bracket[0], '.1f')} – "

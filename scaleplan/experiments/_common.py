@@ -70,9 +70,63 @@ def point_value(result: SimulationResult, slo: SLOSpec) -> float:
 
 
 def error_rate(result: SimulationResult) -> float:
-    """Rejected and failed requests as a share of the arrivals."""
+    """Rejected and failed requests as a share of the arrivals, over the measured window.
+
+    The same window as the latency figures (warm-up and drain left out), read off the
+    system time series. A result without one, or with several replications (their series are
+    averaged while each has a window of its own), falls back to the counts of the whole run.
+    """
+    window = measured_counts(result)
+    if window is not None:
+        errors, arrivals = window
+        return errors / arrivals if arrivals else math.nan
     counts = result.requests
     return (counts.rejected + counts.failed) / counts.arrived if counts.arrived else math.nan
+
+
+def measured_buckets(result: SimulationResult) -> slice | None:
+    """The time-series buckets of a single replication's measured window, if it can tell.
+
+    The engine measures whole buckets from the first at or after the warm-up
+    (``run["warmup_s"]``) for ``run["measured_s"]`` seconds. None when the result has no
+    series, several replications, or a window that does not fit the series.
+    """
+    run = result.run or {}
+    series = (result.timeseries or {}).get("system") or {}
+    width = (result.timeseries or {}).get("bucket_s")
+    warmups = run.get("warmup_s")
+    measured = run.get("measured_s")
+    arrivals = series.get("arrivals_per_s")
+    if (
+        not isinstance(warmups, list | tuple)
+        or len(warmups) != 1
+        or not isinstance(width, int | float)
+        or not width > 0
+        or not isinstance(measured, int | float)
+        or not arrivals
+        or "errors_per_s" not in series
+    ):
+        return None
+    first = math.ceil(warmups[0] / width - 1e-9)
+    count = round(measured / width)
+    if first + count > len(arrivals):
+        # A warm-up longer than the run: the engine then measured from the start instead.
+        first = 0
+    if count < 1 or first + count > len(arrivals):
+        return None
+    return slice(first, first + count)
+
+
+def measured_counts(result: SimulationResult) -> tuple[int, int] | None:
+    """(errors, arrivals) within the measured window, or None (see :func:`measured_buckets`)."""
+    buckets = measured_buckets(result)
+    if buckets is None:
+        return None
+    series = result.timeseries["system"]
+    width = float(result.timeseries["bucket_s"])
+    errors = round(math.fsum(series["errors_per_s"][buckets]) * width)
+    arrivals = round(math.fsum(series["arrivals_per_s"][buckets]) * width)
+    return errors, arrivals
 
 
 def busiest(result: SimulationResult) -> tuple[str, float]:

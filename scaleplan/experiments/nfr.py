@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from scaleplan.experiments._common import clean, error_rate, point_value
+from scaleplan.experiments._common import clean, error_rate, measured_buckets, point_value
 from scaleplan.metrics import MeanCI, batch_means_ci, extra_observations_needed, replication_ci
 from scaleplan.result import SimulationResult
 from scaleplan.spec import NFRSpec, SLOSpec, parse_slo
@@ -351,6 +351,9 @@ def _bucket_ci(result: SimulationResult, what: str) -> MeanCI:
     arrivals = np.asarray(series.get("arrivals_per_s", []), dtype=float)
     if what == "errors":
         errors = np.asarray(series.get("errors_per_s", []), dtype=float)
+        window = measured_buckets(result)
+        if window is not None:  # the window error_rate reads, so that the two agree
+            arrivals, errors = arrivals[window], errors[window]
         mask = arrivals > 0
         if mask.sum() < 2:
             return MeanCI(math.nan, math.nan, math.nan, math.nan, 0, "too few buckets")

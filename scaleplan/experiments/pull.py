@@ -121,8 +121,9 @@ class PullResult:
     """The sustainable limit of one architecture under its SLOs (see the module docstring).
 
     ``limit_per_s`` is the mean over ``replications`` searches and ``limit_ci95`` its Student-t
-    interval; ``limits`` are the per-search bracket midpoints; ``bracket`` is the first
-    search's final ``(meets, fails)``. ``runs`` counts the steps of the searches (refusals
+    interval (with a single search, its final bracket instead, as a note says); ``limits`` are
+    the per-search bracket midpoints; ``bracket`` is the first search's final
+    ``(meets, fails)``. ``runs`` counts the steps of the searches (refusals
     included) and ``search_requests`` their simulated requests; ``requests`` adds the curve.
     """
 
@@ -637,8 +638,14 @@ def pull(
             limit_ci = (min(limit_ci[0], bound.rate_per_s), min(limit_ci[1], bound.rate_per_s))
     else:
         limit, limit_ci = limits[0], (first.low, first.high if first.low > 0 else 0.0)
-        if replications > 1:
-            notes.append("one search only: the interval given is its bracket")
+        if first.low > 0:
+            # One search gives no spread to build a confidence interval from: what is
+            # published as limit_ci95 is its final bisection bracket.
+            notes.append(
+                "one search only: the interval given is its final bracket (the highest rate "
+                "that met the SLOs and the lowest that did not), not a 95% confidence "
+                "interval; run more replications for one"
+            )
     search_requests = sum(run.requests for s in searches for run in s.runs)
     runs = sum(len(s.steps) for s in searches)
 
