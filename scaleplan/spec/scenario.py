@@ -62,6 +62,7 @@ from scaleplan.spec.architecture import (
     suggest,
     validation_problems,
 )
+from scaleplan.spec.components import KINDS
 from scaleplan.spec.cost import CostTableSpec
 from scaleplan.spec.nfr import NFRSpec
 
@@ -473,7 +474,7 @@ def _cross_problems(
                     f"{suggest(component, known)}",
                     lines,
                 )
-    kinds = ("service", "load_balancer")
+    kinds = KINDS
     for kind in scenario.costs.defaults:
         if kind not in kinds:
             yield _problem(
