@@ -65,6 +65,7 @@ test: lint typecheck unit
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_pull.py
+	$(BIN)/python benchmarks/bench_explorer.py
 
 lab: $(BASE_STAMP) $(KERNEL_STAMP)
 	cd notebooks && ../$(BIN)/jupyter lab $(LAB_ROOT_FLAG) $(NOTEBOOKS)
