@@ -580,6 +580,23 @@ def _station(ctx: _Context, name: str, spans: Mapping[str, float]) -> _Station:
     return station
 
 
+def _arrival_notes(ctx: _Context, name: str, retried: str) -> tuple[bool, list[str]]:
+    """Whether the closed form's Poisson arrivals are exact at ``name``, and what it assumed."""
+    notes: list[str] = []
+    exact = bool(ctx.poisson_in[name])
+    if ctx.spec.workload.is_poisson and not exact:
+        notes.append(
+            f"{name}: its arrivals come from stations whose departures are not Poisson; "
+            "treated as Poisson (approximation)"
+        )
+    if name in ctx.retried:
+        exact = False
+        notes.append(
+            f"{name}: receives {retried} after a backoff; treated as Poisson (approximation)"
+        )
+    return exact, notes
+
+
 def _slot_station(
     ctx: _Context, name: str, spans: Mapping[str, float], replicas: int | None = None
 ) -> _Station:
@@ -609,18 +626,8 @@ def _slot_station(
     holds = isinstance(component, ServiceSpec) and component.hold_during_calls
     has_calls = any(call.made > 0 and not call.asynchronous for call in ctx.flows.calls[name])
     surrogate = holds and has_calls
-    exact = ctx.poisson_in[name]
-    if ctx.spec.workload.is_poisson and not exact:
-        notes.append(
-            f"{name}: its arrivals come from stations whose departures are not Poisson; "
-            "treated as Poisson (approximation)"
-        )
-    if name in ctx.retried:
-        exact = False
-        notes.append(
-            f"{name}: receives retried attempts or redeliveries after a backoff; "
-            "treated as Poisson (approximation)"
-        )
+    exact, arrival_notes = _arrival_notes(ctx, name, "retried attempts or redeliveries")
+    notes.extend(arrival_notes)
 
     if surrogate:
         holding_s = own_s + calls
@@ -983,17 +990,8 @@ def _database_station(ctx: _Context, name: str, component: DatabaseSpec) -> _Sta
     shares = ctx.shard_shares(name, component)
     per_shard = component.nodes_per_shard * component.concurrency
     notes: list[str] = []
-    exact = ctx.poisson_in[name]
-    if ctx.spec.workload.is_poisson and not exact:
-        notes.append(
-            f"{name}: its arrivals come from stations whose departures are not Poisson; "
-            "treated as Poisson (approximation)"
-        )
-    if name in ctx.retried:
-        exact = False
-        notes.append(
-            f"{name}: receives retried attempts after a backoff; treated as Poisson (approximation)"
-        )
+    exact, arrival_notes = _arrival_notes(ctx, name, "retried attempts")
+    notes.extend(arrival_notes)
     methods: list[str] = []
     children: list[_Child] = []
     waiting_total = 0.0
