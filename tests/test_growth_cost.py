@@ -108,7 +108,7 @@ def test_cost_per_month_adds_replica_hours_requests_storage_and_fees():
     assert result.storage_gb == pytest.approx(stored_today)
     rows = {row["component"]: row for row in result.records()}
     assert rows["db"]["requests_per_s"] == pytest.approx(50.0)  # visit ratio 0.5
-    assert rows["api"]["replicas"] == 3
+    assert rows["api"]["nodes"] == 3
     # At peak the per-request and storage parts double; the replica-hours do not.
     extra = 1.0 * 100 * month_s / 1e6 + 0.1 * stored_today
     assert result.per_month_peak == pytest.approx(expected_today + extra)
@@ -135,3 +135,92 @@ def test_cost_per_slo_meeting_request_and_at_the_month_of_breach():
     assert result.per_month_at_breach == pytest.approx(at_breach.per_month_today)
     unpriced = cost(shop(), CostTableSpec(), today_per_s=100.0)
     assert unpriced.per_month_today == 0.0
+
+
+def every_kind() -> tuple[object, dict[str, float]]:
+    """One component of every kind, and the nodes each must be billed for."""
+    spec = parse_spec(
+        {
+            "name": "every-kind",
+            "workload": {"rate_per_s": 20, "requests": 500},
+            "entry": "edge",
+            "components": {
+                "edge": {"kind": "edge", "to": "lb", "share": 0.2},
+                "lb": {"kind": "load_balancer", "to": "api"},
+                "api": {
+                    "kind": "service",
+                    "replicas": 3,
+                    "service_time": {"dist": "exponential", "mean_ms": 5},
+                    "autoscale": {"target": 0.6, "min_replicas": 2, "max_replicas": 6},
+                    "calls": [
+                        {"to": "cache"},
+                        {"to": "jobs", "probability": 0.5},
+                        {"to": "events", "probability": 0.5},
+                    ],
+                },
+                "cache": {"kind": "cache", "backing": "db", "hit_ratio": 0.7, "replicas": 3},
+                "db": {
+                    "kind": "database",
+                    "shards": 4,
+                    "read_replicas": 1,
+                    "read_time": {"dist": "exponential", "mean_ms": 2},
+                },
+                "jobs": {"kind": "queue", "consumer": "workers", "nodes": 3},
+                "events": {
+                    "kind": "topic",
+                    "nodes": 2,
+                    "subscriptions": [{"name": "audit", "consumer": "auditors"}],
+                },
+                "workers": {
+                    "kind": "worker_pool",
+                    "replicas": 2,
+                    "service_time": {"dist": "exponential", "mean_ms": 5},
+                },
+                "auditors": {
+                    "kind": "worker_pool",
+                    "replicas": 5,
+                    "service_time": {"dist": "exponential", "mean_ms": 5},
+                },
+            },
+        }
+    )
+    nodes = {
+        "edge": 1,
+        "lb": 1,
+        "api": 3,
+        "cache": 3,
+        "db": 4 * (1 + 1),  # shards × (primary + read replica)
+        "jobs": 3,
+        "events": 2,
+        "workers": 2,
+        "auditors": 5,
+    }
+    return spec, nodes
+
+
+def test_every_kind_is_billed_for_each_of_its_nodes():
+    from scaleplan.kinds import REGISTRY
+
+    spec, nodes = every_kind()
+    assert {component.kind for component in spec.components.values()} == set(REGISTRY)
+    table = CostTableSpec.model_validate(
+        {"defaults": {kind: {"per_replica_hour": 1.0} for kind in REGISTRY}}
+    )
+    result = cost(spec, table, today_per_s=20.0)
+    rows = {row.component: row for row in result.components}
+    for name, expected in nodes.items():
+        assert rows[name].nodes == expected, name
+        assert rows[name].per_month == pytest.approx(expected * HOURS_PER_MONTH), name
+    assert result.per_month_today == pytest.approx(sum(nodes.values()) * HOURS_PER_MONTH)
+
+
+def test_autoscaled_replicas_are_billed_for_the_replica_hours_a_run_measured():
+    from scaleplan.engine import simulate
+
+    spec, _ = every_kind()
+    table = CostTableSpec.model_validate({"defaults": {"service": {"per_replica_hour": 1.0}}})
+    measured = simulate(spec, seed=1).components["api"].replicas
+    result = cost(spec, table, today_per_s=20.0, running_replicas={"api": measured})
+    api = next(row for row in result.components if row.component == "api")
+    assert api.nodes == pytest.approx(measured)
+    assert api.per_month == pytest.approx(measured * HOURS_PER_MONTH)

@@ -61,7 +61,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
-import numpy as np
 from scipy.integrate import quad
 
 from scaleplan.analytic.queues import (
@@ -77,7 +76,14 @@ from scaleplan.analytic.queues import (
     mmc_response_quantile,
 )
 from scaleplan.distributions import Distribution
-from scaleplan.graph import ENTRY_WEIGHT, build_graph, visit_ratios
+from scaleplan.graph import ENTRY_WEIGHT
+from scaleplan.load import JITTER_MEAN, MAX_PASSES, Traffic, station_loads, traffic
+from scaleplan.load import Call as _Call
+from scaleplan.load import Flows as _Flows
+from scaleplan.load import Node as _Node
+from scaleplan.load import close as _close
+from scaleplan.load import database_nodes as _database_nodes
+from scaleplan.load import own_mean_s as _own_mean_s
 from scaleplan.result import (
     PERCENTILES,
     ComponentResult,
@@ -96,54 +102,23 @@ from scaleplan.spec import (
     QueueSpec,
     RetrySpec,
     ServiceSpec,
-    SubscriptionSpec,
     TopicSpec,
     WorkerPoolSpec,
 )
-from scaleplan.spec.components import expected_queue_attempts
 
 __all__ = ["bottleneck", "estimate"]
 
-#: Passes of the fixed-point iteration for graphs with call cycles (a DAG needs two).
-MAX_PASSES = 500
-#: Relative change in every span below which the iteration has converged.
-TOLERANCE = 1e-12
 #: Up to this many calls of probability strictly between 0 and 1 a parallel join enumerates
 #: which calls are made (2ⁿ subsets); beyond it the same expectation is integrated numerically.
 MAX_ENUMERATED_CALLS = 10
 #: A component with a queue_limit above this utilisation would reject requests noticeably.
 QUEUE_LIMIT_WARNING_UTILIZATION = 0.5
-#: Mean of the jitter factor applied to a retry's backoff (full: U(0, 1); equal: U(½, 1)).
-JITTER_MEAN = {"full": 0.5, "equal": 0.75, "none": 1.0}
 
 Component = ComponentSpec
 _POOLED = ("least_connections", "power_of_two")
 
 
 # --------------------------------------------------------------------------- records
-
-
-@dataclass(frozen=True)
-class _Call:
-    """One way a visit sends work on: a call, a forward, a miss or a delivery."""
-
-    target: str
-    made: float  # probability per visit that it is made at all
-    probability: float  # its probability once the visit's own service succeeded (joins)
-    attempts: float  # expected attempts per call made (retries, redeliveries)
-    backoff_s: float  # expected time between attempts per call made
-    asynchronous: bool  # the caller does not wait for it (a broker's consumer)
-
-
-@dataclass
-class _Flows:
-    """The traffic: calls per visit, failure probabilities, miss ratios and visit ratios."""
-
-    calls: dict[str, list[_Call]]
-    failure: dict[str, float]
-    miss: dict[str, float]
-    visits: dict[str, float]
-    notes: list[str]
 
 
 @dataclass
@@ -220,6 +195,7 @@ class _Context:
     poisson_in: dict[str, bool] = field(default_factory=dict)
     retried: set[str] = field(default_factory=set)
     low_load: dict[str, float] = field(default_factory=dict)
+    solved: Traffic | None = None  # the traffic of scaleplan.load: visits and holding bounds
     stations: dict[str, _Station] = field(default_factory=dict)
     shares: dict[str, list[float]] = field(default_factory=dict)
 
@@ -235,18 +211,18 @@ class _Context:
 
 
 def _context(spec: ArchitectureSpec, rate: float) -> tuple[_Context, list[str], list[list[str]]]:
-    graph = build_graph(spec)
-    order, cycles = _evaluation_order(graph)
-    flows = _flows(spec, graph, order, rate)
+    solved = traffic(spec, None, rate)
+    graph, order, cycles, flows = solved.graph, solved.order, solved.cycles, solved.flows
     ctx = _Context(
         spec, graph, rate, flows, {name: rate * visits for name, visits in flows.visits.items()}
     )
+    ctx.solved = solved
     ctx.splits = {name: _split(ctx, name) for name in graph}
     ctx.poisson_in = _poisson_inputs(ctx)
     ctx.retried = {
         call.target for calls in flows.calls.values() for call in calls if call.attempts > 1
     }
-    ctx.low_load = _low_load_spans(ctx, order)
+    ctx.low_load = solved.spans
     return ctx, order, cycles
 
 
@@ -337,11 +313,13 @@ def estimate(spec: ArchitectureSpec, *, rate_per_s: float | None = None) -> Simu
 def bottleneck(spec: ArchitectureSpec, rate_per_s: float | None = None) -> tuple[float, str]:
     """The most requests per second ``spec`` can carry, and the component that limits it.
 
-    The bottleneck bound: each queue can complete at most capacity / (visits × mean holding
-    time) requests per second. For a service that holds its slot during its calls the holding
-    time is taken at low load: its own service plus its callees' spans without any queueing.
-    An autoscaled service counts at its ``max_replicas``; a database at its busiest node; load
-    balancers without a ``service_time``, queues and topics never limit.
+    The bottleneck bound: each station can complete at most servers / (visits × mean holding
+    time) requests per second, with the stations and loads of :func:`scaleplan.load.station_loads`
+    (the formula the engine's pre-run check uses): for a service that holds its slot during its
+    calls the holding time is taken at low load, its own service plus its callees' spans without
+    any queueing (a parallel join at least its longest branch). An autoscaled service counts at
+    its ``max_replicas``; a database at each node of each shard; load balancers without a
+    ``service_time``, queues and topics never limit.
 
     Parameters
     ----------
@@ -361,182 +339,18 @@ def bottleneck(spec: ArchitectureSpec, rate_per_s: float | None = None) -> tuple
     >>> bottleneck(example_spec())
     (100.0, 'api')
     """
-    ctx, _, _ = _context(spec, _rate(spec, rate_per_s))
-    demands: dict[str, tuple[float, float]] = {}
-    for name, visits in ctx.flows.visits.items():
-        component = ctx.component(name)
-        if isinstance(component, DatabaseSpec):
-            work, servers = _busiest_node_work(ctx.shard_shares(name, component), component)
-            demands[name] = (visits * work, float(servers))
-            continue
-        if component.max_capacity == 0:
-            continue
-        holding = _own_mean_s(component)
-        if isinstance(component, ServiceSpec) and component.hold_during_calls:
-            holding += _calls_s(ctx, name, ctx.low_load)
-        demands[name] = (visits * holding, float(component.max_capacity))
-    return bottleneck_throughput(demands)
+    rate = _rate(spec, rate_per_s)
+    reference = rate if rate > 0 else 1.0  # loads scale with the rate; any positive one will do
+    stations = station_loads(spec, None, reference)
+    demands = {
+        station.name: (station.arrival_rate / reference * station.holding_s, float(station.servers))
+        for station in stations
+    }
+    limit, name = bottleneck_throughput(demands)
+    return limit, next(station.component for station in stations if station.name == name)
 
 
 # --------------------------------------------------------------------------- traffic
-
-
-def _flows(spec: ArchitectureSpec, graph: nx.DiGraph, order: Sequence[str], rate: float) -> _Flows:
-    """Solve failures, miss ratios and visit ratios together (TTL misses depend on the rate)."""
-    caches = {
-        name: component
-        for name, component in spec.components.items()
-        if isinstance(component, CacheSpec)
-    }
-    known: dict[str, tuple[float, float]] = {}
-
-    def miss_ratio(name: str, cache: CacheSpec, visits: float) -> float:
-        if cache.ttl_s is None:
-            # Without a TTL the miss ratio does not depend on the rate, and the graph already
-            # holds it (Che's figure for LRU is costly over many keys): a cache's edge to its
-            # backing carries exactly its miss ratio.
-            return float(graph.edges[name, cache.backing]["visits"])
-        arrivals = rate * visits
-        if name not in known or not _close(arrivals, known[name][0]):
-            known[name] = (arrivals, cache.che_miss_ratio(arrivals))
-        return known[name][1]
-
-    visits = visit_ratios(graph)
-    notes: list[str] = []
-    for _ in range(MAX_PASSES):
-        miss = {name: miss_ratio(name, cache, visits[name]) for name, cache in caches.items()}
-        calls, failure, notes = _failures(spec, order, miss)
-        solved = _solve_visits(graph, calls)
-        if solved is None:
-            notes = [
-                *notes,
-                "the failure-adjusted traffic equations have no finite solution; "
-                "visit ratios taken from the graph (approximation)",
-            ]
-            break
-        converged = all(_close(solved[name], visits[name]) for name in graph)
-        visits = solved
-        if converged:
-            break
-    return _Flows(calls, failure, miss, visits, notes)
-
-
-def _failures(
-    spec: ArchitectureSpec, order: Sequence[str], miss: Mapping[str, float]
-) -> tuple[dict[str, list[_Call]], dict[str, float], list[str]]:
-    """Each component's calls and the probability that a visit to it fails, callees first."""
-    failure = {name: 0.0 for name in order}
-    calls: dict[str, list[_Call]] = {}
-    notes: dict[str, str] = {}
-    for _ in range(MAX_PASSES):
-        previous = dict(failure)
-        for name in order:
-            calls[name], failure[name] = _component_calls(
-                name, spec.components[name], failure, miss.get(name, 0.0), notes
-            )
-        if all(_close(failure[name], previous[name]) for name in order):
-            break
-    return calls, failure, list(notes.values())
-
-
-def _component_calls(
-    name: str,
-    component: Component,
-    failure: Mapping[str, float],
-    miss: float,
-    notes: dict[str, str],
-) -> tuple[list[_Call], float]:
-    if isinstance(component, ServiceSpec):
-        own = component.error_probability
-        reach = served = 1.0 - own
-        calls: list[_Call] = []
-        for call in component.calls:
-            attempts, final, backoff = _retry_figures(
-                call.retries, failure[call.to], f"{name} → {call.to}", notes
-            )
-            made = (served if component.parallel else reach) * call.probability
-            calls.append(_Call(call.to, made, call.probability, attempts, backoff, False))
-            reach *= 1.0 - call.probability * final
-        # Sequential: a failed call ends the sequence; parallel: any failed branch fails the
-        # join. Either way the visit succeeds only when its service and every call made do.
-        return calls, 1.0 - reach
-    if isinstance(component, LoadBalancerSpec):
-        edges = component.edges()
-        return (
-            [_Call(target, share, share, 1.0, 0.0, False) for target, share, _ in edges],
-            math.fsum(share * failure[target] for target, share, _ in edges),
-        )
-    if isinstance(component, CacheSpec):
-        backing = component.backing
-        return [_Call(backing, miss, miss, 1.0, 0.0, False)], miss * failure[backing]
-    if isinstance(component, EdgeSpec):
-        forwarded = 1.0 - component.share
-        return [_Call(component.to, forwarded, forwarded, 1.0, 0.0, False)], (
-            forwarded * failure[component.to]
-        )
-    if isinstance(component, QueueSpec):
-        return [_delivery(component.consumer, component, failure)], 0.0
-    if isinstance(component, TopicSpec):
-        return [_delivery(item.consumer, item, failure) for item in component.subscriptions], 0.0
-    return [], 0.0  # a database neither calls nor fails on its own
-
-
-def _delivery(
-    consumer: str, broker: QueueSpec | SubscriptionSpec, failure: Mapping[str, float]
-) -> _Call:
-    """A broker's delivery of one message: redelivered after a failure up to max_retries."""
-    q = failure[consumer]
-    attempts = expected_queue_attempts(q, broker.max_retries)
-    backoff_s = math.fsum(
-        q**retry * broker.retry_backoff_ms / 1000 * 2 ** (retry - 1)
-        for retry in range(1, broker.max_retries + 1)
-    )
-    return _Call(consumer, 1.0, 1.0, attempts, backoff_s, True)
-
-
-def _retry_figures(
-    retries: RetrySpec | None, q: float, label: str, notes: dict[str, str]
-) -> tuple[float, float, float]:
-    """(attempts per call, probability the call finally fails, expected backoff in s)."""
-    if retries is None or q <= 0:
-        return 1.0, q, 0.0
-    attempts = retries.expected_attempts(q)
-    final = q ** (retries.max + 1)
-    jitter = JITTER_MEAN[retries.jitter]
-    backoff_s = math.fsum(
-        q**retry * retries.backoff_ms / 1000 * retries.multiplier ** (retry - 1) * jitter
-        for retry in range(1, retries.max + 1)
-    )
-    budget = retries.budget
-    if budget is not None and attempts - 1 > budget:
-        # The bucket refills at `budget` retries per call: in the long run only that share of
-        # the retries wanted is made. Taken as whole retry sequences for a fraction of calls.
-        granted = budget / (attempts - 1)
-        notes[label] = (
-            f"{label}: the retry budget {budget:g} binds ({attempts - 1:.3g} retries per call "
-            f"wanted): taken as {granted:.1%} of calls retrying fully, the rest not at all "
-            "(approximation)"
-        )
-        attempts = 1 + budget
-        final = q - granted * (q - final)
-        backoff_s *= granted
-    return attempts, final, backoff_s
-
-
-def _solve_visits(graph: nx.DiGraph, calls: Mapping[str, list[_Call]]) -> dict[str, float] | None:
-    """Solve v = e + Pᵀv with P from the calls made per visit (None if visits are infinite)."""
-    names = list(graph)
-    index = {name: position for position, name in enumerate(names)}
-    transfer = np.zeros((len(names), len(names)))
-    for source in names:
-        for call in calls[source]:
-            transfer[index[source], index[call.target]] += call.made * call.attempts
-    radius = max(abs(np.linalg.eigvals(transfer))) if len(names) else 0.0
-    if radius >= 1 - 1e-9:
-        return None
-    arrivals = np.array([graph.nodes[name][ENTRY_WEIGHT] for name in names])
-    visits = np.linalg.solve(np.eye(len(names)) - transfer.T, arrivals)
-    return {name: float(max(visits[index[name]], 0.0)) for name in names}
 
 
 def _edge_flow(ctx: _Context, source: str, target: str) -> float:
@@ -550,24 +364,12 @@ def _edge_flow(ctx: _Context, source: str, target: str) -> float:
 
 
 def _station(ctx: _Context, name: str, spans: Mapping[str, float]) -> _Station:
+    """A component's station figures: its kind's own (:mod:`scaleplan.kinds`), then what every
+    kind shares (its failure probability and its retried calls)."""
+    from scaleplan.kinds import kind_of
+
     component = ctx.component(name)
-    if isinstance(component, DatabaseSpec):
-        return _database_station(ctx, name, component)
-    if isinstance(component, QueueSpec | TopicSpec):
-        return _broker_station(ctx, name, component)
-    if isinstance(component, ServiceSpec) and component.autoscale is not None:
-        station = _autoscaled_station(ctx, name, spans, component)
-    else:
-        station = _slot_station(ctx, name, spans)
-    if isinstance(component, WorkerPoolSpec):
-        _report_pool(ctx, name, station)
-    elif isinstance(component, CacheSpec):
-        _report_cache(ctx, name, component, station)
-    elif isinstance(component, EdgeSpec):
-        station.details = {
-            "edge_share": component.share,
-            "forwarded_per_s": station.arrival_rate * (1.0 - component.share),
-        }
+    station: _Station = kind_of(component.kind).analytic_station(ctx, name, spans)
     if ctx.flows.failure.get(name, 0.0) > 0:
         station.details["failure_probability"] = ctx.flows.failure[name]
     retried = {
@@ -656,7 +458,8 @@ def _slot_station(
     if not math.isfinite(holding_s):
         # A callee is unstable, so the slots are held without bound; the callees' low-load
         # spans still give a utilisation that this component cannot be below.
-        holding_for_load = own_s + _calls_s(ctx, name, ctx.low_load)
+        assert ctx.solved is not None
+        holding_for_load = ctx.solved.holding[name]
         lower_bound = True
         unstable_callees = [
             call.target for call in ctx.flows.calls[name] if not math.isfinite(spans[call.target])
@@ -866,89 +669,12 @@ def _queue(lam: float, ca2: float, mean_s: float, scv: float, servers: int) -> S
     return mgc(lam, mean_s, scv, servers)
 
 
-def _own_mean_s(component: Component) -> float:
-    """Mean seconds of a visit's own work (a database's read/write mix, a broker's publish)."""
-    if isinstance(component, DatabaseSpec):
-        return component.mean_service_s()
-    distribution = component.own_service_time
-    return distribution.mean_s if distribution is not None else 0.0
-
-
 def _own_scv(component: Component) -> float:
     distribution = component.own_service_time
     return distribution.scv if distribution is not None else 1.0
 
 
 # --------------------------------------------------------------------------- databases
-
-
-@dataclass(frozen=True)
-class _Node:
-    """A database node of one shard (or readers pooled into one station)."""
-
-    label: str
-    reads_per_s: float
-    writes_per_s: float
-    read_ca2: float
-    servers: int
-    members: int = 1
-
-
-def _database_nodes(component: DatabaseSpec, shard_rate: float) -> tuple[list[_Node], str, bool]:
-    """The nodes of one shard with the reads and writes each receives; how reads were spread;
-    whether that spread is exact (Poisson in, Poisson out)."""
-    count = component.nodes_per_shard
-    slots = component.concurrency
-    reads = shard_rate * component.read_ratio
-    writes = shard_rate * (1.0 - component.read_ratio)
-    readers = list(range(0 if component.reads_from_primary else 1, count))
-    labels = ["primary", *(f"replica-{index}" for index in range(1, count))]
-    shares = [0.0] * count
-    ca2 = [1.0] * count
-    k = len(readers)
-    policy = component.read_policy
-    how, exact = f"reads by {policy} over {k} readers", True
-    if k == 0:
-        how = "writes only"
-    elif k == 1 or (k > 1 and policy == "random"):
-        for index in readers:
-            shares[index] = 1.0 / k
-        if k == 1:
-            how = f"reads to the {labels[readers[0]]}"
-    elif k > 1 and policy == "round_robin":
-        for index in readers:
-            shares[index], ca2[index] = 1.0 / k, 1.0 / k
-        exact = False
-    elif k > 1:
-        exact = False
-        if writes == 0 or 0 not in readers:
-            # Identical readers under a load-aware policy: one pooled station (optimistic).
-            nodes = [_Node("primary", 0.0, writes, 1.0, slots)] if 0 not in readers else []
-            first = labels[readers[0]]
-            pooled = f"{first}..{labels[readers[-1]]}"
-            nodes.append(_Node(pooled, reads, 0.0, 1.0, k * slots, k))
-            return (
-                nodes,
-                f"reads by {policy} over {k} readers pooled into {k * slots} servers",
-                False,
-            )
-        # The primary also takes the writes: a load-aware policy sends it fewer reads, so the
-        # readers' utilisations equalise as far as they can (water-filling).
-        read_s = component.read_time.mean_s
-        write_s = (component.write_time or component.read_time).mean_s
-        each = (reads * read_s + writes * write_s) / k
-        primary = min(reads, max(0.0, (each - writes * write_s) / read_s)) if reads else 0.0
-        shares[0] = primary / reads if reads else 0.0
-        for index in readers[1:]:
-            shares[index] = (1.0 - shares[0]) / (k - 1)
-        how = f"reads by {policy} over {k} readers, spread to equalise their utilisation"
-    nodes = [
-        _Node(
-            labels[index], reads * shares[index], writes if index == 0 else 0.0, ca2[index], slots
-        )
-        for index in range(count)
-    ]
-    return nodes, how, exact
 
 
 def _node_service(
@@ -966,20 +692,6 @@ def _node_service(
         + node.writes_per_s * write.mean_s**2 * (1 + write.scv)
     ) / lam
     return lam, mean, max(second / mean**2 - 1.0, 0.0)
-
-
-def _busiest_node_work(shares: Sequence[float], component: DatabaseSpec) -> tuple[float, int]:
-    """(seconds of work per database visit at the busiest node, its servers)."""
-    read = component.read_time
-    write = component.write_time or read
-    best = (0.0, 1)
-    for share in shares:
-        nodes, _, _ = _database_nodes(component, share)
-        for node in nodes:
-            work = node.reads_per_s * read.mean_s + node.writes_per_s * write.mean_s
-            if work / node.servers > best[0] / best[1]:
-                best = (work, node.servers)
-    return best
 
 
 def _database_station(ctx: _Context, name: str, component: DatabaseSpec) -> _Station:
@@ -1255,19 +967,6 @@ def _parallel_join_s(calls: Sequence[tuple[float, float]]) -> float:
 # --------------------------------------------------------------------------- graph passes
 
 
-def _evaluation_order(graph: nx.DiGraph) -> tuple[list[str], list[list[str]]]:
-    """Callees before callers (reverse topological order), and the members of each cycle."""
-    condensed = nx.condensation(graph)
-    order: list[str] = []
-    cycles: list[list[str]] = []
-    for node in reversed(list(nx.topological_sort(condensed))):
-        members = sorted(condensed.nodes[node]["members"])
-        order.extend(members)
-        if len(members) > 1 or graph.has_edge(members[0], members[0]):
-            cycles.append(members)
-    return order, cycles
-
-
 def _fixed_point(
     graph: nx.DiGraph, order: Sequence[str], update: Callable[[str, dict[str, float]], float]
 ) -> dict[str, float]:
@@ -1279,21 +978,6 @@ def _fixed_point(
         if all(_close(values[name], previous[name]) for name in graph):
             break
     return values
-
-
-def _low_load_spans(ctx: _Context, order: Sequence[str]) -> dict[str, float]:
-    """Spans with no queueing anywhere: own service plus synchronous calls, bottom-up."""
-
-    def span(name: str, spans: dict[str, float]) -> float:
-        return _own_mean_s(ctx.component(name)) + _calls_s(ctx, name, spans)
-
-    return _fixed_point(ctx.graph, order, span)
-
-
-def _close(new: float, old: float) -> bool:
-    if math.isinf(new) or math.isinf(old):
-        return new == old
-    return abs(new - old) <= TOLERANCE * max(abs(new), abs(old), 1e-300)
 
 
 def _split(ctx: _Context, name: str) -> _Split:
@@ -1333,34 +1017,10 @@ def _poisson_inputs(ctx: _Context) -> dict[str, bool]:
     """
     graph, poisson_workload = ctx.graph, ctx.spec.workload.is_poisson
 
+    from scaleplan.kinds import kind_of
+
     def passes_on(name: str) -> bool:
-        component = ctx.component(name)
-        if isinstance(component, LoadBalancerSpec):
-            return component.service_time is None or component.service_time.scv == 1.0
-        if isinstance(component, QueueSpec):
-            return True
-        if isinstance(component, TopicSpec):
-            consumers = [item.consumer for item in component.subscriptions]
-            return len(set(consumers)) == len(consumers)  # else batches of two
-        if isinstance(component, CacheSpec):
-            return (
-                component.hit_ratio is not None
-                and component.replicas == 1
-                and component.service_time.scv == 1.0
-            )
-        if isinstance(component, EdgeSpec):
-            return component.service_time.scv == 1.0
-        if not isinstance(component, ServiceSpec):
-            return False  # a database calls nobody
-        has_calls = any(call.made > 0 for call in ctx.flows.calls[name])
-        most = component.autoscale.max_replicas if component.autoscale else component.replicas
-        split_ok = (
-            isinstance(component, WorkerPoolSpec)
-            or most == 1
-            or (ctx.splits[name].policy == "random" and not ctx.splits[name].mixed)
-        )
-        holds = component.hold_during_calls and has_calls
-        return component.service_time.scv == 1.0 and not holds and split_ok
+        return kind_of(ctx.component(name).kind).passes_poisson(ctx, name)
 
     poisson = {name: poisson_workload for name in graph}
     passing = {name: passes_on(name) for name in graph}

@@ -25,13 +25,14 @@ import simpy
 
 from scaleplan.engine.arrivals import gaps
 from scaleplan.engine.faults import Hook, HookContext, start_faults, time_up
-from scaleplan.engine.kinds import STATIONS
 from scaleplan.engine.messaging import Broker, JobCount
 from scaleplan.engine.recorder import LatencySeries, Recorder, StationSeries, Window
 from scaleplan.engine.stations import OK, REJECTED, Station
 from scaleplan.engine.streams import buffered, generator
 from scaleplan.errors import SimulationError
-from scaleplan.graph import build_graph, holding_lower_bound_s, visit_ratios
+from scaleplan.graph import build_graph
+from scaleplan.kinds import kind_of
+from scaleplan.load import check_stability, overload_warnings
 from scaleplan.metrics import DEFAULT_BINS, MeanCI, batch_means_ci, mser_batches, replication_ci
 from scaleplan.result import (
     PERCENTILES,
@@ -58,69 +59,6 @@ class UnstableError(SimulationError):
             "Queues would grow without bound; lower the rate, add capacity, "
             "or run anyway to watch it break."
         )
-
-
-def offered_loads(spec: ArchitectureSpec, graph: nx.DiGraph, rate_per_s: float) -> dict[str, float]:
-    """Each component's slot demand over its capacity at ``rate_per_s``, a lower bound.
-
-    The demand is a lower bound on how long a visit holds a slot (own service, plus the calls'
-    spans without their queueing when the slot is held during calls), so a load of 1 or more
-    here is certain. An autoscaled component is judged at its most replicas.
-    """
-    visits = visit_ratios(graph)
-    holding = holding_lower_bound_s(graph)
-    return {
-        name: rate_per_s * visits[name] * holding[name] / spec.components[name].max_capacity
-        if spec.components[name].max_capacity
-        else 0.0
-        for name in graph
-    }
-
-
-def _bounded(spec: ArchitectureSpec, name: str) -> bool:
-    """Whether the component rejects beyond a queue limit, which makes overload a loss."""
-    return getattr(spec.components[name], "queue_limit", None) is not None
-
-
-def check_stability(
-    spec: ArchitectureSpec, graph: nx.DiGraph, rate_per_s: float
-) -> Unstable | None:
-    """The component whose queue would grow without bound, if any: a configuration flagged
-    here is unstable for certain.
-
-    A component with a ``queue_limit`` is a loss system, stable at any load: its overload
-    is reported by :func:`overload_warnings` instead.
-    """
-    loads = {
-        name: load
-        for name, load in offered_loads(spec, graph, rate_per_s).items()
-        if not _bounded(spec, name)
-    }
-    if not loads:
-        return None
-    worst = max(loads, key=lambda name: loads[name])
-    factor = loads[worst]
-    if factor < 1.0:
-        return None
-    capacity = spec.components[worst].max_capacity
-    return Unstable(
-        component=worst,
-        factor=factor,
-        reason=(
-            f"offered load is {factor:.2f}× its capacity of {capacity} slots "
-            f"at {rate_per_s:g} requests/s"
-        ),
-    )
-
-
-def overload_warnings(spec: ArchitectureSpec, graph: nx.DiGraph, rate_per_s: float) -> list[str]:
-    """Components with a queue limit offered more than their capacity: they will reject."""
-    return [
-        f"{name}: offered load is {load:.2f}× its capacity; its queue_limit bounds the queue, "
-        f"so at least {1 - 1 / load:.0%} of its requests will be rejected"
-        for name, load in offered_loads(spec, graph, rate_per_s).items()
-        if load >= 1.0 and _bounded(spec, name)
-    ]
 
 
 @dataclass
@@ -256,7 +194,7 @@ def _replicate(
         return generator(seed, replication, purpose)
 
     stations: dict[str, Station] = {
-        name: STATIONS[component.kind](name, component, env, streams)
+        name: kind_of(component.kind).station(name, component, env, streams)
         for name, component in spec.components.items()
     }
     for station in stations.values():

@@ -53,6 +53,7 @@ from scaleplan.experiments.growth import RunwayResult, runway
 from scaleplan.experiments.nfr import Verdict, check
 from scaleplan.experiments.pull import PullResult, pull
 from scaleplan.metrics import replication_ci
+from scaleplan.result import SimulationResult
 from scaleplan.spec import (
     CRITERIA,
     ArchitectureSpec,
@@ -644,6 +645,7 @@ def _assemble(
             breach_month=growth_result.breach_month if growth_result is not None else None,
             retention=plan.nfrs.retention,
             candidate=name,
+            running_replicas=_autoscaled_replicas(spec, results),
         )
         verdict_input = results if results else []
         if candidate_runs and not results:
@@ -1003,3 +1005,21 @@ def _recommend(
         if candidate.gated:
             reasons.append(f"{candidate.name} is excluded: {'; '.join(candidate.gate_reasons)}.")
     return best.name, reasons
+
+
+def _autoscaled_replicas(
+    spec: ArchitectureSpec, results: Sequence[SimulationResult]
+) -> dict[str, float]:
+    """The replicas each autoscaled component ran on average over the runs (its replica-hours
+    per hour), to bill what ran rather than what it started with. Other components keep their
+    spec's count: a crashed replica out of rotation is still a machine being paid for."""
+    scaled = [
+        name
+        for name, component in spec.components.items()
+        if getattr(component, "autoscale", None) is not None
+    ]
+    return {
+        name: float(np.mean([result.components[name].replicas for result in results]))
+        for name in scaled
+        if results and all(name in result.components for result in results)
+    }

@@ -1,9 +1,14 @@
 """Cost: what a candidate costs a month at today's and at peak load, and per request.
 
-Prices come from a :class:`~scaleplan.spec.CostTableSpec` (per replica-hour, per million
-requests the component serves, per GB-month stored, fixed per month). A component serves the
-system's rate times its visit ratio (the traffic equations of :mod:`scaleplan.graph`); the
-component named by the retention NFR stores ``write rate × record size × retention``.
+Prices come from a :class:`~scaleplan.spec.CostTableSpec` (per node-hour — ``per_replica_hour``
+in the table —, per million requests the component serves, per GB-month stored, fixed per
+month). Each kind states the nodes it bills for (:meth:`ComponentKind.billable_nodes
+<scaleplan.kinds.base.ComponentKind.billable_nodes>`): a service's replicas, a database's shards
+× (primary + read replicas), a cache's nodes, a broker's nodes; an autoscaled service is billed
+for the replicas a run measured on average (its replica-hours) when one is given. A component
+serves the system's rate times its visit ratio (the traffic equations of
+:mod:`scaleplan.graph`); the component named by the retention NFR stores
+``write rate × record size × retention``.
 
 Definitions:
 
@@ -21,11 +26,13 @@ Definitions:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from scaleplan.experiments._common import clean
 from scaleplan.graph import build_graph, visit_ratios
+from scaleplan.kinds import kind_of
 from scaleplan.spec import HOURS_PER_MONTH, ArchitectureSpec, CostTableSpec, RetentionNFR
 
 __all__ = ["ComponentCost", "CostResult", "cost"]
@@ -39,7 +46,7 @@ class ComponentCost:
 
     component: str
     kind: str
-    replicas: int
+    nodes: float
     requests_per_s: float
     stored_gb: float
     per_month: float
@@ -93,19 +100,21 @@ def _monthly(
     candidate: str,
     rate_per_s: float,
     retention: RetentionNFR | None,
+    running_replicas: Mapping[str, float] | None = None,
 ) -> tuple[float, list[ComponentCost]]:
     visits = visit_ratios(build_graph(spec))
+    running = running_replicas or {}
     rows = []
     for name, component in spec.components.items():
         price = table.rate(candidate, name, component.kind)
-        replicas = int(getattr(component, "replicas", 1))
+        nodes = kind_of(component.kind).billable_nodes(component, running.get(name))
         served = rate_per_s * visits.get(name, 0.0)
         stored = 0.0
         if retention is not None and retention.component == name:
             stored = retention.storage_gb(rate_per_s)
-        monthly = price.per_month(replicas=replicas, requests_per_s=served, stored_gb=stored)
+        monthly = price.per_month(replicas=nodes, requests_per_s=served, stored_gb=stored)
         rows.append(
-            ComponentCost(name, component.kind, replicas, served, stored + price.stored_gb, monthly)
+            ComponentCost(name, component.kind, nodes, served, stored + price.stored_gb, monthly)
         )
     return math.fsum(row.per_month for row in rows), rows
 
@@ -121,6 +130,7 @@ def cost(
     breach_month: int | None = None,
     retention: RetentionNFR | None = None,
     candidate: str | None = None,
+    running_replicas: Mapping[str, float] | None = None,
 ) -> CostResult:
     """Price one candidate at today's load, at peak, per request and at the month of breach.
 
@@ -141,6 +151,9 @@ def cost(
         Data kept, charged per GB-month to ``retention.component``.
     candidate : str, optional
         The candidate's name in the cost table (default: the spec's name).
+    running_replicas : mapping, optional
+        Component → replicas a simulation measured on average; an autoscaled component is
+        billed for these replica-hours rather than for the replicas it starts with.
 
     Examples
     --------
@@ -152,8 +165,8 @@ def cost(
     """
     name = candidate or spec.name
     peak = today_per_s if peak_per_s is None else peak_per_s
-    today_total, rows = _monthly(spec, table, name, today_per_s, retention)
-    peak_total, _ = _monthly(spec, table, name, peak, retention)
+    today_total, rows = _monthly(spec, table, name, today_per_s, retention, running_replicas)
+    peak_total, _ = _monthly(spec, table, name, peak, retention, running_replicas)
     requests_month = today_per_s * SECONDS_PER_MONTH
     per_million = today_total / (requests_month / 1e6) if requests_month > 0 else math.nan
     good_rate = peak if limit_per_s is None else max(0.0, min(peak, limit_per_s))
@@ -161,7 +174,7 @@ def cost(
     at_breach = math.nan
     if breach_month is not None:
         load = today_per_s * (1.0 + growth_per_month) ** breach_month
-        at_breach, _ = _monthly(spec, table, name, load, retention)
+        at_breach, _ = _monthly(spec, table, name, load, retention, running_replicas)
     storage = math.fsum(row.stored_gb for row in rows)
     return CostResult(
         spec=name,

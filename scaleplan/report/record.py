@@ -465,7 +465,7 @@ def cost_breakdown(evidence: Evidence, option: str | None = None) -> Markdown:
         [
             text(part.component),
             text(part.kind),
-            str(part.replicas),
+            number(part.nodes, ",.3g"),
             f"{part.requests_per_s:,.1f}/s",
             number(part.stored_gb, ",.0f", " GB"),
             _money(evidence, part.per_month),
@@ -478,7 +478,7 @@ def cost_breakdown(evidence: Evidence, option: str | None = None) -> Markdown:
         f"(at peak all month: {_money(evidence, priced.per_month_peak)}; "
         f"{number(priced.per_million_requests, ',.2f')} {_currency(evidence)} per million "
         "requests)\n\n"
-        + table(["component", "kind", "replicas", "serves", "stored", "per month"], rows)
+        + table(["component", "kind", "nodes", "serves", "stored", "per month"], rows)
     )
 
 

@@ -7,9 +7,11 @@ hold the other documents (non-functional requirements, scenarios, costs).
 """
 
 from scaleplan.spec.architecture import (
+    KINDS,
     MAX_EXPANDED_NODES,
     ArchitectureSpec,
     BurstSpec,
+    ComponentSpec,
     DiurnalSpec,
     RequestClassSpec,
     TraceSpec,
@@ -23,14 +25,14 @@ from scaleplan.spec.architecture import (
     validation_problems,
 )
 from scaleplan.spec.components import (
-    KINDS,
     NAME_PATTERN,
     AutoscaleSpec,
+    BaseFailureSpec,
     CacheSpec,
     CallSpec,
     ChaosEventSpec,
     CircuitBreakerSpec,
-    ComponentSpec,
+    DatabaseFailureSpec,
     DatabaseSpec,
     EdgeSpec,
     FailureSpec,
@@ -75,12 +77,14 @@ __all__ = [
     "NAME_PATTERN",
     "ArchitectureSpec",
     "AutoscaleSpec",
+    "BaseFailureSpec",
     "BurstSpec",
     "CacheSpec",
     "CallSpec",
     "ChaosEventSpec",
     "CircuitBreakerSpec",
     "ComponentSpec",
+    "DatabaseFailureSpec",
     "DatabaseSpec",
     "DiurnalSpec",
     "EdgeSpec",

@@ -16,7 +16,7 @@ import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import (
@@ -31,13 +31,47 @@ from pydantic import (
 )
 
 from scaleplan.errors import Problem, SpecError
+from scaleplan.kinds.registry import REGISTRY
 from scaleplan.spec.components import (
     NAME_PATTERN,
     ChaosEventSpec,
-    ComponentSpec,
     ServiceSpec,
     _Strict,
 )
+
+if TYPE_CHECKING:
+    # What the type checker sees; at run time the union is the registry's (below), and
+    # tests/test_kinds.py checks that the two list the same models.
+    from scaleplan.spec.components import (
+        CacheSpec,
+        DatabaseSpec,
+        EdgeSpec,
+        LoadBalancerSpec,
+        QueueSpec,
+        ServiceSpec,
+        TopicSpec,
+        WorkerPoolSpec,
+    )
+
+    ComponentSpec = Annotated[
+        ServiceSpec
+        | LoadBalancerSpec
+        | DatabaseSpec
+        | CacheSpec
+        | EdgeSpec
+        | QueueSpec
+        | TopicSpec
+        | WorkerPoolSpec,
+        Field(discriminator="kind"),
+    ]
+else:
+    #: Any component, told apart by its ``kind`` tag: the union of every registered kind's model.
+    ComponentSpec = Annotated[
+        Union[tuple(kind.spec_model for kind in REGISTRY.values())],  # noqa: UP007
+        Field(discriminator="kind"),
+    ]
+#: The ``kind`` tags, in the registry's order.
+KINDS: tuple[str, ...] = tuple(REGISTRY)
 
 # A YAML document larger than this once its aliases are expanded is refused: it is far beyond
 # any real architecture and is the shape of an alias ("billion laughs") bomb.

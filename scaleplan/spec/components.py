@@ -2,9 +2,9 @@
 
 A component kind is one frozen pydantic class with ``kind`` as its tag. Each tells the graph
 where its requests go next (``edges()``: target, expected visits per visit, key path), which
-kinds its references may name (``references()``), and its capacity. Adding a kind means writing
-its class here and adding it to :data:`ComponentSpec`; its simulation lives in
-``scaleplan.engine``.
+kinds its references may name (``references()``), and its capacity. Each kind's module in
+:mod:`scaleplan.kinds` registers its class with everything else the kind is (station, estimate,
+cost, failures, knobs, drawing); a new kind's model may live in its own module there.
 
 Kinds: ``service``, ``load_balancer``, ``database`` (shards, read replicas, key popularity),
 ``cache``, ``edge``, ``queue``, ``topic`` and ``worker_pool``.
@@ -245,9 +245,8 @@ class AutoscaleSpec(_Strict):
         return self
 
 
-class FailureSpec(_Strict):
-    """Crashes and repairs of each replica (or of the whole component), and how fast a health
-    check notices. Times to failure and to repair are drawn independently for each replica."""
+class BaseFailureSpec(_Strict):
+    """Times to failure and to repair, and how fast a health check notices (every kind)."""
 
     mtbf_h: PositiveFloat = Field(description="mean time between failures, hours")
     mttr_min: PositiveFloat = Field(description="mean time to repair, minutes")
@@ -255,18 +254,46 @@ class FailureSpec(_Strict):
     shape: PositiveFloat = Field(default=1.0, description="Weibull shape k (1 is exponential)")
     cv: PositiveFloat = Field(default=1.0, description="lognormal coefficient of variation")
     repair_distribution: Literal["exponential", "lognormal", "constant"] = "exponential"
-    scope: Literal["replica", "component"] = Field(
-        default="replica", description="each replica fails alone, or all fail together"
-    )
     detection_s: float = Field(
         default=10.0, ge=0, description="health-check delay before traffic avoids a failed replica"
     )
+    scope: str = "replica"
 
     @property
     def availability(self) -> float:
         """Steady-state availability of one unit: MTBF / (MTBF + MTTR)."""
         mtbf = self.mtbf_h * 60
         return mtbf / (mtbf + self.mttr_min)
+
+
+class FailureSpec(BaseFailureSpec):
+    """Crashes and repairs of each replica (or of the whole component), and how fast a health
+    check notices. Times to failure and to repair are drawn independently for each replica.
+
+    On a cache a replica is a cache node; on a queue or a topic, a broker node."""
+
+    scope: Literal["replica", "component"] = Field(
+        default="replica", description="each replica fails alone, or all fail together"
+    )
+
+
+class DatabaseFailureSpec(BaseFailureSpec):
+    """Crashes and repairs of a database's nodes, and the failover that follows a primary's loss.
+
+    ``scope: node`` (the default): every node of every shard fails alone; when a shard's primary
+    is lost, writes to the shard fail from the crash until a read replica is promoted,
+    ``detection_s + failover_s`` later (reads go on on the surviving nodes). A shard without
+    read replicas has nothing to fail over to: it is down until its primary is repaired.
+    ``scope: shard``: a shard's nodes fail together, each shard independently;
+    ``scope: component``: the whole database at once.
+    """
+
+    scope: Literal["node", "shard", "component"] = Field(
+        default="node", description="what fails as one: a node, a shard, or the whole database"
+    )
+    failover_s: float = Field(
+        default=30.0, ge=0, description="promotion of a read replica, after detection"
+    )
 
 
 class LoadSheddingSpec(_Strict):
@@ -403,6 +430,7 @@ class DatabaseSpec(_ComponentBase):
     replication_lag: Distribution | None = Field(
         default=None, description="how far read replicas trail the primary"
     )
+    failures: DatabaseFailureSpec | None = None
 
     @model_validator(mode="after")
     def _someone_reads(self) -> DatabaseSpec:
@@ -477,6 +505,10 @@ class CacheSpec(_ComponentBase):
     replicas: PositiveInt = 1
     concurrency: PositiveInt = 64
     queue_limit: NonNegativeInt | None = None
+    failures: FailureSpec | None = Field(
+        default=None,
+        description="cache nodes crash and come back empty; their lookups go to the backing",
+    )
 
     @model_validator(mode="after")
     def _one_way_to_hit(self) -> CacheSpec:
@@ -597,8 +629,12 @@ class QueueSpec(_ComponentBase, _BrokerFields):
 
     kind: Literal["queue"]
     consumer: str
+    nodes: PositiveInt = Field(default=1, description="broker nodes (billed per node-hour)")
     publish_time: Distribution | None = Field(
         default=None, description="time the producer waits for the broker's acknowledgement"
+    )
+    failures: FailureSpec | None = Field(
+        default=None, description="broker nodes crash; publishes fail without a majority up"
     )
 
     def edges(self) -> list[tuple[str, float, str]]:
@@ -624,8 +660,12 @@ class TopicSpec(_ComponentBase):
     """Publish once, deliver to every subscription, each with its own queue and consumer group."""
 
     kind: Literal["topic"]
+    nodes: PositiveInt = Field(default=1, description="broker nodes (billed per node-hour)")
     subscriptions: tuple[SubscriptionSpec, ...] = Field(min_length=1)
     publish_time: Distribution | None = None
+    failures: FailureSpec | None = Field(
+        default=None, description="broker nodes crash; publishes fail without a majority up"
+    )
 
     @field_validator("subscriptions")
     @classmethod
@@ -653,28 +693,8 @@ class TopicSpec(_ComponentBase):
         return self.publish_time
 
 
-ComponentSpec = Annotated[
-    ServiceSpec
-    | LoadBalancerSpec
-    | DatabaseSpec
-    | CacheSpec
-    | EdgeSpec
-    | QueueSpec
-    | TopicSpec
-    | WorkerPoolSpec,
-    Field(discriminator="kind"),
-]
-
-KINDS = (
-    "service",
-    "load_balancer",
-    "database",
-    "cache",
-    "edge",
-    "queue",
-    "topic",
-    "worker_pool",
-)
+# The union of every kind's model (``ComponentSpec``) is built from the registry of kinds,
+# :mod:`scaleplan.kinds`, in :mod:`scaleplan.spec.architecture`.
 
 
 class ChaosEventSpec(_Strict):

@@ -33,7 +33,9 @@ class CostRateSpec(_Strict):
     239.15
     """
 
-    per_replica_hour: NonNegativeFloat = 0.0
+    per_replica_hour: NonNegativeFloat = Field(
+        default=0.0, description="per node-hour: a replica, a database node, a cache or broker node"
+    )
     per_million_requests: NonNegativeFloat = 0.0
     per_gb_month: NonNegativeFloat = 0.0
     fixed_per_month: NonNegativeFloat = 0.0
@@ -42,9 +44,10 @@ class CostRateSpec(_Strict):
     )
 
     def per_month(
-        self, *, replicas: int, requests_per_s: float = 0.0, stored_gb: float = 0.0
+        self, *, replicas: float, requests_per_s: float = 0.0, stored_gb: float = 0.0
     ) -> float:
-        """Monthly cost with ``replicas`` running, serving ``requests_per_s``, holding data."""
+        """Monthly cost with ``replicas`` nodes running (on average), serving
+        ``requests_per_s``, holding data."""
         return (
             self.per_replica_hour * replicas * HOURS_PER_MONTH
             + self.per_million_requests * requests_per_s * HOURS_PER_MONTH * 3600.0 / 1e6

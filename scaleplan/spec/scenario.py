@@ -51,6 +51,7 @@ from pydantic import (
 
 from scaleplan.errors import Problem, SpecError
 from scaleplan.spec.architecture import (
+    KINDS,
     NAME_PATTERN,
     ArchitectureSpec,
     WorkloadSpec,
@@ -62,7 +63,6 @@ from scaleplan.spec.architecture import (
     suggest,
     validation_problems,
 )
-from scaleplan.spec.components import KINDS
 from scaleplan.spec.cost import CostTableSpec
 from scaleplan.spec.nfr import NFRSpec
 

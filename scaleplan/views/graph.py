@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 from scaleplan.graph import layers
+from scaleplan.kinds import REGISTRY
 from scaleplan.result import ComponentResult, SimulationResult
 
 if TYPE_CHECKING:
@@ -31,17 +32,9 @@ if TYPE_CHECKING:
 LOAD_COLORSCALE = [(0.0, "#2ca25f"), (0.6, "#fdae61"), (0.85, "#f46d43"), (1.0, "#a50026")]
 IDLE_COLOR = "#9ecae1"
 EDGE_COLOR = "#888"
-#: The plotly marker symbol of each component kind (unknown kinds are drawn as circles).
-KIND_SYMBOLS = {
-    "service": "circle",
-    "load_balancer": "diamond",
-    "database": "square",
-    "cache": "hexagon",
-    "edge": "triangle-up",
-    "queue": "hourglass",
-    "topic": "bowtie",
-    "worker_pool": "star",
-}
+#: The plotly marker symbol of each component kind, from the registry of kinds (unknown kinds
+#: are drawn as circles).
+KIND_SYMBOLS = {name: kind.symbol for name, kind in REGISTRY.items()}
 #: Parts listed in a component's hover at most; the rest are counted.
 MAX_PARTS_SHOWN = 12
 

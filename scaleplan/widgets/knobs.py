@@ -2,9 +2,11 @@
 
 A :class:`Knob` is one dotted key path of the spec (``components.api.replicas``) with its
 current value and a sensible range. :func:`discover_knobs` finds them by looking at the
-validated spec's fields rather than at a fixed list of component kinds, so a component kind
-added later that has ``replicas``, ``concurrency``, ``shards``, ``workers``, a ``hit_ratio``
-or a ``policy`` gets its sliders and dropdowns without touching this module.
+validated spec's fields rather than at a fixed list of component kinds: each kind
+(:mod:`scaleplan.kinds`) answers for its own knobs, and the default it inherits,
+:func:`component_knobs`, gives a kind that has ``replicas``, ``concurrency``, ``shards``,
+``workers``, a ``hit_ratio`` or a ``policy`` its sliders and dropdowns without touching this
+module.
 
 This module knows nothing of ipywidgets; :mod:`scaleplan.widgets.explorer` turns knobs into
 widgets.
@@ -119,12 +121,15 @@ def discover_knobs(spec: ArchitectureSpec) -> list[Knob]:
                 step=nice_step(upper),
             )
         )
+    from scaleplan.kinds import kind_of
+
     for name, component in spec.components.items():
-        knobs.extend(_component_knobs(name, component))
+        knobs.extend(kind_of(component.kind).knobs(name, component))
     return knobs
 
 
-def _component_knobs(name: str, component: BaseModel) -> list[Knob]:
+def component_knobs(name: str, component: BaseModel) -> list[Knob]:
+    """The knobs found from a component's fields: counts, ratios, choices and call shares."""
     knobs: list[Knob] = []
     fields = type(component).model_fields
     prefix = f"components.{name}"

@@ -1,0 +1,112 @@
+"""The protocol every component kind implements, and the list of its pieces.
+
+A component kind is one module under :mod:`scaleplan.kinds` holding one
+:class:`ComponentKind` subclass, registered by one line in :data:`scaleplan.kinds.REGISTRY`.
+Every stage of the pipeline (the spec, the engine, the analytic estimate, cost, failures, the
+explorer and the drawing) asks the registry what a kind is instead of testing types, so a new
+kind is one new module and one registry line. :data:`PIECES` lists what a kind must give; the
+completeness test (``tests/test_kinds.py``) names any piece a kind lacks.
+
+This module imports nothing from the engine or the analytic package: a kind's station and its
+analytic figures are built by methods that import them when called, so the spec can be loaded
+(and validated) without importing SimPy models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:  # imported for annotations only: the engine imports the spec, not the reverse
+    import numpy as np
+    import simpy
+
+    from scaleplan.engine.stations import Station
+    from scaleplan.widgets.knobs import Knob
+
+StreamFactory = Callable[[str], "np.random.Generator"]
+
+#: The pieces of a kind, with what each is for; a kind is complete when it gives every one.
+PIECES: dict[str, str] = {
+    "spec_model": "the pydantic model of its YAML (tagged by `kind`)",
+    "example": "a minimal valid spec dict, used by the completeness test and the docs",
+    "symbol": "the plotly marker symbol that draws it",
+    "station": "the SimPy station that simulates it (engine)",
+    "analytic_station": "its station figures in the analytic estimate",
+    "billable_nodes": "the nodes it bills for (replica-hours)",
+    "failure_units": "what fails together when it has failures (replicas, shards, nodes)",
+    "knobs": "the values the explorer lets the user move",
+    "passes_poisson": "whether Poisson arrivals leave it Poisson (the estimate's product form)",
+}
+#: Pieces with a default that fits most kinds (found from the model's fields).
+DEFAULTED = frozenset({"knobs"})
+
+
+class ComponentKind:
+    """Everything one kind of component is. Subclasses set the class attributes and override
+    the methods; the defaults that raise :class:`NotImplementedError` are the required ones."""
+
+    #: The ``kind:`` tag in YAML.
+    name: ClassVar[str] = ""
+    #: The pydantic model of the component's YAML.
+    spec_model: ClassVar[type[BaseModel] | None] = None
+    #: A minimal valid spec of this kind; ``{target}`` strings name the component it calls.
+    example: ClassVar[Mapping[str, Any] | None] = None
+    #: The kinds of the components the example needs beside it, by name (e.g. a queue's
+    #: consumer is a worker pool).
+    example_neighbours: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    #: Plotly marker symbol.
+    symbol: ClassVar[str] = ""
+
+    def station(
+        self, name: str, spec: Any, env: simpy.Environment, streams: StreamFactory
+    ) -> Station:
+        """The SimPy station that simulates one component of this kind."""
+        raise NotImplementedError
+
+    def analytic_station(self, ctx: Any, name: str, spans: Mapping[str, float]) -> Any:
+        """The component's station figures in the analytic estimate
+        (:mod:`scaleplan.analytic.network`)."""
+        raise NotImplementedError
+
+    def billable_nodes(self, spec: Any, running_replicas: float | None = None) -> float:
+        """Nodes billed per hour. ``running_replicas`` is the time-averaged replica count a
+        simulation measured (autoscaling), when there is one."""
+        raise NotImplementedError
+
+    def failure_units(self, spec: Any) -> str:
+        """What fails as one unit when the component has ``failures`` (for the docs and the
+        failures report); an empty string for a kind that cannot fail."""
+        raise NotImplementedError
+
+    def knobs(self, name: str, spec: Any) -> list[Knob]:
+        """The explorer's knobs for one component of this kind (default: its count, ratio and
+        choice fields and its call shares, found from the model's fields)."""
+        from scaleplan.widgets.knobs import component_knobs
+
+        return component_knobs(name, spec)
+
+    def passes_poisson(self, ctx: Any, name: str) -> bool:
+        """Whether Poisson arrivals at the component leave it as a Poisson stream (Burke's
+        theorem), which decides whether the estimate's product form is exact downstream."""
+        raise NotImplementedError
+
+    def missing(self) -> list[str]:
+        """The pieces of :data:`PIECES` this kind does not give (empty when complete)."""
+        absent = []
+        for piece in PIECES:
+            value = getattr(type(self), piece, None)
+            inherited = getattr(ComponentKind, piece, None)
+            if value is None or value == "" or (value is inherited and piece not in DEFAULTED):
+                absent.append(piece)
+        return absent
+
+
+def autoscaled_nodes(spec: Any, running_replicas: float | None) -> float:
+    """Replicas billed for a service-like kind: what ran on average when a run measured it,
+    otherwise the replicas it starts with (an autoscaler's minimum is its floor, not its bill)."""
+    if running_replicas is not None:
+        return float(running_replicas)
+    return float(spec.replicas)
