@@ -1,9 +1,10 @@
-"""The architecture as a networkx DiGraph: structure checks, visit ratios and offered load.
+"""The architecture as a networkx DiGraph: structure checks, visit ratios and the traffic solver.
 
 :func:`build_graph` turns a validated spec into one ``nx.DiGraph`` whose nodes carry the
 component specs (``G.nodes[name]["spec"]``) and whose edges carry the expected number of
 calls per visit (``G.edges[a, b]["visits"]``). Everything else here is a plain function of
-that graph, in the manner of networkx's own algorithms. Drawing lives in ``views``.
+that graph, in the manner of networkx's own algorithms. Drawing lives in ``views``; the
+failure-adjusted traffic and the offered load of each station in :mod:`scaleplan.load`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from scaleplan.errors import Problem, SpecError
 from scaleplan.spec import (
     ArchitectureSpec,
     ComponentSpec,
-    DatabaseSpec,
     QueueSpec,
     TopicSpec,
 )
@@ -94,17 +94,43 @@ def _attempts(component: ComponentSpec, target: str, spec: ArchitectureSpec) -> 
     return policies[0].expected_attempts(failure) if policies else 1.0
 
 
+def solve_visits(
+    names: list[str], transfer: np.ndarray, arrivals: np.ndarray
+) -> dict[str, float] | None:
+    """The traffic solver: v = e + Pᵀv for the expected visits to each station per request.
+
+    ``transfer[i, j]`` is the expected visits to ``names[j]`` per visit to ``names[i]`` (a
+    self-loop, ``transfer[i, i] > 0``, is Jackson's feedback p_ii) and ``arrivals`` the share
+    of requests entering at each. Visits are finite exactly when the spectral radius of the
+    transfer matrix is below 1; otherwise this returns None (a cycle whose expected calls per
+    pass reach 1 sends a request round it forever). The graph's visit ratios and the
+    failure-adjusted traffic of :mod:`scaleplan.load` are both solved here.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> solve_visits(["api"], np.array([[0.5]]), np.array([1.0]))  # fed back half the time
+    {'api': 2.0}
+    """
+    if not names:
+        return {}
+    radius = max(abs(np.linalg.eigvals(transfer)))
+    if radius >= 1 - 1e-9:
+        return None
+    visits = np.linalg.solve(np.eye(len(names)) - transfer.T, arrivals)
+    return {name: float(max(visits[position], 0.0)) for position, name in enumerate(names)}
+
+
 def _solve_visit_ratios(graph: nx.DiGraph, spec: ArchitectureSpec) -> dict[str, float]:
-    """Solve the traffic equations v = e + Pᵀv for the expected visits per arriving request."""
+    """The expected visits per arriving request from the graph's calls per visit."""
     names = list(graph)
     index = {name: position for position, name in enumerate(names)}
     transfer = np.zeros((len(names), len(names)))
     for source, target, data in graph.edges(data=True):
         transfer[index[source], index[target]] = data["visits"]
-    # Visits are finite exactly when the spectral radius of the transfer matrix is below 1; a
-    # cycle whose expected calls per pass reach 1 sends a request round it forever.
-    radius = max(abs(np.linalg.eigvals(transfer))) if len(names) else 0.0
-    if radius >= 1 - 1e-9:
+    arrivals = np.array([graph.nodes[name][ENTRY_WEIGHT] for name in names])
+    visits = solve_visits(names, transfer, arrivals)
+    if visits is None:
         cycle, per_pass = _heaviest_cycle(graph)
         path = " → ".join([*cycle, cycle[0]]) if cycle else "?"
         first = cycle[0] if cycle else names[0]
@@ -122,9 +148,7 @@ def _solve_visit_ratios(graph: nx.DiGraph, spec: ArchitectureSpec) -> dict[str, 
                 )
             ]
         )
-    arrivals = np.array([graph.nodes[name][ENTRY_WEIGHT] for name in names])
-    visits = np.linalg.solve(np.eye(len(names)) - transfer.T, arrivals)
-    return {name: float(max(visits[index[name]], 0.0)) for name in names}
+    return visits
 
 
 def _heaviest_cycle(graph: nx.DiGraph) -> tuple[list[str], float]:
@@ -150,77 +174,6 @@ def visit_ratios(graph: nx.DiGraph) -> dict[str, float]:
 def arrival_rates(graph: nx.DiGraph, rate_per_s: float) -> dict[str, float]:
     """Arrivals per second at each component when ``rate_per_s`` requests arrive."""
     return {name: rate_per_s * visits for name, visits in visit_ratios(graph).items()}
-
-
-def service_demand_s(graph: nx.DiGraph) -> dict[str, float]:
-    """Seconds of a component's own service per arriving request (visits × mean service)."""
-    demands: dict[str, float] = {}
-    for name, visits in visit_ratios(graph).items():
-        demands[name] = visits * mean_service_s(graph.nodes[name]["spec"])
-    return demands
-
-
-def holding_lower_bound_s(graph: nx.DiGraph) -> dict[str, float]:
-    """A lower bound on the seconds each component's slot is held per visit.
-
-    A service that holds its slot during its calls holds it for its own service plus the spans
-    of the calls it makes; a span is at least the callee's own service plus the spans of the
-    callee's calls (queueing only adds to it). A parallel join lasts at least as long as its
-    longest expected branch. Asynchronous targets add nothing to the caller.
-    """
-    spans: dict[str, float] = {}
-
-    def span(name: str, visiting: frozenset[str]) -> float:
-        if name in spans:
-            return spans[name]
-        if name in visiting:  # a cycle: count the component's own service only
-            return mean_service_s(graph.nodes[name]["spec"])
-        value = mean_service_s(graph.nodes[name]["spec"]) + _calls_s(name, visiting | {name})
-        spans[name] = value
-        return value
-
-    def _calls_s(name: str, visiting: frozenset[str]) -> float:
-        component = graph.nodes[name]["spec"]
-        shares = [
-            data["visits"] * span(target, visiting)
-            for _, target, data in graph.out_edges(name, data=True)
-            if not data.get("asynchronous")
-        ]
-        if not shares:
-            return 0.0
-        return max(shares) if getattr(component, "parallel", False) else sum(shares)
-
-    holding: dict[str, float] = {}
-    for name in graph:
-        component = graph.nodes[name]["spec"]
-        own = mean_service_s(component)
-        holds = getattr(component, "hold_during_calls", False) and component.capacity
-        holding[name] = own + (_calls_s(name, frozenset({name})) if holds else 0.0)
-    return holding
-
-
-def mean_service_s(component: ComponentSpec) -> float:
-    """Mean seconds of a component's own service per visit (0 for one that adds no delay)."""
-    if isinstance(component, DatabaseSpec):
-        return component.mean_service_s()
-    if isinstance(component, QueueSpec | TopicSpec):
-        # A publish delay holds none of the slots counted in capacity.
-        return 0.0
-    service_time = component.own_service_time
-    return service_time.mean_s if service_time is not None else 0.0
-
-
-def offered_load(graph: nx.DiGraph, rate_per_s: float) -> dict[str, float]:
-    """Utilisation from a component's own service alone (λ·v·S / servers).
-
-    A lower bound on the true utilisation of a service that holds its slot during calls, and
-    the exact one otherwise; components that add no delay have 0.
-    """
-    loads: dict[str, float] = {}
-    for name, demand in service_demand_s(graph).items():
-        capacity = graph.nodes[name]["spec"].capacity
-        loads[name] = rate_per_s * demand / capacity if capacity else 0.0
-    return loads
 
 
 def layers(graph: nx.DiGraph) -> dict[str, int]:

@@ -17,10 +17,9 @@ from scaleplan.graph import (
     build_graph,
     capacity,
     layers,
-    offered_load,
-    service_demand_s,
     visit_ratios,
 )
+from scaleplan.load import offered_loads, station_loads
 from scaleplan.spec import ArchitectureSpec, load_spec, parse_spec
 
 ARCHITECTURES = Path(__file__).resolve().parent.parent / "data" / "architectures"
@@ -62,9 +61,10 @@ def test_lb_cluster_visits_rates_and_load() -> None:
     # Every request passes the balancer to an API replica; 60% of them call the database.
     assert visit_ratios(graph) == approx({"lb": 1.0, "api": 1.0, "db": 0.6})
     assert arrival_rates(graph, 150) == approx({"lb": 150.0, "api": 150.0, "db": 0.6 * 150})
-    # λ·v·S / (replicas × concurrency): api 150·1·0.012/(3·8), db 150·0.6·0.004/(1·16).
-    assert offered_load(graph, 150) == approx(
-        {"lb": 0.0, "api": 150 * 0.012 / 24, "db": 150 * 0.6 * 0.004 / 16}
+    # λ·v·S / (replicas × concurrency), where api holds its slot during its call to db:
+    # api 150·1·(0.012 + 0.6·0.004)/(3·8), db 150·0.6·0.004/(1·16).
+    assert offered_loads(example("lb-cluster"), graph, 150) == approx(
+        {"lb": 0.0, "api": 150 * (0.012 + 0.6 * 0.004) / 24, "db": 150 * 0.6 * 0.004 / 16}
     )
 
 
@@ -72,7 +72,9 @@ def test_monolith_visits_rates_and_load() -> None:
     graph = build_graph(example("monolith"))
     assert visit_ratios(graph) == approx({"app": 1.0, "db": 0.6})
     assert arrival_rates(graph, 150) == approx({"app": 150.0, "db": 90.0})
-    assert offered_load(graph, 150) == approx({"app": 150 * 0.025 / 8, "db": 90 * 0.004 / 16})
+    assert offered_loads(example("monolith"), graph, 150) == approx(
+        {"app": 150 * (0.025 + 0.6 * 0.004) / 8, "db": 90 * 0.004 / 16}
+    )
 
 
 def test_three_tier_visits_rates_and_load() -> None:
@@ -88,36 +90,39 @@ def test_three_tier_visits_rates_and_load() -> None:
     # app's lognormal with p50 10 ms and p99 80 ms: mean = p50 · exp(σ²/2), σ = ln 8 / z₀.₉₉.
     sigma = 2.0794415416798357 / 2.3263478740408408
     app_mean_s = 0.010 * 2.718281828459045 ** (sigma**2 / 2)
-    assert offered_load(graph, 200) == approx(
+    # Both services hold their slots during their calls (the default): app for its own
+    # service and 0.8 database spans, web for its own and 0.7 app spans.
+    app_span = app_mean_s + 0.8 * 0.005
+    assert offered_loads(example("three-tier"), graph, 200) == approx(
         {
             "lb": 0.0,
             "checkout-lb": 0.0,
-            "web": 200 * web * 0.008 / 16,
-            "app": 200 * app * app_mean_s / 24,
+            "web": 200 * web * (0.008 + 0.7 * app_span) / 16,
+            "app": 200 * app * app_span / 24,
             "db": 200 * db * 0.005 / 32,
         }
     )
 
 
-@pytest.mark.parametrize("name", ["lb-cluster", "monolith", "three-tier"])
-def test_offered_load_is_rate_times_visits_times_service_over_capacity(name: str) -> None:
-    spec = example(name)
+@pytest.mark.parametrize("hold", [False, True])
+def test_offered_load_is_rate_times_visits_times_holding_over_capacity(hold: bool) -> None:
+    spec = architecture(
+        "api",
+        api=service(12, replicas=2, concurrency=3, hold_during_calls=hold, calls=[{"to": "db"}]),
+        db=service(4, concurrency=5, calls=[{"to": "audit", "probability": 0.5}]),
+        audit=service(2),
+    )
     graph = build_graph(spec)
-    rate = spec.workload.mean_rate_per_s
-    visits = visit_ratios(graph)
-    for component_name, load in offered_load(graph, rate).items():
-        component = spec.components[component_name]
-        service_time = getattr(component, "service_time", None)
-        if service_time is None:
-            assert load == 0.0
-            continue
-        servers = component.capacity
-        expected = rate * visits[component_name] * service_time.mean_value_ms() / 1000 / servers
-        assert load == pytest.approx(expected, rel=1e-12)
-        assert capacity(graph, component_name) == servers
-        assert service_demand_s(graph)[component_name] == pytest.approx(
-            visits[component_name] * service_time.mean_value_ms() / 1000, rel=1e-12
-        )
+    # db holds its slot for its 4 ms and half an audit (2 ms); api, when it holds, for its
+    # 12 ms and a whole db span (4 + 0.5·2 ms).
+    api_holding = 0.012 + (0.004 + 0.5 * 0.002 if hold else 0.0)
+    stations = {station.name: station for station in station_loads(spec, graph, 100)}
+    assert stations["api"].holding_s == pytest.approx(api_holding, rel=1e-12)
+    assert stations["db"].holding_s == pytest.approx(0.005, rel=1e-12)
+    assert offered_loads(spec, graph, 100) == approx(
+        {"api": 100 * api_holding / 6, "db": 100 * 0.005 / 5, "audit": 50 * 0.002 / 1}
+    )
+    assert capacity(graph, "api") == stations["api"].servers == 6
 
 
 def test_three_tier_layers_run_left_to_right() -> None:
@@ -181,7 +186,7 @@ def test_load_balancer_with_service_time_is_a_station() -> None:
     )
     graph = build_graph(spec)
     assert capacity(graph, "lb") == 4
-    assert offered_load(graph, 100)["lb"] == pytest.approx(100 * 0.002 / 4)
+    assert offered_loads(spec, graph, 100)["lb"] == pytest.approx(100 * 0.002 / 4)
 
 
 @given(weights=st.lists(st.floats(0.01, 100), min_size=1, max_size=6))
@@ -355,4 +360,97 @@ def test_zero_probability_call_still_reaches() -> None:
     spec = architecture("api", api=service(calls=[{"to": "db", "probability": 0}]), db=service())
     graph = build_graph(spec)
     assert visit_ratios(graph) == approx({"api": 1.0, "db": 0.0})
-    assert offered_load(graph, 100)["db"] == 0.0
+    assert offered_loads(spec, graph, 100)["db"] == 0.0
+
+
+# --------------------------------------------------------------------------- one overload formula
+
+
+def hot_shard() -> ArchitectureSpec:
+    """The bundled sharded database at 12 API replicas: the API has room, shard 0 does not."""
+    return example("sharded-db").with_changes({"components.api.replicas": 12})
+
+
+def hot_shard_primary_load(spec: ArchitectureSpec, rate: float) -> float:
+    """Shard 0's primary by hand: its share of the keys, all of its writes and, round robin
+    over the primary and one read replica, half of its reads, over its 8 slots."""
+    db = spec.components["orders-db"]
+    share = float(db.shard_shares()[0])
+    reads = rate * share * 0.85 / 2
+    writes = rate * share * 0.15
+    return (reads * 0.003 + writes * 0.009) / 8
+
+
+def test_hot_shard_is_refused_before_the_run_naming_the_shard() -> None:
+    from scaleplan.engine import UnstableError, simulate
+
+    spec = hot_shard()
+    with pytest.raises(UnstableError) as raised:
+        simulate(spec, rate_per_s=6000, requests=2000, seed=1)
+    unstable = raised.value.unstable
+    assert unstable.component == "orders-db"
+    assert unstable.factor == pytest.approx(hot_shard_primary_load(spec, 6000), rel=1e-12)
+    assert unstable.factor > 1.6
+    assert (
+        "unstable: components.orders-db: offered load at its shard-0 primary is 1.62× its "
+        "capacity of 8 slots at 6000 requests/s"
+    ) in str(raised.value)
+
+
+def test_validate_names_the_busiest_station() -> None:
+    from typer.testing import CliRunner
+
+    from scaleplan.cli import app
+
+    path = ARCHITECTURES / "sharded-db.yaml"
+    outcome = CliRunner().invoke(app, ["validate", str(path)])
+    assert outcome.exit_code == 0, outcome.output
+    load = hot_shard_primary_load(example("sharded-db"), 600)
+    said = " ".join(outcome.output.split())
+    assert f"busiest station: orders-db/shard-0 primary at {load:.0%}" in said
+
+
+def test_a_weighted_balancer_overloads_the_heavier_target_first() -> None:
+    from scaleplan.load import check_stability, station_loads
+
+    spec = architecture(
+        "lb",
+        lb={"kind": "load_balancer", "to": [{"to": "a", "weight": 3}, {"to": "b", "weight": 1}]},
+        a=service(10, replicas=2),
+        b=service(10, replicas=2),
+    )
+    graph = build_graph(spec)
+    # 240/s: a gets 180/s over 2 slots (0.9), b 60/s (0.3); 280/s puts a at 1.05 while the
+    # four slots together are at 0.7.
+    loads = {station.name: station.load for station in station_loads(spec, graph, 240)}
+    assert loads == approx({"a": 0.9, "b": 0.3})
+    assert check_stability(spec, graph, 240) is None
+    unstable = check_stability(spec, graph, 280)
+    assert unstable is not None and unstable.component == "a"
+    assert unstable.factor == pytest.approx(1.05, rel=1e-12)
+
+
+@pytest.mark.parametrize("path", sorted(ARCHITECTURES.glob("*.yaml")), ids=lambda path: path.stem)
+def test_the_pre_run_check_agrees_with_the_analytic_estimate(path: Path) -> None:
+    """Where the estimate calls a station overloaded, the pre-run check refuses the run or
+    says so in the run's warnings (a queue limit turns overload into rejections; a holding
+    time that includes the callees' queueing is an approximation); where the check refuses,
+    the estimate is unstable too; and at the bottleneck bound, the same formula, it refuses."""
+    from scaleplan.analytic import bottleneck, estimate
+    from scaleplan.load import check_stability, overload_warnings
+
+    spec = load_spec(path)
+    graph = build_graph(spec)
+    bound, limiter = bottleneck(spec)
+    workload = spec.workload.mean_rate_per_s
+    for rate in (workload, 0.5 * bound, 0.99 * bound, 1.01 * bound, 2 * bound, 6 * workload):
+        unstable = check_stability(spec, graph, rate)
+        result = estimate(spec, rate_per_s=rate)
+        if result.unstable is not None and unstable is None:
+            said = " ".join(overload_warnings(spec, graph, rate))
+            assert f"{result.unstable.component}" in said, (rate, result.unstable, said)
+        if unstable is not None:
+            assert not result.stable, (rate, unstable)
+    bounded = getattr(spec.components[limiter], "queue_limit", None) is not None
+    assert (check_stability(spec, graph, 1.01 * bound) is None) == bounded
+    assert check_stability(spec, graph, 0.99 * bound) is None

@@ -47,7 +47,7 @@ from scaleplan.engine import HookContext, simulate
 from scaleplan.engine.stations import Station
 from scaleplan.experiments._common import clean
 from scaleplan.experiments.nfr import Verdict, _decide, _not_evaluated
-from scaleplan.graph import build_graph, offered_load
+from scaleplan.load import offered_loads
 from scaleplan.metrics import MeanCI, batch_means_ci, replication_ci
 from scaleplan.spec import ArchitectureSpec, AvailabilityNFR, NFRSpec, ServiceSpec
 
@@ -644,7 +644,7 @@ def failures(
     analytic_applies = steady and not any(
         getattr(spec.components[name], "autoscale", None) is not None for name in system_names
     )
-    loads = offered_load(build_graph(spec), spec.workload.mean_rate_per_s)
+    loads = offered_loads(spec, None, spec.workload.mean_rate_per_s)
     system_down_s = window.total(lambda run, a, b: _length(window.system_down(run, a, b)))
     components: list[ComponentAvailability] = []
     analytic_parts: list[float] = []

@@ -279,9 +279,9 @@ def _upper_bound(spec: ArchitectureSpec) -> _Bound:
     except Exception as error:  # any failure of the closed forms: fall back to another bound
         note = f"no analytic bottleneck bound for {spec.name} ({type(error).__name__}: {error})"
     try:
-        from scaleplan.graph import build_graph, offered_load
+        from scaleplan.load import offered_loads
 
-        loads = offered_load(build_graph(spec), 1.0)
+        loads = offered_loads(spec, None, 1.0)
         worst = max(loads, key=lambda name: loads[name])
         if loads[worst] > 0:
             return _Bound(1.0 / loads[worst], worst, False, note + "; used the stability bound")

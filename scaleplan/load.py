@@ -1,0 +1,590 @@
+"""Traffic and offered load: the visits each station gets, and the one overload formula.
+
+Two questions are answered here, once, for every stage that asks them (``validate``, the
+engine's pre-run check, the explorer through it, and the analytic estimate and bottleneck
+bound):
+
+- **traffic**: how many visits each component gets per arriving request, with the engine's
+  semantics of failure (a visit whose own service fails makes none of its calls, a failed call
+  ends a sequence, retries and redeliveries add attempts) and a TTL cache's miss ratio at its own
+  arrival rate (:func:`solve_flows`). The linear traffic equations are solved by the graph's one
+  solver, :func:`scaleplan.graph.solve_visits`;
+- **offered load per station** (:func:`station_loads`): arrivals × mean slot-holding time /
+  servers, for each queue that really forms. A service, worker pool, cache, edge or balancer
+  with a service time is one station (its replicas share its arrivals equally under every
+  policy: a weighted balancer weights its *targets*, each target's replicas alike); a database
+  is one station per node of each shard, with the shard's share of the key popularity and the
+  read/write mix each node receives (writes to the primary, reads by ``read_policy``), so a hot
+  shard's primary saturates while the database's average is low. A slot held during calls is
+  held at least for the callees' spans without any queueing; a parallel join at least for the
+  longest expected branch. Every figure is therefore a lower bound on the true utilisation, and
+  a station at 1 or more is overloaded for certain: the refusal before a run rests on it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+
+from scaleplan.graph import ENTRY_WEIGHT, build_graph, solve_visits, visit_ratios
+from scaleplan.result import Unstable
+from scaleplan.spec import (
+    ArchitectureSpec,
+    CacheSpec,
+    ComponentSpec,
+    DatabaseSpec,
+    EdgeSpec,
+    LoadBalancerSpec,
+    QueueSpec,
+    RetrySpec,
+    ServiceSpec,
+    SubscriptionSpec,
+    TopicSpec,
+)
+from scaleplan.spec.components import expected_queue_attempts
+
+__all__ = [
+    "Call",
+    "Flows",
+    "StationLoad",
+    "check_stability",
+    "max_rate",
+    "offered_loads",
+    "overload_warnings",
+    "solve_flows",
+    "station_loads",
+]
+
+#: Passes of a fixed-point iteration for graphs with call cycles (a DAG needs two).
+MAX_PASSES = 500
+#: Relative change in every value below which an iteration has converged.
+TOLERANCE = 1e-12
+#: Mean of the jitter factor applied to a retry's backoff (full: U(0, 1); equal: U(½, 1)).
+JITTER_MEAN = {"full": 0.5, "equal": 0.75, "none": 1.0}
+
+
+# --------------------------------------------------------------------------- traffic
+
+
+@dataclass(frozen=True)
+class Call:
+    """One way a visit sends work on: a call, a forward, a miss or a delivery."""
+
+    target: str
+    made: float  # probability per visit that it is made at all
+    probability: float  # its probability once the visit's own service succeeded (joins)
+    attempts: float  # expected attempts per call made (retries, redeliveries)
+    backoff_s: float  # expected time between attempts per call made
+    asynchronous: bool  # the caller does not wait for it (a broker's consumer)
+
+
+@dataclass
+class Flows:
+    """The traffic: calls per visit, failure probabilities, miss ratios and visit ratios."""
+
+    calls: dict[str, list[Call]]
+    failure: dict[str, float]
+    miss: dict[str, float]
+    visits: dict[str, float]
+    notes: list[str]
+
+
+def solve_flows(
+    spec: ArchitectureSpec, graph: nx.DiGraph, order: Sequence[str], rate: float
+) -> Flows:
+    """Solve failures, miss ratios and visit ratios together (TTL misses depend on the rate)."""
+    caches = {
+        name: component
+        for name, component in spec.components.items()
+        if isinstance(component, CacheSpec)
+    }
+    known: dict[str, tuple[float, float]] = {}
+
+    def miss_ratio(name: str, cache: CacheSpec, visits: float) -> float:
+        if cache.ttl_s is None:
+            # Without a TTL the miss ratio does not depend on the rate, and the graph already
+            # holds it (Che's figure for LRU is costly over many keys): a cache's edge to its
+            # backing carries exactly its miss ratio.
+            return float(graph.edges[name, cache.backing]["visits"])
+        arrivals = rate * visits
+        if name not in known or not close(arrivals, known[name][0]):
+            known[name] = (arrivals, cache.che_miss_ratio(arrivals))
+        return known[name][1]
+
+    visits = visit_ratios(graph)
+    notes: list[str] = []
+    for _ in range(MAX_PASSES):
+        miss = {name: miss_ratio(name, cache, visits[name]) for name, cache in caches.items()}
+        calls, failure, notes = _failures(spec, order, miss)
+        solved = _solve_visits(graph, calls)
+        if solved is None:
+            notes = [
+                *notes,
+                "the failure-adjusted traffic equations have no finite solution; "
+                "visit ratios taken from the graph (approximation)",
+            ]
+            break
+        converged = all(close(solved[name], visits[name]) for name in graph)
+        visits = solved
+        if converged:
+            break
+    return Flows(calls, failure, miss, visits, notes)
+
+
+def _failures(
+    spec: ArchitectureSpec, order: Sequence[str], miss: Mapping[str, float]
+) -> tuple[dict[str, list[Call]], dict[str, float], list[str]]:
+    """Each component's calls and the probability that a visit to it fails, callees first."""
+    failure = {name: 0.0 for name in order}
+    calls: dict[str, list[Call]] = {}
+    notes: dict[str, str] = {}
+    for _ in range(MAX_PASSES):
+        previous = dict(failure)
+        for name in order:
+            calls[name], failure[name] = _component_calls(
+                name, spec.components[name], failure, miss.get(name, 0.0), notes
+            )
+        if all(close(failure[name], previous[name]) for name in order):
+            break
+    return calls, failure, list(notes.values())
+
+
+def _component_calls(
+    name: str,
+    component: ComponentSpec,
+    failure: Mapping[str, float],
+    miss: float,
+    notes: dict[str, str],
+) -> tuple[list[Call], float]:
+    if isinstance(component, ServiceSpec):
+        own = component.error_probability
+        reach = served = 1.0 - own
+        calls: list[Call] = []
+        for call in component.calls:
+            attempts, final, backoff = _retry_figures(
+                call.retries, failure[call.to], f"{name} → {call.to}", notes
+            )
+            made = (served if component.parallel else reach) * call.probability
+            calls.append(Call(call.to, made, call.probability, attempts, backoff, False))
+            reach *= 1.0 - call.probability * final
+        # Sequential: a failed call ends the sequence; parallel: any failed branch fails the
+        # join. Either way the visit succeeds only when its service and every call made do.
+        return calls, 1.0 - reach
+    if isinstance(component, LoadBalancerSpec):
+        edges = component.edges()
+        return (
+            [Call(target, share, share, 1.0, 0.0, False) for target, share, _ in edges],
+            math.fsum(share * failure[target] for target, share, _ in edges),
+        )
+    if isinstance(component, CacheSpec):
+        backing = component.backing
+        return [Call(backing, miss, miss, 1.0, 0.0, False)], miss * failure[backing]
+    if isinstance(component, EdgeSpec):
+        forwarded = 1.0 - component.share
+        return [Call(component.to, forwarded, forwarded, 1.0, 0.0, False)], (
+            forwarded * failure[component.to]
+        )
+    if isinstance(component, QueueSpec):
+        return [_delivery(component.consumer, component, failure)], 0.0
+    if isinstance(component, TopicSpec):
+        return [_delivery(item.consumer, item, failure) for item in component.subscriptions], 0.0
+    return [], 0.0  # a database neither calls nor fails on its own
+
+
+def _delivery(
+    consumer: str, broker: QueueSpec | SubscriptionSpec, failure: Mapping[str, float]
+) -> Call:
+    """A broker's delivery of one message: redelivered after a failure up to max_retries."""
+    q = failure[consumer]
+    attempts = expected_queue_attempts(q, broker.max_retries)
+    backoff_s = math.fsum(
+        q**retry * broker.retry_backoff_ms / 1000 * 2 ** (retry - 1)
+        for retry in range(1, broker.max_retries + 1)
+    )
+    return Call(consumer, 1.0, 1.0, attempts, backoff_s, True)
+
+
+def _retry_figures(
+    retries: RetrySpec | None, q: float, label: str, notes: dict[str, str]
+) -> tuple[float, float, float]:
+    """(attempts per call, probability the call finally fails, expected backoff in s)."""
+    if retries is None or q <= 0:
+        return 1.0, q, 0.0
+    attempts = retries.expected_attempts(q)
+    final = q ** (retries.max + 1)
+    jitter = JITTER_MEAN[retries.jitter]
+    backoff_s = math.fsum(
+        q**retry * retries.backoff_ms / 1000 * retries.multiplier ** (retry - 1) * jitter
+        for retry in range(1, retries.max + 1)
+    )
+    budget = retries.budget
+    if budget is not None and attempts - 1 > budget:
+        # The bucket refills at `budget` retries per call: in the long run only that share of
+        # the retries wanted is made. Taken as whole retry sequences for a fraction of calls.
+        granted = budget / (attempts - 1)
+        notes[label] = (
+            f"{label}: the retry budget {budget:g} binds ({attempts - 1:.3g} retries per call "
+            f"wanted): taken as {granted:.1%} of calls retrying fully, the rest not at all "
+            "(approximation)"
+        )
+        attempts = 1 + budget
+        final = q - granted * (q - final)
+        backoff_s *= granted
+    return attempts, final, backoff_s
+
+
+def _solve_visits(graph: nx.DiGraph, calls: Mapping[str, list[Call]]) -> dict[str, float] | None:
+    """The graph's traffic solver with P from the calls made per visit (None if infinite)."""
+    names = list(graph)
+    index = {name: position for position, name in enumerate(names)}
+    transfer = np.zeros((len(names), len(names)))
+    for source in names:
+        for call in calls[source]:
+            transfer[index[source], index[call.target]] += call.made * call.attempts
+    arrivals = np.array([graph.nodes[name][ENTRY_WEIGHT] for name in names])
+    return solve_visits(names, transfer, arrivals)
+
+
+@dataclass(frozen=True)
+class Node:
+    """A database node of one shard (or readers pooled into one station)."""
+
+    label: str
+    reads_per_s: float
+    writes_per_s: float
+    read_ca2: float
+    servers: int
+    members: int = 1
+
+
+def database_nodes(component: DatabaseSpec, shard_rate: float) -> tuple[list[Node], str, bool]:
+    """The nodes of one shard with the reads and writes each receives; how reads were spread;
+    whether that spread is exact (Poisson in, Poisson out)."""
+    count = component.nodes_per_shard
+    slots = component.concurrency
+    reads = shard_rate * component.read_ratio
+    writes = shard_rate * (1.0 - component.read_ratio)
+    readers = list(range(0 if component.reads_from_primary else 1, count))
+    labels = ["primary", *(f"replica-{index}" for index in range(1, count))]
+    shares = [0.0] * count
+    ca2 = [1.0] * count
+    k = len(readers)
+    policy = component.read_policy
+    how, exact = f"reads by {policy} over {k} readers", True
+    if k == 0:
+        how = "writes only"
+    elif k == 1 or (k > 1 and policy == "random"):
+        for index in readers:
+            shares[index] = 1.0 / k
+        if k == 1:
+            how = f"reads to the {labels[readers[0]]}"
+    elif k > 1 and policy == "round_robin":
+        for index in readers:
+            shares[index], ca2[index] = 1.0 / k, 1.0 / k
+        exact = False
+    elif k > 1:
+        exact = False
+        if writes == 0 or 0 not in readers:
+            # Identical readers under a load-aware policy: one pooled station (optimistic).
+            nodes = [Node("primary", 0.0, writes, 1.0, slots)] if 0 not in readers else []
+            first = labels[readers[0]]
+            pooled = f"{first}..{labels[readers[-1]]}"
+            nodes.append(Node(pooled, reads, 0.0, 1.0, k * slots, k))
+            return (
+                nodes,
+                f"reads by {policy} over {k} readers pooled into {k * slots} servers",
+                False,
+            )
+        # The primary also takes the writes: a load-aware policy sends it fewer reads, so the
+        # readers' utilisations equalise as far as they can (water-filling).
+        read_s = component.read_time.mean_s
+        write_s = (component.write_time or component.read_time).mean_s
+        each = (reads * read_s + writes * write_s) / k
+        primary = min(reads, max(0.0, (each - writes * write_s) / read_s)) if reads else 0.0
+        shares[0] = primary / reads if reads else 0.0
+        for index in readers[1:]:
+            shares[index] = (1.0 - shares[0]) / (k - 1)
+        how = f"reads by {policy} over {k} readers, spread to equalise their utilisation"
+    nodes = [
+        Node(labels[index], reads * shares[index], writes if index == 0 else 0.0, ca2[index], slots)
+        for index in range(count)
+    ]
+    return nodes, how, exact
+
+
+def evaluation_order(graph: nx.DiGraph) -> tuple[list[str], list[list[str]]]:
+    """Callees before callers (reverse topological order), and the members of each cycle."""
+    condensed = nx.condensation(graph)
+    order: list[str] = []
+    cycles: list[list[str]] = []
+    for node in reversed(list(nx.topological_sort(condensed))):
+        members = sorted(condensed.nodes[node]["members"])
+        order.extend(members)
+        if len(members) > 1 or graph.has_edge(members[0], members[0]):
+            cycles.append(members)
+    return order, cycles
+
+
+def close(new: float, old: float) -> bool:
+    if math.isinf(new) or math.isinf(old):
+        return new == old
+    return abs(new - old) <= TOLERANCE * max(abs(new), abs(old), 1e-300)
+
+
+def edge_flow(flows: Flows, source: str, target: str) -> float:
+    """Expected visits to ``target`` per visit to ``source``."""
+    return math.fsum(
+        call.made * call.attempts for call in flows.calls[source] if call.target == target
+    )
+
+
+def own_mean_s(component: ComponentSpec) -> float:
+    """Mean seconds of a visit's own work (a database's read/write mix, a broker's publish)."""
+    if isinstance(component, DatabaseSpec):
+        return component.mean_service_s()
+    distribution = component.own_service_time
+    return distribution.mean_s if distribution is not None else 0.0
+
+
+def low_load_spans(
+    spec: ArchitectureSpec, graph: nx.DiGraph, flows: Flows, order: Sequence[str]
+) -> dict[str, float]:
+    """What a caller waits for each component with no queueing anywhere: its own work plus
+    its synchronous calls (attempts × span + backoff; a parallel join at least its longest
+    expected branch), callees first, iterated to the fixed point round call cycles."""
+    spans = {name: 0.0 for name in graph}
+    for _ in range(MAX_PASSES):
+        previous = dict(spans)
+        for name in order:
+            spans[name] = own_mean_s(spec.components[name]) + calls_lower_bound_s(
+                spec.components[name], flows.calls[name], spans
+            )
+        if all(close(spans[name], previous[name]) for name in graph):
+            break
+    return spans
+
+
+def calls_lower_bound_s(
+    component: ComponentSpec, calls: Sequence[Call], spans: Mapping[str, float]
+) -> float:
+    """A lower bound on the time a visit waits for its calls, given the callees' spans.
+
+    Sequential calls (and a balancer's single forward) cost the sum of made × (attempts ×
+    span + backoff); a parallel join costs at least the largest such term, since the maximum
+    of the branches is at least each of them.
+    """
+    terms = [
+        call.made * (call.attempts * spans[call.target] + call.backoff_s)
+        for call in calls
+        if not call.asynchronous and call.made > 0
+    ]
+    if not terms:
+        return 0.0
+    return max(terms) if isinstance(component, ServiceSpec) and component.parallel else sum(terms)
+
+
+def holding_lower_bound_s(
+    spec: ArchitectureSpec, flows: Flows, spans: Mapping[str, float]
+) -> dict[str, float]:
+    """A lower bound on the seconds a visit holds one of the component's slots: its own
+    service, plus its calls' low-load spans when it holds the slot during them."""
+    holding: dict[str, float] = {}
+    for name, component in spec.components.items():
+        held = own_mean_s(component)
+        if isinstance(component, ServiceSpec) and component.hold_during_calls:
+            held += calls_lower_bound_s(component, flows.calls[name], spans)
+        holding[name] = held
+    return holding
+
+
+# --------------------------------------------------------------------------- offered load
+
+
+@dataclass(frozen=True)
+class StationLoad:
+    """The offered load of one station: a component, or one node of a database shard."""
+
+    component: str
+    part: str  # "" for the component itself, else e.g. "shard-0 primary"
+    arrival_rate: float  # visits per second reaching this station
+    holding_s: float  # mean seconds a visit holds a slot here (a lower bound)
+    servers: int  # slots serving this station's queue
+    bounded: bool  # a queue_limit makes overload a loss, not a growing queue
+
+    @property
+    def load(self) -> float:
+        """Offered load over capacity: λ·S / servers (a lower bound on the utilisation)."""
+        if self.servers == 0 or self.arrival_rate == 0:
+            return 0.0
+        return self.arrival_rate * self.holding_s / self.servers
+
+    @property
+    def name(self) -> str:
+        """``api``, or ``orders-db/shard-0 primary`` for a database node."""
+        return f"{self.component}/{self.part}" if self.part else self.component
+
+    def reason(self, rate_per_s: float) -> str:
+        """Why the station cannot carry ``rate_per_s``, naming it (for :class:`Unstable`)."""
+        where = f" at its {self.part}" if self.part else ""
+        return (
+            f"offered load{where} is {self.load:.2f}× its capacity of {self.servers} slots "
+            f"at {rate_per_s:g} requests/s ({self.arrival_rate:.4g} arrivals/s, mean holding "
+            f"time {self.holding_s * 1000:.4g} ms)"
+        )
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """The traffic of a spec at one rate, as every station-load question needs it."""
+
+    graph: nx.DiGraph
+    order: list[str]
+    cycles: list[list[str]]
+    flows: Flows
+    spans: dict[str, float]  # low-load spans
+    holding: dict[str, float]  # slot-holding lower bounds
+
+
+def traffic(spec: ArchitectureSpec, graph: nx.DiGraph | None, rate_per_s: float) -> Traffic:
+    """Solve the spec's traffic at ``rate_per_s`` (the rate matters only to TTL caches)."""
+    graph = build_graph(spec) if graph is None else graph
+    order, cycles = evaluation_order(graph)
+    flows = solve_flows(spec, graph, order, rate_per_s)
+    spans = low_load_spans(spec, graph, flows, order)
+    return Traffic(graph, order, cycles, flows, spans, holding_lower_bound_s(spec, flows, spans))
+
+
+def station_loads(
+    spec: ArchitectureSpec,
+    graph: nx.DiGraph | None,
+    rate_per_s: float,
+    solved: Traffic | None = None,
+) -> list[StationLoad]:
+    """The offered load of every station at ``rate_per_s``: the one overload formula.
+
+    An autoscaled component is judged at its ``max_replicas``. Components that hold no slots
+    (a balancer without a service time, a queue, a topic) have no station.
+    """
+    solved = traffic(spec, graph, rate_per_s) if solved is None else solved
+    found: list[StationLoad] = []
+    for name in solved.graph:
+        component: ComponentSpec = spec.components[name]
+        arrivals = rate_per_s * solved.flows.visits[name]
+        if isinstance(component, DatabaseSpec):
+            found.extend(_database_loads(name, component, arrivals))
+            continue
+        servers = component.max_capacity
+        if servers == 0:
+            continue
+        bounded = getattr(component, "queue_limit", None) is not None
+        found.append(StationLoad(name, "", arrivals, solved.holding[name], servers, bounded))
+    return found
+
+
+def _database_loads(name: str, component: DatabaseSpec, arrivals: float) -> list[StationLoad]:
+    """One station per node of each shard, with the reads and writes that node receives."""
+    read = component.read_time
+    write = component.write_time or read
+    found = []
+    for index, share in enumerate(component.shard_shares()):
+        nodes, _, _ = database_nodes(component, arrivals * float(share))
+        for node in nodes:
+            lam = node.reads_per_s + node.writes_per_s
+            work = node.reads_per_s * read.mean_s + node.writes_per_s * write.mean_s
+            found.append(
+                StationLoad(
+                    name,
+                    f"shard-{index} {node.label}",
+                    lam,
+                    work / lam if lam > 0 else component.mean_service_s(),
+                    node.servers,
+                    False,
+                )
+            )
+    return found
+
+
+def busiest(loads: Sequence[StationLoad]) -> StationLoad | None:
+    """The station with the highest load (the first one in order among equals)."""
+    best: StationLoad | None = None
+    for station in loads:
+        if best is None or station.load > best.load:
+            best = station
+    return best
+
+
+def offered_loads(
+    spec: ArchitectureSpec, graph: nx.DiGraph | None, rate_per_s: float
+) -> dict[str, float]:
+    """Each component's load at its busiest station (0 for one that holds no slots)."""
+    graph = build_graph(spec) if graph is None else graph
+    loads = {name: 0.0 for name in graph}
+    for station in station_loads(spec, graph, rate_per_s):
+        loads[station.component] = max(loads[station.component], station.load)
+    return loads
+
+
+def check_stability(
+    spec: ArchitectureSpec, graph: nx.DiGraph | None, rate_per_s: float
+) -> Unstable | None:
+    """The station whose queue would grow without bound at ``rate_per_s``, if any: a
+    configuration flagged here is unstable for certain (every load is a lower bound).
+
+    A component with a ``queue_limit`` is a loss system, stable at any load: its overload is
+    reported by :func:`overload_warnings` instead.
+    """
+    worst = busiest(
+        [station for station in station_loads(spec, graph, rate_per_s) if not station.bounded]
+    )
+    if worst is None or worst.load < 1.0:
+        return None
+    return Unstable(component=worst.component, factor=worst.load, reason=worst.reason(rate_per_s))
+
+
+def overload_warnings(
+    spec: ArchitectureSpec, graph: nx.DiGraph | None, rate_per_s: float
+) -> list[str]:
+    """What the pre-run check says of a run it lets start but cannot call stable.
+
+    Stations with a queue limit offered more than their capacity will reject. And where the
+    certain bounds stay below 1 but the analytic estimate, whose holding times include the
+    queueing at the callees (the method of surrogate delays), puts a station at or over its
+    capacity, the run is started with that said: the pre-run check never calls stable what
+    the estimate calls overloaded.
+    """
+    from scaleplan.analytic import estimate
+
+    stations = station_loads(spec, graph, rate_per_s)
+    warnings = [
+        f"{station.name}: offered load is {station.load:.2f}× its capacity; its queue_limit "
+        f"bounds the queue, so at least {1 - 1 / station.load:.0%} of its requests will be "
+        "rejected"
+        for station in stations
+        if station.bounded and station.load >= 1.0
+    ]
+    certain = any(station.load >= 1.0 for station in stations if not station.bounded)
+    estimated = estimate(spec, rate_per_s=rate_per_s)
+    if not certain and estimated.unstable is not None:
+        warnings.append(
+            f"{estimated.unstable.component}: the analytic estimate puts it at "
+            f"{estimated.unstable.factor:.2f}× its capacity ({estimated.unstable.reason}); "
+            "that figure rests on approximations, so the run goes ahead, but it may never "
+            "reach a steady state"
+        )
+    return warnings
+
+
+def max_rate(
+    spec: ArchitectureSpec, graph: nx.DiGraph | None, rate_per_s: float
+) -> tuple[float, StationLoad | None]:
+    """The bottleneck bound: the rate at which the busiest station's load reaches 1, with
+    that station (``inf`` and None when no station holds a slot). Loads are proportional to
+    the rate except through a TTL cache's miss ratio, taken at ``rate_per_s``."""
+    worst = busiest(station_loads(spec, graph, rate_per_s))
+    if worst is None or worst.load <= 0:
+        return math.inf, worst
+    return rate_per_s / worst.load, worst
