@@ -13,6 +13,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from scaleplan.formatting import json_safe
+
 PERCENTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99, "p999": 0.999}
 
 
@@ -103,17 +105,7 @@ class SimulationResult:
         data.pop("wall_time_s")
         if not timeseries:
             data.pop("timeseries")
-        return _clean(data)
+        return json_safe(data)
 
     def to_json(self, *, timeseries: bool = True, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(timeseries=timeseries), indent=indent, allow_nan=False)
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float):
-        return None if not math.isfinite(value) else value
-    if isinstance(value, dict):
-        return {str(key): _clean(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(item) for item in value]
-    return value

@@ -13,10 +13,10 @@ from typing import Any, Protocol
 
 from scaleplan.engine import UnstableError, simulate
 from scaleplan.errors import SimulationError
+from scaleplan.formatting import json_safe
+from scaleplan.progress import Progress
 from scaleplan.result import SimulationResult
 from scaleplan.spec import ArchitectureSpec, SLOSpec
-
-Progress = Callable[[int, int], None]
 
 
 class ExecutorLike(Protocol):
@@ -26,26 +26,8 @@ class ExecutorLike(Protocol):
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any: ...
 
 
-def clean(value: Any) -> Any:
-    """A JSON-safe copy: dataclasses become dicts, tuples lists, NaN and ±inf ``None``."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        to_dict = getattr(value, "to_dict", None)
-        if callable(to_dict):
-            return clean(to_dict())
-        return clean(
-            {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
-        )
-    if isinstance(value, bool) or value is None or isinstance(value, str | int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(key): clean(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean(item) for item in value]
-    if hasattr(value, "item"):  # numpy scalars
-        return clean(value.item())
-    return str(value)
+#: A JSON-safe copy of a result (NaN as ``None``): :func:`scaleplan.formatting.json_safe`.
+clean = json_safe
 
 
 def point_value(result: SimulationResult, slo: SLOSpec) -> float:

@@ -34,7 +34,7 @@ record size, growth and retention, and its cost) is computed in closed form.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,7 @@ from scaleplan.engine.streams import generator
 from scaleplan.experiments._common import clean
 from scaleplan.experiments.nfr import Verdict, _decide
 from scaleplan.metrics import MeanCI, replication_ci
+from scaleplan.progress import Progress
 from scaleplan.spec.dr import DRSpec, RecoveryObjective, StrategySpec
 
 __all__ = [
@@ -57,7 +58,6 @@ __all__ = [
     "retention_growth",
 ]
 
-Progress = Callable[[int, int], None]
 QUANTILES = 101  # points of each distribution kept for the figures
 SECONDS_PER_MONTH = 30 * 86_400.0
 STEPS = ("detection", "provision", "promotion", "restore", "replay", "switch")

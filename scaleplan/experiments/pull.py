@@ -55,12 +55,12 @@ from scaleplan.engine import simulate
 from scaleplan.errors import SimulationError
 from scaleplan.experiments._common import Run, busiest, clean, error_rate, point_value, run_once
 from scaleplan.metrics import replication_ci
+from scaleplan.progress import Progress
 from scaleplan.result import SimulationResult
 from scaleplan.spec import ArchitectureSpec, NFRSpec, SLOSpec, parse_slo
 
 __all__ = ["PullResult", "PullStep", "RampResult", "pull", "ramp"]
 
-Progress = Callable[[int, int], None]
 #: Fractions of the found limit at which the latency curve gets extra points (cheap, same seed).
 CURVE_FRACTIONS = (0.25, 0.5, 0.75, 0.9)
 #: Half-width of the first bracket of each further replication, relative to the first limit.

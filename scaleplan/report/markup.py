@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from scaleplan.formatting import number as format_number
+
 #: Characters that Markdown would read as syntax (``:`` too, so that no renderer turns an
 #: address into a link); ``& < >`` are HTML-escaped instead.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]{}()#+\-.!|~:])")
@@ -96,10 +98,9 @@ def _cell(value: Any) -> str:
 
 
 def number(value: float | None, spec: str = ".1f", unit: str = "") -> str:
-    """A number for a table, or a dash when it is not known."""
-    if value is None or not math.isfinite(value):
-        return "—"
-    return format(value, spec) + unit
+    """A number for a table, or a dash when it is not known (:func:`scaleplan.formatting.number`
+    with the record's default of one decimal)."""
+    return format_number(value, spec, unit)
 
 
 def show(*items: Any) -> None:

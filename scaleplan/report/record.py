@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import scaleplan
+from scaleplan.formatting import json_safe
 from scaleplan.report import plan
 from scaleplan.report.markup import Markdown, number, table, text
 from scaleplan.report.provenance import RunKey, RunSettings, resolve_budget, run_key, versions
@@ -596,7 +597,7 @@ def confirmation_plan(evidence: Evidence) -> dict[str, Any]:
             verdict = chosen.verdict(slo.text)
             if verdict is not None and math.isfinite(verdict.measured):
                 expected[slo.text] = {"measured": verdict.measured, "ci95": list(verdict.ci95)}
-    return _clean_json(
+    return json_safe(
         {
             "option": comparison.recommended,
             "target_rate_per_s": peak,
@@ -608,16 +609,6 @@ def confirmation_plan(evidence: Evidence) -> dict[str, Any]:
             "expected_bottleneck": chosen.pull.bottleneck if chosen and chosen.pull else None,
         }
     )
-
-
-def _clean_json(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: _clean_json(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean_json(item) for item in value]
-    return value
 
 
 def confirmation(evidence: Evidence) -> Markdown:

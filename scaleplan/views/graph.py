@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
+from scaleplan.formatting import ms as _ms
 from scaleplan.graph import layers
 from scaleplan.kinds import REGISTRY
 from scaleplan.result import ComponentResult, SimulationResult
@@ -99,10 +100,6 @@ def _load(name: str, result: SimulationResult | None) -> float:
         values.append(float(busiest))
     finite = [value for value in values if math.isfinite(value)]
     return max(finite, default=0.0)
-
-
-def _ms(value: float) -> str:
-    return f"{value:.1f} ms" if math.isfinite(value) else "n/a"
 
 
 def _part_lines(parts: Mapping[str, ComponentResult]) -> list[str]:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scaleplan.formatting import ms as _ms
 from scaleplan.result import SimulationResult
 from scaleplan.spec import ArchitectureSpec, ScenarioSpec, load_spec
 from scaleplan.widgets.knobs import Knob, discover_knobs
@@ -418,10 +419,6 @@ def _control(knob: Knob) -> ipywidgets.ValueWidget:
 
 
 # --------------------------------------------------------------------------- summary
-
-
-def _ms(value: float) -> str:
-    return f"{value:.1f} ms" if math.isfinite(value) else "—"
 
 
 def _verdict(value: float, bound: float | None) -> str:

@@ -1,0 +1,84 @@
+"""How numbers are shown and written: one formatter for the CLI, the views and the record, and
+one NaN-safe conversion to JSON.
+
+A figure that is not known (``None``, NaN, ±inf) is shown as a dash everywhere, never as
+``nan`` or ``inf``, and written to JSON as ``null`` (strict JSON has no NaN).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+#: What an unknown figure is shown as.
+UNKNOWN = "—"
+
+
+def known(value: float | None) -> bool:
+    """Whether ``value`` is a finite number (not None, NaN or ±inf)."""
+    return value is not None and math.isfinite(value)
+
+
+def number(value: float | None, spec: str = ".4g", unit: str = "") -> str:
+    """A number with ``format`` spec ``spec`` and a unit, or a dash when it is not known.
+
+    Examples
+    --------
+    >>> number(1234.5678, ",.1f", " ms"), number(float("nan")), number(None, unit=" ms")
+    ('1,234.6 ms', '—', '—')
+    """
+    if value is None or not math.isfinite(value):
+        return UNKNOWN
+    return format(value, spec) + unit
+
+
+def ms(value: float | None, digits: int = 1) -> str:
+    """Milliseconds: ``12.3 ms``.
+
+    Examples
+    --------
+    >>> ms(12.345), ms(float("inf"))
+    ('12.3 ms', '—')
+    """
+    return number(value, f".{digits}f", " ms")
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    """A fraction as a percentage: ``0.1234`` → ``12.3%``.
+
+    Examples
+    --------
+    >>> percent(0.1234), percent(None)
+    ('12.3%', '—')
+    """
+    return UNKNOWN if not known(value) else f"{100 * value:.{digits}f}%"  # type: ignore[operator]
+
+
+def json_safe(value: Any) -> Any:
+    """A JSON-safe copy: dataclasses become dicts (their ``to_dict()`` when they have one),
+    tuples lists, keys strings, numpy scalars Python numbers, NaN and ±inf ``None``.
+
+    Examples
+    --------
+    >>> json_safe({"a": float("nan"), 1: (1.5, float("inf"))})
+    {'a': None, '1': [1.5, None]}
+    """
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        to_dict = getattr(value, "to_dict", None)
+        if callable(to_dict):
+            return json_safe(to_dict())
+        return json_safe(
+            {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+        )
+    if isinstance(value, bool) or value is None or isinstance(value, str | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    if hasattr(value, "item"):  # numpy scalars
+        return json_safe(value.item())
+    return str(value)
