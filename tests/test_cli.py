@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from scaleplan.engine.run import offered_loads
 from scaleplan.graph import build_graph
+from scaleplan.load import offered_loads
 from scaleplan.spec import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
