@@ -1,6 +1,6 @@
 """Streaming statistics for the engine: latency sketches, batch means, warm-up removal, CIs.
 
-This module owns the numbers behind "Honest numbers" (shared/DESIGN.md):
+This module owns the numbers behind "Honest numbers" (docs/architecture.md):
 
 - :class:`LogBins` and :class:`LatencySketch` — percentiles from a fixed-size, mergeable
   histogram with a known relative error (the DDSketch log mapping), so a run of any length

@@ -97,7 +97,7 @@ class SimulationResult:
     wall_time_s: float = field(default=math.nan, compare=False)
 
     def to_dict(self, *, timeseries: bool = True) -> dict[str, Any]:
-        """The JSON contract of shared/DESIGN.md, with NaN written as ``null``.
+        """The JSON contract of docs/architecture.md, with NaN written as ``null``.
 
         Identical for identical seeds: the wall time is left out.
         """

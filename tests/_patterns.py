@@ -48,7 +48,7 @@ def architecture(
 
 def run(spec: ArchitectureSpec, **options: Any) -> SimulationResult:
     """``simulate`` with the shared seed, checking conservation of requests on every result
-    (shared/DESIGN.md: ``arrived = completed + rejected + failed + in_flight`` always holds)."""
+    (docs/architecture.md: ``arrived = completed + rejected + failed + in_flight`` always holds)."""
     options.setdefault("seed", SEED)
     result = simulate(spec, **options)
     assert result.requests.conserved(), result.requests

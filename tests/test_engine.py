@@ -1,6 +1,6 @@
 """Tests for scaleplan.engine: the simulation against queueing theory, and its invariants.
 
-The analytic module is the referee (shared/DESIGN.md, "Honest numbers"): on every case with a
+The analytic module is the referee (docs/architecture.md, "Honest numbers"): on every case with a
 closed form, the 95% confidence interval the engine reports must cover the analytic value.
 Seeds are fixed, so every test is deterministic; request counts are chosen for what the
 physics needs (slower-mixing queues get longer runs). An honest 95% interval misses one seed in

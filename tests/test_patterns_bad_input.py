@@ -1,5 +1,5 @@
 """Bad input for the keys of the architecture patterns (issue #3): every one gives a clear
-error that names the file, the key path and what was found (shared/DESIGN.md).
+error that names the file, the key path and what was found (docs/architecture.md).
 
 Files under ``tests/data/bad/patterns/`` show the line number as a user sees it; the rest of
 the table changes one key of a valid spec that uses every new kind, so each row shows the

@@ -1,5 +1,5 @@
 """Conservation for every pattern spec (issue #3): ``arrived = completed + rejected + failed +
-in_flight`` (shared/DESIGN.md), and the bookkeeping identities of brokers and call policies,
+in_flight`` (docs/architecture.md), and the bookkeeping identities of brokers and call policies,
 on the bundled pattern architectures and the pattern examples of ``tests/data/patterns/``.
 
 The pattern tests check conservation on every run they make as well (``_patterns.run``);

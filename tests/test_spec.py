@@ -1,6 +1,6 @@
 """Tests for scaleplan.spec: the YAML contract, its errors, the JSON Schema and frozen specs.
 
-The table of bad inputs is the contract of shared/DESIGN.md ("bad input gets a clear error
+The table of bad inputs is the contract of docs/architecture.md ("bad input gets a clear error
 naming the file, the key path and what was found"): each row is one file under
 ``tests/data/bad/`` and the exact lines of ``str(SpecError)`` it must give.
 """

@@ -26,8 +26,8 @@ import simpy
 from scaleplan.engine.arrivals import gaps
 from scaleplan.engine.faults import Hook, HookContext, start_faults, time_up
 from scaleplan.engine.messaging import Broker, JobCount
+from scaleplan.engine.protocol import OK, REJECTED, Observer, Request, Station, callbacks
 from scaleplan.engine.recorder import LatencySeries, Recorder, StationSeries, Window
-from scaleplan.engine.stations import OK, REJECTED, Station
 from scaleplan.engine.streams import buffered, generator
 from scaleplan.errors import SimulationError
 from scaleplan.graph import build_graph
@@ -92,8 +92,9 @@ def simulate(
     max_in_flight: int | None = None,
     progress: Progress | None = None,
     hooks: Sequence[Hook] = (),
+    observers: Sequence[Observer] = (),
 ) -> SimulationResult:
-    """Simulate ``spec`` and return its result (the JSON contract of shared/DESIGN.md).
+    """Simulate ``spec`` and return its result (the JSON contract of docs/architecture.md).
 
     Parameters
     ----------
@@ -115,6 +116,11 @@ def simulate(
         Each is called with a :class:`~scaleplan.engine.faults.HookContext` once the model is
         built, to start processes of its own (rollouts, custom faults). Failures and chaos
         events from the spec are started for every run.
+    observers : sequence of observers
+        Watch every replication without changing it
+        (:class:`~scaleplan.engine.protocol.Observer`): their ``on_served`` is called when a
+        replica of a service is done with a request, their ``on_request_done`` when a request
+        has its answer. Registered before the first arrival; hooks run before them.
 
     Examples
     --------
@@ -165,6 +171,7 @@ def simulate(
                 limit,
                 report,
                 hooks,
+                observers,
             )
         )
         done_before += runs[-1].counts.arrived
@@ -187,6 +194,7 @@ def _replicate(
     max_in_flight: int,
     report: Callable[[int], None],
     hooks: Sequence[Hook] = (),
+    observers: Sequence[Observer] = (),
 ) -> Replication:
     env = simpy.Environment()
 
@@ -212,6 +220,10 @@ def _replicate(
     recorded = {
         part.name: part for station in stations.values() for part in (station, *station.children)
     }
+    served_observers = callbacks(observers, "on_served")
+    for part in recorded.values():
+        part.served_observers = served_observers
+    done_observers = callbacks(observers, "on_request_done")
     entries = spec.entries()
     class_names = [name for name, _, _ in entries]
     recorder = Recorder(horizon, class_names, {name: s.capacity for name, s in recorded.items()})
@@ -238,13 +250,17 @@ def _replicate(
 
     jobs.on_idle = finish_if_drained
 
-    def request(entry: Station, class_index: int) -> simpy.events.ProcessGenerator:
-        arrived = env.now
-        status = yield from entry.visit()
+    def request(entry: Station, job: Request) -> simpy.events.ProcessGenerator:
+        arrived = job.arrived
+        class_index = job.class_index
+        status = yield from entry.visit(job)
         if status == OK:
             completions.append((env.now, env.now - arrived, class_index))
         else:
             unsuccessful.append((env.now, status))
+        if done_observers:
+            for observe in done_observers:
+                observe(job, status)
         state.in_flight -= 1
         finish_if_drained()
 
@@ -267,10 +283,10 @@ def _replicate(
             yield env.timeout(gap)
             now = env.now
             if choose_class is None:
-                env.process(request(entry0, 0))
+                env.process(request(entry0, Request(arrived, 0, now)))
             else:
                 index = int(next(choose_class))
-                env.process(request(entry_stations[index], index))
+                env.process(request(entry_stations[index], Request(arrived, index, now)))
             arrival_times.append(now)
             arrived += 1
             state.in_flight += 1

@@ -1,6 +1,6 @@
 """The validated, frozen description of architectures, workloads, NFRs and scenarios.
 
-This package is the boundary of scaleplan (shared/DESIGN.md): after :func:`load_spec` (or
+This package is the boundary of scaleplan (docs/architecture.md): after :func:`load_spec` (or
 ``load_scenario``), everything downstream may trust its input. ``architecture`` holds the
 architecture and workload contract and the YAML loading with key-path errors; further modules
 hold the other documents (non-functional requirements, scenarios, costs).

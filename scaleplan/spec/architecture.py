@@ -1,6 +1,6 @@
 """The architecture and workload contract, and YAML loading with key-path errors.
 
-This module is the boundary of scaleplan (shared/DESIGN.md): after :func:`load_spec` or
+This module is the boundary of scaleplan (docs/architecture.md): after :func:`load_spec` or
 :func:`parse_spec`, everything downstream may trust its input. It owns the keys of the public
 YAML contract, their defaults and their errors, and the JSON Schema editors validate against.
 It does not know how a component is simulated (``engine``) or drawn (``views``).
@@ -421,13 +421,33 @@ def _reference_problems(
             if target not in names:
                 yield problem(path, f"no component named {target!r}{suggest(target, names)}")
             elif target == name:
-                yield problem(path, f"a component cannot call itself (got {target!r})")
+                refused = _self_call_problem(component, target)
+                if refused:
+                    yield problem(path, refused)
             elif kinds and spec.components[target].kind not in kinds:
                 found = spec.components[target].kind
                 wanted = " or ".join(kinds)
                 yield problem(
                     path, f"a {component.kind} sends to a {wanted} ({target!r} is a {found})"
                 )
+
+
+def _self_call_problem(component: Any, target: str) -> str:
+    """Why a component may not name itself, or "" when it may.
+
+    A service that releases its slot before its calls sends a request back to the end of its
+    own queue: Bernoulli feedback, Jackson's p_ii > 0. One that holds its slot during its calls
+    would hold a slot while waiting for a slot of its own.
+    """
+    if not isinstance(component, ServiceSpec):
+        return f"a component cannot call itself (got {target!r})"
+    if component.hold_during_calls:
+        return (
+            f"a service that holds its slot during its calls cannot call itself (got {target!r}): "
+            "the slot would wait on itself; set hold_during_calls: false to feed the request "
+            "back to its own queue"
+        )
+    return ""
 
 
 def _chaos_problems(
