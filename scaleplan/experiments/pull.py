@@ -574,16 +574,8 @@ def pull(
         raise ValueError(f"replications must be at least 1 (got {replications})")
     if not 0 < precision < 1:
         raise ValueError(f"precision must be in (0, 1) (got {precision})")
-    objectives = _as_slos(slos)
     notes: list[str] = []
-    classes = {cls.name for cls in spec.workload.classes}
-    kept = []
-    for slo in objectives:
-        if slo.request_class is not None and slo.request_class not in classes:
-            notes.append(f"{slo.text}: {spec.name} has no request class {slo.request_class!r}")
-        else:
-            kept.append(slo)
-    objectives = tuple(kept)
+    objectives = _applicable_slos(spec, _as_slos(slos), notes)
     bound = _upper_bound(spec)
     if bound.note:
         notes.append(bound.note)
@@ -623,85 +615,25 @@ def pull(
             max_runs=max_runs,
         )
 
+    # 1. The first search brackets and bisects from the start; the others search around it.
     first = search(0, None)
     searches = [first]
     if first.low > 0:
         searches += [search(index, first.midpoint) for index in range(1, replications)]
     else:
         notes.append("no rate tried meets the SLOs; the limit is 0")
-    limits = tuple(search.midpoint for search in searches)
-    if len(limits) > 1:
-        ci = replication_ci(limits)
-        limit, limit_ci = ci.mean, (ci.low, ci.high)
-        if bound.certain:
-            # No limit can lie beyond a certain bound: the symmetric t interval is cut there.
-            limit_ci = (min(limit_ci[0], bound.rate_per_s), min(limit_ci[1], bound.rate_per_s))
-    else:
-        limit, limit_ci = limits[0], (first.low, first.high if first.low > 0 else 0.0)
-        if first.low > 0:
-            # One search gives no spread to build a confidence interval from: what is
-            # published as limit_ci95 is its final bisection bracket.
-            notes.append(
-                "one search only: the interval given is its final bracket (the highest rate "
-                "that met the SLOs and the lowest that did not), not a 95% confidence "
-                "interval; run more replications for one"
-            )
-    search_requests = sum(run.requests for s in searches for run in s.runs)
-    runs = sum(len(s.steps) for s in searches)
-
-    curve_steps: list[PullStep] = []
-    if first.low > 0:
-        for fraction in curve:
-            rate = first.midpoint * fraction
-            if any(abs(step.rate_per_s / rate - 1) < 0.03 for step in first.steps):
-                continue
-            step_requests, refused = stepper.step_requests(rate)
-            if refused:
-                continue
-            run = run_once(
-                spec, seed=seed, rate_per_s=rate, requests=step_requests, max_in_flight=in_flight
-            )
-            meets, values, reason = _evaluate(run, objectives)
-            curve_steps.append(_step(run, 0, "curve", meets, values, reason))
-            tick()
-    probe = first.high_run
-    if probe is not None and probe.result is None and math.isfinite(first.high):
-        # The first failing rate was judged without a run: run one step clearly beyond the
-        # limit anyway, to see how the system fails there.
-        probe_rate = max(first.high, 1.25 * first.low)
-        try:
-            result = simulate(
-                spec,
-                seed=seed,
-                rate_per_s=probe_rate,
-                requests=requests,
-                run_anyway=True,
-                max_in_flight=in_flight,
-            )
-        except SimulationError:
-            result = None
-        if result is not None:
-            probe = Run(seed, probe_rate, result)
-            _, values, reason = _evaluate(probe, objectives)
-            curve_steps.append(_step(probe, 0, "probe", False, values, reason))
-    curve_requests = sum(step.requests for step in curve_steps)
-    steps = tuple(step for s in searches for step in s.steps) + tuple(curve_steps)
-
+    limit, limit_ci = _limit_ci(searches, bound, notes)
+    # 2. The latency curve below the limit, and one probe beyond it to see how it fails.
+    curve_steps = _curve_steps(stepper, first, curve, seed, tick)
+    probe = _failure_probe(spec, first, objectives, seed, requests, in_flight)
+    if probe is not None and probe.result is not None and probe is not first.high_run:
+        _, values, reason = _evaluate(probe, objectives)
+        curve_steps.append(_step(probe, 0, "probe", False, values, reason))
+    # 3. What gave first: the busiest station at the highest rate that met the SLOs.
     at_limit = first.low_run.result if first.low_run is not None else None
-    utilization: dict[str, float] = {}
-    name, busy, busy_ci = "", math.nan, (math.nan, math.nan)
-    if at_limit is not None:
-        utilization = {n: c.utilization for n, c in at_limit.components.items() if c.capacity}
-        name, busy = busiest(at_limit)
-        per_search = [
-            s.low_run.result.components[name].utilization
-            for s in searches
-            if s.low_run is not None and s.low_run.result is not None
-        ]
-        if len(per_search) > 1:
-            ci = replication_ci(per_search)
-            busy, busy_ci = ci.mean, (ci.low, ci.high)
+    name, busy, busy_ci, utilization = _bottleneck_at_limit(at_limit, searches)
     mode, detail = _failure_mode(probe, objectives)
+    search_requests = sum(run.requests for s in searches for run in s.runs)
     return PullResult(
         spec=spec.name,
         slos=tuple(slo.text for slo in objectives),
@@ -710,13 +642,13 @@ def pull(
         precision=precision,
         limit_per_s=limit,
         limit_ci95=limit_ci,
-        limits=limits,
+        limits=tuple(s.midpoint for s in searches),
         bracket=(first.low, first.high),
         converged=all(s.converged(precision) for s in searches),
-        runs=runs,
+        runs=sum(len(s.steps) for s in searches),
         first_search_runs=len(first.steps),
         search_requests=search_requests,
-        requests=search_requests + curve_requests,
+        requests=search_requests + sum(step.requests for step in curve_steps),
         knee_per_s=_knee([s for s in (*first.steps, *curve_steps) if s.stable]),
         bottleneck=name,
         bottleneck_utilization=busy,
@@ -726,10 +658,130 @@ def pull(
         failure_detail=detail,
         analytic_bound_per_s=bound.rate_per_s,
         analytic_bottleneck=bound.component,
-        steps=steps,
+        steps=tuple(step for s in searches for step in s.steps) + tuple(curve_steps),
         at_limit=at_limit,
         notes=tuple(notes),
     )
+
+
+def _applicable_slos(
+    spec: ArchitectureSpec, objectives: Sequence[SLOSpec], notes: list[str]
+) -> tuple[SLOSpec, ...]:
+    """The objectives that apply to ``spec``: one for a request class it lacks is noted, not
+    judged."""
+    classes = {cls.name for cls in spec.workload.classes}
+    kept = []
+    for slo in objectives:
+        if slo.request_class is not None and slo.request_class not in classes:
+            notes.append(f"{slo.text}: {spec.name} has no request class {slo.request_class!r}")
+        else:
+            kept.append(slo)
+    return tuple(kept)
+
+
+def _limit_ci(
+    searches: Sequence[_Search], bound: _Bound, notes: list[str]
+) -> tuple[float, tuple[float, float]]:
+    """The limit and its 95% CI across searches (one search: its final bracket, said so)."""
+    first = searches[0]
+    limits = [search.midpoint for search in searches]
+    if len(limits) > 1:
+        ci = replication_ci(limits)
+        low, high = ci.low, ci.high
+        if bound.certain:
+            # No limit can lie beyond a certain bound: the symmetric t interval is cut there.
+            low, high = min(low, bound.rate_per_s), min(high, bound.rate_per_s)
+        return ci.mean, (low, high)
+    if first.low > 0:
+        # One search gives no spread to build a confidence interval from: what is
+        # published as limit_ci95 is its final bisection bracket.
+        notes.append(
+            "one search only: the interval given is its final bracket (the highest rate "
+            "that met the SLOs and the lowest that did not), not a 95% confidence "
+            "interval; run more replications for one"
+        )
+    return limits[0], (first.low, first.high if first.low > 0 else 0.0)
+
+
+def _curve_steps(
+    stepper: _Stepper,
+    first: _Search,
+    fractions: Sequence[float],
+    seed: int,
+    tick: Callable[[], None],
+) -> list[PullStep]:
+    """Latency-curve points at fractions of the first search's limit (rates it already ran
+    are not run again)."""
+    steps: list[PullStep] = []
+    if first.low <= 0:
+        return steps
+    for fraction in fractions:
+        rate = first.midpoint * fraction
+        if any(abs(step.rate_per_s / rate - 1) < 0.03 for step in first.steps):
+            continue
+        step_requests, refused = stepper.step_requests(rate)
+        if refused:
+            continue
+        run = run_once(
+            stepper.spec,
+            seed=seed,
+            rate_per_s=rate,
+            requests=step_requests,
+            max_in_flight=stepper.max_in_flight,
+        )
+        meets, values, reason = _evaluate(run, stepper.slos)
+        steps.append(_step(run, 0, "curve", meets, values, reason))
+        tick()
+    return steps
+
+
+def _failure_probe(
+    spec: ArchitectureSpec,
+    first: _Search,
+    objectives: Sequence[SLOSpec],
+    seed: int,
+    requests: int,
+    in_flight: int,
+) -> Run | None:
+    """The run that shows how the system fails beyond the limit: the first failing step, or,
+    when that step was judged without a run, one run clearly beyond the limit."""
+    probe = first.high_run
+    if probe is None or probe.result is not None or not math.isfinite(first.high):
+        return probe
+    probe_rate = max(first.high, 1.25 * first.low)
+    try:
+        result = simulate(
+            spec,
+            seed=seed,
+            rate_per_s=probe_rate,
+            requests=requests,
+            run_anyway=True,
+            max_in_flight=in_flight,
+        )
+    except SimulationError:
+        return probe
+    return Run(seed, probe_rate, result)
+
+
+def _bottleneck_at_limit(
+    at_limit: SimulationResult | None, searches: Sequence[_Search]
+) -> tuple[str, float, tuple[float, float], dict[str, float]]:
+    """The busiest station at the limit, its utilisation (with a CI across searches) and every
+    station's utilisation there."""
+    if at_limit is None:
+        return "", math.nan, (math.nan, math.nan), {}
+    utilization = {n: c.utilization for n, c in at_limit.components.items() if c.capacity}
+    name, busy = busiest(at_limit)
+    busy_ci = (math.nan, math.nan)
+    per_search = [
+        s.low_run.result.components[name].utilization
+        for s in searches
+        if s.low_run is not None and s.low_run.result is not None
+    ]
+    if len(per_search) > 1:
+        ci = replication_ci(per_search)
+        busy, busy_ci = ci.mean, (ci.low, ci.high)
+    return name, busy, busy_ci, utilization
 
 
 def _knee(steps: Sequence[PullStep]) -> float:
