@@ -454,3 +454,68 @@ def test_the_pre_run_check_agrees_with_the_analytic_estimate(path: Path) -> None
     bounded = getattr(spec.components[limiter], "queue_limit", None) is not None
     assert (check_stability(spec, graph, 1.01 * bound) is None) == bounded
     assert check_stability(spec, graph, 0.99 * bound) is None
+
+
+# --------------------------------------------------------------------------- feedback to oneself
+
+
+def feedback(hold: bool, p: float = 0.3) -> dict[str, Any]:
+    """An M/M/1 (λ = 50/s, mean service 10 ms) that sends a request back to itself with
+    probability ``p`` after each service."""
+    return {
+        "name": "feedback",
+        "workload": {"rate_per_s": 50, "requests": 100_000},
+        "entry": "api",
+        "components": {
+            "api": service(10, hold_during_calls=hold, calls=[{"to": "api", "probability": p}])
+        },
+    }
+
+
+def test_feedback_to_oneself_is_jacksons_mm1_with_feedback() -> None:
+    from scaleplan.analytic import estimate
+    from scaleplan.engine import simulate
+
+    p, lam, mu = 0.3, 50.0, 100.0
+    spec = parse_spec(feedback(hold=False, p=p), source="feedback.yaml")
+    graph = build_graph(spec)
+    visits = 1 / (1 - p)  # a geometric number of visits
+    effective = lam * visits  # arrivals at the station, fed-back ones included
+    per_visit_s = 1 / (mu - effective)  # M/M/1 sojourn at the effective rate
+    total_ms = 1000 * visits * per_visit_s  # 50 ms
+    assert visit_ratios(graph) == approx({"api": visits})
+    assert offered_loads(spec, graph, lam) == approx({"api": effective / mu})
+    result = estimate(spec)
+    assert result.latency_ms.mean == pytest.approx(total_ms, rel=1e-9)
+    assert result.components["api"].throughput_per_s == pytest.approx(effective, rel=1e-12)
+    simulated = simulate(spec, seed=7)
+    assert simulated.stable
+    low, high = simulated.latency_ms.mean_ci95
+    assert low <= total_ms <= high, (low, total_ms, high)
+
+
+def test_a_service_holding_its_slot_cannot_call_itself() -> None:
+    with pytest.raises(SpecError, match="the slot would wait on itself"):
+        parse_spec(feedback(hold=True), source="feedback.yaml")
+
+
+def test_validate_refuses_a_self_call_that_holds_its_slot(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import yaml
+
+    def validate(data: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+        path = tmp_path / "feedback.yaml"
+        path.write_text(yaml.safe_dump(data))
+        command = [sys.executable, "-m", "scaleplan", "validate", str(path)]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    refused = validate(feedback(hold=True))
+    assert refused.returncode == 2
+    said = " ".join(refused.stderr.split())
+    assert "components.api.calls[0].to" in said
+    assert "holds its slot during its calls cannot call itself" in said
+    assert "the slot would wait on itself" in said
+    assert "Traceback" not in refused.stderr
+    assert validate(feedback(hold=False)).returncode == 0

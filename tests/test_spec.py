@@ -275,8 +275,9 @@ BAD_INPUTS = [
         "self-call.yaml",
         SPEC,
         [
-            "self-call.yaml:9: components.api.calls[0].to: a component cannot call itself "
-            "(got 'api')"
+            "self-call.yaml:9: components.api.calls[0].to: a service that holds its slot "
+            "during its calls cannot call itself (got 'api'): the slot would wait on itself; "
+            "set hold_during_calls: false to feed the request back to its own queue"
         ],
         id="calls-itself",
     ),
@@ -351,8 +352,10 @@ BAD_INPUTS = [
         SPEC,
         [
             "several-reference-problems.yaml:3: entry: no component named 'front'",
-            "several-reference-problems.yaml:9: components.api.calls[0].to: a component cannot "
-            "call itself (got 'api')",
+            "several-reference-problems.yaml:9: components.api.calls[0].to: a service that "
+            "holds its slot during its calls cannot call itself (got 'api'): the slot would "
+            "wait on itself; set hold_during_calls: false to feed the request back to its own "
+            "queue",
             "several-reference-problems.yaml:10: components.api.calls[1].to: no component named "
             "'dbb' (did you mean 'db'?)",
         ],
