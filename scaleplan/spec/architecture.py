@@ -32,11 +32,11 @@ from pydantic import (
 
 from scaleplan.errors import Problem, SpecError
 from scaleplan.kinds.registry import REGISTRY
+from scaleplan.spec.base import StrictModel
 from scaleplan.spec.components import (
     NAME_PATTERN,
     ChaosEventSpec,
     ServiceSpec,
-    _Strict,
 )
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ MAX_EXPANDED_NODES = 200_000
 # --------------------------------------------------------------------------- workload
 
 
-class BurstSpec(_Strict):
+class BurstSpec(StrictModel):
     """Two-state Markov-modulated Poisson arrivals: the base rate and bursts of ``rate_per_s``."""
 
     rate_per_s: PositiveFloat = Field(description="arrival rate during a burst")
@@ -89,7 +89,7 @@ class BurstSpec(_Strict):
     mean_gap_s: PositiveFloat = Field(description="mean time between bursts (exponential)")
 
 
-class DiurnalSpec(_Strict):
+class DiurnalSpec(StrictModel):
     """A rate profile over one period (a day, or a day compressed into ``period_s``).
 
     ``profile`` holds relative rates for equal slices of the period; it is scaled so that its
@@ -111,7 +111,7 @@ class DiurnalSpec(_Strict):
         return tuple(value / mean for value in self.profile)
 
 
-class TraceSpec(_Strict):
+class TraceSpec(StrictModel):
     """Replay of recorded arrival times: a CSV file whose first column is seconds."""
 
     file: str
@@ -121,7 +121,7 @@ class TraceSpec(_Strict):
         return self._times_s
 
 
-class RequestClassSpec(_Strict):
+class RequestClassSpec(StrictModel):
     name: str = Field(pattern=NAME_PATTERN)
     weight: PositiveFloat = 1.0
     entry: str | None = Field(default=None, description="defaults to the architecture's entry")
@@ -145,7 +145,7 @@ def parse_duration_s(text: str) -> float:
     return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
 
 
-class WorkloadSpec(_Strict):
+class WorkloadSpec(StrictModel):
     arrival: Literal["poisson", "constant", "bursty", "diurnal", "trace"] = "poisson"
     rate_per_s: PositiveFloat | None = Field(
         default=None, description="mean arrival rate (the base rate for bursty)"
@@ -248,7 +248,7 @@ class WorkloadSpec(_Strict):
 # --------------------------------------------------------------------------- architecture
 
 
-class ArchitectureSpec(_Strict):
+class ArchitectureSpec(StrictModel):
     """One candidate architecture with its workload."""
 
     name: str = Field(pattern=NAME_PATTERN)
@@ -486,7 +486,8 @@ def _parse_key(key: str) -> tuple[str | int, ...]:
 
 def suggest(word: str, choices: Iterable[str]) -> str:
     """A \" (did you mean 'x'?)\" hint for a misspelt name, or nothing."""
-    close = difflib.get_close_matches(word, list(choices), n=1)
+    # Never the refused word itself: a key valid elsewhere is not its own correction.
+    close = difflib.get_close_matches(word, [c for c in choices if c != word], n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -683,7 +684,12 @@ def validation_problems(
         names_a_key = item["type"] in ("missing", "extra_forbidden")
         path = _data_path(data, tuple(item["loc"]), names_a_key)
         problems.append(
-            Problem(source, format_key_path(path), _message(item, known), line_of(lines, path))
+            Problem(
+                source,
+                format_key_path(path),
+                _message(item, known, root or ArchitectureSpec),
+                line_of(lines, path),
+            )
         )
     # A container's own complaint ("should have at least 1 item") after one of its items
     # failed is noise: keep the deepest problem on each path.
@@ -701,12 +707,39 @@ def validation_problems(
     return list(unique.values())
 
 
-def _message(item: Any, known: frozenset[str]) -> str:
+@functools.lru_cache(maxsize=64)
+def key_owners(root: type[BaseModel], key: str) -> tuple[str, ...]:
+    """What has ``key`` in a document rooted at ``root``: component kinds by their tag, other
+    parts by their model's name (``FailureSpec`` → ``failure``), sorted."""
+    owners: set[str] = set()
+    pending: list[type[BaseModel]] = [root]
+    seen: set[type[BaseModel]] = set()
+    while pending:
+        model = pending.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        if key in model.model_fields:
+            tag = getattr(model.model_fields.get("kind"), "annotation", None)
+            tags = [arg for arg in getattr(tag, "__args__", ()) if isinstance(arg, str)]
+            name = re.sub(r"(?<!^)(?=[A-Z])", "_", model.__name__.removesuffix("Spec")).lower()
+            owners.add(tags[0] if tags else name)
+        for field in model.model_fields.values():
+            pending.extend(_models_in(field.annotation))
+    return tuple(sorted(owners))
+
+
+def _message(item: Any, known: frozenset[str], root: type[BaseModel] = BaseModel) -> str:
     kind = item["type"]
     ctx = item.get("ctx") or {}
     found = item.get("input")
     if kind == "extra_forbidden":
         key = str(item["loc"][-1])
+        owners = key_owners(root, key) if key in known else ()
+        if owners:  # a real key, in the wrong place: say where it belongs
+            parent = item["loc"][-2] if len(item["loc"]) > 1 else ""
+            where = f"a {parent}" if parent in KINDS else "this part"
+            return f"{key!r} is not a key of {where}; it is a key of: {', '.join(owners)}"
         return f"unknown key {key!r}{suggest(key, known)}"
     if kind == "missing":
         return "required key is missing"

@@ -17,8 +17,6 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     NonNegativeInt,
     PositiveFloat,
@@ -28,20 +26,17 @@ from pydantic import (
 )
 
 from scaleplan.distributions import Constant, Distribution
+from scaleplan.spec.base import StrictModel
 
 Policy = Literal["round_robin", "random", "least_connections", "power_of_two"]
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
 Probability = Annotated[float, Field(ge=0, le=1)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 # --------------------------------------------------------------------------- resilience
 
 
-class RetrySpec(_Strict):
+class RetrySpec(StrictModel):
     """Retries of a failed, rejected or timed-out call, with exponential backoff and jitter."""
 
     max: NonNegativeInt = Field(default=2, description="retries after the first attempt")
@@ -71,7 +66,7 @@ class RetrySpec(_Strict):
         return (1 - p ** (self.max + 1)) / (1 - p)
 
 
-class CircuitBreakerSpec(_Strict):
+class CircuitBreakerSpec(StrictModel):
     """Closed → open when the failure ratio over the last ``window`` calls reaches the threshold;
     open for ``open_s``, then half-open: ``half_open_calls`` trial calls decide."""
 
@@ -92,7 +87,7 @@ class CircuitBreakerSpec(_Strict):
         return self
 
 
-class CallSpec(_Strict):
+class CallSpec(StrictModel):
     to: str
     probability: float = Field(default=1.0, ge=0, le=1)
     timeout_ms: PositiveFloat | None = Field(
@@ -122,7 +117,7 @@ class CallSpec(_Strict):
 # --------------------------------------------------------------------------- keys
 
 
-class KeySpaceSpec(_Strict):
+class KeySpaceSpec(StrictModel):
     """The keys requests touch and how popular each is (key 0 is the most popular).
 
     ``uniform``; ``zipf`` with exponent ``s`` (p_k ∝ 1/(k+1)^s); or ``hot``: a share
@@ -190,7 +185,7 @@ def _mix64(keys: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- kinds
 
 
-class _ComponentBase(_Strict):
+class _ComponentBase(StrictModel):
     description: str = ""
 
     def edges(self) -> list[tuple[str, float, str]]:
@@ -221,7 +216,7 @@ class _ComponentBase(_Strict):
         return getattr(self, "service_time", None)
 
 
-class AutoscaleSpec(_Strict):
+class AutoscaleSpec(StrictModel):
     """Horizontal autoscaling as Kubernetes' HPA does it: desired = ceil(n · metric / target)."""
 
     metric: Literal["utilization", "queue_length"] = "utilization"
@@ -245,7 +240,7 @@ class AutoscaleSpec(_Strict):
         return self
 
 
-class BaseFailureSpec(_Strict):
+class BaseFailureSpec(StrictModel):
     """Times to failure and to repair, and how fast a health check notices (every kind)."""
 
     mtbf_h: PositiveFloat = Field(description="mean time between failures, hours")
@@ -296,7 +291,7 @@ class DatabaseFailureSpec(BaseFailureSpec):
     )
 
 
-class LoadSheddingSpec(_Strict):
+class LoadSheddingSpec(StrictModel):
     """Drop a request that waited longer than ``max_wait_ms`` when its turn comes (its caller has
     most likely given up), rather than serve it late (CoDel-style)."""
 
@@ -364,7 +359,7 @@ class WorkerPoolSpec(ServiceSpec):
     kind: Literal["worker_pool"]  # type: ignore[assignment]
 
 
-class WeightedTarget(_Strict):
+class WeightedTarget(StrictModel):
     to: str
     weight: PositiveFloat = 1.0
 
@@ -610,7 +605,7 @@ class EdgeSpec(_ComponentBase):
         return self.concurrency
 
 
-class _BrokerFields(_Strict):
+class _BrokerFields(StrictModel):
     # Not called ``capacity``: that is every component's number of slots.
     max_messages: PositiveInt | None = Field(
         default=None, description="messages waiting at most (the broker's capacity); unbounded"
@@ -697,7 +692,7 @@ class TopicSpec(_ComponentBase):
 # :mod:`scaleplan.kinds`, in :mod:`scaleplan.spec.architecture`.
 
 
-class ChaosEventSpec(_Strict):
+class ChaosEventSpec(StrictModel):
     """A scheduled fault, as in a game day: kill replicas, take a zone down, slow a component
     down, or make it fail every request (a dropped dependency)."""
 

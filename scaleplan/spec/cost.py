@@ -12,7 +12,9 @@ This module only describes prices; :func:`scaleplan.experiments.cost` applies th
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat
+from pydantic import Field, NonNegativeFloat
+
+from scaleplan.spec.base import StrictModel
 
 __all__ = ["HOURS_PER_MONTH", "CostRateSpec", "CostTableSpec"]
 
@@ -20,11 +22,7 @@ __all__ = ["HOURS_PER_MONTH", "CostRateSpec", "CostTableSpec"]
 HOURS_PER_MONTH = 730.5
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CostRateSpec(_Strict):
+class CostRateSpec(StrictModel):
     """The price of one component: every part is optional and adds up.
 
     Examples
@@ -56,7 +54,7 @@ class CostRateSpec(_Strict):
         )
 
 
-class CostTableSpec(_Strict):
+class CostTableSpec(StrictModel):
     """Prices by component kind, overridden per candidate and component.
 
     Examples

@@ -39,7 +39,6 @@ from typing import Any, Literal
 
 import numpy as np
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     NonNegativeFloat,
@@ -51,6 +50,7 @@ from pydantic import (
 
 from scaleplan.errors import Problem, SpecError
 from scaleplan.spec.architecture import parse_duration_s, read_yaml, validation_problems
+from scaleplan.spec.base import StrictModel
 
 __all__ = [
     "BackupSpec",
@@ -73,10 +73,6 @@ StrategyKind = Literal["backup_restore", "pilot_light", "warm_standby", "active_
 STRATEGY_KINDS: tuple[str, ...] = ("backup_restore", "pilot_light", "warm_standby", "active_active")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 def _seconds(value: Any) -> Any:
     """A duration string (``"5min"``) as seconds; numbers are taken as seconds already."""
     if isinstance(value, str):
@@ -84,7 +80,7 @@ def _seconds(value: Any) -> Any:
     return value
 
 
-class DurationSpec(_Strict):
+class DurationSpec(StrictModel):
     """A random duration in seconds: constant (``cv: 0``) or lognormal with mean and cv.
 
     Written as a string (``"5min"``: constant), a number of seconds, or a mapping
@@ -141,7 +137,7 @@ def _minutes(seconds: float) -> str:
 ZERO = DurationSpec(mean_s=0.0)
 
 
-class DataSpec(_Strict):
+class DataSpec(StrictModel):
     """The data at risk: how much there is, and how fast it is written."""
 
     size_gb: PositiveFloat = Field(description="what a restore has to bring back")
@@ -154,7 +150,7 @@ class DataSpec(_Strict):
         return self.writes_per_s * self.record_kb / 1e6
 
 
-class PITRSpec(_Strict):
+class PITRSpec(StrictModel):
     """Point-in-time recovery: the write log is archived every ``archive_interval`` and replayed
     on top of the last full backup at ``replay_gb_per_h``."""
 
@@ -171,7 +167,7 @@ class PITRSpec(_Strict):
         return value
 
 
-class BackupSpec(_Strict):
+class BackupSpec(StrictModel):
     """Periodic full backups: one starts every ``interval`` and covers the data as of its start;
     it can be restored from once it completes (after ``duration``), unless it failed."""
 
@@ -197,13 +193,13 @@ class BackupSpec(_Strict):
         return max(1, math.ceil(self.retention_days * 86_400 / self.interval_s))
 
 
-class ReplicationSpec(_Strict):
+class ReplicationSpec(StrictModel):
     """Asynchronous replication to the standby site: the standby trails by ``lag``."""
 
     lag: DurationSpec
 
 
-class StrategySpec(_Strict):
+class StrategySpec(StrictModel):
     """One DR strategy: how data survives (backups or replication) and the steps to recover.
 
     RTO = detection + provision + promotion + restore (backup_restore: size ÷ restore rate,
@@ -235,14 +231,14 @@ class StrategySpec(_Strict):
         return self.replication_mode == "none"
 
 
-class DisasterSpec(_Strict):
+class DisasterSpec(StrictModel):
     """How many disasters to simulate, and how often one strikes (for downtime per year)."""
 
     count: PositiveInt = Field(default=10_000, le=10_000_000)
     per_year: NonNegativeFloat = Field(default=0.1, description="site losses a year")
 
 
-class RecoveryObjective(_Strict):
+class RecoveryObjective(StrictModel):
     """An upper bound on a recovery figure: ``{max: 15min, percentile: p99}``."""
 
     max_s: PositiveFloat = Field(alias="max")
@@ -263,14 +259,14 @@ class RecoveryObjective(_Strict):
         return f"{name} {self.percentile}<={_minutes(self.max_s)}"
 
 
-class DRNFRSpec(_Strict):
+class DRNFRSpec(StrictModel):
     """The recovery point and recovery time objectives."""
 
     rpo: RecoveryObjective | None = None
     rto: RecoveryObjective | None = None
 
 
-class RetentionPlanSpec(_Strict):
+class RetentionPlanSpec(StrictModel):
     """Data kept for ``days``: storage follows the write rate, record size and growth."""
 
     days: PositiveFloat
@@ -279,14 +275,14 @@ class RetentionPlanSpec(_Strict):
     max_storage_gb: PositiveFloat | None = None
 
 
-class DRCostSpec(_Strict):
+class DRCostSpec(StrictModel):
     currency: str = "USD"
     backup_per_gb_month: NonNegativeFloat = Field(
         default=0.0, description="backup and log-archive storage"
     )
 
 
-class DRSpec(_Strict):
+class DRSpec(StrictModel):
     """One DR study (see the module docstring for the keys)."""
 
     title: str = Field(min_length=1)

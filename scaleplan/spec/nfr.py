@@ -36,7 +36,9 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
+from pydantic import ConfigDict, Field, PositiveFloat, model_validator
+
+from scaleplan.spec.base import StrictModel
 
 __all__ = [
     "AvailabilityNFR",
@@ -55,7 +57,8 @@ SLOMetric = Literal["mean", "p50", "p90", "p95", "p99", "p999", "errors", "throu
 LATENCY_METRICS: tuple[str, ...] = ("mean", "p50", "p90", "p95", "p99", "p999")
 
 
-class _Strict(BaseModel):
+class _Strict(StrictModel):
+    # SLOs are also given by their field names where an alias exists.
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 

@@ -33,8 +33,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     NonNegativeFloat,
     PositiveFloat,
@@ -45,6 +43,7 @@ from pydantic import (
 
 from scaleplan.errors import Problem, SpecError
 from scaleplan.spec.architecture import read_yaml, validation_problems
+from scaleplan.spec.base import StrictModel
 
 __all__ = [
     "STRATEGIES",
@@ -60,11 +59,7 @@ STRATEGIES: tuple[str, ...] = ("rolling", "blue_green", "canary", "all_at_once")
 Share = Annotated[float, Field(gt=0, le=1)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ReleaseSpec(_Strict):
+class ReleaseSpec(StrictModel):
     """The new version: bad with ``bad_probability`` (or surely, with ``bad: true``); a bad one
     fails an extra ``error_rate`` of its requests and serves ``latency_factor`` times slower."""
 
@@ -74,7 +69,7 @@ class ReleaseSpec(_Strict):
     latency_factor: PositiveFloat = 1.0
 
 
-class RollbackSpec(_Strict):
+class RollbackSpec(StrictModel):
     """The automatic rollback, as an alert on the new version's requests would fire.
 
     Every ``check_interval_s`` it looks at the new version's requests of the last
@@ -91,7 +86,7 @@ class RollbackSpec(_Strict):
     min_requests: PositiveInt = 20
 
 
-class CanarySpec(_Strict):
+class CanarySpec(StrictModel):
     """Traffic steps (shares of requests to the new version) and the bake time of each."""
 
     steps: tuple[Share, ...] = Field(default=(0.05, 0.25, 0.5, 1.0), min_length=1)
@@ -107,7 +102,7 @@ class CanarySpec(_Strict):
         return steps
 
 
-class RolloutSpec(_Strict):
+class RolloutSpec(StrictModel):
     """One rollout plan (see the module docstring)."""
 
     strategy: Strategy = "rolling"

@@ -40,8 +40,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PositiveInt,
     PrivateAttr,
@@ -63,6 +61,7 @@ from scaleplan.spec.architecture import (
     suggest,
     validation_problems,
 )
+from scaleplan.spec.base import StrictModel
 from scaleplan.spec.cost import CostTableSpec
 from scaleplan.spec.nfr import NFRSpec
 
@@ -96,11 +95,7 @@ DEFAULT_CRITERIA: dict[str, float] = {
 }
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CandidateSpec(_Strict):
+class CandidateSpec(StrictModel):
     """One candidate: an architecture file (relative to the scenario) or an in-line one.
 
     After :func:`load_scenario`, :attr:`spec` is the architecture with the scenario's workload
@@ -143,7 +138,7 @@ class CandidateSpec(_Strict):
         return self._original.name if self._original is not None else str(self.path)
 
 
-class ScenarioWorkloadSpec(_Strict):
+class ScenarioWorkloadSpec(StrictModel):
     """Today's workload (architecture workload keys), its peak and its monthly growth."""
 
     today: WorkloadSpec
@@ -168,7 +163,7 @@ class ScenarioWorkloadSpec(_Strict):
         return self.growth_percent_per_month / 100.0
 
 
-class RunBudgetSpec(_Strict):
+class RunBudgetSpec(StrictModel):
     """How much simulation the scenario may spend, and the seed that makes it reproducible.
 
     ``replications`` runs of ``requests`` each measure every candidate at peak load, with seeds
@@ -186,7 +181,7 @@ class RunBudgetSpec(_Strict):
     baseline: str | None = Field(default=None, description="defaults to the first candidate")
 
 
-class ResilienceSpec(_Strict):
+class ResilienceSpec(StrictModel):
     """Files that describe the chosen option's downtime, relative to the scenario file.
 
     ``dr`` is a disaster-recovery file (:func:`scaleplan.spec.dr.load_dr`), ``rollout`` a
@@ -198,7 +193,7 @@ class ResilienceSpec(_Strict):
     rollout: str | None = None
 
 
-class ScenarioSpec(_Strict):
+class ScenarioSpec(StrictModel):
     """One architecture decision for one client (see the module docstring for the keys)."""
 
     title: str = Field(min_length=1)
