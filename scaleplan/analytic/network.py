@@ -723,7 +723,7 @@ def _database_station(ctx: _Context, name: str, component: DatabaseSpec) -> _Sta
             load = lam * node_mean / node.servers if lam > 0 else 0.0
             node_loads.extend([load] * node.members)
             if load > peak or not peak_at:
-                peak, peak_at, peak_servers = load, f"{node.label} of shard-{index}", node.servers
+                peak, peak_at, peak_servers = load, f"shard-{index} {node.label}", node.servers
             if lam == 0:
                 continue
             if load >= 1.0:
@@ -801,8 +801,8 @@ def _database_station(ctx: _Context, name: str, component: DatabaseSpec) -> _Sta
         details=details,
         children=children,
         unstable_reason=(
-            f"{name}: offered load at its busiest node ({peak_at}) is {peak:.3g}× its "
-            f"{peak_servers} slots ({arrival_rate:.4g} arrivals/s at the database)"
+            f"{name}/{peak_at}: offered load is {peak:.3g}× its capacity of {peak_servers} "
+            f"slots ({arrival_rate:.4g} arrivals/s at the database)"
         ),
     )
 
