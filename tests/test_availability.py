@@ -295,3 +295,305 @@ def test_result_serialises_and_repeats() -> None:
     rows = first.records()
     assert [row["component"] for row in rows] == ["system", "api"]
     assert first.timeline["components"]["api"]["up"][0] == 2
+
+
+# --------------------------------------------------------------------------- autoscaling
+
+
+def _autoscaled_failing_service(**failures_extra: Any) -> ArchitectureSpec:
+    # A load that swings between 40 and 360 requests/s (30 s period), so that the autoscaler
+    # adds and removes replicas all the time, while replicas crash every few minutes.
+    return _spec(
+        {
+            "lb": {"kind": "load_balancer", "to": "api"},
+            "api": _service(
+                2,
+                {"mtbf_h": 0.05, "mttr_min": 1, "detection_s": 5, **failures_extra},
+                concurrency=4,
+                autoscale={
+                    "target": 0.5,
+                    "min_replicas": 1,
+                    "max_replicas": 8,
+                    "interval_s": 5,
+                    "boot_s": 3,
+                    "cooldown_s": 5,
+                },
+            ),
+        },
+        "lb",
+    ).with_changes(
+        {
+            "workload": {
+                "arrival": "diurnal",
+                "rate_per_s": 200,
+                "diurnal": {"profile": [0.2, 1.8], "period_s": 30},
+                "duration_s": 1800,
+                "warmup": "none",
+            }
+        }
+    )
+
+
+def test_autoscaling_and_failures_compose() -> None:
+    """Regression (issue 9, defect 4): scale-downs and health checks both took replicas out of
+    rotation, a repaired replica that the autoscaler had removed came back, and the next
+    scale-down ended the run in ``list.remove(x): x not in list``."""
+    spec = _autoscaled_failing_service()
+    initial: list[Any] = []
+    seen: list[Any] = []
+    removed: set[int] = set()
+    violations: list[str] = []
+
+    def watch(context: HookContext) -> None:
+        station = context.stations["api"]
+        initial.extend(station.all_replicas)
+
+        def check() -> Generator[Any, Any, None]:
+            while True:
+                yield context.env.timeout(0.25)
+                members = {id(replica) for replica in station.all_replicas}
+                for replica in station.all_replicas:
+                    if id(replica) in removed:
+                        violations.append(f"removed replica back at {context.env.now}")
+                    if all(replica is not other for other in seen):
+                        seen.append(replica)
+                for replica in station.replicas:
+                    if id(replica) not in members:
+                        violations.append(f"non-member in rotation at {context.env.now}")
+                removed.update(id(r) for r in seen if id(r) not in members)
+
+        context.env.process(check())
+
+    result = simulate(spec, seed=2, hooks=[watch])
+    assert result.requests.conserved()
+    assert violations == []
+    assert removed, "the autoscaler never removed a replica: the test exercises nothing"
+    added = [replica for replica in seen if all(replica is not r for r in initial)]
+    assert added, "the autoscaler never added a replica"
+    # Replicas added by the autoscaler fail too (epoch counts a replica's crashes).
+    assert any(replica.epoch > 0 for replica in added)
+    # ... and `scaleplan failures` gets to the end, with an availability in [0, 1].
+    outcome = failures(spec, seed=1, replications=2, duration_h=2, probes=200)
+    assert 0.0 <= outcome.system_time.mean <= 1.0
+    assert outcome.analytic_applies is False
+
+
+def test_a_replica_added_while_others_are_down_serves() -> None:
+    """One of two replicas is killed; once a health check takes it out of rotation the other
+    runs at twice the target utilisation, and the autoscaler adds a replica (its count
+    includes the crashed one, so one more reaches max_replicas = 3). The new replica is in
+    rotation and serves although a replica is down; the crashed one stays out until repaired.
+
+    25 requests/s of 1 s on 2 × 50 slots: utilisation 0.25 = the target, with ±50% tolerance,
+    so nothing moves before the kill; after it, 0.5 on the survivor's 50 slots.
+    """
+    spec = _spec(
+        {
+            "api": {
+                "kind": "service",
+                "replicas": 2,
+                "concurrency": 50,
+                "service_time": {"dist": "exponential", "mean_ms": 1000},
+                "autoscale": {
+                    "target": 0.25,
+                    "tolerance": 0.5,
+                    "min_replicas": 2,
+                    "max_replicas": 3,
+                    "interval_s": 2,
+                    "boot_s": 1,
+                    "cooldown_s": 1000,
+                },
+            }
+        },
+        "api",
+        chaos=[
+            {"at_s": 5, "action": "kill_replicas", "component": "api", "count": 1, "duration_s": 60}
+        ],
+    ).with_changes({"workload": {"rate_per_s": 25, "duration_s": 40, "warmup": "none"}})
+    states: dict[float, tuple[int, int, int]] = {}
+
+    def watch(context: HookContext) -> None:
+        station = context.stations["api"]
+
+        def probe() -> Generator[Any, Any, None]:
+            for at in (4.0, 35.0):
+                yield context.env.timeout(at - context.env.now)
+                states[at] = (
+                    len(station.all_replicas),
+                    sum(replica.up for replica in station.all_replicas),
+                    sum(replica.up for replica in station.replicas),
+                )
+
+        context.env.process(probe())
+
+    result = simulate(spec, seed=1, hooks=[watch])
+    assert states[4.0] == (2, 2, 2)
+    members, up, serving = states[35.0]
+    assert (members, up, serving) == (3, 2, 2)
+    assert result.requests.completed > 0 and result.requests.conserved()
+
+
+# --------------------------------------------------------------------------- data stores
+
+
+def _database(read_replicas: int, failures: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "kind": "database",
+        "read_replicas": read_replicas,
+        "read_time": {"dist": "exponential", "mean_ms": 2},
+        "failures": failures,
+        **extra,
+    }
+
+
+def _behind_api(store: dict[str, Any], **top: Any) -> ArchitectureSpec:
+    return _spec({"api": _service(2, calls=[{"to": "db"}]), "db": store}, "api", **top)
+
+
+def test_a_single_database_is_a_single_point_of_failure() -> None:
+    """Regression (issue 9, defect 5): ``failures:`` on a database was refused. A database
+    with no read replica is down whenever its one node is: the system's availability is the
+    node's, a = 60 / (60 + 30), and all of its downtime is the database's."""
+    spec = _behind_api(_database(0, {"mtbf_h": 1, "mttr_min": 30}))
+    result = failures(spec, seed=1, replications=20, duration_h=600, probes=500)
+    a = steady_state(60.0, 30.0)
+    db = result.component("db")
+    assert result.required == ("api", "db")
+    assert db.kind == "database" and db.spof and db.required
+    assert not result.component("api").spof  # two replicas that never fail
+    assert any("single points of failure" in note and "db" in note for note in result.notes)
+    assert result.analytic == pytest.approx(a) and result.analytic_applies
+    ci = result.system_time
+    assert ci.low <= a <= ci.high, (ci, a)
+    assert result.covered is True and db.covered is True
+    # ... and not a replicated database's availability.
+    assert not ci.low <= 1 - (1 - a) ** 2 <= ci.high
+    assert db.share_of_system_downtime == pytest.approx(1.0)
+    # Requests: every probe reaching the database while it is down fails.
+    assert result.system_requests.low <= a <= result.system_requests.high
+
+
+def test_a_read_replica_takes_over_when_the_primary_fails() -> None:
+    """With one read replica and an instant failover (detection and promotion 0 s) the shard
+    takes writes whenever either node runs: 1 − (1 − a)²; a failover that takes two minutes
+    costs availability on top, and makes the closed form a first-order guide."""
+    a = steady_state(60.0, 30.0)
+    instant = {"mtbf_h": 1, "mttr_min": 30, "detection_s": 0, "failover_s": 0}
+    replicated = failures(
+        _behind_api(_database(1, instant)), seed=2, replications=20, duration_h=600, probes=500
+    )
+    db = replicated.component("db")
+    expected = 1 - (1 - a) ** 2
+    assert db.analytic == pytest.approx(expected) and not db.spof
+    ci = replicated.system_time
+    assert ci.low <= expected <= ci.high, (ci, expected)
+    assert not ci.low <= a <= ci.high  # higher than a single node's
+    assert replicated.covered is True
+
+    slow = {**instant, "detection_s": 60, "failover_s": 60}
+    delayed = failures(
+        _behind_api(_database(1, slow)), seed=2, replications=20, duration_h=600, probes=500
+    )
+    assert delayed.system_time.high < ci.low
+    assert delayed.analytic_applies is False and delayed.covered is None
+    assert delayed.analytic < expected
+    assert any("first order" in note for note in delayed.notes)
+
+
+def test_each_shard_fails_on_its_own() -> None:
+    """``scope: shard``: three shards, each down a share 1 − a of the time independently. The
+    database (and the system) is up when all three are, a³; a request touches one shard, so
+    the share of requests served is a — a lost shard fails about a third of them."""
+    spec = _behind_api(_database(0, {"mtbf_h": 1, "mttr_min": 30, "scope": "shard"}, shards=3))
+    result = failures(spec, seed=3, replications=20, duration_h=600, probes=2000)
+    a = steady_state(60.0, 30.0)
+    assert result.analytic == pytest.approx(a**3)
+    time_ci, request_ci = result.system_time, result.system_requests
+    assert time_ci.low <= a**3 <= time_ci.high, (time_ci, a**3)
+    assert request_ci.low <= a <= request_ci.high, (request_ci, a)
+    assert not time_ci.low <= a <= time_ci.high
+
+
+def test_killing_one_shard_fails_its_share_of_requests() -> None:
+    """A chaos event kills shard 0's only node for 10 s of a 60 s game day: the requests that
+    land on shard 0 meanwhile fail, share₀ · 10 / 60 of them; the database is down (not every
+    shard takes writes) 10 s of 60."""
+    spec = _behind_api(
+        {"kind": "database", "shards": 4, "read_time": {"dist": "exponential", "mean_ms": 2}},
+        chaos=[{"at_s": 20, "action": "kill_replicas", "component": "db", "duration_s": 10}],
+    ).with_changes({"workload": {"rate_per_s": 200, "duration_s": 60, "warmup": "none"}})
+    share = float(spec.components["db"].shard_shares()[0])  # type: ignore[union-attr]
+    result = failures(spec, seed=1, game_day_replications=4)
+    game = result.game_day
+    assert game is not None and result.required == ("api", "db")
+    ci = game.request_availability
+    assert ci.low <= 1 - share * 10 / 60 <= ci.high, (ci, share)
+    assert not ci.low <= 1 - 10 / 60 <= ci.high  # not every request: one shard's
+    assert game.time_availability.mean == pytest.approx(50 / 60, abs=1e-3)
+
+
+def test_a_lost_cache_node_sends_its_lookups_to_the_backing_store() -> None:
+    """A cache's outage is not the system's: its lookups go to the database (which does not
+    fail here), so every probe is served, while the cache's own nodes are each up a."""
+    spec = _spec(
+        {
+            "api": _service(2, calls=[{"to": "cache"}]),
+            "cache": {
+                "kind": "cache",
+                "backing": "db",
+                "hit_ratio": 0.8,
+                "replicas": 2,
+                "failures": {"mtbf_h": 1, "mttr_min": 30},
+            },
+            "db": {"kind": "database", "read_time": {"dist": "exponential", "mean_ms": 2}},
+        },
+        "api",
+    )
+    captured: list[HookContext] = []
+    result = failures(
+        spec, seed=4, replications=10, duration_h=300, probes=500, hooks=[captured.append]
+    )
+    a = steady_state(60.0, 30.0)
+    cache = result.component("cache")
+    assert not cache.required and not cache.spof and "cache" not in result.required
+    assert result.system_time.mean == 1.0
+    assert result.requests["failed"] == 0 and result.requests["completed"] > 0
+    ci = cache.time_availability
+    assert ci.low <= 1 - (1 - a) ** 2 <= ci.high, (ci, 1 - (1 - a) ** 2)
+    assert (
+        sum(
+            context.stations["cache"].details().get("bypassed_node_down", 0) for context in captured
+        )
+        > 0
+    )
+
+
+@pytest.mark.parametrize(("nodes", "spof"), [(1, True), (3, False)])
+def test_a_broker_takes_publishes_while_a_majority_of_its_nodes_runs(
+    nodes: int, spof: bool
+) -> None:
+    spec = _spec(
+        {
+            "api": _service(2, calls=[{"to": "jobs"}]),
+            "jobs": {
+                "kind": "queue",
+                "consumer": "workers",
+                "nodes": nodes,
+                "failures": {"mtbf_h": 1, "mttr_min": 20},
+            },
+            "workers": {
+                "kind": "worker_pool",
+                "replicas": 2,
+                "service_time": {"dist": "exponential", "mean_ms": 5},
+            },
+        },
+        "api",
+    )
+    result = failures(spec, seed=5, replications=20, duration_h=500, probes=500)
+    a = steady_state(60.0, 20.0)
+    expected = k_of_n(nodes // 2 + 1, nodes, a)
+    jobs = result.component("jobs")
+    assert jobs.needed_replicas == nodes // 2 + 1 and jobs.spof is spof
+    ci = result.system_time
+    assert ci.low <= expected <= ci.high, (ci, expected)
+    assert result.system_requests.low <= expected <= result.system_requests.high

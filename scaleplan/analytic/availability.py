@@ -1,9 +1,21 @@
 """Closed forms for steady-state availability.
 
 This module owns the arithmetic of independent components: a single repairable component, series
-and parallel compositions, k-of-n redundancy and the conversion to downtime. It assumes failures
-are independent and repairs never wait for a repair crew; correlated failures, failover delays and
-disaster recovery belong to the simulation.
+and parallel compositions, k-of-n redundancy, a primary with promotable replicas, and the
+conversion to downtime. It assumes failures are independent and repairs never wait for a repair
+crew; correlated failures and disaster recovery belong to the simulation.
+
+The data stores' models (what the simulation does, :mod:`scaleplan.engine.data`):
+
+- a **database shard** of a primary and ``k`` read replicas, each node up a share ``a`` of the
+  time, takes writes while a primary runs. When the primary is lost, a running replica is
+  promoted ``window`` (health-check detection + promotion) later; with none running, the first
+  node repaired takes the role. With an instant failover the shard is up exactly when any node
+  is, ``1 − (1 − a)^{k+1}`` (:func:`primary_with_failover`); a shard without replicas is its
+  primary alone, ``a``: a single point of failure. A database is up when every shard is
+  (``series`` of its shards).
+- a **broker** of ``n`` nodes accepts publishes while a majority is up: ``k_of_n(n//2 + 1, n, a)``.
+- a **cache** node's loss sends its lookups to the backing store: no downtime, more load.
 """
 
 from __future__ import annotations
@@ -15,6 +27,8 @@ __all__ = [
     "downtime_minutes_per_month",
     "k_of_n",
     "parallel",
+    "primary_with_failover",
+    "quorum",
     "series",
     "steady_state",
 ]
@@ -124,3 +138,51 @@ def downtime_minutes_per_month(a: float) -> float:
     43.2
     """
     return (1.0 - _check_availability(a)) * MINUTES_PER_MONTH
+
+
+def primary_with_failover(a: float, replicas: int, failures_per_h: float, window_h: float) -> float:
+    """Share of time a primary with ``replicas`` promotable replicas takes writes.
+
+    Every node is up a share ``a`` of the time and fails ``failures_per_h`` times an hour
+    while up. The primary's loss leaves the role vacant for ``window_h`` (detection and
+    promotion) when some replica runs; with none running the role waits for the first repair.
+    With an instant failover (``window_h = 0``) this is exact whatever the distributions:
+    the role is held whenever a node is up, ``1 − (1 − a)^{k+1}``. With a window, vacancies
+    start at the rate the primary fails, λ·A, and last the window when a replica runs, so
+
+        A = (1 − (1 − a)^{k+1}) / (1 + λ·W·(1 − (1 − a)^k)),
+
+    first order in λ·W (it leaves out a second failure during the window and the correlation
+    of which node leads with the others' states), which is what a failover of seconds to
+    minutes against an MTBF of hours or more gives.
+
+    Examples
+    --------
+    >>> primary_with_failover(0.9, 0, 1.0, 0.1)  # no replica: the primary alone
+    0.9
+    >>> round(primary_with_failover(0.9, 1, 1.0, 0.0), 6)  # instant failover: either node
+    0.99
+    """
+    a = _check_availability(a)
+    if replicas < 0:
+        raise ValueError(f"replicas must be at least 0 (got {replicas})")
+    if not (math.isfinite(failures_per_h) and failures_per_h >= 0):
+        raise ValueError(f"failures_per_h must be a finite number >= 0 (got {failures_per_h!r})")
+    if not (math.isfinite(window_h) and window_h >= 0):
+        raise ValueError(f"window_h must be a finite number >= 0 (got {window_h!r})")
+    held = 1.0 - (1.0 - a) ** (replicas + 1)
+    promotable = 1.0 - (1.0 - a) ** replicas
+    return held / (1.0 + failures_per_h * window_h * promotable)
+
+
+def quorum(n: int) -> int:
+    """Nodes a majority-quorum cluster of ``n`` needs up.
+
+    Examples
+    --------
+    >>> [quorum(n) for n in (1, 2, 3, 5)]
+    [1, 2, 2, 3]
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1 (got {n})")
+    return n // 2 + 1

@@ -2,9 +2,12 @@
 
 Every ``interval_s`` the autoscaler averages the metric it sampled (utilisation of the ready
 replicas' slots, or requests waiting per replica) and asks for
-``desired = ceil(ready · metric / target)`` replicas, within ``min_replicas … max_replicas``,
-ignoring changes within the ``tolerance``. New replicas serve after ``boot_s``; scale-downs are
-at least ``cooldown_s`` apart (HPA's stabilisation window). The replica count is logged at each
+``desired = ceil(current · metric / target)`` replicas, within ``min_replicas … max_replicas``,
+ignoring changes within the ``tolerance``. ``current`` counts every replica the component runs,
+crashed ones included (HPA's ``currentReplicas`` is the Deployment's, not the ready pods'); the
+metric is measured on the replicas in rotation. New replicas serve after ``boot_s``, in
+rotation whatever the state of the others; scale-downs are at least ``cooldown_s`` apart (HPA's
+stabilisation window) and retire crashed replicas first. The replica count is logged at each
 change, and the result shows it as a time series.
 """
 
@@ -12,20 +15,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
-from typing import TYPE_CHECKING
 
 from simpy.events import Timeout
 
+from scaleplan.engine.protocol import Scalable
 from scaleplan.spec import AutoscaleSpec
-
-if TYPE_CHECKING:
-    from scaleplan.engine.stations import ServiceStation
 
 SAMPLES_PER_INTERVAL = 10
 
 
 class Autoscaler:
-    def __init__(self, station: ServiceStation, spec: AutoscaleSpec):
+    def __init__(self, station: Scalable, spec: AutoscaleSpec):
         self.station = station
         self.spec = spec
         self.env = station.env
@@ -54,20 +54,20 @@ class Autoscaler:
 
     def decide(self, metric: float) -> None:
         spec = self.spec
-        ready = self.station.replica_count
+        current = self.station.members
         ratio = metric / spec.target
         if abs(ratio - 1) <= spec.tolerance:
             return
-        desired = max(spec.min_replicas, min(spec.max_replicas, math.ceil(ready * ratio)))
-        if desired > ready + self.booting:
-            count = desired - ready - self.booting
+        desired = max(spec.min_replicas, min(spec.max_replicas, math.ceil(current * ratio)))
+        if desired > current + self.booting:
+            count = desired - current - self.booting
             self.booting += count
             self.env.process(self.boot(count))
-        elif desired < ready and self.booting == 0:
+        elif desired < current and self.booting == 0:
             if self.env.now - self.last_scale_down < spec.cooldown_s:
                 return
             self.last_scale_down = self.env.now
-            for _ in range(ready - desired):
+            for _ in range(current - desired):
                 self.station.remove_replica()
 
     def boot(self, count: int) -> Generator[Timeout, None, None]:

@@ -13,7 +13,7 @@ with a fixed ``hit_ratio`` each lookup hits with that probability.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import numpy as np
@@ -21,13 +21,18 @@ import simpy
 from simpy.events import Timeout
 
 from scaleplan.engine.policies import POLICIES, Policy
-from scaleplan.engine.stations import (
+from scaleplan.engine.protocol import (
+    FAILED,
     OK,
     REJECTED,
     Replica,
+    Request,
     Station,
     StreamFactory,
     Visit,
+    acquire,
+    crash,
+    full,
     release,
     service_times,
 )
@@ -71,37 +76,128 @@ class ShardStation(Station):
         )
         self.reads = 0
         self.writes = 0
+        # Failures (scaleplan.engine.faults): the node holding the primary role (None while
+        # failing over, or while every node is down), the nodes health checks see as up, and
+        # the promotion time.
+        self.primary: Replica | None = self.replicas[0]
+        self.rotation: list[Replica] = list(self.replicas)
+        self.failing_over = False
+        self.failover_s = spec.failures.failover_s if spec.failures is not None else 0.0
+        self.on_change: Callable[[], None] = lambda: None
+        self.errors_draw: Iterator[float] = uniforms(streams(f"errors:{name}"))
+        self.lost = 0
+        self.failovers = 0
 
-    def serve(self, write: bool) -> Visit:
+    @property
+    def serving(self) -> bool:
+        """Whether the shard takes writes: a primary holds the role and runs."""
+        return self.primary is not None and self.primary.up
+
+    def serve(self, write: bool, request: Request) -> Visit:
         env = self.env
         arrived = env.now
+        node: Replica | None
         if write:
-            node = self.replicas[0]
+            node = self.primary
             service_s = self.write_s
             self.writes += 1
         else:
-            node = self.replicas[self.readers[self.read_policy.choose()]]
+            readers = self.readers
+            node = self.replicas[readers[self.read_policy.choose()]] if readers else self.primary
             service_s = self.read_s
             self.reads += 1
-        if node.busy < node.concurrency:
-            node.busy += 1
-        else:
-            if self.queue_limit is not None and len(node.queue) >= self.queue_limit:
-                self.reject_times.append(arrived)
-                return REJECTED
-            turn = simpy.events.Event(env)
-            node.queue.append(turn)
-            yield turn
+        if node is None or not node.up:  # failing over, or a crash not yet noticed
+            return self.fail(request)
+        if full(node, self.queue_limit):
+            self.reject_times.append(arrived)
+            request.error(self.name, REJECTED)
+            return REJECTED
+        epoch = node.epoch
+        turn = acquire(node, env)
+        if turn is not None and not (yield turn):  # the node crashed while we waited
+            return self.fail(request)
         started = env.now
-        yield Timeout(env, next(service_s))
+        yield Timeout(env, next(service_s) * node.slowdown)
+        if node.epoch != epoch:  # crashed while serving: the slot went with it
+            return self.fail(request)
         release(node)
+        if node.extra_error and next(self.errors_draw) < node.extra_error:
+            return self.fail(request)
         done = env.now
         own = done - started
         self.records.append((done, started - arrived, own, own, done - arrived))
         return OK
 
+    def fail(self, request: Request) -> int:
+        self.lost += 1
+        self.failure_times.append(self.env.now)
+        request.error(self.name, FAILED)
+        return FAILED
+
+    # -- failures: a node's crash, repair and rotation, and the primary's failover --------
+
+    def crash_node(self, node: Replica) -> None:
+        crash(node)
+        self.changed()
+
+    def repair_node(self, node: Replica) -> None:
+        node.up = True
+        if self.primary is None and not self.failing_over:  # the first node back leads
+            self.primary = node
+        self.changed()
+
+    def set_node_rotation(self, node: Replica, serving: bool) -> None:
+        if serving and node not in self.rotation:
+            self.rotation.append(node)
+        elif not serving and node in self.rotation:
+            self.rotation.remove(node)
+            if node is self.primary and len(self.replicas) > 1:
+                # The primary is gone: promote a read replica if one runs; with none, the
+                # first node repaired takes the role.
+                self.primary = None
+                if any(other.up for other in self.replicas):
+                    self.failing_over = True
+                    self.env.process(self.failover())
+        else:
+            return
+        self.changed()
+
+    def failover(self) -> Generator[Timeout, Any, None]:
+        yield Timeout(self.env, self.failover_s)
+        self.failing_over = False
+        candidates = [node for node in self.rotation if node.up] or [
+            node for node in self.replicas if node.up
+        ]
+        if candidates and self.primary is None:
+            self.primary = candidates[0]
+            self.failovers += 1
+        self.changed()
+
+    def changed(self) -> None:
+        """Reads go to the nodes in rotation (the primary among them when it takes reads; the
+        primary alone when no read replica is left)."""
+        spec = self.spec
+        readers = [
+            index
+            for index, node in enumerate(self.replicas)
+            if node in self.rotation and (spec.reads_from_primary or node is not self.primary)
+        ]
+        if readers != self.readers:
+            self.readers = readers
+            if readers:
+                self.read_policy.resize([1.0] * len(readers))
+        serving = int(self.serving)
+        if serving != (self.up_log[-1][1] if self.up_log else 1):
+            self.up_log.append((self.env.now, serving))
+        self.on_change()
+
     def details(self) -> dict[str, Any]:
-        return {"reads": self.reads, "writes": self.writes}
+        figures: dict[str, Any] = {"reads": self.reads, "writes": self.writes}
+        if self.lost:
+            figures["failed"] = self.lost
+        if self.failovers:
+            figures["failovers"] = self.failovers
+        return figures
 
 
 class DatabaseStation(Station):
@@ -133,13 +229,18 @@ class DatabaseStation(Station):
         )
         self.lags: list[float] = []
         self.lag_sketch = LatencySketch()
+        self.shard_of_node = {id(node): shard for shard in self.shards for node in shard.replicas}
+        for shard in self.shards:
+            shard.on_change = self.shard_changed
 
-    def visit(self) -> Visit:
+    def visit(self, request: Request) -> Visit:
         env = self.env
         arrived = env.now
         shard = self.shards[int(next(self.shard_of_request))]
         write = next(self.operation) >= self.spec.read_ratio
-        status = yield from shard.serve(write)
+        status = yield from shard.serve(write, request)
+        if status == FAILED:
+            self.failure_times.append(env.now)
         if status == OK:
             _, waited, own, held, _ = shard.records[-1]
             done = env.now
@@ -150,6 +251,30 @@ class DatabaseStation(Station):
                     self.lag_sketch.add_many(np.asarray(self.lags))
                     self.lags.clear()
         return status
+
+    # -- failures: nodes crash and are repaired in their shard; the database's up log counts
+    # the shards that take writes (it is up when every shard is)
+
+    def failure_units(self, scope: str) -> list[Callable[[], list[Replica]]]:
+        if scope == "component":
+            return [lambda: list(self.all_replicas)]
+        if scope == "shard":
+            return [_nodes_of(shard) for shard in self.shards]
+        return [_nodes_of(node) for node in self.all_replicas]
+
+    def crash(self, replica: Replica) -> None:
+        self.shard_of_node[id(replica)].crash_node(replica)
+
+    def repair(self, replica: Replica) -> None:
+        self.shard_of_node[id(replica)].repair_node(replica)
+
+    def set_rotation(self, replica: Replica, serving: bool) -> None:
+        self.shard_of_node[id(replica)].set_node_rotation(replica, serving)
+
+    def shard_changed(self) -> None:
+        serving = sum(shard.serving for shard in self.shards)
+        if serving != (self.up_log[-1][1] if self.up_log else len(self.shards)):
+            self.up_log.append((self.env.now, serving))
 
     def details(self) -> dict[str, Any]:
         figures: dict[str, Any] = {
@@ -189,6 +314,7 @@ class CacheStation(Station):
         # (time, hit) of each lookup is too much to keep; per-bucket counts come from
         # the records instead: a hit's record has held == span (no backing call).
         self.restarts = 0
+        self.bypassed = 0  # lookups sent to the backing store because their node was down
 
     def connect(self, stations: dict[str, Station], streams: StreamFactory) -> None:
         self.backing = stations[self.spec.backing]
@@ -230,6 +356,26 @@ class CacheStation(Station):
         for key, filled in zip(members[order].tolist(), fills.tolist(), strict=True):
             self.lru[key] = filled
 
+    # -- failures: a node that crashes loses its entries (the keys that hash to it); until a
+    # health check notices, its lookups miss; then the others take its keys, and when it is
+    # back it starts empty
+
+    def crash(self, replica: Replica) -> None:
+        super().crash(replica)
+        self.forget(replica)
+
+    def set_rotation(self, replica: Replica, serving: bool) -> None:
+        if serving:
+            self.forget(replica)
+        super().set_rotation(replica, serving)
+
+    def forget(self, replica: Replica) -> None:
+        nodes = self.all_replicas or self.replicas
+        if self.lru and replica in nodes:
+            index, count = nodes.index(replica), len(nodes)
+            for key in [key for key in self.lru if key % count == index]:
+                del self.lru[key]
+
     def restart_at(self, at: float):  # type: ignore[no-untyped-def]
         yield Timeout(self.env, at)
         self.lru.clear()
@@ -259,12 +405,21 @@ class CacheStation(Station):
         if size is not None and len(self.lru) > size:
             self.lru.popitem(last=False)
 
-    def visit(self) -> Visit:
+    def visit(self, request: Request) -> Visit:
         env = self.env
         arrived = env.now
         replicas = self.replicas
-        replica = replicas[self.next_replica % len(replicas)]
+        replica = replicas[self.next_replica % len(replicas)] if replicas else None
         self.next_replica += 1
+        if replica is None or not replica.up or replica.extra_error:
+            # A node that is down (or no node left) answers nothing: the client treats the
+            # error as a miss and reads the backing store, without filling the cache.
+            self.bypassed += 1
+            assert self.backing is not None
+            status = yield from self.backing.visit(request)
+            done = env.now
+            self.records.append((done, 0.0, 0.0, 0.0, done - arrived))
+            return status
         waited = yield from self.serve_simple(replica, self.lookup_s)
         own = env.now - arrived - waited
         self.lookups += 1
@@ -274,7 +429,7 @@ class CacheStation(Station):
             self.hits += 1
         else:
             assert self.backing is not None
-            status = yield from self.backing.visit()
+            status = yield from self.backing.visit(request)
             if status == OK:
                 self.fill(key)
         done = env.now
@@ -293,6 +448,8 @@ class CacheStation(Station):
         if self.spec.keys is not None:
             figures["entries"] = len(self.lru)
             figures["restarts"] = self.restarts
+        if self.bypassed:
+            figures["bypassed_node_down"] = self.bypassed
         return figures
 
 
@@ -314,7 +471,7 @@ class EdgeStation(Station):
     def connect(self, stations: dict[str, Station], streams: StreamFactory) -> None:
         self.origin = stations[self.spec.to]
 
-    def visit(self) -> Visit:
+    def visit(self, request: Request) -> Visit:
         env = self.env
         arrived = env.now
         waited = yield from self.serve_simple(self.replicas[0], self.edge_s)
@@ -325,7 +482,7 @@ class EdgeStation(Station):
         else:
             self.forwarded += 1
             assert self.origin is not None
-            status = yield from self.origin.visit()
+            status = yield from self.origin.visit(request)
         done = env.now
         self.records.append((done, waited, own, own, done - arrived))
         return status
@@ -337,3 +494,10 @@ class EdgeStation(Station):
             "forwarded": self.forwarded,
             "edge_share": self.at_edge / total if total else None,
         }
+
+
+def _nodes_of(unit: Replica | ShardStation) -> Callable[[], list[Replica]]:
+    """A failure unit: one node, or every node of a shard."""
+    if isinstance(unit, ShardStation):
+        return lambda: list(unit.replicas)
+    return lambda: [unit]

@@ -26,7 +26,7 @@ from simpy.events import Timeout
 
 from scaleplan.engine.stations import Replica, ServiceStation, Station
 from scaleplan.engine.streams import buffered
-from scaleplan.spec import ArchitectureSpec, ChaosEventSpec, FailureSpec, ServiceSpec
+from scaleplan.spec import ArchitectureSpec, BaseFailureSpec, ChaosEventSpec
 
 DEFAULT_DETECTION_S = 10.0
 Process = Generator[Timeout, Any, None]
@@ -45,7 +45,7 @@ class HookContext:
 Hook = Callable[[HookContext], None]
 
 
-def times_to_failure(failures: FailureSpec, rng: np.random.Generator) -> Iterator[float]:
+def times_to_failure(failures: BaseFailureSpec, rng: np.random.Generator) -> Iterator[float]:
     """Seconds of uptime, with mean ``mtbf_h`` hours."""
     mean = failures.mtbf_h * 3600
     if failures.distribution == "weibull":
@@ -58,7 +58,7 @@ def times_to_failure(failures: FailureSpec, rng: np.random.Generator) -> Iterato
     return buffered(lambda n: rng.exponential(mean, n))
 
 
-def times_to_repair(failures: FailureSpec, rng: np.random.Generator) -> Iterator[float]:
+def times_to_repair(failures: BaseFailureSpec, rng: np.random.Generator) -> Iterator[float]:
     """Seconds of downtime, with mean ``mttr_min`` minutes."""
     mean = failures.mttr_min * 60
     if failures.repair_distribution == "constant":
@@ -71,7 +71,15 @@ def times_to_repair(failures: FailureSpec, rng: np.random.Generator) -> Iterator
 
 
 class Faults:
-    """Starts the failure processes and chaos events of one run."""
+    """Starts the failure processes and chaos events of one run.
+
+    A unit is what fails as one: a replica (or every replica of the component, with
+    ``scope: component``), a node of a database, a cache node, a broker node. Crashes, repairs
+    and rotation go through the station (``crash``, ``repair``, ``set_rotation``), so each kind
+    decides what they mean for it (a database fails over, a cache empties, a broker stops
+    accepting). Replicas an autoscaler adds later get failure processes of their own; one it
+    retires stops failing and never comes back.
+    """
 
     def __init__(self, context: HookContext):
         self.env = context.env
@@ -81,21 +89,49 @@ class Faults:
 
     def start(self) -> None:
         for name, component in self.spec.components.items():
+            failures = getattr(component, "failures", None)
+            if failures is None:
+                continue
             station = self.stations[name]
-            if isinstance(component, ServiceSpec) and component.failures is not None:
-                assert isinstance(station, ServiceStation)
-                failures = component.failures
-                ttf = times_to_failure(failures, self.streams(f"failures:{name}"))
-                ttr = times_to_repair(failures, self.streams(f"repairs:{name}"))
-                units: list[list[Replica]] = (
-                    [[replica] for replica in station.all_replicas]
-                    if failures.scope == "replica"
-                    else [list(station.all_replicas)]
-                )
-                for unit in units:
-                    self.env.process(self.lifecycle(station, unit, failures, ttf, ttr))
+            station.prepare_failures(component)
+            ttf = times_to_failure(failures, self.streams(f"failures:{name}"))
+            ttr = times_to_repair(failures, self.streams(f"repairs:{name}"))
+            for unit in station.failure_units(failures.scope):
+                self.env.process(self.lifecycle(station, unit, ttf, ttr))
+            if isinstance(station, ServiceStation):
+                self.follow_scaling(station, failures, ttf, ttr)
         for event in self.spec.chaos:
             self.env.process(self.chaos(event))
+
+    def follow_scaling(
+        self,
+        station: ServiceStation,
+        failures: BaseFailureSpec,
+        ttf: Iterator[float],
+        ttr: Iterator[float],
+    ) -> None:
+        """Replicas an autoscaler adds fail too: alone (each gets its own failure process), or
+        with the component (one added while the component is down starts down)."""
+        known = {id(replica) for replica in station.all_replicas}
+        logged = [station.replicas_up()]
+
+        def changed() -> None:
+            for replica in list(station.all_replicas):
+                if id(replica) in known:
+                    continue
+                known.add(id(replica))
+                if failures.scope == "replica":
+                    self.env.process(self.lifecycle(station, _alone(replica), ttf, ttr))
+                elif any(not other.up for other in station.all_replicas if other is not replica):
+                    station.crash(replica)
+                    station.set_rotation(replica, False)
+            up = station.replicas_up()
+            if up != logged[0]:  # a replica added or retired changes the count up
+                logged[0] = up
+                if not station.up_log or station.up_log[-1] != (self.env.now, up):
+                    station.up_log.append((self.env.now, up))
+
+        station.listeners.append(changed)
 
     def detection_s(self, station: Station) -> float:
         spec = self.spec.components.get(station.name)
@@ -105,26 +141,29 @@ class Faults:
     def lifecycle(
         self,
         station: Station,
-        unit: list[Replica],
-        failures: FailureSpec,
+        unit: Callable[[], list[Replica]],
         ttf: Iterator[float],
         ttr: Iterator[float],
     ) -> Process:
+        """Up for a time to failure, down for a time to repair, for as long as the unit runs."""
         while True:
             yield Timeout(self.env, next(ttf))
-            self.down(station, unit)
+            replicas = unit()
+            if not any(station.is_member(replica) for replica in replicas):
+                return  # retired by a scale-down
+            self.down(station, replicas)
             yield Timeout(self.env, next(ttr))
-            self.up(station, unit)
+            self.up(station, unit())
 
     def down(self, station: Station, replicas: list[Replica]) -> None:
-        crashed = [replica for replica in replicas if replica.up]
+        crashed = [r for r in replicas if r.up and station.is_member(r)]
         for replica in crashed:
             station.crash(replica)
         if crashed:
             self.env.process(self.health_check(station, crashed, serving=False))
 
     def up(self, station: Station, replicas: list[Replica]) -> None:
-        repaired = [replica for replica in replicas if not replica.up]
+        repaired = [r for r in replicas if not r.up and station.is_member(r)]
         for replica in repaired:
             station.repair(replica)
         if repaired:
@@ -134,7 +173,7 @@ class Faults:
         """After the detection delay, the rotation follows what the replicas' state is then."""
         yield Timeout(self.env, self.detection_s(station))
         for replica in replicas:
-            if replica.up == serving:
+            if replica.up == serving and station.is_member(replica):
                 station.set_rotation(replica, serving)
 
     def chaos(self, event: ChaosEventSpec) -> Process:
@@ -150,6 +189,7 @@ class Faults:
         else:
             assert event.component is not None
             station = self.stations[event.component]
+            station.prepare_failures(self.spec.components[event.component])
             replicas = list(station.all_replicas or station.replicas)
             if event.action == "kill_replicas":
                 replicas = [replica for replica in replicas if replica.up][: event.count]
@@ -178,8 +218,7 @@ class Faults:
 def start_faults(context: HookContext) -> None:
     """The hook every run gets: failures and chaos from the spec, if it has any."""
     if context.spec.chaos or any(
-        isinstance(c, ServiceSpec) and c.failures is not None
-        for c in context.spec.components.values()
+        getattr(c, "failures", None) is not None for c in context.spec.components.values()
     ):
         Faults(context).start()
 
@@ -201,3 +240,7 @@ def time_up(log: list[tuple[float, int]], start: float, end: float, replicas: in
     if up_count > 0 and end > previous:
         total += end - previous
     return total
+
+
+def _alone(replica: Replica) -> Callable[[], list[Replica]]:
+    return lambda: [replica]

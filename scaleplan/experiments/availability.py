@@ -23,11 +23,23 @@ How it measures:
   workload's load (``k`` of ``n``: the fewest with utilisation below 1).
 - CIs: Student-t across replications (seeds ``seed … seed + R − 1``); with one replication,
   batch means over 20 sub-windows.
+- **Data stores fail too**: a database's nodes (or shards, or the whole store) crash; a
+  shard takes writes while a primary runs, and a lost primary fails over to a read replica
+  ``detection_s + failover_s`` later (writes fail meanwhile, reads go on on the nodes left); a
+  shard without read replicas is down until its primary is repaired. A database is up when
+  every shard is. A broker (queue, topic) accepts publishes while a majority of its nodes is up
+  (publishes fail otherwise). A cache's lost node sends its lookups to the backing store, so a
+  cache is never what takes the system down: its backing is required in its place.
+- **Single points of failure**: a required component that one unit's failure takes down (one
+  replica, a shard without read replicas, a broker without a surviving majority) is marked
+  ``spof``.
 - **Analytic referee**: a replica is up ``MTBF / (MTBF + MTTR)`` of the time whatever the
   distributions (an alternating renewal process), so a component of ``n`` independent replicas
-  is up ``1 − (1 − a)ⁿ`` (``k_of_n`` for capacity) and required components in series multiply.
-  It applies when there is no chaos event and no autoscaling; then the result says whether the
-  CI covers it.
+  is up ``1 − (1 − a)ⁿ`` (``k_of_n`` for capacity and for a broker's majority), a database is the
+  series of its shards, each a primary with failover
+  (:func:`~scaleplan.analytic.availability.primary_with_failover`), and required components in
+  series multiply. It applies when there is no chaos event and no autoscaling (for a failover
+  that takes time it is first order, see there); then the result says whether the CI covers it.
 - **Error budget**: the unavailability the NFR allows, in minutes a month, and how much of it
   the measured downtime burns (burn rate 1 uses it exactly).
 """
@@ -42,14 +54,32 @@ from typing import Any
 
 import numpy as np
 
-from scaleplan.analytic.availability import MINUTES_PER_MONTH, k_of_n, series
+from scaleplan.analytic.availability import (
+    MINUTES_PER_MONTH,
+    k_of_n,
+    primary_with_failover,
+    quorum,
+    series,
+)
 from scaleplan.engine import HookContext, simulate
 from scaleplan.engine.stations import Station
 from scaleplan.experiments._common import clean
 from scaleplan.experiments.nfr import Verdict, _decide, _not_evaluated
 from scaleplan.load import offered_loads
 from scaleplan.metrics import MeanCI, batch_means_ci, replication_ci
-from scaleplan.spec import ArchitectureSpec, AvailabilityNFR, NFRSpec, ServiceSpec
+from scaleplan.spec import (
+    ArchitectureSpec,
+    AvailabilityNFR,
+    BaseFailureSpec,
+    CacheSpec,
+    ComponentSpec,
+    DatabaseFailureSpec,
+    DatabaseSpec,
+    NFRSpec,
+    QueueSpec,
+    ServiceSpec,
+    TopicSpec,
+)
 
 __all__ = [
     "ComponentAvailability",
@@ -141,7 +171,7 @@ def _clip(intervals: Sequence[Interval], start: float, end: float) -> list[Inter
 
 def required_components(spec: ArchitectureSpec) -> list[str]:
     """Components every request must reach: from each entry, along calls and load-balancer
-    targets taken with probability 1, not through a queue or a topic.
+    targets taken with probability 1 and a cache's backing, not through a queue or a topic.
 
     Examples
     --------
@@ -162,7 +192,11 @@ def required_components(spec: ArchitectureSpec) -> list[str]:
             component = spec.components[name]
             asynchronous = component.async_targets()
             for target, visits, _ in component.edges():
-                if visits >= 1.0 and target not in asynchronous:
+                # A cache does not make its backing optional: its misses (and every lookup
+                # while it is down) must reach it.
+                if (visits >= 1.0 or isinstance(component, CacheSpec)) and (
+                    target not in asynchronous
+                ):
                     stack.append(target)
     return sorted(required)
 
@@ -207,7 +241,10 @@ class ComponentAvailability:
     ``capacity_availability`` with at least ``needed_replicas`` up (enough for the load).
     ``share_of_system_downtime`` is the part of the system's downtime during which this
     component was down (overlapping outages count for each, so shares can add up to more
-    than 1).
+    than 1). ``spof`` marks a required component that one unit's failure takes down.
+    ``replicas`` counts its failure units (``units``: replicas, nodes of a database or a
+    broker); ``needed_replicas`` is how many must be up for it to be up with enough capacity
+    (a database: every shard taking writes; a broker: a majority).
     """
 
     name: str
@@ -228,10 +265,16 @@ class ComponentAvailability:
     capacity_covered: bool | None
     failures_per_month: float
     share_of_system_downtime: float
+    kind: str = "service"
+    spof: bool = False
+    units: str = "replicas"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "kind": self.kind,
+            "spof": self.spof,
+            "units": self.units,
             "required": self.required,
             "replicas": self.replicas,
             "scope": self.scope,
@@ -422,12 +465,80 @@ class _Replication:
 
     logs: dict[str, list[tuple[float, int]]]
     totals: dict[str, int]
+    needed: dict[str, int]
     end_s: float
     arrived: int
     completed: int
     failed: int
     rejected: int
     in_flight: int
+
+
+@dataclass(frozen=True)
+class _Model:
+    """How one component fails, and what the closed form says of it.
+
+    ``count`` failure units (``units``); its up log counts ``logged`` things at the start
+    (replicas, nodes, or a database's shards taking writes), of which ``needed`` must be up
+    for the component to be up.
+    """
+
+    kind: str
+    units: str
+    count: int
+    logged: int
+    needed: int
+    failures: BaseFailureSpec | None
+    unit: float
+    analytic: float
+    spof: bool
+    fallback: bool = False
+    exact: bool = True
+
+
+def _model(component: ComponentSpec) -> _Model | None:
+    """The failure model of a component of a kind that can fail (None for the others)."""
+    failures: BaseFailureSpec | None = getattr(component, "failures", None)
+    a = failures.availability if failures is not None else 1.0
+    together = failures is not None and failures.scope == "component"
+    if isinstance(component, ServiceSpec):
+        n = component.replicas
+        return _Model(
+            component.kind, "replicas", n, n, 1, failures,
+            a, a if together else k_of_n(1, n, a), n == 1 or together,
+        )  # fmt: skip
+    if isinstance(component, DatabaseSpec):
+        shards, replicas = component.shards, component.read_replicas
+        nodes = shards * component.nodes_per_shard
+        exact = True
+        if failures is None or together:
+            analytic = a
+        elif failures.scope == "shard":
+            analytic = a**shards
+        else:
+            assert isinstance(failures, DatabaseFailureSpec)
+            window_h = (failures.detection_s + failures.failover_s) / 3600
+            shard = primary_with_failover(a, replicas, 1 / failures.mtbf_h, window_h)
+            analytic = shard**shards
+            exact = replicas == 0 or window_h == 0
+        alone = replicas == 0 or (failures is not None and failures.scope != "node")
+        return _Model(
+            "database", "nodes", nodes, shards, shards, failures, a, analytic,
+            alone, exact=exact,
+        )  # fmt: skip
+    if isinstance(component, CacheSpec):
+        n = component.replicas
+        return _Model(
+            "cache", "nodes", n, n, 1, failures, a, a if together else k_of_n(1, n, a),
+            False, fallback=True,
+        )  # fmt: skip
+    if isinstance(component, QueueSpec | TopicSpec):
+        n, q = component.nodes, quorum(component.nodes)
+        return _Model(
+            component.kind, "nodes", n, n, q, failures, a, a if together else k_of_n(q, n, a),
+            q == n or together,
+        )  # fmt: skip
+    return None
 
 
 def _capture(store: list[HookContext]) -> Callable[[HookContext], None]:
@@ -453,7 +564,7 @@ def _target(availability: float | AvailabilityNFR | NFRSpec | None) -> float | N
 def _replicate(
     spec: ArchitectureSpec,
     seeds: Sequence[int],
-    services: Sequence[str],
+    tracked: dict[str, tuple[int, int]],
     done: Callable[[], None],
     hooks: Sequence[Callable[[HookContext], None]] = (),
 ) -> list[_Replication]:
@@ -465,8 +576,9 @@ def _replicate(
         counts = result.requests
         runs.append(
             _Replication(
-                logs={name: list(stations[name].up_log) for name in services},
-                totals={name: len(stations[name].all_replicas) for name in services},
+                logs={name: list(stations[name].up_log) for name in tracked},
+                totals={name: logged for name, (logged, _) in tracked.items()},
+                needed={name: needed for name, (_, needed) in tracked.items()},
                 end_s=float(contexts[0].env.now),
                 arrived=counts.arrived,
                 completed=counts.completed,
@@ -489,7 +601,10 @@ class _Window:
 
     def system_down(self, run: _Replication, start: float, end: float) -> list[Interval]:
         return _union(
-            [down_intervals(run.logs[name], run.totals[name], start, end) for name in self.system]
+            [
+                down_intervals(run.logs[name], run.totals[name], start, end, run.needed[name])
+                for name in self.system
+            ]
         )
 
     def system_up_s(self, run: _Replication, start: float, end: float) -> float:
@@ -571,19 +686,28 @@ def failures(
     if replications < 1:
         raise ValueError(f"replications must be at least 1 (got {replications})")
     target = _target(availability)
-    services = [
-        name for name, component in spec.components.items() if isinstance(component, ServiceSpec)
-    ]
-    failing = {
-        name: component.failures
+    models = {
+        name: model
         for name, component in spec.components.items()
-        if isinstance(component, ServiceSpec) and component.failures is not None
+        if (model := _model(component)) is not None
     }
+    failing = {name: model.failures for name, model in models.items() if model.failures is not None}
     required_names = tuple(sorted(required) if required is not None else required_components(spec))
     unknown = [name for name in required_names if name not in spec.components]
     if unknown:
         raise ValueError(f"required names no component: {', '.join(unknown)}")
-    system_names = [name for name in required_names if name in services]
+    # What the system's uptime depends on: the required services, and the required data
+    # stores that can fail or that chaos strikes (a cache's outage sends its lookups to its
+    # backing instead).
+    struck = {event.component for event in spec.chaos} | {
+        name for name, model in models.items() if model.kind == "service"
+    }
+    system_names = [
+        name
+        for name in required_names
+        if name in models and not models[name].fallback and (name in failing or name in struck)
+    ]
+    tracked = {name: (model.logged, model.needed) for name, model in models.items()}
     notes: list[str] = []
     steady = bool(failing)
     game_runs = game_day_replications if spec.chaos else 0
@@ -598,7 +722,7 @@ def failures(
     game_day = None
     game_window = None
     if spec.chaos:
-        game = _replicate(spec, [seed + i for i in range(game_runs)], services, tick)
+        game = _replicate(spec, [seed + i for i in range(game_runs)], tracked, tick)
         game_window = _Window(game, 0.0, system_names)
         game_day = GameDay(
             duration_s=min(run.end_s for run in game),
@@ -609,7 +733,7 @@ def failures(
             events=tuple(_events(spec)),
         )
     if steady:
-        cycle_h = max(f.mtbf_h + f.mttr_min / 60 for f in failing.values())
+        cycle_h = max(f.mtbf_h + f.mttr_min / 60 for f in failing.values() if f is not None)
         hours = duration_h if duration_h is not None else max(1000.0, CYCLES * cycle_h)
         warmup_s = min(2 * cycle_h, 0.1 * hours) * 3600
         horizon_s = hours * 3600
@@ -622,13 +746,13 @@ def failures(
         # Chaos events are one-off game days: they are played on the spec's own workload
         # (``game_day``), not diluted into months of steady state.
         run_spec = spec.with_changes({"workload": workload, "chaos": []})
-        runs = _replicate(run_spec, [seed + i for i in range(replications)], services, tick, hooks)
+        runs = _replicate(run_spec, [seed + i for i in range(replications)], tracked, tick, hooks)
         window = _Window(runs, warmup_s, system_names)
         mode = "steady state"
     else:
         assert game_window is not None or not spec.chaos
         if game_window is None:
-            runs = _replicate(spec, [seed], services, tick)
+            runs = _replicate(spec, [seed], tracked, tick)
             window = _Window(runs, 0.0, system_names)
             notes.append("the spec has neither failures nor chaos events: nothing fails")
         else:
@@ -641,44 +765,49 @@ def failures(
     system_requests = _request_availability(runs)
     # The closed forms hold for independent failures: no autoscaling, and no chaos in what
     # was measured (steady state leaves chaos to the game day).
-    analytic_applies = steady and not any(
+    autoscaled = any(
         getattr(spec.components[name], "autoscale", None) is not None for name in system_names
     )
+    # The closed form of a failover that takes time is first order in λ·W: a guide, not a
+    # referee (it is exact when detection and promotion are instant, or with no replica).
+    first_order = any(not models[name].exact for name in system_names)
+    analytic_applies = steady and not autoscaled and not first_order
     loads = offered_loads(spec, None, spec.workload.mean_rate_per_s)
     system_down_s = window.total(lambda run, a, b: _length(window.system_down(run, a, b)))
     components: list[ComponentAvailability] = []
     analytic_parts: list[float] = []
-    for name in services:
+    for name, model in models.items():
         if name not in failing and name not in system_names:
             continue
-        component = spec.components[name]
-        assert isinstance(component, ServiceSpec)
-        failure_spec = component.failures
-        replicas = component.replicas
-        unit = failure_spec.availability if failure_spec is not None else 1.0
-        per_replica = failure_spec is None or failure_spec.scope == "replica"
-        analytic = k_of_n(1, replicas, unit) if per_replica else unit
-        needed = min(replicas, math.floor(loads.get(name, 0.0) * replicas) + 1)
-        capacity_analytic = k_of_n(needed, replicas, unit) if per_replica else unit
-        time_ci = window.share(_up_at_least(name, 1))
+        failure_spec = model.failures
+        needed, capacity_analytic = model.needed, model.analytic
+        if model.kind == "service":  # enough replicas up for the load (k of n)
+            replicas = model.count
+            needed = min(replicas, math.floor(loads.get(name, 0.0) * replicas) + 1)
+            capacity_analytic = (
+                model.analytic
+                if failure_spec is not None and failure_spec.scope == "component"
+                else k_of_n(needed, replicas, model.unit)
+            )
+        time_ci = window.share(_up_at_least(name, model.needed))
         capacity_ci = window.share(_up_at_least(name, needed))
         down_s = window.total(_down_s(name))
         crashes = window.total(_crash_count(name))
         if name in system_names:
-            analytic_parts.append(analytic)
+            analytic_parts.append(model.analytic)
         components.append(
             ComponentAvailability(
                 name=name,
                 required=name in system_names,
-                replicas=replicas,
+                replicas=model.count,
                 scope=failure_spec.scope if failure_spec is not None else "",
                 mtbf_h=failure_spec.mtbf_h if failure_spec is not None else math.inf,
                 mttr_min=failure_spec.mttr_min if failure_spec is not None else 0.0,
                 distribution=failure_spec.distribution if failure_spec is not None else "",
-                unit_availability=unit,
-                analytic=analytic,
+                unit_availability=model.unit,
+                analytic=model.analytic,
                 time_availability=time_ci,
-                covered=_covers(time_ci, analytic) if analytic_applies else None,
+                covered=_covers(time_ci, model.analytic) if analytic_applies else None,
                 downtime_min_per_month=_downtime(time_ci),
                 needed_replicas=needed,
                 capacity_availability=capacity_ci,
@@ -691,10 +820,28 @@ def failures(
                 if steady
                 else math.nan,
                 share_of_system_downtime=down_s / system_down_s if system_down_s > 0 else 0.0,
+                kind=model.kind,
+                spof=model.spof and name in system_names,
+                units=model.units,
             )
         )
+        if model.fallback and name in failing:
+            notes.append(
+                f"{name}: a cache whose nodes are down sends their lookups to its backing "
+                "store: more load there, no downtime of its own"
+            )
+    spofs = [item.name for item in components if item.spof]
+    if spofs:
+        notes.append(
+            "single points of failure (one failure takes the system down): " + ", ".join(spofs)
+        )
+    if steady and first_order:
+        notes.append(
+            "a database failover takes time: its closed form is first order in "
+            "(failures per hour × failover time), a guide rather than a referee"
+        )
     system_analytic = series(*analytic_parts) if analytic_parts else 1.0
-    if steady and not analytic_applies:
+    if steady and autoscaled:
         notes.append("no closed form for autoscaled components: the analytic value is a guide")
     if spec.chaos and steady:
         notes.append(
@@ -821,7 +968,9 @@ def _up_at_least(name: str, k: int) -> Callable[[_Replication, float, float], fl
 
 def _down_s(name: str) -> Callable[[_Replication, float, float], float]:
     def measure(run: _Replication, start: float, end: float) -> float:
-        return _length(down_intervals(run.logs[name], run.totals[name], start, end))
+        return _length(
+            down_intervals(run.logs[name], run.totals[name], start, end, run.needed[name])
+        )
 
     return measure
 
@@ -895,7 +1044,10 @@ def _timeline(
         counts.append(counts[-1])
         components[name] = {"t_s": times, "up": counts, "replicas": [float(total)]}
     outages = _union(
-        [down_intervals(run.logs[name], run.totals[name], 0.0, cut) for name in system]
+        [
+            down_intervals(run.logs[name], run.totals[name], 0.0, cut, run.needed[name])
+            for name in system
+        ]
     )
     return {
         "end_s": cut,

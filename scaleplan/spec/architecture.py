@@ -467,9 +467,10 @@ def _chaos_problems(
                 names = set(spec.components)
                 found = event.component
                 yield problem(path, f"no component named {found!r}{suggest(found, names)}")
-            elif not isinstance(target, ServiceSpec):
+            elif "failures" not in type(target).model_fields:
                 found = f"{event.component!r} is a {target.kind}"
-                yield problem(path, f"{event.action} needs a service ({found})")
+                failable = ", ".join(key_owners(ArchitectureSpec, "failures"))
+                yield problem(path, f"{event.action} needs one of: {failable} ({found})")
         if event.zone is not None and event.zone not in zones:
             known = ", ".join(sorted(zones)) or "none: give services `zones`"
             yield problem(
