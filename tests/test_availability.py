@@ -597,3 +597,31 @@ def test_a_broker_takes_publishes_while_a_majority_of_its_nodes_runs(
     ci = result.system_time
     assert ci.low <= expected <= ci.high, (ci, expected)
     assert result.system_requests.low <= expected <= result.system_requests.high
+
+
+def test_failures_where_a_kind_cannot_fail_says_where_the_key_belongs() -> None:
+    """Regression (issue 9): the hint suggested the very key it refused ("unknown key
+    'failures' (did you mean 'failures'?)"). A valid key in the wrong kind names the kinds that
+    have it; a misspelt one still gets its suggestion."""
+    from scaleplan.errors import SpecError
+
+    with pytest.raises(SpecError) as caught:
+        _spec(
+            {
+                "lb": {
+                    "kind": "load_balancer",
+                    "to": "api",
+                    "failures": {"mtbf_h": 1, "mttr_min": 1},
+                },
+                "api": _service(1, failurs={"mtbf_h": 1, "mttr_min": 1}),
+            },
+            "lb",
+        )
+    text = str(caught.value)
+    assert "did you mean 'failures'?)" in text  # for the misspelt 'failurs'
+    assert "'failures' is not a key of a load_balancer; it is a key of: " in text
+    owners = text.split("it is a key of: ")[1].split("\n")[0].split(", ")
+    assert {"service", "database", "cache", "queue", "topic"} <= set(owners)
+    assert "load_balancer" not in owners
+    # A database takes it.
+    assert _behind_api(_database(0, {"mtbf_h": 1, "mttr_min": 1})).components["db"].failures
