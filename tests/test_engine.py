@@ -26,7 +26,16 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from scaleplan.analytic.queues import md1, mm1, mm1_response_quantile, mmc
-from scaleplan.engine import UnstableError, check_stability, simulate
+from scaleplan.engine import HookContext, UnstableError, check_stability, simulate
+from scaleplan.engine.protocol import (
+    FAILED,
+    OK,
+    Observer,
+    Replica,
+    Request,
+    Station,
+    callbacks,
+)
 from scaleplan.graph import build_graph
 from scaleplan.metrics import DEFAULT_BINS
 from scaleplan.result import SimulationResult
@@ -783,3 +792,208 @@ def test_a_single_run_gives_intervals_that_cover_utilisation_and_queue(
     assert low <= 0.5 <= high
     low, high = api.mean_queue_ci95
     assert low <= 0.5 <= high
+
+
+# --------------------------------------------------------------------------- request and observers
+
+
+class _Watch(Observer):
+    """Records what the run shows its observers."""
+
+    def __init__(self) -> None:
+        self.served: list[tuple[str, int, int, int]] = []  # (station, request id, version, status)
+        self.done: list[Request] = []
+        self.statuses: list[int] = []
+
+    def on_served(
+        self,
+        station: Station,
+        replica: Replica,
+        request: Request,
+        version: int,
+        status: int,
+        arrived: float,
+    ) -> None:
+        self.served.append((station.name, request.id, version, status))
+
+    def on_request_done(self, request: Request, status: int) -> None:
+        self.done.append(request)
+        self.statuses.append(status)
+
+
+def _label_api(version: int) -> Callable[[HookContext], None]:
+    """A hook that gives every replica of ``api`` the version ``version``."""
+
+    def hook(context: HookContext) -> None:
+        for replica in context.stations["api"].all_replicas:
+            replica.version = version
+
+    return hook
+
+
+def _fan_out(call: dict[str, object], api_errors: float = 0.0) -> ArchitectureSpec:
+    """front calls, at once, the balancer in front of api (shaped by ``call``) and aux."""
+    return parse_spec(
+        {
+            "name": "fan-out",
+            "entry": "front",
+            "workload": {"rate_per_s": 50.0, "requests": 3000},
+            "components": {
+                "front": {
+                    "kind": "service",
+                    "concurrency": 32,
+                    "parallel": True,
+                    "service_time": {"dist": "exponential", "mean_ms": 1},
+                    "calls": [{"to": "lb", **call}, {"to": "aux"}],
+                },
+                "lb": {"kind": "load_balancer", "policy": "round_robin", "to": "api"},
+                "api": {
+                    "kind": "service",
+                    "replicas": 2,
+                    "concurrency": 4,
+                    "error_probability": api_errors,
+                    "service_time": {"dist": "exponential", "mean_ms": 10},
+                },
+                "aux": {
+                    "kind": "service",
+                    "concurrency": 8,
+                    "error_probability": 0.05,
+                    "service_time": {"dist": "exponential", "mean_ms": 2},
+                },
+            },
+        }
+    )
+
+
+def test_a_request_carries_the_versions_that_served_it_through_child_processes() -> None:
+    # The call to api runs in a parallel branch and, with a timeout, in a process of its own
+    # again: what served the request is read from the request, not from a process.
+    watch = _Watch()
+    result = simulate(
+        _fan_out({"timeout_ms": 600_000}), seed=2, hooks=[_label_api(1)], observers=[watch]
+    )
+    assert result.requests.conserved()
+    assert len(watch.done) == result.requests.arrived == 3000
+    assert sorted(request.id for request in watch.done) == list(range(3000))
+    api_visits = {request_id for name, request_id, _, _ in watch.served if name == "api"}
+    assert len(api_visits) == 3000  # one visit to api per request, each observed
+    assert all(version == 1 for name, _, version, _ in watch.served if name == "api")
+    assert all(version == 0 for name, _, version, _ in watch.served if name != "api")
+    for request in watch.done:
+        # front and aux are version 0, api version 1: both bits, whatever process ran api.
+        assert request.served_by(0) and request.served_by(1), request
+        assert request.attempt == 0
+    # The errors follow the request too: each failed request names aux, where it arose.
+    failed = [r for r, status in zip(watch.done, watch.statuses, strict=True) if status != OK]
+    assert len(failed) == result.requests.failed > 50
+    assert all(request.errors == [("aux", FAILED)] for request in failed)
+    assert all(
+        request.errors is None
+        for request, status in zip(watch.done, watch.statuses, strict=True)
+        if status == OK
+    )
+
+
+def test_a_request_counts_its_retries() -> None:
+    watch = _Watch()
+    result = simulate(_fan_out({"retries": 2}, api_errors=0.3), seed=4, observers=[watch])
+    retries = result.components["front"].details["calls"]["front->lb"]["retries"]
+    assert retries > 500
+    assert sum(request.attempt for request in watch.done) == retries
+    assert max(request.attempt for request in watch.done) == 2
+    # Every failed attempt at api is an error of the request, in the order it met them.
+    api_errors = sum(1 for name, _, _, status in watch.served if name == "api" and status == FAILED)
+    assert api_errors == sum(
+        1 for request in watch.done for where, _ in request.errors or () if where == "api"
+    )
+
+
+def test_a_queued_job_is_a_child_request_of_its_publisher() -> None:
+    spec = parse_spec(
+        {
+            "name": "async",
+            "entry": "api",
+            "workload": {"rate_per_s": 20.0, "requests": 500},
+            "components": {
+                "api": {
+                    "kind": "service",
+                    "service_time": {"dist": "exponential", "mean_ms": 2},
+                    "calls": [{"to": "jobs"}],
+                },
+                "jobs": {"kind": "queue", "consumer": "workers", "max_retries": 3},
+                "workers": {
+                    "kind": "worker_pool",
+                    "concurrency": 4,
+                    "error_probability": 0.2,
+                    "service_time": {"dist": "exponential", "mean_ms": 20},
+                },
+            },
+        }
+    )
+    jobs: list[Request] = []
+
+    class Jobs(Observer):
+        def on_served(self, station: Station, replica: Replica, request: Request, *_: object):
+            if station.name == "workers":
+                jobs.append(request)
+
+    watch = _Watch()
+    result = simulate(spec, seed=3, observers=[Jobs(), watch])
+    publishers = {request.id: request for request in watch.done}
+    assert len(publishers) == 500
+    assert {job.id for job in jobs} == set(publishers)  # every request published one job
+    for job in jobs:
+        assert job.parent is publishers[job.id]
+    # Redeliveries are the job's attempts; what a worker did is the job's, not the publisher's.
+    details = result.components["jobs"].details
+    distinct = {id(job): job for job in jobs}.values()
+    assert sum(job.attempt for job in distinct) == details["redelivered"] > 50
+    assert all(request.errors is None for request in watch.done)
+
+
+def test_observers_are_called_only_for_the_callbacks_they_override() -> None:
+    class DoneOnly(Observer):
+        def on_request_done(self, request: Request, status: int) -> None:
+            pass
+
+    class DuckTyped:  # need not subclass Observer
+        def on_served(self, *args: object) -> None:
+            pass
+
+    done, duck = DoneOnly(), DuckTyped()
+    assert callbacks([done, duck], "on_served") == [duck.on_served]
+    assert callbacks([done, duck], "on_request_done") == [done.on_request_done]
+    assert callbacks([Observer()], "on_served") == []
+
+
+def _engine_imports() -> dict[str, set[str]]:
+    """Each engine module's imports of other engine modules, at any depth of its code."""
+    import ast
+
+    folder = Path(__file__).parent.parent / "scaleplan" / "engine"
+    graph: dict[str, set[str]] = {}
+    for path in folder.glob("*.py"):
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            found.update(
+                name.split(".")[2] for name in names if name.startswith("scaleplan.engine.")
+            )
+        graph[path.stem] = found
+    return graph
+
+
+def test_the_engine_has_no_import_cycle_and_resilience_needs_only_the_protocol() -> None:
+    import networkx as nx
+
+    graph = _engine_imports()
+    assert graph["protocol"] <= {"streams"}
+    assert graph["resilience"] <= {"protocol", "streams"}
+    assert graph["autoscale"] <= {"protocol", "streams"}
+    cycles = list(nx.simple_cycles(nx.DiGraph([(a, b) for a, bs in graph.items() for b in bs])))
+    assert cycles == []

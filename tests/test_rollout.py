@@ -227,3 +227,77 @@ def test_a_rollout_needs_a_service() -> None:
         deploy(_spec(), _plan(component="lb"))
     with pytest.raises(ValueError, match="steps must rise"):
         _plan(canary={"steps": [0.5, 0.2]})
+
+
+def _fronted_spec(call: dict[str, Any], parallel: bool = False) -> ArchitectureSpec:
+    """An entry service calling the load balancer in front of ``api`` (and a small ``audit``
+    service beside it), the call to the balancer shaped by ``call``."""
+    return parse_spec(
+        {
+            "name": "fronted",
+            "entry": "front",
+            "workload": {"rate_per_s": 60.0},
+            "components": {
+                "front": {
+                    "kind": "service",
+                    "replicas": 2,
+                    "concurrency": 16,
+                    "parallel": parallel,
+                    "service_time": {"dist": "exponential", "mean_ms": 2},
+                    "calls": [{"to": "lb", **call}, {"to": "audit"}],
+                },
+                "lb": {"kind": "load_balancer", "policy": "round_robin", "to": "api"},
+                "api": {
+                    "kind": "service",
+                    "replicas": N,
+                    "concurrency": 4,
+                    "service_time": {"dist": "exponential", "mean_ms": 20},
+                },
+                "audit": {
+                    "kind": "service",
+                    "concurrency": 8,
+                    "service_time": {"dist": "exponential", "mean_ms": 1},
+                },
+            },
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("call", "parallel"),
+    [({"timeout_ms": 600_000}, False), ({}, True), ({"timeout_ms": 600_000}, True)],
+    ids=["timeout", "parallel", "parallel-and-timeout"],
+)
+def test_blast_radius_follows_the_request_into_child_processes(
+    call: dict[str, Any], parallel: bool
+) -> None:
+    # Issue 9, defect 2: a call with a timeout (which never fires here) or a parallel call
+    # runs in a child SimPy process; the bad version's visits must still count for the
+    # request that made them.
+    plan = _plan(strategy="all_at_once", component="api", release={"bad": True, "error_rate": 0.2})
+    plain = deploy(_fronted_spec({}), plan, seed=3).strategy("all_at_once").runs[0]
+    child = deploy(_fronted_spec(call, parallel), plan, seed=3).strategy("all_at_once").runs[0]
+    assert plain.bad and child.bad and plain.bad_visits > 100
+    assert plain.blast_radius > 0.05
+    # The same arrivals, the same release and the same visits to `api` (the balancer is the
+    # first call, so running the calls at once does not move it, and the timeout never
+    # fires): the share of requests that reached the bad version is the same whether the
+    # call runs in the request's process or in a child process.
+    assert child.bad_visits == plain.bad_visits
+    assert child.detection_s == plain.detection_s
+    assert child.blast_radius == plain.blast_radius
+    assert child.users_hit_share == plain.users_hit_share
+
+
+def test_a_rollout_observes_the_model_without_replacing_its_methods() -> None:
+    contexts: list[HookContext] = []
+    deploy(
+        _fronted_spec({"timeout_ms": 600_000}),
+        _plan(strategy="rolling", component="api"),
+        seed=1,
+        hooks=[contexts.append],
+    )
+    (context,) = contexts
+    for station in context.stations.values():
+        replaced = {"visit", "serve", "call_in_order", "call_parallel"} & set(vars(station))
+        assert not replaced, (station.name, replaced)

@@ -18,18 +18,20 @@ from typing import Any
 import simpy
 from simpy.events import Event, Timeout
 
-from scaleplan.engine.stations import (
+from scaleplan.engine.protocol import (
     FAILED,
     OK,
     REJECTED,
     Replica,
-    ServiceStation,
+    Request,
     Station,
     StreamFactory,
     Visit,
-    release,
+    acquire,
+    hand_over,
     service_times,
 )
+from scaleplan.engine.stations import ServiceStation
 from scaleplan.spec import QueueSpec, SubscriptionSpec, TopicSpec, WorkerPoolSpec
 
 
@@ -50,16 +52,17 @@ class WorkerPoolStation(ServiceStation):
     def replica_count(self) -> int:
         return self.replica_total
 
-    def visit(self) -> Visit:
-        return (yield from self.serve(self.pool))
+    @property
+    def members(self) -> int:
+        return self.replica_total
+
+    def visit(self, request: Request) -> Visit:
+        return (yield from self.serve(self.pool, request))
 
     def add_replica(self) -> None:
         self.replica_total += 1
         self.pool.concurrency += self.spec.concurrency
-        # New slots take waiting jobs at once.
-        while self.pool.queue and self.pool.busy < self.pool.concurrency:
-            self.pool.busy += 1
-            self.pool.queue.popleft().succeed(True)
+        hand_over(self.pool)  # new slots take waiting jobs at once
         self.notify()
 
     def remove_replica(self) -> None:
@@ -70,28 +73,10 @@ class WorkerPoolStation(ServiceStation):
         self.pool.concurrency -= self.spec.concurrency
         self.notify()
 
-    def work(self) -> Visit:
-        """A job that holds a slot already: serve it, make its calls, free the slot."""
-        env = self.env
-        started = env.now
-        yield Timeout(env, next(self.service_s))
-        served = env.now
-        status = OK
-        if self.error_probability and next(self.errors) < self.error_probability:
-            status = FAILED
-            self.failed_here += 1
-        if not self.hold:
-            release(self.pool)
-        if self.calls and status == OK:
-            status = yield from (self.call_parallel() if self.parallel else self.call_in_order())
-        done = env.now
-        if self.hold:
-            release(self.pool)
-        held = (done if self.hold else served) - started
-        self.records.append((done, 0.0, served - started, held, done - started))
-        if status != OK:
-            self.failure_times.append(done)
-        return status
+    def work(self, job: Request) -> Visit:
+        """A job that holds a slot already (its broker took it): serve it, make its calls,
+        free the slot — :meth:`ServiceStation.serve` without the wait."""
+        return self.serve(self.pool, job, holding=True)
 
 
 class JobCount:
@@ -153,12 +138,14 @@ class Broker(Station):
         assert isinstance(consumer, WorkerPoolStation)  # checked when the spec was loaded
         self.consumer = consumer
 
-    def publish(self) -> Visit:
+    def publish(self, request: Request) -> Visit:
+        """Accept a message for ``request``; the job it starts carries a child request."""
         limit = self.broker.max_messages
         while limit is not None and self.depth >= limit:
             if self.broker.when_full == "reject":
                 self.counts["rejected_full"] += 1
                 self.reject_times.append(self.env.now)
+                request.error(self.name, REJECTED)
                 return REJECTED
             self.counts["blocked"] += 1
             room = Event(self.env)
@@ -166,10 +153,10 @@ class Broker(Station):
             yield room
         self.counts["published"] += 1
         self.jobs.started()
-        self.env.process(self.deliver(self.env.now))
+        self.env.process(self.deliver(self.env.now, request.job()))
         return OK
 
-    def deliver(self, published: float):  # type: ignore[no-untyped-def]
+    def deliver(self, published: float, job: Request):  # type: ignore[no-untyped-def]
         env = self.env
         consumer = self.consumer
         assert consumer is not None
@@ -178,11 +165,8 @@ class Broker(Station):
         first_wait = None
         while True:
             queued = env.now
-            if pool.busy < pool.concurrency:
-                pool.busy += 1
-            else:
-                turn = Event(env)
-                pool.queue.append(turn)
+            turn = acquire(pool, env)
+            if turn is not None:
                 self.depth += 1
                 yield turn
                 self.depth -= 1
@@ -190,7 +174,7 @@ class Broker(Station):
                     self.blocked.popleft().succeed()
             if first_wait is None:
                 first_wait = env.now - queued
-            status = yield from consumer.work()
+            status = yield from consumer.work(job)
             if status == OK:
                 self.counts["delivered"] += 1
                 break
@@ -198,6 +182,7 @@ class Broker(Station):
                 self.counts["dead_lettered"] += 1
                 break
             redeliveries += 1
+            job.attempt += 1
             self.counts["redelivered"] += 1
             yield Timeout(env, self.broker.retry_backoff_ms / 1000 * 2 ** (redeliveries - 1))
         done = env.now
@@ -223,10 +208,18 @@ class QueueStation(Broker):
     def connect(self, stations: dict[str, Station], streams: StreamFactory) -> None:
         self.bind(stations)
 
-    def visit(self) -> Visit:
+    def visit(self, request: Request) -> Visit:
+        if not accepting(self):
+            return refuse(self, request)
         if self.publish_s is not None:
             yield Timeout(self.env, next(self.publish_s))
-        return (yield from self.publish())
+        return (yield from self.publish(request))
+
+    def prepare_failures(self, spec: Any) -> None:
+        prepare_broker_nodes(self, spec)
+
+    def set_rotation(self, replica: Replica, serving: bool) -> None:
+        """Producers publish to the cluster, not to a node: no rotation to keep."""
 
 
 class SubscriptionStation(Broker):
@@ -255,15 +248,17 @@ class TopicStation(Station):
         for subscription in self.subscriptions:
             subscription.bind(stations)
 
-    def visit(self) -> Visit:
+    def visit(self, request: Request) -> Visit:
         env = self.env
         arrived = env.now
+        if not accepting(self):
+            return refuse(self, request)
         if self.publish_s is not None:
             yield Timeout(env, next(self.publish_s))
         self.published += 1
         status = OK
         for subscription in self.subscriptions:
-            outcome = yield from subscription.publish()
+            outcome = yield from subscription.publish(request)
             status = max(status, outcome)
         done = env.now
         self.records.append((done, 0.0, done - arrived, 0.0, done - arrived))
@@ -271,3 +266,35 @@ class TopicStation(Station):
 
     def details(self) -> dict[str, Any]:
         return {"published": self.published}
+
+    def prepare_failures(self, spec: Any) -> None:
+        prepare_broker_nodes(self, spec)
+
+    def set_rotation(self, replica: Replica, serving: bool) -> None:
+        """Producers publish to the cluster, not to a node: no rotation to keep."""
+
+
+# -- broker failures (scaleplan.engine.faults): a broker is a cluster of ``nodes`` that
+# accepts publishes while a majority of them runs; messages it holds are durable.
+
+
+def prepare_broker_nodes(station: Station, spec: Any) -> None:
+    """The broker's nodes, as replicas that can crash (one slot each: they hold no work)."""
+    if not station.all_replicas:
+        station.all_replicas = [Replica(1) for _ in range(getattr(spec, "nodes", 1))]
+
+
+def accepting(station: Station) -> bool:
+    """Whether a majority of the broker's nodes runs (and none is made to fail by chaos)."""
+    nodes = station.all_replicas
+    if not nodes:
+        return True
+    up = sum(node.up and not node.extra_error for node in nodes)
+    return 2 * up > len(nodes)
+
+
+def refuse(station: Station, request: Request) -> int:
+    """A publish the broker cannot take: it fails (the producer gets an error)."""
+    station.failure_times.append(station.env.now)
+    request.error(station.name, FAILED)
+    return FAILED

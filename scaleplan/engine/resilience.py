@@ -14,7 +14,7 @@ from typing import Any
 import simpy
 from simpy.events import Timeout
 
-from scaleplan.engine.stations import FAILED, OK, REJECTED, Station, StreamFactory, Visit
+from scaleplan.engine.protocol import FAILED, OK, REJECTED, Request, Station, StreamFactory, Visit
 from scaleplan.engine.streams import uniforms
 from scaleplan.spec import CallSpec, CircuitBreakerSpec
 
@@ -128,39 +128,44 @@ class ResilientCall:
             return base * (0.5 + 0.5 * next(self.jitter))
         return base
 
-    def attempt(self) -> Visit:
+    def attempt(self, request: Request) -> Visit:
         env = self.env
         counts = self.counts
         if self.breaker is not None and not self.breaker.allow(env.now):
             counts["short_circuited"] += 1
+            request.error(self.label, FAILED)
             return FAILED
         if self.bulkhead is not None and self.in_flight >= self.bulkhead:
             counts["bulkhead_rejected"] += 1
+            request.error(self.label, REJECTED)
             return REJECTED
         counts["attempts"] += 1
         self.in_flight += 1
         if self.timeout_s is None:
-            status = yield from self.target.visit()
+            status = yield from self.target.visit(request)
         else:
-            work = env.process(self.target.visit())
+            # The callee works in a process of its own, so that the caller can stop waiting;
+            # it carries the same request, so what it does is still the request's.
+            work = env.process(self.target.visit(request))
             outcome = yield work | Timeout(env, self.timeout_s)
             if work in outcome:
                 status = outcome[work]
             else:
                 counts["timeouts"] += 1
                 status = FAILED  # the callee goes on with the abandoned request
+                request.error(self.label, FAILED)
         self.in_flight -= 1
         if self.breaker is not None:
             self.breaker.record(status == OK, env.now)
         return status
 
-    def call(self) -> Visit:
+    def call(self, request: Request) -> Visit:
         counts = self.counts
         counts["calls"] += 1
         retry = self.retry
         if retry is not None and retry.budget is not None:
             self.tokens = min(MAX_RETRY_TOKENS, self.tokens + retry.budget)
-        status = yield from self.attempt()
+        status = yield from self.attempt(request)
         retries = 0
         while status != OK and retry is not None and retries < retry.max:
             if retry.budget is not None:
@@ -170,6 +175,7 @@ class ResilientCall:
                 self.tokens -= 1.0
             retries += 1
             counts["retries"] += 1
+            request.attempt += 1
             yield Timeout(self.env, self._backoff_s(retries))
-            status = yield from self.attempt()
+            status = yield from self.attempt(request)
         return status

@@ -2,13 +2,11 @@
 
 A station is one small class per ``kind`` with a generator method ``visit()`` that a request's
 process delegates to (``yield from``) and that returns the request's status there (:data:`OK`,
-:data:`REJECTED`, :data:`FAILED`). The registry of kinds is :mod:`scaleplan.engine.kinds`;
+:data:`REJECTED`, :data:`FAILED`). The registry of kinds is :mod:`scaleplan.kinds`;
 other kinds live in their own modules (``data``, ``messaging``).
 
-Replicas do not use ``simpy.Resource``: a replica is a counter of busy slots and a FIFO of
-waiting events, which is what a Resource does, without the two extra events per request
-(request and release) that made the engine slower than a hand-written model. A slot freed with
-requests waiting is handed straight to the first of them, so the order is strictly FIFO.
+The protocol they share (statuses, the request, replicas and their slots, the station base,
+observers) is :mod:`scaleplan.engine.protocol`.
 
 What is recorded per visit is one tuple appended to ``records`` (completion time, wait,
 own service, holding time, span), turned into statistics in bulk by the recorder.
@@ -16,199 +14,50 @@ own service, holding time, span), turned into statistics in bulk by the recorder
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import simpy
-from simpy.events import Event, Timeout
+from simpy.events import Timeout
 
-from scaleplan.distributions import Distribution
+from scaleplan.engine.autoscale import Autoscaler
 from scaleplan.engine.policies import POLICIES, Policy
-from scaleplan.engine.streams import buffered, uniforms
+from scaleplan.engine.protocol import (
+    FAILED,
+    OK,
+    REJECTED,
+    Replica,
+    Request,
+    Station,
+    StreamFactory,
+    Visit,
+    acquire,
+    crash,
+    full,
+    release,
+    service_times,
+)
+from scaleplan.engine.resilience import ResilientCall
+from scaleplan.engine.streams import uniforms
 from scaleplan.spec import LoadBalancerSpec, ServiceSpec
 
-OK = 0
-REJECTED = 1
-FAILED = 2
-
-Visit = Generator[Any, Any, int]
-StreamFactory = Callable[[str], np.random.Generator]
-
-
-class Replica:
-    """One replica: ``concurrency`` slots and its own FIFO queue of waiting requests.
-
-    ``up`` is whether it runs; ``epoch`` counts its crashes, so a request can tell that the
-    replica it was served on crashed meanwhile. ``slowdown`` and ``extra_error`` are how a
-    degraded replica or a bad release behaves; ``version`` and ``zone`` label it.
-    """
-
-    __slots__ = (
-        "busy",
-        "concurrency",
-        "epoch",
-        "errors",
-        "extra_error",
-        "queue",
-        "served",
-        "slowdown",
-        "up",
-        "version",
-        "zone",
-    )
-
-    def __init__(self, concurrency: int, zone: str = ""):
-        self.concurrency = concurrency
-        self.busy = 0
-        self.queue: deque[Event] = deque()
-        self.up = True
-        self.epoch = 0
-        self.slowdown = 1.0
-        self.extra_error = 0.0
-        self.version = 0
-        self.zone = zone
-        # Visits served and visits that failed by an error here, for per-version error
-        # rates during a rollout.
-        self.served = 0
-        self.errors = 0
-
-    def load(self) -> int:
-        return self.busy + len(self.queue)
-
-
-def release(replica: Replica) -> None:
-    """Free a slot: hand it to the first waiting request, or count it idle.
-
-    A replica shrunk by autoscaling has more busy slots than it now owns: those go away.
-    """
-    if replica.queue and replica.busy <= replica.concurrency:
-        replica.queue.popleft().succeed(True)
-    else:
-        replica.busy -= 1
-
-
-def crash(replica: Replica) -> None:
-    """The replica stops: what it serves and what waits for it fails."""
-    replica.up = False
-    replica.epoch += 1
-    replica.busy = 0
-    while replica.queue:
-        replica.queue.popleft().succeed(False)
-
-
-def service_times(distribution: Distribution, rng: np.random.Generator) -> Iterator[float]:
-    """Seconds of service, drawn a block at a time."""
-    return buffered(lambda n: distribution.sample(rng, n) * 1e-3)
-
-
-class Station:
-    """Base of every component kind."""
-
-    kind = ""
-
-    def __init__(self, name: str, env: simpy.Environment):
-        self.name = name
-        self.env = env
-        # (completion time, wait, own service, holding time, span), seconds, one per visit
-        self.records: list[tuple[float, float, float, float, float]] = []
-        self.reject_times: list[float] = []
-        self.replicas: list[Replica] = []
-        # Parts with figures of their own in the result (a database's shards, a topic's
-        # subscriptions), named "<component>/<part>".
-        self.children: list[Station] = []
-        # Called when the set of replicas changes (autoscaling), e.g. by a load balancer.
-        self.listeners: list[Callable[[], None]] = []
-        # (time, replicas) at each change of the replica count, for the time series.
-        self.replica_log: list[tuple[float, int]] = []
-        # Times of requests that failed here (crashed replica, no healthy replica, errors).
-        self.failure_times: list[float] = []
-        # Every replica, in rotation or not (``replicas`` is what dispatch sees).
-        self.all_replicas: list[Replica] = []
-        # (time, replicas up) at each crash or repair, for availability.
-        self.up_log: list[tuple[float, int]] = []
-
-    @property
-    def capacity(self) -> int:
-        return sum(replica.concurrency for replica in self.replicas)
-
-    @property
-    def replica_count(self) -> int:
-        return len(self.replicas)
-
-    def connect(self, stations: dict[str, Station], streams: StreamFactory) -> None:
-        """Resolve references to other stations once all exist."""
-
-    def start(self) -> None:
-        """Start the station's own processes (autoscaler, restarts) once connected."""
-
-    def visit(self) -> Visit:
-        raise NotImplementedError
-
-    def in_service(self) -> int:
-        return sum(replica.busy for replica in self.replicas)
-
-    def waiting(self) -> int:
-        return sum(len(replica.queue) for replica in self.replicas)
-
-    def details(self) -> dict[str, Any]:
-        """Kind-specific figures for the result (counts, ratios)."""
-        return {}
-
-    def serve_simple(
-        self, replica: Replica, service_s: Iterator[float]
-    ) -> Generator[Any, Any, float]:
-        """Wait for a slot, hold it for one service time, release it; returns the wait (s).
-
-        For kinds whose own work is a plain delay; a service's hot path is inlined in
-        :meth:`ServiceStation.serve` instead.
-        """
-        env = self.env
-        arrived = env.now
-        if replica.busy < replica.concurrency:
-            replica.busy += 1
-        else:
-            turn = Event(env)
-            replica.queue.append(turn)
-            yield turn
-        waited = env.now - arrived
-        yield Timeout(env, next(service_s))
-        release(replica)
-        return waited
-
-    def notify(self) -> None:
-        self.replica_log.append((self.env.now, self.replica_count))
-        for listener in self.listeners:
-            listener()
-
-    # -- failures and rotation (driven by scaleplan.engine.faults) ----------------------
-
-    def replicas_up(self) -> int:
-        return sum(replica.up for replica in self.all_replicas or self.replicas)
-
-    def crash(self, replica: Replica) -> None:
-        crash(replica)
-        self.up_log.append((self.env.now, self.replicas_up()))
-
-    def repair(self, replica: Replica) -> None:
-        replica.up = True
-        self.up_log.append((self.env.now, self.replicas_up()))
-
-    def set_rotation(self, replica: Replica, serving: bool) -> None:
-        """Put a replica in or out of the set that callers dispatch to (health checks)."""
-        if not self.all_replicas:
-            self.all_replicas = list(self.replicas)
-        if serving and replica not in self.replicas:
-            self.replicas.append(replica)
-        elif not serving and replica in self.replicas:
-            self.replicas.remove(replica)
-        else:
-            return
-        self.rotation_changed()
-
-    def rotation_changed(self) -> None:
-        self.notify()
+# Station, Replica, the statuses and the slot handling live in scaleplan.engine.protocol
+# (the engine's shared protocol); they are re-exported here for existing imports.
+__all__ = [
+    "FAILED",
+    "OK",
+    "REJECTED",
+    "LoadBalancerStation",
+    "Replica",
+    "Request",
+    "ServiceStation",
+    "Station",
+    "StreamFactory",
+    "Visit",
+    "crash",
+    "release",
+    "service_times",
+]
 
 
 class ServiceStation(Station):
@@ -247,8 +96,6 @@ class ServiceStation(Station):
         return self.replicas[index].load()
 
     def connect(self, stations: dict[str, Station], streams: StreamFactory) -> None:
-        from scaleplan.engine.resilience import ResilientCall
-
         self.calls = []
         for index, call in enumerate(self.spec.calls):
             target = stations[call.to]
@@ -261,11 +108,9 @@ class ServiceStation(Station):
 
     def start(self) -> None:
         if self.spec.autoscale is not None:
-            from scaleplan.engine.autoscale import Autoscaler
-
             Autoscaler(self, self.spec.autoscale).start()
 
-    def visit(self) -> Visit:
+    def visit(self, request: Request) -> Visit:
         replicas = self.replicas
         if len(replicas) > 1:
             replica = replicas[self.dispatch.choose()]
@@ -273,38 +118,39 @@ class ServiceStation(Station):
             replica = replicas[0]
         else:  # every replica is out of rotation
             self.failure_times.append(self.env.now)
+            request.error(self.name, FAILED)
             return FAILED
-        return (yield from self.serve(replica))
+        return (yield from self.serve(replica, request))
 
-    def serve(self, replica: Replica) -> Visit:
+    def serve(self, replica: Replica, request: Request, holding: bool = False) -> Visit:
+        """Serve ``request`` on ``replica``: take a slot (unless ``holding`` one already, as a
+        worker that pulled a job from its broker does), serve, make the calls, free the slot.
+
+        The one implementation of a service's work, for services and worker pools alike.
+        """
         env = self.env
         arrived = env.now
+        version = replica.version
+        request.versions |= 1 << version
         if not replica.up:  # crashed, and no health check has noticed yet
-            self.failure_times.append(arrived)
-            return FAILED
+            return self._refused(replica, request, version, arrived, FAILED)
         epoch = replica.epoch
-        if replica.busy < replica.concurrency:
-            replica.busy += 1
-        else:
-            if self.queue_limit is not None and len(replica.queue) >= self.queue_limit:
-                self.reject_times.append(arrived)
-                return REJECTED
-            turn = Event(env)
-            replica.queue.append(turn)
-            # The slot is handed over by release() (True), or the replica crashed (False).
-            if not (yield turn):
-                self.failure_times.append(env.now)
-                return FAILED
-            if self.max_wait_s is not None and env.now - arrived > self.max_wait_s:
-                release(replica)
-                self.shed += 1
-                self.reject_times.append(env.now)
-                return REJECTED
+        if not holding:
+            if self.queue_limit is not None and full(replica, self.queue_limit):
+                return self._refused(replica, request, version, arrived, REJECTED)
+            turn = acquire(replica, env)
+            if turn is not None:
+                # The slot is handed over by release() (True), or the replica crashed (False).
+                if not (yield turn):
+                    return self._refused(replica, request, version, arrived, FAILED)
+                if self.max_wait_s is not None and env.now - arrived > self.max_wait_s:
+                    release(replica)
+                    self.shed += 1
+                    return self._refused(replica, request, version, arrived, REJECTED)
         started = env.now
         yield Timeout(env, next(self.service_s) * replica.slowdown)
         if replica.epoch != epoch:  # crashed while serving: the slot went with it
-            self.failure_times.append(env.now)
-            return FAILED
+            return self._refused(replica, request, version, arrived, FAILED)
         served = env.now
         status = OK
         error = self.error_probability + replica.extra_error
@@ -313,15 +159,17 @@ class ServiceStation(Station):
             status = FAILED
             self.failed_here += 1
             replica.errors += 1
+            request.error(self.name, FAILED)
         if not self.hold:
             release(replica)
         if self.calls and status == OK:
-            status = yield from (self.call_parallel() if self.parallel else self.call_in_order())
+            status = yield from (
+                self.call_parallel(request) if self.parallel else self.call_in_order(request)
+            )
         done = env.now
         if self.hold:
-            if replica.epoch != epoch:
-                self.failure_times.append(done)
-                return FAILED
+            if replica.epoch != epoch:  # crashed while waiting for its calls
+                return self._refused(replica, request, version, arrived, FAILED)
             release(replica)
             held = done - started
         else:
@@ -329,26 +177,41 @@ class ServiceStation(Station):
         self.records.append((done, started - arrived, served - started, held, done - arrived))
         if status != OK:  # an error here or from a call: this component answered with it
             self.failure_times.append(done)
+        if self.served_observers:
+            for observe in self.served_observers:
+                observe(self, replica, request, version, status, arrived)
         return status
 
-    def call_in_order(self) -> Visit:
+    def _refused(
+        self, replica: Replica, request: Request, version: int, arrived: float, status: int
+    ) -> int:
+        """A visit that ends here without a record (rejected, or failed by a crash)."""
+        now = self.env.now
+        (self.reject_times if status == REJECTED else self.failure_times).append(now)
+        request.error(self.name, status)
+        for observe in self.served_observers:
+            observe(self, replica, request, version, status, arrived)
+        return status
+
+    def call_in_order(self, request: Request) -> Visit:
         routing = self.routing
         for station, probability, caller in self.calls:
             if probability < 1.0 and next(routing) >= probability:
                 continue
             if caller is None:
-                status = yield from station.visit()
+                status = yield from station.visit(request)
             else:
-                status = yield from caller.call()
+                status = yield from caller.call(request)
             if status != OK:
                 return status
         return OK
 
-    def call_parallel(self) -> Visit:
+    def call_parallel(self, request: Request) -> Visit:
+        """The calls at once, each in a process of its own carrying the same request."""
         env = self.env
         routing = self.routing
         branches = [
-            env.process(station.visit() if caller is None else caller.call())
+            env.process(station.visit(request) if caller is None else caller.call(request))
             for station, probability, caller in self.calls
             if probability >= 1.0 or next(routing) < probability
         ]
@@ -372,13 +235,25 @@ class ServiceStation(Station):
             self.dispatch.resize([1.0] * len(self.replicas))
         self.notify()
 
+    @property
+    def members(self) -> int:
+        """Replicas the component runs, up or down, in rotation or not (what scaling counts)."""
+        return len(self.all_replicas)
+
     def remove_replica(self) -> None:
-        """Take the least loaded replica out of rotation; it finishes what it already holds."""
-        if len(self.replicas) <= 1:
+        """Retire one replica: a crashed one first (as a ReplicaSet deletes unready pods
+        first), else the least loaded one in rotation, which finishes what it holds. A retired
+        replica never comes back, whatever its repair or health check says later."""
+        down = [replica for replica in self.all_replicas if not replica.up]
+        if down:
+            removed = down[0]
+        elif len(self.replicas) > 1:
+            removed = min(self.replicas, key=lambda replica: replica.load())
+        else:
             return
-        idle = min(range(len(self.replicas)), key=lambda index: self.replicas[index].load())
-        removed = self.replicas.pop(idle)
         self.all_replicas.remove(removed)
+        if removed in self.replicas:
+            self.replicas.remove(removed)
         self.rotation_changed()
 
     def details(self) -> dict[str, Any]:
@@ -443,7 +318,7 @@ class LoadBalancerStation(Station):
     def endpoint_load(self, index: int) -> int:
         return self.endpoints[index][1].load()
 
-    def visit(self) -> Visit:
+    def visit(self, request: Request) -> Visit:
         env = self.env
         arrived = env.now
         waited = own = 0.0
@@ -453,9 +328,10 @@ class LoadBalancerStation(Station):
         assert self.policy is not None
         if not self.endpoints:  # no healthy replica behind the balancer
             self.failure_times.append(env.now)
+            request.error(self.name, FAILED)
             return FAILED
         station, replica = self.endpoints[self.policy.choose()]
-        status = yield from station.serve(replica)
+        status = yield from station.serve(replica, request)
         done = env.now
         self.records.append((done, waited, own, own, done - arrived))
         if status != OK:

@@ -50,7 +50,8 @@ import numpy as np
 import simpy
 
 from scaleplan.engine import HookContext, simulate
-from scaleplan.engine.stations import OK, LoadBalancerStation, Replica, ServiceStation, Station
+from scaleplan.engine.protocol import OK, Observer, Replica, Request, Station
+from scaleplan.engine.stations import LoadBalancerStation, ServiceStation
 from scaleplan.errors import SimulationError
 from scaleplan.experiments._common import clean
 from scaleplan.metrics import MeanCI, replication_ci
@@ -99,7 +100,7 @@ def default_component(spec: ArchitectureSpec) -> str:
 
 @dataclass
 class _Log:
-    """What the wrappers and the sampler record during one run."""
+    """What the observer and the sampler record during one run."""
 
     # per visit at the component: (done, latency s, version, ok)
     visits: list[tuple[float, float, int, bool]] = field(default_factory=list)
@@ -109,21 +110,24 @@ class _Log:
     capacity: list[tuple[float, int, int]] = field(default_factory=list)
 
 
-class _Rollout:
-    """The deploy, its monitor and its measurements, inside one running model."""
+class _Rollout(Observer):
+    """The deploy, its monitor and its measurements, inside one running model.
 
-    def __init__(self, context: HookContext, plan: RolloutSpec, component: str):
-        self.env: simpy.Environment = context.env
+    It is made before the run; :meth:`attach` is the hook that reaches the model and starts
+    the deploy's processes, and as an observer of the run it logs the component's visits
+    (:meth:`on_served`) and every request's outcome (:meth:`on_request_done`). Whether a
+    request reached the bad version is read from the request (the versions that served it),
+    whatever SimPy process served it: a call with a timeout or a parallel call runs in a
+    process of its own. A job a queue delivers is a request of its own (its publisher got its
+    answer already): what a worker does with it does not count for the request's blast radius.
+    """
+
+    env: simpy.Environment
+    station: ServiceStation
+
+    def __init__(self, plan: RolloutSpec, component: str):
         self.plan = plan
-        station = context.stations[component]
-        assert isinstance(station, ServiceStation)
-        self.station = station
-        self.old = list(station.all_replicas)
-        self.n = len(self.old)
-        release = plan.release
-        draw = float(context.streams("rollout:release").random())
-        self.bad = release.bad if release.bad is not None else draw < release.bad_probability
-        self.abort = self.env.event()
+        self.component = component
         self.share: float | None = None
         self.booting = 0
         self.exposed_at = math.nan
@@ -131,13 +135,27 @@ class _Rollout:
         self.finished_at = math.nan
         self.deployed = False
         self.rolled_back = False
+        self.bad = False
         self.log = _Log()
         # (done, ok, latency s) of the new version's visits within the monitor's window
         self.recent: deque[tuple[float, bool, float]] = deque()
-        self.hit: set[Any] = set()
         self.baseline_p99 = math.nan
-        self._users_rng = context.streams("rollout:users")
         self._user_block: list[int] = []
+
+    def attach(self, context: HookContext) -> None:
+        """The hook: find the component and its balancers, draw the release, start the
+        sampler, the deploy and the monitor."""
+        self.env = context.env
+        station = context.stations[self.component]
+        assert isinstance(station, ServiceStation)
+        self.station = station
+        self.old = list(station.all_replicas)
+        self.n = len(self.old)
+        release = self.plan.release
+        draw = float(context.streams("rollout:release").random())
+        self.bad = release.bad if release.bad is not None else draw < release.bad_probability
+        self.abort = self.env.event()
+        self._users_rng = context.streams("rollout:users")
         self.balancers = [
             lb
             for lb in context.stations.values()
@@ -149,54 +167,41 @@ class _Rollout:
             watched.extend(target for target, _ in lb.targets if target not in watched)
         for target in watched:
             target.listeners.append(self.reweight)
-        self._wrap(context)
+        self.env.process(self.sampler())
+        self.env.process(self.run())
+        self.env.process(self.monitor())
 
-    # -- instrumentation --------------------------------------------------------------
+    # -- observation --------------------------------------------------------------------
 
     def _next_user(self) -> int:
         if not self._user_block:
             self._user_block = self._users_rng.integers(0, self.plan.users, 4096).tolist()
         return self._user_block.pop()
 
-    def _wrap(self, context: HookContext) -> None:
-        env, station, log = self.env, self.station, self.log
-        serve = station.serve
+    def on_served(
+        self,
+        station: Station,
+        replica: Replica,
+        request: Request,
+        version: int,
+        status: int,
+        arrived: float,
+    ) -> None:
+        if station is not self.station:
+            return
+        now = self.env.now
+        ok = status == OK
+        latency = now - arrived
+        self.log.visits.append((now, latency, version, ok))
+        if version == NEW:
+            self.recent.append((now, ok, latency))
 
-        def serve_logged(replica: Replica) -> Generator[Any, Any, int]:
-            started = env.now
-            version = replica.version
-            if version == NEW and self.bad:
-                self.hit.add(env.active_process)
-            status = yield from serve(replica)
-            ok = status == OK
-            latency = env.now - started
-            log.visits.append((env.now, latency, version, ok))
-            if version == NEW:
-                self.recent.append((env.now, ok, latency))
-            return status
-
-        station.serve = serve_logged  # type: ignore[method-assign]
-        entries = {context.stations[entry] for _, entry, _ in context.spec.entries()}
-        for entry in entries:
-            self._wrap_entry(entry)
-
-    def _wrap_entry(self, entry: Station) -> None:
-        env, log, hit = self.env, self.log, self.hit
-        visit = entry.visit
-
-        def visit_logged() -> Generator[Any, Any, int]:
-            arrived = env.now
-            process = env.active_process
-            status = yield from visit()
-            touched = process in hit
-            if touched:
-                hit.discard(process)
-            log.requests.append(
-                (arrived, env.now - arrived, status == OK, touched, self._next_user())
-            )
-            return status
-
-        entry.visit = visit_logged  # type: ignore[method-assign]
+    def on_request_done(self, request: Request, status: int) -> None:
+        now = self.env.now
+        touched = self.bad and request.served_by(NEW)
+        self.log.requests.append(
+            (request.arrived, now - request.arrived, status == OK, touched, self._next_user())
+        )
 
     def in_rotation(self) -> int:
         return sum(1 for replica in self.station.replicas if replica.up)
@@ -476,17 +481,6 @@ class _Rollout:
                 else:
                     self.abort.succeed()
                 return
-
-
-def _start(plan: RolloutSpec, component: str, store: list[_Rollout]) -> Callable[..., None]:
-    def hook(context: HookContext) -> None:
-        rollout = _Rollout(context, plan, component)
-        context.env.process(rollout.sampler())
-        context.env.process(rollout.run())
-        context.env.process(rollout.monitor())
-        store.append(rollout)
-
-    return hook
 
 
 # --------------------------------------------------------------------------- results
@@ -857,16 +851,16 @@ def deploy(
     for index in range(replications):
         run_seed = seed + index
         for plan in plans:
-            store: list[_Rollout] = []
+            rollout = _Rollout(plan, component)
             result = simulate(
                 spec,
                 seed=run_seed,
                 requests=requests,
                 rate_per_s=rate,
                 run_anyway=True,
-                hooks=[_start(plan, component, store), *hooks],
+                hooks=[rollout.attach, *hooks],
+                observers=[rollout],
             )
-            rollout = store[0]
             results[plan.strategy].append(_measure(rollout, result, run_seed, rollout.env.now))
             done += 1
             if progress is not None:
