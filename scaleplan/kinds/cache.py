@@ -40,6 +40,7 @@ class CacheKind(ComponentKind):
         return float(spec.replicas)
 
     def failure_units(self, spec: Any) -> str:
+        # A lost node's entries are gone: its lookups go to the backing store until it refills.
         return "each cache node"
 
     def passes_poisson(self, ctx: Any, name: str) -> bool:

@@ -39,7 +39,14 @@ class DatabaseKind(ComponentKind):
         return float(spec.shards * spec.nodes_per_shard)
 
     def failure_units(self, spec: Any) -> str:
-        return "each node of each shard (a primary's loss fails over to a read replica)"
+        scope = spec.failures.scope if spec.failures is not None else "node"
+        if scope == "component":
+            return "the whole database"
+        if scope == "shard":
+            return "each shard, with all its nodes"
+        # A primary's loss fails the shard's writes until a read replica is promoted
+        # (detection_s + failover_s later); without read replicas the shard is down till repair.
+        return "each node of each shard (primary or read replica)"
 
     def passes_poisson(self, ctx: Any, name: str) -> bool:
         return False  # it calls nobody: nothing downstream to keep Poisson

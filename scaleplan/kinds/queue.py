@@ -11,7 +11,23 @@ from scaleplan.kinds.base import ComponentKind
 from scaleplan.spec.components import QueueSpec
 
 
-class QueueKind(ComponentKind):
+class BrokerKind(ComponentKind):
+    """What a queue and a topic share: a broker of ``nodes`` nodes whose publish is a pure
+    delay (the estimate's broker station), billed per node."""
+
+    def analytic_station(self, ctx: Any, name: str, spans: Mapping[str, float]) -> Any:
+        from scaleplan.analytic import network
+
+        return network._broker_station(ctx, name, ctx.component(name))
+
+    def billable_nodes(self, spec: Any, running_replicas: float | None = None) -> float:
+        return float(spec.nodes)
+
+    def failure_units(self, spec: Any) -> str:
+        return "each broker node (publishes fail without a majority of nodes up)"
+
+
+class QueueKind(BrokerKind):
     name = "queue"
     spec_model = QueueSpec
     symbol = "hourglass"
@@ -28,17 +44,6 @@ class QueueKind(ComponentKind):
         from scaleplan.engine.messaging import QueueStation
 
         return QueueStation(name, spec, env, streams)
-
-    def analytic_station(self, ctx: Any, name: str, spans: Mapping[str, float]) -> Any:
-        from scaleplan.analytic import network
-
-        return network._broker_station(ctx, name, ctx.component(name))
-
-    def billable_nodes(self, spec: Any, running_replicas: float | None = None) -> float:
-        return float(spec.nodes)
-
-    def failure_units(self, spec: Any) -> str:
-        return "each broker node"
 
     def passes_poisson(self, ctx: Any, name: str) -> bool:
         return True  # a publish is a pure delay: Poisson in, Poisson out

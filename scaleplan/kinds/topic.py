@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from scaleplan.kinds.base import ComponentKind
+from scaleplan.kinds.queue import BrokerKind
 from scaleplan.spec.components import TopicSpec
 
 
-class TopicKind(ComponentKind):
+class TopicKind(BrokerKind):
     name = "topic"
     spec_model = TopicSpec
     symbol = "bowtie"
@@ -31,17 +31,6 @@ class TopicKind(ComponentKind):
         from scaleplan.engine.messaging import TopicStation
 
         return TopicStation(name, spec, env, streams)
-
-    def analytic_station(self, ctx: Any, name: str, spans: Mapping[str, float]) -> Any:
-        from scaleplan.analytic import network
-
-        return network._broker_station(ctx, name, ctx.component(name))
-
-    def billable_nodes(self, spec: Any, running_replicas: float | None = None) -> float:
-        return float(spec.nodes)
-
-    def failure_units(self, spec: Any) -> str:
-        return "each broker node"
 
     def passes_poisson(self, ctx: Any, name: str) -> bool:
         component = ctx.component(name)
