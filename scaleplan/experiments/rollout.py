@@ -4,7 +4,10 @@ This module owns :func:`deploy` and its :class:`RolloutResult`. A rollout is a s
 processes started in a running model through the engine's hooks
 (:class:`~scaleplan.engine.HookContext`): they take replicas of one service out of rotation,
 stop them, boot new ones and move traffic, exactly as the load balancers and health checks of
-the engine see it. Nothing in the engine knows about deployments.
+the engine see it. What it measures it gets as an observer of the run
+(:class:`~scaleplan.engine.protocol.Observer`): each visit to the service, and each request
+when it is done, with the versions that served it recorded on the request itself. Nothing in
+the engine knows about deployments, and nothing of the engine is replaced.
 
 Strategies (knobs in :class:`~scaleplan.spec.rollout.RolloutSpec`):
 
