@@ -34,7 +34,9 @@ _Z99 = float(ndtri(0.99))
 
 
 class _DistributionBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # As scaleplan.spec.base.StrictModel (not imported: the spec package imports this module):
+    # unknown keys, and numbers that are not finite, refused.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @property
     def mean_s(self) -> float:
@@ -269,6 +271,10 @@ def _read_samples(path: Path) -> tuple[float, ...]:
                 raise ValueError(
                     f"{path.name} line {line_number}: not a number (got {row[0]!r})"
                 ) from None
+            if not math.isfinite(value):
+                raise ValueError(
+                    f"{path.name} line {line_number}: must be a finite number (got {value})"
+                )
             if not value > 0:
                 raise ValueError(f"{path.name} line {line_number}: must be > 0 (got {value})")
             values.append(value)

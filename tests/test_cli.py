@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,13 +17,15 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "data" / "architectures"
 
 
-def scaleplan(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def scaleplan(
+    *args: str, cwd: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "scaleplan", *args],
         capture_output=True,
         text=True,
         cwd=cwd or ROOT,
-        timeout=300,
+        timeout=timeout,
     )
 
 
@@ -138,3 +139,116 @@ def test_validate_estimate_schema_and_graph(tmp_path: Path) -> None:
 def test_version() -> None:
     done = scaleplan("--version")
     assert done.returncode == 0 and done.stdout.startswith("scaleplan ")
+
+
+# --------------------------------------------------------------------------- printed literally
+# Everything a user wrote (file names, keys, titles) reaches the terminal as it was written:
+# never read as console markup (`[/x]` would crash rich, `[link=…]` would vanish), never as an
+# emoji code (`:100:`), and never as a terminal control sequence (an ANSI colour, a screen clear,
+# an OSC hyperlink), which is dropped.
+MARKUP = "[/x] [link=http://x]here[/link] :100: [bold]"
+CONTROLS = "\x1b[31m\x1b]8;;http://evil\x07\x1b[2J\x07"
+
+
+def test_an_error_at_line_100_prints_its_place_literally(tmp_path: Path) -> None:
+    spec = tmp_path / "ticketing.yaml"
+    spec.write_text(
+        "".join(f"# line {n}\n" for n in range(1, 93)) + "name: ticketing\n"  # line 93
+        "workload: {rate_per_s: 10}\n"
+        "entry: api\n"
+        "components:\n"
+        "  api:\n"
+        "    kind: service\n"
+        "    service_time: {dist: exponential, mean_ms: 5}\n"
+        "    replicas: 0\n"  # line 100
+    )
+    for command in ("validate", "simulate"):
+        done = scaleplan(command, str(spec))
+        assert done.returncode == 2, done.stderr
+        assert "ticketing.yaml:100: components.api.replicas: must be at least 1" in done.stderr
+        assert "\N{HUNDRED POINTS SYMBOL}" not in done.stderr + done.stdout
+        assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("command", ["validate", "simulate", "estimate"])
+def test_user_text_in_an_error_is_printed_literally(tmp_path: Path, command: str) -> None:
+    spec = tmp_path / "names.yaml"
+    # A double-quoted YAML key may hold any character, an escape (\e) included.
+    key = MARKUP.replace(" ", "") + "\\e[31m\\e]8;;http://evil\\a\\e[2J"
+    spec.write_text(
+        "name: names\n"
+        "workload: {rate_per_s: 10}\n"
+        "entry: api\n"
+        "components:\n"
+        "  api:\n"
+        "    kind: service\n"
+        "    service_time: {dist: exponential, mean_ms: 5}\n"
+        f'  "{key}":\n'
+        "    kind: service\n"
+        "    service_time: {dist: exponential, mean_ms: 5}\n"
+    )
+    done = scaleplan(command, str(spec))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "names.yaml:8: " in done.stderr
+    assert MARKUP.replace(" ", "") in done.stderr
+    assert not set(done.stderr) & {"\x1b", "\x07"}
+
+
+def test_file_names_are_printed_literally(tmp_path: Path) -> None:
+    # A file name holds no "/": the directory "v[" and the file in it spell `v[/x]…` on the
+    # command line, and the rest of the markup is what a name can hold.
+    (tmp_path / "v[").mkdir()
+    markup = "[link=file:x]here :100: [bold]"
+    name = f"x] {markup}\x1b[31m\x1b]8;;file:evil\x07\x1b[2J.yaml"
+    (tmp_path / "v[" / name).write_text((EXAMPLES / "monolith.yaml").read_text())
+    done = scaleplan("validate", f"v[/{name}", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"ok v[/x] {markup}.yaml: monolith," in done.stdout
+    assert not set(done.stdout + done.stderr) & {"\x1b", "\x07"}
+    (tmp_path / "v[" / name).write_text("name: [\n")
+    broken = scaleplan("simulate", f"v[/{name}", cwd=tmp_path)
+    assert broken.returncode == 2
+    assert f"x] {markup}.yaml:2: invalid YAML" in broken.stderr
+    assert "Traceback" not in broken.stderr
+    assert not set(broken.stdout + broken.stderr) & {"\x1b", "\x07"}
+
+
+def test_a_title_is_printed_literally(tmp_path: Path) -> None:
+    source = (ROOT / "data" / "dr" / "online-shop-dr.yaml").read_text()
+    title = f"Shop {MARKUP}\\e[31m\\e[2J"
+    path = tmp_path / "dr.yaml"
+    path.write_text(source.replace('title: "Online shop:', f'title: "{title}', 1))
+    done = scaleplan("dr", str(path), "--disasters", "200")
+    assert done.returncode == 0, done.stderr
+    assert f"Shop {MARKUP}" in done.stdout
+    assert not set(done.stdout) & {"\x1b", "\x07"}
+
+
+def test_user_text_in_an_option_is_printed_literally() -> None:
+    # A key path holds no "=" (it ends at the first one): the markup without the link.
+    key = "components.[/x] :100: [bold]"
+    done = scaleplan("sweep", str(EXAMPLES / "monolith.yaml"), "--set", f"{key}=1,2")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    flattened = " ".join(done.stderr.replace("│", " ").split())
+    assert "[/x] :100: [bold]" in flattened
+
+
+# --------------------------------------------------------------------------- bad numbers
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan"])
+def test_an_infinite_or_nan_number_is_refused_at_validation(tmp_path: Path, value: str) -> None:
+    spec = tmp_path / "inf.yaml"
+    spec.write_text(
+        (EXAMPLES / "monolith.yaml").read_text().replace("mean_ms: 25", f"mean_ms: {value}", 1)
+    )
+    assert f"mean_ms: {value}" in spec.read_text()
+    shown = {".inf": "inf", "-.inf": "-inf", ".nan": "nan"}[value]
+    for command in ("validate", "simulate", "estimate"):
+        done = scaleplan(command, str(spec))
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert f"must be a finite number (got {shown})" in done.stderr
+        assert "inf.yaml:" in done.stderr and "service_time.mean_ms" in done.stderr
+        assert "Traceback" not in done.stderr

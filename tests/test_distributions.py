@@ -324,6 +324,8 @@ def test_invalid_parameters(fields: dict[str, Any], message: str) -> None:
         ("ms\n1\n2\nslow\n", "samples.csv line 4: not a number (got 'slow')"),
         ("1\n-2\n", "samples.csv line 2: must be > 0 (got -2.0)"),
         ("ms\n3\n", "needs at least 2 samples (got 1)"),
+        ("1\ninf\n", "samples.csv line 2: must be a finite number (got inf)"),
+        ("1\nnan\n", "samples.csv line 2: must be a finite number (got nan)"),
     ],
 )
 def test_invalid_samples_file(tmp_path: Path, content: str, message: str) -> None:
@@ -351,3 +353,27 @@ def test_a_given_parameter_is_used_or_refused(fields: dict[str, Any]) -> None:
     }
     with pytest.raises(SpecError):
         parse_spec(data)
+
+
+@pytest.mark.parametrize("value", [math.inf, math.nan])
+@pytest.mark.parametrize(
+    ("fields", "key"),
+    [
+        ({"dist": "exponential"}, "mean_ms"),
+        ({"dist": "constant"}, "mean_ms"),
+        ({"dist": "uniform", "high_ms": 5}, "low_ms"),
+        ({"dist": "uniform", "low_ms": 1}, "high_ms"),
+        ({"dist": "uniform", "mean_ms": 5}, "cv"),
+        ({"dist": "lognormal", "p50_ms": 10}, "p99_ms"),
+        ({"dist": "lognormal", "cv": 1}, "mean_ms"),
+        ({"dist": "gamma", "mean_ms": 8}, "cv"),
+        ({"dist": "empirical", "samples_ms": [1, 2]}, "samples_ms"),
+    ],
+)
+def test_a_parameter_that_is_not_finite_is_refused(
+    fields: dict[str, Any], key: str, value: float
+) -> None:
+    given = {**fields, key: [1, value] if key == "samples_ms" else value}
+    with pytest.raises(ValidationError) as caught:
+        dist(**given)
+    assert [error["type"] for error in caught.value.errors()] == ["finite_number"]

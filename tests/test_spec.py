@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 from jsonschema import Draft202012Validator
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 import scaleplan.spec as spec_module
 from scaleplan.errors import Problem, ScaleplanError, SpecError
@@ -34,6 +34,7 @@ from scaleplan.spec import (
     parse_spec,
     read_yaml,
 )
+from scaleplan.spec.architecture import _models_in
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCHITECTURES = ROOT / "data" / "architectures"
@@ -977,3 +978,134 @@ def test_component_names_must_be_identifiers() -> None:
 
 def test_architecture_spec_is_the_type_returned() -> None:
     assert isinstance(parse_spec(minimal()), ArchitectureSpec)
+
+
+# --------------------------------------------------------------------------- finite numbers
+
+
+def _spec_models() -> set[type[BaseModel]]:
+    """Every pydantic model reachable from the root of some input document."""
+    from scaleplan.spec import CostTableSpec, DRSpec, NFRSpec, RolloutSpec, ScenarioSpec
+
+    seen: set[type[BaseModel]] = set()
+    todo: list[type[BaseModel]] = [
+        ArchitectureSpec,
+        ScenarioSpec,
+        DRSpec,
+        RolloutSpec,
+        NFRSpec,
+        CostTableSpec,
+    ]
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for field in model.model_fields.values():
+            todo.extend(_models_in(field.annotation))
+    return seen
+
+
+def test_every_spec_model_refuses_numbers_that_are_not_finite() -> None:
+    models = _spec_models()
+    assert len(models) > 30  # the walk found the documents' parts, distributions included
+    assert {"Exponential", "Lognormal", "DurationSpec", "SLOSpec"} <= {m.__name__ for m in models}
+    allowing = sorted(
+        m.__name__ for m in models if m.model_config.get("allow_inf_nan") is not False
+    )
+    assert allowing == []
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+@pytest.mark.parametrize(
+    ("key_path", "where"),
+    [
+        ("workload.rate_per_s", "workload.rate_per_s"),
+        ("workload.duration_s", "workload.duration_s"),
+        ("components.api.service_time.mean_ms", "components.api.service_time.mean_ms"),
+        ("components.api.calls.0.timeout_ms", "components.api.calls[0].timeout_ms"),
+        ("components.db.read_ratio", "components.db.read_ratio"),
+    ],
+)
+def test_an_architecture_number_that_is_not_finite_is_refused(
+    key_path: str, where: str, value: float
+) -> None:
+    data = {
+        "name": "finite",
+        "workload": {"rate_per_s": 10},
+        "entry": "api",
+        "components": {
+            "api": {
+                "kind": "service",
+                "service_time": {"dist": "exponential", "mean_ms": 5},
+                "calls": [{"to": "db"}],
+            },
+            "db": {"kind": "database", "read_time": {"dist": "constant", "mean_ms": 1}},
+        },
+    }
+    parse_spec(data)  # valid as written
+    _set(data, key_path, value)
+    with pytest.raises(SpecError) as caught:
+        parse_spec(data, source="finite.yaml")
+    assert str(caught.value) == f"finite.yaml: {where}: must be a finite number (got {value!r})"
+
+
+def _set(data: dict[str, Any], key_path: str, value: Any) -> None:
+    *parents, last = key_path.split(".")
+    node: Any = data
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    node[last] = value
+
+
+def test_scenario_dr_and_rollout_numbers_must_be_finite(tmp_path: Path) -> None:
+    from scaleplan.spec import load_rollout, load_scenario
+    from scaleplan.spec.dr import load_dr
+
+    documents = [
+        (
+            load_scenario,
+            "title: t\n"
+            "workload: {today: {rate_per_s: .inf}}\n"
+            f"candidates: [{{path: {ARCHITECTURES / 'monolith.yaml'}}}]\n",
+            "scenario.yaml:2: workload.today.rate_per_s: must be a finite number (got inf)",
+        ),
+        (
+            load_dr,
+            "title: t\n"
+            "data: {size_gb: .nan, writes_per_s: 10, record_kb: 1}\n"
+            "backups: {interval: 6h, restore_gb_per_h: 50}\n"
+            "strategies: [{name: restore, kind: backup_restore}]\n",
+            "dr.yaml:2: data.size_gb: must be a finite number (got nan)",
+        ),
+        (
+            load_rollout,
+            "component: api\nboot_s: .inf\n",
+            "rollout.yaml:2: boot_s: must be a finite number (got inf)",
+        ),
+    ]
+    for load, text, expected in documents:
+        path = tmp_path / expected.split(":")[0]
+        path.write_text(text)
+        with pytest.raises(SpecError) as caught:
+            load(path)
+        assert str(caught.value) == expected
+
+
+@pytest.mark.parametrize("cell", ["inf", "nan", "-inf"])
+def test_a_trace_time_that_is_not_finite_is_refused(tmp_path: Path, cell: str) -> None:
+    (tmp_path / "arrivals.csv").write_text(f"0\n0.5\n{cell}\n")
+    data = {
+        "name": "trace",
+        "workload": {"arrival": "trace", "trace": {"file": "arrivals.csv"}},
+        "entry": "api",
+        "components": {
+            "api": {"kind": "service", "service_time": {"dist": "constant", "mean_ms": 1}}
+        },
+    }
+    with pytest.raises(SpecError) as caught:
+        parse_spec(data, source="trace.yaml", base_dir=str(tmp_path))
+    assert str(caught.value) == (
+        f"trace.yaml: workload.trace.file: arrivals.csv line 3: "
+        f"must be a finite number (got {cell!r})"
+    )

@@ -4,7 +4,7 @@ Commands live in one module per family and register themselves on :data:`app` wh
 ``core`` (validate, simulate, estimate, graph, schema), ``experiments`` (pull, ramp, sweep,
 compare), ``downtime`` (failures, dr, rollout) and ``report`` (decide, batch, runs). A
 :class:`~scaleplan.errors.ScaleplanError` is printed as its message and exits 2, never as a
-traceback.
+traceback; like all user text, it is printed literally (:mod:`scaleplan.cli.console`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import sys
 
 from scaleplan.cli import core, downtime, experiments, report
 from scaleplan.cli.app import app
+from scaleplan.cli.console import literal, stderr
 from scaleplan.errors import ScaleplanError
 
 EXIT_BAD_INPUT = 2
@@ -28,7 +29,9 @@ def main() -> None:
     try:
         app()
     except ScaleplanError as error:
-        core.stderr.print(f"[bold red]error:[/bold red] {error}", highlight=False, soft_wrap=True)
+        stderr.print(
+            f"[bold red]error:[/bold red] {literal(error)}", highlight=False, soft_wrap=True
+        )
         sys.exit(EXIT_BAD_INPUT)
 
 

@@ -21,11 +21,8 @@ from rich.console import Console
 from rich.table import Table
 
 from scaleplan.cli.app import app
+from scaleplan.cli.console import literal, plain, stderr, stdout
 from scaleplan.result import SimulationResult
-
-# Tables stay readable when piped: rich would otherwise wrap them at 80 columns.
-stdout = Console(width=None if sys.stdout.isatty() else 120)
-stderr = Console(stderr=True)
 
 SpecPath = Annotated[Path, typer.Argument(help="An architecture YAML file.", show_default=False)]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the JSON result on stdout.")]
@@ -38,7 +35,13 @@ EXIT_BAD_INPUT = 2
 @contextmanager
 def progress_bar(description: str, *, delay_s: float = 1.5) -> Iterator[Callable[[int, int], None]]:
     """A progress callback that shows a bar on stderr once work has taken ``delay_s``."""
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     started = time.perf_counter()
     state: dict[str, object] = {}
@@ -48,7 +51,7 @@ def progress_bar(description: str, *, delay_s: float = 1.5) -> Iterator[Callable
             if time.perf_counter() - started < delay_s or not stderr.is_terminal:
                 return
             bar = Progress(
-                "[progress.description]{task.description}",
+                TextColumn("{task.description}", style="progress.description", markup=False),
                 BarColumn(),
                 TaskProgressColumn(),
                 TimeRemainingColumn(),
@@ -57,7 +60,7 @@ def progress_bar(description: str, *, delay_s: float = 1.5) -> Iterator[Callable
             )
             bar.start()
             state["bar"] = bar
-            state["task"] = bar.add_task(description, total=total)
+            state["task"] = bar.add_task(plain(description), total=total)
         shown = state["bar"]
         assert isinstance(shown, Progress)
         shown.update(state["task"], completed=done, total=total)  # type: ignore[arg-type]
@@ -86,7 +89,7 @@ def deliver(
     if html is not None and figure is not None:
         from scaleplan.views import write_html
 
-        stderr.print(f"wrote {write_html(figure(result), html)}")
+        stderr.print(f"wrote {literal(write_html(figure(result), html))}")
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
     else:
@@ -97,7 +100,7 @@ def verdict_status(status: str) -> str:
     """An NFR verdict coloured for the terminal."""
     colors = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
     color = colors.get(status)
-    return f"[{color}]{status}[/{color}]" if color else status
+    return f"[{color}]{status}[/{color}]" if color else literal(status)
 
 
 def _slots(capacity: int, replicas: float, kind: str) -> str:
@@ -120,7 +123,7 @@ def _describe(details: dict[str, object]) -> str:
             value = (
                 "[" + ", ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in value) + "]"
             )
-        parts.append(f"{key.replace('_', ' ')} {value}")
+        parts.append(f"{key.replace('_', ' ')} {value}")  # printed through literal()
     return ", ".join(parts)
 
 
@@ -134,7 +137,7 @@ def print_result(result: SimulationResult, console: Console = stdout) -> None:
     low, high = latency.mean_ci95
     counts = result.requests
     console.print(
-        f"[bold]{result.spec}[/bold] — {result.method}"
+        f"[bold]{literal(result.spec)}[/bold] — {literal(result.method)}"
         + (f", seed {result.seed}" if result.seed is not None else "")
         + f", {result.rate_per_s:g} requests/s offered"
     )
@@ -167,8 +170,8 @@ def print_result(result: SimulationResult, console: Console = stdout) -> None:
         utilization = component.utilization
         style = "red" if utilization >= 0.85 else "yellow" if utilization >= 0.7 else ""
         table.add_row(
-            name,
-            component.kind,
+            literal(name),
+            literal(component.kind),
             _slots(component.capacity, component.replicas, result.components[name].kind),
             f"[{style}]{_format(100 * utilization)}%[/{style}]"
             if style
@@ -182,18 +185,24 @@ def print_result(result: SimulationResult, console: Console = stdout) -> None:
     console.print(table)
     for name, component in result.components.items():
         if component.details:
-            console.print(f"[dim]{name}:[/dim] {_describe(component.details)}", highlight=False)
+            console.print(
+                f"[dim]{literal(name)}:[/dim] {literal(_describe(component.details))}",
+                highlight=False,
+            )
     if len(result.classes) > 1:
         classes = Table(title="request classes", title_justify="left")
         for column in ("class", "completed", "mean ms", "p99 ms"):
             classes.add_column(column, justify="left" if column == "class" else "right")
         for name, summary in result.classes.items():
             classes.add_row(
-                name, str(summary.count), _format(summary.mean, ".2f"), _format(summary.p99)
+                literal(name),
+                str(summary.count),
+                _format(summary.mean, ".2f"),
+                _format(summary.p99),
             )
         console.print(classes)
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
+        console.print(f"[yellow]warning:[/yellow] {literal(warning)}")
     if not result.stable:
         console.print("[bold red]unstable[/bold red]")
 
@@ -210,8 +219,8 @@ def validate(spec: SpecPath) -> None:
     station = busiest(station_loads(architecture, graph, architecture.workload.mean_rate_per_s))
     where = f"{station.name} at {station.load:.0%}" if station is not None else "none"
     stdout.print(
-        f"[green]ok[/green] {spec}: {architecture.name}, {len(graph)} components, "
-        f"{graph.number_of_edges()} calls; busiest station: {where}"
+        f"[green]ok[/green] {literal(spec)}: {literal(architecture.name)}, {len(graph)} "
+        f"components, {graph.number_of_edges()} calls; busiest station: {literal(where)}"
     )
 
 
@@ -251,7 +260,7 @@ def simulate(
                 progress=progress,
             )
     except UnstableError as error:
-        stderr.print(f"[bold red]{error}[/bold red]", highlight=False)
+        stderr.print(f"[bold red]{literal(error)}[/bold red]", highlight=False)
         stderr.print("(pass --run-anyway to simulate it regardless)")
         raise typer.Exit(EXIT_UNSTABLE) from None
     if as_json:
@@ -307,9 +316,11 @@ def graph(
             with progress_bar(f"simulating {architecture.name}") as progress:
                 result = run_simulation(architecture, seed=seed, progress=progress)
         except UnstableError as error:
-            stderr.print(f"[yellow]{error}[/yellow] — drawing without load", highlight=False)
+            stderr.print(
+                f"[yellow]{literal(error)}[/yellow] — drawing without load", highlight=False
+            )
     path = write_html(figure_graph(component_graph, result), output)
-    stdout.print(f"wrote {path}")
+    stdout.print(f"wrote {literal(path)}")
 
 
 @app.command()
@@ -326,4 +337,4 @@ def schema(
         sys.stdout.write(text + "\n")
     else:
         output.write_text(text + "\n")
-        stderr.print(f"wrote {output}")
+        stderr.print(f"wrote {literal(output)}")

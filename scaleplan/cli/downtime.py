@@ -19,6 +19,7 @@ import typer
 from rich.table import Table
 
 from scaleplan.cli.app import app
+from scaleplan.cli.console import literal
 from scaleplan.cli.core import (
     JsonFlag,
     SeedOption,
@@ -66,12 +67,12 @@ def _print_verdicts(verdicts: list[Verdict] | tuple[Verdict, ...], title: str) -
             return _pct(value) if percent else _fmt(value)
 
         table.add_row(
-            verdict.nfr,
+            literal(verdict.nfr),
             verdict_status(verdict.status),
             show(verdict.measured),
             f"{show(low)} – {show(high)}",
-            show(verdict.bound) + ("" if percent else f" {verdict.unit}"),
-            verdict.detail,
+            show(verdict.bound) + ("" if percent else f" {literal(verdict.unit)}"),
+            literal(verdict.detail),
         )
     stdout.print(table)
 
@@ -137,7 +138,7 @@ def print_failures(result: FailuresResult) -> None:
     """A readable summary of :func:`~scaleplan.experiments.availability.failures`."""
     if result.mode == "steady state":
         stdout.print(
-            f"[bold]{result.spec}[/bold] — failures in steady state, seeds {result.seed}…"
+            f"[bold]{literal(result.spec)}[/bold] — failures in steady state, seeds {result.seed}…"
             f"{result.seed + result.replications - 1}: {result.replications} × "
             f"{result.duration_h:,.0f} h simulated (warm-up {result.warmup_h:,.4g} h cut), "
             f"{result.requests['arrived']:,} probe requests",
@@ -145,7 +146,7 @@ def print_failures(result: FailuresResult) -> None:
         )
     else:
         stdout.print(
-            f"[bold]{result.spec}[/bold] — game day on the spec's workload, seeds "
+            f"[bold]{literal(result.spec)}[/bold] — game day on the spec's workload, seeds "
             f"{result.seed}…{result.seed + result.replications - 1}",
             highlight=False,
         )
@@ -153,7 +154,7 @@ def print_failures(result: FailuresResult) -> None:
     requests = result.system_requests
     downtime = result.downtime_min_per_month
     stdout.print(
-        f"system ({' + '.join(result.required) or 'nothing can fail'}): up "
+        f"system ({literal(' + '.join(result.required) or 'nothing can fail')}): up "
         f"[bold]{_avail(system.mean)}[/bold] of the time (95% CI {_avail(system.low)} – "
         f"{_avail(system.high)}); requests served {_avail(requests.mean)} "
         f"({_avail(requests.low)} – {_avail(requests.high)})",
@@ -187,7 +188,7 @@ def print_failures(result: FailuresResult) -> None:
     for item in result.components:
         ci = item.time_availability
         table.add_row(
-            item.name + (" *" if item.required else ""),
+            literal(item.name) + (" *" if item.required else ""),
             f"{_fmt(item.mtbf_h)} / {_fmt(item.mttr_min)}"
             + (" (all together)" if item.scope == "component" else ""),
             f"{_avail(ci.mean)} ± {_fmt(100 * ci.half_width, '.2g')}",
@@ -225,10 +226,13 @@ def print_failures(result: FailuresResult) -> None:
         )
         for event in game.events:
             until = f" until {event['end_s']:g} s" if event["end_s"] is not None else ""
-            stdout.print(f"  • {event['at_s']:g} s{until}: {event['action']} {event['target']}")
+            stdout.print(
+                f"  • {event['at_s']:g} s{until}: {literal(event['action'])} "
+                f"{literal(event['target'])}"
+            )
     _print_verdicts(result.verdicts, "availability verdicts")
     for note in result.notes:
-        stdout.print(f"[yellow]note:[/yellow] {note}")
+        stdout.print(f"[yellow]note:[/yellow] {literal(note)}")
 
 
 # --------------------------------------------------------------------------- dr
@@ -273,7 +277,7 @@ def _minutes(seconds: float) -> str:
 def print_recovery(result: RecoveryResult) -> None:
     """A readable summary of :func:`~scaleplan.experiments.dr.recovery`."""
     stdout.print(
-        f"[bold]{result.title}[/bold] — {result.disasters:,} simulated disasters, seed "
+        f"[bold]{literal(result.title)}[/bold] — {result.disasters:,} simulated disasters, seed "
         f"{result.seed}; {result.disasters_per_year:g} disasters a year",
         highlight=False,
     )
@@ -283,7 +287,7 @@ def print_recovery(result: RecoveryResult) -> None:
         "data copy",
         "RPO p50 / p99 / max",
         "RTO mean / p99 / max",
-        f"cost/month ({result.currency})",
+        f"cost/month ({literal(result.currency)})",
         "down min/year",
         "RPO",
         "RTO",
@@ -298,8 +302,8 @@ def print_recovery(result: RecoveryResult) -> None:
         rpo, rto = outcome.rpo_s, outcome.rto_s
         status = {verdict.kind: verdict_status(verdict.status) for verdict in outcome.verdicts}
         table.add_row(
-            outcome.name,
-            copy.get(outcome.replication, outcome.replication),
+            literal(outcome.name),
+            literal(copy.get(outcome.replication, outcome.replication)),
             f"{_minutes(rpo.p50)} / {_minutes(rpo.p99)} / {_minutes(rpo.max)}",
             f"{_minutes(rto.mean)} / {_minutes(rto.p99)} / {_minutes(rto.max)}",
             _fmt(outcome.cost_per_month, ",.0f"),
@@ -312,9 +316,11 @@ def print_recovery(result: RecoveryResult) -> None:
     steps.add_column("strategy")
     names = list(result.strategies[0].steps_mean_s) if result.strategies else []
     for name in names:
-        steps.add_column(name, justify="right")
+        steps.add_column(literal(name), justify="right")
     for outcome in result.strategies:
-        steps.add_row(outcome.name, *(_minutes(outcome.steps_mean_s[name]) for name in names))
+        steps.add_row(
+            literal(outcome.name), *(_minutes(outcome.steps_mean_s[name]) for name in names)
+        )
     stdout.print(steps)
     verdicts = Table(title="verdicts (minutes; 95% CI)", title_justify="left")
     for column in ("strategy", "objective", "status", "measured", "95% CI", "how"):
@@ -323,18 +329,23 @@ def print_recovery(result: RecoveryResult) -> None:
         for verdict in outcome.verdicts:
             low, high = verdict.ci95
             verdicts.add_row(
-                outcome.name,
-                verdict.nfr,
+                literal(outcome.name),
+                literal(verdict.nfr),
                 verdict_status(verdict.status),
                 _fmt(verdict.measured, ".4g"),
                 f"{_fmt(low, '.4g')} – {_fmt(high, '.4g')}",
-                verdict.detail.split(" (")[-1].rstrip(")"),
+                literal(verdict.detail.split(" (")[-1].rstrip(")")),
             )
     if verdicts.row_count:
         stdout.print(verdicts)
     if result.retention:
         retention = Table(title="retained data", title_justify="left")
-        for column in ("month", "writes/s", "stored GB", f"cost/month ({result.currency})"):
+        for column in (
+            "month",
+            "writes/s",
+            "stored GB",
+            f"cost/month ({literal(result.currency)})",
+        ):
             retention.add_column(column, justify="right")
         step = max(1, len(result.retention) // 8)
         shown = list(result.retention[::step])
@@ -355,7 +366,7 @@ def print_recovery(result: RecoveryResult) -> None:
         "(full backups kept, plus the archived log with PITR)"
     )
     for note in result.notes:
-        stdout.print(f"[yellow]note:[/yellow] {note}")
+        stdout.print(f"[yellow]note:[/yellow] {literal(note)}")
 
 
 # --------------------------------------------------------------------------- rollout
@@ -484,9 +495,10 @@ def print_rollout(result: RolloutResult) -> None:
         else f"bad with probability {release.get('bad_probability', 0):g}"
     )
     stdout.print(
-        f"[bold]{result.spec}[/bold] — deploying [bold]{result.component}[/bold] "
+        f"[bold]{literal(result.spec)}[/bold] — deploying [bold]{literal(result.component)}[/bold] "
         f"({result.replicas} replicas) at {result.rate_per_s:g} requests/s, seeds "
-        f"{seeds[0]}…{seeds[-1]}; release {chance}, +{100 * release.get('error_rate', 0):g}% "
+        f"{seeds[0]}…{seeds[-1]}; release {literal(chance)}, "
+        f"+{100 * release.get('error_rate', 0):g}% "
         f"errors, ×{release.get('latency_factor', 1):g} latency when bad",
         highlight=False,
     )
@@ -527,7 +539,7 @@ def print_rollout(result: RolloutResult) -> None:
         shown = f"{100 * capacity:.0f}%"
         cost = item.ci("cost_per_deploy").mean * result.deploys_per_month
         table.add_row(
-            item.strategy,
+            literal(item.strategy),
             f"{item.bad_runs}/{runs} · {item.rollbacks}/{runs}",
             mean("deploy_duration_s", ".0f"),
             mean("detection_s", ".3g"),

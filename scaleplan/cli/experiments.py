@@ -17,6 +17,7 @@ import typer
 from rich.table import Table
 
 from scaleplan.cli.app import app
+from scaleplan.cli.console import literal, plain
 from scaleplan.cli.core import (
     JsonFlag,
     SeedOption,
@@ -53,7 +54,7 @@ def _slos(texts: list[str]) -> list[SLOSpec]:
         try:
             parsed.append(parse_slo(text))
         except ValueError as error:
-            raise typer.BadParameter(str(error), param_hint="'--slo'") from None
+            raise typer.BadParameter(plain(error), param_hint="'--slo'") from None
     return parsed
 
 
@@ -106,7 +107,10 @@ def print_pull(result: PullResult) -> None:
     """A readable summary of a tractor pull."""
     low, high = result.limit_ci95
     slos = ", ".join(result.slos) or "stability only"
-    stdout.print(f"[bold]{result.spec}[/bold] — tractor pull under {slos}, seed {result.seed}")
+    stdout.print(
+        f"[bold]{literal(result.spec)}[/bold] — tractor pull under {literal(slos)}, "
+        f"seed {result.seed}"
+    )
     interval = (
         f"95% CI {_fmt(low, '.1f')} – {_fmt(high, '.1f')} over {len(result.limits)} searches"
         if len(result.limits) > 1
@@ -130,13 +134,16 @@ def print_pull(result: PullResult) -> None:
             else ""
         )
         stdout.print(
-            f"bottleneck at the limit: {result.bottleneck} at "
+            f"bottleneck at the limit: {literal(result.bottleneck)} at "
             f"{_fmt(100 * result.bottleneck_utilization, '.0f')}% utilisation{ci}"
         )
-    stdout.print(f"beyond the limit: [bold]{result.failure_mode}[/bold] — {result.failure_detail}")
+    stdout.print(
+        f"beyond the limit: [bold]{literal(result.failure_mode)}[/bold] — "
+        f"{literal(result.failure_detail)}"
+    )
     stdout.print(
         f"analytic bottleneck bound: {_fmt(result.analytic_bound_per_s, '.1f')} requests/s "
-        f"({result.analytic_bottleneck or '—'})"
+        f"({literal(result.analytic_bottleneck or '—')})"
     )
     table = Table(title="steps of the first search and the curve", title_justify="left")
     for column in ("phase", "requests/s", "meets", "p50 ms", "p99 ms", "errors", "busiest", "why"):
@@ -147,18 +154,18 @@ def print_pull(result: PullResult) -> None:
         if step.replication != 0:
             continue
         table.add_row(
-            step.phase,
+            literal(step.phase),
             _fmt(step.rate_per_s, ".1f"),
             "[green]yes[/green]" if step.meets else "[red]no[/red]",
             _fmt(step.p50_ms, ".1f"),
             _fmt(step.p99_ms, ".1f"),
             f"{_fmt(100 * step.error_rate, '.2f')}%",
-            step.busiest,
-            step.reason,
+            literal(step.busiest),
+            literal(step.reason),
         )
     stdout.print(table)
     for note in result.notes:
-        stdout.print(f"[yellow]note:[/yellow] {note}")
+        stdout.print(f"[yellow]note:[/yellow] {literal(note)}")
 
 
 # --------------------------------------------------------------------------- ramp
@@ -188,7 +195,7 @@ def ramp(
 
 def print_ramp(result: RampResult) -> None:
     """A table of a stepped load test, step by step, and where it broke."""
-    table = Table(title=f"{result.spec}: stepped load test", title_justify="left")
+    table = Table(title=f"{literal(result.spec)}: stepped load test", title_justify="left")
     for column in ("step", "offered/s", "throughput/s", "errors", "p50 ms*", "p99 ms*", "meets"):
         table.add_column(column, justify="right")
     for row in result.steps:
@@ -251,7 +258,9 @@ def sweep(
         try:
             grid[key.strip()] = parse_grid_values(values)
         except ValueError as error:
-            raise typer.BadParameter(f"{key.strip()}: {error}", param_hint="'--set'") from None
+            raise typer.BadParameter(
+                plain(f"{key.strip()}: {error}"), param_hint="'--set'"
+            ) from None
     architecture = load_spec(spec)
     with progress_bar(f"sweeping {architecture.name}", delay_s=0.5) as progress:
         result = run_sweep(
@@ -262,19 +271,19 @@ def sweep(
 
 def print_sweep(result: SweepResult) -> None:
     """A table of a sweep's rows."""
-    table = Table(title=f"{result.spec}: sweep, seed {result.seed}", title_justify="left")
+    table = Table(title=f"{literal(result.spec)}: sweep, seed {result.seed}", title_justify="left")
     columns = [*result.keys, "stable", "mean ms", "p99 ms", "throughput/s", "errors", "busiest"]
     for column in columns:
-        table.add_column(column, justify="right")
+        table.add_column(literal(column), justify="right")
     for row in result.records():
         table.add_row(
-            *(str(row[key]) for key in result.keys),
+            *(literal(row[key]) for key in result.keys),
             "yes" if row["stable"] else "[red]no[/red]",
             _fmt(row.get("mean_ms") or math.nan, ".2f"),
             _fmt(row.get("p99_ms") or math.nan, ".1f"),
             _fmt(row.get("throughput_per_s") or math.nan, ".1f"),
             f"{_fmt(100 * (row.get('error_rate') or 0.0), '.2f')}%",
-            _busiest(row) if row["stable"] else (row.get("error") or "")[:60],
+            literal(_busiest(row) if row["stable"] else (row.get("error") or "")[:60]),
         )
     stdout.print(table)
     stdout.print(
@@ -320,7 +329,7 @@ def compare(
 
 def print_comparison(result: ComparisonResult) -> None:
     """The decision matrix, the NFR verdicts, the paired differences and the recommendation."""
-    stdout.print(f"[bold]{result.title}[/bold]")
+    stdout.print(f"[bold]{literal(result.title)}[/bold]")
     stdout.print(
         f"peak {result.peak_rate_per_s:g} requests/s (today {result.today_rate_per_s:g}), "
         f"growth {100 * result.growth_per_month:g}%/month; seeds {result.seed}…"
@@ -330,12 +339,12 @@ def print_comparison(result: ComparisonResult) -> None:
     matrix = Table(title="decision matrix (value, score 0–1)", title_justify="left")
     matrix.add_column("candidate")
     for criterion, weight in result.weights.items():
-        matrix.add_column(f"{criterion} {100 * weight:.0f}%", justify="right")
+        matrix.add_column(f"{literal(criterion)} {100 * weight:.0f}%", justify="right")
     for column in ("score", "gates"):
         matrix.add_column(column, justify="right" if column == "score" else "left")
     for candidate in result.candidates:
-        name = candidate.name
-        if name == result.recommended:
+        name = literal(candidate.name)
+        if candidate.name == result.recommended:
             name = f"[bold green]★ {name}[/bold green]"
         cells = []
         for criterion in result.weights:
@@ -344,17 +353,17 @@ def print_comparison(result: ComparisonResult) -> None:
         gates = (
             "pass"
             if not candidate.gated
-            else "[red]" + "; ".join(candidate.gate_reasons) + "[/red]"
+            else "[red]" + literal("; ".join(candidate.gate_reasons)) + "[/red]"
         )
         matrix.add_row(name, *cells, f"{candidate.score:.2f}", gates)
     stdout.print(matrix)
     verdicts = Table(title="NFR verdicts at peak (measured, 95% CI)", title_justify="left")
     verdicts.add_column("NFR")
     for candidate in result.candidates:
-        verdicts.add_column(candidate.name)
+        verdicts.add_column(literal(candidate.name))
     names = list(dict.fromkeys(v.nfr for c in result.candidates for v in c.verdicts))
     for nfr in names:
-        row = [nfr]
+        row = [literal(nfr)]
         for candidate in result.candidates:
             verdict = candidate.verdict(nfr)
             if verdict is None:
@@ -372,21 +381,21 @@ def print_comparison(result: ComparisonResult) -> None:
     stdout.print(verdicts)
     if result.differences:
         stdout.print(
-            f"[bold]paired differences against {result.baseline}[/bold] (95% paired-t CI):"
+            f"[bold]paired differences against {literal(result.baseline)}[/bold] (95% paired-t CI):"
         )
         for difference in result.differences:
             if difference.metric in ("p99_ms", "mean_ms"):
-                stdout.print(f"  • {difference.sentence()}")
+                stdout.print(f"  • {literal(difference.sentence())}")
     if result.recommended:
-        stdout.print(f"[bold green]recommended: {result.recommended}[/bold green]")
+        stdout.print(f"[bold green]recommended: {literal(result.recommended)}[/bold green]")
     else:
         stdout.print("[bold red]no candidate can be recommended[/bold red]")
     for reason in result.reasons:
-        stdout.print(f"  – {reason}")
+        stdout.print(f"  – {literal(reason)}")
     if result.checklist:
         stdout.print(
             "qualitative checklist: "
-            + ", ".join(f"{item['area']} ({item['status']})" for item in result.checklist)
+            + literal(", ".join(f"{item['area']} ({item['status']})" for item in result.checklist))
         )
 
 

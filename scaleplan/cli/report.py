@@ -14,9 +14,10 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from scaleplan.cli.app import app
-from scaleplan.cli.core import stderr, stdout
+from scaleplan.cli.console import literal, plain, stderr, stdout
 
 EXIT_FAILED = 1
 
@@ -51,16 +52,16 @@ def decide(
     """Make the HTML decision record of a scenario (papermill + nbconvert; opens offline)."""
     from scaleplan.report.decide import decide as make_record
 
-    with stderr.status(f"making the decision record of {scenario} …"):
+    with stderr.status(Text(f"making the decision record of {plain(scenario)} …")):
         record = make_record(
             scenario, out, seed=seed, budget=budget, kernel_name=kernel, execution_timeout=timeout
         )
     chosen = record.metrics.get("chosen")
     if chosen:
-        stdout.print(f"chosen option: [bold]{chosen}[/bold]", highlight=False)
-    stdout.print(f"results: {record.json}", highlight=False)
-    stdout.print(f"notebook: {record.notebook}", highlight=False)
-    stdout.print(f"decision record: {record.html}", highlight=False)
+        stdout.print(f"chosen option: [bold]{literal(chosen)}[/bold]", highlight=False)
+    stdout.print(f"results: {literal(record.json)}", highlight=False)
+    stdout.print(f"notebook: {literal(record.notebook)}", highlight=False)
+    stdout.print(f"decision record: {literal(record.html)}", highlight=False)
 
 
 @app.command()
@@ -90,13 +91,19 @@ def batch(
     timeout: TimeoutOption = 1800,
 ) -> None:
     """One decision record per scenario, resumable; failures reported while the rest go on."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     from scaleplan.report.batch import JobResult
     from scaleplan.report.batch import batch as run_batch
 
     bar = Progress(
-        "[progress.description]{task.description}",
+        TextColumn("{task.description}", style="progress.description", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -110,15 +117,16 @@ def batch(
             first = job.error.strip().splitlines()[0] if job.error.strip() else "failed"
             kept = job.artifacts.get("notebook")
             bar.console.print(
-                f"[red]failed[/red] {job.scenario}: {first}"
-                + (f" (notebook kept: {kept})" if kept else ""),
+                f"[red]failed[/red] {literal(job.scenario)}: {literal(first)}"
+                + (f" (notebook kept: {literal(kept)})" if kept else ""),
                 highlight=False,
                 soft_wrap=True,
             )
         else:
             verb = "done" if job.outcome == "done" else "skipped (already done)"
             bar.console.print(
-                f"[green]{verb}[/green] {job.scenario} → {job.html} ({job.wall_s:.1f} s)",
+                f"[green]{verb}[/green] {literal(job.scenario)} → {literal(job.html)} "
+                f"({job.wall_s:.1f} s)",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -144,11 +152,13 @@ def batch(
     stdout.print(
         f"{len(result.jobs)} scenarios on {result.executor} in {result.wall_s:.1f} s: "
         f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed; "
-        f"run store {result.store}",
+        f"run store {literal(result.store)}",
         highlight=False,
     )
     for job in result.failed:
-        stderr.print(f"[red]error:[/red] {job.scenario}: {job.error}", highlight=False)
+        stderr.print(
+            f"[red]error:[/red] {literal(job.scenario)}: {literal(job.error)}", highlight=False
+        )
     if not result.ok:
         raise typer.Exit(EXIT_FAILED)
 
@@ -175,19 +185,19 @@ def runs(
     if as_json:
         sys.stdout.write(json.dumps([row.to_dict() for row in rows], indent=2) + "\n")
         return
-    table = Table(title=f"runs in {store}", title_justify="left")
+    table = Table(title=f"runs in {literal(store)}", title_justify="left")
     for column in ("id", "scenario", "status", "tries", "seed", "started", "wall s", "chosen"):
         table.add_column(column, justify="right" if column in ("id", "tries", "wall s") else "left")
     for row in rows:
         style = {"done": "green", "failed": "red", "running": "yellow"}[row.status]
         table.add_row(
             str(row.id),
-            Path(row.scenario).name,  # the full path is in --json
+            literal(Path(row.scenario).name),  # the full path is in --json
             f"[{style}]{row.status}[/{style}]",
             str(row.attempts),
             "—" if row.seed is None else str(row.seed),
-            row.started_at,
+            literal(row.started_at),
             "—" if row.wall_s is None else f"{row.wall_s:.1f}",
-            str(row.metrics.get("chosen", "—")),
+            literal(row.metrics.get("chosen", "—")),
         )
     stdout.print(table)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import functools
 import itertools
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -382,12 +383,16 @@ def _load_trace(spec: ArchitectureSpec, source: str, base_dir: str) -> None:
         if not cell:
             continue
         try:
-            times.append(float(cell))
+            time_s = float(cell)
         except ValueError:
             if line_number == 1:
                 continue  # a header row
             message = f"{path.name} line {line_number}: not a number (got {cell!r})"
             raise SpecError([Problem(source, key, message)]) from None
+        if not math.isfinite(time_s):
+            message = f"{path.name} line {line_number}: must be a finite number (got {cell!r})"
+            raise SpecError([Problem(source, key, message)])
+        times.append(time_s)
     if len(times) < 2 or any(b < a for a, b in itertools.pairwise(times)):
         message = f"{path.name}: needs at least 2 arrival times in increasing order"
         raise SpecError([Problem(source, key, message)])
@@ -744,6 +749,8 @@ def _message(item: Any, known: frozenset[str], root: type[BaseModel] = BaseModel
         return f"unknown key {key!r}{suggest(key, known)}"
     if kind == "missing":
         return "required key is missing"
+    if kind == "finite_number":
+        return f"must be a finite number (got {found!r})"
     if kind == "union_tag_invalid":
         expected = ctx.get("expected_tags", "")
         key = str(ctx.get("discriminator", "tag")).strip("'")
