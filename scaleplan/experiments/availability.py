@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -631,6 +631,146 @@ class _Window:
         )
 
 
+def _system_names(
+    spec: ArchitectureSpec,
+    models: Mapping[str, _Model],
+    failing: Mapping[str, Any],
+    required: Sequence[str] | None,
+) -> list[str]:
+    """What the system's uptime depends on: the required services, and the required data
+    stores that can fail or that chaos strikes (a cache's outage sends its lookups to its
+    backing instead)."""
+    required_names = tuple(sorted(required) if required is not None else required_components(spec))
+    unknown = [name for name in required_names if name not in spec.components]
+    if unknown:
+        raise ValueError(f"required names no component: {', '.join(unknown)}")
+    struck = {event.component for event in spec.chaos} | {
+        name for name, model in models.items() if model.kind == "service"
+    }
+    return [
+        name
+        for name in required_names
+        if name in models and not models[name].fallback and (name in failing or name in struck)
+    ]
+
+
+def _probe_spec(spec: ArchitectureSpec, probe_rate: float, horizon_s: float) -> ArchitectureSpec:
+    """The spec under a thin Poisson stream of probe requests for ``horizon_s``, without its
+    chaos events: those are one-off game days, played on the spec's own workload, not diluted
+    into months of steady state."""
+    workload = spec.workload.model_dump(mode="python", exclude_unset=True)
+    for key in ("requests", "burst", "diurnal", "trace"):
+        workload.pop(key, None)
+    workload.update({"arrival": "poisson", "rate_per_s": probe_rate, "duration_s": horizon_s})
+    workload["warmup"] = "none"
+    return spec.with_changes({"workload": workload, "chaos": []})
+
+
+def _component_rows(
+    spec: ArchitectureSpec,
+    models: Mapping[str, _Model],
+    failing: Mapping[str, Any],
+    system_names: Sequence[str],
+    window: _Window,
+    steady: bool,
+    analytic_applies: bool,
+    notes: list[str],
+) -> list[ComponentAvailability]:
+    """One row per component that fails or that the system needs: time and capacity
+    availability with their CIs and closed forms, downtime, failures per month, its share of
+    the system's downtime, and whether it is a single point of failure."""
+    loads = offered_loads(spec, None, spec.workload.mean_rate_per_s)
+    system_down_s = window.total(lambda run, a, b: _length(window.system_down(run, a, b)))
+    components: list[ComponentAvailability] = []
+    for name, model in models.items():
+        if name not in failing and name not in system_names:
+            continue
+        failure_spec = model.failures
+        needed, capacity_analytic = model.needed, model.analytic
+        if model.kind == "service":  # enough replicas up for the load (k of n)
+            replicas = model.count
+            needed = min(replicas, math.floor(loads.get(name, 0.0) * replicas) + 1)
+            capacity_analytic = (
+                model.analytic
+                if failure_spec is not None and failure_spec.scope == "component"
+                else k_of_n(needed, replicas, model.unit)
+            )
+        time_ci = window.share(_up_at_least(name, model.needed))
+        capacity_ci = window.share(_up_at_least(name, needed))
+        down_s = window.total(_down_s(name))
+        crashes = window.total(_crash_count(name))
+        components.append(
+            ComponentAvailability(
+                name=name,
+                required=name in system_names,
+                replicas=model.count,
+                scope=failure_spec.scope if failure_spec is not None else "",
+                mtbf_h=failure_spec.mtbf_h if failure_spec is not None else math.inf,
+                mttr_min=failure_spec.mttr_min if failure_spec is not None else 0.0,
+                distribution=failure_spec.distribution if failure_spec is not None else "",
+                unit_availability=model.unit,
+                analytic=model.analytic,
+                time_availability=time_ci,
+                covered=_covers(time_ci, model.analytic) if analytic_applies else None,
+                downtime_min_per_month=_downtime(time_ci),
+                needed_replicas=needed,
+                capacity_availability=capacity_ci,
+                capacity_analytic=capacity_analytic,
+                capacity_covered=_covers(capacity_ci, capacity_analytic)
+                if analytic_applies
+                else None,
+                # A game day lasts minutes: a monthly rate from it would mean nothing.
+                failures_per_month=crashes / window.seconds() * SECONDS_PER_MONTH
+                if steady
+                else math.nan,
+                share_of_system_downtime=down_s / system_down_s if system_down_s > 0 else 0.0,
+                kind=model.kind,
+                spof=model.spof and name in system_names,
+                units=model.units,
+            )
+        )
+        if model.fallback and name in failing:
+            notes.append(
+                f"{name}: a cache whose nodes are down sends their lookups to its backing "
+                "store: more load there, no downtime of its own"
+            )
+    return components
+
+
+def _caveats(
+    spec: ArchitectureSpec,
+    components: Sequence[ComponentAvailability],
+    steady: bool,
+    first_order: bool,
+    autoscaled: bool,
+) -> list[str]:
+    """What the reader must know to read the figures: SPOFs and the referee's limits."""
+    notes: list[str] = []
+    spofs = [item.name for item in components if item.spof]
+    if spofs:
+        notes.append(
+            "single points of failure (one failure takes the system down): " + ", ".join(spofs)
+        )
+    if steady and first_order:
+        notes.append(
+            "a database failover takes time: its closed form is first order in "
+            "(failures per hour × failover time), a guide rather than a referee"
+        )
+    if steady and autoscaled:
+        notes.append("no closed form for autoscaled components: the analytic value is a guide")
+    if spec.chaos and steady:
+        notes.append(
+            "chaos events are played on the spec's own workload (the game day), not in the "
+            "steady-state runs"
+        )
+    if any(event.action == "drop_dependency" for event in spec.chaos):
+        notes.append(
+            "a dropped dependency keeps its replicas up but fails their requests: it shows in "
+            "the request-based availability, not the time-based one"
+        )
+    return notes
+
+
 def failures(
     spec: ArchitectureSpec,
     *,
@@ -692,21 +832,7 @@ def failures(
         if (model := _model(component)) is not None
     }
     failing = {name: model.failures for name, model in models.items() if model.failures is not None}
-    required_names = tuple(sorted(required) if required is not None else required_components(spec))
-    unknown = [name for name in required_names if name not in spec.components]
-    if unknown:
-        raise ValueError(f"required names no component: {', '.join(unknown)}")
-    # What the system's uptime depends on: the required services, and the required data
-    # stores that can fail or that chaos strikes (a cache's outage sends its lookups to its
-    # backing instead).
-    struck = {event.component for event in spec.chaos} | {
-        name for name, model in models.items() if model.kind == "service"
-    }
-    system_names = [
-        name
-        for name in required_names
-        if name in models and not models[name].fallback and (name in failing or name in struck)
-    ]
+    system_names = _system_names(spec, models, failing, required)
     tracked = {name: (model.logged, model.needed) for name, model in models.items()}
     notes: list[str] = []
     steady = bool(failing)
@@ -719,6 +845,7 @@ def failures(
         if progress is not None:
             progress(finished[0], max(planned, 1))
 
+    # 1. The game day: the chaos events played on the spec's own workload.
     game_day = None
     game_window = None
     if spec.chaos:
@@ -732,25 +859,23 @@ def failures(
             requests=_counts(game),
             events=tuple(_events(spec)),
         )
+    # 2. The steady state: long runs of probe requests through failures and repairs.
     if steady:
         cycle_h = max(f.mtbf_h + f.mttr_min / 60 for f in failing.values() if f is not None)
         hours = duration_h if duration_h is not None else max(1000.0, CYCLES * cycle_h)
         warmup_s = min(2 * cycle_h, 0.1 * hours) * 3600
         horizon_s = hours * 3600
         probe_rate = probes / horizon_s
-        workload = spec.workload.model_dump(mode="python", exclude_unset=True)
-        for key in ("requests", "burst", "diurnal", "trace"):
-            workload.pop(key, None)
-        workload.update({"arrival": "poisson", "rate_per_s": probe_rate, "duration_s": horizon_s})
-        workload["warmup"] = "none"
-        # Chaos events are one-off game days: they are played on the spec's own workload
-        # (``game_day``), not diluted into months of steady state.
-        run_spec = spec.with_changes({"workload": workload, "chaos": []})
-        runs = _replicate(run_spec, [seed + i for i in range(replications)], tracked, tick, hooks)
+        runs = _replicate(
+            _probe_spec(spec, probe_rate, horizon_s),
+            [seed + i for i in range(replications)],
+            tracked,
+            tick,
+            hooks,
+        )
         window = _Window(runs, warmup_s, system_names)
         mode = "steady state"
     else:
-        assert game_window is not None or not spec.chaos
         if game_window is None:
             runs = _replicate(spec, [seed], tracked, tick)
             window = _Window(runs, 0.0, system_names)
@@ -763,96 +888,22 @@ def failures(
         mode = "game day"
     system_time = window.share(window.system_up_s)
     system_requests = _request_availability(runs)
-    # The closed forms hold for independent failures: no autoscaling, and no chaos in what
-    # was measured (steady state leaves chaos to the game day).
+    # 3. The referee: the closed forms hold for independent failures — no autoscaling, and no
+    # chaos in what was measured (steady state leaves chaos to the game day). The closed form
+    # of a failover that takes time is first order in λ·W: a guide, not a referee (it is exact
+    # when detection and promotion are instant, or with no replica).
     autoscaled = any(
         getattr(spec.components[name], "autoscale", None) is not None for name in system_names
     )
-    # The closed form of a failover that takes time is first order in λ·W: a guide, not a
-    # referee (it is exact when detection and promotion are instant, or with no replica).
     first_order = any(not models[name].exact for name in system_names)
     analytic_applies = steady and not autoscaled and not first_order
-    loads = offered_loads(spec, None, spec.workload.mean_rate_per_s)
-    system_down_s = window.total(lambda run, a, b: _length(window.system_down(run, a, b)))
-    components: list[ComponentAvailability] = []
-    analytic_parts: list[float] = []
-    for name, model in models.items():
-        if name not in failing and name not in system_names:
-            continue
-        failure_spec = model.failures
-        needed, capacity_analytic = model.needed, model.analytic
-        if model.kind == "service":  # enough replicas up for the load (k of n)
-            replicas = model.count
-            needed = min(replicas, math.floor(loads.get(name, 0.0) * replicas) + 1)
-            capacity_analytic = (
-                model.analytic
-                if failure_spec is not None and failure_spec.scope == "component"
-                else k_of_n(needed, replicas, model.unit)
-            )
-        time_ci = window.share(_up_at_least(name, model.needed))
-        capacity_ci = window.share(_up_at_least(name, needed))
-        down_s = window.total(_down_s(name))
-        crashes = window.total(_crash_count(name))
-        if name in system_names:
-            analytic_parts.append(model.analytic)
-        components.append(
-            ComponentAvailability(
-                name=name,
-                required=name in system_names,
-                replicas=model.count,
-                scope=failure_spec.scope if failure_spec is not None else "",
-                mtbf_h=failure_spec.mtbf_h if failure_spec is not None else math.inf,
-                mttr_min=failure_spec.mttr_min if failure_spec is not None else 0.0,
-                distribution=failure_spec.distribution if failure_spec is not None else "",
-                unit_availability=model.unit,
-                analytic=model.analytic,
-                time_availability=time_ci,
-                covered=_covers(time_ci, model.analytic) if analytic_applies else None,
-                downtime_min_per_month=_downtime(time_ci),
-                needed_replicas=needed,
-                capacity_availability=capacity_ci,
-                capacity_analytic=capacity_analytic,
-                capacity_covered=_covers(capacity_ci, capacity_analytic)
-                if analytic_applies
-                else None,
-                # A game day lasts minutes: a monthly rate from it would mean nothing.
-                failures_per_month=crashes / window.seconds() * SECONDS_PER_MONTH
-                if steady
-                else math.nan,
-                share_of_system_downtime=down_s / system_down_s if system_down_s > 0 else 0.0,
-                kind=model.kind,
-                spof=model.spof and name in system_names,
-                units=model.units,
-            )
-        )
-        if model.fallback and name in failing:
-            notes.append(
-                f"{name}: a cache whose nodes are down sends their lookups to its backing "
-                "store: more load there, no downtime of its own"
-            )
-    spofs = [item.name for item in components if item.spof]
-    if spofs:
-        notes.append(
-            "single points of failure (one failure takes the system down): " + ", ".join(spofs)
-        )
-    if steady and first_order:
-        notes.append(
-            "a database failover takes time: its closed form is first order in "
-            "(failures per hour × failover time), a guide rather than a referee"
-        )
+    # 4. Each component's figures, and its share of the system's downtime.
+    components = _component_rows(
+        spec, models, failing, system_names, window, steady, analytic_applies, notes
+    )
+    analytic_parts = [models[name].analytic for name in system_names if name in models]
     system_analytic = series(*analytic_parts) if analytic_parts else 1.0
-    if steady and autoscaled:
-        notes.append("no closed form for autoscaled components: the analytic value is a guide")
-    if spec.chaos and steady:
-        notes.append(
-            "chaos events are played on the spec's own workload (the game day), not in the "
-            "steady-state runs"
-        )
-    if any(event.action == "drop_dependency" for event in spec.chaos):
-        notes.append(
-            "a dropped dependency keeps its replicas up but fails their requests: it shows in "
-            "the request-based availability, not the time-based one"
-        )
+    notes.extend(_caveats(spec, components, steady, first_order, autoscaled))
     downtime = _downtime(system_time)
     budget = None
     verdicts: list[Verdict] = []
