@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -252,3 +253,99 @@ def test_an_infinite_or_nan_number_is_refused_at_validation(tmp_path: Path, valu
         assert f"must be a finite number (got {shown})" in done.stderr
         assert "inf.yaml:" in done.stderr and "service_time.mean_ms" in done.stderr
         assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("workload", "args", "key"),
+    [
+        ("{rate_per_s: 50, requests: 1000000000000000}", (), "workload.requests"),
+        ("{rate_per_s: 50, duration_s: 100000000000}", (), "workload.duration_s"),
+        ("{rate_per_s: 50}", ("--requests", "1000000000000000"), "--requests"),
+        (
+            "{rate_per_s: 50}",
+            ("--requests", "5000000", "--replications", "10000"),
+            "--replications",
+        ),
+    ],
+)
+def test_a_run_too_large_to_finish_is_refused_before_it_starts(
+    tmp_path: Path, workload: str, args: tuple[str, ...], key: str
+) -> None:
+    spec = tmp_path / "huge.yaml"
+    spec.write_text(
+        "name: huge\n"
+        f"workload: {workload}\n"
+        "entry: api\n"
+        "components:\n"
+        "  api:\n"
+        "    kind: service\n"
+        "    service_time: {dist: exponential, mean_ms: 5}\n"
+    )
+    # A refusal is immediate: a run that starts would not end within the timeout.
+    done = scaleplan("simulate", str(spec), *args, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    line = next(line for line in done.stderr.splitlines() if key in line)
+    assert line.startswith("error: huge.yaml")
+    assert re.search(r"would take about [\d,.]+ (years|days|hours)", line), line
+    assert "limit" in line
+    assert "Traceback" not in done.stderr
+    if key.startswith("workload."):
+        assert ":2: " in line  # the line of the workload key
+        assert "pass --requests" in line
+
+
+def test_requests_option_overrides_a_huge_workload(tmp_path: Path) -> None:
+    spec = tmp_path / "huge.yaml"
+    spec.write_text(
+        "name: huge\n"
+        "workload: {rate_per_s: 50, requests: 1000000000000000}\n"
+        "entry: api\n"
+        "components:\n"
+        "  api:\n"
+        "    kind: service\n"
+        "    service_time: {dist: exponential, mean_ms: 5}\n"
+    )
+    done = scaleplan("simulate", str(spec), "--requests", "2000", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["requests"]["arrived"] == 2000
+
+
+@pytest.mark.parametrize(
+    ("args", "key"),
+    [
+        (("pull", "--requests", "1000000000000"), "--requests"),
+        (("ramp", "--requests", "1000000000000"), "--requests"),
+        (
+            ("sweep", "--set", "components.app.replicas=1,2", "--requests", "1000000000000"),
+            "--requests",
+        ),
+    ],
+)
+def test_an_experiment_too_large_to_finish_is_refused(args: tuple[str, ...], key: str) -> None:
+    command, *rest = args
+    done = scaleplan(command, str(EXAMPLES / "monolith.yaml"), *rest, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"monolith.yaml: {key}: " in done.stderr
+    assert "would take about" in done.stderr and "limit" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_comparison_too_large_to_finish_names_the_run_key_and_its_line(tmp_path: Path) -> None:
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        "title: Too large\n"
+        "workload: {today: {rate_per_s: 40}}\n"
+        "candidates:\n"
+        f"  - path: {EXAMPLES / 'monolith.yaml'}\n"
+        f"  - path: {EXAMPLES / 'lb-cluster.yaml'}\n"
+        "run:\n"
+        "  replications: 3\n"
+        "  requests: 1000000000000\n"
+    )
+    done = scaleplan("compare", str(scenario), timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert (
+        "error: scenario.yaml:8: run.requests: 1e+12 requests × 3 replications × 2 candidates"
+        in (done.stderr)
+    )
+    assert "would take about" in done.stderr and "lower it or run.replications" in done.stderr

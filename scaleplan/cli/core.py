@@ -245,9 +245,13 @@ def simulate(
     """Simulate an architecture: latency with CIs, utilisation, queues, per component."""
     from scaleplan.engine import UnstableError
     from scaleplan.engine import simulate as run_simulation
+    from scaleplan.runsize import check_simulation
     from scaleplan.spec import load_spec
 
     architecture = load_spec(spec)
+    check_simulation(
+        architecture, requests=requests, rate_per_s=rate_per_s, replications=replications
+    )
     try:
         with progress_bar(f"simulating {architecture.name}") as progress:
             result = run_simulation(

@@ -82,10 +82,12 @@ def pull(
 ) -> None:
     """Tractor pull: the most requests/s (and /min) that still meet every SLO, with a CI."""
     from scaleplan.experiments import pull as run_pull
+    from scaleplan.runsize import check_pull
     from scaleplan.spec import load_spec
 
     objectives = _slos(slo)
     architecture = load_spec(spec)
+    check_pull(architecture, requests=requests, searches=replications, key="--requests")
     if precision >= 1:
         raise typer.BadParameter(f"must be below 1 (got {precision})", param_hint="'--precision'")
     with progress_bar(f"pulling {architecture.name}") as progress:
@@ -183,10 +185,12 @@ def ramp(
 ) -> None:
     """Stepped load test: load rising in steps until the system breaks."""
     from scaleplan.experiments import ramp as run_ramp
+    from scaleplan.runsize import check_pull
     from scaleplan.spec import load_spec
 
     objectives = _slos(slo)
     architecture = load_spec(spec)
+    check_pull(architecture, requests=requests, searches=0, key="--requests")
     result = run_ramp(architecture, slos=objectives, seed=seed, steps=steps, requests=requests)
     from scaleplan.views import figure_ramp
 
@@ -244,6 +248,7 @@ def sweep(
     """What-if sweep over any key paths, one row per point, on local processes."""
     from scaleplan.experiments import parse_grid_values
     from scaleplan.experiments import sweep as run_sweep
+    from scaleplan.runsize import check_simulation
     from scaleplan.spec import load_spec
 
     if not set_:
@@ -262,6 +267,13 @@ def sweep(
                 plain(f"{key.strip()}: {error}"), param_hint="'--set'"
             ) from None
     architecture = load_spec(spec)
+    check_simulation(
+        architecture,
+        requests=requests,
+        replications=math.prod(len(values) for values in grid.values()),
+        replications_key="--set",
+        replications_noun="points",
+    )
     with progress_bar(f"sweeping {architecture.name}", delay_s=0.5) as progress:
         result = run_sweep(
             architecture, grid, seed=seed, requests=requests, workers=workers, progress=progress
@@ -314,9 +326,11 @@ def compare(
 ) -> None:
     """Run a scenario: candidates under common random numbers, NFR gates, decision matrix."""
     from scaleplan.experiments import compare as run_compare
+    from scaleplan.runsize import check_scenario
     from scaleplan.spec import load_scenario
 
     loaded = load_scenario(scenario)
+    check_scenario(loaded, scenario.parent)
     count = workers if workers is not None else (os.cpu_count() or 1)
     with progress_bar(f"comparing {len(loaded.candidates)} candidates", delay_s=0.5) as progress:
         result = run_compare(loaded, seed=seed, workers=count, progress=progress)

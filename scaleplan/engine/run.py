@@ -42,6 +42,7 @@ from scaleplan.result import (
     SimulationResult,
     Unstable,
 )
+from scaleplan.runsize import check_simulation
 from scaleplan.spec import ArchitectureSpec
 
 FLUSH_EVERY = 4096
@@ -143,6 +144,15 @@ def simulate(
     if unstable is not None and not run_anyway:
         raise UnstableError(unstable, spec.name)
     overloaded = overload_warnings(spec, graph, rate)
+    # A run too large to finish (a typo in a size key) is refused rather than started.
+    check_simulation(
+        spec,
+        requests=requests,
+        rate_per_s=rate_per_s,
+        replications=replications,
+        requests_key="requests",
+        replications_key="replications",
+    )
     by_count = requests is not None or spec.workload.duration_s is None
     planned = int(
         requests if requests is not None else spec.workload.planned_requests(DEFAULT_REQUESTS)

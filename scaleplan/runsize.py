@@ -1,0 +1,246 @@
+"""How long a run would take, and the refusal of a run too large to finish.
+
+A size key with a typo (``requests: 1000000000000000``, ``duration_s`` in milliseconds, a
+sweep over a thousand points of a million requests) starts a run that never ends and cannot be
+told from a slow one. Every command that simulates estimates its run time first — requests in
+all × expected visits per request (from the graph's visit ratios) × :data:`SECONDS_PER_VISIT` —
+and refuses, naming the key to change and the estimate, when it is over :data:`LIMIT_S`.
+
+The estimate is deliberately deterministic (a fixed cost per visit, not a measurement): the same
+file is refused or accepted on every machine. :func:`refuse_if_too_long` is the one check;
+:func:`check_simulation` sizes a plain simulation (the ``simulate`` command and
+:func:`scaleplan.engine.simulate`); the experiments (pull, ramp, sweep, compare) size their
+own budgets and call :func:`refuse_if_too_long` before they start.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from scaleplan.errors import Problem, SpecError
+from scaleplan.spec import ArchitectureSpec, ScenarioSpec
+
+# Wall-clock seconds to simulate one visit to one component: 6–19 µs on the bundled examples
+# (one core, 2025); the estimate uses the middle of that range.
+SECONDS_PER_VISIT = 1e-5
+# A run estimated to take longer than this is refused: an hour is beyond any interactive use,
+# and ten times the size of the longest bundled experiment.
+LIMIT_S = 3600.0
+# Steps of one tractor-pull search, lengthened steps near the limit counted in: about 11 on the
+# bundled examples (bracket, bisection to 2%, curve points).
+PULL_STEPS = 15
+# Requests of a simulation that gives neither requests nor a duration.
+DEFAULT_REQUESTS = 100_000
+
+
+def visits_per_request(spec: ArchitectureSpec) -> float:
+    """Expected visits to all components per arriving request (at least 1)."""
+    from scaleplan.graph import build_graph, visit_ratios
+
+    return max(1.0, math.fsum(visit_ratios(build_graph(spec)).values()))
+
+
+def estimated_s(work: Sequence[tuple[ArchitectureSpec, float]]) -> float:
+    """Estimated wall-clock seconds to simulate ``requests`` of each ``(spec, requests)``."""
+    return math.fsum(
+        requests * visits_per_request(spec) * SECONDS_PER_VISIT for spec, requests in work
+    )
+
+
+def refuse_if_too_long(
+    work: Sequence[tuple[ArchitectureSpec, float]],
+    *,
+    what: str,
+    source: str,
+    key: str,
+    fix: str,
+    line: int | None = None,
+) -> None:
+    """Raise :class:`SpecError` when simulating ``work`` would take more than :data:`LIMIT_S`.
+
+    ``what`` says the size in the user's terms (``"1e+15 requests"``), ``key`` is the key or
+    option that sets it and ``fix`` what to do (``"lower it or pass --requests"``).
+
+    Examples
+    --------
+    >>> from scaleplan.spec import example_spec
+    >>> spec = example_spec()
+    >>> refuse_if_too_long([(spec, 1e5)], what="", source="s", key="k", fix="")  # 1 s: fine
+    >>> refuse_if_too_long(
+    ...     [(spec, 1e15)], what="1e+15 requests", source="s.yaml", key="workload.requests",
+    ...     fix="lower it or pass --requests")
+    Traceback (most recent call last):
+    ...
+    scaleplan.errors.SpecError: s.yaml: workload.requests: 1e+15 requests would take about \
+317 years to simulate (limit 1 hour: about 360,000,000 requests of this architecture); lower it \
+or pass --requests
+    """
+    seconds = estimated_s(work)
+    if not seconds > LIMIT_S:
+        return
+    per_request = seconds / math.fsum(requests for _, requests in work)
+    most = LIMIT_S / per_request
+    message = (
+        f"{what} would take about {duration(seconds)} to simulate (limit {duration(LIMIT_S)}: "
+        f"about {count(most)} requests of this "
+        f"{'architecture' if len({id(spec) for spec, _ in work}) == 1 else 'set of runs'}); {fix}"
+    )
+    raise SpecError([Problem(source, key, message, line)])
+
+
+def check_simulation(
+    spec: ArchitectureSpec,
+    *,
+    requests: int | None = None,
+    rate_per_s: float | None = None,
+    replications: int = 1,
+    requests_key: str = "--requests",
+    replications_key: str = "--replications",
+    replications_noun: str = "replications",
+) -> None:
+    """Refuse a simulation of ``spec`` too large to finish, naming the key that sizes it.
+
+    ``requests`` and ``rate_per_s`` override the workload's as in
+    :func:`scaleplan.engine.simulate`; ``requests_key`` and ``replications_key`` name the
+    overrides for the message (CLI options by default). A sweep passes its points as
+    ``replications`` (``replications_noun="points"``).
+    """
+    workload = spec.workload
+    source = spec.source
+    rate = rate_per_s if rate_per_s is not None else None
+    if requests is not None:
+        planned, key, what = float(requests), requests_key, f"{count(requests)} requests"
+        fix = "lower it"
+    elif workload.requests is not None:
+        planned, key = float(workload.requests), "workload.requests"
+        what, fix = f"{count(planned)} requests", f"lower it or pass {requests_key}"
+    elif workload.duration_s is not None:
+        rate = rate if rate is not None else workload.mean_rate_per_s
+        planned, key = workload.duration_s * rate, "workload.duration_s"
+        what = (
+            f"{count(workload.duration_s)} s at {count(rate)} requests/s "
+            f"({count(planned)} requests)"
+        )
+        fix = f"lower it or pass {requests_key}"
+    else:
+        planned = float(workload.planned_requests(DEFAULT_REQUESTS))
+        key, what, fix = requests_key, f"{count(planned)} requests", "lower it"
+    line = _line(spec, key)
+    refuse_if_too_long([(spec, planned)], what=what, source=source, key=key, fix=fix, line=line)
+    if replications > 1:
+        refuse_if_too_long(
+            [(spec, planned * replications)],
+            what=f"{count(replications)} {replications_noun} × {what}",
+            source=source,
+            key=replications_key,
+            fix="lower it",
+        )
+
+
+def check_pull(spec: ArchitectureSpec, *, requests: int, searches: int, key: str) -> None:
+    """Refuse a tractor pull (or a ramp, ``searches=0``) too large to finish."""
+    if searches:
+        total = float(requests) * searches * PULL_STEPS
+        what = (
+            f"{count(requests)} requests a step × about {PULL_STEPS} steps × "
+            f"{count(searches)} searches"
+        )
+    else:
+        total, what = float(requests), f"{count(requests)} requests"
+    fix = "lower it" + (" or --replications" if searches > 1 else "")
+    refuse_if_too_long([(spec, total)], what=what, source=spec.source, key=key, fix=fix)
+
+
+def check_scenario(scenario: ScenarioSpec, base_dir: str | Path | None = None) -> None:
+    """Refuse a comparison whose run budget (``run.requests``, ``run.pull_requests``, with
+    their replications, over every candidate) is too large to finish."""
+    run = scenario.run
+    specs = list(scenario.architectures().values())
+    lines: dict[tuple[str | int, ...], int] = {}
+    if base_dir is not None and not scenario.source.startswith("<"):
+        lines = _lines(Path(base_dir) / scenario.source)
+    from scaleplan.spec.architecture import line_of
+
+    budgets = (
+        ("requests", run.requests, run.replications, 1, "replications"),
+        ("pull_requests", run.pull_requests, run.pull_replications, PULL_STEPS, "searches"),
+    )
+    for key, requests, times, steps, noun in budgets:
+        each = f" × about {steps} steps" if steps > 1 else ""
+        refuse_if_too_long(
+            [(spec, float(requests) * times * steps) for spec in specs],
+            what=(
+                f"{count(requests)} requests{each} × {count(times)} {noun} × "
+                f"{len(specs)} candidates"
+            ),
+            source=scenario.source,
+            key=f"run.{key}",
+            fix=f"lower it or run.{'pull_' if steps > 1 else ''}replications",
+            line=line_of(lines, ("run", key)),
+        )
+
+
+def _line(spec: ArchitectureSpec, key: str) -> int | None:
+    """The line of ``key`` (a dotted key path) in the file ``spec`` came from, if known."""
+    if key.startswith("-") or spec.source.startswith("<"):
+        return None
+    from scaleplan.spec.architecture import line_of
+
+    return line_of(_lines(Path(spec._base_dir) / spec.source), tuple(key.split(".")))
+
+
+def _lines(path: Path) -> dict[tuple[str | int, ...], int]:
+    from scaleplan.spec.architecture import read_yaml
+
+    try:
+        return dict(read_yaml(path)[1])
+    except SpecError:
+        return {}
+
+
+def count(value: float) -> str:
+    """A count or size for a message: ``20,000``, ``360,000,000``, ``1e+15``.
+
+    Examples
+    --------
+    >>> count(20_000), count(2.5), count(1e15)
+    ('20,000', '2.5', '1e+15')
+    """
+    if value >= 1e10:
+        return f"{value:.3g}"
+    if value == int(value):
+        return f"{value:,.0f}"
+    return f"{value:,.3g}"
+
+
+def duration(seconds: float) -> str:
+    """A rough wall-clock duration: ``40 s``, ``12 minutes``, ``3 hours``, ``317 years``.
+
+    Examples
+    --------
+    >>> duration(40), duration(720), duration(3600), duration(1e10)
+    ('40 s', '12 minutes', '1 hour', '317 years')
+    """
+    units = (("year", 365.25 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60))
+    for name, size in units:
+        if seconds >= size:
+            amount = seconds / size
+            shown = count(round(amount)) if amount < 1e10 else f"{amount:.3g}"
+            return f"{shown} {name}{'' if shown == '1' else 's'}"
+    return f"{seconds:.0f} s"
+
+
+__all__ = [
+    "LIMIT_S",
+    "SECONDS_PER_VISIT",
+    "check_pull",
+    "check_scenario",
+    "check_simulation",
+    "count",
+    "duration",
+    "estimated_s",
+    "refuse_if_too_long",
+    "visits_per_request",
+]
