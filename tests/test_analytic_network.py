@@ -414,7 +414,7 @@ def test_result_serialises_to_json() -> None:
 # --------------------------------------------------------------------------- component kinds
 #
 # Each estimate below is checked against a computation written out by hand from the engine's
-# semantics (scaleplan/engine/data.py, messaging.py): the shard shares come from the spec, the
+# semantics (scaleplan/kinds/database.py, queue.py): the shard shares come from the spec, the
 # queueing formulas from scaleplan.analytic.queues or, where the point is the formula itself,
 # from Pollaczek–Khinchine, Che and the TTL formula written out here.
 

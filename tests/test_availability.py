@@ -15,13 +15,13 @@ import pytest
 
 from scaleplan.analytic.availability import MINUTES_PER_MONTH, k_of_n, series, steady_state
 from scaleplan.engine import HookContext, simulate
-from scaleplan.engine.stations import ServiceStation
 from scaleplan.experiments.availability import (
     down_intervals,
     failures,
     required_components,
     time_with_at_least,
 )
+from scaleplan.kinds.service import ServiceStation
 from scaleplan.spec import ArchitectureSpec, parse_spec
 
 

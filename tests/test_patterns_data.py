@@ -1,4 +1,5 @@
-"""Tests for scaleplan.engine.data: sharded databases, caches and edge offload (issue #3).
+"""Tests for the database, cache and edge kinds: sharded databases, caches and edge offload
+(issue #3).
 
 Each test compares the engine with a closed form or an invariant: per-shard arrivals with the
 shares the key popularity gives (:meth:`DatabaseSpec.shard_shares`), the split of reads and

@@ -1,4 +1,5 @@
-"""Tests for scaleplan.engine.messaging: queues, topics and worker pools (issue #3).
+"""Tests for the queue, topic and worker_pool kinds: queues, topics and worker pools
+(issue #3).
 
 A queue consumed by a pool of r replicas × c slots with exponential jobs is an M/M/(r·c)
 station: its time in system and throughput are compared with Erlang C; the producer's own

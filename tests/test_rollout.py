@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from scaleplan.engine import HookContext
-from scaleplan.engine.stations import ServiceStation
 from scaleplan.errors import SimulationError
 from scaleplan.experiments.rollout import deploy
+from scaleplan.kinds.service import ServiceStation
 from scaleplan.spec import ArchitectureSpec, parse_spec
 from scaleplan.spec.rollout import RolloutSpec
 

@@ -5,7 +5,8 @@ and parallel compositions, k-of-n redundancy, a primary with promotable replicas
 conversion to downtime. It assumes failures are independent and repairs never wait for a repair
 crew; correlated failures and disaster recovery belong to the simulation.
 
-The data stores' models (what the simulation does, :mod:`scaleplan.engine.data`):
+The data stores' models (what the simulation does: :mod:`scaleplan.kinds.database`,
+:mod:`scaleplan.kinds.cache`, :mod:`scaleplan.kinds.queue`):
 
 - a **database shard** of a primary and ``k`` read replicas, each node up a share ``a`` of the
   time, takes writes while a primary runs. When the primary is lost, a running replica is

@@ -19,7 +19,7 @@ from collections.abc import Generator
 from simpy.events import Timeout
 
 from scaleplan.engine.protocol import Scalable
-from scaleplan.spec import AutoscaleSpec
+from scaleplan.spec.components import AutoscaleSpec
 
 SAMPLES_PER_INTERVAL = 10
 

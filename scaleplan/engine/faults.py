@@ -24,9 +24,10 @@ import simpy
 from scipy.special import gamma as gamma_function
 from simpy.events import Timeout
 
-from scaleplan.engine.stations import Replica, ServiceStation, Station
+from scaleplan.engine.protocol import Replica, Station
 from scaleplan.engine.streams import buffered
-from scaleplan.spec import ArchitectureSpec, BaseFailureSpec, ChaosEventSpec
+from scaleplan.spec.architecture import ArchitectureSpec
+from scaleplan.spec.components import BaseFailureSpec, ChaosEventSpec
 
 DEFAULT_DETECTION_S = 10.0
 Process = Generator[Timeout, Any, None]
@@ -98,14 +99,14 @@ class Faults:
             ttr = times_to_repair(failures, self.streams(f"repairs:{name}"))
             for unit in station.failure_units(failures.scope):
                 self.env.process(self.lifecycle(station, unit, ttf, ttr))
-            if isinstance(station, ServiceStation):
+            if getattr(component, "autoscale", None) is not None:
                 self.follow_scaling(station, failures, ttf, ttr)
         for event in self.spec.chaos:
             self.env.process(self.chaos(event))
 
     def follow_scaling(
         self,
-        station: ServiceStation,
+        station: Station,
         failures: BaseFailureSpec,
         ttf: Iterator[float],
         ttr: Iterator[float],
@@ -183,7 +184,6 @@ class Faults:
             targets = [
                 (station, [r for r in station.all_replicas if r.zone == event.zone])
                 for station in self.stations.values()
-                if isinstance(station, ServiceStation)
             ]
             targets = [(station, replicas) for station, replicas in targets if replicas]
         else:

@@ -16,7 +16,7 @@ from simpy.events import Timeout
 
 from scaleplan.engine.protocol import FAILED, OK, REJECTED, Request, Station, StreamFactory, Visit
 from scaleplan.engine.streams import uniforms
-from scaleplan.spec import CallSpec, CircuitBreakerSpec
+from scaleplan.spec.components import CallSpec, CircuitBreakerSpec
 
 # A retry budget's bucket holds at most this many retries saved up, so a long quiet spell
 # cannot pay for a storm (gRPC's retry throttling caps its tokens the same way).

@@ -25,13 +25,13 @@ import simpy
 
 from scaleplan.engine.arrivals import gaps
 from scaleplan.engine.faults import Hook, HookContext, start_faults, time_up
-from scaleplan.engine.messaging import Broker, JobCount
 from scaleplan.engine.protocol import OK, REJECTED, Observer, Request, Station, callbacks
 from scaleplan.engine.recorder import LatencySeries, Recorder, StationSeries, Window
 from scaleplan.engine.streams import buffered, generator
 from scaleplan.errors import SimulationError
 from scaleplan.graph import build_graph
 from scaleplan.kinds import kind_of
+from scaleplan.kinds.queue import Broker, JobCount
 from scaleplan.load import check_stability, overload_warnings
 from scaleplan.metrics import DEFAULT_BINS, MeanCI, batch_means_ci, mser_batches, replication_ci
 from scaleplan.result import (

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from scaleplan.spec.components import KeySpaceSpec
 
 BLOCK = 4096
 
@@ -39,3 +43,10 @@ def buffered(draw: Callable[[int], np.ndarray], block: int = BLOCK) -> Iterator[
 
 def uniforms(rng: np.random.Generator) -> Iterator[float]:
     return buffered(rng.random)
+
+
+def key_sampler(keys: KeySpaceSpec, rng: np.random.Generator) -> Iterator[float]:
+    """Key ids drawn from their popularity (0 is the most popular)."""
+    cumulative = np.cumsum(keys.probabilities)
+    cumulative[-1] = 1.0
+    return buffered(lambda n: np.searchsorted(cumulative, rng.random(n), side="right"))

@@ -62,7 +62,7 @@ from scaleplan.analytic.availability import (
     series,
 )
 from scaleplan.engine import HookContext, simulate
-from scaleplan.engine.stations import Station
+from scaleplan.engine.protocol import Station
 from scaleplan.experiments._common import clean
 from scaleplan.experiments.nfr import Verdict, _decide, _not_evaluated
 from scaleplan.load import offered_loads

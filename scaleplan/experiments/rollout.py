@@ -54,9 +54,10 @@ import simpy
 
 from scaleplan.engine import HookContext, simulate
 from scaleplan.engine.protocol import OK, Observer, Replica, Request, Station
-from scaleplan.engine.stations import LoadBalancerStation, ServiceStation
 from scaleplan.errors import SimulationError
 from scaleplan.experiments._common import clean
+from scaleplan.kinds.load_balancer import LoadBalancerStation
+from scaleplan.kinds.service import ServiceStation
 from scaleplan.metrics import MeanCI, replication_ci
 from scaleplan.result import SimulationResult
 from scaleplan.spec import ArchitectureSpec, LoadBalancerSpec, ServiceSpec

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # imported for annotations only: the engine imports the spec,
     import numpy as np
     import simpy
 
-    from scaleplan.engine.stations import Station
+    from scaleplan.engine.protocol import Station
     from scaleplan.widgets.knobs import Knob
 
 StreamFactory = Callable[[str], "np.random.Generator"]

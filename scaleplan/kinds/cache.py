@@ -1,14 +1,192 @@
 """The ``cache`` kind: a fixed hit ratio, or a real LRU/TTL over sampled keys, in front of a
 backing component (spec :class:`~scaleplan.spec.CacheSpec`, station
-:class:`~scaleplan.engine.data.CacheStation`; Che's approximation in the estimate)."""
+:class:`CacheStation`, below; Che's approximation in the estimate)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
+import numpy as np
+import simpy
+from simpy.events import Timeout
+
+from scaleplan.engine.protocol import (
+    OK,
+    Replica,
+    Request,
+    Station,
+    StreamFactory,
+    Visit,
+    service_times,
+)
+from scaleplan.engine.streams import key_sampler, uniforms
 from scaleplan.kinds.base import ComponentKind
-from scaleplan.spec.components import CacheSpec
+from scaleplan.spec.components import (
+    CacheSpec,
+    che_characteristic_time,
+)
+
+
+class CacheStation(Station):
+    kind = "cache"
+
+    def __init__(self, name: str, spec: CacheSpec, env: simpy.Environment, streams: StreamFactory):
+        super().__init__(name, env)
+        self.spec = spec
+        self.replicas = [Replica(spec.concurrency) for _ in range(spec.replicas)]
+        self.lookup_s = service_times(spec.service_time, streams(f"service:{name}"))
+        self.hits_draw: Iterator[float] = uniforms(streams(f"hits:{name}"))
+        self.key_draw = (
+            key_sampler(spec.keys, streams(f"keys:{name}")) if spec.keys is not None else None
+        )
+        self.lru: OrderedDict[int, float] = OrderedDict()
+        self.prefill_rng = streams(f"prefill:{name}")
+        self.next_replica = 0
+        self.backing: Station | None = None
+        self.hits = 0
+        self.lookups = 0
+        # (time, hit) of each lookup is too much to keep; per-bucket counts come from
+        # the records instead: a hit's record has held == span (no backing call).
+        self.restarts = 0
+        self.bypassed = 0  # lookups sent to the backing store because their node was down
+
+    def connect(self, stations: dict[str, Station], streams: StreamFactory) -> None:
+        self.backing = stations[self.spec.backing]
+
+    def start(self) -> None:
+        spec = self.spec
+        if spec.keys is not None and not spec.cold_start:
+            self.prefill(self.prefill_rng)
+        for at in spec.restart_at_s:
+            self.env.process(self.restart_at(at))
+
+    def prefill(self, rng: np.random.Generator) -> None:
+        """Start warm, in LRU's steady state rather than with the most popular keys.
+
+        Under Che's approximation key k is cached with probability h_k = 1 − e^{−p_k t_C},
+        last requested an age ~ Exp(p_k) ago truncated at t_C (in requests): draw each key's
+        membership and age from those, most recent last. With a TTL, fills are spread evenly
+        over the past TTL so expiries do not all fall at once.
+        """
+        spec = self.spec
+        assert spec.keys is not None
+        p = spec.keys.probabilities
+        if spec.size is None or spec.size >= spec.keys.count:
+            members = np.arange(spec.keys.count)
+            ages = rng.random(len(members))
+        else:
+            t_c = che_characteristic_time(spec.keys, spec.size)
+            hit = -np.expm1(-p * t_c)
+            members = np.flatnonzero(rng.random(len(p)) < hit)
+            # Inverse CDF of an exponential truncated at t_C.
+            u = rng.random(len(members))
+            ages = -np.log1p(-u * hit[members]) / p[members]
+            if len(members) > spec.size:  # keep the most recent, as LRU would
+                keep = np.argsort(ages)[: spec.size]
+                members, ages = members[keep], ages[keep]
+        order = np.argsort(-ages)  # oldest first: the LRU end
+        ttl = spec.ttl_s or 0.0
+        fills = -ttl * rng.random(len(members)) if ttl else np.zeros(len(members))
+        for key, filled in zip(members[order].tolist(), fills.tolist(), strict=True):
+            self.lru[key] = filled
+
+    # -- failures: a node that crashes loses its entries (the keys that hash to it); until a
+    # health check notices, its lookups miss; then the others take its keys, and when it is
+    # back it starts empty
+
+    def crash(self, replica: Replica) -> None:
+        super().crash(replica)
+        self.forget(replica)
+
+    def set_rotation(self, replica: Replica, serving: bool) -> None:
+        if serving:
+            self.forget(replica)
+        super().set_rotation(replica, serving)
+
+    def forget(self, replica: Replica) -> None:
+        nodes = self.all_replicas or self.replicas
+        if self.lru and replica in nodes:
+            index, count = nodes.index(replica), len(nodes)
+            for key in [key for key in self.lru if key % count == index]:
+                del self.lru[key]
+
+    def restart_at(self, at: float):  # type: ignore[no-untyped-def]
+        yield Timeout(self.env, at)
+        self.lru.clear()
+        self.restarts += 1
+
+    def hit(self) -> tuple[bool, int]:
+        spec = self.spec
+        if self.key_draw is None:
+            assert spec.hit_ratio is not None
+            return next(self.hits_draw) < spec.hit_ratio, -1
+        key = int(next(self.key_draw))
+        filled = self.lru.get(key)
+        if filled is None:
+            return False, key
+        if spec.ttl_s is not None and self.env.now - filled > spec.ttl_s:
+            del self.lru[key]
+            return False, key
+        self.lru.move_to_end(key)
+        return True, key
+
+    def fill(self, key: int) -> None:
+        if key < 0:
+            return
+        self.lru[key] = self.env.now
+        self.lru.move_to_end(key)
+        size = self.spec.size
+        if size is not None and len(self.lru) > size:
+            self.lru.popitem(last=False)
+
+    def visit(self, request: Request) -> Visit:
+        env = self.env
+        arrived = env.now
+        replicas = self.replicas
+        replica = replicas[self.next_replica % len(replicas)] if replicas else None
+        self.next_replica += 1
+        if replica is None or not replica.up or replica.extra_error:
+            # A node that is down (or no node left) answers nothing: the client treats the
+            # error as a miss and reads the backing store, without filling the cache.
+            self.bypassed += 1
+            assert self.backing is not None
+            status = yield from self.backing.visit(request)
+            done = env.now
+            self.records.append((done, 0.0, 0.0, 0.0, done - arrived))
+            return status
+        waited = yield from self.serve_simple(replica, self.lookup_s)
+        own = env.now - arrived - waited
+        self.lookups += 1
+        hit, key = self.hit()
+        status = OK
+        if hit:
+            self.hits += 1
+        else:
+            assert self.backing is not None
+            status = yield from self.backing.visit(request)
+            if status == OK:
+                self.fill(key)
+        done = env.now
+        self.records.append((done, waited, own, own, done - arrived))
+        return status
+
+    def details(self) -> dict[str, Any]:
+        figures: dict[str, Any] = {
+            "lookups": self.lookups,
+            "hits": self.hits,
+            "hit_ratio_whole_run": self.hits / self.lookups if self.lookups else None,
+            "hit_ratio_expected": 1 - self.spec.che_miss_ratio(None)
+            if self.spec.ttl_s is None
+            else None,
+        }
+        if self.spec.keys is not None:
+            figures["entries"] = len(self.lru)
+            figures["restarts"] = self.restarts
+        if self.bypassed:
+            figures["bypassed_node_down"] = self.bypassed
+        return figures
 
 
 class CacheKind(ComponentKind):
@@ -25,8 +203,6 @@ class CacheKind(ComponentKind):
     }
 
     def station(self, name: str, spec: Any, env: Any, streams: Any) -> Any:
-        from scaleplan.engine.data import CacheStation
-
         return CacheStation(name, spec, env, streams)
 
     def analytic_station(self, ctx: Any, name: str, spans: Mapping[str, float]) -> Any:

@@ -1,15 +1,300 @@
 """The ``database`` kind: shards (hash or range) over a key popularity, a primary and read
 replicas per shard, a read/write mix and replication lag (spec
-:class:`~scaleplan.spec.DatabaseSpec`, station :class:`~scaleplan.engine.data.DatabaseStation`,
-per-shard nodes in the estimate)."""
+:class:`~scaleplan.spec.DatabaseSpec`, station :class:`DatabaseStation`, below,
+per-shard nodes in the estimate).
+
+A database routes each request to the shard of the key it touches (the shard's share comes
+from the key popularity, exactly as :meth:`DatabaseSpec.shard_shares` computes it), reads to
+the primary or a read replica, writes to the primary. Each shard is a child station, so the
+result shows per-shard load and a hot shard under skew is visible.
+
+A cache with ``keys`` runs a real LRU (with a TTL when given) over keys sampled from their
+popularity, so a cold start and its thundering herd on the backing store appear by themselves;
+with a fixed ``hit_ratio`` each lookup hits with that probability.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import Any, ClassVar
 
+import numpy as np
+import simpy
+from simpy.events import Timeout
+
+from scaleplan.engine.policies import POLICIES, Policy
+from scaleplan.engine.protocol import (
+    FAILED,
+    OK,
+    REJECTED,
+    Replica,
+    Request,
+    Station,
+    StreamFactory,
+    Visit,
+    acquire,
+    crash,
+    full,
+    release,
+    service_times,
+)
+from scaleplan.engine.streams import buffered, uniforms
 from scaleplan.kinds.base import ComponentKind
-from scaleplan.spec.components import DatabaseSpec
+from scaleplan.metrics import LatencySketch
+from scaleplan.spec.components import (
+    DatabaseSpec,
+)
+
+
+class ShardStation(Station):
+    """One shard: a primary and its read replicas, each a node with its own queue."""
+
+    kind = "shard"
+
+    def __init__(
+        self,
+        name: str,
+        spec: DatabaseSpec,
+        env: simpy.Environment,
+        streams: StreamFactory,
+    ):
+        super().__init__(name, env)
+        self.spec = spec
+        self.replicas = [Replica(spec.concurrency) for _ in range(spec.nodes_per_shard)]
+        self.queue_limit = spec.queue_limit
+        self.read_s = service_times(spec.read_time, streams(f"read:{name}"))
+        self.write_s = service_times(spec.write_time or spec.read_time, streams(f"write:{name}"))
+        readers = list(range(0 if spec.reads_from_primary else 1, spec.nodes_per_shard))
+        self.readers = readers
+        self.read_policy: Policy = POLICIES[spec.read_policy](
+            [1.0] * len(readers),
+            lambda index: self.replicas[self.readers[index]].load(),
+            streams(f"dispatch:{name}"),
+        )
+        self.reads = 0
+        self.writes = 0
+        # Failures (scaleplan.engine.faults): the node holding the primary role (None while
+        # failing over, or while every node is down), the nodes health checks see as up, and
+        # the promotion time.
+        self.primary: Replica | None = self.replicas[0]
+        self.rotation: list[Replica] = list(self.replicas)
+        self.failing_over = False
+        self.failover_s = spec.failures.failover_s if spec.failures is not None else 0.0
+        self.on_change: Callable[[], None] = lambda: None
+        self.errors_draw: Iterator[float] = uniforms(streams(f"errors:{name}"))
+        self.lost = 0
+        self.failovers = 0
+
+    @property
+    def serving(self) -> bool:
+        """Whether the shard takes writes: a primary holds the role and runs."""
+        return self.primary is not None and self.primary.up
+
+    def serve(self, write: bool, request: Request) -> Visit:
+        env = self.env
+        arrived = env.now
+        node: Replica | None
+        if write:
+            node = self.primary
+            service_s = self.write_s
+            self.writes += 1
+        else:
+            readers = self.readers
+            node = self.replicas[readers[self.read_policy.choose()]] if readers else self.primary
+            service_s = self.read_s
+            self.reads += 1
+        if node is None or not node.up:  # failing over, or a crash not yet noticed
+            return self.fail(request)
+        if full(node, self.queue_limit):
+            self.reject_times.append(arrived)
+            request.error(self.name, REJECTED)
+            return REJECTED
+        epoch = node.epoch
+        turn = acquire(node, env)
+        if turn is not None and not (yield turn):  # the node crashed while we waited
+            return self.fail(request)
+        started = env.now
+        yield Timeout(env, next(service_s) * node.slowdown)
+        if node.epoch != epoch:  # crashed while serving: the slot went with it
+            return self.fail(request)
+        release(node)
+        if node.extra_error and next(self.errors_draw) < node.extra_error:
+            return self.fail(request)
+        done = env.now
+        own = done - started
+        self.records.append((done, started - arrived, own, own, done - arrived))
+        return OK
+
+    def fail(self, request: Request) -> int:
+        self.lost += 1
+        self.failure_times.append(self.env.now)
+        request.error(self.name, FAILED)
+        return FAILED
+
+    # -- failures: a node's crash, repair and rotation, and the primary's failover --------
+
+    def crash_node(self, node: Replica) -> None:
+        crash(node)
+        self.changed()
+
+    def repair_node(self, node: Replica) -> None:
+        node.up = True
+        if self.primary is None and not self.failing_over:  # the first node back leads
+            self.primary = node
+        self.changed()
+
+    def set_node_rotation(self, node: Replica, serving: bool) -> None:
+        if serving and node not in self.rotation:
+            self.rotation.append(node)
+        elif not serving and node in self.rotation:
+            self.rotation.remove(node)
+            if node is self.primary and len(self.replicas) > 1:
+                # The primary is gone: promote a read replica if one runs; with none, the
+                # first node repaired takes the role.
+                self.primary = None
+                if any(other.up for other in self.replicas):
+                    self.failing_over = True
+                    self.env.process(self.failover())
+        else:
+            return
+        self.changed()
+
+    def failover(self) -> Generator[Timeout, Any, None]:
+        yield Timeout(self.env, self.failover_s)
+        self.failing_over = False
+        candidates = [node for node in self.rotation if node.up] or [
+            node for node in self.replicas if node.up
+        ]
+        if candidates and self.primary is None:
+            self.primary = candidates[0]
+            self.failovers += 1
+        self.changed()
+
+    def changed(self) -> None:
+        """Reads go to the nodes in rotation (the primary among them when it takes reads; the
+        primary alone when no read replica is left)."""
+        spec = self.spec
+        readers = [
+            index
+            for index, node in enumerate(self.replicas)
+            if node in self.rotation and (spec.reads_from_primary or node is not self.primary)
+        ]
+        if readers != self.readers:
+            self.readers = readers
+            if readers:
+                self.read_policy.resize([1.0] * len(readers))
+        serving = int(self.serving)
+        if serving != (self.up_log[-1][1] if self.up_log else 1):
+            self.up_log.append((self.env.now, serving))
+        self.on_change()
+
+    def details(self) -> dict[str, Any]:
+        figures: dict[str, Any] = {"reads": self.reads, "writes": self.writes}
+        if self.lost:
+            figures["failed"] = self.lost
+        if self.failovers:
+            figures["failovers"] = self.failovers
+        return figures
+
+
+class DatabaseStation(Station):
+    kind = "database"
+
+    def __init__(
+        self, name: str, spec: DatabaseSpec, env: simpy.Environment, streams: StreamFactory
+    ):
+        super().__init__(name, env)
+        self.spec = spec
+        self.shards = [
+            ShardStation(f"{name}/shard-{index}", spec, env, streams)
+            for index in range(spec.shards)
+        ]
+        self.children = list(self.shards)
+        # Every node of every shard, so that capacity and utilisation cover the whole store.
+        self.replicas = [node for shard in self.shards for node in shard.replicas]
+        cumulative = np.cumsum(spec.shard_shares())
+        cumulative[-1] = 1.0
+        rng = streams(f"keys:{name}")
+        self.shard_of_request: Iterator[float] = buffered(
+            lambda n: np.searchsorted(cumulative, rng.random(n), side="right")
+        )
+        self.operation: Iterator[float] = uniforms(streams(f"operation:{name}"))
+        self.lag_s = (
+            service_times(spec.replication_lag, streams(f"lag:{name}"))
+            if spec.replication_lag is not None and spec.read_replicas
+            else None
+        )
+        self.lags: list[float] = []
+        self.lag_sketch = LatencySketch()
+        self.shard_of_node = {id(node): shard for shard in self.shards for node in shard.replicas}
+        for shard in self.shards:
+            shard.on_change = self.shard_changed
+
+    def visit(self, request: Request) -> Visit:
+        env = self.env
+        arrived = env.now
+        shard = self.shards[int(next(self.shard_of_request))]
+        write = next(self.operation) >= self.spec.read_ratio
+        status = yield from shard.serve(write, request)
+        if status == FAILED:
+            self.failure_times.append(env.now)
+        if status == OK:
+            _, waited, own, held, _ = shard.records[-1]
+            done = env.now
+            self.records.append((done, waited, own, held, done - arrived))
+            if write and self.lag_s is not None:
+                self.lags.append(next(self.lag_s) * 1e3)
+                if len(self.lags) >= 4096:
+                    self.lag_sketch.add_many(np.asarray(self.lags))
+                    self.lags.clear()
+        return status
+
+    # -- failures: nodes crash and are repaired in their shard; the database's up log counts
+    # the shards that take writes (it is up when every shard is)
+
+    def failure_units(self, scope: str) -> list[Callable[[], list[Replica]]]:
+        if scope == "component":
+            return [lambda: list(self.all_replicas)]
+        if scope == "shard":
+            return [_nodes_of(shard) for shard in self.shards]
+        return [_nodes_of(node) for node in self.all_replicas]
+
+    def crash(self, replica: Replica) -> None:
+        self.shard_of_node[id(replica)].crash_node(replica)
+
+    def repair(self, replica: Replica) -> None:
+        self.shard_of_node[id(replica)].repair_node(replica)
+
+    def set_rotation(self, replica: Replica, serving: bool) -> None:
+        self.shard_of_node[id(replica)].set_node_rotation(replica, serving)
+
+    def shard_changed(self) -> None:
+        serving = sum(shard.serving for shard in self.shards)
+        if serving != (self.up_log[-1][1] if self.up_log else len(self.shards)):
+            self.up_log.append((self.env.now, serving))
+
+    def details(self) -> dict[str, Any]:
+        figures: dict[str, Any] = {
+            "shards": len(self.shards),
+            "shard_shares_expected": [round(float(x), 6) for x in self.spec.shard_shares()],
+        }
+        if self.lag_s is not None:
+            if self.lags:
+                self.lag_sketch.add_many(np.asarray(self.lags))
+                self.lags.clear()
+            if self.lag_sketch.count:
+                figures["replication_lag_ms"] = {
+                    "mean": self.lag_sketch.mean,
+                    "p99": self.lag_sketch.quantile(0.99),
+                }
+        return figures
+
+
+def _nodes_of(unit: Replica | ShardStation) -> Callable[[], list[Replica]]:
+    """A failure unit: one node, or every node of a shard."""
+    if isinstance(unit, ShardStation):
+        return lambda: list(unit.replicas)
+    return lambda: [unit]
 
 
 class DatabaseKind(ComponentKind):
@@ -25,8 +310,6 @@ class DatabaseKind(ComponentKind):
     }
 
     def station(self, name: str, spec: Any, env: Any, streams: Any) -> Any:
-        from scaleplan.engine.data import DatabaseStation
-
         return DatabaseStation(name, spec, env, streams)
 
     def analytic_station(self, ctx: Any, name: str, spans: Mapping[str, float]) -> Any:

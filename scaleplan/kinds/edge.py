@@ -1,14 +1,71 @@
 """The ``edge`` kind: a share of requests answered at the edge or in the front end with a
 latency of its own; the rest goes on (spec :class:`~scaleplan.spec.EdgeSpec`, station
-:class:`~scaleplan.engine.data.EdgeStation`)."""
+:class:`EdgeStation`, below)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
+import simpy
+
+from scaleplan.engine.protocol import (
+    OK,
+    Replica,
+    Request,
+    Station,
+    StreamFactory,
+    Visit,
+    service_times,
+)
+from scaleplan.engine.streams import uniforms
 from scaleplan.kinds.base import ComponentKind
-from scaleplan.spec.components import EdgeSpec
+from scaleplan.spec.components import (
+    EdgeSpec,
+)
+
+
+class EdgeStation(Station):
+    """Answers a share of requests itself (its own latency); forwards the rest."""
+
+    kind = "edge"
+
+    def __init__(self, name: str, spec: EdgeSpec, env: simpy.Environment, streams: StreamFactory):
+        super().__init__(name, env)
+        self.spec = spec
+        self.replicas = [Replica(spec.concurrency)]
+        self.edge_s = service_times(spec.service_time, streams(f"service:{name}"))
+        self.answered: Iterator[float] = uniforms(streams(f"routing:{name}"))
+        self.origin: Station | None = None
+        self.at_edge = 0
+        self.forwarded = 0
+
+    def connect(self, stations: dict[str, Station], streams: StreamFactory) -> None:
+        self.origin = stations[self.spec.to]
+
+    def visit(self, request: Request) -> Visit:
+        env = self.env
+        arrived = env.now
+        waited = yield from self.serve_simple(self.replicas[0], self.edge_s)
+        own = env.now - arrived - waited
+        status = OK
+        if next(self.answered) < self.spec.share:
+            self.at_edge += 1
+        else:
+            self.forwarded += 1
+            assert self.origin is not None
+            status = yield from self.origin.visit(request)
+        done = env.now
+        self.records.append((done, waited, own, own, done - arrived))
+        return status
+
+    def details(self) -> dict[str, Any]:
+        total = self.at_edge + self.forwarded
+        return {
+            "answered_at_edge": self.at_edge,
+            "forwarded": self.forwarded,
+            "edge_share": self.at_edge / total if total else None,
+        }
 
 
 class EdgeKind(ComponentKind):
@@ -21,8 +78,6 @@ class EdgeKind(ComponentKind):
     }
 
     def station(self, name: str, spec: Any, env: Any, streams: Any) -> Any:
-        from scaleplan.engine.data import EdgeStation
-
         return EdgeStation(name, spec, env, streams)
 
     def analytic_station(self, ctx: Any, name: str, spans: Mapping[str, float]) -> Any:

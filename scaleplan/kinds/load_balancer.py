@@ -1,15 +1,98 @@
 """The ``load_balancer`` kind: forwards each request to one replica of its targets, chosen by
 its policy, optionally with a service time of its own (spec
 :class:`~scaleplan.spec.LoadBalancerSpec`, station
-:class:`~scaleplan.engine.stations.LoadBalancerStation`)."""
+:class:`LoadBalancerStation`, below)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
+import simpy
+
+from scaleplan.engine.policies import POLICIES, Policy
+from scaleplan.engine.protocol import (
+    FAILED,
+    OK,
+    Replica,
+    Request,
+    Station,
+    StreamFactory,
+    Visit,
+    service_times,
+)
 from scaleplan.kinds.base import ComponentKind
+from scaleplan.kinds.service import ServiceStation
 from scaleplan.spec.components import LoadBalancerSpec
+
+
+class LoadBalancerStation(Station):
+    """Forwards each request to one replica of its target services, chosen by its policy."""
+
+    kind = "load_balancer"
+
+    def __init__(
+        self, name: str, spec: LoadBalancerSpec, env: simpy.Environment, streams: StreamFactory
+    ):
+        super().__init__(name, env)
+        self.spec = spec
+        self.endpoints: list[tuple[ServiceStation, Replica]] = []
+        self.targets: list[tuple[ServiceStation, float]] = []
+        self.policy: Policy | None = None
+        self.service_s: Iterator[float] | None = None
+        if spec.service_time is not None:
+            self.service_s = service_times(spec.service_time, streams(f"service:{name}"))
+            self.replicas = [Replica(spec.concurrency)]
+
+    def connect(self, stations: dict[str, Station], streams: StreamFactory) -> None:
+        for target in self.spec.to:
+            station = stations[target.to]
+            assert isinstance(station, ServiceStation)  # checked when the spec was loaded
+            self.targets.append((station, target.weight))
+            station.listeners.append(self.rebuild)
+        weights = self._endpoint_weights()
+        self.policy = POLICIES[self.spec.policy](
+            weights, self.endpoint_load, streams(f"dispatch:{self.name}")
+        )
+
+    def _endpoint_weights(self) -> list[float]:
+        self.endpoints = []
+        weights: list[float] = []
+        for station, weight in self.targets:
+            for replica in station.replicas:
+                self.endpoints.append((station, replica))
+                weights.append(weight / len(station.replicas))
+        return weights
+
+    def rebuild(self) -> None:
+        """A target gained or lost replicas: spread over the current ones."""
+        assert self.policy is not None
+        weights = self._endpoint_weights()
+        if weights:
+            self.policy.resize(weights)
+
+    def endpoint_load(self, index: int) -> int:
+        return self.endpoints[index][1].load()
+
+    def visit(self, request: Request) -> Visit:
+        env = self.env
+        arrived = env.now
+        waited = own = 0.0
+        if self.service_s is not None:
+            waited = yield from self.serve_simple(self.replicas[0], self.service_s)
+            own = env.now - arrived - waited
+        assert self.policy is not None
+        if not self.endpoints:  # no healthy replica behind the balancer
+            self.failure_times.append(env.now)
+            request.error(self.name, FAILED)
+            return FAILED
+        station, replica = self.endpoints[self.policy.choose()]
+        status = yield from station.serve(replica, request)
+        done = env.now
+        self.records.append((done, waited, own, own, done - arrived))
+        if status != OK:
+            self.failure_times.append(done)
+        return status
 
 
 class LoadBalancerKind(ComponentKind):
@@ -30,8 +113,6 @@ class LoadBalancerKind(ComponentKind):
     }
 
     def station(self, name: str, spec: Any, env: Any, streams: Any) -> Any:
-        from scaleplan.engine.stations import LoadBalancerStation
-
         return LoadBalancerStation(name, spec, env, streams)
 
     def analytic_station(self, ctx: Any, name: str, spans: Mapping[str, float]) -> Any:

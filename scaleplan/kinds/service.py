@@ -1,12 +1,44 @@
 """The ``service`` kind: replicas × concurrency slots, a FIFO per replica, calls in order or in
 parallel, autoscaling, failures and zones (spec :class:`~scaleplan.spec.ServiceSpec`, station
-:class:`~scaleplan.engine.stations.ServiceStation`)."""
+:class:`ServiceStation`, below).
+
+A station is one small class per ``kind`` with a generator method ``visit(request)`` that a
+request's process delegates to (``yield from``) and that returns the request's status there
+(:data:`OK`, :data:`REJECTED`, :data:`FAILED`). Every kind's station lives in its kind's module.
+
+The protocol they share (statuses, the request, replicas and their slots, the station base,
+observers) is :mod:`scaleplan.engine.protocol`.
+
+What is recorded per visit is one tuple appended to ``records`` (completion time, wait,
+own service, holding time, span), turned into statistics in bulk by the recorder.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
+import simpy
+from simpy.events import Timeout
+
+from scaleplan.engine.autoscale import Autoscaler
+from scaleplan.engine.policies import POLICIES, Policy
+from scaleplan.engine.protocol import (
+    FAILED,
+    OK,
+    REJECTED,
+    Replica,
+    Request,
+    Station,
+    StreamFactory,
+    Visit,
+    acquire,
+    full,
+    release,
+    service_times,
+)
+from scaleplan.engine.resilience import ResilientCall
+from scaleplan.engine.streams import uniforms
 from scaleplan.kinds.base import ComponentKind, autoscaled_nodes
 from scaleplan.spec.components import ServiceSpec
 
@@ -27,6 +59,216 @@ def service_passes_poisson(ctx: Any, name: str) -> bool:
     return bool(component.service_time.scv == 1.0 and not holds and split_ok)
 
 
+class ServiceStation(Station):
+    kind = "service"
+
+    def __init__(
+        self, name: str, spec: ServiceSpec, env: simpy.Environment, streams: StreamFactory
+    ):
+        super().__init__(name, env)
+        self.spec = spec
+        self.streams = streams
+        zones = spec.zones or ("",)
+        self.replicas = [
+            Replica(spec.concurrency, zones[index % len(zones)]) for index in range(spec.replicas)
+        ]
+        self.all_replicas = list(self.replicas)
+        self.queue_limit = spec.queue_limit
+        self.hold = spec.hold_during_calls
+        self.parallel = spec.parallel
+        self.max_wait_s = (
+            spec.load_shedding.max_wait_ms / 1000 if spec.load_shedding is not None else None
+        )
+        self.error_probability = spec.error_probability
+        self.errors: Iterator[float] = uniforms(streams(f"errors:{name}"))
+        self.service_s = service_times(spec.service_time, streams(f"service:{name}"))
+        self.routing: Iterator[float] = uniforms(streams(f"routing:{name}"))
+        # (station, probability, resilient caller or None)
+        self.calls: list[tuple[Station, float, Any]] = []
+        self.shed = 0
+        self.failed_here = 0
+        self.dispatch: Policy = POLICIES[spec.dispatch](
+            [1.0] * spec.replicas, self.replicas_load, streams(f"dispatch:{name}")
+        )
+
+    def replicas_load(self, index: int) -> int:
+        return self.replicas[index].load()
+
+    def connect(self, stations: dict[str, Station], streams: StreamFactory) -> None:
+        self.calls = []
+        for index, call in enumerate(self.spec.calls):
+            target = stations[call.to]
+            caller = (
+                ResilientCall(self.env, f"{self.name}->{call.to}#{index}", call, target, streams)
+                if call.resilient
+                else None
+            )
+            self.calls.append((target, call.probability, caller))
+
+    def start(self) -> None:
+        if self.spec.autoscale is not None:
+            Autoscaler(self, self.spec.autoscale).start()
+
+    def visit(self, request: Request) -> Visit:
+        replicas = self.replicas
+        if len(replicas) > 1:
+            replica = replicas[self.dispatch.choose()]
+        elif replicas:
+            replica = replicas[0]
+        else:  # every replica is out of rotation
+            self.failure_times.append(self.env.now)
+            request.error(self.name, FAILED)
+            return FAILED
+        return (yield from self.serve(replica, request))
+
+    def serve(self, replica: Replica, request: Request, holding: bool = False) -> Visit:
+        """Serve ``request`` on ``replica``: take a slot (unless ``holding`` one already, as a
+        worker that pulled a job from its broker does), serve, make the calls, free the slot.
+
+        The one implementation of a service's work, for services and worker pools alike.
+        """
+        env = self.env
+        arrived = env.now
+        version = replica.version
+        request.versions |= 1 << version
+        if not replica.up:  # crashed, and no health check has noticed yet
+            return self._refused(replica, request, version, arrived, FAILED)
+        epoch = replica.epoch
+        if not holding:
+            if self.queue_limit is not None and full(replica, self.queue_limit):
+                return self._refused(replica, request, version, arrived, REJECTED)
+            turn = acquire(replica, env)
+            if turn is not None:
+                # The slot is handed over by release() (True), or the replica crashed (False).
+                if not (yield turn):
+                    return self._refused(replica, request, version, arrived, FAILED)
+                if self.max_wait_s is not None and env.now - arrived > self.max_wait_s:
+                    release(replica)
+                    self.shed += 1
+                    return self._refused(replica, request, version, arrived, REJECTED)
+        started = env.now
+        yield Timeout(env, next(self.service_s) * replica.slowdown)
+        if replica.epoch != epoch:  # crashed while serving: the slot went with it
+            return self._refused(replica, request, version, arrived, FAILED)
+        served = env.now
+        status = OK
+        error = self.error_probability + replica.extra_error
+        replica.served += 1
+        if error and next(self.errors) < error:
+            status = FAILED
+            self.failed_here += 1
+            replica.errors += 1
+            request.error(self.name, FAILED)
+        if not self.hold:
+            release(replica)
+        if self.calls and status == OK:
+            status = yield from (
+                self.call_parallel(request) if self.parallel else self.call_in_order(request)
+            )
+        done = env.now
+        if self.hold:
+            if replica.epoch != epoch:  # crashed while waiting for its calls
+                return self._refused(replica, request, version, arrived, FAILED)
+            release(replica)
+            held = done - started
+        else:
+            held = served - started
+        self.records.append((done, started - arrived, served - started, held, done - arrived))
+        if status != OK:  # an error here or from a call: this component answered with it
+            self.failure_times.append(done)
+        if self.served_observers:
+            for observe in self.served_observers:
+                observe(self, replica, request, version, status, arrived)
+        return status
+
+    def _refused(
+        self, replica: Replica, request: Request, version: int, arrived: float, status: int
+    ) -> int:
+        """A visit that ends here without a record (rejected, or failed by a crash)."""
+        now = self.env.now
+        (self.reject_times if status == REJECTED else self.failure_times).append(now)
+        request.error(self.name, status)
+        for observe in self.served_observers:
+            observe(self, replica, request, version, status, arrived)
+        return status
+
+    def call_in_order(self, request: Request) -> Visit:
+        routing = self.routing
+        for station, probability, caller in self.calls:
+            if probability < 1.0 and next(routing) >= probability:
+                continue
+            if caller is None:
+                status = yield from station.visit(request)
+            else:
+                status = yield from caller.call(request)
+            if status != OK:
+                return status
+        return OK
+
+    def call_parallel(self, request: Request) -> Visit:
+        """The calls at once, each in a process of its own carrying the same request."""
+        env = self.env
+        routing = self.routing
+        branches = [
+            env.process(station.visit(request) if caller is None else caller.call(request))
+            for station, probability, caller in self.calls
+            if probability >= 1.0 or next(routing) < probability
+        ]
+        if not branches:
+            return OK
+        outcome = yield env.all_of(branches)
+        statuses = [status for status in outcome.values() if status != OK]
+        return max(statuses) if statuses else OK
+
+    # -- autoscaling ------------------------------------------------------------------
+
+    def add_replica(self) -> None:
+        zones = self.spec.zones or ("",)
+        replica = Replica(self.spec.concurrency, zones[len(self.all_replicas) % len(zones)])
+        self.replicas.append(replica)
+        self.all_replicas.append(replica)
+        self.rotation_changed()
+
+    def rotation_changed(self) -> None:
+        if self.replicas:
+            self.dispatch.resize([1.0] * len(self.replicas))
+        self.notify()
+
+    @property
+    def members(self) -> int:
+        """Replicas the component runs, up or down, in rotation or not (what scaling counts)."""
+        return len(self.all_replicas)
+
+    def remove_replica(self) -> None:
+        """Retire one replica: a crashed one first (as a ReplicaSet deletes unready pods
+        first), else the least loaded one in rotation, which finishes what it holds. A retired
+        replica never comes back, whatever its repair or health check says later."""
+        down = [replica for replica in self.all_replicas if not replica.up]
+        if down:
+            removed = down[0]
+        elif len(self.replicas) > 1:
+            removed = min(self.replicas, key=lambda replica: replica.load())
+        else:
+            return
+        self.all_replicas.remove(removed)
+        if removed in self.replicas:
+            self.replicas.remove(removed)
+        self.rotation_changed()
+
+    def details(self) -> dict[str, Any]:
+        figures: dict[str, Any] = {}
+        if self.shed:
+            figures["shed"] = self.shed
+        if self.failed_here:
+            figures["errors"] = self.failed_here
+        callers = {
+            caller.label: caller.figures() for _, _, caller in self.calls if caller is not None
+        }
+        if callers:
+            figures["calls"] = callers
+        return figures
+
+
 class ServiceKind(ComponentKind):
     name = "service"
     spec_model = ServiceSpec
@@ -39,8 +281,6 @@ class ServiceKind(ComponentKind):
     }
 
     def station(self, name: str, spec: Any, env: Any, streams: Any) -> Any:
-        from scaleplan.engine.stations import ServiceStation
-
         return ServiceStation(name, spec, env, streams)
 
     def analytic_station(self, ctx: Any, name: str, spans: Mapping[str, float]) -> Any:

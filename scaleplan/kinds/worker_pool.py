@@ -1,15 +1,68 @@
 """The ``worker_pool`` kind: a service fed by a queue or a topic subscription, whose free slots
 pull the next message from one shared FIFO (spec :class:`~scaleplan.spec.WorkerPoolSpec`,
-station :class:`~scaleplan.engine.messaging.WorkerPoolStation`)."""
+station :class:`WorkerPoolStation`, below)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import simpy
+
+from scaleplan.engine.protocol import (
+    Replica,
+    Request,
+    StreamFactory,
+    Visit,
+    hand_over,
+)
 from scaleplan.kinds.base import ComponentKind, autoscaled_nodes
-from scaleplan.kinds.service import service_passes_poisson
+from scaleplan.kinds.service import ServiceStation, service_passes_poisson
 from scaleplan.spec.components import WorkerPoolSpec
+
+
+class WorkerPoolStation(ServiceStation):
+    """A service whose slots, over all replicas, share one FIFO (workers pull their work)."""
+
+    kind = "worker_pool"
+
+    def __init__(
+        self, name: str, spec: WorkerPoolSpec, env: simpy.Environment, streams: StreamFactory
+    ):
+        super().__init__(name, env=env, spec=spec, streams=streams)
+        self.replica_total = spec.replicas
+        self.pool = Replica(spec.replicas * spec.concurrency)
+        self.replicas = [self.pool]
+
+    @property
+    def replica_count(self) -> int:
+        return self.replica_total
+
+    @property
+    def members(self) -> int:
+        return self.replica_total
+
+    def visit(self, request: Request) -> Visit:
+        return (yield from self.serve(self.pool, request))
+
+    def add_replica(self) -> None:
+        self.replica_total += 1
+        self.pool.concurrency += self.spec.concurrency
+        hand_over(self.pool)  # new slots take waiting jobs at once
+        self.notify()
+
+    def remove_replica(self) -> None:
+        if self.replica_total <= 1:
+            return
+        self.replica_total -= 1
+        # Busy slots finish their job; the pool simply hands out fewer from now on.
+        self.pool.concurrency -= self.spec.concurrency
+        self.notify()
+
+    def work(self, job: Request) -> Visit:
+        """A job that holds a slot already (its broker took it): serve it, make its calls,
+        free the slot — :meth:`ServiceStation.serve` without the wait."""
+        return self.serve(self.pool, job, holding=True)
 
 
 class WorkerPoolKind(ComponentKind):
@@ -24,8 +77,6 @@ class WorkerPoolKind(ComponentKind):
     }
 
     def station(self, name: str, spec: Any, env: Any, streams: Any) -> Any:
-        from scaleplan.engine.messaging import WorkerPoolStation
-
         return WorkerPoolStation(name, spec, env, streams)
 
     def analytic_station(self, ctx: Any, name: str, spans: Mapping[str, float]) -> Any:
