@@ -20,10 +20,10 @@ LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 NOTEBOOKS := 01-plan.ipynb 02-explore.ipynb 03-tractor-pull.ipynb 04-present.ipynb
 OUT ?= out
 
-.PHONY: demo test lint typecheck unit bench lab kernel clean help
+.PHONY: demo test lint typecheck unit composition bench lab kernel clean help
 
 help:
-	@echo "make demo | make test | make lint | make bench | make lab | make kernel | make clean"
+	@echo "make demo | make test | make composition | make lint | make bench | make lab | make kernel | make clean"
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "scaleplan needs Python 3.11 or newer (set PYTHON=...)"; exit 1; }
@@ -61,6 +61,11 @@ unit: $(TEST_STAMP) $(KERNEL_STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck unit
+
+# Before a release: the composition test's long profile (tests/test_composition.py), ten times
+# the random architectures of `make test`, new ones each run.
+composition: $(TEST_STAMP)
+	SCALEPLAN_COMPOSITION=long $(BIN)/pytest tests/test_composition.py -p no:cacheprovider -q
 
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
