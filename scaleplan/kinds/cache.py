@@ -4,14 +4,23 @@ backing component (spec :class:`~scaleplan.spec.CacheSpec`, station
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import simpy
+from pydantic import (
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    model_validator,
+)
 from simpy.events import Timeout
 
+from scaleplan.distributions import Constant, Distribution
 from scaleplan.engine.protocol import (
     OK,
     Replica,
@@ -24,9 +33,123 @@ from scaleplan.engine.protocol import (
 from scaleplan.engine.streams import key_sampler, uniforms
 from scaleplan.kinds.base import ComponentKind
 from scaleplan.spec.components import (
-    CacheSpec,
-    che_characteristic_time,
+    FailureSpec,
+    KeySpaceSpec,
+    Probability,
+    _ComponentBase,
+    _key_probabilities,
 )
+
+
+class CacheSpec(_ComponentBase):
+    """A cache in front of a ``backing`` component; a miss goes there and fills the cache.
+
+    Give a fixed ``hit_ratio``; or ``keys`` with a ``size`` (entries, LRU) and/or ``ttl_s``, in
+    which case the simulation runs a real LRU over the sampled keys (so a cold start and its
+    thundering herd appear by themselves) and the analytic referee uses Che's approximation.
+    """
+
+    kind: Literal["cache"]
+    backing: str
+    hit_ratio: Probability | None = None
+    keys: KeySpaceSpec | None = None
+    size: PositiveInt | None = Field(default=None, description="entries held (LRU)")
+    ttl_s: PositiveFloat | None = Field(
+        default=None, description="entries expire this long after a fill"
+    )
+    cold_start: bool = Field(default=False, description="start empty rather than warm")
+    restart_at_s: tuple[Annotated[float, Field(ge=0)], ...] = Field(
+        default=(), description="times at which the cache restarts empty"
+    )
+    service_time: Distribution = Constant(dist="constant", mean_ms=0.5)
+    replicas: PositiveInt = 1
+    concurrency: PositiveInt = 64
+    queue_limit: NonNegativeInt | None = None
+    failures: FailureSpec | None = Field(
+        default=None,
+        description="cache nodes crash and come back empty; their lookups go to the backing",
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_hit(self) -> CacheSpec:
+        keyed = self.keys is not None
+        if self.hit_ratio is not None and keyed:
+            raise ValueError(
+                f"give either hit_ratio or keys, not both (got hit_ratio {self.hit_ratio} and keys)"
+            )
+        if self.hit_ratio is None and not keyed:
+            raise ValueError("give either hit_ratio, or keys with size and/or ttl_s (got neither)")
+        if not keyed and (self.size is not None or self.ttl_s is not None):
+            found = "size" if self.size is not None else "ttl_s"
+            raise ValueError(
+                f"{found} only applies to a keyed cache; a fixed hit_ratio has no entries "
+                f"(got {found} with hit_ratio {self.hit_ratio})"
+            )
+        if keyed and self.size is None and self.ttl_s is None:
+            raise ValueError("a keyed cache needs size (LRU entries) and/or ttl_s")
+        if not keyed and (self.cold_start or self.restart_at_s):
+            raise ValueError(
+                "cold_start and restart_at_s need keys and size: a fixed hit_ratio has no state"
+            )
+        return self
+
+    def edges(self) -> list[tuple[str, float, str]]:
+        miss = 1 - self.hit_ratio if self.hit_ratio is not None else self.che_miss_ratio(None)
+        return [(self.backing, miss, "backing")]
+
+    def che_hit_probabilities(self, rate_per_s: float | None) -> np.ndarray:
+        """Steady-state probability that each key is cached when requested.
+
+        Che's approximation for LRU; for a TTL the exact hit ratio of a TTL cache with Poisson
+        requests, λT/(1 + λT) per key. Without a rate the TTL is left out, which can only
+        overstate the hits (the graph's per-visit figures use that lower bound on misses).
+        """
+        assert self.keys is not None
+        p = self.keys.probabilities
+        per_key = np.ones_like(p)
+        if self.size is not None and self.size < self.keys.count:
+            t_c = che_characteristic_time(self.keys, self.size)
+            per_key = -np.expm1(-p * t_c)  # time in requests
+        if self.ttl_s is not None and rate_per_s:
+            ttl_hit = p * rate_per_s * self.ttl_s / (1 + p * rate_per_s * self.ttl_s)
+            per_key = np.minimum(per_key, ttl_hit)
+        return per_key
+
+    def che_miss_ratio(self, rate_per_s: float | None) -> float:
+        """Steady-state miss ratio (see :meth:`che_hit_probabilities`)."""
+        if self.hit_ratio is not None:
+            return 1 - self.hit_ratio
+        assert self.keys is not None
+        return float(1 - np.dot(self.keys.probabilities, self.che_hit_probabilities(rate_per_s)))
+
+    @property
+    def capacity(self) -> int:
+        return self.replicas * self.concurrency
+
+
+def che_characteristic_time(keys: KeySpaceSpec, size: int) -> float:
+    """Solve Σ (1 − e^{−p_k t}) = size for t, in requests (Che, Tung and Wang 2002).
+
+    Cached: a million keys take a noticeable fraction of a second, and the explorer and the
+    graph ask for the same cache again and again.
+    """
+    return _che_time(keys.identity(), size)
+
+
+@functools.lru_cache(maxsize=64)
+def _che_time(identity: tuple[int, str, float, float, int], size: int) -> float:
+    from scipy.optimize import brentq
+
+    p = _key_probabilities(identity)
+
+    def filled(t: float) -> float:
+        return float(np.sum(-np.expm1(-p * t))) - size
+
+    # Σ(1 − e^{−p t}) ≤ Σ p t = t, so the root is at least `size`: start the search there.
+    high = float(size)
+    while filled(high) < 0:
+        high *= 2
+    return float(brentq(filled, high / 2 if high > size else 0.0, high, xtol=1e-9, rtol=1e-12))
 
 
 class CacheStation(Station):

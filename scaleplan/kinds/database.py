@@ -16,12 +16,19 @@ with a fixed ``hit_ratio`` each lookup hits with that probability.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import simpy
+from pydantic import (
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    model_validator,
+)
 from simpy.events import Timeout
 
+from scaleplan.distributions import Distribution
 from scaleplan.engine.policies import POLICIES, Policy
 from scaleplan.engine.protocol import (
     FAILED,
@@ -42,8 +49,109 @@ from scaleplan.engine.streams import buffered, uniforms
 from scaleplan.kinds.base import ComponentKind
 from scaleplan.metrics import LatencySketch
 from scaleplan.spec.components import (
-    DatabaseSpec,
+    BaseFailureSpec,
+    KeySpaceSpec,
+    Probability,
+    _ComponentBase,
+    _mix64,
 )
+from scaleplan.spec.components import (
+    Policy as PolicyName,
+)
+
+
+class DatabaseFailureSpec(BaseFailureSpec):
+    """Crashes and repairs of a database's nodes, and the failover that follows a primary's loss.
+
+    ``scope: node`` (the default): every node of every shard fails alone; when a shard's primary
+    is lost, writes to the shard fail from the crash until a read replica is promoted,
+    ``detection_s + failover_s`` later (reads go on on the surviving nodes). A shard without
+    read replicas has nothing to fail over to: it is down until its primary is repaired.
+    ``scope: shard``: a shard's nodes fail together, each shard independently;
+    ``scope: component``: the whole database at once.
+    """
+
+    scope: Literal["node", "shard", "component"] = Field(
+        default="node", description="what fails as one: a node, a shard, or the whole database"
+    )
+    failover_s: float = Field(
+        default=30.0, ge=0, description="promotion of a read replica, after detection"
+    )
+
+
+class DatabaseSpec(_ComponentBase):
+    """A sharded, replicated data store.
+
+    Each request touches one key drawn from ``keys``; the key's shard is found by ``hash`` or
+    ``range`` partitioning (range keeps the most popular keys together: the classic hot shard).
+    A read goes to the shard's primary or one of its ``read_replicas`` (by ``read_policy``), a
+    write to its primary. Every node serves ``concurrency`` requests at once from its own queue.
+    """
+
+    kind: Literal["database"]
+    shards: PositiveInt = 1
+    partitioning: Literal["hash", "range"] = "hash"
+    keys: KeySpaceSpec = KeySpaceSpec()
+    read_ratio: Probability = 0.8
+    read_replicas: NonNegativeInt = Field(default=0, description="per shard, besides the primary")
+    reads_from_primary: bool = True
+    read_policy: PolicyName = "round_robin"
+    concurrency: PositiveInt = Field(default=8, description="requests one node serves at once")
+    queue_limit: NonNegativeInt | None = None
+    read_time: Distribution
+    write_time: Distribution | None = Field(default=None, description="defaults to read_time")
+    replication_lag: Distribution | None = Field(
+        default=None, description="how far read replicas trail the primary"
+    )
+    failures: DatabaseFailureSpec | None = None
+
+    @model_validator(mode="after")
+    def _someone_reads(self) -> DatabaseSpec:
+        if not self.reads_from_primary and self.read_replicas == 0 and self.read_ratio > 0:
+            raise ValueError("reads_from_primary is false but there are no read_replicas")
+        if self.replication_lag is not None and self.read_replicas == 0:
+            raise ValueError(
+                "replication_lag needs read_replicas to lag behind the primary "
+                "(got read_replicas 0)"
+            )
+        return self
+
+    @property
+    def nodes_per_shard(self) -> int:
+        return 1 + self.read_replicas
+
+    @property
+    def capacity(self) -> int:
+        return self.shards * self.nodes_per_shard * self.concurrency
+
+    @property
+    def own_service_time(self) -> Distribution:
+        return self.read_time
+
+    def mean_service_s(self) -> float:
+        write = self.write_time or self.read_time
+        return self.read_ratio * self.read_time.mean_s + (1 - self.read_ratio) * write.mean_s
+
+    def shard_of_keys(self) -> np.ndarray:
+        """The shard of every key, most popular key first."""
+        keys = np.arange(self.keys.count)
+        if self.partitioning == "range":
+            return (keys * self.shards) // self.keys.count
+        return (_mix64(keys) % np.uint64(self.shards)).astype(np.int64)
+
+    def shard_shares(self) -> np.ndarray:
+        """Share of the requests that land on each shard (exact, from the key popularity).
+
+        Examples
+        --------
+        >>> spec = DatabaseSpec(kind="database", shards=2, partitioning="range",
+        ...                     read_time={"dist": "constant", "mean_ms": 1})
+        >>> spec.shard_shares().round(3).tolist()
+        [0.5, 0.5]
+        """
+        return np.bincount(
+            self.shard_of_keys(), weights=self.keys.probabilities, minlength=self.shards
+        )
 
 
 class ShardStation(Station):

@@ -5,10 +5,15 @@ latency of its own; the rest goes on (spec :class:`~scaleplan.spec.EdgeSpec`, st
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import simpy
+from pydantic import (
+    Field,
+    PositiveInt,
+)
 
+from scaleplan.distributions import Constant, Distribution
 from scaleplan.engine.protocol import (
     OK,
     Replica,
@@ -21,8 +26,27 @@ from scaleplan.engine.protocol import (
 from scaleplan.engine.streams import uniforms
 from scaleplan.kinds.base import ComponentKind
 from scaleplan.spec.components import (
-    EdgeSpec,
+    Probability,
+    _ComponentBase,
 )
+
+
+class EdgeSpec(_ComponentBase):
+    """Work moved to the edge or the front end: a ``share`` of requests is answered there with
+    its own latency; the rest goes on to ``to``."""
+
+    kind: Literal["edge"]
+    to: str
+    share: Probability = Field(description="share of requests answered at the edge")
+    service_time: Distribution = Constant(dist="constant", mean_ms=5)
+    concurrency: PositiveInt = 4096
+
+    def edges(self) -> list[tuple[str, float, str]]:
+        return [(self.to, 1 - self.share, "to")]
+
+    @property
+    def capacity(self) -> int:
+        return self.concurrency
 
 
 class EdgeStation(Station):

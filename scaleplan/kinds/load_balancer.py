@@ -6,10 +6,17 @@ its policy, optionally with a service time of its own (spec
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import simpy
+from pydantic import (
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+)
 
+from scaleplan.distributions import Distribution
 from scaleplan.engine.policies import POLICIES, Policy
 from scaleplan.engine.protocol import (
     FAILED,
@@ -23,7 +30,55 @@ from scaleplan.engine.protocol import (
 )
 from scaleplan.kinds.base import ComponentKind
 from scaleplan.kinds.service import ServiceStation
-from scaleplan.spec.components import LoadBalancerSpec
+from scaleplan.spec.base import StrictModel
+from scaleplan.spec.components import (
+    Policy as PolicyName,
+)
+from scaleplan.spec.components import (
+    _ComponentBase,
+)
+
+
+class WeightedTarget(StrictModel):
+    to: str
+    weight: PositiveFloat = 1.0
+
+
+class LoadBalancerSpec(_ComponentBase):
+    """Spreads each request over the replicas of its target(s) by ``policy``.
+
+    Adds no delay unless it has a ``service_time``; then it is a station of ``concurrency``
+    slots like a service.
+    """
+
+    kind: Literal["load_balancer"]
+    policy: PolicyName = "round_robin"
+    to: tuple[WeightedTarget, ...] = Field(min_length=1)
+    service_time: Distribution | None = None
+    concurrency: PositiveInt = 1024
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _single_target(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return ({"to": value},)
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return tuple({"to": item} for item in value)
+        return value
+
+    def edges(self) -> list[tuple[str, float, str]]:
+        total = sum(target.weight for target in self.to)
+        return [
+            (target.to, target.weight / total, f"to[{index}]")
+            for index, target in enumerate(self.to)
+        ]
+
+    def references(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        return [(key, target, ("service",)) for target, _, key in self.edges()]
+
+    @property
+    def capacity(self) -> int:
+        return self.concurrency if self.service_time is not None else 0
 
 
 class LoadBalancerStation(Station):

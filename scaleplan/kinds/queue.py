@@ -15,11 +15,18 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import simpy
+from pydantic import (
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+)
 from simpy.events import Event, Timeout
 
+from scaleplan.distributions import Distribution
 from scaleplan.engine.protocol import (
     FAILED,
     OK,
@@ -34,7 +41,55 @@ from scaleplan.engine.protocol import (
 )
 from scaleplan.kinds.base import ComponentKind
 from scaleplan.kinds.worker_pool import WorkerPoolStation
-from scaleplan.spec.components import QueueSpec, SubscriptionSpec
+from scaleplan.spec.base import StrictModel
+from scaleplan.spec.components import (
+    FailureSpec,
+    _ComponentBase,
+)
+
+if TYPE_CHECKING:  # a topic's subscriptions are brokers too; topic imports this module
+    from scaleplan.kinds.topic import SubscriptionSpec
+
+
+class _BrokerFields(StrictModel):
+    # Not called ``capacity``: that is every component's number of slots.
+    max_messages: PositiveInt | None = Field(
+        default=None, description="messages waiting at most (the broker's capacity); unbounded"
+    )
+    when_full: Literal["reject", "block"] = "reject"
+    max_retries: NonNegativeInt = Field(default=0, description="redeliveries of a failed job")
+    retry_backoff_ms: PositiveFloat = 100.0
+
+
+class QueueSpec(_ComponentBase, _BrokerFields):
+    """A message queue: the producer publishes and goes on; a worker pool consumes.
+
+    A job that fails is redelivered up to ``max_retries`` times after a backoff, then counted as
+    dead-lettered.
+    """
+
+    kind: Literal["queue"]
+    consumer: str
+    nodes: PositiveInt = Field(default=1, description="broker nodes (billed per node-hour)")
+    publish_time: Distribution | None = Field(
+        default=None, description="time the producer waits for the broker's acknowledgement"
+    )
+    failures: FailureSpec | None = Field(
+        default=None, description="broker nodes crash; publishes fail without a majority up"
+    )
+
+    def edges(self) -> list[tuple[str, float, str]]:
+        return [(self.consumer, 1.0, "consumer")]
+
+    def references(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        return [("consumer", self.consumer, ("worker_pool",))]
+
+    def async_targets(self) -> set[str]:
+        return {self.consumer}
+
+    @property
+    def own_service_time(self) -> Distribution | None:
+        return self.publish_time
 
 
 class JobCount:

@@ -16,11 +16,19 @@ own service, holding time, span), turned into statistics in bulk by the recorder
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import simpy
+from pydantic import (
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    model_validator,
+)
 from simpy.events import Timeout
 
+from scaleplan.distributions import Distribution
 from scaleplan.engine.autoscale import Autoscaler
 from scaleplan.engine.policies import POLICIES, Policy
 from scaleplan.engine.protocol import (
@@ -40,7 +48,79 @@ from scaleplan.engine.protocol import (
 from scaleplan.engine.resilience import ResilientCall
 from scaleplan.engine.streams import uniforms
 from scaleplan.kinds.base import ComponentKind, autoscaled_nodes
-from scaleplan.spec.components import ServiceSpec
+from scaleplan.spec.base import StrictModel
+from scaleplan.spec.components import (
+    NAME_PATTERN,
+    AutoscaleSpec,
+    CallSpec,
+    FailureSpec,
+    Probability,
+    _ComponentBase,
+)
+from scaleplan.spec.components import (
+    Policy as PolicyName,
+)
+
+
+class LoadSheddingSpec(StrictModel):
+    """Drop a request that waited longer than ``max_wait_ms`` when its turn comes (its caller has
+    most likely given up), rather than serve it late (CoDel-style)."""
+
+    max_wait_ms: PositiveFloat
+
+
+class ServiceSpec(_ComponentBase):
+    """A pool of replicas, each serving ``concurrency`` requests at once from its own FIFO queue."""
+
+    kind: Literal["service"]
+    replicas: PositiveInt = 1
+    concurrency: PositiveInt = Field(default=1, description="requests one replica serves at once")
+    queue_limit: NonNegativeInt | None = Field(
+        default=None, description="waiting requests per replica; beyond it a request is rejected"
+    )
+    service_time: Distribution
+    calls: tuple[CallSpec, ...] = ()
+    parallel: bool = Field(default=False, description="make the calls at once and join them")
+    hold_during_calls: bool = Field(
+        default=True, description="the slot stays busy while the calls are out"
+    )
+    dispatch: PolicyName = Field(
+        default="round_robin", description="how a caller picks a replica when calling directly"
+    )
+    error_probability: Probability = Field(
+        default=0.0, description="share of requests that fail after being served"
+    )
+    load_shedding: LoadSheddingSpec | None = None
+    autoscale: AutoscaleSpec | None = None
+    failures: FailureSpec | None = None
+    zones: tuple[Annotated[str, Field(pattern=NAME_PATTERN)], ...] = Field(
+        default=(), description="replica i runs in zones[i mod len(zones)]"
+    )
+
+    @model_validator(mode="after")
+    def _autoscale_range(self) -> ServiceSpec:
+        scale = self.autoscale
+        if scale is not None and not scale.min_replicas <= self.replicas <= scale.max_replicas:
+            raise ValueError(
+                f"replicas must lie within autoscale min_replicas..max_replicas "
+                f"(got {self.replicas} outside {scale.min_replicas}..{scale.max_replicas})"
+            )
+        return self
+
+    def edges(self) -> list[tuple[str, float, str]]:
+        return [
+            (call.to, call.probability, f"calls[{index}].to")
+            for index, call in enumerate(self.calls)
+        ]
+
+    @property
+    def capacity(self) -> int:
+        return self.replicas * self.concurrency
+
+    @property
+    def max_capacity(self) -> int:
+        most = self.autoscale.max_replicas if self.autoscale is not None else self.replicas
+        return most * self.concurrency
 
 
 def service_passes_poisson(ctx: Any, name: str) -> bool:

@@ -5,11 +5,17 @@ consumer group (spec :class:`~scaleplan.spec.TopicSpec`, station
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import simpy
+from pydantic import (
+    Field,
+    PositiveInt,
+    field_validator,
+)
 from simpy.events import Timeout
 
+from scaleplan.distributions import Distribution
 from scaleplan.engine.protocol import (
     OK,
     Replica,
@@ -22,11 +28,58 @@ from scaleplan.engine.protocol import (
 from scaleplan.kinds.queue import (
     BrokerKind,
     SubscriptionStation,
+    _BrokerFields,
     accepting,
     prepare_broker_nodes,
     refuse,
 )
-from scaleplan.spec.components import TopicSpec
+from scaleplan.spec.components import (
+    NAME_PATTERN,
+    FailureSpec,
+    _ComponentBase,
+)
+
+
+class SubscriptionSpec(_BrokerFields):
+    name: str = Field(pattern=NAME_PATTERN)
+    consumer: str
+
+
+class TopicSpec(_ComponentBase):
+    """Publish once, deliver to every subscription, each with its own queue and consumer group."""
+
+    kind: Literal["topic"]
+    nodes: PositiveInt = Field(default=1, description="broker nodes (billed per node-hour)")
+    subscriptions: tuple[SubscriptionSpec, ...] = Field(min_length=1)
+    publish_time: Distribution | None = None
+    failures: FailureSpec | None = Field(
+        default=None, description="broker nodes crash; publishes fail without a majority up"
+    )
+
+    @field_validator("subscriptions")
+    @classmethod
+    def _unique(cls, value: tuple[SubscriptionSpec, ...]) -> tuple[SubscriptionSpec, ...]:
+        names = [item.name for item in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"subscription names must be unique (got {twice} twice)")
+        return value
+
+    def edges(self) -> list[tuple[str, float, str]]:
+        return [
+            (item.consumer, 1.0, f"subscriptions[{index}].consumer")
+            for index, item in enumerate(self.subscriptions)
+        ]
+
+    def references(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        return [(key, target, ("worker_pool",)) for target, _, key in self.edges()]
+
+    def async_targets(self) -> set[str]:
+        return {item.consumer for item in self.subscriptions}
+
+    @property
+    def own_service_time(self) -> Distribution | None:
+        return self.publish_time
 
 
 class TopicStation(Station):

@@ -5,7 +5,7 @@ station :class:`WorkerPoolStation`, below)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import simpy
 
@@ -17,8 +17,14 @@ from scaleplan.engine.protocol import (
     hand_over,
 )
 from scaleplan.kinds.base import ComponentKind, autoscaled_nodes
-from scaleplan.kinds.service import ServiceStation, service_passes_poisson
-from scaleplan.spec.components import WorkerPoolSpec
+from scaleplan.kinds.service import ServiceSpec, ServiceStation, service_passes_poisson
+
+
+class WorkerPoolSpec(ServiceSpec):
+    """Workers consuming a queue or a topic subscription: a service fed by a broker, whose slots
+    pull the next message when free (one shared FIFO over all replicas)."""
+
+    kind: Literal["worker_pool"]  # type: ignore[assignment]
 
 
 class WorkerPoolStation(ServiceStation):

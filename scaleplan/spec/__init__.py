@@ -6,6 +6,14 @@ architecture and workload contract and the YAML loading with key-path errors; fu
 hold the other documents (non-functional requirements, scenarios, costs).
 """
 
+from scaleplan.kinds.cache import CacheSpec
+from scaleplan.kinds.database import DatabaseFailureSpec, DatabaseSpec
+from scaleplan.kinds.edge import EdgeSpec
+from scaleplan.kinds.load_balancer import LoadBalancerSpec, WeightedTarget
+from scaleplan.kinds.queue import QueueSpec
+from scaleplan.kinds.service import LoadSheddingSpec, ServiceSpec
+from scaleplan.kinds.topic import SubscriptionSpec, TopicSpec
+from scaleplan.kinds.worker_pool import WorkerPoolSpec
 from scaleplan.spec.architecture import (
     KINDS,
     MAX_EXPANDED_NODES,
@@ -28,25 +36,13 @@ from scaleplan.spec.components import (
     NAME_PATTERN,
     AutoscaleSpec,
     BaseFailureSpec,
-    CacheSpec,
     CallSpec,
     ChaosEventSpec,
     CircuitBreakerSpec,
-    DatabaseFailureSpec,
-    DatabaseSpec,
-    EdgeSpec,
     FailureSpec,
     KeySpaceSpec,
-    LoadBalancerSpec,
-    LoadSheddingSpec,
     Policy,
-    QueueSpec,
     RetrySpec,
-    ServiceSpec,
-    SubscriptionSpec,
-    TopicSpec,
-    WeightedTarget,
-    WorkerPoolSpec,
 )
 from scaleplan.spec.cost import HOURS_PER_MONTH, CostRateSpec, CostTableSpec
 from scaleplan.spec.nfr import (

@@ -33,26 +33,20 @@ from pydantic import (
 
 from scaleplan.errors import Problem, SpecError
 from scaleplan.kinds.registry import REGISTRY
+from scaleplan.kinds.service import ServiceSpec
 from scaleplan.spec.base import StrictModel
-from scaleplan.spec.components import (
-    NAME_PATTERN,
-    ChaosEventSpec,
-    ServiceSpec,
-)
+from scaleplan.spec.components import NAME_PATTERN, ChaosEventSpec
 
 if TYPE_CHECKING:
     # What the type checker sees; at run time the union is the registry's (below), and
     # tests/test_kinds.py checks that the two list the same models.
-    from scaleplan.spec.components import (
-        CacheSpec,
-        DatabaseSpec,
-        EdgeSpec,
-        LoadBalancerSpec,
-        QueueSpec,
-        ServiceSpec,
-        TopicSpec,
-        WorkerPoolSpec,
-    )
+    from scaleplan.kinds.cache import CacheSpec
+    from scaleplan.kinds.database import DatabaseSpec
+    from scaleplan.kinds.edge import EdgeSpec
+    from scaleplan.kinds.load_balancer import LoadBalancerSpec
+    from scaleplan.kinds.queue import QueueSpec
+    from scaleplan.kinds.topic import TopicSpec
+    from scaleplan.kinds.worker_pool import WorkerPoolSpec
 
     ComponentSpec = Annotated[
         ServiceSpec
