@@ -31,19 +31,15 @@ import networkx as nx
 import numpy as np
 
 from scaleplan.graph import ENTRY_WEIGHT, build_graph, solve_visits, visit_ratios
+from scaleplan.kinds import kind_of
 from scaleplan.result import Unstable
 from scaleplan.spec import (
     ArchitectureSpec,
     CacheSpec,
     ComponentSpec,
-    DatabaseSpec,
-    EdgeSpec,
-    LoadBalancerSpec,
     QueueSpec,
     RetrySpec,
-    ServiceSpec,
     SubscriptionSpec,
-    TopicSpec,
 )
 from scaleplan.spec.components import expected_queue_attempts
 
@@ -160,42 +156,11 @@ def _component_calls(
     miss: float,
     notes: dict[str, str],
 ) -> tuple[list[Call], float]:
-    if isinstance(component, ServiceSpec):
-        own = component.error_probability
-        reach = served = 1.0 - own
-        calls: list[Call] = []
-        for call in component.calls:
-            attempts, final, backoff = _retry_figures(
-                call.retries, failure[call.to], f"{name} → {call.to}", notes
-            )
-            made = (served if component.parallel else reach) * call.probability
-            calls.append(Call(call.to, made, call.probability, attempts, backoff, False))
-            reach *= 1.0 - call.probability * final
-        # Sequential: a failed call ends the sequence; parallel: any failed branch fails the
-        # join. Either way the visit succeeds only when its service and every call made do.
-        return calls, 1.0 - reach
-    if isinstance(component, LoadBalancerSpec):
-        edges = component.edges()
-        return (
-            [Call(target, share, share, 1.0, 0.0, False) for target, share, _ in edges],
-            math.fsum(share * failure[target] for target, share, _ in edges),
-        )
-    if isinstance(component, CacheSpec):
-        backing = component.backing
-        return [Call(backing, miss, miss, 1.0, 0.0, False)], miss * failure[backing]
-    if isinstance(component, EdgeSpec):
-        forwarded = 1.0 - component.share
-        return [Call(component.to, forwarded, forwarded, 1.0, 0.0, False)], (
-            forwarded * failure[component.to]
-        )
-    if isinstance(component, QueueSpec):
-        return [_delivery(component.consumer, component, failure)], 0.0
-    if isinstance(component, TopicSpec):
-        return [_delivery(item.consumer, item, failure) for item in component.subscriptions], 0.0
-    return [], 0.0  # a database neither calls nor fails on its own
+    """How the component's kind turns one visit into calls, and how likely the visit fails."""
+    return kind_of(component.kind).transform_traffic(name, component, failure, miss, notes)
 
 
-def _delivery(
+def delivery(
     consumer: str, broker: QueueSpec | SubscriptionSpec, failure: Mapping[str, float]
 ) -> Call:
     """A broker's delivery of one message: redelivered after a failure up to max_retries."""
@@ -208,7 +173,7 @@ def _delivery(
     return Call(consumer, 1.0, 1.0, attempts, backoff_s, True)
 
 
-def _retry_figures(
+def retry_figures(
     retries: RetrySpec | None, q: float, label: str, notes: dict[str, str]
 ) -> tuple[float, float, float]:
     """(attempts per call, probability the call finally fails, expected backoff in s)."""
@@ -249,73 +214,6 @@ def _solve_visits(graph: nx.DiGraph, calls: Mapping[str, list[Call]]) -> dict[st
     return solve_visits(names, transfer, arrivals)
 
 
-@dataclass(frozen=True)
-class Node:
-    """A database node of one shard (or readers pooled into one station)."""
-
-    label: str
-    reads_per_s: float
-    writes_per_s: float
-    read_ca2: float
-    servers: int
-    members: int = 1
-
-
-def database_nodes(component: DatabaseSpec, shard_rate: float) -> tuple[list[Node], str, bool]:
-    """The nodes of one shard with the reads and writes each receives; how reads were spread;
-    whether that spread is exact (Poisson in, Poisson out)."""
-    count = component.nodes_per_shard
-    slots = component.concurrency
-    reads = shard_rate * component.read_ratio
-    writes = shard_rate * (1.0 - component.read_ratio)
-    readers = list(range(0 if component.reads_from_primary else 1, count))
-    labels = ["primary", *(f"replica-{index}" for index in range(1, count))]
-    shares = [0.0] * count
-    ca2 = [1.0] * count
-    k = len(readers)
-    policy = component.read_policy
-    how, exact = f"reads by {policy} over {k} readers", True
-    if k == 0:
-        how = "writes only"
-    elif k == 1 or (k > 1 and policy == "random"):
-        for index in readers:
-            shares[index] = 1.0 / k
-        if k == 1:
-            how = f"reads to the {labels[readers[0]]}"
-    elif k > 1 and policy == "round_robin":
-        for index in readers:
-            shares[index], ca2[index] = 1.0 / k, 1.0 / k
-        exact = False
-    elif k > 1:
-        exact = False
-        if writes == 0 or 0 not in readers:
-            # Identical readers under a load-aware policy: one pooled station (optimistic).
-            nodes = [Node("primary", 0.0, writes, 1.0, slots)] if 0 not in readers else []
-            first = labels[readers[0]]
-            pooled = f"{first}..{labels[readers[-1]]}"
-            nodes.append(Node(pooled, reads, 0.0, 1.0, k * slots, k))
-            return (
-                nodes,
-                f"reads by {policy} over {k} readers pooled into {k * slots} servers",
-                False,
-            )
-        # The primary also takes the writes: a load-aware policy sends it fewer reads, so the
-        # readers' utilisations equalise as far as they can (water-filling).
-        read_s = component.read_time.mean_s
-        write_s = (component.write_time or component.read_time).mean_s
-        each = (reads * read_s + writes * write_s) / k
-        primary = min(reads, max(0.0, (each - writes * write_s) / read_s)) if reads else 0.0
-        shares[0] = primary / reads if reads else 0.0
-        for index in readers[1:]:
-            shares[index] = (1.0 - shares[0]) / (k - 1)
-        how = f"reads by {policy} over {k} readers, spread to equalise their utilisation"
-    nodes = [
-        Node(labels[index], reads * shares[index], writes if index == 0 else 0.0, ca2[index], slots)
-        for index in range(count)
-    ]
-    return nodes, how, exact
-
-
 def evaluation_order(graph: nx.DiGraph) -> tuple[list[str], list[list[str]]]:
     """Callees before callers (reverse topological order), and the members of each cycle."""
     condensed = nx.condensation(graph)
@@ -344,10 +242,7 @@ def edge_flow(flows: Flows, source: str, target: str) -> float:
 
 def own_mean_s(component: ComponentSpec) -> float:
     """Mean seconds of a visit's own work (a database's read/write mix, a broker's publish)."""
-    if isinstance(component, DatabaseSpec):
-        return component.mean_service_s()
-    distribution = component.own_service_time
-    return distribution.mean_s if distribution is not None else 0.0
+    return component.own_mean_s()
 
 
 def low_load_spans(
@@ -384,7 +279,7 @@ def calls_lower_bound_s(
     ]
     if not terms:
         return 0.0
-    return max(terms) if isinstance(component, ServiceSpec) and component.parallel else sum(terms)
+    return max(terms) if getattr(component, "parallel", False) else sum(terms)
 
 
 def holding_lower_bound_s(
@@ -395,7 +290,7 @@ def holding_lower_bound_s(
     holding: dict[str, float] = {}
     for name, component in spec.components.items():
         held = own_mean_s(component)
-        if isinstance(component, ServiceSpec) and component.hold_during_calls:
+        if getattr(component, "hold_during_calls", False):
             held += calls_lower_bound_s(component, flows.calls[name], spans)
         holding[name] = held
     return holding
@@ -474,37 +369,9 @@ def station_loads(
     for name in solved.graph:
         component: ComponentSpec = spec.components[name]
         arrivals = rate_per_s * solved.flows.visits[name]
-        if isinstance(component, DatabaseSpec):
-            found.extend(_database_loads(name, component, arrivals))
-            continue
-        servers = component.max_capacity
-        if servers == 0:
-            continue
-        bounded = getattr(component, "queue_limit", None) is not None
-        found.append(StationLoad(name, "", arrivals, solved.holding[name], servers, bounded))
-    return found
-
-
-def _database_loads(name: str, component: DatabaseSpec, arrivals: float) -> list[StationLoad]:
-    """One station per node of each shard, with the reads and writes that node receives."""
-    read = component.read_time
-    write = component.write_time or read
-    found = []
-    for index, share in enumerate(component.shard_shares()):
-        nodes, _, _ = database_nodes(component, arrivals * float(share))
-        for node in nodes:
-            lam = node.reads_per_s + node.writes_per_s
-            work = node.reads_per_s * read.mean_s + node.writes_per_s * write.mean_s
-            found.append(
-                StationLoad(
-                    name,
-                    f"shard-{index} {node.label}",
-                    lam,
-                    work / lam if lam > 0 else component.mean_service_s(),
-                    node.servers,
-                    False,
-                )
-            )
+        found.extend(
+            kind_of(component.kind).station_loads(name, component, arrivals, solved.holding[name])
+        )
     return found
 
 

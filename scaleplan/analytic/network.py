@@ -77,12 +77,12 @@ from scaleplan.analytic.queues import (
 )
 from scaleplan.distributions import Distribution
 from scaleplan.graph import ENTRY_WEIGHT
+from scaleplan.kinds.database import Node as _Node
+from scaleplan.kinds.database import database_nodes as _database_nodes
 from scaleplan.load import JITTER_MEAN, MAX_PASSES, Traffic, station_loads, traffic
 from scaleplan.load import Call as _Call
 from scaleplan.load import Flows as _Flows
-from scaleplan.load import Node as _Node
 from scaleplan.load import close as _close
-from scaleplan.load import database_nodes as _database_nodes
 from scaleplan.load import own_mean_s as _own_mean_s
 from scaleplan.result import (
     PERCENTILES,

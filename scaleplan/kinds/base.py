@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # imported for annotations only: the engine imports the spec,
     import simpy
 
     from scaleplan.engine.protocol import Station
+    from scaleplan.load import Call, StationLoad
     from scaleplan.widgets.knobs import Knob
 
 StreamFactory = Callable[[str], "np.random.Generator"]
@@ -39,9 +40,11 @@ PIECES: dict[str, str] = {
     "failure_units": "what fails together when it has failures (replicas, shards, nodes)",
     "knobs": "the values the explorer lets the user move",
     "passes_poisson": "whether Poisson arrivals leave it Poisson (the estimate's product form)",
+    "transform_traffic": "how one visit turns into calls, and how likely the visit fails",
+    "station_loads": "its stations' offered loads, for the one overload formula (capacity)",
 }
 #: Pieces with a default that fits most kinds (found from the model's fields).
-DEFAULTED = frozenset({"knobs"})
+DEFAULTED = frozenset({"knobs", "station_loads"})
 
 
 class ComponentKind:
@@ -92,6 +95,34 @@ class ComponentKind:
         """Whether Poisson arrivals at the component leave it as a Poisson stream (Burke's
         theorem), which decides whether the estimate's product form is exact downstream."""
         raise NotImplementedError
+
+    def transform_traffic(
+        self,
+        name: str,
+        spec: Any,
+        failure: Mapping[str, float],
+        miss: float,
+        notes: dict[str, str],
+    ) -> tuple[list[Call], float]:
+        """How one visit sends work on (calls, forwards, misses, deliveries, each a
+        :class:`~scaleplan.load.Call`) given the probability ``failure[target]`` that a visit
+        to each target fails, and the probability that a visit here fails. ``miss`` is a
+        cache's miss ratio at its arrival rate; ``notes`` collects approximations made."""
+        raise NotImplementedError
+
+    def station_loads(
+        self, name: str, spec: Any, arrivals_per_s: float, holding_s: float
+    ) -> list[StationLoad]:
+        """The stations a queue forms at, with their offered load (default: one station of
+        all the component's slots, judged at its most replicas; none for a kind without
+        slots)."""
+        from scaleplan.load import StationLoad
+
+        servers = spec.max_capacity
+        if servers == 0:
+            return []
+        bounded = getattr(spec, "queue_limit", None) is not None
+        return [StationLoad(name, "", arrivals_per_s, holding_s, servers, bounded)]
 
     def missing(self) -> list[str]:
         """The pieces of :data:`PIECES` this kind does not give (empty when complete)."""

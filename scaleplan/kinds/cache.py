@@ -350,5 +350,18 @@ class CacheKind(ComponentKind):
             and component.service_time.scv == 1.0
         )
 
+    def transform_traffic(
+        self,
+        name: str,
+        spec: Any,
+        failure: Mapping[str, float],
+        miss: float,
+        notes: dict[str, str],
+    ) -> tuple[list[Any], float]:
+        from scaleplan.load import Call
+
+        # A miss goes to the backing store and fails with it; a hit answers here.
+        return [Call(spec.backing, miss, miss, 1.0, 0.0, False)], miss * failure[spec.backing]
+
 
 KIND = CacheKind()

@@ -16,7 +16,8 @@ with a fixed ``hit_ratio`` each lookup hits with that probability.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator, Mapping
-from typing import Any, ClassVar, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import simpy
@@ -127,6 +128,9 @@ class DatabaseSpec(_ComponentBase):
     @property
     def own_service_time(self) -> Distribution:
         return self.read_time
+
+    def own_mean_s(self) -> float:
+        return self.mean_service_s()
 
     def mean_service_s(self) -> float:
         write = self.write_time or self.read_time
@@ -405,6 +409,102 @@ def _nodes_of(unit: Replica | ShardStation) -> Callable[[], list[Replica]]:
     return lambda: [unit]
 
 
+if TYPE_CHECKING:
+    from scaleplan.load import StationLoad
+
+
+@dataclass(frozen=True)
+class Node:
+    """A database node of one shard (or readers pooled into one station)."""
+
+    label: str
+    reads_per_s: float
+    writes_per_s: float
+    read_ca2: float
+    servers: int
+    members: int = 1
+
+
+def database_nodes(component: DatabaseSpec, shard_rate: float) -> tuple[list[Node], str, bool]:
+    """The nodes of one shard with the reads and writes each receives; how reads were spread;
+    whether that spread is exact (Poisson in, Poisson out)."""
+    count = component.nodes_per_shard
+    slots = component.concurrency
+    reads = shard_rate * component.read_ratio
+    writes = shard_rate * (1.0 - component.read_ratio)
+    readers = list(range(0 if component.reads_from_primary else 1, count))
+    labels = ["primary", *(f"replica-{index}" for index in range(1, count))]
+    shares = [0.0] * count
+    ca2 = [1.0] * count
+    k = len(readers)
+    policy = component.read_policy
+    how, exact = f"reads by {policy} over {k} readers", True
+    if k == 0:
+        how = "writes only"
+    elif k == 1 or (k > 1 and policy == "random"):
+        for index in readers:
+            shares[index] = 1.0 / k
+        if k == 1:
+            how = f"reads to the {labels[readers[0]]}"
+    elif k > 1 and policy == "round_robin":
+        for index in readers:
+            shares[index], ca2[index] = 1.0 / k, 1.0 / k
+        exact = False
+    elif k > 1:
+        exact = False
+        if writes == 0 or 0 not in readers:
+            # Identical readers under a load-aware policy: one pooled station (optimistic).
+            nodes = [Node("primary", 0.0, writes, 1.0, slots)] if 0 not in readers else []
+            first = labels[readers[0]]
+            pooled = f"{first}..{labels[readers[-1]]}"
+            nodes.append(Node(pooled, reads, 0.0, 1.0, k * slots, k))
+            return (
+                nodes,
+                f"reads by {policy} over {k} readers pooled into {k * slots} servers",
+                False,
+            )
+        # The primary also takes the writes: a load-aware policy sends it fewer reads, so the
+        # readers' utilisations equalise as far as they can (water-filling).
+        read_s = component.read_time.mean_s
+        write_s = (component.write_time or component.read_time).mean_s
+        each = (reads * read_s + writes * write_s) / k
+        primary = min(reads, max(0.0, (each - writes * write_s) / read_s)) if reads else 0.0
+        shares[0] = primary / reads if reads else 0.0
+        for index in readers[1:]:
+            shares[index] = (1.0 - shares[0]) / (k - 1)
+        how = f"reads by {policy} over {k} readers, spread to equalise their utilisation"
+    nodes = [
+        Node(labels[index], reads * shares[index], writes if index == 0 else 0.0, ca2[index], slots)
+        for index in range(count)
+    ]
+    return nodes, how, exact
+
+
+def database_loads(name: str, component: DatabaseSpec, arrivals: float) -> list[StationLoad]:
+    """One station per node of each shard, with the reads and writes that node receives."""
+    from scaleplan.load import StationLoad
+
+    read = component.read_time
+    write = component.write_time or read
+    found = []
+    for index, share in enumerate(component.shard_shares()):
+        nodes, _, _ = database_nodes(component, arrivals * float(share))
+        for node in nodes:
+            lam = node.reads_per_s + node.writes_per_s
+            work = node.reads_per_s * read.mean_s + node.writes_per_s * write.mean_s
+            found.append(
+                StationLoad(
+                    name,
+                    f"shard-{index} {node.label}",
+                    lam,
+                    work / lam if lam > 0 else component.mean_service_s(),
+                    node.servers,
+                    False,
+                )
+            )
+    return found
+
+
 class DatabaseKind(ComponentKind):
     name = "database"
     spec_model = DatabaseSpec
@@ -441,6 +541,21 @@ class DatabaseKind(ComponentKind):
 
     def passes_poisson(self, ctx: Any, name: str) -> bool:
         return False  # it calls nobody: nothing downstream to keep Poisson
+
+    def transform_traffic(
+        self,
+        name: str,
+        spec: Any,
+        failure: Mapping[str, float],
+        miss: float,
+        notes: dict[str, str],
+    ) -> tuple[list[Any], float]:
+        return [], 0.0  # a database neither calls nor fails on its own
+
+    def station_loads(
+        self, name: str, spec: Any, arrivals_per_s: float, holding_s: float
+    ) -> list[Any]:
+        return database_loads(name, spec, arrivals_per_s)
 
 
 KIND = DatabaseKind()

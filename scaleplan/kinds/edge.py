@@ -125,5 +125,20 @@ class EdgeKind(ComponentKind):
         # A Bernoulli thinning of an exponential delay keeps the stream Poisson.
         return bool(ctx.component(name).service_time.scv == 1.0)
 
+    def transform_traffic(
+        self,
+        name: str,
+        spec: Any,
+        failure: Mapping[str, float],
+        miss: float,
+        notes: dict[str, str],
+    ) -> tuple[list[Any], float]:
+        from scaleplan.load import Call
+
+        forwarded = 1.0 - spec.share
+        return [Call(spec.to, forwarded, forwarded, 1.0, 0.0, False)], (
+            forwarded * failure[spec.to]
+        )
+
 
 KIND = EdgeKind()

@@ -5,6 +5,7 @@ its policy, optionally with a service time of its own (spec
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar, Literal
 
@@ -184,6 +185,23 @@ class LoadBalancerKind(ComponentKind):
     def passes_poisson(self, ctx: Any, name: str) -> bool:
         component = ctx.component(name)
         return bool(component.service_time is None or component.service_time.scv == 1.0)
+
+    def transform_traffic(
+        self,
+        name: str,
+        spec: Any,
+        failure: Mapping[str, float],
+        miss: float,
+        notes: dict[str, str],
+    ) -> tuple[list[Any], float]:
+        from scaleplan.load import Call
+
+        # One forward per visit, to one target by its weight share.
+        edges = spec.edges()
+        return (
+            [Call(target, share, share, 1.0, 0.0, False) for target, share, _ in edges],
+            math.fsum(share * failure[target] for target, share, _ in edges),
+        )
 
 
 KIND = LoadBalancerKind()

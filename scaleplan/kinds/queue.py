@@ -296,5 +296,18 @@ class QueueKind(BrokerKind):
     def passes_poisson(self, ctx: Any, name: str) -> bool:
         return True  # a publish is a pure delay: Poisson in, Poisson out
 
+    def transform_traffic(
+        self,
+        name: str,
+        spec: Any,
+        failure: Mapping[str, float],
+        miss: float,
+        notes: dict[str, str],
+    ) -> tuple[list[Any], float]:
+        from scaleplan.load import delivery
+
+        # The producer does not wait: the delivery is asynchronous and cannot fail the visit.
+        return [delivery(spec.consumer, spec, failure)], 0.0
+
 
 KIND = QueueKind()

@@ -123,6 +123,28 @@ class ServiceSpec(_ComponentBase):
         return most * self.concurrency
 
 
+def service_traffic(
+    name: str, spec: Any, failure: Mapping[str, float], notes: dict[str, str]
+) -> tuple[list[Any], float]:
+    """A service's calls per visit and the probability a visit fails: its own error first, then
+    each call in turn (sequential: a failed call ends the sequence; parallel: every branch goes
+    out and any failed one fails the join). Either way the visit succeeds only when its service
+    and every call made do. Retries add attempts (with their budget) and backoff."""
+    from scaleplan.load import Call, retry_figures
+
+    own = spec.error_probability
+    reach = served = 1.0 - own
+    calls: list[Call] = []
+    for call in spec.calls:
+        attempts, final, backoff = retry_figures(
+            call.retries, failure[call.to], f"{name} → {call.to}", notes
+        )
+        made = (served if spec.parallel else reach) * call.probability
+        calls.append(Call(call.to, made, call.probability, attempts, backoff, False))
+        reach *= 1.0 - call.probability * final
+    return calls, 1.0 - reach
+
+
 def service_passes_poisson(ctx: Any, name: str) -> bool:
     """An exponential server that frees its slot before its calls and whose replicas get a
     random split (or that has one replica) passes Poisson traffic on (Burke)."""
@@ -383,6 +405,16 @@ class ServiceKind(ComponentKind):
 
     def passes_poisson(self, ctx: Any, name: str) -> bool:
         return service_passes_poisson(ctx, name)
+
+    def transform_traffic(
+        self,
+        name: str,
+        spec: Any,
+        failure: Mapping[str, float],
+        miss: float,
+        notes: dict[str, str],
+    ) -> tuple[list[Any], float]:
+        return service_traffic(name, spec, failure, notes)
 
 
 KIND = ServiceKind()

@@ -154,5 +154,17 @@ class TopicKind(BrokerKind):
         consumers = [item.consumer for item in component.subscriptions]
         return len(set(consumers)) == len(consumers)  # one consumer twice gets batches of two
 
+    def transform_traffic(
+        self,
+        name: str,
+        spec: Any,
+        failure: Mapping[str, float],
+        miss: float,
+        notes: dict[str, str],
+    ) -> tuple[list[Any], float]:
+        from scaleplan.load import delivery
+
+        return [delivery(item.consumer, item, failure) for item in spec.subscriptions], 0.0
+
 
 KIND = TopicKind()

@@ -17,7 +17,12 @@ from scaleplan.engine.protocol import (
     hand_over,
 )
 from scaleplan.kinds.base import ComponentKind, autoscaled_nodes
-from scaleplan.kinds.service import ServiceSpec, ServiceStation, service_passes_poisson
+from scaleplan.kinds.service import (
+    ServiceSpec,
+    ServiceStation,
+    service_passes_poisson,
+    service_traffic,
+)
 
 
 class WorkerPoolSpec(ServiceSpec):
@@ -108,6 +113,16 @@ class WorkerPoolKind(ComponentKind):
 
     def passes_poisson(self, ctx: Any, name: str) -> bool:
         return service_passes_poisson(ctx, name)
+
+    def transform_traffic(
+        self,
+        name: str,
+        spec: Any,
+        failure: Mapping[str, float],
+        miss: float,
+        notes: dict[str, str],
+    ) -> tuple[list[Any], float]:
+        return service_traffic(name, spec, failure, notes)
 
 
 KIND = WorkerPoolKind()

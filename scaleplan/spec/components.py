@@ -214,6 +214,11 @@ class _ComponentBase(StrictModel):
         """The time a visit spends being served here, before any call it makes."""
         return getattr(self, "service_time", None)
 
+    def own_mean_s(self) -> float:
+        """Mean seconds of a visit's own work here (0 for a kind that adds no delay)."""
+        distribution = self.own_service_time
+        return distribution.mean_s if distribution is not None else 0.0
+
 
 class AutoscaleSpec(StrictModel):
     """Horizontal autoscaling as Kubernetes' HPA does it: desired = ceil(n · metric / target)."""
