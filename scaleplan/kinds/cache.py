@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import simpy
@@ -39,6 +39,9 @@ from scaleplan.spec.components import (
     _ComponentBase,
     _key_probabilities,
 )
+
+if TYPE_CHECKING:
+    from scaleplan.analytic.network import _Context, _Station
 
 
 class CacheSpec(_ComponentBase):
@@ -312,6 +315,38 @@ class CacheStation(Station):
         return figures
 
 
+def _report_cache(ctx: _Context, name: str, cache: CacheSpec, station: _Station) -> None:
+
+    miss = ctx.flows.miss[name]
+    keys = cache.keys.count if cache.keys is not None else 0
+    if cache.hit_ratio is not None:
+        method = "fixed hit_ratio"
+    elif cache.ttl_s is None and cache.size is not None and cache.size >= keys:
+        method = "every key fits: misses only when cold"
+    elif cache.ttl_s is not None and cache.size is not None and cache.size < keys:
+        method = "Che's approximation (LRU) and the TTL formula, the lower per key"
+    elif cache.ttl_s is not None:
+        method = "TTL: λ_k·T/(1 + λ_k·T) per key at the cache's arrival rate"
+    else:
+        method = "Che's approximation (LRU)"
+    station.details = {
+        "hit_ratio_expected": 1.0 - miss,
+        "hit_ratio_method": method,
+        "backing_rate_per_s": station.arrival_rate * miss,
+    }
+    if cache.keys is not None:
+        station.exact = False
+        station.warnings.append(
+            f"{name}: hit ratio {1 - miss:.4g} from the key popularity by {method}, the steady "
+            "state under independent references (approximation)"
+        )
+    if cache.cold_start or cache.restart_at_s:
+        station.warnings.append(
+            f"{name}: cold_start and restart_at_s are transients: the estimate is the warm "
+            "steady state (simulate to see the miss storm)"
+        )
+
+
 class CacheKind(ComponentKind):
     name = "cache"
     spec_model = CacheSpec
@@ -332,7 +367,7 @@ class CacheKind(ComponentKind):
         from scaleplan.analytic import network
 
         station = network._slot_station(ctx, name, spans)
-        network._report_cache(ctx, name, ctx.component(name), station)
+        _report_cache(ctx, name, ctx.component(name), station)
         return station
 
     def billable_nodes(self, spec: Any, running_replicas: float | None = None) -> float:

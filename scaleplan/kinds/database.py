@@ -15,6 +15,7 @@ with a fixed ``hit_ratio`` each lookup hits with that probability.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -59,6 +60,9 @@ from scaleplan.spec.components import (
 from scaleplan.spec.components import (
     Policy as PolicyName,
 )
+
+if TYPE_CHECKING:
+    from scaleplan.analytic.network import _Child, _Context, _Station
 
 
 class DatabaseFailureSpec(BaseFailureSpec):
@@ -505,6 +509,145 @@ def database_loads(name: str, component: DatabaseSpec, arrivals: float) -> list[
     return found
 
 
+def _node_service(
+    node: Node, read: Distribution, write: Distribution
+) -> tuple[float, float, float]:
+    """(arrival rate, mean service s, service scv) of a node's read/write mix."""
+
+    lam = node.reads_per_s + node.writes_per_s
+    if node.writes_per_s == 0 or write is read:
+        return lam, read.mean_s, read.scv
+    if node.reads_per_s == 0:
+        return lam, write.mean_s, write.scv
+    mean = (node.reads_per_s * read.mean_s + node.writes_per_s * write.mean_s) / lam
+    second = (
+        node.reads_per_s * read.mean_s**2 * (1 + read.scv)
+        + node.writes_per_s * write.mean_s**2 * (1 + write.scv)
+    ) / lam
+    return lam, mean, max(second / mean**2 - 1.0, 0.0)
+
+
+def _database_station(ctx: _Context, name: str, component: DatabaseSpec) -> _Station:
+    from scaleplan.analytic.network import (
+        UnstableError,
+        _arrival_notes,
+        _Child,
+        _queue,
+        _Station,
+    )
+
+    arrival_rate = ctx.rates[name]
+    read = component.read_time
+    write = component.write_time or read
+    mean_s = component.mean_service_s()
+    shares = ctx.shard_shares(name, component)
+    per_shard = component.nodes_per_shard * component.concurrency
+    notes: list[str] = []
+    exact, arrival_notes = _arrival_notes(ctx, name, "retried attempts")
+    notes.extend(arrival_notes)
+    methods: list[str] = []
+    children: list[_Child] = []
+    waiting_total = 0.0
+    peak, peak_at, peak_servers = 0.0, "", component.concurrency
+    unstable = False
+    how = ""
+    for index, share in enumerate(shares):
+        shard = f"{name}/shard-{index}"
+        shard_rate = arrival_rate * share
+        nodes, how, split_exact = database_nodes(component, shard_rate)
+        exact = exact and split_exact
+        waiting = 0.0  # Σ λ·Wq over the shard's nodes: its mean number waiting
+        node_loads: list[float] = []
+        shard_methods: list[str] = []
+        for node in nodes:
+            lam, node_mean, scv = _node_service(node, read, write)
+            load = lam * node_mean / node.servers if lam > 0 else 0.0
+            node_loads.extend([load] * node.members)
+            if load > peak or not peak_at:
+                peak, peak_at, peak_servers = load, f"shard-{index} {node.label}", node.servers
+            if lam == 0:
+                continue
+            if load >= 1.0:
+                unstable = True
+                continue
+            ca2 = (node.reads_per_s * node.read_ca2 + node.writes_per_s) / lam
+            try:
+                metrics = _queue(lam, ca2, node_mean, scv, node.servers)
+            except UnstableError:
+                unstable = True
+                continue
+            exact = exact and metrics.exact
+            for found in (methods, shard_methods):
+                if metrics.method not in found:
+                    found.append(metrics.method)
+            waiting += lam * metrics.mean_wait
+        shard_wait = waiting / shard_rate if shard_rate > 0 else 0.0
+        children.append(
+            _Child(
+                shard,
+                "shard",
+                shard_rate,
+                shard_rate * mean_s / per_shard,
+                shard_wait,
+                shard_wait + mean_s,
+                waiting,
+                per_shard,
+                float(component.nodes_per_shard),
+                f"{' / '.join(shard_methods) or 'no load'} per node; {how}",
+                {
+                    "share": share,
+                    "busiest_node_utilization": max(node_loads),
+                    "node_utilization": node_loads,
+                    "reads_per_s": shard_rate * component.read_ratio,
+                    "writes_per_s": shard_rate * (1.0 - component.read_ratio),
+                },
+            )
+        )
+        waiting_total += waiting
+    if "round_robin" in how:
+        notes.append(
+            f"{name}: reads under round_robin reach each reader with Erlang interarrivals; "
+            "Allen–Cunneen GI/G/c approximation per node"
+        )
+    elif "pooled" in how or "equalise" in how:
+        notes.append(f"{name}: {how} (approximation: real nodes queue separately)")
+    elif methods and any("approximation" in method for method in methods):
+        notes.append(f"{name}: {' / '.join(methods)} per node (read/write mix)")
+    details: dict[str, Any] = {
+        "shards": component.shards,
+        "shard_shares": shares,
+        "busiest_node": peak_at,
+        "busiest_node_utilization": peak,
+        "read_split": how,
+    }
+    if component.replication_lag is not None and component.read_replicas:
+        details["replication_lag_ms_mean"] = component.replication_lag.mean_s * 1000
+    shape = f"{component.shards} shard(s) × {component.nodes_per_shard} node(s)"
+    wait_s = math.inf if unstable else (waiting_total / arrival_rate if arrival_rate else 0.0)
+    return _Station(
+        name,
+        arrival_rate,
+        arrival_rate * mean_s / component.capacity,
+        wait_s,
+        wait_s + mean_s,
+        math.inf if unstable else waiting_total,
+        mean_s,
+        f"{'unstable' if unstable else ' / '.join(methods) or 'M/G/c'} per node, {shape}",
+        exact and not unstable,
+        warnings=notes,
+        peak=peak,
+        job_s=mean_s,
+        replicas=float(component.shards * component.nodes_per_shard),
+        capacity=component.capacity,
+        details=details,
+        children=children,
+        unstable_reason=(
+            f"{name}/{peak_at}: offered load is {peak:.3g}× its capacity of {peak_servers} "
+            f"slots ({arrival_rate:.4g} arrivals/s at the database)"
+        ),
+    )
+
+
 class DatabaseKind(ComponentKind):
     name = "database"
     spec_model = DatabaseSpec
@@ -521,9 +664,8 @@ class DatabaseKind(ComponentKind):
         return DatabaseStation(name, spec, env, streams)
 
     def analytic_station(self, ctx: Any, name: str, spans: Mapping[str, float]) -> Any:
-        from scaleplan.analytic import network
 
-        return network._database_station(ctx, name, ctx.component(name))
+        return _database_station(ctx, name, ctx.component(name))
 
     def billable_nodes(self, spec: Any, running_replicas: float | None = None) -> float:
         # Every shard runs a primary and its read replicas.

@@ -13,6 +13,7 @@ a broker of its own (a child station named ``<topic>/<subscription>``).
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -47,8 +48,12 @@ from scaleplan.spec.components import (
     _ComponentBase,
 )
 
+if TYPE_CHECKING:
+    from scaleplan.analytic.network import _Context, _Station
+
 if TYPE_CHECKING:  # a topic's subscriptions are brokers too; topic imports this module
-    from scaleplan.kinds.topic import SubscriptionSpec
+    from scaleplan.kinds.topic import SubscriptionSpec, TopicSpec
+    from scaleplan.load import Call
 
 
 class _BrokerFields(StrictModel):
@@ -261,14 +266,108 @@ def refuse(station: Station, request: Request) -> int:
     return FAILED
 
 
+def _broker_station(ctx: _Context, name: str, component: QueueSpec | TopicSpec) -> _Station:
+    """A queue or a topic: its producer waits only for the publish; the rest is reported."""
+    from scaleplan.analytic.network import _Child, _Station
+
+    arrival_rate = ctx.rates[name]
+    publish_s = component.own_mean_s()
+    deliveries = ctx.flows.calls[name]
+    figures = [_delivery_figures(ctx, call) for call in deliveries]
+    exact = all(call.attempts == 1 for call in deliveries)
+    details: dict[str, Any] = {}
+    if isinstance(component, QueueSpec):
+        (lag_s, in_system_s), call = figures[0], deliveries[0]
+        details = _broker_details(ctx, component.consumer, component.max_retries, call, figures[0])
+        return _Station(
+            name,
+            arrival_rate,
+            0.0,
+            0.0,
+            publish_s,
+            arrival_rate * lag_s,
+            0.0,
+            f"broker: time in system = consumer lag + work at {component.consumer}",
+            exact,
+            latency_s=in_system_s,
+            reported_wait_s=lag_s,
+            job_s=publish_s,
+            replicas=0.0,
+            details=details,
+        )
+    children = [
+        _Child(
+            f"{name}/{item.name}",
+            "subscription",
+            arrival_rate,
+            0.0,
+            lag_s,
+            in_system_s,
+            arrival_rate * lag_s,
+            0,
+            0.0,
+            f"broker: time in system = consumer lag + work at {item.consumer}",
+            _broker_details(ctx, item.consumer, item.max_retries, call, (lag_s, in_system_s)),
+        )
+        for item, call, (lag_s, in_system_s) in zip(
+            component.subscriptions, deliveries, figures, strict=True
+        )
+    ]
+    return _Station(
+        name,
+        arrival_rate,
+        0.0,
+        0.0,
+        publish_s,
+        0.0,
+        0.0,
+        f"broker: publish to {len(children)} subscription(s)",
+        exact,
+        job_s=publish_s,
+        replicas=0.0,
+        details={"subscriptions": len(children)},
+        children=children,
+    )
+
+
+def _delivery_figures(ctx: _Context, call: Call) -> tuple[float, float]:
+    """(consumer lag, time in system) of one message, in seconds.
+
+    Every delivery waits in the pool's FIFO and is worked on; the attempts are a stopping
+    time over independent deliveries, so by Wald's identity the means multiply.
+    """
+
+    pool = ctx.stations.get(call.target)
+    if pool is None:  # the first pass of a cycle: the consumer is not evaluated yet
+        return 0.0, 0.0
+    lag_s, job_s = pool.wait_s, pool.job_s
+    if not (math.isfinite(lag_s) and math.isfinite(job_s)):
+        return math.inf, math.inf
+    return lag_s, call.attempts * (lag_s + job_s) + call.backoff_s
+
+
+def _broker_details(
+    ctx: _Context, consumer: str, max_retries: int, call: Call, figures: tuple[float, float]
+) -> dict[str, Any]:
+    from scaleplan.analytic.network import _ms
+
+    q = ctx.flows.failure[consumer]
+    return {
+        "consumer": consumer,
+        "deliveries_per_message": call.attempts,
+        "dead_letter_probability": q ** (max_retries + 1) if q > 0 else 0.0,
+        "consumer_lag_ms": _ms(figures[0]),
+        "time_in_system_ms": _ms(figures[1]),
+    }
+
+
 class BrokerKind(ComponentKind):
     """What a queue and a topic share: a broker of ``nodes`` nodes whose publish is a pure
     delay (the estimate's broker station), billed per node."""
 
     def analytic_station(self, ctx: Any, name: str, spans: Mapping[str, float]) -> Any:
-        from scaleplan.analytic import network
 
-        return network._broker_station(ctx, name, ctx.component(name))
+        return _broker_station(ctx, name, ctx.component(name))
 
     def billable_nodes(self, spec: Any, running_replicas: float | None = None) -> float:
         return float(spec.nodes)

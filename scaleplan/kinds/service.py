@@ -15,8 +15,9 @@ own service, holding time, span), turned into statistics in bulk by the recorder
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import simpy
 from pydantic import (
@@ -60,6 +61,9 @@ from scaleplan.spec.components import (
 from scaleplan.spec.components import (
     Policy as PolicyName,
 )
+
+if TYPE_CHECKING:
+    from scaleplan.analytic.network import _Context, _Station
 
 
 class LoadSheddingSpec(StrictModel):
@@ -371,6 +375,59 @@ class ServiceStation(Station):
         return figures
 
 
+def autoscaled_station(
+    ctx: _Context, name: str, spans: Mapping[str, float], component: ServiceSpec
+) -> _Station:
+    """The service at the replica count its autoscaler settles on for the mean load.
+
+    On utilisation, Kubernetes' HPA asks for ceil(n·u/target) = ceil(a/target) replicas, with
+    a = λ·holding/concurrency the offered load in replicas; on queue length, for the fewest
+    replicas whose waiting requests per replica meet the target. Both within min..max.
+    """
+    from scaleplan.analytic.network import _slot_station
+
+    scale = component.autoscale
+    assert scale is not None
+    low, high = scale.min_replicas, scale.max_replicas
+    if scale.metric == "utilization":
+        probe = _slot_station(ctx, name, spans, low)
+        offered = probe.utilization * low  # λ·holding / concurrency, in replicas
+        wanted = math.ceil(offered / scale.target * (1 - 1e-12))
+        count = min(high, max(low, wanted))
+        how = f"ceil(a/target) = ceil({offered:.4g}/{scale.target:g}) = {wanted}"
+        station = probe if count == low else _slot_station(ctx, name, spans, count)
+        met = station.utilization <= scale.target * (1 + 1e-9)
+    else:
+        how = "the fewest replicas with waiting requests per replica at most the target"
+        station = _slot_station(ctx, name, spans, low)
+        count = low
+        while not _queue_target_met(station, count, scale.target) and count < high:
+            count += 1
+            station = _slot_station(ctx, name, spans, count)
+        met = _queue_target_met(station, count, scale.target)
+    clamp = f", clamped to {low}..{high}" if scale.metric == "utilization" else ""
+    station.warnings.append(
+        f"{name}: autoscaled on {scale.metric} (target {scale.target:g}): evaluated at "
+        f"{count} replicas, {how}{clamp}; the scaling transient (interval, boot, cool-down), "
+        f"the ±{scale.tolerance:.0%} tolerance band and time-varying load are not modelled"
+    )
+    if not met:
+        station.warnings.append(
+            f"{name}: even at max_replicas {high} the autoscaling target {scale.target:g} "
+            "is not met"
+        )
+        station.capacity_note = f" at max_replicas {high}"
+    station.details["autoscaled_replicas"] = count
+    return station
+
+
+def _queue_target_met(station: _Station, replicas: int, target: float) -> bool:
+
+    if station.utilization >= 1 or not math.isfinite(station.wait_s):
+        return False
+    return station.arrival_rate * station.wait_s / replicas <= target
+
+
 class ServiceKind(ComponentKind):
     name = "service"
     spec_model = ServiceSpec
@@ -390,7 +447,7 @@ class ServiceKind(ComponentKind):
 
         component = ctx.component(name)
         if component.autoscale is not None:
-            return network._autoscaled_station(ctx, name, spans, component)
+            return autoscaled_station(ctx, name, spans, component)
         return network._slot_station(ctx, name, spans)
 
     def billable_nodes(self, spec: Any, running_replicas: float | None = None) -> float:

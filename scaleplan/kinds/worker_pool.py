@@ -4,8 +4,9 @@ station :class:`WorkerPoolStation`, below)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import simpy
 
@@ -20,9 +21,13 @@ from scaleplan.kinds.base import ComponentKind, autoscaled_nodes
 from scaleplan.kinds.service import (
     ServiceSpec,
     ServiceStation,
+    autoscaled_station,
     service_passes_poisson,
     service_traffic,
 )
+
+if TYPE_CHECKING:
+    from scaleplan.analytic.network import _Context, _Station
 
 
 class WorkerPoolSpec(ServiceSpec):
@@ -76,6 +81,23 @@ class WorkerPoolStation(ServiceStation):
         return self.serve(self.pool, job, holding=True)
 
 
+def _report_pool(ctx: _Context, name: str, station: _Station) -> None:
+    """As in the engine, a job delivered by a broker records its wait on the broker's row."""
+    from scaleplan.analytic.network import ENTRY_WEIGHT, _edge_flow
+
+    direct = ctx.rate * ctx.graph.nodes[name][ENTRY_WEIGHT] + math.fsum(
+        ctx.rates[caller] * _edge_flow(ctx, caller, name)
+        for caller in ctx.graph.predecessors(name)
+        if name not in ctx.component(caller).async_targets()  # not a broker delivering to it
+    )
+    if not math.isfinite(station.wait_s):
+        return
+    share = direct / station.arrival_rate if station.arrival_rate > 0 else 0.0
+    station.reported_wait_s = station.wait_s * share
+    station.latency_s = station.job_s + station.wait_s * share
+    station.mean_queue = direct * station.wait_s
+
+
 class WorkerPoolKind(ComponentKind):
     name = "worker_pool"
     spec_model = WorkerPoolSpec
@@ -95,10 +117,10 @@ class WorkerPoolKind(ComponentKind):
 
         component = ctx.component(name)
         if component.autoscale is not None:
-            station = network._autoscaled_station(ctx, name, spans, component)
+            station = autoscaled_station(ctx, name, spans, component)
         else:
             station = network._slot_station(ctx, name, spans)
-        network._report_pool(ctx, name, station)
+        _report_pool(ctx, name, station)
         return station
 
     def billable_nodes(self, spec: Any, running_replicas: float | None = None) -> float:
