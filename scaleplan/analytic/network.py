@@ -90,16 +90,10 @@ from scaleplan.result import (
 )
 from scaleplan.spec import (
     ArchitectureSpec,
-    CacheSpec,
     ComponentSpec,
     DatabaseSpec,
-    EdgeSpec,
-    LoadBalancerSpec,
-    QueueSpec,
     RetrySpec,
     ServiceSpec,
-    TopicSpec,
-    WorkerPoolSpec,
 )
 
 __all__ = ["bottleneck", "estimate"]
@@ -395,16 +389,15 @@ def _arrival_notes(ctx: _Context, name: str, retried: str) -> tuple[bool, list[s
     return exact, notes
 
 
-def _slot_station(
+def slot_station(
     ctx: _Context, name: str, spans: Mapping[str, float], replicas: int | None = None
 ) -> _Station:
     """A station of slots: a service, a worker pool, a balancer, a cache lookup, an edge."""
     component = ctx.component(name)
-    assert isinstance(component, ServiceSpec | LoadBalancerSpec | CacheSpec | EdgeSpec)
     arrival_rate = ctx.rates[name]
     calls = _calls_s(ctx, name, spans)
-    if isinstance(component, LoadBalancerSpec) and component.service_time is None:
-        policy = component.policy
+    if component.own_service_time is None:  # a balancer without a service time
+        policy = getattr(component, "policy", "")
         return _Station(
             name,
             arrival_rate,
@@ -421,7 +414,7 @@ def _slot_station(
 
     notes: list[str] = []
     own_s = _own_mean_s(component)
-    holds = isinstance(component, ServiceSpec) and component.hold_during_calls
+    holds = bool(getattr(component, "hold_during_calls", False))
     has_calls = any(call.made > 0 and not call.asynchronous for call in ctx.flows.calls[name])
     surrogate = holds and has_calls
     exact, arrival_notes = _arrival_notes(ctx, name, "retried attempts or redeliveries")
@@ -439,7 +432,7 @@ def _slot_station(
     else:
         holding_s = own_s
         scv = _own_scv(component)
-    if isinstance(component, ServiceSpec) and component.parallel and has_calls:
+    if getattr(component, "parallel", False) and has_calls:
         exact = False
         notes.append(
             f"{name}: parallel calls joined as the maximum of independent exponentials with "
@@ -447,9 +440,10 @@ def _slot_station(
         )
 
     if replicas is None:
-        replicas = component.replicas if isinstance(component, ServiceSpec | CacheSpec) else 1
-    slots = component.concurrency
-    pooled_fifo = isinstance(component, WorkerPoolSpec)
+        replicas = int(getattr(component, "replicas", 1))
+    slots = int(getattr(component, "concurrency", 1))
+    # A worker pool's slots pull from one shared FIFO (one pooled M/G/c station).
+    pooled_fifo = component.kind == "worker_pool"
     lower_bound = False
     if not math.isfinite(holding_s):
         # A callee is unstable, so the slots are held without bound; the callees' low-load
@@ -591,8 +585,8 @@ def _calls_s(ctx: _Context, name: str, spans: Mapping[str, float]) -> float:
     """
     component = ctx.component(name)
     calls = [call for call in ctx.flows.calls[name] if not call.asynchronous]
-    if isinstance(component, ServiceSpec) and component.parallel:
-        own = 1.0 - component.error_probability
+    if getattr(component, "parallel", False):
+        own = 1.0 - float(getattr(component, "error_probability", 0.0))
         joined = _parallel_join_s(
             [
                 (call.probability, call.attempts * spans[call.target] + call.backoff_s)
@@ -666,7 +660,7 @@ def _split(ctx: _Context, name: str) -> _Split:
     A cache spreads its lookups round robin over its replicas, as the engine does.
     """
     component = ctx.component(name)
-    if not isinstance(component, ServiceSpec):
+    if not hasattr(component, "dispatch"):  # e.g. a cache: round robin over its replicas
         return _Split("round_robin")
     by_policy: dict[str, float] = {}
     external = ctx.rate * ctx.graph.nodes[name][ENTRY_WEIGHT]
@@ -674,9 +668,8 @@ def _split(ctx: _Context, name: str) -> _Split:
         by_policy[component.dispatch] = external
     for caller in ctx.graph.predecessors(name):
         caller_spec = ctx.component(caller)
-        policy = (
-            caller_spec.policy if isinstance(caller_spec, LoadBalancerSpec) else component.dispatch
-        )
+        # A balancer in front picks the replica by its policy; a direct caller by dispatch.
+        policy = getattr(caller_spec, "policy", None) or component.dispatch
         flow = ctx.rates[caller] * _edge_flow(ctx, caller, name)
         by_policy[policy] = by_policy.get(policy, 0.0) + flow
     if not by_policy:
@@ -723,19 +716,19 @@ def _poisson_inputs(ctx: _Context) -> dict[str, bool]:
 _Outcome = tuple[float, float, float]
 
 
-def _then(first: _Outcome, second: _Outcome) -> _Outcome:
+def then(first: _Outcome, second: _Outcome) -> _Outcome:
     """``second`` runs only when ``first`` succeeded (independent stages)."""
     ok1, t_ok1, t_fail1 = first
     ok2, t_ok2, t_fail2 = second
     return ok1 * ok2, t_ok1 * ok2 + ok1 * t_ok2, t_fail1 + t_ok1 * (1 - ok2) + ok1 * t_fail2
 
 
-def _maybe(probability: float, stage: _Outcome) -> _Outcome:
+def maybe(probability: float, stage: _Outcome) -> _Outcome:
     ok, t_ok, t_fail = stage
     return 1 - probability + probability * ok, probability * t_ok, probability * t_fail
 
 
-def _mixture(parts: Sequence[tuple[float, _Outcome]]) -> _Outcome:
+def mixture(parts: Sequence[tuple[float, _Outcome]]) -> _Outcome:
     return (
         math.fsum(weight * stage[0] for weight, stage in parts),
         math.fsum(weight * stage[1] for weight, stage in parts),
@@ -743,7 +736,7 @@ def _mixture(parts: Sequence[tuple[float, _Outcome]]) -> _Outcome:
     )
 
 
-def _retried(stage: _Outcome, retries: RetrySpec | None) -> _Outcome:
+def retried(stage: _Outcome, retries: RetrySpec | None) -> _Outcome:
     """A call that retries a failed attempt after a backoff, up to ``retries.max`` times.
 
     Attempt k+1 is made when the first k failed (probability qᵏ); a call that succeeds at
@@ -772,43 +765,17 @@ def _retried(stage: _Outcome, retries: RetrySpec | None) -> _Outcome:
     if retries.budget is None or wanted <= retries.budget:
         return full
     granted = retries.budget / wanted  # as in _retry_figures
-    return _mixture([(granted, full), (1 - granted, stage)])
+    return mixture([(granted, full), (1 - granted, stage)])
 
 
 def _outcomes(ctx: _Context, order: Sequence[str]) -> dict[str, _Outcome]:
     """Each component's visit outcome from the stations' waits, callees first."""
-    stations = ctx.stations
+
+    from scaleplan.kinds import kind_of
 
     def outcome(name: str, known: dict[str, _Outcome]) -> _Outcome:
         component = ctx.component(name)
-        station = stations[name]
-        own = _own_mean_s(component)
-        if isinstance(component, QueueSpec | TopicSpec):
-            return 1.0, own, 0.0
-        before = station.wait_s + own
-        if isinstance(component, DatabaseSpec):
-            return 1.0, before, 0.0
-        if isinstance(component, LoadBalancerSpec):
-            targets = [(call.made, known[call.target]) for call in ctx.flows.calls[name]]
-            return _then((1.0, before, 0.0), _mixture(targets))
-        if isinstance(component, CacheSpec | EdgeSpec):
-            (call,) = ctx.flows.calls[name]
-            return _then((1.0, before, 0.0), _maybe(call.made, known[call.target]))
-        assert isinstance(component, ServiceSpec)
-        error = component.error_probability
-        stage: _Outcome = (1 - error, (1 - error) * before, error * before)
-        made = [
-            (call.probability, _retried(known[call.to], call.retries)) for call in component.calls
-        ]
-        if component.parallel:
-            # The join's time is taken as independent of its outcome (its stated
-            # approximation already takes the branches as independent exponentials).
-            ok = (1 - error) * math.prod(_maybe(p, branch)[0] for p, branch in made)
-            join = (station.span_s - before) / (1 - error) if error < 1 else 0.0
-            return ok, ok * (before + join), station.span_s - ok * (before + join)
-        for probability, branch in made:
-            stage = _then(stage, _maybe(probability, branch))
-        return stage
+        return kind_of(component.kind).visit_outcome(ctx, name, known)
 
     values: dict[str, _Outcome] = {name: (1.0, 0.0, 0.0) for name in ctx.graph}
     for _ in range(MAX_PASSES):
@@ -830,19 +797,18 @@ def _unmodelled(spec: ArchitectureSpec) -> list[str]:
     """Features the closed forms leave out, named so nobody takes the estimate for them."""
     notes: list[str] = []
     for name, component in spec.components.items():
-        if not isinstance(component, ServiceSpec):
-            continue
-        if component.load_shedding is not None:
+        shedding = getattr(component, "load_shedding", None)
+        if shedding is not None:
             notes.append(
-                f"{name}: load_shedding (max_wait_ms {component.load_shedding.max_wait_ms:g}) "
+                f"{name}: load_shedding (max_wait_ms {shedding.max_wait_ms:g}) "
                 "is not modelled in closed form: the figures are those without shedding"
             )
         if getattr(component, "failures", None) is not None:
             notes.append(
                 f"{name}: failures (crashes and repairs) are not modelled by the queueing "
-                "closed forms: the figures are those with every replica up"
+                "closed forms: the figures are those with every replica and node up"
             )
-        for call in component.calls:
+        for call in getattr(component, "calls", ()):
             policies = [
                 key
                 for key, value in (
@@ -878,14 +844,7 @@ def _limit_warnings(ctx: _Context, name: str) -> list[str]:
             f"{name}: queue_limit {limit} is ignored by the closed forms at utilisation "
             f"{station.load:.2f}: rejections are not modelled"
         )
-    brokers: list[tuple[str, int | None, str, str]] = []
-    if isinstance(component, QueueSpec):
-        brokers.append((name, component.max_messages, component.when_full, component.consumer))
-    elif isinstance(component, TopicSpec):
-        brokers.extend(
-            (f"{name}/{item.name}", item.max_messages, item.when_full, item.consumer)
-            for item in component.subscriptions
-        )
+    brokers = component.broker_limits(name)
     for label, most, when_full, consumer in brokers:
         pool = ctx.stations.get(consumer)
         if most is not None and pool is not None and pool.load > QUEUE_LIMIT_WARNING_UTILIZATION:

@@ -41,6 +41,7 @@ PIECES: dict[str, str] = {
     "knobs": "the values the explorer lets the user move",
     "passes_poisson": "whether Poisson arrivals leave it Poisson (the estimate's product form)",
     "transform_traffic": "how one visit turns into calls, and how likely the visit fails",
+    "visit_outcome": "a visit's outcome in the estimate: P(ok), mean time when ok and when not",
     "station_loads": "its stations' offered loads, for the one overload formula (capacity)",
 }
 #: Pieces with a default that fits most kinds (found from the model's fields).
@@ -108,6 +109,14 @@ class ComponentKind:
         :class:`~scaleplan.load.Call`) given the probability ``failure[target]`` that a visit
         to each target fails, and the probability that a visit here fails. ``miss`` is a
         cache's miss ratio at its arrival rate; ``notes`` collects approximations made."""
+        raise NotImplementedError
+
+    def visit_outcome(
+        self, ctx: Any, name: str, known: Mapping[str, tuple[float, float, float]]
+    ) -> tuple[float, float, float]:
+        """A visit's outcome in the estimate, from its station's wait and its callees'
+        outcomes ``known``: (probability it succeeds, mean time × that probability, mean time
+        × the probability it fails) — what the exact percentiles and error rates compose."""
         raise NotImplementedError
 
     def station_loads(

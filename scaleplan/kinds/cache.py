@@ -366,7 +366,7 @@ class CacheKind(ComponentKind):
     def analytic_station(self, ctx: Any, name: str, spans: Mapping[str, float]) -> Any:
         from scaleplan.analytic import network
 
-        station = network._slot_station(ctx, name, spans)
+        station = network.slot_station(ctx, name, spans)
         _report_cache(ctx, name, ctx.component(name), station)
         return station
 
@@ -397,6 +397,15 @@ class CacheKind(ComponentKind):
 
         # A miss goes to the backing store and fails with it; a hit answers here.
         return [Call(spec.backing, miss, miss, 1.0, 0.0, False)], miss * failure[spec.backing]
+
+    def visit_outcome(
+        self, ctx: Any, name: str, known: Mapping[str, tuple[float, float, float]]
+    ) -> tuple[float, float, float]:
+        from scaleplan.analytic.network import maybe, then
+
+        before = ctx.stations[name].wait_s + ctx.component(name).own_mean_s()
+        (miss,) = ctx.flows.calls[name]
+        return then((1.0, before, 0.0), maybe(miss.made, known[miss.target]))
 
 
 KIND = CacheKind()

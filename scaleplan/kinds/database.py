@@ -699,5 +699,10 @@ class DatabaseKind(ComponentKind):
     ) -> list[Any]:
         return database_loads(name, spec, arrivals_per_s)
 
+    def visit_outcome(
+        self, ctx: Any, name: str, known: Mapping[str, tuple[float, float, float]]
+    ) -> tuple[float, float, float]:
+        return 1.0, ctx.stations[name].wait_s + ctx.component(name).own_mean_s(), 0.0
+
 
 KIND = DatabaseKind()

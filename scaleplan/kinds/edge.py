@@ -108,7 +108,7 @@ class EdgeKind(ComponentKind):
         from scaleplan.analytic import network
 
         component = ctx.component(name)
-        station = network._slot_station(ctx, name, spans)
+        station = network.slot_station(ctx, name, spans)
         station.details = {
             "edge_share": component.share,
             "forwarded_per_s": station.arrival_rate * (1.0 - component.share),
@@ -139,6 +139,15 @@ class EdgeKind(ComponentKind):
         return [Call(spec.to, forwarded, forwarded, 1.0, 0.0, False)], (
             forwarded * failure[spec.to]
         )
+
+    def visit_outcome(
+        self, ctx: Any, name: str, known: Mapping[str, tuple[float, float, float]]
+    ) -> tuple[float, float, float]:
+        from scaleplan.analytic.network import maybe, then
+
+        before = ctx.stations[name].wait_s + ctx.component(name).own_mean_s()
+        (forward,) = ctx.flows.calls[name]
+        return then((1.0, before, 0.0), maybe(forward.made, known[forward.target]))
 
 
 KIND = EdgeKind()

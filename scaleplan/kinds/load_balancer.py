@@ -174,7 +174,7 @@ class LoadBalancerKind(ComponentKind):
     def analytic_station(self, ctx: Any, name: str, spans: Mapping[str, float]) -> Any:
         from scaleplan.analytic import network
 
-        return network._slot_station(ctx, name, spans)
+        return network.slot_station(ctx, name, spans)
 
     def billable_nodes(self, spec: Any, running_replicas: float | None = None) -> float:
         return 1.0  # one balancer (a managed one is priced per hour and per request)
@@ -202,6 +202,15 @@ class LoadBalancerKind(ComponentKind):
             [Call(target, share, share, 1.0, 0.0, False) for target, share, _ in edges],
             math.fsum(share * failure[target] for target, share, _ in edges),
         )
+
+    def visit_outcome(
+        self, ctx: Any, name: str, known: Mapping[str, tuple[float, float, float]]
+    ) -> tuple[float, float, float]:
+        from scaleplan.analytic.network import mixture, then
+
+        before = ctx.stations[name].wait_s + ctx.component(name).own_mean_s()
+        targets = [(call.made, known[call.target]) for call in ctx.flows.calls[name]]
+        return then((1.0, before, 0.0), mixture(targets))
 
 
 KIND = LoadBalancerKind()

@@ -83,6 +83,9 @@ class QueueSpec(_ComponentBase, _BrokerFields):
         default=None, description="broker nodes crash; publishes fail without a majority up"
     )
 
+    def broker_limits(self, name: str) -> list[tuple[str, int | None, str, str]]:
+        return [(name, self.max_messages, self.when_full, self.consumer)]
+
     def edges(self) -> list[tuple[str, float, str]]:
         return [(self.consumer, 1.0, "consumer")]
 
@@ -374,6 +377,12 @@ class BrokerKind(ComponentKind):
 
     def failure_units(self, spec: Any) -> str:
         return "each broker node (publishes fail without a majority of nodes up)"
+
+    def visit_outcome(
+        self, ctx: Any, name: str, known: Mapping[str, tuple[float, float, float]]
+    ) -> tuple[float, float, float]:
+        # The producer waits for the publish only; the job's fate is the consumer's.
+        return 1.0, ctx.component(name).own_mean_s(), 0.0
 
 
 class QueueKind(BrokerKind):

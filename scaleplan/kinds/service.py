@@ -149,6 +149,30 @@ def service_traffic(
     return calls, 1.0 - reach
 
 
+def service_outcome(
+    ctx: Any, name: str, known: Mapping[str, tuple[float, float, float]]
+) -> tuple[float, float, float]:
+    """A service visit's outcome: its own error first, then its calls in order (a failed one
+    ends the sequence), or all at once and joined."""
+    from scaleplan.analytic.network import maybe, retried, then
+
+    component = ctx.component(name)
+    station = ctx.stations[name]
+    before = station.wait_s + component.own_mean_s()
+    error = component.error_probability
+    stage = (1 - error, (1 - error) * before, error * before)
+    made = [(call.probability, retried(known[call.to], call.retries)) for call in component.calls]
+    if component.parallel:
+        # The join's time is taken as independent of its outcome (its stated approximation
+        # already takes the branches as independent exponentials).
+        ok = (1 - error) * math.prod(maybe(p, branch)[0] for p, branch in made)
+        join = (station.span_s - before) / (1 - error) if error < 1 else 0.0
+        return ok, ok * (before + join), station.span_s - ok * (before + join)
+    for probability, branch in made:
+        stage = then(stage, maybe(probability, branch))
+    return stage
+
+
 def service_passes_poisson(ctx: Any, name: str) -> bool:
     """An exponential server that frees its slot before its calls and whose replicas get a
     random split (or that has one replica) passes Poisson traffic on (Burke)."""
@@ -384,26 +408,26 @@ def autoscaled_station(
     a = λ·holding/concurrency the offered load in replicas; on queue length, for the fewest
     replicas whose waiting requests per replica meet the target. Both within min..max.
     """
-    from scaleplan.analytic.network import _slot_station
+    from scaleplan.analytic.network import slot_station
 
     scale = component.autoscale
     assert scale is not None
     low, high = scale.min_replicas, scale.max_replicas
     if scale.metric == "utilization":
-        probe = _slot_station(ctx, name, spans, low)
+        probe = slot_station(ctx, name, spans, low)
         offered = probe.utilization * low  # λ·holding / concurrency, in replicas
         wanted = math.ceil(offered / scale.target * (1 - 1e-12))
         count = min(high, max(low, wanted))
         how = f"ceil(a/target) = ceil({offered:.4g}/{scale.target:g}) = {wanted}"
-        station = probe if count == low else _slot_station(ctx, name, spans, count)
+        station = probe if count == low else slot_station(ctx, name, spans, count)
         met = station.utilization <= scale.target * (1 + 1e-9)
     else:
         how = "the fewest replicas with waiting requests per replica at most the target"
-        station = _slot_station(ctx, name, spans, low)
+        station = slot_station(ctx, name, spans, low)
         count = low
         while not _queue_target_met(station, count, scale.target) and count < high:
             count += 1
-            station = _slot_station(ctx, name, spans, count)
+            station = slot_station(ctx, name, spans, count)
         met = _queue_target_met(station, count, scale.target)
     clamp = f", clamped to {low}..{high}" if scale.metric == "utilization" else ""
     station.warnings.append(
@@ -448,7 +472,7 @@ class ServiceKind(ComponentKind):
         component = ctx.component(name)
         if component.autoscale is not None:
             return autoscaled_station(ctx, name, spans, component)
-        return network._slot_station(ctx, name, spans)
+        return network.slot_station(ctx, name, spans)
 
     def billable_nodes(self, spec: Any, running_replicas: float | None = None) -> float:
         return autoscaled_nodes(spec, running_replicas)
@@ -472,6 +496,11 @@ class ServiceKind(ComponentKind):
         notes: dict[str, str],
     ) -> tuple[list[Any], float]:
         return service_traffic(name, spec, failure, notes)
+
+    def visit_outcome(
+        self, ctx: Any, name: str, known: Mapping[str, tuple[float, float, float]]
+    ) -> tuple[float, float, float]:
+        return service_outcome(ctx, name, known)
 
 
 KIND = ServiceKind()

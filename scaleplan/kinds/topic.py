@@ -65,6 +65,12 @@ class TopicSpec(_ComponentBase):
             raise ValueError(f"subscription names must be unique (got {twice} twice)")
         return value
 
+    def broker_limits(self, name: str) -> list[tuple[str, int | None, str, str]]:
+        return [
+            (f"{name}/{item.name}", item.max_messages, item.when_full, item.consumer)
+            for item in self.subscriptions
+        ]
+
     def edges(self) -> list[tuple[str, float, str]]:
         return [
             (item.consumer, 1.0, f"subscriptions[{index}].consumer")

@@ -22,6 +22,7 @@ from scaleplan.kinds.service import (
     ServiceSpec,
     ServiceStation,
     autoscaled_station,
+    service_outcome,
     service_passes_poisson,
     service_traffic,
 )
@@ -119,7 +120,7 @@ class WorkerPoolKind(ComponentKind):
         if component.autoscale is not None:
             station = autoscaled_station(ctx, name, spans, component)
         else:
-            station = network._slot_station(ctx, name, spans)
+            station = network.slot_station(ctx, name, spans)
         _report_pool(ctx, name, station)
         return station
 
@@ -145,6 +146,11 @@ class WorkerPoolKind(ComponentKind):
         notes: dict[str, str],
     ) -> tuple[list[Any], float]:
         return service_traffic(name, spec, failure, notes)
+
+    def visit_outcome(
+        self, ctx: Any, name: str, known: Mapping[str, tuple[float, float, float]]
+    ) -> tuple[float, float, float]:
+        return service_outcome(ctx, name, known)
 
 
 KIND = WorkerPoolKind()

@@ -214,6 +214,11 @@ class _ComponentBase(StrictModel):
         """The time a visit spends being served here, before any call it makes."""
         return getattr(self, "service_time", None)
 
+    def broker_limits(self, name: str) -> list[tuple[str, int | None, str, str]]:
+        """(label, max_messages, when_full, consumer) of each broker this component is (none
+        for a kind that holds no messages)."""
+        return []
+
     def own_mean_s(self) -> float:
         """Mean seconds of a visit's own work here (0 for a kind that adds no delay)."""
         distribution = self.own_service_time
