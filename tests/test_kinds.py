@@ -130,7 +130,8 @@ def test_each_kind_runs_through_every_stage(kind_name):
     assert nodes >= 1 and math.isfinite(nodes)
     assert priced["subject"].per_month == pytest.approx(nodes * 730.5)
 
-    assert isinstance(kind.failure_units(subject), str)
+    model = kind.availability_model(subject)
+    assert model is None or (0.0 <= model.analytic <= 1.0 and model.count >= 1)
     assert KIND_SYMBOLS[kind_name] == kind.symbol
     nodes_trace = figure_graph(build_graph(spec), simulated).data[-1]
     drawn = dict(zip(nodes_trace.text, nodes_trace.marker.symbol, strict=True))

@@ -57,28 +57,22 @@ import numpy as np
 from scaleplan.analytic.availability import (
     MINUTES_PER_MONTH,
     k_of_n,
-    primary_with_failover,
-    quorum,
     series,
 )
 from scaleplan.engine import HookContext, simulate
 from scaleplan.engine.protocol import Station
 from scaleplan.experiments._common import clean
 from scaleplan.experiments.nfr import Verdict, _decide, _not_evaluated
+from scaleplan.kinds import kind_of
+from scaleplan.kinds.base import FailureModel as _Model
 from scaleplan.load import offered_loads
 from scaleplan.metrics import MeanCI, batch_means_ci, replication_ci
 from scaleplan.spec import (
     ArchitectureSpec,
     AvailabilityNFR,
-    BaseFailureSpec,
     CacheSpec,
     ComponentSpec,
-    DatabaseFailureSpec,
-    DatabaseSpec,
     NFRSpec,
-    QueueSpec,
-    ServiceSpec,
-    TopicSpec,
 )
 
 __all__ = [
@@ -474,71 +468,9 @@ class _Replication:
     in_flight: int
 
 
-@dataclass(frozen=True)
-class _Model:
-    """How one component fails, and what the closed form says of it.
-
-    ``count`` failure units (``units``); its up log counts ``logged`` things at the start
-    (replicas, nodes, or a database's shards taking writes), of which ``needed`` must be up
-    for the component to be up.
-    """
-
-    kind: str
-    units: str
-    count: int
-    logged: int
-    needed: int
-    failures: BaseFailureSpec | None
-    unit: float
-    analytic: float
-    spof: bool
-    fallback: bool = False
-    exact: bool = True
-
-
 def _model(component: ComponentSpec) -> _Model | None:
-    """The failure model of a component of a kind that can fail (None for the others)."""
-    failures: BaseFailureSpec | None = getattr(component, "failures", None)
-    a = failures.availability if failures is not None else 1.0
-    together = failures is not None and failures.scope == "component"
-    if isinstance(component, ServiceSpec):
-        n = component.replicas
-        return _Model(
-            component.kind, "replicas", n, n, 1, failures,
-            a, a if together else k_of_n(1, n, a), n == 1 or together,
-        )  # fmt: skip
-    if isinstance(component, DatabaseSpec):
-        shards, replicas = component.shards, component.read_replicas
-        nodes = shards * component.nodes_per_shard
-        exact = True
-        if failures is None or together:
-            analytic = a
-        elif failures.scope == "shard":
-            analytic = a**shards
-        else:
-            assert isinstance(failures, DatabaseFailureSpec)
-            window_h = (failures.detection_s + failures.failover_s) / 3600
-            shard = primary_with_failover(a, replicas, 1 / failures.mtbf_h, window_h)
-            analytic = shard**shards
-            exact = replicas == 0 or window_h == 0
-        alone = replicas == 0 or (failures is not None and failures.scope != "node")
-        return _Model(
-            "database", "nodes", nodes, shards, shards, failures, a, analytic,
-            alone, exact=exact,
-        )  # fmt: skip
-    if isinstance(component, CacheSpec):
-        n = component.replicas
-        return _Model(
-            "cache", "nodes", n, n, 1, failures, a, a if together else k_of_n(1, n, a),
-            False, fallback=True,
-        )  # fmt: skip
-    if isinstance(component, QueueSpec | TopicSpec):
-        n, q = component.nodes, quorum(component.nodes)
-        return _Model(
-            component.kind, "nodes", n, n, q, failures, a, a if together else k_of_n(q, n, a),
-            q == n or together,
-        )  # fmt: skip
-    return None
+    """The failure model of a component, from its kind (None for a kind that cannot fail)."""
+    return kind_of(component.kind).availability_model(component)
 
 
 def _capture(store: list[HookContext]) -> Callable[[HookContext], None]:

@@ -15,6 +15,7 @@ analytic figures are built by methods that import them when called, so the spec 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
@@ -37,7 +38,7 @@ PIECES: dict[str, str] = {
     "station": "the SimPy station that simulates it (engine)",
     "analytic_station": "its station figures in the analytic estimate",
     "billable_nodes": "the nodes it bills for (replica-hours)",
-    "failure_units": "what fails together when it has failures (replicas, shards, nodes)",
+    "availability_model": "what fails when it has failures, and its availability's closed form",
     "knobs": "the values the explorer lets the user move",
     "passes_poisson": "whether Poisson arrivals leave it Poisson (the estimate's product form)",
     "transform_traffic": "how one visit turns into calls, and how likely the visit fails",
@@ -80,9 +81,9 @@ class ComponentKind:
         simulation measured (autoscaling), when there is one."""
         raise NotImplementedError
 
-    def failure_units(self, spec: Any) -> str:
-        """What fails as one unit when the component has ``failures`` (for the docs and the
-        failures report); an empty string for a kind that cannot fail."""
+    def availability_model(self, spec: Any) -> FailureModel | None:
+        """How one component of this kind fails and what the closed form says of its
+        availability (None for a kind modelled as always up)."""
         raise NotImplementedError
 
     def knobs(self, name: str, spec: Any) -> list[Knob]:
@@ -142,6 +143,39 @@ class ComponentKind:
             if value is None or value == "" or (value is inherited and piece not in DEFAULTED):
                 absent.append(piece)
         return absent
+
+
+@dataclass(frozen=True)
+class FailureModel:
+    """How one component fails, and what the closed form says of it.
+
+    ``count`` failure units (``units``: replicas or nodes); its up log counts ``logged`` things
+    at the start (replicas, nodes, or a database's shards taking writes), of which ``needed``
+    must be up for the component to be up. ``unit`` is one unit's availability, ``analytic``
+    the component's; ``spof`` whether one failure takes it down; ``fallback`` whether its
+    outage sends its work elsewhere instead of failing it (a cache); ``exact`` whether the
+    closed form is exact or a first-order guide.
+    """
+
+    kind: str
+    units: str
+    count: int
+    logged: int
+    needed: int
+    failures: Any
+    unit: float
+    analytic: float
+    spof: bool
+    fallback: bool = False
+    exact: bool = True
+
+
+def unit_availability(spec: Any) -> tuple[Any, float, bool]:
+    """(its failures spec or None, one unit's availability MTBF/(MTBF+MTTR), whether all its
+    units fail together)."""
+    failures = getattr(spec, "failures", None)
+    a = failures.availability if failures is not None else 1.0
+    return failures, a, failures is not None and failures.scope == "component"
 
 
 def autoscaled_nodes(spec: Any, running_replicas: float | None) -> float:

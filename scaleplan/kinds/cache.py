@@ -31,7 +31,7 @@ from scaleplan.engine.protocol import (
     service_times,
 )
 from scaleplan.engine.streams import key_sampler, uniforms
-from scaleplan.kinds.base import ComponentKind
+from scaleplan.kinds.base import ComponentKind, FailureModel, unit_availability
 from scaleplan.spec.components import (
     FailureSpec,
     KeySpaceSpec,
@@ -373,9 +373,15 @@ class CacheKind(ComponentKind):
     def billable_nodes(self, spec: Any, running_replicas: float | None = None) -> float:
         return float(spec.replicas)
 
-    def failure_units(self, spec: Any) -> str:
-        # A lost node's entries are gone: its lookups go to the backing store until it refills.
-        return "each cache node"
+    def availability_model(self, spec: Any) -> FailureModel | None:
+        from scaleplan.analytic.availability import k_of_n
+
+        failures, a, together = unit_availability(spec)
+        n = spec.replicas
+        # A lost node's entries are gone: its lookups go to the backing store until it
+        # refills, so a cache's outage is more load elsewhere, never downtime of its own.
+        analytic = a if together else k_of_n(1, n, a)
+        return FailureModel("cache", "nodes", n, n, 1, failures, a, analytic, False, fallback=True)
 
     def passes_poisson(self, ctx: Any, name: str) -> bool:
         component = ctx.component(name)

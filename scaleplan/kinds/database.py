@@ -48,7 +48,7 @@ from scaleplan.engine.protocol import (
     service_times,
 )
 from scaleplan.engine.streams import buffered, uniforms
-from scaleplan.kinds.base import ComponentKind
+from scaleplan.kinds.base import ComponentKind, FailureModel, unit_availability
 from scaleplan.metrics import LatencySketch
 from scaleplan.spec.components import (
     BaseFailureSpec,
@@ -671,15 +671,28 @@ class DatabaseKind(ComponentKind):
         # Every shard runs a primary and its read replicas.
         return float(spec.shards * spec.nodes_per_shard)
 
-    def failure_units(self, spec: Any) -> str:
-        scope = spec.failures.scope if spec.failures is not None else "node"
-        if scope == "component":
-            return "the whole database"
-        if scope == "shard":
-            return "each shard, with all its nodes"
-        # A primary's loss fails the shard's writes until a read replica is promoted
-        # (detection_s + failover_s later); without read replicas the shard is down till repair.
-        return "each node of each shard (primary or read replica)"
+    def availability_model(self, spec: Any) -> FailureModel | None:
+        from scaleplan.analytic.availability import primary_with_failover
+
+        failures, a, together = unit_availability(spec)
+        shards, replicas = spec.shards, spec.read_replicas
+        nodes = shards * spec.nodes_per_shard
+        exact = True
+        if failures is None or together:
+            analytic = a
+        elif failures.scope == "shard":
+            analytic = a**shards
+        else:
+            # A primary's loss fails the shard's writes until a read replica is promoted
+            # (detection_s + failover_s later): first order in λ·W unless that is instant.
+            window_h = (failures.detection_s + failures.failover_s) / 3600
+            shard = primary_with_failover(a, replicas, 1 / failures.mtbf_h, window_h)
+            analytic = shard**shards
+            exact = replicas == 0 or window_h == 0
+        alone = replicas == 0 or (failures is not None and failures.scope != "node")
+        return FailureModel(
+            "database", "nodes", nodes, shards, shards, failures, a, analytic, alone, exact=exact
+        )
 
     def passes_poisson(self, ctx: Any, name: str) -> bool:
         return False  # it calls nobody: nothing downstream to keep Poisson

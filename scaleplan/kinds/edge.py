@@ -24,7 +24,7 @@ from scaleplan.engine.protocol import (
     service_times,
 )
 from scaleplan.engine.streams import uniforms
-from scaleplan.kinds.base import ComponentKind
+from scaleplan.kinds.base import ComponentKind, FailureModel
 from scaleplan.spec.components import (
     Probability,
     _ComponentBase,
@@ -118,8 +118,8 @@ class EdgeKind(ComponentKind):
     def billable_nodes(self, spec: Any, running_replicas: float | None = None) -> float:
         return 1.0  # one edge configuration; a CDN is mostly priced per request
 
-    def failure_units(self, spec: Any) -> str:
-        return ""  # an edge network is modelled as always up
+    def availability_model(self, spec: Any) -> FailureModel | None:
+        return None  # an edge network is modelled as always up
 
     def passes_poisson(self, ctx: Any, name: str) -> bool:
         # A Bernoulli thinning of an exponential delay keeps the stream Poisson.

@@ -29,7 +29,7 @@ from scaleplan.engine.protocol import (
     Visit,
     service_times,
 )
-from scaleplan.kinds.base import ComponentKind
+from scaleplan.kinds.base import ComponentKind, FailureModel
 from scaleplan.kinds.service import ServiceStation
 from scaleplan.spec.base import StrictModel
 from scaleplan.spec.components import (
@@ -179,8 +179,8 @@ class LoadBalancerKind(ComponentKind):
     def billable_nodes(self, spec: Any, running_replicas: float | None = None) -> float:
         return 1.0  # one balancer (a managed one is priced per hour and per request)
 
-    def failure_units(self, spec: Any) -> str:
-        return ""  # modelled as always up; its targets' replicas fail
+    def availability_model(self, spec: Any) -> FailureModel | None:
+        return None  # modelled as always up; its targets' replicas fail
 
     def passes_poisson(self, ctx: Any, name: str) -> bool:
         component = ctx.component(name)

@@ -40,7 +40,7 @@ from scaleplan.engine.protocol import (
     acquire,
     service_times,
 )
-from scaleplan.kinds.base import ComponentKind
+from scaleplan.kinds.base import ComponentKind, FailureModel, unit_availability
 from scaleplan.kinds.worker_pool import WorkerPoolStation
 from scaleplan.spec.base import StrictModel
 from scaleplan.spec.components import (
@@ -375,8 +375,14 @@ class BrokerKind(ComponentKind):
     def billable_nodes(self, spec: Any, running_replicas: float | None = None) -> float:
         return float(spec.nodes)
 
-    def failure_units(self, spec: Any) -> str:
-        return "each broker node (publishes fail without a majority of nodes up)"
+    def availability_model(self, spec: Any) -> FailureModel | None:
+        from scaleplan.analytic.availability import k_of_n, quorum
+
+        failures, a, together = unit_availability(spec)
+        # Publishes fail unless a majority of the broker's nodes is up.
+        n, q = spec.nodes, quorum(spec.nodes)
+        analytic = a if together else k_of_n(q, n, a)
+        return FailureModel(spec.kind, "nodes", n, n, q, failures, a, analytic, q == n or together)
 
     def visit_outcome(
         self, ctx: Any, name: str, known: Mapping[str, tuple[float, float, float]]

@@ -48,7 +48,7 @@ from scaleplan.engine.protocol import (
 )
 from scaleplan.engine.resilience import ResilientCall
 from scaleplan.engine.streams import uniforms
-from scaleplan.kinds.base import ComponentKind, autoscaled_nodes
+from scaleplan.kinds.base import ComponentKind, FailureModel, autoscaled_nodes, unit_availability
 from scaleplan.spec.base import StrictModel
 from scaleplan.spec.components import (
     NAME_PATTERN,
@@ -477,11 +477,15 @@ class ServiceKind(ComponentKind):
     def billable_nodes(self, spec: Any, running_replicas: float | None = None) -> float:
         return autoscaled_nodes(spec, running_replicas)
 
-    def failure_units(self, spec: Any) -> str:
-        return (
-            "the whole component"
-            if spec.failures and spec.failures.scope == "component"
-            else ("each replica")
+    def availability_model(self, spec: Any) -> FailureModel | None:
+        from scaleplan.analytic.availability import k_of_n
+
+        failures, a, together = unit_availability(spec)
+        n = spec.replicas
+        # Up while one replica is (k of n with k = 1); alone or failing together, a SPOF.
+        analytic = a if together else k_of_n(1, n, a)
+        return FailureModel(
+            spec.kind, "replicas", n, n, 1, failures, a, analytic, n == 1 or together
         )
 
     def passes_poisson(self, ctx: Any, name: str) -> bool:

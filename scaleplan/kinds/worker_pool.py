@@ -19,6 +19,7 @@ from scaleplan.engine.protocol import (
 )
 from scaleplan.kinds.base import ComponentKind, autoscaled_nodes
 from scaleplan.kinds.service import (
+    ServiceKind,
     ServiceSpec,
     ServiceStation,
     autoscaled_station,
@@ -100,6 +101,7 @@ def _report_pool(ctx: _Context, name: str, station: _Station) -> None:
 
 
 class WorkerPoolKind(ComponentKind):
+    availability_model = ServiceKind.availability_model
     name = "worker_pool"
     spec_model = WorkerPoolSpec
     symbol = "star"
@@ -126,13 +128,6 @@ class WorkerPoolKind(ComponentKind):
 
     def billable_nodes(self, spec: Any, running_replicas: float | None = None) -> float:
         return autoscaled_nodes(spec, running_replicas)
-
-    def failure_units(self, spec: Any) -> str:
-        return (
-            "the whole pool"
-            if spec.failures and spec.failures.scope == "component"
-            else ("each worker replica")
-        )
 
     def passes_poisson(self, ctx: Any, name: str) -> bool:
         return service_passes_poisson(ctx, name)
