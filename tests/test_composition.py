@@ -169,6 +169,23 @@ def check_simulation(result: SimulationResult, requests: int) -> None:
     finite = [v for v in (latency.p50, latency.p99) if math.isfinite(v)]
     if len(finite) == 2:
         assert latency.p50 <= latency.p99 * (1 + 1e-9)
+    drained = not any("still" in warning for warning in result.warnings)
+    for name, component in result.components.items():
+        if math.isfinite(component.utilization):
+            in_unit(component.utilization, f"{name} utilisation")
+        for figure in ("mean_queue", "throughput_per_s", "rejected"):
+            value = getattr(component, figure)
+            assert not value < 0, f"{name} {figure} is {value}"
+        details = component.details
+        if "published" in details and "delivered" in details:
+            # Every message the broker took is processed or dead-lettered; once the run has
+            # drained, none is left. (A message refused by a full broker is not published.)
+            handled = details["delivered"] + details.get("dead_lettered", 0)
+            assert handled <= details["published"], f"{name}: {details}"
+            if drained and result.stable:
+                assert handled == details["published"], f"{name}: messages lost: {details}"
+    if result.classes:
+        assert sum(summary.count for summary in result.classes.values()) <= counts.completed
 
 
 def check_prerun(example: Example, simulated: SimulationResult | ScaleplanError) -> None:
@@ -297,7 +314,7 @@ def failure_hours(spec: ArchitectureSpec) -> float:
 
 
 @timeout
-@examples(40)
+@examples(100)
 @given(architectures(exclude=excluded("failures"), bias=FAULTS, overload=0.0))
 def test_failures_availability_in_unit_interval(example: Example) -> None:
     spec = example.spec
@@ -374,7 +391,7 @@ def short_plan(strategy: str, bad: bool, horizon_s: float, component: str) -> Ro
 
 
 @timeout
-@examples(30)
+@examples(60)
 @given(
     architectures(exclude=excluded("rollout"), overload=0.05),
     st.sampled_from(["rolling", "blue_green", "canary", "all_at_once"]),
@@ -397,6 +414,7 @@ def test_rollout(example: Example, strategy: str, bad: bool) -> None:
             in_unit(run.blast_radius, "blast radius")
             in_unit(run.users_hit_share, "share of users hit")
             assert run.failed_during <= run.requests_during
+            assert 0 <= run.min_capacity_share <= run.mean_capacity_share * (1 + 1e-9)
             if not bad:
                 assert run.blast_radius == 0 and run.bad_visits == 0
             elif run.bad_visits > 0:
@@ -422,7 +440,7 @@ def variant(example: Example) -> ArchitectureSpec:
 
 
 @timeout
-@examples(30)
+@examples(50)
 @given(architectures(exclude=excluded("compare"), overload=0.05))
 def test_compare_two_candidates(example: Example) -> None:
     spec = example.spec
@@ -473,7 +491,7 @@ def write_spec(example: Example, folder: str) -> str:
 
 
 @timeout
-@examples(20)
+@examples(40)
 @given(architectures(exclude=excluded("cli"), overload=0.3))
 def test_cli_exit_codes(example: Example) -> None:
     with tempfile.TemporaryDirectory() as folder:
