@@ -21,7 +21,7 @@ from scaleplan.graph import build_graph
 from scaleplan.kinds import PIECES, REGISTRY, ComponentKind
 from scaleplan.spec import CostTableSpec, parse_spec
 from scaleplan.spec import architecture as architecture_module
-from scaleplan.views.graph import KIND_SYMBOLS, figure_graph
+from scaleplan.views.graph import figure_graph, kind_symbol
 from scaleplan.widgets.knobs import discover_knobs
 
 KINDS = sorted(REGISTRY)
@@ -132,7 +132,7 @@ def test_each_kind_runs_through_every_stage(kind_name):
 
     model = kind.availability_model(subject)
     assert model is None or (0.0 <= model.analytic <= 1.0 and model.count >= 1)
-    assert KIND_SYMBOLS[kind_name] == kind.symbol
+    assert kind_symbol(kind_name) == kind.symbol
     nodes_trace = figure_graph(build_graph(spec), simulated).data[-1]
     drawn = dict(zip(nodes_trace.text, nodes_trace.marker.symbol, strict=True))
     assert drawn["subject"] == kind.symbol
@@ -141,3 +141,54 @@ def test_each_kind_runs_through_every_stage(kind_name):
     assert [knob.key_path for knob in kind.knobs("subject", subject)] == [
         path for path in knobs if path.startswith("components.subject.")
     ]
+
+
+@pytest.fixture
+def throttle_registered():
+    """The one line a new kind needs — its entry in the registry — made for this test (and the
+    spec's union rebuilt from the registry, as it is built at import)."""
+    from typing import Annotated, Union
+
+    from _new_kind import KIND
+    from pydantic import Field
+
+    from scaleplan.kinds import registry
+    from scaleplan.spec import ArchitectureSpec
+
+    field = ArchitectureSpec.model_fields["components"]
+    saved = field.annotation
+    registry.REGISTRY["throttle"] = KIND
+    field.annotation = dict[  # type: ignore[assignment]
+        str,
+        Annotated[
+            Union[tuple(kind.spec_model for kind in registry.REGISTRY.values())],  # noqa: UP007
+            Field(discriminator="kind"),
+        ],
+    ]
+    ArchitectureSpec.model_rebuild(force=True)
+    yield KIND
+    del registry.REGISTRY["throttle"]
+    field.annotation = saved
+    ArchitectureSpec.model_rebuild(force=True)
+
+
+def test_a_new_kind_is_one_module_and_one_registry_line(throttle_registered):
+    """tests/_new_kind.py holds a whole kind; with its registry line it is complete and runs
+    through the spec, the simulation, the estimate (whose M/M/c station it gets from the shared
+    slot station), cost, failures, the drawing and the knobs — no other file changed."""
+    kind = throttle_registered
+    assert kind.missing() == []
+    spec = architecture_with("throttle")
+    simulated = simulate(spec, seed=5, requests=4000)
+    assert simulated.requests.conserved() and simulated.stable
+    estimated = estimate(spec)
+    assert estimated.components["subject"].utilization == pytest.approx(20 * 0.001 / 4)
+    table = CostTableSpec.model_validate(
+        {"defaults": {"service": {"per_replica_hour": 1.0}, "throttle": {"per_replica_hour": 1.0}}}
+    )
+    # front (2 replicas) + the throttle's target (1) + the throttle (1 node)
+    assert cost(spec, table, today_per_s=20.0).per_month_today == pytest.approx(4 * 730.5)
+    nodes_trace = figure_graph(build_graph(spec), simulated).data[-1]
+    drawn = dict(zip(nodes_trace.text, nodes_trace.marker.symbol, strict=True))
+    assert drawn["subject"] == "octagon"
+    assert "components.subject.concurrency" in [k.key_path for k in discover_knobs(spec)]

@@ -12,9 +12,10 @@ import pytest
 from scaleplan.analytic import estimate
 from scaleplan.engine import simulate
 from scaleplan.graph import build_graph
+from scaleplan.kinds import REGISTRY
 from scaleplan.spec import ArchitectureSpec, example_spec, parse_spec
 from scaleplan.views import figure_graph, graph_positions, write_html
-from scaleplan.views.graph import KIND_SYMBOLS
+from scaleplan.views.graph import kind_symbol
 
 
 def exponential(mean_ms: float) -> dict[str, Any]:
@@ -91,8 +92,9 @@ def test_one_node_per_component_with_its_kinds_symbol() -> None:
     assert list(trace.text) == list(graph) == list(spec.components)
     assert len(trace.x) == len(trace.y) == len(spec.components)
     assert list(trace.customdata) == [spec.components[name].kind for name in graph]
-    assert list(trace.marker.symbol) == [KIND_SYMBOLS[kind] for kind in trace.customdata]
-    assert len(set(KIND_SYMBOLS.values())) == len(KIND_SYMBOLS)  # one symbol per kind
+    assert list(trace.marker.symbol) == [kind_symbol(kind) for kind in trace.customdata]
+    symbols = [kind.symbol for kind in REGISTRY.values()]
+    assert len(set(symbols)) == len(symbols)  # one symbol per kind
     # Shards and subscriptions are rows of a result, not nodes of the drawing.
     assert not any("/" in name for name in trace.text)
     others = [trace for trace in figure.data[:-1] if trace.x and trace.x[0] is not None]
@@ -103,9 +105,9 @@ def test_legend_lists_the_kinds_present_and_the_edge_styles() -> None:
     figure = figure_graph(build_graph(every_kind()))
     legend = [trace for trace in figure.data if trace.showlegend is not False]
     names = [trace.name for trace in legend]
-    assert names == [kind.replace("_", " ") for kind in KIND_SYMBOLS] + ["call", "asynchronous"]
+    assert names == [kind.replace("_", " ") for kind in REGISTRY] + ["call", "asynchronous"]
     symbols = [trace.marker.symbol for trace in legend if trace.mode == "markers"]
-    assert symbols == list(KIND_SYMBOLS.values())
+    assert symbols == [kind.symbol for kind in REGISTRY.values()]
     only_services = figure_graph(build_graph(example_spec()))
     assert [t.name for t in only_services.data if t.showlegend is not False] == ["service", "call"]
 

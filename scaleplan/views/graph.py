@@ -33,9 +33,16 @@ if TYPE_CHECKING:
 LOAD_COLORSCALE = [(0.0, "#2ca25f"), (0.6, "#fdae61"), (0.85, "#f46d43"), (1.0, "#a50026")]
 IDLE_COLOR = "#9ecae1"
 EDGE_COLOR = "#888"
-#: The plotly marker symbol of each component kind, from the registry of kinds (unknown kinds
-#: are drawn as circles).
-KIND_SYMBOLS = {name: kind.symbol for name, kind in REGISTRY.items()}
+
+
+def kind_symbol(kind: str) -> str:
+    """The plotly marker symbol of a component kind, from the registry of kinds (asked at
+    drawing time, so a kind registered later is drawn with its own; unknown kinds are
+    circles)."""
+    found = REGISTRY.get(kind)
+    return found.symbol if found is not None else "circle"
+
+
 #: Parts listed in a component's hover at most; the rest are counted.
 MAX_PARTS_SHOWN = 12
 
@@ -236,7 +243,7 @@ def _legend_traces(graph: nx.DiGraph) -> list[go.Scatter]:
             y=[None],
             mode="markers",
             marker={
-                "symbol": KIND_SYMBOLS.get(kind, "circle"),
+                "symbol": kind_symbol(kind),
                 "size": 12,
                 "color": "white",
                 "line": {"width": 2, "color": "#333"},
@@ -268,7 +275,7 @@ def _legend_traces(graph: nx.DiGraph) -> list[go.Scatter]:
 
 
 def _kind_order(kind: str) -> int:
-    order = list(KIND_SYMBOLS)
+    order = list(REGISTRY)
     return order.index(kind) if kind in order else len(order)
 
 
@@ -313,7 +320,7 @@ def figure_graph(
     kinds = [graph.nodes[name]["spec"].kind for name in names]
     marker: dict[str, Any] = {
         "size": 36,
-        "symbol": [KIND_SYMBOLS.get(kind, "circle") for kind in kinds],
+        "symbol": [kind_symbol(kind) for kind in kinds],
         "line": {"width": 2, "color": "#333"},
     }
     if result is not None:
