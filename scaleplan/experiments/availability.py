@@ -629,7 +629,7 @@ def _component_rows(
             )
         time_ci = window.share(_up_at_least(name, model.needed))
         capacity_ci = window.share(_up_at_least(name, needed))
-        down_s = window.total(_down_s(name))
+        down_s = window.total(_down_with_system_s(name, window))
         crashes = window.total(_crash_count(name))
         components.append(
             ComponentAvailability(
@@ -949,11 +949,17 @@ def _up_at_least(name: str, k: int) -> Callable[[_Replication, float, float], fl
     return measure
 
 
-def _down_s(name: str) -> Callable[[_Replication, float, float], float]:
+def _down_with_system_s(
+    name: str, window: _Window
+) -> Callable[[_Replication, float, float], float]:
+    """Seconds of a window in which both ``name`` and the system are down: its part of the
+    system's downtime (all of its own downtime when the system needs it; for a component it
+    can do without, only what coincides with an outage of what it needs)."""
+
     def measure(run: _Replication, start: float, end: float) -> float:
-        return _length(
-            down_intervals(run.logs[name], run.totals[name], start, end, run.needed[name])
-        )
+        own = down_intervals(run.logs[name], run.totals[name], start, end, run.needed[name])
+        system = window.system_down(run, start, end)
+        return math.fsum(max(0.0, min(b, d) - max(a, c)) for a, b in own for c, d in system)
 
     return measure
 
