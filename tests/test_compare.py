@@ -10,7 +10,7 @@ import pytest
 
 from scaleplan.analytic.queues import mm1, mmc
 from scaleplan.engine import simulate
-from scaleplan.experiments import compare
+from scaleplan.experiments import CompareSettings, compare
 from scaleplan.metrics import replication_ci
 from scaleplan.spec import CostTableSpec, NFRSpec, load_scenario, parse_spec
 
@@ -38,10 +38,7 @@ def test_a_candidate_against_itself_differs_by_exactly_zero():
     spec = station("same", 1)
     result = compare(
         {"a": spec, "b": spec},
-        nfrs=["p99<=500ms"],
-        replications=4,
-        requests=3000,
-        pull_replications=0,
+        CompareSettings(nfrs=["p99<=500ms"], replications=4, requests=3000, pull_replications=0),
     )
     for metric in ("p99_ms", "mean_ms", "p50_ms"):
         difference = result.difference("b", metric)
@@ -58,10 +55,7 @@ def test_paired_differences_are_the_paired_t_interval_under_common_random_number
     one, two = station("one", 1), station("two", 2)
     result = compare(
         {"one": one, "two": two},
-        nfrs=["mean<=50ms"],
-        replications=5,
-        requests=4000,
-        pull_replications=0,
+        CompareSettings(nfrs=["mean<=50ms"], replications=5, requests=4000, pull_replications=0),
     )
     a = np.array([simulate(one, seed=s, requests=4000).latency_ms.mean for s in range(1, 6)])
     b = np.array([simulate(two, seed=s, requests=4000).latency_ms.mean for s in range(1, 6)])
@@ -91,14 +85,16 @@ def test_gates_matrix_pareto_and_recommendation():
     nfrs = NFRSpec.model_validate({"slos": ["p99<=60ms"], "headroom": {"min_percent": 20}})
     result = compare(
         {"slow": slow, "fast": fast},
-        nfrs=nfrs,
-        replications=3,
-        requests=3000,
-        costs=costs,
-        weights={"p99_ms": 1, "cost_per_month": 1},
-        pull_replications=2,
-        pull_requests=3000,
-        precision=0.05,
+        CompareSettings(
+            nfrs=nfrs,
+            replications=3,
+            requests=3000,
+            costs=costs,
+            weights={"p99_ms": 1, "cost_per_month": 1},
+            pull_replications=2,
+            pull_requests=3000,
+            precision=0.05,
+        ),
     )
     slow_result, fast_result = result.candidate("slow"), result.candidate("fast")
     # M/M/1 at ρ = 0.6: p99 = ln(100)/(100 − 60) s ≈ 115 ms, beyond 60 ms: a hard gate.
@@ -123,10 +119,7 @@ def test_gates_matrix_pareto_and_recommendation():
 def test_no_recommendation_when_every_candidate_fails_a_gate():
     result = compare(
         {"a": station("a", 1), "b": station("b", 1, 12.0)},
-        nfrs=["p99<=5ms"],
-        replications=2,
-        requests=2000,
-        pull_replications=0,
+        CompareSettings(nfrs=["p99<=5ms"], replications=2, requests=2000, pull_replications=0),
     )
     assert result.recommended is None
     assert "No candidate passes" in result.reasons[0]
@@ -135,11 +128,13 @@ def test_no_recommendation_when_every_candidate_fails_a_gate():
 def test_a_candidate_unstable_at_peak_fails_its_gates():
     result = compare(
         {"small": station("small", 1), "big": station("big", 2)},
-        nfrs=["p99<=1s"],
-        peak_rate_per_s=150.0,
-        replications=2,
-        requests=2000,
-        pull_replications=0,
+        CompareSettings(
+            nfrs=["p99<=1s"],
+            peak_rate_per_s=150.0,
+            replications=2,
+            requests=2000,
+            pull_replications=0,
+        ),
     )
     small = result.candidate("small")
     assert not small.stable_at_peak and small.gated
@@ -152,11 +147,9 @@ def test_the_online_shop_scenario_runs_to_a_recommendation():
     scenario = load_scenario(ROOT / "data/scenarios/online-shop.yaml")
     result = compare(
         scenario,
-        replications=2,
-        requests=4000,
-        pull_replications=2,
-        pull_requests=4000,
-        precision=0.05,
+        CompareSettings(
+            replications=2, requests=4000, pull_replications=2, pull_requests=4000, precision=0.05
+        ),
         workers=2,
     )
     assert [c.name for c in result.candidates] == ["monolith", "lb-cluster", "three-tier"]
@@ -174,8 +167,8 @@ def test_the_online_shop_scenario_runs_to_a_recommendation():
 def test_bad_arguments_are_refused():
     spec = station("a", 1)
     with pytest.raises(ValueError, match="at least 2 replications"):
-        compare({"a": spec}, replications=1, pull_replications=0)
+        compare({"a": spec}, CompareSettings(replications=1, pull_replications=0))
     with pytest.raises(ValueError, match="baseline"):
-        compare({"a": spec}, baseline="z", pull_replications=0)
+        compare({"a": spec}, CompareSettings(baseline="z", pull_replications=0))
     with pytest.raises(ValueError, match="unknown criteria"):
-        compare({"a": spec}, weights={"speed": 1}, pull_replications=0)
+        compare({"a": spec}, CompareSettings(weights={"speed": 1}, pull_replications=0))

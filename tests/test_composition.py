@@ -49,7 +49,7 @@ from scaleplan.analytic.availability import MINUTES_PER_MONTH
 from scaleplan.cli import app
 from scaleplan.engine import UnstableError, check_stability, simulate
 from scaleplan.errors import ScaleplanError
-from scaleplan.experiments import compare, cost, deploy, failures
+from scaleplan.experiments import CompareSettings, compare, cost, deploy, failures
 from scaleplan.graph import build_graph
 from scaleplan.result import SimulationResult
 from scaleplan.spec import (
@@ -463,12 +463,14 @@ def test_compare_two_candidates(example: Example) -> None:
     def run() -> Any:
         return compare(
             {"base": spec, "variant": variant(example)},
-            nfrs=["p99<=2000ms", "errors<=5%"],
-            seed=4,
-            replications=2,
-            requests=BUDGET // 2,
-            costs=price_table(),
-            pull_replications=0,
+            CompareSettings(
+                nfrs=["p99<=2000ms", "errors<=5%"],
+                seed=4,
+                replications=2,
+                requests=BUDGET // 2,
+                costs=price_table(),
+                pull_replications=0,
+            ),
             workers=1,
         )
 

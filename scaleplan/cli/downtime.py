@@ -29,6 +29,7 @@ from scaleplan.cli.core import (
     stdout,
     verdict_status,
 )
+from scaleplan.formatting import number, percent
 
 if TYPE_CHECKING:
     from scaleplan.experiments.availability import FailuresResult
@@ -41,12 +42,9 @@ HtmlOption = Annotated[
 ]
 
 
-def _fmt(value: float | None, spec: str = ".4g") -> str:
-    return "—" if value is None or not math.isfinite(value) else format(value, spec)
-
-
 def _pct(value: float | None, digits: int = 3) -> str:
-    return "—" if value is None or not math.isfinite(value) else f"{100 * value:.{digits}f}%"
+    """Availability-style percentages carry three decimals unless told otherwise."""
+    return percent(value, digits)
 
 
 def _covered(flag: bool | None) -> str:
@@ -64,7 +62,7 @@ def _print_verdicts(verdicts: list[Verdict] | tuple[Verdict, ...], title: str) -
         percent = verdict.unit == "fraction"
 
         def show(value: float, percent: bool = percent) -> str:
-            return _pct(value) if percent else _fmt(value)
+            return _pct(value) if percent else number(value)
 
         table.add_row(
             literal(verdict.nfr),
@@ -161,8 +159,8 @@ def print_failures(result: FailuresResult) -> None:
         highlight=False,
     )
     stdout.print(
-        f"downtime: [bold]{_fmt(downtime.mean, ',.3g')} min/month[/bold] "
-        f"(95% CI {_fmt(downtime.low, ',.3g')} – {_fmt(downtime.high, ',.3g')}); analytic "
+        f"downtime: [bold]{number(downtime.mean, ',.3g')} min/month[/bold] "
+        f"(95% CI {number(downtime.low, ',.3g')} – {number(downtime.high, ',.3g')}); analytic "
         f"{_avail(result.analytic)}, covered by the CI: {_covered(result.covered)}",
         highlight=False,
     )
@@ -189,15 +187,15 @@ def print_failures(result: FailuresResult) -> None:
         ci = item.time_availability
         table.add_row(
             literal(item.name) + (" *" if item.required else ""),
-            f"{_fmt(item.mtbf_h)} / {_fmt(item.mttr_min)}"
+            f"{number(item.mtbf_h)} / {number(item.mttr_min)}"
             + (" (all together)" if item.scope == "component" else ""),
-            f"{_avail(ci.mean)} ± {_fmt(100 * ci.half_width, '.2g')}",
+            f"{_avail(ci.mean)} ± {number(100 * ci.half_width, '.2g')}",
             _avail(item.analytic),
             _covered(item.covered),
-            _fmt(item.downtime_min_per_month.mean, ",.3g"),
+            number(item.downtime_min_per_month.mean, ",.3g"),
             f"{_avail(item.capacity_availability.mean)} ({item.needed_replicas} of "
             f"{item.replicas})",
-            _fmt(item.failures_per_month, ".3g"),
+            number(item.failures_per_month, ".3g"),
             _pct(item.share_of_system_downtime, 0),
         )
     stdout.print(table)
@@ -206,11 +204,11 @@ def print_failures(result: FailuresResult) -> None:
         burn = budget.burn_rate
         stdout.print(
             f"error budget at {_avail(budget.target)}: "
-            f"{_fmt(budget.budget_min_per_month, ',.3g')} min/month; burned "
-            f"{_fmt(budget.burned_min_per_month.mean, ',.3g')} → burn rate "
-            f"[bold]{_fmt(burn.mean, '.3g')}[/bold] (95% CI {_fmt(burn.low, '.3g')} – "
-            f"{_fmt(burn.high, '.3g')}); counted by requests "
-            f"{_fmt(budget.request_burn_rate.mean, '.3g')}",
+            f"{number(budget.budget_min_per_month, ',.3g')} min/month; burned "
+            f"{number(budget.burned_min_per_month.mean, ',.3g')} → burn rate "
+            f"[bold]{number(burn.mean, '.3g')}[/bold] (95% CI {number(burn.low, '.3g')} – "
+            f"{number(burn.high, '.3g')}); counted by requests "
+            f"{number(budget.request_burn_rate.mean, '.3g')}",
             highlight=False,
         )
     game = result.game_day
@@ -306,8 +304,8 @@ def print_recovery(result: RecoveryResult) -> None:
             literal(copy.get(outcome.replication, outcome.replication)),
             f"{_minutes(rpo.p50)} / {_minutes(rpo.p99)} / {_minutes(rpo.max)}",
             f"{_minutes(rto.mean)} / {_minutes(rto.p99)} / {_minutes(rto.max)}",
-            _fmt(outcome.cost_per_month, ",.0f"),
-            _fmt(outcome.downtime_min_per_year, ".3g"),
+            number(outcome.cost_per_month, ",.0f"),
+            number(outcome.downtime_min_per_year, ".3g"),
             status.get("rpo", "—"),
             status.get("rto", "—"),
         )
@@ -332,8 +330,8 @@ def print_recovery(result: RecoveryResult) -> None:
                 literal(outcome.name),
                 literal(verdict.nfr),
                 verdict_status(verdict.status),
-                _fmt(verdict.measured, ".4g"),
-                f"{_fmt(low, '.4g')} – {_fmt(high, '.4g')}",
+                number(verdict.measured, ".4g"),
+                f"{number(low, '.4g')} – {number(high, '.4g')}",
                 literal(verdict.detail.split(" (")[-1].rstrip(")")),
             )
     if verdicts.row_count:
@@ -354,15 +352,15 @@ def print_recovery(result: RecoveryResult) -> None:
         for month in shown:
             retention.add_row(
                 str(month.month),
-                _fmt(month.writes_per_s, ".4g"),
-                _fmt(month.stored_gb, ",.0f"),
-                _fmt(month.cost_per_month, ",.0f"),
+                number(month.writes_per_s, ".4g"),
+                number(month.stored_gb, ",.0f"),
+                number(month.cost_per_month, ",.0f"),
             )
         stdout.print(retention)
     if result.retention_verdict is not None:
         _print_verdicts([result.retention_verdict], "retention verdict")
     stdout.print(
-        f"backup storage: {_fmt(result.backup_storage_gb, ',.0f')} GB "
+        f"backup storage: {number(result.backup_storage_gb, ',.0f')} GB "
         "(full backups kept, plus the archived log with PITR)"
     )
     for note in result.notes:
@@ -524,15 +522,15 @@ def print_rollout(result: RolloutResult) -> None:
         runs = len(item.runs)
 
         def mean(name: str, spec: str = ".3g", item: Any = item) -> str:
-            return _fmt(item.ci(name).mean, spec)
+            return number(item.ci(name).mean, spec)
 
         before = [run.latency_before_ms["p99"] for run in item.runs]
         during = [run.latency_during_ms["p99"] for run in item.runs]
         finite_before = [v for v in before if math.isfinite(v)]
         finite_during = [v for v in during if math.isfinite(v)]
         p99 = (
-            f"{_fmt(sum(finite_before) / len(finite_before), '.0f') if finite_before else '—'} → "
-            f"{_fmt(sum(finite_during) / len(finite_during), '.0f') if finite_during else '—'}"
+            f"{number(sum(finite_before) / len(finite_before), '.0f') if finite_before else '—'} → "
+            f"{number(sum(finite_during) / len(finite_during), '.0f') if finite_during else '—'}"
         )
         capacity = item.min_capacity_share
         style = "red" if capacity < 0.5 else "yellow" if capacity < 1 else ""
@@ -548,7 +546,7 @@ def print_rollout(result: RolloutResult) -> None:
             p99,
             _pct(item.ci("blast_radius").mean, 2),
             _pct(item.ci("users_hit_share").mean, 1),
-            _fmt(cost, ",.2f"),
+            number(cost, ",.2f"),
         )
     stdout.print(table)
     stdout.print(

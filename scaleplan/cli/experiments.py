@@ -27,6 +27,7 @@ from scaleplan.cli.core import (
     stdout,
     verdict_status,
 )
+from scaleplan.formatting import number
 
 if TYPE_CHECKING:
     from scaleplan.experiments import ComparisonResult, PullResult, RampResult, SweepResult
@@ -56,10 +57,6 @@ def _slos(texts: list[str]) -> list[SLOSpec]:
         except ValueError as error:
             raise typer.BadParameter(plain(error), param_hint="'--slo'") from None
     return parsed
-
-
-def _fmt(value: float, spec: str = ".4g") -> str:
-    return "—" if value is None or not math.isfinite(value) else format(value, spec)
 
 
 # --------------------------------------------------------------------------- pull
@@ -114,37 +111,37 @@ def print_pull(result: PullResult) -> None:
         f"seed {result.seed}"
     )
     interval = (
-        f"95% CI {_fmt(low, '.1f')} – {_fmt(high, '.1f')} over {len(result.limits)} searches"
+        f"95% CI {number(low, '.1f')} – {number(high, '.1f')} over {len(result.limits)} searches"
         if len(result.limits) > 1
-        else f"bracket {_fmt(low, '.1f')} – {_fmt(high, '.1f')} of one search (not a CI)"
+        else f"bracket {number(low, '.1f')} – {number(high, '.1f')} of one search (not a CI)"
     )
     stdout.print(
-        f"sustainable limit: [bold]{_fmt(result.limit_per_s, '.1f')} requests/s[/bold] "
-        f"({_fmt(result.limit_per_min, ',.0f')} requests/min), {interval}"
+        f"sustainable limit: [bold]{number(result.limit_per_s, '.1f')} requests/s[/bold] "
+        f"({number(result.limit_per_min, ',.0f')} requests/min), {interval}"
     )
     stdout.print(
-        f"first search: bracket {_fmt(result.bracket[0], '.1f')} – "
-        f"{_fmt(result.bracket[1], '.1f')} requests/s after {result.first_search_runs} steps; "
+        f"first search: bracket {number(result.bracket[0], '.1f')} – "
+        f"{number(result.bracket[1], '.1f')} requests/s after {result.first_search_runs} steps; "
         f"{result.runs} steps and {result.requests:,} simulated requests in all"
     )
-    stdout.print(f"knee of the latency curve: {_fmt(result.knee_per_s, '.1f')} requests/s")
+    stdout.print(f"knee of the latency curve: {number(result.knee_per_s, '.1f')} requests/s")
     if result.bottleneck:
         ci_low, ci_high = result.bottleneck_utilization_ci95
         ci = (
-            f" (95% CI {_fmt(100 * ci_low, '.0f')}–{_fmt(100 * ci_high, '.0f')}%)"
+            f" (95% CI {number(100 * ci_low, '.0f')}–{number(100 * ci_high, '.0f')}%)"
             if math.isfinite(ci_low)
             else ""
         )
         stdout.print(
             f"bottleneck at the limit: {literal(result.bottleneck)} at "
-            f"{_fmt(100 * result.bottleneck_utilization, '.0f')}% utilisation{ci}"
+            f"{number(100 * result.bottleneck_utilization, '.0f')}% utilisation{ci}"
         )
     stdout.print(
         f"beyond the limit: [bold]{literal(result.failure_mode)}[/bold] — "
         f"{literal(result.failure_detail)}"
     )
     stdout.print(
-        f"analytic bottleneck bound: {_fmt(result.analytic_bound_per_s, '.1f')} requests/s "
+        f"analytic bottleneck bound: {number(result.analytic_bound_per_s, '.1f')} requests/s "
         f"({literal(result.analytic_bottleneck or '—')})"
     )
     table = Table(title="steps of the first search and the curve", title_justify="left")
@@ -157,11 +154,11 @@ def print_pull(result: PullResult) -> None:
             continue
         table.add_row(
             literal(step.phase),
-            _fmt(step.rate_per_s, ".1f"),
+            number(step.rate_per_s, ".1f"),
             "[green]yes[/green]" if step.meets else "[red]no[/red]",
-            _fmt(step.p50_ms, ".1f"),
-            _fmt(step.p99_ms, ".1f"),
-            f"{_fmt(100 * step.error_rate, '.2f')}%",
+            number(step.p50_ms, ".1f"),
+            number(step.p99_ms, ".1f"),
+            f"{number(100 * step.error_rate, '.2f')}%",
             literal(step.busiest),
             literal(step.reason),
         )
@@ -205,18 +202,18 @@ def print_ramp(result: RampResult) -> None:
     for row in result.steps:
         table.add_row(
             str(row["step"]),
-            _fmt(row["offered_per_s"], ".1f"),
-            _fmt(row["throughput_per_s"], ".1f"),
-            f"{_fmt(100 * row['error_rate'], '.2f')}%",
-            _fmt(row["window_p50_ms"], ".1f"),
-            _fmt(row["window_p99_ms"], ".1f"),
+            number(row["offered_per_s"], ".1f"),
+            number(row["throughput_per_s"], ".1f"),
+            f"{number(100 * row['error_rate'], '.2f')}%",
+            number(row["window_p50_ms"], ".1f"),
+            number(row["window_p99_ms"], ".1f"),
             "[green]yes[/green]" if row["meets"] else "[red]no[/red]",
         )
     stdout.print(table)
     stdout.print("* mean over the step's time windows of each window's percentile")
     if result.broke_at is not None:
         stdout.print(
-            f"breaks at step {result.broke_at} ({_fmt(result.broke_at_rate_per_s, '.1f')} "
+            f"breaks at step {result.broke_at} ({number(result.broke_at_rate_per_s, '.1f')} "
             "requests/s)" + (" — stopped early: queues ran away" if result.stopped_early else "")
         )
 
@@ -291,10 +288,10 @@ def print_sweep(result: SweepResult) -> None:
         table.add_row(
             *(literal(row[key]) for key in result.keys),
             "yes" if row["stable"] else "[red]no[/red]",
-            _fmt(row.get("mean_ms") or math.nan, ".2f"),
-            _fmt(row.get("p99_ms") or math.nan, ".1f"),
-            _fmt(row.get("throughput_per_s") or math.nan, ".1f"),
-            f"{_fmt(100 * (row.get('error_rate') or 0.0), '.2f')}%",
+            number(row.get("mean_ms") or math.nan, ".2f"),
+            number(row.get("p99_ms") or math.nan, ".1f"),
+            number(row.get("throughput_per_s") or math.nan, ".1f"),
+            f"{number(100 * (row.get('error_rate') or 0.0), '.2f')}%",
             literal(_busiest(row) if row["stable"] else (row.get("error") or "")[:60]),
         )
     stdout.print(table)
@@ -305,7 +302,7 @@ def print_sweep(result: SweepResult) -> None:
 
 def _busiest(row: dict[str, Any]) -> str:
     utilization = row.get("max_utilization")
-    shown = _fmt(100 * utilization, ".0f") if utilization is not None else "—"
+    shown = number(100 * utilization, ".0f") if utilization is not None else "—"
     return f"{row.get('busiest', '')} {shown}%"
 
 
@@ -325,6 +322,7 @@ def compare(
     as_json: JsonFlag = False,
 ) -> None:
     """Run a scenario: candidates under common random numbers, NFR gates, decision matrix."""
+    from scaleplan.experiments import CompareSettings
     from scaleplan.experiments import compare as run_compare
     from scaleplan.runsize import check_scenario
     from scaleplan.spec import load_scenario
@@ -333,7 +331,7 @@ def compare(
     check_scenario(loaded, scenario.parent)
     count = workers if workers is not None else (os.cpu_count() or 1)
     with progress_bar(f"comparing {len(loaded.candidates)} candidates", delay_s=0.5) as progress:
-        result = run_compare(loaded, seed=seed, workers=count, progress=progress)
+        result = run_compare(loaded, CompareSettings(seed=seed), workers=count, progress=progress)
     from scaleplan.views import figure_decision_matrix
 
     deliver(

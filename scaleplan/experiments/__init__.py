@@ -22,6 +22,7 @@ nothing (``cli``).
 from scaleplan.experiments.availability import FailuresResult, failures
 from scaleplan.experiments.compare import (
     CandidateResult,
+    CompareSettings,
     ComparisonResult,
     PairedDifference,
     compare,
@@ -36,6 +37,7 @@ from scaleplan.experiments.sweep import SweepResult, parse_grid_values, sweep
 
 __all__ = [
     "CandidateResult",
+    "CompareSettings",
     "ComparisonResult",
     "ComponentCost",
     "CostResult",

@@ -62,7 +62,13 @@ from scaleplan.spec import (
     ScenarioSpec,
 )
 
-__all__ = ["CandidateResult", "ComparisonResult", "PairedDifference", "compare"]
+__all__ = [
+    "CandidateResult",
+    "CompareSettings",
+    "ComparisonResult",
+    "PairedDifference",
+    "compare",
+]
 
 #: Metrics compared pairwise with the baseline: name → how to read it off a result.
 PAIRED_METRICS = ("p99_ms", "mean_ms", "p50_ms", "error_rate")
@@ -364,22 +370,35 @@ def _pull(
     )
 
 
+@dataclass(frozen=True)
+class CompareSettings:
+    """What a comparison measures and judges by. ``None`` keeps the scenario's own value (or,
+    for candidates given directly, the default): seeds ``seed … seed + replications − 1``, each
+    run of ``requests``; the load candidates are measured and checked at
+    (``peak_rate_per_s``), today's mean load (for cost) and the monthly growth (a fraction);
+    prices; criterion → weight (see :data:`scaleplan.spec.CRITERIA`); the candidate others are
+    compared with; and the tractor pull's budget (0 replications: no pull, so no limit, runway
+    or headroom against the limit)."""
+
+    nfrs: NFRSpec | Sequence[str] | None = None
+    seed: int | None = None
+    replications: int | None = None
+    requests: int | None = None
+    peak_rate_per_s: float | None = None
+    today_rate_per_s: float | None = None
+    growth_per_month: float | None = None
+    costs: CostTableSpec | None = None
+    weights: Mapping[str, float] | None = None
+    baseline: str | None = None
+    pull_replications: int | None = None
+    pull_requests: int | None = None
+    precision: float | None = None
+
+
 def compare(
     scenario_or_candidates: ScenarioSpec | Mapping[str, ArchitectureSpec],
+    settings: CompareSettings | None = None,
     *,
-    nfrs: NFRSpec | Sequence[str] | None = None,
-    seed: int | None = None,
-    replications: int | None = None,
-    requests: int | None = None,
-    peak_rate_per_s: float | None = None,
-    today_rate_per_s: float | None = None,
-    growth_per_month: float | None = None,
-    costs: CostTableSpec | None = None,
-    weights: Mapping[str, float] | None = None,
-    baseline: str | None = None,
-    pull_replications: int | None = None,
-    pull_requests: int | None = None,
-    precision: float | None = None,
     workers: int | None = 1,
     executor: ExecutorLike | None = None,
     progress: Progress | None = None,
@@ -391,22 +410,9 @@ def compare(
     scenario_or_candidates : ScenarioSpec or mapping of name to ArchitectureSpec
         A loaded scenario (:func:`scaleplan.spec.load_scenario`) — everything else defaults
         to it — or candidates given directly (their own workloads then set the load).
-    nfrs : NFRSpec or sequence of SLO strings, optional
-        Overrides the scenario's NFRs.
-    seed, replications, requests : optional
-        Seeds ``seed … seed + replications − 1``, each run of ``requests``.
-    peak_rate_per_s, today_rate_per_s, growth_per_month : optional
-        The load at which candidates are measured and checked, today's mean load (for cost),
-        and the monthly growth (a fraction).
-    costs : CostTableSpec, optional
-        Prices (default: the scenario's; none means every cost is 0).
-    weights : mapping, optional
-        Criterion → weight (see :data:`scaleplan.spec.CRITERIA`).
-    baseline : str, optional
-        The candidate others are compared with (default: the scenario's, else the first).
-    pull_replications, pull_requests, precision : optional
-        The tractor pull's budget (0 replications: no pull, so no limit, runway or headroom
-        against the limit).
+    settings : CompareSettings, optional
+        Overrides of the scenario's NFRs, seeds and budget, load, prices, weights, baseline
+        and pull budget (default: all the scenario's own).
     workers : int, optional
         Local processes for the runs (default 1: in this process; None: one per core).
     executor : executor-like, optional
@@ -419,27 +425,13 @@ def compare(
     >>> from scaleplan.spec import example_spec
     >>> spec = example_spec()
     >>> faster = spec.with_changes({"name": "faster", "components.api.concurrency": 2})
-    >>> result = compare({"one": spec, "two": faster}, nfrs=["mean<=40ms"], replications=3,
-    ...                  requests=2000, pull_replications=0)
+    >>> settings = CompareSettings(nfrs=["mean<=40ms"], replications=3, requests=2000,
+    ...                            pull_replications=0)
+    >>> result = compare({"one": spec, "two": faster}, settings)
     >>> result.recommended, result.difference("two", "mean_ms").relative < 0
     ('two', True)
     """
-    plan = _plan(
-        scenario_or_candidates,
-        nfrs=nfrs,
-        seed=seed,
-        replications=replications,
-        requests=requests,
-        peak=peak_rate_per_s,
-        today=today_rate_per_s,
-        growth=growth_per_month,
-        costs=costs,
-        weights=weights,
-        baseline=baseline,
-        pull_replications=pull_replications,
-        pull_requests=pull_requests,
-        precision=precision,
-    )
+    plan = _plan(scenario_or_candidates, settings or CompareSettings())
     tasks: list[tuple[Any, tuple[Any, ...]]] = []
     for name in plan.names:
         spec = plan.specs[name]
@@ -476,22 +468,11 @@ def compare(
 
 
 def _plan(
-    source: ScenarioSpec | Mapping[str, ArchitectureSpec],
-    *,
-    nfrs: NFRSpec | Sequence[str] | None,
-    seed: int | None,
-    replications: int | None,
-    requests: int | None,
-    peak: float | None,
-    today: float | None,
-    growth: float | None,
-    costs: CostTableSpec | None,
-    weights: Mapping[str, float] | None,
-    baseline: str | None,
-    pull_replications: int | None,
-    pull_requests: int | None,
-    precision: float | None,
+    source: ScenarioSpec | Mapping[str, ArchitectureSpec], settings: CompareSettings
 ) -> _Plan:
+    """The comparison's plan: the candidates, and each setting from ``settings`` or else the
+    scenario's own (or the defaults for candidates given directly)."""
+    nfrs = settings.nfrs
     if isinstance(source, ScenarioSpec):
         scenario = source
         specs = scenario.architectures()
@@ -553,17 +534,17 @@ def _plan(
     def pick(value: Any, key: str) -> Any:
         return defaults[key] if value is None else value
 
-    chosen_weights = dict(pick(weights, "weights"))
+    chosen_weights = dict(pick(settings.weights, "weights"))
     unknown = [key for key in chosen_weights if key not in CRITERIA]
     if unknown:
         raise ValueError(f"unknown criteria {unknown}; expected some of {list(CRITERIA)}")
     total = math.fsum(chosen_weights.values())
     chosen_weights = {k: v / total for k, v in chosen_weights.items() if v > 0}
-    chosen_peak = float(pick(peak, "peak"))
-    chosen_baseline = str(pick(baseline, "baseline"))
+    chosen_peak = float(pick(settings.peak_rate_per_s, "peak"))
+    chosen_baseline = str(pick(settings.baseline, "baseline"))
     if chosen_baseline not in specs:
         raise ValueError(f"baseline {chosen_baseline!r} is not a candidate ({list(names)})")
-    replications_value = int(pick(replications, "replications"))
+    replications_value = int(pick(settings.replications, "replications"))
     if replications_value < 2:
         raise ValueError(
             f"paired comparison needs at least 2 replications (got {replications_value})"
@@ -574,19 +555,19 @@ def _plan(
         specs=specs,
         descriptions=descriptions,
         nfrs=base_nfrs,
-        seed=int(pick(seed, "seed")),
+        seed=int(pick(settings.seed, "seed")),
         replications=replications_value,
-        requests=int(pick(requests, "requests")),
-        today=float(pick(today, "today") or chosen_peak),
+        requests=int(pick(settings.requests, "requests")),
+        today=float(pick(settings.today_rate_per_s, "today") or chosen_peak),
         peak=chosen_peak,
-        growth=float(pick(growth, "growth")),
+        growth=float(pick(settings.growth_per_month, "growth")),
         horizon=horizon,
-        costs=pick(costs, "costs"),
+        costs=pick(settings.costs, "costs"),
         weights=chosen_weights,
         baseline=chosen_baseline,
-        pull_replications=int(pick(pull_replications, "pull_replications")),
-        pull_requests=int(pick(pull_requests, "pull_requests")),
-        precision=float(pick(precision, "precision")),
+        pull_replications=int(pick(settings.pull_replications, "pull_replications")),
+        pull_requests=int(pick(settings.pull_requests, "pull_requests")),
+        precision=float(pick(settings.precision, "precision")),
         title=title,
         context=context,
     )

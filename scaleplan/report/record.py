@@ -118,7 +118,7 @@ def gather(
     ``budget`` is the number of requests per simulation run (default: the scenario's
     ``run.requests``; it also caps the tractor pull's requests per step).
     """
-    from scaleplan.experiments import compare
+    from scaleplan.experiments import CompareSettings, compare
 
     started = time.perf_counter()
     path = Path(scenario)
@@ -126,12 +126,14 @@ def gather(
     settings = resolve_budget(loaded, seed=seed, budget=budget)
     comparison = compare(
         loaded,
-        seed=settings.seed,
-        replications=settings.replications,
-        requests=settings.requests,
-        pull_replications=settings.pull_replications,
-        pull_requests=settings.pull_requests,
-        precision=settings.precision,
+        CompareSettings(
+            seed=settings.seed,
+            replications=settings.replications,
+            requests=settings.requests,
+            pull_replications=settings.pull_replications,
+            pull_requests=settings.pull_requests,
+            precision=settings.precision,
+        ),
         workers=workers,
     )
     return Evidence(

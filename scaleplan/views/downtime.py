@@ -17,6 +17,7 @@ from scaleplan.analytic.availability import MINUTES_PER_MONTH
 from scaleplan.experiments.availability import FailuresResult
 from scaleplan.experiments.dr import RecoveryResult
 from scaleplan.experiments.rollout import RolloutResult
+from scaleplan.formatting import percent
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -30,7 +31,7 @@ BOUND_COLOR = "#7f7f7f"
 
 
 def _percent(value: float, digits: int = 3) -> str:
-    return "—" if not math.isfinite(value) else f"{100 * value:.{digits}f}%"
+    return percent(value, digits)
 
 
 def figure_availability(result: FailuresResult, *, title: str | None = None) -> go.Figure:

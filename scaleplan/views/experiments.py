@@ -310,11 +310,12 @@ def figure_comparison(
 
     Examples
     --------
-    >>> from scaleplan.experiments import compare
+    >>> from scaleplan.experiments import CompareSettings, compare
     >>> from scaleplan.spec import example_spec
     >>> spec = example_spec()
-    >>> result = compare({"a": spec, "b": spec}, nfrs=["p99<=100ms"], replications=2,
-    ...                  requests=1000, pull_replications=0)
+    >>> settings = CompareSettings(nfrs=["p99<=100ms"], replications=2, requests=1000,
+    ...                            pull_replications=0)
+    >>> result = compare({"a": spec, "b": spec}, settings)
     >>> figure_comparison(result).data[0].x
     ('a', 'b')
     """
@@ -380,11 +381,11 @@ def figure_pareto(result: ComparisonResult, *, title: str | None = None) -> go.F
 
     Examples
     --------
-    >>> from scaleplan.experiments import compare
+    >>> from scaleplan.experiments import CompareSettings, compare
     >>> from scaleplan.spec import example_spec
     >>> spec = example_spec()
-    >>> result = compare({"a": spec, "b": spec}, replications=2, requests=1000,
-    ...                  pull_replications=0)
+    >>> settings = CompareSettings(replications=2, requests=1000, pull_replications=0)
+    >>> result = compare({"a": spec, "b": spec}, settings)
     >>> [trace.name for trace in figure_pareto(result).data]
     ['candidates', 'Pareto frontier']
     """
@@ -519,11 +520,11 @@ def figure_decision_matrix(result: ComparisonResult, *, title: str | None = None
 
     Examples
     --------
-    >>> from scaleplan.experiments import compare
+    >>> from scaleplan.experiments import CompareSettings, compare
     >>> from scaleplan.spec import example_spec
     >>> spec = example_spec()
-    >>> result = compare({"a": spec, "b": spec}, replications=2, requests=1000,
-    ...                  pull_replications=0)
+    >>> settings = CompareSettings(replications=2, requests=1000, pull_replications=0)
+    >>> result = compare({"a": spec, "b": spec}, settings)
     >>> figure_decision_matrix(result).data[0].header.values[0]
     'candidate'
     """
