@@ -32,10 +32,15 @@ broken by a feature that is still being fixed draws the others meanwhile.
 
 from __future__ import annotations
 
+import atexit
 import copy
+import hashlib
 import math
+import shutil
+import tempfile
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
@@ -90,6 +95,7 @@ FEATURES = frozenset(
         "bursty",
         "diurnal",
         "constant",
+        "trace",
         "classes",
         "chaos",
         "empirical",
@@ -433,7 +439,7 @@ class _Builder:
             component["partitioning"] = self.draw(st.sampled_from(["hash", "range"]))
         if self.draw(st.booleans()):
             component["keys"] = self.keys()
-        if self.chance("read_replicas", 0.4):
+        if self.chance("read_replicas", 0.5):
             component["read_replicas"] = self.draw(st.integers(1, 2))
             component["read_policy"] = self.draw(st.sampled_from(POLICIES))
             if coin(self.draw, 0.3):
@@ -535,7 +541,7 @@ class _Builder:
 
 def _workload(draw: Callable[..., Any], builder: _Builder) -> dict[str, Any]:
     arrivals = ["poisson", "poisson"] + [
-        kind for kind in ("constant", "bursty", "diurnal") if builder.has(kind)
+        kind for kind in ("constant", "bursty", "diurnal", "trace") if builder.has(kind)
     ]
     arrival = draw(st.sampled_from(arrivals))
     workload: dict[str, Any] = {"arrival": arrival, "requests": BUDGET}
@@ -543,6 +549,28 @@ def _workload(draw: Callable[..., Any], builder: _Builder) -> dict[str, Any]:
         builder.used.add(arrival)
     workload["warmup"] = draw(st.sampled_from(["auto", "none", 0.1]))
     return workload
+
+
+_TRACES: list[Path] = []
+
+
+def _trace_file(mean_rate: float) -> Path:
+    """A recorded trace of :data:`BUDGET` arrivals at ``mean_rate`` (uneven gaps), written once
+    per rate into a folder that lives as long as the test session."""
+    if not _TRACES:
+        folder = Path(tempfile.mkdtemp(prefix="scaleplan-traces-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _TRACES.append(folder)
+    gaps = [0.2, 1.8, 0.5, 1.5] * (BUDGET // 4)
+    times, now = [], 0.0
+    for gap in gaps:
+        now += gap / mean_rate
+        times.append(f"{now:.9f}")
+    text = "t_s\n" + "\n".join(times) + "\n"
+    path = _TRACES[0] / f"trace-{hashlib.sha1(text.encode()).hexdigest()[:12]}.csv"
+    if not path.exists():
+        path.write_text(text, encoding="utf-8")
+    return path
 
 
 def _set_rate(data: dict[str, Any], mean_rate: float, horizon_s: float) -> None:
@@ -557,6 +585,8 @@ def _set_rate(data: dict[str, Any], mean_rate: float, horizon_s: float) -> None:
             "mean_duration_s": horizon_s / 20,
             "mean_gap_s": horizon_s / 5,
         }
+    elif workload["arrival"] == "trace":
+        workload["trace"] = {"file": str(_trace_file(mean_rate))}
     else:
         workload["rate_per_s"] = mean_rate
         if workload["arrival"] == "diurnal":
@@ -650,7 +680,7 @@ def architectures(
     chaos_fractions: list[dict[str, Any]] = []
     has_service = any(c["kind"] in ("service", "worker_pool") for c in components.values())
     if has_service and chance("chaos", 0.25):
-        data_stores = chance("chaos_on_data_stores", 0.3)
+        data_stores = chance("chaos_on_data_stores", 0.6)
         chaos_fractions = _chaos(draw, components, data_stores)
 
     # The load: a factor of the analytic bound, which is found at a placeholder rate first
