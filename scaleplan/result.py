@@ -77,6 +77,58 @@ class Unstable:
 
 
 @dataclass(frozen=True)
+class RunInfo:
+    """How a simulation was run and measured (an analytic estimate has none).
+
+    ``warmup`` is the workload's setting (``"auto"``, a share of the requests, or a duration);
+    ``warmup_s`` the warm-up cut from each replication, in seconds; ``measured_s`` the measured
+    window summed over replications; ``simulated_s`` the simulated time summed over them;
+    ``ci_method`` ``"batch means"`` (one replication) or ``"replications"``.
+    """
+
+    replications: int
+    warmup: float | str
+    warmup_s: tuple[float, ...]
+    measured_s: float
+    simulated_s: float
+    ci_method: str
+
+
+@dataclass(frozen=True)
+class SystemSeries:
+    """Per time bucket, for the whole system: what an APM dashboard would chart."""
+
+    arrivals_per_s: tuple[float, ...]
+    throughput_per_s: tuple[float, ...]
+    errors_per_s: tuple[float, ...]
+    p50_ms: tuple[float, ...]
+    p99_ms: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class ComponentSeries:
+    """Per time bucket, for one component or part (a shard, ...)."""
+
+    throughput_per_s: tuple[float, ...]
+    errors_per_s: tuple[float, ...]
+    p50_ms: tuple[float, ...]
+    p99_ms: tuple[float, ...]
+    utilization: tuple[float, ...]
+    mean_queue: tuple[float, ...]
+    replicas: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class TimeSeries:
+    """A simulation's time series, averaged over replications; ``t_s`` holds bucket centres."""
+
+    bucket_s: float
+    t_s: tuple[float, ...]
+    system: SystemSeries
+    components: dict[str, ComponentSeries] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class SimulationResult:
     spec: str
     seed: int | None
@@ -90,8 +142,9 @@ class SimulationResult:
     unstable: Unstable | None = None
     rate_per_s: float = math.nan
     method: str = "simulation"
-    run: dict[str, Any] = field(default_factory=dict)
-    timeseries: dict[str, Any] = field(default_factory=dict)
+    # None for an analytic estimate, which neither runs nor has a time series.
+    run: RunInfo | None = None
+    timeseries: TimeSeries | None = None
     # How long the run took on this machine: useful to show, but not part of the record,
     # since it differs between two runs with the same seed.
     wall_time_s: float = field(default=math.nan, compare=False)
@@ -103,6 +156,9 @@ class SimulationResult:
         """
         data = asdict(self)
         data.pop("wall_time_s")
+        # An estimate's run and series are written as empty objects, as they always were.
+        data["run"] = data["run"] or {}
+        data["timeseries"] = data["timeseries"] or {}
         if not timeseries:
             data.pop("timeseries")
         return json_safe(data)

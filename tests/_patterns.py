@@ -108,12 +108,12 @@ def mean_interval_under(mean: float, variance: float, n: int) -> tuple[float, fl
 
 def window_buckets(result: SimulationResult, start_s: float, end_s: float) -> np.ndarray:
     """Indices of the time-series buckets lying wholly within [start_s, end_s]."""
-    width = float(result.timeseries["bucket_s"])
-    centres = np.asarray(result.timeseries["t_s"])
+    width = float(result.timeseries.bucket_s)
+    centres = np.asarray(result.timeseries.t_s)
     return np.flatnonzero(
         (centres - width / 2 >= start_s - 1e-9) & (centres + width / 2 <= end_s + 1e-9)
     )
 
 
 def series(result: SimulationResult, component: str, figure: str) -> np.ndarray:
-    return np.asarray(result.timeseries["components"][component][figure], dtype=float)
+    return np.asarray(getattr(result.timeseries.components[component], figure), dtype=float)

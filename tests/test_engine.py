@@ -217,9 +217,9 @@ def test_replications_give_a_ci_that_covers_mm1(
 ) -> None:
     spec = make_service_spec(50.0, 10.0)
     result = simulate(spec, seed=SEED, requests=40_000, replications=5)
-    assert result.run["ci_method"] == "replications"
-    assert result.run["replications"] == 5
-    assert len(result.run["warmup_s"]) == 5
+    assert result.run.ci_method == "replications"
+    assert result.run.replications == 5
+    assert len(result.run.warmup_s) == 5
     assert result.requests.arrived == 5 * 40_000
     assert_covers(result, 1e3 * mm1(50.0, 100.0).mean_response)
 
@@ -282,7 +282,7 @@ def test_common_random_numbers_same_arrivals_for_different_architectures(
         result = simulate(spec, seed=seed, requests=requests)
         # The horizon (requests / rate) and so the buckets are the same for both; the buckets
         # after it only hold the drain and differ in number.
-        return result.timeseries["system"]["arrivals_per_s"][:60]
+        return result.timeseries.system.arrivals_per_s[:60]
 
     assert arrivals(single, 3) == arrivals(cluster, 3)
     assert arrivals(single, 3) != arrivals(single, 4)
@@ -533,7 +533,7 @@ def test_component_utilisation_ci_and_throughput_of_mmc(
     assert covers(api.utilization_ci95, MMC_RATE / (MMC_C * MMC_MU)), api.utilization_ci95
     # By Burke's theorem the departures of a stationary M/M/c are Poisson at λ, so the count
     # in the measured window is Poisson(λ·T): within λT ± 1.96·√(λT) with 95% probability.
-    seconds = result.run["measured_s"]
+    seconds = result.run.measured_s
     count = round(api.throughput_per_s * seconds)
     expected = MMC_RATE * seconds
     assert abs(count - expected) <= Z95 * math.sqrt(expected), (count, expected)
@@ -628,8 +628,8 @@ def test_trace_replays_exactly_its_arrivals(tmp_path: Path) -> None:
     assert result.requests.arrived == len(times)
     assert result.requests.completed == len(times)
     # The replay starts at the first recorded time: the arrivals per bucket are the trace's.
-    width = result.timeseries["bucket_s"]
-    replayed = np.round(np.asarray(result.timeseries["system"]["arrivals_per_s"]) * width)
+    width = result.timeseries.bucket_s
+    replayed = np.round(np.asarray(result.timeseries.system.arrivals_per_s) * width)
     recorded = np.bincount(((times - times[0]) / width).astype(int), minlength=replayed.size)
     assert replayed.tolist() == recorded[: replayed.size].tolist()
 
@@ -679,14 +679,14 @@ def test_warmup_as_a_duration_and_none_are_honoured(
         return simulate(spec, seed=SEED, requests=15_000, replications=replications)
 
     fixed, none = run("5s"), run("none")
-    assert fixed.run["warmup"] == "5s"
-    assert fixed.run["warmup_s"] == [5.0]
-    assert none.run["warmup_s"] == [0.0]
-    assert run("5s", replications=2).run["warmup_s"] == [5.0, 5.0]
+    assert fixed.run.warmup == "5s"
+    assert fixed.run.warmup_s == (5.0,)
+    assert none.run.warmup_s == (0.0,)
+    assert run("5s", replications=2).run.warmup_s == (5.0, 5.0)
     # Same seed, same arrivals, same end: the windows differ only in where they start, at the
     # first whole time bucket after the warm-up.
-    width = none.timeseries["bucket_s"]
-    assert none.run["measured_s"] - fixed.run["measured_s"] == pytest.approx(
+    width = none.timeseries.bucket_s
+    assert none.run.measured_s - fixed.run.measured_s == pytest.approx(
         math.ceil(5.0 / width) * width
     )
 
@@ -696,12 +696,12 @@ def test_warmup_as_a_fraction_of_requests_is_honoured(
 ) -> None:
     spec = make_service_spec(100.0, 5.0, workload={"warmup": 0.2})
     result = simulate(spec, seed=SEED, requests=15_000)
-    (warmup_s,) = result.run["warmup_s"]
+    (warmup_s,) = result.run.warmup_s
     # The cut falls at the end of the batch holding the (0.2·completed)-th completion; batches
     # are 5 requests here (15 000 completions never fill the recorder's 4096 batches).
     skip = 0.2 * result.requests.completed
-    width = result.timeseries["bucket_s"]
-    per_bucket = np.round(np.asarray(result.timeseries["system"]["throughput_per_s"]) * width)
+    width = result.timeseries.bucket_s
+    per_bucket = np.round(np.asarray(result.timeseries.system.throughput_per_s) * width)
     done = np.cumsum(per_bucket)
     bucket = int(warmup_s / width)
     before = done[bucket - 1] if bucket else 0
@@ -778,8 +778,8 @@ def test_errors_injected_at_a_component_are_in_its_error_series(
 ) -> None:
     spec = make_service_spec(50.0, 5.0, error_probability=0.1)
     result = simulate(spec, seed=SEED, requests=5_000)
-    series = result.timeseries["components"]["api"]["errors_per_s"]
-    assert round(sum(series) * result.timeseries["bucket_s"]) == result.requests.failed > 0
+    series = result.timeseries.components["api"].errors_per_s
+    assert round(sum(series) * result.timeseries.bucket_s) == result.requests.failed > 0
 
 
 def test_a_single_run_gives_intervals_that_cover_utilisation_and_queue(

@@ -76,7 +76,7 @@ def test_per_shard_arrivals_follow_the_key_popularity(partitioning: str) -> None
 
     # Each shard's throughput over the measured window is a thinned Poisson stream of rate
     # λ·share. Four intervals at once: Bonferroni, 1.25% each, so 5% over the four together.
-    seconds = result.run["measured_s"]
+    seconds = result.run.measured_s
     for index, shard in enumerate(shards):
         count = round(shard.throughput_per_s * seconds)
         low, high = poisson_acceptance(rate * shares[index] * seconds, alpha=0.05 / 4)
@@ -149,7 +149,7 @@ def test_fixed_hit_ratio_cuts_the_backing_store_rate_to_the_misses() -> None:
         warmup="none",
     )
     result = run(spec)
-    seconds = result.run["measured_s"]
+    seconds = result.run.measured_s
     # Misses are a Poisson stream thinned by (1 − h): the backing store's count in the window
     # is Poisson with mean (1 − h)·λ·T.
     count = round(result.components["db"].throughput_per_s * seconds)
@@ -252,7 +252,7 @@ def test_edge_answers_its_share_and_forwards_the_rest() -> None:
         warmup="none",
     )
     result = run(spec, seed=SEED)
-    seconds = result.run["measured_s"]
+    seconds = result.run.measured_s
     count = round(result.components["origin"].throughput_per_s * seconds)
     assert covers(poisson_interval(count), (1 - share) * rate * seconds)
     details = result.components["cdn"].details

@@ -82,7 +82,7 @@ def test_queue_time_in_system_is_that_of_the_equivalent_mmc(queue_run: Simulatio
 
 @pytest.mark.slow
 def test_queue_consumers_keep_up_with_the_arrivals(queue_run: SimulationResult) -> None:
-    seconds = queue_run.run["measured_s"]
+    seconds = queue_run.run.measured_s
     jobs = round(queue_run.components["jobs"].throughput_per_s * seconds)
     assert covers(poisson_interval(jobs), QUEUE_RATE * seconds), (jobs, QUEUE_RATE * seconds)
     # One worker visit per job when no job fails, and both are recorded when the job ends.

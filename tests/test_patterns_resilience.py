@@ -127,7 +127,7 @@ def test_an_open_circuit_breaker_cuts_the_callee_load_and_fails_fast() -> None:
     assert figures["short_circuited"] > 0
     assert figures["breaker_opened"] > 0
     assert figures["attempts"] + figures["short_circuited"] == figures["calls"]
-    seconds = guarded.run["measured_s"]
+    seconds = guarded.run.measured_s
     reached = round(guarded.components["pay"].throughput_per_s * seconds)
     made = guarded.components["api"].throughput_per_s
     assert poisson_interval(reached)[1] / seconds < made / 10, (reached / seconds, made)

@@ -151,8 +151,8 @@ def test_ramp_shows_the_system_breaking_as_load_steps_up():
     assert result.steps[0]["meets"]
     last = result.steps[-1]
     assert last["throughput_per_s"] < 0.9 * last["offered_per_s"]  # it cannot keep up
-    series = result.timeseries["system"]
-    assert len(series["p99_ms"]) == len(result.timeseries["t_s"])
+    series = result.timeseries.system
+    assert len(series.p99_ms) == len(result.timeseries.t_s)
     json.dumps(result.to_dict(), allow_nan=False)
     assert len(result.records()) == 6
 

@@ -127,7 +127,7 @@ def test_policy_dropdown_and_call_share_change_the_spec(lb_explorer: Explorer) -
     assert result is not None
     # Each API request in the measured window calls the database with probability 0.1, so the
     # database's count is binomial in the API's: its exact 95% interval must cover 0.1.
-    seconds = result.run["measured_s"]
+    seconds = result.run.measured_s
     calls = round(result.components["db"].throughput_per_s * seconds)
     requests = round(result.components["api"].throughput_per_s * seconds)
     assert covers(binomial_interval(calls, requests), 0.1), (calls, requests)
@@ -281,7 +281,7 @@ def test_pattern_components_get_their_knobs() -> None:
     assert web == result.components["cdn"].throughput_per_s
     # The web tier's count in the measured window is Poisson with mean λ·T: its exact 95%
     # interval must cover the offered rate times the window.
-    seconds = result.run["measured_s"]
+    seconds = result.run.measured_s
     count = round(web * seconds)
     expected = edge.spec.workload.mean_rate_per_s * seconds
     assert covers(poisson_interval(count), expected), (count, expected)

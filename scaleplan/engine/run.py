@@ -37,9 +37,13 @@ from scaleplan.metrics import DEFAULT_BINS, MeanCI, batch_means_ci, mser_batches
 from scaleplan.result import (
     PERCENTILES,
     ComponentResult,
+    ComponentSeries,
     LatencySummary,
     RequestCounts,
+    RunInfo,
     SimulationResult,
+    SystemSeries,
+    TimeSeries,
     Unstable,
 )
 from scaleplan.runsize import check_simulation
@@ -520,14 +524,14 @@ def _summarise(
         unstable=unstable,
         rate_per_s=rate,
         method="simulation",
-        run={
-            "replications": len(runs),
-            "warmup": warmup,
-            "warmup_s": [window.warmup_s for window in windows],
-            "measured_s": measured_s,
-            "simulated_s": sum(run.end_s for run in runs),
-            "ci_method": "replications" if len(runs) > 1 else "batch means",
-        },
+        run=RunInfo(
+            replications=len(runs),
+            warmup=warmup,
+            warmup_s=tuple(window.warmup_s for window in windows),
+            measured_s=measured_s,
+            simulated_s=sum(run.end_s for run in runs),
+            ci_method="replications" if len(runs) > 1 else "batch means",
+        ),
         timeseries=_timeseries(spec, runs),
     )
 
@@ -639,52 +643,52 @@ def _merge_details(per_run: list[tuple[StationSeries, Window]]) -> dict[str, Any
     return merged
 
 
-def _timeseries(spec: ArchitectureSpec, runs: list[Replication]) -> dict[str, object]:
+def _timeseries(spec: ArchitectureSpec, runs: list[Replication]) -> TimeSeries:
     """Per time bucket, averaged over replications: what an APM dashboard would chart."""
     recorder = runs[0].recorder
     width = recorder.width_s
     used = max(min(math.ceil(run.end_s / width), recorder.n_buckets) for run in runs)
     replications = len(runs)
 
-    def per_bucket(arrays: list[np.ndarray], scale: float = 1.0) -> list[float]:
+    def per_bucket(arrays: list[np.ndarray], scale: float = 1.0) -> tuple[float, ...]:
         total = np.sum(arrays, axis=0) / (width * replications) * scale
-        return [float(value) for value in total[:used]]
+        return tuple(float(value) for value in total[:used])
 
-    def quantile_rows(hists: list[np.ndarray], q: float) -> list[float]:
+    def quantile_rows(hists: list[np.ndarray], q: float) -> tuple[float, ...]:
         merged = np.sum(hists, axis=0)
-        return [float(DEFAULT_BINS.quantiles(row, [q])[0]) for row in merged[:used]]
+        return tuple(float(DEFAULT_BINS.quantiles(row, [q])[0]) for row in merged[:used])
 
     recorders = [run.recorder for run in runs]
-    system = {
-        "arrivals_per_s": per_bucket([r.arrivals for r in recorders]),
-        "throughput_per_s": per_bucket([r.system.count for r in recorders]),
-        "errors_per_s": per_bucket([r.rejected + r.failed for r in recorders]),
-        "p50_ms": quantile_rows([r.system.hist for r in recorders], 0.5),
-        "p99_ms": quantile_rows([r.system.hist for r in recorders], 0.99),
-    }
-    components: dict[str, dict[str, list[float]]] = {}
+    system = SystemSeries(
+        arrivals_per_s=per_bucket([r.arrivals for r in recorders]),
+        throughput_per_s=per_bucket([r.system.count for r in recorders]),
+        errors_per_s=per_bucket([r.rejected + r.failed for r in recorders]),
+        p50_ms=quantile_rows([r.system.hist for r in recorders], 0.5),
+        p99_ms=quantile_rows([r.system.hist for r in recorders], 0.99),
+    )
+    components: dict[str, ComponentSeries] = {}
     for name in recorders[0].stations:
         series = [r.stations[name] for r in recorders]
         held = np.sum([s.held_s for s in series], axis=0)
         slot_seconds = np.sum([s.capacity_s for s in series], axis=0)
         utilization = np.divide(held, slot_seconds, out=np.zeros_like(held), where=slot_seconds > 0)
-        components[name] = {
-            "throughput_per_s": per_bucket([s.span.count for s in series]),
-            "errors_per_s": per_bucket([s.rejects + s.failures for s in series]),
-            "p50_ms": quantile_rows([s.span.hist for s in series], 0.5),
-            "p99_ms": quantile_rows([s.span.hist for s in series], 0.99),
-            "utilization": [float(value) for value in utilization[:used]],
-            "mean_queue": per_bucket([s.wait_s for s in series]),
-            "replicas": [
+        components[name] = ComponentSeries(
+            throughput_per_s=per_bucket([s.span.count for s in series]),
+            errors_per_s=per_bucket([s.rejects + s.failures for s in series]),
+            p50_ms=quantile_rows([s.span.hist for s in series], 0.5),
+            p99_ms=quantile_rows([s.span.hist for s in series], 0.99),
+            utilization=tuple(float(value) for value in utilization[:used]),
+            mean_queue=per_bucket([s.wait_s for s in series]),
+            replicas=tuple(
                 float(value) for value in np.mean([s.replicas for s in series], axis=0)[:used]
-            ],
-        }
-    return {
-        "bucket_s": width,
-        "t_s": [width * (index + 0.5) for index in range(used)],
-        "system": system,
-        "components": components,
-    }
+            ),
+        )
+    return TimeSeries(
+        bucket_s=width,
+        t_s=tuple(width * (index + 0.5) for index in range(used)),
+        system=system,
+        components=components,
+    )
 
 
 __all__ = ["REJECTED", "UnstableError", "check_stability", "simulate"]

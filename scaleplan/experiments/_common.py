@@ -70,24 +70,17 @@ def measured_buckets(result: SimulationResult) -> slice | None:
     """The time-series buckets of a single replication's measured window, if it can tell.
 
     The engine measures whole buckets from the first at or after the warm-up
-    (``run["warmup_s"]``) for ``run["measured_s"]`` seconds. None when the result has no
+    (``run.warmup_s``) for ``run.measured_s`` seconds. None when the result has no
     series, several replications, or a window that does not fit the series.
     """
-    run = result.run or {}
-    series = (result.timeseries or {}).get("system") or {}
-    width = (result.timeseries or {}).get("bucket_s")
-    warmups = run.get("warmup_s")
-    measured = run.get("measured_s")
-    arrivals = series.get("arrivals_per_s")
-    if (
-        not isinstance(warmups, list | tuple)
-        or len(warmups) != 1
-        or not isinstance(width, int | float)
-        or not width > 0
-        or not isinstance(measured, int | float)
-        or not arrivals
-        or "errors_per_s" not in series
-    ):
+    run, series = result.run, result.timeseries
+    if run is None or series is None:
+        return None
+    width = series.bucket_s
+    warmups = run.warmup_s
+    measured = run.measured_s
+    arrivals = series.system.arrivals_per_s
+    if len(warmups) != 1 or not width > 0 or not arrivals:
         return None
     first = math.ceil(warmups[0] / width - 1e-9)
     count = round(measured / width)
@@ -102,12 +95,12 @@ def measured_buckets(result: SimulationResult) -> slice | None:
 def measured_counts(result: SimulationResult) -> tuple[int, int] | None:
     """(errors, arrivals) within the measured window, or None (see :func:`measured_buckets`)."""
     buckets = measured_buckets(result)
-    if buckets is None:
+    if buckets is None or result.timeseries is None:
         return None
-    series = result.timeseries["system"]
-    width = float(result.timeseries["bucket_s"])
-    errors = round(math.fsum(series["errors_per_s"][buckets]) * width)
-    arrivals = round(math.fsum(series["arrivals_per_s"][buckets]) * width)
+    series = result.timeseries.system
+    width = float(result.timeseries.bucket_s)
+    errors = round(math.fsum(series.errors_per_s[buckets]) * width)
+    arrivals = round(math.fsum(series.arrivals_per_s[buckets]) * width)
     return errors, arrivals
 
 

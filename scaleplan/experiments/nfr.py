@@ -347,10 +347,10 @@ def _zero_errors(arrived: int) -> MeanCI:
 
 def _bucket_ci(result: SimulationResult, what: str) -> MeanCI:
     """Batch means over the run's time buckets while arrivals were coming in."""
-    series = result.timeseries.get("system", {}) if result.timeseries else {}
-    arrivals = np.asarray(series.get("arrivals_per_s", []), dtype=float)
+    system = result.timeseries.system if result.timeseries is not None else None
+    arrivals = np.asarray(system.arrivals_per_s if system else (), dtype=float)
     if what == "errors":
-        errors = np.asarray(series.get("errors_per_s", []), dtype=float)
+        errors = np.asarray(system.errors_per_s if system else (), dtype=float)
         window = measured_buckets(result)
         if window is not None:  # the window error_rate reads, so that the two agree
             arrivals, errors = arrivals[window], errors[window]
@@ -359,7 +359,7 @@ def _bucket_ci(result: SimulationResult, what: str) -> MeanCI:
             return MeanCI(math.nan, math.nan, math.nan, math.nan, 0, "too few buckets")
         ci = batch_means_ci(errors[mask] / arrivals[mask], arrivals[mask])
         return MeanCI(ci.mean, ci.low, ci.high, ci.half_width, ci.n, f"{ci.method} over time")
-    throughput = np.asarray(series.get("throughput_per_s", []), dtype=float)
+    throughput = np.asarray(system.throughput_per_s if system else (), dtype=float)
     mask = arrivals > 0
     if mask.sum() < 2:
         return MeanCI(math.nan, math.nan, math.nan, math.nan, 0, "too few buckets")

@@ -56,7 +56,7 @@ from scaleplan.errors import SimulationError
 from scaleplan.experiments._common import Run, busiest, clean, error_rate, point_value, run_once
 from scaleplan.metrics import replication_ci
 from scaleplan.progress import Progress
-from scaleplan.result import SimulationResult
+from scaleplan.result import SimulationResult, TimeSeries
 from scaleplan.spec import ArchitectureSpec, NFRSpec, SLOSpec, parse_slo
 
 __all__ = ["PullResult", "PullStep", "RampResult", "pull", "ramp"]
@@ -292,9 +292,12 @@ def _upper_bound(spec: ArchitectureSpec) -> _Bound:
 
 def _steady(result: SimulationResult) -> bool:
     """False when the warm-up took over half the run: no steady state was measured."""
-    warmups = result.run.get("warmup_s") or [0.0]
-    replications = max(int(result.run.get("replications", 1)), 1)
-    length = float(result.run.get("simulated_s", math.inf)) / replications
+    run = result.run
+    if run is None:  # an estimate: nothing was warmed up
+        return True
+    warmups = run.warmup_s or (0.0,)
+    replications = max(int(run.replications), 1)
+    length = float(run.simulated_s) / replications
     return max(warmups) <= 0.5 * length
 
 
@@ -856,7 +859,7 @@ class RampResult:
     broke_at: int | None
     broke_at_rate_per_s: float
     stopped_early: bool
-    timeseries: dict[str, Any]
+    timeseries: TimeSeries
     requests: int
 
     def to_dict(self) -> dict[str, Any]:
@@ -937,19 +940,21 @@ def ramp(
     stepped = spec.with_changes({"workload": workload})
     result = simulate(stepped, seed=seed, run_anyway=True, max_in_flight=in_flight)
     series = result.timeseries
-    t = np.asarray(series["t_s"], dtype=float)
-    system = series["system"]
+    if series is None or result.run is None:  # the engine always fills both
+        raise SimulationError(f"{spec.name}: the ramp's run left no time series")
+    t = np.asarray(series.t_s, dtype=float)
+    system = series.system
     rows: list[dict[str, Any]] = []
     broke_at: int | None = None
-    end_of_run = float(result.run.get("simulated_s", duration))
+    end_of_run = float(result.run.simulated_s)
     for index, rate in enumerate(rates):
         lo, hi = index * step_s, (index + 1) * step_s
         mask = (t >= lo) & (t < hi)
-        arrivals = np.asarray(system["arrivals_per_s"], dtype=float)[mask]
-        done = np.asarray(system["throughput_per_s"], dtype=float)[mask]
-        errors = np.asarray(system["errors_per_s"], dtype=float)[mask]
-        p50 = np.asarray(system["p50_ms"], dtype=float)[mask]
-        p99 = np.asarray(system["p99_ms"], dtype=float)[mask]
+        arrivals = np.asarray(system.arrivals_per_s, dtype=float)[mask]
+        done = np.asarray(system.throughput_per_s, dtype=float)[mask]
+        errors = np.asarray(system.errors_per_s, dtype=float)[mask]
+        p50 = np.asarray(system.p50_ms, dtype=float)[mask]
+        p99 = np.asarray(system.p99_ms, dtype=float)[mask]
         arrived = float(arrivals.sum())
         row: dict[str, Any] = {
             "step": index,

@@ -725,10 +725,10 @@ def _measure(rollout: _Rollout, result: SimulationResult, seed: int, end_s: floa
 def _engine_replicas(result: SimulationResult, rollout: _Rollout) -> dict[str, list[float]]:
     """The engine's own per-bucket mean of the component's replicas in rotation."""
     series = result.timeseries
-    component = series.get("components", {}).get(rollout.station.name, {})
+    component = series.components.get(rollout.station.name) if series is not None else None
     return {
-        "engine_t_s": list(series.get("t_s", [])),
-        "engine_replicas": list(component.get("replicas", [])),
+        "engine_t_s": list(series.t_s) if series is not None else [],
+        "engine_replicas": list(component.replicas) if component is not None else [],
     }
 
 

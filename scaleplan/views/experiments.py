@@ -200,8 +200,8 @@ def figure_ramp(result: RampResult, *, title: str | None = None) -> go.Figure:
     from plotly.subplots import make_subplots
 
     series = result.timeseries
-    t = series.get("t_s", [])
-    system = series.get("system", {})
+    t = list(series.t_s)
+    system = series.system
     figure = make_subplots(
         rows=2,
         cols=1,
@@ -217,17 +217,15 @@ def figure_ramp(result: RampResult, *, title: str | None = None) -> go.Figure:
         go.Scatter(x=offered_x, y=offered_y, name="offered", line={"dash": "dash"}), row=1, col=1
     )
     figure.add_trace(
-        go.Scatter(x=t, y=system.get("throughput_per_s", []), name="throughput"), row=1, col=1
+        go.Scatter(x=t, y=list(system.throughput_per_s), name="throughput"), row=1, col=1
     )
     figure.add_trace(
-        go.Scatter(
-            x=t, y=system.get("errors_per_s", []), name="errors/s", line={"color": SLO_COLOR}
-        ),
+        go.Scatter(x=t, y=list(system.errors_per_s), name="errors/s", line={"color": SLO_COLOR}),
         row=1,
         col=1,
     )
-    figure.add_trace(go.Scatter(x=t, y=system.get("p50_ms", []), name="p50"), row=2, col=1)
-    figure.add_trace(go.Scatter(x=t, y=system.get("p99_ms", []), name="p99"), row=2, col=1)
+    figure.add_trace(go.Scatter(x=t, y=list(system.p50_ms), name="p50"), row=2, col=1)
+    figure.add_trace(go.Scatter(x=t, y=list(system.p99_ms), name="p99"), row=2, col=1)
     for metric, bound, text in _latency_slos(result.slos):
         if metric in ("p50", "p99"):
             figure.add_hline(
