@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import networkx as nx
 import numpy as np
 import simpy
 
@@ -34,6 +33,7 @@ from scaleplan.kinds import kind_of
 from scaleplan.kinds.queue import Broker, JobCount
 from scaleplan.load import check_stability, overload_warnings
 from scaleplan.metrics import DEFAULT_BINS, MeanCI, batch_means_ci, mser_batches, replication_ci
+from scaleplan.progress import Progress
 from scaleplan.result import (
     PERCENTILES,
     ComponentResult,
@@ -51,7 +51,6 @@ from scaleplan.spec import ArchitectureSpec
 
 FLUSH_EVERY = 4096
 DEFAULT_REQUESTS = 100_000
-Progress = Callable[[int, int], None]
 
 
 class UnstableError(SimulationError):
@@ -165,6 +164,7 @@ def simulate(
     if spec.workload.arrival == "trace" and requests is None:
         horizon = planned / rate
     limit = max_in_flight or max(20_000, 20 * sum(c.capacity for c in spec.components.values()))
+    plan = _Plan(spec, seed, rate, planned if by_count else None, horizon, limit, hooks, observers)
     done_before = 0
     runs: list[Replication] = []
     for replication in range(replications):
@@ -173,21 +173,7 @@ def simulate(
             if progress is not None:
                 progress(_offset + arrived, planned * replications)
 
-        runs.append(
-            _replicate(
-                spec,
-                graph,
-                seed,
-                replication,
-                rate,
-                planned if by_count else None,
-                horizon,
-                limit,
-                report,
-                hooks,
-                observers,
-            )
-        )
+        runs.append(_replicate(plan, replication, report))
         done_before += runs[-1].counts.arrived
     result = _summarise(spec, seed, rate, runs, unstable)
     return replace(
@@ -197,24 +183,88 @@ def simulate(
     )
 
 
-def _replicate(
-    spec: ArchitectureSpec,
-    graph: nx.DiGraph,
-    seed: int,
-    replication: int,
-    rate: float,
-    planned: int | None,
-    horizon: float,
-    max_in_flight: int,
-    report: Callable[[int], None],
-    hooks: Sequence[Hook] = (),
-    observers: Sequence[Observer] = (),
-) -> Replication:
+Streams = Callable[[str], np.random.Generator]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What every replication of one :func:`simulate` call shares."""
+
+    spec: ArchitectureSpec
+    seed: int
+    rate: float
+    planned: int | None  # arrivals per replication; None: arrivals until the horizon
+    horizon: float
+    max_in_flight: int
+    hooks: Sequence[Hook] = ()
+    observers: Sequence[Observer] = ()
+
+
+@dataclass
+class _Model:
+    """One replication's stations: built, connected, started, watched."""
+
+    env: simpy.Environment
+    stations: dict[str, Station]
+    # Every station with figures of its own: the components and their parts (shards, ...).
+    recorded: dict[str, Station]
+    # One count of asynchronous jobs for every broker: the run drains them too.
+    jobs: JobCount
+
+
+class _Ledger:
+    """One replication's bookkeeping: the requests' outcomes since the last flush into the
+    recorder, the run's counts, and the event that stops the run."""
+
+    def __init__(self, env: simpy.Environment, recorder: Recorder, model: _Model) -> None:
+        self.recorder = recorder
+        self.completions: list[tuple[float, float, int]] = []
+        self.unsuccessful: list[tuple[float, int]] = []
+        self.arrival_times: list[float] = []
+        self.station_lists = {
+            name: (s.records, s.reject_times, s.failure_times) for name, s in model.recorded.items()
+        }
+        self.state = _RunState()
+        self.stop = env.event()
+        self.stopped: list[Unstable] = []
+        state, stop, jobs = self.state, self.stop, model.jobs
+
+        def finish_if_drained() -> None:
+            if state.done and state.in_flight == 0 and jobs.outstanding == 0 and not stop.triggered:
+                stop.succeed()
+
+        # A closure rather than a method: it is called once per request.
+        self.finish_if_drained = finish_if_drained
+        jobs.on_idle = finish_if_drained
+
+    def flush(self) -> None:
+        self.recorder.flush(
+            self.completions, self.unsuccessful, self.arrival_times, self.station_lists
+        )
+
+
+def _replicate(plan: _Plan, replication: int, report: Callable[[int], None]) -> Replication:
+    """One replication: build the model, feed it arrivals until the plan is used up, let it
+    drain, and keep what the summary needs."""
     env = simpy.Environment()
 
     def streams(purpose: str) -> np.random.Generator:
-        return generator(seed, replication, purpose)
+        return generator(plan.seed, replication, purpose)
 
+    model = _build(plan, env, streams)
+    class_names = [name for name, _, _ in plan.spec.entries()]
+    capacities = {name: s.capacity for name, s in model.recorded.items()}
+    ledger = _Ledger(env, Recorder(plan.horizon, class_names, capacities), model)
+    request = _request_process(env, ledger, callbacks(plan.observers, "on_request_done"))
+    env.process(_arrivals(plan, model, ledger, request, streams, report))
+    env.run(until=ledger.stop)
+    return _close(model, ledger, report)
+
+
+def _build(plan: _Plan, env: simpy.Environment, streams: Streams) -> _Model:
+    """Build one station per component, connect them, start them, then the spec's failures
+    and chaos, the hooks, and the observers of every visit."""
+    spec = plan.spec
     stations: dict[str, Station] = {
         name: kind_of(component.kind).station(name, component, env, streams)
         for name, component in spec.components.items()
@@ -228,41 +278,34 @@ def _replicate(
         station.start()
     context = HookContext(env, spec, stations, streams)
     start_faults(context)
-    for hook in hooks:
+    for hook in plan.hooks:
         hook(context)
-    # Every station with figures of its own: the components and their parts (shards, ...).
     recorded = {
         part.name: part for station in stations.values() for part in (station, *station.children)
     }
-    served_observers = callbacks(observers, "on_served")
+    served_observers = callbacks(plan.observers, "on_served")
     for part in recorded.values():
         part.served_observers = served_observers
-    done_observers = callbacks(observers, "on_request_done")
-    entries = spec.entries()
-    class_names = [name for name, _, _ in entries]
-    recorder = Recorder(horizon, class_names, {name: s.capacity for name, s in recorded.items()})
-
-    completions: list[tuple[float, float, int]] = []
-    unsuccessful: list[tuple[float, int]] = []
-    arrival_times: list[float] = []
-    station_lists = {
-        name: (s.records, s.reject_times, s.failure_times) for name, s in recorded.items()
-    }
-    state = _RunState()
-    stop = env.event()
-    stopped: list[Unstable] = []
-
-    # One count of asynchronous jobs for every broker: the run drains them too.
     jobs = JobCount()
     for station in recorded.values():
         if isinstance(station, Broker):
             station.jobs = jobs
+    return _Model(env, stations, recorded, jobs)
 
-    def finish_if_drained() -> None:
-        if state.done and state.in_flight == 0 and jobs.outstanding == 0 and not stop.triggered:
-            stop.succeed()
 
-    jobs.on_idle = finish_if_drained
+RequestProcess = Callable[[Station, Request], simpy.events.ProcessGenerator]
+
+
+def _request_process(
+    env: simpy.Environment, ledger: _Ledger, done_observers: Sequence[Callable[..., Any]]
+) -> RequestProcess:
+    """The life of one request: its visit to its entry station, then its outcome in the
+    ledger and with the observers; the run ends when the last one is done."""
+    # Bound once here: the process below runs once per request.
+    completions = ledger.completions
+    unsuccessful = ledger.unsuccessful
+    state = ledger.state
+    finish_if_drained = ledger.finish_if_drained
 
     def request(entry: Station, job: Request) -> simpy.events.ProcessGenerator:
         arrived = job.arrived
@@ -278,62 +321,92 @@ def _replicate(
         state.in_flight -= 1
         finish_if_drained()
 
+    return request
+
+
+def _class_chooser(
+    spec: ArchitectureSpec, stations: dict[str, Station], streams: Streams
+) -> tuple[list[Station], Iterator[float] | None]:
+    """The entry station of each request class, and the draws of each arrival's class (None
+    with a single class)."""
+    entries = spec.entries()
     entry_stations = [stations[entry] for _, entry, _ in entries]
     shares = np.array([share for _, _, share in entries])
     class_rng = streams("classes")
     choose_class = (
         buffered(lambda n: class_rng.choice(len(shares), n, p=shares)) if len(entries) > 1 else None
     )
+    return entry_stations, choose_class
 
-    def source() -> simpy.events.ProcessGenerator:
-        gap_iter = gaps(spec.workload, streams("arrivals"), rate)
-        arrived = 0
-        since_flush = 0
-        now = 0.0
-        entry0 = entry_stations[0]
-        for gap in gap_iter:
-            if planned is None and now + gap > horizon:
+
+def _arrivals(
+    plan: _Plan,
+    model: _Model,
+    ledger: _Ledger,
+    request: RequestProcess,
+    streams: Streams,
+    report: Callable[[int], None],
+) -> simpy.events.ProcessGenerator:
+    """The arrival source: one request process per arrival, until the plan's requests (or its
+    horizon) are used up or the requests in the system pass the bound; then the drain."""
+    env = model.env
+    planned, horizon, max_in_flight = plan.planned, plan.horizon, plan.max_in_flight
+    recorder = ledger.recorder
+    completions, unsuccessful = ledger.completions, ledger.unsuccessful
+    arrival_times, station_lists = ledger.arrival_times, ledger.station_lists
+    state, stop, stopped = ledger.state, ledger.stop, ledger.stopped
+    entry_stations, choose_class = _class_chooser(plan.spec, model.stations, streams)
+    gap_iter = gaps(plan.spec.workload, streams("arrivals"), plan.rate)
+    arrived = 0
+    since_flush = 0
+    now = 0.0
+    entry0 = entry_stations[0]
+    for gap in gap_iter:
+        if planned is None and now + gap > horizon:
+            break
+        yield env.timeout(gap)
+        now = env.now
+        if choose_class is None:
+            env.process(request(entry0, Request(arrived, 0, now)))
+        else:
+            index = int(next(choose_class))
+            env.process(request(entry_stations[index], Request(arrived, index, now)))
+        arrival_times.append(now)
+        arrived += 1
+        state.in_flight += 1
+        since_flush += 1
+        if since_flush == FLUSH_EVERY:
+            since_flush = 0
+            recorder.flush(completions, unsuccessful, arrival_times, station_lists)
+            state.arrived = arrived
+            report(arrived)
+            if state.in_flight > max_in_flight:
+                stopped.append(_runaway(model.stations, state.in_flight, max_in_flight))
                 break
-            yield env.timeout(gap)
-            now = env.now
-            if choose_class is None:
-                env.process(request(entry0, Request(arrived, 0, now)))
-            else:
-                index = int(next(choose_class))
-                env.process(request(entry_stations[index], Request(arrived, index, now)))
-            arrival_times.append(now)
-            arrived += 1
-            state.in_flight += 1
-            since_flush += 1
-            if since_flush == FLUSH_EVERY:
-                since_flush = 0
-                recorder.flush(completions, unsuccessful, arrival_times, station_lists)
-                state.arrived = arrived
-                report(arrived)
-                if state.in_flight > max_in_flight:
-                    stopped.append(_runaway(stations, state.in_flight, max_in_flight))
-                    break
-            if planned is not None and arrived >= planned:
-                break
-        state.arrived = arrived
-        state.last_arrival = now
-        state.done = True
-        if stopped:
-            if not stop.triggered:
-                stop.succeed()
-            return
-        finish_if_drained()
-        if stop.triggered:
-            return
-        # Let the requests in the system finish, but not for ever.
-        yield env.timeout(max(horizon, 1e-9))
+        if planned is not None and arrived >= planned:
+            break
+    state.arrived = arrived
+    state.last_arrival = now
+    state.done = True
+    if stopped:
         if not stop.triggered:
             stop.succeed()
+        return
+    ledger.finish_if_drained()
+    if stop.triggered:
+        return
+    # Let the requests in the system finish, but not for ever.
+    yield env.timeout(max(horizon, 1e-9))
+    if not stop.triggered:
+        stop.succeed()
 
-    env.process(source())
-    env.run(until=stop)
-    recorder.flush(completions, unsuccessful, arrival_times, station_lists)
-    for name, station in recorded.items():
+
+def _close(model: _Model, ledger: _Ledger, report: Callable[[int], None]) -> Replication:
+    """The end of the run: the last flush, each station's own figures, the counts, and
+    warnings for what was still in the system."""
+    ledger.flush()
+    recorder, state, jobs, stopped = ledger.recorder, ledger.state, model.jobs, ledger.stopped
+    for name, station in model.recorded.items():
         series = recorder.stations[name]
         series.kind = station.kind
         series.details = station.details()
@@ -364,7 +437,7 @@ def _replicate(
         recorder=recorder,
         counts=counts,
         last_arrival_s=float(state.last_arrival),
-        end_s=float(env.now),
+        end_s=float(model.env.now),
         stopped=stopped[0] if stopped else None,
         warnings=warnings,
     )

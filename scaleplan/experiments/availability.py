@@ -67,6 +67,7 @@ from scaleplan.kinds import kind_of
 from scaleplan.kinds.base import FailureModel as _Model
 from scaleplan.load import offered_loads
 from scaleplan.metrics import MeanCI, batch_means_ci, replication_ci
+from scaleplan.progress import Progress
 from scaleplan.spec import (
     ArchitectureSpec,
     AvailabilityNFR,
@@ -86,7 +87,6 @@ __all__ = [
     "time_with_at_least",
 ]
 
-Progress = Callable[[int, int], None]
 Interval = tuple[float, float]
 CYCLES = 400  # failure cycles of the slowest component per replication, in steady state
 SUB_WINDOWS = 20  # batch means with a single replication

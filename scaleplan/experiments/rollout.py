@@ -59,13 +59,13 @@ from scaleplan.experiments._common import clean
 from scaleplan.kinds.load_balancer import LoadBalancerStation
 from scaleplan.kinds.service import ServiceStation
 from scaleplan.metrics import MeanCI, replication_ci
+from scaleplan.progress import Progress
 from scaleplan.result import SimulationResult
 from scaleplan.spec import ArchitectureSpec, LoadBalancerSpec, ServiceSpec
 from scaleplan.spec.rollout import STRATEGIES, RolloutSpec
 
 __all__ = ["RolloutResult", "RolloutRun", "StrategyResult", "default_component", "deploy"]
 
-Progress = Callable[[int, int], None]
 OLD, NEW = 0, 1
 SAMPLE_S = 0.5  # resolution of the capacity samples
 BASELINE_S = 60.0  # latency before the deploy, for the latency threshold
