@@ -241,3 +241,39 @@ def test_availability_is_evaluated_once_failures_are_simulated():
     (verdict,) = check(runs, NFRSpec.model_validate({"availability": {"min_percent": 99.9}}))
     assert verdict.status == "fail"
     assert verdict.ci95[0] <= 72 / 84 <= verdict.ci95[1]
+
+
+@pytest.mark.parametrize(
+    "failing",
+    [
+        {"kind": "database", "read_time": {"dist": "exponential", "mean_ms": 2}},
+        {"kind": "service", "service_time": {"dist": "exponential", "mean_ms": 2}},
+    ],
+    ids=["database", "service"],
+)
+def test_availability_is_evaluated_when_failures_are_configured_but_none_struck(failing):
+    """Regression (issue 9, found on a ticketing client case): failures configured only on a
+    database left the availability NFR "not evaluated: no component has failures configured",
+    because the verdict looked for a measured up log that only a crash writes. Configured
+    failures are simulated whether or not one happens in the run."""
+    spec = parse_spec(
+        {
+            "name": "store-fails",
+            "workload": {"rate_per_s": 50, "requests": 2000},
+            "entry": "api",
+            "components": {
+                "api": {
+                    "kind": "service",
+                    "replicas": 2,
+                    "service_time": {"dist": "exponential", "mean_ms": 5},
+                    "calls": [{"to": "store"}],
+                },
+                # Fails once in 10,000 hours: nothing will strike in a 40-second run.
+                "store": {**failing, "failures": {"mtbf_h": 10_000, "mttr_min": 30}},
+            },
+        }
+    )
+    runs = [simulate(spec, seed=seed) for seed in (1, 2)]
+    assert runs[0].components["store"].details["time_availability"] == 1.0
+    (verdict,) = check(runs, NFRSpec.model_validate({"availability": {"min_percent": 99.0}}))
+    assert verdict.status == "pass"

@@ -95,6 +95,10 @@ class Faults:
                 continue
             station = self.stations[name]
             station.prepare_failures(component)
+            # The up log starts with the run: a run in which nothing happens to strike still
+            # measured the component's availability (all of it), and says so.
+            if not station.up_log:
+                station.up_log.append((0.0, station.logged_up()))
             ttf = times_to_failure(failures, self.streams(f"failures:{name}"))
             ttr = times_to_repair(failures, self.streams(f"repairs:{name}"))
             for unit in station.failure_units(failures.scope):

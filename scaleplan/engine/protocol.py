@@ -357,6 +357,11 @@ class Station:
     def replicas_up(self) -> int:
         return sum(replica.up for replica in self.all_replicas or self.replicas)
 
+    def logged_up(self) -> int:
+        """What this station's up log counts now (replicas up; a database counts shards that
+        take writes), for the log's first entry."""
+        return self.replicas_up()
+
     def crash(self, replica: Replica) -> None:
         crash(replica)
         self.up_log.append((self.env.now, self.replicas_up()))

@@ -304,6 +304,9 @@ class ShardStation(Station):
             self.up_log.append((self.env.now, serving))
         self.on_change()
 
+    def logged_up(self) -> int:
+        return int(self.serving)
+
     def details(self) -> dict[str, Any]:
         figures: dict[str, Any] = {"reads": self.reads, "writes": self.writes}
         if self.lost:
@@ -388,6 +391,9 @@ class DatabaseStation(Station):
         serving = sum(shard.serving for shard in self.shards)
         if serving != (self.up_log[-1][1] if self.up_log else len(self.shards)):
             self.up_log.append((self.env.now, serving))
+
+    def logged_up(self) -> int:
+        return sum(shard.serving for shard in self.shards)
 
     def details(self) -> dict[str, Any]:
         figures: dict[str, Any] = {
