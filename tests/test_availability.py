@@ -375,7 +375,8 @@ def test_autoscaling_and_failures_compose() -> None:
     # ... and `scaleplan failures` gets to the end, with an availability in [0, 1].
     outcome = failures(spec, seed=1, replications=2, duration_h=2, probes=200)
     assert 0.0 <= outcome.system_time.mean <= 1.0
-    assert outcome.analytic_applies is False
+    # The steady state holds the autoscaled service at fixed replicas: its closed form applies.
+    assert outcome.analytic_applies is True
 
 
 def test_a_replica_added_while_others_are_down_serves() -> None:
@@ -625,3 +626,26 @@ def test_failures_where_a_kind_cannot_fail_says_where_the_key_belongs() -> None:
     assert "load_balancer" not in owners
     # A database takes it.
     assert _behind_api(_database(0, {"mtbf_h": 1, "mttr_min": 1})).components["db"].failures
+
+
+def test_an_autoscaled_component_holds_its_steady_replicas_in_the_steady_state() -> None:
+    """Regression (issue 9, found on a ticketing client case): the steady-state runs of an
+    autoscaled service with failures ran its autoscaler every half second of simulated time for
+    hundreds of thousands of hours of probe traffic — a decision record never finished. Probe
+    traffic cannot drive an autoscaler; the steady state holds the replicas its policy keeps at
+    the workload's rate, says so, and the closed form (k of n) is its referee again."""
+    spec = _autoscaled_failing_service()
+    seen: list[Any] = []
+
+    def watch(context: HookContext) -> None:
+        seen.append(context.spec.components["api"])
+
+    result = failures(spec, seed=3, replications=3, duration_h=20, probes=2000, hooks=[watch])
+    assert seen and all(component.autoscale is None for component in seen)
+    # 200 requests/s of 5 ms on 4-slot replicas at a 50% target: ceil(200 · 0.005 / 4 / 0.5) = 1.
+    held = {component.replicas for component in seen}
+    assert held == {1}
+    assert any("hold it at 1 replica," in note for note in result.notes)
+    api = next(row for row in result.components if row.name == "api")
+    assert api.replicas == 1
+    assert result.analytic_applies and result.covered

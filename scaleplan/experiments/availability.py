@@ -61,6 +61,7 @@ from scaleplan.analytic.availability import (
 )
 from scaleplan.engine import HookContext, simulate
 from scaleplan.engine.protocol import Station
+from scaleplan.errors import ScaleplanError
 from scaleplan.experiments._common import clean
 from scaleplan.experiments.nfr import Verdict, _decide, _not_evaluated
 from scaleplan.kinds import kind_of
@@ -70,6 +71,7 @@ from scaleplan.metrics import MeanCI, batch_means_ci, replication_ci
 from scaleplan.progress import Progress
 from scaleplan.spec import (
     ArchitectureSpec,
+    AutoscaleSpec,
     AvailabilityNFR,
     CacheSpec,
     ComponentSpec,
@@ -468,6 +470,47 @@ class _Replication:
     in_flight: int
 
 
+def _models(spec: ArchitectureSpec) -> dict[str, _Model]:
+    """The failure model of every component that can fail."""
+    return {
+        name: model
+        for name, component in spec.components.items()
+        if (model := _model(component)) is not None
+    }
+
+
+def _at_steady_replicas(spec: ArchitectureSpec, notes: list[str]) -> ArchitectureSpec:
+    """``spec`` with each autoscaled component fixed at the replicas its policy holds at the
+    workload's mean rate (the analytic estimate's, within min..max; its maximum when the
+    estimate cannot say), said in ``notes``."""
+    from scaleplan.analytic import estimate
+
+    scaled: dict[str, AutoscaleSpec] = {}
+    for name, component in spec.components.items():
+        policy = getattr(component, "autoscale", None)
+        if policy is not None:
+            scaled[name] = policy
+    if not scaled:
+        return spec
+    try:
+        estimated = estimate(spec)
+        held = {name: estimated.components[name].replicas for name in scaled}
+    except ScaleplanError:
+        held = {name: float(policy.max_replicas) for name, policy in scaled.items()}
+    changes: dict[str, Any] = {}
+    for name, policy in scaled.items():
+        wanted = held[name] if math.isfinite(held[name]) else policy.max_replicas
+        replicas = min(policy.max_replicas, max(policy.min_replicas, math.ceil(wanted - 1e-9)))
+        changes[f"components.{name}.autoscale"] = None
+        changes[f"components.{name}.replicas"] = replicas
+        notes.append(
+            f"{name}: autoscaled; the steady-state runs hold it at {replicas} "
+            f"replica{'' if replicas == 1 else 's'}, what its policy keeps at "
+            f"{spec.workload.mean_rate_per_s:g} requests/s (the game day runs the autoscaler)"
+        )
+    return spec.with_changes(changes)
+
+
 def _model(component: ComponentSpec) -> _Model | None:
     """The failure model of a component, from its kind (None for a kind that cannot fail)."""
     return kind_of(component.kind).availability_model(component)
@@ -758,16 +801,19 @@ def failures(
     if replications < 1:
         raise ValueError(f"replications must be at least 1 (got {replications})")
     target = _target(availability)
-    models = {
-        name: model
-        for name, component in spec.components.items()
-        if (model := _model(component)) is not None
-    }
-    failing = {name: model.failures for name, model in models.items() if model.failures is not None}
-    system_names = _system_names(spec, models, failing, required)
-    tracked = {name: (model.logged, model.needed) for name, model in models.items()}
     notes: list[str] = []
+    spec_models = _models(spec)
+    failing = {
+        name: model.failures for name, model in spec_models.items() if model.failures is not None
+    }
     steady = bool(failing)
+    # The steady state runs months of probe traffic: an autoscaler there would only tick, so
+    # autoscaled components run at the replicas their policy holds at the workload's rate.
+    run_spec = _at_steady_replicas(spec, notes) if steady else spec
+    models = _models(run_spec)
+    system_names = _system_names(run_spec, models, failing, required)
+    tracked = {name: (model.logged, model.needed) for name, model in models.items()}
+    game_tracked = {name: (model.logged, model.needed) for name, model in spec_models.items()}
     game_runs = game_day_replications if spec.chaos else 0
     planned = (replications if steady else 0) + game_runs
     finished = [0]
@@ -781,7 +827,7 @@ def failures(
     game_day = None
     game_window = None
     if spec.chaos:
-        game = _replicate(spec, [seed + i for i in range(game_runs)], tracked, tick)
+        game = _replicate(spec, [seed + i for i in range(game_runs)], game_tracked, tick)
         game_window = _Window(game, 0.0, system_names)
         game_day = GameDay(
             duration_s=min(run.end_s for run in game),
@@ -799,7 +845,7 @@ def failures(
         horizon_s = hours * 3600
         probe_rate = probes / horizon_s
         runs = _replicate(
-            _probe_spec(spec, probe_rate, horizon_s),
+            _probe_spec(run_spec, probe_rate, horizon_s),
             [seed + i for i in range(replications)],
             tracked,
             tick,
@@ -825,13 +871,13 @@ def failures(
     # of a failover that takes time is first order in λ·W: a guide, not a referee (it is exact
     # when detection and promotion are instant, or with no replica).
     autoscaled = any(
-        getattr(spec.components[name], "autoscale", None) is not None for name in system_names
+        getattr(run_spec.components[name], "autoscale", None) is not None for name in system_names
     )
     first_order = any(not models[name].exact for name in system_names)
     analytic_applies = steady and not autoscaled and not first_order
     # 4. Each component's figures, and its share of the system's downtime.
     components = _component_rows(
-        spec, models, failing, system_names, window, steady, analytic_applies, notes
+        run_spec, models, failing, system_names, window, steady, analytic_applies, notes
     )
     analytic_parts = [models[name].analytic for name in system_names if name in models]
     system_analytic = series(*analytic_parts) if analytic_parts else 1.0
