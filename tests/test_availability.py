@@ -645,7 +645,7 @@ def test_an_autoscaled_component_holds_its_steady_replicas_in_the_steady_state()
     # 200 requests/s of 5 ms on 4-slot replicas at a 50% target: ceil(200 · 0.005 / 4 / 0.5) = 1.
     held = {component.replicas for component in seen}
     assert held == {1}
-    assert any("hold it at 1 replica," in note for note in result.notes)
+    assert any("held at 1 replica," in note for note in result.notes)
     api = next(row for row in result.components if row.name == "api")
     assert api.replicas == 1
     assert result.analytic_applies and result.covered

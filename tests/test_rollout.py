@@ -301,3 +301,24 @@ def test_a_rollout_observes_the_model_without_replacing_its_methods() -> None:
     for station in context.stations.values():
         replaced = {"visit", "serve", "call_in_order", "call_parallel"} & set(vars(station))
         assert not replaced, (station.name, replaced)
+
+
+def test_an_autoscaled_service_is_rolled_out_at_the_replicas_its_policy_holds() -> None:
+    """Regression (issue 9, found on a ticketing client case): a rollout of an autoscaled
+    service was refused ("not modelled"), which failed a whole decision record whose chosen
+    option autoscales its API. A deploy now swaps replicas against the count the policy keeps
+    at the deploy's rate, and says so."""
+    spec = _spec(replicas=2).with_changes(
+        {
+            # 60 requests/s of 20 ms keep 1.2 slots busy; 4-slot replicas at a 10% target:
+            # 1.2 / (4 × 0.1) = 3 replicas.
+            "components.api.autoscale": {"target": 0.1, "min_replicas": 2, "max_replicas": 8},
+        }
+    )
+    result = deploy(spec, [_plan(strategy="rolling")], seed=1)
+    assert result.replicas == 3
+    assert result.notes == (
+        "api: autoscaled; held at 3 replicas, what its policy keeps at 60 requests/s",
+    )
+    run = result.strategy("rolling").runs[0]
+    assert run.min_capacity_share == pytest.approx(2 / 3)  # one replica at a time

@@ -556,3 +556,5 @@ def print_rollout(result: RolloutResult) -> None:
         f"replica-hours × price × {result.deploys_per_month:g} deploys a month[/dim]",
         highlight=False,
     )
+    for note in result.notes:
+        stdout.print(f"[yellow]note:[/yellow] {literal(note)}")

@@ -12,11 +12,11 @@ from concurrent.futures import Executor, Future, as_completed
 from typing import Any, Protocol
 
 from scaleplan.engine import UnstableError, simulate
-from scaleplan.errors import SimulationError
+from scaleplan.errors import ScaleplanError, SimulationError
 from scaleplan.formatting import json_safe
 from scaleplan.progress import Progress
 from scaleplan.result import SimulationResult
-from scaleplan.spec import ArchitectureSpec, SLOSpec
+from scaleplan.spec import ArchitectureSpec, AutoscaleSpec, SLOSpec
 
 
 class ExecutorLike(Protocol):
@@ -246,3 +246,42 @@ def flatten(prefix: str, mapping: dict[str, Any], into: dict[str, Any]) -> None:
 
 def finite(values: Iterable[float]) -> list[float]:
     return [value for value in values if math.isfinite(value)]
+
+
+def hold_autoscaled(
+    spec: ArchitectureSpec, rate_per_s: float
+) -> tuple[ArchitectureSpec, list[str]]:
+    """``spec`` with each autoscaled component fixed at the replicas its policy holds at
+    ``rate_per_s`` (the analytic estimate's, within min..max; its maximum when the estimate
+    cannot say), and one note per component saying so.
+
+    For experiments whose time scale an autoscaler does not act on: months of probe traffic
+    for availability (it would only tick), or a deploy done off-peak (replicas swapped one by
+    one against a steady count, as a Deployment's rolling update does between HPA changes).
+    """
+    from scaleplan.analytic import estimate
+
+    scaled: dict[str, AutoscaleSpec] = {}
+    for name, component in spec.components.items():
+        policy = getattr(component, "autoscale", None)
+        if policy is not None:
+            scaled[name] = policy
+    if not scaled:
+        return spec, []
+    try:
+        estimated = estimate(spec, rate_per_s=rate_per_s)
+        held = {name: estimated.components[name].replicas for name in scaled}
+    except ScaleplanError:
+        held = {name: float(policy.max_replicas) for name, policy in scaled.items()}
+    changes: dict[str, Any] = {}
+    notes: list[str] = []
+    for name, policy in scaled.items():
+        wanted = held[name] if math.isfinite(held[name]) else policy.max_replicas
+        replicas = min(policy.max_replicas, max(policy.min_replicas, math.ceil(wanted - 1e-9)))
+        changes[f"components.{name}.autoscale"] = None
+        changes[f"components.{name}.replicas"] = replicas
+        notes.append(
+            f"{name}: autoscaled; held at {replicas} replica{'' if replicas == 1 else 's'}, "
+            f"what its policy keeps at {rate_per_s:g} requests/s"
+        )
+    return spec.with_changes(changes), notes

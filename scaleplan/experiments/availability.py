@@ -61,8 +61,7 @@ from scaleplan.analytic.availability import (
 )
 from scaleplan.engine import HookContext, simulate
 from scaleplan.engine.protocol import Station
-from scaleplan.errors import ScaleplanError
-from scaleplan.experiments._common import clean
+from scaleplan.experiments._common import clean, hold_autoscaled
 from scaleplan.experiments.nfr import Verdict, _decide, _not_evaluated
 from scaleplan.kinds import kind_of
 from scaleplan.kinds.base import FailureModel as _Model
@@ -71,7 +70,6 @@ from scaleplan.metrics import MeanCI, batch_means_ci, replication_ci
 from scaleplan.progress import Progress
 from scaleplan.spec import (
     ArchitectureSpec,
-    AutoscaleSpec,
     AvailabilityNFR,
     CacheSpec,
     ComponentSpec,
@@ -479,38 +477,6 @@ def _models(spec: ArchitectureSpec) -> dict[str, _Model]:
     }
 
 
-def _at_steady_replicas(spec: ArchitectureSpec, notes: list[str]) -> ArchitectureSpec:
-    """``spec`` with each autoscaled component fixed at the replicas its policy holds at the
-    workload's mean rate (the analytic estimate's, within min..max; its maximum when the
-    estimate cannot say), said in ``notes``."""
-    from scaleplan.analytic import estimate
-
-    scaled: dict[str, AutoscaleSpec] = {}
-    for name, component in spec.components.items():
-        policy = getattr(component, "autoscale", None)
-        if policy is not None:
-            scaled[name] = policy
-    if not scaled:
-        return spec
-    try:
-        estimated = estimate(spec)
-        held = {name: estimated.components[name].replicas for name in scaled}
-    except ScaleplanError:
-        held = {name: float(policy.max_replicas) for name, policy in scaled.items()}
-    changes: dict[str, Any] = {}
-    for name, policy in scaled.items():
-        wanted = held[name] if math.isfinite(held[name]) else policy.max_replicas
-        replicas = min(policy.max_replicas, max(policy.min_replicas, math.ceil(wanted - 1e-9)))
-        changes[f"components.{name}.autoscale"] = None
-        changes[f"components.{name}.replicas"] = replicas
-        notes.append(
-            f"{name}: autoscaled; the steady-state runs hold it at {replicas} "
-            f"replica{'' if replicas == 1 else 's'}, what its policy keeps at "
-            f"{spec.workload.mean_rate_per_s:g} requests/s (the game day runs the autoscaler)"
-        )
-    return spec.with_changes(changes)
-
-
 def _model(component: ComponentSpec) -> _Model | None:
     """The failure model of a component, from its kind (None for a kind that cannot fail)."""
     return kind_of(component.kind).availability_model(component)
@@ -809,7 +775,12 @@ def failures(
     steady = bool(failing)
     # The steady state runs months of probe traffic: an autoscaler there would only tick, so
     # autoscaled components run at the replicas their policy holds at the workload's rate.
-    run_spec = _at_steady_replicas(spec, notes) if steady else spec
+    run_spec = spec
+    if steady:
+        run_spec, held = hold_autoscaled(spec, spec.workload.mean_rate_per_s)
+        notes.extend(
+            f"{note}, in the steady-state runs (the game day runs the autoscaler)" for note in held
+        )
     models = _models(run_spec)
     system_names = _system_names(run_spec, models, failing, required)
     tracked = {name: (model.logged, model.needed) for name, model in models.items()}

@@ -55,7 +55,7 @@ import simpy
 from scaleplan.engine import HookContext, simulate
 from scaleplan.engine.protocol import OK, Observer, Replica, Request, Station
 from scaleplan.errors import SimulationError
-from scaleplan.experiments._common import clean
+from scaleplan.experiments._common import clean, hold_autoscaled
 from scaleplan.kinds.load_balancer import LoadBalancerStation
 from scaleplan.kinds.service import ServiceStation
 from scaleplan.metrics import MeanCI, replication_ci
@@ -635,6 +635,7 @@ class RolloutResult:
     plan: dict[str, Any]
     strategies: tuple[StrategyResult, ...]
     deploys_per_month: float
+    notes: tuple[str, ...] = ()
 
     def strategy(self, name: str) -> StrategyResult:
         for item in self.strategies:
@@ -654,6 +655,7 @@ class RolloutResult:
             "plan": clean(self.plan),
             "deploys_per_month": clean(self.deploys_per_month),
             "strategies": [item.to_dict() for item in self.strategies],
+            "notes": list(self.notes),
         }
 
     def records(self) -> list[dict[str, Any]]:
@@ -838,14 +840,14 @@ def deploy(
         raise SimulationError(
             f"{spec.name}: components.{component}: a rollout updates a service (got {found})"
         )
-    if target.autoscale is not None:
-        raise SimulationError(
-            f"{spec.name}: components.{component}: a rollout of an autoscaled service is not "
-            "modelled"
-        )
     if spec.chaos and not keep_chaos:
         spec = spec.with_changes({"chaos": []})
     rate = float(rate_per_s if rate_per_s is not None else spec.workload.mean_rate_per_s)
+    # A deploy swaps replicas one by one against a steady count: autoscaled components are
+    # held at the replicas their policy keeps at the deploy's rate (said in the notes).
+    spec, notes = hold_autoscaled(spec, rate)
+    target = spec.components[component]
+    assert isinstance(target, ServiceSpec)
     longest = max(plan.planned_s(target.replicas) for plan in plans)
     horizon = max(plan.start_s for plan in plans) + 2 * longest + max(p.observe_s for p in plans)
     requests = max(1, round(rate * horizon))
@@ -882,4 +884,5 @@ def deploy(
             StrategyResult(strategy, tuple(runs)) for strategy, runs in results.items()
         ),
         deploys_per_month=first.deploys_per_month,
+        notes=tuple(notes),
     )

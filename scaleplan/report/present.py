@@ -96,7 +96,9 @@ def rollout_section(evidence: Evidence, result: RolloutResult, *, level: int = 2
         f"A release of **{text(result.component)}** ({result.replicas} replicas) at "
         f"{result.rate_per_s:,.0f} requests/s, with each strategy under the same seeds (so the "
         "same release, good or bad). The blast radius is the share of requests since the "
-        "deploy began that reached a bad replica.\n\n"
+        "deploy began that reached a bad replica."
+        + "".join(f" {text(note)}." for note in result.notes)
+        + "\n\n"
         + records_table(result.records(), ROLLOUT_COLUMNS)
     )
     return [head, figure_rollout(result)]
