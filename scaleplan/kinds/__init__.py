@@ -16,9 +16,6 @@ Examples
 
 from __future__ import annotations
 
-# The spec first: it builds its component union from the registry, and the kinds' modules use
-# the spec's shared models (calls, failures, autoscaling), so the spec must lead the import.
-import scaleplan.spec  # noqa: F401  isort: skip
 from scaleplan.kinds.base import PIECES, ComponentKind
 from scaleplan.kinds.registry import REGISTRY, kind_of
 

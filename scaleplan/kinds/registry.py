@@ -5,16 +5,14 @@ Adding a kind is one new module beside this one and one line in the tuple below.
 
 from __future__ import annotations
 
-from scaleplan.kinds import (
-    cache,
-    database,
-    edge,
-    load_balancer,
-    queue,
-    service,
-    topic,
-    worker_pool,
-)
+import scaleplan.kinds.cache as cache
+import scaleplan.kinds.database as database
+import scaleplan.kinds.edge as edge
+import scaleplan.kinds.load_balancer as load_balancer
+import scaleplan.kinds.queue as queue
+import scaleplan.kinds.service as service
+import scaleplan.kinds.topic as topic
+import scaleplan.kinds.worker_pool as worker_pool
 from scaleplan.kinds.base import ComponentKind
 
 #: Every component kind, by its ``kind:`` tag, in the order the docs and the legend show them.
