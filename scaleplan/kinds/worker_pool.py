@@ -17,15 +17,10 @@ from scaleplan.engine.protocol import (
     Visit,
     hand_over,
 )
-from scaleplan.kinds.base import ComponentKind, autoscaled_nodes
 from scaleplan.kinds.service import (
     ServiceKind,
     ServiceSpec,
     ServiceStation,
-    autoscaled_station,
-    service_outcome,
-    service_passes_poisson,
-    service_traffic,
 )
 
 if TYPE_CHECKING:
@@ -100,8 +95,10 @@ def _report_pool(ctx: _Context, name: str, station: _Station) -> None:
     station.mean_queue = direct * station.wait_s
 
 
-class WorkerPoolKind(ComponentKind):
-    availability_model = ServiceKind.availability_model
+class WorkerPoolKind(ServiceKind):
+    """A service fed by a broker: a service in every stage but its station (one shared FIFO)
+    and its estimate (the wait is reported on the broker that delivers to it)."""
+
     name = "worker_pool"
     spec_model = WorkerPoolSpec
     symbol = "star"
@@ -116,36 +113,9 @@ class WorkerPoolKind(ComponentKind):
         return WorkerPoolStation(name, spec, env, streams)
 
     def analytic_station(self, ctx: Any, name: str, spans: Mapping[str, float]) -> Any:
-        from scaleplan.analytic import network
-
-        component = ctx.component(name)
-        if component.autoscale is not None:
-            station = autoscaled_station(ctx, name, spans, component)
-        else:
-            station = network.slot_station(ctx, name, spans)
+        station = super().analytic_station(ctx, name, spans)
         _report_pool(ctx, name, station)
         return station
-
-    def billable_nodes(self, spec: Any, running_replicas: float | None = None) -> float:
-        return autoscaled_nodes(spec, running_replicas)
-
-    def passes_poisson(self, ctx: Any, name: str) -> bool:
-        return service_passes_poisson(ctx, name)
-
-    def transform_traffic(
-        self,
-        name: str,
-        spec: Any,
-        failure: Mapping[str, float],
-        miss: float,
-        notes: dict[str, str],
-    ) -> tuple[list[Any], float]:
-        return service_traffic(name, spec, failure, notes)
-
-    def visit_outcome(
-        self, ctx: Any, name: str, known: Mapping[str, tuple[float, float, float]]
-    ) -> tuple[float, float, float]:
-        return service_outcome(ctx, name, known)
 
 
 KIND = WorkerPoolKind()
