@@ -18,6 +18,7 @@ import json
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -964,6 +965,40 @@ def test_observers_are_called_only_for_the_callbacks_they_override() -> None:
     assert callbacks([done, duck], "on_served") == [duck.on_served]
     assert callbacks([done, duck], "on_request_done") == [done.on_request_done]
     assert callbacks([Observer()], "on_served") == []
+
+
+def test_observers_see_the_up_log_as_the_run_writes_it() -> None:
+    """Failures are observed, not read off the stations after the run: an observer's
+    ``on_up_changed`` gets every entry of each station's up log, the first at time 0."""
+    spec = parse_spec(
+        {
+            "name": "up",
+            "entry": "api",
+            "workload": {"rate_per_s": 20, "duration_s": 600},
+            "components": {
+                "api": {
+                    "kind": "service",
+                    "replicas": 2,
+                    "service_time": {"dist": "exponential", "mean_ms": 5},
+                    "failures": {"mtbf_h": 0.02, "mttr_min": 0.5},
+                }
+            },
+        }
+    )
+
+    class UpWatch(Observer):
+        def __init__(self) -> None:
+            self.seen: list[tuple[str, float, int]] = []
+
+        def on_up_changed(self, station: Any, time_s: float, up: int) -> None:
+            self.seen.append((station.name, time_s, up))
+
+    stations: list[Any] = []
+    watch = UpWatch()
+    simulate(spec, seed=4, observers=[watch], hooks=[lambda c: stations.append(c.stations)])
+    logged = stations[0]["api"].up_log
+    assert [(time, up) for _, time, up in watch.seen] == logged
+    assert logged[0] == (0.0, 2) and len(logged) > 3  # crashes and repairs happened
 
 
 def _engine_imports() -> dict[str, set[str]]:

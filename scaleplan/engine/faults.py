@@ -98,7 +98,7 @@ class Faults:
             # The up log starts with the run: a run in which nothing happens to strike still
             # measured the component's availability (all of it), and says so.
             if not station.up_log:
-                station.up_log.append((0.0, station.logged_up()))
+                station.log_up(station.logged_up())
             ttf = times_to_failure(failures, self.streams(f"failures:{name}"))
             ttr = times_to_repair(failures, self.streams(f"repairs:{name}"))
             for unit in station.failure_units(failures.scope):
@@ -134,7 +134,7 @@ class Faults:
             if up != logged[0]:  # a replica added or retired changes the count up
                 logged[0] = up
                 if not station.up_log or station.up_log[-1] != (self.env.now, up):
-                    station.up_log.append((self.env.now, up))
+                    station.log_up(up)
 
         station.listeners.append(changed)
 

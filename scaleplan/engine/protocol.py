@@ -149,6 +149,10 @@ class Observer:
     def on_request_done(self, request: Request, status: int) -> None:
         """A request from the workload has its answer (``status``) at the current time."""
 
+    def on_up_changed(self, station: Station, time_s: float, up: int) -> None:
+        """What a station's up log counts changed (replicas up; a database's shards taking
+        writes) — and once at the start for a component with failures."""
+
 
 def callbacks(observers: Iterable[Any], name: str) -> list[Callable[..., None]]:
     """The observers' ``name`` callbacks, leaving out those that kept :class:`Observer`'s
@@ -298,6 +302,8 @@ class Station:
         self.all_replicas: list[Replica] = []
         # (time, replicas up) at each crash or repair, for availability.
         self.up_log: list[tuple[float, int]] = []
+        # Observers of the up log (Observer.on_up_changed), set by the run before faults start.
+        self.up_observers: list[Callable[..., None]] = []
         # The observers' on_served callbacks (set by the run before the first arrival).
         self.served_observers: list[Callable[..., None]] = []
 
@@ -357,6 +363,13 @@ class Station:
     def replicas_up(self) -> int:
         return sum(replica.up for replica in self.all_replicas or self.replicas)
 
+    def log_up(self, count: int) -> None:
+        """Log what the up log counts now, and tell the observers."""
+        now = float(self.env.now)  # SimPy's clock starts at the integer 0
+        self.up_log.append((now, count))
+        for observe in self.up_observers:
+            observe(self, now, count)
+
     def logged_up(self) -> int:
         """What this station's up log counts now (replicas up; a database counts shards that
         take writes), for the log's first entry."""
@@ -364,11 +377,11 @@ class Station:
 
     def crash(self, replica: Replica) -> None:
         crash(replica)
-        self.up_log.append((self.env.now, self.replicas_up()))
+        self.log_up(self.replicas_up())
 
     def repair(self, replica: Replica) -> None:
         replica.up = True
-        self.up_log.append((self.env.now, self.replicas_up()))
+        self.log_up(self.replicas_up())
 
     def prepare_failures(self, spec: Any) -> None:
         """Make what can fail before the first failure (every replica, by default)."""

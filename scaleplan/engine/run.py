@@ -276,13 +276,16 @@ def _build(plan: _Plan, env: simpy.Environment, streams: Streams) -> _Model:
         # capacity behind utilisation cover the whole run when it later changes.
         station.replica_log.append((0.0, station.replica_count))
         station.start()
+    recorded = {
+        part.name: part for station in stations.values() for part in (station, *station.children)
+    }
+    up_observers = callbacks(plan.observers, "on_up_changed")
+    for part in recorded.values():
+        part.up_observers = up_observers
     context = HookContext(env, spec, stations, streams)
     start_faults(context)
     for hook in plan.hooks:
         hook(context)
-    recorded = {
-        part.name: part for station in stations.values() for part in (station, *station.children)
-    }
     served_observers = callbacks(plan.observers, "on_served")
     for part in recorded.values():
         part.served_observers = served_observers

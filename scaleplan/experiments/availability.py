@@ -60,7 +60,7 @@ from scaleplan.analytic.availability import (
     series,
 )
 from scaleplan.engine import HookContext, simulate
-from scaleplan.engine.protocol import Station
+from scaleplan.engine.protocol import Observer, Station
 from scaleplan.experiments._common import clean, hold_autoscaled
 from scaleplan.experiments.nfr import Verdict, _decide, _not_evaluated
 from scaleplan.kinds import kind_of
@@ -482,13 +482,6 @@ def _model(component: ComponentSpec) -> _Model | None:
     return kind_of(component.kind).availability_model(component)
 
 
-def _capture(store: list[HookContext]) -> Callable[[HookContext], None]:
-    def hook(context: HookContext) -> None:
-        store.append(context)
-
-    return hook
-
-
 def _target(availability: float | AvailabilityNFR | NFRSpec | None) -> float | None:
     if availability is None:
         return None
@@ -502,6 +495,18 @@ def _target(availability: float | AvailabilityNFR | NFRSpec | None) -> float | N
     return value / 100
 
 
+class _UpLogs(Observer):
+    """Watches the up logs of the tracked components as the run writes them."""
+
+    def __init__(self, tracked: Mapping[str, tuple[int, int]]):
+        self.logs: dict[str, list[tuple[float, int]]] = {name: [] for name in tracked}
+
+    def on_up_changed(self, station: Station, time_s: float, up: int) -> None:
+        log = self.logs.get(station.name)
+        if log is not None:
+            log.append((time_s, up))
+
+
 def _replicate(
     spec: ArchitectureSpec,
     seeds: Sequence[int],
@@ -511,16 +516,16 @@ def _replicate(
 ) -> list[_Replication]:
     runs = []
     for seed in seeds:
-        contexts: list[HookContext] = []
-        result = simulate(spec, seed=seed, hooks=[_capture(contexts), *hooks], run_anyway=True)
-        stations: dict[str, Station] = contexts[0].stations
+        watch = _UpLogs(tracked)
+        result = simulate(spec, seed=seed, hooks=hooks, observers=[watch], run_anyway=True)
         counts = result.requests
+        assert result.run is not None  # a simulation's
         runs.append(
             _Replication(
-                logs={name: list(stations[name].up_log) for name in tracked},
+                logs={name: list(watch.logs[name]) for name in tracked},
                 totals={name: logged for name, (logged, _) in tracked.items()},
                 needed={name: needed for name, (_, needed) in tracked.items()},
-                end_s=float(contexts[0].env.now),
+                end_s=float(result.run.simulated_s),
                 arrived=counts.arrived,
                 completed=counts.completed,
                 failed=counts.failed,

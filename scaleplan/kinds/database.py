@@ -301,7 +301,7 @@ class ShardStation(Station):
                 self.read_policy.resize([1.0] * len(readers))
         serving = int(self.serving)
         if serving != (self.up_log[-1][1] if self.up_log else 1):
-            self.up_log.append((self.env.now, serving))
+            self.log_up(serving)
         self.on_change()
 
     def logged_up(self) -> int:
@@ -390,7 +390,7 @@ class DatabaseStation(Station):
     def shard_changed(self) -> None:
         serving = sum(shard.serving for shard in self.shards)
         if serving != (self.up_log[-1][1] if self.up_log else len(self.shards)):
-            self.up_log.append((self.env.now, serving))
+            self.log_up(serving)
 
     def logged_up(self) -> int:
         return sum(shard.serving for shard in self.shards)
