@@ -50,9 +50,6 @@ from scaleplan.spec.components import (
 
 if TYPE_CHECKING:
     from scaleplan.analytic.network import _Context, _Station
-
-if TYPE_CHECKING:  # a topic's subscriptions are brokers too; topic imports this module
-    from scaleplan.kinds.topic import SubscriptionSpec, TopicSpec
     from scaleplan.load import Call
 
 
@@ -124,7 +121,7 @@ class Broker(Station):
     def __init__(
         self,
         name: str,
-        spec: QueueSpec | SubscriptionSpec,
+        spec: Any,  # a QueueSpec, or a topic's SubscriptionSpec (a broker of its own)
         env: simpy.Environment,
         streams: StreamFactory,
     ):
@@ -269,7 +266,7 @@ def refuse(station: Station, request: Request) -> int:
     return FAILED
 
 
-def _broker_station(ctx: _Context, name: str, component: QueueSpec | TopicSpec) -> _Station:
+def _broker_station(ctx: _Context, name: str, component: Any) -> _Station:
     """A queue or a topic: its producer waits only for the publish; the rest is reported."""
     from scaleplan.analytic.network import _Child, _Station
 
