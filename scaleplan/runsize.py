@@ -16,7 +16,7 @@ own budgets and call :func:`refuse_if_too_long` before they start.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from scaleplan.errors import Problem, SpecError
@@ -35,11 +35,24 @@ PULL_STEPS = 15
 DEFAULT_REQUESTS = 100_000
 
 
+# Visits per request of the specs seen lately, by identity (a spec is frozen): a pull or a
+# sweep checks the same spec before each of its runs.
+_VISITS: dict[int, tuple[ArchitectureSpec, float]] = {}
+_VISITS_KEPT = 64
+
+
 def visits_per_request(spec: ArchitectureSpec) -> float:
     """Expected visits to all components per arriving request (at least 1)."""
     from scaleplan.graph import build_graph, visit_ratios
 
-    return max(1.0, math.fsum(visit_ratios(build_graph(spec)).values()))
+    cached = _VISITS.get(id(spec))
+    if cached is not None and cached[0] is spec:
+        return cached[1]
+    visits = max(1.0, math.fsum(visit_ratios(build_graph(spec)).values()))
+    if len(_VISITS) >= _VISITS_KEPT:
+        _VISITS.clear()
+    _VISITS[id(spec)] = (spec, visits)
+    return visits
 
 
 def estimated_s(work: Sequence[tuple[ArchitectureSpec, float]]) -> float:
@@ -56,12 +69,13 @@ def refuse_if_too_long(
     source: str,
     key: str,
     fix: str,
-    line: int | None = None,
+    line: int | Callable[[], int | None] | None = None,
 ) -> None:
     """Raise :class:`SpecError` when simulating ``work`` would take more than :data:`LIMIT_S`.
 
     ``what`` says the size in the user's terms (``"1e+15 requests"``), ``key`` is the key or
-    option that sets it and ``fix`` what to do (``"lower it or pass --requests"``).
+    option that sets it and ``fix`` what to do (``"lower it or pass --requests"``). ``line`` may
+    be a function, called only when refusing (finding a key's line reads the file again).
 
     Examples
     --------
@@ -87,7 +101,7 @@ or pass --requests
         f"about {count(most)} requests of this "
         f"{'architecture' if len({id(spec) for spec, _ in work}) == 1 else 'set of runs'}); {fix}"
     )
-    raise SpecError([Problem(source, key, message, line)])
+    raise SpecError([Problem(source, key, message, line() if callable(line) else line)])
 
 
 def check_simulation(
@@ -127,8 +141,14 @@ def check_simulation(
     else:
         planned = float(workload.planned_requests(DEFAULT_REQUESTS))
         key, what, fix = requests_key, f"{count(planned)} requests", "lower it"
-    line = _line(spec, key)
-    refuse_if_too_long([(spec, planned)], what=what, source=source, key=key, fix=fix, line=line)
+    refuse_if_too_long(
+        [(spec, planned)],
+        what=what,
+        source=source,
+        key=key,
+        fix=fix,
+        line=lambda: _line(spec, key),
+    )
     if replications > 1:
         refuse_if_too_long(
             [(spec, planned * replications)],

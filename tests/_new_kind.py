@@ -15,7 +15,6 @@ from pydantic import Field, PositiveInt
 
 from scaleplan.distributions import Distribution
 from scaleplan.engine.protocol import (
-    OK,
     Replica,
     Request,
     Station,
@@ -66,7 +65,7 @@ class ThrottleStation(Station):
         status = yield from self.target.visit(request)
         done = self.env.now
         self.records.append((done, waited, own, own, done - arrived))
-        return status if status != OK else OK
+        return status
 
 
 class ThrottleKind(ComponentKind):

@@ -249,11 +249,11 @@ def finite(values: Iterable[float]) -> list[float]:
 
 
 def hold_autoscaled(
-    spec: ArchitectureSpec, rate_per_s: float
+    spec: ArchitectureSpec, rate_per_s: float, names: Sequence[str] | None = None
 ) -> tuple[ArchitectureSpec, list[str]]:
-    """``spec`` with each autoscaled component fixed at the replicas its policy holds at
-    ``rate_per_s`` (the analytic estimate's, within min..max; its maximum when the estimate
-    cannot say), and one note per component saying so.
+    """``spec`` with each autoscaled component (of ``names``, default all) fixed at the
+    replicas its policy holds at ``rate_per_s`` (the analytic estimate's, within min..max; its
+    maximum when the estimate cannot say), and one note per component saying so.
 
     For experiments whose time scale an autoscaler does not act on: months of probe traffic
     for availability (it would only tick), or a deploy done off-peak (replicas swapped one by
@@ -264,7 +264,7 @@ def hold_autoscaled(
     scaled: dict[str, AutoscaleSpec] = {}
     for name, component in spec.components.items():
         policy = getattr(component, "autoscale", None)
-        if policy is not None:
+        if policy is not None and (names is None or name in names):
             scaled[name] = policy
     if not scaled:
         return spec, []
@@ -272,16 +272,21 @@ def hold_autoscaled(
         estimated = estimate(spec, rate_per_s=rate_per_s)
         held = {name: estimated.components[name].replicas for name in scaled}
     except ScaleplanError:
-        held = {name: float(policy.max_replicas) for name, policy in scaled.items()}
+        held = {name: math.inf for name in scaled}
     changes: dict[str, Any] = {}
     notes: list[str] = []
     for name, policy in scaled.items():
-        wanted = held[name] if math.isfinite(held[name]) else policy.max_replicas
+        known = math.isfinite(held[name])
+        wanted = held[name] if known else policy.max_replicas
         replicas = min(policy.max_replicas, max(policy.min_replicas, math.ceil(wanted - 1e-9)))
         changes[f"components.{name}.autoscale"] = None
         changes[f"components.{name}.replicas"] = replicas
-        notes.append(
-            f"{name}: autoscaled; held at {replicas} replica{'' if replicas == 1 else 's'}, "
+        why = (
             f"what its policy keeps at {rate_per_s:g} requests/s"
+            if known
+            else f"its maximum: the estimate cannot say what it needs at {rate_per_s:g} requests/s"
+        )
+        notes.append(
+            f"{name}: autoscaled; held at {replicas} replica{'' if replicas == 1 else 's'}, {why}"
         )
     return spec.with_changes(changes), notes

@@ -38,8 +38,10 @@ How it measures:
   is up ``1 − (1 − a)ⁿ`` (``k_of_n`` for capacity and for a broker's majority), a database is the
   series of its shards, each a primary with failover
   (:func:`~scaleplan.analytic.availability.primary_with_failover`), and required components in
-  series multiply. It applies when there is no chaos event and no autoscaling (for a failover
-  that takes time it is first order, see there); then the result says whether the CI covers it.
+  series multiply. It applies to the steady state, where chaos is left to the game day and an
+  autoscaled component is held at the replicas its policy keeps at the workload's rate (for a
+  failover that takes time it is first order, see there); then the result says whether the CI
+  covers it.
 - **Error budget**: the unavailability the NFR allows, in minutes a month, and how much of it
   the measured downtime burns (burn rate 1 uses it exactly).
 """
@@ -688,7 +690,6 @@ def _caveats(
     components: Sequence[ComponentAvailability],
     steady: bool,
     first_order: bool,
-    autoscaled: bool,
 ) -> list[str]:
     """What the reader must know to read the figures: SPOFs and the referee's limits."""
     notes: list[str] = []
@@ -702,8 +703,6 @@ def _caveats(
             "a database failover takes time: its closed form is first order in "
             "(failures per hour × failover time), a guide rather than a referee"
         )
-    if steady and autoscaled:
-        notes.append("no closed form for autoscaled components: the analytic value is a guide")
     if spec.chaos and steady:
         notes.append(
             "chaos events are played on the spec's own workload (the game day), not in the "
@@ -842,22 +841,19 @@ def failures(
         mode = "game day"
     system_time = window.share(window.system_up_s)
     system_requests = _request_availability(runs)
-    # 3. The referee: the closed forms hold for independent failures — no autoscaling, and no
-    # chaos in what was measured (steady state leaves chaos to the game day). The closed form
-    # of a failover that takes time is first order in λ·W: a guide, not a referee (it is exact
-    # when detection and promotion are instant, or with no replica).
-    autoscaled = any(
-        getattr(run_spec.components[name], "autoscale", None) is not None for name in system_names
-    )
+    # 3. The referee: the closed forms hold for independent failures in the steady state (chaos
+    # left to the game day, autoscaled components held). The closed form of a failover that
+    # takes time is first order in λ·W: a guide, not a referee (it is exact when detection and
+    # promotion are instant, or with no replica).
     first_order = any(not models[name].exact for name in system_names)
-    analytic_applies = steady and not autoscaled and not first_order
+    analytic_applies = steady and not first_order
     # 4. Each component's figures, and its share of the system's downtime.
     components = _component_rows(
         run_spec, models, failing, system_names, window, steady, analytic_applies, notes
     )
     analytic_parts = [models[name].analytic for name in system_names if name in models]
     system_analytic = series(*analytic_parts) if analytic_parts else 1.0
-    notes.extend(_caveats(spec, components, steady, first_order, autoscaled))
+    notes.extend(_caveats(spec, components, steady, first_order))
     downtime = _downtime(system_time)
     budget = None
     verdicts: list[Verdict] = []

@@ -843,9 +843,10 @@ def deploy(
     if spec.chaos and not keep_chaos:
         spec = spec.with_changes({"chaos": []})
     rate = float(rate_per_s if rate_per_s is not None else spec.workload.mean_rate_per_s)
-    # A deploy swaps replicas one by one against a steady count: autoscaled components are
-    # held at the replicas their policy keeps at the deploy's rate (said in the notes).
-    spec, notes = hold_autoscaled(spec, rate)
+    # A deploy swaps the target's replicas one by one against a steady count: an autoscaled
+    # target is held at the replicas its policy keeps at the deploy's rate (said in the notes);
+    # the other components scale as they would.
+    spec, notes = hold_autoscaled(spec, rate, [component])
     target = spec.components[component]
     assert isinstance(target, ServiceSpec)
     longest = max(plan.planned_s(target.replicas) for plan in plans)

@@ -7,9 +7,9 @@ explorer and the drawing) asks the registry what a kind is instead of testing ty
 kind is one new module and one registry line. :data:`PIECES` lists what a kind must give; the
 completeness test (``tests/test_kinds.py``) names any piece a kind lacks.
 
-This module imports nothing from the engine or the analytic package: a kind's station and its
-analytic figures are built by methods that import them when called, so the spec can be loaded
-(and validated) without importing SimPy models.
+This module imports nothing from the engine or the analytic package. A kind's own module holds
+its station, so loading the spec (which builds its union from the registry) imports the
+engine's protocol and SimPy too; the analytic figures are imported when first asked for.
 """
 
 from __future__ import annotations
