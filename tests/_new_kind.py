@@ -104,10 +104,9 @@ class ThrottleKind(ComponentKind):
     def visit_outcome(
         self, ctx: Any, name: str, known: Mapping[str, tuple[float, float, float]]
     ) -> tuple[float, float, float]:
-        from scaleplan.analytic.network import then
+        from scaleplan.analytic.network import forward_outcome
 
-        before = ctx.stations[name].wait_s + ctx.component(name).own_mean_s()
-        return then((1.0, before, 0.0), known[ctx.component(name).to])
+        return forward_outcome(ctx, name, known)
 
     def passes_poisson(self, ctx: Any, name: str) -> bool:
         return bool(ctx.component(name).service_time.scv == 1.0)

@@ -736,6 +736,18 @@ def mixture(parts: Sequence[tuple[float, _Outcome]]) -> _Outcome:
     )
 
 
+def own_stage(ctx: _Context, name: str) -> _Outcome:
+    """A visit's own part: it waits at the station, then does its own work; it cannot fail."""
+    return 1.0, ctx.stations[name].wait_s + ctx.component(name).own_mean_s(), 0.0
+
+
+def forward_outcome(ctx: _Context, name: str, known: Mapping[str, _Outcome]) -> _Outcome:
+    """A visit that does its own work, then sends on its one call when it is made (a cache's
+    miss, an edge's forward): the outcome every such kind shares."""
+    (call,) = ctx.flows.calls[name]
+    return then(own_stage(ctx, name), maybe(call.made, known[call.target]))
+
+
 def retried(stage: _Outcome, retries: RetrySpec | None) -> _Outcome:
     """A call that retries a failed attempt after a backoff, up to ``retries.max`` times.
 

@@ -721,7 +721,9 @@ class DatabaseKind(ComponentKind):
     def visit_outcome(
         self, ctx: Any, name: str, known: Mapping[str, tuple[float, float, float]]
     ) -> tuple[float, float, float]:
-        return 1.0, ctx.stations[name].wait_s + ctx.component(name).own_mean_s(), 0.0
+        from scaleplan.analytic.network import own_stage
+
+        return own_stage(ctx, name)
 
 
 KIND = DatabaseKind()

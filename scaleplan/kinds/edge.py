@@ -143,11 +143,9 @@ class EdgeKind(ComponentKind):
     def visit_outcome(
         self, ctx: Any, name: str, known: Mapping[str, tuple[float, float, float]]
     ) -> tuple[float, float, float]:
-        from scaleplan.analytic.network import maybe, then
+        from scaleplan.analytic.network import forward_outcome
 
-        before = ctx.stations[name].wait_s + ctx.component(name).own_mean_s()
-        (forward,) = ctx.flows.calls[name]
-        return then((1.0, before, 0.0), maybe(forward.made, known[forward.target]))
+        return forward_outcome(ctx, name, known)
 
 
 KIND = EdgeKind()

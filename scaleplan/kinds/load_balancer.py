@@ -206,11 +206,11 @@ class LoadBalancerKind(ComponentKind):
     def visit_outcome(
         self, ctx: Any, name: str, known: Mapping[str, tuple[float, float, float]]
     ) -> tuple[float, float, float]:
-        from scaleplan.analytic.network import mixture, then
+        from scaleplan.analytic.network import mixture, own_stage, then
 
-        before = ctx.stations[name].wait_s + ctx.component(name).own_mean_s()
+        # One forward per visit, to one target by its weight share.
         targets = [(call.made, known[call.target]) for call in ctx.flows.calls[name]]
-        return then((1.0, before, 0.0), mixture(targets))
+        return then(own_stage(ctx, name), mixture(targets))
 
 
 KIND = LoadBalancerKind()
