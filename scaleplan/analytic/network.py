@@ -26,6 +26,11 @@ The model, per component (times are per visit):
   ``least_connections`` / ``power_of_two`` are taken as one pooled station (optimistic). A call
   with retries takes ``attempts × callee span + expected backoff``. With ``autoscale`` the
   service is evaluated at the replica count the autoscaler settles on for the mean load;
+- a service's ``discipline`` changes its station (:mod:`scaleplan.analytic.disciplines`):
+  ``lifo`` keeps FIFO's means; ``ps`` is processor sharing over ``concurrency`` processors per
+  replica, whose mean sojourn is M/M/c's for any service distribution (a symmetric queue) and,
+  with an ``admission_limit``, exactly so for exponential service only. Its wait is the
+  sojourn minus the mean service time; neither gets percentiles;
 - a ``worker_pool`` is one FIFO over ``replicas × concurrency`` slots (M/G/c), fed by its
   queues and topics with every delivery attempt. As in the engine, a job that came through a
   broker has its wait reported on the broker's row, not the pool's;
@@ -57,12 +62,13 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import networkx as nx
 from scipy.integrate import quad
 
+from scaleplan.analytic.disciplines import ps_station
 from scaleplan.analytic.queues import (
     StationMetrics,
     UnstableError,
@@ -416,8 +422,11 @@ def slot_station(
     own_s = _own_mean_s(component)
     holds = bool(getattr(component, "hold_during_calls", False))
     has_calls = any(call.made > 0 and not call.asynchronous for call in ctx.flows.calls[name])
-    surrogate = holds and has_calls
+    discipline, admitted, approximate = _discipline(ctx, name, holds and has_calls, notes)
+    # Under ps a request's calls take no processor share: the processors hold its own work only.
+    surrogate = holds and has_calls and discipline != "ps"
     exact, arrival_notes = _arrival_notes(ctx, name, "retried attempts or redeliveries")
+    exact = exact and not approximate
     notes.extend(arrival_notes)
 
     if surrogate:
@@ -488,6 +497,7 @@ def slot_station(
             )
         else:
             servers = replicas * slots
+            admitted = None if admitted is None else replicas * admitted
             shape = f", {split.policy} over {replicas} replicas pooled into {servers} servers"
             exact = False
             notes.append(
@@ -514,7 +524,7 @@ def slot_station(
             capacity=capacity,
         )
     try:
-        metrics = _queue(queue_rate, ca2, holding_s, scv, servers)
+        metrics = _queue(queue_rate, ca2, holding_s, scv, servers, discipline, admitted)
     except UnstableError as error:  # rounding at utilisation 1 - ε
         return _Station(
             name,
@@ -553,7 +563,23 @@ def slot_station(
     )
 
 
-def _queue(lam: float, ca2: float, mean_s: float, scv: float, servers: int) -> StationMetrics:
+def _queue(
+    lam: float,
+    ca2: float,
+    mean_s: float,
+    scv: float,
+    servers: int,
+    discipline: str = "fifo",
+    admitted: int | None = None,
+) -> StationMetrics:
+    if discipline == "ps":
+        if ca2 != 1.0:  # no closed form: FIFO with exponential service, as PS's M/M/c twin
+            base = gigc(lam, ca2, mean_s, 1.0, servers)
+            return replace(base, method=f"PS taken as {base.method} with service scv 1")
+        return ps_station(lam, mean_s, scv, servers, admitted)
+    if discipline == "lifo":  # same means as FIFO (scaleplan.analytic.disciplines)
+        fifo = _queue(lam, ca2, mean_s, scv, servers)
+        return replace(fifo, method=f"{fifo.method}, lifo order (same means)")
     if ca2 != 1.0:
         return gigc(lam, ca2, mean_s, scv, servers)
     if servers == 1 and scv == 0.0:
@@ -561,6 +587,34 @@ def _queue(lam: float, ca2: float, mean_s: float, scv: float, servers: int) -> S
     if servers == 1 and scv == 1.0:
         return mm1(lam, 1.0 / mean_s)
     return mgc(lam, mean_s, scv, servers)
+
+
+def _discipline(
+    ctx: _Context, name: str, holds_during_calls: bool, notes: list[str]
+) -> tuple[str, int | None, bool]:
+    """A service's ``discipline`` and ``admission_limit`` (fifo for other kinds), and whether
+    the estimate approximates them, noting what it makes of them."""
+    component = ctx.component(name)
+    discipline = str(getattr(component, "discipline", "fifo"))
+    admitted = getattr(component, "admission_limit", None)
+    if discipline == "lifo":
+        notes.append(
+            f"{name}: discipline lifo: the means are FIFO's (the order does not change the "
+            "mean wait of a discipline blind to service times); its waits have a longer tail, "
+            "so no percentiles are given"
+        )
+    elif discipline == "ps":
+        notes.append(
+            f"{name}: discipline ps: its wait is the processor-sharing sojourn minus the mean "
+            "service time; the sojourn's distribution is not FIFO's, so no percentiles are given"
+        )
+        if admitted is not None and holds_during_calls:
+            notes.append(
+                f"{name}: under ps a request keeps its admission place while its calls are out; "
+                f"admission_limit {admitted} is taken not to bind then (approximation)"
+            )
+            return discipline, admitted, True
+    return discipline, admitted, False
 
 
 def _own_scv(component: Component) -> float:
@@ -1026,6 +1080,7 @@ def _exact_percentiles(ctx: _Context, stations: Mapping[str, _Station]) -> dict[
     if (
         not isinstance(component, ServiceSpec)
         or component.kind != "service"
+        or component.discipline != "fifo"
         or component.service_time.scv != 1.0
         or component.error_probability > 0
         or any(call.probability > 0 for call in component.calls)

@@ -182,6 +182,9 @@ class Replica:
     with requests waiting is handed straight to the first of them (:func:`release`), so the
     order is strictly FIFO.
 
+    With ``lifo`` the slot goes to the most recently arrived waiting request instead
+    (non-preemptive last-come-first-served; ``discipline: lifo``).
+
     ``up`` is whether it runs; ``epoch`` counts its crashes, so a request can tell that the
     replica it was served on crashed meanwhile. ``slowdown`` and ``extra_error`` are how a
     degraded replica or a bad release behaves; ``version`` and ``zone`` label it.
@@ -193,6 +196,7 @@ class Replica:
         "epoch",
         "errors",
         "extra_error",
+        "lifo",
         "queue",
         "served",
         "slowdown",
@@ -201,10 +205,11 @@ class Replica:
         "zone",
     )
 
-    def __init__(self, concurrency: int, zone: str = ""):
+    def __init__(self, concurrency: int, zone: str = "", lifo: bool = False):
         self.concurrency = concurrency
         self.busy = 0
         self.queue: deque[Event] = deque()
+        self.lifo = lifo
         self.up = True
         self.epoch = 0
         self.slowdown = 1.0
@@ -242,12 +247,14 @@ def full(replica: Replica, queue_limit: int | None) -> bool:
 
 
 def release(replica: Replica) -> None:
-    """Free a slot: hand it to the first waiting request, or count it idle.
+    """Free a slot: hand it to the first waiting request (the last one under ``lifo``), or
+    count it idle.
 
     A replica shrunk by autoscaling has more busy slots than it now owns: those go away.
     """
     if replica.queue and replica.busy <= replica.concurrency:
-        replica.queue.popleft().succeed(True)
+        queue = replica.queue
+        (queue.pop() if replica.lifo else queue.popleft()).succeed(True)
     else:
         replica.busy -= 1
 
@@ -256,7 +263,8 @@ def hand_over(replica: Replica) -> None:
     """Hand the replica's free slots to the requests waiting for it (after it grew)."""
     while replica.queue and replica.busy < replica.concurrency:
         replica.busy += 1
-        replica.queue.popleft().succeed(True)
+        queue = replica.queue
+        (queue.pop() if replica.lifo else queue.popleft()).succeed(True)
 
 
 def crash(replica: Replica) -> None:

@@ -16,6 +16,7 @@ own service, holding time, span), turned into statistics in bulk by the recorder
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
@@ -47,6 +48,7 @@ from scaleplan.engine.protocol import (
     service_times,
 )
 from scaleplan.engine.resilience import ResilientCall
+from scaleplan.engine.sharing import SharedProcessor
 from scaleplan.engine.streams import uniforms
 from scaleplan.kinds.base import ComponentKind, FailureModel, autoscaled_nodes, unit_availability
 from scaleplan.spec.base import StrictModel
@@ -73,20 +75,51 @@ class LoadSheddingSpec(StrictModel):
     max_wait_ms: PositiveFloat
 
 
+Discipline = Literal["fifo", "lifo", "ps"]
+
+
 class ServiceSpec(_ComponentBase):
-    """A pool of replicas, each serving ``concurrency`` requests at once from its own FIFO queue."""
+    """A pool of replicas, each serving ``concurrency`` requests at once from its own queue
+    (first come first served unless ``discipline`` says otherwise)."""
 
     kind: Literal["service"]
     replicas: PositiveInt = 1
-    concurrency: PositiveInt = Field(default=1, description="requests one replica serves at once")
+    concurrency: PositiveInt = Field(
+        default=1,
+        description="requests one replica serves at once (under discipline ps: its processors)",
+    )
     queue_limit: NonNegativeInt | None = Field(
         default=None, description="waiting requests per replica; beyond it a request is rejected"
+    )
+    discipline: Discipline = Field(
+        default="fifo",
+        description=(
+            "the order a replica serves its requests in. fifo: first come first served. "
+            "lifo: non-preemptive last come first served (a freed slot goes to the most "
+            "recently arrived waiting request; same mean wait as fifo, longer tail). ps: "
+            "processor sharing, as an event loop or a time-sliced CPU: concurrency is the "
+            "replica's processors and the n requests admitted share them, each progressing "
+            "at rate min(1, concurrency/n), so short requests are not stuck behind long ones"
+        ),
+    )
+    admission_limit: PositiveInt | None = Field(
+        default=None,
+        description=(
+            "discipline ps only: requests per replica admitted to share the processors at "
+            "once (at least concurrency; none: every request is admitted). The rest wait "
+            "FIFO behind them; queue_limit and load_shedding apply to that waiting line "
+            "(limited processor sharing)"
+        ),
     )
     service_time: Distribution
     calls: tuple[CallSpec, ...] = ()
     parallel: bool = Field(default=False, description="make the calls at once and join them")
     hold_during_calls: bool = Field(
-        default=True, description="the slot stays busy while the calls are out"
+        default=True,
+        description=(
+            "the slot stays busy while the calls are out (under discipline ps: the request "
+            "keeps its admission place but takes no processor share while its calls are out)"
+        ),
     )
     dispatch: PolicyName = Field(
         default="round_robin", description="how a caller picks a replica when calling directly"
@@ -100,6 +133,21 @@ class ServiceSpec(_ComponentBase):
     zones: tuple[Annotated[str, Field(pattern=NAME_PATTERN)], ...] = Field(
         default=(), description="replica i runs in zones[i mod len(zones)]"
     )
+
+    @model_validator(mode="after")
+    def _admission(self) -> ServiceSpec:
+        limit = self.admission_limit
+        if limit is not None and self.discipline != "ps":
+            raise ValueError(
+                f"admission_limit applies to discipline ps only (got discipline "
+                f"{self.discipline!r} with admission_limit {limit})"
+            )
+        if limit is not None and limit < self.concurrency:
+            raise ValueError(
+                f"admission_limit must be at least concurrency, the processors it shares "
+                f"(got {limit} < {self.concurrency})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _autoscale_range(self) -> ServiceSpec:
@@ -198,10 +246,12 @@ class ServiceStation(Station):
         super().__init__(name, env)
         self.spec = spec
         self.streams = streams
-        zones = spec.zones or ("",)
-        self.replicas = [
-            Replica(spec.concurrency, zones[index % len(zones)]) for index in range(spec.replicas)
-        ]
+        # Under ps each replica's processors are shared (scaleplan.engine.sharing); its slots
+        # count the requests admitted to share them.
+        self.sharing: dict[Replica, SharedProcessor] | None = (
+            {} if spec.discipline == "ps" else None
+        )
+        self.replicas = [self._new_replica(index) for index in range(spec.replicas)]
         self.all_replicas = list(self.replicas)
         self.queue_limit = spec.queue_limit
         self.hold = spec.hold_during_calls
@@ -220,6 +270,16 @@ class ServiceStation(Station):
         self.dispatch: Policy = POLICIES[spec.dispatch](
             [1.0] * spec.replicas, self.replicas_load, streams(f"dispatch:{name}")
         )
+
+    def _new_replica(self, index: int) -> Replica:
+        spec = self.spec
+        zones = spec.zones or ("",)
+        zone = zones[index % len(zones)]
+        if self.sharing is None:
+            return Replica(spec.concurrency, zone, lifo=spec.discipline == "lifo")
+        replica = Replica(spec.admission_limit or sys.maxsize, zone)
+        self.sharing[replica] = SharedProcessor(self.env, spec.concurrency)
+        return replica
 
     def replicas_load(self, index: int) -> int:
         return self.replicas[index].load()
@@ -277,7 +337,10 @@ class ServiceStation(Station):
                     self.shed += 1
                     return self._refused(replica, request, version, arrived, REJECTED)
         started = env.now
-        yield Timeout(env, next(self.service_s) * replica.slowdown)
+        if self.sharing is None:
+            yield Timeout(env, next(self.service_s) * replica.slowdown)
+        else:  # shared: it holds a processor from `started` on (scaleplan.engine.sharing)
+            started = yield self.sharing[replica].serve(next(self.service_s) * replica.slowdown)
         if replica.epoch != epoch:  # crashed while serving: the slot went with it
             return self._refused(replica, request, version, arrived, FAILED)
         served = env.now
@@ -300,7 +363,8 @@ class ServiceStation(Station):
             if replica.epoch != epoch:  # crashed while waiting for its calls
                 return self._refused(replica, request, version, arrived, FAILED)
             release(replica)
-            held = done - started
+            # Under ps its processor is free once its own work is done; its place is not.
+            held = (done if self.sharing is None else served) - started
         else:
             held = served - started
         self.records.append((done, started - arrived, served - started, held, done - arrived))
@@ -353,8 +417,7 @@ class ServiceStation(Station):
     # -- autoscaling ------------------------------------------------------------------
 
     def add_replica(self) -> None:
-        zones = self.spec.zones or ("",)
-        replica = Replica(self.spec.concurrency, zones[len(self.all_replicas) % len(zones)])
+        replica = self._new_replica(len(self.all_replicas))
         self.replicas.append(replica)
         self.all_replicas.append(replica)
         self.rotation_changed()
@@ -363,6 +426,24 @@ class ServiceStation(Station):
         if self.replicas:
             self.dispatch.resize([1.0] * len(self.replicas))
         self.notify()
+
+    # -- processor sharing: capacity and utilisation count processors, not admissions --
+
+    @property
+    def capacity(self) -> int:
+        if self.sharing is None:
+            return super().capacity
+        return len(self.replicas) * self.spec.concurrency
+
+    def in_service(self) -> int:
+        if self.sharing is None:
+            return super().in_service()
+        return sum(self.sharing[replica].busy for replica in self.replicas)
+
+    def crash(self, replica: Replica) -> None:
+        super().crash(replica)
+        if self.sharing is not None:  # the requests sharing its processors fail with it
+            self.sharing[replica].crash()
 
     @property
     def members(self) -> int:
@@ -476,6 +557,31 @@ class ServiceKind(ComponentKind):
 
     def billable_nodes(self, spec: Any, running_replicas: float | None = None) -> float:
         return autoscaled_nodes(spec, running_replicas)
+
+    def station_loads(
+        self, name: str, spec: Any, arrivals_per_s: float, holding_s: float
+    ) -> list[Any]:
+        """Under ps the processors carry only the requests' own work, whatever
+        ``hold_during_calls`` says; with an ``admission_limit`` and a place held during the
+        calls, the admission places are a second station (each held at least the visit's own
+        work plus its calls' low-load spans). A ``queue_limit`` bounds a ps replica only
+        when admission is limited (otherwise nothing waits)."""
+        if spec.discipline != "ps":
+            return super().station_loads(name, spec, arrivals_per_s, holding_s)
+        from scaleplan.load import StationLoad
+
+        most = spec.autoscale.max_replicas if spec.autoscale is not None else spec.replicas
+        limit = spec.admission_limit
+        bounded = limit is not None and spec.queue_limit is not None
+        own = spec.own_mean_s()
+        stations = [StationLoad(name, "", arrivals_per_s, own, most * spec.concurrency, bounded)]
+        if limit is not None and holding_s > own:
+            stations.append(
+                StationLoad(
+                    name, "admission places", arrivals_per_s, holding_s, most * limit, bounded
+                )
+            )
+        return stations
 
     def availability_model(self, spec: Any) -> FailureModel | None:
         from scaleplan.analytic.availability import k_of_n

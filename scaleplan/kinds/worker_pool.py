@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import simpy
+from pydantic import Field
 
 from scaleplan.engine.protocol import (
     Replica,
@@ -32,6 +33,15 @@ class WorkerPoolSpec(ServiceSpec):
     pull the next message when free (one shared FIFO over all replicas)."""
 
     kind: Literal["worker_pool"]  # type: ignore[assignment]
+    # Its slots pull the next job from the broker's FIFO: there is no queue of its own whose
+    # order another discipline could change.
+    discipline: Literal["fifo"] = Field(
+        default="fifo",
+        description=(
+            "fifo only: a worker pool's free slots pull the next message from its broker in "
+            "order (give a service discipline lifo or ps instead)"
+        ),
+    )
 
 
 class WorkerPoolStation(ServiceStation):
