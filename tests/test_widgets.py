@@ -34,9 +34,11 @@ def test_knobs_cover_rate_counts_policy_and_call_shares() -> None:
         "components.lb.policy",
         "components.api.replicas",
         "components.api.concurrency",
+        "components.api.discipline",
         "components.api.calls.0.probability",
         "components.db.replicas",
         "components.db.concurrency",
+        "components.db.discipline",
     ]
 
 
@@ -285,3 +287,16 @@ def test_pattern_components_get_their_knobs() -> None:
     count = round(web * seconds)
     expected = edge.spec.workload.mean_rate_per_s * seconds
     assert covers(poisson_interval(count), expected), (count, expected)
+
+
+def test_the_discipline_dropdown_switches_a_service_to_processor_sharing(
+    lb_explorer: Explorer,
+) -> None:
+    control = lb_explorer.controls["components.api.discipline"]
+    assert isinstance(control, ipywidgets.Dropdown)
+    assert tuple(control.options) == ("fifo", "lifo", "ps")
+    before = lb_explorer.last_result
+    control.value = "ps"
+    assert lb_explorer.last_error is None and lb_explorer.last_result is not before
+    assert lb_explorer.spec.components["api"].discipline == "ps"
+    assert lb_explorer.changes() == {"components.api.discipline": "ps"}

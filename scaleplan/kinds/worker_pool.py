@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import simpy
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from scaleplan.engine.protocol import (
     Replica,
@@ -42,6 +42,16 @@ class WorkerPoolSpec(ServiceSpec):
             "order (give a service discipline lifo or ps instead)"
         ),
     )
+
+    @field_validator("discipline", mode="before")
+    @classmethod
+    def _fifo_only(cls, value: Any) -> Any:
+        if value != "fifo":
+            raise ValueError(
+                f"a worker_pool's free slots pull the next message from its broker in order, "
+                f"so its discipline is fifo only (got {value!r}); a service takes lifo or ps"
+            )
+        return value
 
 
 class WorkerPoolStation(ServiceStation):

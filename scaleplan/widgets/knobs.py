@@ -5,8 +5,8 @@ current value and a sensible range. :func:`discover_knobs` finds them by looking
 validated spec's fields rather than at a fixed list of component kinds: each kind
 (:mod:`scaleplan.kinds`) answers for its own knobs, and the default it inherits,
 :func:`component_knobs`, gives a kind that has ``replicas``, ``concurrency``, ``shards``,
-``workers``, a ``hit_ratio`` or a ``policy`` its sliders and dropdowns without touching this
-module.
+``workers``, a ``hit_ratio``, a ``policy`` or a ``discipline`` its sliders and dropdowns
+without touching this module.
 
 This module knows nothing of ipywidgets; :mod:`scaleplan.widgets.explorer` turns knobs into
 widgets.
@@ -38,7 +38,7 @@ COUNT_FIELDS = (
 #: Fractions in [0, 1] offered as sliders (a cache's hit ratio, the share answered at the edge).
 RATIO_FIELDS = ("hit_ratio", "share")
 #: Literal-typed fields offered as dropdowns.
-CHOICE_FIELDS = ("policy", "read_policy", "partitioning")
+CHOICE_FIELDS = ("policy", "read_policy", "partitioning", "discipline")
 
 Kind = Literal["int", "float", "choice"]
 
@@ -104,7 +104,8 @@ def discover_knobs(spec: ArchitectureSpec) -> list[Knob]:
     --------
     >>> from scaleplan.spec import example_spec
     >>> [knob.key_path for knob in discover_knobs(example_spec())]
-    ['workload.rate_per_s', 'components.api.replicas', 'components.api.concurrency']
+    ['workload.rate_per_s', 'components.api.replicas', 'components.api.concurrency', \
+'components.api.discipline']
     """
     knobs: list[Knob] = []
     if spec.workload.rate_per_s is not None and spec.workload.arrival != "trace":
@@ -170,7 +171,7 @@ def component_knobs(name: str, component: BaseModel) -> list[Knob]:
     for field_name in CHOICE_FIELDS:
         if field_name in fields:
             options = _literal_options(fields[field_name].annotation)
-            if options:
+            if len(options) > 1:  # a worker pool's discipline is fifo only: nothing to choose
                 knobs.append(
                     Knob(
                         f"{prefix}.{field_name}",
