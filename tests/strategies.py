@@ -10,7 +10,8 @@ features drawn:
 - ``service`` and ``worker_pool``: replicas, concurrency, ``queue_limit``, every service-time
   distribution, sequential or ``parallel`` calls with probabilities, ``hold_during_calls``,
   ``dispatch`` policy, ``error_probability``, ``load_shedding``, ``autoscale``, ``failures`` and
-  ``zones``; per call ``timeout_ms``, ``retries``, ``circuit_breaker`` and ``bulkhead``;
+  ``zones``; a service's ``discipline`` (``lifo``, or ``ps`` with or without an
+  ``admission_limit``); per call ``timeout_ms``, ``retries``, ``circuit_breaker`` and ``bulkhead``;
 - ``load_balancer`` of each policy, one target or several weighted ones, with or without a
   service time;
 - ``database``: shards (hash or range), key popularity (uniform, Zipf, hot keys), read/write
@@ -74,6 +75,8 @@ FEATURES = frozenset(
         "failures",
         "zones",
         "autoscale_with_failures",
+        "lifo",
+        "ps",
         # per call
         "timeout",
         "retries",
@@ -302,6 +305,14 @@ class _Builder:
                 component["hold_during_calls"] = False
         if self.draw(st.booleans()):
             component["dispatch"] = self.draw(st.sampled_from(POLICIES))
+        if component["kind"] == "service":  # a worker pool pulls from its broker: fifo only
+            if self.chance("ps", 0.15):
+                component["discipline"] = "ps"
+                if self.draw(st.booleans()):
+                    factor = self.draw(st.sampled_from([1, 2, 8]))
+                    component["admission_limit"] = component["concurrency"] * factor
+            elif self.chance("lifo", 0.1):
+                component["discipline"] = "lifo"
         if self.chance("errors", 0.2):
             component["error_probability"] = self.draw(st.sampled_from([0.001, 0.01, 0.05]))
         if self.chance("load_shedding", 0.15):

@@ -223,7 +223,10 @@ def service_outcome(
 
 def service_passes_poisson(ctx: Any, name: str) -> bool:
     """An exponential server that frees its slot before its calls and whose replicas get a
-    random split (or that has one replica) passes Poisson traffic on (Burke)."""
+    random split (or that has one replica) passes Poisson traffic on (Burke); so does a
+    processor-sharing one without an admission limit, whatever its service time and whether it
+    holds its place during calls (a symmetric queue is quasi-reversible: Kelly 1979, §3.3;
+    the PS stations of a BCMP network)."""
     component = ctx.component(name)
     has_calls = any(call.made > 0 for call in ctx.flows.calls[name])
     most = component.autoscale.max_replicas if component.autoscale else component.replicas
@@ -233,6 +236,8 @@ def service_passes_poisson(ctx: Any, name: str) -> bool:
         or most == 1
         or (split.policy == "random" and not split.mixed)
     )
+    if component.discipline == "ps" and component.admission_limit is None:
+        return split_ok
     holds = component.hold_during_calls and has_calls
     return bool(component.service_time.scv == 1.0 and not holds and split_ok)
 
