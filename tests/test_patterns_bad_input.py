@@ -352,6 +352,27 @@ BAD_KEYS = [
         "components.jobs.consumer",
         "no component named 'wrkers' (did you mean 'workers'?)",
     ),
+    (
+        "api.discipline",
+        "random",
+        "components.api.discipline",
+        "input should be 'fifo', 'lifo' or 'ps' (got 'random')",
+    ),
+    (
+        "api.admission_limit",
+        4,
+        "components.api",
+        "admission_limit applies to discipline ps only (got discipline 'fifo' with "
+        "admission_limit 4)",
+    ),
+    ("pay.admission_limit", 0, "components.pay.admission_limit", "must be at least 1 (got 0)"),
+    (
+        "workers.discipline",
+        "ps",
+        "components.workers.discipline",
+        "a worker_pool's free slots pull the next message from its broker in order, so its "
+        "discipline is fifo only (got 'ps'); a service takes lifo or ps",
+    ),
     ("jobs.max_messages", 0, "components.jobs.max_messages", "must be at least 1 (got 0)"),
     (
         "jobs.when_full",
@@ -463,4 +484,15 @@ def test_a_cycle_through_a_queue_names_the_queue_consumer_key() -> None:
     assert lines_of(caught.value) == [
         f"{SOURCE}: components.jobs.consumer: the call cycle jobs → workers → jobs repeats "
         "forever on average (expected calls per pass 1, must be below 1)"
+    ]
+
+
+def test_a_ps_admission_limit_below_the_processors_is_refused() -> None:
+    data = valid()
+    data["components"]["pay"].update(discipline="ps", concurrency=4, admission_limit=2)
+    with pytest.raises(SpecError) as caught:
+        parse_spec(data, source=SOURCE)
+    assert lines_of(caught.value) == [
+        f"{SOURCE}: components.pay: admission_limit must be at least concurrency, the "
+        "processors it shares (got 2 < 4)"
     ]
