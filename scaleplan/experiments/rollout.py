@@ -321,10 +321,7 @@ class _Rollout(Observer):
     def boot_set(self, count: int, version: int) -> Generator[Any, Any, list[Replica]]:
         """Start ``count`` new replicas (not yet in rotation) and wait for them to boot."""
         zones = [replica.zone for replica in self.old] or [""]
-        fresh = [
-            Replica(self.station.spec.concurrency, zones[index % len(zones)])
-            for index in range(count)
-        ]
+        fresh = [self.station.new_replica(zones[index % len(zones)]) for index in range(count)]
         for replica in fresh:
             self.set_version(replica, version)
         self.booting += count

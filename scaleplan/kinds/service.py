@@ -256,7 +256,10 @@ class ServiceStation(Station):
         self.sharing: dict[Replica, SharedProcessor] | None = (
             {} if spec.discipline == "ps" else None
         )
-        self.replicas = [self._new_replica(index) for index in range(spec.replicas)]
+        zones = spec.zones or ("",)
+        self.replicas = [
+            self.new_replica(zones[index % len(zones)]) for index in range(spec.replicas)
+        ]
         self.all_replicas = list(self.replicas)
         self.queue_limit = spec.queue_limit
         self.hold = spec.hold_during_calls
@@ -276,10 +279,10 @@ class ServiceStation(Station):
             [1.0] * spec.replicas, self.replicas_load, streams(f"dispatch:{name}")
         )
 
-    def _new_replica(self, index: int) -> Replica:
+    def new_replica(self, zone: str) -> Replica:
+        """A replica of this service in ``zone`` (with its shared processors under ps): every
+        replica the service ever runs (autoscaling, a rollout's new ones) is made here."""
         spec = self.spec
-        zones = spec.zones or ("",)
-        zone = zones[index % len(zones)]
         if self.sharing is None:
             return Replica(spec.concurrency, zone, lifo=spec.discipline == "lifo")
         replica = Replica(spec.admission_limit or sys.maxsize, zone)
@@ -422,7 +425,8 @@ class ServiceStation(Station):
     # -- autoscaling ------------------------------------------------------------------
 
     def add_replica(self) -> None:
-        replica = self._new_replica(len(self.all_replicas))
+        zones = self.spec.zones or ("",)
+        replica = self.new_replica(zones[len(self.all_replicas) % len(zones)])
         self.replicas.append(replica)
         self.all_replicas.append(replica)
         self.rotation_changed()
