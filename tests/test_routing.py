@@ -19,7 +19,10 @@ replications; seeds are fixed.
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,7 +35,7 @@ from scaleplan.engine import simulate
 from scaleplan.errors import SpecError
 from scaleplan.graph import build_graph, visit_ratios
 from scaleplan.load import solve_flows, traffic
-from scaleplan.spec import ArchitectureSpec, parse_spec
+from scaleplan.spec import ArchitectureSpec, load_spec, parse_spec
 from scaleplan.widgets.knobs import discover_knobs
 
 SEEDS = (1, 2, 3, 4, 5)
@@ -332,3 +335,30 @@ def test_a_balancer_may_spread_over_balancers_databases_and_edges() -> None:
     result = simulate(spec, seed=1, requests=3_000)
     assert result.requests.completed == 3_000
     assert result.components["api"].throughput_per_s > 0
+
+
+# --------------------------------------------------------------------------- the bundled example
+
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "data" / "architectures" / "retry-loop-exit.yaml"
+
+
+def test_the_example_is_validated_drawn_and_estimated_exactly() -> None:
+    from scaleplan.views.graph import figure_graph
+
+    said = subprocess.run(
+        [sys.executable, "-m", "scaleplan", "validate", str(EXAMPLE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert said.returncode == 0, said.stderr
+    assert "6 calls, 1 exit;" in " ".join(said.stdout.split())
+    spec = load_spec(EXAMPLE)
+    figure = figure_graph(build_graph(spec))
+    hovers = " ".join(str(text) for trace in figure.data for text in (trace.hovertext or ()))
+    assert "exit: calls[1] ends 70% of the visits reaching it" in hovers
+    estimated = estimate(spec)
+    assert "exact" in estimated.method and "approximate" not in estimated.method
+    assert estimated.components["render"].throughput_per_s == pytest.approx(120 / 0.7)
+    assert estimated.components["cache-near"].throughput_per_s == pytest.approx(0.75 * 120 / 0.7)
