@@ -362,3 +362,27 @@ def test_the_example_is_validated_drawn_and_estimated_exactly() -> None:
     assert "exact" in estimated.method and "approximate" not in estimated.method
     assert estimated.components["render"].throughput_per_s == pytest.approx(120 / 0.7)
     assert estimated.components["cache-near"].throughput_per_s == pytest.approx(0.75 * 120 / 0.7)
+
+
+def test_an_exit_then_a_random_balancer_is_an_exclusive_three_way_choice() -> None:
+    spec = architecture(
+        {
+            "a": service(
+                2.0,
+                hold_during_calls=False,
+                calls=[{"exit": True, "probability": 0.2}, {"to": "pick"}],
+            ),
+            "pick": {
+                "kind": "load_balancer",
+                "policy": "random",
+                "to": [{"to": "b", "weight": 5}, {"to": "c", "weight": 3}],
+            },
+            "b": service(2.0),
+            "c": service(2.0),
+        },
+        entry="a",
+        rate_per_s=10.0,
+    )
+    assert visit_ratios(build_graph(spec)) == pytest.approx(
+        {"a": 1.0, "pick": 0.8, "b": 0.5, "c": 0.3}
+    )
