@@ -8,12 +8,13 @@ complete, so there is no call cycle), at most :data:`MAX_COMPONENTS` components.
 features drawn:
 
 - ``service`` and ``worker_pool``: replicas, concurrency, ``queue_limit``, every service-time
-  distribution, sequential or ``parallel`` calls with probabilities, ``hold_during_calls``,
+  distribution, sequential (with exits) or ``parallel`` calls with probabilities,
+  ``hold_during_calls``,
   ``dispatch`` policy, ``error_probability``, ``load_shedding``, ``autoscale``, ``failures`` and
   ``zones``; a service's ``discipline`` (``lifo``, or ``ps`` with or without an
   ``admission_limit``); per call ``timeout_ms``, ``retries``, ``circuit_breaker`` and ``bulkhead``;
-- ``load_balancer`` of each policy, one target or several weighted ones, with or without a
-  service time;
+- ``load_balancer`` of each policy, one target or several weighted ones (services, or any
+  kind as a whole component), with or without a service time;
 - ``database``: shards (hash or range), key popularity (uniform, Zipf, hot keys), read/write
   mix, read replicas, ``reads_from_primary``, read policy, write time, replication lag;
 - ``cache``: a fixed ``hit_ratio``, or an LRU and/or TTL over a key space (cold start,
@@ -94,6 +95,9 @@ FEATURES = frozenset(
         "shared",
         # a service calling itself (with hold_during_calls: false)
         "self_feedback",
+        # an exit in a sequential call list; a balancer over kinds other than services
+        "exits",
+        "balancer_any_kind",
         # workload
         "bursty",
         "diurnal",
@@ -303,6 +307,12 @@ class _Builder:
                 component["parallel"] = True
             if feedback or self.chance("no_hold", 0.25):
                 component["hold_during_calls"] = False
+            if not component.get("parallel") and self.chance("exits", 0.2):
+                # The visit ends here with p (successfully); the later calls get 1 − p of it.
+                exit_entry: dict[str, Any] = {"exit": True}
+                if coin(self.draw, 0.8):
+                    exit_entry["probability"] = self.draw(st.sampled_from([0.2, 0.5, 0.7]))
+                calls.insert(self.draw(st.integers(0, len(calls))), exit_entry)
         if self.draw(st.booleans()):
             component["dispatch"] = self.draw(st.sampled_from(POLICIES))
         if component["kind"] == "service":  # a worker pool pulls from its broker: fifo only
@@ -403,8 +413,14 @@ class _Builder:
         component = self.components[name]
         component["policy"] = self.draw(st.sampled_from(POLICIES))
         targets = []
+        # Services (per replica) or, as whole components, any kind that serves requests.
+        kinds = (
+            ("service", "database", "cache", "load_balancer", "edge", "queue", "topic")
+            if self.chance("balancer_any_kind", 0.4)
+            else ("service",)
+        )
         for _ in range(self.draw(st.integers(1, 2))):
-            target = self.callee(depth, ("service",))
+            target = self.callee(depth, kinds)
             if target is None or target in targets:
                 break
             targets.append(target)

@@ -264,13 +264,46 @@ BAD_INPUTS = [
         id="unknown-class-entry",
     ),
     pytest.param(
-        "lb-to-lb.yaml",
+        "lb-to-itself.yaml",
+        SPEC,
+        ["lb-to-itself.yaml:5: components.edge.to[0]: a component cannot call itself (got 'edge')"],
+        id="load-balancer-to-itself",
+    ),
+    pytest.param(
+        "exit-with-to.yaml",
         SPEC,
         [
-            "lb-to-lb.yaml:5: components.edge.to[0]: a load_balancer sends to a service "
-            "('inner' is a load_balancer)"
+            "exit-with-to.yaml:10: components.api.calls[1]: an entry is a call (`to`) or an "
+            "exit (`exit: true`), not both (got to 'db' with exit: true)"
         ],
-        id="load-balancer-to-load-balancer",
+        id="exit-with-to",
+    ),
+    pytest.param(
+        "exit-with-retries.yaml",
+        SPEC,
+        [
+            "exit-with-retries.yaml:9: components.api.calls[0]: an exit makes no call, so it "
+            "takes no resilience policy (got timeout_ms, retries with exit: true)"
+        ],
+        id="exit-with-resilience",
+    ),
+    pytest.param(
+        "exit-in-parallel.yaml",
+        SPEC,
+        [
+            "exit-in-parallel.yaml:5: components.api: an exit ends a sequence of calls, but "
+            "parallel calls all go out at once: remove the exit (calls[1]) or set parallel: false"
+        ],
+        id="exit-in-parallel",
+    ),
+    pytest.param(
+        "call-without-to.yaml",
+        SPEC,
+        [
+            "call-without-to.yaml:9: components.api.calls[0]: a call entry needs `to` (the "
+            "component called), or `exit: true` to end the visit there"
+        ],
+        id="call-without-to",
     ),
     pytest.param(
         "self-call.yaml",

@@ -1083,7 +1083,7 @@ def _exact_percentiles(ctx: _Context, stations: Mapping[str, _Station]) -> dict[
         or component.discipline != "fifo"
         or component.service_time.scv != 1.0
         or component.error_probability > 0
-        or any(call.probability > 0 for call in component.calls)
+        or any(call.to is not None and call.probability > 0 for call in component.calls)
         or not stations[name].exact
         or not math.isclose(ctx.flows.visits[name], 1.0, rel_tol=1e-12)
     ):

@@ -218,9 +218,16 @@ def validate(spec: SpecPath) -> None:
     graph = build_graph(architecture)
     station = busiest(station_loads(architecture, graph, architecture.workload.mean_rate_per_s))
     where = f"{station.name} at {station.load:.0%}" if station is not None else "none"
+    # Exits end a visit early: they have no edge in the graph, so they are counted apart.
+    exits = sum(
+        call.exit
+        for component in architecture.components.values()
+        for call in getattr(component, "calls", ())
+    )
+    exited = f", {exits} exit{'s' if exits != 1 else ''}" if exits else ""
     stdout.print(
         f"[green]ok[/green] {literal(spec)}: {literal(architecture.name)}, {len(graph)} "
-        f"components, {graph.number_of_edges()} calls; busiest station: {literal(where)}"
+        f"components, {graph.number_of_edges()} calls{exited}; busiest station: {literal(where)}"
     )
 
 

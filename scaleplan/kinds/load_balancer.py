@@ -1,7 +1,15 @@
-"""The ``load_balancer`` kind: forwards each request to one replica of its targets, chosen by
+"""The ``load_balancer`` kind: forwards each request to one endpoint of its targets, chosen by
 its policy, optionally with a service time of its own (spec
 :class:`~scaleplan.spec.LoadBalancerSpec`, station
-:class:`LoadBalancerStation`, below)."""
+:class:`LoadBalancerStation`, below).
+
+A target may be any kind that serves requests. A service or a worker pool is spread over
+replica by replica (its replicas are the endpoints, each with its share of the target's
+weight); any other kind — a cache, a database, an edge, a queue, a topic, another balancer —
+is one endpoint, the whole component, which places the request itself (a cache's rotation, a
+database's shard and read policy), and whose load for ``least_connections`` and
+``power_of_two`` is its requests in service plus those waiting at it.
+"""
 
 from __future__ import annotations
 
@@ -39,6 +47,21 @@ from scaleplan.spec.components import (
     _ComponentBase,
 )
 
+#: The kinds a balancer may spread over: every kind that serves requests. Services and worker
+#: pools are spread over replica by replica, the others as whole components.
+SERVED_KINDS = (
+    "service",
+    "worker_pool",
+    "cache",
+    "database",
+    "edge",
+    "queue",
+    "topic",
+    "load_balancer",
+)
+#: Targets whose replicas are the balancer's endpoints (their stations serve one replica).
+PER_REPLICA_KINDS = ("service", "worker_pool")
+
 
 class WeightedTarget(StrictModel):
     to: str
@@ -75,7 +98,7 @@ class LoadBalancerSpec(_ComponentBase):
         ]
 
     def references(self) -> list[tuple[str, str, tuple[str, ...]]]:
-        return [(key, target, ("service",)) for target, _, key in self.edges()]
+        return [(key, target, SERVED_KINDS) for target, _, key in self.edges()]
 
     @property
     def capacity(self) -> int:
@@ -83,7 +106,8 @@ class LoadBalancerSpec(_ComponentBase):
 
 
 class LoadBalancerStation(Station):
-    """Forwards each request to one replica of its target services, chosen by its policy."""
+    """Forwards each request to one endpoint, chosen by its policy: a replica of a target
+    service or worker pool, or a whole target of another kind (``replica`` None)."""
 
     kind = "load_balancer"
 
@@ -92,8 +116,8 @@ class LoadBalancerStation(Station):
     ):
         super().__init__(name, env)
         self.spec = spec
-        self.endpoints: list[tuple[ServiceStation, Replica]] = []
-        self.targets: list[tuple[ServiceStation, float]] = []
+        self.endpoints: list[tuple[Station, Replica | None]] = []
+        self.targets: list[tuple[Station, float]] = []
         self.policy: Policy | None = None
         self.service_s: Iterator[float] | None = None
         if spec.service_time is not None:
@@ -103,7 +127,6 @@ class LoadBalancerStation(Station):
     def connect(self, stations: dict[str, Station], streams: StreamFactory) -> None:
         for target in self.spec.to:
             station = stations[target.to]
-            assert isinstance(station, ServiceStation)  # checked when the spec was loaded
             self.targets.append((station, target.weight))
             station.listeners.append(self.rebuild)
         weights = self._endpoint_weights()
@@ -115,6 +138,10 @@ class LoadBalancerStation(Station):
         self.endpoints = []
         weights: list[float] = []
         for station, weight in self.targets:
+            if not isinstance(station, ServiceStation):  # a whole component is one endpoint
+                self.endpoints.append((station, None))
+                weights.append(weight)
+                continue
             for replica in station.replicas:
                 self.endpoints.append((station, replica))
                 weights.append(weight / len(station.replicas))
@@ -128,7 +155,10 @@ class LoadBalancerStation(Station):
             self.policy.resize(weights)
 
     def endpoint_load(self, index: int) -> int:
-        return self.endpoints[index][1].load()
+        station, replica = self.endpoints[index]
+        if replica is None:
+            return station.in_service() + station.waiting()
+        return replica.load()
 
     def visit(self, request: Request) -> Visit:
         env = self.env
@@ -143,7 +173,11 @@ class LoadBalancerStation(Station):
             request.error(self.name, FAILED)
             return FAILED
         station, replica = self.endpoints[self.policy.choose()]
-        status = yield from station.serve(replica, request)
+        if replica is None:
+            status = yield from station.visit(request)
+        else:
+            assert isinstance(station, ServiceStation)
+            status = yield from station.serve(replica, request)
         done = env.now
         self.records.append((done, waited, own, own, done - arrived))
         if status != OK:
@@ -174,7 +208,26 @@ class LoadBalancerKind(ComponentKind):
     def analytic_station(self, ctx: Any, name: str, spans: Mapping[str, float]) -> Any:
         from scaleplan.analytic import network
 
-        return network.slot_station(ctx, name, spans)
+        station = network.slot_station(ctx, name, spans)
+        component = ctx.component(name)
+        whole = _whole_targets(ctx, component)
+        if whole and component.policy != "random":
+            # A random choice independent of the state thins a Poisson stream into independent
+            # Poisson streams of the weight shares (exact); the other policies only keep the
+            # long-run shares (round robin, smooth weighted: exactly; the load-aware ones
+            # roughly) and make the targets' arrivals more regular than Poisson.
+            station.exact = False
+            station.warnings.append(
+                f"{name}: {component.policy} across whole components "
+                f"({', '.join(whole)}) taken as a random split by weight, each target "
+                "receiving Poisson arrivals at its weight share (approximation"
+                + (
+                    ": a load-aware policy sends more to the less loaded target)"
+                    if component.policy in ("least_connections", "power_of_two")
+                    else ")"
+                )
+            )
+        return station
 
     def billable_nodes(self, spec: Any, running_replicas: float | None = None) -> float:
         return 1.0  # one balancer (a managed one is priced per hour and per request)
@@ -184,6 +237,8 @@ class LoadBalancerKind(ComponentKind):
 
     def passes_poisson(self, ctx: Any, name: str) -> bool:
         component = ctx.component(name)
+        if component.policy != "random" and _whole_targets(ctx, component):
+            return False  # a whole target's arrivals are a rotation or load-aware, not Poisson
         return bool(component.service_time is None or component.service_time.scv == 1.0)
 
     def transform_traffic(
@@ -211,6 +266,15 @@ class LoadBalancerKind(ComponentKind):
         # One forward per visit, to one target by its weight share.
         targets = [(call.made, known[call.target]) for call in ctx.flows.calls[name]]
         return then(own_stage(ctx, name), mixture(targets))
+
+
+def _whole_targets(ctx: Any, component: LoadBalancerSpec) -> list[str]:
+    """The targets spread over as whole components (not replica by replica)."""
+    return [
+        target.to
+        for target in component.to
+        if ctx.component(target.to).kind not in PER_REPLICA_KINDS
+    ]
 
 
 KIND = LoadBalancerKind()

@@ -159,11 +159,28 @@ class ServiceSpec(_ComponentBase):
             )
         return self
 
+    @model_validator(mode="after")
+    def _exits_in_sequence(self) -> ServiceSpec:
+        # An exit ends a sequence early; parallel calls all go out at once, so it has no place.
+        exits = [index for index, call in enumerate(self.calls) if call.exit]
+        if self.parallel and exits:
+            raise ValueError(
+                f"an exit ends a sequence of calls, but parallel calls all go out at once: "
+                f"remove the exit (calls[{exits[0]}]) or set parallel: false"
+            )
+        return self
+
     def edges(self) -> list[tuple[str, float, str]]:
-        return [
-            (call.to, call.probability, f"calls[{index}].to")
-            for index, call in enumerate(self.calls)
-        ]
+        """The calls, each with the probability that it is made: a call after exits is
+        reached only when none of them ended the visit (Π (1 − p_exit) before it)."""
+        found: list[tuple[str, float, str]] = []
+        reach = 1.0
+        for index, call in enumerate(self.calls):
+            if call.to is None:  # an exit: no edge, but fewer visits go on
+                reach *= 1.0 - call.probability
+                continue
+            found.append((call.to, reach * call.probability, f"calls[{index}].to"))
+        return found
 
     @property
     def capacity(self) -> int:
@@ -186,22 +203,28 @@ def service_traffic(
 
     own = spec.error_probability
     reach = served = 1.0 - own
+    left = 0.0  # the probability that the visit ended successfully at an exit
     calls: list[Call] = []
     for call in spec.calls:
+        if call.to is None:  # an exit (sequential lists only): the rest go on with 1 − p
+            left += reach * call.probability
+            reach *= 1.0 - call.probability
+            continue
         attempts, final, backoff = retry_figures(
             call.retries, failure[call.to], f"{name} → {call.to}", notes
         )
         made = (served if spec.parallel else reach) * call.probability
         calls.append(Call(call.to, made, call.probability, attempts, backoff, False))
         reach *= 1.0 - call.probability * final
-    return calls, 1.0 - reach
+    return calls, 1.0 - reach - left
 
 
 def service_outcome(
     ctx: Any, name: str, known: Mapping[str, tuple[float, float, float]]
 ) -> tuple[float, float, float]:
     """A service visit's outcome: its own error first, then its calls in order (a failed one
-    ends the sequence), or all at once and joined."""
+    ends the sequence, an exit ends it successfully with its probability), or all at once and
+    joined."""
     from scaleplan.analytic.network import maybe, retried, then
 
     component = ctx.component(name)
@@ -209,7 +232,11 @@ def service_outcome(
     before = station.wait_s + component.own_mean_s()
     error = component.error_probability
     stage = (1 - error, (1 - error) * before, error * before)
-    made = [(call.probability, retried(known[call.to], call.retries)) for call in component.calls]
+    if any(call.exit for call in component.calls):
+        return _sequence_with_exits(stage, component.calls, known)
+    made = [
+        (call.probability, retried(known[call.target], call.retries)) for call in component.calls
+    ]
     if component.parallel:
         # The join's time is taken as independent of its outcome (its stated approximation
         # already takes the branches as independent exponentials).
@@ -219,6 +246,30 @@ def service_outcome(
     for probability, branch in made:
         stage = then(stage, maybe(probability, branch))
     return stage
+
+
+def _sequence_with_exits(
+    stage: tuple[float, float, float],
+    calls: tuple[CallSpec, ...],
+    known: Mapping[str, tuple[float, float, float]],
+) -> tuple[float, float, float]:
+    """Fold a sequential call list with exits: ``stage`` is the part of the visit still going
+    (P(ok and on), E[T·1{ok and on}], E[T·1{failed}]); an exit of probability p moves p of
+    the going mass, with its time so far, to the successful ends, and the rest of the list
+    applies to the other 1 − p."""
+    from scaleplan.analytic.network import maybe, retried, then
+
+    ended_ok = ended_t = 0.0
+    for call in calls:
+        ok, t_ok, t_fail = stage
+        if call.to is None:
+            ended_ok += call.probability * ok
+            ended_t += call.probability * t_ok
+            stage = ((1 - call.probability) * ok, (1 - call.probability) * t_ok, t_fail)
+        else:
+            stage = then(stage, maybe(call.probability, retried(known[call.to], call.retries)))
+    ok, t_ok, t_fail = stage
+    return ok + ended_ok, t_ok + ended_t, t_fail
 
 
 def service_passes_poisson(ctx: Any, name: str) -> bool:
@@ -271,8 +322,8 @@ class ServiceStation(Station):
         self.errors: Iterator[float] = uniforms(streams(f"errors:{name}"))
         self.service_s = service_times(spec.service_time, streams(f"service:{name}"))
         self.routing: Iterator[float] = uniforms(streams(f"routing:{name}"))
-        # (station, probability, resilient caller or None)
-        self.calls: list[tuple[Station, float, Any]] = []
+        # (station, probability, resilient caller or None); an exit has no station
+        self.calls: list[tuple[Station | None, float, Any]] = []
         self.shed = 0
         self.failed_here = 0
         self.dispatch: Policy = POLICIES[spec.dispatch](
@@ -295,6 +346,9 @@ class ServiceStation(Station):
     def connect(self, stations: dict[str, Station], streams: StreamFactory) -> None:
         self.calls = []
         for index, call in enumerate(self.spec.calls):
+            if call.to is None:  # an exit
+                self.calls.append((None, call.probability, None))
+                continue
             target = stations[call.to]
             caller = (
                 ResilientCall(self.env, f"{self.name}->{call.to}#{index}", call, target, streams)
@@ -399,6 +453,8 @@ class ServiceStation(Station):
         for station, probability, caller in self.calls:
             if probability < 1.0 and next(routing) >= probability:
                 continue
+            if station is None:  # an exit: the visit ends here, successfully
+                return OK
             if caller is None:
                 status = yield from station.visit(request)
             else:
@@ -414,7 +470,8 @@ class ServiceStation(Station):
         branches = [
             env.process(station.visit(request) if caller is None else caller.call(request))
             for station, probability, caller in self.calls
-            if probability >= 1.0 or next(routing) < probability
+            if station is not None  # the spec refuses exits in parallel lists
+            and (probability >= 1.0 or next(routing) < probability)
         ]
         if not branches:
             return OK

@@ -87,7 +87,19 @@ class CircuitBreakerSpec(StrictModel):
 
 
 class CallSpec(StrictModel):
-    to: str
+    """One entry of a call list: a call to ``to``, or an exit (``exit: true``).
+
+    An exit ends a sequential visit successfully with ``probability`` when the request reaches
+    it, so the later calls are made only with probability 1 − p: "repeat with p, otherwise
+    leave" is ``[{exit: true, probability: 1 - p}, {to: <self>}]`` (Jackson's feedback).
+    """
+
+    to: str | None = Field(default=None, description="the component called (absent on an exit)")
+    exit: bool = Field(
+        default=False,
+        description="end the visit here, successfully, with `probability`: the later calls "
+        "are not made (sequential call lists only)",
+    )
     probability: float = Field(default=1.0, ge=0, le=1)
     timeout_ms: PositiveFloat | None = Field(
         default=None, description="the caller stops waiting; the callee keeps working"
@@ -104,6 +116,38 @@ class CallSpec(StrictModel):
         if isinstance(value, int) and not isinstance(value, bool):
             return {"max": value}
         return value
+
+    @model_validator(mode="after")
+    def _call_or_exit(self) -> CallSpec:
+        if not self.exit:
+            if self.to is None:
+                raise ValueError(
+                    "a call entry needs `to` (the component called), or `exit: true` to end "
+                    "the visit there"
+                )
+            return self
+        if self.to is not None:
+            raise ValueError(
+                f"an entry is a call (`to`) or an exit (`exit: true`), not both "
+                f"(got to {self.to!r} with exit: true)"
+            )
+        policies = [
+            key
+            for key in ("timeout_ms", "retries", "circuit_breaker", "bulkhead")
+            if getattr(self, key) is not None
+        ]
+        if policies:
+            raise ValueError(
+                f"an exit makes no call, so it takes no resilience policy "
+                f"(got {', '.join(policies)} with exit: true)"
+            )
+        return self
+
+    @property
+    def target(self) -> str:
+        """The component called (only for a call, not an exit)."""
+        assert self.to is not None, "an exit calls nothing"
+        return self.to
 
     @property
     def resilient(self) -> bool:

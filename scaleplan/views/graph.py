@@ -147,6 +147,14 @@ def _hover(name: str, graph: nx.DiGraph, result: SimulationResult | None) -> str
             replicas = getattr(component, "replicas", None)
             shape = f" ({replicas} replicas)" if replicas else ""
         lines.append(f"capacity {component.capacity} slots{shape}")
+    # An exit has no arrow to draw: say where visits may end early.
+    exits = [
+        f"calls[{index}] ends {call.probability:.0%} of the visits reaching it"
+        for index, call in enumerate(getattr(component, "calls", ()))
+        if call.exit
+    ]
+    if exits:
+        lines.append(f"exit: {'; '.join(exits)}")
     if result is not None and name in result.components:
         metrics = result.components[name]
         if metrics.capacity:

@@ -183,11 +183,13 @@ def component_knobs(name: str, component: BaseModel) -> list[Knob]:
                     )
                 )
     for index, call in enumerate(getattr(component, "calls", ()) or ()):
-        # The share of visits that call a component: a cache's miss ratio, a fan-out, …
+        # The share of visits that call a component (a cache's miss ratio, a fan-out, …) or
+        # that leave at an exit.
+        label = f"{name} → exit share" if call.to is None else f"{name} → {call.to} share"
         knobs.append(
             Knob(
                 f"{prefix}.calls.{index}.probability",
-                f"{name} → {call.to} share",
+                label,
                 "float",
                 float(call.probability),
                 minimum=0.0,
