@@ -32,6 +32,7 @@ from simpy.events import Timeout
 from scaleplan.distributions import Distribution
 from scaleplan.engine.autoscale import Autoscaler
 from scaleplan.engine.policies import POLICIES, Policy
+from scaleplan.engine.preemption import Preemption, take_slot
 from scaleplan.engine.protocol import (
     FAILED,
     OK,
@@ -41,7 +42,6 @@ from scaleplan.engine.protocol import (
     Station,
     StreamFactory,
     Visit,
-    acquire,
     full,
     release,
     service_times,
@@ -93,6 +93,15 @@ class ServiceSpec(_ComponentBase):
     )
     error_probability: Probability = Field(
         default=0.0, description="share of requests that fail after being served"
+    )
+    preemptive: bool = Field(
+        default=False,
+        description=(
+            "a higher-priority arrival interrupts a lower-priority request in service, which "
+            "resumes later where it stopped (preemptive-resume); only the replica's own work "
+            "is interrupted, never a request waiting on its calls; no effect unless the "
+            "workload's classes have different priorities"
+        ),
     )
     load_shedding: LoadSheddingSpec | None = None
     autoscale: AutoscaleSpec | None = None
@@ -217,6 +226,7 @@ class ServiceStation(Station):
         self.calls: list[tuple[Station, float, Any]] = []
         self.shed = 0
         self.failed_here = 0
+        self.preemption = Preemption(env) if spec.preemptive else None
         self.dispatch: Policy = POLICIES[spec.dispatch](
             [1.0] * spec.replicas, self.replicas_load, streams(f"dispatch:{name}")
         )
@@ -267,7 +277,7 @@ class ServiceStation(Station):
         if not holding:
             if self.queue_limit is not None and full(replica, self.queue_limit):
                 return self._refused(replica, request, version, arrived, REJECTED)
-            turn = acquire(replica, env)
+            turn = take_slot(self.preemption, replica, env, request.priority)
             if turn is not None:
                 # The slot is handed over by release() (True), or the replica crashed (False).
                 if not (yield turn):
@@ -277,7 +287,15 @@ class ServiceStation(Station):
                     self.shed += 1
                     return self._refused(replica, request, version, arrived, REJECTED)
         started = env.now
-        yield Timeout(env, next(self.service_s) * replica.slowdown)
+        if self.preemption is None:
+            yield Timeout(env, next(self.service_s) * replica.slowdown)
+        else:  # interruptible; the time spent preempted counts as waiting, not service
+            paused = yield from self.preemption.serve(
+                replica, request.priority, next(self.service_s)
+            )
+            if paused is None:
+                return self._refused(replica, request, version, arrived, FAILED)
+            started += paused
         if replica.epoch != epoch:  # crashed while serving: the slot went with it
             return self._refused(replica, request, version, arrived, FAILED)
         served = env.now
@@ -391,6 +409,8 @@ class ServiceStation(Station):
             figures["shed"] = self.shed
         if self.failed_here:
             figures["errors"] = self.failed_here
+        if self.preemption is not None and self.preemption.preemptions:
+            figures["preemptions"] = self.preemption.preemptions
         callers = {
             caller.label: caller.figures() for _, _, caller in self.calls if caller is not None
         }
