@@ -1,0 +1,266 @@
+"""Request-class priorities in the engine: the waiting line, preemptive-resume, and each class's
+mean latency against Cobham's closed forms (:mod:`scaleplan.analytic.priorities`).
+
+Every statistical test runs fixed seeds and asserts that the 95% CI across replications of a
+class's mean latency covers the closed form; classes share one entry and differ by weight and
+priority.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import simpy
+
+from scaleplan.analytic.priorities import (
+    PriorityClass,
+    mg1_nonpreemptive,
+    mg1_preemptive_resume,
+    mmc_nonpreemptive,
+)
+from scaleplan.engine import simulate
+from scaleplan.engine.preemption import Preemption
+from scaleplan.engine.protocol import Replica, acquire, crash, release
+from scaleplan.engine.waiting import PriorityLine
+from scaleplan.errors import SpecError
+from scaleplan.formatting import json_safe
+from scaleplan.spec import ArchitectureSpec, parse_spec
+
+SEED = 2
+
+
+def spec(
+    rate: float,
+    service: dict[str, Any],
+    classes: list[dict[str, Any]],
+    **component: Any,
+) -> ArchitectureSpec:
+    return parse_spec(
+        {
+            "name": "priorities",
+            "entry": "api",
+            "workload": {"rate_per_s": rate, "classes": classes},
+            "components": {"api": {"kind": "service", "service_time": service, **component}},
+        }
+    )
+
+
+def covers(interval: tuple[float, float], value: float) -> bool:
+    return interval[0] <= value <= interval[1]
+
+
+def assert_classes_cover(result: Any, expected_ms: dict[str, float]) -> None:
+    for name, value in expected_ms.items():
+        summary = result.classes[name]
+        assert covers(summary.mean_ci95, value), (
+            f"{name}: 95% CI {summary.mean_ci95} (mean {summary.mean:.4g} ms, "
+            f"{summary.count} requests) misses the closed form {value:.4g} ms"
+        )
+
+
+EXP10 = {"dist": "exponential", "mean_ms": 10}
+# 3 : 5 of 80/s (ρ = 0.8), gold before bronze.
+TWO = [
+    {"name": "gold", "weight": 3, "priority": 0},
+    {"name": "bronze", "weight": 5, "priority": 2},
+]
+TWO_RATES = (0.030, 0.050)  # per ms
+
+
+# --------------------------------------------------------------------------- the waiting line
+
+
+def test_priority_line_serves_smallest_level_first_fifo_within_and_preempted_to_the_front() -> None:
+    env = simpy.Environment()
+    a, b, c, d, e = (env.event() for _ in range(5))
+    line = PriorityLine()
+    line.append(a, 2)
+    line.append(b, 0)
+    line.append(c, 2)
+    line.append(d, 0)
+    line.appendleft(e, 2)  # a preempted request of level 2: ahead of a and c
+    assert len(line) == 5 and bool(line)
+    assert list(line) == [b, d, e, a, c]
+    assert line.pop() is d  # newest of the best level (a LIFO discipline)
+    assert [line.popleft() for _ in range(4)] == [b, e, a, c]
+    assert not line and len(line) == 0
+    with pytest.raises(IndexError):
+        line.popleft()
+
+
+def test_a_replica_keeps_a_deque_until_a_non_zero_priority_waits() -> None:
+    env = simpy.Environment()
+    replica = Replica(1)
+    assert acquire(replica, env) is None
+    first = acquire(replica, env, 0)
+    assert type(replica.queue).__name__ == "deque"
+    urgent = acquire(replica, env, 0)
+    later = acquire(replica, env, 3)
+    assert isinstance(replica.queue, PriorityLine)
+    best = acquire(replica, env, 1)
+    release(replica)
+    assert first is not None and first.triggered  # level 0 in arrival order
+    release(replica)
+    assert urgent is not None and urgent.triggered
+    release(replica)
+    assert best is not None and best.triggered and later is not None and not later.triggered
+    crash(replica)
+    assert later.value is False  # a crash fails whatever waits
+
+
+# --------------------------------------------------------------------------- preemption
+
+
+def test_preemptive_resume_mechanics_on_one_slot() -> None:
+    """A 10 s job of priority 1 starts at 0; a 4 s job of priority 0 arrives at 3 and takes the
+    slot; the first resumes at 7 with its 7 s left and ends at 14 (nothing lost, nothing
+    repeated), having spent 4 s preempted."""
+    env = simpy.Environment()
+    replica = Replica(1)
+    preemption = Preemption(env)
+    done: dict[str, tuple[float, float | None]] = {}
+
+    def job(name: str, at: float, priority: int, work: float) -> Any:
+        yield env.timeout(at)
+        turn = preemption.acquire(replica, priority)
+        if turn is not None:
+            assert (yield turn)
+        paused = yield from preemption.serve(replica, priority, work)
+        release(replica)
+        done[name] = (env.now, paused)
+
+    env.process(job("low", 0.0, 1, 10.0))
+    env.process(job("high", 3.0, 0, 4.0))
+    env.process(job("same", 5.0, 0, 1.0))  # not strictly better than "high": it waits
+    env.run()
+    assert done == {"high": (7.0, 0.0), "same": (8.0, 0.0), "low": (15.0, 5.0)}
+    assert preemption.preemptions == 1 and replica.busy == 0
+
+
+def test_a_crash_fails_a_preempted_request_waiting_to_resume() -> None:
+    env = simpy.Environment()
+    replica = Replica(1)
+    preemption = Preemption(env)
+    outcome: dict[str, float | None] = {}
+
+    def low() -> Any:
+        assert preemption.acquire(replica, 1) is None
+        outcome["low"] = yield from preemption.serve(replica, 1, 10.0)
+
+    def high() -> Any:
+        yield env.timeout(2.0)
+        assert preemption.acquire(replica, 0) is None
+        yield from preemption.serve(replica, 0, 5.0)
+
+    def fault() -> Any:
+        yield env.timeout(4.0)
+        crash(replica)
+
+    for process in (low(), high(), fault()):
+        env.process(process)
+    env.run()
+    assert outcome == {"low": None}
+
+
+def test_equal_priorities_change_nothing() -> None:
+    """Classes that all share one priority (and preemptive: true without distinct priorities)
+    give the run without priorities, byte for byte."""
+    plain = [{"name": "a", "weight": 1}, {"name": "b", "weight": 3}]
+    same = [{**cls, "priority": 4} for cls in plain]
+    results = []
+    for candidate in (spec(60, EXP10, plain), spec(60, EXP10, same, preemptive=True)):
+        data = json_safe(simulate(candidate, seed=SEED, requests=3000).to_dict())
+        data.pop("wall_time_s", None)
+        results.append(json.dumps(data, sort_keys=True))
+    assert results[0] == results[1]
+
+
+# --------------------------------------------------------------------------- vs Cobham
+
+
+def test_mm1_nonpreemptive_each_class_ci_covers_cobham() -> None:
+    result = simulate(spec(80, EXP10, TWO), seed=SEED, requests=20_000, replications=10)
+    gold, bronze = (
+        PriorityClass(rate, 10.0, 1.0, priority)
+        for rate, priority in zip(TWO_RATES, (0, 2), strict=True)
+    )
+    waits = mg1_nonpreemptive([gold, bronze])
+    assert_classes_cover(result, {"gold": waits[0] + 10, "bronze": waits[1] + 10})
+
+
+def test_mg1_nonpreemptive_deterministic_three_classes_ci_covers_cobham() -> None:
+    classes = [
+        {"name": "checkout", "weight": 2, "priority": 0},
+        {"name": "browse", "weight": 5, "priority": 1},
+        {"name": "export", "weight": 1, "priority": 2},
+    ]
+    rate = 80.0  # ρ = 0.8 at 10 ms
+    constant = {"dist": "constant", "mean_ms": 10}
+    result = simulate(spec(rate, constant, classes), seed=SEED, requests=20_000, replications=10)
+    refs = [
+        PriorityClass(rate / 8 * cls["weight"] / 1000, 10.0, 0.0, cls["priority"])
+        for cls in classes
+    ]
+    waits = mg1_nonpreemptive(refs)
+    assert_classes_cover(
+        result, {cls["name"]: w + 10 for cls, w in zip(classes, waits, strict=True)}
+    )
+
+
+@pytest.mark.parametrize(
+    "service",
+    [EXP10, {"dist": "gamma", "mean_ms": 10, "cv": 0.5}],  # M/M/1 and M/E4/1
+    ids=["exponential", "erlang-4"],
+)
+def test_mg1_preemptive_resume_each_class_ci_covers_cobham(service: dict[str, Any]) -> None:
+    scv = 1.0 if service["dist"] == "exponential" else 0.25
+    result = simulate(
+        spec(80, service, TWO, preemptive=True), seed=SEED, requests=20_000, replications=10
+    )
+    refs = [
+        PriorityClass(rate, 10.0, scv, priority)
+        for rate, priority in zip(TWO_RATES, (0, 2), strict=True)
+    ]
+    times = mg1_preemptive_resume(refs)
+    assert_classes_cover(result, {"gold": times[0], "bronze": times[1]})
+    assert result.components["api"].details["preemptions"] > 0
+
+
+def test_mmc_nonpreemptive_three_servers_ci_covers_cobham() -> None:
+    rate = 240.0  # three slots of 10 ms: ρ = 0.8
+    result = simulate(
+        spec(rate, EXP10, TWO, concurrency=3), seed=SEED, requests=20_000, replications=10
+    )
+    refs = [
+        PriorityClass(rate * share / 1000, 10.0, 1.0, priority)
+        for share, priority in ((3 / 8, 0), (5 / 8, 2))
+    ]
+    waits = mmc_nonpreemptive(refs, 3)
+    assert_classes_cover(result, {"gold": waits[0] + 10, "bronze": waits[1] + 10})
+
+
+# --------------------------------------------------------------------------- spec
+
+
+@pytest.mark.parametrize(
+    ("priority", "message"),
+    [
+        (10, "must be at most 9 (got 10)"),
+        (-1, "must be at least 0 (got -1)"),
+        ("high", "input should be a valid integer"),
+    ],
+)
+def test_a_bad_priority_names_its_key(priority: Any, message: str) -> None:
+    classes = [{"name": "a", "priority": priority}]
+    with pytest.raises(SpecError) as caught:
+        spec(10, EXP10, classes)
+    text = str(caught.value)
+    assert "workload.classes[0].priority" in text and message in text, text
+
+
+def test_preemptive_must_be_a_boolean() -> None:
+    with pytest.raises(SpecError) as caught:
+        spec(10, EXP10, TWO, preemptive="sometimes")
+    assert "components.api.preemptive" in str(caught.value)
