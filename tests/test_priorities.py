@@ -24,7 +24,6 @@ from scaleplan.engine import simulate
 from scaleplan.engine.preemption import Preemption
 from scaleplan.engine.protocol import Replica, acquire, crash, release
 from scaleplan.engine.waiting import PriorityLine
-from scaleplan.errors import SpecError
 from scaleplan.formatting import json_safe
 from scaleplan.spec import ArchitectureSpec, parse_spec
 
@@ -239,28 +238,3 @@ def test_mmc_nonpreemptive_three_servers_ci_covers_cobham() -> None:
     ]
     waits = mmc_nonpreemptive(refs, 3)
     assert_classes_cover(result, {"gold": waits[0] + 10, "bronze": waits[1] + 10})
-
-
-# --------------------------------------------------------------------------- spec
-
-
-@pytest.mark.parametrize(
-    ("priority", "message"),
-    [
-        (10, "must be at most 9 (got 10)"),
-        (-1, "must be at least 0 (got -1)"),
-        ("high", "input should be a valid integer"),
-    ],
-)
-def test_a_bad_priority_names_its_key(priority: Any, message: str) -> None:
-    classes = [{"name": "a", "priority": priority}]
-    with pytest.raises(SpecError) as caught:
-        spec(10, EXP10, classes)
-    text = str(caught.value)
-    assert "workload.classes[0].priority" in text and message in text, text
-
-
-def test_preemptive_must_be_a_boolean() -> None:
-    with pytest.raises(SpecError) as caught:
-        spec(10, EXP10, TWO, preemptive="sometimes")
-    assert "components.api.preemptive" in str(caught.value)
