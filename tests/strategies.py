@@ -9,8 +9,9 @@ features drawn:
 
 - ``service`` and ``worker_pool``: replicas, concurrency, ``queue_limit``, every service-time
   distribution, sequential or ``parallel`` calls with probabilities, ``hold_during_calls``,
-  ``dispatch`` policy, ``error_probability``, ``load_shedding``, ``autoscale``, ``failures`` and
-  ``zones``; per call ``timeout_ms``, ``retries``, ``circuit_breaker`` and ``bulkhead``;
+  ``dispatch`` policy, ``error_probability``, ``load_shedding``, ``autoscale``, ``failures``,
+  ``zones`` and ``preemptive``; per call ``timeout_ms``, ``retries``, ``circuit_breaker`` and
+  ``bulkhead``;
 - ``load_balancer`` of each policy, one target or several weighted ones, with or without a
   service time;
 - ``database``: shards (hash or range), key popularity (uniform, Zipf, hot keys), read/write
@@ -19,7 +20,7 @@ features drawn:
   restarts), in front of a service, a database or a load balancer;
 - ``edge``; ``queue`` with its worker pool; ``topic`` with one to three subscriptions;
 - the workload: Poisson, constant, bursty or diurnal arrivals, warm-up, request classes with
-  entries of their own; chaos events (kills, zone outages, added latency, dropped
+  entries and priorities of their own; chaos events (kills, zone outages, added latency, dropped
   dependencies) inside the run.
 
 The load is set from the analytic bottleneck bound (:func:`scaleplan.analytic.bottleneck`):
@@ -74,6 +75,7 @@ FEATURES = frozenset(
         "failures",
         "zones",
         "autoscale_with_failures",
+        "preemptive",
         # per call
         "timeout",
         "retries",
@@ -97,6 +99,7 @@ FEATURES = frozenset(
         "constant",
         "trace",
         "classes",
+        "priorities",
         "chaos",
         "empirical",
     }
@@ -306,6 +309,8 @@ class _Builder:
             component["error_probability"] = self.draw(st.sampled_from([0.001, 0.01, 0.05]))
         if self.chance("load_shedding", 0.15):
             component["load_shedding"] = {"max_wait_ms": _ms(self.draw, 5, 500)}
+        if self.chance("preemptive", 0.2):
+            component["preemptive"] = True
         autoscaled = self.chance("autoscale", 0.2)
         if autoscaled:
             low = self.draw(st.integers(1, replicas))
@@ -669,11 +674,13 @@ def architectures(
     if chance("classes", 0.2):
         candidates = [name for name, c in components.items() if c["kind"] != "worker_pool"]
         count = draw(st.integers(2, 3))
+        prioritised = chance("priorities", 0.6)
         data["workload"]["classes"] = [
             {
                 "name": f"class{index + 1}",
                 "weight": draw(st.sampled_from([1.0, 3.0])),
                 **({"entry": draw(st.sampled_from(candidates))} if index else {}),
+                **({"priority": draw(st.integers(0, 3))} if prioritised else {}),
             }
             for index in range(count)
         ]
