@@ -32,7 +32,7 @@ from simpy.events import Timeout
 from scaleplan.distributions import Distribution
 from scaleplan.engine.autoscale import Autoscaler
 from scaleplan.engine.policies import POLICIES, Policy
-from scaleplan.engine.preemption import Preemption, take_slot
+from scaleplan.engine.preemption import Preemption
 from scaleplan.engine.protocol import (
     FAILED,
     OK,
@@ -42,6 +42,7 @@ from scaleplan.engine.protocol import (
     Station,
     StreamFactory,
     Visit,
+    acquire,
     full,
     release,
     service_times,
@@ -277,7 +278,11 @@ class ServiceStation(Station):
         if not holding:
             if self.queue_limit is not None and full(replica, self.queue_limit):
                 return self._refused(replica, request, version, arrived, REJECTED)
-            turn = take_slot(self.preemption, replica, env, request.priority)
+            turn = (
+                acquire(replica, env, request.priority)
+                if self.preemption is None
+                else self.preemption.acquire(replica, request.priority)
+            )
             if turn is not None:
                 # The slot is handed over by release() (True), or the replica crashed (False).
                 if not (yield turn):
