@@ -9,10 +9,13 @@ priority.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
+import numpy as np
 import pytest
 import simpy
+from scipy import stats
 
 from scaleplan.analytic.priorities import (
     PriorityClass,
@@ -22,7 +25,7 @@ from scaleplan.analytic.priorities import (
 )
 from scaleplan.engine import simulate
 from scaleplan.engine.preemption import Preemption
-from scaleplan.engine.protocol import Replica, acquire, crash, release
+from scaleplan.engine.protocol import Observer, Replica, acquire, crash, release
 from scaleplan.engine.waiting import PriorityLine
 from scaleplan.formatting import json_safe
 from scaleplan.spec import ArchitectureSpec, parse_spec
@@ -238,3 +241,63 @@ def test_mmc_nonpreemptive_three_servers_ci_covers_cobham() -> None:
     ]
     waits = mmc_nonpreemptive(refs, 3)
     assert_classes_cover(result, {"gold": waits[0] + 10, "bronze": waits[1] + 10})
+
+
+class _JobTimes(Observer):
+    """Each job's time from its request's arrival to the end of its work, per replication and
+    class (a replication is told by its environment)."""
+
+    def __init__(self) -> None:
+        self.times: dict[tuple[int, int], list[float]] = {}
+        self.envs: list[Any] = []  # kept alive, so that each replication is told apart
+
+    def on_served(self, station: Any, replica: Any, request: Any, *_: Any) -> None:
+        if station.name == "workers":
+            if not self.envs or self.envs[-1] is not station.env:
+                self.envs.append(station.env)
+            key = (len(self.envs), request.class_index)
+            self.times.setdefault(key, []).append(station.env.now - request.arrived)
+
+
+def test_a_broker_backlog_is_served_by_priority() -> None:
+    """Jobs published to a queue wait in their worker pool's line: one worker, exponential
+    10 ms, 80 jobs/s (ρ = 0.8) make an M/M/1 non-preemptive priority queue of jobs."""
+    data = {
+        "name": "priority-jobs",
+        "entry": "api",
+        "workload": {"rate_per_s": 80, "classes": TWO},
+        "components": {
+            "api": {
+                "kind": "service",
+                "concurrency": 64,
+                "service_time": {"dist": "constant", "mean_ms": 0.01},
+                "calls": [{"to": "jobs"}],
+            },
+            "jobs": {"kind": "queue", "consumer": "workers"},
+            "workers": {"kind": "worker_pool", "service_time": EXP10},
+        },
+    }
+    watch = _JobTimes()
+    simulate(parse_spec(data), seed=SEED, requests=8_000, replications=8, observers=[watch])
+    refs = [
+        PriorityClass(rate, 10.0, 1.0, priority)
+        for rate, priority in zip(TWO_RATES, (0, 2), strict=True)
+    ]
+    # A job's time is the api's 0.01 ms, its wait for a worker and its service.
+    expected = [w + 10 + 0.01 for w in mg1_nonpreemptive(refs)]
+    for index, value in enumerate(expected):
+        means = [
+            1e3 * float(np.mean(times))
+            for (_, class_index), times in watch.times.items()
+            if class_index == index
+        ]
+        assert len(means) == 8
+        interval = t_interval(means)
+        assert covers(interval, value), (TWO[index]["name"], interval, value)
+
+
+def t_interval(values: list[float]) -> tuple[float, float]:
+    """Student-t 95% interval for the mean of independent replicate values."""
+    x = np.asarray(values, dtype=float)
+    half = float(stats.t.ppf(0.975, x.size - 1)) * float(x.std(ddof=1)) / math.sqrt(x.size)
+    return float(x.mean()) - half, float(x.mean()) + half
