@@ -11,7 +11,7 @@ features drawn:
   distribution, sequential (with exits) or ``parallel`` calls with probabilities,
   ``hold_during_calls``,
   ``dispatch`` policy, ``error_probability``, ``load_shedding``, ``autoscale``, ``failures`` and
-  ``zones``; a service's ``discipline`` (``lifo``, or ``ps`` with or without an
+  ``zones``, ``preemptive``; a service's ``discipline`` (``lifo``, or ``ps`` with or without an
   ``admission_limit``); per call ``timeout_ms``, ``retries``, ``circuit_breaker`` and ``bulkhead``;
 - ``load_balancer`` of each policy, one target or several weighted ones (services, or any
   kind as a whole component), with or without a service time;
@@ -21,7 +21,7 @@ features drawn:
   restarts), in front of a service, a database or a load balancer;
 - ``edge``; ``queue`` with its worker pool; ``topic`` with one to three subscriptions;
 - the workload: Poisson, constant, bursty or diurnal arrivals, warm-up, request classes with
-  entries of their own; chaos events (kills, zone outages, added latency, dropped
+  entries and priorities of their own; chaos events (kills, zone outages, added latency, dropped
   dependencies) inside the run.
 
 The load is set from the analytic bottleneck bound (:func:`scaleplan.analytic.bottleneck`):
@@ -78,6 +78,7 @@ FEATURES = frozenset(
         "autoscale_with_failures",
         "lifo",
         "ps",
+        "preemptive",
         # per call
         "timeout",
         "retries",
@@ -104,6 +105,7 @@ FEATURES = frozenset(
         "constant",
         "trace",
         "classes",
+        "priorities",
         "chaos",
         "empirical",
     }
@@ -327,6 +329,9 @@ class _Builder:
             component["error_probability"] = self.draw(st.sampled_from([0.001, 0.01, 0.05]))
         if self.chance("load_shedding", 0.15):
             component["load_shedding"] = {"max_wait_ms": _ms(self.draw, 5, 500)}
+        # Preemption takes a slot from a request; under ps the admitted share the processors.
+        if component.get("discipline") != "ps" and self.chance("preemptive", 0.2):
+            component["preemptive"] = True
         autoscaled = self.chance("autoscale", 0.2)
         if autoscaled:
             low = self.draw(st.integers(1, replicas))
@@ -696,11 +701,13 @@ def architectures(
     if chance("classes", 0.2):
         candidates = [name for name, c in components.items() if c["kind"] != "worker_pool"]
         count = draw(st.integers(2, 3))
+        prioritised = chance("priorities", 0.6)
         data["workload"]["classes"] = [
             {
                 "name": f"class{index + 1}",
                 "weight": draw(st.sampled_from([1.0, 3.0])),
                 **({"entry": draw(st.sampled_from(candidates))} if index else {}),
+                **({"priority": draw(st.integers(0, 3))} if prioritised else {}),
             }
             for index in range(count)
         ]

@@ -254,6 +254,18 @@ BAD_KEYS = [
         "must be at most 1 (got 1.5)",
     ),
     (
+        "api.preemptive",
+        "sometimes",
+        "components.api.preemptive",
+        "input should be a valid boolean, unable to interpret input (got 'sometimes')",
+    ),
+    (
+        "workers.preemptive",
+        "sometimes",
+        "components.workers.preemptive",
+        "input should be a valid boolean, unable to interpret input (got 'sometimes')",
+    ),
+    (
         "api.load_shedding.max_wait_ms",
         0,
         "components.api.load_shedding.max_wait_ms",
@@ -428,6 +440,26 @@ def test_bad_pattern_key_names_key_path_and_what_was_found(
     assert lines_of(caught.value) == [f"{SOURCE}: {where}: {message}"]
 
 
+@pytest.mark.parametrize(
+    ("priority", "message"),
+    [
+        (10, "must be at most 9 (got 10)"),
+        (-1, "must be at least 0 (got -1)"),
+        ("first", "input should be a valid integer, unable to parse string as an integer"),
+    ],
+)
+def test_a_bad_class_priority_names_its_key_path(priority: Any, message: str) -> None:
+    data = valid()
+    data["workload"]["classes"] = [
+        {"name": "gold", "priority": 0},
+        {"name": "x", "priority": priority},
+    ]
+    with pytest.raises(SpecError) as caught:
+        parse_spec(data, source=SOURCE)
+    (line,) = lines_of(caught.value)
+    assert line.startswith(f"{SOURCE}: workload.classes[1].priority: {message}"), line
+
+
 # --------------------------------------------------------------------------- gaps found and closed
 
 
@@ -495,4 +527,16 @@ def test_a_ps_admission_limit_below_the_processors_is_refused() -> None:
     assert lines_of(caught.value) == [
         f"{SOURCE}: components.pay: admission_limit must be at least concurrency, the "
         "processors it shares (got 2 < 4)"
+    ]
+
+
+def test_preemption_under_processor_sharing_is_refused() -> None:
+    data = valid()
+    data["components"]["pay"].update(discipline="ps", preemptive=True)
+    with pytest.raises(SpecError) as caught:
+        parse_spec(data, source=SOURCE)
+    assert lines_of(caught.value) == [
+        f"{SOURCE}: components.pay: preemptive applies to a replica whose slots serve one "
+        "request each at full speed; under discipline ps the admitted requests already share "
+        "the processors (got discipline 'ps' with preemptive: true)"
     ]

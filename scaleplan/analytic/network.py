@@ -68,6 +68,7 @@ from typing import Any
 import networkx as nx
 from scipy.integrate import quad
 
+from scaleplan.analytic.class_waits import ClassWaits, class_waits
 from scaleplan.analytic.disciplines import ps_station
 from scaleplan.analytic.queues import (
     StationMetrics,
@@ -164,6 +165,9 @@ class _Station:
     children: list[_Child] = field(default_factory=list)
     unstable_reason: str = ""  # the whole reason, when the generic one does not fit
     capacity_note: str = ""  # said after the capacity in the generic reason
+    # A slot station's queue as solved: (arrival rate per queue, ca², mean holding time,
+    # its scv, servers per queue), for the per-class waits under priorities.
+    queue: tuple[float, float, float, float, int] | None = None
 
     @property
     def load(self) -> float:
@@ -303,7 +307,11 @@ def estimate(spec: ArchitectureSpec, *, rate_per_s: float | None = None) -> Simu
 
     exact = not ctx.flows.notes and not unmodelled
     outcomes = _outcomes(ctx, order) if any(ctx.flows.failure.values()) else None
-    return _result(ctx, stations, warnings, exact, outcomes)
+    by_class = class_waits(ctx, order, stations)
+    if by_class is not None:
+        warnings.extend(by_class.warnings)
+        exact = exact and len(by_class.warnings) == 1  # only the note of what was done
+    return _result(ctx, stations, warnings, exact, outcomes, by_class)
 
 
 def bottleneck(spec: ArchitectureSpec, rate_per_s: float | None = None) -> tuple[float, str]:
@@ -545,7 +553,7 @@ def slot_station(
     if not metrics.exact and not surrogate and ca2 == 1.0:
         notes.append(f"{name}: {metrics.method} (service scv {scv:.3g})")
     job_s = holding_s + (0.0 if surrogate else calls)
-    return _Station(
+    station = _Station(
         name,
         arrival_rate,
         utilization,
@@ -561,6 +569,8 @@ def slot_station(
         replicas=float(replicas),
         capacity=capacity,
     )
+    station.queue = (queue_rate, ca2, holding_s, scv, servers)
+    return station
 
 
 def _queue(
@@ -954,6 +964,7 @@ def _result(
     warnings: list[str],
     modelled: bool,
     outcomes: Mapping[str, _Outcome] | None,
+    by_class: ClassWaits | None = None,
 ) -> SimulationResult:
     spec, graph, rate = ctx.spec, ctx.graph, ctx.rate
     entries = spec.entries()
@@ -984,14 +995,21 @@ def _result(
             f"{1 - completed:.3%} of requests fail (error_probability, after retries): the "
             "end-to-end latency and throughput are those of the requests that complete"
         )
+    # Each class's mean: its entry's, moved by its waits under priorities.
+    class_ms = {
+        name: entry_ms[entry] + (shown(by_class.entry_delta_s[name]) if by_class else 0.0)
+        for name, entry, _ in entries
+    }
     if stable and completed > 0:
         mean_ms = math.fsum(
-            share * (outcomes[entry][0] / completed if outcomes else 1.0) * entry_ms[entry]
-            for _, entry, share in entries
+            share * (outcomes[entry][0] / completed if outcomes else 1.0) * class_ms[name]
+            for name, entry, share in entries
         )
     else:
         mean_ms = math.nan
-    percentiles = _exact_percentiles(ctx, stations) if stable else None
+    # Priorities reorder the queues: FIFO's percentiles no longer hold there.
+    fifo = by_class is None or not by_class.prioritised
+    percentiles = _exact_percentiles(ctx, stations) if stable and fifo else None
 
     components: dict[str, ComponentResult] = {}
     for name in graph:
@@ -1041,7 +1059,13 @@ def _result(
         unstable = Unstable(component=worst.name, factor=worst.load, reason=reason)
     classes = {}
     if spec.workload.classes:
-        classes = {name: _point(shown(stations[entry].span_s)) for name, entry, _ in entries}
+        if by_class is None:
+            classes = {name: _point(shown(stations[entry].span_s)) for name, entry, _ in entries}
+        else:
+            classes = {
+                name: _point(shown(stations[entry].span_s + by_class.entry_delta_s[name]))
+                for name, entry, _ in entries
+            }
 
     if len(queueing) == 1:
         model = stations[queueing[0]].method

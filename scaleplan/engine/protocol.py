@@ -9,7 +9,8 @@
   replicas that served it and the errors it met. Whatever SimPy process runs a part of its
   path (a call with a timeout, a parallel branch), the same object is passed on, so what
   happened to a request is read from the request, never from the process that runs it.
-- **A replica** (:class:`Replica`) is a counter of busy slots and a FIFO of waiting events;
+- **A replica** (:class:`Replica`) is a counter of busy slots and a line of waiting events
+  (FIFO within a priority, :mod:`scaleplan.engine.waiting`);
   :func:`acquire` and :func:`release` are the only code that takes and frees a slot.
 - **A station** (:class:`Station`) is the base of every component kind.
 - **Observers** (:class:`Observer`) watch a run without changing it: registered before the
@@ -33,6 +34,7 @@ from simpy.events import Event, Timeout
 
 from scaleplan.distributions import Distribution
 from scaleplan.engine.streams import buffered
+from scaleplan.engine.waiting import PriorityLine, prioritised
 
 __all__ = [
     "FAILED",
@@ -71,6 +73,9 @@ class Request:
     Asynchronous work gets a request of its own: a job that a queue or a topic delivers lives
     on after the request that published it has been answered, with its own redeliveries and
     outcome, so the broker gives it a child request (``parent`` is the publishing request).
+    ``priority`` is its class's priority when the workload's classes have different ones
+    (smaller is served first, in every waiting line: :mod:`scaleplan.engine.waiting`), else 0.
+
     The publishing request's ``versions`` and ``errors`` therefore cover what its client
     waited for, and a job's cover the job.
     """
@@ -83,6 +88,7 @@ class Request:
         "errors",
         "id",
         "parent",
+        "priority",
         "versions",
     )
 
@@ -93,9 +99,11 @@ class Request:
         arrived: float = 0.0,
         deadline: float | None = None,
         parent: Request | None = None,
+        priority: int = 0,
     ):
         self.id = id
         self.class_index = class_index
+        self.priority = priority
         self.arrived = arrived
         self.deadline = deadline
         self.parent = parent
@@ -115,7 +123,7 @@ class Request:
 
     def job(self) -> Request:
         """A child request for asynchronous work this request hands off (a published job)."""
-        return Request(self.id, self.class_index, self.arrived, parent=self)
+        return Request(self.id, self.class_index, self.arrived, parent=self, priority=self.priority)
 
     def __repr__(self) -> str:
         return (
@@ -174,13 +182,14 @@ StreamFactory = Callable[[str], np.random.Generator]
 
 
 class Replica:
-    """One replica: ``concurrency`` slots and its own FIFO queue of waiting requests.
+    """One replica: ``concurrency`` slots and its own queue of waiting requests (FIFO within a
+    priority level, the smallest level first: :mod:`scaleplan.engine.waiting`).
 
     Replicas do not use ``simpy.Resource``: a replica is a counter of busy slots and a FIFO of
     waiting events, which is what a Resource does, without the two extra events per request
     (request and release) that made the engine slower than a hand-written model. A slot freed
     with requests waiting is handed straight to the first of them (:func:`release`), so the
-    order is strictly FIFO.
+    order is strictly FIFO within a priority.
 
     With ``lifo`` the slot goes to the most recently arrived waiting request instead
     (non-preemptive last-come-first-served; ``discipline: lifo``).
@@ -208,7 +217,8 @@ class Replica:
     def __init__(self, concurrency: int, zone: str = "", lifo: bool = False):
         self.concurrency = concurrency
         self.busy = 0
-        self.queue: deque[Event] = deque()
+        # A deque until a request of a priority other than 0 waits here (then a PriorityLine).
+        self.queue: deque[Event] | PriorityLine = deque()
         self.lifo = lifo
         self.up = True
         self.epoch = 0
@@ -225,15 +235,19 @@ class Replica:
         return self.busy + len(self.queue)
 
 
-def acquire(replica: Replica, env: simpy.Environment) -> Event | None:
+def acquire(replica: Replica, env: simpy.Environment, priority: int = 0) -> Event | None:
     """Take a slot of ``replica``: ``None`` when one was free (it is taken), else the event to
-    wait for, queued FIFO; it succeeds with ``True`` when :func:`release` hands the slot over,
-    ``False`` when the replica crashed meanwhile (:func:`crash`)."""
+    wait for, queued by ``priority`` (smaller first) and FIFO within it; it succeeds with
+    ``True`` when :func:`release` hands the slot over, ``False`` when the replica crashed
+    meanwhile (:func:`crash`)."""
     if replica.busy < replica.concurrency:
         replica.busy += 1
         return None
     turn = Event(env)
-    replica.queue.append(turn)
+    if priority:
+        prioritised(replica).append(turn, priority)
+    else:  # a deque, or a PriorityLine's level 0
+        replica.queue.append(turn)
     return turn
 
 
@@ -344,16 +358,17 @@ class Station:
         return {}
 
     def serve_simple(
-        self, replica: Replica, service_s: Iterator[float]
+        self, replica: Replica, service_s: Iterator[float], priority: int = 0
     ) -> Generator[Any, Any, float]:
-        """Wait for a slot, hold it for one service time, release it; returns the wait (s).
+        """Wait for a slot (by ``priority``, the request's), hold it for one service time,
+        release it; returns the wait (s).
 
         For kinds whose own work is a plain delay; a service's hot path is inlined in
         :meth:`ServiceStation.serve` instead.
         """
         env = self.env
         arrived = env.now
-        turn = acquire(replica, env)
+        turn = acquire(replica, env, priority)
         if turn is not None:
             yield turn
         waited = env.now - arrived

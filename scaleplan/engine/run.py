@@ -359,6 +359,8 @@ def _arrivals(
     arrival_times, station_lists = ledger.arrival_times, ledger.station_lists
     state, stop, stopped = ledger.state, ledger.stop, ledger.stopped
     entry_stations, choose_class = _class_chooser(plan.spec, model.stations, streams)
+    # Each class's priority, carried by its requests to every queue (all 0: FIFO everywhere).
+    priorities = plan.spec.class_priorities() or (0,) * len(entry_stations)
     gap_iter = gaps(plan.spec.workload, streams("arrivals"), plan.rate)
     arrived = 0
     since_flush = 0
@@ -373,7 +375,8 @@ def _arrivals(
             env.process(request(entry0, Request(arrived, 0, now)))
         else:
             index = int(next(choose_class))
-            env.process(request(entry_stations[index], Request(arrived, index, now)))
+            job = Request(arrived, index, now, priority=priorities[index])
+            env.process(request(entry_stations[index], job))
         arrival_times.append(now)
         arrived += 1
         state.in_flight += 1

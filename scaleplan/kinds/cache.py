@@ -282,7 +282,7 @@ class CacheStation(Station):
             done = env.now
             self.records.append((done, 0.0, 0.0, 0.0, done - arrived))
             return status
-        waited = yield from self.serve_simple(replica, self.lookup_s)
+        waited = yield from self.serve_simple(replica, self.lookup_s, request.priority)
         own = env.now - arrived - waited
         self.lookups += 1
         hit, key = self.hit()

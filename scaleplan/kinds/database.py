@@ -226,7 +226,7 @@ class ShardStation(Station):
             request.error(self.name, REJECTED)
             return REJECTED
         epoch = node.epoch
-        turn = acquire(node, env)
+        turn = acquire(node, env, request.priority)
         if turn is not None and not (yield turn):  # the node crashed while we waited
             return self.fail(request)
         started = env.now

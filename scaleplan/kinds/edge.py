@@ -70,7 +70,7 @@ class EdgeStation(Station):
     def visit(self, request: Request) -> Visit:
         env = self.env
         arrived = env.now
-        waited = yield from self.serve_simple(self.replicas[0], self.edge_s)
+        waited = yield from self.serve_simple(self.replicas[0], self.edge_s, request.priority)
         own = env.now - arrived - waited
         status = OK
         if next(self.answered) < self.spec.share:

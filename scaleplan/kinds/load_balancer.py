@@ -165,7 +165,9 @@ class LoadBalancerStation(Station):
         arrived = env.now
         waited = own = 0.0
         if self.service_s is not None:
-            waited = yield from self.serve_simple(self.replicas[0], self.service_s)
+            waited = yield from self.serve_simple(
+                self.replicas[0], self.service_s, request.priority
+            )
             own = env.now - arrived - waited
         assert self.policy is not None
         if not self.endpoints:  # no healthy replica behind the balancer

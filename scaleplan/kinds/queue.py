@@ -28,6 +28,7 @@ from pydantic import (
 from simpy.events import Event, Timeout
 
 from scaleplan.distributions import Distribution
+from scaleplan.engine.preemption import take_slot
 from scaleplan.engine.protocol import (
     FAILED,
     OK,
@@ -37,7 +38,6 @@ from scaleplan.engine.protocol import (
     Station,
     StreamFactory,
     Visit,
-    acquire,
     service_times,
 )
 from scaleplan.kinds.base import ComponentKind, FailureModel, unit_availability
@@ -183,7 +183,7 @@ class Broker(Station):
         first_wait = None
         while True:
             queued = env.now
-            turn = acquire(pool, env)
+            turn = take_slot(consumer.preemption, pool, env, job.priority)
             if turn is not None:
                 self.depth += 1
                 yield turn

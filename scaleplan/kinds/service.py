@@ -33,6 +33,7 @@ from simpy.events import Timeout
 from scaleplan.distributions import Distribution
 from scaleplan.engine.autoscale import Autoscaler
 from scaleplan.engine.policies import POLICIES, Policy
+from scaleplan.engine.preemption import Preemption
 from scaleplan.engine.protocol import (
     FAILED,
     OK,
@@ -127,6 +128,15 @@ class ServiceSpec(_ComponentBase):
     error_probability: Probability = Field(
         default=0.0, description="share of requests that fail after being served"
     )
+    preemptive: bool = Field(
+        default=False,
+        description=(
+            "a higher-priority arrival interrupts a lower-priority request in service, which "
+            "resumes later where it stopped (preemptive-resume); only the replica's own work "
+            "is interrupted, never a request waiting on its calls; no effect unless the "
+            "workload's classes have different priorities"
+        ),
+    )
     load_shedding: LoadSheddingSpec | None = None
     autoscale: AutoscaleSpec | None = None
     failures: FailureSpec | None = None
@@ -146,6 +156,12 @@ class ServiceSpec(_ComponentBase):
             raise ValueError(
                 f"admission_limit must be at least concurrency, the processors it shares "
                 f"(got {limit} < {self.concurrency})"
+            )
+        if self.preemptive and self.discipline == "ps":
+            raise ValueError(
+                "preemptive applies to a replica whose slots serve one request each at full "
+                "speed; under discipline ps the admitted requests already share the processors "
+                "(got discipline 'ps' with preemptive: true)"
             )
         return self
 
@@ -326,6 +342,7 @@ class ServiceStation(Station):
         self.calls: list[tuple[Station | None, float, Any]] = []
         self.shed = 0
         self.failed_here = 0
+        self.preemption = Preemption(env) if spec.preemptive else None
         self.dispatch: Policy = POLICIES[spec.dispatch](
             [1.0] * spec.replicas, self.replicas_load, streams(f"dispatch:{name}")
         )
@@ -389,7 +406,11 @@ class ServiceStation(Station):
         if not holding:
             if self.queue_limit is not None and full(replica, self.queue_limit):
                 return self._refused(replica, request, version, arrived, REJECTED)
-            turn = acquire(replica, env)
+            turn = (
+                acquire(replica, env, request.priority)
+                if self.preemption is None
+                else self.preemption.acquire(replica, request.priority)
+            )
             if turn is not None:
                 # The slot is handed over by release() (True), or the replica crashed (False).
                 if not (yield turn):
@@ -399,10 +420,18 @@ class ServiceStation(Station):
                     self.shed += 1
                     return self._refused(replica, request, version, arrived, REJECTED)
         started = env.now
-        if self.sharing is None:
-            yield Timeout(env, next(self.service_s) * replica.slowdown)
-        else:  # shared: it holds a processor from `started` on (scaleplan.engine.sharing)
+        if self.sharing is not None:  # it holds a processor from `started` on (engine.sharing)
             started = yield self.sharing[replica].serve(next(self.service_s) * replica.slowdown)
+        elif self.preemption is not None:
+            # interruptible; the time spent preempted counts as waiting, not service
+            paused = yield from self.preemption.serve(
+                replica, request.priority, next(self.service_s)
+            )
+            if paused is None:
+                return self._refused(replica, request, version, arrived, FAILED)
+            started += paused
+        else:
+            yield Timeout(env, next(self.service_s) * replica.slowdown)
         if replica.epoch != epoch:  # crashed while serving: the slot went with it
             return self._refused(replica, request, version, arrived, FAILED)
         served = env.now
@@ -538,6 +567,8 @@ class ServiceStation(Station):
             figures["shed"] = self.shed
         if self.failed_here:
             figures["errors"] = self.failed_here
+        if self.preemption is not None and self.preemption.preemptions:
+            figures["preemptions"] = self.preemption.preemptions
         callers = {
             caller.label: caller.figures() for _, _, caller in self.calls if caller is not None
         }

@@ -116,10 +116,24 @@ class TraceSpec(StrictModel):
         return self._times_s
 
 
+MAX_PRIORITY = 9
+
+
 class RequestClassSpec(StrictModel):
     name: str = Field(pattern=NAME_PATTERN)
     weight: PositiveFloat = 1.0
     entry: str | None = Field(default=None, description="defaults to the architecture's entry")
+    priority: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_PRIORITY,
+        description=(
+            "0..9, SMALLER is served first (as Ciw's priority classes): in every queue the "
+            "class waits in, a freed slot goes to the waiting request with the smallest "
+            "priority, first come first served within a priority; a service with "
+            "'preemptive: true' also interrupts a worse-priority request in service"
+        ),
+    )
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h)\s*$")
@@ -270,6 +284,12 @@ class ArchitectureSpec(StrictModel):
             (cls.name, cls.entry or self.entry or "", cls.weight / total)
             for cls in self.workload.classes
         ]
+
+    def class_priorities(self) -> tuple[int, ...] | None:
+        """Each request class's priority, in the order of :meth:`entries`, when the classes do
+        not all have the same one (``None``: priorities change nothing, every queue is FIFO)."""
+        priorities = tuple(cls.priority for cls in self.workload.classes)
+        return priorities if len(set(priorities)) > 1 else None
 
     def with_changes(self, changes: Mapping[str, Any]) -> ArchitectureSpec:
         """A new, re-validated spec with values set at dotted key paths.
