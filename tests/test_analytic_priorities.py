@@ -208,3 +208,13 @@ def test_equal_priorities_leave_the_estimate_as_it_was() -> None:
     assert results[0].to_dict() == results[1].to_dict()
     assert "wait_ms_by_class" not in results[1].components["api"].details
     assert not any("priorit" in warning for warning in results[1].warnings)
+
+
+def test_under_processor_sharing_every_class_gets_the_ps_sojourn() -> None:
+    """The admitted share the processors whatever their class, and without an admission limit
+    nothing waits: each class's mean is M/M/1-PS's E[S]/(1 − ρ), not Cobham's."""
+    result = estimate(one_service(discipline="ps"))
+    assert result.classes["gold"].mean == pytest.approx(10 / (1 - 0.8))
+    assert result.classes["bronze"].mean == pytest.approx(10 / (1 - 0.8))
+    limited = estimate(one_service(discipline="ps", admission_limit=2))
+    assert any("priorities are not modelled in closed form at api" in w for w in limited.warnings)

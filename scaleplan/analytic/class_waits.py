@@ -138,6 +138,13 @@ def class_waits(
         if not (station.utilization < 1 and math.isfinite(station.wait_s)):
             continue
         component = ctx.component(name)
+        if getattr(component, "discipline", "fifo") == "ps":
+            # The admitted share the processors whatever their class: without an admission
+            # limit nothing waits, so priorities change nothing; with one, only the line
+            # behind the admitted is ordered, which has no closed form here.
+            if component.admission_limit is not None:
+                left_fifo.append(name)
+            continue
         holds = bool(getattr(component, "hold_during_calls", False)) and any(
             call.made > 0 and not call.asynchronous for call in ctx.flows.calls[name]
         )
