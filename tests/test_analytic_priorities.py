@@ -218,3 +218,20 @@ def test_under_processor_sharing_every_class_gets_the_ps_sojourn() -> None:
     assert result.classes["bronze"].mean == pytest.approx(10 / (1 - 0.8))
     limited = estimate(one_service(discipline="ps", admission_limit=2))
     assert any("priorities are not modelled in closed form at api" in w for w in limited.warnings)
+
+
+def test_a_balancer_without_a_service_time_is_not_named_as_unmodelled() -> None:
+    """A balancer that forwards at once has no queue for priorities to reorder."""
+    spec = parse_spec(
+        {
+            "name": "prio-lb",
+            "entry": "lb",
+            "workload": {"rate_per_s": 80, "classes": TWO},
+            "components": {
+                "lb": {"kind": "load_balancer", "to": "api"},
+                "api": {"kind": "service", "service_time": {"dist": "exponential", "mean_ms": 10}},
+            },
+        }
+    )
+    said = " ".join(estimate(spec).warnings)
+    assert "not modelled in closed form" not in said, said

@@ -349,3 +349,11 @@ def test_a_comparison_too_large_to_finish_names_the_run_key_and_its_line(tmp_pat
         in (done.stderr)
     )
     assert "would take about" in done.stderr and "lower it or run.replications" in done.stderr
+
+
+def test_an_estimates_class_table_completes_no_requests() -> None:
+    """An estimate simulates nothing: its class table says so ("—"), it does not claim 0."""
+    estimated = scaleplan("estimate", str(EXAMPLES / "priority-classes.yaml"))
+    assert estimated.returncode == 0, estimated.stderr
+    rows = [line for line in estimated.stdout.splitlines() if line.startswith("│ checkout")]
+    assert rows and rows[0].split("│")[2].strip() == "—"

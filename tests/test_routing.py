@@ -386,3 +386,19 @@ def test_an_exit_then_a_random_balancer_is_an_exclusive_three_way_choice() -> No
     assert visit_ratios(build_graph(spec)) == pytest.approx(
         {"a": 1.0, "pick": 0.8, "b": 0.5, "c": 0.3}
     )
+
+
+def test_an_exit_without_errors_leaves_no_failure_residue() -> None:
+    """No error anywhere: the failure probability is exactly 0, not a rounding residue
+    (1 − reach − left gave 5.6e-17, printed as "failure probability 5.551e-17")."""
+    spec = architecture(
+        {
+            "a": service(1.0, calls=[{"exit": True, "probability": 0.3}, {"to": "b"}]),
+            "b": service(1.0),
+        },
+        entry="a",
+        rate_per_s=10.0,
+    )
+    flows = traffic(spec, build_graph(spec), 10.0).flows
+    assert flows.failure["a"] == 0.0
+    assert "failure_probability" not in estimate(spec).components["a"].details

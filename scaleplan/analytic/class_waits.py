@@ -133,7 +133,8 @@ def class_waits(
         if len(present) < 2 or not math.fsum(rates) > 0:
             continue
         if station.queue is None:
-            left_fifo.append(name)
+            if getattr(ctx.component(name), "capacity", 0) > 0:  # a balancer forwards at once
+                left_fifo.append(name)
             continue
         if not (station.utilization < 1 and math.isfinite(station.wait_s)):
             continue

@@ -193,10 +193,11 @@ def print_result(result: SimulationResult, console: Console = stdout) -> None:
         classes = Table(title="request classes", title_justify="left")
         for column in ("class", "completed", "mean ms", "p99 ms"):
             classes.add_column(column, justify="left" if column == "class" else "right")
+        simulated = result.method == "simulation"  # an estimate completes no requests
         for name, summary in result.classes.items():
             classes.add_row(
                 literal(name),
-                str(summary.count),
+                str(summary.count) if simulated else "—",
                 _format(summary.mean, ".2f"),
                 _format(summary.p99),
             )

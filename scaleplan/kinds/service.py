@@ -219,11 +219,12 @@ def service_traffic(
 
     own = spec.error_probability
     reach = served = 1.0 - own
-    left = 0.0  # the probability that the visit ended successfully at an exit
+    # The failure mass is summed where it arises (not 1 − what succeeds), so a visit that
+    # cannot fail gets exactly 0 rather than a rounding residue.
+    failed = own
     calls: list[Call] = []
     for call in spec.calls:
         if call.to is None:  # an exit (sequential lists only): the rest go on with 1 − p
-            left += reach * call.probability
             reach *= 1.0 - call.probability
             continue
         attempts, final, backoff = retry_figures(
@@ -231,8 +232,9 @@ def service_traffic(
         )
         made = (served if spec.parallel else reach) * call.probability
         calls.append(Call(call.to, made, call.probability, attempts, backoff, False))
+        failed += reach * call.probability * final
         reach *= 1.0 - call.probability * final
-    return calls, 1.0 - reach - left
+    return calls, failed
 
 
 def service_outcome(
