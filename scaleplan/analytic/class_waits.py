@@ -143,7 +143,7 @@ def class_waits(
             # The admitted share the processors whatever their class: without an admission
             # limit nothing waits, so priorities change nothing; with one, only the line
             # behind the admitted is ordered, which has no closed form here.
-            if component.admission_limit is not None:
+            if getattr(component, "admission_limit", None) is not None:
                 left_fifo.append(name)
             continue
         holds = bool(getattr(component, "hold_during_calls", False)) and any(
