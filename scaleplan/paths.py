@@ -215,15 +215,15 @@ _HINTS = {
     errno.ENOSPC: "no space left on the device",
     errno.EACCES: "permission denied",
     errno.EROFS: "the file system is read-only",
-    errno.EEXIST: "a file is in the way",
+    errno.EEXIST: "a part of the path is a file, not a folder",  # mkdir met a file
 }
 
 
-def output_problem(path: str | Path, error: OSError, *, kept: str = "") -> str:
+def output_problem(path: str | Path, error: OSError, *, kept: str = "", verb: str = "write") -> str:
     """One sentence for a failed write: where, why and, when given, what was kept where."""
     reason = _HINTS.get(error.errno or 0) or _reason(error)
     where = error.filename if error.filename is not None else path
-    text = f"cannot write {path}: {reason}"
+    text = f"cannot {verb} {path}: {reason}"
     if str(where) != str(path):
         text += f" ({where})"
     return text + (f"; {kept}" if kept else "")

@@ -245,3 +245,53 @@ def test_safe_name(stem: str, expected: str) -> None:
     assert safe_name(stem) == expected
     assert len(safe_name("x" * 1000)) <= 100
     assert "/" not in safe_name("a/../../b") and not safe_name("a/../../b").startswith(".")
+
+
+def test_a_scenario_named_dots_writes_its_record_under_out(tmp_path: Path) -> None:
+    from scaleplan.report.decide import record_folder
+
+    out = tmp_path / "out"
+    for stem in ("...", "..", ".", "../x", "a b[/x]"):
+        folder = record_folder(out, tmp_path / f"{stem}.yaml").resolve()
+        assert folder.is_relative_to(out.resolve()) and folder != out.resolve(), stem
+
+
+def test_decide_into_a_file_exits_2_before_any_run(tmp_path: Path) -> None:
+    scenario = ROOT / "tests" / "data" / "scenarios" / "tiny-api.yaml"
+    (tmp_path / "out").write_text("a file where a folder is expected")
+    done = scaleplan("decide", str(scenario), "-o", str(tmp_path / "out"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "cannot write" in done.stderr and "Traceback" not in done.stderr
+
+
+LONG = "x" * 300 + ".html"
+
+
+@pytest.mark.parametrize(
+    ("output", "reason"),
+    [
+        ("folder", "it is a folder; give a file name"),
+        ("file/graph.html", "a part of the path is a file, not a folder"),
+        (LONG, "the name is too long"),
+        ("/dev/full", "no space left on the device"),
+    ],
+    ids=["a-folder", "under-a-file", "too-long", "disk-full"],
+)
+def test_an_output_that_cannot_be_written_exits_2(tmp_path: Path, output: str, reason: str) -> None:
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file").write_text("x")
+    spec = str(ROOT / "data" / "architectures" / "monolith.yaml")
+    target = output if output.startswith("/") else str(tmp_path / output)
+    drawn = scaleplan("graph", spec, "--no-simulate", "-o", target)
+    assert drawn.returncode == 2, drawn.stdout + drawn.stderr
+    assert f"cannot write {target}: {reason}" in drawn.stderr
+    assert "Traceback" not in drawn.stderr
+    schema = scaleplan("schema", "-o", target)
+    assert schema.returncode == 2 and reason in schema.stderr, schema.stderr
+    # What was computed before the failure is printed, and the message says so.
+    dr = str(ROOT / "data" / "dr" / "online-shop-dr.yaml")
+    computed = scaleplan("dr", dr, "--disasters", "50", "--json", "--html", target)
+    assert computed.returncode == 2, computed.stderr
+    assert '"strategies"' in computed.stdout
+    assert f"cannot write {target}: {reason}" in computed.stderr
+    assert "; the results were printed" in computed.stderr
