@@ -12,7 +12,6 @@ values are used.
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 from typing import Annotated, Literal
@@ -28,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 from scipy.special import ndtri
+
+from scaleplan.paths import read_number_column, resolve_reference
 
 # z of the 99th percentile of the standard normal, used to fit a lognormal to p50 and p99.
 _Z99 = float(ndtri(0.99))
@@ -217,7 +218,8 @@ class Gamma(_DistributionBase):
 
 class Empirical(_DistributionBase):
     """Resampling of observed values: inline ``samples_ms`` or a CSV ``file`` (one value a row,
-    the first column; a header row is skipped). A relative ``file`` is read next to the spec."""
+    the first column; a header row is skipped). A relative ``file`` is read next to the spec,
+    and it must lie in the spec's folder tree (:mod:`scaleplan.paths`)."""
 
     dist: Literal["empirical"]
     samples_ms: tuple[PositiveFloat, ...] | None = None
@@ -232,8 +234,7 @@ class Empirical(_DistributionBase):
             raise ValueError("give either samples_ms or file")
         if self.file is not None:
             base = Path((info.context or {}).get("base_dir", "."))
-            path = Path(self.file) if Path(self.file).is_absolute() else base / self.file
-            self._loaded = _read_samples(path)
+            self._loaded = _read_samples(resolve_reference(self.file, base))
         else:
             self._loaded = tuple(self.samples_ms or ())
         if len(self._loaded) < 2:
@@ -259,25 +260,10 @@ def _read_samples(path: Path) -> tuple[float, ...]:
     if not path.is_file():
         raise ValueError(f"samples file {str(path)!r} does not exist")
     values: list[float] = []
-    with path.open(newline="") as handle:
-        for line_number, row in enumerate(csv.reader(handle), start=1):
-            if not row or not row[0].strip():
-                continue
-            try:
-                value = float(row[0])
-            except ValueError:
-                if line_number == 1:
-                    continue  # a header row
-                raise ValueError(
-                    f"{path.name} line {line_number}: not a number (got {row[0]!r})"
-                ) from None
-            if not math.isfinite(value):
-                raise ValueError(
-                    f"{path.name} line {line_number}: must be a finite number (got {value})"
-                )
-            if not value > 0:
-                raise ValueError(f"{path.name} line {line_number}: must be > 0 (got {value})")
-            values.append(value)
+    for line, value in read_number_column(path):
+        if not value > 0:
+            raise ValueError(f"{path.name} line {line}, column 1: must be > 0")
+        values.append(value)
     return tuple(values)
 
 

@@ -82,3 +82,19 @@ def json_safe(value: Any) -> Any:
     if hasattr(value, "item"):  # numpy scalars
         return json_safe(value.item())
     return str(value)
+
+
+def chart_text(value: object) -> str:
+    """User text for a plotly title, annotation, label, legend, table cell or hover text.
+
+    plotly renders a subset of HTML in all of them (``<a href>``, ``<b>``, ``<br>``), so text a
+    user wrote is escaped: it shows as written and makes no link.
+
+    Examples
+    --------
+    >>> chart_text('<a href="http://evil">x</a> & <img src=x>')
+    '&lt;a href=&quot;http://evil&quot;&gt;x&lt;/a&gt; &amp; &lt;img src=x&gt;'
+    """
+    import html
+
+    return html.escape(str(value))

@@ -152,3 +152,10 @@ def make_service_spec() -> Callable[..., ArchitectureSpec]:
 def make_chain_spec() -> Callable[..., ArchitectureSpec]:
     """``make_chain_spec(rate_per_s, [mean_ms, …], …)``: services ``s1 → s2 → …``."""
     return chain_spec
+
+
+@pytest.fixture
+def allow_files_outside(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let documents name files outside their folder tree (scaleplan.paths): for tests that
+    write a scenario in a temporary folder naming the repository's architectures."""
+    monkeypatch.setenv("SCALEPLAN_ALLOW_FILES_OUTSIDE", "1")

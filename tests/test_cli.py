@@ -330,6 +330,7 @@ def test_an_experiment_too_large_to_finish_is_refused(args: tuple[str, ...], key
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.usefixtures("allow_files_outside")  # a temporary scenario names the examples
 def test_a_comparison_too_large_to_finish_names_the_run_key_and_its_line(tmp_path: Path) -> None:
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(

@@ -16,6 +16,8 @@ from scaleplan.cli import app
 ROOT = Path(__file__).resolve().parent.parent
 MONOLITH = ROOT / "data/architectures/monolith.yaml"
 LB_CLUSTER = ROOT / "data/architectures/lb-cluster.yaml"
+# The scenarios written here sit in a temporary folder and name the repository's files.
+pytestmark = pytest.mark.usefixtures("allow_files_outside")
 runner = CliRunner()
 
 

@@ -13,6 +13,8 @@ from scaleplan.spec import ScenarioSpec, load_scenario, parse_scenario
 ROOT = Path(__file__).resolve().parent.parent
 SHOP = ROOT / "data/scenarios/online-shop.yaml"
 ARCHITECTURES = ROOT / "data/architectures"
+# The scenarios written here sit in a temporary folder and name the repository's files.
+pytestmark = pytest.mark.usefixtures("allow_files_outside")
 
 MINIMAL = f"""\
 title: Minimal

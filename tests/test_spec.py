@@ -223,7 +223,7 @@ BAD_INPUTS = [
         SPEC,
         [
             "empirical-not-a-number.yaml:7: components.api.service_time: "
-            "samples-not-a-number.csv line 4: not a number (got 'fast')"
+            "samples-not-a-number.csv line 4, column 1: not a number"
         ],
         id="empirical-csv-not-a-number",
     ),
@@ -449,7 +449,7 @@ def test_every_bad_fixture_is_in_the_table() -> None:
         (
             "empirical-not-a-number.yaml",
             "empirical-not-a-number.yaml:7: components.api.service_time: "
-            "samples-not-a-number.csv line 4: not a number (got 'fast')",
+            "samples-not-a-number.csv line 4, column 1: not a number",
         ),
         (
             "empirical-file-missing.yaml",
@@ -860,7 +860,7 @@ def test_trace_workload_reads_its_file(tmp_path: Path) -> None:
         (None, "trace.yaml: workload.trace.file: file does not exist (got 'arrivals.csv')"),
         (
             "t\n0\n1\nsoon\n",
-            "trace.yaml: workload.trace.file: arrivals.csv line 4: not a number (got 'soon')",
+            "trace.yaml: workload.trace.file: arrivals.csv line 4, column 1: not a number",
         ),
         (
             "0\n2\n1\n",
@@ -1139,6 +1139,5 @@ def test_a_trace_time_that_is_not_finite_is_refused(tmp_path: Path, cell: str) -
     with pytest.raises(SpecError) as caught:
         parse_spec(data, source="trace.yaml", base_dir=str(tmp_path))
     assert str(caught.value) == (
-        f"trace.yaml: workload.trace.file: arrivals.csv line 3: "
-        f"must be a finite number (got {cell!r})"
+        "trace.yaml: workload.trace.file: arrivals.csv line 3, column 1: must be a finite number"
     )

@@ -15,6 +15,7 @@ from scaleplan.cli import core, downtime, experiments, report
 from scaleplan.cli.app import app
 from scaleplan.cli.console import literal, stderr
 from scaleplan.errors import ScaleplanError
+from scaleplan.paths import output_problem
 
 EXIT_BAD_INPUT = 2
 __all__ = ["app", "core", "downtime", "experiments", "main", "report"]
@@ -31,6 +32,16 @@ def main() -> None:
     except ScaleplanError as error:
         stderr.print(
             f"[bold red]error:[/bold red] {literal(error)}", highlight=False, soft_wrap=True
+        )
+        sys.exit(EXIT_BAD_INPUT)
+    except OSError as error:
+        # A file that cannot be read or written and that no command foresaw: the file and
+        # the reason, not a traceback.
+        problem = output_problem(error.filename or "?", error, verb="use")
+        stderr.print(
+            f"[bold red]error:[/bold red] {literal(problem)}",
+            highlight=False,
+            soft_wrap=True,
         )
         sys.exit(EXIT_BAD_INPUT)
 

@@ -85,15 +85,20 @@ def deliver(
     html: Path | None = None,
     figure: Callable[[Any], Any] | None = None,
 ) -> None:
-    """The end of every command: the figure to ``html`` if asked, then JSON or the table."""
+    """The end of every command: JSON or the table, then the figure to ``html`` if asked.
+
+    The results come first, so that a figure that cannot be written loses nothing computed.
+    """
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
+        sys.stdout.flush()
+    else:
+        show(result)
     if html is not None and figure is not None:
         from scaleplan.views import write_html
 
-        stderr.print(f"wrote {literal(write_html(figure(result), html))}")
-    if as_json:
-        sys.stdout.write(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
-    else:
-        show(result)
+        kept = "the results were printed" + ("" if as_json else " above")
+        stderr.print(f"wrote {literal(write_html(figure(result), html, kept=kept))}")
 
 
 def verdict_status(status: str) -> str:
@@ -348,5 +353,10 @@ def schema(
     if output is None:
         sys.stdout.write(text + "\n")
     else:
-        output.write_text(text + "\n")
+        from scaleplan.paths import OutputError, output_problem
+
+        try:
+            output.write_text(text + "\n")
+        except OSError as error:
+            raise OutputError(output_problem(output, error)) from None
         stderr.print(f"wrote {literal(output)}")

@@ -25,6 +25,7 @@ from typing import Any
 
 import scaleplan
 from scaleplan.errors import ReportError
+from scaleplan.paths import OutputError, output_problem, safe_name
 
 KERNEL_NAME = "scaleplan"
 #: Seconds one cell of the template may run (the comparison is one cell).
@@ -76,8 +77,10 @@ def template_path() -> Path:
 
 
 def record_folder(out_dir: str | Path, scenario: str | Path) -> Path:
-    """Where the record of ``scenario`` goes under ``out_dir``: a folder named after the file."""
-    return Path(out_dir) / Path(scenario).stem
+    """Where the record of ``scenario`` goes under ``out_dir``: a folder named after the file,
+    made safe (:func:`scaleplan.paths.safe_name`: a file ``...yaml`` writes ``out/record``,
+    not ``out/..``)."""
+    return Path(out_dir) / safe_name(Path(scenario).stem)
 
 
 def ensure_kernel(name: str = KERNEL_NAME) -> None:
@@ -144,7 +147,10 @@ def decide(
 
     source = source.resolve()
     target = Path(folder) if folder is not None else record_folder(out_dir, source)
-    target.mkdir(parents=True, exist_ok=True)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(output_problem(target, error)) from None
     target = target.resolve()
     notebook, html, results = target / NOTEBOOK_FILE, target / HTML_FILE, target / JSON_FILE
     # A failed attempt must not leave an older record looking like its result.
@@ -186,7 +192,11 @@ def decide(
     if not results.is_file():
         raise ReportError(f"{source.name}: the template wrote no results to {results}")
     data = json.loads(results.read_text(encoding="utf-8"))
-    export_html(notebook, html, title=str(data.get("title") or source.stem))
+    try:
+        export_html(notebook, html, title=str(data.get("title") or source.stem))
+    except OSError as error:
+        kept = f"the executed notebook and its results are kept in {target}"
+        raise OutputError(output_problem(html, error, kept=kept)) from None
     return DecisionRecord(
         scenario=str(scenario),
         folder=target,

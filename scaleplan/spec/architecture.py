@@ -13,7 +13,6 @@ from __future__ import annotations
 import difflib
 import functools
 import itertools
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -34,6 +33,7 @@ from pydantic import (
 from scaleplan.errors import Problem, SpecError
 from scaleplan.kinds.registry import REGISTRY
 from scaleplan.kinds.service import ServiceSpec
+from scaleplan.paths import DataFileError, read_number_column, resolve_reference
 from scaleplan.spec.base import StrictModel
 from scaleplan.spec.components import NAME_PATTERN, ChaosEventSpec
 
@@ -387,26 +387,14 @@ def _load_trace(spec: ArchitectureSpec, source: str, base_dir: str) -> None:
     trace = spec.workload.trace
     if trace is None:
         return
-    path = Path(trace.file) if Path(trace.file).is_absolute() else Path(base_dir) / trace.file
     key = "workload.trace.file"
-    if not path.is_file():
-        raise SpecError([Problem(source, key, f"file does not exist (got {trace.file!r})")])
-    times: list[float] = []
-    for line_number, raw in enumerate(path.read_text().splitlines(), start=1):
-        cell = raw.split(",")[0].strip()
-        if not cell:
-            continue
-        try:
-            time_s = float(cell)
-        except ValueError:
-            if line_number == 1:
-                continue  # a header row
-            message = f"{path.name} line {line_number}: not a number (got {cell!r})"
-            raise SpecError([Problem(source, key, message)]) from None
-        if not math.isfinite(time_s):
-            message = f"{path.name} line {line_number}: must be a finite number (got {cell!r})"
-            raise SpecError([Problem(source, key, message)])
-        times.append(time_s)
+    try:
+        path = resolve_reference(trace.file, base_dir)
+        if not path.is_file():
+            raise DataFileError(f"file does not exist (got {trace.file!r})")
+        times = [time_s for _, time_s in read_number_column(path)]
+    except DataFileError as error:
+        raise SpecError([Problem(source, key, str(error))]) from None
     if len(times) < 2 or any(b < a for a, b in itertools.pairwise(times)):
         message = f"{path.name}: needs at least 2 arrival times in increasing order"
         raise SpecError([Problem(source, key, message)])

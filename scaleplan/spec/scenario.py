@@ -48,6 +48,7 @@ from pydantic import (
 )
 
 from scaleplan.errors import Problem, SpecError
+from scaleplan.paths import DataFileError, resolve_reference, scenario_scope
 from scaleplan.spec.architecture import (
     KINDS,
     NAME_PATTERN,
@@ -330,8 +331,10 @@ def _load_candidate(
 ) -> list[Problem]:
     where: tuple[str | int, ...] = ("candidates", index)
     if candidate.path is not None:
-        file = Path(candidate.path)
-        file = file if file.is_absolute() else Path(base_dir) / file
+        try:
+            file = resolve_reference(candidate.path, base_dir, scope=scenario_scope(base_dir))
+        except DataFileError as error:
+            return [_problem(source, (*where, "path"), str(error), lines)]
         if not file.is_file():
             return [
                 _problem(
@@ -398,6 +401,12 @@ def _resilience_problems(
     for key, load in (("dr", load_dr), ("rollout", load_rollout)):
         file = scenario.resilience_file(key)
         if file is None:
+            continue
+        try:
+            given = getattr(scenario.resilience, key)
+            resolve_reference(given, scenario.base_dir, scope=scenario_scope(scenario.base_dir))
+        except DataFileError as error:
+            problems.append(_problem(source, ("resilience", key), str(error), lines))
             continue
         if not file.is_file():
             given = getattr(scenario.resilience, key)

@@ -15,6 +15,7 @@ from scaleplan.experiments.compare import ComparisonResult
 from scaleplan.experiments.growth import RunwayResult
 from scaleplan.experiments.pull import PullResult, RampResult
 from scaleplan.experiments.sweep import SweepResult
+from scaleplan.formatting import chart_text
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -91,7 +92,7 @@ def figure_pull(result: PullResult, *, title: str | None = None) -> go.Figure:
             mode="markers",
             name="failing steps",
             marker={"symbol": "x", "size": 10, "color": SLO_COLOR},
-            text=[s.reason for s in failing],
+            text=[chart_text(s.reason) for s in failing],
             hovertemplate="%{x:.4g} requests/s: %{text}<extra></extra>",
         )
     )
@@ -99,7 +100,7 @@ def figure_pull(result: PullResult, *, title: str | None = None) -> go.Figure:
         figure.add_hline(
             y=bound,
             line={"color": SLO_COLOR, "dash": "dash"},
-            annotation_text=f"SLO {text}",
+            annotation_text=f"SLO {chart_text(text)}",
             annotation_position="top left",
         )
     low, high = result.limit_ci95
@@ -127,7 +128,7 @@ def figure_pull(result: PullResult, *, title: str | None = None) -> go.Figure:
             annotation_position="bottom left",
         )
     figure.update_layout(
-        title=title or f"{result.spec}: latency against offered load (tractor pull)",
+        title=title or f"{chart_text(result.spec)}: latency against offered load (tractor pull)",
         xaxis_title="offered load (requests/s)",
         yaxis_title="latency (ms)",
         yaxis_type="log",
@@ -176,7 +177,8 @@ def figure_pull_utilization(result: PullResult, *, title: str | None = None) -> 
     figure.add_hline(y=1.0, line={"color": BOUND_COLOR, "dash": "dash"})
     figure.update_layout(
         title=title
-        or f"{result.spec}: utilisation at the limit ({result.limit_per_s:.4g} requests/s)",
+        or f"{chart_text(result.spec)}: utilisation at the limit "
+        f"({result.limit_per_s:.4g} requests/s)",
         yaxis_title="utilisation",
         yaxis_tickformat=".0%",
         yaxis_range=[0, 1.15],
@@ -233,7 +235,7 @@ def figure_ramp(result: RampResult, *, title: str | None = None) -> go.Figure:
                 line={"color": SLO_COLOR, "dash": "dash"},
                 row=2,
                 col=1,
-                annotation_text=f"SLO {text}",
+                annotation_text=f"SLO {chart_text(text)}",
             )
     if result.broke_at is not None:
         start = result.steps[result.broke_at]["start_s"]
@@ -245,7 +247,9 @@ def figure_ramp(result: RampResult, *, title: str | None = None) -> go.Figure:
     figure.update_yaxes(type="log", row=2, col=1)
     figure.update_xaxes(title_text="simulated time (s)", row=2, col=1)
     figure.update_layout(
-        title=title or f"{result.spec}: stepped load test", template="plotly_white", height=600
+        title=title or f"{chart_text(result.spec)}: stepped load test",
+        template="plotly_white",
+        height=600,
     )
     return figure
 
@@ -285,17 +289,17 @@ def figure_sweep(
                 x=[row[x] for row in members],
                 y=[row.get(y) for row in members],
                 mode="lines+markers",
-                name=f"{color}={key}" if color else y,
+                name=chart_text(f"{color}={key}" if color else y),
                 line={"color": PALETTE[index % len(PALETTE)]},
-                text=[row.get("error") or "" for row in members],
+                text=[chart_text(row.get("error") or "") for row in members],
             )
         )
     if slo_ms is not None:
         figure.add_hline(y=slo_ms, line={"color": SLO_COLOR, "dash": "dash"}, annotation_text="SLO")
     figure.update_layout(
-        title=title or f"{result.spec}: {y} against {x}",
-        xaxis_title=x,
-        yaxis_title=y,
+        title=title or chart_text(f"{result.spec}: {y} against {x}"),
+        xaxis_title=chart_text(x),
+        yaxis_title=chart_text(y),
         template="plotly_white",
     )
     return figure
@@ -347,7 +351,7 @@ def figure_comparison(
                 figure.add_hline(
                     y=bound,
                     line={"color": SLO_COLOR, "dash": "dash"},
-                    annotation_text=f"SLO {text}",
+                    annotation_text=f"SLO {chart_text(text)}",
                 )
     sentences = [d.sentence() for d in result.differences if d.metric == metric]
     figure.update_layout(
@@ -469,7 +473,7 @@ def figure_runway(
             go.Scatter(
                 x=months,
                 y=[point["headroom"] for point in item.curve],
-                name=item.name or f"runway {index + 1}",
+                name=chart_text(item.name or f"runway {index + 1}"),
                 line={"color": color},
                 legendgroup=str(index),
             )
@@ -485,7 +489,7 @@ def figure_runway(
                     fillcolor=color,
                     opacity=0.15,
                     line={"width": 0},
-                    name=f"{item.name} (95% CI)",
+                    name=chart_text(f"{item.name} (95% CI)"),
                     legendgroup=str(index),
                     showlegend=False,
                     hoverinfo="skip",
@@ -495,7 +499,7 @@ def figure_runway(
             figure.add_vline(
                 x=item.months,
                 line={"color": color, "dash": "dot"},
-                annotation_text=f"{item.name}: {item.months:.1f} months",
+                annotation_text=chart_text(f"{item.name}: {item.months:.1f} months"),
             )
         horizon = item.horizon_months or horizon
     figure.add_hline(y=0.0, line={"color": SLO_COLOR})
@@ -541,7 +545,7 @@ def figure_decision_matrix(result: ComparisonResult, *, title: str | None = None
             ]
         )
     columns.append([f"{c.score:.2f}" for c in result.candidates])
-    columns.append(["; ".join(c.gate_reasons) or "pass" for c in result.candidates])
+    columns.append([chart_text("; ".join(c.gate_reasons) or "pass") for c in result.candidates])
     columns.append(["★" if c.name == result.recommended else "" for c in result.candidates])
     fill = [
         "#e5f5e0" if c.name == result.recommended else ("#f0f0f0" if c.gated else "white")
@@ -553,7 +557,7 @@ def figure_decision_matrix(result: ComparisonResult, *, title: str | None = None
             cells={"values": columns, "fill_color": [fill] * len(columns), "align": "left"},
         )
     )
-    figure.update_layout(title=title or f"decision matrix: {result.title}")
+    figure.update_layout(title=title or f"decision matrix: {chart_text(result.title)}")
     return figure
 
 

@@ -13,6 +13,8 @@ opens offline. Every name and description is HTML-escaped before plotly renders 
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import html
 import math
 from collections.abc import Mapping
@@ -377,9 +379,25 @@ def _layer_sizes(graph: nx.DiGraph) -> list[int]:
     return list(counts.values())
 
 
-def write_html(figure: go.Figure, path: str | Path) -> Path:
-    """Write ``figure`` as one HTML file that needs no network (plotly.js embedded)."""
+def write_html(figure: go.Figure, path: str | Path, *, kept: str = "") -> Path:
+    """Write ``figure`` as one HTML file that needs no network (plotly.js embedded).
+
+    A write that fails (a folder in the way, a missing or read-only folder, a full disk) is an
+    :class:`~scaleplan.paths.OutputError` naming the file, the reason and ``kept`` (where what
+    was computed can still be found); no half-written file is left.
+    """
+    from scaleplan.paths import OutputError, output_problem
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.write_html(path, include_plotlyjs=True, include_mathjax=False, full_html=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+        # Written in place, not renamed over: ``path`` may be a device (/dev/stdout).
+        figure.write_html(path, include_plotlyjs=True, include_mathjax=False, full_html=True)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            if path.is_file():
+                path.unlink()  # half written
+        raise OutputError(output_problem(path, error, kept=kept)) from None
     return path
