@@ -15,10 +15,11 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     field_validator,
+    model_validator,
 )
 
 from scaleplan.distributions import Distribution
-from scaleplan.engine.policies import POLICIES, Policy
+from scaleplan.engine.policies import Policy, make_policy
 from scaleplan.engine.protocol import (
     FAILED,
     OK,
@@ -33,10 +34,13 @@ from scaleplan.kinds.base import ComponentKind, FailureModel
 from scaleplan.kinds.service import ServiceStation
 from scaleplan.spec.base import StrictModel
 from scaleplan.spec.components import (
-    Policy as PolicyName,
+    D_DESCRIPTION,
+    POLICY_DESCRIPTION,
+    _ComponentBase,
+    check_d,
 )
 from scaleplan.spec.components import (
-    _ComponentBase,
+    Policy as PolicyName,
 )
 
 
@@ -53,7 +57,8 @@ class LoadBalancerSpec(_ComponentBase):
     """
 
     kind: Literal["load_balancer"]
-    policy: PolicyName = "round_robin"
+    policy: PolicyName = Field(default="round_robin", description=POLICY_DESCRIPTION)
+    d: int = Field(default=2, ge=2, description=D_DESCRIPTION)
     to: tuple[WeightedTarget, ...] = Field(min_length=1)
     service_time: Distribution | None = None
     concurrency: PositiveInt = 1024
@@ -66,6 +71,16 @@ class LoadBalancerSpec(_ComponentBase):
         if isinstance(value, list) and all(isinstance(item, str) for item in value):
             return tuple({"to": item} for item in value)
         return value
+
+    @model_validator(mode="after")
+    def _policy_options(self) -> LoadBalancerSpec:
+        check_d(self.policy, self.d, "d" in self.model_fields_set, "policy")
+        if self.policy == "join_shortest_queue" and len({t.weight for t in self.to}) > 1:
+            raise ValueError(
+                "join_shortest_queue ignores weights (the textbook rule); the targets have "
+                "different weights: use least_connections or power_of_d, which weigh them"
+            )
+        return self
 
     def edges(self) -> list[tuple[str, float, str]]:
         total = sum(target.weight for target in self.to)
@@ -107,8 +122,12 @@ class LoadBalancerStation(Station):
             self.targets.append((station, target.weight))
             station.listeners.append(self.rebuild)
         weights = self._endpoint_weights()
-        self.policy = POLICIES[self.spec.policy](
-            weights, self.endpoint_load, streams(f"dispatch:{self.name}")
+        self.policy = make_policy(
+            self.spec.policy,
+            weights,
+            self.endpoint_load,
+            streams(f"dispatch:{self.name}"),
+            self.spec.d,
         )
 
     def _endpoint_weights(self) -> list[float]:
