@@ -116,7 +116,7 @@ class ServiceSpec(_ComponentBase):
             )
         check_d(self.dispatch, self.d, "d" in self.model_fields_set, "dispatch")
         most = scale.max_replicas if scale is not None else self.replicas
-        if self.dispatch == "power_of_d" and self.d > most:
+        if "d" in self.model_fields_set and self.d > most:
             # Fewer replicas in rotation at run time (scaled in, crashed) are all compared.
             raise ValueError(
                 f"d must not exceed the replicas it samples from (got d {self.d} with "
