@@ -332,3 +332,17 @@ def test_estimate_pools_multi_slot_replicas_and_says_so() -> None:
     result = estimate(spec)
     assert any("multi-slot or non-exponential" in warning for warning in result.warnings)
     assert math.isfinite(result.latency_ms.mean)
+
+
+def test_the_explorer_offers_d_with_power_of_d_and_the_new_policies() -> None:
+    from pathlib import Path
+
+    from scaleplan.spec import load_spec
+    from scaleplan.widgets import discover_knobs
+
+    example = Path(__file__).parent.parent / "data" / "architectures" / "power-of-d.yaml"
+    knobs = {knob.key_path: knob for knob in discover_knobs(load_spec(example))}
+    d = knobs["components.lb.d"]
+    assert (d.kind, d.value, d.minimum) == ("int", 3, 2)
+    assert {"power_of_d", "join_shortest_queue"} <= set(knobs["components.lb.policy"].options)
+    assert "components.lb.d" not in {k.key_path for k in discover_knobs(balanced(2, 0.5, "random"))}

@@ -23,7 +23,13 @@ The model, per component (times are per visit):
   split over the replicas follows the ``policy`` of the load balancer in front or the service's
   ``dispatch`` when it is called directly: ``random`` is an exact Poisson split,
   ``round_robin`` gives each replica Erlang-r interarrivals (GI/G/c), and
-  ``least_connections`` / ``power_of_two`` are taken as one pooled station (optimistic). A call
+  the load-aware policies (``least_connections`` over one target's equal replicas,
+  ``join_shortest_queue``, ``power_of_two``, ``power_of_d``) over single-slot exponential
+  replicas are the exact Markov chain of :mod:`scaleplan.analytic.balancing` while it has at
+  most :data:`ESTIMATE_STATES` states; past it ``power_of_two`` / ``power_of_d`` take
+  Mitzenmacher's mean-field limit (optimistic by the finite-n gap) and the JSQ-like ones one
+  pooled station (a lower bound); over multi-slot or non-exponential replicas, all of them
+  are one pooled station (optimistic), as the warnings say. A call
   with retries takes ``attempts × callee span + expected backoff``. With ``autoscale`` the
   service is evaluated at the replica count the autoscaler settles on for the mean load;
 - a ``worker_pool`` is one FIFO over ``replicas × concurrency`` slots (M/G/c), fed by its
