@@ -9,12 +9,13 @@ features drawn:
 
 - ``service`` and ``worker_pool``: replicas, concurrency, ``queue_limit``, every service-time
   distribution, sequential (with exits) or ``parallel`` calls with probabilities,
-  ``hold_during_calls``,
-  ``dispatch`` policy, ``error_probability``, ``load_shedding``, ``autoscale``, ``failures`` and
-  ``zones``, ``preemptive``; a service's ``discipline`` (``lifo``, or ``ps`` with or without an
-  ``admission_limit``); per call ``timeout_ms``, ``retries``, ``circuit_breaker`` and ``bulkhead``;
-- ``load_balancer`` of each policy, one target or several weighted ones (services, or any
-  kind as a whole component), with or without a service time;
+  ``hold_during_calls``, ``dispatch`` policy (and ``d``), ``error_probability``,
+  ``load_shedding``, ``autoscale``, ``failures``, ``zones``, ``preemptive``; a service's
+  ``discipline`` (``lifo``, or ``ps`` with or without an ``admission_limit``); per call
+  ``timeout_ms``, ``retries``, ``circuit_breaker`` and ``bulkhead``;
+- ``load_balancer`` of each policy (``power_of_d`` with or without ``d``), one target or several
+  weighted ones (equal for ``join_shortest_queue``; services, or any kind as a whole component),
+  with or without a service time;
 - ``database``: shards (hash or range), key popularity (uniform, Zipf, hot keys), read/write
   mix, read replicas, ``reads_from_primary``, read policy, write time, replication lag;
 - ``cache``: a fixed ``hit_ratio``, or an LRU and/or TTL over a key space (cold start,
@@ -54,7 +55,16 @@ MAX_COMPONENTS = 8
 #: Requests each simulation of an example runs (the workload's own ``requests``).
 BUDGET = 400
 
-POLICIES = ("round_robin", "random", "least_connections", "power_of_two")
+POLICIES = (
+    "round_robin",
+    "random",
+    "least_connections",
+    "power_of_two",
+    "power_of_d",
+    "join_shortest_queue",
+)
+#: A database's readers take every policy but power_of_d (it has no d).
+READ_POLICIES = tuple(policy for policy in POLICIES if policy != "power_of_d")
 
 #: Every feature the generator can leave out (``architectures(exclude=...)``).
 FEATURES = frozenset(
@@ -348,6 +358,9 @@ class _Builder:
                 "boot_s": self.draw(st.sampled_from([0.0, 1.0, 5.0])),
                 "cooldown_s": self.draw(st.sampled_from([0.0, 10.0])),
             }
+        most = component["autoscale"]["max_replicas"] if autoscaled else replicas
+        if component.get("dispatch") == "power_of_d" and most >= 2 and self.draw(st.booleans()):
+            component["d"] = self.draw(st.integers(2, most))
         if (not autoscaled or self.has("autoscale_with_failures")) and self.chance(
             "failures", 0.25
         ):
@@ -434,7 +447,11 @@ class _Builder:
             self.service(target, 99)
             self.finished.append(target)
             targets.append(target)
-        if len(targets) > 1 or self.draw(st.booleans()):
+        if component["policy"] == "power_of_d" and self.draw(st.booleans()):
+            component["d"] = self.draw(st.integers(2, 5))  # past the replicas: all compared
+        if component["policy"] == "join_shortest_queue" and len(targets) > 1:
+            component["to"] = targets  # JSQ ignores weights, so the spec refuses unequal ones
+        elif len(targets) > 1 or self.draw(st.booleans()):
             component["to"] = [
                 {"to": target, "weight": self.draw(st.sampled_from([1.0, 2.0, 5.0]))}
                 for target in targets
@@ -473,7 +490,7 @@ class _Builder:
             component["keys"] = self.keys()
         if self.chance("read_replicas", 0.5):
             component["read_replicas"] = self.draw(st.integers(1, 2))
-            component["read_policy"] = self.draw(st.sampled_from(POLICIES))
+            component["read_policy"] = self.draw(st.sampled_from(READ_POLICIES))
             if coin(self.draw, 0.3):
                 component["reads_from_primary"] = False
             if self.chance("replication_lag", 0.3):

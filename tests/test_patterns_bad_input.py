@@ -235,8 +235,8 @@ BAD_KEYS = [
         "db.read_policy",
         "fastest",
         "components.db.read_policy",
-        "input should be 'round_robin', 'random', 'least_connections' or 'power_of_two' "
-        "(got 'fastest')",
+        "input should be 'round_robin', 'random', 'least_connections', 'power_of_two', "
+        "'power_of_d' or 'join_shortest_queue' (got 'fastest')",
     ),
     ("db.read_time", DELETE, "components.db.read_time", "required key is missing"),
     (

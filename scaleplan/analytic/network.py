@@ -23,7 +23,13 @@ The model, per component (times are per visit):
   split over the replicas follows the ``policy`` of the load balancer in front or the service's
   ``dispatch`` when it is called directly: ``random`` is an exact Poisson split,
   ``round_robin`` gives each replica Erlang-r interarrivals (GI/G/c), and
-  ``least_connections`` / ``power_of_two`` are taken as one pooled station (optimistic). A call
+  the load-aware policies (``least_connections`` over one target's equal replicas,
+  ``join_shortest_queue``, ``power_of_two``, ``power_of_d``) over single-slot exponential
+  replicas are the exact Markov chain of :mod:`scaleplan.analytic.balancing` while it has at
+  most :data:`ESTIMATE_STATES` states; past it ``power_of_two`` / ``power_of_d`` take
+  Mitzenmacher's mean-field limit (optimistic by the finite-n gap) and the JSQ-like ones one
+  pooled station (a lower bound); over multi-slot or non-exponential replicas, all of them
+  are one pooled station (optimistic), as the warnings say. A call
   with retries takes ``attempts × callee span + expected backoff``. With ``autoscale`` the
   service is evaluated at the replica count the autoscaler settles on for the mean load;
 - a service's ``discipline`` changes its station (:mod:`scaleplan.analytic.disciplines`):
@@ -112,7 +118,12 @@ MAX_ENUMERATED_CALLS = 10
 QUEUE_LIMIT_WARNING_UTILIZATION = 0.5
 
 Component = ComponentSpec
-_POOLED = ("least_connections", "power_of_two")
+#: Policies that sample d replicas and take the least loaded.
+_SAMPLED = ("power_of_two", "power_of_d")
+#: Policies that compare every replica's queue (equal weights behind one target).
+_JSQ_LIKE = ("join_shortest_queue", "least_connections")
+#: The state budget of the exact balancing chain inside an estimate (about a second).
+ESTIMATE_STATES = 20_000
 
 
 # --------------------------------------------------------------------------- records
@@ -180,6 +191,8 @@ class _Split:
 
     policy: str
     mixed: tuple[str, ...] = ()
+    d: int = 2  # power_of_d's sample size (the policy compares at most the replicas there are)
+    shared: bool = False  # its balancers also spread over other targets, or differ in d
 
 
 @dataclass
@@ -504,14 +517,46 @@ def slot_station(
                 f"Allen–Cunneen GI/G/c approximation with ca²=1/{replicas}"
             )
         else:
+            balanced = _balanced(ctx, name, split, replicas, slots, scv, surrogate, holding_s)
+            if balanced is not None and utilization < 1.0:
+                wait_s, method, chain_exact, note = balanced
+                exact = exact and chain_exact
+                notes.extend([note] if note else [])
+                job_s = holding_s + (0.0 if surrogate else calls)
+                return _Station(
+                    name,
+                    arrival_rate,
+                    utilization,
+                    wait_s,
+                    wait_s + job_s,
+                    arrival_rate * wait_s,  # Little's law over all replicas
+                    holding_s,
+                    method,
+                    exact,
+                    lower_bound,
+                    notes,
+                    job_s=job_s,
+                    replicas=float(replicas),
+                    capacity=replicas * slots,
+                )
             servers = replicas * slots
             admitted = None if admitted is None else replicas * admitted
             shape = f", {split.policy} over {replicas} replicas pooled into {servers} servers"
             exact = False
+            why = (
+                "a lower bound: real replicas queue separately"
+                if split.policy in _JSQ_LIKE and slots == 1 and scv == 1.0 and not surrogate
+                else "optimistic: real replicas queue separately"
+            )
             notes.append(
                 f"{name}: {split.policy} over {replicas} replicas approximated as one pooled "
-                f"station of {servers} servers (optimistic: real replicas queue separately)"
+                f"station of {servers} servers ({why})"
             )
+            if slots > 1 or scv != 1.0 or surrogate:
+                notes.append(
+                    f"{name}: no closed form for {split.policy} over multi-slot or "
+                    "non-exponential replicas; the pooled station stands in for it"
+                )
 
     capacity = replicas * slots
     if utilization >= 1.0 or lower_bound:
@@ -571,6 +616,62 @@ def slot_station(
     )
     station.queue = (queue_rate, ca2, holding_s, scv, servers)
     return station
+
+
+def _balanced(
+    ctx: _Context,
+    name: str,
+    split: _Split,
+    replicas: int,
+    slots: int,
+    scv: float,
+    surrogate: bool,
+    holding_s: float,
+) -> tuple[float, str, bool, str] | None:
+    """A load-aware split over single-slot exponential replicas: (mean wait, method, exact,
+    note), or None where the pooled station must stand in.
+
+    Sampling ``d`` of the ``n`` replicas and joining the shortest is a Markov chain on the
+    queue lengths (:func:`scaleplan.analytic.balancing.exact_sojourn`): ``power_of_two`` is
+    ``d = 2``, ``join_shortest_queue`` ``d = n``, and ``least_connections`` over one target's
+    equal-weight replicas counts what JSQ counts (its tie-break does not change the queue
+    lengths' law). Exact up to the chain's budget of :data:`ESTIMATE_STATES`; past it,
+    ``power_of_d`` takes Mitzenmacher's mean-field limit (optimistic by the finite-n gap) and
+    the JSQ-like policies return None (the pooled station, a lower bound).
+    """
+    from scaleplan.analytic.balancing import TruncationError, exact_sojourn, mean_field_sojourn
+
+    policy = split.policy
+    if policy not in _SAMPLED and policy not in _JSQ_LIKE:
+        return None
+    if slots != 1 or scv != 1.0 or surrogate or split.shared or split.mixed:
+        return None
+    d = 2 if policy == "power_of_two" else split.d if policy == "power_of_d" else replicas
+    d = min(d, replicas)
+    load = ctx.rates[name] * holding_s  # offered load in servers (λ/μ)
+    if not load < replicas:
+        return None
+    rule = "join the shortest queue" if d == replicas else f"best of {d} sampled"
+    try:
+        chain = exact_sojourn(replicas, d, load, 1.0, max_states=ESTIMATE_STATES)
+    except TruncationError:
+        if policy in _JSQ_LIKE:
+            return None
+        sojourn = mean_field_sojourn(load / replicas, d)
+        return (
+            (sojourn - 1.0) * holding_s,
+            f"mean-field {policy} (d={d}) over {replicas} replicas",
+            False,
+            f"{name}: {policy} over {replicas} replicas by Mitzenmacher's mean-field limit for "
+            f"d={d} (optimistic: a finite pool waits longer; the exact chain exceeds "
+            f"{ESTIMATE_STATES} states)",
+        )
+    return (
+        (chain.mean_sojourn - 1.0) * holding_s,
+        f"exact CTMC ({rule}) over {replicas} replicas",
+        True,
+        "",
+    )
 
 
 def _queue(
@@ -726,21 +827,33 @@ def _split(ctx: _Context, name: str) -> _Split:
     component = ctx.component(name)
     if not hasattr(component, "dispatch"):  # e.g. a cache: round robin over its replicas
         return _Split("round_robin")
-    by_policy: dict[str, float] = {}
+    by_policy: dict[tuple[str, int, bool], float] = {}
+    own = (component.dispatch, getattr(component, "d", 2), False)
     external = ctx.rate * ctx.graph.nodes[name][ENTRY_WEIGHT]
     if external > 0:
-        by_policy[component.dispatch] = external
+        by_policy[own] = external
     for caller in ctx.graph.predecessors(name):
         caller_spec = ctx.component(caller)
         # A balancer in front picks the replica by its policy; a direct caller by dispatch.
-        policy = getattr(caller_spec, "policy", None) or component.dispatch
+        policy = getattr(caller_spec, "policy", None)
+        targets = getattr(caller_spec, "to", ())
+        key = (
+            (policy, int(getattr(caller_spec, "d", 2)), len(targets) > 1)
+            if policy is not None
+            else own
+        )
         flow = ctx.rates[caller] * _edge_flow(ctx, caller, name)
-        by_policy[policy] = by_policy.get(policy, 0.0) + flow
+        by_policy[key] = by_policy.get(key, 0.0) + flow
     if not by_policy:
-        return _Split(component.dispatch)
-    chosen = max(by_policy, key=lambda policy: by_policy[policy])
-    mixed = tuple(sorted(by_policy)) if len(by_policy) > 1 else ()
-    return _Split(chosen, mixed)
+        return _Split(component.dispatch, d=own[1])
+    chosen = max(by_policy, key=lambda key: by_policy[key])
+    names = sorted({key[0] for key in by_policy})
+    mixed = tuple(names) if len(names) > 1 else ()
+    alike = [key for key in by_policy if key[0] == chosen[0]]
+    # Several balancers with different d, or one spreading over other targets too: no one
+    # chain of this service's replicas describes them.
+    shared = any(key[2] for key in alike) or len({key[1] for key in alike}) > 1
+    return _Split(chosen[0], mixed, chosen[1], shared)
 
 
 def _poisson_inputs(ctx: _Context) -> dict[str, bool]:

@@ -100,7 +100,11 @@ class DatabaseSpec(_ComponentBase):
     read_ratio: Probability = 0.8
     read_replicas: NonNegativeInt = Field(default=0, description="per shard, besides the primary")
     reads_from_primary: bool = True
-    read_policy: PolicyName = "round_robin"
+    read_policy: PolicyName = Field(
+        default="round_robin",
+        description="how a read picks a reader of its shard (any policy but power_of_d: a "
+        "shard has few readers, so use power_of_two or join_shortest_queue)",
+    )
     concurrency: PositiveInt = Field(default=8, description="requests one node serves at once")
     queue_limit: NonNegativeInt | None = None
     read_time: Distribution
@@ -112,6 +116,11 @@ class DatabaseSpec(_ComponentBase):
 
     @model_validator(mode="after")
     def _someone_reads(self) -> DatabaseSpec:
+        if self.read_policy == "power_of_d":
+            raise ValueError(
+                "read_policy power_of_d is not offered for a database (it takes no d): use "
+                "power_of_two (two readers sampled) or join_shortest_queue (all readers compared)"
+            )
         if not self.reads_from_primary and self.read_replicas == 0 and self.read_ratio > 0:
             raise ValueError("reads_from_primary is false but there are no read_replicas")
         if self.replication_lag is not None and self.read_replicas == 0:

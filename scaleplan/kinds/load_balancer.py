@@ -7,8 +7,9 @@ A target may be any kind that serves requests. A service or a worker pool is spr
 replica by replica (its replicas are the endpoints, each with its share of the target's
 weight); any other kind — a cache, a database, an edge, a queue, a topic, another balancer —
 is one endpoint, the whole component, which places the request itself (a cache's rotation, a
-database's shard and read policy), and whose load for ``least_connections`` and
-``power_of_two`` is its requests in service plus those waiting at it.
+database's shard and read policy), and whose load for the load-aware policies
+(``least_connections``, ``join_shortest_queue``, ``power_of_two``, ``power_of_d``) is its
+requests in service plus those waiting at it.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     field_validator,
+    model_validator,
 )
 
 from scaleplan.distributions import Distribution
-from scaleplan.engine.policies import POLICIES, Policy
+from scaleplan.engine.policies import Policy, make_policy
 from scaleplan.engine.protocol import (
     FAILED,
     OK,
@@ -41,10 +43,13 @@ from scaleplan.kinds.base import ComponentKind, FailureModel
 from scaleplan.kinds.service import ServiceStation
 from scaleplan.spec.base import StrictModel
 from scaleplan.spec.components import (
-    Policy as PolicyName,
+    D_DESCRIPTION,
+    POLICY_DESCRIPTION,
+    _ComponentBase,
+    check_d,
 )
 from scaleplan.spec.components import (
-    _ComponentBase,
+    Policy as PolicyName,
 )
 
 #: The kinds a balancer may spread over: every kind that serves requests. Services and worker
@@ -76,7 +81,8 @@ class LoadBalancerSpec(_ComponentBase):
     """
 
     kind: Literal["load_balancer"]
-    policy: PolicyName = "round_robin"
+    policy: PolicyName = Field(default="round_robin", description=POLICY_DESCRIPTION)
+    d: int = Field(default=2, ge=2, description=D_DESCRIPTION)
     to: tuple[WeightedTarget, ...] = Field(min_length=1)
     service_time: Distribution | None = None
     concurrency: PositiveInt = 1024
@@ -89,6 +95,16 @@ class LoadBalancerSpec(_ComponentBase):
         if isinstance(value, list) and all(isinstance(item, str) for item in value):
             return tuple({"to": item} for item in value)
         return value
+
+    @model_validator(mode="after")
+    def _policy_options(self) -> LoadBalancerSpec:
+        check_d(self.policy, self.d, "d" in self.model_fields_set, "policy")
+        if self.policy == "join_shortest_queue" and len({t.weight for t in self.to}) > 1:
+            raise ValueError(
+                "join_shortest_queue ignores weights (the textbook rule); the targets have "
+                "different weights: use least_connections or power_of_d, which weigh them"
+            )
+        return self
 
     def edges(self) -> list[tuple[str, float, str]]:
         total = sum(target.weight for target in self.to)
@@ -130,8 +146,12 @@ class LoadBalancerStation(Station):
             self.targets.append((station, target.weight))
             station.listeners.append(self.rebuild)
         weights = self._endpoint_weights()
-        self.policy = POLICIES[self.spec.policy](
-            weights, self.endpoint_load, streams(f"dispatch:{self.name}")
+        self.policy = make_policy(
+            self.spec.policy,
+            weights,
+            self.endpoint_load,
+            streams(f"dispatch:{self.name}"),
+            self.spec.d,
         )
 
     def _endpoint_weights(self) -> list[float]:
@@ -225,7 +245,7 @@ class LoadBalancerKind(ComponentKind):
                 "receiving Poisson arrivals at its weight share (approximation"
                 + (
                     ": a load-aware policy sends more to the less loaded target)"
-                    if component.policy in ("least_connections", "power_of_two")
+                    if component.policy != "round_robin"
                     else ")"
                 )
             )

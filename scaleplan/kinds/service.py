@@ -32,7 +32,7 @@ from simpy.events import Timeout
 
 from scaleplan.distributions import Distribution
 from scaleplan.engine.autoscale import Autoscaler
-from scaleplan.engine.policies import POLICIES, Policy
+from scaleplan.engine.policies import Policy, make_policy
 from scaleplan.engine.preemption import Preemption
 from scaleplan.engine.protocol import (
     FAILED,
@@ -54,12 +54,15 @@ from scaleplan.engine.streams import uniforms
 from scaleplan.kinds.base import ComponentKind, FailureModel, autoscaled_nodes, unit_availability
 from scaleplan.spec.base import StrictModel
 from scaleplan.spec.components import (
+    D_DESCRIPTION,
     NAME_PATTERN,
+    POLICY_DESCRIPTION,
     AutoscaleSpec,
     CallSpec,
     FailureSpec,
     Probability,
     _ComponentBase,
+    check_d,
 )
 from scaleplan.spec.components import (
     Policy as PolicyName,
@@ -123,8 +126,10 @@ class ServiceSpec(_ComponentBase):
         ),
     )
     dispatch: PolicyName = Field(
-        default="round_robin", description="how a caller picks a replica when calling directly"
+        default="round_robin",
+        description="when it is called directly (not through a balancer), " + POLICY_DESCRIPTION,
     )
+    d: int = Field(default=2, ge=2, description="for dispatch: " + D_DESCRIPTION)
     error_probability: Probability = Field(
         default=0.0, description="share of requests that fail after being served"
     )
@@ -172,6 +177,14 @@ class ServiceSpec(_ComponentBase):
             raise ValueError(
                 f"replicas must lie within autoscale min_replicas..max_replicas "
                 f"(got {self.replicas} outside {scale.min_replicas}..{scale.max_replicas})"
+            )
+        check_d(self.dispatch, self.d, "d" in self.model_fields_set, "dispatch")
+        most = scale.max_replicas if scale is not None else self.replicas
+        if "d" in self.model_fields_set and self.d > most:
+            # Fewer replicas in rotation at run time (scaled in, crashed) are all compared.
+            raise ValueError(
+                f"d must not exceed the replicas it samples from (got d {self.d} with "
+                f"{'at most ' if scale is not None else ''}{most} replicas)"
             )
         return self
 
@@ -345,8 +358,12 @@ class ServiceStation(Station):
         self.shed = 0
         self.failed_here = 0
         self.preemption = Preemption(env) if spec.preemptive else None
-        self.dispatch: Policy = POLICIES[spec.dispatch](
-            [1.0] * spec.replicas, self.replicas_load, streams(f"dispatch:{name}")
+        self.dispatch: Policy = make_policy(
+            spec.dispatch,
+            [1.0] * spec.replicas,
+            self.replicas_load,
+            streams(f"dispatch:{name}"),
+            spec.d,
         )
 
     def new_replica(self, zone: str) -> Replica:

@@ -27,7 +27,38 @@ from pydantic import (
 from scaleplan.distributions import Distribution
 from scaleplan.spec.base import StrictModel
 
-Policy = Literal["round_robin", "random", "least_connections", "power_of_two"]
+Policy = Literal[
+    "round_robin",
+    "random",
+    "least_connections",
+    "power_of_two",
+    "power_of_d",
+    "join_shortest_queue",
+]
+#: How a policy spreads requests (the ``policy`` / ``dispatch`` fields' description).
+POLICY_DESCRIPTION = (
+    "how a request picks a replica: round_robin, random, least_connections (fewest requests "
+    "in service or waiting per unit weight, ties in turn), power_of_two, power_of_d (d "
+    "replicas sampled by weight, the least loaded per unit weight wins) or join_shortest_queue "
+    "(the textbook rule: fewest requests in service or waiting, weights ignored, ties at "
+    "random; with equal weights it counts exactly what least_connections counts)"
+)
+#: The ``d`` key's description, shared by the balancer and a service's dispatch.
+D_DESCRIPTION = (
+    "replicas sampled per request by power_of_d (only with that policy); when fewer are in "
+    "rotation (autoscaling, crashes) all of them are compared"
+)
+
+
+def check_d(policy: str, d: int, given: bool, key: str) -> None:
+    """``d`` belongs to ``power_of_d``: refuse it with any other policy."""
+    if given and policy != "power_of_d":
+        raise ValueError(
+            f"d is the sample size of power_of_d; it was given with {key} {policy} "
+            f"(got d {d}): set {key} power_of_d or remove d"
+        )
+
+
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
 Probability = Annotated[float, Field(ge=0, le=1)]
 

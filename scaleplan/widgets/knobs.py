@@ -34,7 +34,10 @@ COUNT_FIELDS = (
     "partitions",
     "workers",
     "consumers",
+    "d",
 )
+#: Count fields that only mean something under one policy: offered only when it is chosen.
+POLICY_COUNTS = {"d": "power_of_d"}
 #: Fractions in [0, 1] offered as sliders (a cache's hit ratio, the share answered at the edge).
 RATIO_FIELDS = ("hit_ratio", "share")
 #: Literal-typed fields offered as dropdowns.
@@ -139,6 +142,11 @@ def component_knobs(name: str, component: BaseModel) -> list[Knob]:
             continue
         if field_name == "concurrency" and getattr(component, "service_time", 1) is None:
             continue  # a load balancer without a service time adds no delay: nothing to size
+        if field_name in POLICY_COUNTS:
+            # d only with power_of_d (set with any other policy, the spec refuses it).
+            policy = getattr(component, "policy", None) or getattr(component, "dispatch", None)
+            if policy != POLICY_COUNTS[field_name]:
+                continue
         value = int(getattr(component, field_name))
         top = 64 if field_name == "concurrency" else 16
         knobs.append(
@@ -202,10 +210,12 @@ def component_knobs(name: str, component: BaseModel) -> list[Knob]:
 
 
 def _lowest(field: Any) -> int:
-    """The smallest count a field accepts: 0 for a NonNegativeInt, otherwise 1."""
+    """The smallest count a field accepts: its ``ge`` bound (0 for a NonNegativeInt, 2 for
+    ``d``), otherwise 1."""
     for constraint in getattr(field, "metadata", ()):
-        if getattr(constraint, "ge", None) == 0:
-            return 0
+        bound = getattr(constraint, "ge", None)
+        if isinstance(bound, int):
+            return bound
     return 1
 
 
