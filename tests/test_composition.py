@@ -67,6 +67,17 @@ from scaleplan.spec.rollout import RolloutSpec
 ROOT = Path(__file__).resolve().parent.parent
 LONG = os.environ.get("SCALEPLAN_COMPOSITION", "") == "long"
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _shared_traces_allowed() -> Any:
+    """The generated architectures share recorded traces in one temporary folder, outside the
+    folder of any spec that names them: allowed here as a user would (scaleplan.paths), for
+    this module only."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SCALEPLAN_ALLOW_FILES_OUTSIDE", "1")
+        yield
+
+
 settings.register_profile(
     "composition",
     derandomize=True,

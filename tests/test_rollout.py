@@ -322,3 +322,38 @@ def test_an_autoscaled_service_is_rolled_out_at_the_replicas_its_policy_holds() 
     )
     run = result.strategy("rolling").runs[0]
     assert run.min_capacity_share == pytest.approx(2 / 3)  # one replica at a time
+
+
+def test_a_canary_behind_a_balancer_that_also_spreads_over_a_whole_component() -> None:
+    """The balancer in front of the rolled-out service also sends half its traffic to a queue
+    (a whole component, no replicas of its own): reweighting the canary keeps that target's
+    weight instead of dividing it by its replicas (found by the composition test: a
+    ZeroDivisionError)."""
+    spec = parse_spec(
+        {
+            "name": "web",
+            "entry": "lb",
+            "workload": {"rate_per_s": 60},
+            "components": {
+                "lb": {"kind": "load_balancer", "to": ["api", "jobs"]},
+                "api": {
+                    "kind": "service",
+                    "replicas": N,
+                    "concurrency": 4,
+                    "service_time": {"dist": "exponential", "mean_ms": 20},
+                },
+                "jobs": {"kind": "queue", "consumer": "workers"},
+                "workers": {
+                    "kind": "worker_pool",
+                    "replicas": 2,
+                    "concurrency": 4,
+                    "service_time": {"dist": "exponential", "mean_ms": 20},
+                },
+            },
+        }
+    )
+    plan = _plan(strategy="canary", rollback=None, canary={"steps": [0.25], "bake_s": 60})
+    run = deploy(spec, plan, seed=3).strategy("canary").runs[0]
+    shares = [share for share in run.timeseries["new_share"] if math.isfinite(share)]
+    # The canary took a share of the service's requests and the old replicas the rest.
+    assert shares and 0 < sum(shares) / len(shares) < 1

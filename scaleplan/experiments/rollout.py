@@ -254,6 +254,8 @@ class _Rollout(Observer):
             weights = [
                 targets[id(target)] * weight[id(replica)]
                 if target is station
+                else targets[id(target)]
+                if replica is None  # a whole component is one endpoint (no replicas of its own)
                 else targets[id(target)] / len(target.replicas)
                 for target, replica in lb.endpoints
             ]
