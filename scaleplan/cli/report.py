@@ -157,7 +157,9 @@ def batch(
             new_store=new_store,
         )
     for warning in result.warnings:
-        stderr.print(f"[yellow]warning:[/yellow] {literal(warning)}", highlight=False)
+        stderr.print(
+            f"[yellow]warning:[/yellow] {literal(warning)}", highlight=False, soft_wrap=True
+        )
     counts = {outcome: 0 for outcome in ("done", "skipped", "failed")}
     for job in result.jobs:
         counts[job.outcome] += 1
@@ -200,7 +202,9 @@ def runs(
     if new_store:
         done = repair_store(store)
         if done:
-            stderr.print(f"[yellow]warning:[/yellow] {literal(done)}", highlight=False)
+            stderr.print(
+                f"[yellow]warning:[/yellow] {literal(done)}", highlight=False, soft_wrap=True
+            )
     with RunStore(store) as opened:
         rows = opened.runs(scenario=scenario, limit=limit)
         damage, problems = list(opened.damage), list(opened.problems)
@@ -211,9 +215,10 @@ def runs(
             f"{literal(what)}; listing the {len(rows)} readable rows "
             "(--new-store keeps it aside and starts a new store with them)",
             highlight=False,
+            soft_wrap=True,
         )
         for problem in problems:
-            stderr.print(f"  unreadable: {literal(problem)}", highlight=False)
+            stderr.print(f"  unreadable: {literal(problem)}", highlight=False, soft_wrap=True)
     if as_json:
         sys.stdout.write(json.dumps([row.to_dict() for row in rows], indent=2) + "\n")
         return

@@ -175,6 +175,9 @@ class RunKey:
 
     scenario_hash: str
     spec_hashes: dict[str, str] = field(default_factory=dict)
+    #: The scenario file (resolved): two files of the same text are two records, in two
+    #: folders, each done only when its own is.
+    scenario: str = ""
     #: The other files the record reads, by role: ``resilience.dr``, ``resilience.rollout``,
     #: ``template``.
     inputs: dict[str, str] = field(default_factory=dict)
@@ -194,7 +197,8 @@ def run_key(
 
     The seed and budget are resolved against the scenario's own ``run:`` settings, so leaving
     them out and giving the scenario's values are the same run. A scenario that cannot be
-    loaded still gets a key (from its bytes), so its failure is stored and retried once fixed.
+    loaded — a bad input, or a bug it meets — still gets a key (from its bytes), so its failure
+    is stored (the job meets the same error and reports it) and retried once fixed.
     """
     from scaleplan.spec import load_scenario
 
@@ -205,9 +209,10 @@ def run_key(
         raise ScaleplanError(f"{path}: cannot be read ({error.strerror})") from None
     try:
         scenario = load_scenario(path)
-    except ScaleplanError:
+    except Exception:  # any failure, even a bug: the job meets it and reports it
         return RunKey(
             scenario_hash=scenario_bytes_hash,
+            scenario=str(path.resolve()),
             seed=seed,
             budget={"requests": budget} if budget else {},
         )
@@ -215,6 +220,7 @@ def run_key(
     return RunKey(
         scenario_hash=scenario_bytes_hash,
         spec_hashes={name: spec_hash(spec) for name, spec in scenario.architectures().items()},
+        scenario=str(path.resolve()),
         inputs=input_hashes(scenario),
         seed=settings.seed,
         budget=settings.as_dict(),

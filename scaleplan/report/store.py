@@ -95,13 +95,15 @@ def _now() -> str:
 
 
 def _start_ticks(pid: int) -> str | None:
-    """When process ``pid`` started (clock ticks since boot), to tell it from a reused pid."""
+    """When process ``pid`` started (clock ticks since boot), to tell it from a reused pid;
+    ``"gone"`` for a zombie (it has ended, its parent has not yet collected it)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    return stat[stat.rfind(")") + 2 :].split()[19]
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return "gone" if fields[0] in ("Z", "X") else fields[19]
 
 
 def this_owner() -> str:
@@ -136,6 +138,8 @@ def owner_alive(owner: str, heartbeat_at: str | None, *, now: datetime | None = 
     except PermissionError:
         pass  # alive, another user's
     current = _start_ticks(pid)
+    if current == "gone":
+        return False
     return current is None or not ticks or current == ticks
 
 
@@ -184,7 +188,7 @@ class RunRecord:
             return True
         try:
             data = json.loads(Path(results).read_text(encoding="utf-8"))
-            return bool(data["provenance"]["run_key"]["digest"] == self.run_key)
+            return bool(data["run_key"]["digest"] == self.run_key)
         except (OSError, ValueError, KeyError, TypeError):
             return False
 
@@ -281,31 +285,35 @@ class RunStore:
         self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        # One write transaction: a batch opening the same new store at once waits for this one.
-        with self._transaction() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
+        # One snapshot for both reads: another process may be creating this store right now.
+        self._db.execute("BEGIN")
+        try:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
             tables = {
                 row[0]
-                for row in db.execute(
+                for row in self._db.execute(
                     "SELECT name FROM sqlite_master "
                     "WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
                 )
             }
-            if version not in (0, 1, SCHEMA_VERSION):
-                raise ReportError(
-                    f"{self.path}: run store schema version {version}; this scaleplan reads "
-                    f"version {SCHEMA_VERSION} (use another --store or upgrade scaleplan)"
-                )
-            if version == 0 and tables:
-                raise ReportError(
-                    f"{self.path}: not a run store (an SQLite file with the tables "
-                    f"{', '.join(sorted(tables)[:5])}): give another --store"
-                )
-            if version != 0 and "runs" not in tables:
-                self.damage.append("its runs table is missing")
-                return
+        finally:
+            self._rollback()
+        if version not in (0, 1, SCHEMA_VERSION):
+            raise ReportError(
+                f"{self.path}: run store schema version {version}; this scaleplan reads "
+                f"version {SCHEMA_VERSION} (use another --store or upgrade scaleplan)"
+            )
+        if version == 0 and tables:
+            raise ReportError(
+                f"{self.path}: not a run store (an SQLite file with the tables "
+                f"{', '.join(sorted(tables)[:5])}): give another --store"
+            )
+        if version != 0 and "runs" not in tables:
+            self.damage.append("its runs table is missing")
+            return
+        if version != 0:
             try:
-                check = [row[0] for row in db.execute("PRAGMA quick_check(20)")]
+                check = [row[0] for row in self._db.execute("PRAGMA quick_check(20)")]
             except sqlite3.DatabaseError as error:
                 check = [str(error)]
             # A broken constraint is one row's problem, which the row reader names.
@@ -313,11 +321,15 @@ class RunStore:
             if check != ["ok"]:
                 self.damage.append("the file is damaged (" + "; ".join(check[:3]) + ")")
                 return
+        if version == SCHEMA_VERSION:
+            return
+        with self._transaction() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]  # may have changed
             if version == 0:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
-            if version == 1:
+            elif version == 1:
                 for column in _ADDED_IN_2:
                     db.execute(f"ALTER TABLE runs ADD COLUMN {column}")
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
