@@ -21,10 +21,10 @@ command. A sample of cases also runs as a real subprocess (``python -m scaleplan
 
 Profiles: ``fuzz`` (the default, in ``make test``: fixed examples, a few minutes on two cores)
 and ``fuzz-long`` (``SCALEPLAN_FUZZ=long``, ``make fuzz``: ten times as many, new ones each
-run, with shrinking). ``SCALEPLAN_FUZZ=survey`` runs the default examples but records every
-broken rule to ``SCALEPLAN_FUZZ_LOG`` (JSON lines) instead of failing at the first: it is how
-the findings are collected. Every failing case ever found is kept as a plain regression test
-in tests/test_fuzz_regressions.py.
+run, with shrinking). ``SCALEPLAN_FUZZ=survey`` (``survey-long``) runs the default (long)
+examples but records every broken rule to ``SCALEPLAN_FUZZ_LOG`` (JSON lines) instead of
+failing at the first: it is how the findings are collected. Every failing case ever found is
+kept as a plain regression test in tests/test_fuzz_regressions.py.
 """
 
 from __future__ import annotations
@@ -69,8 +69,8 @@ import scaleplan.views  # noqa: F401 - imported before the forks, so each case s
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
 MODE = os.environ.get("SCALEPLAN_FUZZ", "")
-LONG = MODE == "long"
-SURVEY = MODE == "survey"
+LONG = MODE in ("long", "survey-long")
+SURVEY = MODE in ("survey", "survey-long")
 LOG = Path(os.environ.get("SCALEPLAN_FUZZ_LOG", "fuzz-survey.jsonl"))
 
 settings.register_profile(
@@ -271,7 +271,7 @@ def _fill(template: Sequence[str], **values: Path) -> list[str]:
 
 
 @timeout
-@examples(60)
+@examples(40)
 @given(
     example=architectures(max_components=5),
     data=st.data(),
@@ -295,7 +295,7 @@ BUNDLED = sorted((DATA / "architectures").glob("*.yaml"))
 
 
 @timeout
-@examples(40)
+@examples(25)
 @given(
     path=st.sampled_from(BUNDLED),
     data=st.data(),
@@ -319,7 +319,7 @@ def test_bundled_architecture_field_corrupted(
 
 
 @timeout
-@examples(25)
+@examples(20)
 @given(data=st.data())
 def test_scenario_field_corrupted(data: st.DataObject) -> None:
     workspace = Workspace()
@@ -336,7 +336,7 @@ def test_scenario_field_corrupted(data: st.DataObject) -> None:
 
 
 @timeout
-@examples(40)
+@examples(30)
 @given(data=st.data())
 def test_dr_field_corrupted(data: st.DataObject) -> None:
     workspace = Workspace()
@@ -350,7 +350,7 @@ def test_dr_field_corrupted(data: st.DataObject) -> None:
 
 
 @timeout
-@examples(30)
+@examples(20)
 @given(data=st.data())
 def test_rollout_field_corrupted(data: st.DataObject) -> None:
     workspace = Workspace()
@@ -478,26 +478,40 @@ def test_data_file_confined_and_checked(
     builder: Callable[[str], dict[str, Any]], file: str
 ) -> None:
     """A data file outside the spec's folder is refused and never opened; bad content exit 2."""
+    must_refuse = DATA_FILES[file]
     workspace = Workspace()
     try:
         _data_files(workspace)
         if builder is _with_trace and file == "samples.csv":
             file = "trace.csv"
             workspace.write(file, "t_s\n" + "\n".join(f"{i / 10:.1f}" for i in range(1, 300)))
-        spec = workspace.write("arch.yaml", dump(builder(file.format(secret=workspace.secret))))
-        must_refuse = DATA_FILES.get(file, False)
+        file = file.format(secret=workspace.secret)
+        spec = workspace.write("arch.yaml", dump(builder(file)))
+        target = workspace.spec_dir / file
         outcome = check(
             workspace.case(["simulate", spec, "--requests", "200"], must_refuse=must_refuse),
             label=f"{builder.__name__} file {file}",
         )
         if not SURVEY:
-            assert SECRET not in outcome.output, "a data file's content reached the output"
-            assert "root:" not in outcome.output
+            assert not echoed(target, outcome), "a data file's content reached the output"
     finally:
         workspace.close()
 
 
 # --------------------------------------------------------------------------- options
+
+
+def echoed(path: Path, outcome: Outcome) -> list[str]:
+    """Lines of the data file ``path`` that the output repeats (an error names a row, never
+    prints it)."""
+    try:
+        if not path.is_file() or path.stat().st_size > 1_000_000:
+            return []
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    return [line for line in lines if len(line.strip()) >= 8 and line in outcome.output]
+
 
 # Each command with small budgets, and its options by kind. ``{x}`` are filled per case.
 COMMANDS: dict[str, tuple[list[str], dict[str, str]]] = {
@@ -625,7 +639,7 @@ def _command_line(
 
 
 @timeout
-@examples(120)
+@examples(80)
 @given(data=st.data(), pick=st.sampled_from(OPTIONS))
 def test_option_hostile(data: st.DataObject, pick: tuple[str, str]) -> None:
     command, option = pick
