@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from test_fuzz import (
+    DATA,
     ROLLOUT_ARCH,
     Workspace,
     _small_dr,
@@ -96,6 +98,17 @@ def _trace(file: str) -> str:
     )
 
 
+def _bundled_with(name: str, key: str, value: str) -> str:
+    """A bundled architecture with ``key`` (a.b.c) written as the raw YAML ``value``."""
+    data = yaml.safe_load((DATA / "architectures" / name).read_text())
+    *parents, last = key.split(".")
+    node = data
+    for part in parents:
+        node = node[part]
+    node[last] = "FUZZ_SENTINEL_5e1c"
+    return dump(data).replace("FUZZ_SENTINEL_5e1c", value, 1)
+
+
 DEEP = "[" * 5000 + "]" * 5000
 HUGE_INT = "x: " + "9" * 100_000 + "\n"
 ROLLOUT = ("rollout", "{spec}/rollout-arch.yaml", "--plan", "{spec}/plan.yaml")
@@ -108,6 +121,19 @@ ROWS = [
     # --- numbers and work budgets -------------------------------------------------------
     Row("seed-negative-simulate", ("simulate", MONOLITH, "--requests", "300", "--seed", "-1")),
     Row("estimate-rate-inf", ("estimate", MONOLITH, "--rate-per-s", "inf")),
+    # The estimate's work grows with a station's slots: 1e16 slots ran until killed (41 s CPU).
+    Row(
+        "estimate-concurrency-1e16",
+        ("estimate", "{spec}/a.yaml"),
+        files=(
+            (
+                "a.yaml",
+                _bundled_with(
+                    "edge-offload.yaml", "components.db.concurrency", "9966861497880334.0"
+                ),
+            ),
+        ),
+    ),
     Row("rollout-rate-5000-digits", (*ROLLOUT, "--rate-per-s", "9" * 5000), files=ROLLOUT_FILES),
     Row(
         "rollout-cost-per-replica-hour-5000-digits",
