@@ -289,12 +289,14 @@ def _abandon(runs: RunStore, owned: set[int], error: BaseException) -> None:
 
 
 def _check_unique_folders(paths: Sequence[Path]) -> None:
-    stems: dict[str, Path] = {}
+    # Folder names are sanitised, so two different stems ("a b", "a-b") can share one.
+    folders: dict[str, Path] = {}
     for path in paths:
-        other = stems.setdefault(path.stem, path)
+        folder = record_folder("", path).name
+        other = folders.setdefault(folder, path)
         if other != path:
             raise ReportError(
-                f"{other} and {path} would write the same record folder {path.stem!r}: "
+                f"{other} and {path} would write the same record folder {folder!r}: "
                 "rename one, or run them in separate batches"
             )
 
