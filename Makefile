@@ -20,10 +20,10 @@ LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 NOTEBOOKS := 01-plan.ipynb 02-explore.ipynb 03-tractor-pull.ipynb 04-present.ipynb
 OUT ?= out
 
-.PHONY: demo test lint typecheck unit composition bench lab kernel clean help
+.PHONY: demo test lint typecheck unit composition fuzz bench lab kernel clean help
 
 help:
-	@echo "make demo | make test | make composition | make lint | make bench | make lab | make kernel | make clean"
+	@echo "make demo | make test | make composition | make fuzz | make lint | make bench | make lab | make kernel | make clean"
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "scaleplan needs Python 3.11 or newer (set PYTHON=...)"; exit 1; }
@@ -66,6 +66,11 @@ test: lint typecheck unit
 # the random architectures of `make test`, new ones each run.
 composition: $(TEST_STAMP)
 	SCALEPLAN_COMPOSITION=long $(BIN)/pytest tests/test_composition.py -p no:cacheprovider -q
+
+# The fuzz suite's long profile (tests/test_fuzz.py): ten times the hostile cases of `make test`,
+# new ones each run, shrunk when one fails. Add every case it finds to tests/test_fuzz_regressions.py.
+fuzz: $(TEST_STAMP)
+	SCALEPLAN_FUZZ=long $(BIN)/pytest tests/test_fuzz.py tests/test_fuzz_regressions.py -p no:cacheprovider -q
 
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_engine.py

@@ -241,3 +241,14 @@ def test_sigkill_mid_batch_then_rerun_finishes_without_duplicates(tmp_path: Path
             assert Path(row["artifacts"][kind]).is_file()  # type: ignore[index]
     skipped = sum(row["status"] == "done" for row in killed.values())
     assert f"{3 - skipped} done, {skipped} skipped, 0 failed" in again.stdout
+
+
+def test_two_scenarios_whose_sanitised_folders_meet_are_refused() -> None:
+    """Folder names are sanitised ("a b" writes "a-b"), so "a b.yaml" and "a-b.yaml" would
+    write one record folder: the batch refuses them before running either."""
+    from scaleplan.errors import ReportError
+    from scaleplan.report.batch import _check_unique_folders
+
+    with pytest.raises(ReportError, match="same record folder 'a-b'"):
+        _check_unique_folders([Path("x/a b.yaml"), Path("y/a-b.yaml")])
+    _check_unique_folders([Path("x/a_b.yaml"), Path("y/a-b.yaml")])  # different folders

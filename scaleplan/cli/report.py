@@ -38,6 +38,14 @@ BudgetOption = Annotated[
 ]
 TimeoutOption = Annotated[int, typer.Option(help="Seconds any one notebook cell may run.", min=1)]
 KernelOption = Annotated[str, typer.Option(help="The Jupyter kernel papermill runs.")]
+NewStoreOption = Annotated[
+    bool,
+    typer.Option(
+        "--new-store",
+        help="If the run store is damaged or not SQLite, keep it aside as "
+        "FILE.damaged-TIMESTAMP and start a new one with the rows that can still be read.",
+    ),
+]
 
 
 @app.command()
@@ -89,6 +97,7 @@ def batch(
     ] = None,
     kernel: KernelOption = "scaleplan",
     timeout: TimeoutOption = 1800,
+    new_store: NewStoreOption = False,
 ) -> None:
     """One decision record per scenario, resumable; failures reported while the rest go on."""
     from rich.progress import (
@@ -145,6 +154,11 @@ def batch(
             kernel_name=kernel,
             execution_timeout=timeout,
             progress=progress,
+            new_store=new_store,
+        )
+    for warning in result.warnings:
+        stderr.print(
+            f"[yellow]warning:[/yellow] {literal(warning)}", highlight=False, soft_wrap=True
         )
     counts = {outcome: 0 for outcome in ("done", "skipped", "failed")}
     for job in result.jobs:
@@ -173,15 +187,38 @@ def runs(
     ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
+    new_store: NewStoreOption = False,
 ) -> None:
-    """List the runs in the run store, the latest first."""
+    """List the runs in the run store, the latest first.
+
+    A damaged store is said on stderr, with the rows that cannot be read; the others are
+    listed. A ``running`` row whose process is gone shows as ``stale``.
+    """
     from scaleplan.errors import ReportError
-    from scaleplan.report.store import RunStore
+    from scaleplan.report.store import RunStore, repair_store
 
     if not store.is_file():
         raise ReportError(f"{store}: no run store here yet (batch and decide create it)")
+    if new_store:
+        done = repair_store(store)
+        if done:
+            stderr.print(
+                f"[yellow]warning:[/yellow] {literal(done)}", highlight=False, soft_wrap=True
+            )
     with RunStore(store) as opened:
         rows = opened.runs(scenario=scenario, limit=limit)
+        damage, problems = list(opened.damage), list(opened.problems)
+    if damage or problems:
+        what = "; ".join(damage) if damage else "some rows cannot be read"
+        stderr.print(
+            f"[yellow]warning:[/yellow] {literal(store)}: the run store is damaged: "
+            f"{literal(what)}; listing the {len(rows)} readable rows "
+            "(--new-store keeps it aside and starts a new store with them)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        for problem in problems:
+            stderr.print(f"  unreadable: {literal(problem)}", highlight=False, soft_wrap=True)
     if as_json:
         sys.stdout.write(json.dumps([row.to_dict() for row in rows], indent=2) + "\n")
         return
@@ -189,11 +226,12 @@ def runs(
     for column in ("id", "scenario", "status", "tries", "seed", "started", "wall s", "chosen"):
         table.add_column(column, justify="right" if column in ("id", "tries", "wall s") else "left")
     for row in rows:
-        style = {"done": "green", "failed": "red", "running": "yellow"}[row.status]
+        status = "stale" if row.stale else row.status
+        style = {"done": "green", "failed": "red", "running": "yellow"}.get(status, "magenta")
         table.add_row(
             str(row.id),
             literal(Path(row.scenario).name),  # the full path is in --json
-            f"[{style}]{row.status}[/{style}]",
+            f"[{style}]{status}[/{style}]",
             str(row.attempts),
             "—" if row.seed is None else str(row.seed),
             literal(row.started_at),

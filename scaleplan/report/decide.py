@@ -8,18 +8,30 @@ script, style or font fetched from any network address (the HTML template drops 
 template's require.js, MathJax, mermaid and widget loaders). The notebook holds no logic of its
 own: its cells call :mod:`scaleplan.report.record`.
 
+One run at a time writes a record folder: :func:`folder_lock` holds an exclusive ``fcntl``
+lock on ``.scaleplan.lock`` in it from before the old results are removed until the HTML is
+written, so a second ``decide`` on the same folder stops at once with a message naming the
+holder (a batch job waits for it instead) rather than failing half-way with "the template wrote
+no results". The kernel releases nothing by hand: the lock ends with the process that holds
+it, even under SIGKILL.
+
 This module owns the papermill run, the kernel and the HTML export; the record's content is
 :mod:`scaleplan.report.record`, batches are :mod:`scaleplan.report.batch`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
+import socket
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +49,8 @@ HTML_TEMPLATES = Path(__file__).parent / "templates"
 NOTEBOOK_FILE = "decision-record.ipynb"
 HTML_FILE = "decision-record.html"
 JSON_FILE = "decision-record.json"
+#: The lock file of a record folder (see :func:`folder_lock`).
+LOCK_FILE = ".scaleplan.lock"
 #: Cells of the template that document it for its editors and are left out of records.
 TEMPLATE_ONLY_TAG = "template-only"
 #: The comment plotly.js opens with: a self-contained record holds it exactly once.
@@ -83,6 +97,45 @@ def record_folder(out_dir: str | Path, scenario: str | Path) -> Path:
     return Path(out_dir) / safe_name(Path(scenario).stem)
 
 
+@contextmanager
+def folder_lock(folder: Path, *, wait_s: float = 0.0) -> Iterator[None]:
+    """Hold the record folder ``folder`` for this process; wait at most ``wait_s`` seconds
+    for another holder, then raise :class:`ReportError` naming it.
+
+    The lock file stays (removing it would let a third run lock a file nobody else sees).
+    """
+    path = folder / LOCK_FILE
+    try:
+        handle = path.open("a+", encoding="utf-8")
+    except OSError as error:
+        raise ReportError(f"{path}: cannot create the folder's lock file ({error})") from None
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.seek(0)
+                    holder = handle.read(200).strip() or "another process"
+                    raise ReportError(
+                        f"{folder}: another scaleplan run is writing a record in this folder "
+                        f"({holder}); wait for it to end or give another --out"
+                    ) from None
+                time.sleep(0.25)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(
+            f"pid {os.getpid()} on {socket.gethostname()}, since "
+            f"{datetime.now(UTC).isoformat(timespec='seconds')}\n"
+        )
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # closing the file releases the lock
+
+
 def ensure_kernel(name: str = KERNEL_NAME) -> None:
     """Check that the Jupyter kernel ``name`` exists; inside a virtualenv, install it there.
 
@@ -115,6 +168,7 @@ def decide(
     kernel_name: str = KERNEL_NAME,
     execution_timeout: int = EXECUTION_TIMEOUT_S,
     folder: str | Path | None = None,
+    lock_wait_s: float = 0.0,
 ) -> DecisionRecord:
     """Make the decision record of ``scenario``: executed notebook, JSON results, HTML.
 
@@ -130,6 +184,9 @@ def decide(
         The Jupyter kernel papermill runs (installed in this virtualenv when missing).
     execution_timeout : int
         Seconds any one cell may run before the record fails.
+    lock_wait_s : float
+        Seconds to wait for another run writing the same folder (default: none, fail at
+        once naming it).
 
     Raises
     ------
@@ -142,9 +199,6 @@ def decide(
     source = Path(scenario)
     if not source.is_file():
         raise ReportError(f"{scenario}: file does not exist")
-    import papermill  # slow to import: only once there is something to run
-    from papermill.exceptions import PapermillExecutionError
-
     source = source.resolve()
     target = Path(folder) if folder is not None else record_folder(out_dir, source)
     try:
@@ -152,6 +206,25 @@ def decide(
     except OSError as error:
         raise OutputError(output_problem(target, error)) from None
     target = target.resolve()
+    with folder_lock(target, wait_s=lock_wait_s):
+        return _make_record(
+            scenario, source, target, seed, budget, kernel_name, execution_timeout, started
+        )
+
+
+def _make_record(
+    scenario: str | Path,
+    source: Path,
+    target: Path,
+    seed: int | None,
+    budget: int | None,
+    kernel_name: str,
+    execution_timeout: int,
+    started: float,
+) -> DecisionRecord:
+    import papermill  # slow to import: only once there is something to run
+    from papermill.exceptions import PapermillExecutionError
+
     notebook, html, results = target / NOTEBOOK_FILE, target / HTML_FILE, target / JSON_FILE
     # A failed attempt must not leave an older record looking like its result.
     for stale in (html, results):

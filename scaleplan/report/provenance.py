@@ -1,9 +1,12 @@
 """Where a decision record's numbers come from: input hashes, the run budget, versions.
 
 A run is identified by its :class:`RunKey` — the scenario file's hash, each candidate spec's
-hash, the seed, the run budget and scaleplan's version. Two runs with the same key give the
-same numbers (one seed gives identical output), so the run store resumes by this key and the
-record prints it under "More Information" so a reader can reproduce it.
+hash (its canonical JSON and the data it loaded from files: empirical samples, trace times),
+the hashes of the other files the record reads (the DR file, the rollout plan, the record
+template), the seed, the run budget and scaleplan's version. Two runs with the same key give
+the same numbers (one seed gives identical output), so the run store resumes by this key —
+and a change to any input is a new key, so a batch never keeps a record of older inputs —
+and the record prints it under "More Information" so a reader can reproduce it.
 """
 
 from __future__ import annotations
@@ -11,10 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel
 
 import scaleplan
 from scaleplan.errors import ScaleplanError
@@ -58,10 +64,34 @@ def spec_hash(spec: ArchitectureSpec) -> str:
     False
     """
     data: dict[str, Any] = spec.model_dump(mode="json")
-    trace = spec.workload.trace
-    if trace is not None:  # the recorded arrivals are data the result depends on
-        data["_trace_times_s"] = list(trace.times_s())
+    loaded = dict(_loaded_data(spec, ""))
+    if loaded:  # data read from files (empirical samples, trace times): the result uses it
+        data["_loaded"] = loaded
     return digest(json.dumps(data, sort_keys=True, separators=(",", ":")).encode())
+
+
+def _loaded_data(value: Any, where: str) -> Iterator[tuple[str, list[float]]]:
+    """Every number tuple a model keeps privately (what it read from a file), by key path.
+
+    The dump leaves these out (a re-validated spec reads its files again), so they are found
+    here, in every nested model, list and mapping: a new kind of data file is hashed too.
+    """
+    if isinstance(value, BaseModel):
+        for name, private in sorted((value.__pydantic_private__ or {}).items()):
+            if (
+                isinstance(private, tuple)
+                and private
+                and all(isinstance(item, int | float) for item in private)
+            ):
+                yield f"{where}{name}", [float(item) for item in private]
+        for name in type(value).model_fields:
+            yield from _loaded_data(getattr(value, name), f"{where}{name}.")
+    elif isinstance(value, Mapping):
+        for name, item in value.items():
+            yield from _loaded_data(item, f"{where}{name}.")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _loaded_data(item, f"{where}{index}.")
 
 
 def versions() -> dict[str, str]:
@@ -145,6 +175,12 @@ class RunKey:
 
     scenario_hash: str
     spec_hashes: dict[str, str] = field(default_factory=dict)
+    #: The scenario file (resolved): two files of the same text are two records, in two
+    #: folders, each done only when its own is.
+    scenario: str = ""
+    #: The other files the record reads, by role: ``resilience.dr``, ``resilience.rollout``,
+    #: ``template``.
+    inputs: dict[str, str] = field(default_factory=dict)
     seed: int | None = None
     budget: dict[str, Any] = field(default_factory=dict)
     scaleplan_version: str = scaleplan.__version__
@@ -161,7 +197,8 @@ def run_key(
 
     The seed and budget are resolved against the scenario's own ``run:`` settings, so leaving
     them out and giving the scenario's values are the same run. A scenario that cannot be
-    loaded still gets a key (from its bytes), so its failure is stored and retried once fixed.
+    loaded — a bad input, or a bug it meets — still gets a key (from its bytes), so its failure
+    is stored (the job meets the same error and reports it) and retried once fixed.
     """
     from scaleplan.spec import load_scenario
 
@@ -172,9 +209,10 @@ def run_key(
         raise ScaleplanError(f"{path}: cannot be read ({error.strerror})") from None
     try:
         scenario = load_scenario(path)
-    except ScaleplanError:
+    except Exception:  # any failure, even a bug: the job meets it and reports it
         return RunKey(
             scenario_hash=scenario_bytes_hash,
+            scenario=str(path.resolve()),
             seed=seed,
             budget={"requests": budget} if budget else {},
         )
@@ -182,6 +220,27 @@ def run_key(
     return RunKey(
         scenario_hash=scenario_bytes_hash,
         spec_hashes={name: spec_hash(spec) for name, spec in scenario.architectures().items()},
+        scenario=str(path.resolve()),
+        inputs=input_hashes(scenario),
         seed=settings.seed,
         budget=settings.as_dict(),
     )
+
+
+def input_hashes(scenario: ScenarioSpec) -> dict[str, str]:
+    """The hashes of the files besides the scenario and its candidates a record reads."""
+    from scaleplan.report.decide import template_path
+
+    found = {}
+    for key in ("dr", "rollout"):
+        path = scenario.resilience_file(key)
+        if path is not None:
+            try:
+                found[f"resilience.{key}"] = file_hash(path)
+            except OSError as error:
+                found[f"resilience.{key}"] = f"unreadable: {error.strerror}"
+    try:
+        found["template"] = file_hash(template_path())
+    except (OSError, ScaleplanError):
+        found["template"] = "missing"
+    return found
