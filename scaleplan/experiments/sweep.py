@@ -250,6 +250,10 @@ def _check_paths(spec: ArchitectureSpec, keys: Sequence[str]) -> None:
         raise SpecError(problems)
 
 
+#: Points of one sweep at most (each is a run, and each run re-validates its spec).
+MAX_POINTS = 10_000
+
+
 def parse_grid_values(text: str) -> list[Any]:
     """Values for one key path from the CLI: ``2:12`` (inclusive), ``0:1:0.25`` or ``a,b,c``.
 
@@ -277,11 +281,18 @@ def parse_grid_values(text: str) -> list[Any]:
         step = numbers[2] if len(numbers) == 3 else 1
         if step <= 0 or stop < start:
             raise ValueError(f"a range needs start <= stop and a step above 0 (got {text!r})")
-        if all(isinstance(n, int) for n in numbers):
+        if not all(math.isfinite(n) for n in numbers):
+            raise ValueError(f"a range needs finite numbers (got {text!r})")
+        exact = all(isinstance(n, int) for n in numbers)
+        count = (
+            (stop - start) // step + 1 if exact else math.floor((stop - start) / step + 1e-9) + 1
+        )
+        if count > MAX_POINTS:
+            raise ValueError(
+                f"the range has {count:,} values; at most {MAX_POINTS:,} (got {text!r})"
+            )
+        if exact:
             return list(range(start, stop + 1, step))
-        count = math.floor((stop - start) / step + 1e-9) + 1
-        if count > 10_000:
-            raise ValueError(f"the range has {count} values; at most 10000 (got {text!r})")
         return [float(start + index * step) for index in range(count)]
     values = []
     for part in text.split(","):

@@ -20,8 +20,6 @@ from typing import Any, ClassVar, Literal
 import simpy
 from pydantic import (
     Field,
-    PositiveFloat,
-    PositiveInt,
     field_validator,
 )
 
@@ -39,7 +37,7 @@ from scaleplan.engine.protocol import (
 )
 from scaleplan.kinds.base import ComponentKind, FailureModel
 from scaleplan.kinds.service import ServiceStation
-from scaleplan.spec.base import StrictModel
+from scaleplan.spec.base import Servers, StrictModel, Weight
 from scaleplan.spec.components import (
     Policy as PolicyName,
 )
@@ -65,7 +63,7 @@ PER_REPLICA_KINDS = ("service", "worker_pool")
 
 class WeightedTarget(StrictModel):
     to: str
-    weight: PositiveFloat = 1.0
+    weight: Weight = 1.0
 
 
 class LoadBalancerSpec(_ComponentBase):
@@ -79,7 +77,7 @@ class LoadBalancerSpec(_ComponentBase):
     policy: PolicyName = "round_robin"
     to: tuple[WeightedTarget, ...] = Field(min_length=1)
     service_time: Distribution | None = None
-    concurrency: PositiveInt = 1024
+    concurrency: Servers = 1024
 
     @field_validator("to", mode="before")
     @classmethod

@@ -36,9 +36,17 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, PositiveFloat, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from scaleplan.spec.base import StrictModel
+from scaleplan.spec.base import (
+    MAX_AMOUNT,
+    MAX_GROWTH_PERCENT,
+    MAX_HORIZON_MONTHS,
+    Days,
+    Factor,
+    PositiveAmount,
+    StrictModel,
+)
 
 __all__ = [
     "AvailabilityNFR",
@@ -168,7 +176,7 @@ class SLOSpec(_Strict):
 
     metric: SLOMetric
     op: Literal["<=", ">="]
-    bound: float = Field(ge=0)
+    bound: float = Field(ge=0, le=MAX_AMOUNT)
     unit: Literal["ms", "fraction", "of_offered", "per_s"]
     request_class: str | None = Field(default=None, alias="class")
     text: str = ""
@@ -237,15 +245,18 @@ class GrowthNFR(_Strict):
     """Absorb ``percent_per_month`` growth for ``horizon_months`` without breaking an SLO."""
 
     percent_per_month: float | None = Field(
-        default=None, gt=-100, description="defaults to the scenario's workload growth"
+        default=None,
+        gt=-100,
+        le=MAX_GROWTH_PERCENT,
+        description="defaults to the scenario's workload growth",
     )
-    horizon_months: PositiveFloat
+    horizon_months: float = Field(gt=0, le=MAX_HORIZON_MONTHS)
 
 
 class CostNFR(_Strict):
     """A monthly budget for running the system at peak load."""
 
-    max_per_month: PositiveFloat
+    max_per_month: PositiveAmount
 
 
 class RetentionNFR(_Strict):
@@ -255,10 +266,10 @@ class RetentionNFR(_Strict):
     requests write one record); the storage is charged to ``component`` in the cost model.
     """
 
-    writes_per_request: float = Field(gt=0)
-    record_kb: PositiveFloat
-    days: PositiveFloat
-    max_storage_gb: PositiveFloat | None = None
+    writes_per_request: Factor
+    record_kb: PositiveAmount
+    days: Days
+    max_storage_gb: PositiveAmount | None = None
     component: str = "db"
 
     def storage_gb(self, rate_per_s: float) -> float:
