@@ -33,7 +33,7 @@ from scaleplan.spec.base import MAX_COUNT
 
 if TYPE_CHECKING:
     from scaleplan.experiments import ComparisonResult, PullResult, RampResult, SweepResult
-    from scaleplan.spec import SLOSpec
+    from scaleplan.spec import ArchitectureSpec, SLOSpec
 
 SloOption = Annotated[
     list[str],
@@ -59,6 +59,24 @@ def _slos(texts: list[str]) -> list[SLOSpec]:
         except ValueError as error:
             raise typer.BadParameter(plain(error), param_hint="'--slo'") from None
     return parsed
+
+
+def _check_classes(slos: list[SLOSpec], architecture: ArchitectureSpec) -> None:
+    """An SLO of a request class the architecture does not have is a mistake, refused as the
+    scenario loader refuses it (not a note under a result that never judged it)."""
+    from scaleplan.spec.architecture import suggest
+
+    classes = {cls.name for cls in architecture.workload.classes}
+    for slo in slos:
+        if slo.request_class is not None and slo.request_class not in classes:
+            known = ", ".join(sorted(classes)) or "none: the workload has no classes"
+            raise typer.BadParameter(
+                plain(
+                    f"{architecture.name} has no request class {slo.request_class!r}"
+                    f"{suggest(slo.request_class, classes)} (got {slo.text!r}; classes: {known})"
+                ),
+                param_hint="'--slo'",
+            )
 
 
 # --------------------------------------------------------------------------- pull
@@ -94,6 +112,7 @@ def pull(
 
     objectives = _slos(slo)
     architecture = load_spec(spec)
+    _check_classes(objectives, architecture)
     check_pull(architecture, requests=requests, searches=replications, key="--requests")
     if precision >= 1:
         raise typer.BadParameter(f"must be below 1 (got {precision})", param_hint="'--precision'")
@@ -202,6 +221,7 @@ def ramp(
 
     objectives = _slos(slo)
     architecture = load_spec(spec)
+    _check_classes(objectives, architecture)
     check_pull(architecture, requests=requests, searches=0, key="--requests")
     result = run_ramp(architecture, slos=objectives, seed=seed, steps=steps, requests=requests)
     from scaleplan.views import figure_ramp

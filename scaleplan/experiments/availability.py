@@ -70,6 +70,7 @@ from scaleplan.kinds.base import FailureModel as _Model
 from scaleplan.load import offered_loads
 from scaleplan.metrics import MeanCI, batch_means_ci, replication_ci
 from scaleplan.progress import Progress
+from scaleplan.runsize import check_failures
 from scaleplan.spec import (
     ArchitectureSpec,
     AvailabilityNFR,
@@ -716,6 +717,12 @@ def _caveats(
     return notes
 
 
+def _units(component: Any) -> int:
+    """Units that fail independently, for the size of a run (replicas, nodes, else 1)."""
+    slots = int(getattr(component, "capacity", 1) or 1)
+    return max(1, slots // max(1, int(getattr(component, "concurrency", 1) or 1)))
+
+
 def failures(
     spec: ArchitectureSpec,
     *,
@@ -819,6 +826,16 @@ def failures(
         warmup_s = min(2 * cycle_h, 0.1 * hours) * 3600
         horizon_s = hours * 3600
         probe_rate = probes / horizon_s
+        check_failures(
+            spec,
+            probes=probes,
+            replications=replications,
+            failure_events=math.fsum(
+                2 * hours / (f.mtbf_h + f.mttr_min / 60) * _units(spec.components[name])
+                for name, f in failing.items()
+                if f is not None
+            ),
+        )
         runs = _replicate(
             _probe_spec(run_spec, probe_rate, horizon_s),
             [seed + i for i in range(replications)],

@@ -234,6 +234,18 @@ def _check_paths(spec: ArchitectureSpec, keys: Sequence[str]) -> None:
     for key in keys:
         node: Any = data
         parts = key.split(".")
+        if len(parts) == 3 and parts[0] == "components" and parts[2] == "kind":
+            # The component's other keys belong to its kind: re-validated under another kind
+            # they would be reported as mistakes of the file, which has none.
+            problems.append(
+                Problem(
+                    "--set",
+                    key,
+                    "a sweep cannot change a component's kind (its other keys belong to its "
+                    "kind); write one file per kind and compare them in a scenario",
+                )
+            )
+            continue
         for depth, part in enumerate(parts[:-1]):
             if isinstance(node, dict) and part in node:
                 node = node[part]

@@ -511,6 +511,18 @@ def _cross_problems(
             f"no candidate named {baseline!r}{suggest(baseline, names)}",
             lines,
         )
+    retention = scenario.nfrs.retention
+    if retention is not None and not any(
+        retention.component in spec.components for spec in specs.values()
+    ):
+        every = {name for spec in specs.values() for name in spec.components}
+        yield _problem(
+            source,
+            ("nfrs", "retention", "component"),
+            f"no candidate has a component {retention.component!r}"
+            f"{suggest(retention.component, every)}: the stored data is charged to it",
+            lines,
+        )
     for index, slo in enumerate(scenario.nfrs.slos):
         cls = slo.request_class
         if cls is not None and not any(
