@@ -461,3 +461,17 @@ def test_subprocess_huge_integer_exit_2_without_traceback(tmp_path: Path) -> Non
     )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and "workload.requests" in done.stderr
+
+
+def test_failures_name_the_failure_key_not_the_workload(tmp_path: Path) -> None:
+    # mtbf_h at its bound: 400 cycles exceed the longest horizon. The message used to name
+    # workload.duration_s (or workload.rate_per_s), keys the user never wrote.
+    def change(data: Any) -> None:
+        data.pop("chaos", None)
+        for name in ("api", "db"):
+            data["components"][name]["failures"]["mtbf_h"] = 2.7e6
+
+    code, output = cli("failures", changed(HA, tmp_path, change), "--probes", "500")
+    assert code == 2
+    assert "ha-zones.yaml: components.db.failures: 400 failure cycles of 2.7e+06 h" in output
+    assert "workload" not in output
