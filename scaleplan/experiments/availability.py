@@ -843,7 +843,7 @@ def failures(
                         f"components.{slowest}.failures",
                         f"{CYCLES} failure cycles of {cycle_h:.4g} h (mtbf_h + mttr_min) would "
                         f"last {hours:.3g} hours, beyond the longest simulated horizon "
-                        f"({MAX_SECONDS:g} s, about 317 years); pass --duration-h",
+                        f"({MAX_SECONDS:g} s, about 31,700 years); pass --duration-h",
                     )
                 ]
             )

@@ -30,17 +30,19 @@ class StrictModel(BaseModel):
 
 # --------------------------------------------------------------------------- physical ranges
 
-#: The longest time anything may last or be scheduled at: about 317 years. Every simulated
-#: clock, plan and horizon is far below it, and a product of it with any bounded rate or count
-#: stays finite.
-MAX_SECONDS = 1e10
+#: The longest time anything may last or be scheduled at: about 31,700 years. Every real
+#: clock, plan and horizon is far below it (a run that long is refused by its work estimate,
+#: which names the key and the time it would take), and its product with any bounded rate or
+#: count stays finite.
+MAX_SECONDS = 1e12
 #: The same span in hours and in days, for the keys given in those units.
 MAX_HOURS = MAX_SECONDS / 3600
 MAX_DAYS = MAX_SECONDS / 86_400
 #: The highest arrival or processing rate, per second (a billion requests a second).
 MAX_RATE_PER_S = 1e9
-#: The largest count of things (requests, keys, messages, queue places, users).
-MAX_COUNT = 10**12
+#: The largest count of things (requests, keys, messages, queue places, users): within numpy's
+#: int64; a count too large to simulate is refused by the work estimate instead.
+MAX_COUNT = 10**18
 #: The most replicas, nodes, slots or shards one component may have: beyond any real fleet, and
 #: every engine structure and closed form is sized by it.
 MAX_SERVERS = 100_000
@@ -100,7 +102,7 @@ def check_seconds(seconds: float, text: str) -> float:
     """``seconds`` if it is a finite duration within the physical range, else ValueError."""
     if not math.isfinite(seconds) or seconds > MAX_SECONDS:
         raise ValueError(
-            f"a duration must be at most {MAX_SECONDS:g} s, about 317 years (got {text!r})"
+            f"a duration must be at most {MAX_SECONDS:g} s, about 31,700 years (got {text!r})"
         )
     return seconds
 
