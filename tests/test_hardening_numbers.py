@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from scaleplan.cli import app
 from scaleplan.errors import ScaleplanError
 from scaleplan.spec import architecture as architecture_module
-from scaleplan.spec import json_schema, load_dr, load_spec
+from scaleplan.spec import json_schema, load_dr, load_scenario, load_spec
 from scaleplan.spec.architecture import MAX_CALL_DEPTH, MAX_DEPTH
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -358,7 +358,7 @@ def test_hostile_option_is_refused_naming_it(args: tuple[Any, ...], option: str)
         ("backups.interval", "9" * 400 + "h", "backups: a duration must be at most"),
         ("backups.retention_days", float("inf"), "backups.retention_days: must be a finite"),
         ("data.growth_percent_per_month", 1e308, "growth_percent_per_month: must be at most"),
-        ("disasters.count", 10**8, "disasters.count: must be at most 10000000"),
+        ("disasters.count", 10**8, "disasters.count: must be at most 1000000"),
         ("retention.horizon_months", 10**8, "retention.horizon_months: must be at most 1200"),
     ],
 )
@@ -475,3 +475,27 @@ def test_failures_name_the_failure_key_not_the_workload(tmp_path: Path) -> None:
     assert code == 2
     assert "ha-zones.yaml: components.db.failures: 400 failure cycles of 2.7e+06 h" in output
     assert "workload" not in output
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("fast enough", "nfrs.slos[0]: text must be the objective in its short form"),
+        ("p50<=300ms", "nfrs.slos[0]: text 'p50<=300ms' is p50<=300ms, but the objective's"),
+    ],
+    ids=["free-text", "disagrees"],
+)
+def test_an_slo_text_that_is_not_the_objective_is_refused_at_validation(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    # compare used to accept it and the decision record's figures to fail on it.
+    slo = {"metric": "p99", "op": "<=", "bound": 400, "unit": "ms", "text": text}
+    code, output = cli("compare", _scenario(tmp_path, setter("nfrs.slos", [slo])))
+    assert code == 2
+    assert "online-shop.yaml:" in output and expected in output, output
+
+
+def test_an_slo_given_by_its_fields_and_agreeing_text_is_legal(tmp_path: Path) -> None:
+    slo = {"metric": "p99", "op": "<=", "bound": 400, "unit": "ms", "text": "p99<=0.4s"}
+    scenario = load_scenario(_scenario(tmp_path, setter("nfrs.slos", [slo])))
+    assert scenario.nfrs.slos[0].text == "p99<=0.4s"

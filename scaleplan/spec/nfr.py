@@ -33,7 +33,9 @@ Qualitative NFRs (compliance, privacy, integrability, supportability, testabilit
 
 from __future__ import annotations
 
+import math
 import re
+from contextvars import ContextVar
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
@@ -166,6 +168,10 @@ def parse_slo(text: str) -> SLOSpec:
     )
 
 
+# Set while an SLO's own text is being parsed to check it (the parse builds an SLOSpec too).
+_CHECKING_TEXT: ContextVar[bool] = ContextVar("_CHECKING_TEXT", default=False)
+
+
 class SLOSpec(_Strict):
     """One service-level objective: ``metric op bound``.
 
@@ -202,7 +208,35 @@ class SLOSpec(_Strict):
             )
         if not self.text:
             object.__setattr__(self, "text", self.describe())
+        elif not _CHECKING_TEXT.get():
+            self._check_text()
         return self
+
+    def _check_text(self) -> None:
+        """A ``text`` given beside the fields must be this objective in its short form: the
+        record's figures and every verdict read the objective back from it, so a free text
+        ("fast enough") accepted here would fail later, in one command and not another."""
+        token = _CHECKING_TEXT.set(True)  # parse_slo builds an SLOSpec: do not check it again
+        try:
+            written = parse_slo(self.text)
+        except ValueError as error:
+            raise ValueError(
+                f"text must be the objective in its short form, or left out (got "
+                f"{self.text!r}: {error})"
+            ) from None
+        finally:
+            _CHECKING_TEXT.reset(token)
+        same = (written.metric, written.op, written.unit, written.request_class) == (
+            self.metric,
+            self.op,
+            self.unit,
+            self.request_class,
+        ) and math.isclose(written.bound, self.bound, rel_tol=1e-9, abs_tol=1e-12)
+        if not same:
+            raise ValueError(
+                f"text {self.text!r} is {written.describe()}, but the objective's fields say "
+                f"{self.describe()}; leave text out or make them agree"
+            )
 
     @property
     def is_latency(self) -> bool:
