@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from scaleplan.cli import app
 from scaleplan.errors import ScaleplanError
 from scaleplan.spec import architecture as architecture_module
-from scaleplan.spec import json_schema, load_dr, load_scenario, load_spec
+from scaleplan.spec import json_schema, load_dr, load_scenario, load_spec, parse_spec
 from scaleplan.spec.architecture import MAX_CALL_DEPTH, MAX_DEPTH
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -499,3 +499,15 @@ def test_an_slo_given_by_its_fields_and_agreeing_text_is_legal(tmp_path: Path) -
     slo = {"metric": "p99", "op": "<=", "bound": 400, "unit": "ms", "text": "p99<=0.4s"}
     scenario = load_scenario(_scenario(tmp_path, setter("nfrs.slos", [slo])))
     assert scenario.nfrs.slos[0].text == "p99<=0.4s"
+
+
+def test_twenty_thousand_request_classes_are_refused_at_once() -> None:
+    data = yaml.safe_load(MONOLITH.read_text())
+    data["workload"]["classes"] = [{"name": f"c{index}"} for index in range(20_000)]
+    started = time.perf_counter()
+    with pytest.raises(ScaleplanError) as caught:
+        parse_spec(data, source="classes.yaml")
+    assert time.perf_counter() - started < 10  # the duplicate check was quadratic
+    assert "classes.yaml: workload.classes: tuple should have at most 1000 items" in str(
+        caught.value
+    )

@@ -10,6 +10,7 @@ The component kinds live in :mod:`scaleplan.spec.components`.
 
 from __future__ import annotations
 
+import collections
 import difflib
 import functools
 import itertools
@@ -139,6 +140,9 @@ class TraceSpec(StrictModel):
 
 
 MAX_PRIORITY = 9
+#: Request classes of one workload at most: each has its own figures in every station's
+#: estimate and every result (a real workload has a handful).
+MAX_CLASSES = 1_000
 
 
 class RequestClassSpec(StrictModel):
@@ -190,7 +194,12 @@ class WorkloadSpec(StrictModel):
     burst: BurstSpec | None = None
     diurnal: DiurnalSpec | None = None
     trace: TraceSpec | None = None
-    classes: tuple[RequestClassSpec, ...] = ()
+    classes: tuple[RequestClassSpec, ...] = Field(
+        default=(),
+        max_length=MAX_CLASSES,
+        description=f"request classes with their shares, entries and priorities (at most "
+        f"{MAX_CLASSES})",
+    )
 
     @field_validator("warmup", mode="before")
     @classmethod
@@ -221,8 +230,8 @@ class WorkloadSpec(StrictModel):
                 raise ValueError(f"key {key!r} only applies to arrival {arrival!r}")
         if self.rate_per_s is None and self.arrival != "trace":
             raise ValueError(f"arrival {self.arrival!r} needs rate_per_s")
-        names = [cls.name for cls in self.classes]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
+        counted = collections.Counter(cls.name for cls in self.classes)
+        duplicates = sorted(name for name, times in counted.items() if times > 1)
         if duplicates:
             raise ValueError(f"request class names must be unique (got {duplicates} twice)")
         return self
