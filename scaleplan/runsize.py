@@ -149,6 +149,23 @@ def check_simulation(
         fix=fix,
         line=lambda: _line(spec, key),
     )
+    diurnal = workload.diurnal
+    if workload.arrival == "diurnal" and diurnal is not None:
+        # The arrival process steps through every slice boundary: a period of microseconds
+        # over a long run is billions of steps, whatever the requests.
+        seconds = planned / (rate if rate is not None else workload.mean_rate_per_s)
+        slice_s = diurnal.period_s / len(diurnal.profile)
+        check_events(
+            seconds / slice_s * replications,
+            what=(
+                f"{count(seconds)} s of arrivals through slices of {slice_s:.3g} s "
+                f"(period_s / {len(diurnal.profile)} slices)"
+            ),
+            source=source,
+            key="workload.diurnal.period_s",
+            fix="lengthen it or use fewer slices",
+            line=_line(spec, "workload.diurnal.period_s"),
+        )
     if replications > 1:
         refuse_if_too_long(
             [(spec, planned * replications)],

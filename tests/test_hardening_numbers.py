@@ -245,7 +245,11 @@ def test_a_diurnal_period_of_microseconds_is_refused(tmp_path: Path) -> None:
 
     code, output = cli("simulate", changed(MONOLITH, tmp_path, change))
     assert code == 2
-    assert "workload.diurnal: each of the 2 slices of period_s 1e-06 s lasts 5e-07 s" in output
+    assert (
+        "monolith.yaml:12: workload.diurnal.period_s: 667 s of arrivals through slices of "
+        in output
+    )
+    assert "lengthen it or use fewer slices" in output
 
 
 # --------------------------------------------------------------------------- work budgets

@@ -80,9 +80,6 @@ KINDS: tuple[str, ...] = tuple(REGISTRY)
 MAX_EXPANDED_NODES = 200_000
 #: Slices of a diurnal profile at most (one a minute of a day is 1,440).
 MAX_PROFILE_SLICES = 100_000
-#: The shortest slice of a diurnal profile: the arrival process wakes at every slice boundary,
-#: so a period of microseconds would spend the run stepping between slices.
-MIN_SLICE_S = 1e-3
 
 
 # --------------------------------------------------------------------------- workload
@@ -112,17 +109,6 @@ class DiurnalSpec(StrictModel):
         if not any(profile):
             raise ValueError("needs at least one slice with a rate above 0")
         return profile
-
-    @model_validator(mode="after")
-    def _slices_not_too_short(self) -> DiurnalSpec:
-        slice_s = self.period_s / len(self.profile)
-        if slice_s < MIN_SLICE_S:
-            raise ValueError(
-                f"each of the {len(self.profile)} slices of period_s {self.period_s:g} s lasts "
-                f"{slice_s:.3g} s; a slice must last at least {MIN_SLICE_S * 1000:g} ms "
-                "(lengthen period_s or use fewer slices)"
-            )
-        return self
 
     def multipliers(self) -> tuple[float, ...]:
         mean = sum(self.profile) / len(self.profile)
