@@ -21,7 +21,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PositiveFloat,
     PrivateAttr,
     ValidationInfo,
     model_validator,
@@ -29,6 +28,7 @@ from pydantic import (
 from scipy.special import ndtri
 
 from scaleplan.paths import read_number_column, resolve_reference
+from scaleplan.spec.base import CV, MAX_SECONDS, Milliseconds
 
 # z of the 99th percentile of the standard normal, used to fit a lognormal to p50 and p99.
 _Z99 = float(ndtri(0.99))
@@ -64,7 +64,7 @@ class _DistributionBase(BaseModel):
 
 class Exponential(_DistributionBase):
     dist: Literal["exponential"]
-    mean_ms: PositiveFloat
+    mean_ms: Milliseconds
 
     def mean_value_ms(self) -> float:
         return self.mean_ms
@@ -79,7 +79,7 @@ class Exponential(_DistributionBase):
 
 class Constant(_DistributionBase):
     dist: Literal["constant"]
-    mean_ms: PositiveFloat
+    mean_ms: Milliseconds
 
     def mean_value_ms(self) -> float:
         return self.mean_ms
@@ -96,9 +96,9 @@ class Uniform(_DistributionBase):
     """Uniform on [low_ms, high_ms]; or give ``mean_ms`` and ``cv`` (cv at most 1/√3)."""
 
     dist: Literal["uniform"]
-    low_ms: float | None = Field(default=None, ge=0)
-    high_ms: PositiveFloat | None = None
-    mean_ms: PositiveFloat | None = None
+    low_ms: float | None = Field(default=None, ge=0, le=MAX_SECONDS * 1e3)
+    high_ms: Milliseconds | None = None
+    mean_ms: Milliseconds | None = None
     cv: float | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
@@ -149,10 +149,10 @@ class Lognormal(_DistributionBase):
     """Lognormal given by ``mean_ms`` and ``cv``, or by the percentiles ``p50_ms``, ``p99_ms``."""
 
     dist: Literal["lognormal"]
-    mean_ms: PositiveFloat | None = None
-    cv: PositiveFloat | None = None
-    p50_ms: PositiveFloat | None = None
-    p99_ms: PositiveFloat | None = None
+    mean_ms: Milliseconds | None = None
+    cv: CV | None = None
+    p50_ms: Milliseconds | None = None
+    p99_ms: Milliseconds | None = None
 
     @model_validator(mode="after")
     def _one_parameterisation(self) -> Lognormal:
@@ -201,8 +201,8 @@ class Lognormal(_DistributionBase):
 
 class Gamma(_DistributionBase):
     dist: Literal["gamma"]
-    mean_ms: PositiveFloat
-    cv: PositiveFloat
+    mean_ms: Milliseconds
+    cv: CV
 
     def mean_value_ms(self) -> float:
         return self.mean_ms
@@ -222,7 +222,7 @@ class Empirical(_DistributionBase):
     and it must lie in the spec's folder tree (:mod:`scaleplan.paths`)."""
 
     dist: Literal["empirical"]
-    samples_ms: tuple[PositiveFloat, ...] | None = None
+    samples_ms: tuple[Milliseconds, ...] | None = None
     file: str | None = None
     # The values read from ``file``; kept private so that dumping and re-validating a spec
     # (sweeps, widgets) reads the file again rather than meeting both keys at once.

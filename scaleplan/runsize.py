@@ -149,6 +149,23 @@ def check_simulation(
         fix=fix,
         line=lambda: _line(spec, key),
     )
+    diurnal = workload.diurnal
+    if workload.arrival == "diurnal" and diurnal is not None:
+        # The arrival process steps through every slice boundary: a period of microseconds
+        # over a long run is billions of steps, whatever the requests.
+        seconds = planned / (rate if rate is not None else workload.mean_rate_per_s)
+        slice_s = diurnal.period_s / len(diurnal.profile)
+        check_events(
+            seconds / slice_s * replications,
+            what=(
+                f"{count(seconds)} s of arrivals through slices of {slice_s:.3g} s "
+                f"(period_s / {len(diurnal.profile)} slices)"
+            ),
+            source=source,
+            key="workload.diurnal.period_s",
+            fix="lengthen it or use fewer slices",
+            line=_line(spec, "workload.diurnal.period_s"),
+        )
     if replications > 1:
         refuse_if_too_long(
             [(spec, planned * replications)],
@@ -171,6 +188,79 @@ def check_pull(spec: ArchitectureSpec, *, requests: int, searches: int, key: str
         total, what = float(requests), f"{count(requests)} requests"
     fix = "lower it" + (" or --replications" if searches > 1 else "")
     refuse_if_too_long([(spec, total)], what=what, source=spec.source, key=key, fix=fix)
+
+
+def check_events(
+    events: float, *, what: str, source: str, key: str, fix: str, line: int | None = None
+) -> None:
+    """Refuse a run whose timed events (rollback checks, failures and repairs) alone would
+    take more than :data:`LIMIT_S`, each costing about as much as a visit."""
+    seconds = events * SECONDS_PER_VISIT
+    if not seconds > LIMIT_S:
+        return
+    message = (
+        f"{what}: about {count(events)} events would take about {duration(seconds)} to "
+        f"simulate (limit {duration(LIMIT_S)}: about {count(LIMIT_S / SECONDS_PER_VISIT)} "
+        f"events); {fix}"
+    )
+    raise SpecError([Problem(source, key, message, line)])
+
+
+def check_rollout(
+    spec: ArchitectureSpec,
+    *,
+    requests: int,
+    runs: int,
+    horizon_s: float,
+    check_interval_s: float | None,
+) -> None:
+    """Refuse a deploy simulation too large to finish: its requests over every run, and the
+    rollback checks (one every ``check_interval_s`` of each run's ``horizon_s``)."""
+    refuse_if_too_long(
+        [(spec, float(requests) * runs)],
+        what=(
+            f"{count(runs)} runs × {count(requests)} requests ({duration(horizon_s)} "
+            "simulated each)"
+        ),
+        source=spec.source,
+        key="--replications",
+        fix=(
+            "lower it, --rate-per-s, or the plan's times (start_s, boot_s, drain_s, "
+            "bake_s, keep_old_s, observe_s)"
+        ),
+    )
+    if check_interval_s is not None:
+        check_events(
+            runs * horizon_s / check_interval_s,
+            what=(
+                f"a rollback check every {check_interval_s:g} s over {duration(horizon_s)} × "
+                f"{count(runs)} runs"
+            ),
+            source="the rollout plan",
+            key="rollback.check_interval_s",
+            fix="raise it",
+        )
+
+
+def check_failures(
+    spec: ArchitectureSpec, *, probes: int, replications: int, failure_events: float
+) -> None:
+    """Refuse a steady-state failures run too large to finish: its probe requests over every
+    replication, and its failures and repairs."""
+    refuse_if_too_long(
+        [(spec, float(probes) * replications)],
+        what=f"{count(replications)} runs × {count(probes)} probe requests",
+        source=spec.source,
+        key="--probes",
+        fix="lower it or --replications",
+    )
+    check_events(
+        failure_events * replications,
+        what=f"the failures and repairs of {count(replications)} runs",
+        source=spec.source,
+        key="--duration-h",
+        fix="lower it, or raise the components' mtbf_h",
+    )
 
 
 def check_scenario(scenario: ScenarioSpec, base_dir: str | Path | None = None) -> None:
@@ -255,7 +345,10 @@ def duration(seconds: float) -> str:
 __all__ = [
     "LIMIT_S",
     "SECONDS_PER_VISIT",
+    "check_events",
+    "check_failures",
     "check_pull",
+    "check_rollout",
     "check_scenario",
     "check_simulation",
     "count",

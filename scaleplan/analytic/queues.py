@@ -190,6 +190,8 @@ def erlang_b(c: int, a: float) -> float:
     blocking = 1.0
     for k in range(1, servers + 1):
         blocking = a * blocking / (k + a * blocking)
+        if blocking == 0.0:
+            break  # it stays 0 (a million idle servers are not a million steps)
     return blocking
 
 

@@ -20,13 +20,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from scaleplan.cli import options
 from scaleplan.cli.app import app
 from scaleplan.cli.console import literal, plain, stderr, stdout
 from scaleplan.result import SimulationResult
 
 SpecPath = Annotated[Path, typer.Argument(help="An architecture YAML file.", show_default=False)]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the JSON result on stdout.")]
-SeedOption = Annotated[int, typer.Option(help="Random seed: one seed gives identical output.")]
+SeedOption = Annotated[
+    int,
+    typer.Option(help="Random seed: one seed gives identical output.", parser=options.seed),
+]
 
 EXIT_UNSTABLE = 1
 EXIT_BAD_INPUT = 2
@@ -241,14 +245,17 @@ def validate(spec: SpecPath) -> None:
 def simulate(
     spec: SpecPath,
     rate_per_s: Annotated[
-        float | None, typer.Option(help="Override the mean arrival rate.", min=0.0)
+        float | None, typer.Option(help="Override the mean arrival rate.", parser=options.rate)
     ] = None,
     requests: Annotated[
-        int | None, typer.Option(help="Override the number of requests.", min=1)
+        int | None, typer.Option(help="Override the number of requests.", parser=options.count)
     ] = None,
     seed: SeedOption = 1,
     replications: Annotated[
-        int, typer.Option(help="Independent replications (CIs across them).", min=1)
+        int,
+        typer.Option(
+            help="Independent replications (CIs across them).", parser=options.replications
+        ),
     ] = 1,
     run_anyway: Annotated[
         bool, typer.Option(help="Run even when the load certainly exceeds capacity.")
@@ -292,7 +299,7 @@ def simulate(
 def estimate(
     spec: SpecPath,
     rate_per_s: Annotated[
-        float | None, typer.Option(help="Override the mean arrival rate.", min=0.0)
+        float | None, typer.Option(help="Override the mean arrival rate.", parser=options.rate)
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
+from scaleplan.cli import options
 from scaleplan.cli.app import app
 from scaleplan.cli.console import literal
 from scaleplan.cli.core import (
@@ -30,6 +31,7 @@ from scaleplan.cli.core import (
     verdict_status,
 )
 from scaleplan.formatting import number, percent
+from scaleplan.spec.base import MAX_DISASTERS, MAX_FACTOR, MAX_HOURS
 
 if TYPE_CHECKING:
     from scaleplan.experiments.availability import FailuresResult
@@ -83,18 +85,29 @@ def failures(
     spec: SpecPath,
     seed: SeedOption = 1,
     replications: Annotated[
-        int, typer.Option(help="Independent long runs (CIs across them).", min=1)
+        int,
+        typer.Option(help="Independent long runs (CIs across them).", parser=options.replications),
     ] = 10,
     duration_h: Annotated[
         float | None,
-        typer.Option(help="Simulated hours per run (default: 400 failure cycles).", min=1.0),
+        typer.Option(
+            help="Simulated hours per run (default: 400 failure cycles).",
+            parser=options.number(1.0, MAX_HOURS),
+        ),
     ] = None,
     probes: Annotated[
-        int, typer.Option(help="Probe requests per run, for request-based availability.", min=1)
+        int,
+        typer.Option(
+            help="Probe requests per run, for request-based availability.",
+            parser=options.count,
+        ),
     ] = 20_000,
     availability: Annotated[
         float | None,
-        typer.Option(help="Availability objective in percent (e.g. 99.9): budget and verdicts."),
+        typer.Option(
+            help="Availability objective in percent (e.g. 99.9): budget and verdicts.",
+            parser=options.number(0.0, 100.0, low_open=True),
+        ),
     ] = None,
     html: HtmlOption = None,
     as_json: JsonFlag = False,
@@ -242,9 +255,15 @@ def dr(
         Path, typer.Argument(help="A DR file (data/dr/*.yaml).", show_default=False)
     ],
     disasters: Annotated[
-        int | None, typer.Option(help="Disasters to simulate (default: the file's).", min=2)
+        int | None,
+        typer.Option(
+            help="Disasters to simulate (default: the file's).",
+            parser=options.integer(2, MAX_DISASTERS),
+        ),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (default: the file's).")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed (default: the file's).", parser=options.seed)
+    ] = None,
     html: HtmlOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -386,33 +405,44 @@ def rollout(
     ] = None,
     component: Annotated[str | None, typer.Option(help="The service to update.")] = None,
     batch_size: Annotated[
-        int | None, typer.Option(help="Rolling: replicas at once.", min=1)
+        int | None, typer.Option(help="Rolling: replicas at once.", parser=options.servers)
     ] = None,
-    boot_s: Annotated[float | None, typer.Option(help="Boot time of a replica.", min=0)] = None,
-    drain_s: Annotated[float | None, typer.Option(help="Most time to drain.", min=0)] = None,
+    boot_s: Annotated[
+        float | None, typer.Option(help="Boot time of a replica.", parser=options.seconds)
+    ] = None,
+    drain_s: Annotated[
+        float | None, typer.Option(help="Most time to drain.", parser=options.seconds)
+    ] = None,
     bad_probability: Annotated[
-        float | None, typer.Option(help="Chance that the release is bad.", min=0, max=1)
+        float | None,
+        typer.Option(help="Chance that the release is bad.", parser=options.probability),
     ] = None,
     bad: Annotated[
         bool | None, typer.Option("--bad/--good", help="Force a bad or a good release.")
     ] = None,
     error_rate: Annotated[
-        float | None, typer.Option(help="Extra errors of a bad release.", min=0, max=1)
+        float | None,
+        typer.Option(help="Extra errors of a bad release.", parser=options.probability),
     ] = None,
     latency_factor: Annotated[
-        float | None, typer.Option(help="Slowdown of a bad release.", min=0.01)
+        float | None,
+        typer.Option(help="Slowdown of a bad release.", parser=options.number(0.01, MAX_FACTOR)),
     ] = None,
     max_error_rate: Annotated[
-        float | None, typer.Option(help="Rollback threshold on the error rate.", min=0, max=1)
+        float | None,
+        typer.Option(help="Rollback threshold on the error rate.", parser=options.probability),
     ] = None,
     cost_per_replica_hour: Annotated[
-        float | None, typer.Option(help="Price of a replica-hour, for the cost.", min=0)
+        float | None,
+        typer.Option(help="Price of a replica-hour, for the cost.", parser=options.amount),
     ] = None,
     rate_per_s: Annotated[
-        float | None, typer.Option(help="Override the mean arrival rate.", min=0.0)
+        float | None, typer.Option(help="Override the mean arrival rate.", parser=options.rate)
     ] = None,
     seed: SeedOption = 1,
-    replications: Annotated[int, typer.Option(help="Seeds per strategy.", min=1)] = 1,
+    replications: Annotated[
+        int, typer.Option(help="Seeds per strategy.", parser=options.replications)
+    ] = 1,
     html: HtmlOption = None,
     as_json: JsonFlag = False,
 ) -> None:

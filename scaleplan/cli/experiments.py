@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
+from scaleplan.cli import options
 from scaleplan.cli.app import app
 from scaleplan.cli.console import literal, plain
 from scaleplan.cli.core import (
@@ -28,10 +29,11 @@ from scaleplan.cli.core import (
     verdict_status,
 )
 from scaleplan.formatting import number
+from scaleplan.spec.base import MAX_COUNT
 
 if TYPE_CHECKING:
     from scaleplan.experiments import ComparisonResult, PullResult, RampResult, SweepResult
-    from scaleplan.spec import SLOSpec
+    from scaleplan.spec import ArchitectureSpec, SLOSpec
 
 SloOption = Annotated[
     list[str],
@@ -59,6 +61,24 @@ def _slos(texts: list[str]) -> list[SLOSpec]:
     return parsed
 
 
+def _check_classes(slos: list[SLOSpec], architecture: ArchitectureSpec) -> None:
+    """An SLO of a request class the architecture does not have is a mistake, refused as the
+    scenario loader refuses it (not a note under a result that never judged it)."""
+    from scaleplan.spec.architecture import suggest
+
+    classes = {cls.name for cls in architecture.workload.classes}
+    for slo in slos:
+        if slo.request_class is not None and slo.request_class not in classes:
+            known = ", ".join(sorted(classes)) or "none: the workload has no classes"
+            raise typer.BadParameter(
+                plain(
+                    f"{architecture.name} has no request class {slo.request_class!r}"
+                    f"{suggest(slo.request_class, classes)} (got {slo.text!r}; classes: {known})"
+                ),
+                param_hint="'--slo'",
+            )
+
+
 # --------------------------------------------------------------------------- pull
 
 
@@ -67,12 +87,20 @@ def pull(
     spec: SpecPath,
     slo: SloOption = [],  # noqa: B006 - typer reads the default, it is never mutated
     seed: SeedOption = 1,
-    requests: Annotated[int, typer.Option(help="Requests simulated per step.", min=100)] = 20_000,
+    requests: Annotated[
+        int,
+        typer.Option(help="Requests simulated per step.", parser=options.integer(100, MAX_COUNT)),
+    ] = 20_000,
     replications: Annotated[
-        int, typer.Option(help="Independent searches, for the limit's CI.", min=1)
+        int,
+        typer.Option(help="Independent searches, for the limit's CI.", parser=options.replications),
     ] = 3,
     precision: Annotated[
-        float, typer.Option(help="Relative bracket width at which bisection stops.", min=0.001)
+        float,
+        typer.Option(
+            help="Relative bracket width at which bisection stops.",
+            parser=options.number(0.001, 0.5),
+        ),
     ] = 0.02,
     html: HtmlOption = None,
     as_json: JsonFlag = False,
@@ -84,6 +112,7 @@ def pull(
 
     objectives = _slos(slo)
     architecture = load_spec(spec)
+    _check_classes(objectives, architecture)
     check_pull(architecture, requests=requests, searches=replications, key="--requests")
     if precision >= 1:
         raise typer.BadParameter(f"must be below 1 (got {precision})", param_hint="'--precision'")
@@ -175,8 +204,13 @@ def ramp(
     spec: SpecPath,
     slo: SloOption = [],  # noqa: B006 - typer reads the default, it is never mutated
     seed: SeedOption = 1,
-    steps: Annotated[int, typer.Option(help="Load steps.", min=1)] = 10,
-    requests: Annotated[int, typer.Option(help="Requests over the whole ramp.", min=100)] = 40_000,
+    steps: Annotated[
+        int, typer.Option(help="Load steps.", parser=options.integer(1, options.MAX_RAMP_STEPS))
+    ] = 10,
+    requests: Annotated[
+        int,
+        typer.Option(help="Requests over the whole ramp.", parser=options.integer(100, MAX_COUNT)),
+    ] = 40_000,
     html: HtmlOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -187,6 +221,7 @@ def ramp(
 
     objectives = _slos(slo)
     architecture = load_spec(spec)
+    _check_classes(objectives, architecture)
     check_pull(architecture, requests=requests, searches=0, key="--requests")
     result = run_ramp(architecture, slos=objectives, seed=seed, steps=steps, requests=requests)
     from scaleplan.views import figure_ramp
@@ -235,16 +270,19 @@ def sweep(
     ] = [],  # noqa: B006 - typer reads the default, it is never mutated
     seed: SeedOption = 1,
     requests: Annotated[
-        int | None, typer.Option(help="Override the number of requests per point.", min=1)
+        int | None,
+        typer.Option(help="Override the number of requests per point.", parser=options.count),
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Local processes (default: one per core).", min=1)
+        int | None,
+        typer.Option(help="Local processes (default: one per core).", parser=options.workers),
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """What-if sweep over any key paths, one row per point, on local processes."""
     from scaleplan.experiments import parse_grid_values
     from scaleplan.experiments import sweep as run_sweep
+    from scaleplan.experiments.sweep import MAX_POINTS
     from scaleplan.runsize import check_simulation
     from scaleplan.spec import load_spec
 
@@ -263,11 +301,17 @@ def sweep(
             raise typer.BadParameter(
                 plain(f"{key.strip()}: {error}"), param_hint="'--set'"
             ) from None
+    points = math.prod(len(values) for values in grid.values())
+    if points > MAX_POINTS:
+        raise typer.BadParameter(
+            f"the grid has {points:,} points; at most {MAX_POINTS:,} (use fewer values per key)",
+            param_hint="'--set'",
+        )
     architecture = load_spec(spec)
     check_simulation(
         architecture,
         requests=requests,
-        replications=math.prod(len(values) for values in grid.values()),
+        replications=points,
         replications_key="--set",
         replications_noun="points",
     )
@@ -313,10 +357,12 @@ def _busiest(row: dict[str, Any]) -> str:
 def compare(
     scenario: Annotated[Path, typer.Argument(help="A scenario YAML file.", show_default=False)],
     seed: Annotated[
-        int | None, typer.Option(help="Override the scenario's seed.", show_default=False)
+        int | None,
+        typer.Option(help="Override the scenario's seed.", show_default=False, parser=options.seed),
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Local processes (default: one per core).", min=1)
+        int | None,
+        typer.Option(help="Local processes (default: one per core).", parser=options.workers),
     ] = None,
     html: HtmlOption = None,
     as_json: JsonFlag = False,

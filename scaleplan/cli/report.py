@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from scaleplan.cli import options
 from scaleplan.cli.app import app
 from scaleplan.cli.console import literal, plain, stderr, stdout
 
@@ -25,18 +26,24 @@ OutOption = Annotated[
     Path, typer.Option("-o", "--out", help="Folder for the records (one sub-folder per scenario).")
 ]
 SeedOverride = Annotated[
-    int | None, typer.Option(help="Override the scenario's seed (run.seed).", show_default=False)
+    int | None,
+    typer.Option(
+        help="Override the scenario's seed (run.seed).", show_default=False, parser=options.seed
+    ),
 ]
 BudgetOption = Annotated[
     int | None,
     typer.Option(
         "--budget",
-        min=1,
+        parser=options.count,
         help="Requests per simulation run (default: the scenario's run.requests).",
         show_default=False,
     ),
 ]
-TimeoutOption = Annotated[int, typer.Option(help="Seconds any one notebook cell may run.", min=1)]
+TimeoutOption = Annotated[
+    int,
+    typer.Option(help="Seconds any one notebook cell may run.", parser=options.integer(1, 10**7)),
+]
 KernelOption = Annotated[str, typer.Option(help="The Jupyter kernel papermill runs.")]
 NewStoreOption = Annotated[
     bool,
@@ -80,7 +87,11 @@ def batch(
     out: OutOption = Path("out"),
     workers: Annotated[
         int | None,
-        typer.Option(min=1, help="Local processes (default: one per CPU).", show_default=False),
+        typer.Option(
+            help="Local processes (default: one per CPU).",
+            show_default=False,
+            parser=options.workers,
+        ),
     ] = None,
     scheduler: Annotated[
         str | None,
@@ -185,7 +196,9 @@ def runs(
     scenario: Annotated[
         str | None, typer.Option(help="Only runs of this scenario path.", show_default=False)
     ] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="At most this many.")] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="At most this many.", parser=options.count)
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
     new_store: NewStoreOption = False,
 ) -> None:

@@ -63,6 +63,7 @@ from scaleplan.analytic.availability import (
 )
 from scaleplan.engine import HookContext, simulate
 from scaleplan.engine.protocol import Observer, Station
+from scaleplan.errors import Problem, SpecError
 from scaleplan.experiments._common import clean, hold_autoscaled
 from scaleplan.experiments.nfr import Verdict, _decide, _not_evaluated
 from scaleplan.kinds import kind_of
@@ -70,6 +71,7 @@ from scaleplan.kinds.base import FailureModel as _Model
 from scaleplan.load import offered_loads
 from scaleplan.metrics import MeanCI, batch_means_ci, replication_ci
 from scaleplan.progress import Progress
+from scaleplan.runsize import check_failures
 from scaleplan.spec import (
     ArchitectureSpec,
     AvailabilityNFR,
@@ -77,6 +79,7 @@ from scaleplan.spec import (
     ComponentSpec,
     NFRSpec,
 )
+from scaleplan.spec.base import MAX_SECONDS
 
 __all__ = [
     "ComponentAvailability",
@@ -716,6 +719,17 @@ def _caveats(
     return notes
 
 
+def _cycle_h(failure: Any) -> float:
+    """Hours of one failure and its repair, on average."""
+    return float(failure.mtbf_h + failure.mttr_min / 60)
+
+
+def _units(component: Any) -> int:
+    """Units that fail independently, for the size of a run (replicas, nodes, else 1)."""
+    slots = int(getattr(component, "capacity", 1) or 1)
+    return max(1, slots // max(1, int(getattr(component, "concurrency", 1) or 1)))
+
+
 def failures(
     spec: ArchitectureSpec,
     *,
@@ -816,9 +830,36 @@ def failures(
     if steady:
         cycle_h = max(f.mtbf_h + f.mttr_min / 60 for f in failing.values() if f is not None)
         hours = duration_h if duration_h is not None else max(1000.0, CYCLES * cycle_h)
+        if hours * 3600 > MAX_SECONDS:
+            # Only the default can get here (the option is bounded): name the slowest cycle.
+            slowest = max(
+                (name for name, f in failing.items() if f is not None),
+                key=lambda name: _cycle_h(failing[name]),
+            )
+            raise SpecError(
+                [
+                    Problem(
+                        spec.source,
+                        f"components.{slowest}.failures",
+                        f"{CYCLES} failure cycles of {cycle_h:.4g} h (mtbf_h + mttr_min) would "
+                        f"last {hours:.3g} hours, beyond the longest simulated horizon "
+                        f"({MAX_SECONDS:g} s, about 31,700 years); pass --duration-h",
+                    )
+                ]
+            )
         warmup_s = min(2 * cycle_h, 0.1 * hours) * 3600
         horizon_s = hours * 3600
         probe_rate = probes / horizon_s
+        check_failures(
+            spec,
+            probes=probes,
+            replications=replications,
+            failure_events=math.fsum(
+                2 * hours / (f.mtbf_h + f.mttr_min / 60) * _units(spec.components[name])
+                for name, f in failing.items()
+                if f is not None
+            ),
+        )
         runs = _replicate(
             _probe_spec(run_spec, probe_rate, horizon_s),
             [seed + i for i in range(replications)],

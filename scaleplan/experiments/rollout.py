@@ -61,6 +61,7 @@ from scaleplan.kinds.service import ServiceStation
 from scaleplan.metrics import MeanCI, replication_ci
 from scaleplan.progress import Progress
 from scaleplan.result import SimulationResult
+from scaleplan.runsize import check_rollout
 from scaleplan.spec import ArchitectureSpec, LoadBalancerSpec, ServiceSpec
 from scaleplan.spec.rollout import STRATEGIES, RolloutSpec
 
@@ -852,6 +853,14 @@ def deploy(
     horizon = max(plan.start_s for plan in plans) + 2 * longest + max(p.observe_s for p in plans)
     requests = max(1, round(rate * horizon))
     total = len(plans) * replications
+    intervals = [plan.rollback.check_interval_s for plan in plans if plan.rollback is not None]
+    check_rollout(
+        spec,
+        requests=requests,
+        runs=total,
+        horizon_s=horizon,
+        check_interval_s=min(intervals) if intervals else None,
+    )
     results: dict[str, list[RolloutRun]] = {plan.strategy: [] for plan in plans}
     done = 0
     for index in range(replications):

@@ -234,6 +234,18 @@ def _check_paths(spec: ArchitectureSpec, keys: Sequence[str]) -> None:
     for key in keys:
         node: Any = data
         parts = key.split(".")
+        if len(parts) == 3 and parts[0] == "components" and parts[2] == "kind":
+            # The component's other keys belong to its kind: re-validated under another kind
+            # they would be reported as mistakes of the file, which has none.
+            problems.append(
+                Problem(
+                    "--set",
+                    key,
+                    "a sweep cannot change a component's kind (its other keys belong to its "
+                    "kind); write one file per kind and compare them in a scenario",
+                )
+            )
+            continue
         for depth, part in enumerate(parts[:-1]):
             if isinstance(node, dict) and part in node:
                 node = node[part]
@@ -248,6 +260,10 @@ def _check_paths(spec: ArchitectureSpec, keys: Sequence[str]) -> None:
                 break
     if problems:
         raise SpecError(problems)
+
+
+#: Points of one sweep at most (each is a run, and each run re-validates its spec).
+MAX_POINTS = 10_000
 
 
 def parse_grid_values(text: str) -> list[Any]:
@@ -277,11 +293,18 @@ def parse_grid_values(text: str) -> list[Any]:
         step = numbers[2] if len(numbers) == 3 else 1
         if step <= 0 or stop < start:
             raise ValueError(f"a range needs start <= stop and a step above 0 (got {text!r})")
-        if all(isinstance(n, int) for n in numbers):
+        if not all(math.isfinite(n) for n in numbers):
+            raise ValueError(f"a range needs finite numbers (got {text!r})")
+        exact = all(isinstance(n, int) for n in numbers)
+        count = (
+            (stop - start) // step + 1 if exact else math.floor((stop - start) / step + 1e-9) + 1
+        )
+        if count > MAX_POINTS:
+            raise ValueError(
+                f"the range has {count:,} values; at most {MAX_POINTS:,} (got {text!r})"
+            )
+        if exact:
             return list(range(start, stop + 1, step))
-        count = math.floor((stop - start) / step + 1e-9) + 1
-        if count > 10_000:
-            raise ValueError(f"the range has {count} values; at most 10000 (got {text!r})")
         return [float(start + index * step) for index in range(count)]
     values = []
     for part in text.split(","):

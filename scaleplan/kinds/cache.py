@@ -7,15 +7,12 @@ from __future__ import annotations
 import functools
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import simpy
 from pydantic import (
     Field,
-    NonNegativeInt,
-    PositiveFloat,
-    PositiveInt,
     model_validator,
 )
 from simpy.events import Timeout
@@ -32,6 +29,7 @@ from scaleplan.engine.protocol import (
 )
 from scaleplan.engine.streams import key_sampler, uniforms
 from scaleplan.kinds.base import ComponentKind, FailureModel, unit_availability
+from scaleplan.spec.base import Count, NonNegativeCount, PositiveSeconds, Seconds, Servers
 from scaleplan.spec.components import (
     FailureSpec,
     KeySpaceSpec,
@@ -56,18 +54,18 @@ class CacheSpec(_ComponentBase):
     backing: str
     hit_ratio: Probability | None = None
     keys: KeySpaceSpec | None = None
-    size: PositiveInt | None = Field(default=None, description="entries held (LRU)")
-    ttl_s: PositiveFloat | None = Field(
+    size: Count | None = Field(default=None, description="entries held (LRU)")
+    ttl_s: PositiveSeconds | None = Field(
         default=None, description="entries expire this long after a fill"
     )
     cold_start: bool = Field(default=False, description="start empty rather than warm")
-    restart_at_s: tuple[Annotated[float, Field(ge=0)], ...] = Field(
+    restart_at_s: tuple[Seconds, ...] = Field(
         default=(), description="times at which the cache restarts empty"
     )
     service_time: Distribution = Constant(dist="constant", mean_ms=0.5)
-    replicas: PositiveInt = 1
-    concurrency: PositiveInt = 64
-    queue_limit: NonNegativeInt | None = None
+    replicas: Servers = 1
+    concurrency: Servers = 64
+    queue_limit: NonNegativeCount | None = None
     failures: FailureSpec | None = Field(
         default=None,
         description="cache nodes crash and come back empty; their lookups go to the backing",

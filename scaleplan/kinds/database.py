@@ -24,8 +24,6 @@ import numpy as np
 import simpy
 from pydantic import (
     Field,
-    NonNegativeInt,
-    PositiveInt,
     model_validator,
 )
 from simpy.events import Timeout
@@ -50,6 +48,7 @@ from scaleplan.engine.protocol import (
 from scaleplan.engine.streams import buffered, uniforms
 from scaleplan.kinds.base import ComponentKind, FailureModel, unit_availability
 from scaleplan.metrics import LatencySketch
+from scaleplan.spec.base import NonNegativeCount, NonNegativeServers, Seconds, Servers
 from scaleplan.spec.components import (
     BaseFailureSpec,
     KeySpaceSpec,
@@ -79,8 +78,8 @@ class DatabaseFailureSpec(BaseFailureSpec):
     scope: Literal["node", "shard", "component"] = Field(
         default="node", description="what fails as one: a node, a shard, or the whole database"
     )
-    failover_s: float = Field(
-        default=30.0, ge=0, description="promotion of a read replica, after detection"
+    failover_s: Seconds = Field(
+        default=30.0, description="promotion of a read replica, after detection"
     )
 
 
@@ -94,19 +93,21 @@ class DatabaseSpec(_ComponentBase):
     """
 
     kind: Literal["database"]
-    shards: PositiveInt = 1
+    shards: Servers = 1
     partitioning: Literal["hash", "range"] = "hash"
     keys: KeySpaceSpec = KeySpaceSpec()
     read_ratio: Probability = 0.8
-    read_replicas: NonNegativeInt = Field(default=0, description="per shard, besides the primary")
+    read_replicas: NonNegativeServers = Field(
+        default=0, description="per shard, besides the primary"
+    )
     reads_from_primary: bool = True
     read_policy: PolicyName = Field(
         default="round_robin",
         description="how a read picks a reader of its shard (any policy but power_of_d: a "
         "shard has few readers, so use power_of_two or join_shortest_queue)",
     )
-    concurrency: PositiveInt = Field(default=8, description="requests one node serves at once")
-    queue_limit: NonNegativeInt | None = None
+    concurrency: Servers = Field(default=8, description="requests one node serves at once")
+    queue_limit: NonNegativeCount | None = None
     read_time: Distribution
     write_time: Distribution | None = Field(default=None, description="defaults to read_time")
     replication_lag: Distribution | None = Field(

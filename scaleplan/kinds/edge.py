@@ -10,7 +10,6 @@ from typing import Any, ClassVar, Literal
 import simpy
 from pydantic import (
     Field,
-    PositiveInt,
 )
 
 from scaleplan.distributions import Constant, Distribution
@@ -25,6 +24,7 @@ from scaleplan.engine.protocol import (
 )
 from scaleplan.engine.streams import uniforms
 from scaleplan.kinds.base import ComponentKind, FailureModel
+from scaleplan.spec.base import Servers
 from scaleplan.spec.components import (
     Probability,
     _ComponentBase,
@@ -39,7 +39,7 @@ class EdgeSpec(_ComponentBase):
     to: str
     share: Probability = Field(description="share of requests answered at the edge")
     service_time: Distribution = Constant(dist="constant", mean_ms=5)
-    concurrency: PositiveInt = 4096
+    concurrency: Servers = 4096
 
     def edges(self) -> list[tuple[str, float, str]]:
         return [(self.to, 1 - self.share, "to")]

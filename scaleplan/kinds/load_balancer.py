@@ -21,8 +21,6 @@ from typing import Any, ClassVar, Literal
 import simpy
 from pydantic import (
     Field,
-    PositiveFloat,
-    PositiveInt,
     field_validator,
     model_validator,
 )
@@ -41,7 +39,7 @@ from scaleplan.engine.protocol import (
 )
 from scaleplan.kinds.base import ComponentKind, FailureModel
 from scaleplan.kinds.service import ServiceStation
-from scaleplan.spec.base import StrictModel
+from scaleplan.spec.base import MAX_SERVERS, Servers, StrictModel, Weight
 from scaleplan.spec.components import (
     D_DESCRIPTION,
     POLICY_DESCRIPTION,
@@ -70,7 +68,7 @@ PER_REPLICA_KINDS = ("service", "worker_pool")
 
 class WeightedTarget(StrictModel):
     to: str
-    weight: PositiveFloat = 1.0
+    weight: Weight = 1.0
 
 
 class LoadBalancerSpec(_ComponentBase):
@@ -82,10 +80,10 @@ class LoadBalancerSpec(_ComponentBase):
 
     kind: Literal["load_balancer"]
     policy: PolicyName = Field(default="round_robin", description=POLICY_DESCRIPTION)
-    d: int = Field(default=2, ge=2, description=D_DESCRIPTION)
+    d: int = Field(default=2, ge=2, le=MAX_SERVERS, description=D_DESCRIPTION)
     to: tuple[WeightedTarget, ...] = Field(min_length=1)
     service_time: Distribution | None = None
-    concurrency: PositiveInt = 1024
+    concurrency: Servers = 1024
 
     @field_validator("to", mode="before")
     @classmethod

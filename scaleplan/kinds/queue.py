@@ -21,9 +21,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import simpy
 from pydantic import (
     Field,
-    NonNegativeInt,
-    PositiveFloat,
-    PositiveInt,
 )
 from simpy.events import Event, Timeout
 
@@ -42,8 +39,9 @@ from scaleplan.engine.protocol import (
 )
 from scaleplan.kinds.base import ComponentKind, FailureModel, unit_availability
 from scaleplan.kinds.worker_pool import WorkerPoolStation
-from scaleplan.spec.base import StrictModel
+from scaleplan.spec.base import Count, Milliseconds, Servers, StrictModel
 from scaleplan.spec.components import (
+    MAX_RETRIES,
     FailureSpec,
     _ComponentBase,
 )
@@ -55,12 +53,14 @@ if TYPE_CHECKING:
 
 class _BrokerFields(StrictModel):
     # Not called ``capacity``: that is every component's number of slots.
-    max_messages: PositiveInt | None = Field(
+    max_messages: Count | None = Field(
         default=None, description="messages waiting at most (the broker's capacity); unbounded"
     )
     when_full: Literal["reject", "block"] = "reject"
-    max_retries: NonNegativeInt = Field(default=0, description="redeliveries of a failed job")
-    retry_backoff_ms: PositiveFloat = 100.0
+    max_retries: int = Field(
+        ge=0, le=MAX_RETRIES, default=0, description="redeliveries of a failed job"
+    )
+    retry_backoff_ms: Milliseconds = 100.0
 
 
 class QueueSpec(_ComponentBase, _BrokerFields):
@@ -72,7 +72,7 @@ class QueueSpec(_ComponentBase, _BrokerFields):
 
     kind: Literal["queue"]
     consumer: str
-    nodes: PositiveInt = Field(default=1, description="broker nodes (billed per node-hour)")
+    nodes: Servers = Field(default=1, description="broker nodes (billed per node-hour)")
     publish_time: Distribution | None = Field(
         default=None, description="time the producer waits for the broker's acknowledgement"
     )

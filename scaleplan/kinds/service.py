@@ -23,9 +23,6 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 import simpy
 from pydantic import (
     Field,
-    NonNegativeInt,
-    PositiveFloat,
-    PositiveInt,
     model_validator,
 )
 from simpy.events import Timeout
@@ -52,7 +49,14 @@ from scaleplan.engine.resilience import ResilientCall
 from scaleplan.engine.sharing import SharedProcessor
 from scaleplan.engine.streams import uniforms
 from scaleplan.kinds.base import ComponentKind, FailureModel, autoscaled_nodes, unit_availability
-from scaleplan.spec.base import StrictModel
+from scaleplan.spec.base import (
+    MAX_SERVERS,
+    Count,
+    Milliseconds,
+    NonNegativeCount,
+    Servers,
+    StrictModel,
+)
 from scaleplan.spec.components import (
     D_DESCRIPTION,
     NAME_PATTERN,
@@ -76,7 +80,7 @@ class LoadSheddingSpec(StrictModel):
     """Drop a request that waited longer than ``max_wait_ms`` when its turn comes (its caller has
     most likely given up), rather than serve it late (CoDel-style)."""
 
-    max_wait_ms: PositiveFloat
+    max_wait_ms: Milliseconds
 
 
 Discipline = Literal["fifo", "lifo", "ps"]
@@ -87,12 +91,12 @@ class ServiceSpec(_ComponentBase):
     (first come first served unless ``discipline`` says otherwise)."""
 
     kind: Literal["service"]
-    replicas: PositiveInt = 1
-    concurrency: PositiveInt = Field(
+    replicas: Servers = 1
+    concurrency: Servers = Field(
         default=1,
         description="requests one replica serves at once (under discipline ps: its processors)",
     )
-    queue_limit: NonNegativeInt | None = Field(
+    queue_limit: NonNegativeCount | None = Field(
         default=None, description="waiting requests per replica; beyond it a request is rejected"
     )
     discipline: Discipline = Field(
@@ -106,7 +110,7 @@ class ServiceSpec(_ComponentBase):
             "at rate min(1, concurrency/n), so short requests are not stuck behind long ones"
         ),
     )
-    admission_limit: PositiveInt | None = Field(
+    admission_limit: Count | None = Field(
         default=None,
         description=(
             "discipline ps only: requests per replica admitted to share the processors at "
@@ -129,7 +133,7 @@ class ServiceSpec(_ComponentBase):
         default="round_robin",
         description="when it is called directly (not through a balancer), " + POLICY_DESCRIPTION,
     )
-    d: int = Field(default=2, ge=2, description="for dispatch: " + D_DESCRIPTION)
+    d: int = Field(default=2, ge=2, le=MAX_SERVERS, description="for dispatch: " + D_DESCRIPTION)
     error_probability: Probability = Field(
         default=0.0, description="share of requests that fail after being served"
     )

@@ -10,7 +10,6 @@ from typing import Any, ClassVar, Literal
 import simpy
 from pydantic import (
     Field,
-    PositiveInt,
     field_validator,
 )
 from simpy.events import Timeout
@@ -33,6 +32,7 @@ from scaleplan.kinds.queue import (
     prepare_broker_nodes,
     refuse,
 )
+from scaleplan.spec.base import Servers
 from scaleplan.spec.components import (
     NAME_PATTERN,
     FailureSpec,
@@ -49,7 +49,7 @@ class TopicSpec(_ComponentBase):
     """Publish once, deliver to every subscription, each with its own queue and consumer group."""
 
     kind: Literal["topic"]
-    nodes: PositiveInt = Field(default=1, description="broker nodes (billed per node-hour)")
+    nodes: Servers = Field(default=1, description="broker nodes (billed per node-hour)")
     subscriptions: tuple[SubscriptionSpec, ...] = Field(min_length=1)
     publish_time: Distribution | None = None
     failures: FailureSpec | None = Field(

@@ -10,6 +10,7 @@ The component kinds live in :mod:`scaleplan.spec.components`.
 
 from __future__ import annotations
 
+import collections
 import difflib
 import functools
 import itertools
@@ -22,8 +23,6 @@ import yaml
 from pydantic import (
     BaseModel,
     Field,
-    PositiveFloat,
-    PositiveInt,
     PrivateAttr,
     ValidationError,
     field_validator,
@@ -34,7 +33,15 @@ from scaleplan.errors import Problem, SpecError
 from scaleplan.kinds.registry import REGISTRY
 from scaleplan.kinds.service import ServiceSpec
 from scaleplan.paths import DataFileError, read_number_column, resolve_reference
-from scaleplan.spec.base import StrictModel
+from scaleplan.spec.base import (
+    Count,
+    NonNegativeWeight,
+    PositiveSeconds,
+    Rate,
+    StrictModel,
+    Weight,
+    check_seconds,
+)
 from scaleplan.spec.components import NAME_PATTERN, ChaosEventSpec
 
 if TYPE_CHECKING:
@@ -71,6 +78,8 @@ KINDS: tuple[str, ...] = tuple(REGISTRY)
 # A YAML document larger than this once its aliases are expanded is refused: it is far beyond
 # any real architecture and is the shape of an alias ("billion laughs") bomb.
 MAX_EXPANDED_NODES = 200_000
+#: Slices of a diurnal profile at most (one a minute of a day is 1,440).
+MAX_PROFILE_SLICES = 100_000
 
 
 # --------------------------------------------------------------------------- workload
@@ -79,9 +88,9 @@ MAX_EXPANDED_NODES = 200_000
 class BurstSpec(StrictModel):
     """Two-state Markov-modulated Poisson arrivals: the base rate and bursts of ``rate_per_s``."""
 
-    rate_per_s: PositiveFloat = Field(description="arrival rate during a burst")
-    mean_duration_s: PositiveFloat = Field(description="mean length of a burst (exponential)")
-    mean_gap_s: PositiveFloat = Field(description="mean time between bursts (exponential)")
+    rate_per_s: Rate = Field(description="arrival rate during a burst")
+    mean_duration_s: PositiveSeconds = Field(description="mean length of a burst (exponential)")
+    mean_gap_s: PositiveSeconds = Field(description="mean time between bursts (exponential)")
 
 
 class DiurnalSpec(StrictModel):
@@ -91,8 +100,8 @@ class DiurnalSpec(StrictModel):
     mean is the workload's ``rate_per_s``.
     """
 
-    profile: tuple[Annotated[float, Field(ge=0)], ...] = Field(min_length=1)
-    period_s: PositiveFloat = 86_400.0
+    profile: tuple[NonNegativeWeight, ...] = Field(min_length=1, max_length=MAX_PROFILE_SLICES)
+    period_s: PositiveSeconds = 86_400.0
 
     @field_validator("profile")
     @classmethod
@@ -117,11 +126,14 @@ class TraceSpec(StrictModel):
 
 
 MAX_PRIORITY = 9
+#: Request classes of one workload at most: each has its own figures in every station's
+#: estimate and every result (a real workload has a handful).
+MAX_CLASSES = 1_000
 
 
 class RequestClassSpec(StrictModel):
     name: str = Field(pattern=NAME_PATTERN)
-    weight: PositiveFloat = 1.0
+    weight: Weight = 1.0
     entry: str | None = Field(default=None, description="defaults to the architecture's entry")
     priority: int = Field(
         default=0,
@@ -151,16 +163,16 @@ def parse_duration_s(text: str) -> float:
     match = _DURATION.match(text)
     if not match:
         raise ValueError(f"not a duration such as '30s' or '500ms' (got {text!r})")
-    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    return check_seconds(float(match.group(1)) * _DURATION_UNITS[match.group(2)], text)
 
 
 class WorkloadSpec(StrictModel):
     arrival: Literal["poisson", "constant", "bursty", "diurnal", "trace"] = "poisson"
-    rate_per_s: PositiveFloat | None = Field(
+    rate_per_s: Rate | None = Field(
         default=None, description="mean arrival rate (the base rate for bursty)"
     )
-    requests: PositiveInt | None = Field(default=None, description="arrivals to simulate")
-    duration_s: PositiveFloat | None = Field(default=None, description="or a simulated duration")
+    requests: Count | None = Field(default=None, description="arrivals to simulate")
+    duration_s: PositiveSeconds | None = Field(default=None, description="or a simulated duration")
     warmup: float | str = Field(
         default="auto",
         description="'auto' (MSER-5), 'none', a fraction of requests in [0, 1), or a duration",
@@ -168,7 +180,12 @@ class WorkloadSpec(StrictModel):
     burst: BurstSpec | None = None
     diurnal: DiurnalSpec | None = None
     trace: TraceSpec | None = None
-    classes: tuple[RequestClassSpec, ...] = ()
+    classes: tuple[RequestClassSpec, ...] = Field(
+        default=(),
+        max_length=MAX_CLASSES,
+        description=f"request classes with their shares, entries and priorities (at most "
+        f"{MAX_CLASSES})",
+    )
 
     @field_validator("warmup", mode="before")
     @classmethod
@@ -199,8 +216,8 @@ class WorkloadSpec(StrictModel):
                 raise ValueError(f"key {key!r} only applies to arrival {arrival!r}")
         if self.rate_per_s is None and self.arrival != "trace":
             raise ValueError(f"arrival {self.arrival!r} needs rate_per_s")
-        names = [cls.name for cls in self.classes]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
+        counted = collections.Counter(cls.name for cls in self.classes)
+        duplicates = sorted(name for name, times in counted.items() if times > 1)
         if duplicates:
             raise ValueError(f"request class names must be unique (got {duplicates} twice)")
         return self
@@ -420,6 +437,7 @@ def _reference_problems(
                 path = ("workload", "classes", index, "entry")
             yield problem(path, f"no component named {entry!r}{suggest(entry, names)}")
     yield from _chaos_problems(spec, problem)
+    yield from _depth_problems(spec, problem)
     for name, component in spec.components.items():
         if not re.match(NAME_PATTERN, name):
             yield problem(("components", name), f"not a valid component name (got {name!r})")
@@ -437,6 +455,36 @@ def _reference_problems(
                 yield problem(
                     path, f"a {component.kind} sends to a {wanted} ({target!r} is a {found})"
                 )
+
+
+def _depth_problems(
+    spec: ArchitectureSpec, problem: Callable[[tuple[str | int, ...], str], Problem]
+) -> Iterable[Problem]:
+    """A chain of nested calls longer than :data:`MAX_CALL_DEPTH` components.
+
+    The engine simulates a nested call inside its caller's visit (and Python nests each level's
+    frames), so a chain of hundreds of calls would end in a RecursionError mid-run. Counted over
+    the synchronous calls with call cycles collapsed (a feedback loop's depth is random).
+    """
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    graph.add_nodes_from(spec.components)
+    for name, component in spec.components.items():
+        asynchronous = component.async_targets()
+        for target, _, _ in component.edges():
+            if target in spec.components and target != name and target not in asynchronous:
+                graph.add_edge(name, target)
+    condensed = nx.condensation(graph)
+    depth = int(nx.dag_longest_path_length(condensed)) + 1
+    if depth > MAX_CALL_DEPTH:
+        members = condensed.nodes[nx.dag_longest_path(condensed)[0]]["members"]
+        first = sorted(members)[0]
+        yield problem(
+            ("components", first),
+            f"starts a chain of {depth} nested calls; at most {MAX_CALL_DEPTH} components may "
+            "call one another in a row",
+        )
 
 
 def _self_call_problem(component: Any, target: str) -> str:
@@ -510,6 +558,97 @@ class _GuardedLoader(yaml.SafeLoader):
     """SafeLoader (no object tags) that records the line of every key."""
 
 
+# The longest chain of nested synchronous calls (no real architecture nests a tenth as deep).
+MAX_CALL_DEPTH = 50
+# A YAML file larger than this is refused before it is parsed (PyYAML reads about 100 kB a
+# second; the bundled files are a few kB).
+MAX_YAML_BYTES = 1_000_000
+# Nesting deeper than this is refused before the YAML is composed (PyYAML's composer and
+# pydantic recurse once per level, and no document of scaleplan's is a tenth as deep).
+MAX_DEPTH = 64
+# An integer with more digits than this is refused: Python will not even print one of 4,300
+# digits, and no count or seed of scaleplan's has more than 20.
+MAX_INT_DIGITS = 30
+_INT_TAG = "tag:yaml.org,2002:int"
+_OPENERS = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken)
+_FLOW_OPENERS = (yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)
+_FLOW_CLOSERS = (yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+# libyaml's scanner when it is there (ten times faster; the depth check reads every token).
+_SCANNER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _too_deep(text: str) -> int | None:
+    """The line at which the document nests deeper than :data:`MAX_DEPTH`, if it does.
+
+    Read from the scanner's tokens, which need no recursion (the composer does). An indented
+    sequence inside a mapping opens no block of its own, so the count is a lower bound of the
+    real depth, which is fine for a limit far above any real document.
+    """
+    depth = 0
+    try:
+        for token in yaml.scan(text, Loader=_SCANNER):
+            if isinstance(token, _OPENERS + _FLOW_OPENERS):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return int(token.start_mark.line) + 1
+            elif isinstance(token, (yaml.BlockEndToken, *_FLOW_CLOSERS)):
+                depth -= 1
+    except yaml.YAMLError:
+        return None  # the loader reports it, with its line
+    return None
+
+
+def _node_problems(name: str, root: yaml.Node) -> list[Problem]:
+    """Duplicate keys and integers too long to be a number, with their key paths and lines.
+
+    A duplicate key is an error, not "the last one wins": the two values usually come from
+    two edits of the file, and silently dropping one is a wrong model. Walked without
+    recursion; each node once (aliases share nodes).
+    """
+    problems: list[Problem] = []
+    seen: set[int] = set()
+    pending: list[tuple[yaml.Node, tuple[str | int, ...]]] = [(root, ())]
+    while pending:
+        node, path = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            digits = sum(character.isdigit() for character in str(node.value))
+            if node.tag == _INT_TAG and digits > MAX_INT_DIGITS:
+                problems.append(
+                    Problem(
+                        name,
+                        format_key_path(path),
+                        f"an integer of {digits:,} digits is beyond any count or seed "
+                        f"(at most {MAX_INT_DIGITS} digits)",
+                        node.start_mark.line + 1,
+                    )
+                )
+        elif isinstance(node, yaml.MappingNode):
+            first: dict[Any, int] = {}
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                if key is not None and key != "<<":
+                    line = key_node.start_mark.line + 1
+                    if key in first:
+                        problems.append(
+                            Problem(
+                                name,
+                                format_key_path((*path, key)),
+                                f"duplicate key {key!r} (first given on line {first[key]}); "
+                                "give each key once",
+                                line,
+                            )
+                        )
+                    else:
+                        first[key] = line
+                pending.append((value_node, (*path, key) if key is not None else path))
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend((item, (*path, index)) for index, item in enumerate(node.value))
+    return sorted(problems, key=lambda problem: problem.line or 0)
+
+
 def read_yaml(path: Path) -> tuple[Any, dict[tuple[str | int, ...], int]]:
     """Safely load a YAML file; return the data and the line number of each key path."""
     name = path.name
@@ -518,27 +657,47 @@ def read_yaml(path: Path) -> tuple[Any, dict[tuple[str | int, ...], int]]:
     if not path.is_file():
         raise SpecError([Problem(str(path), "", "is not a file")])
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            raw = file.read(MAX_YAML_BYTES + 1)
+        if len(raw) > MAX_YAML_BYTES:
+            message = (
+                f"is larger than {MAX_YAML_BYTES // 1_000_000} MB; refused (a YAML file of "
+                "scaleplan's is a few kB; 1 MB holds about 10,000 components)"
+            )
+            raise SpecError([Problem(name, "", message)])
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise SpecError([Problem(name, "", f"cannot be read ({error})")]) from None
     try:
+        deep = _too_deep(text)
+        if deep is not None:
+            message = f"nests deeper than {MAX_DEPTH} levels; refused"
+            raise SpecError([Problem(name, "", message, deep)])
         loader = _GuardedLoader(text)
         try:
             node = loader.get_single_node()
             if node is None:
                 raise SpecError([Problem(name, "", "is empty")])
-            size = _expanded_size(node, {})
+            memo: dict[int, int] = {}
+            size = _expanded_size(node, memo)
             if size > MAX_EXPANDED_NODES:
-                raise SpecError(
-                    [
-                        Problem(
-                            name,
-                            "",
-                            f"expands to {size:,} YAML nodes through aliases; refused "
-                            f"(at most {MAX_EXPANDED_NODES:,})",
-                        )
-                    ]
-                )
+                # Told apart honestly: a document large as written, and one that aliases
+                # make large (an alias, "billion laughs", bomb).
+                if len(memo) > MAX_EXPANDED_NODES // 2:
+                    message = (
+                        f"has more than {MAX_EXPANDED_NODES:,} YAML nodes (keys, values and "
+                        f"items); refused: at most {MAX_EXPANDED_NODES:,}, room for about "
+                        f"{MAX_EXPANDED_NODES // 20:,} components"
+                    )
+                else:
+                    message = (
+                        f"expands to {size:,} YAML nodes through aliases; refused "
+                        f"(at most {MAX_EXPANDED_NODES:,})"
+                    )
+                raise SpecError([Problem(name, "", message)])
+            problems = _node_problems(name, node)
+            if problems:
+                raise SpecError(problems)
             data = loader.construct_document(node)
         finally:
             loader.dispose()
@@ -603,6 +762,10 @@ def line_of(lines: Mapping[tuple[str | int, ...], int], path: tuple[str | int, .
 
 
 # --------------------------------------------------------------------------- errors
+
+#: Problems of one document listed at most (with their hints); the rest are counted. A file
+#: with 20,000 unknown keys is one mistake repeated, and its hints cost a string match each.
+MAX_PROBLEMS = 200
 
 
 @functools.lru_cache(maxsize=16)
@@ -687,31 +850,31 @@ def validation_problems(
     keys are the ones an unknown key is compared with.
     """
     known = field_names(root or ArchitectureSpec)
-    problems: list[Problem] = []
-    for item in error.errors(include_url=False):
+    found: list[tuple[tuple[str | int, ...], Problem]] = []
+    items = error.errors(include_url=False)
+    for item in items[:MAX_PROBLEMS]:
         names_a_key = item["type"] in ("missing", "extra_forbidden")
         path = _data_path(data, tuple(item["loc"]), names_a_key)
-        problems.append(
-            Problem(
-                source,
-                format_key_path(path),
-                _message(item, known, root or ArchitectureSpec),
-                line_of(lines, path),
-            )
+        problem = Problem(
+            source,
+            format_key_path(path),
+            _message(item, known, root or ArchitectureSpec),
+            line_of(lines, path),
         )
+        found.append((path, problem))
     # A container's own complaint ("should have at least 1 item") after one of its items
-    # failed is noise: keep the deepest problem on each path.
-    paths = [problem.key_path for problem in problems]
+    # failed is noise: keep the deepest problem on each path. The paths with a problem below
+    # them are collected once (linear: 20,000 unknown keys are reported at once).
+    above = {path[:end] for path, _ in found for end in range(1, len(path))}
     unique: dict[str, Problem] = {}
-    for problem in problems:
-        deeper = any(
-            other != problem.key_path
-            and other.startswith((problem.key_path + ".", problem.key_path + "["))
-            for other in paths
-            if problem.key_path
-        )
-        if not deeper:
+    for path, problem in found:
+        if not path or path not in above:
             unique.setdefault(str(problem), problem)
+    if len(items) > MAX_PROBLEMS:
+        more = len(items) - MAX_PROBLEMS
+        unique["..."] = Problem(
+            source, "", f"… and {more:,} more problems (the first {MAX_PROBLEMS} are listed)"
+        )
     return list(unique.values())
 
 

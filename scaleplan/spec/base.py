@@ -1,14 +1,24 @@
-"""The base of every spec model, defined once: frozen, unknown keys and infinite numbers refused.
+"""The base of every spec model, defined once: frozen, unknown keys and infinite numbers refused,
+and the bounded number types every model (and every CLI option) uses.
 
 Unknown keys are refused because they are usually typos (``replica:`` for ``replicas:``), and a
 typo silently ignored is a wrong model; a frozen spec can be shared between runs and processes
 without anyone changing it under them. A YAML ``.inf`` or ``.nan`` is never a real duration,
 rate or price: let through, it turns into an "unstable" run or a NaN in every figure.
+
+Finite is not enough: ``1e308`` seconds overflows the first product it meets, a negative seed
+is refused by numpy deep inside a run, and a 5,000-digit integer cannot even be printed. Each
+physical quantity therefore has one annotated type here with its physical range (``Seconds``,
+``Rate``, ``Count``, ``Seed`` …): the bounds show in the JSON Schema, pydantic names the key
+that breaks them, and the CLI options take the same bounds (:data:`BOUNDS`).
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+import math
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class StrictModel(BaseModel):
@@ -18,4 +28,121 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-__all__ = ["StrictModel"]
+# --------------------------------------------------------------------------- physical ranges
+
+#: The longest time anything may last or be scheduled at: about 31,700 years. Every real
+#: clock, plan and horizon is far below it (a run that long is refused by its work estimate,
+#: which names the key and the time it would take), and its product with any bounded rate or
+#: count stays finite.
+MAX_SECONDS = 1e12
+#: The same span in hours and in days, for the keys given in those units.
+MAX_HOURS = MAX_SECONDS / 3600
+MAX_DAYS = MAX_SECONDS / 86_400
+#: The highest arrival or processing rate, per second (a billion requests a second).
+MAX_RATE_PER_S = 1e9
+#: The largest count of things (requests, keys, messages, queue places, users): within numpy's
+#: int64; a count too large to simulate is refused by the work estimate instead.
+MAX_COUNT = 10**18
+#: The most replicas, nodes, slots or shards one component may have: beyond any real fleet, and
+#: every engine structure and closed form is sized by it.
+MAX_SERVERS = 100_000
+#: Seeds are numpy's: non-negative; 32 bits, as most tools take them.
+MAX_SEED = 2**32 - 1
+#: The largest money amount, size in GB or record size (KB): a trillion of anything.
+MAX_AMOUNT = 1e12
+#: The largest relative weight (request classes, balancer targets, criteria, profile slices).
+MAX_WEIGHT = 1e9
+#: The largest multiplier (slowdowns, peak factors, backoff growth, coefficients of variation).
+MAX_FACTOR = 1e6
+#: Disasters one DR study may simulate: 10 million took 95 s and 1.8 GB (every disaster's RPO
+#: and RTO are kept per strategy); a million gives every percentile to well under 1%.
+MAX_DISASTERS = 1_000_000
+#: The longest planning horizon, in months (a century).
+MAX_HORIZON_MONTHS = 1_200
+#: The largest monthly growth in percent (ten-fold a month).
+MAX_GROWTH_PERCENT = 1000.0
+
+#: A duration or instant in seconds, 0 allowed.
+Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS)]
+#: A duration in seconds that must be positive.
+PositiveSeconds = Annotated[float, Field(gt=0, le=MAX_SECONDS)]
+#: A positive duration in milliseconds.
+Milliseconds = Annotated[float, Field(gt=0, le=MAX_SECONDS * 1e3)]
+#: A positive duration in minutes, hours and days.
+Minutes = Annotated[float, Field(gt=0, le=MAX_SECONDS / 60)]
+Hours = Annotated[float, Field(gt=0, le=MAX_HOURS)]
+Days = Annotated[float, Field(gt=0, le=MAX_DAYS)]
+#: A positive rate per second.
+Rate = Annotated[float, Field(gt=0, le=MAX_RATE_PER_S)]
+#: A rate per second that may be 0.
+NonNegativeRate = Annotated[float, Field(ge=0, le=MAX_RATE_PER_S)]
+#: A count of at least 1, and one that may be 0.
+Count = Annotated[int, Field(ge=1, le=MAX_COUNT)]
+NonNegativeCount = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+#: Replicas, slots, nodes or shards of one component.
+Servers = Annotated[int, Field(ge=1, le=MAX_SERVERS)]
+NonNegativeServers = Annotated[int, Field(ge=0, le=MAX_SERVERS)]
+#: A random seed.
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
+#: Money, gigabytes, kilobytes: non-negative and positive.
+Amount = Annotated[float, Field(ge=0, le=MAX_AMOUNT)]
+PositiveAmount = Annotated[float, Field(gt=0, le=MAX_AMOUNT)]
+#: A relative weight, and one that may be 0.
+Weight = Annotated[float, Field(gt=0, le=MAX_WEIGHT)]
+NonNegativeWeight = Annotated[float, Field(ge=0, le=MAX_WEIGHT)]
+#: A positive multiplier or coefficient of variation, and one that may be 0.
+Factor = Annotated[float, Field(gt=0, le=MAX_FACTOR)]
+NonNegativeFactor = Annotated[float, Field(ge=0, le=MAX_FACTOR)]
+#: A positive coefficient of variation: beyond 100 nearly all of a lognormal's mass sits at 0.
+CV = Annotated[float, Field(gt=0, le=100)]
+#: Monthly growth in percent: above -100 (nothing left) and at most ten-fold.
+GrowthPercent = Annotated[float, Field(gt=-100, le=MAX_GROWTH_PERCENT)]
+
+
+def check_seconds(seconds: float, text: str) -> float:
+    """``seconds`` if it is a finite duration within the physical range, else ValueError."""
+    if not math.isfinite(seconds) or seconds > MAX_SECONDS:
+        raise ValueError(
+            f"a duration must be at most {MAX_SECONDS:g} s, about 31,700 years (got {text!r})"
+        )
+    return seconds
+
+
+__all__ = [
+    "CV",
+    "MAX_AMOUNT",
+    "MAX_COUNT",
+    "MAX_DAYS",
+    "MAX_DISASTERS",
+    "MAX_FACTOR",
+    "MAX_GROWTH_PERCENT",
+    "MAX_HORIZON_MONTHS",
+    "MAX_HOURS",
+    "MAX_RATE_PER_S",
+    "MAX_SECONDS",
+    "MAX_SEED",
+    "MAX_SERVERS",
+    "MAX_WEIGHT",
+    "Amount",
+    "Count",
+    "Days",
+    "Factor",
+    "GrowthPercent",
+    "Hours",
+    "Milliseconds",
+    "Minutes",
+    "NonNegativeCount",
+    "NonNegativeFactor",
+    "NonNegativeRate",
+    "NonNegativeServers",
+    "NonNegativeWeight",
+    "PositiveAmount",
+    "PositiveSeconds",
+    "Rate",
+    "Seconds",
+    "Seed",
+    "Servers",
+    "StrictModel",
+    "Weight",
+    "check_seconds",
+]

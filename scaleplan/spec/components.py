@@ -17,15 +17,25 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import (
     Field,
-    NonNegativeInt,
-    PositiveFloat,
     PositiveInt,
     field_validator,
     model_validator,
 )
 
 from scaleplan.distributions import Distribution
-from scaleplan.spec.base import StrictModel
+from scaleplan.spec.base import (
+    CV,
+    MAX_FACTOR,
+    Count,
+    Factor,
+    Hours,
+    Milliseconds,
+    Minutes,
+    PositiveSeconds,
+    Seconds,
+    Servers,
+    StrictModel,
+)
 
 Policy = Literal[
     "round_robin",
@@ -61,6 +71,16 @@ def check_d(policy: str, d: int, given: bool, key: str) -> None:
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
 Probability = Annotated[float, Field(ge=0, le=1)]
+#: Retries of one call at most: each is a term of the expected backoff, and more than a few
+#: dozen only hide an outage.
+MAX_RETRIES = 1_000
+#: The longest circuit-breaker window (outcomes kept per caller and callee).
+MAX_WINDOW = 1_000_000
+#: The Weibull shapes a time to failure may have: below 0.1 the mean is Γ(1 + 1/k) times the
+#: scale, past 10**9 for k = 0.05, and a run sees one failure and nothing else; above 100 it is
+#: a constant.
+MIN_WEIBULL_SHAPE = 0.1
+MAX_WEIBULL_SHAPE = 100.0
 
 
 # --------------------------------------------------------------------------- resilience
@@ -69,9 +89,11 @@ Probability = Annotated[float, Field(ge=0, le=1)]
 class RetrySpec(StrictModel):
     """Retries of a failed, rejected or timed-out call, with exponential backoff and jitter."""
 
-    max: NonNegativeInt = Field(default=2, description="retries after the first attempt")
-    backoff_ms: PositiveFloat = Field(default=50.0, description="wait before the first retry")
-    multiplier: float = Field(default=2.0, ge=1, description="backoff growth per retry")
+    max: int = Field(default=2, ge=0, le=MAX_RETRIES, description="retries after the first attempt")
+    backoff_ms: Milliseconds = Field(default=50.0, description="wait before the first retry")
+    multiplier: float = Field(
+        default=2.0, ge=1, le=MAX_FACTOR, description="backoff growth per retry"
+    )
     jitter: Literal["full", "equal", "none"] = Field(
         default="full", description="full: uniform in [0, backoff]; equal: [backoff/2, backoff]"
     )
@@ -101,10 +123,10 @@ class CircuitBreakerSpec(StrictModel):
     open for ``open_s``, then half-open: ``half_open_calls`` trial calls decide."""
 
     failure_ratio: float = Field(default=0.5, gt=0, le=1)
-    window: PositiveInt = 20
-    min_calls: PositiveInt = 10
-    open_s: PositiveFloat = 5.0
-    half_open_calls: PositiveInt = 1
+    window: int = Field(default=20, ge=1, le=MAX_WINDOW)
+    min_calls: int = Field(default=10, ge=1, le=MAX_WINDOW)
+    open_s: PositiveSeconds = 5.0
+    half_open_calls: int = Field(default=1, ge=1, le=MAX_WINDOW)
 
     @model_validator(mode="after")
     def _can_open(self) -> CircuitBreakerSpec:
@@ -132,12 +154,12 @@ class CallSpec(StrictModel):
         "are not made (sequential call lists only)",
     )
     probability: float = Field(default=1.0, ge=0, le=1)
-    timeout_ms: PositiveFloat | None = Field(
+    timeout_ms: Milliseconds | None = Field(
         default=None, description="the caller stops waiting; the callee keeps working"
     )
     retries: RetrySpec | None = None
     circuit_breaker: CircuitBreakerSpec | None = None
-    bulkhead: PositiveInt | None = Field(
+    bulkhead: Count | None = Field(
         default=None, description="calls in flight at once from this caller to this callee"
     )
 
@@ -200,9 +222,9 @@ class KeySpaceSpec(StrictModel):
 
     count: PositiveInt = Field(default=100_000, le=10_000_000)
     popularity: Literal["uniform", "zipf", "hot"] = "uniform"
-    s: float = Field(default=1.0, gt=0, description="zipf exponent")
+    s: Factor = Field(default=1.0, description="zipf exponent")
     hot_share: float = Field(default=0.8, gt=0, lt=1)
-    hot_keys: PositiveInt = 100
+    hot_keys: Count = 100
 
     @model_validator(mode="after")
     def _hot_fits(self) -> KeySpaceSpec:
@@ -259,8 +281,22 @@ def _mix64(keys: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- kinds
 
 
+#: The most slots (replicas × concurrency, at the most replicas) one component may have: every
+#: closed form of a station is computed over its servers one by one.
+MAX_SLOTS = 1_000_000
+
+
 class _ComponentBase(StrictModel):
     description: str = ""
+
+    @model_validator(mode="after")
+    def _slots_bounded(self) -> _ComponentBase:
+        if self.max_capacity > MAX_SLOTS:
+            raise ValueError(
+                f"has {self.max_capacity:,} slots (replicas × concurrency); at most "
+                f"{MAX_SLOTS:,} per component"
+            )
+        return self
 
     def edges(self) -> list[tuple[str, float, str]]:
         """Where a request goes from here: (target, expected visits per visit, key path)."""
@@ -304,12 +340,12 @@ class AutoscaleSpec(StrictModel):
     """Horizontal autoscaling as Kubernetes' HPA does it: desired = ceil(n · metric / target)."""
 
     metric: Literal["utilization", "queue_length"] = "utilization"
-    target: PositiveFloat = Field(description="utilisation in (0, 1], or waiting per replica")
-    min_replicas: PositiveInt = 1
-    max_replicas: PositiveInt = 10
-    interval_s: PositiveFloat = 15.0
-    boot_s: float = Field(default=30.0, ge=0, description="from decision to serving")
-    cooldown_s: float = Field(default=60.0, ge=0, description="between scale-downs")
+    target: Factor = Field(description="utilisation in (0, 1], or waiting per replica")
+    min_replicas: Servers = 1
+    max_replicas: Servers = 10
+    interval_s: PositiveSeconds = 15.0
+    boot_s: Seconds = Field(default=30.0, description="from decision to serving")
+    cooldown_s: Seconds = Field(default=60.0, description="between scale-downs")
     tolerance: float = Field(default=0.1, ge=0, lt=1, description="no change within ±10%")
 
     @model_validator(mode="after")
@@ -327,14 +363,19 @@ class AutoscaleSpec(StrictModel):
 class BaseFailureSpec(StrictModel):
     """Times to failure and to repair, and how fast a health check notices (every kind)."""
 
-    mtbf_h: PositiveFloat = Field(description="mean time between failures, hours")
-    mttr_min: PositiveFloat = Field(description="mean time to repair, minutes")
+    mtbf_h: Hours = Field(description="mean time between failures, hours")
+    mttr_min: Minutes = Field(description="mean time to repair, minutes")
     distribution: Literal["exponential", "weibull", "lognormal"] = "exponential"
-    shape: PositiveFloat = Field(default=1.0, description="Weibull shape k (1 is exponential)")
-    cv: PositiveFloat = Field(default=1.0, description="lognormal coefficient of variation")
+    shape: float = Field(
+        default=1.0,
+        ge=MIN_WEIBULL_SHAPE,
+        le=MAX_WEIBULL_SHAPE,
+        description="Weibull shape k (1 is exponential)",
+    )
+    cv: CV = Field(default=1.0, description="lognormal coefficient of variation")
     repair_distribution: Literal["exponential", "lognormal", "constant"] = "exponential"
-    detection_s: float = Field(
-        default=10.0, ge=0, description="health-check delay before traffic avoids a failed replica"
+    detection_s: Seconds = Field(
+        default=10.0, description="health-check delay before traffic avoids a failed replica"
     )
     scope: str = "replica"
 
@@ -364,15 +405,15 @@ class ChaosEventSpec(StrictModel):
     """A scheduled fault, as in a game day: kill replicas, take a zone down, slow a component
     down, or make it fail every request (a dropped dependency)."""
 
-    at_s: float = Field(ge=0)
+    at_s: Seconds
     action: Literal["kill_replicas", "zone_outage", "add_latency", "drop_dependency"]
     component: str | None = None
     zone: str | None = None
-    count: PositiveInt = 1
-    duration_s: PositiveFloat | None = Field(
+    count: Servers = 1
+    duration_s: PositiveSeconds | None = Field(
         default=None, description="how long until it heals; for ever when absent"
     )
-    latency_factor: float = Field(default=2.0, gt=0, description="service time multiplier")
+    latency_factor: Factor = Field(default=2.0, description="service time multiplier")
 
     @model_validator(mode="after")
     def _target(self) -> ChaosEventSpec:

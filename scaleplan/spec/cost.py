@@ -12,9 +12,9 @@ This module only describes prices; :func:`scaleplan.experiments.cost` applies th
 
 from __future__ import annotations
 
-from pydantic import Field, NonNegativeFloat
+from pydantic import Field
 
-from scaleplan.spec.base import StrictModel
+from scaleplan.spec.base import Amount, StrictModel
 
 __all__ = ["HOURS_PER_MONTH", "CostRateSpec", "CostTableSpec"]
 
@@ -31,13 +31,13 @@ class CostRateSpec(StrictModel):
     239.15
     """
 
-    per_replica_hour: NonNegativeFloat = Field(
+    per_replica_hour: Amount = Field(
         default=0.0, description="per node-hour: a replica, a database node, a cache or broker node"
     )
-    per_million_requests: NonNegativeFloat = 0.0
-    per_gb_month: NonNegativeFloat = 0.0
-    fixed_per_month: NonNegativeFloat = 0.0
-    stored_gb: NonNegativeFloat = Field(
+    per_million_requests: Amount = 0.0
+    per_gb_month: Amount = 0.0
+    fixed_per_month: Amount = 0.0
+    stored_gb: Amount = Field(
         default=0.0, description="data held regardless of load (added to any retention storage)"
     )
 

@@ -41,8 +41,6 @@ import numpy as np
 from pydantic import (
     ConfigDict,
     Field,
-    NonNegativeFloat,
-    PositiveFloat,
     PositiveInt,
     ValidationError,
     model_validator,
@@ -50,7 +48,19 @@ from pydantic import (
 
 from scaleplan.errors import Problem, SpecError
 from scaleplan.spec.architecture import parse_duration_s, read_yaml, validation_problems
-from scaleplan.spec.base import StrictModel
+from scaleplan.spec.base import (
+    MAX_DISASTERS,
+    MAX_HORIZON_MONTHS,
+    Amount,
+    Days,
+    GrowthPercent,
+    NonNegativeRate,
+    PositiveAmount,
+    PositiveSeconds,
+    Seconds,
+    Seed,
+    StrictModel,
+)
 
 __all__ = [
     "BackupSpec",
@@ -96,8 +106,8 @@ class DurationSpec(StrictModel):
     True
     """
 
-    mean_s: NonNegativeFloat = Field(alias="mean")
-    cv: NonNegativeFloat = 0.0
+    mean_s: Seconds = Field(alias="mean")
+    cv: float = Field(default=0.0, ge=0, le=100)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -140,10 +150,10 @@ ZERO = DurationSpec(mean_s=0.0)
 class DataSpec(StrictModel):
     """The data at risk: how much there is, and how fast it is written."""
 
-    size_gb: PositiveFloat = Field(description="what a restore has to bring back")
-    writes_per_s: NonNegativeFloat = Field(default=0.0, description="records written per second")
-    record_kb: PositiveFloat = 1.0
-    growth_percent_per_month: float = Field(default=0.0, gt=-100)
+    size_gb: PositiveAmount = Field(description="what a restore has to bring back")
+    writes_per_s: NonNegativeRate = Field(default=0.0, description="records written per second")
+    record_kb: PositiveAmount = 1.0
+    growth_percent_per_month: GrowthPercent = 0.0
 
     @property
     def write_gb_per_s(self) -> float:
@@ -154,8 +164,8 @@ class PITRSpec(StrictModel):
     """Point-in-time recovery: the write log is archived every ``archive_interval`` and replayed
     on top of the last full backup at ``replay_gb_per_h``."""
 
-    archive_interval_s: PositiveFloat = Field(alias="archive_interval")
-    replay_gb_per_h: PositiveFloat
+    archive_interval_s: PositiveSeconds = Field(alias="archive_interval")
+    replay_gb_per_h: PositiveAmount
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -171,10 +181,10 @@ class BackupSpec(StrictModel):
     """Periodic full backups: one starts every ``interval`` and covers the data as of its start;
     it can be restored from once it completes (after ``duration``), unless it failed."""
 
-    interval_s: PositiveFloat = Field(alias="interval")
+    interval_s: PositiveSeconds = Field(alias="interval")
     duration: DurationSpec = ZERO
-    retention_days: PositiveFloat = 30.0
-    restore_gb_per_h: PositiveFloat
+    retention_days: Days = 30.0
+    restore_gb_per_h: PositiveAmount
     failure_probability: float = Field(default=0.0, ge=0, lt=1)
     pitr: PITRSpec | None = None
 
@@ -217,7 +227,7 @@ class StrategySpec(StrictModel):
     promotion: DurationSpec = Field(default=ZERO, description="replica promoted to primary")
     switch: DurationSpec = Field(default=ZERO, description="DNS or traffic switch")
     replication: Literal["none", "async", "sync"] | None = None
-    cost_per_month: NonNegativeFloat = Field(default=0.0, description="the standby's running cost")
+    cost_per_month: Amount = Field(default=0.0, description="the standby's running cost")
     description: str = ""
 
     @property
@@ -234,14 +244,14 @@ class StrategySpec(StrictModel):
 class DisasterSpec(StrictModel):
     """How many disasters to simulate, and how often one strikes (for downtime per year)."""
 
-    count: PositiveInt = Field(default=10_000, le=10_000_000)
-    per_year: NonNegativeFloat = Field(default=0.1, description="site losses a year")
+    count: PositiveInt = Field(default=10_000, le=MAX_DISASTERS)
+    per_year: NonNegativeRate = Field(default=0.1, description="site losses a year")
 
 
 class RecoveryObjective(StrictModel):
     """An upper bound on a recovery figure: ``{max: 15min, percentile: p99}``."""
 
-    max_s: PositiveFloat = Field(alias="max")
+    max_s: PositiveSeconds = Field(alias="max")
     percentile: Literal["mean", "p50", "p90", "p99", "max"] = "p99"
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -269,17 +279,15 @@ class DRNFRSpec(StrictModel):
 class RetentionPlanSpec(StrictModel):
     """Data kept for ``days``: storage follows the write rate, record size and growth."""
 
-    days: PositiveFloat
-    horizon_months: PositiveInt = 24
-    per_gb_month: NonNegativeFloat = 0.0
-    max_storage_gb: PositiveFloat | None = None
+    days: Days
+    horizon_months: int = Field(default=24, ge=1, le=MAX_HORIZON_MONTHS)
+    per_gb_month: Amount = 0.0
+    max_storage_gb: PositiveAmount | None = None
 
 
 class DRCostSpec(StrictModel):
     currency: str = "USD"
-    backup_per_gb_month: NonNegativeFloat = Field(
-        default=0.0, description="backup and log-archive storage"
-    )
+    backup_per_gb_month: Amount = Field(default=0.0, description="backup and log-archive storage")
 
 
 class DRSpec(StrictModel):
@@ -296,7 +304,7 @@ class DRSpec(StrictModel):
     nfrs: DRNFRSpec = DRNFRSpec()
     retention: RetentionPlanSpec | None = None
     costs: DRCostSpec = DRCostSpec()
-    seed: int = 1
+    seed: Seed = Field(default=1, description="one seed gives identical output")
 
     @model_validator(mode="after")
     def _strategies_have_their_data(self) -> DRSpec:

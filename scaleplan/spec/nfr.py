@@ -33,12 +33,22 @@ Qualitative NFRs (compliance, privacy, integrability, supportability, testabilit
 
 from __future__ import annotations
 
+import math
 import re
+from contextvars import ContextVar
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, PositiveFloat, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from scaleplan.spec.base import StrictModel
+from scaleplan.spec.base import (
+    MAX_AMOUNT,
+    MAX_GROWTH_PERCENT,
+    MAX_HORIZON_MONTHS,
+    Days,
+    Factor,
+    PositiveAmount,
+    StrictModel,
+)
 
 __all__ = [
     "AvailabilityNFR",
@@ -158,6 +168,10 @@ def parse_slo(text: str) -> SLOSpec:
     )
 
 
+# Set while an SLO's own text is being parsed to check it (the parse builds an SLOSpec too).
+_CHECKING_TEXT: ContextVar[bool] = ContextVar("_CHECKING_TEXT", default=False)
+
+
 class SLOSpec(_Strict):
     """One service-level objective: ``metric op bound``.
 
@@ -168,7 +182,7 @@ class SLOSpec(_Strict):
 
     metric: SLOMetric
     op: Literal["<=", ">="]
-    bound: float = Field(ge=0)
+    bound: float = Field(ge=0, le=MAX_AMOUNT)
     unit: Literal["ms", "fraction", "of_offered", "per_s"]
     request_class: str | None = Field(default=None, alias="class")
     text: str = ""
@@ -194,7 +208,35 @@ class SLOSpec(_Strict):
             )
         if not self.text:
             object.__setattr__(self, "text", self.describe())
+        elif not _CHECKING_TEXT.get():
+            self._check_text()
         return self
+
+    def _check_text(self) -> None:
+        """A ``text`` given beside the fields must be this objective in its short form: the
+        record's figures and every verdict read the objective back from it, so a free text
+        ("fast enough") accepted here would fail later, in one command and not another."""
+        token = _CHECKING_TEXT.set(True)  # parse_slo builds an SLOSpec: do not check it again
+        try:
+            written = parse_slo(self.text)
+        except ValueError as error:
+            raise ValueError(
+                f"text must be the objective in its short form, or left out (got "
+                f"{self.text!r}: {error})"
+            ) from None
+        finally:
+            _CHECKING_TEXT.reset(token)
+        same = (written.metric, written.op, written.unit, written.request_class) == (
+            self.metric,
+            self.op,
+            self.unit,
+            self.request_class,
+        ) and math.isclose(written.bound, self.bound, rel_tol=1e-9, abs_tol=1e-12)
+        if not same:
+            raise ValueError(
+                f"text {self.text!r} is {written.describe()}, but the objective's fields say "
+                f"{self.describe()}; leave text out or make them agree"
+            )
 
     @property
     def is_latency(self) -> bool:
@@ -237,15 +279,18 @@ class GrowthNFR(_Strict):
     """Absorb ``percent_per_month`` growth for ``horizon_months`` without breaking an SLO."""
 
     percent_per_month: float | None = Field(
-        default=None, gt=-100, description="defaults to the scenario's workload growth"
+        default=None,
+        gt=-100,
+        le=MAX_GROWTH_PERCENT,
+        description="defaults to the scenario's workload growth",
     )
-    horizon_months: PositiveFloat
+    horizon_months: float = Field(gt=0, le=MAX_HORIZON_MONTHS)
 
 
 class CostNFR(_Strict):
     """A monthly budget for running the system at peak load."""
 
-    max_per_month: PositiveFloat
+    max_per_month: PositiveAmount
 
 
 class RetentionNFR(_Strict):
@@ -255,10 +300,10 @@ class RetentionNFR(_Strict):
     requests write one record); the storage is charged to ``component`` in the cost model.
     """
 
-    writes_per_request: float = Field(gt=0)
-    record_kb: PositiveFloat
-    days: PositiveFloat
-    max_storage_gb: PositiveFloat | None = None
+    writes_per_request: Factor
+    record_kb: PositiveAmount
+    days: Days
+    max_storage_gb: PositiveAmount | None = None
     component: str = "db"
 
     def storage_gb(self, rate_per_s: float) -> float:

@@ -34,16 +34,23 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
-    NonNegativeFloat,
-    PositiveFloat,
-    PositiveInt,
     ValidationError,
     field_validator,
 )
 
 from scaleplan.errors import Problem, SpecError
 from scaleplan.spec.architecture import read_yaml, validation_problems
-from scaleplan.spec.base import StrictModel
+from scaleplan.spec.base import (
+    MAX_FACTOR,
+    Amount,
+    Count,
+    Factor,
+    NonNegativeRate,
+    PositiveSeconds,
+    Seconds,
+    Servers,
+    StrictModel,
+)
 
 __all__ = [
     "STRATEGIES",
@@ -66,7 +73,7 @@ class ReleaseSpec(StrictModel):
     bad_probability: float = Field(default=0.0, ge=0, le=1)
     bad: bool | None = Field(default=None, description="force the outcome instead of drawing it")
     error_rate: float = Field(default=0.05, ge=0, le=1)
-    latency_factor: PositiveFloat = 1.0
+    latency_factor: Factor = 1.0
 
 
 class RollbackSpec(StrictModel):
@@ -79,18 +86,18 @@ class RollbackSpec(StrictModel):
     """
 
     max_error_rate: float | None = Field(default=0.01, gt=0, le=1)
-    max_latency_ratio: float | None = Field(default=None, gt=1)
-    window_s: PositiveFloat = 60.0
-    for_s: NonNegativeFloat = 30.0
-    check_interval_s: PositiveFloat = 5.0
-    min_requests: PositiveInt = 20
+    max_latency_ratio: float | None = Field(default=None, gt=1, le=MAX_FACTOR)
+    window_s: PositiveSeconds = 60.0
+    for_s: Seconds = 30.0
+    check_interval_s: PositiveSeconds = 5.0
+    min_requests: Count = 20
 
 
 class CanarySpec(StrictModel):
     """Traffic steps (shares of requests to the new version) and the bake time of each."""
 
     steps: tuple[Share, ...] = Field(default=(0.05, 0.25, 0.5, 1.0), min_length=1)
-    bake_s: NonNegativeFloat = 60.0
+    bake_s: Seconds = 60.0
 
     @field_validator("steps")
     @classmethod
@@ -107,21 +114,21 @@ class RolloutSpec(StrictModel):
 
     strategy: Strategy = "rolling"
     component: str | None = None
-    start_s: NonNegativeFloat = 60.0
-    batch_size: PositiveInt = 1
-    drain_s: NonNegativeFloat = 10.0
-    boot_s: NonNegativeFloat = 30.0
-    switch_s: NonNegativeFloat = 5.0
-    keep_old_s: NonNegativeFloat = 300.0
+    start_s: Seconds = 60.0
+    batch_size: Servers = 1
+    drain_s: Seconds = 10.0
+    boot_s: Seconds = 30.0
+    switch_s: Seconds = 5.0
+    keep_old_s: Seconds = 300.0
     canary: CanarySpec = CanarySpec()
     release: ReleaseSpec = ReleaseSpec()
     rollback: RollbackSpec | None = RollbackSpec()
-    observe_s: NonNegativeFloat = Field(
+    observe_s: Seconds = Field(
         default=120.0, description="simulated after the longest plan could have finished"
     )
-    users: PositiveInt = 10_000
-    cost_per_replica_hour: NonNegativeFloat = 0.0
-    deploys_per_month: NonNegativeFloat = 20.0
+    users: Count = 10_000
+    cost_per_replica_hour: Amount = 0.0
+    deploys_per_month: NonNegativeRate = 20.0
 
     def planned_s(self, replicas: int) -> float:
         """How long the deploy takes when nothing goes wrong, for ``replicas`` replicas."""

@@ -41,7 +41,6 @@ from typing import Any
 
 from pydantic import (
     Field,
-    PositiveInt,
     PrivateAttr,
     ValidationError,
     model_validator,
@@ -62,7 +61,15 @@ from scaleplan.spec.architecture import (
     suggest,
     validation_problems,
 )
-from scaleplan.spec.base import StrictModel
+from scaleplan.spec.base import (
+    MAX_COUNT,
+    MAX_FACTOR,
+    Count,
+    GrowthPercent,
+    NonNegativeWeight,
+    Seed,
+    StrictModel,
+)
 from scaleplan.spec.cost import CostTableSpec
 from scaleplan.spec.nfr import NFRSpec
 
@@ -144,9 +151,12 @@ class ScenarioWorkloadSpec(StrictModel):
 
     today: WorkloadSpec
     peak_factor: float | None = Field(
-        default=None, ge=1, description="busiest hour / mean; default from diurnal, else 1"
+        default=None,
+        ge=1,
+        le=MAX_FACTOR,
+        description="busiest hour / mean; default from diurnal, else 1",
     )
-    growth_percent_per_month: float = Field(default=0.0, gt=-100)
+    growth_percent_per_month: GrowthPercent = 0.0
 
     @property
     def today_rate_per_s(self) -> float:
@@ -173,11 +183,11 @@ class RunBudgetSpec(StrictModel):
     candidate's sustainable limit with a CI, to ``precision`` (relative bracket width).
     """
 
-    seed: int = 1
-    replications: int = Field(default=5, ge=2)
-    requests: PositiveInt = 20_000
-    pull_replications: int = Field(default=3, ge=2)
-    pull_requests: PositiveInt = 10_000
+    seed: Seed = Field(default=1, description="one seed gives identical output")
+    replications: int = Field(default=5, ge=2, le=MAX_COUNT)
+    requests: Count = 20_000
+    pull_replications: int = Field(default=3, ge=2, le=MAX_COUNT)
+    pull_requests: Count = 10_000
     precision: float = Field(default=0.02, gt=0, lt=0.5)
     baseline: str | None = Field(default=None, description="defaults to the first candidate")
 
@@ -205,7 +215,7 @@ class ScenarioSpec(StrictModel):
     nfrs: NFRSpec = NFRSpec()
     candidates: tuple[CandidateSpec, ...] = Field(min_length=1)
     costs: CostTableSpec = CostTableSpec()
-    criteria: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_CRITERIA))
+    criteria: dict[str, NonNegativeWeight] = Field(default_factory=lambda: dict(DEFAULT_CRITERIA))
     run: RunBudgetSpec = RunBudgetSpec()
     consequences: tuple[str, ...] = ()
     resilience: ResilienceSpec | None = None
@@ -508,6 +518,18 @@ def _cross_problems(
             source,
             ("run", "baseline"),
             f"no candidate named {baseline!r}{suggest(baseline, names)}",
+            lines,
+        )
+    retention = scenario.nfrs.retention
+    if retention is not None and not any(
+        retention.component in spec.components for spec in specs.values()
+    ):
+        every = {name for spec in specs.values() for name in spec.components}
+        yield _problem(
+            source,
+            ("nfrs", "retention", "component"),
+            f"no candidate has a component {retention.component!r}"
+            f"{suggest(retention.component, every)}: the stored data is charged to it",
             lines,
         )
     for index, slo in enumerate(scenario.nfrs.slos):
