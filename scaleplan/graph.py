@@ -70,6 +70,7 @@ def build_graph(spec: ArchitectureSpec) -> nx.DiGraph:
             ]
         )
     graph.graph["visit_ratios"] = _solve_visit_ratios(graph, spec)
+    _check_nesting(graph, spec)
     return graph
 
 
@@ -133,22 +134,66 @@ def _solve_visit_ratios(graph: nx.DiGraph, spec: ArchitectureSpec) -> dict[str, 
     if visits is None:
         cycle, per_pass = _heaviest_cycle(graph)
         path = " → ".join([*cycle, cycle[0]]) if cycle else "?"
-        first = cycle[0] if cycle else names[0]
-        nxt = cycle[1 % len(cycle)] if cycle else ""
-        keys = [key for target, _, key in spec.components[first].edges() if target == nxt]
-        # The key holding the first step of the cycle: "calls[0].to" is shown as "calls".
-        key = keys[0].split("[")[0].split(".")[0] if keys else "calls"
         raise SpecError(
             [
                 Problem(
                     spec.source,
-                    f"components.{first}.{key}",
+                    _cycle_key(spec, cycle or [names[0]]),
                     f"the call cycle {path} repeats forever on average "
                     f"(expected calls per pass {per_pass:.3g}, must be below 1)",
                 )
             ]
         )
     return visits
+
+
+#: How deep the engine can nest synchronous calls: each nested call is a few generator frames
+#: (visit → serve → calls → visit), and Python stops near 1,000 frames.
+MAX_NESTED_CALLS = 250
+#: The chance, per request, of nesting deeper than :data:`MAX_NESTED_CALLS` that is tolerated.
+NESTING_RISK = 1e-6
+
+
+def _check_nesting(graph: nx.DiGraph, spec: ArchitectureSpec) -> None:
+    """Refuse a synchronous call cycle that a request would go round too many times.
+
+    Each pass round a synchronous cycle nests one more call inside the one before (the caller
+    waits for its callee), so a request that repeats ``k`` times is ``k`` calls deep. With
+    ``q`` expected calls per pass it goes deeper than :data:`MAX_NESTED_CALLS` with
+    probability about ``q ** MAX_NESTED_CALLS``; past :data:`NESTING_RISK` the run would stop
+    with a RecursionError part-way, so it is refused before it starts. A repeat through a
+    queue or a topic is asynchronous and nests nothing.
+    """
+    synchronous = nx.DiGraph(
+        (a, b, data) for a, b, data in graph.edges(data=True) if not data["asynchronous"]
+    )
+    if nx.is_directed_acyclic_graph(synchronous):
+        return
+    cycle, per_pass = _heaviest_cycle(synchronous)
+    if per_pass**MAX_NESTED_CALLS <= NESTING_RISK:
+        return
+    most = NESTING_RISK ** (1 / MAX_NESTED_CALLS)
+    path = " → ".join([*cycle, cycle[0]])
+    raise SpecError(
+        [
+            Problem(
+                spec.source,
+                _cycle_key(spec, cycle),
+                f"the call cycle {path} nests one call inside another on every pass "
+                f"(expected calls per pass {per_pass:.3g}): a request would nest more than "
+                f"{MAX_NESTED_CALLS} calls deep with probability {per_pass**MAX_NESTED_CALLS:.2g}, "
+                f"which the engine cannot simulate; keep it at most {most:.3f} per pass, or "
+                "repeat through a queue (asynchronous)",
+            )
+        ]
+    )
+
+
+def _cycle_key(spec: ArchitectureSpec, cycle: list[str]) -> str:
+    """The key holding the first step of ``cycle`` ("calls[0].to" is shown as "calls")."""
+    first, nxt = cycle[0], cycle[1 % len(cycle)]
+    keys = [key for target, _, key in spec.components[first].edges() if target == nxt]
+    return f"components.{first}.{keys[0].split('[')[0].split('.')[0] if keys else 'calls'}"
 
 
 def _heaviest_cycle(graph: nx.DiGraph) -> tuple[list[str], float]:

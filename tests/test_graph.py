@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from scaleplan.engine import simulate
 from scaleplan.errors import SpecError
 from scaleplan.graph import (
     ENTRY_WEIGHT,
@@ -519,3 +520,35 @@ def test_validate_refuses_a_self_call_that_holds_its_slot(tmp_path: Path) -> Non
     assert "the slot would wait on itself" in said
     assert "Traceback" not in refused.stderr
     assert validate(feedback(hold=False)).returncode == 0
+
+
+def _self_loop(repeat: float) -> dict[str, Any]:
+    return {
+        "name": "loop",
+        "entry": "a",
+        "workload": {"rate_per_s": 0.5, "requests": 300},
+        "components": {
+            "a": {
+                "kind": "service",
+                "hold_during_calls": False,
+                "service_time": {"dist": "exponential", "mean_ms": 1},
+                "calls": [{"exit": True, "probability": 1 - repeat}, {"to": "a"}],
+            }
+        },
+    }
+
+
+def test_a_cycle_nesting_too_deep_for_the_engine_is_refused_before_the_run() -> None:
+    """A repeat with probability 0.99 nests 100 calls deep on average and past 250 in 8% of
+    requests: the run used to stop with a RecursionError part-way; it is refused up front."""
+    spec = parse_spec(_self_loop(0.99), source="loop.yaml")
+    with pytest.raises(SpecError) as caught:
+        simulate(spec, seed=1)
+    assert [problem.key_path for problem in caught.value.problems] == ["components.a.calls"]
+    assert "nest more than 250 calls deep with probability 0.081" in str(caught.value)
+    assert "keep it at most 0.946 per pass" in str(caught.value)
+
+
+def test_a_cycle_within_the_nesting_bound_runs() -> None:
+    result = simulate(parse_spec(_self_loop(0.9), source="loop.yaml"), seed=1)
+    assert result.requests.completed == 300
