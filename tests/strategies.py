@@ -678,7 +678,10 @@ def _chaos(
 
 
 def _bound(data: dict[str, Any]) -> tuple[ArchitectureSpec, float, str]:
-    spec = parse_spec(data, source="<composition>")
+    # A drawn trace lives in the session's trace folder: read it as a spec written there
+    # would (data files are confined to the spec's folder tree, scaleplan.paths).
+    base = str(_TRACES[0]) if "trace" in data["workload"] and _TRACES else "."
+    spec = parse_spec(data, source="<composition>", base_dir=base)
     limit, station = bottleneck(spec)
     return spec, limit, station
 

@@ -418,6 +418,7 @@ def _scenario(tmp_path: Path, change: Callable[[Any], None]) -> Path:
         ("nfrs.growth.horizon_months", 1e12, "nfrs.growth.horizon_months: must be at most 1200"),
     ],
 )
+@pytest.mark.usefixtures("allow_files_outside")
 def test_hostile_scenario_value_names_the_key(
     tmp_path: Path, key: str, value: Any, expected: str
 ) -> None:
@@ -499,6 +500,7 @@ def test_an_slo_text_that_is_not_the_objective_is_refused_at_validation(
     assert "online-shop.yaml:" in output and expected in output, output
 
 
+@pytest.mark.usefixtures("allow_files_outside")
 def test_an_slo_given_by_its_fields_and_agreeing_text_is_legal(tmp_path: Path) -> None:
     slo = {"metric": "p99", "op": "<=", "bound": 400, "unit": "ms", "text": "p99<=0.4s"}
     scenario = load_scenario(_scenario(tmp_path, setter("nfrs.slos", [slo])))

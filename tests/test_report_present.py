@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+import pytest
 from _records import ROOT, SCENARIOS
 
 from scaleplan.report import present, record
@@ -77,6 +78,7 @@ def test_sections_take_a_heading_level() -> None:
     assert note.startswith(f"#### Failures and availability of {text('single')}")
 
 
+@pytest.mark.usefixtures("allow_files_outside")
 def test_a_release_plan_for_a_component_the_chosen_option_lacks_is_not_run(
     tmp_path: Path,
 ) -> None:

@@ -253,7 +253,7 @@ def mean_field_sojourn(load: float, d: int, service_rate: float = 1.0) -> float:
     Examples
     --------
     >>> round(mean_field_sojourn(0.5, 1), 12), round(mean_field_sojourn(0.9, 2), 4)
-    (2.0, 2.3348)
+    (2.0, 2.6141)
     """
     if not 0 <= load < 1:
         raise ValueError(f"load must lie in [0, 1) (got {load})")

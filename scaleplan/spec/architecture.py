@@ -593,8 +593,14 @@ def _too_deep(text: str) -> int | None:
                     return int(token.start_mark.line) + 1
             elif isinstance(token, (yaml.BlockEndToken, *_FLOW_CLOSERS)):
                 depth -= 1
-    except yaml.YAMLError:
-        return None  # the loader reports it, with its line
+    except yaml.YAMLError as error:
+        # libyaml's scanner stops by itself past its own depth limit (1,000): that is too deep
+        # too, and the pure-Python loader would recurse on it. Other errors: the loader
+        # reports them, with their line.
+        if "nesting depth" in str(error):
+            mark = getattr(error, "problem_mark", None)
+            return int(mark.line) + 1 if mark is not None else 1
+        return None
     return None
 
 
