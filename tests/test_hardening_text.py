@@ -160,3 +160,17 @@ def test_spec_commands_print_a_hostile_description_and_error_literally(
     assert broken.returncode == 2, broken.stdout + broken.stderr
     assert_literal(broken)
     assert "[/x]" in broken.stderr
+
+
+def test_a_sweep_over_text_values_holds_no_live_html() -> None:
+    """A swept value can be text a user typed: plotly reads category tick labels as HTML."""
+    from scaleplan.experiments import sweep
+    from scaleplan.spec import example_spec
+    from scaleplan.views import figure_sweep
+
+    values = [f"{LINK}", "plain"]
+    result = sweep(example_spec(), {"description": values}, requests=500, workers=1)
+    texts = list(strings(figure_sweep(result).to_plotly_json()))
+    assert any("&lt;a href=&quot;http://evil&quot;&gt;" in text for text in texts)
+    for text in texts:
+        assert "<a " not in text, text

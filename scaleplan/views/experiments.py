@@ -166,7 +166,7 @@ def figure_pull_utilization(result: PullResult, *, title: str | None = None) -> 
         error = {"type": "data", "array": plus, "arrayminus": minus}
     figure = go.Figure(
         go.Bar(
-            x=names,
+            x=[chart_text(name) for name in names],
             y=values,
             marker_color=colors,
             error_y=error,
@@ -286,7 +286,9 @@ def figure_sweep(
         members = sorted(members, key=lambda row: row[x])
         figure.add_trace(
             go.Scatter(
-                x=[row[x] for row in members],
+                # A swept value may be user text (a policy, a name): plotly reads tick labels
+                # as HTML, so text is escaped; numbers stay numbers.
+                x=[chart_text(v) if isinstance(v := row[x], str) else v for row in members],
                 y=[row.get(y) for row in members],
                 mode="lines+markers",
                 name=chart_text(f"{color}={key}" if color else y),
@@ -333,7 +335,7 @@ def figure_comparison(
     ]
     figure = go.Figure(
         go.Bar(
-            x=names,
+            x=[chart_text(name) for name in names],
             y=values,
             marker_color=colors,
             error_y={
