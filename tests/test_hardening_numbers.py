@@ -517,3 +517,15 @@ def test_twenty_thousand_request_classes_are_refused_at_once() -> None:
     assert "classes.yaml: workload.classes: tuple should have at most 1000 items" in str(
         caught.value
     )
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["components.app.service_time.mean_ms", "workload.rate_per_s", "components.app.replicas"],
+)
+def test_a_boolean_is_not_taken_for_a_number(tmp_path: Path, key: str) -> None:
+    """YAML's true used to be read as 1 (`mean_ms: true` ran a 1 ms service): a wrong kind of
+    success, found by the fuzz suite."""
+    code, output = cli("validate", changed(MONOLITH, tmp_path, setter(key, True)))
+    assert code == 2, output
+    assert f"{key}: must be a number (got true)" in output, output

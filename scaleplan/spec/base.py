@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 
 class StrictModel(BaseModel):
@@ -62,41 +62,52 @@ MAX_HORIZON_MONTHS = 1_200
 #: The largest monthly growth in percent (ten-fold a month).
 MAX_GROWTH_PERCENT = 1000.0
 
+
+def _not_a_boolean(value: object) -> object:
+    """YAML's ``true`` is no number: pydantic would take it as 1 (``mean_ms: true``)."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number (got {str(value).lower()})")
+    return value
+
+
+#: Refuses true/false where a number is meant.
+NUMBER = BeforeValidator(_not_a_boolean)
+
 #: A duration or instant in seconds, 0 allowed.
-Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS)]
+Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS), NUMBER]
 #: A duration in seconds that must be positive.
-PositiveSeconds = Annotated[float, Field(gt=0, le=MAX_SECONDS)]
+PositiveSeconds = Annotated[float, Field(gt=0, le=MAX_SECONDS), NUMBER]
 #: A positive duration in milliseconds.
-Milliseconds = Annotated[float, Field(gt=0, le=MAX_SECONDS * 1e3)]
+Milliseconds = Annotated[float, Field(gt=0, le=MAX_SECONDS * 1e3), NUMBER]
 #: A positive duration in minutes, hours and days.
-Minutes = Annotated[float, Field(gt=0, le=MAX_SECONDS / 60)]
-Hours = Annotated[float, Field(gt=0, le=MAX_HOURS)]
-Days = Annotated[float, Field(gt=0, le=MAX_DAYS)]
+Minutes = Annotated[float, Field(gt=0, le=MAX_SECONDS / 60), NUMBER]
+Hours = Annotated[float, Field(gt=0, le=MAX_HOURS), NUMBER]
+Days = Annotated[float, Field(gt=0, le=MAX_DAYS), NUMBER]
 #: A positive rate per second.
-Rate = Annotated[float, Field(gt=0, le=MAX_RATE_PER_S)]
+Rate = Annotated[float, Field(gt=0, le=MAX_RATE_PER_S), NUMBER]
 #: A rate per second that may be 0.
-NonNegativeRate = Annotated[float, Field(ge=0, le=MAX_RATE_PER_S)]
+NonNegativeRate = Annotated[float, Field(ge=0, le=MAX_RATE_PER_S), NUMBER]
 #: A count of at least 1, and one that may be 0.
-Count = Annotated[int, Field(ge=1, le=MAX_COUNT)]
-NonNegativeCount = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+Count = Annotated[int, Field(ge=1, le=MAX_COUNT), NUMBER]
+NonNegativeCount = Annotated[int, Field(ge=0, le=MAX_COUNT), NUMBER]
 #: Replicas, slots, nodes or shards of one component.
-Servers = Annotated[int, Field(ge=1, le=MAX_SERVERS)]
-NonNegativeServers = Annotated[int, Field(ge=0, le=MAX_SERVERS)]
+Servers = Annotated[int, Field(ge=1, le=MAX_SERVERS), NUMBER]
+NonNegativeServers = Annotated[int, Field(ge=0, le=MAX_SERVERS), NUMBER]
 #: A random seed.
-Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED), NUMBER]
 #: Money, gigabytes, kilobytes: non-negative and positive.
-Amount = Annotated[float, Field(ge=0, le=MAX_AMOUNT)]
-PositiveAmount = Annotated[float, Field(gt=0, le=MAX_AMOUNT)]
+Amount = Annotated[float, Field(ge=0, le=MAX_AMOUNT), NUMBER]
+PositiveAmount = Annotated[float, Field(gt=0, le=MAX_AMOUNT), NUMBER]
 #: A relative weight, and one that may be 0.
-Weight = Annotated[float, Field(gt=0, le=MAX_WEIGHT)]
-NonNegativeWeight = Annotated[float, Field(ge=0, le=MAX_WEIGHT)]
+Weight = Annotated[float, Field(gt=0, le=MAX_WEIGHT), NUMBER]
+NonNegativeWeight = Annotated[float, Field(ge=0, le=MAX_WEIGHT), NUMBER]
 #: A positive multiplier or coefficient of variation, and one that may be 0.
-Factor = Annotated[float, Field(gt=0, le=MAX_FACTOR)]
-NonNegativeFactor = Annotated[float, Field(ge=0, le=MAX_FACTOR)]
+Factor = Annotated[float, Field(gt=0, le=MAX_FACTOR), NUMBER]
+NonNegativeFactor = Annotated[float, Field(ge=0, le=MAX_FACTOR), NUMBER]
 #: A positive coefficient of variation: beyond 100 nearly all of a lognormal's mass sits at 0.
-CV = Annotated[float, Field(gt=0, le=100)]
+CV = Annotated[float, Field(gt=0, le=100), NUMBER]
 #: Monthly growth in percent: above -100 (nothing left) and at most ten-fold.
-GrowthPercent = Annotated[float, Field(gt=-100, le=MAX_GROWTH_PERCENT)]
+GrowthPercent = Annotated[float, Field(gt=-100, le=MAX_GROWTH_PERCENT), NUMBER]
 
 
 def check_seconds(seconds: float, text: str) -> float:

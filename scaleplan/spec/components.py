@@ -26,6 +26,7 @@ from scaleplan.distributions import Distribution
 from scaleplan.spec.base import (
     CV,
     MAX_FACTOR,
+    NUMBER,
     Count,
     Factor,
     Hours,
@@ -70,7 +71,7 @@ def check_d(policy: str, d: int, given: bool, key: str) -> None:
 
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
-Probability = Annotated[float, Field(ge=0, le=1)]
+Probability = Annotated[float, Field(ge=0, le=1), NUMBER]
 #: Retries of one call at most: each is a term of the expected backoff, and more than a few
 #: dozen only hide an outage.
 MAX_RETRIES = 1_000
