@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
@@ -39,8 +39,10 @@ from scaleplan.graph import solve_visits
 from scaleplan.load import MAX_PASSES
 from scaleplan.load import close as _close
 
-if TYPE_CHECKING:
-    from scaleplan.analytic.network import _Context, _Station
+# The estimate's context and station (scaleplan.analytic.network), which calls this module:
+# named loosely here so that the two do not import each other.
+_Context = Any
+_Station = Any
 
 __all__ = ["ClassWaits", "class_waits"]
 
@@ -97,13 +99,15 @@ def _level_waits(
             + with_ * wait * (1 - rho) / ((1 - rho * before) * (1 - rho * with_))
             for before, with_ in zip(share_before, share_with, strict=True)
         ]
-    from scaleplan.analytic.network import _queue
+    from scaleplan.analytic.disciplines import queue_metrics
 
     def response(share: float) -> float:
         """λ_{≤}·T_{≤} per unit of the station's rate: the levels up to a share alone."""
         if share <= 0:
             return 0.0
-        return share * (_queue(queue_rate * share, ca2, mean_s, scv, servers).mean_wait + mean_s)
+        return share * (
+            queue_metrics(queue_rate * share, ca2, mean_s, scv, servers).mean_wait + mean_s
+        )
 
     waits = []
     for before, with_ in zip(share_before, share_with, strict=True):

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from scaleplan.analytic.queues import StationMetrics, mmc
+from scaleplan.analytic.queues import StationMetrics, gigc, md1, mgc, mm1, mmc
 
 __all__ = ["mg1_ps", "mgc_ps", "ps_station"]
 
@@ -111,3 +111,32 @@ def ps_station(
             f"(exact for exponential service)"
         ),
     )
+
+
+def queue_metrics(
+    lam: float,
+    ca2: float,
+    mean_s: float,
+    scv: float,
+    servers: int,
+    discipline: str = "fifo",
+    admitted: int | None = None,
+) -> StationMetrics:
+    """A station's metrics under its discipline: ``lam`` arrivals/s with arrival scv ``ca2``,
+    ``servers`` slots (processors under ps) of mean ``mean_s`` and scv ``scv``; ``admitted``
+    bounds a ps replica's sharers (limited processor sharing)."""
+    if discipline == "ps":
+        if ca2 != 1.0:  # no closed form: FIFO with exponential service, as PS's M/M/c twin
+            base = gigc(lam, ca2, mean_s, 1.0, servers)
+            return replace(base, method=f"PS taken as {base.method} with service scv 1")
+        return ps_station(lam, mean_s, scv, servers, admitted)
+    if discipline == "lifo":  # same means as FIFO (scaleplan.analytic.disciplines)
+        fifo = queue_metrics(lam, ca2, mean_s, scv, servers)
+        return replace(fifo, method=f"{fifo.method}, lifo order (same means)")
+    if ca2 != 1.0:
+        return gigc(lam, ca2, mean_s, scv, servers)
+    if servers == 1 and scv == 0.0:
+        return md1(lam, mean_s)
+    if servers == 1 and scv == 1.0:
+        return mm1(lam, 1.0 / mean_s)
+    return mgc(lam, mean_s, scv, servers)

@@ -68,23 +68,18 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
 from scipy.integrate import quad
 
 from scaleplan.analytic.class_waits import ClassWaits, class_waits
-from scaleplan.analytic.disciplines import ps_station
+from scaleplan.analytic.disciplines import queue_metrics
 from scaleplan.analytic.queues import (
-    StationMetrics,
     UnstableError,
     bottleneck_throughput,
     expected_max_exponential,
-    gigc,
-    md1,
-    mgc,
-    mm1,
     mm1_response_quantile,
     mmc_response_quantile,
 )
@@ -577,7 +572,7 @@ def slot_station(
             capacity=capacity,
         )
     try:
-        metrics = _queue(queue_rate, ca2, holding_s, scv, servers, discipline, admitted)
+        metrics = queue_metrics(queue_rate, ca2, holding_s, scv, servers, discipline, admitted)
     except UnstableError as error:  # rounding at utilisation 1 - ε
         return _Station(
             name,
@@ -672,32 +667,6 @@ def _balanced(
         True,
         "",
     )
-
-
-def _queue(
-    lam: float,
-    ca2: float,
-    mean_s: float,
-    scv: float,
-    servers: int,
-    discipline: str = "fifo",
-    admitted: int | None = None,
-) -> StationMetrics:
-    if discipline == "ps":
-        if ca2 != 1.0:  # no closed form: FIFO with exponential service, as PS's M/M/c twin
-            base = gigc(lam, ca2, mean_s, 1.0, servers)
-            return replace(base, method=f"PS taken as {base.method} with service scv 1")
-        return ps_station(lam, mean_s, scv, servers, admitted)
-    if discipline == "lifo":  # same means as FIFO (scaleplan.analytic.disciplines)
-        fifo = _queue(lam, ca2, mean_s, scv, servers)
-        return replace(fifo, method=f"{fifo.method}, lifo order (same means)")
-    if ca2 != 1.0:
-        return gigc(lam, ca2, mean_s, scv, servers)
-    if servers == 1 and scv == 0.0:
-        return md1(lam, mean_s)
-    if servers == 1 and scv == 1.0:
-        return mm1(lam, 1.0 / mean_s)
-    return mgc(lam, mean_s, scv, servers)
 
 
 def _discipline(

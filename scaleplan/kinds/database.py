@@ -544,11 +544,11 @@ def _node_service(
 
 
 def _database_station(ctx: _Context, name: str, component: DatabaseSpec) -> _Station:
+    from scaleplan.analytic.disciplines import queue_metrics
     from scaleplan.analytic.network import (
         UnstableError,
         _arrival_notes,
         _Child,
-        _queue,
         _Station,
     )
 
@@ -588,7 +588,7 @@ def _database_station(ctx: _Context, name: str, component: DatabaseSpec) -> _Sta
                 continue
             ca2 = (node.reads_per_s * node.read_ca2 + node.writes_per_s) / lam
             try:
-                metrics = _queue(lam, ca2, node_mean, scv, node.servers)
+                metrics = queue_metrics(lam, ca2, node_mean, scv, node.servers)
             except UnstableError:
                 unstable = True
                 continue
