@@ -38,7 +38,7 @@ from dataclasses import replace
 
 from scaleplan.analytic.queues import StationMetrics, gigc, md1, mgc, mm1, mmc
 
-__all__ = ["mg1_ps", "mgc_ps", "ps_station"]
+__all__ = ["mg1_ps", "mgc_ps", "ps_station", "queue_metrics"]
 
 
 def mg1_ps(lam: float, mean_service: float) -> StationMetrics:
