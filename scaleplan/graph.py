@@ -70,7 +70,6 @@ def build_graph(spec: ArchitectureSpec) -> nx.DiGraph:
             ]
         )
     graph.graph["visit_ratios"] = _solve_visit_ratios(graph, spec)
-    _check_nesting(graph, spec)
     return graph
 
 
@@ -154,15 +153,16 @@ MAX_NESTED_CALLS = 250
 NESTING_RISK = 1e-6
 
 
-def _check_nesting(graph: nx.DiGraph, spec: ArchitectureSpec) -> None:
-    """Refuse a synchronous call cycle that a request would go round too many times.
+def check_nesting(graph: nx.DiGraph, spec: ArchitectureSpec) -> None:
+    """Refuse a synchronous call cycle that a request would go round too many times to simulate.
 
     Each pass round a synchronous cycle nests one more call inside the one before (the caller
     waits for its callee), so a request that repeats ``k`` times is ``k`` calls deep. With
     ``q`` expected calls per pass it goes deeper than :data:`MAX_NESTED_CALLS` with
     probability about ``q ** MAX_NESTED_CALLS``; past :data:`NESTING_RISK` the run would stop
-    with a RecursionError part-way, so it is refused before it starts. A repeat through a
-    queue or a topic is asynchronous and nests nothing.
+    with a RecursionError part-way, so :func:`scaleplan.engine.simulate` refuses it before it
+    starts. The closed forms have no such limit: the estimate and the visit ratios stand. A
+    repeat through a queue or a topic is asynchronous and nests nothing.
     """
     synchronous = nx.DiGraph(
         (a, b, data) for a, b, data in graph.edges(data=True) if not data["asynchronous"]

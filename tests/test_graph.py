@@ -547,6 +547,8 @@ def test_a_cycle_nesting_too_deep_for_the_engine_is_refused_before_the_run() -> 
     assert [problem.key_path for problem in caught.value.problems] == ["components.a.calls"]
     assert "nest more than 250 calls deep with probability 0.081" in str(caught.value)
     assert "keep it at most 0.946 per pass" in str(caught.value)
+    # The closed forms have no such limit: the graph's visit ratios stand (100 visits).
+    assert visit_ratios(build_graph(spec))["a"] == pytest.approx(100)
 
 
 def test_a_cycle_within_the_nesting_bound_runs() -> None:

@@ -28,7 +28,7 @@ from scaleplan.engine.protocol import OK, REJECTED, Observer, Request, Station, 
 from scaleplan.engine.recorder import LatencySeries, Recorder, StationSeries, Window
 from scaleplan.engine.streams import buffered, generator
 from scaleplan.errors import SimulationError
-from scaleplan.graph import build_graph
+from scaleplan.graph import build_graph, check_nesting
 from scaleplan.kinds import kind_of
 from scaleplan.kinds.queue import Broker, JobCount
 from scaleplan.load import check_stability, overload_warnings
@@ -140,6 +140,7 @@ def simulate(
         raise SimulationError(f"replications must be at least 1 (got {replications})")
     started = time.perf_counter()
     graph = build_graph(spec)
+    check_nesting(graph, spec)
     rate = float(rate_per_s if rate_per_s is not None else spec.workload.mean_rate_per_s)
     if not rate > 0:
         raise SimulationError(f"{spec.name}: rate_per_s must be greater than 0 (got {rate})")
