@@ -44,25 +44,20 @@ import tempfile
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from hypothesis import strategies as st
 
 from scaleplan.analytic import bottleneck
 from scaleplan.spec import ArchitectureSpec, parse_spec
+from scaleplan.spec.components import Policy
 
 MAX_COMPONENTS = 8
 #: Requests each simulation of an example runs (the workload's own ``requests``).
 BUDGET = 400
 
-POLICIES = (
-    "round_robin",
-    "random",
-    "least_connections",
-    "power_of_two",
-    "power_of_d",
-    "join_shortest_queue",
-)
+# Every policy the spec knows, so a new one is drawn as soon as it is added.
+POLICIES: tuple[str, ...] = get_args(Policy)
 #: A database's readers take every policy but power_of_d (it has no d).
 READ_POLICIES = tuple(policy for policy in POLICIES if policy != "power_of_d")
 
