@@ -20,7 +20,12 @@ PERCENTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99, "p999": 0.999
 
 @dataclass(frozen=True)
 class LatencySummary:
-    """Latency in milliseconds: a mean with its 95% CI and percentiles (NaN when unknown)."""
+    """Latency in milliseconds: a mean and percentiles, each with its 95% CI (NaN when unknown).
+
+    A percentile's interval comes from sectioning (:func:`scaleplan.metrics.batch_quantile_ci`):
+    over time sections of one run, or over replications; an estimate's exact percentiles have
+    none.
+    """
 
     mean: float
     mean_ci95: tuple[float, float] = (math.nan, math.nan)
@@ -30,9 +35,19 @@ class LatencySummary:
     p99: float = math.nan
     p999: float = math.nan
     count: int = 0
+    p50_ci95: tuple[float, float] = (math.nan, math.nan)
+    p90_ci95: tuple[float, float] = (math.nan, math.nan)
+    p95_ci95: tuple[float, float] = (math.nan, math.nan)
+    p99_ci95: tuple[float, float] = (math.nan, math.nan)
+    p999_ci95: tuple[float, float] = (math.nan, math.nan)
 
     def percentile(self, name: str) -> float:
         return float(getattr(self, name))
+
+    def percentile_ci95(self, name: str) -> tuple[float, float]:
+        """The 95% CI of percentile ``name`` (``"p99"``, …); NaN when unknown."""
+        low, high = getattr(self, f"{name}_ci95")
+        return float(low), float(high)
 
 
 @dataclass(frozen=True)

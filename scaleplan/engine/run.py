@@ -32,7 +32,14 @@ from scaleplan.graph import build_graph, check_nesting
 from scaleplan.kinds import kind_of
 from scaleplan.kinds.queue import Broker, JobCount
 from scaleplan.load import check_stability, overload_warnings
-from scaleplan.metrics import DEFAULT_BINS, MeanCI, batch_means_ci, mser_batches, replication_ci
+from scaleplan.metrics import (
+    DEFAULT_BINS,
+    MeanCI,
+    batch_means_ci,
+    batch_quantile_ci,
+    mser_batches,
+    replication_ci,
+)
 from scaleplan.progress import Progress
 from scaleplan.result import (
     PERCENTILES,
@@ -507,6 +514,19 @@ def _percentiles(hist: np.ndarray) -> dict[str, float]:
     return {name: float(value) for name, value in zip(PERCENTILES, values, strict=True)}
 
 
+def _percentile_cis(per_run: list[tuple[LatencySeries, Window]]) -> dict[str, tuple[float, float]]:
+    """Each percentile's 95% CI by sectioning: over the time buckets of one run's window
+    (grouped into sections), or over the replications' windows (one section each)."""
+    if len(per_run) > 1:
+        sections = np.array([_window_hist(series, window) for series, window in per_run])
+        cis = batch_quantile_ci(sections, list(PERCENTILES.values()), n_batches=len(per_run))
+    else:
+        series, window = per_run[0]
+        buckets = series.hist[window.first : window.last]
+        cis = batch_quantile_ci(buckets, list(PERCENTILES.values()))
+    return {name: (ci.low, ci.high) for name, ci in zip(PERCENTILES, cis, strict=True)}
+
+
 def _window_hist(series: LatencySeries, window: Window) -> np.ndarray:
     return series.hist[window.first : window.last].sum(axis=0)
 
@@ -532,7 +552,23 @@ def _latency(
         series, window = per_run[0]
         ci = _batch_ci(series, window)
         mean = means[0][0]
-    return LatencySummary(mean=mean, mean_ci95=(ci.low, ci.high), count=count, **_percentiles(hist))
+    values = _percentiles(hist)
+    cis = _percentile_cis(per_run)
+    return LatencySummary(
+        mean=mean,
+        mean_ci95=(ci.low, ci.high),
+        count=count,
+        p50=values["p50"],
+        p90=values["p90"],
+        p95=values["p95"],
+        p99=values["p99"],
+        p999=values["p999"],
+        p50_ci95=cis["p50"],
+        p90_ci95=cis["p90"],
+        p95_ci95=cis["p95"],
+        p99_ci95=cis["p99"],
+        p999_ci95=cis["p999"],
+    )
 
 
 def _summarise(
@@ -582,8 +618,9 @@ def _summarise(
     if unstable is not None:
         # Without a steady state a mean has nothing to converge to: no interval for it.
         nan = (math.nan, math.nan)
-        latency = replace(latency, mean_ci95=nan)
-        classes = {name: replace(summary, mean_ci95=nan) for name, summary in classes.items()}
+        no_cis = {"mean_ci95": nan, **{f"{name}_ci95": nan for name in PERCENTILES}}
+        latency = replace(latency, **no_cis)  # type: ignore[arg-type]
+        classes = {name: replace(summary, **no_cis) for name, summary in classes.items()}  # type: ignore[arg-type]
     for window in windows:
         if window.warmup_s > 0.5 * window.end_s:
             warnings.append(
