@@ -18,9 +18,10 @@ Where each interval comes from:
   seeds ``s … s+R−1``): a Student-t interval over the per-replication values, for every metric;
 - given **one result**: the mean latency's batch-means interval; the error rate's interval from
   batch means over the run's time buckets (or, with no error at all, the "rule of three"
-  ``[0, 3/n]``); the throughput's from batch means over its time buckets. One run gives no
-  interval for a **percentile**, so a percentile verdict from one run is inconclusive — pass
-  replications;
+  ``[0, 3/n]``); the throughput's from batch means over its time buckets; a **percentile**'s
+  from the result's own ``p99_ci95`` and siblings (sectioning over the run's time sections,
+  :func:`scaleplan.metrics.batch_quantile_ci`, or across the replications of a
+  ``simulate(..., replications=R)`` result), so one run can pass or fail a percentile too;
 - a run that is **unstable** (refused, or stopped with its queues running away) fails every
   SLO: the system does not sustain that load.
 """
@@ -290,20 +291,21 @@ def _slo_verdict(results: Sequence[SimulationResult], slo: SLOSpec) -> Verdict:
         return _decide(slo.text, kind, ci, slo.bound, slo.op, unit, completed, detail)
     only = results[0]
     if slo.is_latency and slo.metric != "mean":
-        value = point_value(only, slo)
-        return Verdict(
-            slo.text,
-            kind,
-            "inconclusive",
-            value,
-            (math.nan, math.nan),
-            slo.bound,
-            unit,
-            _margin(value, slo.bound, slo.op),
-            None,
-            "one run gives no confidence interval for a percentile: check replications "
-            "(several results with independent seeds)",
+        summary = only.latency_ms
+        if slo.request_class is not None:
+            summary = only.classes[slo.request_class]
+        value = summary.percentile(slo.metric)
+        low, high = summary.percentile_ci95(slo.metric)
+        # The interval is not symmetric (a tail quantile's upper side is longer): the side
+        # facing the bound is the half-width that must shrink for the verdict to settle.
+        facing = high - value if slo.bound >= value else value - low
+        ci = MeanCI(value, low, high, facing, 0, "sectioning")
+        method = (
+            "interval across its replications"
+            if only.run is not None and only.run.replications > 1
+            else "sectioning interval over the run's time sections"
         )
+        return _decide(slo.text, kind, ci, slo.bound, slo.op, unit, summary.count, method)
     if slo.is_latency:
         summary = only.latency_ms
         if slo.request_class is not None:
