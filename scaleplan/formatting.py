@@ -55,6 +55,20 @@ def percent(value: float | None, digits: int = 1) -> str:
     return UNKNOWN if not known(value) else f"{100 * value:.{digits}f}%"  # type: ignore[operator]
 
 
+def with_ci(value: float | None, interval: tuple[float, float], spec: str = ".4g") -> str:
+    """A figure and its 95% CI, ``412 [398, 431]``; the figure alone when the CI is unknown.
+
+    Examples
+    --------
+    >>> with_ci(412.3, (398.04, 431.2), ".0f"), with_ci(12.0, (float("nan"),) * 2)
+    ('412 [398, 431]', '12')
+    """
+    low, high = interval
+    if not known(value) or not (known(low) and known(high)):
+        return number(value, spec)
+    return f"{number(value, spec)} [{number(low, spec)}, {number(high, spec)}]"
+
+
 def json_safe(value: Any) -> Any:
     """A JSON-safe copy: dataclasses become dicts (their ``to_dict()`` when they have one),
     tuples lists, keys strings, numpy scalars Python numbers, NaN and ±inf ``None``.

@@ -23,7 +23,8 @@ from rich.table import Table
 from scaleplan.cli import options
 from scaleplan.cli.app import app
 from scaleplan.cli.console import literal, plain, stderr, stdout
-from scaleplan.result import SimulationResult
+from scaleplan.formatting import with_ci
+from scaleplan.result import LatencySummary, SimulationResult
 
 SpecPath = Annotated[Path, typer.Argument(help="An architecture YAML file.", show_default=False)]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the JSON result on stdout.")]
@@ -140,6 +141,13 @@ def _format(value: float, spec: str = ".1f") -> str:
     return "—" if not math.isfinite(value) else format(value, spec)
 
 
+def _p99_cell(latency: LatencySummary) -> str:
+    """The p99 over its 95% CI (two lines keep a wide table within the terminal)."""
+    figure = with_ci(latency.p99, latency.p99_ci95, ".1f")
+    value, _, interval = figure.partition(" ")
+    return f"{value}\n[dim]{interval}[/dim]" if interval else value
+
+
 def print_result(result: SimulationResult, console: Console = stdout) -> None:
     """A readable summary of a simulation or estimate."""
     latency = result.latency_ms
@@ -160,7 +168,7 @@ def print_result(result: SimulationResult, console: Console = stdout) -> None:
         f"latency: mean {_format(latency.mean, '.2f')} ms "
         f"(95% CI {_format(low, '.2f')} – {_format(high, '.2f')}), "
         f"p50 {_format(latency.p50)}, p90 {_format(latency.p90)}, p95 {_format(latency.p95)}, "
-        f"p99 {_format(latency.p99)}, p99.9 {_format(latency.p999)} ms"
+        f"p99 {with_ci(latency.p99, latency.p99_ci95, '.1f')}, p99.9 {_format(latency.p999)} ms"
     )
     table = Table(title="components", title_justify="left")
     for column in (
@@ -172,7 +180,7 @@ def print_result(result: SimulationResult, console: Console = stdout) -> None:
         "throughput/s",
         "rejected",
         "mean ms",
-        "p99 ms",
+        "p99 ms\n[95% CI]",
     ):
         table.add_column(column, justify="left" if column in ("component", "kind") else "right")
     for name, component in result.components.items():
@@ -189,7 +197,7 @@ def print_result(result: SimulationResult, console: Console = stdout) -> None:
             _format(component.throughput_per_s),
             str(component.rejected),
             _format(component.latency_ms.mean, ".2f"),
-            _format(component.latency_ms.p99),
+            _p99_cell(component.latency_ms),
         )
     console.print(table)
     for name, component in result.components.items():
@@ -200,7 +208,7 @@ def print_result(result: SimulationResult, console: Console = stdout) -> None:
             )
     if len(result.classes) > 1:
         classes = Table(title="request classes", title_justify="left")
-        for column in ("class", "completed", "mean ms", "p99 ms"):
+        for column in ("class", "completed", "mean ms", "p99 ms [95% CI]"):
             classes.add_column(column, justify="left" if column == "class" else "right")
         simulated = result.method == "simulation"  # an estimate completes no requests
         for name, summary in result.classes.items():
@@ -208,7 +216,7 @@ def print_result(result: SimulationResult, console: Console = stdout) -> None:
                 literal(name),
                 str(summary.count) if simulated else "—",
                 _format(summary.mean, ".2f"),
-                _format(summary.p99),
+                with_ci(summary.p99, summary.p99_ci95, ".1f"),
             )
         console.print(classes)
     for warning in result.warnings:

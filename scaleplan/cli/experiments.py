@@ -407,7 +407,16 @@ def print_comparison(result: ComparisonResult) -> None:
         cells = []
         for criterion in result.weights:
             value = candidate.values.get(criterion, math.nan)
-            cells.append(f"{_value(value, criterion)} ({candidate.scores.get(criterion, 0):.2f})")
+            low, high = candidate.metrics_ci95.get(criterion, (math.nan, math.nan))
+            # A percentile is shown with its 95% CI: p99 is the figure most often quoted.
+            ci = (
+                f" [{low:.1f}, {high:.1f}]"
+                if criterion == "p99_ms" and math.isfinite(low) and math.isfinite(high)
+                else ""
+            )
+            cells.append(
+                f"{_value(value, criterion)}{ci} ({candidate.scores.get(criterion, 0):.2f})"
+            )
         gates = (
             "pass"
             if not candidate.gated

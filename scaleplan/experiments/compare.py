@@ -603,6 +603,10 @@ def _assemble(
             if stable and len(samples) == plan.replications:
                 ci = replication_ci(samples)
                 metrics[metric], metrics_ci[metric] = ci.mean, (ci.low, ci.high)
+                if len(results) == 1 and metric in ("p99_ms", "p50_ms"):
+                    # One replication: the percentile's own interval from its run's sections.
+                    latency = results[0].latency_ms
+                    metrics_ci[metric] = latency.percentile_ci95(metric.removesuffix("_ms"))
             else:
                 metrics[metric], metrics_ci[metric] = math.nan, (math.nan, math.nan)
         pulled = pulls[name]
