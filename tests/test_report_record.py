@@ -137,6 +137,11 @@ def test_the_outcome_names_the_recommended_option_and_its_reasons() -> None:
     assert all(row.count(" | ") == 2 for row in rows)  # NFR + one column per option
     matrix = record.decision_matrix(found)
     assert f"| **{text(chosen)}** |" in matrix
+    # p99, the most-quoted figure, carries its 95% CI wherever the matrix shows it.
+    if "p99_ms" in found.comparison.weights:
+        for candidate in found.comparison.candidates:
+            low, high = candidate.metrics_ci95["p99_ms"]
+            assert f"[{low:.1f}, {high:.1f}]" in matrix
 
 
 def test_no_option_is_chosen_when_every_one_fails_a_gate(tmp_path: Path) -> None:

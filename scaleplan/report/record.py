@@ -330,9 +330,16 @@ def decision_matrix(evidence: Evidence) -> Markdown:
         cells = [
             ("**" + text(row["candidate"]) + "**") if row["recommended"] else text(row["candidate"])
         ]
+        intervals = comparison.candidate(row["candidate"]).metrics_ci95
         for criterion in criteria:
             value, score = row.get(criterion), row.get(f"{criterion}.score")
-            cells.append(f"{_criterion_value(evidence, criterion, value)} · {number(score, '.2f')}")
+            shown = _criterion_value(evidence, criterion, value)
+            if criterion == "p99_ms" and shown != "—":
+                # The most-quoted figure of a record is never shown without its interval.
+                low, high = intervals.get(criterion, (math.nan, math.nan))
+                if math.isfinite(low) and math.isfinite(high):
+                    shown += f" [{low:.1f}, {high:.1f}]"
+            cells.append(f"{shown} · {number(score, '.2f')}")
         cells.append(number(row["score"], ".2f"))
         cells.append("excluded" if row["gated"] else "passes")
         rows.append(cells)
