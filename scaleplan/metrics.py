@@ -19,6 +19,7 @@ buffers observations and passes arrays of a few thousand values at a time.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -768,14 +769,23 @@ def batch_quantile_ci(
         ]
     sections = _sections(nonempty, min(n_batches, nonempty.shape[0]))
     k = sections.shape[0]
-    t = float(stats.t.ppf(0.5 + confidence / 2.0, k - 1))
-    # Sectioning: the spread of the sections' quantiles about the overall one.
-    per_section = np.array([bins.quantiles(section, q) for section in sections])
+    t = _t_quantile(confidence, k - 1)
+    cumulative = np.cumsum(sections, axis=1)
+    sizes = cumulative[:, -1].astype(np.float64)
+    # Sectioning: the spread of the sections' quantiles about the overall one. A section's
+    # quantile is in the first bin whose cumulative count exceeds its rank (as LogBins.quantiles).
+    ranks = q[None, :] * (sizes[:, None] - 1.0)
+    first_bins = np.array(
+        [
+            np.searchsorted(row, rank, side="right")
+            for row, rank in zip(cumulative, ranks, strict=True)
+        ]
+    )
+    per_section = bins.representative(first_bins)
     half = t * np.sqrt(((per_section - overall) ** 2).sum(axis=0) / (k - 1) / k)
     # The distribution function at each bin's upper edge: weighted batch means over sections.
-    sizes = sections.sum(axis=1).astype(np.float64)
     weights = sizes / sizes.sum()
-    cdfs = np.cumsum(sections, axis=1) / sizes[:, None]
+    cdfs = cumulative / sizes[:, None]
     cdf = weights @ cdfs
     cdf_half = t * np.sqrt((weights @ (cdfs - cdf) ** 2) / (k - 1))
     top = int(np.nonzero(sections.sum(axis=0))[0][-1])
@@ -793,15 +803,20 @@ def batch_quantile_ci(
     return cis
 
 
+@functools.lru_cache(maxsize=256)
+def _t_quantile(confidence: float, dof: int) -> float:
+    """The two-sided Student-t quantile (cached: the engine asks for the same few)."""
+    return float(stats.t.ppf(0.5 + confidence / 2.0, dof))
+
+
 def _sections(rows: IntArray, k: int) -> IntArray:
     """``rows`` summed into ``k`` contiguous groups of nearly equal total counts."""
     counts = rows.sum(axis=1)
     cumulative = np.cumsum(counts)
     # Each row goes to the group its middle falls in: equal rows split exactly k ways.
     group = np.minimum((k * (cumulative - counts / 2) / cumulative[-1]).astype(np.int64), k - 1)
-    ends = np.r_[np.nonzero(np.diff(group))[0], len(rows) - 1]
-    starts = np.r_[0, ends[:-1] + 1]
-    return np.array([rows[a : b + 1].sum(axis=0) for a, b in zip(starts, ends, strict=True)])
+    starts = np.r_[0, np.nonzero(np.diff(group))[0] + 1]
+    return np.add.reduceat(rows, starts, axis=0)
 
 
 def extra_observations_needed(ci: MeanCI, bound: float, n_observations: int) -> int | None:
