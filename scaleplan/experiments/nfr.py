@@ -21,7 +21,8 @@ Where each interval comes from:
   ``[0, 3/n]``); the throughput's from batch means over its time buckets; a **percentile**'s
   from the result's own ``p99_ci95`` and siblings (sectioning over the run's time sections,
   :func:`scaleplan.metrics.batch_quantile_ci`, or across the replications of a
-  ``simulate(..., replications=R)`` result), so one run can pass or fail a percentile too;
+  ``simulate(..., replications=R)`` result), so one run can pass or fail a percentile too
+  (a bound within the sketch's resolution of the estimate promises no ``extra_requests``);
 - a run that is **unstable** (refused, or stopped with its queues running away) fails every
   SLO: the system does not sustain that load.
 """
@@ -30,13 +31,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
 
 from scaleplan.experiments._common import clean, error_rate, measured_buckets, point_value
-from scaleplan.metrics import MeanCI, batch_means_ci, extra_observations_needed, replication_ci
+from scaleplan.metrics import (
+    DEFAULT_BINS,
+    MeanCI,
+    batch_means_ci,
+    extra_observations_needed,
+    replication_ci,
+)
 from scaleplan.result import SimulationResult
 from scaleplan.spec import NFRSpec, SLOSpec, parse_slo
 
@@ -305,7 +312,18 @@ def _slo_verdict(results: Sequence[SimulationResult], slo: SLOSpec) -> Verdict:
             if only.run is not None and only.run.replications > 1
             else "sectioning interval over the run's time sections"
         )
-        return _decide(slo.text, kind, ci, slo.bound, slo.op, unit, summary.count, method)
+        verdict = _decide(slo.text, kind, ci, slo.bound, slo.op, unit, summary.count, method)
+        # The sketch knows a percentile only to its bin (2α wide): no run length settles a
+        # bound closer to the estimate than that, so no number of requests is promised.
+        resolution = 2 * DEFAULT_BINS.relative_accuracy * abs(value)
+        if verdict.status == "inconclusive" and abs(value - slo.bound) <= resolution:
+            verdict = replace(
+                verdict,
+                extra_requests=None,
+                detail=f"{verdict.detail}, within the percentile sketch's resolution "
+                f"(±{100 * DEFAULT_BINS.relative_accuracy:g}%) of the estimate",
+            )
+        return verdict
     if slo.is_latency:
         summary = only.latency_ms
         if slo.request_class is not None:
