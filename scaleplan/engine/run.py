@@ -571,6 +571,19 @@ def _latency(
     )
 
 
+def _without_intervals(summary: LatencySummary) -> LatencySummary:
+    nan = (math.nan, math.nan)
+    return replace(
+        summary,
+        mean_ci95=nan,
+        p50_ci95=nan,
+        p90_ci95=nan,
+        p95_ci95=nan,
+        p99_ci95=nan,
+        p999_ci95=nan,
+    )
+
+
 def _summarise(
     spec: ArchitectureSpec,
     seed: int,
@@ -616,11 +629,9 @@ def _summarise(
         else:
             classes[name] = _latency([(run.recorder.classes[name], w) for run, w in paired])
     if unstable is not None:
-        # Without a steady state a mean has nothing to converge to: no interval for it.
-        nan = (math.nan, math.nan)
-        no_cis = {"mean_ci95": nan, **{f"{name}_ci95": nan for name in PERCENTILES}}
-        latency = replace(latency, **no_cis)  # type: ignore[arg-type]
-        classes = {name: replace(summary, **no_cis) for name, summary in classes.items()}  # type: ignore[arg-type]
+        # Without a steady state a mean or a percentile has nothing to converge to: no interval.
+        latency = _without_intervals(latency)
+        classes = {name: _without_intervals(summary) for name, summary in classes.items()}
     for window in windows:
         if window.warmup_s > 0.5 * window.end_s:
             warnings.append(
