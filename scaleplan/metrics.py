@@ -797,8 +797,8 @@ def batch_quantile_ci(
         above = cdf - cdf_half > level
         first_low = int(np.argmax(above)) if above.any() else top
         low_edge, high_edge = bins.representative([first_high, first_low])
-        low = min(centre - width, float(low_edge)) / (1.0 + alpha)
-        high = max(centre + width, float(high_edge)) / (1.0 - alpha)
+        low = float(min(centre - width, low_edge)) / (1.0 + alpha)
+        high = float(max(centre + width, high_edge)) / (1.0 - alpha)
         cis.append(MeanCI(float(centre), low, high, (high - low) / 2, k, f"sectioning (k={k})"))
     return cis
 

@@ -55,6 +55,8 @@ def test_batch_quantile_ci_is_centred_on_the_overall_quantile_and_contains_it() 
     for ci, centre in zip(cis, overall, strict=True):
         assert ci.mean == centre
         assert ci.low < centre < ci.high
+        # Plain floats (not numpy scalars) in the results, whichever end the hull took.
+        assert type(ci.low) is float and type(ci.high) is float
         assert ci.n == 20 and ci.method == "sectioning (k=20)"
 
 
