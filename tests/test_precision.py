@@ -1,0 +1,182 @@
+"""Precision-driven run lengths: sequential stopping of compare's measurement, and the pull's
+bracket from the analytic estimate, refereed by the M/M/c closed forms.
+
+Fixed seeds throughout, so every test is deterministic; statistical assertions are that a 95%
+CI covers the analytic value.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from scipy.optimize import brentq
+
+from scaleplan.analytic.queues import mmc, mmc_response_quantile
+from scaleplan.errors import SpecError
+from scaleplan.experiments import CompareSettings, compare, pull
+from scaleplan.experiments.precision import CAP_FACTOR, MIN_REPLICATIONS, Stopping, decide
+from scaleplan.spec import NFRSpec, load_scenario, parse_spec
+
+MU_PER_S = 25.0  # each server: exponential service with mean 40 ms
+SERVERS = 4  # c·μ = 100 requests/s
+RATE_PER_S = 70.0  # ρ = 0.7
+ROOT = Path(__file__).resolve().parent.parent
+ARCHITECTURES = ROOT / "data/architectures"
+
+
+def station(name: str = "mmc") -> object:
+    return parse_spec(
+        {
+            "name": name,
+            "workload": {"rate_per_s": RATE_PER_S},
+            "entry": "api",
+            "components": {
+                "api": {
+                    "kind": "service",
+                    "concurrency": SERVERS,
+                    "service_time": {"dist": "exponential", "mean_ms": 1000.0 / MU_PER_S},
+                }
+            },
+        }
+    )
+
+
+MEAN_MS = 1000.0 * mmc(RATE_PER_S, MU_PER_S, SERVERS).mean_response  # ≈ 50.4 ms
+
+
+def settings(nfrs: list[str], **changes: object) -> CompareSettings:
+    values: dict[str, object] = {
+        "nfrs": nfrs,
+        "replications": 5,
+        "requests": 4000,
+        "pull_replications": 0,
+        "stopping": "precision",
+        "ci_precision": 0.05,
+        "weights": {"cost_per_month": 1.0},
+    }
+    values.update(changes)
+    return CompareSettings(**values)  # type: ignore[arg-type]
+
+
+def test_the_precision_driven_mean_latency_ci_covers_the_mm4_value():
+    result = compare(
+        {"mmc": station()},
+        settings(["mean<=500ms"], weights={"mean_ms": 1.0}),
+    )
+    candidate = result.candidate("mmc")
+    measured = candidate.measurement
+    low, high = candidate.metrics_ci95["mean_ms"]
+    assert low <= MEAN_MS <= high
+    # It stopped because its figures were good enough, not because the budget ran out.
+    assert measured["stop"] in ("precision reached", "verdict settled")
+    assert MIN_REPLICATIONS <= measured["replications"] < 5 * CAP_FACTOR
+    mean_figure = next(f for f in measured["figures"] if f["figure"] == "mean_ms")
+    assert mean_figure["relative_half_width"] <= 0.05
+    assert (high - low) / 2 / candidate.metrics["mean_ms"] <= 0.05
+    assert measured["requests"] == measured["replications"] * 4000
+    json.dumps(result.to_dict(), allow_nan=False)
+
+
+def test_a_verdict_far_from_its_bound_stops_at_the_minimum():
+    result = compare({"mmc": station()}, settings(["mean<=1000ms"]))
+    measured = result.candidate("mmc").measurement
+    assert measured["replications"] == MIN_REPLICATIONS < measured["cap_replications"]
+    assert measured["stop"] in ("verdict settled", "precision reached")
+    assert result.candidate("mmc").verdict("mean<=1000ms").status == "pass"
+
+
+def test_a_verdict_on_its_bound_runs_to_the_cap_and_says_what_settling_costs():
+    bound = f"mean<={MEAN_MS:.2f}ms"
+    result = compare({"mmc": station()}, settings([bound]))
+    candidate = result.candidate("mmc")
+    measured = candidate.measurement
+    assert measured["stop"] == "cap"
+    assert measured["replications"] == measured["cap_replications"] == 5 * CAP_FACTOR
+    verdict = candidate.verdict(bound)
+    assert verdict.status == "inconclusive"
+    assert verdict.extra_requests is not None and verdict.extra_requests > 0
+
+
+def test_fixed_stopping_spends_exactly_the_budget():
+    result = compare({"mmc": station()}, settings(["mean<=1000ms"], stopping="fixed"))
+    measured = result.candidate("mmc").measurement
+    assert (measured["replications"], measured["stop"]) == (5, "fixed budget")
+    assert result.stopping == "fixed"
+
+
+def test_candidates_that_stop_at_different_counts_are_paired_over_common_seeds():
+    bound = f"mean<={MEAN_MS:.2f}ms"
+    faster = station("faster").with_changes({"components.api.concurrency": 8})
+    result = compare({"mmc": station(), "faster": faster}, settings([bound]))
+    slow, fast = result.candidate("mmc").measurement, result.candidate("faster").measurement
+    assert slow["replications"] == 10 and fast["replications"] == MIN_REPLICATIONS
+    difference = result.difference("faster", "mean_ms")
+    assert difference.replications == MIN_REPLICATIONS
+    assert difference.significant and difference.relative < 0
+
+
+def test_decide_asks_for_more_when_a_figure_is_wide_and_never_past_the_cap():
+    stopping = Stopping("precision", 0.05, 5)
+    assert (stopping.minimum, stopping.cap) == (MIN_REPLICATIONS, 10)
+    assert Stopping("fixed", 0.05, 5).cap == Stopping("fixed", 0.05, 5).minimum == 5
+    first = decide(stopping, [], NFRSpec(), {})
+    assert not first.stop and first.next_total == MIN_REPLICATIONS
+
+
+def test_the_pull_with_the_analytic_bracket_covers_the_mm4_limit():
+    # The rate at which the M/M/4 response-time p99 equals 300 ms (≈ 82.2 requests/s).
+    analytic = brentq(
+        lambda rate: mmc_response_quantile(rate, MU_PER_S, SERVERS, 0.99) - 0.3,
+        1e-6,
+        SERVERS * MU_PER_S * (1 - 1e-9),
+    )
+    result = pull(station(), ["p99<=300ms"], seed=1, requests=10_000, replications=4, curve=())
+    assert result.bracket_from == "analytic"
+    # The estimate of an M/M/c p99 is exact, so the search starts at the limit itself.
+    assert result.analytic_limit_per_s == pytest.approx(analytic, rel=0.01)
+    low, high = result.limit_ci95
+    assert low <= analytic <= high
+    # Near the limit only: no step of the first search below 80% of it.
+    first = [step.rate_per_s for step in result.steps if step.replication == 0]
+    assert min(first) > 0.8 * analytic
+
+
+def test_the_bound_bracket_is_still_reachable():
+    result = pull(
+        station(), ["p99<=300ms"], seed=1, requests=4000, replications=2, curve=(), bracket="bound"
+    )
+    assert result.bracket_from == "bound"
+    assert result.steps[0].rate_per_s == pytest.approx(50.0)  # half the bound, as before
+    with pytest.raises(ValueError, match="bracket must be"):
+        pull(station(), ["p99<=300ms"], bracket="middle")  # type: ignore[arg-type]
+
+
+@pytest.mark.usefixtures("allow_files_outside")
+@pytest.mark.parametrize(
+    ("run", "expected"),
+    [
+        ("{stopping: sometimes}", "run.stopping: "),
+        ("{ci_precision: 0}", "run.ci_precision: must be greater than 0 (got 0)"),
+        ("{ci_precision: 1.5}", "run.ci_precision: must be less than 1 (got 1.5)"),
+        ("{ci_precision: .nan}", "run.ci_precision: "),
+    ],
+)
+def test_bad_stopping_keys_name_the_key(tmp_path: Path, run: str, expected: str):
+    path = tmp_path / "scenario.yaml"
+    path.write_text(
+        "title: Minimal\nworkload:\n  today: {rate_per_s: 40}\ncandidates:\n"
+        f"  - path: {ARCHITECTURES / 'monolith.yaml'}\nrun: {run}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        load_scenario(path)
+    assert expected in str(caught.value)
+    assert "scenario.yaml" in str(caught.value)
+
+
+def test_a_scenario_defaults_to_precision_stopping():
+    scenario = load_scenario(ROOT / "data/scenarios/online-shop.yaml")
+    assert (scenario.run.stopping, scenario.run.ci_precision) == ("precision", 0.05)
+    with pytest.raises(ValueError, match="ci_precision must be in"):
+        compare({"mmc": station()}, settings(["mean<=1s"], ci_precision=2.0))
