@@ -50,7 +50,16 @@ from scaleplan.experiments._common import (
 from scaleplan.experiments.cost import CostResult, cost
 from scaleplan.experiments.growth import RunwayResult, runway
 from scaleplan.experiments.nfr import Verdict, check
-from scaleplan.experiments.precision import Decision, Stopping, decide, peak_metric
+from scaleplan.experiments.precision import (
+    CAP_FACTOR,
+    MIN_SEARCHES,
+    Decision,
+    LimitTarget,
+    Stopping,
+    decide,
+    limit_target,
+    peak_metric,
+)
 from scaleplan.experiments.pull import PullResult, pull
 from scaleplan.metrics import replication_ci
 from scaleplan.result import SimulationResult
@@ -366,17 +375,33 @@ def _pull(
     replications: int,
     requests: int,
     precision: float,
-    bracket: str = "bound",
+    target: LimitTarget | None = None,
 ) -> PullResult:
+    """The fixed budget's pull (``target`` None) or the precision-driven one: bracketed from
+    the analytic limit, searching until ``target`` says enough, at most ``CAP_FACTOR`` times
+    the budget's searches."""
+    if target is None:
+        return pull(
+            spec,
+            nfrs,
+            seed=seed,
+            requests=requests,
+            replications=replications,
+            precision=precision,
+            curve=(),
+            bracket="bound",
+        )
     return pull(
         spec,
         nfrs,
         seed=seed,
         requests=requests,
-        replications=replications,
+        replications=replications * CAP_FACTOR,
         precision=precision,
         curve=(),
-        bracket="analytic" if bracket == "analytic" else "bound",
+        bracket="analytic",
+        enough=target.reason,
+        min_replications=MIN_SEARCHES,
     )
 
 
@@ -448,7 +473,11 @@ def compare(
     """
     plan = _plan(scenario_or_candidates, settings or CompareSettings())
     stopping = plan.stopping
-    bracket = "analytic" if stopping.mode == "precision" else "bound"
+    target = (
+        limit_target(plan.nfrs, plan.peak, plan.growth, stopping.target, plan.weights)
+        if stopping.mode == "precision"
+        else None
+    )
     # The first round: every candidate's minimum of replications (one task each, so that a
     # pool shares the work evenly) and its pull; later rounds add replications where needed.
     tasks: list[tuple[Any, tuple[Any, ...]]] = []
@@ -464,7 +493,7 @@ def compare(
                 plan.pull_replications,
                 plan.pull_requests,
                 plan.precision,
-                bracket,
+                target,
             )
             tasks.append((_pull, pull_args))
     counted = _Counter(progress, len(tasks))
@@ -482,7 +511,11 @@ def compare(
             for name in plan.names:
                 if name in decisions:
                     continue
-                decision = decide(stopping, runs[name], plan.nfrs, plan.weights)
+                pulled = pulls[name]
+                gated = (
+                    target is not None and pulled is not None and target.gates(pulled.limit_ci95)
+                )
+                decision = decide(stopping, runs[name], plan.nfrs, plan.weights, gated)
                 if decision.stop:
                     decisions[name] = decision
                 else:

@@ -15,10 +15,19 @@ are of two sorts:
 
 The measurement stops when every figure is done — "precision reached" when every CI is also
 within the target, "verdict settled" when some verdict settled before its CI got that narrow —
-or at the cap ("cap"). An unstable replication fails every SLO at once ("verdict settled").
+or at the cap ("cap"). A verdict settled as a *fail* stops it at once ("verdict settled"): the
+candidate is gated, so its criteria decide nothing; so does an unstable replication, which
+fails every SLO.
 Each further round asks for the replications the slowest figure is expected to need (the
 half-width shrinks as 1/√n), at most doubling the count and never past the cap. Under
 ``fixed`` stopping the count is the budget itself ("fixed budget").
+
+The pull's searches stop the same way (:class:`LimitTarget`): after at least
+:data:`MIN_SEARCHES`, no further search once the limit's CI is within the target, or lies
+wholly below a threshold a verdict compares the limit with (the headroom NFR's
+``peak / (1 − h)``, the growth NFR's ``peak · (1 + g)^horizon``: a settled fail, the candidate
+is gated), or — when no criterion weighs the limit — clears every threshold; at most twice
+``run.pull_replications``.
 
 This module only decides; :func:`scaleplan.experiments.compare` runs the replications.
 """
@@ -38,16 +47,21 @@ from scaleplan.spec import NFRSpec
 __all__ = [
     "CAP_FACTOR",
     "MIN_REPLICATIONS",
+    "MIN_SEARCHES",
     "Decision",
     "Figure",
+    "LimitTarget",
     "Stopping",
     "decide",
+    "limit_target",
     "peak_metric",
 ]
 
 #: Fewest replications a precision-driven measurement makes (a Student-t interval needs 2;
 #: with 3 its t quantile is already 4.3 instead of 12.7).
 MIN_REPLICATIONS = 3
+#: Fewest pull searches a precision-driven pull makes (a Student-t interval needs 2).
+MIN_SEARCHES = 2
 #: The cap of a precision-driven measurement: this many times the fixed budget.
 CAP_FACTOR = 2
 #: Verdict kinds measured at peak, whose CIs the stopping rule watches.
@@ -97,6 +111,7 @@ class Figure:
     half_width: float
     bound: float | None  # None: a criterion, judged by precision alone
     settled: bool  # a verdict whose CI clears its bound
+    failed: bool = False  # a verdict whose CI lies wholly on the wrong side of its bound
 
     @property
     def relative(self) -> float:
@@ -164,6 +179,7 @@ def figures(
                 (high - low) / 2.0,
                 verdict.bound,
                 verdict.status in ("pass", "fail"),
+                verdict.status == "fail",
             )
         )
     for metric in CRITERION_METRICS:
@@ -174,9 +190,15 @@ def figures(
 
 
 def decide(
-    stopping: Stopping, runs: Sequence[Run], nfrs: NFRSpec, criteria: Mapping[str, float]
+    stopping: Stopping,
+    runs: Sequence[Run],
+    nfrs: NFRSpec,
+    criteria: Mapping[str, float],
+    gated: bool = False,
 ) -> Decision:
-    """Stop after ``runs`` (the replications so far, seeds in order) or ask for more."""
+    """Stop after ``runs`` (the replications so far, seeds in order) or ask for more.
+
+    ``gated``: another verdict (the pull's headroom or growth) already fails for certain."""
     n = len(runs)
     if n < stopping.minimum:
         return Decision(False, "", n, stopping.minimum, ())
@@ -187,6 +209,9 @@ def decide(
         return Decision(True, "verdict settled", n, n, ())
     found = figures(runs, nfrs, criteria)
     target = stopping.target
+    if gated or any(figure.failed for figure in found):
+        # A settled fail gates the candidate: no other figure of it decides anything.
+        return Decision(True, "verdict settled", n, n, found)
     if all(figure.done(target) for figure in found):
         precise = all(figure.precise(target) for figure in found)
         return Decision(True, "precision reached" if precise else "verdict settled", n, n, found)
@@ -196,3 +221,57 @@ def decide(
     # A figure that no run length settles (its mean on its bound) heads for the cap.
     following = 2 * n if not math.isfinite(wanted) else max(n + 1, math.ceil(wanted))
     return Decision(False, "", n, min(stopping.cap, 2 * n, following), found)
+
+
+@dataclass(frozen=True)
+class LimitTarget:
+    """When a pull has searched enough (picklable, for a process pool): its limit's 95% CI is
+    within ``target`` (relative half-width) or lies wholly on one side of every threshold a
+    verdict compares the limit with."""
+
+    target: float
+    thresholds: tuple[float, ...]
+    weighted: bool  # a criterion (runway, headroom, limit) scores the limit
+
+    def gates(self, ci: tuple[float, float]) -> bool:
+        """Whether the limit's CI lies wholly below a threshold: a certain fail of the
+        headroom or growth NFR, which gates the candidate."""
+        return any(ci[1] < threshold for threshold in self.thresholds)
+
+    def reason(self, limit: float, ci: tuple[float, float]) -> str:
+        """``precision reached``, ``verdict settled`` or "" (search on)."""
+        low, high = ci
+        if not (math.isfinite(low) and math.isfinite(high) and limit > 0):
+            return ""
+        if (high - low) / 2.0 <= self.target * limit:
+            return "precision reached"
+        if self.gates(ci):
+            return "verdict settled"
+        cleared = all(not low <= threshold <= high for threshold in self.thresholds)
+        if self.thresholds and cleared and not self.weighted:
+            return "verdict settled"
+        return ""
+
+
+#: Criteria that score a candidate by its limit (so its CI must reach the target).
+LIMIT_CRITERIA = ("runway_months", "headroom", "limit_per_s")
+
+
+def limit_target(
+    nfrs: NFRSpec,
+    peak_per_s: float,
+    growth_per_month: float,
+    target: float,
+    criteria: Mapping[str, float],
+) -> LimitTarget:
+    """The thresholds on the limit behind the headroom and growth verdicts at ``peak_per_s``."""
+    thresholds = []
+    if nfrs.headroom is not None and nfrs.headroom.min_percent < 100:
+        thresholds.append(peak_per_s / (1.0 - nfrs.headroom.min_percent / 100.0))
+    if nfrs.growth is not None:
+        given = nfrs.growth.percent_per_month
+        growth = given / 100.0 if given is not None else growth_per_month
+        months = nfrs.growth.horizon_months
+        thresholds.append(peak_per_s * (1.0 + max(growth, 0.0)) ** months)
+    weighted = any(criteria.get(name, 0.0) > 0 for name in LIMIT_CRITERIA)
+    return LimitTarget(target, tuple(t for t in thresholds if math.isfinite(t)), weighted)

@@ -162,6 +162,9 @@ class PullResult:
     notes: tuple[str, ...] = ()
     #: Where the first search's bracket started: ``analytic`` (the estimate's limit) or ``bound``.
     bracket_from: str = "bound"
+    #: Why no further search was made: ``budget`` (all ``replications`` searched),
+    #: ``precision reached`` or ``verdict settled`` (``enough`` said so).
+    stop: str = "budget"
     #: The analytic estimate of the limit the bracket started from (NaN: none).
     analytic_limit_per_s: float = math.nan
 
@@ -207,6 +210,7 @@ class PullResult:
             "analytic_bound_per_s": clean(self.analytic_bound_per_s),
             "analytic_bottleneck": self.analytic_bottleneck,
             "bracket_from": self.bracket_from,
+            "stop": self.stop,
             "analytic_limit_per_s": clean(self.analytic_limit_per_s),
             "steps": [step.to_dict() for step in self.steps],
             "at_limit": None if self.at_limit is None else self.at_limit.to_dict(timeseries=False),
@@ -591,6 +595,8 @@ def pull(
     max_requests: int | None = None,
     progress: Progress | None = None,
     bracket: Literal["analytic", "bound"] = "analytic",
+    enough: Callable[[float, tuple[float, float]], str] | None = None,
+    min_replications: int = 2,
 ) -> PullResult:
     """Find the most requests per second ``spec`` carries while meeting every SLO.
 
@@ -628,6 +634,12 @@ def pull(
         Where the first search starts: around the analytic estimate of the limit (default;
         the bound's bracket when the estimate cannot say, or when ``start_rate_per_s`` is
         given) or at half the bottleneck bound (the fixed-budget search).
+    enough : callable, optional
+        ``enough(limit, ci95)`` after each search from the ``min_replications``-th on: a
+        non-empty reason (e.g. :class:`scaleplan.experiments.precision.LimitTarget`) stops the
+        searches before ``replications`` (then a cap).
+    min_replications : int
+        Searches made before ``enough`` is asked.
 
     Returns
     -------
@@ -701,8 +713,14 @@ def pull(
             notes.append(f"the first search started from half the bound ({caveat})")
     first = search(0, analytic if math.isfinite(analytic) else None)
     searches = [first]
+    stop = "budget"
     if first.low > 0:
-        searches += [search(index, first.midpoint) for index in range(1, replications)]
+        for index in range(1, replications):
+            if enough is not None and len(searches) >= max(min_replications, 2):
+                stop = enough(*_limit_ci(searches, bound, [])) or "budget"
+                if stop != "budget":
+                    break
+            searches.append(search(index, first.midpoint))
     else:
         notes.append("no rate tried meets the SLOs; the limit is 0")
     limit, limit_ci = _limit_ci(searches, bound, notes)
@@ -746,6 +764,7 @@ def pull(
         notes=tuple(notes),
         bracket_from="analytic" if math.isfinite(analytic) else "bound",
         analytic_limit_per_s=analytic,
+        stop=stop,
     )
 
 
