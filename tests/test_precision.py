@@ -16,7 +16,14 @@ from scipy.optimize import brentq
 from scaleplan.analytic.queues import mmc, mmc_response_quantile
 from scaleplan.errors import SpecError
 from scaleplan.experiments import CompareSettings, compare, pull
-from scaleplan.experiments.precision import CAP_FACTOR, MIN_REPLICATIONS, Stopping, decide
+from scaleplan.experiments.precision import (
+    CAP_FACTOR,
+    MIN_REPLICATIONS,
+    LimitTarget,
+    Stopping,
+    decide,
+    limit_target,
+)
 from scaleplan.spec import NFRSpec, load_scenario, parse_spec
 
 MU_PER_S = 25.0  # each server: exponential service with mean 40 ms
@@ -180,3 +187,64 @@ def test_a_scenario_defaults_to_precision_stopping():
     assert (scenario.run.stopping, scenario.run.ci_precision) == ("precision", 0.05)
     with pytest.raises(ValueError, match="ci_precision must be in"):
         compare({"mmc": station()}, settings(["mean<=1s"], ci_precision=2.0))
+
+
+def test_a_limit_target_stops_on_precision_or_on_a_certain_fail():
+    target = LimitTarget(0.05, (120.0,), weighted=True)
+    assert target.reason(80.0, (78.0, 82.0)) == "precision reached"
+    assert target.reason(80.0, (60.0, 100.0)) == "verdict settled"  # wholly below 120: gated
+    assert target.gates((60.0, 100.0)) and not target.gates((100.0, 140.0))
+    assert target.reason(130.0, (100.0, 160.0)) == ""  # straddles the threshold
+    # Clearing every threshold on the good side is enough only when no criterion weighs it.
+    assert target.reason(200.0, (150.0, 250.0)) == ""
+    assert LimitTarget(0.05, (120.0,), weighted=False).reason(200.0, (150.0, 250.0)) == (
+        "verdict settled"
+    )
+    nfrs = NFRSpec.model_validate(
+        {"headroom": {"min_percent": 30}, "growth": {"horizon_months": 12}}
+    )
+    made = limit_target(nfrs, 70.0, 0.05, 0.05, {"runway_months": 1.0})
+    assert made.thresholds == pytest.approx((100.0, 70.0 * 1.05**12)) and made.weighted
+
+
+def test_the_pull_stops_searching_once_its_headroom_fails_for_certain():
+    # Headroom 50% at a peak of 70/s needs a limit of 140/s: beyond the M/M/4's capacity.
+    nfrs = NFRSpec.model_validate({"headroom": {"min_percent": 50}})
+    target = limit_target(nfrs, RATE_PER_S, 0.0, 0.05, {"runway_months": 1.0})
+    result = pull(
+        station(),
+        ["p99<=300ms"],
+        seed=1,
+        requests=3000,
+        replications=6,
+        curve=(),
+        enough=target.reason,
+        min_replications=2,
+    )
+    assert (result.replications, result.stop) == (2, "verdict settled")
+    assert result.limit_ci95[1] < 140.0
+
+
+def test_a_candidate_gated_by_its_limit_stops_measuring_at_the_minimum():
+    # Its mean sits on the bound (alone it would run to the cap), but the headroom NFR fails
+    # for certain: the candidate is gated, so nothing more is measured at peak.
+    nfrs = NFRSpec.model_validate(
+        {"slos": [f"mean<={MEAN_MS:.2f}ms"], "headroom": {"min_percent": 50}}
+    )
+    result = compare(
+        {"mmc": station()},
+        CompareSettings(
+            nfrs=nfrs,
+            replications=5,
+            requests=4000,
+            pull_replications=2,
+            pull_requests=3000,
+            stopping="precision",
+            weights={"cost_per_month": 1.0},
+        ),
+    )
+    candidate = result.candidate("mmc")
+    assert candidate.measurement["replications"] == MIN_REPLICATIONS
+    assert candidate.measurement["stop"] == "verdict settled"
+    assert candidate.gated and candidate.pull is not None
+    assert candidate.pull.stop == "verdict settled" and candidate.pull.replications == 2
