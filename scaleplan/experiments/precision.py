@@ -43,6 +43,7 @@ from scaleplan.experiments._common import Run, clean, error_rate
 from scaleplan.experiments.nfr import check
 from scaleplan.metrics import replication_ci
 from scaleplan.spec import NFRSpec
+from scaleplan.spec.scenario import PRECISION_CAP_FACTOR
 
 __all__ = [
     "CAP_FACTOR",
@@ -62,8 +63,9 @@ __all__ = [
 MIN_REPLICATIONS = 3
 #: Fewest pull searches a precision-driven pull makes (a Student-t interval needs 2).
 MIN_SEARCHES = 2
-#: The cap of a precision-driven measurement: this many times the fixed budget.
-CAP_FACTOR = 2
+#: The cap of a precision-driven measurement: this many times the fixed budget (the spec's
+#: constant, so that the run-size check counts the same cap).
+CAP_FACTOR = PRECISION_CAP_FACTOR
 #: Verdict kinds measured at peak, whose CIs the stopping rule watches.
 VERDICT_KINDS = ("latency", "errors", "throughput", "availability")
 #: Peak metrics that count as figures when the scenario's criteria weigh them.

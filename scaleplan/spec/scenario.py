@@ -76,6 +76,7 @@ from scaleplan.spec.nfr import NFRSpec
 __all__ = [
     "CRITERIA",
     "DEFAULT_CRITERIA",
+    "PRECISION_CAP_FACTOR",
     "CandidateSpec",
     "ResilienceSpec",
     "RunBudgetSpec",
@@ -84,6 +85,10 @@ __all__ = [
     "load_scenario",
     "parse_scenario",
 ]
+
+#: Under ``run.stopping: precision`` a candidate's replications (and pull searches) are capped
+#: at this many times the budget's ``run.replications`` (``run.pull_replications``).
+PRECISION_CAP_FACTOR = 2
 
 #: The criteria a decision matrix can weigh, and whether lower or higher values are better.
 CRITERIA: dict[str, str] = {
