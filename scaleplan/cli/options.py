@@ -40,6 +40,7 @@ __all__ = [
     "seconds",
     "seed",
     "servers",
+    "stopping",
     "workers",
 ]
 
@@ -119,3 +120,11 @@ replications = integer(1, MAX_REPLICATIONS)
 servers = integer(1, MAX_SERVERS)
 #: Local processes.
 workers = integer(1, 1024)
+
+
+def stopping(text: str) -> str:
+    """A comparison's stopping rule: ``precision`` or ``fixed``."""
+    value = str(text).strip()
+    if value not in ("precision", "fixed"):
+        raise typer.BadParameter(f"must be 'precision' or 'fixed' (got {text!r})")
+    return value
