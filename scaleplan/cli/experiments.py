@@ -102,6 +102,16 @@ def pull(
             parser=options.number(0.001, 0.5),
         ),
     ] = 0.02,
+    bracket: Annotated[
+        str,
+        typer.Option(
+            help=(
+                "analytic: start around the closed forms' limit; bound: at half the bottleneck "
+                "bound (the search before precision-driven run lengths)."
+            ),
+            parser=options.bracket,
+        ),
+    ] = "analytic",
     html: HtmlOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -125,6 +135,7 @@ def pull(
             replications=replications,
             precision=precision,
             progress=progress,
+            bracket="bound" if bracket == "bound" else "analytic",
         )
     from scaleplan.views import figure_pull
 

@@ -29,6 +29,7 @@ __all__ = [
     "MAX_RAMP_STEPS",
     "MAX_REPLICATIONS",
     "amount",
+    "bracket",
     "count",
     "factor",
     "hours",
@@ -127,4 +128,12 @@ def stopping(text: str) -> str:
     value = str(text).strip()
     if value not in ("precision", "fixed"):
         raise typer.BadParameter(f"must be 'precision' or 'fixed' (got {text!r})")
+    return value
+
+
+def bracket(text: str) -> str:
+    """Where a pull's first search starts: ``analytic`` or ``bound``."""
+    value = str(text).strip()
+    if value not in ("analytic", "bound"):
+        raise typer.BadParameter(f"must be 'analytic' or 'bound' (got {text!r})")
     return value
