@@ -253,3 +253,23 @@ def test_a_candidate_gated_by_its_limit_stops_measuring_at_the_minimum():
     assert candidate.measurement["stop"] == "verdict settled"
     assert candidate.gated and candidate.pull is not None
     assert candidate.pull.stop == "verdict settled" and candidate.pull.replications == 2
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "value"),
+    [("compare", "--stopping", "sometimes"), ("pull", "--bracket", "middle")],
+)
+def test_the_cli_refuses_an_unknown_rule_naming_the_option(command: str, option: str, value: str):
+    from typer.testing import CliRunner
+
+    from scaleplan.cli import app
+
+    target = (
+        ROOT / "data/scenarios/online-shop.yaml"
+        if command == "compare"
+        else ARCHITECTURES / "monolith.yaml"
+    )
+    result = CliRunner().invoke(app, [command, str(target), option, value])
+    assert result.exit_code == 2
+    assert option in result.output and value in result.output
+    assert "Traceback" not in result.output
