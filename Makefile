@@ -76,6 +76,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_pull.py
 	$(BIN)/python benchmarks/bench_explorer.py
+	$(BIN)/python benchmarks/bench_precision.py
 
 lab: $(BASE_STAMP) $(KERNEL_STAMP)
 	cd notebooks && ../$(BIN)/jupyter lab $(LAB_ROOT_FLAG) $(NOTEBOOKS)

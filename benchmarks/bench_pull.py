@@ -92,6 +92,7 @@ def main() -> int:
             replications=1,
             precision=PRECISION,
             curve=(),
+            bracket="bound",  # the same start as the ramp: half the bound
         )
         bisection_s = time.perf_counter() - started
         started = time.perf_counter()

@@ -265,8 +265,13 @@ def check_failures(
 
 def check_scenario(scenario: ScenarioSpec, base_dir: str | Path | None = None) -> None:
     """Refuse a comparison whose run budget (``run.requests``, ``run.pull_requests``, with
-    their replications, over every candidate) is too large to finish."""
+    their replications, over every candidate) is too large to finish. Under ``run.stopping:
+    precision`` the replications counted are their cap, ``PRECISION_CAP_FACTOR`` times the
+    budget's."""
+    from scaleplan.spec.scenario import PRECISION_CAP_FACTOR
+
     run = scenario.run
+    factor = PRECISION_CAP_FACTOR if run.stopping == "precision" else 1
     specs = list(scenario.architectures().values())
     lines: dict[tuple[str | int, ...], int] = {}
     if base_dir is not None and not scenario.source.startswith("<"):
@@ -274,15 +279,22 @@ def check_scenario(scenario: ScenarioSpec, base_dir: str | Path | None = None) -
     from scaleplan.spec.architecture import line_of
 
     budgets = (
-        ("requests", run.requests, run.replications, 1, "replications"),
-        ("pull_requests", run.pull_requests, run.pull_replications, PULL_STEPS, "searches"),
+        ("requests", run.requests, run.replications * factor, 1, "replications"),
+        (
+            "pull_requests",
+            run.pull_requests,
+            run.pull_replications * factor,
+            PULL_STEPS,
+            "searches",
+        ),
     )
+    capped = " at most (run.stopping: precision)" if factor > 1 else ""
     for key, requests, times, steps, noun in budgets:
         each = f" × about {steps} steps" if steps > 1 else ""
         refuse_if_too_long(
             [(spec, float(requests) * times * steps) for spec in specs],
             what=(
-                f"{count(requests)} requests{each} × {count(times)} {noun} × "
+                f"{count(requests)} requests{each} × {count(times)} {noun}{capped} × "
                 f"{len(specs)} candidates"
             ),
             source=scenario.source,

@@ -346,8 +346,8 @@ def test_a_comparison_too_large_to_finish_names_the_run_key_and_its_line(tmp_pat
     done = scaleplan("compare", str(scenario), timeout=60)
     assert done.returncode == 2, done.stdout + done.stderr
     assert (
-        "error: scenario.yaml:8: run.requests: 1e+12 requests × 3 replications × 2 candidates"
-        in (done.stderr)
+        "error: scenario.yaml:8: run.requests: 1e+12 requests × 6 replications at most "
+        "(run.stopping: precision) × 2 candidates" in (done.stderr)
     )
     assert "would take about" in done.stderr and "lower it or run.replications" in done.stderr
 

@@ -102,6 +102,16 @@ def pull(
             parser=options.number(0.001, 0.5),
         ),
     ] = 0.02,
+    bracket: Annotated[
+        str,
+        typer.Option(
+            help=(
+                "analytic: start around the closed forms' limit; bound: at half the bottleneck "
+                "bound (the search before precision-driven run lengths)."
+            ),
+            parser=options.bracket,
+        ),
+    ] = "analytic",
     html: HtmlOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -125,6 +135,7 @@ def pull(
             replications=replications,
             precision=precision,
             progress=progress,
+            bracket="bound" if bracket == "bound" else "analytic",
         )
     from scaleplan.views import figure_pull
 
@@ -364,6 +375,18 @@ def compare(
         int | None,
         typer.Option(help="Local processes (default: one per core).", parser=options.workers),
     ] = None,
+    stopping: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "precision: replications until the verdicts are settled or the CIs within "
+                "run.ci_precision; fixed: exactly the scenario's budget (default: its "
+                "run.stopping)."
+            ),
+            show_default=False,
+            parser=options.stopping,
+        ),
+    ] = None,
     html: HtmlOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -374,10 +397,16 @@ def compare(
     from scaleplan.spec import load_scenario
 
     loaded = load_scenario(scenario)
-    check_scenario(loaded, scenario.parent)
+    sized = loaded
+    if stopping is not None:  # size the run by the rule it will follow
+        sized = loaded.model_copy(
+            update={"run": loaded.run.model_copy(update={"stopping": stopping})}
+        )
+    check_scenario(sized, scenario.parent)
     count = workers if workers is not None else (os.cpu_count() or 1)
+    settings = CompareSettings(seed=seed, stopping=stopping)
     with progress_bar(f"comparing {len(loaded.candidates)} candidates", delay_s=0.5) as progress:
-        result = run_compare(loaded, CompareSettings(seed=seed), workers=count, progress=progress)
+        result = run_compare(loaded, settings, workers=count, progress=progress)
     from scaleplan.views import figure_decision_matrix
 
     deliver(
@@ -394,6 +423,21 @@ def print_comparison(result: ComparisonResult) -> None:
         f"{result.seed + result.replications - 1} shared by every candidate "
         f"(common random numbers), {result.simulated_requests:,} simulated requests"
     )
+    stopped = [c for c in result.candidates if c.measurement]
+    if stopped and result.stopping == "precision":
+        rule = ", ".join(
+            f"{literal(c.name)} {c.measurement['replications']} ({c.measurement['stop']})"
+            for c in stopped
+        )
+        rule += "".join(
+            f"; {literal(c.name)}'s pull {c.pull.replications} searches ({c.pull.stop})"
+            for c in stopped
+            if c.pull is not None
+        )
+        stdout.print(
+            f"replications at peak until the verdicts settle or the CIs are within "
+            f"±{100 * result.ci_precision:g}%: {rule}"
+        )
     matrix = Table(title="decision matrix (value, score 0–1)", title_justify="left")
     matrix.add_column("candidate")
     for criterion, weight in result.weights.items():

@@ -29,6 +29,7 @@ __all__ = [
     "MAX_RAMP_STEPS",
     "MAX_REPLICATIONS",
     "amount",
+    "bracket",
     "count",
     "factor",
     "hours",
@@ -40,6 +41,7 @@ __all__ = [
     "seconds",
     "seed",
     "servers",
+    "stopping",
     "workers",
 ]
 
@@ -119,3 +121,19 @@ replications = integer(1, MAX_REPLICATIONS)
 servers = integer(1, MAX_SERVERS)
 #: Local processes.
 workers = integer(1, 1024)
+
+
+def stopping(text: str) -> str:
+    """A comparison's stopping rule: ``precision`` or ``fixed``."""
+    value = str(text).strip()
+    if value not in ("precision", "fixed"):
+        raise typer.BadParameter(f"must be 'precision' or 'fixed' (got {text!r})")
+    return value
+
+
+def bracket(text: str) -> str:
+    """Where a pull's first search starts: ``analytic`` or ``bound``."""
+    value = str(text).strip()
+    if value not in ("analytic", "bound"):
+        raise typer.BadParameter(f"must be 'analytic' or 'bound' (got {text!r})")
+    return value

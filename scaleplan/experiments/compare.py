@@ -44,13 +44,22 @@ from scaleplan.experiments._common import (
     Run,
     clean,
     default_executor,
-    error_rate,
     replicate,
     submit_all,
 )
 from scaleplan.experiments.cost import CostResult, cost
 from scaleplan.experiments.growth import RunwayResult, runway
 from scaleplan.experiments.nfr import Verdict, check
+from scaleplan.experiments.precision import (
+    CAP_FACTOR,
+    MIN_SEARCHES,
+    Decision,
+    LimitTarget,
+    Stopping,
+    decide,
+    limit_target,
+    peak_metric,
+)
 from scaleplan.experiments.pull import PullResult, pull
 from scaleplan.metrics import replication_ci
 from scaleplan.result import SimulationResult
@@ -170,6 +179,8 @@ class CandidateResult:
     gate_reasons: tuple[str, ...]
     pareto: bool
     requests: int
+    #: How its measurement at peak ended: replications, requests, stop reason, figures.
+    measurement: dict[str, Any] = field(default_factory=dict)
 
     def verdict(self, nfr: str) -> Verdict | None:
         """The verdict whose ``nfr`` text is ``nfr`` (None if absent)."""
@@ -193,6 +204,7 @@ class CandidateResult:
             "gate_reasons": list(self.gate_reasons),
             "pareto": self.pareto,
             "requests": self.requests,
+            "measurement": clean(self.measurement),
         }
 
     def records(self) -> list[dict[str, Any]]:
@@ -250,6 +262,8 @@ class ComparisonResult:
     reasons: tuple[str, ...]
     checklist: tuple[dict[str, Any], ...] = field(default=())
     simulated_requests: int = 0
+    stopping: str = "fixed"
+    ci_precision: float = math.nan
 
     def candidate(self, name: str) -> CandidateResult:
         for candidate in self.candidates:
@@ -286,6 +300,8 @@ class ComparisonResult:
             "reasons": list(self.reasons),
             "checklist": clean(list(self.checklist)),
             "simulated_requests": self.simulated_requests,
+            "stopping": self.stopping,
+            "ci_precision": clean(self.ci_precision),
         }
 
     def records(self) -> list[dict[str, Any]]:
@@ -341,6 +357,7 @@ class _Plan:
     pull_replications: int
     pull_requests: int
     precision: float
+    stopping: Stopping
     title: str
     context: dict[str, Any]
 
@@ -358,15 +375,33 @@ def _pull(
     replications: int,
     requests: int,
     precision: float,
+    target: LimitTarget | None = None,
 ) -> PullResult:
+    """The fixed budget's pull (``target`` None) or the precision-driven one: bracketed from
+    the analytic limit, searching until ``target`` says enough, at most ``CAP_FACTOR`` times
+    the budget's searches."""
+    if target is None:
+        return pull(
+            spec,
+            nfrs,
+            seed=seed,
+            requests=requests,
+            replications=replications,
+            precision=precision,
+            curve=(),
+            bracket="bound",
+        )
     return pull(
         spec,
         nfrs,
         seed=seed,
         requests=requests,
-        replications=replications,
+        replications=replications * CAP_FACTOR,
         precision=precision,
         curve=(),
+        bracket="analytic",
+        enough=target.reason,
+        min_replications=MIN_SEARCHES,
     )
 
 
@@ -393,6 +428,11 @@ class CompareSettings:
     pull_replications: int | None = None
     pull_requests: int | None = None
     precision: float | None = None
+    #: ``precision`` (sequential stopping, analytic pull bracket) or ``fixed`` (the budget);
+    #: default: the scenario's ``run.stopping``, ``fixed`` for candidates given directly.
+    stopping: str | None = None
+    #: Target relative CI half-width under ``precision`` stopping (default: the scenario's).
+    ci_precision: float | None = None
 
 
 def compare(
@@ -432,39 +472,86 @@ def compare(
     ('two', True)
     """
     plan = _plan(scenario_or_candidates, settings or CompareSettings())
+    stopping = plan.stopping
+    target = (
+        limit_target(plan.nfrs, plan.peak, plan.growth, stopping.target, plan.weights)
+        if stopping.mode == "precision"
+        else None
+    )
+    # The first round: every candidate's minimum of replications (one task each, so that a
+    # pool shares the work evenly) and its pull; later rounds add replications where needed.
     tasks: list[tuple[Any, tuple[Any, ...]]] = []
     for name in plan.names:
         spec = plan.specs[name]
-        # One task per replication, so that a pool of processes shares the work evenly.
-        for index in range(plan.replications):
+        for index in range(stopping.minimum):
             tasks.append((_measure, (spec, plan.seed + index, 1, plan.peak, plan.requests)))
         if plan.pull_replications > 0:
-            tasks.append(
-                (
-                    _pull,
-                    (
-                        spec,
-                        plan.nfrs,
-                        plan.seed,
-                        plan.pull_replications,
-                        plan.pull_requests,
-                        plan.precision,
-                    ),
-                )
+            pull_args = (
+                spec,
+                plan.nfrs,
+                plan.seed,
+                plan.pull_replications,
+                plan.pull_requests,
+                plan.precision,
+                target,
             )
+            tasks.append((_pull, pull_args))
+    counted = _Counter(progress, len(tasks))
     pool = default_executor(workers, len(tasks)) if executor is None else None
+    runs: dict[str, list[Run]] = {name: [] for name in plan.names}
+    pulls: dict[str, PullResult | None] = {}
+    decisions: dict[str, Decision] = {}
     try:
-        outputs = submit_all(executor or pool, tasks, progress)
+        per_task = iter(submit_all(executor or pool, tasks, counted.report))
+        for name in plan.names:
+            runs[name] = [next(per_task)[0] for _ in range(stopping.minimum)]
+            pulls[name] = next(per_task) if plan.pull_replications > 0 else None
+        while True:
+            more: list[tuple[str, int]] = []
+            for name in plan.names:
+                if name in decisions:
+                    continue
+                pulled = pulls[name]
+                gated = (
+                    target is not None and pulled is not None and target.gates(pulled.limit_ci95)
+                )
+                decision = decide(stopping, runs[name], plan.nfrs, plan.weights, gated)
+                if decision.stop:
+                    decisions[name] = decision
+                else:
+                    more += [
+                        (name, len(runs[name]) + i)
+                        for i in range(decision.next_total - len(runs[name]))
+                    ]
+            if not more:
+                break
+            counted.plan(len(more))
+            round_tasks: list[tuple[Any, tuple[Any, ...]]] = [
+                (_measure, (plan.specs[name], plan.seed + index, 1, plan.peak, plan.requests))
+                for name, index in more
+            ]
+            outputs = submit_all(executor or pool, round_tasks, counted.report)
+            for (name, _), output in zip(more, outputs, strict=True):
+                runs[name].append(output[0])
     finally:
         if pool is not None:
             pool.shutdown()
-    per_task = iter(outputs)
-    runs: dict[str, list[Run]] = {}
-    pulls: dict[str, PullResult | None] = {}
-    for name in plan.names:
-        runs[name] = [next(per_task)[0] for _ in range(plan.replications)]
-        pulls[name] = next(per_task) if plan.pull_replications > 0 else None
-    return _assemble(plan, runs, pulls)
+    return _assemble(plan, runs, pulls, decisions)
+
+
+class _Counter:
+    """One progress count over several rounds of tasks (``done`` of all planned so far)."""
+
+    def __init__(self, progress: Progress | None, planned: int) -> None:
+        self.progress, self.planned, self.done = progress, planned, 0
+
+    def plan(self, more: int) -> None:
+        self.planned += more
+
+    def report(self, _done: int, _total: int) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.planned)
 
 
 def _plan(
@@ -495,6 +582,8 @@ def _plan(
             "pull_replications": run.pull_replications,
             "pull_requests": run.pull_requests,
             "precision": run.precision,
+            "stopping": run.stopping,
+            "ci_precision": run.ci_precision,
         }
         title = scenario.title
         context = {
@@ -525,6 +614,8 @@ def _plan(
             "pull_replications": 3,
             "pull_requests": 10_000,
             "precision": 0.02,
+            "stopping": "fixed",
+            "ci_precision": 0.05,
         }
         title = "comparison of " + ", ".join(names)
         context = {}
@@ -550,6 +641,12 @@ def _plan(
             f"paired comparison needs at least 2 replications (got {replications_value})"
         )
     horizon = base_nfrs.growth.horizon_months if base_nfrs.growth is not None else None
+    mode = str(pick(settings.stopping, "stopping"))
+    target = float(pick(settings.ci_precision, "ci_precision"))
+    if mode not in ("precision", "fixed"):
+        raise ValueError(f"stopping must be 'precision' or 'fixed' (got {mode!r})")
+    if not 0 < target < 1:
+        raise ValueError(f"ci_precision must be in (0, 1) (got {target})")
     return _Plan(
         names=names,
         specs=specs,
@@ -568,24 +665,38 @@ def _plan(
         pull_replications=int(pick(settings.pull_replications, "pull_replications")),
         pull_requests=int(pick(settings.pull_requests, "pull_requests")),
         precision=float(pick(settings.precision, "precision")),
+        stopping=Stopping(
+            "precision" if mode == "precision" else "fixed", target, replications_value
+        ),
         title=title,
         context=context,
     )
 
 
-def _metric(run: Run, metric: str) -> float:
-    result = run.result
-    if result is None:
-        return math.nan
-    if metric == "error_rate":
-        return error_rate(result)
-    if metric == "mean_ms":
-        return result.latency_ms.mean
-    return result.latency_ms.percentile(metric.removesuffix("_ms"))
+_metric = peak_metric
+
+
+def _measurement(plan: _Plan, runs: list[Run], decision: Decision | None) -> dict[str, Any]:
+    """What the JSON states about a candidate's measurement at peak: its replications and
+    requests, why it stopped, and the CI of each figure the stopping rule watched."""
+    stopping = plan.stopping
+    return {
+        "stopping": stopping.mode,
+        "replications": len(runs),
+        "requests": sum(run.requests for run in runs),
+        "stop": decision.reason if decision is not None else "fixed budget",
+        "ci_precision": stopping.target,
+        "min_replications": stopping.minimum,
+        "cap_replications": stopping.cap,
+        "figures": [f.to_dict(stopping.target) for f in decision.figures] if decision else [],
+    }
 
 
 def _assemble(
-    plan: _Plan, runs: dict[str, list[Run]], pulls: dict[str, PullResult | None]
+    plan: _Plan,
+    runs: dict[str, list[Run]],
+    pulls: dict[str, PullResult | None],
+    decisions: Mapping[str, Decision] | None = None,
 ) -> ComparisonResult:
     partial: dict[str, dict[str, Any]] = {}
     for name in plan.names:
@@ -600,7 +711,7 @@ def _assemble(
                 samples = [r.throughput_per_s for r in results]
             else:
                 samples = [_metric(run, metric) for run in candidate_runs]
-            if stable and len(samples) == plan.replications:
+            if stable and len(samples) == len(candidate_runs) >= 2:
                 ci = replication_ci(samples)
                 metrics[metric], metrics_ci[metric] = ci.mean, (ci.low, ci.high)
                 if len(results) == 1 and metric in ("p99_ms", "p50_ms"):
@@ -694,6 +805,7 @@ def _assemble(
             "gate": failed,
             "requests": sum(run.requests for run in candidate_runs)
             + (pulled.requests if pulled is not None else 0),
+            "measurement": _measurement(plan, candidate_runs, (decisions or {}).get(name)),
         }
     scores = _scores(plan, partial)
     frontier = _pareto(partial)
@@ -715,11 +827,19 @@ def _assemble(
             gate_reasons=partial[name]["gate"],
             pareto=name in frontier,
             requests=partial[name]["requests"],
+            measurement=partial[name]["measurement"],
         )
         for name in plan.names
     )
+    # Pairs are the seeds both members ran: candidates may stop after different counts.
     differences = tuple(
-        _paired(runs[name], runs[plan.baseline], metric, name, plan.baseline)
+        _paired(
+            runs[name][: len(runs[plan.baseline])],
+            runs[plan.baseline][: len(runs[name])],
+            metric,
+            name,
+            plan.baseline,
+        )
         for name in plan.names
         if name != plan.baseline
         for metric in PAIRED_METRICS
@@ -729,7 +849,7 @@ def _assemble(
         title=plan.title,
         context=plan.context,
         seed=plan.seed,
-        replications=plan.replications,
+        replications=max(len(candidate_runs) for candidate_runs in runs.values()),
         requests=plan.requests,
         today_rate_per_s=plan.today,
         peak_rate_per_s=plan.peak,
@@ -745,6 +865,8 @@ def _assemble(
         reasons=tuple(reasons),
         checklist=tuple(item.model_dump() for item in plan.nfrs.qualitative),
         simulated_requests=sum(candidate.requests for candidate in candidates),
+        stopping=plan.stopping.mode,
+        ci_precision=plan.stopping.target,
     )
 
 

@@ -6,6 +6,13 @@
    caps what any architecture can carry. The first step runs at ``B/2`` (or ``start_rate_per_s``);
    if it meets the SLOs the next runs at ``B`` (and beyond, ×1.5 at a time, should the bound be
    pessimistic), else the rate is quartered until a step meets them.
+   With ``bracket="analytic"`` (the default) the first search starts instead where the closed
+   forms put the limit (:func:`_analytic_limit`: the highest rate at which the analytic
+   estimate meets every SLO it can judge and a step is not refused as too close to
+   saturation), with the narrow bracket the later replications use, widened geometrically on
+   whichever side does not hold: simulation is spent near the limit only. Every step is one
+   simulation that checks every SLO at once. When the estimate cannot say (no closed form),
+   the bound's bracket is used.
 2. **Bisect** the bracket ``[meets, fails]`` at its geometric midpoint until
    ``fails / meets − 1 ≤ precision``. Every step uses the same seed, so every step sees the
    same arrival pattern scaled in time and the same service draws (common random numbers):
@@ -46,7 +53,7 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -153,6 +160,13 @@ class PullResult:
     steps: tuple[PullStep, ...]
     at_limit: SimulationResult | None = field(default=None, compare=False)
     notes: tuple[str, ...] = ()
+    #: Where the first search's bracket started: ``analytic`` (the estimate's limit) or ``bound``.
+    bracket_from: str = "bound"
+    #: Why no further search was made: ``budget`` (all ``replications`` searched),
+    #: ``precision reached`` or ``verdict settled`` (``enough`` said so).
+    stop: str = "budget"
+    #: The analytic estimate of the limit the bracket started from (NaN: none).
+    analytic_limit_per_s: float = math.nan
 
     @property
     def limit_per_min(self) -> float:
@@ -195,6 +209,9 @@ class PullResult:
             "failure_detail": self.failure_detail,
             "analytic_bound_per_s": clean(self.analytic_bound_per_s),
             "analytic_bottleneck": self.analytic_bottleneck,
+            "bracket_from": self.bracket_from,
+            "stop": self.stop,
+            "analytic_limit_per_s": clean(self.analytic_limit_per_s),
             "steps": [step.to_dict() for step in self.steps],
             "at_limit": None if self.at_limit is None else self.at_limit.to_dict(timeseries=False),
             "notes": list(self.notes),
@@ -466,6 +483,55 @@ def _relaxation_s(spec: ArchitectureSpec, rate: float) -> float:
     return slowest
 
 
+def _analytic_limit(stepper: _Stepper, precision: float) -> tuple[float, str]:
+    """The limit by the closed forms alone, and a note on how far to trust it (NaN: none).
+
+    The highest rate below the bottleneck bound at which a step would run (not refused as
+    certainly unstable or too close to saturation), the estimate is stable and every SLO the
+    estimate can evaluate is met; found by geometric bisection on the estimate, which costs
+    milliseconds and no simulated request. An SLO the closed forms cannot judge (a percentile
+    of a non-exponential network) is left out, so the estimate is then an upper guess.
+    """
+    from scaleplan.analytic import estimate
+
+    ceiling = stepper.bound.rate_per_s
+    if not (math.isfinite(ceiling) and ceiling > 0):
+        return math.nan, "no analytic bound to start from"
+    unjudged: set[str] = set()
+
+    def meets(rate: float) -> bool:
+        if stepper.step_requests(rate)[1]:
+            return False
+        try:
+            estimated = estimate(stepper.spec, rate_per_s=rate)
+        except Exception:  # no closed form at this rate: cannot say, so not a limit
+            return False
+        if not estimated.stable:
+            return False
+        for slo in stepper.slos:
+            value = point_value(estimated, slo)
+            if not math.isfinite(value):
+                unjudged.add(slo.text)
+            elif not slo.met_by(value):
+                return False
+        return True
+
+    low, high = ceiling * 1e-3, ceiling
+    if not meets(low):
+        return math.nan, "the estimate meets the SLOs at no rate"
+    if meets(high * (1 - 1e-9)):
+        return high * (1 - 1e-9), ""
+    while high / low - 1 > precision / 4:
+        middle = math.sqrt(low * high)
+        if meets(middle):
+            low = middle
+        else:
+            high = middle
+    if unjudged:
+        return low, "the estimate cannot judge " + ", ".join(sorted(unjudged))
+    return low, ""
+
+
 def _search(
     stepper: _Stepper,
     *,
@@ -528,6 +594,9 @@ def pull(
     max_in_flight: int | None = None,
     max_requests: int | None = None,
     progress: Progress | None = None,
+    bracket: Literal["analytic", "bound"] = "analytic",
+    enough: Callable[[float, tuple[float, float]], str] | None = None,
+    min_replications: int = 2,
 ) -> PullResult:
     """Find the most requests per second ``spec`` carries while meeting every SLO.
 
@@ -561,6 +630,16 @@ def pull(
         Requests a step may be lengthened to near saturation (default: 5 × ``requests``).
     progress : callable, optional
         ``progress(done, planned)`` after every step.
+    bracket : ``"analytic"`` or ``"bound"``
+        Where the first search starts: around the analytic estimate of the limit (default;
+        the bound's bracket when the estimate cannot say, or when ``start_rate_per_s`` is
+        given) or at half the bottleneck bound (the fixed-budget search).
+    enough : callable, optional
+        ``enough(limit, ci95)`` after each search from the ``min_replications``-th on: a
+        non-empty reason (e.g. :class:`scaleplan.experiments.precision.LimitTarget`) stops the
+        searches before ``replications`` (then a cap).
+    min_replications : int
+        Searches made before ``enough`` is asked.
 
     Returns
     -------
@@ -577,6 +656,8 @@ def pull(
         raise ValueError(f"replications must be at least 1 (got {replications})")
     if not 0 < precision < 1:
         raise ValueError(f"precision must be in (0, 1) (got {precision})")
+    if bracket not in ("analytic", "bound"):
+        raise ValueError(f"bracket must be 'analytic' or 'bound' (got {bracket!r})")
     notes: list[str] = []
     objectives = _applicable_slos(spec, _as_slos(slos), notes)
     bound = _upper_bound(spec)
@@ -618,11 +699,28 @@ def pull(
             max_runs=max_runs,
         )
 
-    # 1. The first search brackets and bisects from the start; the others search around it.
-    first = search(0, None)
+    # 1. The first search brackets and bisects from the start (or around the analytic
+    # limit); the others search around its limit.
+    analytic = math.nan
+    if bracket == "analytic" and start_rate_per_s is None:
+        analytic, caveat = _analytic_limit(stepper, precision)
+        if math.isfinite(analytic):
+            notes.append(
+                f"the first search started around the analytic limit {analytic:.4g} requests/s"
+                + (f" ({caveat}: an upper guess)" if caveat else "")
+            )
+        else:
+            notes.append(f"the first search started from half the bound ({caveat})")
+    first = search(0, analytic if math.isfinite(analytic) else None)
     searches = [first]
+    stop = "budget"
     if first.low > 0:
-        searches += [search(index, first.midpoint) for index in range(1, replications)]
+        for index in range(1, replications):
+            if enough is not None and len(searches) >= max(min_replications, 2):
+                stop = enough(*_limit_ci(searches, bound, [])) or "budget"
+                if stop != "budget":
+                    break
+            searches.append(search(index, first.midpoint))
     else:
         notes.append("no rate tried meets the SLOs; the limit is 0")
     limit, limit_ci = _limit_ci(searches, bound, notes)
@@ -664,6 +762,9 @@ def pull(
         steps=tuple(step for s in searches for step in s.steps) + tuple(curve_steps),
         at_limit=at_limit,
         notes=tuple(notes),
+        bracket_from="analytic" if math.isfinite(analytic) else "bound",
+        analytic_limit_per_s=analytic,
+        stop=stop,
     )
 
 

@@ -725,6 +725,27 @@ def more_information(evidence: Evidence) -> Markdown:
     comparison = evidence.comparison
     budget_rows = [[text(name), text(str(value))] for name, value in settings.as_dict().items()]
     budget_rows.append(["simulated requests", f"{comparison.simulated_requests:,}"])
+    if comparison.stopping == "precision":
+        # How far each candidate's measurement and pull went under the precision rule, and why.
+        for candidate in comparison.candidates:
+            measured = candidate.measurement
+            if measured:
+                budget_rows.append(
+                    [
+                        f"{text(candidate.name)} at peak",
+                        f"{measured['replications']} replications, {measured['requests']:,} "
+                        f"requests ({text(measured['stop'])})",
+                    ]
+                )
+            pulled = candidate.pull
+            if pulled is not None:
+                budget_rows.append(
+                    [
+                        f"{text(candidate.name)}'s pull",
+                        f"{pulled.replications} searches, {pulled.search_requests:,} requests "
+                        f"({text(pulled.stop)})",
+                    ]
+                )
     budget_rows.append(["wall time", f"{evidence.wall_s:.1f} s"])
     version_rows = [[text(name), text(version)] for name, version in evidence.versions.items()]
     hash_rows = [["scenario file", f"`{key.scenario_hash}`"]]
@@ -740,8 +761,14 @@ def more_information(evidence: Evidence) -> Markdown:
                 "## More Information",
                 "Every number above comes from simulations with the seed and budget below; the "
                 "same inputs and versions give the same numbers. Candidates share seeds "
-                f"{settings.seed}–{settings.seed + settings.replications - 1} (common random "
-                "numbers), so their differences are paired.",
+                f"{settings.seed}–{settings.seed + comparison.replications - 1} (common random "
+                "numbers), so their differences are paired"
+                + (
+                    f"; each ran until its verdicts were settled or its 95% CIs within "
+                    f"±{100 * comparison.ci_precision:g}% (run.stopping: precision)."
+                    if comparison.stopping == "precision"
+                    else "."
+                ),
                 "**Seed and run budget**\n\n" + table(["setting", "value"], budget_rows),
                 "**Versions**\n\n" + table(["software", "version"], version_rows),
                 "**Input hashes** (SHA-256, first 16 hex digits; a candidate's hash is of its "

@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     Field,
@@ -76,6 +76,7 @@ from scaleplan.spec.nfr import NFRSpec
 __all__ = [
     "CRITERIA",
     "DEFAULT_CRITERIA",
+    "PRECISION_CAP_FACTOR",
     "CandidateSpec",
     "ResilienceSpec",
     "RunBudgetSpec",
@@ -84,6 +85,10 @@ __all__ = [
     "load_scenario",
     "parse_scenario",
 ]
+
+#: Under ``run.stopping: precision`` a candidate's replications (and pull searches) are capped
+#: at this many times the budget's ``run.replications`` (``run.pull_replications``).
+PRECISION_CAP_FACTOR = 2
 
 #: The criteria a decision matrix can weigh, and whether lower or higher values are better.
 CRITERIA: dict[str, str] = {
@@ -181,6 +186,12 @@ class RunBudgetSpec(StrictModel):
     ``seed … seed + replications − 1`` shared by all candidates (common random numbers).
     ``pull_replications`` independent tractor pulls of ``pull_requests`` per step give each
     candidate's sustainable limit with a CI, to ``precision`` (relative bracket width).
+
+    With ``stopping: precision`` (the default) ``replications`` is a budget, not a count: each
+    candidate gets at least 3 replications, then more until every figure a verdict depends on
+    is settled (its CI clears the bound) or within ``ci_precision`` (relative CI half-width),
+    at most twice ``replications``; the pull's bracket starts at the analytic estimate of the
+    limit. ``stopping: fixed`` spends exactly the budget, as before.
     """
 
     seed: Seed = Field(default=1, description="one seed gives identical output")
@@ -189,6 +200,24 @@ class RunBudgetSpec(StrictModel):
     pull_replications: int = Field(default=3, ge=2, le=MAX_COUNT)
     pull_requests: Count = 10_000
     precision: float = Field(default=0.02, gt=0, lt=0.5)
+    stopping: Literal["precision", "fixed"] = Field(
+        default="precision",
+        description=(
+            "precision: measure each candidate until its verdicts are settled or its CIs are "
+            "within ci_precision (at least 3, at most 2 × replications runs) and bracket the pull "
+            "from the analytic estimate; fixed: exactly `replications` runs and the pull's bracket "
+            "from the bottleneck bound"
+        ),
+    )
+    ci_precision: float = Field(
+        default=0.05,
+        gt=0,
+        lt=1,
+        description=(
+            "target relative half-width of the 95% CI of every figure a verdict or a criterion "
+            "depends on (stopping: precision)"
+        ),
+    )
     baseline: str | None = Field(default=None, description="defaults to the first candidate")
 
 
