@@ -23,6 +23,7 @@ import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -305,7 +306,9 @@ class LatencySketch:
 # --------------------------------------------------------------------------------------------
 
 
-def mser_batches(batch_means: npt.ArrayLike) -> int:
+def mser_batches(
+    batch_means: npt.ArrayLike, *, start: Literal["unknown", "lightest"] = "unknown"
+) -> int:
     """MSER truncation point, in batches, of an already-batched series (White 1997).
 
     For each candidate ``d`` in ``[0, n // 2]`` the statistic is
@@ -313,13 +316,25 @@ def mser_batches(batch_means: npt.ArrayLike) -> int:
     Candidates that would leave fewer than 2 batches are skipped, because their statistic is
     trivially 0. Computed with reverse cumulative sums in O(n).
 
+    ``start="lightest"`` is for a run known to start at its lightest state (empty queues,
+    every replica up, warm caches): its only initial transient lies *below* the steady state,
+    so a cut is allowed only where the deleted prefix's mean is below the rest's. Two-sided
+    MSER also deletes a high excursion of the steady state itself (a long busy period early in
+    a run at high load), and deleting it biases the mean and the percentiles low.
+
     Examples
     --------
     >>> mser_batches([9.0, 5.0, 1.0, 1.1, 0.9, 1.0, 1.05, 0.95])
     2
     >>> mser_batches([1.0, 1.0, 1.0, 1.0])
     0
+    >>> mser_batches([9.0, 5.0, 1.0, 1.1, 0.9, 1.0, 1.05, 0.95], start="lightest")
+    0
+    >>> mser_batches([0.1, 0.5, 1.0, 1.1, 0.9, 1.0, 1.05, 0.95], start="lightest")
+    2
     """
+    if start not in ("unknown", "lightest"):
+        raise ValueError(f"start must be 'unknown' or 'lightest' (got {start!r})")
     z = _as_float_array(batch_means)
     n = z.size
     if n < 3:
@@ -332,7 +347,14 @@ def mser_batches(batch_means: npt.ArrayLike) -> int:
     remaining = (n - np.arange(last_d + 1)).astype(np.float64)
     # Rounding can make a zero sum of squares slightly negative; it is a variance, so clip.
     squares = np.maximum(tail_sq - tail_sum * tail_sum / remaining, 0.0)
-    return int(np.argmin(squares / (remaining * remaining)))
+    statistic = squares / (remaining * remaining)
+    if start == "lightest":
+        # The deleted prefix's mean is −tail_sum/d (z is centred), the rest's tail_sum/(n−d).
+        deleted = np.arange(last_d + 1, dtype=np.float64)
+        prefix_mean = -tail_sum[1:] / deleted[1:]
+        rest_mean = tail_sum[1:] / remaining[1:]
+        statistic[1:][prefix_mean >= rest_mean] = np.inf
+    return int(np.argmin(statistic))
 
 
 def mser(series: npt.ArrayLike, batch_size: int = 5) -> int:

@@ -17,7 +17,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import simpy
@@ -477,12 +477,27 @@ def _runaway(stations: dict[str, Station], in_flight: int, limit: int) -> Unstab
 # --------------------------------------------------------------------------- summary
 
 
-def _window(run: Replication, warmup: float | str, warmup_s: float | None) -> Window:
+def starts_at_its_lightest(spec: ArchitectureSpec) -> bool:
+    """Whether a run of ``spec`` starts in its lightest state: empty queues, every replica up,
+    caches warm. Not so with an autoscaler (it starts at its minimum) or a cold cache, whose
+    initial transients are *slow*."""
+    for component in spec.components.values():
+        if getattr(component, "autoscale", None) is not None:
+            return False
+        if getattr(component, "cold_start", False):
+            return False
+    return True
+
+
+def _window(
+    run: Replication, warmup: float | str, warmup_s: float | None, lightest_start: bool
+) -> Window:
     recorder = run.recorder
     width = recorder.width_s
     if warmup == "auto":
         batches = recorder.system.batches
-        cut = mser_batches(batches.means) if len(batches.means) >= 3 else 0
+        start: Literal["unknown", "lightest"] = "lightest" if lightest_start else "unknown"
+        cut = mser_batches(batches.means, start=start) if len(batches.means) >= 3 else 0
         warmup_time = float(batches.end_times[cut - 1]) if cut else 0.0
     elif isinstance(warmup, float):
         batches = recorder.system.batches
@@ -593,7 +608,8 @@ def _summarise(
 ) -> SimulationResult:
     warmup = spec.workload.warmup
     warmup_s = spec.workload.warmup_duration_s()
-    windows = [_window(run, warmup, warmup_s) for run in runs]
+    lightest_start = starts_at_its_lightest(spec)
+    windows = [_window(run, warmup, warmup_s, lightest_start) for run in runs]
     measured_s = sum(window.seconds for window in windows)
     counts = RequestCounts(
         arrived=sum(run.counts.arrived for run in runs),
