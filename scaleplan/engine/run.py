@@ -21,8 +21,10 @@ from typing import Any
 
 import numpy as np
 import simpy
+from simpy.events import Timeout
 
 from scaleplan.engine.arrivals import gaps
+from scaleplan.engine.detached import detach
 from scaleplan.engine.faults import Hook, HookContext, start_faults, time_up
 from scaleplan.engine.protocol import OK, REJECTED, Observer, Request, Station, callbacks
 from scaleplan.engine.recorder import LatencySeries, Recorder, StationSeries, Window
@@ -256,8 +258,8 @@ def _replicate(plan: _Plan, replication: int, report: Callable[[int], None]) -> 
     class_names = [name for name, _, _ in plan.spec.entries()]
     capacities = {name: s.capacity for name, s in model.recorded.items()}
     ledger = _Ledger(env, Recorder(plan.horizon, class_names, capacities), model)
-    request = _request_process(env, ledger, callbacks(plan.observers, "on_request_done"))
-    env.process(_arrivals(plan, model, ledger, request, streams, report))
+    done = _request_done(env, ledger, callbacks(plan.observers, "on_request_done"))
+    _Source(plan, model, ledger, done, streams, report).start()
     env.run(until=ledger.stop)
     return _close(model, ledger, report)
 
@@ -297,35 +299,33 @@ def _build(plan: _Plan, env: simpy.Environment, streams: Streams) -> _Model:
     return _Model(env, stations, recorded, jobs)
 
 
-RequestProcess = Callable[[Station, Request], simpy.events.ProcessGenerator]
+RequestDone = Callable[[Request, int], None]
 
 
-def _request_process(
+def _request_done(
     env: simpy.Environment, ledger: _Ledger, done_observers: Sequence[Callable[..., Any]]
-) -> RequestProcess:
-    """The life of one request: its visit to its entry station, then its outcome in the
+) -> RequestDone:
+    """The end of one request's life (its entry visit returned ``status``): its outcome in the
     ledger and with the observers; the run ends when the last one is done."""
-    # Bound once here: the process below runs once per request.
+    # Bound once here: this runs once per request.
     completions = ledger.completions
     unsuccessful = ledger.unsuccessful
     state = ledger.state
     finish_if_drained = ledger.finish_if_drained
 
-    def request(entry: Station, job: Request) -> simpy.events.ProcessGenerator:
-        arrived = job.arrived
-        class_index = job.class_index
-        status = yield from entry.visit(job)
+    def done(job: Request, status: int) -> None:
+        now = env.now
         if status == OK:
-            completions.append((env.now, env.now - arrived, class_index))
+            completions.append((now, now - job.arrived, job.class_index))
         else:
-            unsuccessful.append((env.now, status))
+            unsuccessful.append((now, status))
         if done_observers:
             for observe in done_observers:
                 observe(job, status)
         state.in_flight -= 1
         finish_if_drained()
 
-    return request
+    return done
 
 
 def _class_chooser(
@@ -343,69 +343,106 @@ def _class_chooser(
     return entry_stations, choose_class
 
 
-def _arrivals(
-    plan: _Plan,
-    model: _Model,
-    ledger: _Ledger,
-    request: RequestProcess,
-    streams: Streams,
-    report: Callable[[int], None],
-) -> simpy.events.ProcessGenerator:
-    """The arrival source: one request process per arrival, until the plan's requests (or its
-    horizon) are used up or the requests in the system pass the bound; then the drain."""
-    env = model.env
-    planned, horizon, max_in_flight = plan.planned, plan.horizon, plan.max_in_flight
-    recorder = ledger.recorder
-    completions, unsuccessful = ledger.completions, ledger.unsuccessful
-    arrival_times, station_lists = ledger.arrival_times, ledger.station_lists
-    state, stop, stopped = ledger.state, ledger.stop, ledger.stopped
-    entry_stations, choose_class = _class_chooser(plan.spec, model.stations, streams)
-    # Each class's priority, carried by its requests to every queue (all 0: FIFO everywhere).
-    priorities = plan.spec.class_priorities() or (0,) * len(entry_stations)
-    gap_iter = gaps(plan.spec.workload, streams("arrivals"), plan.rate)
-    arrived = 0
-    since_flush = 0
-    now = 0.0
-    entry0 = entry_stations[0]
-    for gap in gap_iter:
-        if planned is None and now + gap > horizon:
-            break
-        yield env.timeout(gap)
-        now = env.now
-        if choose_class is None:
-            env.process(request(entry0, Request(arrived, 0, now)))
+class _Source:
+    """The arrival source: each arrival's request starts its visit to its entry station
+    (:func:`~scaleplan.engine.detached.detach`: no process of its own), until the plan's
+    requests (or its horizon) are used up or the requests in the system pass the bound; then
+    the drain.
+
+    Driven by the callback of each inter-arrival timeout rather than by a process: one event
+    per arrival either way, without a generator to resume in between.
+    """
+
+    def __init__(
+        self,
+        plan: _Plan,
+        model: _Model,
+        ledger: _Ledger,
+        done: RequestDone,
+        streams: Streams,
+        report: Callable[[int], None],
+    ) -> None:
+        self.plan, self.model, self.ledger, self.done, self.report = (
+            plan,
+            model,
+            ledger,
+            done,
+            report,
+        )
+        self.env = model.env
+        self.entry_stations, self.choose_class = _class_chooser(plan.spec, model.stations, streams)
+        # Each class's priority, carried by its requests to every queue (all 0: FIFO
+        # everywhere).
+        self.priorities = plan.spec.class_priorities() or (0,) * len(self.entry_stations)
+        self.gaps = gaps(plan.spec.workload, streams("arrivals"), plan.rate)
+        self.arrived = 0
+        self.since_flush = 0
+        self.now = 0.0
+
+    def start(self) -> None:
+        self._schedule()
+
+    def _schedule(self) -> None:
+        """The next arrival's timeout, or the end of the arrivals."""
+        gap = next(self.gaps, None)
+        plan = self.plan
+        if gap is None or (plan.planned is None and self.now + gap > plan.horizon):
+            self._end()
+            return
+        Timeout(self.env, gap).callbacks.append(self._arrive)
+
+    def _arrive(self, _event: simpy.Event) -> None:
+        now = self.now = self.env.now
+        arrived = self.arrived
+        ledger = self.ledger
+        ledger.state.in_flight += 1
+        ledger.arrival_times.append(now)
+        if self.choose_class is None:
+            job = Request(arrived, 0, now)
+            entry = self.entry_stations[0]
         else:
-            index = int(next(choose_class))
-            job = Request(arrived, index, now, priority=priorities[index])
-            env.process(request(entry_stations[index], job))
-        arrival_times.append(now)
-        arrived += 1
-        state.in_flight += 1
-        since_flush += 1
-        if since_flush == FLUSH_EVERY:
-            since_flush = 0
-            recorder.flush(completions, unsuccessful, arrival_times, station_lists)
-            state.arrived = arrived
-            report(arrived)
-            if state.in_flight > max_in_flight:
-                stopped.append(_runaway(model.stations, state.in_flight, max_in_flight))
-                break
+            index = int(next(self.choose_class))
+            job = Request(arrived, index, now, priority=self.priorities[index])
+            entry = self.entry_stations[index]
+        detach(entry.visit(job), self.done, job)
+        arrived = self.arrived = arrived + 1
+        self.since_flush += 1
+        if self.since_flush == FLUSH_EVERY:
+            self.since_flush = 0
+            ledger.flush()
+            ledger.state.arrived = arrived
+            self.report(arrived)
+            state, limit = ledger.state, self.plan.max_in_flight
+            if state.in_flight > limit:
+                ledger.stopped.append(_runaway(self.model.stations, state.in_flight, limit))
+                self._end()
+                return
+        planned = self.plan.planned
         if planned is not None and arrived >= planned:
-            break
-    state.arrived = arrived
-    state.last_arrival = now
-    state.done = True
-    if stopped:
-        if not stop.triggered:
-            stop.succeed()
-        return
-    ledger.finish_if_drained()
-    if stop.triggered:
-        return
-    # Let the requests in the system finish, but not for ever.
-    yield env.timeout(max(horizon, 1e-9))
-    if not stop.triggered:
-        stop.succeed()
+            self._end()
+            return
+        self._schedule()
+
+    def _end(self) -> None:
+        """No more arrivals: stop at once if the run ran away, else let the requests in the
+        system finish, but not for ever."""
+        ledger, env = self.ledger, self.env
+        state, stop = ledger.state, ledger.stop
+        state.arrived = self.arrived
+        state.last_arrival = self.now
+        state.done = True
+        if ledger.stopped:
+            if not stop.triggered:
+                stop.succeed()
+            return
+        ledger.finish_if_drained()
+        if stop.triggered:
+            return
+        Timeout(env, max(self.plan.horizon, 1e-9)).callbacks.append(self._drained)
+
+    def _drained(self, _event: simpy.Event) -> None:
+        if not self.ledger.stop.triggered:
+            self.ledger.stop.succeed()
 
 
 def _close(model: _Model, ledger: _Ledger, report: Callable[[int], None]) -> Replication:
