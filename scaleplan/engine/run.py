@@ -371,12 +371,16 @@ class _Source:
         )
         self.env = model.env
         self.entry_stations, self.choose_class = _class_chooser(plan.spec, model.stations, streams)
+        self.entry0 = self.entry_stations[0]
         # Each class's priority, carried by its requests to every queue (all 0: FIFO
         # everywhere).
         self.priorities = plan.spec.class_priorities() or (0,) * len(self.entry_stations)
         self.gaps = gaps(plan.spec.workload, streams("arrivals"), plan.rate)
+        # Read once per arrival: kept as attributes of their own.
+        self.state = ledger.state
+        self.arrival_times = ledger.arrival_times
+        self.planned = plan.planned
         self.arrived = 0
-        self.since_flush = 0
         self.now = 0.0
 
     def start(self) -> None:
@@ -394,34 +398,30 @@ class _Source:
     def _arrive(self, _event: simpy.Event) -> None:
         now = self.now = self.env.now
         arrived = self.arrived
-        ledger = self.ledger
-        ledger.state.in_flight += 1
-        ledger.arrival_times.append(now)
+        self.state.in_flight += 1
+        self.arrival_times.append(now)
         if self.choose_class is None:
             job = Request(arrived, 0, now)
-            entry = self.entry_stations[0]
+            entry = self.entry0
         else:
             index = int(next(self.choose_class))
             job = Request(arrived, index, now, priority=self.priorities[index])
             entry = self.entry_stations[index]
         detach(entry.visit(job), self.done, job)
         arrived = self.arrived = arrived + 1
-        self.since_flush += 1
-        if self.since_flush == FLUSH_EVERY:
-            self.since_flush = 0
-            ledger.flush()
-            ledger.state.arrived = arrived
+        if arrived % FLUSH_EVERY == 0:
+            self.ledger.flush()
+            state, limit = self.state, self.plan.max_in_flight
+            state.arrived = arrived
             self.report(arrived)
-            state, limit = ledger.state, self.plan.max_in_flight
             if state.in_flight > limit:
-                ledger.stopped.append(_runaway(self.model.stations, state.in_flight, limit))
+                self.ledger.stopped.append(_runaway(self.model.stations, state.in_flight, limit))
                 self._end()
                 return
-        planned = self.plan.planned
-        if planned is not None and arrived >= planned:
+        if self.planned is not None and arrived >= self.planned:
             self._end()
-            return
-        self._schedule()
+        else:
+            self._schedule()
 
     def _end(self) -> None:
         """No more arrivals: stop at once if the run ran away, else let the requests in the

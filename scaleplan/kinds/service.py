@@ -25,7 +25,7 @@ from pydantic import (
     Field,
     model_validator,
 )
-from simpy.events import Timeout
+from simpy.events import Event, Timeout
 
 from scaleplan.distributions import Distribution
 from scaleplan.engine.autoscale import Autoscaler
@@ -37,6 +37,7 @@ from scaleplan.engine.protocol import (
     REJECTED,
     Replica,
     Request,
+    ServiceTurn,
     Station,
     StreamFactory,
     Visit,
@@ -365,6 +366,9 @@ class ServiceStation(Station):
         self.preemption = Preemption(env) if spec.preemptive else None
         # The hot path's one test: its own work is one timeout (neither ps nor preemptive).
         self.plain = self.sharing is None and self.preemption is None
+        # A request that waits is served by its turn's event (ServiceTurn) when nothing is
+        # decided between the hand-over and the service: plain, and no load shedding.
+        self.served_at_turn = self.service_s if self.plain and self.max_wait_s is None else None
         self.dispatch: Policy = make_policy(
             spec.dispatch,
             [1.0] * spec.replicas,
@@ -430,12 +434,13 @@ class ServiceStation(Station):
         if not replica.up:  # crashed, and no health check has noticed yet
             return self._refused(replica, request, version, arrived, FAILED)
         epoch = replica.epoch
+        turn: Event | None = None
         if not holding:
             if self.queue_limit is not None and full(replica, self.queue_limit):
                 return self._refused(replica, request, version, arrived, REJECTED)
             preemption = self.preemption
             turn = (
-                acquire(replica, env, request.priority)
+                acquire(replica, env, request.priority, self.served_at_turn)
                 if preemption is None
                 else preemption.acquire(replica, request.priority)
             )
@@ -443,12 +448,18 @@ class ServiceStation(Station):
                 # The slot is handed over by release() (True), or the replica crashed (False).
                 if not (yield turn):
                     return self._refused(replica, request, version, arrived, FAILED)
-                started = env.now
-                if self.max_wait_s is not None and started - arrived > self.max_wait_s:
-                    release(replica)
-                    self.shed += 1
-                    return self._refused(replica, request, version, arrived, REJECTED)
-        if self.plain:  # neither shared nor preemptible: one timeout
+                if type(turn) is ServiceTurn:  # served too, from its start on
+                    started = turn.started
+                else:
+                    started = env.now
+                    if self.max_wait_s is not None and started - arrived > self.max_wait_s:
+                        release(replica)
+                        self.shed += 1
+                        return self._refused(replica, request, version, arrived, REJECTED)
+                    turn = None
+        if turn is not None:  # a ServiceTurn: served already
+            pass
+        elif self.plain:  # neither shared nor preemptible: one timeout
             yield Timeout(env, next(self.service_s) * replica.slowdown)
         elif self.sharing is not None:  # it holds a processor from `started` on (engine.sharing)
             started = yield self.sharing[replica].serve(next(self.service_s) * replica.slowdown)
