@@ -3,7 +3,7 @@
 ``env.process(generator)`` costs two events besides the ones the generator yields: an
 ``Initialize`` event that starts it and the process itself, triggered when the generator
 returns, so that others may wait for it. A request's life is waited for by nobody:
-:func:`detach` starts the generator at once, in the caller's step, resumes it when each event
+:class:`Detached` starts the generator at once, in the caller's step, resumes it when each event
 it yields is processed, exactly as ``simpy.events.Process`` does (failed events are thrown into
 it), and calls ``done(subject, value)`` with its return value instead of triggering an event
 (``subject`` saves the caller a closure per request).
@@ -23,10 +23,12 @@ from typing import Any
 
 from simpy.events import Event
 
-__all__ = ["detach"]
+__all__ = ["Detached"]
 
 
-class _Detached:
+class Detached:
+    """``generator`` run as a process; ``resume(None)`` starts it."""
+
     __slots__ = ("done", "generator", "resume", "subject")
 
     def __init__(
@@ -64,13 +66,3 @@ class _Detached:
         except StopIteration as stop:
             if self.done is not None:
                 self.done(self.subject, stop.value)
-
-
-def detach(
-    generator: Generator[Event, Any, Any],
-    done: Callable[[Any, Any], None] | None = None,
-    subject: Any = None,
-) -> None:
-    """Run ``generator`` as a process from now on; then call ``done(subject, its return
-    value)``."""
-    _Detached(generator, done, subject).resume(None)

@@ -24,7 +24,7 @@ import simpy
 from simpy.events import Timeout
 
 from scaleplan.engine.arrivals import gaps
-from scaleplan.engine.detached import detach
+from scaleplan.engine.detached import Detached
 from scaleplan.engine.faults import Hook, HookContext, start_faults, time_up
 from scaleplan.engine.protocol import OK, REJECTED, Observer, Request, Station, callbacks
 from scaleplan.engine.recorder import LatencySeries, Recorder, StationSeries, Window
@@ -323,7 +323,8 @@ def _request_done(
             for observe in done_observers:
                 observe(job, status)
         state.in_flight -= 1
-        finish_if_drained()
+        if state.done:  # arrivals are over: the run may end with this one
+            finish_if_drained()
 
     return done
 
@@ -345,7 +346,7 @@ def _class_chooser(
 
 class _Source:
     """The arrival source: each arrival's request starts its visit to its entry station
-    (:func:`~scaleplan.engine.detached.detach`: no process of its own), until the plan's
+    (:class:`~scaleplan.engine.detached.Detached`: no process of its own), until the plan's
     requests (or its horizon) are used up or the requests in the system pass the bound; then
     the drain.
 
@@ -379,9 +380,12 @@ class _Source:
         # Read once per arrival: kept as attributes of their own.
         self.state = ledger.state
         self.arrival_times = ledger.arrival_times
-        self.planned = plan.planned
+        # Arrivals end at the plan's count, or (without one) at its horizon.
+        self.last = plan.planned if plan.planned is not None else math.inf
+        self.horizon = plan.horizon if plan.planned is None else math.inf
         self.arrived = 0
         self.now = 0.0
+        self.arrive = self._arrive  # bound once: registered for every arrival
 
     def start(self) -> None:
         self._schedule()
@@ -389,11 +393,10 @@ class _Source:
     def _schedule(self) -> None:
         """The next arrival's timeout, or the end of the arrivals."""
         gap = next(self.gaps, None)
-        plan = self.plan
-        if gap is None or (plan.planned is None and self.now + gap > plan.horizon):
+        if gap is None or self.now + gap > self.horizon:
             self._end()
             return
-        Timeout(self.env, gap).callbacks.append(self._arrive)
+        Timeout(self.env, gap).callbacks.append(self.arrive)
 
     def _arrive(self, _event: simpy.Event) -> None:
         now = self.now = self.env.now
@@ -405,9 +408,9 @@ class _Source:
             entry = self.entry0
         else:
             index = int(next(self.choose_class))
-            job = Request(arrived, index, now, priority=self.priorities[index])
+            job = Request(arrived, index, now, None, None, self.priorities[index])
             entry = self.entry_stations[index]
-        detach(entry.visit(job), self.done, job)
+        Detached(entry.visit(job), self.done, job).resume(None)
         arrived = self.arrived = arrived + 1
         if arrived % FLUSH_EVERY == 0:
             self.ledger.flush()
@@ -418,10 +421,15 @@ class _Source:
                 self.ledger.stopped.append(_runaway(self.model.stations, state.in_flight, limit))
                 self._end()
                 return
-        if self.planned is not None and arrived >= self.planned:
+        if arrived >= self.last:
             self._end()
-        else:
-            self._schedule()
+            return
+        # The next arrival (_schedule, inlined: it runs once per arrival).
+        gap = next(self.gaps, None)
+        if gap is None or now + gap > self.horizon:
+            self._end()
+            return
+        Timeout(self.env, gap).callbacks.append(self.arrive)
 
     def _end(self) -> None:
         """No more arrivals: stop at once if the run ran away, else let the requests in the

@@ -439,11 +439,12 @@ class ServiceStation(Station):
             if self.queue_limit is not None and full(replica, self.queue_limit):
                 return self._refused(replica, request, version, arrived, REJECTED)
             preemption = self.preemption
-            turn = (
-                acquire(replica, env, request.priority, self.served_at_turn)
-                if preemption is None
-                else preemption.acquire(replica, request.priority)
-            )
+            if replica.busy < replica.concurrency:  # acquire's free slot, inlined
+                replica.busy += 1
+            elif preemption is None:
+                turn = acquire(replica, env, request.priority, self.served_at_turn)
+            else:
+                turn = preemption.acquire(replica, request.priority)
             if turn is not None:
                 # The slot is handed over by release() (True), or the replica crashed (False).
                 if not (yield turn):
@@ -485,7 +486,10 @@ class ServiceStation(Station):
             request.error(self.name, FAILED)
         hold = self.hold
         if not hold:
-            release(replica)
+            if replica.queue:
+                release(replica)
+            else:  # release's idle case, inlined
+                replica.busy -= 1
         if self.calls and status == OK:
             if self.parallel:
                 status = yield from self.call_parallel(request)
@@ -507,7 +511,10 @@ class ServiceStation(Station):
         if hold:
             if replica.epoch != epoch:  # crashed while waiting for its calls
                 return self._refused(replica, request, version, arrived, FAILED)
-            release(replica)
+            if replica.queue:
+                release(replica)
+            else:  # release's idle case, inlined
+                replica.busy -= 1
             # Under ps its processor is free once its own work is done; its place is not.
             held = (done if self.sharing is None else served) - started
         else:
