@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import simpy
-from simpy.events import Timeout
+from simpy.events import NORMAL, Timeout
 
 from scaleplan.engine.arrivals import gaps
 from scaleplan.engine.detached import Detached
@@ -391,14 +391,14 @@ class _Source:
         self._schedule()
 
     def _schedule(self) -> None:
-        """The next arrival's timeout, or the end of the arrivals."""
+        """The first arrival's timeout, or the end of the arrivals."""
         gap = next(self.gaps, None)
-        if gap is None or self.now + gap > self.horizon:
+        if gap is None or gap > self.horizon:
             self._end()
             return
         Timeout(self.env, gap).callbacks.append(self.arrive)
 
-    def _arrive(self, _event: simpy.Event) -> None:
+    def _arrive(self, tick: simpy.Event) -> None:
         now = self.now = self.env.now
         arrived = self.arrived
         self.state.in_flight += 1
@@ -424,12 +424,14 @@ class _Source:
         if arrived >= self.last:
             self._end()
             return
-        # The next arrival (_schedule, inlined: it runs once per arrival).
         gap = next(self.gaps, None)
         if gap is None or now + gap > self.horizon:
             self._end()
             return
-        Timeout(self.env, gap).callbacks.append(self.arrive)
+        # The same timeout again for the next arrival: SimPy is done with it (its callbacks
+        # ran), so it is re-armed and put back on the schedule rather than made anew.
+        tick.callbacks = [self.arrive]
+        self.env.schedule(tick, NORMAL, gap)
 
     def _end(self) -> None:
         """No more arrivals: stop at once if the run ran away, else let the requests in the
