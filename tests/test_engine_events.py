@@ -1,5 +1,6 @@
-"""The engine's event economy (docs/architecture.md, "The hot path") and the two mechanisms
-behind it: the detached driver of a request's life and the turn that starts its service.
+"""The engine's event economy (docs/architecture.md, "The hot path") and the mechanisms
+behind it: the detached driver of a request's life, the turn that starts its service, and the
+flat rows the recorder reads.
 
 The counts are exact, not timings: one SimPy event per arrival and one per service (plus the
 event that stops the run), whatever the machine. A change that spends more events per request
@@ -8,12 +9,14 @@ fails here first; the analytic tests of tests/test_engine.py check that the numb
 
 from __future__ import annotations
 
+import numpy as np
 import simpy
 from simpy.events import Event, Timeout
 
 from scaleplan.engine import HookContext, simulate
 from scaleplan.engine.detached import Detached
 from scaleplan.engine.protocol import FAILED, Observer, Request
+from scaleplan.engine.rows import Rows
 from scaleplan.spec import ArchitectureSpec, parse_spec
 
 
@@ -141,3 +144,17 @@ def test_a_request_waiting_for_a_service_turn_fails_when_its_replica_crashes() -
     # run drains until 400 ms). Two requests at 1.5x the capacity: run anyway.
     simulate(spec, seed=1, hooks=[crash_at_220ms], observers=[Watch()], run_anyway=True)
     assert sorted(done) == [(0, FAILED, 0.25), (1, FAILED, 0.22)]
+
+
+def test_flat_rows_give_the_recorder_the_array_a_list_of_tuples_would() -> None:
+    rows = [(0, 0.25, 1.5, 1.5, 1.75), (2.0, 0.0, 3.0, 0.5, 3.0)]
+    flat = Rows(5)
+    assert not flat and flat.rows() == 0
+    for row in rows:
+        flat.append(row)
+    assert flat and flat.rows() == 2 and flat.last() == rows[-1]
+    array = np.asarray(flat)
+    assert array.dtype == np.float64 and array.shape == (2, 5)
+    assert np.array_equal(array, np.asarray(rows, dtype=float))
+    flat.clear()
+    assert not flat and np.asarray(flat).shape == (0, 5)

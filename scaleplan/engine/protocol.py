@@ -36,6 +36,7 @@ import simpy
 from simpy.events import NORMAL, Event, Timeout
 
 from scaleplan.distributions import Distribution
+from scaleplan.engine.rows import Rows
 from scaleplan.engine.streams import buffered
 from scaleplan.engine.waiting import PriorityLine, prioritised
 
@@ -364,8 +365,8 @@ class Station:
     def __init__(self, name: str, env: simpy.Environment):
         self.name = name
         self.env = env
-        # (completion time, wait, own service, holding time, span), seconds, one per visit
-        self.records: list[tuple[float, float, float, float, float]] = []
+        # (completion time, wait, own service, holding time, span), seconds, one row per visit
+        self.records = Rows(5)
         self.reject_times: list[float] = []
         self.replicas: list[Replica] = []
         # Parts with figures of their own in the result (a database's shards, a topic's

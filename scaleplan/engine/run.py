@@ -28,6 +28,7 @@ from scaleplan.engine.detached import Detached
 from scaleplan.engine.faults import Hook, HookContext, start_faults, time_up
 from scaleplan.engine.protocol import OK, REJECTED, Observer, Request, Station, callbacks
 from scaleplan.engine.recorder import LatencySeries, Recorder, StationSeries, Window
+from scaleplan.engine.rows import Rows
 from scaleplan.engine.streams import buffered, generator
 from scaleplan.errors import SimulationError
 from scaleplan.graph import build_graph, check_nesting
@@ -221,10 +222,12 @@ class _Ledger:
 
     def __init__(self, env: simpy.Environment, recorder: Recorder, model: _Model) -> None:
         self.recorder = recorder
-        self.completions: list[tuple[float, float, int]] = []
+        # (time, latency, class index) per completed request, flat (engine.rows): the
+        # recorder reads both kinds of Rows with np.asarray, as it would a list of tuples.
+        self.completions: Any = Rows(3)
         self.unsuccessful: list[tuple[float, int]] = []
         self.arrival_times: list[float] = []
-        self.station_lists = {
+        self.station_lists: dict[str, tuple[Any, list[float], list[float]]] = {
             name: (s.records, s.reject_times, s.failure_times) for name, s in model.recorded.items()
         }
         self.state = _RunState()
