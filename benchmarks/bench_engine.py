@@ -1,12 +1,15 @@
 """Engine speed against a hand-written SimPy model of the same system, and memory growth.
 
-Run: ``.venv/bin/python benchmarks/bench_engine.py [--requests 200000] [--repeats 3]``.
+Run: ``.venv/bin/python benchmarks/bench_engine.py [--requests 200000] [--repeats 5]``.
 
 Both sides are measured in this one process, interleaved, so machine noise hits both alike:
 (a) M/M/c with c = 4 at ρ = 0.8 and (b) a three-station tandem with c = (2, 4, 1) at ρ = 0.7
 each. The hand-written model is what a competent SimPy user writes: ``simpy.Resource``, one
 process per customer, ``random.expovariate`` and a list of latencies. The ratio is scaleplan's
-requests/s over the hand-written model's; the target is ≥ 1.0 (below 0.7 is a defect).
+requests/s over the hand-written model's, each the median of ``--repeats`` runs timed in CPU
+seconds of this process (``time.process_time``: both sides run on one thread, and time spent
+waiting for a core shared with other programs is not the engine's); the target is ≥ 1.5.
+``benchmarks/events_per_request.py`` counts the SimPy events behind it.
 
 Memory: peak RSS of a fresh process simulating 100k and then 1M requests of (a); the engine
 keeps no per-request data, so the difference must stay under 20 MB.
@@ -30,6 +33,7 @@ from scaleplan.engine import simulate
 from scaleplan.spec import ArchitectureSpec, parse_spec
 
 MU = 100.0  # services per second per server (mean 10 ms)
+TARGET_RATIO = 1.5  # scaleplan's requests/s over the hand-written model's, on both systems
 
 
 def mmc_spec(requests: int, c: int = 4, rho: float = 0.8) -> ArchitectureSpec:
@@ -101,9 +105,10 @@ def handwritten(requests: int, rate: float, stations: list[tuple[int, float]], s
 
 
 def timed(run: Callable[[], object]) -> float:
-    started = time.perf_counter()
+    """CPU seconds of this process spent in ``run()``."""
+    started = time.process_time()
     run()
-    return time.perf_counter() - started
+    return time.process_time() - started
 
 
 def speed(requests: int, repeats: int) -> dict[str, dict[str, float]]:
@@ -158,7 +163,7 @@ def peak_rss_mb(requests: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--memory-requests", type=int, nargs=2, default=(100_000, 1_000_000))
     args = parser.parse_args()
 
@@ -174,7 +179,7 @@ def main() -> int:
     failed = [
         name
         for name, figures in report["speed"].items()  # type: ignore[attr-defined]
-        if figures["ratio"] < 1.0
+        if figures["ratio"] < TARGET_RATIO
     ]
     if rss_large - rss_small >= 20:
         failed.append("memory")

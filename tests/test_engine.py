@@ -1030,8 +1030,10 @@ def test_the_engine_has_no_import_cycle_and_resilience_needs_only_the_protocol()
     import networkx as nx
 
     graph = _engine_imports()
-    assert graph["protocol"] <= {"streams", "waiting"}
+    assert graph["protocol"] <= {"rows", "streams", "waiting"}
     assert graph["waiting"] == set()  # the waiting line knows nothing of the engine
+    assert graph["rows"] == set()  # nor do the flat rows a station records into
+    assert graph["detached"] == set()  # nor does the driver of a request's life
     assert graph["resilience"] <= {"protocol", "streams"}
     assert graph["autoscale"] <= {"protocol", "streams"}
     cycles = list(nx.simple_cycles(nx.DiGraph([(a, b) for a, bs in graph.items() for b in bs])))

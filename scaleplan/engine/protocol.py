@@ -4,6 +4,9 @@
   load, a bulkhead), :data:`FAILED` (an error, a crash, a timeout, an open breaker).
 - **A visit** (:data:`Visit`) is a generator a request's process delegates to
   (``status = yield from station.visit(request)``) and that returns the status there.
+  ``visit`` may be a plain method that returns another generator (a service returns its
+  ``serve``; :func:`answered` for a status known at once): each generator in a chain of
+  ``yield from`` is resumed for every event the request waits for below it.
 - **The request** (:class:`Request`) travels through every visit, as Ciw's ``Individual``
   does: its id, class, arrival time, retry count, optional deadline, the versions of the
   replicas that served it and the errors it met. Whatever SimPy process runs a part of its
@@ -30,9 +33,10 @@ from typing import Any, Protocol
 
 import numpy as np
 import simpy
-from simpy.events import Event, Timeout
+from simpy.events import NORMAL, Event, Timeout
 
 from scaleplan.distributions import Distribution
+from scaleplan.engine.rows import Rows
 from scaleplan.engine.streams import buffered
 from scaleplan.engine.waiting import PriorityLine, prioritised
 
@@ -44,10 +48,12 @@ __all__ = [
     "Replica",
     "Request",
     "Scalable",
+    "ServiceTurn",
     "Station",
     "StreamFactory",
     "Visit",
     "acquire",
+    "answered",
     "callbacks",
     "crash",
     "full",
@@ -235,20 +241,65 @@ class Replica:
         return self.busy + len(self.queue)
 
 
-def acquire(replica: Replica, env: simpy.Environment, priority: int = 0) -> Event | None:
+def acquire(
+    replica: Replica,
+    env: simpy.Environment,
+    priority: int = 0,
+    service_s: Iterator[float] | None = None,
+) -> Event | None:
     """Take a slot of ``replica``: ``None`` when one was free (it is taken), else the event to
     wait for, queued by ``priority`` (smaller first) and FIFO within it; it succeeds with
     ``True`` when :func:`release` hands the slot over, ``False`` when the replica crashed
-    meanwhile (:func:`crash`)."""
+    meanwhile (:func:`crash`).
+
+    With ``service_s`` (the draws of a plain service step, in seconds of an unslowed replica:
+    :class:`ServiceTurn`) a request that waits gets an event that succeeds with ``True`` only
+    once the service that starts at the hand-over is done: one event for the wait and the
+    service."""
     if replica.busy < replica.concurrency:
         replica.busy += 1
         return None
-    turn = Event(env)
+    turn = Event(env) if service_s is None else ServiceTurn(env, replica, service_s)
     if priority:
         prioritised(replica).append(turn, priority)
     else:  # a deque, or a PriorityLine's level 0
         replica.queue.append(turn)
     return turn
+
+
+class ServiceTurn(Event):
+    """A request's turn for a slot followed at once by its plain service step, as one event.
+
+    A request that waits, then holds its slot for a plain delay, would need two events: the
+    turn, which resumes it so that it can start the delay's timeout, and the timeout. Given the
+    service's draws, :func:`release` starts the service at the hand-over (:meth:`start`): it
+    draws the delay and the replica's ``slowdown`` then, as the request would on resuming, and
+    schedules the event for the end of the service; ``started`` says when it began. A crash
+    before the hand-over fails it with ``False``, as any turn.
+    """
+
+    def __init__(
+        self, env: simpy.Environment, replica: Replica, service_s: Iterator[float]
+    ) -> None:
+        super().__init__(env)
+        self.replica = replica
+        self.service_s = service_s
+        self.started = 0.0
+
+    def start(self) -> None:
+        env = self.env
+        self.started = env.now
+        self._ok = True
+        self._value = True
+        env.schedule(self, NORMAL, next(self.service_s) * self.replica.slowdown)
+
+
+def _hand(turn: Event) -> None:
+    """Give a slot to the request waiting on ``turn``."""
+    if type(turn) is ServiceTurn:
+        turn.start()
+    else:
+        turn.succeed(True)
 
 
 def full(replica: Replica, queue_limit: int | None) -> bool:
@@ -268,7 +319,7 @@ def release(replica: Replica) -> None:
     """
     if replica.queue and replica.busy <= replica.concurrency:
         queue = replica.queue
-        (queue.pop() if replica.lifo else queue.popleft()).succeed(True)
+        _hand(queue.pop() if replica.lifo else queue.popleft())
     else:
         replica.busy -= 1
 
@@ -278,7 +329,7 @@ def hand_over(replica: Replica) -> None:
     while replica.queue and replica.busy < replica.concurrency:
         replica.busy += 1
         queue = replica.queue
-        (queue.pop() if replica.lifo else queue.popleft()).succeed(True)
+        _hand(queue.pop() if replica.lifo else queue.popleft())
 
 
 def crash(replica: Replica) -> None:
@@ -288,6 +339,13 @@ def crash(replica: Replica) -> None:
     replica.busy = 0
     while replica.queue:
         replica.queue.popleft().succeed(False)
+
+
+def answered(status: int) -> Visit:
+    """A visit that ends at once with ``status``: for a ``visit`` that is a plain method
+    returning another generator (one frame fewer on the hot path) but must answer by itself."""
+    return status
+    yield  # unreachable: makes this a generator
 
 
 def service_times(distribution: Distribution, rng: np.random.Generator) -> Iterator[float]:
@@ -307,8 +365,8 @@ class Station:
     def __init__(self, name: str, env: simpy.Environment):
         self.name = name
         self.env = env
-        # (completion time, wait, own service, holding time, span), seconds, one per visit
-        self.records: list[tuple[float, float, float, float, float]] = []
+        # (completion time, wait, own service, holding time, span), seconds, one row per visit
+        self.records = Rows(5)
         self.reject_times: list[float] = []
         self.replicas: list[Replica] = []
         # Parts with figures of their own in the result (a database's shards, a topic's

@@ -21,11 +21,14 @@ from typing import Any, Literal
 
 import numpy as np
 import simpy
+from simpy.events import NORMAL, Timeout
 
 from scaleplan.engine.arrivals import gaps
+from scaleplan.engine.detached import Detached
 from scaleplan.engine.faults import Hook, HookContext, start_faults, time_up
 from scaleplan.engine.protocol import OK, REJECTED, Observer, Request, Station, callbacks
 from scaleplan.engine.recorder import LatencySeries, Recorder, StationSeries, Window
+from scaleplan.engine.rows import Rows
 from scaleplan.engine.streams import buffered, generator
 from scaleplan.errors import SimulationError
 from scaleplan.graph import build_graph, check_nesting
@@ -226,10 +229,12 @@ class _Ledger:
 
     def __init__(self, env: simpy.Environment, recorder: Recorder, model: _Model) -> None:
         self.recorder = recorder
-        self.completions: list[tuple[float, float, int]] = []
+        # (time, latency, class index) per completed request, flat (engine.rows): the
+        # recorder reads both kinds of Rows with np.asarray, as it would a list of tuples.
+        self.completions: Any = Rows(3)
         self.unsuccessful: list[tuple[float, int]] = []
         self.arrival_times: list[float] = []
-        self.station_lists = {
+        self.station_lists: dict[str, tuple[Any, list[float], list[float]]] = {
             name: (s.records, s.reject_times, s.failure_times) for name, s in model.recorded.items()
         }
         self.state = _RunState()
@@ -263,8 +268,8 @@ def _replicate(plan: _Plan, replication: int, report: Callable[[int], None]) -> 
     class_names = [name for name, _, _ in plan.spec.entries()]
     capacities = {name: s.capacity for name, s in model.recorded.items()}
     ledger = _Ledger(env, Recorder(plan.horizon, class_names, capacities), model)
-    request = _request_process(env, ledger, callbacks(plan.observers, "on_request_done"))
-    env.process(_arrivals(plan, model, ledger, request, streams, report))
+    done = _request_done(env, ledger, callbacks(plan.observers, "on_request_done"))
+    _Source(plan, model, ledger, done, streams, report).start()
     env.run(until=ledger.stop)
     return _close(model, ledger, report)
 
@@ -304,35 +309,34 @@ def _build(plan: _Plan, env: simpy.Environment, streams: Streams) -> _Model:
     return _Model(env, stations, recorded, jobs)
 
 
-RequestProcess = Callable[[Station, Request], simpy.events.ProcessGenerator]
+RequestDone = Callable[[Request, int], None]
 
 
-def _request_process(
+def _request_done(
     env: simpy.Environment, ledger: _Ledger, done_observers: Sequence[Callable[..., Any]]
-) -> RequestProcess:
-    """The life of one request: its visit to its entry station, then its outcome in the
+) -> RequestDone:
+    """The end of one request's life (its entry visit returned ``status``): its outcome in the
     ledger and with the observers; the run ends when the last one is done."""
-    # Bound once here: the process below runs once per request.
+    # Bound once here: this runs once per request.
     completions = ledger.completions
     unsuccessful = ledger.unsuccessful
     state = ledger.state
     finish_if_drained = ledger.finish_if_drained
 
-    def request(entry: Station, job: Request) -> simpy.events.ProcessGenerator:
-        arrived = job.arrived
-        class_index = job.class_index
-        status = yield from entry.visit(job)
+    def done(job: Request, status: int) -> None:
+        now = env.now
         if status == OK:
-            completions.append((env.now, env.now - arrived, class_index))
+            completions.append((now, now - job.arrived, job.class_index))
         else:
-            unsuccessful.append((env.now, status))
+            unsuccessful.append((now, status))
         if done_observers:
             for observe in done_observers:
                 observe(job, status)
         state.in_flight -= 1
-        finish_if_drained()
+        if state.done:  # arrivals are over: the run may end with this one
+            finish_if_drained()
 
-    return request
+    return done
 
 
 def _class_chooser(
@@ -350,69 +354,115 @@ def _class_chooser(
     return entry_stations, choose_class
 
 
-def _arrivals(
-    plan: _Plan,
-    model: _Model,
-    ledger: _Ledger,
-    request: RequestProcess,
-    streams: Streams,
-    report: Callable[[int], None],
-) -> simpy.events.ProcessGenerator:
-    """The arrival source: one request process per arrival, until the plan's requests (or its
-    horizon) are used up or the requests in the system pass the bound; then the drain."""
-    env = model.env
-    planned, horizon, max_in_flight = plan.planned, plan.horizon, plan.max_in_flight
-    recorder = ledger.recorder
-    completions, unsuccessful = ledger.completions, ledger.unsuccessful
-    arrival_times, station_lists = ledger.arrival_times, ledger.station_lists
-    state, stop, stopped = ledger.state, ledger.stop, ledger.stopped
-    entry_stations, choose_class = _class_chooser(plan.spec, model.stations, streams)
-    # Each class's priority, carried by its requests to every queue (all 0: FIFO everywhere).
-    priorities = plan.spec.class_priorities() or (0,) * len(entry_stations)
-    gap_iter = gaps(plan.spec.workload, streams("arrivals"), plan.rate)
-    arrived = 0
-    since_flush = 0
-    now = 0.0
-    entry0 = entry_stations[0]
-    for gap in gap_iter:
-        if planned is None and now + gap > horizon:
-            break
-        yield env.timeout(gap)
-        now = env.now
-        if choose_class is None:
-            env.process(request(entry0, Request(arrived, 0, now)))
+class _Source:
+    """The arrival source: each arrival's request starts its visit to its entry station
+    (:class:`~scaleplan.engine.detached.Detached`: no process of its own), until the plan's
+    requests (or its horizon) are used up or the requests in the system pass the bound; then
+    the drain.
+
+    Driven by the callback of each inter-arrival timeout rather than by a process: one event
+    per arrival either way, without a generator to resume in between.
+    """
+
+    def __init__(
+        self,
+        plan: _Plan,
+        model: _Model,
+        ledger: _Ledger,
+        done: RequestDone,
+        streams: Streams,
+        report: Callable[[int], None],
+    ) -> None:
+        self.plan, self.model, self.ledger, self.done, self.report = (
+            plan,
+            model,
+            ledger,
+            done,
+            report,
+        )
+        self.env = model.env
+        self.entry_stations, self.choose_class = _class_chooser(plan.spec, model.stations, streams)
+        self.entry0 = self.entry_stations[0]
+        # Each class's priority, carried by its requests to every queue (all 0: FIFO
+        # everywhere).
+        self.priorities = plan.spec.class_priorities() or (0,) * len(self.entry_stations)
+        self.gaps = gaps(plan.spec.workload, streams("arrivals"), plan.rate)
+        # Read once per arrival: kept as attributes of their own.
+        self.state = ledger.state
+        self.arrival_times = ledger.arrival_times
+        # Arrivals end at the plan's count, or (without one) at its horizon.
+        self.last = plan.planned if plan.planned is not None else math.inf
+        self.horizon = plan.horizon if plan.planned is None else math.inf
+        self.arrived = 0
+        self.now = 0.0
+        self.arrive = self._arrive  # bound once: registered for every arrival
+
+    def start(self) -> None:
+        self._schedule()
+
+    def _schedule(self) -> None:
+        """The first arrival's timeout, or the end of the arrivals."""
+        gap = next(self.gaps, None)
+        if gap is None or gap > self.horizon:
+            self._end()
+            return
+        Timeout(self.env, gap).callbacks.append(self.arrive)
+
+    def _arrive(self, tick: simpy.Event) -> None:
+        now = self.now = self.env.now
+        arrived = self.arrived
+        self.state.in_flight += 1
+        self.arrival_times.append(now)
+        if self.choose_class is None:
+            job = Request(arrived, 0, now)
+            entry = self.entry0
         else:
-            index = int(next(choose_class))
-            job = Request(arrived, index, now, priority=priorities[index])
-            env.process(request(entry_stations[index], job))
-        arrival_times.append(now)
-        arrived += 1
-        state.in_flight += 1
-        since_flush += 1
-        if since_flush == FLUSH_EVERY:
-            since_flush = 0
-            recorder.flush(completions, unsuccessful, arrival_times, station_lists)
+            index = int(next(self.choose_class))
+            job = Request(arrived, index, now, None, None, self.priorities[index])
+            entry = self.entry_stations[index]
+        Detached(entry.visit(job), self.done, job).resume(None)
+        arrived = self.arrived = arrived + 1
+        if arrived % FLUSH_EVERY == 0:
+            self.ledger.flush()
+            state, limit = self.state, self.plan.max_in_flight
             state.arrived = arrived
-            report(arrived)
-            if state.in_flight > max_in_flight:
-                stopped.append(_runaway(model.stations, state.in_flight, max_in_flight))
-                break
-        if planned is not None and arrived >= planned:
-            break
-    state.arrived = arrived
-    state.last_arrival = now
-    state.done = True
-    if stopped:
-        if not stop.triggered:
-            stop.succeed()
-        return
-    ledger.finish_if_drained()
-    if stop.triggered:
-        return
-    # Let the requests in the system finish, but not for ever.
-    yield env.timeout(max(horizon, 1e-9))
-    if not stop.triggered:
-        stop.succeed()
+            self.report(arrived)
+            if state.in_flight > limit:
+                self.ledger.stopped.append(_runaway(self.model.stations, state.in_flight, limit))
+                self._end()
+                return
+        if arrived >= self.last:
+            self._end()
+            return
+        gap = next(self.gaps, None)
+        if gap is None or now + gap > self.horizon:
+            self._end()
+            return
+        # The same timeout again for the next arrival: SimPy is done with it (its callbacks
+        # ran), so it is re-armed and put back on the schedule rather than made anew.
+        tick.callbacks = [self.arrive]
+        self.env.schedule(tick, NORMAL, gap)
+
+    def _end(self) -> None:
+        """No more arrivals: stop at once if the run ran away, else let the requests in the
+        system finish, but not for ever."""
+        ledger, env = self.ledger, self.env
+        state, stop = ledger.state, ledger.stop
+        state.arrived = self.arrived
+        state.last_arrival = self.now
+        state.done = True
+        if ledger.stopped:
+            if not stop.triggered:
+                stop.succeed()
+            return
+        ledger.finish_if_drained()
+        if stop.triggered:
+            return
+        Timeout(env, max(self.plan.horizon, 1e-9)).callbacks.append(self._drained)
+
+    def _drained(self, _event: simpy.Event) -> None:
+        if not self.ledger.stop.triggered:
+            self.ledger.stop.succeed()
 
 
 def _close(model: _Model, ledger: _Ledger, report: Callable[[int], None]) -> Replication:

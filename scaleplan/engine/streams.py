@@ -9,6 +9,7 @@ blocks and handed out one at a time: drawing them singly would cost more than th
 
 from __future__ import annotations
 
+import itertools
 import zlib
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
@@ -36,9 +37,12 @@ def generator(seed: int, replication: int, purpose: str) -> np.random.Generator:
 
 
 def buffered(draw: Callable[[int], np.ndarray], block: int = BLOCK) -> Iterator[float]:
-    """An endless iterator over ``draw(block)``, refilled a block at a time."""
-    while True:
-        yield from draw(block).tolist()
+    """An endless iterator over ``draw(block)``, refilled a block at a time.
+
+    Built of itertools so that ``next()`` runs in C; Python runs once per block (the engine
+    takes a draw or two per visit)."""
+    blocks = map(lambda _: draw(block).tolist(), itertools.repeat(None))
+    return itertools.chain.from_iterable(blocks)
 
 
 def uniforms(rng: np.random.Generator) -> Iterator[float]:

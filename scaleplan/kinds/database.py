@@ -368,7 +368,7 @@ class DatabaseStation(Station):
         if status == FAILED:
             self.failure_times.append(env.now)
         if status == OK:
-            _, waited, own, held, _ = shard.records[-1]
+            _, waited, own, held, _ = shard.records.last()
             done = env.now
             self.records.append((done, waited, own, held, done - arrived))
             if write and self.lag_s is not None:

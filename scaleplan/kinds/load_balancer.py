@@ -15,7 +15,7 @@ requests in service plus those waiting at it.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, Literal
 
 import simpy
@@ -119,6 +119,11 @@ class LoadBalancerSpec(_ComponentBase):
         return self.concurrency if self.service_time is not None else 0
 
 
+def _whole_load(station: Station) -> Callable[[], int]:
+    """The load of a whole component as one endpoint: its requests in service and waiting."""
+    return lambda: station.in_service() + station.waiting()
+
+
 class LoadBalancerStation(Station):
     """Forwards each request to one endpoint, chosen by its policy: a replica of a target
     service or worker pool, or a whole target of another kind (``replica`` None)."""
@@ -131,6 +136,7 @@ class LoadBalancerStation(Station):
         super().__init__(name, env)
         self.spec = spec
         self.endpoints: list[tuple[Station, Replica | None]] = []
+        self.loads: list[Callable[[], int]] = []
         self.targets: list[tuple[Station, float]] = []
         self.policy: Policy | None = None
         self.service_s: Iterator[float] | None = None
@@ -163,6 +169,12 @@ class LoadBalancerStation(Station):
             for replica in station.replicas:
                 self.endpoints.append((station, replica))
                 weights.append(weight / len(station.replicas))
+        # Each endpoint's load, bound once: a load-aware policy asks it of every endpoint for
+        # every request.
+        self.loads = [
+            replica.load if replica is not None else _whole_load(station)
+            for station, replica in self.endpoints
+        ]
         return weights
 
     def rebuild(self) -> None:
@@ -173,10 +185,7 @@ class LoadBalancerStation(Station):
             self.policy.resize(weights)
 
     def endpoint_load(self, index: int) -> int:
-        station, replica = self.endpoints[index]
-        if replica is None:
-            return station.in_service() + station.waiting()
-        return replica.load()
+        return self.loads[index]()
 
     def visit(self, request: Request) -> Visit:
         env = self.env

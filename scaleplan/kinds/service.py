@@ -25,7 +25,7 @@ from pydantic import (
     Field,
     model_validator,
 )
-from simpy.events import Timeout
+from simpy.events import Event, Timeout
 
 from scaleplan.distributions import Distribution
 from scaleplan.engine.autoscale import Autoscaler
@@ -37,10 +37,12 @@ from scaleplan.engine.protocol import (
     REJECTED,
     Replica,
     Request,
+    ServiceTurn,
     Station,
     StreamFactory,
     Visit,
     acquire,
+    answered,
     full,
     release,
     service_times,
@@ -362,6 +364,11 @@ class ServiceStation(Station):
         self.shed = 0
         self.failed_here = 0
         self.preemption = Preemption(env) if spec.preemptive else None
+        # The hot path's one test: its own work is one timeout (neither ps nor preemptive).
+        self.plain = self.sharing is None and self.preemption is None
+        # A request that waits is served by its turn's event (ServiceTurn) when nothing is
+        # decided between the hand-over and the service: plain, and no load shedding.
+        self.served_at_turn = self.service_s if self.plain and self.max_wait_s is None else None
         self.dispatch: Policy = make_policy(
             spec.dispatch,
             [1.0] * spec.replicas,
@@ -402,16 +409,17 @@ class ServiceStation(Station):
             Autoscaler(self, self.spec.autoscale).start()
 
     def visit(self, request: Request) -> Visit:
+        # Not a generator itself: it returns serve's, one frame fewer for every event the
+        # request waits for below it.
         replicas = self.replicas
         if len(replicas) > 1:
-            replica = replicas[self.dispatch.choose()]
-        elif replicas:
-            replica = replicas[0]
-        else:  # every replica is out of rotation
-            self.failure_times.append(self.env.now)
-            request.error(self.name, FAILED)
-            return FAILED
-        return (yield from self.serve(replica, request))
+            return self.serve(replicas[self.dispatch.choose()], request)
+        if replicas:
+            return self.serve(replicas[0], request)
+        # every replica is out of rotation
+        self.failure_times.append(self.env.now)
+        request.error(self.name, FAILED)
+        return answered(FAILED)
 
     def serve(self, replica: Replica, request: Request, holding: bool = False) -> Visit:
         """Serve ``request`` on ``replica``: take a slot (unless ``holding`` one already, as a
@@ -420,32 +428,44 @@ class ServiceStation(Station):
         The one implementation of a service's work, for services and worker pools alike.
         """
         env = self.env
-        arrived = env.now
+        arrived = started = env.now
         version = replica.version
         request.versions |= 1 << version
         if not replica.up:  # crashed, and no health check has noticed yet
             return self._refused(replica, request, version, arrived, FAILED)
         epoch = replica.epoch
+        turn: Event | None = None
         if not holding:
             if self.queue_limit is not None and full(replica, self.queue_limit):
                 return self._refused(replica, request, version, arrived, REJECTED)
-            turn = (
-                acquire(replica, env, request.priority)
-                if self.preemption is None
-                else self.preemption.acquire(replica, request.priority)
-            )
+            preemption = self.preemption
+            if replica.busy < replica.concurrency:  # acquire's free slot, inlined
+                replica.busy += 1
+            elif preemption is None:
+                turn = acquire(replica, env, request.priority, self.served_at_turn)
+            else:
+                turn = preemption.acquire(replica, request.priority)
             if turn is not None:
                 # The slot is handed over by release() (True), or the replica crashed (False).
                 if not (yield turn):
                     return self._refused(replica, request, version, arrived, FAILED)
-                if self.max_wait_s is not None and env.now - arrived > self.max_wait_s:
-                    release(replica)
-                    self.shed += 1
-                    return self._refused(replica, request, version, arrived, REJECTED)
-        started = env.now
-        if self.sharing is not None:  # it holds a processor from `started` on (engine.sharing)
+                if type(turn) is ServiceTurn:  # served too, from its start on
+                    started = turn.started
+                else:
+                    started = env.now
+                    if self.max_wait_s is not None and started - arrived > self.max_wait_s:
+                        release(replica)
+                        self.shed += 1
+                        return self._refused(replica, request, version, arrived, REJECTED)
+                    turn = None
+        if turn is not None:  # a ServiceTurn: served already
+            pass
+        elif self.plain:  # neither shared nor preemptible: one timeout
+            yield Timeout(env, next(self.service_s) * replica.slowdown)
+        elif self.sharing is not None:  # it holds a processor from `started` on (engine.sharing)
             started = yield self.sharing[replica].serve(next(self.service_s) * replica.slowdown)
-        elif self.preemption is not None:
+        else:
+            assert self.preemption is not None
             # interruptible; the time spent preempted counts as waiting, not service
             paused = yield from self.preemption.serve(
                 replica, request.priority, next(self.service_s)
@@ -453,11 +473,9 @@ class ServiceStation(Station):
             if paused is None:
                 return self._refused(replica, request, version, arrived, FAILED)
             started += paused
-        else:
-            yield Timeout(env, next(self.service_s) * replica.slowdown)
         if replica.epoch != epoch:  # crashed while serving: the slot went with it
             return self._refused(replica, request, version, arrived, FAILED)
-        served = env.now
+        served = done = env.now
         status = OK
         error = self.error_probability + replica.extra_error
         replica.served += 1
@@ -466,17 +484,37 @@ class ServiceStation(Station):
             self.failed_here += 1
             replica.errors += 1
             request.error(self.name, FAILED)
-        if not self.hold:
-            release(replica)
+        hold = self.hold
+        if not hold:
+            if replica.queue:
+                release(replica)
+            else:  # release's idle case, inlined
+                replica.busy -= 1
         if self.calls and status == OK:
-            status = yield from (
-                self.call_parallel(request) if self.parallel else self.call_in_order(request)
-            )
-        done = env.now
-        if self.hold:
+            if self.parallel:
+                status = yield from self.call_parallel(request)
+            else:
+                # The calls in order, inlined: a frame of its own would be resumed for every
+                # event the request waits for below it.
+                routing = self.routing
+                for station, probability, caller in self.calls:
+                    if probability < 1.0 and next(routing) >= probability:
+                        continue
+                    if station is None:  # an exit: the visit ends here, successfully
+                        break
+                    status = yield from (
+                        station.visit(request) if caller is None else caller.call(request)
+                    )
+                    if status != OK:
+                        break
+            done = env.now
+        if hold:
             if replica.epoch != epoch:  # crashed while waiting for its calls
                 return self._refused(replica, request, version, arrived, FAILED)
-            release(replica)
+            if replica.queue:
+                release(replica)
+            else:  # release's idle case, inlined
+                replica.busy -= 1
             # Under ps its processor is free once its own work is done; its place is not.
             held = (done if self.sharing is None else served) - started
         else:
@@ -499,21 +537,6 @@ class ServiceStation(Station):
         for observe in self.served_observers:
             observe(self, replica, request, version, status, arrived)
         return status
-
-    def call_in_order(self, request: Request) -> Visit:
-        routing = self.routing
-        for station, probability, caller in self.calls:
-            if probability < 1.0 and next(routing) >= probability:
-                continue
-            if station is None:  # an exit: the visit ends here, successfully
-                return OK
-            if caller is None:
-                status = yield from station.visit(request)
-            else:
-                status = yield from caller.call(request)
-            if status != OK:
-                return status
-        return OK
 
     def call_parallel(self, request: Request) -> Visit:
         """The calls at once, each in a process of its own carrying the same request."""

@@ -76,7 +76,7 @@ class WorkerPoolStation(ServiceStation):
         return self.replica_total
 
     def visit(self, request: Request) -> Visit:
-        return (yield from self.serve(self.pool, request))
+        return self.serve(self.pool, request)
 
     def add_replica(self) -> None:
         self.replica_total += 1

@@ -1,0 +1,160 @@
+"""The engine's event economy (docs/architecture.md, "The hot path") and the mechanisms
+behind it: the detached driver of a request's life, the turn that starts its service, and the
+flat rows the recorder reads.
+
+The counts are exact, not timings: one SimPy event per arrival and one per service (plus the
+event that stops the run), whatever the machine. A change that spends more events per request
+fails here first; the analytic tests of tests/test_engine.py check that the numbers stay right.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import simpy
+from simpy.events import Event, Timeout
+
+from scaleplan.engine import HookContext, simulate
+from scaleplan.engine.detached import Detached
+from scaleplan.engine.protocol import FAILED, Observer, Request
+from scaleplan.engine.rows import Rows
+from scaleplan.spec import ArchitectureSpec, parse_spec
+
+
+def _tandem(rate: float, servers: tuple[int, ...], rho: float, requests: int) -> ArchitectureSpec:
+    names = [f"s{i}" for i in range(len(servers))]
+    components = {
+        name: {
+            "kind": "service",
+            "concurrency": c,
+            "hold_during_calls": False,
+            "service_time": {"dist": "exponential", "mean_ms": 1000 * rho * c / rate},
+            "calls": [{"to": names[i + 1]}] if i + 1 < len(names) else [],
+        }
+        for i, (name, c) in enumerate(zip(names, servers, strict=True))
+    }
+    return parse_spec(
+        {
+            "name": "tandem",
+            "workload": {"rate_per_s": rate, "requests": requests},
+            "entry": names[0],
+            "components": components,
+        }
+    )
+
+
+def _events(spec: ArchitectureSpec, seed: int = 1) -> tuple[int, int]:
+    """(events processed, requests arrived) in one run of ``spec``."""
+    step = simpy.Environment.step
+    count = 0
+
+    def counting_step(env: simpy.Environment) -> None:
+        nonlocal count
+        count += 1
+        step(env)
+
+    simpy.Environment.step = counting_step  # type: ignore[method-assign]
+    try:
+        result = simulate(spec, seed=seed)
+    finally:
+        simpy.Environment.step = step  # type: ignore[method-assign]
+    return count, result.requests.arrived
+
+
+def test_mmc_spends_one_event_per_arrival_and_one_per_service() -> None:
+    # M/M/4 at rho 0.8: about 60% of the requests wait, and a wait costs no event of its own.
+    count, arrived = _events(_tandem(320.0, (4,), 0.8, 5_000))
+    assert arrived == 5_000
+    assert count == 2 * arrived + 1  # + the event that stops the run
+
+
+def test_tandem_spends_one_event_per_arrival_and_one_per_station() -> None:
+    count, arrived = _events(_tandem(100.0, (2, 4, 1), 0.7, 5_000))
+    assert count == 4 * arrived + 1
+
+
+def test_a_detached_generator_runs_as_a_process_would() -> None:
+    """Started at once, resumed by each event with its value, an already processed event
+    goes on at once, a failed event is thrown into it, and its return value goes to done."""
+    env = simpy.Environment()
+    seen: list[object] = []
+    finished: list[tuple[object, object, float]] = []
+    processed = env.event()
+    processed.succeed("early")
+    env.run()  # `processed` is processed now: yielding it must not wait
+    failing = env.event()
+
+    def life() -> object:
+        seen.append(("started", env.now))
+        seen.append((yield Timeout(env, 2.0, value="slept")))
+        seen.append((yield processed))
+        env.process(_fail_later(env, failing))
+        try:
+            yield failing
+        except ValueError as error:
+            seen.append(("caught", str(error), env.now))
+        return "answer"
+
+    driver = Detached(
+        life(), lambda subject, value: finished.append((subject, value, env.now)), "me"
+    )
+    assert seen == []  # built, not started
+    driver.resume(None)
+    assert seen == [("started", 0)]  # started in the caller's step, before any event
+    env.run()
+    assert seen == [("started", 0), "slept", "early", ("caught", "boom", 5.0)]
+    assert finished == [("me", "answer", 5.0)]
+
+
+def _fail_later(env: simpy.Environment, event: Event) -> object:
+    yield Timeout(env, 3.0)
+    event.fail(ValueError("boom"))
+
+
+def test_a_request_waiting_for_a_service_turn_fails_when_its_replica_crashes() -> None:
+    """The turn that starts its service at the hand-over is still a turn: a crash before the
+    hand-over fails the waiting request at once, the one in service when its service ends."""
+    spec = parse_spec(
+        {
+            "name": "crash-while-waiting",
+            "workload": {"arrival": "constant", "rate_per_s": 10, "requests": 2},
+            "entry": "s",
+            "components": {
+                "s": {"kind": "service", "service_time": {"dist": "constant", "mean_ms": 150}}
+            },
+        }
+    )
+    done: list[tuple[int, int, float]] = []
+    env_of: list[simpy.Environment] = []
+
+    class Watch(Observer):
+        def on_request_done(self, request: Request, status: int) -> None:
+            done.append((request.id, status, round(env_of[0].now, 9)))
+
+    def crash_at_220ms(context: HookContext) -> None:
+        env_of.append(context.env)
+        station = context.stations["s"]
+
+        def crash() -> object:
+            yield Timeout(context.env, 0.22)
+            station.crash(station.replicas[0])
+
+        context.env.process(crash())
+
+    # Request 0 arrives at 100 ms and is served until 250 ms; request 1 waits from 200 ms (the
+    # run drains until 400 ms). Two requests at 1.5x the capacity: run anyway.
+    simulate(spec, seed=1, hooks=[crash_at_220ms], observers=[Watch()], run_anyway=True)
+    assert sorted(done) == [(0, FAILED, 0.25), (1, FAILED, 0.22)]
+
+
+def test_flat_rows_give_the_recorder_the_array_a_list_of_tuples_would() -> None:
+    rows = [(0, 0.25, 1.5, 1.5, 1.75), (2.0, 0.0, 3.0, 0.5, 3.0)]
+    flat = Rows(5)
+    assert not flat and flat.rows() == 0
+    for row in rows:
+        flat.append(row)
+    assert flat and flat.rows() == 2 and flat.last() == rows[-1]
+    array = np.asarray(flat)
+    assert array.dtype == np.float64 and array.shape == (2, 5)
+    assert np.array_equal(array, np.asarray(rows, dtype=float))
+    flat.clear()
+    assert not flat and np.asarray(flat).shape == (0, 5)
