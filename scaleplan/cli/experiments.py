@@ -9,7 +9,7 @@ on stdout (progress and messages go to stderr). Bad input — a file, a key path
 from __future__ import annotations
 
 import math
-import os
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -362,7 +362,18 @@ def compare(
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option(help="Local processes (default: one per core).", parser=options.workers),
+        typer.Option(
+            help="Local processes (default: one per available core; 1: this process only).",
+            parser=options.workers,
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Run on a Dask cluster instead: its scheduler address, e.g. "
+            "tcp://10.0.0.5:8786. The numbers are the same as on local processes.",
+            show_default=False,
+        ),
     ] = None,
     html: HtmlOption = None,
     as_json: JsonFlag = False,
@@ -370,14 +381,24 @@ def compare(
     """Run a scenario: candidates under common random numbers, NFR gates, decision matrix."""
     from scaleplan.experiments import CompareSettings
     from scaleplan.experiments import compare as run_compare
+    from scaleplan.parallel import dask_client
     from scaleplan.runsize import check_scenario
     from scaleplan.spec import load_scenario
 
     loaded = load_scenario(scenario)
     check_scenario(loaded, scenario.parent)
-    count = workers if workers is not None else (os.cpu_count() or 1)
-    with progress_bar(f"comparing {len(loaded.candidates)} candidates", delay_s=0.5) as progress:
-        result = run_compare(loaded, CompareSettings(seed=seed), workers=count, progress=progress)
+    with ExitStack() as stack:
+        executor = stack.enter_context(dask_client(scheduler)) if scheduler else None
+        progress = stack.enter_context(
+            progress_bar(f"comparing {len(loaded.candidates)} candidates", delay_s=0.5)
+        )
+        result = run_compare(
+            loaded,
+            CompareSettings(seed=seed),
+            workers=workers,
+            executor=executor,
+            progress=progress,
+        )
     from scaleplan.views import figure_decision_matrix
 
     deliver(

@@ -169,6 +169,7 @@ def decide(
     execution_timeout: int = EXECUTION_TIMEOUT_S,
     folder: str | Path | None = None,
     lock_wait_s: float = 0.0,
+    workers: int | None = None,
 ) -> DecisionRecord:
     """Make the decision record of ``scenario``: executed notebook, JSON results, HTML.
 
@@ -187,6 +188,9 @@ def decide(
     lock_wait_s : float
         Seconds to wait for another run writing the same folder (default: none, fail at
         once naming it).
+    workers : int, optional
+        Local processes the kernel's comparison uses (default: one per available core; 1:
+        the kernel alone). The record's numbers do not depend on it.
 
     Raises
     ------
@@ -208,7 +212,7 @@ def decide(
     target = target.resolve()
     with folder_lock(target, wait_s=lock_wait_s):
         return _make_record(
-            scenario, source, target, seed, budget, kernel_name, execution_timeout, started
+            scenario, source, target, seed, budget, workers, kernel_name, execution_timeout, started
         )
 
 
@@ -218,6 +222,7 @@ def _make_record(
     target: Path,
     seed: int | None,
     budget: int | None,
+    workers: int | None,
     kernel_name: str,
     execution_timeout: int,
     started: float,
@@ -234,6 +239,7 @@ def _make_record(
         "scenario": str(source),
         "seed": seed,
         "budget": budget,
+        "workers": workers,
         "output_dir": str(target),
     }
     try:
