@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
+from scipy.special import stdtrit
 
 __all__ = [
     "DEFAULT_BINS",
@@ -555,7 +555,8 @@ def _check_confidence(confidence: float) -> None:
 def _t_interval(center: float, values: FloatArray, confidence: float, method: str) -> MeanCI:
     k = values.size
     sem = float(values.std(ddof=1)) / math.sqrt(k)
-    half = float(stats.t.ppf(0.5 + confidence / 2.0, k - 1)) * sem
+    # stdtrit is scipy.stats.t.ppf's own computation, without importing scipy.stats (a second).
+    half = float(stdtrit(k - 1, 0.5 + confidence / 2.0)) * sem
     return MeanCI(center, center - half, center + half, half, k, method)
 
 

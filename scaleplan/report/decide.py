@@ -29,10 +29,12 @@ import socket
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import scaleplan
@@ -227,7 +229,7 @@ def _make_record(
     execution_timeout: int,
     started: float,
 ) -> DecisionRecord:
-    import papermill  # slow to import: only once there is something to run
+    papermill = _import_papermill()  # slow to import: only once there is something to run
     from papermill.exceptions import PapermillExecutionError
 
     notebook, html, results = target / NOTEBOOK_FILE, target / HTML_FILE, target / JSON_FILE
@@ -242,6 +244,11 @@ def _make_record(
         "workers": workers,
         "output_dir": str(target),
     }
+    # The exporter is made ready (imports, templates compiled) while the kernel works: the
+    # parent only waits for it then, and about a second less is left after the kernel ends.
+    warming = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scaleplan-export")
+    exporter = warming.submit(_ready_exporter)
+    warming.shutdown(wait=False)
     try:
         papermill.execute_notebook(
             str(template_path()),
@@ -272,7 +279,9 @@ def _make_record(
         raise ReportError(f"{source.name}: the template wrote no results to {results}")
     data = json.loads(results.read_text(encoding="utf-8"))
     try:
-        export_html(notebook, html, title=str(data.get("title") or source.stem))
+        export_html(
+            notebook, html, title=str(data.get("title") or source.stem), exporter=_ready(exporter)
+        )
     except OSError as error:
         kept = f"the executed notebook and its results are kept in {target}"
         raise OutputError(output_problem(html, error, kept=kept)) from None
@@ -291,15 +300,52 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else text
 
 
-def export_html(notebook: str | Path, html: str | Path, *, title: str) -> Path:
-    """Export an executed record notebook as one self-contained HTML file without inputs."""
+def _import_papermill() -> ModuleType:
+    """papermill, imported without jsonschema's IRI format checker.
+
+    papermill imports nbformat, which imports jsonschema, whose format checkers import
+    ``rfc3987_syntax`` when it is installed (jupyter_events' ``format-nongpl`` extra brings it)
+    and that compiles a lark grammar on import: over a second, more than the rest of
+    papermill. nbformat validates with a Draft 4 validator and no format checker, so the
+    checker is never used here; the module is marked missing only while papermill is imported
+    (jsonschema then leaves its two IRI formats unchecked in this process), and an explicit
+    import of it later still works.
+    """
+    if "papermill" not in sys.modules and not {"jsonschema", "rfc3987_syntax"} & set(sys.modules):
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # import: ImportError
+        try:
+            import papermill
+        finally:
+            del sys.modules["rfc3987_syntax"]
+    import papermill
+
+    return papermill
+
+
+def _ready_exporter() -> Any:
+    """The record's HTML exporter with its templates compiled (by converting a notebook of
+    one cell), so that the record's own export starts at once."""
     import nbformat
+
+    exporter = _html_exporter()
+    warm = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("warm-up")])
+    exporter.from_notebook_node(warm, resources={"metadata": {"name": "warm-up"}})
+    return exporter
+
+
+def _ready(exporter: Future[Any]) -> Any:
+    """The exporter made beforehand, or None (then one is made now, and fails there if it
+    must, with its error where the export's errors are handled)."""
+    try:
+        return exporter.result()
+    except Exception:
+        return None
+
+
+def _html_exporter() -> Any:
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
-    node = nbformat.read(str(notebook), as_version=4)
-    node.metadata["title"] = title  # the template escapes it into <title>
-    node.metadata.pop("widgets", None)  # no widget state: no widget loader from a CDN
     exporter = HTMLExporter(
         template_name="scaleplan",
         extra_template_basedirs=[str(HTML_TEMPLATES)],
@@ -309,6 +355,20 @@ def export_html(notebook: str | Path, html: str | Path, *, title: str) -> Path:
     )
     remover = TagRemovePreprocessor(remove_cell_tags={TEMPLATE_ONLY_TAG}, enabled=True)
     exporter.register_preprocessor(remover, enabled=True)
+    return exporter
+
+
+def export_html(
+    notebook: str | Path, html: str | Path, *, title: str, exporter: Any = None
+) -> Path:
+    """Export an executed record notebook as one self-contained HTML file without inputs
+    (with ``exporter``, one :func:`_ready_exporter` made beforehand)."""
+    import nbformat
+
+    node = nbformat.read(str(notebook), as_version=4)
+    node.metadata["title"] = title  # the template escapes it into <title>
+    node.metadata.pop("widgets", None)  # no widget state: no widget loader from a CDN
+    exporter = exporter if exporter is not None else _html_exporter()
     body, _ = exporter.from_notebook_node(node, resources={"metadata": {"name": title}})
     problems = self_contained_problems(body)
     if problems:
