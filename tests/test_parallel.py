@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 import scaleplan.parallel as parallel
 from scaleplan.cli import app
 from scaleplan.errors import ScaleplanError
-from scaleplan.experiments import CompareSettings, compare
+from scaleplan.experiments import CompareSettings, compare, pull
 from scaleplan.formatting import json_safe
 from scaleplan.spec import example_spec
 
@@ -59,6 +59,26 @@ def test_a_comparison_on_dask_equals_the_serial_one(serial: Any) -> None:
     with distributed.Client(processes=False, n_workers=1, threads_per_worker=2) as client:
         on_dask = compare(_candidates(), SMALL, executor=client)
     assert _as_json(on_dask) == _as_json(serial)
+
+
+def test_a_pull_on_two_processes_equals_the_serial_one() -> None:
+    ticks: dict[int, list[int]] = {1: [], 2: []}
+    results = {
+        workers: pull(
+            example_spec(),
+            ["p99<=60ms"],
+            requests=1500,
+            replications=3,
+            precision=0.05,
+            curve=(0.5,),
+            workers=workers,
+            progress=lambda done, planned, workers=workers: ticks[workers].append(done),
+        )
+        for workers in (1, 2)
+    }
+    assert results[1].replications == 3 and len({s.replication for s in results[1].steps}) == 3
+    assert _as_json(results[2]) == _as_json(results[1])
+    assert ticks[2][-1] == ticks[1][-1]  # every step counted, if later
 
 
 class _Recording:

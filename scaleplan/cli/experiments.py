@@ -102,6 +102,14 @@ def pull(
             parser=options.number(0.001, 0.5),
         ),
     ] = 0.02,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Local processes for the later searches (default: one per available core; "
+            "1: this process only).",
+            parser=options.workers,
+        ),
+    ] = None,
     html: HtmlOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -125,6 +133,7 @@ def pull(
             replications=replications,
             precision=precision,
             progress=progress,
+            workers=workers,
         )
     from scaleplan.views import figure_pull
 

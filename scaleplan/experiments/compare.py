@@ -367,6 +367,7 @@ def _pull(
         replications=replications,
         precision=precision,
         curve=(),
+        workers=1,  # already one task of the comparison's pool
     )
 
 

@@ -42,6 +42,7 @@ simulated time, with the APM time series showing latency and errors rising as it
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -55,6 +56,7 @@ from scaleplan.engine import simulate
 from scaleplan.errors import SimulationError
 from scaleplan.experiments._common import Run, busiest, clean, error_rate, point_value, run_once
 from scaleplan.metrics import replication_ci
+from scaleplan.parallel import process_pool
 from scaleplan.progress import Progress
 from scaleplan.result import SimulationResult, TimeSeries
 from scaleplan.spec import ArchitectureSpec, NFRSpec, SLOSpec, parse_slo
@@ -466,6 +468,10 @@ def _relaxation_s(spec: ArchitectureSpec, rate: float) -> float:
     return slowest
 
 
+def _no_progress() -> None:
+    """The progress of a search on another process (its steps are counted when it ends)."""
+
+
 def _search(
     stepper: _Stepper,
     *,
@@ -528,6 +534,7 @@ def pull(
     max_in_flight: int | None = None,
     max_requests: int | None = None,
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> PullResult:
     """Find the most requests per second ``spec`` carries while meeting every SLO.
 
@@ -560,7 +567,12 @@ def pull(
     max_requests : int, optional
         Requests a step may be lengthened to near saturation (default: 5 × ``requests``).
     progress : callable, optional
-        ``progress(done, planned)`` after every step.
+        ``progress(done, planned)`` after every step (the later searches' steps when each
+        search ends, if they run on other processes).
+    workers : int, optional
+        Local processes for the later searches, which run side by side once the first has
+        found the limit's neighbourhood (default: one per available core; 1: this process).
+        The result does not depend on it.
 
     Returns
     -------
@@ -621,8 +633,32 @@ def pull(
     # 1. The first search brackets and bisects from the start; the others search around it.
     first = search(0, None)
     searches = [first]
-    if first.low > 0:
-        searches += [search(index, first.midpoint) for index in range(1, replications)]
+    later = range(1, replications)
+    pool = process_pool(workers, len(later)) if first.low > 0 else None
+    if pool is not None:
+        # Each later search is independent of the others (its own seed, around the first's
+        # midpoint): the same searches as in this process, in the same order.
+        alone = dataclasses.replace(stepper, progress=_no_progress)
+        with pool:
+            futures = [
+                pool.submit(
+                    _search,
+                    alone,
+                    replication=index,
+                    seed=seed + index,
+                    start=start,
+                    around=first.midpoint,
+                    precision=precision,
+                    max_runs=max_runs,
+                )
+                for index in later
+            ]
+            for future in futures:
+                searches.append(future.result())
+                for _ in searches[-1].steps:
+                    tick()
+    elif first.low > 0:
+        searches += [search(index, first.midpoint) for index in later]
     else:
         notes.append("no rate tried meets the SLOs; the limit is 0")
     limit, limit_ci = _limit_ci(searches, bound, notes)
