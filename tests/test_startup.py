@@ -7,6 +7,7 @@ below give the same numbers.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,49 @@ def test_the_binomial_quantile_of_the_dr_cis_is_scipy_stats_own(q: float) -> Non
     for n in [*range(1, 400), 1000, 4321, 10_000, 100_000]:
         for prob in (0.025, 0.975):
             assert _binomial_quantile(prob, n, q) == int(stats.binom.ppf(prob, n, q)), (n, prob)
+
+
+def test_the_record_engine_saves_the_notebook_at_start_and_end_even_when_a_cell_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not twice per cell (each save of a record holding plotly.js takes about 0.1 s), and the
+    failed notebook is still written, with its error."""
+    import nbformat
+    import papermill
+    import papermill.engines
+    from papermill.exceptions import PapermillExecutionError
+
+    from scaleplan.report.decide import KERNEL_NAME, _record_engine, ensure_kernel
+
+    ensure_kernel()
+    saves: list[str] = []
+    write = papermill.engines.write_ipynb
+
+    def counted(nb: object, path: str) -> None:
+        saves.append(path)
+        write(nb, path)
+
+    monkeypatch.setattr(papermill.engines, "write_ipynb", counted)
+    cells = [nbformat.v4.new_code_cell(f"x = {index}") for index in range(5)]
+    cells.append(nbformat.v4.new_code_cell("raise ValueError('the sixth cell fails')"))
+    source, target = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), source)
+    with pytest.raises(PapermillExecutionError, match="the sixth cell fails"):
+        papermill.execute_notebook(
+            str(source),
+            str(target),
+            kernel_name=KERNEL_NAME,
+            engine_name=_record_engine(),
+            progress_bar=False,
+        )
+    assert saves == [str(target)] * 2  # papermill's own engine: 2 + 2 × 6 saves
+    kept = nbformat.read(target, as_version=4)
+    assert [cell.execution_count for cell in kept.cells if cell.cell_type == "code"] == [
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+    ]
+    assert "the sixth cell fails" in json.dumps(kept.cells[-1].outputs)

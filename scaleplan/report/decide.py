@@ -46,6 +46,10 @@ KERNEL_NAME = "scaleplan"
 EXECUTION_TIMEOUT_S = 1800
 #: Seconds the kernel may take to start.
 START_TIMEOUT_S = 120
+#: The papermill engine of the records (see :func:`_record_engine`).
+RECORD_ENGINE = "scaleplan-record"
+#: Seconds at most between two saves of the notebook while the record runs.
+SAVE_EVERY_S = 10.0
 TEMPLATE_NAME = "decision-record.ipynb"
 HTML_TEMPLATES = Path(__file__).parent / "templates"
 NOTEBOOK_FILE = "decision-record.ipynb"
@@ -255,6 +259,7 @@ def _make_record(
             str(notebook),
             parameters=parameters,
             kernel_name=kernel_name,
+            engine_name=_record_engine(),
             execution_timeout=execution_timeout,
             start_timeout=START_TIMEOUT_S,
             progress_bar=False,
@@ -320,6 +325,65 @@ def _import_papermill() -> ModuleType:
     import papermill
 
     return papermill
+
+
+def _record_engine() -> str:
+    """The papermill engine of the records, registered (again) under its name: papermill's
+    own, saving the notebook when the run starts and ends — failed or not — and at most every
+    :data:`SAVE_EVERY_S` seconds between, instead of at the start and end of every cell.
+
+    Once the first figure has embedded plotly.js the notebook is about 5 MB, and each of those
+    saves (serialised, validated, written: about 0.1 s) held up the next cell; the record's
+    notebook is the same.
+    """
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+
+    class Manager(NotebookExecutionManager):
+        running = False
+
+        def save(self, **kwargs: Any) -> None:
+            waited = (self.now() - self.last_save_time).total_seconds()
+            if not self.running or waited >= SAVE_EVERY_S:
+                super().save(**kwargs)
+
+        def notebook_start(self, **kwargs: Any) -> None:
+            super().notebook_start(**kwargs)  # saves
+            self.running = True
+
+        def notebook_complete(self, **kwargs: Any) -> None:
+            self.running = False
+            super().notebook_complete(**kwargs)  # saves
+
+    class Engine(NBClientEngine):
+        @classmethod
+        def execute_notebook(
+            cls,
+            nb: Any,
+            kernel_name: str,
+            output_path: str | None = None,
+            progress_bar: bool = True,
+            log_output: bool = False,
+            autosave_cell_every: int = 30,
+            **kwargs: Any,
+        ) -> Any:
+            # papermill's Engine.execute_notebook, with the manager above.
+            manager = Manager(
+                nb,
+                output_path=output_path,
+                progress_bar=progress_bar,
+                log_output=log_output,
+                autosave_cell_every=autosave_cell_every,
+            )
+            manager.notebook_start()
+            try:
+                cls.execute_managed_notebook(manager, kernel_name, log_output=log_output, **kwargs)
+            finally:
+                manager.cleanup_pbar()
+                manager.notebook_complete()
+            return manager.nb
+
+    papermill_engines.register(RECORD_ENGINE, Engine)
+    return RECORD_ENGINE
 
 
 def _ready_exporter() -> Any:
