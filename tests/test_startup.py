@@ -7,6 +7,7 @@ below give the same numbers.
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
+from scaleplan.errors import ReportError
 from scaleplan.metrics import replication_ci
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,3 +112,25 @@ def test_the_record_engine_saves_the_notebook_at_start_and_end_even_when_a_cell_
         6,
     ]
     assert "the sixth cell fails" in json.dumps(kept.cells[-1].outputs)
+
+
+def test_a_record_that_fails_before_its_first_cell_still_stops_its_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernel starts before papermill reads the template; whatever fails then, it stops."""
+    decide_module = importlib.import_module("scaleplan.report.decide")
+    started: list[object] = []
+    start = decide_module._start_kernel
+
+    def recorded(*args: object) -> object:
+        started.append(start(*args))
+        return started[-1]
+
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text("{not a notebook", encoding="utf-8")
+    monkeypatch.setattr(decide_module, "_start_kernel", recorded)
+    monkeypatch.setattr(decide_module, "template_path", lambda: broken)
+    with pytest.raises(ReportError, match="the decision record failed"):
+        decide_module.decide(ROOT / "data" / "scenarios" / "online-shop.yaml", tmp_path)
+    assert len(started) == 1
+    assert not started[0].has_kernel  # type: ignore[attr-defined]

@@ -233,9 +233,6 @@ def _make_record(
     execution_timeout: int,
     started: float,
 ) -> DecisionRecord:
-    papermill = _import_papermill()  # slow to import: only once there is something to run
-    from papermill.exceptions import PapermillExecutionError
-
     notebook, html, results = target / NOTEBOOK_FILE, target / HTML_FILE, target / JSON_FILE
     # A failed attempt must not leave an older record looking like its result.
     for stale in (html, results):
@@ -253,33 +250,30 @@ def _make_record(
     warming = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scaleplan-export")
     exporter = warming.submit(_ready_exporter)
     warming.shutdown(wait=False)
+    kernel = None
     try:
+        # The kernel boots while papermill is imported and the template is prepared (it only
+        # waits for the kernel to be ready); it is this function's to stop.
+        kernel = _start_kernel(kernel_name, target)
+        papermill = _import_papermill()  # slow to import: only once there is something to run
         papermill.execute_notebook(
             str(template_path()),
             str(notebook),
             parameters=parameters,
             kernel_name=kernel_name,
             engine_name=_record_engine(),
+            km=kernel,
             execution_timeout=execution_timeout,
             start_timeout=START_TIMEOUT_S,
             progress_bar=False,
             log_output=False,
             cwd=str(target),
-            # The kernel's own log (a plain-TCP warning on loopback, the interrupt at shutdown)
-            # is noise on the user's terminal; errors in cells reach the notebook and us.
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
-    except PapermillExecutionError as error:
-        message = _first_line(str(error.evalue)) if error.ename != "SpecError" else error.evalue
-        raise ReportError(
-            f"{source.name}: the decision record failed: {error.ename}: {message} "
-            f"(failed notebook kept: {notebook})"
-        ) from None
-    except Exception as error:  # kernel died, timed out, could not start …
-        raise ReportError(
-            f"{source.name}: the decision record failed: {type(error).__name__}: {error} "
-            f"(notebook: {notebook})"
-        ) from None
+    except Exception as error:
+        raise _record_failed(error, source, notebook) from None
+    finally:
+        if kernel is not None:
+            _stop_kernel(kernel)
     if not results.is_file():
         raise ReportError(f"{source.name}: the template wrote no results to {results}")
     data = json.loads(results.read_text(encoding="utf-8"))
@@ -298,6 +292,48 @@ def _make_record(
         json=results,
         results=data,
         wall_s=time.perf_counter() - started,
+    )
+
+
+def _start_kernel(kernel_name: str, folder: Path) -> Any:
+    """Start the record's kernel in ``folder`` and return its manager (not yet ready): the
+    asynchronous manager nbclient itself would make, started on this thread's event loop,
+    which nbclient then uses."""
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+
+    kernel = AsyncKernelManager(kernel_name=kernel_name)
+    # The kernel's own log (a plain-TCP warning on loopback, the interrupt at shutdown) is
+    # noise on the user's terminal; errors in cells reach the notebook and us.
+    run_sync(kernel.start_kernel)(
+        extra_arguments=["--IPKernelApp.log_level=CRITICAL"], cwd=str(folder)
+    )
+    return kernel
+
+
+def _stop_kernel(kernel: Any) -> None:
+    """Stop the record's kernel unless the notebook client already did (it does once it ran)."""
+    from jupyter_core.utils import run_sync
+
+    if kernel.has_kernel:
+        run_sync(kernel.shutdown_kernel)(now=True)
+        run_sync(kernel.cleanup_resources)()
+
+
+def _record_failed(error: Exception, source: Path, notebook: Path) -> ReportError:
+    """The error of a record whose template failed: the cell's error, or why the kernel did
+    not run it (died, timed out, could not start)."""
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(error, PapermillExecutionError):
+        message = _first_line(str(error.evalue)) if error.ename != "SpecError" else error.evalue
+        return ReportError(
+            f"{source.name}: the decision record failed: {error.ename}: {message} "
+            f"(failed notebook kept: {notebook})"
+        )
+    return ReportError(
+        f"{source.name}: the decision record failed: {type(error).__name__}: {error} "
+        f"(notebook: {notebook})"
     )
 
 
@@ -336,7 +372,10 @@ def _record_engine() -> str:
     saves (serialised, validated, written: about 0.1 s) held up the next cell; the record's
     notebook is the same.
     """
+    from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
 
     class Manager(NotebookExecutionManager):
         running = False
@@ -381,6 +420,40 @@ def _record_engine() -> str:
                 manager.cleanup_pbar()
                 manager.notebook_complete()
             return manager.nb
+
+        @classmethod
+        def execute_managed_notebook(
+            cls,
+            nb_man: Any,
+            kernel_name: str,
+            log_output: bool = False,
+            stdout_file: Any = None,
+            stderr_file: Any = None,
+            start_timeout: int = 60,
+            execution_timeout: int | None = None,
+            **kwargs: Any,
+        ) -> Any:
+            # papermill's NBClientEngine.execute_managed_notebook, with the client below.
+            kwargs = remove_args(["input_path"], **kwargs)
+            final_kwargs = merge_kwargs(
+                remove_args(["timeout", "startup_timeout"], **kwargs),
+                timeout=execution_timeout if execution_timeout else kwargs.get("timeout"),
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log=logger,
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+            )
+            return Client(nb_man, **final_kwargs).execute()
+
+    class Client(PapermillNotebookClient):
+        """Given the kernel started beforehand (``km=``), it still shuts it down and closes
+        its channels at the end, as it does with a kernel it starts itself."""
+
+        def __init__(self, nb_man: Any, km: Any = None, **kwargs: Any) -> None:
+            super().__init__(nb_man, km=km, **kwargs)
+            self.owns_km = True
 
     papermill_engines.register(RECORD_ENGINE, Engine)
     return RECORD_ENGINE
