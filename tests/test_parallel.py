@@ -178,3 +178,38 @@ def test_an_unreachable_scheduler_is_a_clear_error() -> None:
         parallel.dask_client("tcp://127.0.0.1:9"),
     ):
         pass
+
+
+@pytest.mark.parametrize(
+    ("scenarios", "workers", "expected"),
+    [(1, None, 3), (3, None, 1), (2, 1, 3), (4, 2, 1)],
+)
+def test_a_batch_gives_each_record_the_cores_its_scenarios_leave(
+    three_cores: list[int],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    scenarios: int,
+    workers: int | None,
+    expected: int,
+) -> None:
+    """Three cores: one scenario's record takes them all, three side by side one each."""
+    from _store_jobs import fake_job
+
+    batch_module = importlib.import_module("scaleplan.report.batch")
+    given: list[Any] = []
+
+    def in_process(count: Any, pending: Any, runner: Any) -> Any:
+        for index, job, run_id in pending:
+            given.append(job["workers"])
+            yield index, fake_job(job), run_id
+
+    monkeypatch.setattr(batch_module, "_on_processes", in_process)
+    monkeypatch.setenv("FAKE_JOB_S", "0")
+    paths = []
+    for index in range(scenarios):
+        path = tmp_path / f"scenario-{index}.yaml"
+        path.write_text(SHOP.read_text(encoding="utf-8"), encoding="utf-8")
+        paths.append(path)
+    result = batch_module.batch(paths, tmp_path / "out", workers=workers)
+    assert result.ok
+    assert given == [expected] * scenarios
