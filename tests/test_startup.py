@@ -40,6 +40,13 @@ def test_the_record_kernel_and_the_commands_do_not_import_scipy_stats() -> None:
     assert _imported_after(f"{kernel}\n{commands}", ("scipy.stats",)) == []
 
 
+def test_the_parent_of_decide_does_not_import_the_models() -> None:
+    """It only runs papermill: the spec's kinds, numpy and scipy are the kernel's to import."""
+    parent = "import scaleplan.cli\nfrom scaleplan.report.decide import decide"
+    heavy = ("scaleplan.kinds", "numpy", "scipy")
+    assert _imported_after(parent, heavy) == []
+
+
 def test_decide_imports_papermill_without_the_iri_grammar() -> None:
     code = (
         "from scaleplan.report.decide import _import_papermill\n"
