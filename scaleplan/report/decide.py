@@ -245,17 +245,19 @@ def _make_record(
         "workers": workers,
         "output_dir": str(target),
     }
-    # The exporter is made ready (imports, templates compiled) while the kernel works: the
-    # parent only waits for it then, and about a second less is left after the kernel ends.
-    warming = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scaleplan-export")
-    exporter = warming.submit(_ready_exporter)
-    warming.shutdown(wait=False)
     kernel = None
+    exporter: Future[Any] | None = None
     try:
         # The kernel boots while papermill is imported and the template is prepared (it only
         # waits for the kernel to be ready); it is this function's to stop.
         kernel = _start_kernel(kernel_name, target)
         papermill = _import_papermill()  # slow to import: only once there is something to run
+        # The exporter is made ready (imports, templates compiled) while the kernel works, the
+        # parent only waiting for it: about a second less after the kernel ends. Not earlier:
+        # its imports would hold up papermill's (one interpreter lock).
+        warming = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scaleplan-export")
+        exporter = warming.submit(_ready_exporter)
+        warming.shutdown(wait=False)
         papermill.execute_notebook(
             str(template_path()),
             str(notebook),
@@ -476,9 +478,11 @@ def _ready_exporter() -> Any:
     return exporter
 
 
-def _ready(exporter: Future[Any]) -> Any:
+def _ready(exporter: Future[Any] | None) -> Any:
     """The exporter made beforehand, or None (then one is made now, and fails there if it
     must, with its error where the export's errors are handled)."""
+    if exporter is None:
+        return None
     try:
         return exporter.result()
     except Exception:
