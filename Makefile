@@ -72,11 +72,12 @@ composition: $(TEST_STAMP)
 fuzz: $(TEST_STAMP)
 	SCALEPLAN_FUZZ=long $(BIN)/pytest tests/test_fuzz.py tests/test_fuzz_regressions.py -p no:cacheprovider -q
 
-bench: $(TEST_STAMP)
+bench: $(TEST_STAMP) $(KERNEL_STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_pull.py
 	$(BIN)/python benchmarks/bench_explorer.py
 	$(BIN)/python benchmarks/bench_precision.py
+	$(BIN)/python benchmarks/bench_decide.py
 
 lab: $(BASE_STAMP) $(KERNEL_STAMP)
 	cd notebooks && ../$(BIN)/jupyter lab $(LAB_ROOT_FLAG) $(NOTEBOOKS)

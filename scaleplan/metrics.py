@@ -27,7 +27,7 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
+from scipy.special import stdtrit
 
 __all__ = [
     "DEFAULT_BINS",
@@ -581,7 +581,8 @@ def _check_confidence(confidence: float) -> None:
 def _t_interval(center: float, values: FloatArray, confidence: float, method: str) -> MeanCI:
     k = values.size
     sem = float(values.std(ddof=1)) / math.sqrt(k)
-    half = float(stats.t.ppf(0.5 + confidence / 2.0, k - 1)) * sem
+    # stdtrit is scipy.stats.t.ppf's own computation, without importing scipy.stats (a second).
+    half = float(stdtrit(k - 1, 0.5 + confidence / 2.0)) * sem
     return MeanCI(center, center - half, center + half, half, k, method)
 
 
@@ -838,7 +839,7 @@ def batch_quantile_ci(
 @functools.lru_cache(maxsize=256)
 def _t_quantile(confidence: float, dof: int) -> float:
     """The two-sided Student-t quantile (cached: the engine asks for the same few)."""
-    return float(stats.t.ppf(0.5 + confidence / 2.0, dof))
+    return float(stdtrit(dof, 0.5 + confidence / 2.0))
 
 
 def _sections(rows: IntArray, k: int) -> IntArray:

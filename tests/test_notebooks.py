@@ -96,6 +96,7 @@ def test_the_template_documents_its_parameters() -> None:
     assert 'scenario: str (default "../data/scenarios/online-shop.yaml")' in out
     assert "seed: Optional[int] (default None)" in out
     assert "budget: Optional[int] (default None)" in out
+    assert "workers: Optional[int] (default None)" in out
     assert "output_dir: str" in out
     for words in (
         "path of the scenario YAML file",
@@ -169,5 +170,6 @@ def test_the_template_executes_with_papermill() -> None:
         "scenario": str(BUNDLED.resolve()),
         "seed": None,
         "budget": SMALL_BUDGET,
+        "workers": None,
         "output_dir": str(bundled_record().folder),
     }

@@ -55,11 +55,11 @@ def test_a_run_started_empty_keeps_its_high_excursions_and_covers_mean_and_p99()
 
 @pytest.mark.parametrize("seed", range(1, 6))
 def test_the_cut_of_a_run_started_empty_never_deletes_a_prefix_above_the_rest(seed: int) -> None:
-    from scaleplan.metrics import mser_batches
-
     # A high start (a burst) then a lower steady level with noise: a two-sided MSER deletes
     # the burst; a run known to start at its lightest must not.
     import numpy as np
+
+    from scaleplan.metrics import mser_batches
 
     rng = np.random.default_rng(seed)
     series = np.r_[rng.normal(5.0, 0.5, 20), rng.normal(1.0, 0.5, 200)]

@@ -9,7 +9,7 @@ on stdout (progress and messages go to stderr). Bad input — a file, a key path
 from __future__ import annotations
 
 import math
-import os
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -112,6 +112,14 @@ def pull(
             parser=options.bracket,
         ),
     ] = "analytic",
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Local processes for the later searches (default: one per available core; "
+            "1: this process only).",
+            parser=options.workers,
+        ),
+    ] = None,
     html: HtmlOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -136,6 +144,7 @@ def pull(
             precision=precision,
             progress=progress,
             bracket="bound" if bracket == "bound" else "analytic",
+            workers=workers,
         )
     from scaleplan.views import figure_pull
 
@@ -373,7 +382,18 @@ def compare(
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option(help="Local processes (default: one per core).", parser=options.workers),
+        typer.Option(
+            help="Local processes (default: one per available core; 1: this process only).",
+            parser=options.workers,
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Run on a Dask cluster instead: its scheduler address, e.g. "
+            "tcp://10.0.0.5:8786. The numbers are the same as on local processes.",
+            show_default=False,
+        ),
     ] = None,
     stopping: Annotated[
         str | None,
@@ -393,6 +413,7 @@ def compare(
     """Run a scenario: candidates under common random numbers, NFR gates, decision matrix."""
     from scaleplan.experiments import CompareSettings
     from scaleplan.experiments import compare as run_compare
+    from scaleplan.parallel import dask_client
     from scaleplan.runsize import check_scenario
     from scaleplan.spec import load_scenario
 
@@ -403,10 +424,18 @@ def compare(
             update={"run": loaded.run.model_copy(update={"stopping": stopping})}
         )
     check_scenario(sized, scenario.parent)
-    count = workers if workers is not None else (os.cpu_count() or 1)
-    settings = CompareSettings(seed=seed, stopping=stopping)
-    with progress_bar(f"comparing {len(loaded.candidates)} candidates", delay_s=0.5) as progress:
-        result = run_compare(loaded, settings, workers=count, progress=progress)
+    with ExitStack() as stack:
+        executor = stack.enter_context(dask_client(scheduler)) if scheduler else None
+        progress = stack.enter_context(
+            progress_bar(f"comparing {len(loaded.candidates)} candidates", delay_s=0.5)
+        )
+        result = run_compare(
+            loaded,
+            CompareSettings(seed=seed, stopping=stopping),
+            workers=workers,
+            executor=executor,
+            progress=progress,
+        )
     from scaleplan.views import figure_decision_matrix
 
     deliver(

@@ -63,13 +63,28 @@ def decide(
     budget: BudgetOption = None,
     kernel: KernelOption = "scaleplan",
     timeout: TimeoutOption = 1800,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Local processes for the comparison (default: one per available core; "
+            "1: none besides the kernel). The record's numbers do not depend on it.",
+            show_default=False,
+            parser=options.workers,
+        ),
+    ] = None,
 ) -> None:
     """Make the HTML decision record of a scenario (papermill + nbconvert; opens offline)."""
     from scaleplan.report.decide import decide as make_record
 
     with stderr.status(Text(f"making the decision record of {plain(scenario)} …")):
         record = make_record(
-            scenario, out, seed=seed, budget=budget, kernel_name=kernel, execution_timeout=timeout
+            scenario,
+            out,
+            seed=seed,
+            budget=budget,
+            kernel_name=kernel,
+            execution_timeout=timeout,
+            workers=workers,
         )
     chosen = record.metrics.get("chosen")
     if chosen:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from scaleplan.engine import UnstableError, simulate
 from scaleplan.errors import ScaleplanError, SimulationError
 from scaleplan.formatting import json_safe
+from scaleplan.parallel import process_pool
 from scaleplan.progress import Progress
 from scaleplan.result import SimulationResult
 from scaleplan.spec import ArchitectureSpec, AutoscaleSpec, SLOSpec
@@ -223,15 +224,9 @@ def _as_completed(futures: list[Any]) -> Iterator[Any]:
 
 
 def default_executor(workers: int | None, tasks: int) -> Executor | None:
-    """A process pool of ``workers`` (all cores when None), or None to run in-process."""
-    import os
-
-    count = workers if workers is not None else (os.cpu_count() or 1)
-    if count <= 1 or tasks <= 1:
-        return None
-    from concurrent.futures import ProcessPoolExecutor
-
-    return ProcessPoolExecutor(max_workers=min(count, tasks))
+    """A process pool of ``workers`` (all available cores when None), or None to run
+    in-process (one worker or one task: a pool would only add its start-up)."""
+    return process_pool(workers, tasks)
 
 
 def flatten(prefix: str, mapping: dict[str, Any], into: dict[str, Any]) -> None:

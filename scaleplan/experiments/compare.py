@@ -390,6 +390,7 @@ def _pull(
             precision=precision,
             curve=(),
             bracket="bound",
+            workers=1,  # already one task of the comparison's pool
         )
     return pull(
         spec,
@@ -402,6 +403,7 @@ def _pull(
         bracket="analytic",
         enough=target.reason,
         min_replications=MIN_SEARCHES,
+        workers=1,  # already one task of the comparison's pool
     )
 
 
@@ -439,7 +441,7 @@ def compare(
     scenario_or_candidates: ScenarioSpec | Mapping[str, ArchitectureSpec],
     settings: CompareSettings | None = None,
     *,
-    workers: int | None = 1,
+    workers: int | None = None,
     executor: ExecutorLike | None = None,
     progress: Progress | None = None,
 ) -> ComparisonResult:
@@ -454,7 +456,8 @@ def compare(
         Overrides of the scenario's NFRs, seeds and budget, load, prices, weights, baseline
         and pull budget (default: all the scenario's own).
     workers : int, optional
-        Local processes for the runs (default 1: in this process; None: one per core).
+        Local processes for the runs (default None: one per available core; 1: in this
+        process). The numbers are the same whatever the workers: every run has its own seed.
     executor : executor-like, optional
         Run the work there instead (``concurrent.futures`` executor or Dask client).
     progress : callable, optional
@@ -478,16 +481,16 @@ def compare(
         if stopping.mode == "precision"
         else None
     )
-    # The first round: every candidate's minimum of replications (one task each, so that a
-    # pool shares the work evenly) and its pull; later rounds add replications where needed.
+    # The first round: every candidate's pull and its minimum of replications (one task each,
+    # so that a pool shares the work evenly); later rounds add replications where needed. The
+    # pulls go first: they are the longest tasks, and a pool that starts them first ends sooner
+    # (longest processing time first). The order changes no number: each task has its own seed,
+    # and the outputs come back in the order of the tasks.
     tasks: list[tuple[Any, tuple[Any, ...]]] = []
-    for name in plan.names:
-        spec = plan.specs[name]
-        for index in range(stopping.minimum):
-            tasks.append((_measure, (spec, plan.seed + index, 1, plan.peak, plan.requests)))
-        if plan.pull_replications > 0:
+    if plan.pull_replications > 0:
+        for name in plan.names:
             pull_args = (
-                spec,
+                plan.specs[name],
                 plan.nfrs,
                 plan.seed,
                 plan.pull_replications,
@@ -496,6 +499,10 @@ def compare(
                 target,
             )
             tasks.append((_pull, pull_args))
+    for name in plan.names:
+        spec = plan.specs[name]
+        for index in range(stopping.minimum):
+            tasks.append((_measure, (spec, plan.seed + index, 1, plan.peak, plan.requests)))
     counted = _Counter(progress, len(tasks))
     pool = default_executor(workers, len(tasks)) if executor is None else None
     runs: dict[str, list[Run]] = {name: [] for name in plan.names}
@@ -504,8 +511,9 @@ def compare(
     try:
         per_task = iter(submit_all(executor or pool, tasks, counted.report))
         for name in plan.names:
-            runs[name] = [next(per_task)[0] for _ in range(stopping.minimum)]
             pulls[name] = next(per_task) if plan.pull_replications > 0 else None
+        for name in plan.names:
+            runs[name] = [next(per_task)[0] for _ in range(stopping.minimum)]
         while True:
             more: list[tuple[str, int]] = []
             for name in plan.names:

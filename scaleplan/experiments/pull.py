@@ -49,6 +49,7 @@ simulated time, with the APM time series showing latency and errors rising as it
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -62,6 +63,7 @@ from scaleplan.engine import simulate
 from scaleplan.errors import SimulationError
 from scaleplan.experiments._common import Run, busiest, clean, error_rate, point_value, run_once
 from scaleplan.metrics import replication_ci
+from scaleplan.parallel import process_pool
 from scaleplan.progress import Progress
 from scaleplan.result import SimulationResult, TimeSeries
 from scaleplan.spec import ArchitectureSpec, NFRSpec, SLOSpec, parse_slo
@@ -532,6 +534,10 @@ def _analytic_limit(stepper: _Stepper, precision: float) -> tuple[float, str]:
     return low, ""
 
 
+def _no_progress() -> None:
+    """The progress of a search on another process (its steps are counted when it ends)."""
+
+
 def _search(
     stepper: _Stepper,
     *,
@@ -597,6 +603,7 @@ def pull(
     bracket: Literal["analytic", "bound"] = "analytic",
     enough: Callable[[float, tuple[float, float]], str] | None = None,
     min_replications: int = 2,
+    workers: int | None = None,
 ) -> PullResult:
     """Find the most requests per second ``spec`` carries while meeting every SLO.
 
@@ -629,7 +636,8 @@ def pull(
     max_requests : int, optional
         Requests a step may be lengthened to near saturation (default: 5 × ``requests``).
     progress : callable, optional
-        ``progress(done, planned)`` after every step.
+        ``progress(done, planned)`` after every step (the later searches' steps when each
+        search ends, if they run on other processes).
     bracket : ``"analytic"`` or ``"bound"``
         Where the first search starts: around the analytic estimate of the limit (default;
         the bound's bracket when the estimate cannot say, or when ``start_rate_per_s`` is
@@ -640,6 +648,11 @@ def pull(
         searches before ``replications`` (then a cap).
     min_replications : int
         Searches made before ``enough`` is asked.
+    workers : int, optional
+        Local processes for the later searches, which run side by side once the first has
+        found the limit's neighbourhood (default: one per available core; 1: this process).
+        The result does not depend on it. With ``enough`` the searches run one after the
+        other, since each decides whether the next is needed.
 
     Returns
     -------
@@ -714,8 +727,32 @@ def pull(
     first = search(0, analytic if math.isfinite(analytic) else None)
     searches = [first]
     stop = "budget"
-    if first.low > 0:
-        for index in range(1, replications):
+    later = range(1, replications)
+    pool = process_pool(workers, len(later)) if first.low > 0 and enough is None else None
+    if pool is not None:
+        # Each later search is independent of the others (its own seed, around the first's
+        # midpoint): the same searches as in this process, in the same order.
+        alone = dataclasses.replace(stepper, progress=_no_progress)
+        with pool:
+            futures = [
+                pool.submit(
+                    _search,
+                    alone,
+                    replication=index,
+                    seed=seed + index,
+                    start=start,
+                    around=first.midpoint,
+                    precision=precision,
+                    max_runs=max_runs,
+                )
+                for index in later
+            ]
+            for future in futures:
+                searches.append(future.result())
+                for _ in searches[-1].steps:
+                    tick()
+    elif first.low > 0:
+        for index in later:
             if enough is not None and len(searches) >= max(min_replications, 2):
                 stop = enough(*_limit_ci(searches, bound, [])) or "budget"
                 if stop != "budget":

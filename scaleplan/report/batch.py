@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from scaleplan.errors import ReportError, ScaleplanError
+from scaleplan.parallel import available_cores
 from scaleplan.report.decide import EXECUTION_TIMEOUT_S, KERNEL_NAME, record_folder
 from scaleplan.report.provenance import RunKey, run_key
 from scaleplan.report.store import RunStore, heartbeat, repair_store, store_path
@@ -101,6 +102,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
             kernel_name=job["kernel_name"],
             execution_timeout=job["execution_timeout"],
             folder=folder,
+            workers=job.get("workers"),
             # Another batch writing this folder (another seed of the same file): wait for it.
             lock_wait_s=job["execution_timeout"],
         )
@@ -154,8 +156,9 @@ def batch(
     out_dir : path
         Where the records and (by default) the run store ``scaleplan.db`` go.
     workers : int, optional
-        Local processes (default: the CPUs, at most one per scenario). Ignored with
-        ``scheduler``.
+        Local processes (default: the available cores, at most one per scenario). Ignored
+        with ``scheduler``. Each record's comparison gets the cores left over (all of them
+        for a single scenario, one when the batch keeps every core busy; on Dask, one).
     scheduler : str, optional
         A Dask distributed scheduler address such as ``tcp://10.0.0.5:8786``.
     seed, budget : int, optional
@@ -176,6 +179,11 @@ def batch(
     paths = [Path(scenario) for scenario in scenarios]
     _check_unique_folders(paths)
     executor_name = f"dask {scheduler}" if scheduler else "local processes"
+    # The cores the records leave each other: scenarios run side by side, each record's
+    # comparison on its share (the numbers do not depend on it).
+    record_workers = (
+        1 if scheduler else max(1, available_cores() // _batch_workers(workers, len(paths)))
+    )
     results: dict[int, JobResult] = {}
     warnings: list[str] = []
     database = store_path(store, out)
@@ -230,6 +238,7 @@ def batch(
                                 "budget": budget,
                                 "kernel_name": kernel_name,
                                 "execution_timeout": execution_timeout,
+                                "workers": record_workers,
                             }
                             pending.append((index, job, run_id))
                     if pending:
@@ -346,6 +355,11 @@ def _crashed(error: BaseException) -> dict[str, Any]:
     }
 
 
+def _batch_workers(workers: int | None, jobs: int) -> int:
+    """The local processes of a batch: ``workers``, or the available cores, one per job."""
+    return workers or max(1, min(jobs, available_cores()))
+
+
 def _on_processes(
     workers: int | None, pending: Pending, runner: Runner = run_job
 ) -> Iterator[tuple[int, dict[str, Any], int]]:
@@ -353,7 +367,7 @@ def _on_processes(
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    count = workers or min(len(pending), os.cpu_count() or 1)
+    count = _batch_workers(workers, len(pending))
     if count < 1:
         raise ReportError(f"workers must be at least 1 (got {count})")
     # spawn: a fresh interpreter per worker, no state forked from this one (threads, sockets).

@@ -29,10 +29,12 @@ import socket
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import scaleplan
@@ -44,6 +46,10 @@ KERNEL_NAME = "scaleplan"
 EXECUTION_TIMEOUT_S = 1800
 #: Seconds the kernel may take to start.
 START_TIMEOUT_S = 120
+#: The papermill engine of the records (see :func:`_record_engine`).
+RECORD_ENGINE = "scaleplan-record"
+#: Seconds at most between two saves of the notebook while the record runs.
+SAVE_EVERY_S = 10.0
 TEMPLATE_NAME = "decision-record.ipynb"
 HTML_TEMPLATES = Path(__file__).parent / "templates"
 NOTEBOOK_FILE = "decision-record.ipynb"
@@ -169,6 +175,7 @@ def decide(
     execution_timeout: int = EXECUTION_TIMEOUT_S,
     folder: str | Path | None = None,
     lock_wait_s: float = 0.0,
+    workers: int | None = None,
 ) -> DecisionRecord:
     """Make the decision record of ``scenario``: executed notebook, JSON results, HTML.
 
@@ -187,6 +194,9 @@ def decide(
     lock_wait_s : float
         Seconds to wait for another run writing the same folder (default: none, fail at
         once naming it).
+    workers : int, optional
+        Local processes the kernel's comparison uses (default: one per available core; 1:
+        the kernel alone). The record's numbers do not depend on it.
 
     Raises
     ------
@@ -208,7 +218,7 @@ def decide(
     target = target.resolve()
     with folder_lock(target, wait_s=lock_wait_s):
         return _make_record(
-            scenario, source, target, seed, budget, kernel_name, execution_timeout, started
+            scenario, source, target, seed, budget, workers, kernel_name, execution_timeout, started
         )
 
 
@@ -218,13 +228,11 @@ def _make_record(
     target: Path,
     seed: int | None,
     budget: int | None,
+    workers: int | None,
     kernel_name: str,
     execution_timeout: int,
     started: float,
 ) -> DecisionRecord:
-    import papermill  # slow to import: only once there is something to run
-    from papermill.exceptions import PapermillExecutionError
-
     notebook, html, results = target / NOTEBOOK_FILE, target / HTML_FILE, target / JSON_FILE
     # A failed attempt must not leave an older record looking like its result.
     for stale in (html, results):
@@ -234,39 +242,47 @@ def _make_record(
         "scenario": str(source),
         "seed": seed,
         "budget": budget,
+        "workers": workers,
         "output_dir": str(target),
     }
+    kernel = None
+    exporter: Future[Any] | None = None
     try:
+        # The kernel boots while papermill is imported and the template is prepared (it only
+        # waits for the kernel to be ready); it is this function's to stop.
+        kernel = _start_kernel(kernel_name, target)
+        papermill = _import_papermill()  # slow to import: only once there is something to run
+        # The exporter is made ready (imports, templates compiled) while the kernel works, the
+        # parent only waiting for it: about a second less after the kernel ends. Not earlier:
+        # its imports would hold up papermill's (one interpreter lock).
+        warming = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scaleplan-export")
+        exporter = warming.submit(_ready_exporter)
+        warming.shutdown(wait=False)
         papermill.execute_notebook(
             str(template_path()),
             str(notebook),
             parameters=parameters,
             kernel_name=kernel_name,
+            engine_name=_record_engine(),
+            km=kernel,
             execution_timeout=execution_timeout,
             start_timeout=START_TIMEOUT_S,
             progress_bar=False,
             log_output=False,
             cwd=str(target),
-            # The kernel's own log (a plain-TCP warning on loopback, the interrupt at shutdown)
-            # is noise on the user's terminal; errors in cells reach the notebook and us.
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
-    except PapermillExecutionError as error:
-        message = _first_line(str(error.evalue)) if error.ename != "SpecError" else error.evalue
-        raise ReportError(
-            f"{source.name}: the decision record failed: {error.ename}: {message} "
-            f"(failed notebook kept: {notebook})"
-        ) from None
-    except Exception as error:  # kernel died, timed out, could not start …
-        raise ReportError(
-            f"{source.name}: the decision record failed: {type(error).__name__}: {error} "
-            f"(notebook: {notebook})"
-        ) from None
+    except Exception as error:
+        raise _record_failed(error, source, notebook) from None
+    finally:
+        if kernel is not None:
+            _stop_kernel(kernel)
     if not results.is_file():
         raise ReportError(f"{source.name}: the template wrote no results to {results}")
     data = json.loads(results.read_text(encoding="utf-8"))
     try:
-        export_html(notebook, html, title=str(data.get("title") or source.stem))
+        export_html(
+            notebook, html, title=str(data.get("title") or source.stem), exporter=_ready(exporter)
+        )
     except OSError as error:
         kept = f"the executed notebook and its results are kept in {target}"
         raise OutputError(output_problem(html, error, kept=kept)) from None
@@ -281,19 +297,202 @@ def _make_record(
     )
 
 
+def _start_kernel(kernel_name: str, folder: Path) -> Any:
+    """Start the record's kernel in ``folder`` and return its manager (not yet ready): the
+    asynchronous manager nbclient itself would make, started on this thread's event loop,
+    which nbclient then uses."""
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+
+    kernel = AsyncKernelManager(kernel_name=kernel_name)
+    # The kernel's own log (a plain-TCP warning on loopback, the interrupt at shutdown) is
+    # noise on the user's terminal; errors in cells reach the notebook and us.
+    run_sync(kernel.start_kernel)(
+        extra_arguments=["--IPKernelApp.log_level=CRITICAL"], cwd=str(folder)
+    )
+    return kernel
+
+
+def _stop_kernel(kernel: Any) -> None:
+    """Stop the record's kernel unless the notebook client already did (it does once it ran)."""
+    from jupyter_core.utils import run_sync
+
+    if kernel.has_kernel:
+        run_sync(kernel.shutdown_kernel)(now=True)
+        run_sync(kernel.cleanup_resources)()
+
+
+def _record_failed(error: Exception, source: Path, notebook: Path) -> ReportError:
+    """The error of a record whose template failed: the cell's error, or why the kernel did
+    not run it (died, timed out, could not start)."""
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(error, PapermillExecutionError):
+        message = _first_line(str(error.evalue)) if error.ename != "SpecError" else error.evalue
+        return ReportError(
+            f"{source.name}: the decision record failed: {error.ename}: {message} "
+            f"(failed notebook kept: {notebook})"
+        )
+    return ReportError(
+        f"{source.name}: the decision record failed: {type(error).__name__}: {error} "
+        f"(notebook: {notebook})"
+    )
+
+
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else text
 
 
-def export_html(notebook: str | Path, html: str | Path, *, title: str) -> Path:
-    """Export an executed record notebook as one self-contained HTML file without inputs."""
+def _import_papermill() -> ModuleType:
+    """papermill, imported without jsonschema's IRI format checker.
+
+    papermill imports nbformat, which imports jsonschema, whose format checkers import
+    ``rfc3987_syntax`` when it is installed (jupyter_events' ``format-nongpl`` extra brings it)
+    and that compiles a lark grammar on import: over a second, more than the rest of
+    papermill. nbformat validates with a Draft 4 validator and no format checker, so the
+    checker is never used here; the module is marked missing only while papermill is imported
+    (jsonschema then leaves its two IRI formats unchecked in this process), and an explicit
+    import of it later still works.
+    """
+    if "papermill" not in sys.modules and not {"jsonschema", "rfc3987_syntax"} & set(sys.modules):
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # import: ImportError
+        try:
+            import papermill
+        finally:
+            del sys.modules["rfc3987_syntax"]
+    import papermill
+
+    return papermill
+
+
+def _record_engine() -> str:
+    """The papermill engine of the records, registered (again) under its name: papermill's
+    own, saving the notebook when the run starts and ends — failed or not — and at most every
+    :data:`SAVE_EVERY_S` seconds between, instead of at the start and end of every cell.
+
+    Once the first figure has embedded plotly.js the notebook is about 5 MB, and each of those
+    saves (serialised, validated, written: about 0.1 s) held up the next cell; the record's
+    notebook is the same.
+    """
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
+
+    class Manager(NotebookExecutionManager):
+        running = False
+
+        def save(self, **kwargs: Any) -> None:
+            waited = (self.now() - self.last_save_time).total_seconds()
+            if not self.running or waited >= SAVE_EVERY_S:
+                super().save(**kwargs)
+
+        def notebook_start(self, **kwargs: Any) -> None:
+            super().notebook_start(**kwargs)  # saves
+            self.running = True
+
+        def notebook_complete(self, **kwargs: Any) -> None:
+            self.running = False
+            super().notebook_complete(**kwargs)  # saves
+
+    class Engine(NBClientEngine):
+        @classmethod
+        def execute_notebook(
+            cls,
+            nb: Any,
+            kernel_name: str,
+            output_path: str | None = None,
+            progress_bar: bool = True,
+            log_output: bool = False,
+            autosave_cell_every: int = 30,
+            **kwargs: Any,
+        ) -> Any:
+            # papermill's Engine.execute_notebook, with the manager above.
+            manager = Manager(
+                nb,
+                output_path=output_path,
+                progress_bar=progress_bar,
+                log_output=log_output,
+                autosave_cell_every=autosave_cell_every,
+            )
+            manager.notebook_start()
+            try:
+                cls.execute_managed_notebook(manager, kernel_name, log_output=log_output, **kwargs)
+            finally:
+                manager.cleanup_pbar()
+                manager.notebook_complete()
+            return manager.nb
+
+        @classmethod
+        def execute_managed_notebook(
+            cls,
+            nb_man: Any,
+            kernel_name: str,
+            log_output: bool = False,
+            stdout_file: Any = None,
+            stderr_file: Any = None,
+            start_timeout: int = 60,
+            execution_timeout: int | None = None,
+            **kwargs: Any,
+        ) -> Any:
+            # papermill's NBClientEngine.execute_managed_notebook, with the client below.
+            kwargs = remove_args(["input_path"], **kwargs)
+            final_kwargs = merge_kwargs(
+                remove_args(["timeout", "startup_timeout"], **kwargs),
+                timeout=execution_timeout if execution_timeout else kwargs.get("timeout"),
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log=logger,
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+            )
+            return Client(nb_man, **final_kwargs).execute()
+
+    class Client(PapermillNotebookClient):
+        """Given the kernel started beforehand (``km=``), it still shuts it down and closes
+        its channels at the end, as it does with a kernel it starts itself.
+
+        At once: every output is in the notebook and the results file was written (atomically)
+        by a cell, so nothing is left for the kernel to do; a graceful shutdown kept the record
+        waiting 0.7 s more for the kernel's own clean-up.
+        """
+
+        def __init__(self, nb_man: Any, km: Any = None, **kwargs: Any) -> None:
+            super().__init__(nb_man, km=km, **kwargs)
+            self.owns_km = True
+            self.shutdown_kernel = "immediate"
+
+    papermill_engines.register(RECORD_ENGINE, Engine)
+    return RECORD_ENGINE
+
+
+def _ready_exporter() -> Any:
+    """The record's HTML exporter with its templates compiled (by converting a notebook of
+    one cell), so that the record's own export starts at once."""
     import nbformat
+
+    exporter = _html_exporter()
+    warm = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("warm-up")])
+    exporter.from_notebook_node(warm, resources={"metadata": {"name": "warm-up"}})
+    return exporter
+
+
+def _ready(exporter: Future[Any] | None) -> Any:
+    """The exporter made beforehand, or None (then one is made now, and fails there if it
+    must, with its error where the export's errors are handled)."""
+    if exporter is None:
+        return None
+    try:
+        return exporter.result()
+    except Exception:
+        return None
+
+
+def _html_exporter() -> Any:
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
-    node = nbformat.read(str(notebook), as_version=4)
-    node.metadata["title"] = title  # the template escapes it into <title>
-    node.metadata.pop("widgets", None)  # no widget state: no widget loader from a CDN
     exporter = HTMLExporter(
         template_name="scaleplan",
         extra_template_basedirs=[str(HTML_TEMPLATES)],
@@ -303,6 +502,20 @@ def export_html(notebook: str | Path, html: str | Path, *, title: str) -> Path:
     )
     remover = TagRemovePreprocessor(remove_cell_tags={TEMPLATE_ONLY_TAG}, enabled=True)
     exporter.register_preprocessor(remover, enabled=True)
+    return exporter
+
+
+def export_html(
+    notebook: str | Path, html: str | Path, *, title: str, exporter: Any = None
+) -> Path:
+    """Export an executed record notebook as one self-contained HTML file without inputs
+    (with ``exporter``, one :func:`_ready_exporter` made beforehand)."""
+    import nbformat
+
+    node = nbformat.read(str(notebook), as_version=4)
+    node.metadata["title"] = title  # the template escapes it into <title>
+    node.metadata.pop("widgets", None)  # no widget state: no widget loader from a CDN
+    exporter = exporter if exporter is not None else _html_exporter()
     body, _ = exporter.from_notebook_node(node, resources={"metadata": {"name": title}})
     problems = self_contained_problems(body)
     if problems:

@@ -18,13 +18,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 import scaleplan
 from scaleplan.errors import ScaleplanError
-from scaleplan.spec import ArchitectureSpec, ScenarioSpec
+
+if TYPE_CHECKING:  # imported where a key is made: not by the parent of `decide` (0.5 s)
+    from scaleplan.spec import ArchitectureSpec, ScenarioSpec
 
 #: The libraries whose versions a record lists (the numbers depend on the first ones).
 LIBRARIES = (

@@ -111,12 +111,14 @@ def gather(
     *,
     seed: int | None = None,
     budget: int | None = None,
-    workers: int | None = 1,
+    workers: int | None = None,
 ) -> Evidence:
     """Load ``scenario`` and compare its candidates with the given seed and run budget.
 
     ``budget`` is the number of requests per simulation run (default: the scenario's
-    ``run.requests``; it also caps the tractor pull's requests per step).
+    ``run.requests``; it also caps the tractor pull's requests per step). ``workers`` is the
+    local processes the comparison uses (default: one per available core; 1: this process);
+    the numbers do not depend on it.
     """
     from scaleplan.experiments import CompareSettings, compare
 
