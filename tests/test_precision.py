@@ -196,7 +196,9 @@ def test_a_scenario_defaults_to_precision_stopping():
 
 def test_a_limit_target_stops_on_precision_or_on_a_certain_fail():
     target = LimitTarget(0.05, (120.0,), weighted=True)
-    assert target.reason(80.0, (78.0, 82.0)) == "precision reached"
+    assert target.reason(200.0, (195.0, 205.0)) == "precision reached"
+    # A certain fail is the reason given even when the CI is also narrow enough.
+    assert target.reason(80.0, (78.0, 82.0)) == "verdict settled"
     assert target.reason(80.0, (60.0, 100.0)) == "verdict settled"  # wholly below 120: gated
     assert target.gates((60.0, 100.0)) and not target.gates((100.0, 140.0))
     assert target.reason(130.0, (100.0, 160.0)) == ""  # straddles the threshold

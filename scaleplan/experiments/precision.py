@@ -245,10 +245,12 @@ class LimitTarget:
         low, high = ci
         if not (math.isfinite(low) and math.isfinite(high) and limit > 0):
             return ""
-        if (high - low) / 2.0 <= self.target * limit:
-            return "precision reached"
+        # A certain fail is the decisive fact (it excludes the candidate), so it is the
+        # reason given even when the CI is also within the target.
         if self.gates(ci):
             return "verdict settled"
+        if (high - low) / 2.0 <= self.target * limit:
+            return "precision reached"
         cleared = all(not low <= threshold <= high for threshold in self.thresholds)
         if self.thresholds and cleared and not self.weighted:
             return "verdict settled"
