@@ -145,3 +145,43 @@ def test_the_budget_caps_the_pull_and_keeps_the_replications() -> None:
     assert {spec.workload.requests for spec in applied.architectures().values()} == {100}
     with pytest.raises(scaleplan.errors.ScaleplanError, match="at least 1 request"):
         resolve_budget(loaded, budget=0)
+
+
+# Processes that open one new store at the same instant (two batches started together): each
+# waits its turn. SQLite answers a journal-mode switch that meets another connection's
+# creation of the WAL with "database is locked" at once, without its busy handler, so the
+# store retries it (found by tests/test_hardening_store.py's two concurrent batches).
+_OPEN_AT = """
+import sys, time
+from scaleplan.report.store import RunStore
+start = float(sys.argv[2])
+while time.time() < start:
+    pass
+with RunStore(sys.argv[1]) as store:
+    print(len(store.runs()))
+"""
+
+
+def test_processes_opening_one_new_store_at_once_all_get_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    failures = []
+    for trial in range(8):
+        path = tmp_path / f"trial-{trial}" / "scaleplan.db"
+        start = time.time() + 1.0  # after every process has imported the store
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", _OPEN_AT, str(path), repr(start)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(8)
+        ]
+        for process in processes:
+            stdout, stderr = process.communicate(timeout=120)
+            if process.returncode != 0 or stdout.strip() != "0":
+                failures.append(f"trial {trial}: {stderr.strip().splitlines()[-1:]}")
+    assert failures == []

@@ -31,6 +31,7 @@ import os
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -283,7 +284,7 @@ class RunStore:
     def _open(self) -> None:
         self._db.row_factory = sqlite3.Row
         self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._switch_to_wal()
         self._db.execute("PRAGMA synchronous=NORMAL")
         # One snapshot for both reads: another process may be creating this store right now.
         self._db.execute("BEGIN")
@@ -342,6 +343,26 @@ class RunStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _switch_to_wal(self) -> None:
+        """``PRAGMA journal_mode=WAL``, retried while another process is creating the store.
+
+        SQLite answers the switch with "database is locked" at once, without its busy
+        handler, when it meets another connection switching the same new file; the busy
+        timeout is honoured here by hand.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        pause = 0.005
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as error:
+                locked = "locked" in str(error) or "busy" in str(error)
+                if not locked or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(2 * pause, 0.25)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
