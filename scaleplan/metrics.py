@@ -41,6 +41,7 @@ __all__ = [
     "mser",
     "mser_batches",
     "replication_ci",
+    "replication_quantile_ci",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -850,6 +851,33 @@ def _sections(rows: IntArray, k: int) -> IntArray:
     group = np.minimum((k * (cumulative - counts / 2) / cumulative[-1]).astype(np.int64), k - 1)
     starts = np.r_[0, np.nonzero(np.diff(group))[0] + 1]
     return np.add.reduceat(rows, starts, axis=0)
+
+
+def replication_quantile_ci(
+    values: Sequence[float] | npt.ArrayLike,
+    bins: LogBins = DEFAULT_BINS,
+    confidence: float = 0.95,
+) -> MeanCI:
+    """Student-t interval across replications for a percentile read off the sketch.
+
+    Each value is a bin's representative, known only to its bin: a value ``v`` stands for
+    anything in ``[v / (1 + α), v / (1 − α)]``. Replications that land in one bin have no
+    spread at all, and a plain t-interval over them would have zero width, so the ends move
+    out to the edges of their bins, as :func:`batch_quantile_ci`'s do.
+
+    Examples
+    --------
+    >>> ci = replication_quantile_ci([101.76, 101.76, 101.76])
+    >>> [round(x, 2) for x in ci.as_list()]
+    [100.75, 102.79]
+    """
+    ci = replication_ci(values, confidence)
+    if not (math.isfinite(ci.low) and math.isfinite(ci.high)):
+        return ci
+    alpha = bins.relative_accuracy
+    low, high = ci.low / (1.0 + alpha), ci.high / (1.0 - alpha)
+    method = f"{ci.method}, to the sketch's bins"
+    return MeanCI(ci.mean, low, high, (high - low) / 2.0, ci.n, method)
 
 
 def extra_observations_needed(ci: MeanCI, bound: float, n_observations: int) -> int | None:

@@ -22,7 +22,7 @@ from scaleplan.engine import simulate
 from scaleplan.experiments import check
 from scaleplan.metrics import DEFAULT_BINS, LogBins, batch_quantile_ci
 from scaleplan.result import PERCENTILES, SimulationResult
-from scaleplan.spec import ArchitectureSpec
+from scaleplan.spec import ArchitectureSpec, parse_spec
 
 SEEDS = range(1, 21)
 
@@ -228,3 +228,63 @@ def test_one_run_verdict_on_p99_passes_and_fails_by_its_interval(
     (further,) = check(result, [f"p99<={bound:.3f}ms"])
     assert further.status == "inconclusive"
     assert further.extra_requests is not None and further.extra_requests > 0
+
+
+def test_replications_whose_percentiles_share_a_sketch_bin_still_get_an_interval() -> None:
+    # Three replications of this gateway (seeds 3-5, 20k requests at 120/s) land their p99 in
+    # one bin of the sketch (101.76 ms each): a plain t-interval over them had zero width, so
+    # `compare` printed "p99 101.8 [101.8, 101.8]" and a verdict with no interval. The sketch
+    # knows a percentile only to its bin (± α), and so does an interval across replications.
+    from scaleplan.experiments import CompareSettings, compare
+    from scaleplan.spec import NFRSpec
+
+    spec = parse_spec(
+        {
+            "name": "gateway",
+            "workload": {"rate_per_s": 120, "requests": 20_000},
+            "entry": "gw",
+            "components": {
+                "gw": {
+                    "kind": "service",
+                    "replicas": 2,
+                    "concurrency": 2,
+                    "discipline": "ps",
+                    "admission_limit": 64,
+                    "service_time": {"dist": "exponential", "mean_ms": 3},
+                    "hold_during_calls": False,
+                    "calls": [
+                        {"to": "search", "probability": 0.7},
+                        {"to": "bookings", "probability": 0.3},
+                    ],
+                },
+                "search": {
+                    "kind": "service",
+                    "replicas": 3,
+                    "concurrency": 4,
+                    "service_time": {"dist": "lognormal", "mean_ms": 25, "cv": 0.8},
+                },
+                "bookings": {
+                    "kind": "service",
+                    "concurrency": 8,
+                    "service_time": {"dist": "gamma", "mean_ms": 15, "cv": 0.7},
+                },
+            },
+        }
+    )
+    results = [simulate(spec, seed=seed) for seed in (3, 4, 5)]
+    p99s = {result.latency_ms.p99 for result in results}
+    assert len(p99s) == 1  # the case: one bin for all three
+    (p99,) = p99s
+    nfrs = NFRSpec.model_validate({"slos": ["p99<=250ms"]})
+    (verdict,) = check(results, nfrs)
+    low, high = verdict.ci95
+    assert low < p99 < high
+    compared = compare(
+        {"gateway": spec},
+        CompareSettings(
+            nfrs=nfrs, seed=3, replications=3, pull_replications=0, weights={"p99_ms": 1.0}
+        ),
+        workers=1,
+    )
+    low, high = compared.candidate("gateway").metrics_ci95["p99_ms"]
+    assert low < p99 < high

@@ -61,7 +61,7 @@ from scaleplan.experiments.precision import (
     peak_metric,
 )
 from scaleplan.experiments.pull import PullResult, pull
-from scaleplan.metrics import replication_ci
+from scaleplan.metrics import replication_ci, replication_quantile_ci
 from scaleplan.result import SimulationResult
 from scaleplan.spec import (
     CRITERIA,
@@ -720,7 +720,9 @@ def _assemble(
             else:
                 samples = [_metric(run, metric) for run in candidate_runs]
             if stable and len(samples) == len(candidate_runs) >= 2:
-                ci = replication_ci(samples)
+                # A percentile is a sketch's bin: its interval reaches the bins' edges.
+                percentile = metric in ("p99_ms", "p50_ms")
+                ci = replication_quantile_ci(samples) if percentile else replication_ci(samples)
                 metrics[metric], metrics_ci[metric] = ci.mean, (ci.low, ci.high)
                 if len(results) == 1 and metric in ("p99_ms", "p50_ms"):
                     # One replication: the percentile's own interval from its run's sections.
