@@ -51,7 +51,7 @@ from scaleplan.engine import UnstableError, check_stability, simulate
 from scaleplan.errors import ScaleplanError
 from scaleplan.experiments import CompareSettings, compare, cost, deploy, failures
 from scaleplan.graph import build_graph
-from scaleplan.result import SimulationResult
+from scaleplan.result import PERCENTILES, SimulationResult
 from scaleplan.spec import (
     HOURS_PER_MONTH,
     KINDS,
@@ -177,6 +177,14 @@ def check_simulation(result: SimulationResult, requests: int) -> None:
     finite = [v for v in (latency.p50, latency.p99) if math.isfinite(v)]
     if len(finite) == 2:
         assert latency.p50 <= latency.p99 * (1 + 1e-9)
+    summaries = {"system": latency, **result.classes}
+    summaries.update({name: c.latency_ms for name, c in result.components.items()})
+    for where, summary in summaries.items():
+        for name in PERCENTILES:
+            value, (low, high) = summary.percentile(name), summary.percentile_ci95(name)
+            if math.isfinite(low) and math.isfinite(high):
+                # Every percentile's interval holds the figure it is an interval for.
+                assert low <= value <= high, f"{where} {name} {value} outside [{low}, {high}]"
     drained = not any("still" in warning for warning in result.warnings)
     for name, component in result.components.items():
         if math.isfinite(component.utilization):
@@ -483,9 +491,13 @@ def variant(example: Example) -> ArchitectureSpec:
 
 @timeout
 @examples(30)
-@given(architectures(exclude=excluded("compare"), overload=0.05))
-def test_compare_two_candidates(example: Example) -> None:
+@given(
+    architectures(exclude=excluded("compare"), overload=0.05),
+    st.sampled_from(("fixed", "precision")),
+)
+def test_compare_two_candidates(example: Example, stopping: str) -> None:
     spec = example.spec
+    event(f"stopping {stopping}")
 
     def run() -> Any:
         return compare(
@@ -497,6 +509,7 @@ def test_compare_two_candidates(example: Example) -> None:
                 requests=BUDGET // 2,
                 costs=price_table(),
                 pull_replications=0,
+                stopping=stopping,
             ),
             workers=1,
         )
@@ -510,6 +523,11 @@ def test_compare_two_candidates(example: Example) -> None:
         if candidate.cost is not None:
             for row in candidate.cost.components:
                 assert row.per_month >= 0
+        low, high = candidate.metrics_ci95.get("p99_ms", (math.nan, math.nan))
+        if math.isfinite(low) and math.isfinite(high):
+            assert low <= candidate.metrics["p99_ms"] <= high
+        if stopping == "precision" and candidate.measurement:
+            assert candidate.measurement["stop"] in ("precision reached", "verdict settled", "cap")
     same_json(result, run())
 
 
