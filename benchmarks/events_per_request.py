@@ -15,32 +15,18 @@ import json
 import sys
 from pathlib import Path
 
-import simpy
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_engine import mmc_spec, tandem_spec
 
-from scaleplan.engine import simulate
+from scaleplan.engine.counting import count_events
 from scaleplan.spec import ArchitectureSpec
 
 
 def events_per_request(spec: ArchitectureSpec, seed: int = 1) -> float:
     """Events processed per arrived request in one run of ``spec``."""
-    step = simpy.Environment.step
-    count = 0
-
-    def counting_step(env: simpy.Environment) -> None:
-        nonlocal count
-        count += 1
-        step(env)
-
-    simpy.Environment.step = counting_step  # type: ignore[method-assign]
-    try:
-        result = simulate(spec, seed=seed)
-    finally:
-        simpy.Environment.step = step  # type: ignore[method-assign]
-    return count / result.requests.arrived
+    events, arrived = count_events(spec, seed)
+    return events / arrived
 
 
 def main() -> int:

@@ -14,6 +14,7 @@ import simpy
 from simpy.events import Event, Timeout
 
 from scaleplan.engine import HookContext, simulate
+from scaleplan.engine.counting import count_events
 from scaleplan.engine.detached import Detached
 from scaleplan.engine.protocol import FAILED, Observer, Request
 from scaleplan.engine.rows import Rows
@@ -44,20 +45,7 @@ def _tandem(rate: float, servers: tuple[int, ...], rho: float, requests: int) ->
 
 def _events(spec: ArchitectureSpec, seed: int = 1) -> tuple[int, int]:
     """(events processed, requests arrived) in one run of ``spec``."""
-    step = simpy.Environment.step
-    count = 0
-
-    def counting_step(env: simpy.Environment) -> None:
-        nonlocal count
-        count += 1
-        step(env)
-
-    simpy.Environment.step = counting_step  # type: ignore[method-assign]
-    try:
-        result = simulate(spec, seed=seed)
-    finally:
-        simpy.Environment.step = step  # type: ignore[method-assign]
-    return count, result.requests.arrived
+    return count_events(spec, seed)
 
 
 def test_mmc_spends_one_event_per_arrival_and_one_per_service() -> None:

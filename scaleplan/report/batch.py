@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from scaleplan.errors import ReportError, ScaleplanError
-from scaleplan.parallel import available_cores
+from scaleplan.parallel import available_cores, dask_client
 from scaleplan.report.decide import EXECUTION_TIMEOUT_S, KERNEL_NAME, record_folder
 from scaleplan.report.provenance import RunKey, run_key
 from scaleplan.report.store import RunStore, heartbeat, repair_store, store_path
@@ -399,19 +399,9 @@ def _on_processes(
 def _on_dask(
     scheduler: str | None, pending: Pending, runner: Runner = run_job
 ) -> Iterator[tuple[int, dict[str, Any], int]]:
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise ReportError(
-            "a Dask scheduler was given but dask.distributed is not installed: "
-            "pip install 'scaleplan[dask]'"
-        ) from None
-    try:
-        # How long to try to connect is Dask's own setting (distributed.comm.timeouts.connect).
-        client = Client(scheduler)
-    except OSError as error:
-        raise ReportError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
-    try:
+    with dask_client(str(scheduler)) as client:
+        from distributed import as_completed
+
         futures = {}
         for index, job, run_id in pending:
             # pure=False: the same scenario submitted twice is two runs, not one cached result.
@@ -424,5 +414,3 @@ def _on_dask(
             except Exception as error:  # KilledWorker, a lost connection …
                 outcome = _crashed(error)
             yield index, outcome, run_id
-    finally:
-        client.close()
