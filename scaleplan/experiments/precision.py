@@ -41,7 +41,7 @@ from typing import Any, Literal
 
 from scaleplan.experiments._common import Run, clean, error_rate
 from scaleplan.experiments.nfr import check
-from scaleplan.metrics import replication_ci
+from scaleplan.metrics import replication_ci, replication_quantile_ci
 from scaleplan.spec import NFRSpec
 from scaleplan.spec.scenario import PRECISION_CAP_FACTOR
 
@@ -186,7 +186,10 @@ def figures(
         )
     for metric in CRITERION_METRICS:
         if criteria.get(metric, 0.0) > 0 and len(runs) >= 2:
-            ci = replication_ci([peak_metric(run, metric) for run in runs])
+            values = [peak_metric(run, metric) for run in runs]
+            # A percentile's interval reaches the sketch's bins, as compare reports it.
+            percentile = metric in ("p99_ms", "p50_ms")
+            ci = replication_quantile_ci(values) if percentile else replication_ci(values)
             found.append(Figure(metric, ci.mean, ci.half_width, None, False))
     return tuple(found)
 
