@@ -346,3 +346,35 @@ def test_the_explorer_offers_d_with_power_of_d_and_the_new_policies() -> None:
     assert (d.kind, d.value, d.minimum) == ("int", 3, 2)
     assert {"power_of_d", "join_shortest_queue"} <= set(knobs["components.lb.policy"].options)
     assert "components.lb.d" not in {k.key_path for k in discover_knobs(balanced(2, 0.5, "random"))}
+
+
+def test_a_balanced_pool_that_no_request_reaches_waits_nothing_in_the_estimate() -> None:
+    # Found by the composition test's long profile: a call list that always exits before its
+    # call leaves the power-of-d pool behind it without load, and the estimate asked the exact
+    # chain for an arrival rate of 0 (a ValueError, not an answer).
+    spec = parse_spec(
+        {
+            "name": "unreached-pool",
+            "workload": {"rate_per_s": 10, "requests": 500},
+            "entry": "front",
+            "components": {
+                "front": {
+                    "kind": "service",
+                    "service_time": {"dist": "exponential", "mean_ms": 5},
+                    "calls": [{"exit": True}, {"to": "pool"}],
+                },
+                "pool": {
+                    "kind": "service",
+                    "replicas": 3,
+                    "concurrency": 1,
+                    "dispatch": "power_of_d",
+                    "d": 3,
+                    "service_time": {"dist": "exponential", "mean_ms": 20},
+                },
+            },
+        }
+    )
+    estimated = estimate(spec)
+    assert estimated.components["pool"].throughput_per_s == 0
+    # Only the front's own M/M/1 sojourn: 1 / (μ − λ) = 1 / (200 − 10) s.
+    assert estimated.latency_ms.mean == pytest.approx(1000 / (200 - 10))

@@ -647,6 +647,9 @@ def _balanced(
     if not load < replicas:
         return None
     rule = "join the shortest queue" if d == replicas else f"best of {d} sampled"
+    if not load > 0:
+        # No request reaches the pool (e.g. behind a call list that always exits first).
+        return 0.0, f"{policy} (d={d}) over {replicas} replicas, no load", True, ""
     try:
         chain = exact_sojourn(replicas, d, load, 1.0, max_states=ESTIMATE_STATES)
     except TruncationError:
