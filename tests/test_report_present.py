@@ -92,3 +92,34 @@ def test_a_release_plan_for_a_component_the_chosen_option_lacks_is_not_run(
     assert head.startswith(f"### Resilience of {text('single')}")
     assert release.startswith("#### Rolling out") and "is not simulated" in release
     assert failures.startswith("#### Failures and availability of")
+
+
+@pytest.mark.usefixtures("allow_files_outside")
+def test_resilience_started_ahead_on_other_processes_gives_the_same_part(
+    tmp_path: Path,
+) -> None:
+    scenario = tmp_path / "ha.yaml"
+    canary = ROOT / "data" / "rollouts" / "canary.yaml"  # releases 'api', which 'pair' has
+    dr = ROOT / "data" / "dr" / "online-shop-dr.yaml"
+    scenario.write_text(
+        (SCENARIOS / "tiny-ha.yaml").read_text()
+        + f"resilience: {{rollout: {canary}, dr: {dr}}}\n"
+    )
+    evidence = record.gather(scenario, workers=1)
+    here = present.resilience(evidence)
+    present.start_resilience(evidence, workers=2)
+    assert id(evidence) in present._STARTED  # the three simulations went to a pool
+    ahead = present.resilience(evidence)
+    assert id(evidence) not in present._STARTED  # collected once, its pool shut down
+    # The rollout, the DR and the failures: the same Markdown and figures either way.
+    assert len(here) == len(ahead) == 7
+    for mine, theirs in zip(here, ahead, strict=True):
+        if isinstance(mine, str):
+            assert mine == theirs
+        else:
+            assert mine.to_json() == theirs.to_json()
+
+
+def test_resilience_started_ahead_with_one_worker_runs_in_this_process() -> None:
+    present.start_resilience(shop(), workers=1)
+    assert id(shop()) not in present._STARTED

@@ -15,8 +15,6 @@ import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from scipy.integrate import quad
-from scipy.optimize import brentq
 
 __all__ = [
     "StationMetrics",
@@ -534,6 +532,8 @@ def mmc_response_quantile(lam: float, mu: float, c: int, q: float) -> float:
     high = max(-math.log1p(-q), 1.0) / slowest
     while mmc_response_cdf(lam, mu, servers, high) < q:
         high *= 2.0
+    from scipy.optimize import brentq  # imported here: a quarter second off every command
+
     root: float = brentq(
         lambda t: mmc_response_cdf(lam, mu, servers, t) - q, 0.0, high, xtol=1e-14 * high
     )
@@ -584,6 +584,8 @@ def expected_max_exponential(means: Sequence[float]) -> float:
 def _expected_max_by_integral(means: Sequence[float]) -> float:
     def survival(t: float) -> float:
         return 1.0 - math.prod(-math.expm1(-t / m) for m in means)
+
+    from scipy.integrate import quad  # imported here: a quarter second off every command
 
     value: float = quad(survival, 0.0, math.inf, limit=200)[0]
     return value

@@ -72,8 +72,6 @@ __all__ = ["PullResult", "PullStep", "RampResult", "pull", "ramp"]
 
 #: Fractions of the found limit at which the latency curve gets extra points (cheap, same seed).
 CURVE_FRACTIONS = (0.25, 0.5, 0.75, 0.9)
-#: Half-width of the first bracket of each further replication, relative to the first limit.
-REPLICATION_BRACKET = 0.06
 #: A step under latency or error objectives runs at least this many relaxation times.
 RELAXATION_TIMES = 50.0
 #: Bracketing gives up going down after this many quarterings (no load meets the SLOs).
@@ -254,7 +252,12 @@ class _Search:
         return math.sqrt(self.low * self.high)
 
     def converged(self, precision: float) -> bool:
-        return self.low > 0 and math.isfinite(self.high) and self.high / self.low - 1 <= precision
+        # (a hair of tolerance: a bracket made ``precision`` wide must count as converged)
+        return (
+            self.low > 0
+            and math.isfinite(self.high)
+            and self.high / self.low - 1 <= precision * (1 + 1e-9)
+        )
 
 
 @dataclass(frozen=True)
@@ -555,16 +558,22 @@ def _search(
         return stepper.attempt(search, rate, phase)
 
     if around is not None and around > 0:
-        # A later replication: a narrow bracket around the first search's limit, widened
-        # geometrically on whichever side does not hold.
-        width = max(REPLICATION_BRACKET, 2 * precision)
-        low, high = around / (1 + width), around * (1 + width)
-        while not attempt(low, "bracket") and len(search.steps) < max_runs:
-            width *= 2
-            low = low / (1 + width)
-        while search.low > 0 and attempt(high, "bracket") and len(search.steps) < max_runs:
-            width *= 2
-            high = high * (1 + width)
+        # Around a known neighbourhood of the limit (the analytic one, or the first search's):
+        # the centre first, then one neighbour ``precision`` away on the side its outcome
+        # points to. When the limit lies between them the bracket has converged after those
+        # two steps (and a neighbour beyond the measurable range costs no run at all);
+        # otherwise the step widens geometrically on that side and bisection closes in.
+        width = precision
+        if attempt(around, "bracket"):
+            high = around * (1 + width)
+            while attempt(high, "bracket") and len(search.steps) < max_runs:
+                width *= 2
+                high = high * (1 + width)
+        else:
+            low = around / (1 + width)
+            while not attempt(low, "bracket") and len(search.steps) < max_runs:
+                width *= 2
+                low = low / (1 + width)
     elif attempt(start, "bracket"):
         upper = bound.rate_per_s if math.isfinite(bound.rate_per_s) else 2 * start
         rate = max(upper, start * 1.5)

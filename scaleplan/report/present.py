@@ -10,7 +10,8 @@ plan). They hold the little glue a notebook must not: which option, which plans,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -127,17 +128,26 @@ def recovery_section(result: RecoveryResult, *, level: int = 2) -> list[Any]:
     return [head, figure_recovery(result)]
 
 
-def failures_section(evidence: Evidence, *, replications: int = 5, level: int = 2) -> list[Any]:
+def _declares_failures(spec: ArchitectureSpec) -> bool:
+    """Whether ``spec`` has anything to fail: a component's ``failures:`` or chaos events."""
+    failing = any(
+        getattr(component, "failures", None) is not None for component in spec.components.values()
+    )
+    return failing or bool(getattr(spec, "chaos", None))
+
+
+def failures_section(
+    evidence: Evidence,
+    *,
+    replications: int = 5,
+    level: int = 2,
+    result: FailuresResult | None = None,
+) -> list[Any]:
     """Availability of the chosen option under the failures its spec declares, if any (under a
-    heading of ``level``)."""
+    heading of ``level``); ``result``: their simulation, already made with ``replications``."""
     spec = chosen_spec(evidence)
-    failing = [
-        name
-        for name, component in spec.components.items()
-        if getattr(component, "failures", None) is not None
-    ]
     name = text(chosen_name(evidence))
-    if not failing and not getattr(spec, "chaos", None):
+    if not _declares_failures(spec):
         return [
             Markdown(
                 f"{_heading(level)}Failures and availability of {name}\n\n"
@@ -147,7 +157,8 @@ def failures_section(evidence: Evidence, *, replications: int = 5, level: int = 
                 "them to its file (see `data/architectures/ha-zones.yaml`) to measure it."
             )
         ]
-    result = _failures(evidence, spec, replications)
+    if result is None:
+        result = _failures(evidence, spec, replications)
     from scaleplan.views import figure_availability
 
     system = result.system_time
@@ -179,15 +190,80 @@ RECORD_ROLLOUT_SEEDS = 1
 RECORD_FAILURE_REPLICATIONS = 2
 
 
-def resilience(evidence: Evidence, *, level: int = 3) -> list[Any]:
-    """The decision record's Resilience part: the chosen option's planned release (the
-    strategy of the scenario's ``resilience.rollout`` plan only), the disaster recovery of its
-    ``resilience.dr`` file and its failures — on a small run budget. Empty when the scenario
-    gives neither key, so a record without them shows nothing."""
+#: The record's resilience simulations started ahead (:func:`start_resilience`), by evidence.
+_STARTED: dict[int, tuple[Evidence, dict[str, Future[Any]], Executor]] = {}
+
+
+def _resilience_work(evidence: Evidence) -> dict[str, tuple[Callable[..., Any], tuple[Any, ...]]]:
+    """The simulations behind the record's Resilience part, as ``name → (function, args)``:
+    the release of the rollout plan's strategy, the DR file's disasters, the failures."""
     from scaleplan.spec.rollout import load_rollout
 
     scenario = evidence.scenario
     dr, plan = scenario.resilience_file("dr"), scenario.resilience_file("rollout")
+    if dr is None and plan is None:
+        return {}
+    work: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {}
+    if plan is not None:
+        loaded = load_rollout(plan)
+        component = loaded.component
+        if component is None or component in chosen_spec(evidence).components:
+            work["rollout"] = (_record_rollout, (evidence, plan, loaded.strategy))
+    if dr is not None:
+        work["dr"] = (recovery_result, (dr,))
+    spec = chosen_spec(evidence)
+    if _declares_failures(spec):
+        work["failures"] = (_failures, (evidence, spec, RECORD_FAILURE_REPLICATIONS))
+    return work
+
+
+def _record_rollout(evidence: Evidence, plan: str | Path, strategy: str) -> RolloutResult:
+    return rollouts(evidence, plan, strategies=(strategy,), seeds=RECORD_ROLLOUT_SEEDS)
+
+
+def start_resilience(evidence: Evidence, *, workers: int | None = None) -> None:
+    """Start the simulations of the record's Resilience part on other processes now.
+
+    They depend only on the comparison's outcome, so the record's template starts them right
+    after :func:`~scaleplan.report.record.gather` and they run while the kernel draws the
+    sections before them; :func:`resilience` then collects them. The numbers are the same as
+    when :func:`resilience` runs them itself (same functions, same seeds). ``workers`` as for
+    the comparison (1: nothing is started, :func:`resilience` runs them in this process).
+    """
+    from scaleplan.parallel import process_pool
+
+    work = _resilience_work(evidence)
+    pool = process_pool(workers, len(work) + 1)  # + 1: the kernel's drawing runs meanwhile
+    if pool is None:
+        return
+    futures = {name: pool.submit(function, *args) for name, (function, args) in work.items()}
+    _STARTED[id(evidence)] = (evidence, futures, pool)
+
+
+def _collect(evidence: Evidence) -> dict[str, Any]:
+    """The results of the simulations :func:`start_resilience` started for ``evidence``
+    (none when it was not called), the pool shut down."""
+    started = _STARTED.pop(id(evidence), None)
+    if started is None:
+        return {}
+    _, futures, pool = started
+    try:
+        return {name: future.result() for name, future in futures.items()}
+    finally:
+        pool.shutdown()
+
+
+def resilience(evidence: Evidence, *, level: int = 3) -> list[Any]:
+    """The decision record's Resilience part: the chosen option's planned release (the
+    strategy of the scenario's ``resilience.rollout`` plan only), the disaster recovery of its
+    ``resilience.dr`` file and its failures — on a small run budget. Empty when the scenario
+    gives neither key, so a record without them shows nothing. Simulations started ahead by
+    :func:`start_resilience` are collected, the others run here."""
+    from scaleplan.spec.rollout import load_rollout
+
+    scenario = evidence.scenario
+    dr, plan = scenario.resilience_file("dr"), scenario.resilience_file("rollout")
+    ahead = _collect(evidence)
     if dr is None and plan is None:
         return []
     name = text(chosen_name(evidence))
@@ -212,11 +288,16 @@ def resilience(evidence: Evidence, *, level: int = 3) -> list[Any]:
                 )
             )
         else:
-            result = rollouts(
-                evidence, plan, strategies=(loaded.strategy,), seeds=RECORD_ROLLOUT_SEEDS
-            )
+            result = ahead.get("rollout") or _record_rollout(evidence, plan, loaded.strategy)
             items.extend(rollout_section(evidence, result, level=sub))
     if dr is not None:
-        items.extend(recovery_section(recovery_result(dr), level=sub))
-    items.extend(failures_section(evidence, replications=RECORD_FAILURE_REPLICATIONS, level=sub))
+        items.extend(recovery_section(ahead.get("dr") or recovery_result(dr), level=sub))
+    items.extend(
+        failures_section(
+            evidence,
+            replications=RECORD_FAILURE_REPLICATIONS,
+            level=sub,
+            result=ahead.get("failures"),
+        )
+    )
     return items
