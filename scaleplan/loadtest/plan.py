@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
@@ -26,7 +26,7 @@ from scaleplan.spec.architecture import validation_problems
 from scaleplan.spec.base import StrictModel
 
 #: The plan file's format and version (a reader refuses any other).
-FORMAT = "scaleplan-loadtest-plan/1"
+FORMAT: Final = "scaleplan-loadtest-plan/1"
 #: The figures a step predicts (all optional but throughput): keys of :attr:`Step.predicted`.
 FIGURES = ("throughput_per_s", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "error_rate")
 
