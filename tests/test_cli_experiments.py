@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -165,10 +166,14 @@ def test_sweep_prints_one_row_per_point():
     assert [row["workload.rate_per_s"] for row in data["rows"]] == [100, 400]
     # The monolith's queue limit turns overload into rejects rather than unbounded queues.
     assert data["rows"][0]["error_rate"] == 0 and data["rows"][1]["error_rate"] > 0.01
+    for row in data["rows"]:  # p99 with its 95% CI, which holds it
+        assert row["p99_ci95_low"] <= row["p99_ms"] <= row["p99_ci95_high"]
     table = runner.invoke(
         app, ["sweep", str(MONOLITH), "--set", "components.app.replicas=1:2", "--requests", "2000"]
     )
     assert table.exit_code == 0 and "2 points" in table.output
+    # Each row's p99 is printed with its interval: "12.3 [11.0, 13.9]".
+    assert re.search(r"\d+\.\d \[\d+\.\d, \d+\.\d\]", table.output), table.output
 
 
 def test_ramp_prints_the_steps():

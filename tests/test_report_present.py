@@ -102,8 +102,7 @@ def test_resilience_started_ahead_on_other_processes_gives_the_same_part(
     canary = ROOT / "data" / "rollouts" / "canary.yaml"  # releases 'api', which 'pair' has
     dr = ROOT / "data" / "dr" / "online-shop-dr.yaml"
     scenario.write_text(
-        (SCENARIOS / "tiny-ha.yaml").read_text()
-        + f"resilience: {{rollout: {canary}, dr: {dr}}}\n"
+        (SCENARIOS / "tiny-ha.yaml").read_text() + f"resilience: {{rollout: {canary}, dr: {dr}}}\n"
     )
     evidence = record.gather(scenario, workers=1)
     here = present.resilience(evidence)

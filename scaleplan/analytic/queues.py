@@ -15,7 +15,6 @@ import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-
 __all__ = [
     "StationMetrics",
     "UnstableError",

@@ -28,7 +28,7 @@ from scaleplan.cli.core import (
     stdout,
     verdict_status,
 )
-from scaleplan.formatting import number
+from scaleplan.formatting import UNKNOWN, number
 from scaleplan.spec.base import MAX_COUNT
 
 if TYPE_CHECKING:
@@ -353,7 +353,7 @@ def print_sweep(result: SweepResult) -> None:
             *(literal(row[key]) for key in result.keys),
             "yes" if row["stable"] else "[red]no[/red]",
             number(row.get("mean_ms") or math.nan, ".2f"),
-            number(row.get("p99_ms") or math.nan, ".1f"),
+            _p99_with_ci(row),
             number(row.get("throughput_per_s") or math.nan, ".1f"),
             f"{number(100 * (row.get('error_rate') or 0.0), '.2f')}%",
             literal(_busiest(row) if row["stable"] else (row.get("error") or "")[:60]),
@@ -362,6 +362,15 @@ def print_sweep(result: SweepResult) -> None:
     stdout.print(
         f"{len(result.rows)} points, {result.failures} unstable, {result.wall_time_s:.1f} s"
     )
+
+
+def _p99_with_ci(row: dict[str, Any]) -> str:
+    """A sweep row's p99 with its 95% CI, as ``simulate`` prints it (``101.8 [100.7, 102.8]``)."""
+    p99 = number(row.get("p99_ms") or math.nan, ".1f")
+    low, high = row.get("p99_ci95_low"), row.get("p99_ci95_high")
+    if p99 == UNKNOWN or low is None or high is None or not math.isfinite(low + high):
+        return p99
+    return f"{p99} [{low:.1f}, {high:.1f}]"
 
 
 def _busiest(row: dict[str, Any]) -> str:

@@ -125,6 +125,9 @@ def _run_point(
             "p90_ms": latency.p90,
             "p95_ms": latency.p95,
             "p99_ms": latency.p99,
+            # p99 is the figure most quoted: its 95% CI from the run's time sections
+            "p99_ci95_low": latency.p99_ci95[0],
+            "p99_ci95_high": latency.p99_ci95[1],
             "p999_ms": latency.p999,
             "throughput_per_s": result.throughput_per_s,
             "error_rate": error_rate(result),
