@@ -89,8 +89,8 @@ def locustfile(plan: LoadTestPlan) -> str:
         for step in plan.steps
     ]
     constants = {
-        "__CANDIDATE__": repr(plan.candidate),
-        "__SCENARIO__": repr(plan.scenario),
+        "__CANDIDATE__": _in_docstring(plan.candidate),
+        "__SCENARIO__": _in_docstring(plan.scenario),
         "__HOST__": repr(plan.host),
         "__USER_RATE__": repr(plan.user_rate_per_s),
         "__STEPS__": _literal(steps),
@@ -101,6 +101,11 @@ def locustfile(plan: LoadTestPlan) -> str:
     for marker, value in constants.items():
         text = text.replace(marker, value)
     return text
+
+
+def _in_docstring(text: str) -> str:
+    """``text`` quoted so that it cannot end the file's docstring (or hold a newline)."""
+    return repr(text).replace('"', "'")
 
 
 def _literal(value: object) -> str:
