@@ -165,7 +165,7 @@ def loadtest(
         "testplan.md": testplan_markdown(plan, cases),
         "testplan.html": testplan_html(plan, cases),
     }
-    written = []
+    written: list[Path] = []
     for name in FILES:
         path = out / name
         try:
