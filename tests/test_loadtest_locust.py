@@ -65,6 +65,32 @@ def test_weights_keep_the_class_mix_in_small_integers() -> None:
     assert task_weights(classes(1, 1e-9)) == [1000, 1]
 
 
+def _constant(text: str, name: str) -> object:
+    tree = ast.parse(text)
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == name:
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"no constant {name}")
+
+
+def test_the_constants_hold_the_steps_and_the_thresholds() -> None:
+    text = locustfile(_plan(("p99<=500ms", "checkout.p95<=250ms", "errors<=0.1%")))
+    steps = _constant(text, "STEPS")
+    assert isinstance(steps, list)
+    assert [(s["start_s"], s["duration_s"], s["users"]) for s in steps] == [
+        (0.0, 4.0, 2),
+        (4.0, 4.0, 4),
+    ]
+    thresholds = _constant(text, "THRESHOLDS")
+    assert isinstance(thresholds, list)
+    assert [(t["metric"], t["bound"], t["class"], t["method"]) for t in thresholds] == [
+        ("p99", 500.0, None, None),
+        ("p95", 250.0, "checkout", "POST"),
+        ("errors", 0.001, None, None),
+    ]
+    assert _constant(text, "USER_RATE_PER_S") == 5.0
+
+
 def test_the_file_imports_only_locust_and_the_standard_library() -> None:
     tree = ast.parse(locustfile(_plan()))
     imported = {
@@ -162,7 +188,8 @@ def _run_locust(plan: LoadTestPlan, host: str, folder: Path) -> subprocess.Compl
 
 def test_locust_walks_the_steps_stops_by_itself_and_passes(healthy: str, tmp_path: Path) -> None:
     started = time.monotonic()
-    done = _run_locust(_plan(), healthy, tmp_path)
+    slos = ("p99<=500ms", "errors<=1%", "checkout.p95<=500ms", "throughput>=90%")
+    done = _run_locust(_plan(slos), healthy, tmp_path)
     elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stderr[-3000:]
     assert elapsed < LOCUST_TIMEOUT_S
@@ -172,7 +199,10 @@ def test_locust_walks_the_steps_stops_by_itself_and_passes(healthy: str, tmp_pat
     assert int(rows[("GET", "browse")]["Request Count"]) > 0
     assert int(rows[("POST", "checkout")]["Request Count"]) > 0
     assert int(rows[("", "Aggregated")]["Failure Count"]) == 0
-    assert "met: errors<=1%" in done.stdout + done.stderr
+    output = done.stdout + done.stderr
+    assert "met: errors<=1%" in output
+    assert "met: checkout.p95<=500ms" in output
+    assert "not checked here: throughput>=90%" in output
 
 
 def test_locust_exits_1_when_an_objective_breaks(failing: str, tmp_path: Path) -> None:

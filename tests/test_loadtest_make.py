@@ -129,3 +129,28 @@ def test_users_round_up() -> None:
     assert users_for(10.0, 1.0) == 10
     assert users_for(10.5, 1.0) == 11
     assert users_for(0.1, 1.0) == 1
+
+
+def test_the_bundled_online_shop_plans_its_named_candidate() -> None:
+    scenario = load_scenario(Path(__file__).parent.parent / "data/scenarios/online-shop.yaml")
+    # A small budget: the test checks the plan's shape, not the shop's numbers.
+    small = scenario.run.model_copy(
+        update={
+            "replications": 2,
+            "requests": 3000,
+            "pull_replications": 2,
+            "pull_requests": 2000,
+            "precision": 0.1,
+        }
+    )
+    scenario = scenario.model_copy(update={"run": small})
+    plan = make_plan(scenario, "lb-cluster", workers=1, fractions=[0.5, 1.5])
+    assert plan.candidate == "lb-cluster" and plan.bottleneck == "api"
+    assert [c.name for c in plan.classes] == ["default"]
+    assert plan.slos == ("p99<=400ms", "errors<=0.1%")
+    assert plan.steps[0].meets_slos and not plan.steps[1].meets_slos
+    assert plan.steps[0].users == users_for(plan.steps[0].rate_per_s, 1.0)
+    assert plan.steps[1].start_s == 60.0 and plan.steps[1].settle_s == 15.0
+    # Past the api's capacity (3 replicas x 8 slots / 12 ms = 2,000/s): overloaded.
+    assert plan.steps[1].rate_per_s > 2000.0
+    assert "p99_ms" not in plan.steps[1].predicted
