@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from scaleplan.errors import SpecError
+from scaleplan.errors import ScaleplanError, SpecError
 from scaleplan.loadtest.make import make_plan, make_plan_context, users_for
-from scaleplan.spec import load_scenario
+from scaleplan.spec import NFRSpec, load_scenario
 from scaleplan.spec.scenario import parse_scenario
 
 DATA = Path(__file__).parent / "data" / "scenarios"
@@ -154,3 +154,12 @@ def test_the_bundled_online_shop_plans_its_named_candidate() -> None:
     # Past the api's capacity (3 replicas x 8 slots / 12 ms = 2,000/s): overloaded.
     assert plan.steps[1].rate_per_s > 2000.0
     assert "p99_ms" not in plan.steps[1].predicted
+
+
+def test_no_recommended_candidate_asks_for_one_by_name() -> None:
+    scenario = load_scenario(DATA / "tiny-api.yaml")
+    strict = scenario.model_copy(update={"nfrs": NFRSpec.from_slos(("p99<=1ms",))})
+    with pytest.raises(
+        ScaleplanError, match=r"none is recommended .* --candidate \(pooled, replicas\)"
+    ):
+        make_plan(strict, workers=1)
