@@ -94,6 +94,7 @@ def test_bad_input_exits_2_with_where_and_what(
     flattened = " ".join(completed.stderr.replace("│", " ").split())
     assert message in flattened, flattened
     assert "Traceback" not in completed.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_bad_loadtest_key_in_the_scenario_exits_2(tmp_path: Path) -> None:

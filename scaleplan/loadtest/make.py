@@ -28,7 +28,14 @@ from scaleplan.spec import ArchitectureSpec, ScenarioSpec
 from scaleplan.spec.architecture import suggest, validation_problems
 from scaleplan.spec.scenario import DEFAULT_CLASS, LoadTestSpec
 
-__all__ = ["PlanContext", "make_plan", "make_plan_context", "users_for"]
+__all__ = [
+    "PlanContext",
+    "check_candidate",
+    "loadtest_settings",
+    "make_plan",
+    "make_plan_context",
+    "users_for",
+]
 
 
 def users_for(rate_per_s: float, user_rate_per_s: float) -> int:
@@ -56,6 +63,22 @@ def _classes(scenario: ScenarioSpec, spec: ArchitectureSpec) -> tuple[ClassReque
     return tuple(out)
 
 
+def check_candidate(scenario: ScenarioSpec, candidate: str) -> None:
+    """Refuse a candidate name the scenario does not have, naming the ones it has."""
+    names = scenario.names
+    if candidate not in names:
+        raise SpecError(
+            [
+                Problem(
+                    scenario.source,
+                    "candidates",
+                    f"no candidate named {candidate!r}{suggest(candidate, names)} "
+                    f"(known: {', '.join(names)})",
+                )
+            ]
+        )
+
+
 def _choose(
     scenario: ScenarioSpec,
     candidate: str | None,
@@ -66,17 +89,7 @@ def _choose(
     """The candidate under test and, when a comparison chose it, the comparison's pull."""
     names = scenario.names
     if candidate is not None:
-        if candidate not in names:
-            raise SpecError(
-                [
-                    Problem(
-                        scenario.source,
-                        "candidates",
-                        f"no candidate named {candidate!r}{suggest(candidate, names)} "
-                        f"(known: {', '.join(names)})",
-                    )
-                ]
-            )
+        check_candidate(scenario, candidate)
         return candidate, None
     if len(names) == 1:
         return names[0], None
@@ -89,23 +102,20 @@ def _choose(
     return result.recommended, result.candidate(result.recommended).pull
 
 
-def make_plan_context(
+def loadtest_settings(
     scenario: ScenarioSpec,
-    candidate: str | None = None,
     *,
     host: str | None = None,
     step_s: float | None = None,
     settle_s: float | None = None,
     fractions: Sequence[float] | None = None,
-    seed: int | None = None,
-    workers: int | None = None,
-    executor: ExecutorLike | None = None,
-    progress: Progress | None = None,
-) -> PlanContext:
-    """:func:`make_plan` with the candidate's spec, pull and predictions beside the plan."""
+) -> LoadTestSpec:
+    """The scenario's ``loadtest`` section with the options given instead of its keys.
+
+    The overrides go through the section's own validation (increasing fractions, settle_s
+    shorter than step_s), so a bad option gets the same message as a bad key.
+    """
     settings = scenario.loadtest
-    # The overrides go through the scenario's own validation (increasing fractions, settle_s
-    # shorter than step_s), so a bad option gets the same message as a bad key.
     overrides = {
         key: value
         for key, value in (
@@ -132,6 +142,26 @@ def make_plan_context(
                     for p in problems
                 ]
             ) from None
+    return settings
+
+
+def make_plan_context(
+    scenario: ScenarioSpec,
+    candidate: str | None = None,
+    *,
+    host: str | None = None,
+    step_s: float | None = None,
+    settle_s: float | None = None,
+    fractions: Sequence[float] | None = None,
+    seed: int | None = None,
+    workers: int | None = None,
+    executor: ExecutorLike | None = None,
+    progress: Progress | None = None,
+) -> PlanContext:
+    """:func:`make_plan` with the candidate's spec, pull and predictions beside the plan."""
+    settings = loadtest_settings(
+        scenario, host=host, step_s=step_s, settle_s=settle_s, fractions=fractions
+    )
     run = scenario.run
     seed = run.seed if seed is None else seed
     pool = process_pool(workers, 64) if executor is None else None
