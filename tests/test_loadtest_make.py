@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from scaleplan.errors import ScaleplanError, SpecError
-from scaleplan.loadtest.make import make_plan, make_plan_context, users_for
+from scaleplan.loadtest.make import check_size, make_plan, make_plan_context, users_for
 from scaleplan.spec import NFRSpec, load_scenario
 from scaleplan.spec.scenario import parse_scenario
 
@@ -163,3 +163,11 @@ def test_no_recommended_candidate_asks_for_one_by_name() -> None:
         ScaleplanError, match=r"none is recommended .* --candidate \(pooled, replicas\)"
     ):
         make_plan(strict, workers=1)
+
+
+def test_predictions_too_long_to_simulate_are_refused_before_running() -> None:
+    scenario = load_scenario(DATA / "tiny-loadtest.yaml")
+    check_size(scenario, scenario.loadtest, None)  # the tiny budget: fine
+    huge = scenario.model_copy(update={"run": scenario.run.model_copy(update={"requests": 10**10})})
+    with pytest.raises(SpecError, match=r"run\.requests: .* \(3 steps \+ 3 test cases\) of 'pair'"):
+        check_size(huge, scenario.loadtest, "pair")

@@ -126,7 +126,12 @@ def loadtest(
     """Write a load-test plan, a Locust file, a k6 script and a test plan for a scenario."""
     from scaleplan.loadtest.k6 import k6_script
     from scaleplan.loadtest.locust import locust_command, locustfile
-    from scaleplan.loadtest.make import check_candidate, loadtest_settings, make_plan_context
+    from scaleplan.loadtest.make import (
+        check_candidate,
+        check_size,
+        loadtest_settings,
+        make_plan_context,
+    )
     from scaleplan.loadtest.testplan import make_cases, testplan_html, testplan_markdown
     from scaleplan.parallel import process_pool
     from scaleplan.paths import OutputError, output_problem
@@ -136,9 +141,10 @@ def loadtest(
     loaded = load_scenario(scenario)
     check_scenario(loaded, scenario.parent)
     # Bad options are refused before anything is made or simulated.
-    loadtest_settings(loaded, host=host, step_s=step_s, settle_s=settle_s)
+    settings = loadtest_settings(loaded, host=host, step_s=step_s, settle_s=settle_s)
     if candidate is not None:
         check_candidate(loaded, candidate)
+    check_size(loaded, settings, candidate)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -31,6 +31,7 @@ from scaleplan.spec.scenario import DEFAULT_CLASS, LoadTestSpec
 __all__ = [
     "PlanContext",
     "check_candidate",
+    "check_size",
     "loadtest_settings",
     "make_plan",
     "make_plan_context",
@@ -143,6 +144,32 @@ def loadtest_settings(
                 ]
             ) from None
     return settings
+
+
+#: Test cases simulated beside the steps: peak, twice the peak, the failover variant at peak.
+CASE_RATES = 3
+
+
+def check_size(scenario: ScenarioSpec, settings: LoadTestSpec, candidate: str | None) -> None:
+    """Refuse a plan whose predictions would take too long to simulate: ``run.replications``
+    runs of ``run.requests`` at every step and test case, for the candidate (or, before the
+    comparison has chosen one, for each)."""
+    from scaleplan.runsize import count, refuse_if_too_long
+
+    run = scenario.run
+    runs = run.replications * (len(settings.fractions) + CASE_RATES)
+    specs = scenario.architectures()
+    for name in [candidate] if candidate is not None else scenario.names:
+        refuse_if_too_long(
+            [(specs[name], float(run.requests) * runs)],
+            what=(
+                f"{count(run.requests)} requests × {run.replications} replications × "
+                f"({len(settings.fractions)} steps + {CASE_RATES} test cases) of {name!r}"
+            ),
+            source=scenario.source,
+            key="run.requests",
+            fix="lower it, run.replications or the steps (loadtest.fractions)",
+        )
 
 
 def make_plan_context(
