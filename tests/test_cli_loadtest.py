@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -105,3 +108,88 @@ def test_a_bad_loadtest_key_in_the_scenario_exits_2(tmp_path: Path) -> None:
     assert "bad.yaml" in completed.stderr and "loadtest.fractions" in completed.stderr
     assert "must increase" in completed.stderr
     assert not (tmp_path / "out").exists()
+
+
+SLOW = """\
+title: "A slow API: four workers of 200 ms"
+workload:
+  today: {arrival: poisson, rate_per_s: 5}
+nfrs:
+  slos: ["p99<=2000ms", "errors<=1%"]
+candidates:
+  - name: slow
+    architecture:
+      name: slow
+      workload: {rate_per_s: 5}
+      entry: api
+      components:
+        api: {kind: service, concurrency: 4, service_time: {dist: exponential, mean_ms: 200}}
+run: {seed: 2, replications: 2, requests: 1500, pull_replications: 2, pull_requests: 1500,
+      precision: 0.1, stopping: fixed}
+loadtest:
+  user_rate_per_s: 2
+  step_s: 3
+  settle_s: 1
+  fractions: [0.3, 0.6]
+"""
+
+
+class _Quick(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"ok\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # Locust quitting mid-answer
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
+def test_the_written_locust_file_runs_against_a_loopback_server(tmp_path: Path) -> None:
+    scenario = tmp_path / "slow.yaml"
+    scenario.write_text(SLOW)
+    out = tmp_path / "lt"
+    result = runner.invoke(
+        app, ["loadtest", str(scenario), "-o", str(out), "--workers", "1", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    server = _Server(("127.0.0.1", 0), _Quick)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    command = list(data["locust_command"])
+    command[command.index("--host") + 1] = f"http://127.0.0.1:{server.server_address[1]}"
+    command[0:1] = [sys.executable, "-m", "locust"]
+    process = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": ""},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert process.returncode == 0, err[-3000:]
+    stats = (out / "results_stats.csv").read_text()
+    assert "GET,default," in stats
