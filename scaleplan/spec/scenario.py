@@ -23,6 +23,13 @@ A scenario file (``data/scenarios/*.yaml``) describes one architecture decision:
     resilience:                    # optional: the chosen option's downtime in the record
       dr: ../dr/online-shop-dr.yaml          # a disaster-recovery file (relative to this file)
       rollout: ../rollouts/canary.yaml       # a release plan (its strategy and component)
+    loadtest:                      # optional: how `scaleplan loadtest` drives the real system
+      host: http://127.0.0.1:8000
+      user_rate_per_s: 1.0         # requests/s per Locust user
+      step_s: 60                   # seconds per step; the first settle_s of each not measured
+      settle_s: 15
+      fractions: [0.25, 0.5, 0.75, 0.9, 1.0, 1.1]   # of the predicted limit
+      requests: {browse: {method: GET, path: /browse}}   # default: GET /<class name>
 
 :func:`load_scenario` validates all of it with the same key-path errors as architecture files
 (file, line, key path, what was found), loads every candidate and applies the scenario's
@@ -34,6 +41,7 @@ run anything: :func:`scaleplan.experiments.compare` does.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -43,6 +51,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -67,6 +76,9 @@ from scaleplan.spec.base import (
     Count,
     GrowthPercent,
     NonNegativeWeight,
+    PositiveSeconds,
+    Rate,
+    Seconds,
     Seed,
     StrictModel,
 )
@@ -78,6 +90,8 @@ __all__ = [
     "DEFAULT_CRITERIA",
     "PRECISION_CAP_FACTOR",
     "CandidateSpec",
+    "LoadTestRequestSpec",
+    "LoadTestSpec",
     "ResilienceSpec",
     "RunBudgetSpec",
     "ScenarioSpec",
@@ -233,6 +247,86 @@ class ResilienceSpec(StrictModel):
     rollout: str | None = None
 
 
+#: The request class of a workload without classes (its load-test requests go to ``/default``).
+DEFAULT_CLASS = "default"
+#: Steps a load test may have (a step is at least a few seconds of real load).
+MAX_LOADTEST_STEPS = 100
+
+
+class LoadTestRequestSpec(StrictModel):
+    """The HTTP request one request class sends in a load test."""
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = Field(
+        default="GET", description="the HTTP method"
+    )
+    path: str = Field(
+        pattern=r"^/[^\s]*$",
+        max_length=2000,
+        description="the URL path from the host on, starting with '/' (no spaces)",
+    )
+
+
+class LoadTestSpec(StrictModel):
+    """How ``scaleplan loadtest`` drives the real system: its address, the users' pace, the
+    steps of the tractor pull (fractions of the model's limit) and each class's HTTP request.
+
+    A class without an entry in ``requests`` sends ``GET /<class name>``; a workload without
+    classes has one class, ``default``.
+    """
+
+    host: str = Field(
+        default="http://127.0.0.1:8000",
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        max_length=2000,
+        description="default base URL of the system under test (http:// or https://)",
+    )
+    user_rate_per_s: Rate = Field(
+        default=1.0,
+        description="requests per second each Locust user sends (constant_throughput)",
+    )
+    step_s: PositiveSeconds = Field(default=60.0, description="seconds per step of the load")
+    settle_s: Seconds = Field(
+        default=15.0,
+        description="seconds at the start of each step left out of the measurement (< step_s)",
+    )
+    fractions: tuple[float, ...] = Field(
+        default=(0.25, 0.5, 0.75, 0.9, 1.0, 1.1),
+        min_length=1,
+        max_length=MAX_LOADTEST_STEPS,
+        description="each step's rate as a fraction of the predicted limit: above 0, increasing",
+    )
+    requests: dict[str, LoadTestRequestSpec] = Field(
+        default_factory=dict,
+        description="request class → its HTTP request (default: GET /<class name>)",
+    )
+
+    @field_validator("fractions")
+    @classmethod
+    def _increasing(cls, fractions: tuple[float, ...]) -> tuple[float, ...]:
+        for index, fraction in enumerate(fractions):
+            if not 0 < fraction <= MAX_FACTOR:
+                raise ValueError(
+                    f"item {index} must be above 0 and at most {MAX_FACTOR:g} (got {fraction!r})"
+                )
+        for index, (before, after) in enumerate(itertools.pairwise(fractions), start=1):
+            if not after > before:
+                raise ValueError(f"must increase (item {index}, {after:g}, follows {before:g})")
+        return fractions
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LoadTestSpec:
+        if not self.settle_s < self.step_s:
+            raise ValueError(
+                f"settle_s must be shorter than step_s (got settle_s {self.settle_s:g} s, "
+                f"step_s {self.step_s:g} s)"
+            )
+        return self
+
+    def request_for(self, name: str) -> LoadTestRequestSpec:
+        """The HTTP request of class ``name`` (``GET /<name>`` unless ``requests`` gives one)."""
+        return self.requests.get(name) or LoadTestRequestSpec(path=f"/{name}")
+
+
 class ScenarioSpec(StrictModel):
     """One architecture decision for one client (see the module docstring for the keys)."""
 
@@ -248,6 +342,10 @@ class ScenarioSpec(StrictModel):
     run: RunBudgetSpec = RunBudgetSpec()
     consequences: tuple[str, ...] = ()
     resilience: ResilienceSpec | None = None
+    loadtest: LoadTestSpec = Field(
+        default_factory=LoadTestSpec,
+        description="how `scaleplan loadtest` drives the real system (all keys optional)",
+    )
 
     _source: str = PrivateAttr(default="<memory>")
     _base_dir: str = PrivateAttr(default=".")
@@ -561,6 +659,18 @@ def _cross_problems(
             f"{suggest(retention.component, every)}: the stored data is charged to it",
             lines,
         )
+    classes = sorted(
+        {c.name for spec in specs.values() for c in spec.workload.classes} or {DEFAULT_CLASS}
+    )
+    for requested in scenario.loadtest.requests:
+        if requested not in classes:
+            yield _problem(
+                source,
+                ("loadtest", "requests", requested),
+                f"the workload has no request class {requested!r}{suggest(requested, classes)} "
+                f"(known: {', '.join(classes)})",
+                lines,
+            )
     for index, slo in enumerate(scenario.nfrs.slos):
         cls = slo.request_class
         if cls is not None and not any(
