@@ -2,7 +2,7 @@
 
 Commands live in one module per family and register themselves on :data:`app` when imported:
 ``core`` (validate, simulate, estimate, graph, schema), ``experiments`` (pull, ramp, sweep,
-compare), ``downtime`` (failures, dr, rollout) and ``report`` (decide, batch, runs). A
+compare), ``downtime`` (failures, dr, rollout), ``report`` (decide, batch, runs) and ``verify``. A
 :class:`~scaleplan.errors.ScaleplanError` is printed as its message and exits 2, never as a
 traceback; like all user text, it is printed literally (:mod:`scaleplan.cli.console`).
 """
@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import sys
 
-from scaleplan.cli import core, downtime, experiments, report
+from scaleplan.cli import core, downtime, experiments, report, verify
 from scaleplan.cli.app import app
 from scaleplan.cli.console import literal, stderr
 from scaleplan.errors import ScaleplanError
 from scaleplan.paths import output_problem
 
 EXIT_BAD_INPUT = 2
-__all__ = ["app", "core", "downtime", "experiments", "main", "report"]
+__all__ = ["app", "core", "downtime", "experiments", "main", "report", "verify"]
 
 
 def main() -> None:
