@@ -56,7 +56,8 @@ def test_latency_rising_below_the_knee_names_another_bottleneck(tmp_path: Path) 
     assert result.verdict == "refuted"
     assert result.causes[0] == (
         "measured mean rises before the predicted knee (step 1 (40 req/s), where the model has "
-        "app at 60% busy): the real bottleneck is not app: something saturates earlier"
+        "app at 60% busy): app has less capacity than modelled, or the real bottleneck is not "
+        "app: something saturates earlier"
     )
 
 

@@ -187,3 +187,12 @@ def test_the_aggregated_series_is_all_requests(tmp_path: Path) -> None:
     assert everything is not None and everything == default
     assert results.window(5, 20, ALL) == everything
     assert judge(make_plan(), results).confirmed
+
+
+def test_statistics_reset_mid_run_are_refused_with_the_line(tmp_path: Path) -> None:
+    path = write_locust(tmp_path / "run", LOADS)
+    lines = path.read_text().splitlines()
+    lines.insert(8, lines[2])  # an early row again: counts fall back
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SpecError, match=r"run_stats_history\.csv:9: default's row goes back"):
+        read_results(tmp_path / "run")

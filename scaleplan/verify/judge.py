@@ -23,6 +23,7 @@ from scaleplan.errors import Problem, SpecError
 from scaleplan.formatting import json_safe
 from scaleplan.loadtest import FIGURES, Band, LoadTestPlan, Step, read_plan
 from scaleplan.verify.files import default_plan, read_results
+from scaleplan.verify.k6_results import K6Summary
 from scaleplan.verify.locust_results import LocustResults
 from scaleplan.verify.measured import ALL, Figures, Results
 
@@ -226,7 +227,7 @@ def judge(
     """Line every step of ``plan`` up with ``results``; ``start`` (Unix seconds) overrides
     the test's start read from the results."""
     offset = 0.0 if start is None else start - results.started_at
-    if results.tool == "k6" and results.names == () and len(plan.steps) > 1:
+    if isinstance(results, K6Summary) and len(plan.steps) > 1:
         raise SpecError(
             [
                 Problem(
@@ -368,8 +369,8 @@ def _causes(
         )
         causes.append(
             f"measured {LABELS[check.figure]} rises before the predicted knee "
-            f"({_step_text(step.step)}{where}): the real bottleneck is not {bottleneck}: "
-            "something saturates earlier"
+            f"({_step_text(step.step)}{where}): {bottleneck} has less capacity than modelled, "
+            f"or the real bottleneck is not {bottleneck}: something saturates earlier"
         )
     elif slow:
         step, check = slow[0]

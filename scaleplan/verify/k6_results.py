@@ -45,8 +45,8 @@ class K6Points(Results):
     failure_names: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
 
     def window(self, start_s: float, end_s: float, name: str = ALL) -> Figures | None:
-        if end_s > self.span_s + 1.0:
-            return None
+        if start_s < -1.0 or end_s > self.span_s + 1.0:
+            return None  # the samples do not cover the window (1 s: k6 samples vus each second)
         low, high = bisect_left(self.times, start_s), bisect_left(self.times, end_s)
         durations = self.durations_ms[low:high]
         first = bisect_left(self.failure_times, start_s)

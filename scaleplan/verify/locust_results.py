@@ -181,7 +181,7 @@ def read_locust(prefix: Path) -> LocustResults:
             continue
         try:
             row = _Row(
-                time=float(_integer(line[where["time"]])),
+                time=_timestamp(line[where["time"]]),
                 count=_integer(line[where["count"]]),
                 failures=_integer(line[where["failures"]]),
                 mean_ms=_number(line[where["mean"]]),
@@ -195,7 +195,20 @@ def read_locust(prefix: Path) -> LocustResults:
         label = line[where["name"]]
         kind = line[where["type"]]
         key = label if label == ALL and not kind else f"{kind} {label}".strip()
-        raw.setdefault(key, []).append(row)
+        rows = raw.setdefault(key, [])
+        if rows and (row.time < rows[-1].time or row.count < rows[-1].count):
+            problems.append(
+                Problem(
+                    name,
+                    "",
+                    f"{label}'s row goes back in time or in Total Request Count (from "
+                    f"{rows[-1].count} to {row.count}): the statistics were reset "
+                    "(--reset-stats) or two runs share the file",
+                    number,
+                )
+            )
+            break
+        rows.append(row)
         if len(problems) >= 20:
             break
     if problems:
@@ -238,11 +251,24 @@ def read_locust(prefix: Path) -> LocustResults:
     )
 
 
+def _timestamp(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"Timestamp {text!r} is not Unix seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"Timestamp {text!r} is not Unix seconds")
+    return value
+
+
 def _integer(text: str) -> int:
     try:
-        return int(float(text)) if text.strip() else 0
-    except ValueError:
+        value = int(float(text)) if text.strip() else 0
+    except (ValueError, OverflowError):
         raise ValueError(f"{text!r} is not a number") from None
+    if value < 0:
+        raise ValueError(f"{text!r} is not a count")
+    return value
 
 
 def _number(text: str) -> float:
