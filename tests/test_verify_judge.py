@@ -61,6 +61,16 @@ def test_latency_rising_below_the_knee_names_another_bottleneck(tmp_path: Path) 
     )
 
 
+def test_slower_from_the_lightest_load_on_is_an_overhead_not_a_queue(tmp_path: Path) -> None:
+    result = _verify(tmp_path, tuple(load.slower(1.5) for load in LOADS))
+    assert result.verdict == "refuted"
+    assert result.causes == (
+        "slower than modelled already at the lightest load (step 0 (20 req/s), 30% busy at "
+        "most: mean measured 37.5 ms, predicted 25 ms): the service times leave out an "
+        "overhead (network, framework, serialisation): recalibrate them",
+    )
+
+
 def test_throughput_below_the_offered_rate_is_saturation(tmp_path: Path) -> None:
     carried = dataclasses.replace(LOADS[2], rate_per_s=45.0)
     result = _verify(tmp_path, (*LOADS[:2], carried))

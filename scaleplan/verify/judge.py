@@ -358,7 +358,33 @@ def _causes(
         for check in step.checks
         if check.figure in LATENCY and check.agrees is False and check.measured > check.high
     ]
-    early = [(step, check) for step, check in slow if _below_knee(plan, step.step)]
+    # At the lightest step queues are short: latency above the band there is the service
+    # itself (an overhead the model leaves out), not a queue. A queue shows as a deviation
+    # that grows with the load beyond that one.
+    lightest = min(steps, key=lambda step: step.step.rate_per_s)
+    base = {
+        check.figure: check.deviation if check.measured_known else 0.0 for check in lightest.checks
+    }
+    at_lightest = [(step, check) for step, check in slow if step is lightest]
+    if at_lightest:
+        step, check = next(
+            (pair for pair in at_lightest if pair[1].figure == "mean_ms"), at_lightest[0]
+        )
+        busy = step.step.busiest_utilization
+        little = f", {100 * busy:.0f}% busy at most" if busy is not None else ""
+        causes.append(
+            f"slower than modelled already at the lightest load ({_step_text(step.step)}"
+            f"{little}: {LABELS[check.figure]} measured "
+            f"{show_value(check.figure, check.measured)}, predicted "
+            f"{show_value(check.figure, check.predicted.mean)}): the service times leave out "
+            "an overhead (network, framework, serialisation): recalibrate them"
+        )
+    rising = [
+        (step, check)
+        for step, check in slow
+        if step is not lightest and check.deviation > base[check.figure] + tolerances.latency
+    ]
+    early = [(step, check) for step, check in rising if _below_knee(plan, step.step)]
     if early:
         step, check = early[0]
         busy = step.step.busiest_utilization
@@ -372,8 +398,8 @@ def _causes(
             f"({_step_text(step.step)}{where}): {bottleneck} has less capacity than modelled, "
             f"or the real bottleneck is not {bottleneck}: something saturates earlier"
         )
-    elif slow:
-        step, check = slow[0]
+    elif rising:
+        step, check = rising[0]
         causes.append(
             f"latency above the prediction near the predicted limit (from "
             f"{_step_text(step.step)}, {LABELS[check.figure]}): {bottleneck} is slower than "
