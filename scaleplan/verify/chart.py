@@ -44,6 +44,7 @@ def figure_verification(result: Verification, *, title: str | None = None) -> go
                 y=[check.high for _, check in present] + [check.low for _, check in present][::-1],
                 fill="toself",
                 fillcolor=_FILL[figure_name],
+                mode="lines",
                 line={"width": 0},
                 hoverinfo="skip",
                 name=f"{label} accepted ({result.tolerances.text(figure_name)})",
