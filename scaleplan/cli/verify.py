@@ -99,6 +99,7 @@ def verify(
             help="When the test started (Unix seconds or ISO 8601; default: the results' "
             "first moment).",
             parser=_start,
+            metavar="<time>",
             show_default=False,
         ),
     ] = None,

@@ -311,7 +311,7 @@ def judge(
 
 
 def _offset_text(offset: float) -> str:
-    return f"(moved by --start to {offset:+.0f} s) " if offset else ""
+    return f"(the given start lies {offset:+.0f} s from their first moment) " if offset else ""
 
 
 def _step_text(step: Step) -> str:
