@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
-from _verify_data import LOADS, SCENARIO, write_locust, write_plan_beside
+from _verify_data import LOADS, SCENARIO, T0, write_locust, write_plan_beside
 
 ROOT = Path(__file__).resolve().parent.parent
+T0_ISO = datetime.fromtimestamp(T0, UTC).isoformat()
 
 
 def scaleplan(*args: str) -> subprocess.CompletedProcess[str]:
@@ -68,3 +70,14 @@ def test_bad_input_exits_2_naming_the_file(tmp_path: Path) -> None:
     assert nothing.returncode == 2 and "absent: no such results file" in nothing.stderr
     usage = scaleplan("verify", str(SCENARIO), str(tmp_path / "run"), "--tolerance-latency", "-1")
     assert usage.returncode == 2 and "--tolerance-latency" in usage.stderr
+
+
+def test_start_takes_unix_seconds_or_iso_8601(tmp_path: Path) -> None:
+    write_locust(tmp_path / "run", LOADS)
+    write_plan_beside(tmp_path)
+    iso = scaleplan("verify", str(SCENARIO), str(tmp_path / "run"), "--start", T0_ISO)
+    assert iso.returncode == 0, iso.stdout + iso.stderr
+    late = scaleplan("verify", str(SCENARIO), str(tmp_path / "run"), "--start", str(T0 + 30))
+    assert late.returncode == 2 and "holds no data for steps 1, 2 of plan.json" in late.stderr
+    bad = scaleplan("verify", str(SCENARIO), str(tmp_path / "run"), "--start", "yesterday")
+    assert bad.returncode == 2 and "not Unix seconds nor an ISO 8601 time" in bad.stderr
