@@ -135,3 +135,12 @@ def test_verify_checks_the_scenario_and_candidate(tmp_path: Path) -> None:
     write_plan_beside(tmp_path, make_plan(candidate="triple"))
     with pytest.raises(SpecError, match=r"plan\.json: candidate: 'triple' is not a candidate"):
         verify(SCENARIO, tmp_path / "run")
+
+
+def test_a_folder_of_one_locust_run_is_its_results_and_holds_its_plan(tmp_path: Path) -> None:
+    write_locust(tmp_path / "run", LOADS)
+    write_plan_beside(tmp_path)
+    assert verify(SCENARIO, tmp_path).confirmed
+    write_locust(tmp_path / "again", LOADS)
+    with pytest.raises(SpecError, match=r"holds 2 Locust histories \(again_stats_history"):
+        verify(SCENARIO, tmp_path)

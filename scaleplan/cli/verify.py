@@ -61,7 +61,8 @@ def verify(
     results: Annotated[
         Path,
         typer.Argument(
-            help="Locust's --csv PREFIX (or its _stats.csv / _stats_history.csv), or k6's "
+            help="Locust's --csv PREFIX (or its _stats.csv / _stats_history.csv, or its folder), "
+            "or k6's "
             "--out json NDJSON or --summary-export JSON file.",
             show_default=False,
         ),

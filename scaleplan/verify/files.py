@@ -6,7 +6,7 @@ from pathlib import Path
 
 from scaleplan.errors import Problem, SpecError
 from scaleplan.verify.k6_results import read_k6
-from scaleplan.verify.locust_results import locust_prefix, read_locust
+from scaleplan.verify.locust_results import HISTORY_SUFFIX, locust_prefix, read_locust
 from scaleplan.verify.measured import Results
 
 PLAN_FILE = "plan.json"
@@ -14,9 +14,11 @@ _K6_SUFFIXES = (".json", ".ndjson", ".jsonl", ".gz")
 
 
 def read_results(path: str | Path) -> Results:
-    """A Locust ``--csv`` prefix (or its ``_stats.csv`` / ``_stats_history.csv``), or a k6
-    ``--summary-export`` JSON or ``--out json`` NDJSON file."""
+    """A Locust ``--csv`` prefix (or its ``_stats.csv`` / ``_stats_history.csv``, or the folder
+    of one), or a k6 ``--summary-export`` JSON or ``--out json`` NDJSON file."""
     given = Path(path)
+    if given.is_dir():
+        given = _only_history(given)
     if given.suffix in _K6_SUFFIXES and given.is_file():
         return read_k6(given)
     prefix = locust_prefix(given)
@@ -45,6 +47,21 @@ def read_results(path: str | Path) -> Results:
     )
 
 
+def _only_history(folder: Path) -> Path:
+    """The one Locust history in ``folder`` (a folder given as the results)."""
+    found = sorted(folder.glob(f"*{HISTORY_SUFFIX}"))
+    if len(found) == 1:
+        return found[0]
+    what = (
+        f"holds {len(found)} Locust histories ({', '.join(path.name for path in found)}): give one"
+        if found
+        else f"holds no Locust history (*{HISTORY_SUFFIX}): give the results file"
+    )
+    raise SpecError([Problem(folder.name or str(folder), "", what)])
+
+
 def default_plan(path: str | Path) -> Path:
-    """The plan beside the results: ``plan.json`` in the results' folder."""
-    return Path(path).parent / PLAN_FILE
+    """The plan beside the results: ``plan.json`` in the results' folder (or in the folder
+    given as the results)."""
+    given = Path(path)
+    return (given if given.is_dir() else given.parent) / PLAN_FILE
