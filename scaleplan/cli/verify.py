@@ -62,8 +62,7 @@ def verify(
         Path,
         typer.Argument(
             help="Locust's --csv PREFIX (or its _stats.csv / _stats_history.csv, or its folder), "
-            "or k6's "
-            "--out json NDJSON or --summary-export JSON file.",
+            "or k6's --out json NDJSON or --summary-export JSON file.",
             show_default=False,
         ),
     ],
