@@ -238,9 +238,7 @@ def decide(
         )
 
 
-def _verified(
-    source: Path, results: str | Path | None, plan: str | Path | None
-) -> dict[str, str]:
+def _verified(source: Path, results: str | Path | None, plan: str | Path | None) -> dict[str, str]:
     """The load test's files as the kernel needs them (absolute), judged once here so that a
     bad file stops with its message before any kernel starts."""
     if results is None:
