@@ -2,24 +2,24 @@
 
 Commands live in one module per family and register themselves on :data:`app` when imported:
 ``core`` (validate, simulate, estimate, graph, schema), ``experiments`` (pull, ramp, sweep,
-compare), ``downtime`` (failures, dr, rollout), ``loadtest`` (the load-test plan and scripts)
-and ``report`` (decide, batch, runs). A :class:`~scaleplan.errors.ScaleplanError` is printed
-as its message and exits 2, never as a traceback; like all user text, it is printed literally
-(:mod:`scaleplan.cli.console`).
+compare), ``downtime`` (failures, dr, rollout), ``loadtest`` (the load-test plan and scripts),
+``verify`` (the model against a load test's results) and ``report`` (decide, batch, runs). A
+:class:`~scaleplan.errors.ScaleplanError` is printed as its message and exits 2, never as a
+traceback; like all user text, it is printed literally (:mod:`scaleplan.cli.console`).
 """
 
 from __future__ import annotations
 
 import sys
 
-from scaleplan.cli import core, downtime, experiments, loadtest, report
+from scaleplan.cli import core, downtime, experiments, loadtest, report, verify
 from scaleplan.cli.app import app
 from scaleplan.cli.console import literal, stderr
 from scaleplan.errors import ScaleplanError
 from scaleplan.paths import output_problem
 
 EXIT_BAD_INPUT = 2
-__all__ = ["app", "core", "downtime", "experiments", "loadtest", "main", "report"]
+__all__ = ["app", "core", "downtime", "experiments", "loadtest", "main", "report", "verify"]
 
 
 def main() -> None:

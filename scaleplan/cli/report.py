@@ -72,6 +72,21 @@ def decide(
             parser=options.workers,
         ),
     ] = None,
+    results: Annotated[
+        Path | None,
+        typer.Option(
+            help="A load test's results (Locust --csv prefix or k6 JSON): the record's "
+            "Confirmation section then judges the model against them (see `scaleplan verify`).",
+            show_default=False,
+        ),
+    ] = None,
+    plan: Annotated[
+        Path | None,
+        typer.Option(
+            help="The load-test plan of --results (default: plan.json beside the results).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Make the HTML decision record of a scenario (papermill + nbconvert; opens offline)."""
     from scaleplan.report.decide import decide as make_record
@@ -85,10 +100,18 @@ def decide(
             kernel_name=kernel,
             execution_timeout=timeout,
             workers=workers,
+            results=results,
+            plan=plan,
         )
     chosen = record.metrics.get("chosen")
     if chosen:
         stdout.print(f"chosen option: [bold]{literal(chosen)}[/bold]", highlight=False)
+    verification = record.results.get("verification")
+    if verification:
+        stdout.print(
+            f"load test: the model is [bold]{literal(verification['verdict'])}[/bold]",
+            highlight=False,
+        )
     stdout.print(f"results: {literal(record.json)}", highlight=False)
     stdout.print(f"notebook: {literal(record.notebook)}", highlight=False)
     stdout.print(f"decision record: {literal(record.html)}", highlight=False)

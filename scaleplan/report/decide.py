@@ -176,6 +176,8 @@ def decide(
     folder: str | Path | None = None,
     lock_wait_s: float = 0.0,
     workers: int | None = None,
+    results: str | Path | None = None,
+    plan: str | Path | None = None,
 ) -> DecisionRecord:
     """Make the decision record of ``scenario``: executed notebook, JSON results, HTML.
 
@@ -197,6 +199,10 @@ def decide(
     workers : int, optional
         Local processes the kernel's comparison uses (default: one per available core; 1:
         the kernel alone). The record's numbers do not depend on it.
+    results, plan : path, optional
+        A load test's results (Locust ``--csv`` prefix or k6 JSON) and the plan
+        ``scaleplan loadtest`` wrote (default: ``plan.json`` beside the results): the
+        record's Confirmation section then shows the model against the measurement.
 
     Raises
     ------
@@ -210,6 +216,7 @@ def decide(
     if not source.is_file():
         raise ReportError(f"{scenario}: file does not exist")
     source = source.resolve()
+    given = _verified(source, results, plan)
     target = Path(folder) if folder is not None else record_folder(out_dir, source)
     try:
         target.mkdir(parents=True, exist_ok=True)
@@ -218,8 +225,34 @@ def decide(
     target = target.resolve()
     with folder_lock(target, wait_s=lock_wait_s):
         return _make_record(
-            scenario, source, target, seed, budget, workers, kernel_name, execution_timeout, started
+            scenario,
+            source,
+            target,
+            seed,
+            budget,
+            workers,
+            kernel_name,
+            execution_timeout,
+            started,
+            given,
         )
+
+
+def _verified(source: Path, results: str | Path | None, plan: str | Path | None) -> dict[str, str]:
+    """The load test's files as the kernel needs them (absolute), judged once here so that a
+    bad file stops with its message before any kernel starts."""
+    if results is None:
+        if plan is not None:
+            raise ReportError(f"{plan}: a plan needs --results, the load test's results")
+        return {}  # the template's defaults: no verification
+    from scaleplan.verify import default_plan, verify
+
+    plan_path = Path(plan) if plan is not None else default_plan(results)
+    verify(source, results, plan=plan)
+    return {
+        "loadtest_results": str(Path(results).resolve()),
+        "loadtest_plan": str(plan_path.resolve()),
+    }
 
 
 def _make_record(
@@ -232,6 +265,7 @@ def _make_record(
     kernel_name: str,
     execution_timeout: int,
     started: float,
+    verification: dict[str, str],
 ) -> DecisionRecord:
     notebook, html, results = target / NOTEBOOK_FILE, target / HTML_FILE, target / JSON_FILE
     # A failed attempt must not leave an older record looking like its result.
@@ -244,6 +278,7 @@ def _make_record(
         "budget": budget,
         "workers": workers,
         "output_dir": str(target),
+        **verification,
     }
     kernel = None
     exporter: Future[Any] | None = None

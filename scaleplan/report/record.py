@@ -34,6 +34,7 @@ from scaleplan.spec import ScenarioSpec, load_scenario
 
 if TYPE_CHECKING:
     from scaleplan.experiments import CandidateResult, ComparisonResult, PullResult, Verdict
+    from scaleplan.verify import Verification
 
 JSON_FILE = "decision-record.json"
 STATUS_MARK = {"pass": "✓ pass", "fail": "✗ fail", "inconclusive": "? inconclusive"}
@@ -56,6 +57,8 @@ class Evidence:
     versions: dict[str, str]
     wall_s: float
     made_at: str
+    #: A load test's results judged against its plan (``decide --results``), else ``None``.
+    verification: Verification | None = None
 
     @property
     def chosen(self) -> CandidateResult | None:
@@ -98,6 +101,7 @@ class Evidence:
             "wall_s": self.wall_s,
             "metrics": self.metrics(),
             "confirmation": confirmation_plan(self),
+            "verification": self.verification.to_dict() if self.verification else None,
             "comparison": self.comparison.to_dict(),
         }
 
@@ -112,18 +116,28 @@ def gather(
     seed: int | None = None,
     budget: int | None = None,
     workers: int | None = None,
+    results: str | Path | None = None,
+    plan: str | Path | None = None,
 ) -> Evidence:
     """Load ``scenario`` and compare its candidates with the given seed and run budget.
 
     ``budget`` is the number of requests per simulation run (default: the scenario's
     ``run.requests``; it also caps the tractor pull's requests per step). ``workers`` is the
     local processes the comparison uses (default: one per available core; 1: this process);
-    the numbers do not depend on it.
+    the numbers do not depend on it. ``results`` (a load test's Locust or k6 output) and
+    ``plan`` (the plan ``scaleplan loadtest`` wrote; default: ``plan.json`` beside the
+    results) are judged by :func:`scaleplan.verify.verify` first, so a bad file stops the
+    record before any simulation.
     """
     from scaleplan.experiments import CompareSettings, compare
 
     started = time.perf_counter()
     path = Path(scenario)
+    verification = None
+    if results is not None:
+        from scaleplan.verify import verify
+
+        verification = verify(path, results, plan=plan)
     loaded = load_scenario(path)
     settings = resolve_budget(loaded, seed=seed, budget=budget)
     comparison = compare(
@@ -147,6 +161,7 @@ def gather(
         versions=versions(),
         wall_s=time.perf_counter() - started,
         made_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        verification=verification,
     )
 
 
@@ -687,7 +702,74 @@ def confirmation(evidence: Evidence) -> Markdown:
             "lies at or above the model's lower bound; it is refuted — revisit the model's "
             "service times against production traces — if a threshold breaks below the peak."
         )
+    if evidence.verification is not None:
+        lines.extend(_verification_lines(evidence, evidence.verification))
     return Markdown("\n\n".join(lines))
+
+
+def _verification_lines(evidence: Evidence, result: Verification) -> list[str]:
+    """The load test's results against the plan: the verdict, per-step figures, why."""
+    from scaleplan.verify.judge import LABELS, show_band, show_deviation, show_value
+
+    mark = {True: "✓", False: "✗", None: "not measured"}
+    lines = [
+        "### Verification against the load test",
+        f"The load test of **{text(result.candidate)}** measured by {text(result.tool)} "
+        f"({text(result.source)}), judged against its plan {text(result.plan)}: the model "
+        f"is **{result.verdict}**. A figure agrees when the measurement lies in the predicted "
+        f"95% band widened by the model's tolerance (latency "
+        f"{result.tolerances.text('p99_ms')}, throughput "
+        f"{result.tolerances.text('throughput_per_s')}, error rate "
+        f"{result.tolerances.text('error_rate')}).",
+    ]
+    chosen = evidence.comparison.recommended
+    if chosen is not None and chosen != result.candidate:
+        lines.append(
+            f"The load test is of **{text(result.candidate)}**, not of the chosen option "
+            f"**{text(chosen)}**: it confirms or refutes the model, not this decision."
+        )
+    rows = []
+    for step in result.steps:
+        for position, check in enumerate(step.checks):
+            rows.append(
+                [
+                    f"{step.step.index} ({text(step.step.phase)})" if position == 0 else "",
+                    f"{step.step.rate_per_s:,.4g}" if position == 0 else "",
+                    LABELS[check.figure],
+                    show_value(check.figure, check.measured),
+                    show_band(check),
+                    mark[check.agrees]
+                    + ("" if check.agrees is None else f" {show_deviation(check)}"),
+                ]
+            )
+    lines.append(
+        table(
+            ["step", "requests/s", "figure", "measured", "predicted [95% CI]", "agrees"],
+            rows,
+        )
+    )
+    if result.divergences:
+        lines.append(
+            "**Divergences**:\n\n" + "\n".join(f"- {text(line)}" for line in result.divergences)
+        )
+        lines.append(
+            "**Likely causes**:\n\n" + "\n".join(f"- {text(line)}" for line in result.causes)
+        )
+    if result.notes:
+        lines.append(
+            "**How the figures were measured**:\n\n"
+            + "\n".join(f"- {text(line)}" for line in result.notes)
+        )
+    return lines
+
+
+def verification_chart(evidence: Evidence) -> list[Any]:
+    """The verification's predicted-vs-measured latency chart; nothing without results."""
+    if evidence.verification is None:
+        return []
+    from scaleplan.verify.chart import figure_verification
+
+    return [figure_verification(evidence.verification)]
 
 
 def pros_and_cons(evidence: Evidence) -> Markdown:
@@ -819,4 +901,5 @@ __all__ = [
     "save",
     "sections",
     "tractor_pull",
+    "verification_chart",
 ]
