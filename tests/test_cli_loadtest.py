@@ -77,6 +77,8 @@ def test_json_gives_the_plan_the_files_and_the_command(tmp_path: Path) -> None:
     assert [step["duration_s"] for step in data["plan"]["steps"]] == [20.0, 20.0, 20.0]
     assert data["files"][0] == str(tmp_path / "plan.json")
     assert data["locust_command"][:2] == ["locust", "-f"]
+    # verify judges each step's percentiles only from a full history
+    assert "--csv-full-history" in data["locust_command"]
 
 
 @pytest.mark.parametrize(

@@ -121,7 +121,12 @@ def write_locustfile(plan: LoadTestPlan, path: str | Path) -> Path:
 
 
 def locust_command(locustfile_path: str | Path, host: str, csv_prefix: str | Path) -> list[str]:
-    """The command that runs the file headless against ``host``, writing Locust's CSVs."""
+    """The command that runs the file headless against ``host``, writing Locust's CSVs.
+
+    ``--csv-full-history`` makes the history hold Locust's current (rolling-window) percentiles
+    per interval, which ``scaleplan verify`` needs to judge each step's p50, p95 and p99;
+    without it the history's percentiles run from the start of the test.
+    """
     return [
         "locust",
         "-f",
@@ -131,6 +136,7 @@ def locust_command(locustfile_path: str | Path, host: str, csv_prefix: str | Pat
         host,
         "--csv",
         str(csv_prefix),
+        "--csv-full-history",
     ]
 
 
@@ -139,7 +145,7 @@ _TEMPLATE = '''\
 
 Run headless (it stops by itself after the last step):
 
-    locust -f locustfile.py --headless --host http://HOST:PORT --csv results
+    locust -f locustfile.py --headless --host http://HOST:PORT --csv results --csv-full-history
 
 The exit code is 1 when an objective is broken over the measured part of the steps at which
 the model predicts every objective met (the whole run when it predicts none), else 0.
