@@ -23,12 +23,14 @@ from __future__ import annotations
 import csv
 import errno
 import importlib.util
+import json
 import math
 import os
 import socket
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -166,11 +168,12 @@ def test_one_worker_fewer_moves_as_the_model_predicts(models: dict, measured: di
 
 
 def _gone(pid: int) -> bool:
+    """True when ``pid`` no longer runs (a zombie waiting for its reaper counts as gone)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
         return True
-    return False
+    return state in ("Z", "X")
 
 
 def _port_free(port: int) -> bool:
@@ -196,6 +199,41 @@ def test_the_harness_stops_everything_when_the_body_fails() -> None:
         raise RuntimeError("the test failed")
     assert all(_gone(pid) for pid in pids.values()), pids
     assert all(_port_free(port) for port in ports.values()), ports
+
+
+ORPHANED = """
+import json, sys, time
+sys.path.insert(0, {folder!r})
+import system
+with system.running(seed=1) as running:
+    print(json.dumps(running.pids), flush=True)
+    time.sleep(30)
+"""
+
+
+def test_services_exit_when_their_harness_is_killed() -> None:
+    """A test run killed with SIGKILL cannot stop its services: they notice and exit."""
+    harness = subprocess.Popen(
+        [sys.executable, "-c", ORPHANED.format(folder=str(FOLDER))],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert harness.stdout is not None
+        pids = json.loads(harness.stdout.readline())
+        assert not any(_gone(pid) for pid in pids.values())
+        harness.kill()
+        harness.wait(timeout=5)
+        deadline = time.monotonic() + 5.0  # services check for their parent every second
+        while not all(_gone(pid) for pid in pids.values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert all(_gone(pid) for pid in pids.values()), pids
+    finally:
+        if harness.poll() is None:
+            harness.kill()
+            harness.wait()
+        if harness.stdout is not None:
+            harness.stdout.close()
 
 
 def test_the_harness_refuses_an_unknown_service() -> None:

@@ -288,7 +288,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     pool = WorkerPool(args.workers)
     job = make_job(args.role, args, Draws(args.seed))
-    server = Server(("127.0.0.1", args.port), make_handler(args.role, pool, job))
+    try:
+        server = Server(("127.0.0.1", args.port), make_handler(args.role, pool, job))
+    except OSError as error:
+        sys.exit(f"{args.role}: cannot listen on 127.0.0.1:{args.port}: {error.strerror}")
     if args.parent:
         threading.Thread(target=watchdog, args=(args.parent,), daemon=True).start()
     print(f"listening {server.server_address[1]}", flush=True)

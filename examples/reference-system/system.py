@@ -152,7 +152,13 @@ def _read_port(name: str, process: subprocess.Popen[str], timeout_s: float) -> i
     ready, _, _ = select.select([process.stdout], [], [], timeout_s)
     line = process.stdout.readline() if ready else ""  # a service that died gives EOF: ""
     if not line.startswith("listening "):
-        raise RuntimeError(f"{name} did not start (exit code {process.poll()}, said {line!r})")
+        try:
+            code = process.wait(timeout=2.0)
+        except subprocess.TimeoutExpired:
+            code = None
+        if code is None:
+            raise RuntimeError(f"{name} did not say where it listens within {timeout_s:g} s")
+        raise RuntimeError(f"{name} did not start (exit code {code}; its error is printed above)")
     return int(line.split()[1])
 
 
@@ -357,19 +363,29 @@ def main(argv: list[str] | None = None) -> None:
     workers = {**config.get("workers", {}), **_pairs(args.workers, int)}
     means = {**config.get("mean_ms", {}), **_pairs(args.mean_ms, float)}
     seed = int(config.get("seed", args.seed))
-    with running(workers, means, seed=seed, ports={"gateway": args.port}) as system:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the services on the way out
+    try:
+        serve(workers, means, seed, args.port)
+    except (RuntimeError, ValueError) as error:
+        sys.exit(f"error: {error}")
+
+
+def serve(workers: dict, means: dict, seed: int, port: int) -> None:
+    """Run the system until Ctrl-C (or SIGTERM), printing where each service listens."""
+    with running(workers, means, seed=seed, ports={"gateway": port}) as system:
         for name in ORDER:
             print(
                 f"{name:8} {system.urls[name]}  workers={system.workers[name]}  "
                 f"mean_ms={system.mean_ms[name]}"
             )
         print(f"load it at {system.url}/order; Ctrl-C stops it", flush=True)
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             while all(process.poll() is None for process in system.processes.values()):
                 time.sleep(0.5)
         except KeyboardInterrupt:
-            pass
+            return
+        dead = [name for name, process in system.processes.items() if process.poll() is not None]
+        raise RuntimeError(f"{', '.join(dead)} stopped unexpectedly")
 
 
 if __name__ == "__main__":
