@@ -3,10 +3,11 @@
     python examples/reference-system/pacing.py --users 15 --run-time 25
 
 Runs the reference system, then real Locust (headless, bounded by ``--run-time`` and a timeout)
-twice at the same offered rate (``users`` × 1 request/s): once with ``constant_throughput(1)``,
-once with each user sending at Poisson times of its own (exponential gaps on a schedule, so a
-slow answer does not shift the next send), and prints what Locust measured beside what the model
-(architecture.yaml, Poisson arrivals) predicts at that rate.
+three times at the same offered rate (``users`` × 1 request/s): with ``constant_throughput(1)``;
+with one request a second per user from a random phase; with each user sending at Poisson times
+of its own (exponential gaps on a schedule, so a slow answer does not shift the next send). It
+prints what Locust measured beside what the model (architecture.yaml, Poisson arrivals)
+predicts at that rate.
 
 Why it matters: Locust's ``constant_pacing``/``constant_throughput`` keeps each user's phase
 from the moment the user was *created* (``User._cp_last_run``), and Locust creates a step's
@@ -32,6 +33,18 @@ import system  # noqa: E402 (this folder is not a package)
 
 PACINGS = {
     "constant_throughput": "    wait_time = constant_throughput(1.0)\n",
+    "random_phase": (
+        "    def on_start(self):\n"
+        "        # A random phase: users created together must not send together.\n"
+        "        time.sleep(random.uniform(0, 1.0))\n"
+        "        self.due = time.monotonic()\n"
+        "\n"
+        "    def wait_time(self):\n"
+        "        # One request a second from that phase; a late answer is not caught up.\n"
+        "        now = time.monotonic()\n"
+        "        self.due = max(self.due + 1.0, now)\n"
+        "        return self.due - now\n"
+    ),
     "poisson": (
         "    def wait_time(self):\n"
         "        # The next send is due an exponential gap after the last one was due.\n"
