@@ -205,16 +205,17 @@ ORPHANED = """
 import json, sys, time
 sys.path.insert(0, {folder!r})
 import system
-with system.running(seed=1) as running:
+with system.running(seed=1, folder={db_folder!r}) as running:
     print(json.dumps(running.pids), flush=True)
     time.sleep(30)
 """
 
 
-def test_services_exit_when_their_harness_is_killed() -> None:
+def test_services_exit_when_their_harness_is_killed(tmp_path: Path) -> None:
     """A test run killed with SIGKILL cannot stop its services: they notice and exit."""
+    source = ORPHANED.format(folder=str(FOLDER), db_folder=str(tmp_path))  # pytest removes it
     harness = subprocess.Popen(
-        [sys.executable, "-c", ORPHANED.format(folder=str(FOLDER))],
+        [sys.executable, "-c", source],
         stdout=subprocess.PIPE,
         text=True,
     )

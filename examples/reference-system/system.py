@@ -38,7 +38,7 @@ import time
 import urllib.request
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,8 +107,9 @@ def running(
     counts = merged(WORKERS, workers, "workers")
     means = merged(MEAN_MS, mean_ms, "mean_ms")
     fixed = merged(dict.fromkeys(WORKERS, 0), ports, "ports")
-    with tempfile.TemporaryDirectory(prefix="refsys-") as temporary:
-        where = Path(folder) if folder is not None else Path(temporary)
+    made = tempfile.TemporaryDirectory(prefix="refsys-") if folder is None else nullcontext(folder)
+    with made as chosen:
+        where = Path(chosen)
         processes: dict[str, subprocess.Popen[str]] = {}
         try:
             urls: dict[str, str] = {}
