@@ -151,13 +151,28 @@ def simulate(
     started = time.perf_counter()
     graph = build_graph(spec)
     check_nesting(graph, spec)
-    rate = float(rate_per_s if rate_per_s is not None else spec.workload.mean_rate_per_s)
-    if not rate > 0:
-        raise SimulationError(f"{spec.name}: rate_per_s must be greater than 0 (got {rate})")
-    unstable = check_stability(spec, graph, rate)
-    if unstable is not None and not run_anyway:
-        raise UnstableError(unstable, spec.name)
-    overloaded = overload_warnings(spec, graph, rate)
+    closed = spec.workload.closed
+    if closed:
+        if rate_per_s is not None:
+            raise SimulationError(
+                f"{spec.name}: workload: a closed workload ({spec.workload.total_users} users) "
+                f"has no arrival rate to override (got rate_per_s {rate_per_s}); its rate "
+                "follows from its users: change workload.users instead"
+            )
+        from scaleplan.analytic.closed import rough_throughput
+
+        # Only to size the recorder's time buckets: a closed network is stable at any
+        # population (its users wait for their answers), so nothing is refused.
+        rate = rough_throughput(spec, graph)
+        unstable, overloaded = None, []
+    else:
+        rate = float(rate_per_s if rate_per_s is not None else spec.workload.mean_rate_per_s)
+        if not rate > 0:
+            raise SimulationError(f"{spec.name}: rate_per_s must be greater than 0 (got {rate})")
+        unstable = check_stability(spec, graph, rate)
+        if unstable is not None and not run_anyway:
+            raise UnstableError(unstable, spec.name)
+        overloaded = overload_warnings(spec, graph, rate)
     # A run too large to finish (a typo in a size key) is refused rather than started.
     check_simulation(
         spec,
@@ -168,11 +183,17 @@ def simulate(
         replications_key="replications",
     )
     by_count = requests is not None or spec.workload.duration_s is None
-    planned = int(
-        requests if requests is not None else spec.workload.planned_requests(DEFAULT_REQUESTS)
-    )
+    if closed and not by_count:
+        planned = max(1, round(float(spec.workload.duration_s or 0.0) * rate))
+    else:
+        planned = int(
+            requests if requests is not None else spec.workload.planned_requests(DEFAULT_REQUESTS)
+        )
     horizon = planned / rate if by_count else float(spec.workload.duration_s or 0.0)
     if spec.workload.arrival == "trace" and requests is None:
+        horizon = planned / rate
+    if closed and by_count:
+        # A closed run answers about as many requests as it sends: about planned / rate.
         horizon = planned / rate
     limit = max_in_flight or max(20_000, 20 * sum(c.capacity for c in spec.components.values()))
     plan = _Plan(spec, seed, rate, planned if by_count else None, horizon, limit, hooks, observers)
@@ -269,7 +290,8 @@ def _replicate(plan: _Plan, replication: int, report: Callable[[int], None]) -> 
     capacities = {name: s.capacity for name, s in model.recorded.items()}
     ledger = _Ledger(env, Recorder(plan.horizon, class_names, capacities), model)
     done = _request_done(env, ledger, callbacks(plan.observers, "on_request_done"))
-    _Source(plan, model, ledger, done, streams, report).start()
+    source = _Users if plan.spec.workload.closed else _Source
+    source(plan, model, ledger, done, streams, report).start()
     env.run(until=ledger.stop)
     return _close(model, ledger, report)
 
@@ -465,6 +487,83 @@ class _Source:
             self.ledger.stop.succeed()
 
 
+class _Users(_Source):
+    """A closed workload's users: each sends a request to its class's entry, waits for its
+    answer (whatever its status), thinks, and sends the next, until the plan's requests (or
+    its horizon) are used up; then the drain, as for arrivals.
+
+    Users are exchangeable within a class, so a user is not an object: an answered request of
+    class c schedules the next request of class c after a think time. Every user starts with
+    a think (users with no think time all send at t = 0). The next request is always sent by
+    a timeout, even after no think time, so that a request answered at once (rejected) cannot
+    recurse into the next.
+    """
+
+    def __init__(
+        self,
+        plan: _Plan,
+        model: _Model,
+        ledger: _Ledger,
+        done: RequestDone,
+        streams: Streams,
+        report: Callable[[int], None],
+    ) -> None:
+        self.plan, self.model, self.ledger, self.report = plan, model, ledger, report
+        self.env = model.env
+        self.entry_stations = [model.stations[entry] for _, entry, _ in plan.spec.entries()]
+        self.priorities = plan.spec.class_priorities() or (0,) * len(self.entry_stations)
+        workload = plan.spec.workload
+        self.users = workload.class_users()
+        think, rng = workload.think_time, streams("think")
+        self.think = buffered(lambda n: think.sample(rng, n) * 1e-3) if think is not None else None
+        self.state = ledger.state
+        self.arrival_times = ledger.arrival_times
+        self.last = plan.planned if plan.planned is not None else math.inf
+        self.horizon = plan.horizon if plan.planned is None else math.inf
+        self.arrived = 0
+        self.now = 0.0
+        self.send = self._send
+
+        def answered(job: Request, status: int) -> None:
+            done(job, status)
+            self._next(job.class_index)
+
+        self.answered = answered
+
+    def start(self) -> None:
+        for index, users in enumerate(self.users):
+            for _ in range(users):
+                self._next(index)
+
+    def _next(self, index: int) -> None:
+        """A user of class ``index`` thinks, then sends (nothing once the sending is over)."""
+        if self.state.done:
+            return
+        pause = next(self.think) if self.think is not None else 0.0
+        Timeout(self.env, pause, index).callbacks.append(self.send)
+
+    def _send(self, event: simpy.Event) -> None:
+        if self.state.done:
+            return
+        now = self.now = self.env.now
+        if now > self.horizon:
+            self._end()
+            return
+        index: int = event._value
+        arrived = self.arrived
+        self.state.in_flight += 1
+        self.arrival_times.append(now)
+        job = Request(arrived, index, now, None, None, self.priorities[index])
+        Detached(self.entry_stations[index].visit(job), self.answered, job).resume(None)
+        arrived = self.arrived = arrived + 1
+        if arrived % FLUSH_EVERY == 0:
+            self.ledger.flush()
+            self.state.arrived = arrived
+            self.report(arrived)
+        if arrived >= self.last:
+            self._end()
+
+
 def _close(model: _Model, ledger: _Ledger, report: Callable[[int], None]) -> Replication:
     """The end of the run: the last flush, each station's own figures, the counts, and
     warnings for what was still in the system."""
@@ -530,7 +629,11 @@ def _runaway(stations: dict[str, Station], in_flight: int, limit: int) -> Unstab
 def starts_at_its_lightest(spec: ArchitectureSpec) -> bool:
     """Whether a run of ``spec`` starts in its lightest state: empty queues, every replica up,
     caches warm. Not so with an autoscaler (it starts at its minimum) or a cold cache, whose
-    initial transients are *slow*."""
+    initial transients are *slow*; nor with a closed workload: its users all start at once
+    (with no think time, or a constant one, they send together), a burst heavier than the
+    steady state as often as not, so its warm-up cut stays two-sided."""
+    if spec.workload.closed:
+        return False
     for component in spec.components.values():
         if getattr(component, "autoscale", None) is not None:
             return False
@@ -678,7 +781,15 @@ def _summarise(
         name: _component([(run.recorder.stations[name], w) for run, w in paired])
         for name in runs[0].recorder.stations
     }
-    unstable = stopped or unstable_before or _growing(paired, components)
+    # A closed network cannot grow past its users: only an open one can run away.
+    growing = None if spec.workload.closed else _growing(paired, components)
+    unstable = stopped or unstable_before or growing
+    if spec.workload.closed and measured_s:
+        # The rate it was offered is the rate its users sent at, measured.
+        sent = sum(
+            int(run.recorder.arrivals[window.first : window.last].sum()) for run, window in paired
+        )
+        rate = sent / measured_s
     warnings = [warning for run in runs for warning in run.warnings]
     if any(run.end_s > (run.recorder.n_buckets - 1) * run.recorder.width_s for run in runs):
         warnings.append(

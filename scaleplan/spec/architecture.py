@@ -14,6 +14,7 @@ import collections
 import difflib
 import functools
 import itertools
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -29,7 +30,8 @@ from pydantic import (
     model_validator,
 )
 
-from scaleplan.errors import Problem, SpecError
+from scaleplan.distributions import Distribution
+from scaleplan.errors import Problem, ScaleplanError, SpecError
 from scaleplan.kinds.registry import REGISTRY
 from scaleplan.kinds.service import ServiceSpec
 from scaleplan.paths import DataFileError, read_number_column, resolve_reference
@@ -129,6 +131,8 @@ MAX_PRIORITY = 9
 #: Request classes of one workload at most: each has its own figures in every station's
 #: estimate and every result (a real workload has a handful).
 MAX_CLASSES = 1_000
+#: Users of a closed workload at most: each is one pending event of the engine at any time.
+MAX_USERS = 1_000_000
 
 
 class RequestClassSpec(StrictModel):
@@ -144,6 +148,15 @@ class RequestClassSpec(StrictModel):
             "class waits in, a freed slot goes to the waiting request with the smallest "
             "priority, first come first served within a priority; a service with "
             "'preemptive: true' also interrupts a worse-priority request in service"
+        ),
+    )
+    users: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_USERS,
+        description=(
+            "closed workloads only: this class's users (give it for every class or for none; "
+            "without it the workload's users are split over the classes by weight)"
         ),
     )
 
@@ -166,7 +179,36 @@ def parse_duration_s(text: str) -> float:
     return check_seconds(float(match.group(1)) * _DURATION_UNITS[match.group(2)], text)
 
 
+class ClosedWorkloadError(ScaleplanError):
+    """A closed workload met where an arrival rate is needed: it has users, not a rate."""
+
+
 class WorkloadSpec(StrictModel):
+    kind: Literal["open", "closed"] = Field(
+        default="open",
+        description=(
+            "'open': requests arrive at rate_per_s whatever the system does; 'closed': a fixed "
+            "number of users each send a request, wait for its answer (ok, failed or "
+            "rejected), think, and send the next (as Locust, JMeter and k6 generate load)"
+        ),
+    )
+    users: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_USERS,
+        description=(
+            "closed workloads: the number of users; with request classes they are split over "
+            "the classes in proportion to their weights (largest remainder, each class at "
+            "least 1) unless every class gives its own 'users'"
+        ),
+    )
+    think_time: Distribution | None = Field(
+        default=None,
+        description=(
+            "closed workloads: each user's pause between an answer and its next request, a "
+            "distribution as a service's service_time (0 or omitted: no think time)"
+        ),
+    )
     arrival: Literal["poisson", "constant", "bursty", "diurnal", "trace"] = "poisson"
     rate_per_s: Rate | None = Field(
         default=None, description="mean arrival rate (the base rate for bursty)"
@@ -203,10 +245,28 @@ class WorkloadSpec(StrictModel):
             return value
         raise ValueError(f"must be 'auto', 'none', a fraction or a duration (got {value!r})")
 
+    @field_validator("think_time", mode="before")
+    @classmethod
+    def _no_think_time(cls, value: Any) -> Any:
+        # ``think_time: 0`` is the same as leaving it out.
+        if isinstance(value, int | float) and not isinstance(value, bool) and value == 0:
+            return None
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> WorkloadSpec:
         if self.requests is not None and self.duration_s is not None:
             raise ValueError("give requests or duration_s, not both")
+        if self.kind == "closed":
+            self._check_closed()
+            return self._check_classes()
+        if self.users is not None or self.think_time is not None:
+            raise ValueError(
+                "users and think_time apply to a closed workload only: add 'kind: closed' "
+                "(and drop rate_per_s), or remove them"
+            )
+        if any(cls.users is not None for cls in self.classes):
+            raise ValueError("a request class's users apply to a closed workload only")
         needs = {"bursty": "burst", "diurnal": "diurnal", "trace": "trace"}
         for arrival, key in needs.items():
             given = getattr(self, key) is not None
@@ -216,15 +276,108 @@ class WorkloadSpec(StrictModel):
                 raise ValueError(f"key {key!r} only applies to arrival {arrival!r}")
         if self.rate_per_s is None and self.arrival != "trace":
             raise ValueError(f"arrival {self.arrival!r} needs rate_per_s")
+        return self._check_classes()
+
+    def _check_classes(self) -> WorkloadSpec:
         counted = collections.Counter(cls.name for cls in self.classes)
         duplicates = sorted(name for name, times in counted.items() if times > 1)
         if duplicates:
             raise ValueError(f"request class names must be unique (got {duplicates} twice)")
         return self
 
+    def _check_closed(self) -> None:
+        """A closed workload has users and no arrival process."""
+        arrival_keys = [
+            key
+            for key in ("rate_per_s", "arrival", "burst", "diurnal", "trace")
+            if key in self.model_fields_set
+        ]
+        if arrival_keys:
+            raise ValueError(
+                f"a closed workload has users, not an arrival process: remove "
+                f"{', '.join(arrival_keys)} (its rate follows from users, think_time and the "
+                "architecture's response time)"
+            )
+        given = [cls.users for cls in self.classes if cls.users is not None]
+        if given and len(given) != len(self.classes):
+            missing = [cls.name for cls in self.classes if cls.users is None]
+            raise ValueError(
+                f"give users for every request class or for none (missing for {missing})"
+            )
+        if given:
+            if self.users is not None and self.users != sum(given):
+                raise ValueError(
+                    f"users ({self.users}) must equal the sum of the classes' users "
+                    f"({sum(given)}), or be left out"
+                )
+            return
+        if self.users is None:
+            raise ValueError("a closed workload needs users (the number of concurrent users)")
+        if self.classes and self.users < len(self.classes):
+            raise ValueError(
+                f"{self.users} users cannot be split over {len(self.classes)} request classes "
+                "(each needs at least 1)"
+            )
+
+    @property
+    def closed(self) -> bool:
+        return self.kind == "closed"
+
+    def class_users(self) -> tuple[int, ...]:
+        """Each request class's users (one entry, all users, without classes): its own
+        ``users`` when given, else the workload's split in proportion to the weights by
+        largest remainder (ties to the earlier class); a class left with none takes one from
+        the class with the most.
+
+        Examples
+        --------
+        >>> WorkloadSpec(kind="closed", users=10, classes=[
+        ...     {"name": "a", "weight": 2}, {"name": "b", "weight": 1}]).class_users()
+        (7, 3)
+        """
+        if not self.classes:
+            return (self.total_users,)
+        if all(cls.users is not None for cls in self.classes):
+            return tuple(int(cls.users or 0) for cls in self.classes)
+        total = self.total_users
+        weights = [cls.weight for cls in self.classes]
+        shares = [total * weight / sum(weights) for weight in weights]
+        counts = [math.floor(share) for share in shares]
+        order = sorted(range(len(shares)), key=lambda i: (counts[i] - shares[i], i))
+        for index in order[: total - sum(counts)]:
+            counts[index] += 1
+        for index, count in enumerate(counts):
+            if count == 0:  # a class too light for a user of its own gets one all the same
+                counts[index] = 1
+                counts[counts.index(max(counts))] -= 1
+        return tuple(counts)
+
+    @property
+    def total_users(self) -> int:
+        """A closed workload's users (0 for an open one)."""
+        if self.kind != "closed":
+            return 0
+        if self.users is not None:
+            return self.users
+        return sum(int(cls.users or 0) for cls in self.classes)
+
+    @property
+    def think_time_s(self) -> float:
+        """A user's mean think time in seconds (0 without think time)."""
+        return self.think_time.mean_s if self.think_time is not None else 0.0
+
+    def _open_only(self, what: str) -> None:
+        if self.kind == "closed":
+            raise ClosedWorkloadError(
+                f"workload: a closed workload ({self.total_users} users) has no {what}; give "
+                "the users instead (or use an open workload with rate_per_s)"
+            )
+
     @property
     def mean_rate_per_s(self) -> float:
-        """The long-run mean arrival rate, whatever the arrival process."""
+        """The long-run mean arrival rate, whatever the arrival process (an open workload's
+        only: a closed one raises :class:`ClosedWorkloadError`)."""
+        self._open_only("arrival rate")
         if self.arrival == "bursty" and self.burst is not None and self.rate_per_s is not None:
             base, burst = self.rate_per_s, self.burst
             total = burst.mean_gap_s + burst.mean_duration_s
@@ -246,7 +399,7 @@ class WorkloadSpec(StrictModel):
 
     @property
     def is_poisson(self) -> bool:
-        return self.arrival == "poisson"
+        return self.kind == "open" and self.arrival == "poisson"
 
     def planned_requests(self, default: int = 100_000) -> int:
         if self.requests is not None:

@@ -1,0 +1,300 @@
+"""The estimate of a closed workload: an architecture as a closed network, solved by MVA.
+
+Each station of the one overload formula (:func:`scaleplan.load.station_loads`, at one request
+per second: its visits per request and its mean slot-holding time) becomes an MVA station of
+demand visits × holding time and its slots as servers; the users' think time is the delay
+station. :mod:`scaleplan.analytic.mva` solves it: exactly (Reiser–Lavenberg, load-dependent
+for several slots) when every class has the same demands, by Schweitzer–Bard otherwise or for
+very many users.
+
+The figures are exact for a product-form network: every station a service of one replica
+whose slots share one queue, FIFO with exponential service or processor sharing with any,
+no calls held during (a slot held while its calls are out is not product form), no failures,
+limits, priorities, resilience policies or autoscaling, and load balancers that split at
+random. Otherwise the estimate is an approximation and says why in its warnings, as the open
+estimate does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import networkx as nx
+
+from scaleplan.analytic.mva import (
+    MvaSolution,
+    MvaStation,
+    exact_mva,
+    schweitzer_multiclass,
+)
+from scaleplan.graph import build_graph
+from scaleplan.kinds.load_balancer import LoadBalancerSpec
+from scaleplan.kinds.service import ServiceSpec
+from scaleplan.load import StationLoad, station_loads
+from scaleplan.result import (
+    ComponentResult,
+    LatencySummary,
+    RequestCounts,
+    SimulationResult,
+)
+from scaleplan.spec import ArchitectureSpec
+
+#: The most users solved by the exact recursion (O(N) per single-server station, O(N²) per
+#: multi-server one); beyond it Schweitzer–Bard, whose error shrinks as N grows.
+EXACT_USERS = 2_000
+EXACT_USERS_MULTI_SERVER = 400
+
+
+@dataclass(frozen=True)
+class _Network:
+    """A spec as a closed network: per class its stations' demands (seconds per request)."""
+
+    stations: list[StationLoad]  # at one request per second of the whole mix
+    demands: list[dict[str, float]]  # per class: station name → demand
+    servers: dict[str, int]
+    visits: list[dict[str, float]]  # per class: component → visits per request
+
+
+def _network(spec: ArchitectureSpec, graph: nx.DiGraph | None = None) -> _Network:
+    graph = build_graph(spec) if graph is None else graph
+    stations = station_loads(spec, graph, 1.0)
+    servers = {station.name: station.servers for station in stations}
+    demands, visits = [], []
+    for one in _one_class_specs(spec):
+        own = station_loads(one, graph, 1.0)
+        demands.append({s.name: s.arrival_rate * s.holding_s for s in own})
+        visits.append(_component_visits(one, graph))
+    return _Network(stations, demands, servers, visits)
+
+
+def _one_class_specs(spec: ArchitectureSpec) -> list[ArchitectureSpec]:
+    """The spec once per request class, with that class alone (its visits and demands)."""
+    classes = spec.workload.classes
+    if len(classes) <= 1:
+        return [spec]
+    specs = []
+    for cls in classes:
+        workload = spec.workload.model_copy(
+            update={"classes": (cls.model_copy(update={"weight": 1.0}),)}
+        )
+        specs.append(spec.model_copy(update={"workload": workload}))
+    return specs
+
+
+def _component_visits(spec: ArchitectureSpec, graph: nx.DiGraph) -> dict[str, float]:
+    from scaleplan.load import traffic
+
+    return dict(traffic(spec, graph, 1.0).flows.visits)
+
+
+def rough_throughput(spec: ArchitectureSpec, graph: nx.DiGraph | None = None) -> float:
+    """Requests per second a closed spec about carries (Schweitzer–Bard on every class
+    together): what sizes a run of it. Raises when it would be infinite."""
+    from scaleplan.errors import SimulationError
+
+    network = _network(spec, graph)
+    workload = spec.workload
+    demands = {s.name: s.arrival_rate * s.holding_s for s in network.stations}
+    think = workload.think_time_s
+    if think <= 0 and not any(value > 0 for value in demands.values()):
+        raise SimulationError(
+            f"{spec.name}: workload: {workload.total_users} users without think time, whose "
+            "requests take no time anywhere, would send infinitely many requests at once: "
+            "give workload.think_time"
+        )
+    [solution] = schweitzer_multiclass(
+        [demands], dict(network.servers), [think], [workload.total_users]
+    )
+    return solution.throughput_per_s
+
+
+def _not_product_form(spec: ArchitectureSpec) -> list[str]:
+    """Why the network is not product form (empty: MVA is exact)."""
+    reasons: list[str] = []
+    if spec.class_priorities() is not None:
+        reasons.append("the classes have different priorities")
+    for name, component in spec.components.items():
+        kind = component.kind
+        if isinstance(component, LoadBalancerSpec):
+            time = component.service_time
+            if time is not None and time.scv != 1.0:
+                reasons.append(f"{name}: a FIFO service time that is not exponential")
+            if component.policy != "random" and len(component.to) > 1:
+                reasons.append(
+                    f"{name}: policy {component.policy!r} does not split at random (MVA "
+                    "takes its split as random)"
+                )
+            continue
+        if not isinstance(component, ServiceSpec) or kind != "service":
+            reasons.append(f"{name}: a {kind} (its holding time is taken as a mean demand)")
+            continue
+        discipline = getattr(component, "discipline", "fifo")
+        if discipline == "lifo":
+            reasons.append(f"{name}: discipline lifo (taken as fifo)")
+        if discipline != "ps" and component.service_time.scv != 1.0:
+            reasons.append(
+                f"{name}: a {discipline} service whose service time is not exponential "
+                f"(cv {math.sqrt(component.service_time.scv):.2g}); MVA uses its mean"
+            )
+        if getattr(component, "admission_limit", None) is not None:
+            reasons.append(f"{name}: admission_limit (taken as unlimited)")
+        if component.replicas > 1 or component.autoscale is not None:
+            reasons.append(
+                f"{name}: {component.replicas} replicas, each with a queue of its own (MVA "
+                "takes them as one queue of all their slots: optimistic)"
+            )
+        if component.calls and component.hold_during_calls:
+            reasons.append(
+                f"{name}: its slot is held while its calls are out (the holding time includes "
+                "the callees' spans without their queueing)"
+            )
+        for label in ("queue_limit", "load_shedding", "failures"):
+            if getattr(component, label, None) is not None:
+                reasons.append(f"{name}: {label} is not modelled")
+        if component.error_probability > 0:
+            reasons.append(f"{name}: error_probability (failed requests taken as served)")
+        if any(
+            call.timeout_ms is not None
+            or call.retries is not None
+            or call.circuit_breaker is not None
+            or call.bulkhead is not None
+            for call in component.calls
+        ):
+            reasons.append(f"{name}: call resilience policies are not modelled")
+    if spec.chaos:
+        reasons.append("chaos events are not modelled")
+    return reasons
+
+
+def closed_estimate(spec: ArchitectureSpec) -> SimulationResult:
+    """The steady state of a closed spec by Mean Value Analysis (the analytic referee of a
+    closed run): throughput, mean response time (think time excluded), per class and per
+    component. Percentiles are not given (MVA gives means)."""
+    workload = spec.workload
+    network = _network(spec)
+    users = workload.class_users()
+    think = workload.think_time_s
+    warnings = [f"approximation: {reason}" for reason in _not_product_form(spec)]
+    solutions: list[MvaSolution]
+    same = all(demand == network.demands[0] for demand in network.demands)
+    total = sum(users)
+    multi_server = any(s > 1 for s in network.servers.values())
+    most = EXACT_USERS_MULTI_SERVER if multi_server else EXACT_USERS
+    if same and total <= most:
+        stations = [
+            MvaStation(k, network.demands[0][k], network.servers[k]) for k in network.servers
+        ]
+        one = exact_mva(stations, think, total)[-1]
+        # Users are exchangeable: each class has its share of the throughput.
+        solutions = [_share(one, count / total) for count in users]
+        how = "exact MVA"
+    else:
+        why = (
+            f"{total} users (exact MVA up to {most})" if same else "classes with different demands"
+        )
+        warnings.append(f"approximation: Schweitzer–Bard approximate MVA ({why})")
+        if multi_server:
+            warnings.append("approximation: Seidmann's form for stations of several slots")
+        solutions = schweitzer_multiclass(
+            network.demands, dict(network.servers), [think] * len(users), list(users)
+        )
+        how = "approximate MVA (Schweitzer–Bard)"
+    return _result(spec, network, solutions, warnings, how)
+
+
+def _share(solution: MvaSolution, share: float) -> MvaSolution:
+    return MvaSolution(
+        users=solution.users,
+        throughput_per_s=solution.throughput_per_s * share,
+        response_s=solution.response_s,
+        residence_s=solution.residence_s,
+        queue_length={k: value * share for k, value in solution.queue_length.items()},
+        utilization={k: value * share for k, value in solution.utilization.items()},
+    )
+
+
+def _point(mean_ms: float) -> LatencySummary:
+    return LatencySummary(mean=mean_ms, mean_ci95=(mean_ms, mean_ms))
+
+
+def _result(
+    spec: ArchitectureSpec,
+    network: _Network,
+    solutions: Sequence[MvaSolution],
+    warnings: list[str],
+    how: str,
+) -> SimulationResult:
+    throughput = math.fsum(s.throughput_per_s for s in solutions)
+    mean_s = (
+        math.fsum(s.throughput_per_s * s.response_s for s in solutions) / throughput
+        if throughput > 0
+        else math.nan
+    )
+    names = [name for name, _, _ in spec.entries()]
+    classes = (
+        {name: _point(1e3 * s.response_s) for name, s in zip(names, solutions, strict=True)}
+        if spec.workload.classes
+        else {}
+    )
+    by_component: dict[str, list[StationLoad]] = {}
+    for station in network.stations:
+        by_component.setdefault(station.component, []).append(station)
+    components: dict[str, ComponentResult] = {}
+    for name, component in spec.components.items():
+        visits_per_s = math.fsum(
+            s.throughput_per_s * visits.get(name, 0.0)
+            for s, visits in zip(solutions, network.visits, strict=True)
+        )
+        parts = by_component.get(name, [])
+        residence = math.fsum(
+            s.throughput_per_s * s.residence_s.get(p.name, 0.0) for s in solutions for p in parts
+        )
+        present = math.fsum(s.queue_length.get(p.name, 0.0) for s in solutions for p in parts)
+        busy = math.fsum(
+            s.utilization.get(p.name, 0.0) * p.servers for s in solutions for p in parts
+        )
+        slots = sum(p.servers for p in parts)
+        per_visit_ms = 1e3 * residence / visits_per_s if visits_per_s > 0 else math.nan
+        holding_ms = (
+            1e3
+            * math.fsum(p.holding_s * p.arrival_rate for p in parts)
+            / sum(p.arrival_rate for p in parts)
+            if parts and sum(p.arrival_rate for p in parts) > 0
+            else 0.0
+        )
+        components[name] = ComponentResult(
+            kind=component.kind,
+            utilization=busy / slots if slots else 0.0,
+            mean_queue=max(0.0, present - busy),
+            throughput_per_s=visits_per_s,
+            rejected=0,
+            latency_ms=_point(per_visit_ms),
+            capacity=component.capacity,
+            replicas=float(getattr(component, "replicas", 1)),
+            wait_ms=max(0.0, per_visit_ms - holding_ms) if visits_per_s > 0 else math.nan,
+            method=f"analytic: {how}",
+        )
+    users = spec.workload.total_users
+    exact = not warnings
+    return SimulationResult(
+        spec=spec.name,
+        seed=None,
+        stable=True,
+        warnings=tuple(dict.fromkeys(warnings)),
+        requests=RequestCounts(),
+        throughput_per_s=throughput,
+        latency_ms=_point(1e3 * mean_s),
+        components=components,
+        classes=classes,
+        unstable=None,
+        rate_per_s=throughput,
+        method=(
+            f"analytic: {how} of a closed network of {len(network.servers)} stations, "
+            f"{users} users; {'exact' if exact else 'approximate (see warnings)'}"
+        ),
+    )
+
+
+__all__ = ["closed_estimate", "rough_throughput"]
