@@ -83,6 +83,13 @@ def _one_class_specs(spec: ArchitectureSpec) -> list[ArchitectureSpec]:
     return specs
 
 
+def _visits_from(spec: ArchitectureSpec, name: str) -> dict[str, float]:
+    """The visits one visit to ``name`` makes to every component (itself included)."""
+    workload = spec.workload.model_copy(update={"classes": ()})
+    alone = spec.model_copy(update={"workload": workload, "entry": name})
+    return _component_visits(alone, build_graph(alone))
+
+
 def _component_visits(spec: ArchitectureSpec, graph: nx.DiGraph) -> dict[str, float]:
     from scaleplan.load import traffic
 
@@ -241,6 +248,18 @@ def _result(
     by_component: dict[str, list[StationLoad]] = {}
     for station in network.stations:
         by_component.setdefault(station.component, []).append(station)
+    own_ms: dict[str, float] = {}
+    for name in spec.components:
+        visits_per_s = math.fsum(
+            s.throughput_per_s * visits.get(name, 0.0)
+            for s, visits in zip(solutions, network.visits, strict=True)
+        )
+        residence = math.fsum(
+            s.throughput_per_s * s.residence_s.get(p.name, 0.0)
+            for s in solutions
+            for p in by_component.get(name, [])
+        )
+        own_ms[name] = 1e3 * residence / visits_per_s if visits_per_s > 0 else math.nan
     components: dict[str, ComponentResult] = {}
     for name, component in spec.components.items():
         visits_per_s = math.fsum(
@@ -256,7 +275,16 @@ def _result(
             s.utilization.get(p.name, 0.0) * p.servers for s in solutions for p in parts
         )
         slots = sum(p.servers for p in parts)
-        per_visit_ms = 1e3 * residence / visits_per_s if visits_per_s > 0 else math.nan
+        # A visit's span: its own residence, and its calls' spans (sequential calls: the
+        # visits its subtree makes, each at its own residence).
+        per_visit_ms = own_ms[name]
+        if getattr(component, "calls", ()) and visits_per_s > 0:
+            below = _visits_from(spec, name)
+            per_visit_ms = math.fsum(
+                count * own_ms[other]
+                for other, count in below.items()
+                if count > 0 and math.isfinite(own_ms[other])
+            )
         holding_ms = (
             1e3
             * math.fsum(p.holding_s * p.arrival_rate for p in parts)
@@ -273,7 +301,7 @@ def _result(
             latency_ms=_point(per_visit_ms),
             capacity=component.capacity,
             replicas=float(getattr(component, "replicas", 1)),
-            wait_ms=max(0.0, per_visit_ms - holding_ms) if visits_per_s > 0 else math.nan,
+            wait_ms=max(0.0, own_ms[name] - holding_ms) if visits_per_s > 0 else math.nan,
             method=f"analytic: {how}",
         )
     users = spec.workload.total_users
