@@ -29,7 +29,7 @@ from scaleplan.analytic.mva import (
     exact_mva,
     schweitzer_multiclass,
 )
-from scaleplan.graph import build_graph
+from scaleplan.graph import ENTRY_WEIGHT, build_graph
 from scaleplan.kinds.load_balancer import LoadBalancerSpec
 from scaleplan.kinds.service import ServiceSpec
 from scaleplan.load import StationLoad, station_loads
@@ -55,6 +55,7 @@ class _Network:
     demands: list[dict[str, float]]  # per class: station name → demand
     servers: dict[str, int]
     visits: list[dict[str, float]]  # per class: component → visits per request
+    graph: nx.DiGraph
 
 
 def _network(spec: ArchitectureSpec, graph: nx.DiGraph | None = None) -> _Network:
@@ -62,11 +63,14 @@ def _network(spec: ArchitectureSpec, graph: nx.DiGraph | None = None) -> _Networ
     stations = station_loads(spec, graph, 1.0)
     servers = {station.name: station.servers for station in stations}
     demands, visits = [], []
-    for one in _one_class_specs(spec):
-        own = station_loads(one, graph, 1.0)
+    specs = _one_class_specs(spec)
+    for one in specs:
+        # The graph carries the entries' weights: each class's own.
+        own_graph = graph if len(specs) == 1 else _entered_at(graph, one.entries()[0][1])
+        own = station_loads(one, own_graph, 1.0)
         demands.append({s.name: s.arrival_rate * s.holding_s for s in own})
-        visits.append(_component_visits(one, graph))
-    return _Network(stations, demands, servers, visits)
+        visits.append(_component_visits(one, own_graph))
+    return _Network(stations, demands, servers, visits, graph)
 
 
 def _one_class_specs(spec: ArchitectureSpec) -> list[ArchitectureSpec]:
@@ -83,11 +87,18 @@ def _one_class_specs(spec: ArchitectureSpec) -> list[ArchitectureSpec]:
     return specs
 
 
-def _visits_from(spec: ArchitectureSpec, name: str) -> dict[str, float]:
+def _entered_at(graph: nx.DiGraph, entry: str) -> nx.DiGraph:
+    """The graph with every request entering at ``entry`` (the traffic solver reads the
+    entries' weights from the graph)."""
+    alone = graph.copy()
+    for name in alone:
+        alone.nodes[name][ENTRY_WEIGHT] = 1.0 if name == entry else 0.0
+    return alone
+
+
+def _visits_from(spec: ArchitectureSpec, graph: nx.DiGraph, name: str) -> dict[str, float]:
     """The visits one visit to ``name`` makes to every component (itself included)."""
-    workload = spec.workload.model_copy(update={"classes": ()})
-    alone = spec.model_copy(update={"workload": workload, "entry": name})
-    return _component_visits(alone, build_graph(alone))
+    return _component_visits(spec, _entered_at(graph, name))
 
 
 def _component_visits(spec: ArchitectureSpec, graph: nx.DiGraph) -> dict[str, float]:
@@ -279,7 +290,7 @@ def _result(
         # visits its subtree makes, each at its own residence).
         per_visit_ms = own_ms[name]
         if getattr(component, "calls", ()) and visits_per_s > 0:
-            below = _visits_from(spec, name)
+            below = _visits_from(spec, network.graph, name)
             per_visit_ms = math.fsum(
                 count * own_ms[other]
                 for other, count in below.items()
