@@ -222,6 +222,23 @@ def test_users_keep_sending_after_rejections_and_the_run_ends() -> None:
     assert counts.rejected > 0 and counts.completed > 0
 
 
+def test_a_timed_run_whose_users_never_let_the_clock_move_is_stopped() -> None:
+    """Two users, no think time, one slot and no waiting place: one user's request is served
+    while the other's are rejected at once, for ever at t = 0; a run by duration would never
+    end, so it is stopped and said unstable."""
+    spec = closed_spec(
+        {"a": {"kind": "service", "queue_limit": 0, "service_time": exponential(10)}},
+        2,
+        0,
+        requests=None,
+        duration_s=10,
+    )
+    result = simulate(spec, seed=1)
+    assert not result.stable and result.unstable is not None
+    assert "without the clock moving" in result.unstable.reason
+    assert result.requests.conserved()
+
+
 def test_users_are_split_over_the_classes() -> None:
     spec = closed_spec(
         {"a": {"kind": "service", "service_time": exponential(20)}},

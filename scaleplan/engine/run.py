@@ -523,6 +523,10 @@ class _Users(_Source):
         self.arrived = 0
         self.now = 0.0
         self.send = self._send
+        # Requests sent at one instant before a run that ends at its horizon is called
+        # timeless (a run that counts its requests ends by itself).
+        self.instant = 0
+        self.most_at_once = 1000 * sum(self.users) + 100_000 if plan.planned is None else math.inf
 
         def answered(job: Request, status: int) -> None:
             done(job, status)
@@ -545,10 +549,20 @@ class _Users(_Source):
     def _send(self, event: simpy.Event) -> None:
         if self.state.done:
             return
-        now = self.now = self.env.now
+        now = self.env.now
         if now > self.horizon:
             self._end()
             return
+        if now == self.now:
+            # Requests answered in no time by users who do not think: the clock would never
+            # reach the horizon. Stopped as a runaway once that is certain.
+            self.instant += 1
+            if self.instant > self.most_at_once:
+                self.ledger.stopped.append(self._timeless())
+                self._end()
+                return
+        else:
+            self.now, self.instant = now, 0
         index: int = event._value
         arrived = self.arrived
         self.state.in_flight += 1
@@ -562,6 +576,18 @@ class _Users(_Source):
             self.report(arrived)
         if arrived >= self.last:
             self._end()
+
+    def _timeless(self) -> Unstable:
+        entry = self.entry_stations[0].name
+        return Unstable(
+            component=entry,
+            factor=math.nan,
+            reason=(
+                f"{self.instant} requests were sent at t = {self.now:g} s without the clock "
+                "moving: the users do not think and their requests take no time (answered or "
+                "rejected at once), so the run would never reach its duration"
+            ),
+        )
 
 
 def _close(model: _Model, ledger: _Ledger, report: Callable[[int], None]) -> Replication:
