@@ -102,3 +102,12 @@ def test_cli_pull_of_a_closed_spec_is_over_users(tmp_path: Path) -> None:
     data = json.loads(done.stdout)
     assert data["method"] == "tractor pull over users (closed workload)"
     assert data["limit_users"] > 0 and len(data["limits"]) == 2
+
+
+def test_the_rate_pull_and_the_ramp_send_a_closed_spec_to_the_users_pull() -> None:
+    from scaleplan.experiments import pull, ramp
+
+    with pytest.raises(SimulationError, match="pull_users"):
+        pull(repairman(), ["mean<=60ms"])
+    with pytest.raises(SimulationError, match=r"workload\.users"):
+        ramp(repairman(), slos=["mean<=60ms"])
