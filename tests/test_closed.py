@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from scaleplan.analytic import bottleneck, estimate
-from scaleplan.analytic.mva import MvaStation, exact_mva, repairman_p0, schweitzer_mva
+from scaleplan.analytic.mva import MvaStation, exact_multiclass, exact_mva, repairman_p0
 from scaleplan.engine import simulate
 from scaleplan.engine.run import starts_at_its_lightest
 from scaleplan.errors import ScaleplanError, SimulationError, SpecError
@@ -39,7 +39,7 @@ def exponential(mean_ms: float) -> dict[str, Any]:
 
 def closed_spec(
     components: dict[str, Any],
-    users: int,
+    users: int | None,
     think_ms: float,
     *,
     entry: str = "a",
@@ -51,7 +51,7 @@ def closed_spec(
             "name": "closed",
             "workload": {
                 "kind": "closed",
-                "users": users,
+                **({"users": users} if users is not None else {}),
                 "think_time": exponential(think_ms) if think_ms else 0,
                 "requests": requests,
                 **workload,
@@ -175,7 +175,7 @@ def test_estimate_says_why_it_is_approximate() -> None:
     assert "not exponential" in text and "2 replicas" in text
 
 
-def test_classes_with_different_entries_use_schweitzer() -> None:
+def test_classes_with_different_entries_use_exact_multiclass_mva() -> None:
     spec = closed_spec(
         {
             "a": {"kind": "service", "service_time": exponential(50)},
@@ -186,14 +186,61 @@ def test_classes_with_different_entries_use_schweitzer() -> None:
         classes=[{"name": "x", "entry": "a", "users": 6}, {"name": "y", "entry": "b", "users": 4}],
     )
     result = estimate(spec)
-    assert any("Schweitzer" in warning for warning in result.warnings)
-    # The classes share no station: two repairman models, each its own Schweitzer fixed point.
+    assert "exact multi-class MVA" in result.method and result.method.endswith("; exact")
+    # The classes share no station: two repairman models, each exact on its own.
     for name, station, users, service in (("x", "a", 6, 0.05), ("y", "b", 4, 0.08)):
-        alone = schweitzer_mva([MvaStation(station, service)], 0.5, users)
-        assert result.classes[name].mean == pytest.approx(1e3 * alone.response_s, rel=1e-9)
+        alone = exact_mva([MvaStation(station, service)], 0.5, users)[-1]
+        assert result.classes[name].mean == pytest.approx(1e3 * alone.response_s, rel=1e-12)
         assert result.components[station].throughput_per_s == pytest.approx(
-            alone.throughput_per_s, rel=1e-9
+            alone.throughput_per_s, rel=1e-12
         )
+
+
+def test_classes_sharing_a_station_cover_exact_multiclass_mva() -> None:
+    """Class x visits a then b (a does not hold its slot), class y visits b alone: b's queue
+    is shared. Each class's mean response time: the CI across the seeds covers exact
+    multi-class MVA (over 20 groups of 8 seeds: 18/20 for x, 20/20 for y; the 160 runs'
+    grand means 256.0 ms [255.4, 256.6] and 178.5 ms [178.0, 179.0] against exact 256.15 and
+    178.77 ms)."""
+    spec = closed_spec(
+        {
+            "a": {
+                "kind": "service",
+                "service_time": exponential(60),
+                "hold_during_calls": False,
+                "calls": [{"to": "b"}],
+            },
+            "b": {"kind": "service", "service_time": exponential(90)},
+        },
+        None,
+        400,
+        classes=[{"name": "x", "entry": "a", "users": 3}, {"name": "y", "entry": "b", "users": 2}],
+    )
+    x, y = exact_multiclass(
+        [{"a": 0.06, "b": 0.09}, {"a": 0.0, "b": 0.09}], {"a": 1, "b": 1}, [0.4, 0.4], [3, 2]
+    )
+    estimated = estimate(spec)
+    assert estimated.classes["x"].mean == pytest.approx(1e3 * x.response_s, rel=1e-12)
+    assert estimated.classes["y"].mean == pytest.approx(1e3 * y.response_s, rel=1e-12)
+    runs = [simulate(spec, seed=seed) for seed in SEEDS]
+    for name, exact in (("x", x), ("y", y)):
+        ci = replication_ci([run.classes[name].mean for run in runs])
+        assert covers((ci.low, ci.high), 1e3 * exact.response_s), (name, ci, exact.response_s)
+
+
+def test_classes_at_stations_of_several_slots_use_schweitzer() -> None:
+    spec = closed_spec(
+        {
+            "a": {"kind": "service", "concurrency": 2, "service_time": exponential(50)},
+            "b": {"kind": "service", "service_time": exponential(80)},
+        },
+        10,
+        500,
+        classes=[{"name": "x", "entry": "a", "users": 6}, {"name": "y", "entry": "b", "users": 4}],
+    )
+    result = estimate(spec)
+    assert any("Schweitzer" in warning for warning in result.warnings)
+    assert "approximate" in result.method
 
 
 def test_estimate_and_bottleneck_of_a_closed_spec_have_no_rate_to_take() -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from scaleplan.analytic.mva import (
     MvaStation,
+    exact_multiclass,
     exact_mva,
     repairman_p0,
     schweitzer_multiclass,
@@ -40,7 +41,9 @@ def test_machine_repairman_matches_its_closed_form(users: int) -> None:
 
 
 @pytest.mark.parametrize(("users", "servers"), [(5, 2), (8, 3), (30, 4), (3, 5)])
-def test_load_dependent_multi_server_matches_the_finite_source_mmc(users: int, servers: int) -> None:
+def test_load_dependent_multi_server_matches_the_finite_source_mmc(
+    users: int, servers: int
+) -> None:
     think, service = 1.0, 0.4
     solution = exact_mva([MvaStation("pool", service, servers)], think, users)[-1]
     p = _finite_source_mmc(users, think, service, servers)
@@ -161,3 +164,31 @@ def test_bad_station_is_refused() -> None:
         MvaStation("a", math.nan)
     with pytest.raises(ValueError, match="servers"):
         MvaStation("a", 1.0, 0)
+
+
+def test_exact_multiclass_of_identical_classes_is_the_single_class_form() -> None:
+    demands = {s.name: s.demand_s for s in TIMESHARING}
+    servers: dict[str, int | None] = {s.name: 1 for s in TIMESHARING}
+    first, second = exact_multiclass([demands, demands], servers, [4.0, 4.0], [4, 3])
+    single = exact_mva(TIMESHARING, 4.0, 7)[-1]
+    assert first.throughput_per_s + second.throughput_per_s == pytest.approx(
+        single.throughput_per_s, rel=1e-12
+    )
+    assert first.response_s == pytest.approx(second.response_s, rel=1e-12)
+    assert first.response_s == pytest.approx(single.response_s, rel=1e-12)
+    assert first.throughput_per_s / second.throughput_per_s == pytest.approx(4 / 3)
+
+
+def test_exact_multiclass_of_classes_without_a_shared_station_solves_each_alone() -> None:
+    servers: dict[str, int | None] = {"a": 1, "b": 1, "net": None}
+    x, y = exact_multiclass([{"a": 0.3, "net": 0.1}, {"b": 0.2}], servers, [1.0, 2.0], [5, 3])
+    alone_x = exact_mva([MvaStation("a", 0.3), MvaStation("net", 0.1, None)], 1.0, 5)[-1]
+    alone_y = exact_mva([MvaStation("b", 0.2)], 2.0, 3)[-1]
+    assert x.throughput_per_s == pytest.approx(alone_x.throughput_per_s, rel=1e-12)
+    assert y.response_s == pytest.approx(alone_y.response_s, rel=1e-12)
+    assert x.utilization["b"] == 0.0 and y.utilization["a"] == 0.0
+
+
+def test_exact_multiclass_refuses_stations_of_several_servers() -> None:
+    with pytest.raises(ValueError, match="single-server"):
+        exact_multiclass([{"a": 0.1}], {"a": 2}, [1.0], [3])

@@ -4,8 +4,9 @@ Each station of the one overload formula (:func:`scaleplan.load.station_loads`, 
 per second: its visits per request and its mean slot-holding time) becomes an MVA station of
 demand visits × holding time and its slots as servers; the users' think time is the delay
 station. :mod:`scaleplan.analytic.mva` solves it: exactly (Reiser–Lavenberg, load-dependent
-for several slots) when every class has the same demands, by Schweitzer–Bard otherwise or for
-very many users.
+for several slots) when every class has the same demands; by exact multi-class MVA when the
+classes differ and every station has one slot (up to :data:`EXACT_VECTORS` population
+vectors); by Schweitzer–Bard otherwise or for very many users.
 
 The figures are exact for a product-form network: every station a service of one replica
 whose slots share one queue, FIFO with exponential service or processor sharing with any,
@@ -26,6 +27,7 @@ import networkx as nx
 from scaleplan.analytic.mva import (
     MvaSolution,
     MvaStation,
+    exact_multiclass,
     exact_mva,
     schweitzer_multiclass,
 )
@@ -45,6 +47,8 @@ from scaleplan.spec import ArchitectureSpec
 #: multi-server one); beyond it Schweitzer–Bard, whose error shrinks as N grows.
 EXACT_USERS = 2_000
 EXACT_USERS_MULTI_SERVER = 400
+#: The most population vectors (∏ (N_c + 1)) the exact multi-class recursion visits.
+EXACT_VECTORS = 20_000
 
 
 @dataclass(frozen=True)
@@ -208,9 +212,21 @@ def closed_estimate(spec: ArchitectureSpec) -> SimulationResult:
         # Users are exchangeable: each class has its share of the throughput.
         solutions = [_share(one, count / total) for count in users]
         how = "exact MVA"
+    elif not same and not multi_server and _vectors(users) <= EXACT_VECTORS:
+        solutions = exact_multiclass(
+            network.demands, dict(network.servers), [think] * len(users), list(users)
+        )
+        how = "exact multi-class MVA"
     else:
         why = (
-            f"{total} users (exact MVA up to {most})" if same else "classes with different demands"
+            f"{total} users (exact MVA up to {most})"
+            if same
+            else (
+                "classes with different demands at stations of several slots"
+                if multi_server
+                else f"classes with different demands and {_vectors(users):,} population "
+                f"vectors (exact multi-class MVA up to {EXACT_VECTORS:,})"
+            )
         )
         warnings.append(f"approximation: Schweitzer–Bard approximate MVA ({why})")
         if multi_server:
@@ -220,6 +236,11 @@ def closed_estimate(spec: ArchitectureSpec) -> SimulationResult:
         )
         how = "approximate MVA (Schweitzer–Bard)"
     return _result(spec, network, solutions, warnings, how)
+
+
+def _vectors(users: Sequence[int]) -> int:
+    """Population vectors the exact multi-class recursion visits."""
+    return math.prod(count + 1 for count in users)
 
 
 def _share(solution: MvaSolution, share: float) -> MvaSolution:

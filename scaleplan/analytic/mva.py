@@ -11,7 +11,9 @@ request × mean service time, seconds) and its servers. Three kinds of station:
   p_k(j | n) (Lazowska et al., *Quantitative System Performance*, 1984, §8.3);
 - a delay station (``servers`` = None: infinite servers), R_k = D_k.
 
-:func:`exact_mva` gives every population 1 … N; :func:`schweitzer_mva` the Schweitzer–Bard
+:func:`exact_mva` gives every population 1 … N; :func:`exact_multiclass` several classes
+over single-server and delay stations (every population vector below N); :func:`schweitzer_mva`
+the Schweitzer–Bard
 fixed point for one population (Q_k(N − 1) ≈ (N − 1)/N · Q_k(N)), cheap for thousands of users
 and with several classes, multi-server stations by Seidmann's approximation (a c-server
 station of demand D as a queue of demand D/c plus a delay of D(c − 1)/c).
@@ -22,6 +24,7 @@ nothing of specs (:mod:`scaleplan.analytic.closed` turns a spec into stations).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -233,6 +236,81 @@ def schweitzer_multiclass(
     ]
 
 
+def exact_multiclass(
+    demands: Sequence[dict[str, float]],
+    servers: dict[str, int | None],
+    think_s: Sequence[float],
+    users: Sequence[int],
+) -> list[MvaSolution]:
+    """Exact multi-class MVA (Reiser and Lavenberg 1980) for single-server and delay stations:
+    one solution per class at the population ``users``, by the recursion over every
+    population vector below it (∏ (N_c + 1) of them).
+
+    ``demands[c][k]`` is class c's demand at station k, ``servers[k]`` 1 or None (a delay
+    station); a station of several servers raises ``ValueError`` (its exact multi-class form
+    needs joint probabilities: :func:`schweitzer_multiclass` approximates it).
+
+    Examples
+    --------
+    Two classes on one station: each sees the other's queue.
+
+    >>> a, b = exact_multiclass([{"cpu": 0.5}, {"cpu": 0.2}], {"cpu": 1}, [1.0, 1.0], [1, 1])
+    >>> round(a.throughput_per_s, 6), round(b.throughput_per_s, 6)
+    (0.631579, 0.789474)
+    """
+    if not (len(demands) == len(think_s) == len(users)):
+        raise ValueError("one demand map, think time and population per class")
+    names = list(servers)
+    for name, count in servers.items():
+        if count is not None and count != 1:
+            raise ValueError(f"{name}: exact multi-class MVA takes single-server stations only")
+    classes = range(len(users))
+    for c in classes:
+        _check(
+            [MvaStation(k, demands[c].get(k, 0.0), servers[k]) for k in names],
+            think_s[c],
+            users[c],
+        )
+    queued = [{k for k in names if servers[k] is not None}]
+    queue: dict[tuple[int, ...], dict[str, float]] = {
+        tuple(0 for _ in classes): {k: 0.0 for k in names}
+    }
+    residence: dict[tuple[int, str], float] = {}
+    throughput = [0.0 for _ in classes]
+    for population in itertools.product(*(range(n + 1) for n in users)):
+        if not any(population):
+            continue
+        for c in classes:
+            if population[c] == 0:
+                throughput[c] = 0.0
+                continue
+            fewer = tuple(n - (d == c) for d, n in enumerate(population))
+            before = queue[fewer]
+            for k in names:
+                demand = demands[c].get(k, 0.0)
+                residence[c, k] = demand * (1.0 + before[k]) if k in queued[0] else demand
+            total = math.fsum(residence[c, k] for k in names)
+            throughput[c] = population[c] / (think_s[c] + total)
+        queue[population] = {
+            k: math.fsum(throughput[c] * residence[c, k] for c in classes if population[c] > 0)
+            for k in names
+        }
+    return [
+        MvaSolution(
+            users=users[c],
+            throughput_per_s=throughput[c],
+            response_s=math.fsum(residence[c, k] for k in names) if users[c] else 0.0,
+            residence_s={k: residence[c, k] for k in names} if users[c] else {},
+            queue_length={k: throughput[c] * residence[c, k] for k in names} if users[c] else {},
+            utilization={
+                k: throughput[c] * demands[c].get(k, 0.0) if servers[k] is not None else 0.0
+                for k in names
+            },
+        )
+        for c in classes
+    ]
+
+
 def repairman_p0(users: int, think_s: float, service_s: float) -> float:
     """The machine-repairman model's (M/M/1//N) probability that the server is idle:
     p0 = 1 / Σ_{n=0}^{N} N!/(N − n)! · (S/Z)^n (Kleinrock, *Queueing Systems* I, §3.8).
@@ -255,6 +333,7 @@ def repairman_p0(users: int, think_s: float, service_s: float) -> float:
 __all__ = [
     "MvaSolution",
     "MvaStation",
+    "exact_multiclass",
     "exact_mva",
     "repairman_p0",
     "schweitzer_multiclass",
