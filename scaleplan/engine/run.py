@@ -6,6 +6,9 @@ bounded-memory statistics (:mod:`scaleplan.engine.recorder`). The warm-up is cut
 ``auto``) and every mean gets a 95% confidence interval: batch means within one replication,
 or Student-t across independent replications when ``replications > 1``.
 
+A closed workload (``kind: closed``) is fed by its users instead (:class:`_Users`): each sends a
+request, waits for its answer, thinks and sends the next; it is stable at any population.
+
 A configuration whose offered load reaches capacity is refused before it runs
 (:class:`UnstableError`) unless ``run_anyway``; then the run stops by itself once the requests
 in the system pass a bound, so it never hangs and never eats the memory.
@@ -117,7 +120,8 @@ def simulate(
     seed : int
         One seed gives identical results; candidates under the same seed see the same arrivals.
     requests, rate_per_s : optional
-        Override the workload's number of requests and mean arrival rate.
+        Override the workload's number of requests and mean arrival rate (an open workload's
+        only: a closed workload's rate follows from its users, and a rate is refused).
     replications : int
         Independent replications; with more than one, CIs come from across replications.
     run_anyway : bool
