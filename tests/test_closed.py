@@ -243,6 +243,32 @@ def test_classes_at_stations_of_several_slots_use_schweitzer() -> None:
     assert "approximate" in result.method
 
 
+def test_asynchronous_jobs_are_outside_the_closed_network() -> None:
+    """Users wait for the publish, not for the job: the workers get the users' rate as an
+    open load (here 1.96× their capacity) and the users are not slowed down by them."""
+    spec = closed_spec(
+        {
+            "a": {"kind": "service", "service_time": exponential(10), "calls": [{"to": "q"}]},
+            "q": {"kind": "queue", "consumer": "workers"},
+            "workers": {"kind": "worker_pool", "concurrency": 2, "service_time": exponential(50)},
+        },
+        10,
+        100,
+        requests=3000,
+    )
+    estimated = estimate(spec)
+    assert estimated.unstable is not None and estimated.unstable.component == "workers"
+    alone = exact_mva([MvaStation("a", 0.01)], 0.1, 10)[-1]
+    assert estimated.throughput_per_s == pytest.approx(alone.throughput_per_s, rel=1e-12)
+    assert estimated.components["workers"].utilization == pytest.approx(
+        alone.throughput_per_s * 0.05 / 2, rel=1e-12
+    )
+    simulated = simulate(spec, seed=1)
+    assert any(
+        warning.startswith("workers: the analytic estimate") for warning in simulated.warnings
+    )
+
+
 def test_estimate_and_bottleneck_of_a_closed_spec_have_no_rate_to_take() -> None:
     spec = load_spec(EXAMPLE)
     with pytest.raises(ClosedWorkloadError, match="closed workload"):

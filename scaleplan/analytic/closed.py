@@ -40,6 +40,7 @@ from scaleplan.result import (
     LatencySummary,
     RequestCounts,
     SimulationResult,
+    Unstable,
 )
 from scaleplan.spec import ArchitectureSpec
 
@@ -60,21 +61,44 @@ class _Network:
     servers: dict[str, int]
     visits: list[dict[str, float]]  # per class: component → visits per request
     graph: nx.DiGraph
+    # Stations no user waits for (reached only through a queue or a topic): fed at the users'
+    # rate, outside the closed network; per class their demands.
+    detached: list[StationLoad]
+    detached_demands: list[dict[str, float]]
+
+
+def _waited_for(graph: nx.DiGraph) -> set[str]:
+    """The components a request's answer waits for: reachable from an entry by calls, not
+    through a broker's asynchronous delivery."""
+    synchronous = nx.DiGraph()
+    synchronous.add_nodes_from(graph)
+    synchronous.add_edges_from(
+        (a, b) for a, b, data in graph.edges(data=True) if not data["asynchronous"]
+    )
+    entries = [name for name in graph if graph.nodes[name][ENTRY_WEIGHT] > 0]
+    reached = set(entries)
+    for entry in entries:
+        reached |= nx.descendants(synchronous, entry)
+    return reached
 
 
 def _network(spec: ArchitectureSpec, graph: nx.DiGraph | None = None) -> _Network:
     graph = build_graph(spec) if graph is None else graph
-    stations = station_loads(spec, graph, 1.0)
+    waited = _waited_for(graph)
+    everything = station_loads(spec, graph, 1.0)
+    stations = [station for station in everything if station.component in waited]
+    detached = [station for station in everything if station.component not in waited]
     servers = {station.name: station.servers for station in stations}
-    demands, visits = [], []
+    demands, detached_demands, visits = [], [], []
     specs = _one_class_specs(spec)
     for one in specs:
         # The graph carries the entries' weights: each class's own.
         own_graph = graph if len(specs) == 1 else _entered_at(graph, one.entries()[0][1])
-        own = station_loads(one, own_graph, 1.0)
-        demands.append({s.name: s.arrival_rate * s.holding_s for s in own})
+        own = {s.name: s.arrival_rate * s.holding_s for s in station_loads(one, own_graph, 1.0)}
+        demands.append({name: own.get(name, 0.0) for name in servers})
+        detached_demands.append({s.name: own.get(s.name, 0.0) for s in detached})
         visits.append(_component_visits(one, own_graph))
-    return _Network(stations, demands, servers, visits, graph)
+    return _Network(stations, demands, servers, visits, graph, detached, detached_demands)
 
 
 def _one_class_specs(spec: ArchitectureSpec) -> list[ArchitectureSpec]:
@@ -132,12 +156,15 @@ def rough_throughput(spec: ArchitectureSpec, graph: nx.DiGraph | None = None) ->
     return solution.throughput_per_s
 
 
-def _not_product_form(spec: ArchitectureSpec) -> list[str]:
-    """Why the network is not product form (empty: MVA is exact)."""
+def _not_product_form(spec: ArchitectureSpec, waited: set[str]) -> list[str]:
+    """Why the network of the components the users wait for is not product form (empty:
+    MVA is exact)."""
     reasons: list[str] = []
     if spec.class_priorities() is not None:
         reasons.append("the classes have different priorities")
     for name, component in spec.components.items():
+        if name not in waited:
+            continue
         kind = component.kind
         if isinstance(component, LoadBalancerSpec):
             time = component.service_time
@@ -198,7 +225,8 @@ def closed_estimate(spec: ArchitectureSpec) -> SimulationResult:
     network = _network(spec)
     users = workload.class_users()
     think = workload.think_time_s
-    warnings = [f"approximation: {reason}" for reason in _not_product_form(spec)]
+    waited = _waited_for(network.graph)
+    warnings = [f"approximation: {reason}" for reason in _not_product_form(spec, waited)]
     solutions: list[MvaSolution]
     same = all(demand == network.demands[0] for demand in network.demands)
     total = sum(users)
@@ -280,6 +308,30 @@ def _result(
     by_component: dict[str, list[StationLoad]] = {}
     for station in network.stations:
         by_component.setdefault(station.component, []).append(station)
+    # Stations no user waits for carry the users' rate as an open load: their utilisation
+    # only (their queues do not slow the users down).
+    detached_busy: dict[str, float] = {}
+    detached_slots: dict[str, int] = {}
+    worst: tuple[float, StationLoad] | None = None
+    for station in network.detached:
+        busy = math.fsum(
+            s.throughput_per_s * demands.get(station.name, 0.0)
+            for s, demands in zip(solutions, network.detached_demands, strict=True)
+        )
+        detached_busy[station.component] = detached_busy.get(station.component, 0.0) + busy
+        detached_slots[station.component] = (
+            detached_slots.get(station.component, 0) + station.servers
+        )
+        load = busy / station.servers if station.servers else 0.0
+        if worst is None or load > worst[0]:
+            worst = (load, station)
+    if network.detached:
+        warnings.append(
+            "approximation: "
+            + ", ".join(sorted(detached_slots))
+            + " serve asynchronous jobs no user waits for: their load is the users' rate, "
+            "their queues are not estimated"
+        )
     own_ms: dict[str, float] = {}
     for name in spec.components:
         visits_per_s = math.fsum(
@@ -324,6 +376,19 @@ def _result(
             if parts and sum(p.arrival_rate for p in parts) > 0
             else 0.0
         )
+        if name in detached_slots:
+            components[name] = ComponentResult(
+                kind=component.kind,
+                utilization=detached_busy[name] / detached_slots[name],
+                mean_queue=math.nan,
+                throughput_per_s=visits_per_s,
+                rejected=0,
+                latency_ms=_point(math.nan),
+                capacity=component.capacity,
+                replicas=float(getattr(component, "replicas", 1)),
+                method=f"analytic: offered load at the users' rate ({how})",
+            )
+            continue
         components[name] = ComponentResult(
             kind=component.kind,
             utilization=busy / slots if slots else 0.0,
@@ -338,17 +403,29 @@ def _result(
         )
     users = spec.workload.total_users
     exact = not warnings
+    unstable = None
+    if worst is not None and worst[0] >= 1.0:
+        load, station = worst
+        unstable = Unstable(
+            component=station.component,
+            factor=load,
+            reason=(
+                f"{station.name}: the users send {throughput:.4g} requests/s, an offered load "
+                f"of {load:.3g}× its {station.servers} slots for the asynchronous jobs no user "
+                "waits for: their backlog grows without end"
+            ),
+        )
     return SimulationResult(
         spec=spec.name,
         seed=None,
-        stable=True,
+        stable=unstable is None,
         warnings=tuple(dict.fromkeys(warnings)),
         requests=RequestCounts(),
         throughput_per_s=throughput,
         latency_ms=_point(1e3 * mean_s),
         components=components,
         classes=classes,
-        unstable=None,
+        unstable=unstable,
         rate_per_s=throughput,
         method=(
             f"analytic: {how} of a closed network of {len(network.servers)} stations, "

@@ -168,7 +168,7 @@ def simulate(
         # Only to size the recorder's time buckets: a closed network is stable at any
         # population (its users wait for their answers), so nothing is refused.
         rate = rough_throughput(spec, graph)
-        unstable, overloaded = None, []
+        unstable, overloaded = None, _closed_warnings(spec)
     else:
         rate = float(rate_per_s if rate_per_s is not None else spec.workload.mean_rate_per_s)
         if not rate > 0:
@@ -217,6 +217,22 @@ def simulate(
         warnings=(*overloaded, *result.warnings),
         wall_time_s=time.perf_counter() - started,
     )
+
+
+def _closed_warnings(spec: ArchitectureSpec) -> list[str]:
+    """What the estimate says of a closed run it cannot call stable: asynchronous jobs that
+    the users' rate gives more work than their consumers carry (no user waits for them, so
+    nothing slows the users down)."""
+    from scaleplan.analytic import estimate
+
+    estimated = estimate(spec)
+    if estimated.unstable is None:
+        return []
+    return [
+        f"{estimated.unstable.component}: the analytic estimate puts it at "
+        f"{estimated.unstable.factor:.2f}× its capacity ({estimated.unstable.reason}); the "
+        "run goes ahead, bounded by its requests or duration, but its backlog may never drain"
+    ]
 
 
 Streams = Callable[[str], np.random.Generator]
