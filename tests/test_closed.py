@@ -449,6 +449,17 @@ def test_cli_validates_and_estimates_a_closed_spec() -> None:
     assert "exact MVA" in done.stdout
 
 
+def test_cli_verbs_that_need_a_rate_name_the_file() -> None:
+    done = scaleplan(
+        "failures", str(EXAMPLE), "--replications", "2", "--duration-h", "1", "--probes", "50"
+    )
+    assert done.returncode == 2
+    assert "closed-shop.yaml: workload: a closed workload (40 users)" in " ".join(
+        done.stderr.split()
+    )
+    assert "Traceback" not in done.stderr
+
+
 def test_cli_refuses_a_rate_for_a_closed_spec() -> None:
     done = scaleplan("simulate", str(EXAMPLE), "--rate-per-s", "5", "--requests", "100")
     assert done.returncode == 2

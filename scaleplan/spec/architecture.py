@@ -215,6 +215,7 @@ class WorkloadSpec(StrictModel):
     )
     requests: Count | None = Field(default=None, description="arrivals to simulate")
     duration_s: PositiveSeconds | None = Field(default=None, description="or a simulated duration")
+    _source: str = PrivateAttr(default="<memory>")
     warmup: float | str = Field(
         default="auto",
         description="'auto' (MSER-5), 'none', a fraction of requests in [0, 1), or a duration",
@@ -369,8 +370,9 @@ class WorkloadSpec(StrictModel):
     def _open_only(self, what: str) -> None:
         if self.kind == "closed":
             raise ClosedWorkloadError(
-                f"workload: a closed workload ({self.total_users} users) has no {what}; give "
-                "the users instead (or use an open workload with rate_per_s)"
+                f"{self._source}: workload: a closed workload ({self.total_users} users) has "
+                f"no {what}, which this needs; give an open workload (rate_per_s) or use a verb "
+                "that varies the users (simulate, estimate, pull, sweep of workload.users)"
             )
 
     @property
@@ -545,6 +547,7 @@ def parse_spec(
     except ValidationError as error:
         raise SpecError(validation_problems(error, data, source, lines or {})) from None
     spec._source = source
+    spec.workload._source = source  # for the errors of a closed workload's missing rate
     spec._base_dir = base_dir
     _load_trace(spec, source, base_dir)
     problems = list(_reference_problems(spec, source, lines or {}))
