@@ -27,7 +27,8 @@ features drawn:
 - a closed workload (``closed``, a fifth of the specs): 1 to 40 users, split over the classes
   by weight or given per class, and a think time of any distribution whose mean puts the
   users' think-only rate N / Z at the same factor of the bound as an open load (sometimes no
-  think time at all: the users saturate the bottleneck).
+  think time at all: the users saturate the bottleneck); with classes, now and then a mixed
+  workload (``mixed``: the last class open, at 0.3 of that rate).
 
 The load is set from the analytic bottleneck bound (:func:`scaleplan.analytic.bottleneck`):
 a factor in (0.1, 0.8) of what the busiest station can carry, so that most runs are stable,
@@ -117,6 +118,7 @@ FEATURES = frozenset(
         "classes",
         "priorities",
         "closed",
+        "mixed",
         "chaos",
         "empirical",
     }
@@ -803,6 +805,11 @@ def architectures(
             if kind == "lognormal":
                 think["cv"] = draw(st.sampled_from([0.5, 2.0]))
             data["workload"]["think_time"] = think
+        classes = data["workload"].get("classes", [])
+        if classes and chance("mixed", 0.3):
+            # A mixed workload: the last class open, at a share of the load beside the users.
+            classes[-1].pop("users", None)
+            classes[-1]["rate_per_s"] = float(f"{0.3 * rate:.4g}")
         horizon = BUDGET / _closed_rate(data)
     else:
         horizon = BUDGET / rate

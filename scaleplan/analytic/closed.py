@@ -142,18 +142,25 @@ def rough_throughput(spec: ArchitectureSpec, graph: nx.DiGraph | None = None) ->
 
     network = _network(spec, graph)
     workload = spec.workload
-    demands = {s.name: s.arrival_rate * s.holding_s for s in network.stations}
+    users = workload.class_users()
     think = workload.think_time_s
-    if think <= 0 and not any(value > 0 for value in demands.values()):
+    demands = [
+        {k: value for k, value in network.demands[c].items()}
+        for c, count in enumerate(users)
+        if count > 0
+    ]
+    if think <= 0 and not any(value > 0 for demand in demands for value in demand.values()):
         raise SimulationError(
             f"{spec.name}: workload: {workload.total_users} users without think time, whose "
             "requests take no time anywhere, would send infinitely many requests at once: "
             "give workload.think_time"
         )
-    [solution] = schweitzer_multiclass(
-        [demands], dict(network.servers), [think], [workload.total_users]
+    solutions = schweitzer_multiclass(
+        demands, dict(network.servers), [think] * len(demands), [c for c in users if c > 0]
     )
-    return solution.throughput_per_s
+    # A mixed workload's open classes add their own rate (their load is not subtracted here:
+    # only the run's size depends on this figure).
+    return math.fsum(s.throughput_per_s for s in solutions) + math.fsum(workload.open_rates())
 
 
 def _not_product_form(spec: ArchitectureSpec, waited: set[str]) -> list[str]:
@@ -220,30 +227,52 @@ def _not_product_form(spec: ArchitectureSpec, waited: set[str]) -> list[str]:
 def closed_estimate(spec: ArchitectureSpec) -> SimulationResult:
     """The steady state of a closed spec by Mean Value Analysis (the analytic referee of a
     closed run): throughput, mean response time (think time excluded), per class and per
-    component. Percentiles are not given (MVA gives means)."""
-    workload = spec.workload
+    component. Percentiles are not given (MVA gives means).
+
+    A mixed workload's open classes (Lazowska et al. 1984, §7.4) take their utilisation U_o
+    off every queueing station first: the classes of users see each station's demand
+    inflated by 1 / (1 − U_o), and an open class's residence there is
+    D_o (1 + Q_users) / (1 − U_o), Q_users the users' requests present."""
     network = _network(spec)
-    users = workload.class_users()
-    think = workload.think_time_s
     waited = _waited_for(network.graph)
     warnings = [f"approximation: {reason}" for reason in _not_product_form(spec, waited)]
-    solutions: list[MvaSolution]
-    same = all(demand == network.demands[0] for demand in network.demands)
-    total = sum(users)
-    multi_server = any(s > 1 for s in network.servers.values())
+    open_load = _open_loads(spec, network)
+    overload = _open_overload(spec, network, open_load)
+    if overload is not None:
+        return _overloaded(spec, overload, warnings)
+    solutions, how = _solve(spec, network, open_load, warnings)
+    return _result(spec, network, solutions, warnings, how)
+
+
+def _solve(
+    spec: ArchitectureSpec,
+    network: _Network,
+    open_load: dict[str, float],
+    warnings: list[str],
+) -> tuple[list[MvaSolution], str]:
+    """Every class's solution, in the order of the classes, and how it was found."""
+    workload = spec.workload
+    users = workload.class_users()
+    rates = workload.open_rates()
+    think = workload.think_time_s
+    servers = network.servers
+    inflation = {k: 1.0 / (1.0 - open_load.get(k, 0.0)) for k in servers}
+    closed = [c for c, count in enumerate(users) if count > 0]
+    demands = [{k: network.demands[c].get(k, 0.0) * inflation[k] for k in servers} for c in closed]
+    counts = [users[c] for c in closed]
+    same = all(demand == demands[0] for demand in demands)
+    total = sum(counts)
+    multi_server = any(count > 1 for count in servers.values())
     most = EXACT_USERS_MULTI_SERVER if multi_server else EXACT_USERS
+    solved: list[MvaSolution]
     if same and total <= most:
-        stations = [
-            MvaStation(k, network.demands[0][k], network.servers[k]) for k in network.servers
-        ]
+        stations = [MvaStation(k, demands[0][k], servers[k]) for k in servers]
         one = exact_mva(stations, think, total)[-1]
         # Users are exchangeable: each class has its share of the throughput.
-        solutions = [_share(one, count / total) for count in users]
+        solved = [_share(one, count / total) for count in counts]
         how = "exact MVA"
-    elif not same and not multi_server and _vectors(users) <= EXACT_VECTORS:
-        solutions = exact_multiclass(
-            network.demands, dict(network.servers), [think] * len(users), list(users)
-        )
+    elif not same and not multi_server and _vectors(counts) <= EXACT_VECTORS:
+        solved = exact_multiclass(demands, dict(servers), [think] * len(counts), counts)
         how = "exact multi-class MVA"
     else:
         why = (
@@ -252,18 +281,139 @@ def closed_estimate(spec: ArchitectureSpec) -> SimulationResult:
             else (
                 "classes with different demands at stations of several slots"
                 if multi_server
-                else f"classes with different demands and {_vectors(users):,} population "
+                else f"classes with different demands and {_vectors(counts):,} population "
                 f"vectors (exact multi-class MVA up to {EXACT_VECTORS:,})"
             )
         )
         warnings.append(f"approximation: Schweitzer–Bard approximate MVA ({why})")
         if multi_server:
             warnings.append("approximation: Seidmann's form for stations of several slots")
-        solutions = schweitzer_multiclass(
-            network.demands, dict(network.servers), [think] * len(users), list(users)
-        )
+        solved = schweitzer_multiclass(demands, dict(servers), [think] * len(counts), counts)
         how = "approximate MVA (Schweitzer–Bard)"
-    return _result(spec, network, solutions, warnings, how)
+    if any(rate > 0 for rate in rates):
+        how = f"mixed {how}"
+        if multi_server:
+            warnings.append(
+                "approximation: the open classes' queueing at stations of several slots is "
+                "taken as at one server of their speed"
+            )
+    # The users' utilisation is of their own demands, not the inflated ones.
+    solved = [
+        _with_utilization(solution, network.demands[c], servers)
+        for c, solution in zip(closed, solved, strict=True)
+    ]
+    present = {k: math.fsum(s.queue_length.get(k, 0.0) for s in solved) for k in servers}
+    by_class: dict[int, MvaSolution] = dict(zip(closed, solved, strict=True))
+    for c, rate in enumerate(rates):
+        if rate <= 0:
+            continue
+        residence = {
+            k: network.demands[c].get(k, 0.0) * (1.0 + present[k]) * inflation[k]
+            if servers[k] is not None
+            else network.demands[c].get(k, 0.0)
+            for k in servers
+        }
+        by_class[c] = MvaSolution(
+            users=0,
+            throughput_per_s=rate,
+            response_s=math.fsum(residence.values()),
+            residence_s=residence,
+            queue_length={k: rate * value for k, value in residence.items()},
+            utilization={
+                k: rate * network.demands[c].get(k, 0.0) / count if count else 0.0
+                for k, count in servers.items()
+            },
+        )
+    return [by_class[c] for c in range(len(users))], how
+
+
+def _with_utilization(
+    solution: MvaSolution, demands: dict[str, float], servers: dict[str, int]
+) -> MvaSolution:
+    return MvaSolution(
+        users=solution.users,
+        throughput_per_s=solution.throughput_per_s,
+        response_s=solution.response_s,
+        residence_s=solution.residence_s,
+        queue_length=solution.queue_length,
+        utilization={
+            k: solution.throughput_per_s * demands.get(k, 0.0) / count if count else 0.0
+            for k, count in servers.items()
+        },
+    )
+
+
+def _open_loads(spec: ArchitectureSpec, network: _Network) -> dict[str, float]:
+    """Each station's utilisation by a mixed workload's open classes alone."""
+    rates = spec.workload.open_rates()
+    return {
+        k: math.fsum(rate * network.demands[c].get(k, 0.0) for c, rate in enumerate(rates))
+        / servers
+        for k, servers in network.servers.items()
+        if servers
+    }
+
+
+def _open_overload(
+    spec: ArchitectureSpec, network: _Network, open_load: dict[str, float]
+) -> Unstable | None:
+    worst = max(open_load, key=lambda k: open_load[k], default=None)
+    if worst is None or open_load[worst] < 1.0:
+        return None
+    offered = math.fsum(spec.workload.open_rates())
+    component = next(s.component for s in network.stations if s.name == worst)
+    return Unstable(
+        component=component,
+        factor=open_load[worst],
+        reason=(
+            f"{worst}: the open classes alone ({offered:g} requests/s) offer "
+            f"{open_load[worst]:.3g}× its capacity of {network.servers[worst]} slots"
+        ),
+    )
+
+
+def open_overload(spec: ArchitectureSpec, graph: nx.DiGraph | None = None) -> Unstable | None:
+    """The station a mixed workload's open classes alone overload, if any: certain, since
+    every demand is a lower bound and the users only add to it (None for a workload without
+    open classes)."""
+    if not spec.workload.mixed:
+        return None
+    network = _network(spec, graph)
+    return _open_overload(spec, network, _open_loads(spec, network))
+
+
+def _overloaded(
+    spec: ArchitectureSpec, unstable: Unstable, warnings: list[str]
+) -> SimulationResult:
+    """A mixed workload whose open classes alone overload a station: no steady state."""
+    offered = math.fsum(spec.workload.open_rates())
+    components = {
+        name: ComponentResult(
+            kind=component.kind,
+            utilization=math.nan,
+            mean_queue=math.nan,
+            throughput_per_s=math.nan,
+            rejected=0,
+            latency_ms=_point(math.nan),
+            capacity=component.capacity,
+            method="analytic: mixed MVA",
+        )
+        for name, component in spec.components.items()
+    }
+    return SimulationResult(
+        spec=spec.name,
+        seed=None,
+        stable=False,
+        warnings=tuple(dict.fromkeys(warnings)),
+        requests=RequestCounts(),
+        throughput_per_s=math.nan,
+        latency_ms=_point(math.nan),
+        components=components,
+        classes={name: _point(math.nan) for name, _, _ in spec.entries()},
+        unstable=unstable,
+        rate_per_s=offered,
+        method="analytic: mixed MVA; unstable",
+    )
 
 
 def _vectors(users: Sequence[int]) -> int:
@@ -434,4 +584,4 @@ def _result(
     )
 
 
-__all__ = ["closed_estimate", "rough_throughput"]
+__all__ = ["closed_estimate", "open_overload", "rough_throughput"]

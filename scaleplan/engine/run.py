@@ -163,12 +163,16 @@ def simulate(
                 f"has no arrival rate to override (got rate_per_s {rate_per_s}); its rate "
                 "follows from its users: change workload.users instead"
             )
-        from scaleplan.analytic.closed import rough_throughput
+        from scaleplan.analytic.closed import open_overload, rough_throughput
 
         # Only to size the recorder's time buckets: a closed network is stable at any
-        # population (its users wait for their answers), so nothing is refused.
+        # population (its users wait for their answers); only a mixed workload's open
+        # classes can overload a station, and that is refused as for an open workload.
         rate = rough_throughput(spec, graph)
-        unstable, overloaded = None, _closed_warnings(spec)
+        unstable = open_overload(spec, graph)
+        if unstable is not None and not run_anyway:
+            raise UnstableError(unstable, spec.name)
+        overloaded = _closed_warnings(spec) if unstable is None else []
     else:
         rate = float(rate_per_s if rate_per_s is not None else spec.workload.mean_rate_per_s)
         if not rate > 0:
@@ -547,10 +551,25 @@ class _Users(_Source):
         # timeless (a run that counts its requests ends by itself).
         self.instant = 0
         self.most_at_once = 1000 * sum(self.users) + 100_000 if plan.planned is None else math.inf
+        # The open classes of a mixed workload: Poisson arrivals at their summed rate, each
+        # arrival's class drawn by its share of it (no user to return to when answered).
+        rates = workload.open_rates()
+        self.open_rate = math.fsum(rates)
+        self.open_gaps: Iterator[float] | None = None
+        self.open_class: Iterator[float] | None = None
+        if self.open_rate > 0:
+            arrivals, classes = streams("arrivals"), streams("classes")
+            mean_gap = 1.0 / self.open_rate
+            shares = np.array(rates) / self.open_rate
+            self.open_gaps = buffered(lambda n: arrivals.exponential(mean_gap, n))
+            self.open_class = buffered(lambda n: classes.choice(len(shares), n, p=shares))
+        self.arrive_open = self._arrive_open
+        users = self.users
 
         def answered(job: Request, status: int) -> None:
             done(job, status)
-            self._next(job.class_index)
+            if users[job.class_index]:
+                self._next(job.class_index)
 
         self.answered = answered
 
@@ -558,6 +577,21 @@ class _Users(_Source):
         for index, users in enumerate(self.users):
             for _ in range(users):
                 self._next(index)
+        if self.open_gaps is not None:
+            Timeout(self.env, next(self.open_gaps)).callbacks.append(self.arrive_open)
+
+    def _arrive_open(self, _event: simpy.Event) -> None:
+        """An arrival of an open class, and the timeout of the next one."""
+        if self.state.done or self.open_gaps is None or self.open_class is None:
+            return
+        now = self.env.now
+        if now > self.horizon:
+            self._end()
+            return
+        self.now, self.instant = now, 0
+        self._dispatch(int(next(self.open_class)), now)
+        if not self.state.done:
+            Timeout(self.env, next(self.open_gaps)).callbacks.append(self.arrive_open)
 
     def _next(self, index: int) -> None:
         """A user of class ``index`` thinks, then sends (nothing once the sending is over)."""
@@ -583,7 +617,11 @@ class _Users(_Source):
                 return
         else:
             self.now, self.instant = now, 0
-        index: int = event._value
+        self._dispatch(event._value, now)
+
+    def _dispatch(self, index: int, now: float) -> None:
+        """Send a request of class ``index``; stop at the plan's count, or when the open
+        classes of a mixed workload run away."""
         arrived = self.arrived
         self.state.in_flight += 1
         self.arrival_times.append(now)
@@ -592,8 +630,13 @@ class _Users(_Source):
         arrived = self.arrived = arrived + 1
         if arrived % FLUSH_EVERY == 0:
             self.ledger.flush()
-            self.state.arrived = arrived
+            state, limit = self.state, self.plan.max_in_flight
+            state.arrived = arrived
             self.report(arrived)
+            if self.open_rate > 0 and state.in_flight > limit:
+                self.ledger.stopped.append(_runaway(self.model.stations, state.in_flight, limit))
+                self._end()
+                return
         if arrived >= self.last:
             self._end()
 

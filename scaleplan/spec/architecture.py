@@ -155,10 +155,31 @@ class RequestClassSpec(StrictModel):
         ge=1,
         le=MAX_USERS,
         description=(
-            "closed workloads only: this class's users (give it for every class or for none; "
-            "without it the workload's users are split over the classes by weight)"
+            "closed workloads only: this class's users (give it for every class of users or "
+            "for none; without it the workload's users are split over the classes by weight)"
         ),
     )
+    rate_per_s: Rate | None = Field(
+        default=None,
+        description=(
+            "closed workloads only: an open class beside the users, Poisson arrivals at this "
+            "rate whatever the system does (a mixed workload); it has no users"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _users_or_rate(self) -> RequestClassSpec:
+        if self.users is not None and self.rate_per_s is not None:
+            raise ValueError(
+                f"class {self.name!r}: give users (a class of users) or rate_per_s (an open "
+                "class), not both"
+            )
+        return self
+
+    @property
+    def open(self) -> bool:
+        """An open class of a mixed workload: arrivals at its own rate, no users."""
+        return self.rate_per_s is not None
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h)\s*$")
@@ -268,6 +289,11 @@ class WorkloadSpec(StrictModel):
             )
         if any(cls.users is not None for cls in self.classes):
             raise ValueError("a request class's users apply to a closed workload only")
+        if any(cls.rate_per_s is not None for cls in self.classes):
+            raise ValueError(
+                "a request class's rate_per_s applies to a closed workload only (an open "
+                "workload's classes share its rate_per_s by weight)"
+            )
         needs = {"bursty": "burst", "diurnal": "diurnal", "trace": "trace"}
         for arrival, key in needs.items():
             given = getattr(self, key) is not None
@@ -299,11 +325,18 @@ class WorkloadSpec(StrictModel):
                 f"{', '.join(arrival_keys)} (its rate follows from users, think_time and the "
                 "architecture's response time)"
             )
-        given = [cls.users for cls in self.classes if cls.users is not None]
-        if given and len(given) != len(self.classes):
-            missing = [cls.name for cls in self.classes if cls.users is None]
+        closed = [cls for cls in self.classes if not cls.open]
+        if self.classes and not closed:
             raise ValueError(
-                f"give users for every request class or for none (missing for {missing})"
+                "a closed workload needs a class of users: every class has a rate_per_s (an "
+                "open workload is 'kind: open' with rate_per_s)"
+            )
+        given = [cls.users for cls in closed if cls.users is not None]
+        if given and len(given) != len(closed):
+            missing = [cls.name for cls in closed if cls.users is None]
+            raise ValueError(
+                f"give users for every request class of users or for none (missing for "
+                f"{missing})"
             )
         if given:
             if self.users is not None and self.users != sum(given):
@@ -314,9 +347,9 @@ class WorkloadSpec(StrictModel):
             return
         if self.users is None:
             raise ValueError("a closed workload needs users (the number of concurrent users)")
-        if self.classes and self.users < len(self.classes):
+        if closed and self.users < len(closed):
             raise ValueError(
-                f"{self.users} users cannot be split over {len(self.classes)} request classes "
+                f"{self.users} users cannot be split over {len(closed)} request classes "
                 "(each needs at least 1)"
             )
 
@@ -338,10 +371,14 @@ class WorkloadSpec(StrictModel):
         """
         if not self.classes:
             return (self.total_users,)
-        if all(cls.users is not None for cls in self.classes):
-            return tuple(int(cls.users or 0) for cls in self.classes)
+        closed = [index for index, cls in enumerate(self.classes) if not cls.open]
+        result = [0] * len(self.classes)  # an open class has no users
+        if all(self.classes[index].users is not None for index in closed):
+            for index in closed:
+                result[index] = int(self.classes[index].users or 0)
+            return tuple(result)
         total = self.total_users
-        weights = [cls.weight for cls in self.classes]
+        weights = [self.classes[index].weight for index in closed]
         shares = [total * weight / sum(weights) for weight in weights]
         counts = [math.floor(share) for share in shares]
         order = sorted(range(len(shares)), key=lambda i: (counts[i] - shares[i], i))
@@ -351,7 +388,19 @@ class WorkloadSpec(StrictModel):
             if count == 0:  # a class too light for a user of its own gets one all the same
                 counts[index] = 1
                 counts[counts.index(max(counts))] -= 1
-        return tuple(counts)
+        for index, count in zip(closed, counts, strict=True):
+            result[index] = count
+        return tuple(result)
+
+    def open_rates(self) -> tuple[float, ...]:
+        """Each request class's own arrival rate (0 for a class of users): the open classes
+        of a mixed workload."""
+        return tuple(float(cls.rate_per_s or 0.0) for cls in self.classes) or (0.0,)
+
+    @property
+    def mixed(self) -> bool:
+        """A closed workload with open classes beside its users."""
+        return self.kind == "closed" and any(cls.open for cls in self.classes)
 
     @property
     def total_users(self) -> int:
