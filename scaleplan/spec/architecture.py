@@ -335,8 +335,7 @@ class WorkloadSpec(StrictModel):
         if given and len(given) != len(closed):
             missing = [cls.name for cls in closed if cls.users is None]
             raise ValueError(
-                f"give users for every request class of users or for none (missing for "
-                f"{missing})"
+                f"give users for every request class of users or for none (missing for {missing})"
             )
         if given:
             if self.users is not None and self.users != sum(given):
