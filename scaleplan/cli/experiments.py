@@ -28,7 +28,7 @@ from scaleplan.cli.core import (
     stdout,
     verdict_status,
 )
-from scaleplan.formatting import number, percent
+from scaleplan.formatting import number
 from scaleplan.spec.base import MAX_COUNT
 
 if TYPE_CHECKING:
@@ -169,6 +169,7 @@ def pull(
 
 def print_users_pull(result: UsersPullResult) -> None:
     """A readable summary of a tractor pull over users (a closed workload)."""
+    from scaleplan.formatting import percent
     slos = ", ".join(result.slos) or "stability only"
     stdout.print(
         f"[bold]{literal(result.spec)}[/bold] — tractor pull over users under "
