@@ -170,6 +170,7 @@ def pull(
 def print_users_pull(result: UsersPullResult) -> None:
     """A readable summary of a tractor pull over users (a closed workload)."""
     from scaleplan.formatting import percent
+
     slos = ", ".join(result.slos) or "stability only"
     stdout.print(
         f"[bold]{literal(result.spec)}[/bold] — tractor pull over users under "
