@@ -131,6 +131,10 @@ def check_simulation(
         planned, key = float(workload.requests), "workload.requests"
         what, fix = f"{count(planned)} requests", f"lower it or pass {requests_key}"
     elif workload.duration_s is not None:
+        if rate is None and workload.closed:
+            from scaleplan.analytic.closed import rough_throughput
+
+            rate = rough_throughput(spec)
         rate = rate if rate is not None else workload.mean_rate_per_s
         planned, key = workload.duration_s * rate, "workload.duration_s"
         what = (

@@ -23,7 +23,12 @@ features drawn:
 - ``edge``; ``queue`` with its worker pool; ``topic`` with one to three subscriptions;
 - the workload: Poisson, constant, bursty or diurnal arrivals, warm-up, request classes with
   entries and priorities of their own; chaos events (kills, zone outages, added latency, dropped
-  dependencies) inside the run.
+  dependencies) inside the run;
+- a closed workload (``closed``, a fifth of the specs): 1 to 40 users, split over the classes
+  by weight or given per class, and a think time of any distribution whose mean puts the
+  users' think-only rate N / Z at the same factor of the bound as an open load (sometimes no
+  think time at all: the users saturate the bottleneck); with classes, now and then a mixed
+  workload (``mixed``: the last class open, at 0.3 of that rate).
 
 The load is set from the analytic bottleneck bound (:func:`scaleplan.analytic.bottleneck`):
 a factor in (0.1, 0.8) of what the busiest station can carry, so that most runs are stable,
@@ -49,6 +54,7 @@ from typing import Any, get_args
 from hypothesis import strategies as st
 
 from scaleplan.analytic import bottleneck
+from scaleplan.errors import ScaleplanError
 from scaleplan.spec import ArchitectureSpec, parse_spec
 from scaleplan.spec.components import Policy
 
@@ -111,6 +117,8 @@ FEATURES = frozenset(
         "trace",
         "classes",
         "priorities",
+        "closed",
+        "mixed",
         "chaos",
         "empirical",
     }
@@ -131,6 +139,11 @@ class Example:
 
     @property
     def rate_per_s(self) -> float:
+        """The mean arrival rate; a closed workload's: the rate its users about send."""
+        if self.spec.workload.closed:
+            from scaleplan.analytic.closed import rough_throughput
+
+            return rough_throughput(self.spec)
         return self.spec.workload.mean_rate_per_s
 
     @property
@@ -672,6 +685,33 @@ def _chaos(
     return events
 
 
+def _close_workload(draw: Callable[..., Any], workload: dict[str, Any], builder: _Builder) -> None:
+    """Make ``workload`` closed: users instead of arrivals (the think time comes with the
+    load)."""
+    builder.used.discard(workload.pop("arrival"))
+    workload["kind"] = "closed"
+    classes = workload.get("classes", [])
+    users = draw(st.sampled_from([1, 3, 10, 40]))
+    if classes and coin(draw, 0.3):
+        for cls in classes:
+            cls["users"] = draw(st.integers(1, 5))
+    else:
+        workload["users"] = max(users, len(classes))
+
+
+def probe_users(workload: dict[str, Any]) -> int:
+    return int(workload.get("users") or sum(cls["users"] for cls in workload["classes"]))
+
+
+def _closed_rate(data: dict[str, Any]) -> float:
+    from scaleplan.analytic.closed import rough_throughput
+
+    try:
+        return rough_throughput(parse_spec(data, source="<composition>"))
+    except ScaleplanError:  # no time anywhere: the run is refused, any horizon will do
+        return 100.0
+
+
 def _bound(data: dict[str, Any]) -> tuple[ArchitectureSpec, float, str]:
     # A drawn trace lives in the session's trace folder: read it as a spec written there
     # would (data files are confined to the spec's folder tree, scaleplan.paths).
@@ -726,6 +766,9 @@ def architectures(
             }
             for index in range(count)
         ]
+    closed = chance("closed", 0.2)
+    if closed:
+        _close_workload(draw, data["workload"], builder)
     chaos_fractions: list[dict[str, Any]] = []
     has_service = any(c["kind"] in ("service", "worker_pool") for c in components.values())
     if has_service and chance("chaos", 0.25):
@@ -735,7 +778,8 @@ def architectures(
     # The load: a factor of the analytic bound, which is found at a placeholder rate first
     # (only a TTL cache's miss ratio depends on the rate).
     probe = copy.deepcopy(data)
-    _set_rate(probe, 1.0, BUDGET)
+    if not closed:
+        _set_rate(probe, 1.0, BUDGET)
     _, limit, _ = _bound(probe)
     # Mostly a moderate load; now and then an overload, or a load near the bound, where
     # the pre-run check and the analytic estimate must agree.
@@ -748,8 +792,28 @@ def architectures(
         "near": lambda: draw(st.floats(0.9, 1.1)),
     }[load]()
     rate = float(f"{(limit if math.isfinite(limit) else 100.0) * factor:.4g}")
-    horizon = BUDGET / rate
-    _set_rate(data, rate, horizon)
+    if closed:
+        # The users' think-only rate N / Z at the factor of the bound (now and then no think
+        # time: every user always waiting, the bottleneck saturated).
+        if coin(draw, 0.15):
+            data["workload"].pop("think_time", None)
+        else:
+            users = probe_users(data["workload"])
+            think_ms = float(f"{1e3 * users / rate:.4g}")
+            kind = draw(st.sampled_from(["exponential", "constant", "lognormal"]))
+            think: dict[str, Any] = {"dist": kind, "mean_ms": think_ms}
+            if kind == "lognormal":
+                think["cv"] = draw(st.sampled_from([0.5, 2.0]))
+            data["workload"]["think_time"] = think
+        classes = data["workload"].get("classes", [])
+        if classes and chance("mixed", 0.3):
+            # A mixed workload: the last class open, at a share of the load beside the users.
+            classes[-1].pop("users", None)
+            classes[-1]["rate_per_s"] = float(f"{0.3 * rate:.4g}")
+        horizon = BUDGET / _closed_rate(data)
+    else:
+        horizon = BUDGET / rate
+        _set_rate(data, rate, horizon)
     if chaos_fractions:
         data["chaos"] = [
             {
@@ -770,6 +834,7 @@ def architectures(
         bound_per_s=limit,
         bottleneck=station,
         factor=factor,
-        overloaded=spec.workload.mean_rate_per_s > limit,
+        # A closed workload cannot overload anything: its users wait for their answers.
+        overloaded=not closed and spec.workload.mean_rate_per_s > limit,
         features=frozenset(builder.used),
     )

@@ -282,7 +282,7 @@ def price_table() -> CostTableSpec:
 @given(architectures(exclude=excluded("cost")))
 def test_every_billable_node_is_priced(example: Example) -> None:
     spec = example.spec
-    rate = spec.workload.mean_rate_per_s
+    rate = example.rate_per_s
     result = attempt(lambda: cost(spec, price_table(), today_per_s=rate))
     if isinstance(result, ScaleplanError):
         return

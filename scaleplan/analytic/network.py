@@ -275,6 +275,17 @@ def estimate(spec: ArchitectureSpec, *, rate_per_s: float | None = None) -> Simu
     >>> round(result.latency_ms.p99, 3), result.method
     (92.103, 'analytic: M/M/1; exact')
     """
+    if spec.workload.closed:
+        # A closed workload's rate follows from its users: Mean Value Analysis.
+        from scaleplan.analytic.closed import closed_estimate
+        from scaleplan.spec import ClosedWorkloadError
+
+        if rate_per_s is not None:
+            raise ClosedWorkloadError(
+                f"{spec.name}: workload: a closed workload ({spec.workload.total_users} users) "
+                f"has no arrival rate to set (got rate_per_s {rate_per_s}): change its users"
+            )
+        return closed_estimate(spec)
     rate = _rate(spec, rate_per_s)
     ctx, order, cycles = _context(spec, rate)
     graph = ctx.graph
@@ -350,7 +361,9 @@ def bottleneck(spec: ArchitectureSpec, rate_per_s: float | None = None) -> tuple
     >>> bottleneck(example_spec())
     (100.0, 'api')
     """
-    rate = _rate(spec, rate_per_s)
+    # A closed workload has no rate of its own: its bound is the same at any reference rate.
+    closed = spec.workload.closed and rate_per_s is None
+    rate = 1.0 if closed else _rate(spec, rate_per_s)
     reference = rate if rate > 0 else 1.0  # loads scale with the rate; any positive one will do
     stations = station_loads(spec, None, reference)
     demands = {

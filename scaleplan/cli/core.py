@@ -234,8 +234,17 @@ def validate(spec: SpecPath) -> None:
 
     architecture = load_spec(spec)
     graph = build_graph(architecture)
-    station = busiest(station_loads(architecture, graph, architecture.workload.mean_rate_per_s))
-    where = f"{station.name} at {station.load:.0%}" if station is not None else "none"
+    workload = architecture.workload
+    if workload.closed:
+        # Its users send what they manage: the busiest station at the rate MVA gives them.
+        from scaleplan.analytic import estimate
+
+        rate = estimate(architecture).throughput_per_s
+        sending = f"; {workload.total_users} users send about {rate:.4g} requests/s"
+    else:
+        rate, sending = workload.mean_rate_per_s, ""
+    station = busiest(station_loads(architecture, graph, rate))
+    where = f"{station.name} at {station.load:.0%}{sending}" if station is not None else "none"
     # Exits end a visit early: they have no edge in the graph, so they are counted apart.
     exits = sum(
         call.exit

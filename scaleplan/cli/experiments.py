@@ -33,6 +33,7 @@ from scaleplan.spec.base import MAX_COUNT
 
 if TYPE_CHECKING:
     from scaleplan.experiments import ComparisonResult, PullResult, RampResult, SweepResult
+    from scaleplan.experiments.pull_users import UsersPullResult
     from scaleplan.spec import ArchitectureSpec, SLOSpec
 
 SloOption = Annotated[
@@ -134,6 +135,21 @@ def pull(
     check_pull(architecture, requests=requests, searches=replications, key="--requests")
     if precision >= 1:
         raise typer.BadParameter(f"must be below 1 (got {precision})", param_hint="'--precision'")
+    if architecture.workload.closed:
+        # A closed workload's load is its users: the pull varies them instead of a rate.
+        from scaleplan.experiments.pull_users import pull_users
+
+        with progress_bar(f"pulling {architecture.name} over users") as progress:
+            by_users = pull_users(
+                architecture,
+                objectives,
+                seed=seed,
+                requests=requests,
+                replications=replications,
+                progress=progress,
+            )
+        deliver(by_users, as_json=as_json, show=print_users_pull)
+        return
     with progress_bar(f"pulling {architecture.name}") as progress:
         result = run_pull(
             architecture,
@@ -149,6 +165,39 @@ def pull(
     from scaleplan.views import figure_pull
 
     deliver(result, as_json=as_json, show=print_pull, html=html, figure=figure_pull)
+
+
+def print_users_pull(result: UsersPullResult) -> None:
+    """A readable summary of a tractor pull over users (a closed workload)."""
+    from scaleplan.formatting import percent
+
+    slos = ", ".join(result.slos) or "stability only"
+    stdout.print(
+        f"[bold]{literal(result.spec)}[/bold] — tractor pull over users under "
+        f"{literal(slos)}, seed {result.seed}"
+    )
+    stdout.print(literal(result.summary()))
+    if result.bottleneck:
+        stdout.print(
+            f"bottleneck at the limit: {literal(result.bottleneck)} "
+            f"({percent(result.bottleneck_utilization)} busy)"
+        )
+    table = Table(title="steps")
+    for column in ("search", "users", "meets", "mean ms", "p99 ms", "requests/s", "why not"):
+        table.add_column(column)
+    for step in result.steps:
+        table.add_row(
+            str(step.replication),
+            str(step.users),
+            "yes" if step.meets else "no",
+            number(step.mean_ms, ".1f"),
+            number(step.p99_ms, ".1f"),
+            number(step.throughput_per_s, ".4g"),
+            literal(step.reason),
+        )
+    stdout.print(table)
+    for warning in result.warnings:
+        stdout.print(f"[yellow]warning:[/yellow] {literal(warning)}")
 
 
 def print_pull(result: PullResult) -> None:

@@ -6,6 +6,9 @@ bounded-memory statistics (:mod:`scaleplan.engine.recorder`). The warm-up is cut
 ``auto``) and every mean gets a 95% confidence interval: batch means within one replication,
 or Student-t across independent replications when ``replications > 1``.
 
+A closed workload (``kind: closed``) is fed by its users instead (:class:`_Users`): each sends a
+request, waits for its answer, thinks and sends the next; it is stable at any population.
+
 A configuration whose offered load reaches capacity is refused before it runs
 (:class:`UnstableError`) unless ``run_anyway``; then the run stops by itself once the requests
 in the system pass a bound, so it never hangs and never eats the memory.
@@ -117,7 +120,8 @@ def simulate(
     seed : int
         One seed gives identical results; candidates under the same seed see the same arrivals.
     requests, rate_per_s : optional
-        Override the workload's number of requests and mean arrival rate.
+        Override the workload's number of requests and mean arrival rate (an open workload's
+        only: a closed workload's rate follows from its users, and a rate is refused).
     replications : int
         Independent replications; with more than one, CIs come from across replications.
     run_anyway : bool
@@ -151,13 +155,32 @@ def simulate(
     started = time.perf_counter()
     graph = build_graph(spec)
     check_nesting(graph, spec)
-    rate = float(rate_per_s if rate_per_s is not None else spec.workload.mean_rate_per_s)
-    if not rate > 0:
-        raise SimulationError(f"{spec.name}: rate_per_s must be greater than 0 (got {rate})")
-    unstable = check_stability(spec, graph, rate)
-    if unstable is not None and not run_anyway:
-        raise UnstableError(unstable, spec.name)
-    overloaded = overload_warnings(spec, graph, rate)
+    closed = spec.workload.closed
+    if closed:
+        if rate_per_s is not None:
+            raise SimulationError(
+                f"{spec.name}: workload: a closed workload ({spec.workload.total_users} users) "
+                f"has no arrival rate to override (got rate_per_s {rate_per_s}); its rate "
+                "follows from its users: change workload.users instead"
+            )
+        from scaleplan.analytic.closed import open_overload, rough_throughput
+
+        # Only to size the recorder's time buckets: a closed network is stable at any
+        # population (its users wait for their answers); only a mixed workload's open
+        # classes can overload a station, and that is refused as for an open workload.
+        rate = rough_throughput(spec, graph)
+        unstable = open_overload(spec, graph)
+        if unstable is not None and not run_anyway:
+            raise UnstableError(unstable, spec.name)
+        overloaded = _closed_warnings(spec) if unstable is None else []
+    else:
+        rate = float(rate_per_s if rate_per_s is not None else spec.workload.mean_rate_per_s)
+        if not rate > 0:
+            raise SimulationError(f"{spec.name}: rate_per_s must be greater than 0 (got {rate})")
+        unstable = check_stability(spec, graph, rate)
+        if unstable is not None and not run_anyway:
+            raise UnstableError(unstable, spec.name)
+        overloaded = overload_warnings(spec, graph, rate)
     # A run too large to finish (a typo in a size key) is refused rather than started.
     check_simulation(
         spec,
@@ -168,11 +191,17 @@ def simulate(
         replications_key="replications",
     )
     by_count = requests is not None or spec.workload.duration_s is None
-    planned = int(
-        requests if requests is not None else spec.workload.planned_requests(DEFAULT_REQUESTS)
-    )
+    if closed and not by_count:
+        planned = max(1, round(float(spec.workload.duration_s or 0.0) * rate))
+    else:
+        planned = int(
+            requests if requests is not None else spec.workload.planned_requests(DEFAULT_REQUESTS)
+        )
     horizon = planned / rate if by_count else float(spec.workload.duration_s or 0.0)
     if spec.workload.arrival == "trace" and requests is None:
+        horizon = planned / rate
+    if closed and by_count:
+        # A closed run answers about as many requests as it sends: about planned / rate.
         horizon = planned / rate
     limit = max_in_flight or max(20_000, 20 * sum(c.capacity for c in spec.components.values()))
     plan = _Plan(spec, seed, rate, planned if by_count else None, horizon, limit, hooks, observers)
@@ -192,6 +221,22 @@ def simulate(
         warnings=(*overloaded, *result.warnings),
         wall_time_s=time.perf_counter() - started,
     )
+
+
+def _closed_warnings(spec: ArchitectureSpec) -> list[str]:
+    """What the estimate says of a closed run it cannot call stable: asynchronous jobs that
+    the users' rate gives more work than their consumers carry (no user waits for them, so
+    nothing slows the users down)."""
+    from scaleplan.analytic import estimate
+
+    estimated = estimate(spec)
+    if estimated.unstable is None:
+        return []
+    return [
+        f"{estimated.unstable.component}: the analytic estimate puts it at "
+        f"{estimated.unstable.factor:.2f}× its capacity ({estimated.unstable.reason}); the "
+        "run goes ahead, bounded by its requests or duration, but its backlog may never drain"
+    ]
 
 
 Streams = Callable[[str], np.random.Generator]
@@ -269,7 +314,8 @@ def _replicate(plan: _Plan, replication: int, report: Callable[[int], None]) -> 
     capacities = {name: s.capacity for name, s in model.recorded.items()}
     ledger = _Ledger(env, Recorder(plan.horizon, class_names, capacities), model)
     done = _request_done(env, ledger, callbacks(plan.observers, "on_request_done"))
-    _Source(plan, model, ledger, done, streams, report).start()
+    source = _Users if plan.spec.workload.closed else _Source
+    source(plan, model, ledger, done, streams, report).start()
     env.run(until=ledger.stop)
     return _close(model, ledger, report)
 
@@ -465,6 +511,148 @@ class _Source:
             self.ledger.stop.succeed()
 
 
+class _Users(_Source):
+    """A closed workload's users: each sends a request to its class's entry, waits for its
+    answer (whatever its status), thinks, and sends the next, until the plan's requests (or
+    its horizon) are used up; then the drain, as for arrivals.
+
+    Users are exchangeable within a class, so a user is not an object: an answered request of
+    class c schedules the next request of class c after a think time. Every user starts with
+    a think (users with no think time all send at t = 0). The next request is always sent by
+    a timeout, even after no think time, so that a request answered at once (rejected) cannot
+    recurse into the next.
+    """
+
+    def __init__(
+        self,
+        plan: _Plan,
+        model: _Model,
+        ledger: _Ledger,
+        done: RequestDone,
+        streams: Streams,
+        report: Callable[[int], None],
+    ) -> None:
+        self.plan, self.model, self.ledger, self.report = plan, model, ledger, report
+        self.env = model.env
+        self.entry_stations = [model.stations[entry] for _, entry, _ in plan.spec.entries()]
+        self.priorities = plan.spec.class_priorities() or (0,) * len(self.entry_stations)
+        workload = plan.spec.workload
+        self.users = workload.class_users()
+        think, rng = workload.think_time, streams("think")
+        self.think = buffered(lambda n: think.sample(rng, n) * 1e-3) if think is not None else None
+        self.state = ledger.state
+        self.arrival_times = ledger.arrival_times
+        self.last = plan.planned if plan.planned is not None else math.inf
+        self.horizon = plan.horizon if plan.planned is None else math.inf
+        self.arrived = 0
+        self.now = 0.0
+        self.send = self._send
+        # Requests sent at one instant before a run that ends at its horizon is called
+        # timeless (a run that counts its requests ends by itself).
+        self.instant = 0
+        self.most_at_once = 1000 * sum(self.users) + 100_000 if plan.planned is None else math.inf
+        # The open classes of a mixed workload: Poisson arrivals at their summed rate, each
+        # arrival's class drawn by its share of it (no user to return to when answered).
+        rates = workload.open_rates()
+        self.open_rate = math.fsum(rates)
+        self.open_gaps: Iterator[float] | None = None
+        self.open_class: Iterator[float] | None = None
+        if self.open_rate > 0:
+            arrivals, classes = streams("arrivals"), streams("classes")
+            mean_gap = 1.0 / self.open_rate
+            shares = np.array(rates) / self.open_rate
+            self.open_gaps = buffered(lambda n: arrivals.exponential(mean_gap, n))
+            self.open_class = buffered(lambda n: classes.choice(len(shares), n, p=shares))
+        self.arrive_open = self._arrive_open
+        users = self.users
+
+        def answered(job: Request, status: int) -> None:
+            done(job, status)
+            if users[job.class_index]:
+                self._next(job.class_index)
+
+        self.answered = answered
+
+    def start(self) -> None:
+        for index, users in enumerate(self.users):
+            for _ in range(users):
+                self._next(index)
+        if self.open_gaps is not None:
+            Timeout(self.env, next(self.open_gaps)).callbacks.append(self.arrive_open)
+
+    def _arrive_open(self, _event: simpy.Event) -> None:
+        """An arrival of an open class, and the timeout of the next one."""
+        if self.state.done or self.open_gaps is None or self.open_class is None:
+            return
+        now = self.env.now
+        if now > self.horizon:
+            self._end()
+            return
+        self.now, self.instant = now, 0
+        self._dispatch(int(next(self.open_class)), now)
+        if not self.state.done:
+            Timeout(self.env, next(self.open_gaps)).callbacks.append(self.arrive_open)
+
+    def _next(self, index: int) -> None:
+        """A user of class ``index`` thinks, then sends (nothing once the sending is over)."""
+        if self.state.done:
+            return
+        pause = next(self.think) if self.think is not None else 0.0
+        Timeout(self.env, pause, index).callbacks.append(self.send)
+
+    def _send(self, event: simpy.Event) -> None:
+        if self.state.done:
+            return
+        now = self.env.now
+        if now > self.horizon:
+            self._end()
+            return
+        if now == self.now:
+            # Requests answered in no time by users who do not think: the clock would never
+            # reach the horizon. Stopped as a runaway once that is certain.
+            self.instant += 1
+            if self.instant > self.most_at_once:
+                self.ledger.stopped.append(self._timeless())
+                self._end()
+                return
+        else:
+            self.now, self.instant = now, 0
+        self._dispatch(event._value, now)
+
+    def _dispatch(self, index: int, now: float) -> None:
+        """Send a request of class ``index``; stop at the plan's count, or when the open
+        classes of a mixed workload run away."""
+        arrived = self.arrived
+        self.state.in_flight += 1
+        self.arrival_times.append(now)
+        job = Request(arrived, index, now, None, None, self.priorities[index])
+        Detached(self.entry_stations[index].visit(job), self.answered, job).resume(None)
+        arrived = self.arrived = arrived + 1
+        if arrived % FLUSH_EVERY == 0:
+            self.ledger.flush()
+            state, limit = self.state, self.plan.max_in_flight
+            state.arrived = arrived
+            self.report(arrived)
+            if self.open_rate > 0 and state.in_flight > limit:
+                self.ledger.stopped.append(_runaway(self.model.stations, state.in_flight, limit))
+                self._end()
+                return
+        if arrived >= self.last:
+            self._end()
+
+    def _timeless(self) -> Unstable:
+        entry = self.entry_stations[0].name
+        return Unstable(
+            component=entry,
+            factor=math.nan,
+            reason=(
+                f"{self.instant} requests were sent at t = {self.now:g} s without the clock "
+                "moving: the users do not think and their requests take no time (answered or "
+                "rejected at once), so the run would never reach its duration"
+            ),
+        )
+
+
 def _close(model: _Model, ledger: _Ledger, report: Callable[[int], None]) -> Replication:
     """The end of the run: the last flush, each station's own figures, the counts, and
     warnings for what was still in the system."""
@@ -530,7 +718,11 @@ def _runaway(stations: dict[str, Station], in_flight: int, limit: int) -> Unstab
 def starts_at_its_lightest(spec: ArchitectureSpec) -> bool:
     """Whether a run of ``spec`` starts in its lightest state: empty queues, every replica up,
     caches warm. Not so with an autoscaler (it starts at its minimum) or a cold cache, whose
-    initial transients are *slow*."""
+    initial transients are *slow*; nor with a closed workload: its users all start at once
+    (with no think time, or a constant one, they send together), a burst heavier than the
+    steady state as often as not, so its warm-up cut stays two-sided."""
+    if spec.workload.closed:
+        return False
     for component in spec.components.values():
         if getattr(component, "autoscale", None) is not None:
             return False
@@ -678,7 +870,15 @@ def _summarise(
         name: _component([(run.recorder.stations[name], w) for run, w in paired])
         for name in runs[0].recorder.stations
     }
-    unstable = stopped or unstable_before or _growing(paired, components)
+    # A closed network cannot grow past its users: only an open one can run away.
+    growing = None if spec.workload.closed else _growing(paired, components)
+    unstable = stopped or unstable_before or growing
+    if spec.workload.closed and measured_s:
+        # The rate it was offered is the rate its users sent at, measured.
+        sent = sum(
+            int(run.recorder.arrivals[window.first : window.last].sum()) for run, window in paired
+        )
+        rate = sent / measured_s
     warnings = [warning for run in runs for warning in run.warnings]
     if any(run.end_s > (run.recorder.n_buckets - 1) * run.recorder.width_s for run in runs):
         warnings.append(

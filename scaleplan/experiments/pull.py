@@ -455,6 +455,15 @@ class _Stepper:
         return meets
 
 
+def _open_only(spec: ArchitectureSpec, what: str, instead: str) -> None:
+    """A closed workload's load is its users, not a rate: refuse it, saying what to use."""
+    if spec.workload.closed:
+        raise SimulationError(
+            f"{spec.name}: workload: a {what} needs an open workload; this one is closed "
+            f"({spec.workload.total_users} users): use {instead}"
+        )
+
+
 def _relaxation_s(spec: ArchitectureSpec, rate: float) -> float:
     """The slowest relaxation time among the stations, from the analytic estimate.
 
@@ -674,6 +683,7 @@ def pull(
     >>> 70 < result.limit_per_s < 90, result.bottleneck, result.analytic_bound_per_s
     (True, 'api', 100.0)
     """
+    _open_only(spec, "pull over the arrival rate", "pull_users (scaleplan pull does)")
     if replications < 1:
         raise ValueError(f"replications must be at least 1 (got {replications})")
     if not 0 < precision < 1:
@@ -1058,6 +1068,7 @@ def ramp(
     >>> result.broke_at, result.steps[-1]["throughput_per_s"] < 110
     (3, True)
     """
+    _open_only(spec, "ramp of the arrival rate", "scaleplan pull, or a sweep of workload.users")
     objectives = [slo for slo in _as_slos(slos) if slo.request_class is None]
     if steps < 1:
         raise ValueError(f"steps must be at least 1 (got {steps})")

@@ -14,6 +14,7 @@ import collections
 import difflib
 import functools
 import itertools
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -29,7 +30,8 @@ from pydantic import (
     model_validator,
 )
 
-from scaleplan.errors import Problem, SpecError
+from scaleplan.distributions import Distribution
+from scaleplan.errors import Problem, ScaleplanError, SpecError
 from scaleplan.kinds.registry import REGISTRY
 from scaleplan.kinds.service import ServiceSpec
 from scaleplan.paths import DataFileError, read_number_column, resolve_reference
@@ -129,6 +131,8 @@ MAX_PRIORITY = 9
 #: Request classes of one workload at most: each has its own figures in every station's
 #: estimate and every result (a real workload has a handful).
 MAX_CLASSES = 1_000
+#: Users of a closed workload at most: each is one pending event of the engine at any time.
+MAX_USERS = 1_000_000
 
 
 class RequestClassSpec(StrictModel):
@@ -146,6 +150,36 @@ class RequestClassSpec(StrictModel):
             "'preemptive: true' also interrupts a worse-priority request in service"
         ),
     )
+    users: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_USERS,
+        description=(
+            "closed workloads only: this class's users (give it for every class of users or "
+            "for none; without it the workload's users are split over the classes by weight)"
+        ),
+    )
+    rate_per_s: Rate | None = Field(
+        default=None,
+        description=(
+            "closed workloads only: an open class beside the users, Poisson arrivals at this "
+            "rate whatever the system does (a mixed workload); it has no users"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _users_or_rate(self) -> RequestClassSpec:
+        if self.users is not None and self.rate_per_s is not None:
+            raise ValueError(
+                f"class {self.name!r}: give users (a class of users) or rate_per_s (an open "
+                "class), not both"
+            )
+        return self
+
+    @property
+    def open(self) -> bool:
+        """An open class of a mixed workload: arrivals at its own rate, no users."""
+        return self.rate_per_s is not None
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h)\s*$")
@@ -166,13 +200,43 @@ def parse_duration_s(text: str) -> float:
     return check_seconds(float(match.group(1)) * _DURATION_UNITS[match.group(2)], text)
 
 
+class ClosedWorkloadError(ScaleplanError):
+    """A closed workload met where an arrival rate is needed: it has users, not a rate."""
+
+
 class WorkloadSpec(StrictModel):
+    kind: Literal["open", "closed"] = Field(
+        default="open",
+        description=(
+            "'open': requests arrive at rate_per_s whatever the system does; 'closed': a fixed "
+            "number of users each send a request, wait for its answer (ok, failed or "
+            "rejected), think, and send the next (as Locust, JMeter and k6 generate load)"
+        ),
+    )
+    users: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_USERS,
+        description=(
+            "closed workloads: the number of users; with request classes they are split over "
+            "the classes in proportion to their weights (largest remainder, each class at "
+            "least 1) unless every class gives its own 'users'"
+        ),
+    )
+    think_time: Distribution | None = Field(
+        default=None,
+        description=(
+            "closed workloads: each user's pause between an answer and its next request, a "
+            "distribution as a service's service_time (0 or omitted: no think time)"
+        ),
+    )
     arrival: Literal["poisson", "constant", "bursty", "diurnal", "trace"] = "poisson"
     rate_per_s: Rate | None = Field(
         default=None, description="mean arrival rate (the base rate for bursty)"
     )
     requests: Count | None = Field(default=None, description="arrivals to simulate")
     duration_s: PositiveSeconds | None = Field(default=None, description="or a simulated duration")
+    _source: str = PrivateAttr(default="<memory>")
     warmup: float | str = Field(
         default="auto",
         description="'auto' (MSER-5), 'none', a fraction of requests in [0, 1), or a duration",
@@ -203,10 +267,33 @@ class WorkloadSpec(StrictModel):
             return value
         raise ValueError(f"must be 'auto', 'none', a fraction or a duration (got {value!r})")
 
+    @field_validator("think_time", mode="before")
+    @classmethod
+    def _no_think_time(cls, value: Any) -> Any:
+        # ``think_time: 0`` is the same as leaving it out.
+        if isinstance(value, int | float) and not isinstance(value, bool) and value == 0:
+            return None
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> WorkloadSpec:
         if self.requests is not None and self.duration_s is not None:
             raise ValueError("give requests or duration_s, not both")
+        if self.kind == "closed":
+            self._check_closed()
+            return self._check_classes()
+        if self.users is not None or self.think_time is not None:
+            raise ValueError(
+                "users and think_time apply to a closed workload only: add 'kind: closed' "
+                "(and drop rate_per_s), or remove them"
+            )
+        if any(cls.users is not None for cls in self.classes):
+            raise ValueError("a request class's users apply to a closed workload only")
+        if any(cls.rate_per_s is not None for cls in self.classes):
+            raise ValueError(
+                "a request class's rate_per_s applies to a closed workload only (an open "
+                "workload's classes share its rate_per_s by weight)"
+            )
         needs = {"bursty": "burst", "diurnal": "diurnal", "trace": "trace"}
         for arrival, key in needs.items():
             given = getattr(self, key) is not None
@@ -216,15 +303,131 @@ class WorkloadSpec(StrictModel):
                 raise ValueError(f"key {key!r} only applies to arrival {arrival!r}")
         if self.rate_per_s is None and self.arrival != "trace":
             raise ValueError(f"arrival {self.arrival!r} needs rate_per_s")
+        return self._check_classes()
+
+    def _check_classes(self) -> WorkloadSpec:
         counted = collections.Counter(cls.name for cls in self.classes)
         duplicates = sorted(name for name, times in counted.items() if times > 1)
         if duplicates:
             raise ValueError(f"request class names must be unique (got {duplicates} twice)")
         return self
 
+    def _check_closed(self) -> None:
+        """A closed workload has users and no arrival process."""
+        arrival_keys = [
+            key
+            for key in ("rate_per_s", "arrival", "burst", "diurnal", "trace")
+            if key in self.model_fields_set
+        ]
+        if arrival_keys:
+            raise ValueError(
+                f"a closed workload has users, not an arrival process: remove "
+                f"{', '.join(arrival_keys)} (its rate follows from users, think_time and the "
+                "architecture's response time)"
+            )
+        closed = [cls for cls in self.classes if not cls.open]
+        if self.classes and not closed:
+            raise ValueError(
+                "a closed workload needs a class of users: every class has a rate_per_s (an "
+                "open workload is 'kind: open' with rate_per_s)"
+            )
+        given = [cls.users for cls in closed if cls.users is not None]
+        if given and len(given) != len(closed):
+            missing = [cls.name for cls in closed if cls.users is None]
+            raise ValueError(
+                f"give users for every request class of users or for none (missing for {missing})"
+            )
+        if given:
+            if self.users is not None and self.users != sum(given):
+                raise ValueError(
+                    f"users ({self.users}) must equal the sum of the classes' users "
+                    f"({sum(given)}), or be left out"
+                )
+            return
+        if self.users is None:
+            raise ValueError("a closed workload needs users (the number of concurrent users)")
+        if closed and self.users < len(closed):
+            raise ValueError(
+                f"{self.users} users cannot be split over {len(closed)} request classes "
+                "(each needs at least 1)"
+            )
+
+    @property
+    def closed(self) -> bool:
+        return self.kind == "closed"
+
+    def class_users(self) -> tuple[int, ...]:
+        """Each request class's users (one entry, all users, without classes): its own
+        ``users`` when given, else the workload's split in proportion to the weights by
+        largest remainder (ties to the earlier class); a class left with none takes one from
+        the class with the most.
+
+        Examples
+        --------
+        >>> WorkloadSpec(kind="closed", users=10, classes=[
+        ...     {"name": "a", "weight": 2}, {"name": "b", "weight": 1}]).class_users()
+        (7, 3)
+        """
+        if not self.classes:
+            return (self.total_users,)
+        closed = [index for index, cls in enumerate(self.classes) if not cls.open]
+        result = [0] * len(self.classes)  # an open class has no users
+        if all(self.classes[index].users is not None for index in closed):
+            for index in closed:
+                result[index] = int(self.classes[index].users or 0)
+            return tuple(result)
+        total = self.total_users
+        weights = [self.classes[index].weight for index in closed]
+        shares = [total * weight / sum(weights) for weight in weights]
+        counts = [math.floor(share) for share in shares]
+        order = sorted(range(len(shares)), key=lambda i: (counts[i] - shares[i], i))
+        for index in order[: total - sum(counts)]:
+            counts[index] += 1
+        for index, count in enumerate(counts):
+            if count == 0:  # a class too light for a user of its own gets one all the same
+                counts[index] = 1
+                counts[counts.index(max(counts))] -= 1
+        for index, count in zip(closed, counts, strict=True):
+            result[index] = count
+        return tuple(result)
+
+    def open_rates(self) -> tuple[float, ...]:
+        """Each request class's own arrival rate (0 for a class of users): the open classes
+        of a mixed workload."""
+        return tuple(float(cls.rate_per_s or 0.0) for cls in self.classes) or (0.0,)
+
+    @property
+    def mixed(self) -> bool:
+        """A closed workload with open classes beside its users."""
+        return self.kind == "closed" and any(cls.open for cls in self.classes)
+
+    @property
+    def total_users(self) -> int:
+        """A closed workload's users (0 for an open one)."""
+        if self.kind != "closed":
+            return 0
+        if self.users is not None:
+            return self.users
+        return sum(int(cls.users or 0) for cls in self.classes)
+
+    @property
+    def think_time_s(self) -> float:
+        """A user's mean think time in seconds (0 without think time)."""
+        return self.think_time.mean_s if self.think_time is not None else 0.0
+
+    def _open_only(self, what: str) -> None:
+        if self.kind == "closed":
+            raise ClosedWorkloadError(
+                f"{self._source}: workload: a closed workload ({self.total_users} users) has "
+                f"no {what}, which this needs; give an open workload (rate_per_s) or use a verb "
+                "that varies the users (simulate, estimate, pull, sweep of workload.users)"
+            )
+
     @property
     def mean_rate_per_s(self) -> float:
-        """The long-run mean arrival rate, whatever the arrival process."""
+        """The long-run mean arrival rate, whatever the arrival process (an open workload's
+        only: a closed one raises :class:`ClosedWorkloadError`)."""
+        self._open_only("arrival rate")
         if self.arrival == "bursty" and self.burst is not None and self.rate_per_s is not None:
             base, burst = self.rate_per_s, self.burst
             total = burst.mean_gap_s + burst.mean_duration_s
@@ -246,7 +449,7 @@ class WorkloadSpec(StrictModel):
 
     @property
     def is_poisson(self) -> bool:
-        return self.arrival == "poisson"
+        return self.kind == "open" and self.arrival == "poisson"
 
     def planned_requests(self, default: int = 100_000) -> int:
         if self.requests is not None:
@@ -392,6 +595,7 @@ def parse_spec(
     except ValidationError as error:
         raise SpecError(validation_problems(error, data, source, lines or {})) from None
     spec._source = source
+    spec.workload._source = source  # for the errors of a closed workload's missing rate
     spec._base_dir = base_dir
     _load_trace(spec, source, base_dir)
     problems = list(_reference_problems(spec, source, lines or {}))

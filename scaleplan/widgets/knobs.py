@@ -125,6 +125,13 @@ def discover_knobs(spec: ArchitectureSpec) -> list[Knob]:
                 step=nice_step(upper),
             )
         )
+    users = spec.workload.users
+    split = not any(cls.users is not None for cls in spec.workload.classes)
+    if spec.workload.closed and users is not None and split:
+        # A closed workload's load is its users (split over its classes by weight).
+        knobs.append(
+            Knob("workload.users", "users", "int", users, minimum=1, maximum=max(10, 4 * users))
+        )
     from scaleplan.kinds import kind_of
 
     for name, component in spec.components.items():
