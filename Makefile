@@ -51,8 +51,8 @@ demo: $(BASE_STAMP) $(KERNEL_STAMP)
 	@echo "demo output: $(OUT)/online-shop/decision-record.html (the decision record; one file that opens offline)"
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check scaleplan tests benchmarks
-	$(BIN)/ruff format --check scaleplan tests benchmarks
+	$(BIN)/ruff check scaleplan tests benchmarks examples
+	$(BIN)/ruff format --check scaleplan tests benchmarks examples
 
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
