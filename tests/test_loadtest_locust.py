@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import itertools
 import os
 import subprocess
 import sys
@@ -99,10 +100,9 @@ def test_the_file_imports_only_locust_and_the_standard_library() -> None:
         if isinstance(node, ast.Import | ast.ImportFrom)
         for alias in node.names
     }
-    assert imported <= {"locust", "sys"}, imported
+    assert imported <= {"locust", "random", "sys", "time"}, imported
     text = locustfile(_plan())
     assert "@task(3)" in text and "@task(1)" in text
-    assert "constant_throughput(USER_RATE_PER_S)" in text
     assert "name='browse'" in text and "name='checkout'" in text
     assert "host = 'http://127.0.0.1:9'" in text
 
@@ -211,3 +211,53 @@ def test_locust_exits_1_when_an_objective_breaks(failing: str, tmp_path: Path) -
     assert done.returncode == 1, output[-3000:]
     assert "BROKEN: errors<=1%" in output
     assert "FAIL: errors<=1%" in output
+
+
+class _Recording(_Handler):
+    """Answers at once and notes when each request arrived."""
+
+    arrivals: list[float] = []
+
+    def _answer(self) -> None:
+        _Recording.arrivals.append(time.monotonic())
+        super()._answer()
+
+    do_GET = _answer
+    do_POST = _answer
+
+
+def test_users_created_together_do_not_send_together(tmp_path: Path) -> None:
+    # Ten users at 2 requests/s each, created at once. Locust's constant_throughput would time
+    # them all from their creation: bursts of ten requests every half second, most gaps under
+    # 10 ms. At random phases the 20 requests/s spread out: about one gap in five is that short.
+    band = Band(mean=20.0, low=19.0, high=21.0)
+    plan = _plan().model_copy(
+        update={
+            "user_rate_per_s": 2.0,
+            "steps": (
+                Step(
+                    index=0,
+                    start_s=0.0,
+                    duration_s=6.0,
+                    settle_s=1.0,
+                    users=10,
+                    rate_per_s=20.0,
+                    predicted={"throughput_per_s": band},
+                    meets_slos=True,
+                ),
+            ),
+        }
+    )
+    _Recording.arrivals = []
+    for host in _serve(_Recording):
+        done = _run_locust(plan, host, tmp_path)
+    arrivals = sorted(_Recording.arrivals)
+    # The step's rate, not a burst's: about 20/s over the 5 s after the first second.
+    steady = [t for t in arrivals if arrivals[0] + 1.5 <= t < arrivals[0] + 5.5]
+    assert 60 <= len(steady) <= 100, len(steady)
+    gaps = [b - a for a, b in itertools.pairwise(steady)]
+    short = sum(gap < 0.010 for gap in gaps) / len(gaps)
+    assert short < 0.5, f"{short:.0%} of the gaps are under 10 ms: the users send in bursts"
+    # (Bursts also broke p99<=500ms: a burst overflowed the listen backlog, whose SYN retry
+    # waits a second.)
+    assert done.returncode == 0, done.stderr[-3000:]

@@ -3,9 +3,19 @@
 The rendered file imports only Locust and the standard library; the plan's steps, requests
 and thresholds are constants in it, so it runs where scaleplan is not installed. It has one
 ``HttpUser`` whose tasks are the request classes weighted by the class mix (each request named
-by its class, so Locust's statistics are per class), each user pacing itself with
-``constant_throughput``; a ``LoadTestShape`` that walks the plan's steps and returns ``None``
-after the last (headless Locust then stops by itself); and a pass/fail exit code.
+by its class, so Locust's statistics are per class), each user pacing itself so that the
+step's users together offer the step's planned rate, at a random phase of its period; a
+``LoadTestShape`` that walks the plan's steps and returns ``None`` after the last (headless
+Locust then stops by itself); and a pass/fail exit code.
+
+**Pacing.** Locust's ``constant_throughput`` times each user's requests from the moment the
+user was created, and a step's users are created together: they would send in lock-step bursts
+(a burst of ``users`` requests every period), a load the model does not describe, and the
+latency measured at the reference system was three to four times the prediction although the
+system was exactly as modelled (``examples/reference-system/README.md``). Each user therefore
+starts at a uniformly random phase of its period, then sends once per period (a late answer is
+not caught up by a burst); the period is the step's users over its rate, so the step offers
+exactly its planned rate whatever the rounding of users.
 
 **Pass or fail.** A stress test deliberately goes past the predicted limit, so the SLOs are
 judged over the measured windows (after ``settle_s``) of the steps at which the model predicts
@@ -152,11 +162,14 @@ the model predicts every objective met (the whole run when it predicts none), el
 Only Locust and the standard library are imported; the plan is in the constants below.
 """
 
+import random
 import sys
+import time
 
-from locust import HttpUser, LoadTestShape, constant_throughput, events, task
+from locust import HttpUser, LoadTestShape, events, task
 
-#: Requests per second each user sends (Locust's constant_throughput).
+#: Requests per second each user sends, as planned (each step's own rate over its users
+#: sets the period actually kept).
 USER_RATE_PER_S = __USER_RATE__
 
 #: The plan's steps: when each starts, how long it lasts and settles, the users it runs.
@@ -169,11 +182,30 @@ THRESHOLDS = __THRESHOLDS__
 _QUANTILES = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99, "p999": 0.999}
 
 
+def _period(environment):
+    """Seconds between one user's requests in the current step: its users over its rate."""
+    now = environment.shape_class.get_run_time() if environment.shape_class else 0.0
+    for step in STEPS:
+        if now < step["start_s"] + step["duration_s"]:
+            return step["users"] / step["rate_per_s"]
+    return 1.0 / USER_RATE_PER_S
+
+
 class PlannedUser(HttpUser):
     """One user: the request classes weighted by the model's class mix."""
 
     host = __HOST__
-    wait_time = constant_throughput(USER_RATE_PER_S)
+
+    def on_start(self):
+        # Users created together must not send together: a random phase of the period.
+        time.sleep(random.uniform(0.0, _period(self.environment)))
+        self._due = time.monotonic()
+
+    def wait_time(self):
+        # One request per period from the phase on; a late answer is not caught up by a burst.
+        now = time.monotonic()
+        self._due = max(self._due + _period(self.environment), now)
+        return self._due - now
 
 __TASKS__
 

@@ -106,7 +106,8 @@ class LoadTestPlan(StrictModel):
     host: str = Field(description="default base URL of the system under test")
     classes: tuple[ClassRequest, ...] = Field(min_length=1)
     user_rate_per_s: float = Field(
-        gt=0, description="requests per second each user sends (Locust constant_throughput)"
+        gt=0,
+        description="requests per second each user sends (the users of a step = its rate over this)",
     )
     slos: tuple[str, ...] = Field(default=(), description="the NFR objectives, as written")
     limit_per_s: float | None = Field(
