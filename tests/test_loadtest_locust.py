@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -216,7 +217,7 @@ def test_locust_exits_1_when_an_objective_breaks(failing: str, tmp_path: Path) -
 class _Recording(_Handler):
     """Answers at once and notes when each request arrived."""
 
-    arrivals: list[float] = []
+    arrivals: ClassVar[list[float]] = []
 
     def _answer(self) -> None:
         _Recording.arrivals.append(time.monotonic())

@@ -107,7 +107,7 @@ class LoadTestPlan(StrictModel):
     classes: tuple[ClassRequest, ...] = Field(min_length=1)
     user_rate_per_s: float = Field(
         gt=0,
-        description="requests per second each user sends (the users of a step = its rate over this)",
+        description="requests per second each user sends (a step runs its rate over this)",
     )
     slos: tuple[str, ...] = Field(default=(), description="the NFR objectives, as written")
     limit_per_s: float | None = Field(

@@ -282,7 +282,10 @@ class LoadTestSpec(StrictModel):
     )
     user_rate_per_s: Rate = Field(
         default=1.0,
-        description="requests per second each Locust user sends: a step runs ceil(rate / this) users, each at a random phase of its period",
+        description=(
+            "requests per second each Locust user sends: a step runs ceil(rate / this) "
+            "users, each at a random phase of its period"
+        ),
     )
     step_s: PositiveSeconds = Field(default=60.0, description="seconds per step of the load")
     settle_s: Seconds = Field(
