@@ -99,3 +99,13 @@ def test_not_json_and_missing_files_are_clear(tmp_path: Path) -> None:
         read_plan(broken)
     with pytest.raises(SpecError, match=r"missing\.json: no such file"):
         read_plan(tmp_path / "missing.json")
+
+
+def test_a_window_range_comes_whole_and_in_order() -> None:
+    band = Band(mean=10.0, low=9.0, high=11.0, window_low=7.0, window_high=14.0)
+    assert band.reach == (7.0, 14.0)
+    assert Band(mean=10.0, low=9.0, high=11.0).reach == (9.0, 11.0)
+    with pytest.raises(ValueError, match="give both window_low and window_high"):
+        Band(mean=10.0, low=9.0, high=11.0, window_low=7.0)
+    with pytest.raises(ValueError, match="window_low <= window_high"):
+        Band(mean=10.0, low=9.0, high=11.0, window_low=14.0, window_high=7.0)

@@ -144,3 +144,26 @@ def test_a_folder_of_one_locust_run_is_its_results_and_holds_its_plan(tmp_path: 
     write_locust(tmp_path / "again", LOADS)
     with pytest.raises(SpecError, match=r"holds 2 Locust histories \(again_stats_history"):
         verify(SCENARIO, tmp_path)
+
+
+def test_a_window_range_in_the_plan_lets_one_window_scatter(tmp_path: Path) -> None:
+    # p99 measured 1.5x the prediction at the last step: beyond the CI and its ±20%, so a plan
+    # with only CIs refutes; a plan whose model says one window's p99 may reach 1.4x (a window
+    # is a sample) confirms, and the band printed says so.
+    loads = (*LOADS[:2], dataclasses.replace(LOADS[2], p99_ms=LOADS[2].p99_ms * 1.5))
+    write_locust(tmp_path / "run", loads)
+    results = read_results(tmp_path / "run")
+    assert judge(make_plan(), results).verdict == "refuted"
+    plan = make_plan()
+    last = plan.steps[2]
+    p99 = last.predicted["p99_ms"]
+    wide = p99.model_copy(update={"window_low": p99.mean * 0.7, "window_high": p99.mean * 1.4})
+    steps = (
+        *plan.steps[:2],
+        last.model_copy(update={"predicted": {**last.predicted, "p99_ms": wide}}),
+    )
+    judged = judge(plan.model_copy(update={"steps": steps}), results)
+    assert judged.verdict == "confirmed", judged.divergences
+    check = judged.steps[2].check("p99_ms")
+    assert check is not None and check.agrees
+    assert check.high == pytest.approx(p99.mean * 1.4 * 1.2)

@@ -223,6 +223,7 @@ def make_plan_context(
             replications=run.replications,
             requests=run.requests,
             bound_per_s=pulled.analytic_bound_per_s,
+            window=(settings.settle_s, settings.step_s - settings.settle_s),
             executor=where,
             progress=progress,
         )

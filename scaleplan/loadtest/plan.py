@@ -32,11 +32,25 @@ FIGURES = ("throughput_per_s", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "error_r
 
 
 class Band(StrictModel):
-    """A predicted figure: its mean and 95% confidence interval (low ≤ mean ≤ high)."""
+    """A predicted figure: its mean and 95% confidence interval (low ≤ mean ≤ high), and the
+    range one measured window of the step falls in (optional).
+
+    The CI is the model's uncertainty about the long-run figure; a load test measures a window
+    of some seconds, itself a sample whose figure scatters around the long-run one (fewer
+    requests, fewer still in the tail). ``window_low``/``window_high`` are the 2.5% and 97.5%
+    quantiles of the figure over many simulated windows of the step's measured length: what a
+    correct model says one measurement may show.
+    """
 
     mean: float = Field(description="the model's estimate")
     low: float = Field(description="lower end of its 95% CI")
     high: float = Field(description="upper end of its 95% CI")
+    window_low: float | None = Field(
+        default=None, description="2.5% quantile of the figure over windows of the step's length"
+    )
+    window_high: float | None = Field(
+        default=None, description="97.5% quantile of the figure over windows of the step's length"
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Band:
@@ -44,7 +58,24 @@ class Band(StrictModel):
             raise ValueError(
                 f"must have low <= mean <= high (got {self.low}, {self.mean}, {self.high})"
             )
+        if (self.window_low is None) != (self.window_high is None):
+            raise ValueError("give both window_low and window_high, or neither")
+        if (
+            self.window_low is not None
+            and self.window_high is not None
+            and self.window_low > self.window_high
+        ):
+            raise ValueError(
+                f"must have window_low <= window_high (got {self.window_low}, {self.window_high})"
+            )
         return self
+
+    @property
+    def reach(self) -> tuple[float, float]:
+        """Where a correct model's measurement may lie: the CI, and the window's range."""
+        if self.window_low is None or self.window_high is None:
+            return self.low, self.high
+        return min(self.low, self.window_low), max(self.high, self.window_high)
 
 
 class ClassRequest(StrictModel):

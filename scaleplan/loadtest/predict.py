@@ -11,9 +11,13 @@ the analytic bound when every run was refused), and it does not meet the SLOs.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from scaleplan.experiments._common import (
     ExecutorLike,
@@ -29,9 +33,19 @@ from scaleplan.progress import Progress
 from scaleplan.result import SimulationResult
 from scaleplan.spec import ArchitectureSpec, SLOSpec
 
-__all__ = ["Prediction", "predict"]
+__all__ = ["WINDOW_RUNS", "Prediction", "predict"]
 
 _PERCENTILES = ("p50_ms", "p95_ms", "p99_ms")
+#: Simulated windows per step for the range one measured window falls in (its 2.5% and 97.5%
+#: quantiles: with 40 windows, between the 1st and 2nd and the 39th and 40th values).
+WINDOW_RUNS = 40
+#: Locust's percentiles in its history cover its last 10 s (its rolling window): a window's
+#: percentile range is taken over at most that long, as the measurement is.
+PERCENTILE_WINDOW_S = 10.0
+#: Requests in a simulated window (warm-up included) beyond which no window range is given:
+#: a window that large scatters little beside the tolerance (its p99 rests on 40 requests or
+#: more), and 40 such windows per step would cost more than the whole plan.
+WINDOW_MAX_REQUESTS = 4_000
 
 
 @dataclass(frozen=True)
@@ -140,29 +154,121 @@ def predict(
     replications: int,
     requests: int,
     bound_per_s: float = math.inf,
+    window: tuple[float, float] | None = None,
     executor: ExecutorLike | None = None,
     progress: Progress | None = None,
 ) -> list[Prediction]:
     """The model's figures at each of ``rates`` (one task per rate and replication).
 
     ``bound_per_s`` is the analytic capacity bound, the throughput predicted where every
-    replication is refused as certainly unstable. The numbers do not depend on ``executor``.
+    replication is refused as certainly unstable. ``window`` = ``(settle_s, measured_s)``:
+    also simulate :data:`WINDOW_RUNS` windows of a step (``settle_s`` of warm-up, then
+    ``measured_s`` measured; percentiles over at most :data:`PERCENTILE_WINDOW_S`) at each
+    stable rate and give each band the range one measured window falls in. The numbers do not
+    depend on ``executor``.
     """
     if replications < 2:
         raise ValueError(f"a prediction's CI needs at least 2 replications (got {replications})")
     capacity = sum(component.capacity for component in spec.components.values())
     # As the pull does: a run past the limit is stopped early rather than queueing for long.
     in_flight = max(2_000, 50 * capacity)
-    tasks = [
+    tasks: list[tuple[Callable[..., Run], tuple[Any, ...]]] = [
         (_run, (spec, seed + index, rate, requests, in_flight))
         for rate in rates
         for index in range(replications)
     ]
+    lengths = _window_lengths(window, max(rates, default=0.0))
+    if lengths:
+        assert window is not None
+        settle = window[0]
+        tasks += [
+            (_window, (spec, seed + index, rate, settle, measured, in_flight))
+            for measured in lengths
+            for rate in rates
+            for index in range(WINDOW_RUNS)
+        ]
     runs: list[Run] = submit_all(executor, tasks, progress)
-    return [
+    predictions = [
         _summarise(rate, runs[i * replications : (i + 1) * replications], slos, bound_per_s)
         for i, rate in enumerate(rates)
     ]
+    if not lengths:
+        return predictions
+    windows = runs[len(rates) * replications :]
+    per_length = len(rates) * WINDOW_RUNS
+    with_ranges = []
+    for i, prediction in enumerate(predictions):
+        ranges: dict[str, tuple[float, float]] = {}
+        for j, measured in enumerate(lengths):
+            start = j * per_length + i * WINDOW_RUNS
+            figures = _PERCENTILES if measured < lengths[0] else None
+            ranges.update(_window_ranges(windows[start : start + WINDOW_RUNS], figures))
+        with_ranges.append(_with_ranges(prediction, ranges))
+    return with_ranges
+
+
+def _window_lengths(window: tuple[float, float] | None, top_rate: float) -> tuple[float, ...]:
+    """The measured lengths to simulate: the window, and Locust's percentile window when the
+    step's is longer (its percentiles cover only that much); none when the busiest step's
+    window holds more than :data:`WINDOW_MAX_REQUESTS` requests."""
+    if window is None:
+        return ()
+    settle, measured = window
+    if top_rate * (settle + measured) > WINDOW_MAX_REQUESTS:
+        return ()
+    if measured > PERCENTILE_WINDOW_S:
+        return (measured, PERCENTILE_WINDOW_S)
+    return (measured,)
+
+
+def _window(
+    spec: ArchitectureSpec,
+    seed: int,
+    rate: float,
+    settle_s: float,
+    measured_s: float,
+    in_flight: int,
+) -> Run:
+    """One window of a step: ``settle_s`` of warm-up cut, then ``measured_s`` measured."""
+    # Seeds far from the replications' (seed + index), so no window repeats a long run.
+    windowed = spec.with_changes({"workload.warmup": f"{round(1000 * settle_s)}ms"})
+    requests = max(1, math.ceil(rate * (settle_s + measured_s)))
+    return run_once(
+        windowed,
+        seed=seed + 1_000_003,
+        rate_per_s=rate,
+        requests=requests,
+        max_in_flight=in_flight,
+    )
+
+
+def _window_ranges(
+    runs: Sequence[Run], figures: Sequence[str] | None
+) -> dict[str, tuple[float, float]]:
+    """Each figure's 2.5% and 97.5% quantiles over the simulated windows (none when a window
+    was unstable or refused: past the limit a window has no steady range)."""
+    results = [run.result for run in runs if run.result is not None]
+    if len(results) < len(runs) or not all(run.stable for run in runs):
+        return {}
+    ranges = {}
+    for figure in figures or FIGURES:
+        values = [_figure(result, figure) for result in results]
+        if all(math.isfinite(value) for value in values):
+            low, high = np.quantile(values, [0.025, 0.975])
+            ranges[figure] = (float(low), float(high))
+    return ranges
+
+
+def _with_ranges(prediction: Prediction, ranges: dict[str, tuple[float, float]]) -> Prediction:
+    predicted = {
+        figure: band.model_copy(
+            update={"window_low": ranges[figure][0], "window_high": ranges[figure][1]}
+        )
+        if figure in ranges
+        else band
+        for figure, band in prediction.predicted.items()
+    }
+    return dataclasses.replace(prediction, predicted=predicted)
 
 
 def _run(spec: ArchitectureSpec, seed: int, rate: float, requests: int, in_flight: int) -> Run:

@@ -3,12 +3,15 @@
 For every step of a load-test plan (:mod:`scaleplan.loadtest.plan`), the figures measured in
 its window (``Step.window_s``, from the test's start: the results' first moment, or ``start``)
 are lined up with the band the model predicted there. A figure *agrees* when the measurement
-lies in the band widened by a stated model tolerance: relative for throughput (±10%) and
-latency (±20%) — model-based performance predictions are published with 10–20% errors, so a
-band no wider than the simulation's CI would refute every model — and absolute for the error
-rate (±1 percentage point). The model is *confirmed* when every measured figure agrees and
-*refuted* otherwise, with each divergence named ("step 3 (120 req/s): p95 measured 182 ms,
-predicted 95 ms [90, 101] ±20%: +92%") and the likely causes in words.
+lies in the band widened by a stated model tolerance. The band is the model's 95% CI of the
+long-run figure and, where the plan gives it, the range one window of the step's length falls
+in under the model (a window is a sample: its p99 rests on a few dozen requests). The
+tolerance is relative for throughput (±10%) and latency (±20%) — model-based performance
+predictions are published with 10–20% errors, so a band no wider than the simulation's CI
+would refute every model — and absolute for the error rate (±1 percentage point). The
+model is *confirmed* when every measured figure agrees and *refuted* otherwise, with each
+divergence named ("step 3 (120 req/s): p95 measured 182 ms, predicted 95 ms [90, 101] ±20%:
++92%") and the likely causes in words.
 """
 
 from __future__ import annotations
@@ -50,10 +53,13 @@ class Tolerances:
     errors: float = 0.01  # absolute (a share of the requests)
 
     def widen(self, figure: str, band: Band) -> tuple[float, float]:
+        # The band reaches over what one window of a correct model may show (when the plan
+        # gives it), then the tolerance allows for the model's own error.
+        low, high = band.reach
         if figure == "error_rate":
-            return max(0.0, band.low - self.errors), band.high + self.errors
+            return max(0.0, low - self.errors), high + self.errors
         share = self.throughput if figure == "throughput_per_s" else self.latency
-        return band.low * (1 - share), band.high * (1 + share)
+        return low * (1 - share), high * (1 + share)
 
     def text(self, figure: str) -> str:
         if figure == "error_rate":
@@ -210,10 +216,16 @@ def show_deviation(check: FigureCheck) -> str:
 
 def show_band(check: FigureCheck) -> str:
     band = check.predicted
-    return (
+    text = (
         f"{show_value(check.figure, band.mean)} "
         f"[{show_value(check.figure, band.low)}, {show_value(check.figure, band.high)}]"
     )
+    if band.window_low is not None and band.window_high is not None:
+        text += (
+            f", one window {show_value(check.figure, band.window_low)}–"
+            f"{show_value(check.figure, band.window_high)}"
+        )
+    return text
 
 
 def judge(
