@@ -152,7 +152,8 @@ def print_verification(result: Verification) -> None:
                 show_value(check.figure, check.measured),
                 show_band(check),
                 accepted,
-                mark[check.agrees] + ("" if check.agrees is None else f" {show_deviation(check)}"),
+                ("not judged" if check.unjudged and check.measured_known else mark[check.agrees])
+                + ("" if check.agrees is None else f" {show_deviation(check)}"),
             )
     stdout.print(table)
     color = "green" if result.confirmed else "red"

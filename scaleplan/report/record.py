@@ -738,7 +738,11 @@ def _verification_lines(evidence: Evidence, result: Verification) -> list[str]:
                     LABELS[check.figure],
                     show_value(check.figure, check.measured),
                     show_band(check),
-                    mark[check.agrees]
+                    (
+                        "not judged (too few requests beyond it)"
+                        if check.unjudged and check.measured_known
+                        else mark[check.agrees]
+                    )
                     + ("" if check.agrees is None else f" {show_deviation(check)}"),
                 ]
             )

@@ -30,6 +30,13 @@ from scaleplan.verify.k6_results import K6Summary
 from scaleplan.verify.locust_results import LocustResults
 from scaleplan.verify.measured import ALL, Figures, Results
 
+#: A percentile is judged only when the window holds at least this many requests beyond it:
+#: with fewer, it is one of the window's few slowest requests, which scatter more than any band
+#: (Locust's p99 of 200 requests is its second slowest, rounded to two digits).
+MIN_TAIL_REQUESTS = 10
+#: Locust's percentiles cover its rolling window, this long (``verify.locust_results``).
+LOCUST_PERCENTILE_WINDOW_S = 10.0
+_TAIL_SHARE = {"p50_ms": 0.5, "p95_ms": 0.05, "p99_ms": 0.01}
 #: Utilisation of the predicted bottleneck below which a queue should not yet build: latency
 #: measured above the band there means that something else saturates first.
 KNEE_UTILIZATION = 0.8
@@ -80,6 +87,8 @@ class FigureCheck:
     predicted: Band
     low: float  # the band widened by the tolerance
     high: float
+    #: Why the figure is shown but not judged ("" : judged).
+    unjudged: str = ""
 
     @property
     def measured_known(self) -> bool:
@@ -87,8 +96,8 @@ class FigureCheck:
 
     @property
     def agrees(self) -> bool | None:
-        """``None`` when the figure was not measured."""
-        if not self.measured_known:
+        """``None`` when the figure was not measured, or is too uncertain to judge."""
+        if not self.measured_known or self.unjudged:
             return None
         return self.low <= self.measured <= self.high
 
@@ -112,6 +121,7 @@ class FigureCheck:
             },
             "accepted": [self.low, self.high],
             "agrees": self.agrees,
+            "not_judged": self.unjudged or None,
             "deviation": self.deviation if self.measured_known else None,
         }
 
@@ -283,7 +293,8 @@ def judge(
             if band is None:
                 continue
             low, high = tolerances.widen(figure, band)
-            checks.append(FigureCheck(figure, figures.value(figure), band, low, high))
+            unjudged = _too_few_beyond(figure, figures, results.tool)
+            checks.append(FigureCheck(figure, figures.value(figure), band, low, high, unjudged))
         by_name = {}
         for name in results.names:
             window = results.window(step.window_s[0] + offset, step.window_s[1] + offset, name)
@@ -298,8 +309,24 @@ def judge(
     )
     notes = list(results.notes)
     unmeasured = sorted(
-        {LABELS[check.figure] for step in steps for check in step.checks if check.agrees is None}
+        {
+            LABELS[check.figure]
+            for step in steps
+            for check in step.checks
+            if not check.measured_known
+        }
     )
+    thin: dict[str, list[str]] = {}
+    for checked in steps:
+        for check in checked.checks:
+            if check.measured_known and check.unjudged:
+                thin.setdefault(LABELS[check.figure], []).append(str(checked.step.index))
+    for label, indices in thin.items():
+        notes.append(
+            f"{label} shown but not judged at step{'s' if len(indices) > 1 else ''} "
+            f"{', '.join(indices)}: fewer than {MIN_TAIL_REQUESTS} requests beyond it in the "
+            "window measured, too few for a percentile to be compared"
+        )
     if unmeasured:
         notes.append(f"not measured, so not compared: {', '.join(unmeasured)}")
     planned = {request.name for request in plan.classes}
@@ -319,6 +346,25 @@ def judge(
         divergences=divergences,
         causes=tuple(_causes(plan, steps, results, tolerances)) if divergences else (),
         notes=tuple(notes),
+    )
+
+
+def _too_few_beyond(figure: str, figures: Figures, tool: str) -> str:
+    """Why a percentile of this window is too uncertain to judge ("" when it is not)."""
+    share = _TAIL_SHARE.get(figure)
+    if share is None:
+        return ""
+    requests = float(figures.requests)
+    span = figures.end_s - figures.start_s
+    if tool == "locust" and span > LOCUST_PERCENTILE_WINDOW_S:
+        # Locust's percentile covers only the last part of the window.
+        requests *= LOCUST_PERCENTILE_WINDOW_S / span
+    beyond = requests * share
+    if beyond >= MIN_TAIL_REQUESTS:
+        return ""
+    return (
+        f"about {beyond:.0f} of the window's requests lie beyond it (fewer than "
+        f"{MIN_TAIL_REQUESTS}): too few to judge"
     )
 
 
