@@ -20,10 +20,10 @@ LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 NOTEBOOKS := 01-plan.ipynb 02-explore.ipynb 03-tractor-pull.ipynb 04-present.ipynb
 OUT ?= out
 
-.PHONY: demo test lint typecheck unit composition fuzz bench lab kernel clean help
+.PHONY: demo test lint typecheck unit composition fuzz e2e bench lab kernel clean help
 
 help:
-	@echo "make demo | make test | make composition | make fuzz | make lint | make bench | make lab | make kernel | make clean"
+	@echo "make demo | make test | make composition | make fuzz | make e2e | make lint | make bench | make lab | make kernel | make clean"
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "scaleplan needs Python 3.11 or newer (set PYTHON=...)"; exit 1; }
@@ -71,6 +71,11 @@ composition: $(TEST_STAMP)
 # new ones each run, shrunk when one fails. Add every case it finds to tests/test_fuzz_regressions.py.
 fuzz: $(TEST_STAMP)
 	SCALEPLAN_FUZZ=long $(BIN)/pytest tests/test_fuzz.py tests/test_fuzz_regressions.py -p no:cacheprovider -q
+
+# The load-test loop on the reference system at the scenario's own step lengths (about four
+# minutes): loadtest, real Locust against real services, verify; `make test` runs it shortened.
+e2e: $(TEST_STAMP)
+	SCALEPLAN_E2E_FULL=1 $(BIN)/pytest tests/test_loadtest_e2e.py -p no:cacheprovider -q
 
 bench: $(TEST_STAMP) $(KERNEL_STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
