@@ -91,3 +91,19 @@ def test_the_html_is_self_contained_and_escapes_file_text(
     assert "<script" not in page and "&lt;script&gt;" in page
     assert "<table>" in page and "<h2>1. Load test</h2>" in page
     assert "src=" not in page and "<link" not in page
+
+
+def test_the_plan_file_keeps_the_cases_and_prints_the_same_test_plan(
+    tiny: tuple[ScenarioSpec, PlanContext, tuple[TestCase, ...]], tmp_path: Path
+) -> None:
+    # What `scaleplan loadtest` writes, read back as `decide --results` reads it: the record's
+    # appendix prints the same test plan without simulating again.
+    from scaleplan.loadtest import read_plan, write_plan
+
+    _, context, cases = tiny
+    plan = context.plan.model_copy(update={"cases": document.planned_cases(cases)})
+    again = read_plan(write_plan(plan, tmp_path / "plan.json"))
+    assert [case.name for case in again.cases] == ["load", "stress", "spike", "failover", "soak"]
+    assert document.testplan_markdown(again, document.cases_of(again)) == (
+        document.testplan_markdown(context.plan, cases)
+    )

@@ -42,6 +42,11 @@ def test_the_confirmation_section_shows_the_verdict_table_and_chart(tmp_path: Pa
     plain = record.gather(SCENARIO, budget=SMALL_BUDGET)
     assert "Verification" not in record.confirmation(plain)
     assert record.verification_chart(plain) == [] and plain.to_dict()["verification"] is None
+    # The plan judged against is the record's appendix; without results there is none.
+    [appended] = record.appendix(found)
+    assert appended.startswith("## Appendix: the load-test plan")
+    assert "### Load-test plan: single" in appended and "Stress test steps" in appended
+    assert record.appendix(plain) == []
 
 
 def test_decide_puts_the_verification_in_the_record(tmp_path: Path) -> None:
@@ -53,6 +58,7 @@ def test_decide_puts_the_verification_in_the_record(tmp_path: Path) -> None:
     assert "Verification against the load test" in page
     assert "the model is <strong>confirmed</strong>" in page
     assert "p99 measured" in page  # the chart
+    assert "Appendix: the load-test plan" in page
 
 
 def test_bad_results_stop_decide_before_the_kernel(tmp_path: Path) -> None:

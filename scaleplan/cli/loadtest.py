@@ -132,7 +132,12 @@ def loadtest(
         loadtest_settings,
         make_plan_context,
     )
-    from scaleplan.loadtest.testplan import make_cases, testplan_html, testplan_markdown
+    from scaleplan.loadtest.testplan import (
+        make_cases,
+        planned_cases,
+        testplan_html,
+        testplan_markdown,
+    )
     from scaleplan.parallel import process_pool
     from scaleplan.paths import OutputError, output_problem
     from scaleplan.runsize import check_scenario
@@ -167,7 +172,8 @@ def loadtest(
     finally:
         if pool is not None:
             pool.shutdown()
-    plan = context.plan
+    # The plan file keeps the cases too: a decision record prints the test plan from it.
+    plan = context.plan.model_copy(update={"cases": planned_cases(cases)})
     texts = {
         "plan.json": plan.to_json(),
         "locustfile.py": locustfile(plan),

@@ -128,6 +128,29 @@ class Step(StrictModel):
         return self.start_s + self.settle_s, self.start_s + self.duration_s
 
 
+class PlannedCase(StrictModel):
+    """One test case of the test plan (load, stress, spike, failover, soak) as the plan file
+    keeps it, so that a decision record can print the test plan without simulating again."""
+
+    name: str = Field(min_length=1)
+    purpose: str = ""
+    load: str = Field(description="the load in words")
+    duration_s: float = Field(gt=0)
+    rate_per_s: float | None = Field(default=None, gt=0)
+    users: int | None = Field(default=None, ge=1)
+    predicted: dict[str, Band] | None = Field(
+        default=None, description="the model's figures at this load (null: no prediction)"
+    )
+    busiest: str = ""
+    busiest_utilization: float | None = Field(default=None, ge=0)
+    meets_slos: bool = False
+    stable: bool = True
+    criteria: tuple[str, ...] = ()
+    on_failure: str = ""
+    notes: tuple[str, ...] = ()
+    model_notes: tuple[str, ...] = Field(default=(), description="the prediction's own notes")
+
+
 class LoadTestPlan(StrictModel):
     """A load test of one candidate: its requests, its steps and the model's predictions."""
 
@@ -147,6 +170,9 @@ class LoadTestPlan(StrictModel):
     limit_ci95: tuple[float, float] | None = Field(default=None, description="its 95% CI")
     bottleneck: str = Field(default="", description="the component that saturates first")
     steps: tuple[Step, ...] = Field(min_length=1)
+    cases: tuple[PlannedCase, ...] = Field(
+        default=(), description="the test plan's cases, as `scaleplan loadtest` predicted them"
+    )
 
     @model_validator(mode="after")
     def _steps_in_order(self) -> LoadTestPlan:

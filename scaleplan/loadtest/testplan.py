@@ -30,7 +30,7 @@ from scaleplan.errors import ScaleplanError
 from scaleplan.experiments._common import ExecutorLike
 from scaleplan.formatting import number
 from scaleplan.loadtest.make import PlanContext, users_for
-from scaleplan.loadtest.plan import FIGURES, Band, LoadTestPlan
+from scaleplan.loadtest.plan import FIGURES, Band, LoadTestPlan, PlannedCase
 from scaleplan.loadtest.predict import Prediction, predict
 from scaleplan.progress import Progress
 from scaleplan.report.markup import table, text
@@ -84,6 +84,67 @@ class TestCase:
     criteria: tuple[str, ...]
     on_failure: str
     notes: tuple[str, ...] = field(default=())
+
+
+def planned_cases(cases: Sequence[TestCase]) -> tuple[PlannedCase, ...]:
+    """The cases as the plan file keeps them."""
+    kept = []
+    for case in cases:
+        prediction = case.prediction
+        kept.append(
+            PlannedCase(
+                name=case.name,
+                purpose=case.purpose,
+                load=case.load,
+                duration_s=case.duration_s,
+                rate_per_s=case.rate_per_s,
+                users=case.users,
+                predicted=dict(prediction.predicted) if prediction is not None else None,
+                busiest=prediction.busiest if prediction is not None else "",
+                busiest_utilization=(
+                    prediction.busiest_utilization if prediction is not None else None
+                ),
+                meets_slos=prediction.meets_slos if prediction is not None else False,
+                stable=prediction.stable if prediction is not None else True,
+                criteria=case.criteria,
+                on_failure=case.on_failure,
+                notes=case.notes,
+                model_notes=prediction.notes if prediction is not None else (),
+            )
+        )
+    return tuple(kept)
+
+
+def cases_of(plan: LoadTestPlan) -> tuple[TestCase, ...]:
+    """The test cases a plan file keeps, as :func:`make_cases` made them."""
+    cases = []
+    for kept in plan.cases:
+        prediction = None
+        if kept.predicted is not None and kept.rate_per_s is not None:
+            prediction = Prediction(
+                rate_per_s=kept.rate_per_s,
+                predicted=dict(kept.predicted),
+                busiest=kept.busiest,
+                busiest_utilization=kept.busiest_utilization,
+                meets_slos=kept.meets_slos,
+                stable=kept.stable,
+                notes=kept.model_notes,
+            )
+        cases.append(
+            TestCase(
+                name=kept.name,
+                purpose=kept.purpose,
+                load=kept.load,
+                duration_s=kept.duration_s,
+                rate_per_s=kept.rate_per_s,
+                users=kept.users,
+                prediction=prediction,
+                criteria=kept.criteria,
+                on_failure=kept.on_failure,
+                notes=kept.notes,
+            )
+        )
+    return tuple(cases)
 
 
 def _criteria(slos: Sequence[str]) -> list[str]:

@@ -767,6 +767,25 @@ def _verification_lines(evidence: Evidence, result: Verification) -> list[str]:
     return lines
 
 
+def appendix(evidence: Evidence) -> list[Any]:
+    """The load-test plan the results were judged against, as an appendix (its cases, their
+    predictions and pass criteria, the stress steps); nothing without load-test results."""
+    from scaleplan.loadtest.testplan import cases_of, testplan_markdown
+
+    verification = evidence.verification
+    if verification is None or verification.load_test_plan is None:
+        return []
+    plan = verification.load_test_plan
+    return [
+        Markdown(
+            "## Appendix: the load-test plan\n\n"
+            f"The plan `scaleplan loadtest` made ({text(verification.plan)}), against which the "
+            "Confirmation section judges the measurement.\n\n"
+            + testplan_markdown(plan, cases_of(plan), heading_level=3)
+        )
+    ]
+
+
 def verification_chart(evidence: Evidence) -> list[Any]:
     """The verification's predicted-vs-measured latency chart; nothing without results."""
     if evidence.verification is None:
@@ -880,13 +899,16 @@ def sections(evidence: Evidence) -> list[Any]:
         *decision_outcome(evidence),
         consequences(evidence),
         confirmation(evidence),
+        *verification_chart(evidence),
         pros_and_cons(evidence),
         more_information(evidence),
+        *appendix(evidence),
     ]
 
 
 __all__ = [
     "Evidence",
+    "appendix",
     "confirmation",
     "confirmation_plan",
     "consequences",

@@ -176,6 +176,8 @@ class Verification:
     divergences: tuple[str, ...]
     causes: tuple[str, ...]
     notes: tuple[str, ...]
+    #: The plan judged against (the record's appendix prints its test plan).
+    load_test_plan: LoadTestPlan | None = None
 
     @property
     def confirmed(self) -> bool:
@@ -346,6 +348,7 @@ def judge(
         divergences=divergences,
         causes=tuple(_causes(plan, steps, results, tolerances)) if divergences else (),
         notes=tuple(notes),
+        load_test_plan=plan,
     )
 
 
