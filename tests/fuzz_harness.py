@@ -19,7 +19,10 @@ is already imported) while the parent keeps control:
   ``/etc/passwd``), and a data file there is refused, not read.
 
 :func:`run_subprocess` runs the same case through ``python -m scaleplan`` for a sample, to
-check the real process boundary too (its memory from ``RUSAGE_CHILDREN``).
+check the real process boundary too. Its memory and CPU time are measured by a small launcher
+process that starts the command and reads its own ``RUSAGE_CHILDREN``: measured from the test
+process, that peak was the largest child's so far, and a child spawned from a large process
+starts from the parent's high-water mark (a refusal of a late, 2 GB pytest "grew" 1,962 MB).
 """
 
 from __future__ import annotations
@@ -267,34 +270,54 @@ def run_subprocess(
     }
     for key in ("HOME", "TMPDIR"):
         Path(env[key]).mkdir(exist_ok=True)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    usage_file = root / ".harness" / "usage.json"
+    usage_file.parent.mkdir(exist_ok=True)
+    usage_file.unlink(missing_ok=True)
     started = time.perf_counter()
     killed = ""
+    # Its own session, so that a timeout stops the launcher and the command together.
+    command = [sys.executable, "-m", "scaleplan", *args]
+    process = subprocess.Popen(
+        [sys.executable, "-c", _LAUNCHER, str(usage_file), *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+        env=env,
+        start_new_session=True,
+    )
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "scaleplan", *args],
-            capture_output=True,
-            cwd=cwd,
-            env=env,
-            timeout=limits.wall_s,
-        )
-        code: int | None = done.returncode
-        stdout, stderr = done.stdout, done.stderr
-    except subprocess.TimeoutExpired as expired:
+        stdout, stderr = process.communicate(timeout=limits.wall_s)
+        code: int | None = process.returncode
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
         code, killed = None, "time"
-        stdout, stderr = expired.stdout or b"", expired.stderr or b""
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    usage = json.loads(usage_file.read_text()) if usage_file.is_file() else {}
     return Outcome(
         args=tuple(args),
         code=code,
         stdout=stdout.decode(errors="backslashreplace"),
         stderr=stderr.decode(errors="backslashreplace"),
-        cpu_s=(after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+        cpu_s=float(usage.get("cpu_s", 0.0)),
         wall_s=time.perf_counter() - started,
-        # RUSAGE_CHILDREN's peak is the largest child's so far: an upper bound of this one's.
-        rss_growth_mb=after.ru_maxrss / 1024,
+        # The command's own peak, as its small launcher saw it (the whole peak of a process
+        # that started small: an upper bound of its growth).
+        rss_growth_mb=float(usage.get("maxrss_kb", 0)) / 1024,
         killed=killed,
     )
+
+
+#: Runs ``argv[2:]`` and writes its CPU time and peak resident set (KB) to ``argv[1]``; exits
+#: with its exit code (128 + the signal that ended it).
+_LAUNCHER = """\
+import json, resource, subprocess, sys
+done = subprocess.run(sys.argv[2:])
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+with open(sys.argv[1], "w") as report:
+    json.dump({"maxrss_kb": usage.ru_maxrss, "cpu_s": usage.ru_utime + usage.ru_stime}, report)
+sys.exit(done.returncode if done.returncode >= 0 else 128 - done.returncode)
+"""
 
 
 # --------------------------------------------------------------------------- the checks

@@ -687,3 +687,25 @@ def test_subprocess_sample(label: str, template: list[str]) -> None:
         )
     finally:
         workspace.close()
+
+
+def test_a_subprocess_sample_measures_its_own_memory_not_its_parents() -> None:
+    # A sample's peak memory was RUSAGE_CHILDREN's: the largest child's so far, and a child
+    # spawned from a large test process starts from the parent's high-water mark, so every
+    # sample of a late, large pytest process was "over 1536 MB" (+1962 MB for a refusal in
+    # 0.3 s). A parent of 700 MB must not make a refusal cost 400 MB.
+    ballast = b"x" * (700 * 2**20)  # resident: written, not only reserved
+    workspace = Workspace()
+    try:
+        args = ["simulate", str(workspace.data / "architectures" / "monolith.yaml"), "--seed", "-1"]
+        outcome, problems = run_case(
+            workspace.case(args, outputs=[workspace.out]),
+            Limits(rss_mb=400.0),
+            subprocess_run=True,
+        )
+    finally:
+        workspace.close()
+    assert len(ballast) == 700 * 2**20
+    assert outcome.code == 2, outcome.brief()
+    assert outcome.rss_growth_mb < 400, outcome.brief()
+    assert problems == [], problems
