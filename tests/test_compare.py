@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from scaleplan.analytic.queues import mm1, mmc
 from scaleplan.engine import simulate
 from scaleplan.experiments import CompareSettings, compare
+from scaleplan.experiments.compare import PairedDifference
 from scaleplan.metrics import replication_ci
 from scaleplan.spec import CostTableSpec, NFRSpec, load_scenario, parse_spec
 
@@ -172,3 +174,24 @@ def test_bad_arguments_are_refused():
         compare({"a": spec}, CompareSettings(baseline="z", pull_replications=0))
     with pytest.raises(ValueError, match="unknown criteria"):
         compare({"a": spec}, CompareSettings(weights={"speed": 1}, pull_replications=0))
+
+
+def test_a_half_width_under_half_a_percent_is_not_printed_as_zero() -> None:
+    # "orders-three's mean is 24% ± 0% lower" read as an exact figure: the interval is printed
+    # with one significant digit when it rounds to 0 at whole percents.
+    narrow = PairedDifference(
+        metric="mean_ms",
+        candidate="b",
+        baseline="a",
+        candidate_mean=76.0,
+        baseline_mean=100.0,
+        difference=-24.0,
+        ci95=(-24.3, -23.7),
+        relative=-0.24,
+        relative_ci95=(-0.243, -0.237),
+        replications=3,
+        identical=False,
+    )
+    assert narrow.sentence() == "b's mean is 24% ± 0.3% lower than a's"
+    wide = dataclasses.replace(narrow, relative_ci95=(-0.28, -0.20))
+    assert wide.sentence() == "b's mean is 24% ± 4% lower than a's"

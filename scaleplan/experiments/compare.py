@@ -85,6 +85,13 @@ PAIRED_METRICS = ("p99_ms", "mean_ms", "p50_ms", "error_rate")
 RUNWAY_CAP_MONTHS = 120.0
 
 
+def _half_width_percent(half: float) -> str:
+    """A CI's half-width in percent: whole percents, or one significant digit when it would
+    round to 0 (``± 0%`` reads as an exact figure)."""
+    percent = 100 * half
+    return f"{percent:.0f}" if percent >= 0.5 or percent == 0 else f"{percent:.1g}"
+
+
 @dataclass(frozen=True)
 class PairedDifference:
     """``candidate − baseline`` for one metric under common random numbers.
@@ -120,15 +127,15 @@ class PairedDifference:
         low, high = self.relative_ci95
         if not (math.isfinite(low) and math.isfinite(high)):
             return f"{self.candidate}'s {label} cannot be compared with {self.baseline}'s"
-        half = (high - low) / 2.0
+        half = _half_width_percent((high - low) / 2.0)
         if low <= 0.0 <= high:
             return (
                 f"{self.candidate}'s {label} is not distinguishable from {self.baseline}'s "
-                f"({100 * self.relative:+.0f}% ± {100 * half:.0f}%)"
+                f"({100 * self.relative:+.0f}% ± {half}%)"
             )
         direction = "lower" if self.relative < 0 else "higher"
         return (
-            f"{self.candidate}'s {label} is {100 * abs(self.relative):.0f}% ± {100 * half:.0f}% "
+            f"{self.candidate}'s {label} is {100 * abs(self.relative):.0f}% ± {half}% "
             f"{direction} than {self.baseline}'s"
         )
 
