@@ -1091,11 +1091,15 @@ def _recommend(
     if best.runway is not None and best.pull is not None:
         low, high = best.pull.limit_ci95
         months = best.runway.months
-        shown = "indefinitely (no growth)" if months == math.inf else f"{months:.1f} months"
+        growth = f"{100 * plan.growth:g}% monthly growth"
+        runway = (
+            f"and at {growth} its runway is unlimited"
+            if months == math.inf
+            else f"a runway of {months:.1f} months at {growth}"
+        )
         reasons.append(
             f"Its sustainable limit is {best.pull.limit_per_s:.0f} requests/s "
-            f"(95% CI {low:.0f}–{high:.0f}; bottleneck {best.pull.bottleneck}), a runway of "
-            f"{shown} at {100 * plan.growth:g}% monthly growth"
+            f"(95% CI {low:.0f}–{high:.0f}; bottleneck {best.pull.bottleneck}), {runway}"
             + (
                 f", first breach in month {best.runway.breach_month}"
                 if best.runway.breach_month is not None
