@@ -49,7 +49,8 @@ def print_steps(plan: LoadTestPlan) -> None:
         f"[bold]{literal(plan.candidate)}[/bold]: {limit}, bottleneck "
         f"{literal(plan.bottleneck or '—')}; {len(plan.steps)} steps of "
         f"{plan.steps[0].duration_s:g} s ({plan.steps[0].settle_s:g} s settling), "
-        f"{plan.user_rate_per_s:g} requests/s per user"
+        f"{plan.user_rate_per_s:g} request{'' if plan.user_rate_per_s == 1 else 's'} a second "
+        "per user"
     )
     shown = Table(title="steps (predicted, 95% CI)", title_justify="left")
     for column in ("step", "start s", "rate/s", "users", "p95 ms", "p99 ms", "meets NFRs"):

@@ -444,7 +444,8 @@ def testplan_markdown(
             f"From {text(plan.scenario)}. System under test: **{text(plan.candidate)}** at "
             f"{text(plan.host)} (override with `--host`). Predicted sustainable limit: "
             f"{text(limit)}; bottleneck: **{text(plan.bottleneck or '—')}**. Each load-test "
-            f"user sends {plan.user_rate_per_s:g} requests/s."
+            f"user sends {plan.user_rate_per_s:g} request"
+            f"{'' if plan.user_rate_per_s == 1 else 's'} a second."
         ),
         "NFRs: " + (", ".join(text(s) for s in plan.slos) if plan.slos else "none"),
         requests,
