@@ -156,6 +156,7 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
+@pytest.mark.e2e  # tests/test_loadtest_e2e.py runs the written file against real services
 def test_the_written_locust_file_runs_against_a_loopback_server(tmp_path: Path) -> None:
     scenario = tmp_path / "slow.yaml"
     scenario.write_text(SLOW)

@@ -261,6 +261,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(file))
 
 
+@pytest.mark.e2e  # tests/test_loadtest_e2e.py drives the system with Locust in make test
 def test_locust_drives_the_system(tmp_path: Path) -> None:
     """Real Locust, headless and bounded (--run-time, a subprocess timeout), writes its CSVs."""
     locustfile = tmp_path / "locustfile.py"
