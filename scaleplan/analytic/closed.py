@@ -32,8 +32,6 @@ from scaleplan.analytic.mva import (
     schweitzer_multiclass,
 )
 from scaleplan.graph import ENTRY_WEIGHT, build_graph
-from scaleplan.kinds.load_balancer import LoadBalancerSpec
-from scaleplan.kinds.service import ServiceSpec
 from scaleplan.load import StationLoad, station_loads
 from scaleplan.result import (
     ComponentResult,
@@ -42,7 +40,7 @@ from scaleplan.result import (
     SimulationResult,
     Unstable,
 )
-from scaleplan.spec import ArchitectureSpec
+from scaleplan.spec import ArchitectureSpec, LoadBalancerSpec, ServiceSpec
 
 #: The most users solved by the exact recursion (O(N) per single-server station, O(N²) per
 #: multi-server one); beyond it Schweitzer–Bard, whose error shrinks as N grows.
