@@ -61,6 +61,7 @@ from scaleplan.experiments.precision import (
     peak_metric,
 )
 from scaleplan.experiments.pull import PullResult, pull
+from scaleplan.experiments.pull_users import UsersPullResult
 from scaleplan.metrics import replication_ci, replication_quantile_ci
 from scaleplan.result import SimulationResult
 from scaleplan.spec import (
@@ -188,6 +189,8 @@ class CandidateResult:
     requests: int
     #: How its measurement at peak ended: replications, requests, stop reason, figures.
     measurement: dict[str, Any] = field(default_factory=dict)
+    #: A closed workload's tractor pull over users (its ``pull`` is then None).
+    users_pull: UsersPullResult | None = None
 
     def verdict(self, nfr: str) -> Verdict | None:
         """The verdict whose ``nfr`` text is ``nfr`` (None if absent)."""
