@@ -504,8 +504,13 @@ def compare(
 def print_comparison(result: ComparisonResult) -> None:
     """The decision matrix, the NFR verdicts, the paired differences and the recommendation."""
     stdout.print(f"[bold]{literal(result.title)}[/bold]")
+    today = (
+        f"{result.today_users:,}"
+        if result.today_users is not None
+        else f"{result.today_rate_per_s:g}"
+    )
     stdout.print(
-        f"peak {result.peak_rate_per_s:g} requests/s (today {result.today_rate_per_s:g}), "
+        f"peak {result.peak_text} (today {today}), "
         f"growth {100 * result.growth_per_month:g}%/month; seeds {result.seed}…"
         f"{result.seed + result.replications - 1} shared by every candidate "
         f"(common random numbers), {result.simulated_requests:,} simulated requests"

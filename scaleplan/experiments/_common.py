@@ -136,11 +136,15 @@ def run_once(
     spec: ArchitectureSpec,
     *,
     seed: int,
-    rate_per_s: float,
+    rate_per_s: float | None,
     requests: int | None,
     max_in_flight: int | None = None,
 ) -> Run:
-    """``simulate`` once; a certainly unstable rate comes back refused rather than raised."""
+    """``simulate`` once; a certainly unstable rate comes back refused rather than raised.
+
+    ``rate_per_s`` None runs the spec's own load (a closed workload has users, not a rate);
+    the run's rate is then what its result measured.
+    """
     try:
         result = simulate(
             spec,
@@ -150,8 +154,9 @@ def run_once(
             max_in_flight=max_in_flight,
         )
     except UnstableError as error:
-        return Run(seed, rate_per_s, None, str(error))
-    return Run(seed, rate_per_s, result)
+        return Run(seed, math.nan if rate_per_s is None else rate_per_s, None, str(error))
+    rate = result.rate_per_s if rate_per_s is None else rate_per_s
+    return Run(seed, rate, result)
 
 
 def replicate(
@@ -159,7 +164,7 @@ def replicate(
     *,
     seed: int,
     replications: int,
-    rate_per_s: float,
+    rate_per_s: float | None,
     requests: int | None,
     max_in_flight: int | None = None,
 ) -> list[Run]:

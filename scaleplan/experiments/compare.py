@@ -61,7 +61,7 @@ from scaleplan.experiments.precision import (
     peak_metric,
 )
 from scaleplan.experiments.pull import PullResult, pull
-from scaleplan.experiments.pull_users import UsersPullResult
+from scaleplan.experiments.pull_users import UsersPullResult, pull_users
 from scaleplan.metrics import replication_ci, replication_quantile_ci
 from scaleplan.result import SimulationResult
 from scaleplan.spec import (
@@ -205,6 +205,7 @@ class CandidateResult:
             "metrics_ci95": clean(self.metrics_ci95),
             "verdicts": [verdict.to_dict() for verdict in self.verdicts],
             "pull": None if self.pull is None else _pull_summary(self.pull),
+            "users_pull": None if self.users_pull is None else _users_pull_summary(self.users_pull),
             "runway": None if self.runway is None else self.runway.to_dict(),
             "cost": None if self.cost is None else self.cost.to_dict(),
             "values": clean(self.values),
@@ -232,6 +233,11 @@ class CandidateResult:
             row["limit_per_s"] = self.pull.limit_per_s
             row["limit_ci95_low"], row["limit_ci95_high"] = self.pull.limit_ci95
             row["bottleneck"] = self.pull.bottleneck
+        if self.users_pull is not None:
+            row["limit_users"] = self.users_pull.limit_users
+            row["limit_users_ci95_low"], row["limit_users_ci95_high"] = self.users_pull.limit_ci95
+            row["limit_per_s"] = self.users_pull.throughput_per_s
+            row["bottleneck"] = self.users_pull.bottleneck
         if self.runway is not None:
             row["runway_months"] = self.runway.months
             row["breach_month"] = self.runway.breach_month
@@ -274,6 +280,22 @@ class ComparisonResult:
     simulated_requests: int = 0
     stopping: str = "fixed"
     ci_precision: float = math.nan
+    #: A closed workload's users today and at peak (its rates above are then NaN: users
+    #: send what the system lets them, each candidate's throughput is in its metrics).
+    today_users: int | None = None
+    peak_users: int | None = None
+
+    @property
+    def closed(self) -> bool:
+        """Whether the load is users who think between requests, not a rate."""
+        return self.peak_users is not None
+
+    @property
+    def peak_text(self) -> str:
+        """The peak load in words: ``225 requests/s`` or ``80 users``."""
+        if self.peak_users is not None:
+            return load_text(self.peak_users, closed=True)
+        return load_text(self.peak_rate_per_s, closed=False)
 
     def candidate(self, name: str) -> CandidateResult:
         for candidate in self.candidates:
@@ -295,8 +317,11 @@ class ComparisonResult:
             "seed": self.seed,
             "replications": self.replications,
             "requests": self.requests,
+            "workload": "closed" if self.closed else "open",
             "today_rate_per_s": clean(self.today_rate_per_s),
             "peak_rate_per_s": clean(self.peak_rate_per_s),
+            "today_users": self.today_users,
+            "peak_users": self.peak_users,
             "growth_per_month": clean(self.growth_per_month),
             "baseline": self.baseline,
             "currency": self.currency,
@@ -338,6 +363,12 @@ class ComparisonResult:
         return [row for difference in self.differences for row in difference.records()]
 
 
+def _users_pull_summary(result: UsersPullResult) -> dict[str, Any]:
+    data = result.to_dict()
+    data.pop("steps")
+    return data
+
+
 def _pull_summary(result: PullResult) -> dict[str, Any]:
     data = result.to_dict()
     data.pop("steps")
@@ -370,12 +401,50 @@ class _Plan:
     stopping: Stopping
     title: str
     context: dict[str, Any]
+    #: A closed workload: ``today`` and ``peak`` are users, the pull is over users.
+    closed: bool = False
+
+    def load_text(self, load: float) -> str:
+        """``90 requests/s`` or, for a closed workload, ``80 users``."""
+        return load_text(load, self.closed)
+
+    def at_peak(self, spec: ArchitectureSpec) -> tuple[ArchitectureSpec, float | None]:
+        """The spec and the rate to simulate it at peak: a closed workload's spec with its
+        peak users (and no rate), an open one's spec at the peak rate."""
+        if self.closed:
+            users = round(self.peak)
+            if users == spec.workload.total_users:
+                return spec, None  # its own users (classes may give theirs)
+            return spec.with_changes({"workload.users": users}), None
+        return spec, self.peak
+
+
+def rate_text(rate: float) -> str:
+    """``1,670 requests/s``, ``31.2 requests/s``, ``0.5 requests/s``: whole numbers from 100
+    on, three significant digits below."""
+    shown = f"{rate:,.0f}" if abs(rate) >= 100 else f"{rate:.3g}"
+    return f"{shown} requests/s"
+
+
+def load_text(load: float, closed: bool) -> str:
+    """A load in words: ``90 requests/s``, or ``80 users`` for a closed workload."""
+    if closed:
+        return f"{load:,.0f} user" + ("" if round(load) == 1 else "s")
+    return f"{load:g} requests/s"
 
 
 def _measure(
-    spec: ArchitectureSpec, seed: int, replications: int, rate: float, requests: int
+    spec: ArchitectureSpec, seed: int, replications: int, rate: float | None, requests: int
 ) -> list[Run]:
     return replicate(spec, seed=seed, replications=replications, rate_per_s=rate, requests=requests)
+
+
+def _pull_users(
+    spec: ArchitectureSpec, nfrs: NFRSpec, seed: int, replications: int, requests: int
+) -> UsersPullResult:
+    """A closed workload's pull over users: ``replications`` searches of ``requests`` per
+    step (its budget is fixed: the precision-driven stopping applies to the open pull)."""
+    return pull_users(spec, nfrs, seed=seed, requests=requests, replications=replications)
 
 
 def _pull(
@@ -497,7 +566,17 @@ def compare(
     # (longest processing time first). The order changes no number: each task has its own seed,
     # and the outputs come back in the order of the tasks.
     tasks: list[tuple[Any, tuple[Any, ...]]] = []
-    if plan.pull_replications > 0:
+    if plan.pull_replications > 0 and plan.closed:
+        for name in plan.names:
+            users_args = (
+                plan.specs[name],
+                plan.nfrs,
+                plan.seed,
+                plan.pull_replications,
+                plan.pull_requests,
+            )
+            tasks.append((_pull_users, users_args))
+    elif plan.pull_replications > 0:
         for name in plan.names:
             pull_args = (
                 plan.specs[name],
@@ -510,18 +589,21 @@ def compare(
             )
             tasks.append((_pull, pull_args))
     for name in plan.names:
-        spec = plan.specs[name]
+        spec, rate = plan.at_peak(plan.specs[name])
         for index in range(stopping.minimum):
-            tasks.append((_measure, (spec, plan.seed + index, 1, plan.peak, plan.requests)))
+            tasks.append((_measure, (spec, plan.seed + index, 1, rate, plan.requests)))
     counted = _Counter(progress, len(tasks))
     pool = default_executor(workers, len(tasks)) if executor is None else None
     runs: dict[str, list[Run]] = {name: [] for name in plan.names}
     pulls: dict[str, PullResult | None] = {}
+    users_pulls: dict[str, UsersPullResult | None] = {}
     decisions: dict[str, Decision] = {}
     try:
         per_task = iter(submit_all(executor or pool, tasks, counted.report))
         for name in plan.names:
-            pulls[name] = next(per_task) if plan.pull_replications > 0 else None
+            pulled_any = next(per_task) if plan.pull_replications > 0 else None
+            users_pulls[name] = pulled_any if plan.closed else None
+            pulls[name] = None if plan.closed else pulled_any
         for name in plan.names:
             runs[name] = [next(per_task)[0] for _ in range(stopping.minimum)]
         while True:
@@ -529,7 +611,7 @@ def compare(
             for name in plan.names:
                 if name in decisions:
                     continue
-                pulled = pulls[name]
+                pulled = pulls[name] or users_pulls[name]
                 gated = (
                     target is not None and pulled is not None and target.gates(pulled.limit_ci95)
                 )
@@ -544,17 +626,17 @@ def compare(
             if not more:
                 break
             counted.plan(len(more))
-            round_tasks: list[tuple[Any, tuple[Any, ...]]] = [
-                (_measure, (plan.specs[name], plan.seed + index, 1, plan.peak, plan.requests))
-                for name, index in more
-            ]
+            round_tasks: list[tuple[Any, tuple[Any, ...]]] = []
+            for name, index in more:
+                spec, rate = plan.at_peak(plan.specs[name])
+                round_tasks.append((_measure, (spec, plan.seed + index, 1, rate, plan.requests)))
             outputs = submit_all(executor or pool, round_tasks, counted.report)
             for (name, _), output in zip(more, outputs, strict=True):
                 runs[name].append(output[0])
     finally:
         if pool is not None:
             pool.shutdown()
-    return _assemble(plan, runs, pulls, decisions)
+    return _assemble(plan, runs, pulls, decisions, users_pulls)
 
 
 class _Counter:
@@ -587,12 +669,13 @@ def _plan(
         names = tuple(scenario.names)
         base_nfrs = scenario.nfrs
         run = scenario.run
+        closed = scenario.workload.closed
         defaults: dict[str, Any] = {
             "seed": run.seed,
             "replications": run.replications,
             "requests": run.requests,
-            "peak": scenario.peak_rate_per_s,
-            "today": scenario.today_rate_per_s,
+            "peak": scenario.workload.peak_users if closed else scenario.peak_rate_per_s,
+            "today": scenario.workload.today_users if closed else scenario.today_rate_per_s,
             "growth": scenario.growth_per_month,
             "costs": scenario.costs,
             "weights": scenario.weights(),
@@ -619,11 +702,16 @@ def _plan(
         descriptions = {name: spec.description for name, spec in specs.items()}
         base_nfrs = NFRSpec()
         first = specs[names[0]]
+        closed = first.workload.closed
+        if any(spec.workload.closed != closed for spec in specs.values()):
+            raise ValueError(
+                "compare needs candidates with the same kind of workload (all open or all closed)"
+            )
         defaults = {
             "seed": 1,
             "replications": 5,
             "requests": 20_000,
-            "peak": first.workload.mean_rate_per_s,
+            "peak": first.workload.total_users if closed else first.workload.mean_rate_per_s,
             "today": None,
             "growth": 0.0,
             "costs": CostTableSpec(),
@@ -649,6 +737,11 @@ def _plan(
         raise ValueError(f"unknown criteria {unknown}; expected some of {list(CRITERIA)}")
     total = math.fsum(chosen_weights.values())
     chosen_weights = {k: v / total for k, v in chosen_weights.items() if v > 0}
+    if closed and (settings.peak_rate_per_s is not None or settings.today_rate_per_s is not None):
+        raise ValueError(
+            "a closed workload's load is its users, not a rate: change workload.today.users "
+            "and peak_factor instead of the peak or today's rate"
+        )
     chosen_peak = float(pick(settings.peak_rate_per_s, "peak"))
     chosen_baseline = str(pick(settings.baseline, "baseline"))
     if chosen_baseline not in specs:
@@ -688,6 +781,7 @@ def _plan(
         ),
         title=title,
         context=context,
+        closed=closed,
     )
 
 
@@ -715,6 +809,7 @@ def _assemble(
     runs: dict[str, list[Run]],
     pulls: dict[str, PullResult | None],
     decisions: Mapping[str, Decision] | None = None,
+    users_pulls: Mapping[str, UsersPullResult | None] | None = None,
 ) -> ComparisonResult:
     partial: dict[str, dict[str, Any]] = {}
     for name in plan.names:
@@ -741,22 +836,32 @@ def _assemble(
             else:
                 metrics[metric], metrics_ci[metric] = math.nan, (math.nan, math.nan)
         pulled = pulls[name]
+        users_pulled = (users_pulls or {}).get(name)
+        # The limit in the load's own unit (requests/s, or users for a closed workload), and
+        # the requests/s carried there (what prices per request and storage follow).
+        limit = _Limit.of(pulled, users_pulled)
         growth_result = None
-        if pulled is not None:
+        if limit is not None:
             growth_result = runway(
-                pulled.limit_per_s,
+                limit.load,
                 plan.peak,
                 plan.growth,
-                limit_ci95=pulled.limit_ci95,
+                limit_ci95=limit.ci95,
                 horizon_months=plan.horizon,
                 name=name,
             )
+        today_per_s, peak_per_s = plan.today, plan.peak
+        if plan.closed:
+            # Users carry what the system lets them: the measured throughput at peak, and
+            # today's from the analytic estimate at today's users (MVA).
+            today_per_s = _today_throughput(plan, spec)
+            peak_per_s = metrics["throughput_per_s"]
         cost_result = cost(
             spec,
             plan.costs,
-            today_per_s=plan.today,
-            peak_per_s=plan.peak,
-            limit_per_s=pulled.limit_per_s if pulled is not None else None,
+            today_per_s=today_per_s,
+            peak_per_s=peak_per_s,
+            limit_per_s=limit.per_s if limit is not None else None,
             growth_per_month=plan.growth,
             breach_month=growth_result.breach_month if growth_result is not None else None,
             retention=plan.nfrs.retention,
@@ -770,12 +875,14 @@ def _assemble(
             verdicts = check(
                 verdict_input,
                 plan.nfrs,
-                limit_per_s=pulled.limit_per_s if pulled is not None else None,
-                limit_ci95=pulled.limit_ci95 if pulled is not None else None,
-                limit_requests=pulled.search_requests if pulled is not None else None,
+                limit_per_s=limit.load if limit is not None else None,
+                limit_ci95=limit.ci95 if limit is not None else None,
+                limit_requests=limit.requests if limit is not None else None,
                 growth_per_month=plan.growth,
                 cost_per_month=cost_result.per_month_peak,
-                today_rate_per_s=plan.today,
+                today_rate_per_s=today_per_s,
+                load=plan.peak if plan.closed else None,
+                load_unit=" users" if plan.closed else "/s",
             )
         if not stable and results:
             # Some replications were refused outright: every SLO fails already.
@@ -807,11 +914,11 @@ def _assemble(
             "error_rate": metrics["error_rate"],
             "cost_per_month": cost_result.per_month_today,
             "cost_per_million": cost_result.per_million_requests,
-            "headroom": 1.0 - plan.peak / pulled.limit_per_s
-            if pulled is not None and pulled.limit_per_s > 0
+            "headroom": 1.0 - plan.peak / limit.load
+            if limit is not None and limit.load > 0
             else math.nan,
             "runway_months": growth_result.months if growth_result is not None else math.nan,
-            "limit_per_s": pulled.limit_per_s if pulled is not None else math.nan,
+            "limit_per_s": limit.per_s if limit is not None else math.nan,
         }
         partial[name] = {
             "stable": stable,
@@ -819,12 +926,13 @@ def _assemble(
             "metrics_ci": metrics_ci,
             "verdicts": tuple(verdicts),
             "pull": pulled,
+            "users_pull": users_pulled,
             "runway": growth_result,
             "cost": cost_result,
             "values": values,
             "gate": failed,
             "requests": sum(run.requests for run in candidate_runs)
-            + (pulled.requests if pulled is not None else 0),
+            + (limit.simulated if limit is not None else 0),
             "measurement": _measurement(plan, candidate_runs, (decisions or {}).get(name)),
         }
     scores = _scores(plan, partial)
@@ -848,6 +956,7 @@ def _assemble(
             pareto=name in frontier,
             requests=partial[name]["requests"],
             measurement=partial[name]["measurement"],
+            users_pull=partial[name]["users_pull"],
         )
         for name in plan.names
     )
@@ -871,8 +980,10 @@ def _assemble(
         seed=plan.seed,
         replications=max(len(candidate_runs) for candidate_runs in runs.values()),
         requests=plan.requests,
-        today_rate_per_s=plan.today,
-        peak_rate_per_s=plan.peak,
+        today_rate_per_s=math.nan if plan.closed else plan.today,
+        peak_rate_per_s=math.nan if plan.closed else plan.peak,
+        today_users=round(plan.today) if plan.closed else None,
+        peak_users=round(plan.peak) if plan.closed else None,
         growth_per_month=plan.growth,
         baseline=plan.baseline,
         currency=plan.costs.currency,
@@ -888,6 +999,48 @@ def _assemble(
         stopping=plan.stopping.mode,
         ci_precision=plan.stopping.target,
     )
+
+
+@dataclass(frozen=True)
+class _Limit:
+    """A candidate's sustainable limit in its load's unit (requests/s, or users), its CI,
+    the requests/s carried there, the requests its searches judged by and all they simulated."""
+
+    load: float
+    ci95: tuple[float, float]
+    per_s: float
+    requests: int
+    simulated: int
+
+    @staticmethod
+    def of(pulled: PullResult | None, users_pulled: UsersPullResult | None) -> _Limit | None:
+        if pulled is not None:
+            return _Limit(
+                pulled.limit_per_s,
+                pulled.limit_ci95,
+                pulled.limit_per_s,
+                pulled.search_requests,
+                pulled.requests,
+            )
+        if users_pulled is not None:
+            simulated = sum(step.requests for step in users_pulled.steps)
+            return _Limit(
+                users_pulled.limit_users,
+                users_pulled.limit_ci95,
+                users_pulled.throughput_per_s,
+                simulated,
+                simulated,
+            )
+        return None
+
+
+def _today_throughput(plan: _Plan, spec: ArchitectureSpec) -> float:
+    """The requests/s a closed workload's users send today, from the analytic estimate
+    (exact MVA for a product-form network, an approximation otherwise)."""
+    from scaleplan.analytic import estimate
+
+    today = spec.with_changes({"workload.users": max(1, round(plan.today))})
+    return float(estimate(today).throughput_per_s)
 
 
 def _unstable_verdicts(nfrs: NFRSpec, reason: str) -> list[Verdict]:
@@ -1052,7 +1205,7 @@ def _recommend(
     if not passing:
         closest = min(candidates, key=lambda c: (len(c.gate_reasons), -c.score))
         reasons.append(
-            f"No candidate passes every hard NFR gate at peak load ({plan.peak:g} requests/s)."
+            f"No candidate passes every hard NFR gate at peak load ({plan.load_text(plan.peak)})."
         )
         for candidate in candidates:
             reasons.append(f"{candidate.name}: {'; '.join(candidate.gate_reasons)}.")
@@ -1070,7 +1223,7 @@ def _recommend(
         verb = "does" if len(excluded) == 1 else "do"
         tail = f"; {_and(excluded)} {verb} not"
     reasons.append(
-        f"{best.name} passes every hard NFR gate at peak load ({plan.peak:g} requests/s){tail}."
+        f"{best.name} passes every hard NFR gate at peak load ({plan.load_text(plan.peak)}){tail}."
     )
     score_text = f"It has the highest weighted score, {best.score:.2f} ({weights})"
     if others:
@@ -1091,8 +1244,7 @@ def _recommend(
             change = best.cost.per_month_today / base.cost.per_month_today - 1
             text += f" ({100 * change:+.0f}% against {base.name})"
         reasons.append(text + ".")
-    if best.runway is not None and best.pull is not None:
-        low, high = best.pull.limit_ci95
+    if best.runway is not None and (best.pull is not None or best.users_pull is not None):
         months = best.runway.months
         growth = f"{100 * plan.growth:g}% monthly growth"
         runway = (
@@ -1101,8 +1253,7 @@ def _recommend(
             else f"a runway of {months:.1f} months at {growth}"
         )
         reasons.append(
-            f"Its sustainable limit is {best.pull.limit_per_s:.0f} requests/s "
-            f"(95% CI {low:.0f}–{high:.0f}; bottleneck {best.pull.bottleneck}), {runway}"
+            f"Its sustainable limit is {_limit_text(best)}, {runway}"
             + (
                 f", first breach in month {best.runway.breach_month}"
                 if best.runway.breach_month is not None
@@ -1136,6 +1287,25 @@ def _recommend(
         if candidate.gated:
             reasons.append(f"{candidate.name} is excluded: {'; '.join(candidate.gate_reasons)}.")
     return best.name, reasons
+
+
+def _limit_text(candidate: CandidateResult) -> str:
+    """``412 requests/s (95% CI 400–420; bottleneck db)``, or for a closed workload
+    ``96 users (95% CI 93–99; 31.2 requests/s there; bottleneck db)``."""
+    if candidate.users_pull is not None:
+        found = candidate.users_pull
+        low, high = found.limit_ci95
+        interval = f"95% CI {low:.0f}–{high:.0f}; " if math.isfinite(low) else ""
+        return (
+            f"{found.limit_users:.0f} users ({interval}{rate_text(found.throughput_per_s)} "
+            f"there; bottleneck {found.bottleneck})"
+        )
+    assert candidate.pull is not None
+    low, high = candidate.pull.limit_ci95
+    return (
+        f"{candidate.pull.limit_per_s:.0f} requests/s "
+        f"(95% CI {low:.0f}–{high:.0f}; bottleneck {candidate.pull.bottleneck})"
+    )
 
 
 def _autoscaled_replicas(

@@ -131,6 +131,8 @@ def check(
     growth_per_month: float | None = None,
     cost_per_month: float | None = None,
     today_rate_per_s: float | None = None,
+    load: float | None = None,
+    load_unit: str = "/s",
 ) -> list[Verdict]:
     """One :class:`Verdict` per quantified NFR (see the module docstring for the rules).
 
@@ -151,6 +153,9 @@ def check(
     today_rate_per_s : float, optional
         Today's mean load, from which the retention NFR's storage accumulates (default: the
         load of the results).
+    load, load_unit : optional
+        The results' load in the limit's unit, for headroom and growth (default: their offered
+        rate, ``"/s"``); a closed workload's limit and load are users (``" users"``).
 
     Examples
     --------
@@ -168,7 +173,7 @@ def check(
     else:
         spec = NFRSpec(slos=tuple(s if isinstance(s, SLOSpec) else parse_slo(s) for s in nfrs))
     verdicts = [_slo_verdict(results, slo) for slo in spec.slos]
-    rate = _rate(results)
+    rate = _rate(results) if load is None else load
     if spec.availability is not None:
         verdicts.append(_availability(results, spec.availability.min_percent / 100.0))
     if spec.headroom is not None:
@@ -180,13 +185,22 @@ def check(
                 limit_per_s,
                 limit_ci95,
                 limit_requests,
+                load_unit,
             )
         )
     if spec.growth is not None:
         growth = spec.growth.percent_per_month
         g = growth / 100.0 if growth is not None else growth_per_month
         verdicts.append(
-            _growth(spec.growth.horizon_months, g, rate, limit_per_s, limit_ci95, limit_requests)
+            _growth(
+                spec.growth.horizon_months,
+                g,
+                rate,
+                limit_per_s,
+                limit_ci95,
+                limit_requests,
+                load_unit,
+            )
         )
     if spec.cost is not None:
         name = f"cost<={spec.cost.max_per_month:g}/month"
@@ -509,6 +523,7 @@ def _headroom(
     limit_per_s: float | None,
     limit_ci95: tuple[float, float] | None,
     limit_requests: int | None,
+    unit: str = "/s",
 ) -> Verdict:
     name = f"headroom>={100 * bound:g}%"
     if limit_per_s is not None and math.isfinite(limit_per_s) and limit_per_s > 0:
@@ -518,7 +533,7 @@ def _headroom(
         ci_high = 1.0 - rate / high_limit if high_limit > 0 else math.nan
         ci = MeanCI(value, ci_low, ci_high, (ci_high - ci_low) / 2, 0, "limit CI")
         detail = (
-            f"1 − peak {rate:g}/s ÷ sustainable limit {limit_per_s:.4g}/s "
+            f"1 − peak {rate:g}{unit} ÷ sustainable limit {limit_per_s:.4g}{unit} "
             f"(CI {low_limit:.4g}–{high_limit:.4g})"
         )
         return _decide(name, "headroom", ci, bound, ">=", "fraction", limit_requests, detail)
@@ -572,6 +587,7 @@ def _growth(
     limit_per_s: float | None,
     limit_ci95: tuple[float, float] | None,
     limit_requests: int | None,
+    unit: str = "/s",
 ) -> Verdict:
     from scaleplan.experiments.growth import runway_months
 
@@ -601,7 +617,7 @@ def _growth(
     else:
         ci = MeanCI(months, low, high, (high - low) / 2, 0, "limit CI")
     detail = (
-        f"log(limit {limit_per_s:.4g}/s ÷ peak {rate:g}/s) ÷ log(1 + {growth:g}) = "
+        f"log(limit {limit_per_s:.4g}{unit} ÷ peak {rate:g}{unit}) ÷ log(1 + {growth:g}) = "
         f"{months:.3g} months"
     )
     return _decide(name, "growth", ci, horizon_months, ">=", "months", limit_requests, detail)

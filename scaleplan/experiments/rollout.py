@@ -842,11 +842,25 @@ def deploy(
         )
     if spec.chaos and not keep_chaos:
         spec = spec.with_changes({"chaos": []})
-    rate = float(rate_per_s if rate_per_s is not None else spec.workload.mean_rate_per_s)
-    # A deploy swaps the target's replicas one by one against a steady count: an autoscaled
-    # target is held at the replicas its policy keeps at the deploy's rate (said in the notes);
-    # the other components scale as they would.
-    spec, notes = hold_autoscaled(spec, rate, [component])
+    closed = spec.workload.closed
+    if closed:
+        # A closed workload's users send what the system lets them: the run is sized by the
+        # throughput Mean Value Analysis predicts, and the users drive the simulation.
+        from scaleplan.analytic import estimate
+
+        if rate_per_s is not None:
+            raise SimulationError(
+                f"{spec.name}: workload: a closed workload has users, not a rate to deploy at "
+                f"(got rate_per_s {rate_per_s}); change workload.users"
+            )
+        rate = float(estimate(spec).throughput_per_s)
+        notes: list[str] = []
+    else:
+        rate = float(rate_per_s if rate_per_s is not None else spec.workload.mean_rate_per_s)
+        # A deploy swaps the target's replicas one by one against a steady count: an autoscaled
+        # target is held at the replicas its policy keeps at the deploy's rate (said in the
+        # notes); the other components scale as they would.
+        spec, notes = hold_autoscaled(spec, rate, [component])
     target = spec.components[component]
     assert isinstance(target, ServiceSpec)
     longest = max(plan.planned_s(target.replicas) for plan in plans)
@@ -871,7 +885,7 @@ def deploy(
                 spec,
                 seed=run_seed,
                 requests=requests,
-                rate_per_s=rate,
+                rate_per_s=None if closed else rate,
                 run_anyway=True,
                 hooks=[rollout.attach, *hooks],
                 observers=[rollout],

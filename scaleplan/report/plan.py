@@ -43,6 +43,8 @@ def context_markdown(scenario: ScenarioSpec) -> Markdown:
 def workload_markdown(scenario: ScenarioSpec) -> Markdown:
     """Today's load, its peak, the growth to absorb and what that means at the horizon."""
     workload = scenario.workload
+    if workload.closed:
+        return _closed_workload_markdown(scenario)
     today = scenario.today_rate_per_s
     peak = scenario.peak_rate_per_s
     growth = scenario.growth_per_month
@@ -58,6 +60,32 @@ def workload_markdown(scenario: ScenarioSpec) -> Markdown:
         rows.append(
             [f"peak in {horizon:g} months", f"{at_horizon:,.1f} requests/s (at that growth)"]
         )
+    if workload.today.classes:
+        shares = ", ".join(f"{text(cls.name)} {cls.weight:g}" for cls in workload.today.classes)
+        rows.append(["request classes", shares])
+    return Markdown("**Workload**\n\n" + table(["", "value"], rows))
+
+
+def _closed_workload_markdown(scenario: ScenarioSpec) -> Markdown:
+    """A closed workload's users, their think time, the peak and the growth in users."""
+    workload = scenario.workload
+    today, peak = workload.today_users, workload.peak_users
+    growth = scenario.growth_per_month
+    think = workload.today.think_time_s
+    rows: list[list[str]] = [
+        [
+            "load",
+            "closed: users who each send a request, wait for its answer, think "
+            f"(mean {think:g} s) and send the next",
+        ],
+        ["today", f"{today:,} users"],
+        ["peak", f"{peak:,} users (× {peak / today:.2g} today's)"],
+        ["growth", f"{100 * growth:g}% more users a month"],
+    ]
+    horizon = scenario.nfrs.growth.horizon_months if scenario.nfrs.growth else None
+    if horizon is not None:
+        at_horizon = peak * (1 + growth) ** horizon
+        rows.append([f"peak in {horizon:g} months", f"{at_horizon:,.0f} users (at that growth)"])
     if workload.today.classes:
         shares = ", ".join(f"{text(cls.name)} {cls.weight:g}" for cls in workload.today.classes)
         rows.append(["request classes", shares])
@@ -188,6 +216,8 @@ def first_look(scenario: ScenarioSpec) -> Markdown:
     its mean latency, busiest component and the most it can carry."""
     from scaleplan.analytic import bottleneck, estimate
 
+    if scenario.workload.closed:
+        return _first_look_closed(scenario)
     peak = scenario.peak_rate_per_s
     rows = []
     for name, spec in scenario.architectures().items():
@@ -213,4 +243,33 @@ def first_look(scenario: ScenarioSpec) -> Markdown:
             ["candidate", "state", "mean latency", "busiest", "bottleneck bound", "peak / bound"],
             rows,
         )
+    )
+
+
+def _first_look_closed(scenario: ScenarioSpec) -> Markdown:
+    """Each candidate with the peak's users, by Mean Value Analysis: the requests/s they
+    send, their mean response time and the busiest component."""
+    from scaleplan.analytic import estimate
+
+    users = scenario.workload.peak_users
+    rows = []
+    for name, spec in scenario.architectures().items():
+        result = estimate(spec.with_changes({"workload.users": users}))
+        busiest, component = max(
+            result.components.items(),
+            key=lambda item: item[1].utilization if math.isfinite(item[1].utilization) else 0,
+        )
+        exact = "exact" if not result.warnings else "approximate"
+        rows.append(
+            [
+                text(name),
+                number(result.throughput_per_s, ".1f", "/s"),
+                number(result.latency_ms.mean, ".1f", " ms"),
+                f"{text(busiest)} {component.utilization:.0%}",
+                exact,
+            ]
+        )
+    return Markdown(
+        f"**First look at peak ({users:,} users), by Mean Value Analysis**\n\n"
+        + table(["candidate", "throughput", "mean response", "busiest", "MVA"], rows)
     )

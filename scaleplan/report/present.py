@@ -69,7 +69,7 @@ def rollouts(
     seeds: int = 1,
 ) -> RolloutResult:
     """Deploy a release of the chosen option with each strategy of ``plan``, paired by seed,
-    at today's mean load (deployments are done off-peak)."""
+    at today's mean load (deployments are done off-peak; a closed workload: today's users)."""
     from scaleplan.experiments.rollout import deploy
     from scaleplan.spec.rollout import load_rollout
 
@@ -79,7 +79,8 @@ def rollouts(
         [loaded.with_strategy(strategy) for strategy in strategies],
         seed=evidence.settings.seed,
         replications=seeds,
-        rate_per_s=evidence.comparison.today_rate_per_s,
+        # A closed workload deploys with today's users (the spec's own), not at a rate.
+        rate_per_s=None if evidence.comparison.closed else evidence.comparison.today_rate_per_s,
     )
 
 
@@ -92,10 +93,16 @@ def rollout_section(evidence: Evidence, result: RolloutResult, *, level: int = 2
     heading of ``level``)."""
     from scaleplan.views import figure_rollout
 
+    users = evidence.comparison.today_users
+    load = (
+        f"with today's {users:,} users (about {result.rate_per_s:,.0f} requests/s)"
+        if users is not None
+        else f"at {result.rate_per_s:,.0f} requests/s"
+    )
     head = Markdown(
         f"{_heading(level)}Rolling out {text(chosen_name(evidence))}\n\n"
-        f"A release of **{text(result.component)}** ({result.replicas} replicas) at "
-        f"{result.rate_per_s:,.0f} requests/s, with each strategy under the same seeds (so the "
+        f"A release of **{text(result.component)}** ({result.replicas} replicas) {load}, "
+        "with each strategy under the same seeds (so the "
         "same release, good or bad). The blast radius is the share of requests since the "
         "deploy began that reached a bad replica."
         + "".join(f" {text(note)}." for note in result.notes)

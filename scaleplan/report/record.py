@@ -74,7 +74,7 @@ class Evidence:
                     "p99_ms": candidate.metrics.get("p99_ms", math.nan),
                     "mean_ms": candidate.metrics.get("mean_ms", math.nan),
                     "error_rate": candidate.metrics.get("error_rate", math.nan),
-                    "limit_per_s": candidate.pull.limit_per_s if candidate.pull else math.nan,
+                    "limit_per_s": candidate.values.get("limit_per_s", math.nan),
                     "runway_months": candidate.runway.months if candidate.runway else math.nan,
                     "cost_per_month": candidate.cost.per_month_today
                     if candidate.cost
@@ -230,6 +230,13 @@ def _measured(verdict: Verdict) -> str:
     return shown + interval
 
 
+def _peak(comparison: ComparisonResult) -> str:
+    """The peak load in words: ``225 requests/s`` or, for a closed workload, ``80 users``."""
+    if comparison.peak_users is not None:
+        return comparison.peak_text
+    return f"{comparison.peak_rate_per_s:,.0f} requests/s"
+
+
 def _candidate_figure(evidence: Evidence, candidate: CandidateResult) -> Any:
     """The candidate's graph coloured by utilisation at its sustainable limit (the bottleneck
     is the reddest), or by the closed-form utilisation at peak when it was not pulled."""
@@ -240,7 +247,11 @@ def _candidate_figure(evidence: Evidence, candidate: CandidateResult) -> Any:
     spec = evidence.scenario.architectures()[candidate.name]
     result = candidate.pull.at_limit if candidate.pull is not None else None
     where = "at its sustainable limit"
-    if result is None:
+    if result is None and evidence.comparison.peak_users is not None:
+        # A closed workload: its users at peak, by Mean Value Analysis.
+        result = estimate(spec.with_changes({"workload.users": evidence.comparison.peak_users}))
+        where = "at peak (Mean Value Analysis)"
+    elif result is None:
         result = estimate(spec, rate_per_s=evidence.comparison.peak_rate_per_s)
         where = "at peak (closed form)"
     return figure_graph(
@@ -329,7 +340,7 @@ def gates_table(evidence: Evidence) -> Markdown:
         for nfr in nfrs
     ]
     return Markdown(
-        f"### NFR gates at peak ({comparison.peak_rate_per_s:,.0f} requests/s)\n\n"
+        f"### NFR gates at peak ({_peak(comparison)})\n\n"
         "A verdict passes only when its 95% confidence interval clears the bound; any fail "
         "excludes the option.\n\n" + table(["NFR", *(text(name) for name in names)], rows)
     )
@@ -465,6 +476,8 @@ def tractor_pull(evidence: Evidence) -> list[Any]:
     """Every option pulled to its limit: a summary table and each option's latency curve."""
     from scaleplan.views import figure_pull
 
+    if evidence.comparison.closed:
+        return _users_pulls(evidence)
     pulled = [c.pull for c in evidence.comparison.candidates if c.pull is not None]
     if not pulled:
         return [Markdown("_The options were not pulled (the run budget has no pull)._")]
@@ -478,6 +491,50 @@ def tractor_pull(evidence: Evidence) -> list[Any]:
     ]
     for result in pulled:
         items.append(figure_pull(result, title=f"{html.escape(result.spec)}: tractor pull"))
+    return items
+
+
+def _users_pulls(evidence: Evidence) -> list[Any]:
+    """A closed workload's pulls: the most users each option serves within its SLOs."""
+    from scaleplan.views import figure_pull_users
+
+    pulled = [
+        (c.name, c.users_pull) for c in evidence.comparison.candidates if c.users_pull is not None
+    ]
+    if not pulled:
+        return [Markdown("_The options were not pulled (the run budget has no pull)._")]
+    rows = []
+    for name, result in pulled:
+        low, high = result.limit_ci95
+        t_low, t_high = result.throughput_ci95
+        rows.append(
+            [
+                text(name),
+                f"{result.limit_users:,.0f} users{_ci(low, high, ',.0f')}",
+                f"{result.throughput_per_s:,.1f}/s{_ci(t_low, t_high, ',.1f')}",
+                f"{text(result.bottleneck)} at {result.bottleneck_utilization:.0%}"
+                if result.bottleneck
+                else "—",
+                str(len(result.limits)),
+            ]
+        )
+    items: list[Any] = [
+        Markdown(
+            "### The tractor pull over users\n\nEach option's users raised until they stop "
+            "meeting the SLOs (a closed workload: each user waits for its answer and thinks "
+            "before the next request, as a load-test tool's users do): the most users it "
+            "serves (mean of independent searches, with its 95% CI), the requests/s they send "
+            "there and the component busiest at that point.\n\n"
+            + table(
+                ["option", "sustainable limit", "throughput there", "busiest there", "searches"],
+                rows,
+            )
+        )
+    ]
+    for name, result in pulled:
+        items.append(
+            figure_pull_users(result, title=f"{html.escape(name)}: tractor pull over users")
+        )
     return items
 
 
@@ -555,6 +612,19 @@ def _good_points(evidence: Evidence, candidate: CandidateResult) -> list[str]:
             f"{_ci(low, high, ',.0f')} within its SLOs, "
             f"{candidate.pull.limit_per_s / comparison.peak_rate_per_s:.1f}× today's peak"
         )
+    found = candidate.users_pull
+    if (
+        found is not None
+        and comparison.peak_users
+        and math.isfinite(found.limit_users)
+        and found.limit_users >= comparison.peak_users
+    ):
+        low, high = found.limit_ci95
+        points.append(
+            f"it serves up to {found.limit_users:,.0f} users{_ci(low, high, ',.0f')} within "
+            f"its SLOs ({found.throughput_per_s:,.1f} requests/s), "
+            f"{found.limit_users / comparison.peak_users:.1f}× the peak's users"
+        )
     if candidate.runway is not None and candidate.runway.months > 0:
         months = candidate.runway.months
         shown = "indefinitely" if months == math.inf else f"for {months:.1f} months"
@@ -598,6 +668,12 @@ def _bad_points(evidence: Evidence, candidate: CandidateResult) -> list[str]:
             f"({text(candidate.pull.failure_mode)}): it is the component to watch and to "
             "scale next"
         )
+    if candidate.users_pull is not None and candidate.users_pull.bottleneck:
+        points.append(
+            f"{text(candidate.users_pull.bottleneck)} is the busiest component at the limit "
+            f"({candidate.users_pull.bottleneck_utilization:.0%} busy): it is the component "
+            "to watch and to scale next"
+        )
     return points
 
 
@@ -605,6 +681,8 @@ def confirmation_plan(evidence: Evidence) -> dict[str, Any]:
     """The load test that would confirm the decision: ramp, targets and thresholds."""
     comparison = evidence.comparison
     chosen = evidence.chosen
+    if comparison.peak_users is not None:
+        return _closed_confirmation_plan(evidence, comparison.peak_users)
     peak = comparison.peak_rate_per_s
     steps = [
         {"rate_per_s": round(f * peak, 3), "hold_minutes": RAMP_STEP_MINUTES}
@@ -637,6 +715,42 @@ def confirmation_plan(evidence: Evidence) -> dict[str, Any]:
     )
 
 
+def _closed_confirmation_plan(evidence: Evidence, peak_users: int) -> dict[str, Any]:
+    """A closed workload's load test: users stepped up to the peak's, then toward the limit."""
+    chosen = evidence.chosen
+    users = sorted({max(1, round(f * peak_users)) for f in RAMP_FRACTIONS})
+    found = chosen.users_pull if chosen is not None else None
+    limit = found.limit_users if found is not None else math.nan
+    if math.isfinite(limit) and limit > peak_users:
+        for fraction in (0.5, 0.75, 1.0):
+            step = round(peak_users + fraction * (limit - peak_users))
+            if step > users[-1]:
+                users.append(step)
+    thresholds = []
+    expected: dict[str, Any] = {}
+    for slo in evidence.scenario.nfrs.slos:
+        thresholds.append(slo.text)
+        if chosen is not None:
+            verdict = chosen.verdict(slo.text)
+            if verdict is not None and math.isfinite(verdict.measured):
+                expected[slo.text] = {"measured": verdict.measured, "ci95": list(verdict.ci95)}
+    return json_safe(
+        {
+            "option": evidence.comparison.recommended,
+            "workload": "closed",
+            "target_users": peak_users,
+            "think_time_s": evidence.scenario.workload.today.think_time_s,
+            "ramp": [{"users": count, "hold_minutes": RAMP_STEP_MINUTES} for count in users],
+            "thresholds": thresholds,
+            "expected_at_peak": expected,
+            "expected_limit_users": limit,
+            "expected_limit_ci95": list(found.limit_ci95) if found is not None else None,
+            "expected_limit_per_s": found.throughput_per_s if found is not None else None,
+            "expected_bottleneck": found.bottleneck if found is not None else None,
+        }
+    )
+
+
 def confirmation(evidence: Evidence) -> Markdown:
     """MADR: Confirmation — the real load test that would confirm (or refute) the decision."""
     plan_data = confirmation_plan(evidence)
@@ -647,12 +761,25 @@ def confirmation(evidence: Evidence) -> Markdown:
         lines.append(
             "There is no chosen option to confirm. Once one is chosen, load-test it as below."
         )
+    elif comparison.closed:
+        lines.append(
+            f"Confirm the decision with a load test of **{text(option)}** in a staging "
+            "environment sized like production, with production-like data and the request mix "
+            "of the workload: the users below, each sending a request, waiting for its answer "
+            f"and thinking about {plan_data['think_time_s']:g} s before the next, as the "
+            "model's users do (`scaleplan loadtest` writes the Locust and k6 scripts):"
+        )
     else:
         lines.append(
             f"Confirm the decision with a load test of **{text(option)}** in a staging "
             "environment sized like production, with production-like data and the arrival mix "
             "of the workload (Poisson arrivals at the rates below):"
         )
+    if comparison.closed:
+        lines.extend(_closed_confirmation_lines(evidence, plan_data))
+        if evidence.verification is not None:
+            lines.extend(_verification_lines(evidence, evidence.verification))
+        return Markdown("\n\n".join(lines))
     ramp_rows = [
         [
             str(index),
@@ -668,6 +795,26 @@ def confirmation(evidence: Evidence) -> Markdown:
         "sustainable limit the model predicts, to find where it really is."
     )
     lines.append(table(["step", "requests/s", "requests/min", "hold (min)"], ramp_rows))
+    lines.extend(_threshold_lines(evidence, plan_data, "rate"))
+    limit = plan_data["expected_limit_per_s"]
+    if limit is not None:
+        low_high = plan_data["expected_limit_ci95"] or [None, None]
+        interval = _ci(low_high[0], low_high[1], ",.0f") if None not in low_high else ""
+        lines.append(
+            f"**Expected limit**: {limit:,.0f} requests/s{interval}, with "
+            f"**{text(plan_data['expected_bottleneck'] or '?')}** saturating first. The decision "
+            "is confirmed when every threshold holds at the target rate and the measured limit "
+            "lies at or above the model's lower bound; it is refuted — revisit the model's "
+            "service times against production traces — if a threshold breaks below the peak."
+        )
+    if evidence.verification is not None:
+        lines.extend(_verification_lines(evidence, evidence.verification))
+    return Markdown("\n\n".join(lines))
+
+
+def _threshold_lines(evidence: Evidence, plan_data: dict[str, Any], target: str) -> list[str]:
+    """The NFR thresholds of the load test with what the model predicts at the target."""
+    lines: list[str] = []
     expected = plan_data["expected_at_peak"]
     rows = []
     for slo in evidence.scenario.nfrs.slos:
@@ -688,23 +835,40 @@ def confirmation(evidence: Evidence) -> Markdown:
     if rows:
         lines.append(
             "**Thresholds** (from the NFRs; the test fails if any is broken at the target "
-            "rate), with what the model predicts there:"
+            f"{target}), with what the model predicts there:"
         )
         lines.append(table(["threshold", "model at peak"], rows))
-    limit = plan_data["expected_limit_per_s"]
+    return lines
+
+
+def _closed_confirmation_lines(evidence: Evidence, plan_data: dict[str, Any]) -> list[str]:
+    """A closed workload's ramp in users, its thresholds and the limit the model expects."""
+    rows = [
+        [str(index), f"{step['users']:,}", str(step["hold_minutes"])]
+        for index, step in enumerate(plan_data["ramp"], start=1)
+    ]
+    lines = [
+        f"**Target**: the peak of {plan_data['target_users']:,} users, held for "
+        f"{RAMP_STEP_MINUTES} minutes after a ramp; the steps beyond it head for the most users "
+        "the model predicts within the SLOs, to find where the limit really is.",
+        table(["step", "users", "hold (min)"], rows),
+        *_threshold_lines(evidence, plan_data, "number of users"),
+    ]
+    limit = plan_data["expected_limit_users"]
     if limit is not None:
         low_high = plan_data["expected_limit_ci95"] or [None, None]
         interval = _ci(low_high[0], low_high[1], ",.0f") if None not in low_high else ""
+        rate = plan_data["expected_limit_per_s"]
         lines.append(
-            f"**Expected limit**: {limit:,.0f} requests/s{interval}, with "
-            f"**{text(plan_data['expected_bottleneck'] or '?')}** saturating first. The decision "
-            "is confirmed when every threshold holds at the target rate and the measured limit "
-            "lies at or above the model's lower bound; it is refuted — revisit the model's "
-            "service times against production traces — if a threshold breaks below the peak."
+            f"**Expected limit**: {limit:,.0f} users{interval}, sending "
+            f"{number(rate, ',.1f', ' requests/s')} there, with "
+            f"**{text(plan_data['expected_bottleneck'] or '?')}** the busiest component. The "
+            "decision is confirmed when every threshold holds with the peak's users and the "
+            "measured limit lies at or above the model's lower bound; it is refuted — revisit "
+            "the model's service and think times against production traces — if a threshold "
+            "breaks below the peak."
         )
-    if evidence.verification is not None:
-        lines.extend(_verification_lines(evidence, evidence.verification))
-    return Markdown("\n\n".join(lines))
+    return lines
 
 
 def _verification_lines(evidence: Evidence, result: Verification) -> list[str]:
@@ -842,6 +1006,15 @@ def more_information(evidence: Evidence) -> Markdown:
                         f"{text(candidate.name)} at peak",
                         f"{measured['replications']} replications, {measured['requests']:,} "
                         f"requests ({text(measured['stop'])})",
+                    ]
+                )
+            by_users = candidate.users_pull
+            if by_users is not None:
+                budget_rows.append(
+                    [
+                        f"{text(candidate.name)}'s pull over users",
+                        f"{len(by_users.limits)} searches, "
+                        f"{sum(step.requests for step in by_users.steps):,} requests",
                     ]
                 )
             pulled = candidate.pull

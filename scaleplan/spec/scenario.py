@@ -178,6 +178,12 @@ class ScenarioWorkloadSpec(StrictModel):
     growth_percent_per_month: GrowthPercent = 0.0
 
     @property
+    def closed(self) -> bool:
+        """Whether the load is users who think between requests (a closed workload), not a
+        rate."""
+        return self.today.closed
+
+    @property
     def today_rate_per_s(self) -> float:
         return self.today.mean_rate_per_s
 
@@ -186,6 +192,20 @@ class ScenarioWorkloadSpec(StrictModel):
         if self.peak_factor is not None:
             return self.today.mean_rate_per_s * self.peak_factor
         return self.today.peak_rate_per_s
+
+    @property
+    def today_users(self) -> int:
+        """A closed workload's users today (0 for an open one)."""
+        return self.today.total_users
+
+    @property
+    def peak_users(self) -> int:
+        """A closed workload's users at peak: today's × ``peak_factor``, rounded up (a
+        peak of 2.5 × 40 users is 100 users at once)."""
+        if not self.closed:
+            return 0
+        factor = self.peak_factor if self.peak_factor is not None else 1.0
+        return math.ceil(self.today.total_users * factor - 1e-9)
 
     @property
     def growth_per_month(self) -> float:
@@ -566,6 +586,10 @@ def _resilience_problems(
     return problems
 
 
+#: The keys of an open workload's arrival process besides its rate.
+_ARRIVAL_KEYS = ("burst", "diurnal", "trace")
+
+
 def apply_workload(spec: ArchitectureSpec, scenario: ScenarioSpec) -> ArchitectureSpec:
     """``spec`` with the scenario's workload keys and run budget (requests per run) applied.
 
@@ -576,6 +600,10 @@ def apply_workload(spec: ArchitectureSpec, scenario: ScenarioSpec) -> Architectu
     given = scenario.workload.today.model_dump(mode="python", exclude_unset=True)
     if "arrival" in given:
         for key in ("burst", "diurnal", "trace"):
+            workload.pop(key, None)
+    if given.get("kind", "open") != workload.get("kind", "open"):
+        # Open and closed loads have different keys: the scenario's kind brings its own.
+        for key in ("kind", "users", "think_time", "rate_per_s", "arrival", *_ARRIVAL_KEYS):
             workload.pop(key, None)
     workload.update(given)
     workload.pop("duration_s", None)
@@ -588,6 +616,19 @@ def _cross_problems(
 ) -> Iterable[Problem]:
     """Names that must refer to something else in the scenario: candidates, components …"""
     names = scenario.names
+    today = scenario.workload.today
+    if today.closed:
+        for index, given in enumerate(today.classes):
+            if given.users is not None:
+                # The peak, the pull and the growth scale one count of users split by weight.
+                yield _problem(
+                    source,
+                    ("workload", "today", "classes", index, "users"),
+                    f"a scenario's closed workload splits workload.today.users over the classes "
+                    f"by weight; class {given.name!r} gives its own users ({given.users}): give "
+                    "its share as a weight instead",
+                    lines,
+                )
     seen: set[str] = set()
     for index, name in enumerate(names):
         if name in seen:

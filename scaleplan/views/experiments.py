@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from scaleplan.experiments.compare import ComparisonResult
 from scaleplan.experiments.growth import RunwayResult
 from scaleplan.experiments.pull import PullResult, RampResult
+from scaleplan.experiments.pull_users import UsersPullResult
 from scaleplan.experiments.sweep import SweepResult
 from scaleplan.formatting import chart_text
 
@@ -25,6 +26,7 @@ __all__ = [
     "figure_decision_matrix",
     "figure_pareto",
     "figure_pull",
+    "figure_pull_users",
     "figure_pull_utilization",
     "figure_ramp",
     "figure_runway",
@@ -131,6 +133,84 @@ def figure_pull(result: PullResult, *, title: str | None = None) -> go.Figure:
         title=title or f"{chart_text(result.spec)}: latency against offered load (tractor pull)",
         xaxis_title="offered load (requests/s)",
         yaxis_title="latency (ms)",
+        yaxis_type="log",
+        template="plotly_white",
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return figure
+
+
+def figure_pull_users(result: UsersPullResult, *, title: str | None = None) -> go.Figure:
+    """A closed workload's pull: mean and p99 response time against the users at every step
+    of every search, the failing steps marked, the SLO lines and the limit with its CI.
+
+    Examples
+    --------
+    >>> from scaleplan.experiments.pull_users import pull_users
+    >>> from scaleplan.spec import parse_spec
+    >>> spec = parse_spec({"name": "shop", "entry": "api",
+    ...     "workload": {"kind": "closed", "users": 4, "think_time":
+    ...                  {"dist": "exponential", "mean_ms": 500}},
+    ...     "components": {"api": {"kind": "service",
+    ...                            "service_time": {"dist": "exponential", "mean_ms": 20}}}})
+    >>> result = pull_users(spec, ["mean<=60ms"], requests=1000, replications=2)
+    >>> [trace.name for trace in figure_pull_users(result).data]
+    ['p99', 'mean', 'failing steps']
+    """
+    import plotly.graph_objects as go
+
+    steps = sorted(result.steps, key=lambda step: step.users)
+    users = [step.users for step in steps]
+    figure = go.Figure()
+    for name, values in (
+        ("p99", [step.p99_ms for step in steps]),
+        ("mean", [step.mean_ms for step in steps]),
+    ):
+        figure.add_trace(
+            go.Scatter(
+                x=users,
+                y=values,
+                mode="markers",
+                name=name,
+                marker={"symbol": "circle" if name == "p99" else "diamond"},
+                hovertemplate="%{x} users<br>%{y:.1f} ms<extra>" + name + "</extra>",
+            )
+        )
+    failing = [step for step in steps if not step.meets]
+    figure.add_trace(
+        go.Scatter(
+            x=[step.users for step in failing],
+            y=[step.p99_ms for step in failing],
+            mode="markers",
+            name="failing steps",
+            marker={"symbol": "x", "size": 10, "color": SLO_COLOR},
+            text=[chart_text(step.reason) for step in failing],
+            hovertemplate="%{x} users: %{text}<extra></extra>",
+        )
+    )
+    for _, bound, text in _latency_slos(result.slos):
+        figure.add_hline(
+            y=bound,
+            line={"color": SLO_COLOR, "dash": "dash"},
+            annotation_text=f"SLO {chart_text(text)}",
+            annotation_position="top left",
+        )
+    low, high = result.limit_ci95
+    if _finite(low) and _finite(high) and high > low:
+        figure.add_vrect(x0=low, x1=high, fillcolor=LIMIT_COLOR, opacity=0.12, line_width=0)
+    if _finite(result.limit_users) and result.limit_users > 0:
+        figure.add_vline(
+            x=result.limit_users,
+            line={"color": LIMIT_COLOR},
+            annotation_text=(
+                f"limit {result.limit_users:.0f} users ({result.throughput_per_s:.4g}/s)"
+            ),
+            annotation_position="top right",
+        )
+    figure.update_layout(
+        title=title or f"{chart_text(result.spec)}: response time against users (tractor pull)",
+        xaxis_title="concurrent users",
+        yaxis_title="response time (ms)",
         yaxis_type="log",
         template="plotly_white",
         legend={"orientation": "h", "y": -0.2},
