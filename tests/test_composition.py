@@ -498,6 +498,7 @@ def variant(example: Example) -> ArchitectureSpec:
 def test_compare_two_candidates(example: Example, stopping: str) -> None:
     spec = example.spec
     event(f"stopping {stopping}")
+    event(f"workload {'closed' if spec.workload.closed else 'open'}")
 
     def run() -> Any:
         return compare(
@@ -519,6 +520,10 @@ def test_compare_two_candidates(example: Example, stopping: str) -> None:
         return
     json.dumps(result.to_dict(), allow_nan=False)
     assert {candidate.name for candidate in result.candidates} == {"base", "variant"}
+    # A closed workload is compared with its own users (no rate is forced on it).
+    assert result.closed == spec.workload.closed
+    if result.closed:
+        assert result.peak_users == spec.workload.total_users
     for candidate in result.candidates:
         if candidate.cost is not None:
             for row in candidate.cost.components:
