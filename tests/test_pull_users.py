@@ -111,3 +111,32 @@ def test_the_rate_pull_and_the_ramp_send_a_closed_spec_to_the_users_pull() -> No
         pull(repairman(), ["mean<=60ms"])
     with pytest.raises(SimulationError, match=r"workload\.users"):
         ramp(repairman(), slos=["mean<=60ms"])
+
+
+def test_each_objective_breaks_where_exact_mva_says() -> None:
+    """The same M/M/1//N under mean ≤ 60 ms and mean ≤ 80 ms, each also searched alone:
+    exact MVA gives 21 and 24 users. Each objective's CI (5 searches of 20k requests a step,
+    seed 1) covers its own exact limit, the tighter one is the pull's and breaks first."""
+    solutions = exact_mva([MvaStation("api", 0.02)], 0.5, 60)
+    exact = {
+        bound: max(s.users for s in solutions if s.response_s <= bound / 1000) for bound in (60, 80)
+    }
+    result = pull_users(
+        repairman(),
+        ["mean<=60ms", "mean<=80ms"],
+        requests=20_000,
+        replications=5,
+        seed=1,
+        per_slo=True,
+    )
+    by_slo = {objective.slo: objective for objective in result.objectives}
+    for bound, users in exact.items():
+        found = by_slo[f"mean<={bound}ms"]
+        low, high = found.limit_ci95
+        assert low <= users <= high, (bound, users, found)
+        assert len(found.limits) == 5
+    assert by_slo["mean<=60ms"].binding and not by_slo["mean<=80ms"].binding
+    assert by_slo["mean<=60ms"].limits == result.limits  # the binding one is the joint pull
+    json.dumps(result.to_dict(), allow_nan=False)
+    # Without per_slo (as compare pulls) no objective is searched alone.
+    assert pull_users(repairman(), ["mean<=60ms", "mean<=80ms"], requests=2000).objectives == ()

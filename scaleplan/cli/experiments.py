@@ -146,6 +146,7 @@ def pull(
                 seed=seed,
                 requests=requests,
                 replications=replications,
+                per_slo=True,
                 progress=progress,
             )
         deliver(by_users, as_json=as_json, show=print_users_pull)
@@ -182,6 +183,20 @@ def print_users_pull(result: UsersPullResult) -> None:
             f"bottleneck at the limit: {literal(result.bottleneck)} "
             f"({percent(result.bottleneck_utilization)} busy)"
         )
+    if result.objectives:
+        breaks = Table(title="where each objective breaks (searched alone, same seeds)")
+        for column in ("objective", "most users meeting it", "requests/s there", ""):
+            breaks.add_column(column)
+        for objective in result.objectives:
+            low, high = objective.limit_ci95
+            interval = f" (95% CI {low:.0f}–{high:.0f})" if math.isfinite(low) else " (one search)"
+            breaks.add_row(
+                literal(objective.slo),
+                f"{objective.limit_users:.0f}{interval}",
+                number(objective.throughput_per_s, ".4g"),
+                "breaks first" if objective.binding else "",
+            )
+        stdout.print(breaks)
     table = Table(title="steps")
     for column in ("search", "users", "meets", "mean ms", "p99 ms", "requests/s", "why not"):
         table.add_column(column)

@@ -27,10 +27,11 @@ from scaleplan.errors import SimulationError
 from scaleplan.experiments._common import Run, busiest, clean, error_rate
 from scaleplan.metrics import replication_ci
 from scaleplan.progress import Progress
+from scaleplan.result import SimulationResult
 from scaleplan.spec import ArchitectureSpec, NFRSpec, SLOSpec
 from scaleplan.spec.architecture import MAX_USERS
 
-__all__ = ["UsersPullResult", "UsersStep", "pull_users"]
+__all__ = ["ObjectiveLimit", "UsersPullResult", "UsersStep", "pull_users"]
 
 #: The most users a search tries by default (a search doubles up to it).
 DEFAULT_MAX_USERS = 10_000
@@ -81,6 +82,31 @@ class UsersStep:
 
 
 @dataclass(frozen=True)
+class ObjectiveLimit:
+    """The most users that still meet one objective (its own searches, same seeds), with a
+    CI across them, and the requests/s they send there."""
+
+    slo: str
+    limit_users: float
+    limit_ci95: tuple[float, float]
+    limits: tuple[int, ...]
+    throughput_per_s: float
+    binding: bool  # it breaks first: its limit is the pull's
+
+    def to_dict(self) -> dict[str, Any]:
+        return clean(
+            {
+                "slo": self.slo,
+                "limit_users": self.limit_users,
+                "limit_ci95": list(self.limit_ci95),
+                "limits": list(self.limits),
+                "throughput_per_s": self.throughput_per_s,
+                "binding": self.binding,
+            }
+        )
+
+
+@dataclass(frozen=True)
 class UsersPullResult:
     """The most users meeting every SLO, with its CI across searches, and the throughput
     they reach there."""
@@ -97,6 +123,8 @@ class UsersPullResult:
     bottleneck_utilization: float
     steps: tuple[UsersStep, ...]
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    #: Where each objective breaks on its own (``per_slo``; empty with one objective or none).
+    objectives: tuple[ObjectiveLimit, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
         return clean(
@@ -114,6 +142,7 @@ class UsersPullResult:
                 "bottleneck_utilization": self.bottleneck_utilization,
                 "steps": [step.to_dict() for step in self.steps],
                 "warnings": list(self.warnings),
+                "objectives": [objective.to_dict() for objective in self.objectives],
             }
         )
 
@@ -152,9 +181,14 @@ def pull_users(
     requests: int = 5_000,
     replications: int = 3,
     max_users: int = DEFAULT_MAX_USERS,
+    per_slo: bool = False,
     progress: Progress | None = None,
 ) -> UsersPullResult:
     """The tractor pull of a closed spec over its users (see the module docstring).
+
+    With ``per_slo`` and several objectives, each objective is also searched on its own (same
+    seeds, from the joint limit up: every objective holds there), giving the users at which
+    each one breaks; a simulation two searches share is run once.
 
     Raises :class:`~scaleplan.errors.SimulationError` for an open workload, for classes that
     give their own users (the pull varies ``workload.users``, split by weight), or for
@@ -201,10 +235,19 @@ def pull_users(
         if progress is not None:
             progress(min(done, total_steps), total_steps)
 
-    def attempt(search: _Search, users: int, phase: str) -> bool:
-        result = simulate(_with_users(spec, users), seed=search.seed, requests=requests)
+    simulated: dict[tuple[int, int], SimulationResult] = {}
+
+    def run_at(seed: int, users: int) -> SimulationResult:
+        key = (seed, users)
+        if key not in simulated:
+            simulated[key] = simulate(_with_users(spec, users), seed=seed, requests=requests)
+            tick()
+        return simulated[key]
+
+    def attempt(search: _Search, users: int, phase: str, judged: Sequence[SLOSpec]) -> bool:
+        result = run_at(search.seed, users)
         run = Run(search.seed, result.throughput_per_s, result)
-        meets, values, reason = _evaluate(run, objectives)
+        meets, values, reason = _evaluate(run, judged)
         name, utilization = busiest(result)
         step = UsersStep(
             search.replication,
@@ -228,24 +271,35 @@ def pull_users(
             search.low, search.low_step = users, step
         if not meets and (search.high is None or users < search.high):
             search.high = users
-        tick()
         return meets
 
-    def one_search(replication: int, around: int | None) -> _Search:
+    def one_search(
+        replication: int,
+        around: int | None,
+        judged: Sequence[SLOSpec] = objectives,
+        above: _Search | None = None,
+    ) -> _Search:
+        """One search; ``above``: a joint search of the same seed whose limit every objective
+        meets, so this one (of fewer objectives) starts from there and doubles up."""
         search = _Search(replication, seed + replication)
-        first = start if around is None else max(least, around)
-        reach = 1 if around is None else max(1, math.ceil(0.1 * around))
+        if above is not None and above.low > 0 and above.low_step is not None:
+            search.low, search.low_step = above.low, above.low_step
+            first = min(max_users, 2 * above.low)
+        else:
+            first = start if around is None else max(least, around)
+        reach = 1 if around is None or above is not None else max(1, math.ceil(0.1 * around))
         users = first
-        if attempt(search, users, "bracket"):
+        growing = around is None or above is not None
+        if attempt(search, users, "bracket", judged):
             while search.high is None and users < max_users:
-                users = min(max_users, users * 2 if around is None else users + reach)
+                users = min(max_users, users * 2 if growing else users + reach)
                 reach *= 2
-                attempt(search, users, "bracket")
+                attempt(search, users, "bracket", judged)
         else:
             while search.low == 0 and users > least:
-                users = max(least, users // 2 if around is None else users - reach)
+                users = max(least, users // 2 if growing else users - reach)
                 reach *= 2
-                attempt(search, users, "bracket")
+                attempt(search, users, "bracket", judged)
         while search.high is not None and search.high - search.low > 1:
             if len(search.steps) >= MAX_STEPS:
                 break
@@ -254,12 +308,15 @@ def pull_users(
                 middle = max(least, middle)
                 if middle >= search.high:
                     break
-            attempt(search, middle, "bisect")
+            attempt(search, middle, "bisect", judged)
         return search
 
     searches = [one_search(0, None)]
     for replication in range(1, replications):
         searches.append(one_search(replication, searches[0].low or None))
+    per_objective: list[ObjectiveLimit] = []
+    if per_slo and len(objectives) > 1:
+        per_objective = _objective_limits(objectives, searches, one_search)
     limits = tuple(search.low for search in searches)
     warnings: list[str] = []
     if any(search.high is None for search in searches):
@@ -305,4 +362,42 @@ def pull_users(
         ),
         steps=tuple(step for search in searches for step in search.steps),
         warnings=tuple(warnings),
+        objectives=tuple(per_objective),
     )
+
+
+def _objective_limits(
+    objectives: Sequence[SLOSpec],
+    searches: Sequence[_Search],
+    one_search: Any,
+) -> list[ObjectiveLimit]:
+    """Each objective searched alone from each joint search's limit up (same seeds)."""
+    found = []
+    for slo in objectives:
+        own = [
+            one_search(search.replication, None, judged=(slo,), above=search) for search in searches
+        ]
+        limits = tuple(search.low for search in own)
+        if len(limits) > 1:
+            ci = replication_ci([float(limit) for limit in limits])
+            limit, limit_ci = ci.mean, (ci.low, ci.high + 1.0)
+        else:
+            limit, limit_ci = float(limits[0]), (math.nan, math.nan)
+        rates = [search.low_step.throughput_per_s for search in own if search.low_step]
+        found.append(
+            ObjectiveLimit(
+                slo=slo.text,
+                limit_users=limit,
+                limit_ci95=limit_ci,
+                limits=limits,
+                throughput_per_s=math.fsum(rates) / len(rates) if rates else math.nan,
+                binding=False,
+            )
+        )
+    first = min(objective.limit_users for objective in found)
+    return [
+        ObjectiveLimit(
+            o.slo, o.limit_users, o.limit_ci95, o.limits, o.throughput_per_s, o.limit_users == first
+        )
+        for o in found
+    ]
