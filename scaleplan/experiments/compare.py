@@ -1232,7 +1232,9 @@ def _recommend(
     if best.name != plan.baseline:
         try:
             p99 = next(d for d in differences if d.candidate == best.name and d.metric == "p99_ms")
-            reasons.append(f"At peak, {p99.sentence()} (paired over the same arrivals).")
+            # Closed users send when answered: their requests share seeds, not arrival times.
+            paired = "the same seeds" if plan.closed else "over the same arrivals"
+            reasons.append(f"At peak, {p99.sentence()} (paired {paired}).")
         except StopIteration:
             pass
     if best.cost is not None:

@@ -636,7 +636,8 @@ def _good_points(evidence: Evidence, candidate: CandidateResult) -> list[str]:
             and difference.significant
             and difference.difference < 0
         ):
-            points.append(text(difference.sentence()) + " (paired over the same arrivals)")
+            paired = "the same seeds" if comparison.closed else "over the same arrivals"
+            points.append(text(difference.sentence()) + f" (paired {paired})")
     return points
 
 
