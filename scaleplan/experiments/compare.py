@@ -1233,7 +1233,7 @@ def _recommend(
         try:
             p99 = next(d for d in differences if d.candidate == best.name and d.metric == "p99_ms")
             # Closed users send when answered: their requests share seeds, not arrival times.
-            paired = "the same seeds" if plan.closed else "over the same arrivals"
+            paired = "under the same seeds" if plan.closed else "over the same arrivals"
             reasons.append(f"At peak, {p99.sentence()} (paired {paired}).")
         except StopIteration:
             pass

@@ -636,7 +636,7 @@ def _good_points(evidence: Evidence, candidate: CandidateResult) -> list[str]:
             and difference.significant
             and difference.difference < 0
         ):
-            paired = "the same seeds" if comparison.closed else "over the same arrivals"
+            paired = "under the same seeds" if comparison.closed else "over the same arrivals"
             points.append(text(difference.sentence()) + f" (paired {paired})")
     return points
 
