@@ -173,3 +173,41 @@ def test_the_template_executes_with_papermill() -> None:
         "workers": None,
         "output_dir": str(bundled_record().folder),
     }
+
+
+#: A closed scenario (its load is users): the notebooks that take a candidate explore and pull
+#: it over users, without a branch of their own.
+CLOSED = {
+    "02-explore.ipynb": {"requests": 2000, "candidate": "wider"},
+    "03-tractor-pull.ipynb": {"budget": 1500, "candidate": "wider"},
+}
+
+
+@pytest.mark.parametrize("name", list(CLOSED))
+def test_executes_on_a_closed_scenario(name: str, tmp_path: Path) -> None:
+    import papermill
+
+    output = tmp_path / name
+    papermill.execute_notebook(
+        str(NOTEBOOKS / name),
+        str(output),
+        parameters={"scenario_path": "../data/scenarios/booking-agents.yaml", **CLOSED[name]},
+        kernel_name="scaleplan",
+        execution_timeout=300,
+        progress_bar=False,
+        cwd=str(NOTEBOOKS),
+    )
+    notebook = _read(output)
+    assert _errors(notebook) == []
+    shown = "".join(
+        "".join(output["data"].get("text/markdown", "")) + output["data"].get("text/html", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if "data" in output
+    )
+    if name == "03-tractor-pull.ipynb":
+        assert "users within its SLOs" in shown and "breaks first" in shown
+        assert "tractor pull over users" in shown
+    else:
+        assert "application/vnd.jupyter.widget-view+json" in _mime_types(notebook)

@@ -194,7 +194,7 @@ def print_users_pull(result: UsersPullResult) -> None:
                 literal(objective.slo),
                 f"{objective.limit_users:.0f}{interval}",
                 number(objective.throughput_per_s, ".4g"),
-                "breaks first" if objective.binding else "",
+                literal(objective.note),
             )
         stdout.print(breaks)
     table = Table(title="steps")

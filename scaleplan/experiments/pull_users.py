@@ -17,6 +17,7 @@ why the search needs objectives (without any it only stops at ``max_users``).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -92,6 +93,23 @@ class ObjectiveLimit:
     limits: tuple[int, ...]
     throughput_per_s: float
     binding: bool  # it breaks first: its limit is the pull's
+    #: How each search's first failing step failed: by this objective ("breaks …"), or by
+    #: something else (unstable, no steady state measured) before it broke.
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def broken(self) -> bool:
+        """Whether every search stopped because this objective itself broke."""
+        return bool(self.reasons) and all(r.startswith("breaks ") for r in self.reasons)
+
+    @property
+    def note(self) -> str:
+        """``breaks first``, or why the searches stopped when the objective itself did not
+        break (its limit is then only a lower bound)."""
+        if self.broken:
+            return "breaks first" if self.binding else ""
+        other = next(r for r in self.reasons if not r.startswith("breaks "))
+        return f"not broken by itself: the search stopped ({other}); a lower bound"
 
     def to_dict(self) -> dict[str, Any]:
         return clean(
@@ -102,6 +120,8 @@ class ObjectiveLimit:
                 "limits": list(self.limits),
                 "throughput_per_s": self.throughput_per_s,
                 "binding": self.binding,
+                "broken": self.broken,
+                "reasons": list(self.reasons),
             }
         )
 
@@ -166,6 +186,7 @@ class _Search:
     low: int = 0  # the most users known to meet the SLOs (0: none yet)
     high: int | None = None  # the fewest known to fail
     low_step: UsersStep | None = None
+    high_step: UsersStep | None = None
     steps: list[UsersStep] = field(default_factory=list)
 
 
@@ -270,7 +291,7 @@ def pull_users(
         if meets and users > search.low:
             search.low, search.low_step = users, step
         if not meets and (search.high is None or users < search.high):
-            search.high = users
+            search.high, search.high_step = users, step
         return meets
 
     def one_search(
@@ -372,6 +393,10 @@ def _objective_limits(
     one_search: Any,
 ) -> list[ObjectiveLimit]:
     """Each objective searched alone from each joint search's limit up (same seeds)."""
+    joint = [float(search.low) for search in searches]
+    # Per seed an objective's limit is at least the joint one (every objective holds there),
+    # so its interval's lower end is at least the joint limit's.
+    floor = replication_ci(joint).low if len(joint) > 1 else 0.0
     found = []
     for slo in objectives:
         own = [
@@ -380,9 +405,15 @@ def _objective_limits(
         limits = tuple(search.low for search in own)
         if len(limits) > 1:
             ci = replication_ci([float(limit) for limit in limits])
-            limit, limit_ci = ci.mean, (ci.low, ci.high + 1.0)
+            limit, limit_ci = ci.mean, (max(ci.low, floor, 0.0), ci.high + 1.0)
         else:
             limit, limit_ci = float(limits[0]), (math.nan, math.nan)
+        reasons = tuple(
+            search.high_step.reason
+            if search.high_step is not None
+            else f"still met at max_users ({search.low:,})"
+            for search in own
+        )
         rates = [search.low_step.throughput_per_s for search in own if search.low_step]
         found.append(
             ObjectiveLimit(
@@ -392,12 +423,11 @@ def _objective_limits(
                 limits=limits,
                 throughput_per_s=math.fsum(rates) / len(rates) if rates else math.nan,
                 binding=False,
+                reasons=reasons,
             )
         )
     first = min(objective.limit_users for objective in found)
     return [
-        ObjectiveLimit(
-            o.slo, o.limit_users, o.limit_ci95, o.limits, o.throughput_per_s, o.limit_users == first
-        )
-        for o in found
+        dataclasses.replace(objective, binding=objective.limit_users == first)
+        for objective in found
     ]

@@ -158,7 +158,8 @@ class Explorer:
         """Explore one candidate of a scenario: its latency SLOs drawn, its cost table applied.
 
         The explorer starts at the scenario's peak load (``at_peak``) or today's mean, and the
-        cost is the scenario's cost table at the load the rate slider sets.
+        cost is the scenario's cost table at the load the rate slider sets (a closed
+        scenario: its peak or today's users, the cost at the requests/s MVA gives them).
         """
         from scaleplan.experiments import cost
         from scaleplan.spec import load_scenario
@@ -168,14 +169,26 @@ class Explorer:
         specs = loaded.architectures()
         if name not in specs:
             raise KeyError(f"no candidate {name!r} in {loaded.source} (has {loaded.names})")
-        rate = loaded.peak_rate_per_s if at_peak else loaded.today_rate_per_s
-        spec = specs[name].with_changes({"workload.rate_per_s": rate})
+        if loaded.workload.closed:
+            # A closed workload's load is its users (the knob is workload.users).
+            users = loaded.workload.peak_users if at_peak else loaded.workload.today_users
+            spec = specs[name].with_changes({"workload.users": users})
+        else:
+            rate = loaded.peak_rate_per_s if at_peak else loaded.today_rate_per_s
+            spec = specs[name].with_changes({"workload.rate_per_s": rate})
 
         def cost_per_month(changed: ArchitectureSpec) -> float:
+            from scaleplan.analytic import estimate
+
+            load = (
+                estimate(changed).throughput_per_s  # the users' requests/s, by MVA
+                if changed.workload.closed
+                else changed.workload.mean_rate_per_s
+            )
             return cost(
                 changed,
                 loaded.costs,
-                today_per_s=changed.workload.mean_rate_per_s,
+                today_per_s=load,
                 retention=loaded.nfrs.retention,
                 candidate=name,
             ).per_month_today
