@@ -25,7 +25,15 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from scaleplan.distributions import Distribution, Empirical
+from scaleplan.distributions import (
+    Constant,
+    Distribution,
+    Empirical,
+    Exponential,
+    Gamma,
+    Lognormal,
+    Uniform,
+)
 from scaleplan.errors import Problem, SpecError
 from scaleplan.spec import ArchitectureSpec, ScenarioSpec
 from scaleplan.spec.scenario import DEFAULT_CLASS
@@ -38,6 +46,7 @@ __all__ = [
     "peak_users",
     "split_users",
     "step_users",
+    "think_sampler",
     "think_time_data",
     "think_time_text",
     "users_spec",
@@ -104,6 +113,52 @@ def think_time_text(think_time: dict[str, Any] | None) -> str:
     if think_time is None:
         return "no think time"
     return str(_DISTRIBUTION.validate_python(think_time).describe())
+
+
+def think_sampler(
+    think_time: dict[str, Any] | None, source: str = "plan.json"
+) -> tuple[str, dict[str, Any]]:
+    """How a load-test script draws the think time: a sampler name and its parameters, in
+    seconds (``("none", {})`` without think time). Every distribution of the spec has an exact
+    sampler in Python's ``random`` and in JavaScript from ``Math.random``:
+
+    - ``exponential``: ``mean_s``; ``constant``: ``value_s``; ``uniform``: ``low_s``, ``high_s``;
+    - ``lognormal``: ``mu``, ``sigma`` of the log of the value in *milliseconds* (as
+      :class:`scaleplan.distributions.Lognormal` parameterises it);
+    - ``gamma``: ``shape`` (1 / cv²) and ``scale_s``;
+    - ``empirical``: ``samples_s`` (resampled uniformly).
+
+    Anything else is a :class:`~scaleplan.errors.SpecError` naming ``workload.think_time``.
+    """
+    if think_time is None:
+        return "none", {}
+    dist = _DISTRIBUTION.validate_python(think_time)
+    if isinstance(dist, Exponential):
+        return "exponential", {"mean_s": dist.mean_ms / 1000}
+    if isinstance(dist, Constant):
+        return "constant", {"value_s": dist.mean_ms / 1000}
+    if isinstance(dist, Uniform):
+        low, high = dist._bounds()
+        return "uniform", {"low_s": low / 1000, "high_s": high / 1000}
+    if isinstance(dist, Lognormal):
+        mu, sigma = dist._mu_sigma()
+        return "lognormal", {"mu": mu, "sigma": sigma}
+    if isinstance(dist, Gamma):
+        shape = 1 / dist.cv**2
+        return "gamma", {"shape": shape, "scale_s": dist.mean_ms / shape / 1000}
+    if isinstance(dist, Empirical):
+        return "empirical", {"samples_s": [value / 1000 for value in dist._loaded]}
+    raise SpecError(
+        [
+            Problem(
+                source,
+                "workload.think_time",
+                f"a think time of dist {think_time.get('dist')!r} cannot be sampled by the "
+                "load-test scripts (exponential, constant, uniform, lognormal, gamma, "
+                "empirical can)",
+            )
+        ]
+    )
 
 
 def class_shares(spec: ArchitectureSpec) -> dict[str, float]:
