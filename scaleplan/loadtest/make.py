@@ -123,7 +123,7 @@ def _choose(
             f"to load-test; name one with --candidate ({', '.join(names)})"
         )
     chosen = result.candidate(result.recommended)
-    return result.recommended, chosen.pull, getattr(chosen, "users_pull", None)
+    return result.recommended, chosen.pull, chosen.users_pull
 
 
 def loadtest_settings(
