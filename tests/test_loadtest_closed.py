@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from _verify_data import LOADS, Load, write_locust
 from _verify_data import make_plan as make_verify_plan
 from test_loadtest_locust import _Handler, _run_locust, _serve
@@ -33,9 +34,10 @@ from scaleplan.errors import SpecError
 from scaleplan.loadtest.closed import split_users, step_users, think_sampler, users_spec
 from scaleplan.loadtest.k6 import k6_script
 from scaleplan.loadtest.locust import locustfile
-from scaleplan.loadtest.make import make_plan
+from scaleplan.loadtest.make import check_size, loadtest_settings, make_plan
 from scaleplan.loadtest.plan import Band, ClassRequest, LoadTestPlan, Step, read_plan
 from scaleplan.spec import load_scenario, parse_spec
+from scaleplan.spec.scenario import parse_scenario
 from scaleplan.verify import judge, read_results
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -213,6 +215,31 @@ def test_an_empirical_think_time_too_large_for_the_scripts_exits_2(tmp_path: Pat
     flattened = " ".join(done.stderr.replace("│", " ").split())
     assert "workload.today.think_time" in flattened and "10,001 samples" in flattened
     assert "Traceback" not in done.stderr
+
+
+def _closed_scenario(**changes: Any) -> Any:
+    data = yaml.safe_load(SCENARIO.read_text())
+    for key, value in changes.items():
+        node = data
+        *path, last = key.split(".")
+        for part in path:
+            node = node[int(part)] if part.isdigit() else node[part]
+        node[int(last) if last.isdigit() else last] = value
+    return parse_scenario(data)
+
+
+def test_a_closed_plan_too_large_to_predict_is_refused_before_it_starts() -> None:
+    scenario = _closed_scenario(**{"run.requests": 200_000_000})
+    with pytest.raises(SpecError, match=r"run\.requests: 200,000,000 requests × 4 replications"):
+        check_size(scenario, loadtest_settings(scenario), None)
+
+
+def test_a_mixed_workload_is_refused_naming_its_open_classes() -> None:
+    scenario = _closed_scenario(
+        **{"workload.today.classes.1": {"name": "checkout", "rate_per_s": 2}}
+    )
+    with pytest.raises(SpecError, match=r"workload\.today\.classes.*rate_per_s: checkout\)"):
+        make_plan(scenario, workers=1)
 
 
 def test_a_sampler_for_an_unknown_dist_is_refused_naming_the_key() -> None:

@@ -74,9 +74,9 @@ def check_closed(scenario: ScenarioSpec, spec: ArchitectureSpec) -> None:
                 Problem(
                     scenario.source,
                     "workload.today.classes",
-                    f"a load test of a closed workload with open classes ({', '.join(open_classes)}"
-                    " have a rate_per_s) is not supported: the Locust file runs users only; "
-                    "give those classes users or plan an open workload",
+                    "a load test of a closed workload with open classes (classes with a "
+                    f"rate_per_s: {', '.join(open_classes)}) is not supported: the Locust file "
+                    "runs users only; give those classes users or plan an open workload",
                 )
             ]
         )
