@@ -39,6 +39,7 @@ from scaleplan.loadtest.plan import Band, ClassRequest, LoadTestPlan, Step, read
 from scaleplan.spec import load_scenario, parse_spec
 from scaleplan.spec.scenario import parse_scenario
 from scaleplan.verify import judge, read_results
+from scaleplan.verify.chart import figure_verification
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "tests" / "data" / "scenarios" / "tiny-closed.yaml"
@@ -441,6 +442,10 @@ def test_verify_confirms_a_closed_plan_measured_as_predicted(tmp_path: Path) -> 
     write_locust(tmp_path / "run", LOADS)
     result = judge(_closed_verify_plan(), read_results(tmp_path / "run"))
     assert result.confirmed, result.divergences
+    # Its chart plots latency against the users, the closed plan's load.
+    figure = figure_verification(result)
+    assert figure.layout.xaxis.title.text == "users (closed workload)"
+    assert list(figure.data[1].x) == [20.0, 40.0, 60.0]
 
 
 def test_verify_refutes_a_closed_plan_whose_users_send_40_percent_less(tmp_path: Path) -> None:
