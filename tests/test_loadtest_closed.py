@@ -327,6 +327,21 @@ def _coverage(samples: list[list[float]], think: dict[str, Any]) -> int:
     return sum(_covers_mean(values, mean_s) for values in samples)
 
 
+def test_the_closed_locust_file_imports_only_locust_and_the_standard_library() -> None:
+    text = locustfile(_closed_plan({"dist": "gamma", "mean_ms": 300.0, "cv": 2.0}, ((2, 4.0),)))
+    tree = ast.parse(text)
+    imported = {
+        (node.module or "").split(".")[0] if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert imported <= {"locust", "random", "sys", "time"}, imported
+    # No pacing: the wait is the think time alone.
+    assert "constant_throughput" not in text and "_period" not in text
+    assert "random.gammavariate" in text
+
+
 @pytest.mark.parametrize("think", THINK_TIMES, ids=lambda t: f"{t['dist']}-{len(t)}")
 def test_the_locust_files_think_time_has_the_models_mean(think: dict[str, Any]) -> None:
     text = locustfile(_closed_plan(think, ((2, 4.0),)))
