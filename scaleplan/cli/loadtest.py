@@ -40,6 +40,9 @@ def _band(band: Band | None) -> str:
 
 def print_steps(plan: LoadTestPlan) -> None:
     """The stress steps: rate, users and the predicted p95 and p99 with their 95% CIs."""
+    if plan.closed:
+        _print_closed_steps(plan)
+        return
     limit = "no limit"
     if plan.limit_per_s is not None:
         limit = f"limit {plan.limit_per_s:.4g}/s"
@@ -52,8 +55,34 @@ def print_steps(plan: LoadTestPlan) -> None:
         f"{plan.user_rate_per_s:g} request{'' if plan.user_rate_per_s == 1 else 's'} a second "
         "per user"
     )
+    _steps_table(plan)
+
+
+def _print_closed_steps(plan: LoadTestPlan) -> None:
+    """A closed plan's steps: users (the load), the throughput they are predicted to reach."""
+    from scaleplan.loadtest.closed import think_time_text
+
+    limit = "no limit"
+    if plan.limit_users is not None:
+        limit = f"limit {plan.limit_users:.3g} users"
+        if plan.limit_users_ci95 is not None:
+            limit += f" [{plan.limit_users_ci95[0]:.3g}, {plan.limit_users_ci95[1]:.3g}]"
+        if plan.limit_per_s is not None:
+            limit += f" ({plan.limit_per_s:.4g}/s)"
+    stdout.print(
+        f"[bold]{literal(plan.candidate)}[/bold]: closed workload, {limit}, bottleneck "
+        f"{literal(plan.bottleneck or '—')}; {len(plan.steps)} steps of "
+        f"{plan.steps[0].duration_s:g} s ({plan.steps[0].settle_s:g} s settling); each user "
+        f"thinks {literal(think_time_text(plan.think_time))} between an answer and its next "
+        "request"
+    )
+    _steps_table(plan)
+
+
+def _steps_table(plan: LoadTestPlan) -> None:
     shown = Table(title="steps (predicted, 95% CI)", title_justify="left")
-    for column in ("step", "start s", "rate/s", "users", "p95 ms", "p99 ms", "meets NFRs"):
+    rate = "throughput/s" if plan.closed else "rate/s"
+    for column in ("step", "start s", rate, "users", "p95 ms", "p99 ms", "meets NFRs"):
         shown.add_column(column, justify="left" if column == "meets NFRs" else "right")
     for step in plan.steps:
         shown.add_row(
@@ -173,6 +202,8 @@ def loadtest(
     finally:
         if pool is not None:
             pool.shutdown()
+    for note in context.notes:
+        stderr.print(f"note: {literal(note)}", highlight=False)
     # The plan file keeps the cases too: a decision record prints the test plan from it.
     plan = context.plan.model_copy(update={"cases": planned_cases(cases)})
     texts = {

@@ -137,7 +137,9 @@ def print_verification(result: Verification) -> None:
         f"{literal(result.source)} ({result.tool}) against {literal(result.plan)}"
     )
     table = Table(title="measured against predicted, per step", title_justify="left")
-    for column in ("step", "req/s", "figure", "measured", "predicted [95% CI]", "accepted", ""):
+    closed = result.load_test_plan is not None and result.load_test_plan.closed
+    load = "users" if closed else "req/s"
+    for column in ("step", load, "figure", "measured", "predicted [95% CI]", "accepted", ""):
         table.add_column(column, justify="left" if column in ("figure", "") else "right")
     for step in result.steps:
         for position, check in enumerate(step.checks):
@@ -147,7 +149,9 @@ def print_verification(result: Verification) -> None:
             mark = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "not measured"}
             table.add_row(
                 f"{step.step.index} {literal(step.step.phase)}" if position == 0 else "",
-                f"{step.step.rate_per_s:.4g}" if position == 0 else "",
+                (str(step.step.users) if closed else f"{step.step.rate_per_s:.4g}")
+                if position == 0
+                else "",
                 LABELS[check.figure],
                 show_value(check.figure, check.measured),
                 show_band(check),

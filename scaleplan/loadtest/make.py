@@ -6,6 +6,12 @@ sustainable limit with the tractor pull under the scenario's SLOs and run budget
 comparison's pull when a comparison ran), lays the steps back to back at the scenario's
 ``loadtest.fractions`` of that limit, and predicts every step's figures with 95% CIs
 (:func:`scaleplan.loadtest.predict.predict`). One seed gives the same plan.
+
+A closed workload (users who think, :mod:`scaleplan.loadtest.closed`) is pulled over its users
+instead (:func:`~scaleplan.experiments.pull_users.pull_users`, or the comparison's
+``users_pull``); its steps are ``fraction × limit_users`` whole users, strictly increasing, each
+predicted by :func:`~scaleplan.loadtest.predict.predict_users`, and the plan carries the think
+time for the Locust file and the k6 script.
 """
 
 from __future__ import annotations
@@ -20,8 +26,17 @@ from scaleplan.errors import Problem, ScaleplanError, SpecError
 from scaleplan.experiments._common import ExecutorLike
 from scaleplan.experiments.compare import compare
 from scaleplan.experiments.pull import PullResult, pull
+from scaleplan.experiments.pull_users import UsersPullResult, pull_users
+from scaleplan.loadtest.closed import (
+    check_closed,
+    class_shares,
+    is_closed,
+    step_users,
+    think_time_data,
+    users_spec,
+)
 from scaleplan.loadtest.plan import ClassRequest, LoadTestPlan, Step
-from scaleplan.loadtest.predict import Prediction, predict
+from scaleplan.loadtest.predict import Prediction, predict, predict_users
 from scaleplan.parallel import process_pool
 from scaleplan.progress import Progress
 from scaleplan.spec import ArchitectureSpec, ScenarioSpec
@@ -46,12 +61,18 @@ def users_for(rate_per_s: float, user_rate_per_s: float) -> int:
 
 @dataclass(frozen=True)
 class PlanContext:
-    """A plan and what made it: the candidate's spec and its pull (for the test plan's cases)."""
+    """A plan and what made it: the candidate's spec and its pull (for the test plan's cases).
+
+    An open plan has ``pull``, a closed one ``users_pull`` (and ``spec`` with the classes'
+    own users turned into weights, :func:`scaleplan.loadtest.closed.users_spec`)."""
 
     plan: LoadTestPlan
     spec: ArchitectureSpec
-    pull: PullResult
+    pull: PullResult | None
     predictions: tuple[Prediction, ...]
+    users_pull: UsersPullResult | None = None
+    #: What the plan's making left out (steps dropped as duplicates), for the messages.
+    notes: tuple[str, ...] = ()
 
 
 def _classes(scenario: ScenarioSpec, spec: ArchitectureSpec) -> tuple[ClassRequest, ...]:
@@ -86,21 +107,23 @@ def _choose(
     workers: int | None,
     executor: ExecutorLike | None,
     progress: Progress | None,
-) -> tuple[str, PullResult | None]:
-    """The candidate under test and, when a comparison chose it, the comparison's pull."""
+) -> tuple[str, PullResult | None, UsersPullResult | None]:
+    """The candidate under test and, when a comparison chose it, the comparison's pull (over
+    the rate, or over the users for a closed workload; None when it has none)."""
     names = scenario.names
     if candidate is not None:
         check_candidate(scenario, candidate)
-        return candidate, None
+        return candidate, None, None
     if len(names) == 1:
-        return names[0], None
+        return names[0], None, None
     result = compare(scenario, workers=workers, executor=executor, progress=progress)
     if result.recommended is None:
         raise ScaleplanError(
             f"{scenario.source}: no candidate passes every NFR gate, so none is recommended "
             f"to load-test; name one with --candidate ({', '.join(names)})"
         )
-    return result.recommended, result.candidate(result.recommended).pull
+    chosen = result.candidate(result.recommended)
+    return result.recommended, chosen.pull, chosen.users_pull
 
 
 def loadtest_settings(
@@ -194,8 +217,10 @@ def make_plan_context(
     pool = process_pool(workers, 64) if executor is None else None
     where = executor or pool
     try:
-        name, pulled = _choose(scenario, candidate, workers, where, progress)
+        name, pulled, by_users = _choose(scenario, candidate, workers, where, progress)
         spec = scenario.architectures()[name]
+        if is_closed(scenario):
+            return _closed_context(scenario, settings, name, spec, by_users, seed, where, progress)
         if pulled is None:
             pulled = pull(
                 spec,
@@ -260,6 +285,91 @@ def make_plan_context(
         steps=steps,
     )
     return PlanContext(plan=plan, spec=spec, pull=pulled, predictions=tuple(predictions))
+
+
+def _closed_context(
+    scenario: ScenarioSpec,
+    settings: LoadTestSpec,
+    name: str,
+    spec: ArchitectureSpec,
+    pulled: UsersPullResult | None,
+    seed: int,
+    executor: ExecutorLike | None,
+    progress: Progress | None,
+) -> PlanContext:
+    """The plan of a closed workload: steps in users (see the module docstring)."""
+    check_closed(scenario, spec)
+    run = scenario.run
+    spec = users_spec(spec)
+    if pulled is None:
+        pulled = pull_users(
+            spec,
+            scenario.nfrs,
+            seed=seed,
+            requests=run.pull_requests,
+            replications=run.pull_replications,
+            progress=progress,
+        )
+    limit = pulled.limit_users
+    if not (math.isfinite(limit) and limit >= 1):
+        raise ScaleplanError(
+            f"{scenario.source}: the tractor pull over users found no sustainable limit for "
+            f"{name!r} (got {limit!r} users: not even one user meets every SLO); there is no "
+            "load to step up to"
+        )
+    counts, notes = step_users(settings.fractions, limit)
+    predictions = predict_users(
+        [(users, users_spec(spec, users)) for users in counts],
+        scenario.nfrs.slos,
+        seed=seed,
+        replications=run.replications,
+        requests=run.requests,
+        window=(settings.settle_s, settings.step_s - settings.settle_s),
+        executor=executor,
+        progress=progress,
+    )
+    steps = tuple(
+        Step(
+            index=index,
+            phase="stress",
+            start_s=index * settings.step_s,
+            duration_s=settings.step_s,
+            settle_s=settings.settle_s,
+            users=users,
+            rate_per_s=prediction.rate_per_s,
+            predicted=prediction.predicted,
+            busiest=prediction.busiest,
+            busiest_utilization=prediction.busiest_utilization,
+            meets_slos=prediction.meets_slos,
+        )
+        for index, (users, prediction) in enumerate(zip(counts, predictions, strict=True))
+    )
+    low, high = pulled.limit_ci95
+    t_low, t_high = pulled.throughput_ci95
+    plan = LoadTestPlan(
+        scenario=scenario.source,
+        candidate=name,
+        host=settings.host,
+        classes=_classes(scenario, spec),
+        workload="closed",
+        think_time=think_time_data(spec),
+        class_users=class_shares(spec),
+        slos=tuple(slo.text for slo in scenario.nfrs.slos),
+        limit_per_s=pulled.throughput_per_s if math.isfinite(pulled.throughput_per_s) else None,
+        limit_ci95=(t_low, t_high) if math.isfinite(t_low) and math.isfinite(t_high) else None,
+        limit_users=limit,
+        limit_users_ci95=(low, high) if math.isfinite(low) and math.isfinite(high) else None,
+        bottleneck=pulled.bottleneck,
+        steps=steps,
+    )
+    return PlanContext(
+        plan=plan,
+        spec=spec,
+        pull=None,
+        users_pull=pulled,
+        predictions=tuple(predictions),
+        notes=tuple(notes),
+    )
 
 
 def make_plan(

@@ -19,14 +19,17 @@ import json
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
 
+from scaleplan.distributions import Distribution
 from scaleplan.errors import Problem, SpecError
 from scaleplan.spec.architecture import validation_problems
 from scaleplan.spec.base import StrictModel
 
 #: The plan file's format and version (a reader refuses any other).
 FORMAT: Final = "scaleplan-loadtest-plan/1"
+#: Validates a closed plan's think time as the spec's distributions.
+_DISTRIBUTION: TypeAdapter[Any] = TypeAdapter(Distribution)
 #: The figures a step predicts (all optional but throughput): keys of :attr:`Step.predicted`.
 FIGURES = ("throughput_per_s", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "error_rate")
 
@@ -99,8 +102,19 @@ class Step(StrictModel):
     settle_s: float = Field(
         ge=0, description="seconds at the start of the step left out of the measurement"
     )
-    users: int = Field(ge=1, description="concurrent Locust users (k6 virtual users)")
-    rate_per_s: float = Field(gt=0, description="the requests per second the users offer")
+    users: int = Field(
+        ge=1,
+        description=(
+            "concurrent Locust users (k6 virtual users); a closed plan's load: the model's users"
+        ),
+    )
+    rate_per_s: float = Field(
+        gt=0,
+        description=(
+            "the requests per second the users offer (open plan); a closed plan's users send "
+            "what they manage: the model's predicted throughput at this step's users"
+        ),
+    )
     predicted: dict[str, Band] = Field(
         description=f"the model's figures at this load: {', '.join(FIGURES)}"
     )
@@ -159,23 +173,73 @@ class LoadTestPlan(StrictModel):
     candidate: str = Field(description="the architecture under test")
     host: str = Field(description="default base URL of the system under test")
     classes: tuple[ClassRequest, ...] = Field(min_length=1)
-    user_rate_per_s: float = Field(
+    workload: Literal["open", "closed"] = Field(
+        default="open",
+        description=(
+            "open: each step offers its rate_per_s whatever the system does (users paced); "
+            "closed: each step runs its users, each sending, waiting for the answer and "
+            "thinking (think_time) before the next, as the model's closed workload"
+        ),
+    )
+    think_time: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "closed plans: the users' think time, a distribution as the spec writes it "
+            "(e.g. {dist: exponential, mean_ms: 3000}; an empirical one with its samples_ms); "
+            "null: no think time"
+        ),
+    )
+    class_users: dict[str, float] | None = Field(
+        default=None,
+        description=(
+            "closed plans: each request class's share of the users (a user keeps its class), "
+            "in proportion to the model's split; null: an open plan's task weights decide"
+        ),
+    )
+    user_rate_per_s: float | None = Field(
+        default=None,
         gt=0,
-        description="requests per second each user sends (a step runs its rate over this)",
+        description=(
+            "open plans: requests per second each user sends (a step runs its rate over this); "
+            "null for a closed plan (its users think instead)"
+        ),
     )
     slos: tuple[str, ...] = Field(default=(), description="the NFR objectives, as written")
     limit_per_s: float | None = Field(
         default=None, description="the model's sustainable limit (tractor pull); null: none"
     )
     limit_ci95: tuple[float, float] | None = Field(default=None, description="its 95% CI")
+    limit_users: float | None = Field(
+        default=None,
+        description="closed plans: the most users meeting every SLO (tractor pull over users)",
+    )
+    limit_users_ci95: tuple[float, float] | None = Field(
+        default=None, description="closed plans: its 95% CI"
+    )
     bottleneck: str = Field(default="", description="the component that saturates first")
     steps: tuple[Step, ...] = Field(min_length=1)
     cases: tuple[PlannedCase, ...] = Field(
         default=(), description="the test plan's cases, as `scaleplan loadtest` predicted them"
     )
 
+    @field_validator("think_time")
+    @classmethod
+    def _a_distribution(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        if "file" in value:
+            raise ValueError("give an empirical think time by its samples_ms, not a file")
+        _DISTRIBUTION.validate_python(value)
+        return value
+
     @model_validator(mode="after")
     def _steps_in_order(self) -> LoadTestPlan:
+        if self.workload == "open" and self.user_rate_per_s is None:
+            raise ValueError("an open plan needs user_rate_per_s")
+        if self.workload == "open" and (
+            self.think_time is not None or self.class_users is not None
+        ):
+            raise ValueError("think_time and class_users belong to a closed plan")
         for before, after in zip(self.steps, self.steps[1:], strict=False):
             if after.start_s < before.start_s + before.duration_s - 1e-9:
                 raise ValueError(
@@ -183,6 +247,11 @@ class LoadTestPlan(StrictModel):
                     f"{before.index} ends ({before.start_s + before.duration_s} s)"
                 )
         return self
+
+    @property
+    def closed(self) -> bool:
+        """Whether the steps run users who think (True) or offer rates (False)."""
+        return self.workload == "closed"
 
     @property
     def duration_s(self) -> float:

@@ -7,6 +7,11 @@ sketch's bins (:func:`scaleplan.metrics.replication_quantile_ci`), as ``compare`
 candidate at peak. A rate at which some replication is unstable (or refused outright) has no
 steady state: its latency figures are left out, its throughput is what the runs carried (or
 the analytic bound when every run was refused), and it does not meet the SLOs.
+
+A closed workload's load is its users, not a rate: :func:`predict_users` runs each step's spec
+(the candidate with that step's users) the same way, without a rate; the step's
+``rate_per_s`` is then the throughput the users reach (the replications' mean), and its
+one-window ranges come from windows of the step's seconds at that throughput.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from scaleplan.engine import simulate
 from scaleplan.experiments._common import (
     ExecutorLike,
     Run,
@@ -33,7 +39,7 @@ from scaleplan.progress import Progress
 from scaleplan.result import SimulationResult
 from scaleplan.spec import ArchitectureSpec, SLOSpec
 
-__all__ = ["WINDOW_RUNS", "Prediction", "predict"]
+__all__ = ["WINDOW_RUNS", "Prediction", "predict", "predict_users"]
 
 _PERCENTILES = ("p50_ms", "p95_ms", "p99_ms")
 #: Simulated windows per step for the range one measured window falls in (its 2.5% and 97.5%
@@ -50,8 +56,9 @@ WINDOW_MAX_REQUESTS = 4_000
 
 @dataclass(frozen=True)
 class Prediction:
-    """What the model predicts at one offered rate."""
+    """What the model predicts at one offered rate (or, closed, at a number of users)."""
 
+    #: The offered rate; a closed step's: the throughput its users reach (predicted).
     rate_per_s: float
     predicted: dict[str, Band]
     busiest: str
@@ -60,6 +67,8 @@ class Prediction:
     stable: bool
     #: Why a figure is missing or the SLOs are not met (for the test plan's notes).
     notes: tuple[str, ...] = field(default=())
+    #: A closed step's users (None: an open step, offered ``rate_per_s``).
+    users: int | None = None
 
 
 def _figure(result: SimulationResult, figure: str) -> float:
@@ -96,11 +105,14 @@ def _meets(results: Sequence[SimulationResult], slos: Sequence[SLOSpec]) -> bool
 
 
 def _summarise(
-    rate: float,
+    rate: float | None,
     runs: Sequence[Run],
     slos: Sequence[SLOSpec],
     bound_per_s: float,
+    users: int | None = None,
 ) -> Prediction:
+    """One step's prediction from its replications (``rate`` None: a closed step, whose rate
+    is the throughput predicted)."""
     results = [run.result for run in runs if run.result is not None]
     stable = len(results) == len(runs) and all(run.stable for run in runs)
     notes: list[str] = []
@@ -111,6 +123,8 @@ def _summarise(
         if band is not None:
             predicted[figure] = band
     if "throughput_per_s" not in predicted:
+        if rate is None:  # a closed step has no offered rate to fall back on
+            raise ValueError("a closed step's runs gave no throughput")
         carried = min(rate, bound_per_s) if math.isfinite(bound_per_s) else rate
         predicted["throughput_per_s"] = Band(mean=carried, low=carried, high=carried)
         notes.append("every run was refused as overloaded: throughput is the analytic bound")
@@ -135,7 +149,8 @@ def _summarise(
             name = max(loads, key=lambda key: loads[key])
             utilization = loads[name]
     return Prediction(
-        rate_per_s=rate,
+        rate_per_s=rate if rate is not None else predicted["throughput_per_s"].mean,
+        users=users,
         predicted=predicted,
         busiest=name,
         busiest_utilization=utilization,
@@ -192,10 +207,64 @@ def predict(
         _summarise(rate, runs[i * replications : (i + 1) * replications], slos, bound_per_s)
         for i, rate in enumerate(rates)
     ]
+    return _ranged(predictions, runs[len(rates) * replications :], lengths)
+
+
+def predict_users(
+    specs: Sequence[tuple[int, ArchitectureSpec]],
+    slos: Sequence[SLOSpec],
+    *,
+    seed: int,
+    replications: int,
+    requests: int,
+    window: tuple[float, float] | None = None,
+    executor: ExecutorLike | None = None,
+    progress: Progress | None = None,
+) -> list[Prediction]:
+    """The model's figures at each ``(users, spec)`` of a closed workload, ``spec`` being the
+    candidate with those users: as :func:`predict`, without a rate (the users send what they
+    manage). A window is ``settle_s + measured_s`` seconds of a closed run: its requests are
+    the predicted throughput times that, after the replications (same seeds as
+    :func:`predict`'s windows)."""
+    if replications < 2:
+        raise ValueError(f"a prediction's CI needs at least 2 replications (got {replications})")
+    tasks: list[tuple[Callable[..., Run], tuple[Any, ...]]] = [
+        (_run_closed, (spec, seed + index, requests))
+        for _, spec in specs
+        for index in range(replications)
+    ]
+    runs: list[Run] = submit_all(executor, tasks, progress)
+    predictions = [
+        _summarise(None, runs[i * replications : (i + 1) * replications], slos, math.inf, users)
+        for i, (users, _) in enumerate(specs)
+    ]
+    throughputs = [prediction.rate_per_s for prediction in predictions]
+    lengths = _window_lengths(window, max(throughputs, default=0.0))
     if not lengths:
         return predictions
-    windows = runs[len(rates) * replications :]
-    per_length = len(rates) * WINDOW_RUNS
+    assert window is not None
+    settle = window[0]
+    windows: list[Run] = submit_all(
+        executor,
+        [
+            (_window_closed, (spec, seed + index, throughput, settle, measured))
+            for measured in lengths
+            for (_, spec), throughput in zip(specs, throughputs, strict=True)
+            for index in range(WINDOW_RUNS)
+        ],
+        progress,
+    )
+    return _ranged(predictions, windows, lengths)
+
+
+def _ranged(
+    predictions: list[Prediction], windows: Sequence[Run], lengths: tuple[float, ...]
+) -> list[Prediction]:
+    """Each prediction with the one-window ranges of its simulated windows (ordered by length,
+    then step, then window)."""
+    if not lengths:
+        return predictions
+    per_length = len(predictions) * WINDOW_RUNS
     with_ranges = []
     for i, prediction in enumerate(predictions):
         ranges: dict[str, tuple[float, float]] = {}
@@ -273,3 +342,19 @@ def _with_ranges(prediction: Prediction, ranges: dict[str, tuple[float, float]])
 
 def _run(spec: ArchitectureSpec, seed: int, rate: float, requests: int, in_flight: int) -> Run:
     return run_once(spec, seed=seed, rate_per_s=rate, requests=requests, max_in_flight=in_flight)
+
+
+def _run_closed(spec: ArchitectureSpec, seed: int, requests: int) -> Run:
+    """One run of a closed spec (stable at any population: nothing to refuse)."""
+    result = simulate(spec, seed=seed, requests=requests)
+    return Run(seed, result.throughput_per_s, result)
+
+
+def _window_closed(
+    spec: ArchitectureSpec, seed: int, throughput: float, settle_s: float, measured_s: float
+) -> Run:
+    """One window of a closed step: its seconds' worth of requests at the predicted
+    throughput, ``settle_s`` of them cut as warm-up."""
+    windowed = spec.with_changes({"workload.warmup": f"{round(1000 * settle_s)}ms"})
+    requests = max(1, math.ceil(throughput * (settle_s + measured_s)))
+    return _run_closed(windowed, seed + 1_000_003, requests)

@@ -29,9 +29,10 @@ from typing import Any
 from scaleplan.errors import ScaleplanError
 from scaleplan.experiments._common import ExecutorLike
 from scaleplan.formatting import number
+from scaleplan.loadtest.closed import peak_users, think_time_text, users_spec
 from scaleplan.loadtest.make import PlanContext, users_for
 from scaleplan.loadtest.plan import FIGURES, Band, LoadTestPlan, PlannedCase
-from scaleplan.loadtest.predict import Prediction, predict
+from scaleplan.loadtest.predict import Prediction, predict, predict_users
 from scaleplan.progress import Progress
 from scaleplan.report.markup import table, text
 from scaleplan.spec import ScenarioSpec, SLOSpec
@@ -196,32 +197,60 @@ def make_cases(
     plan = context.plan
     run = scenario.run
     seed = run.seed if seed is None else seed
-    peak = scenario.peak_rate_per_s
-    spike = SPIKE_FACTOR * peak
-    budget: dict[str, Any] = {
-        "seed": seed,
-        "replications": run.replications,
-        "requests": run.requests,
-        "bound_per_s": context.pull.analytic_bound_per_s,
-        "executor": executor,
-        "progress": progress,
-    }
     slos = scenario.nfrs.slos
-    at_peak, at_spike = predict(context.spec, [peak, spike], slos, **budget)
     variant, variant_text = _failover_spec(context)
-    failover = predict(variant, [peak], slos, **budget)[0] if variant is not None else None
+    failover: Prediction | None
+    if plan.closed:
+        # A closed workload's load is its users: today's at peak, and twice as many.
+        peak_n = peak_users(scenario)
+        spike_n = max(peak_n + 1, round(SPIKE_FACTOR * peak_n))
+        by_users: dict[str, Any] = {
+            "seed": seed,
+            "replications": run.replications,
+            "requests": run.requests,
+            "executor": executor,
+            "progress": progress,
+        }
+        at_peak, at_spike = predict_users(
+            [(n, users_spec(context.spec, n)) for n in (peak_n, spike_n)], slos, **by_users
+        )
+        failover = (
+            predict_users([(peak_n, users_spec(variant, peak_n))], slos, **by_users)[0]
+            if variant is not None
+            else None
+        )
+        peak, spike = at_peak.rate_per_s, at_spike.rate_per_s
+        peak_users_n: int = peak_n
+        spike_users_n: int = spike_n
+        peak_load, spike_load = _users_text(peak_n), _users_text(spike_n)
+    else:
+        assert context.pull is not None and plan.user_rate_per_s is not None
+        peak = scenario.peak_rate_per_s
+        spike = SPIKE_FACTOR * peak
+        budget: dict[str, Any] = {
+            "seed": seed,
+            "replications": run.replications,
+            "requests": run.requests,
+            "bound_per_s": context.pull.analytic_bound_per_s,
+            "executor": executor,
+            "progress": progress,
+        }
+        at_peak, at_spike = predict(context.spec, [peak, spike], slos, **budget)
+        failover = predict(variant, [peak], slos, **budget)[0] if variant is not None else None
+        peak_users_n = users_for(peak, plan.user_rate_per_s)
+        spike_users_n = users_for(spike, plan.user_rate_per_s)
+        peak_load, spike_load = f"{peak:.4g} requests/s", f"{spike:.4g} requests/s"
     criteria = _criteria(plan.slos)
     within = "every measured figure inside the model's 95% band (scaleplan verify)"
-    user_rate = plan.user_rate_per_s
     last = plan.steps[-1]
     return (
         TestCase(
             name="load",
             purpose="Does the system meet its NFRs at today's peak, as the model predicts?",
-            load=f"today's peak, {peak:.4g} requests/s",
+            load=f"today's peak, {peak_load}",
             duration_s=LOAD_S,
             rate_per_s=peak,
-            users=users_for(peak, user_rate),
+            users=peak_users_n,
             prediction=at_peak,
             criteria=(*criteria, within),
             on_failure=(
@@ -238,7 +267,10 @@ def make_cases(
                 "to past the predicted limit."
             ),
             load=(
-                f"{len(plan.steps)} steps from {plan.steps[0].rate_per_s:.4g} to "
+                f"{len(plan.steps)} steps from {_users_text(plan.steps[0].users)} to "
+                f"{_users_text(last.users)} (the table of steps)"
+                if plan.closed
+                else f"{len(plan.steps)} steps from {plan.steps[0].rate_per_s:.4g} to "
                 f"{last.rate_per_s:.4g} requests/s (the table of steps)"
             ),
             duration_s=plan.duration_s,
@@ -263,13 +295,13 @@ def make_cases(
             name="spike",
             purpose="Does a sudden burst degrade gracefully and does the system recover?",
             load=(
-                f"{peak:.4g} requests/s for {SPIKE_AROUND_S / 60:g} min, then "
-                f"{spike:.4g} requests/s ({SPIKE_FACTOR:g}× peak) for {SPIKE_S / 60:g} min, "
-                f"then {peak:.4g} requests/s for {SPIKE_AROUND_S / 60:g} min"
+                f"{peak_load} for {SPIKE_AROUND_S / 60:g} min, then "
+                f"{spike_load} ({SPIKE_FACTOR:g}× peak) for {SPIKE_S / 60:g} min, "
+                f"then {peak_load} for {SPIKE_AROUND_S / 60:g} min"
             ),
             duration_s=2 * SPIKE_AROUND_S + SPIKE_S,
             rate_per_s=spike,
-            users=users_for(spike, user_rate),
+            users=spike_users_n,
             prediction=at_spike,
             criteria=(
                 "no failures beyond the error objective during the spike"
@@ -294,11 +326,13 @@ def make_cases(
             purpose=(
                 "Does the system meet its NFRs at peak with one replica of its bottleneck lost?"
             ),
-            load=f"today's peak, {peak:.4g} requests/s; at {FAILOVER_AT_S / 60:g} min stop one "
+            load=f"today's peak, {peak_load}; at {FAILOVER_AT_S / 60:g} min stop one "
             f"replica of {plan.bottleneck or 'the bottleneck'}",
             duration_s=LOAD_S,
-            rate_per_s=peak if failover is not None else None,
-            users=users_for(peak, user_rate),
+            rate_per_s=(
+                (failover.rate_per_s if plan.closed else peak) if failover is not None else None
+            ),
+            users=peak_users_n,
             prediction=failover,
             criteria=(
                 (
@@ -318,10 +352,10 @@ def make_cases(
         TestCase(
             name="soak",
             purpose="Does the system hold at peak for hours (leaks, growing tables, rotation)?",
-            load=f"today's peak, {peak:.4g} requests/s",
+            load=f"today's peak, {peak_load}",
             duration_s=SOAK_S,
             rate_per_s=peak,
-            users=users_for(peak, user_rate),
+            users=peak_users_n,
             prediction=at_peak,
             criteria=(
                 *criteria,
@@ -335,6 +369,10 @@ def make_cases(
             notes=("the model predicts the steady state of the load test",),
         ),
     )
+
+
+def _users_text(users: int) -> str:
+    return f"{users} user{'' if users == 1 else 's'}"
 
 
 # --------------------------------------------------------------------------- rendering
@@ -400,7 +438,7 @@ def _steps_table(plan: LoadTestPlan) -> str:
         [
             "step",
             "starts",
-            "rate/s",
+            "predicted rate/s" if plan.closed else "rate/s",
             "users",
             "throughput",
             "p95",
@@ -423,10 +461,26 @@ def testplan_markdown(
     record's appendix)."""
     h = "#" * heading_level
     limit = "—"
-    if plan.limit_per_s is not None:
+    if plan.closed and plan.limit_users is not None:
+        limit = f"{plan.limit_users:.3g} users"
+        if plan.limit_users_ci95 is not None:
+            limit += f" (95% CI {plan.limit_users_ci95[0]:.3g}–{plan.limit_users_ci95[1]:.3g})"
+        if plan.limit_per_s is not None:
+            limit += f", {plan.limit_per_s:.4g} requests/s"
+    elif plan.limit_per_s is not None:
         limit = f"{plan.limit_per_s:.4g} requests/s"
         if plan.limit_ci95 is not None:
             limit += f" (95% CI {plan.limit_ci95[0]:.4g}–{plan.limit_ci95[1]:.4g})"
+    if plan.closed:
+        pace = (
+            "Each load-test user sends a request, waits for its answer (whatever its status), "
+            f"thinks ({think_time_text(plan.think_time)}) and sends the next, as the model's "
+            "closed workload: a step runs its users, and its rate is the throughput the model "
+            "predicts they reach."
+        )
+    else:
+        rate = plan.user_rate_per_s or 0.0
+        pace = f"Each load-test user sends {rate:g} request{'' if rate == 1 else 's'} a second."
     requests = table(
         ["class", "share", "request"],
         [
@@ -443,9 +497,7 @@ def testplan_markdown(
         (
             f"From {text(plan.scenario)}. System under test: **{text(plan.candidate)}** at "
             f"{text(plan.host)} (override with `--host`). Predicted sustainable limit: "
-            f"{text(limit)}; bottleneck: **{text(plan.bottleneck or '—')}**. Each load-test "
-            f"user sends {plan.user_rate_per_s:g} request"
-            f"{'' if plan.user_rate_per_s == 1 else 's'} a second."
+            f"{text(limit)}; bottleneck: **{text(plan.bottleneck or '—')}**. {text(pace)}"
         ),
         "NFRs: " + (", ".join(text(s) for s in plan.slos) if plan.slos else "none"),
         requests,
@@ -459,7 +511,7 @@ def testplan_markdown(
             continue
         items = [
             f"- **Load**: {text(case.load)}"
-            + (f" ({case.users} users)" if case.users is not None else ""),
+            + (f" ({case.users} users)" if case.users is not None and not plan.closed else ""),
             f"- **Duration**: {text(_duration(case.duration_s))}",
             "- **Pass criteria**:\n" + "\n".join(f"  - {text(c)}" for c in case.criteria),
             f"- **If it fails**: {text(case.on_failure)}",

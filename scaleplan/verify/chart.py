@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from scaleplan.formatting import chart_text
-from scaleplan.verify.judge import LABELS, Verification
+from scaleplan.verify.judge import LABELS, StepCheck, Verification
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -26,7 +26,14 @@ def figure_verification(result: Verification, *, title: str | None = None) -> go
     import plotly.graph_objects as go
 
     figure = go.Figure()
-    steps = sorted(result.steps, key=lambda step: step.step.rate_per_s)
+    # A closed plan's load is its users (its rate is a prediction, not what was offered).
+    closed = result.load_test_plan is not None and result.load_test_plan.closed
+
+    def load(step: StepCheck) -> float:
+        return float(step.step.users) if closed else step.step.rate_per_s
+
+    unit = "users" if closed else "requests/s"
+    steps = sorted(result.steps, key=load)
     measured_any = {check.figure for step in steps for check in step.checks if check.measured_known}
     shown: list[str] = [f for f in ("p50_ms", "p95_ms", "p99_ms") if f in measured_any]
     shown = shown or ["mean_ms"]
@@ -35,7 +42,7 @@ def figure_verification(result: Verification, *, title: str | None = None) -> go
         present = [(step, check) for step, check in checks if check is not None]
         if not present:
             continue
-        rates = [step.step.rate_per_s for step, _ in present]
+        rates = [load(step) for step, _ in present]
         label = LABELS[figure_name]
         color = COLORS[figure_name]
         figure.add_trace(
@@ -66,7 +73,7 @@ def figure_verification(result: Verification, *, title: str | None = None) -> go
                 line={"color": color, "dash": "dash"},
                 name=f"{label} predicted (95% CI)",
                 legendgroup=label,
-                hovertemplate="%{x:.4g} requests/s<br>%{y:.1f} ms<extra>predicted "
+                hovertemplate=f"%{{x:.4g}} {unit}<br>%{{y:.1f}} ms<extra>predicted "
                 + label
                 + "</extra>",
             )
@@ -74,7 +81,7 @@ def figure_verification(result: Verification, *, title: str | None = None) -> go
         measured = [(step, check) for step, check in present if check.measured_known]
         figure.add_trace(
             go.Scatter(
-                x=[step.step.rate_per_s for step, _ in measured],
+                x=[load(step) for step, _ in measured],
                 y=[check.measured for _, check in measured],
                 mode="markers",
                 marker={
@@ -85,7 +92,7 @@ def figure_verification(result: Verification, *, title: str | None = None) -> go
                 name=f"{label} measured",
                 legendgroup=label,
                 text=[f"step {step.step.index}" for step, _ in measured],
-                hovertemplate="%{text}: %{x:.4g} requests/s<br>%{y:.1f} ms<extra>measured "
+                hovertemplate=f"%{{text}}: %{{x:.4g}} {unit}<br>%{{y:.1f}} ms<extra>measured "
                 + label
                 + "</extra>",
             )
@@ -95,7 +102,7 @@ def figure_verification(result: Verification, *, title: str | None = None) -> go
         or (
             f"{chart_text(result.candidate)}: predicted against measured latency ({result.verdict})"
         ),
-        xaxis_title="offered load (requests/s)",
+        xaxis_title="users (closed workload)" if closed else "offered load (requests/s)",
         yaxis_title="latency (ms)",
         yaxis_type="log",
         template="plotly_white",

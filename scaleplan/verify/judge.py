@@ -304,7 +304,7 @@ def judge(
                 by_name[name] = window
         steps.append(StepCheck(step, figures, tuple(checks), by_name))
     divergences = tuple(
-        _divergence(check, tolerances, step.step)
+        _divergence(check, tolerances, step.step, plan.closed)
         for step in steps
         for check in step.checks
         if check.agrees is False
@@ -375,13 +375,18 @@ def _offset_text(offset: float) -> str:
     return f"(the given start lies {offset:+.0f} s from their first moment) " if offset else ""
 
 
-def _step_text(step: Step) -> str:
+def _step_text(step: Step, closed: bool = False) -> str:
+    """``step 2 (60 req/s)``; a closed plan's step by its users: ``step 2 (16 users)``."""
+    if closed:
+        return f"step {step.index} ({step.users} user{'' if step.users == 1 else 's'})"
     return f"step {step.index} ({step.rate_per_s:.4g} req/s)"
 
 
-def _divergence(check: FigureCheck, tolerances: Tolerances, step: Step) -> str:
+def _divergence(
+    check: FigureCheck, tolerances: Tolerances, step: Step, closed: bool = False
+) -> str:
     return (
-        f"{_step_text(step)}: {LABELS[check.figure]} measured "
+        f"{_step_text(step, closed)}: {LABELS[check.figure]} measured "
         f"{show_value(check.figure, check.measured)}, predicted {show_band(check)} "
         f"{tolerances.text(check.figure)}: {show_deviation(check)}"
     )
@@ -391,6 +396,8 @@ def _below_knee(plan: LoadTestPlan, step: Step) -> bool:
     """Whether the model has no queue building yet at ``step``."""
     if step.busiest_utilization is not None:
         return step.busiest_utilization < KNEE_UTILIZATION
+    if plan.closed and plan.limit_users is not None:
+        return step.users < KNEE_UTILIZATION * plan.limit_users
     return plan.limit_per_s is not None and step.rate_per_s < KNEE_UTILIZATION * plan.limit_per_s
 
 
@@ -399,17 +406,31 @@ def _causes(
 ) -> list[str]:
     """The likely causes of the divergences, in words, most telling first."""
     causes = []
+    closed = plan.closed
     bottleneck = plan.bottleneck or "the predicted bottleneck"
     for step in steps:
         check = step.check("throughput_per_s")
         offered = step.step.rate_per_s
+        if closed and check is not None and check.agrees is False and check.measured < check.low:
+            # A closed step offers no rate: its users send N / (think + response) a second,
+            # so too few requests mean answers slower than modelled (or longer thinking).
+            causes.append(
+                f"the system is slower than modelled: at {_step_text(step.step, closed)} the "
+                f"users sent {check.measured:.4g} requests/s, predicted {offered:.4g} "
+                f"[{check.predicted.low:.4g}, {check.predicted.high:.4g}]: a closed "
+                "workload's users send only as fast as they are answered, so the answers "
+                "took longer than modelled (check also that the load tool's think time is "
+                "the plan's)"
+            )
+            break
         if (
-            check is not None
+            not closed
+            and check is not None
             and check.agrees is False
             and check.measured < min(check.low, offered * (1 - tolerances.throughput))
         ):
             causes.append(
-                f"saturated: the system did not carry {_step_text(step.step)}'s rate "
+                f"saturated: the system did not carry {_step_text(step.step, closed)}'s rate "
                 f"({check.measured:.4g} of {offered:.4g} requests/s offered)"
             )
             break
@@ -422,7 +443,7 @@ def _causes(
     # At the lightest step queues are short: latency above the band there is the service
     # itself (an overhead the model leaves out), not a queue. A queue shows as a deviation
     # that grows with the load beyond that one.
-    lightest = min(steps, key=lambda step: step.step.rate_per_s)
+    lightest = min(steps, key=lambda step: (step.step.users, step.step.rate_per_s))
     base = {
         check.figure: check.deviation if check.measured_known else 0.0 for check in lightest.checks
     }
@@ -434,7 +455,7 @@ def _causes(
         busy = step.step.busiest_utilization
         little = f", {100 * busy:.0f}% busy at most" if busy is not None else ""
         causes.append(
-            f"slower than modelled already at the lightest load ({_step_text(step.step)}"
+            f"slower than modelled already at the lightest load ({_step_text(step.step, closed)}"
             f"{little}: {LABELS[check.figure]} measured "
             f"{show_value(check.figure, check.measured)}, predicted "
             f"{show_value(check.figure, check.predicted.mean)}): the service times leave out "
@@ -456,15 +477,15 @@ def _causes(
         )
         causes.append(
             f"measured {LABELS[check.figure]} rises before the predicted knee "
-            f"({_step_text(step.step)}{where}): {bottleneck} has less capacity than modelled, "
-            f"or the real bottleneck is not {bottleneck}: something saturates earlier"
+            f"({_step_text(step.step, closed)}{where}): {bottleneck} has less capacity than "
+            f"modelled, or the real bottleneck is not {bottleneck}: something saturates earlier"
         )
     elif rising:
         step, check = rising[0]
         causes.append(
             f"latency above the prediction near the predicted limit (from "
-            f"{_step_text(step.step)}, {LABELS[check.figure]}): {bottleneck} is slower than "
-            "modelled or has less capacity: recalibrate its service time and its workers"
+            f"{_step_text(step.step, closed)}, {LABELS[check.figure]}): {bottleneck} is slower "
+            "than modelled or has less capacity: recalibrate its service time and its workers"
         )
     fast = [
         (step, check)
@@ -476,7 +497,7 @@ def _causes(
         step, check = fast[0]
         causes.append(
             f"the system is faster than modelled: recalibrate the service times "
-            f"({_step_text(step.step)}: {LABELS[check.figure]} measured "
+            f"({_step_text(step.step, closed)}: {LABELS[check.figure]} measured "
             f"{show_value(check.figure, check.measured)}, predicted "
             f"{show_value(check.figure, check.predicted.mean)})"
         )
@@ -487,7 +508,7 @@ def _causes(
             if isinstance(results, LocustResults) and results.failure_messages:
                 seen = f"; Locust saw {results.failure_messages[0]}"
             causes.append(
-                f"errors the model does not predict from {_step_text(step.step)} "
+                f"errors the model does not predict from {_step_text(step.step, closed)} "
                 f"({show_value('error_rate', check.measured)} failed, predicted "
                 f"{show_value('error_rate', check.predicted.mean)}){seen}"
             )
@@ -496,7 +517,11 @@ def _causes(
         check = step.check("throughput_per_s")
         if check is not None and check.agrees is False and check.measured > check.high:
             causes.append(
-                f"more load arrived than planned ({_step_text(step.step)}: "
+                f"the users sent more than the model predicts ({_step_text(step.step, closed)}: "
+                f"{check.measured:.4g} requests/s measured): answers faster than modelled, or "
+                "the load tool's users think less than the plan's think time"
+                if closed
+                else f"more load arrived than planned ({_step_text(step.step, closed)}: "
                 f"{check.measured:.4g} requests/s measured): check the load generator's users "
                 "and their rate"
             )
