@@ -12,8 +12,8 @@ reach.
   remainder, each class at least one user), as the spec's own ``users`` would be split by
   weight. :func:`users_spec` builds that spec (weights = the classes' users), which is also the
   one the pull varies.
-- **Peak users.** ``peak_factor`` multiplies today's users (rounded, at least 1): the load and
-  soak test cases run them, the spike twice as many.
+- **Peak users.** ``peak_factor`` multiplies today's users (rounded up, as ``compare`` does):
+  the load and soak test cases run them, the spike twice as many.
 - **Mixed workloads** (open classes beside the users) are refused: a Locust file would need an
   open stream beside the users (not built).
 """
@@ -218,7 +218,6 @@ def step_users(fractions: Sequence[float], limit_users: float) -> tuple[list[int
 
 
 def peak_users(scenario: ScenarioSpec) -> int:
-    """Today's users at the peak: the users times ``peak_factor`` (rounded, at least 1)."""
-    workload = scenario.workload
-    factor = workload.peak_factor if workload.peak_factor is not None else 1.0
-    return max(1, round(workload.today.total_users * factor))
+    """Today's users at the peak: the users times ``peak_factor``, rounded up (the scenario's
+    own ``workload.peak_users``, as ``compare`` measures it)."""
+    return max(1, scenario.workload.peak_users)

@@ -893,13 +893,16 @@ def _verification_lines(evidence: Evidence, result: Verification) -> list[str]:
             f"The load test is of **{text(result.candidate)}**, not of the chosen option "
             f"**{text(chosen)}**: it confirms or refutes the model, not this decision."
         )
+    # A closed plan's steps are users (their requests/s is a prediction, among the figures).
+    closed = result.load_test_plan is not None and result.load_test_plan.closed
     rows = []
     for step in result.steps:
+        load = f"{step.step.users:,}" if closed else f"{step.step.rate_per_s:,.4g}"
         for position, check in enumerate(step.checks):
             rows.append(
                 [
                     f"{step.step.index} ({text(step.step.phase)})" if position == 0 else "",
-                    f"{step.step.rate_per_s:,.4g}" if position == 0 else "",
+                    load if position == 0 else "",
                     LABELS[check.figure],
                     show_value(check.figure, check.measured),
                     show_band(check),
@@ -913,7 +916,14 @@ def _verification_lines(evidence: Evidence, result: Verification) -> list[str]:
             )
     lines.append(
         table(
-            ["step", "requests/s", "figure", "measured", "predicted [95% CI]", "agrees"],
+            [
+                "step",
+                "users" if closed else "requests/s",
+                "figure",
+                "measured",
+                "predicted [95% CI]",
+                "agrees",
+            ],
             rows,
         )
     )
