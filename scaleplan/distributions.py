@@ -241,6 +241,11 @@ class Empirical(_DistributionBase):
             raise ValueError(f"needs at least 2 samples (got {len(self._loaded)})")
         return self
 
+    @property
+    def values(self) -> tuple[float, ...]:
+        """The samples (in ms), inline or as read from ``file``."""
+        return self._loaded
+
     def _values(self) -> np.ndarray:
         return np.asarray(self._loaded, dtype=float)
 

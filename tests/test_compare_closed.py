@@ -246,3 +246,31 @@ def test_the_record_reads_in_users_throughout(scenario_file: Path) -> None:
     figures = [part for part in parts if hasattr(part, "layout")]
     titles = [figure.layout.title.text or "" for figure in figures]
     assert sum("tractor pull over users" in title for title in titles) == 2
+
+
+def test_an_empirical_think_time_file_is_read_next_to_the_scenario(tmp_path: Path) -> None:
+    """Regression: the scenario's think-time file was looked for next to each candidate (and
+    refused as outside a candidate's folder tree when the candidate sits in a subfolder)."""
+    (tmp_path / "arch").mkdir()
+    (tmp_path / "arch" / "small.yaml").write_text(yaml.safe_dump(tandem("small", 2, 40.0)))
+    (tmp_path / "think.csv").write_text("think_ms\n800\n1200\n1000\n900\n1100\n")
+    scenario = {
+        "title": "Agents thinking as measured",
+        "workload": {
+            "today": {
+                "kind": "closed",
+                "users": 5,
+                "think_time": {"dist": "empirical", "file": "think.csv"},
+            }
+        },
+        "nfrs": {"slos": ["mean<=400ms"]},
+        "candidates": [{"path": "arch/small.yaml"}],
+        "run": {"requests": 2000, "replications": 2, "pull_requests": 1000, "pull_replications": 2},
+    }
+    path = tmp_path / "agents.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    loaded = load_scenario(path)
+    think = loaded.architectures()["small"].workload.think_time
+    assert think is not None and sorted(think.values) == [800, 900, 1000, 1100, 1200]
+    result = compare(loaded, workers=1)
+    assert result.candidate("small").users_pull is not None

@@ -55,6 +55,7 @@ from pydantic import (
     model_validator,
 )
 
+from scaleplan.distributions import Empirical
 from scaleplan.errors import Problem, SpecError
 from scaleplan.paths import DataFileError, resolve_reference, scenario_scope
 from scaleplan.spec.architecture import (
@@ -465,7 +466,8 @@ def parse_scenario(
         found = "nothing" if data is None else type(data).__name__
         raise SpecError([Problem(source, "", f"must be a mapping of keys (got {found})")])
     try:
-        scenario = ScenarioSpec.model_validate(data)
+        # Files the workload names (an empirical think time, a trace) are the scenario's.
+        scenario = ScenarioSpec.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as error:
         raise SpecError(_problems(error, data, source, lines)) from None
     scenario._source = source
@@ -597,7 +599,12 @@ def apply_workload(spec: ArchitectureSpec, scenario: ScenarioSpec) -> Architectu
     burst, diurnal or trace settings; the run length is the scenario's ``run.requests``.
     """
     workload = spec.workload.model_dump(mode="python", exclude_unset=True)
-    given = scenario.workload.today.model_dump(mode="python", exclude_unset=True)
+    today = scenario.workload.today
+    given = today.model_dump(mode="python", exclude_unset=True)
+    if isinstance(today.think_time, Empirical) and today.think_time.file is not None:
+        # The samples the scenario read from its folder, inline: the candidate's folder (and
+        # every re-validation of its spec) would look for the file next to the candidate.
+        given["think_time"] = {"dist": "empirical", "samples_ms": list(today.think_time.values)}
     if "arrival" in given:
         for key in ("burst", "diurnal", "trace"):
             workload.pop(key, None)
