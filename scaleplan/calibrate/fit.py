@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 #: Own times below this (a callee covering its caller to the last microsecond) are raised to
 #: it: both families and ``dist: empirical`` need values above 0.
@@ -35,9 +35,13 @@ class FamilyFit:
     ks_p: float
 
     def distribution(self) -> dict[str, object]:
+        if self.family == "constant":
+            return {"dist": "constant", "mean_ms": _round(self.mean_ms)}
         return {"dist": self.family, "mean_ms": _round(self.mean_ms), "cv": _round(self.cv)}
 
     def describe(self) -> str:
+        if self.family == "constant":
+            return "constant (too few distinct values to fit)"
         return f"{self.family} KS D={self.ks_d:.3f} p={_p(self.ks_p)}"
 
 
@@ -81,10 +85,15 @@ def _p(p: float) -> str:
 def fit_samples(values_ms: np.ndarray) -> FitResult:
     """Fit both families to observed times in milliseconds (at least 2 values)."""
     raw = np.asarray(values_ms, dtype=float)
-    if raw.size < 2:
-        raise ValueError(f"needs at least 2 values to fit (got {raw.size})")
+    if raw.size < 1:
+        raise ValueError("needs at least 1 value")
     clamped = int(np.count_nonzero(raw < MIN_MS))
     x = np.maximum(raw, MIN_MS)
+    if x.size < 2 or float(x.std()) == 0:
+        # One visit, or every visit alike: nothing to fit, a constant says all there is.
+        value = float(x.mean())
+        only = FamilyFit("constant", value, 0.0, 0.0, 1.0)
+        return FitResult(int(x.size), value, 0.0, value, value, value, (only,), clamped)
     logs = np.log(x)
     # Lognormal MLE in closed form: mean and (biased) sd of the logs.
     mu, sigma = float(logs.mean()), float(logs.std())
@@ -97,10 +106,7 @@ def fit_samples(values_ms: np.ndarray) -> FitResult:
         float(ln_ks.statistic),
         float(ln_ks.pvalue),
     )
-    if float(x.std()) > 0:
-        shape, _, scale = stats.gamma.fit(x, floc=0)
-    else:
-        shape, scale = 1e9, float(x.mean()) / 1e9
+    shape, _, scale = stats.gamma.fit(x, floc=0)
     ga_ks = stats.kstest(x, "gamma", args=(shape, 0, scale))
     gamma = FamilyFit(
         "gamma", shape * scale, 1 / math.sqrt(shape), float(ga_ks.statistic), float(ga_ks.pvalue)
@@ -127,6 +133,17 @@ def _frozen(family: str, mean: float, cv: float) -> stats.rv_continuous:
     return stats.gamma(shape, 0, mean / shape)
 
 
+def _cdf(family: str, mean: float, cv: float, x: np.ndarray) -> np.ndarray:
+    """The family's CDF by mean and cv, from special functions (the fit calls it often)."""
+    with np.errstate(divide="ignore"):
+        if family == "lognormal":
+            sigma = math.sqrt(math.log1p(cv**2))
+            mu = math.log(mean) - sigma**2 / 2
+            return np.asarray(special.ndtr((np.log(x) - mu) / sigma))
+        shape = 1 / cv**2
+        return np.asarray(special.gammainc(shape, x * shape / mean))
+
+
 def fit_histogram(buckets: tuple[tuple[float, float], ...]) -> FitResult:
     """Fit both families to a histogram: (upper edge ms, count in the bucket), edges rising,
     the last one possibly infinite."""
@@ -145,8 +162,9 @@ def fit_histogram(buckets: tuple[tuple[float, float], ...]) -> FitResult:
     for family in ("lognormal", "gamma"):
 
         def nll(theta: np.ndarray, family: str = family) -> float:
-            dist = _frozen(family, math.exp(theta[0]), math.exp(theta[1]))
-            cdf = np.concatenate([[0.0], dist.cdf(edges)])
+            cdf = np.concatenate(
+                [[0.0], _cdf(family, math.exp(theta[0]), math.exp(theta[1]), edges)]
+            )
             probs = np.clip(np.diff(cdf), 1e-300, None)
             return float(-(counts * np.log(probs)).sum())
 

@@ -254,6 +254,8 @@ def _fit_comment(figures: ServiceFigures, fit: FitResult) -> str:
         "request time": "request time",
         "latency histogram": "latency histogram",
     }[figures.time_kind]
+    if fit.best.family == "constant":
+        return f"{what} of {fit.n:,} visit(s), all {fit.mean_ms:.4g} ms: a constant"
     other = next(f for f in fit.fits if f is not fit.best)
     sample = (
         f"mean {fit.mean_ms:.4g} ms, cv {fit.cv:.3g}, p50 {fit.p50_ms:.4g}, p95 "
