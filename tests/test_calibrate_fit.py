@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from scipy import special, stats
 
-from scaleplan.calibrate.fit import fit_histogram, fit_samples
+from scaleplan.calibrate.fit import bucket_quantile, fit_histogram, fit_samples
 
 N = 2000
 
@@ -87,3 +88,12 @@ def test_one_value_or_all_alike_is_a_constant() -> None:
         fit = fit_samples(np.array(values))
         assert fit.best.family == "constant" and fit.accepted and not fit.use_empirical
         assert fit.best.distribution() == {"dist": "constant", "mean_ms": values[0]}
+
+
+def test_bucket_quantile_is_linear_within_its_bucket() -> None:
+    edges = np.array([10.0, 20.0, 40.0, np.inf])
+    counts = np.array([50.0, 30.0, 15.0, 5.0])
+    assert bucket_quantile(edges, counts, 0.5) == (10.0, (0.0, 10.0))
+    value, bucket = bucket_quantile(edges, counts, 0.65)
+    assert value == pytest.approx(15.0) and bucket == (10.0, 20.0)
+    assert bucket_quantile(edges, counts, 0.99) == (40.0, (40.0, math.inf))

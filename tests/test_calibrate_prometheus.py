@@ -40,6 +40,11 @@ def test_two_scrapes_give_rate_and_delta() -> None:
     api = derived.services["api"]
     assert api.histogram is not None
     assert dict(api.histogram)[5.0] == 60  # (70 − 10) in the first bucket, cart none
+    # The exact mean from _sum and _count: (9.8 − 1.4 + 3.15 − 0.45) s over 750 requests.
+    assert derived.end_to_end_mean_ms == pytest.approx(11_100 / 750)
+    assert api.histogram_sum_ms == pytest.approx(11_100)
+    # Little's law: 12.5/s × 14.8 ms in service on average.
+    assert api.concurrency_mean == pytest.approx(12.5 * 0.0148)
 
 
 def test_one_scrape_needs_a_rate() -> None:

@@ -181,7 +181,8 @@ def calibrate(
             fits[service] = fit_samples(figures.own_ms)
         else:
             assert figures.histogram is not None
-            fits[service] = fit_histogram(figures.histogram)
+            mean = figures.histogram_sum_ms / figures.visits if figures.visits else None
+            fits[service] = fit_histogram(figures.histogram, mean)
     known = set(derived.services) | {f.label for f in derived.services.values()}
     unknown = sorted(set(concurrency or {}) - known)
     if unknown:

@@ -144,9 +144,29 @@ def _cdf(family: str, mean: float, cv: float, x: np.ndarray) -> np.ndarray:
         return np.asarray(special.gammainc(shape, x * shape / mean))
 
 
-def fit_histogram(buckets: tuple[tuple[float, float], ...]) -> FitResult:
+def bucket_quantile(
+    edges: np.ndarray, counts: np.ndarray, q: float
+) -> tuple[float, tuple[float, float]]:
+    """The ``q`` quantile of a histogram, linear within its bucket (as Prometheus's
+    ``histogram_quantile``), and the bucket's edges, between which it certainly lies (the
+    last bucket's lower edge when it falls in the one to infinity)."""
+    lower = np.concatenate([[0.0], edges[:-1]])
+    cumulative = np.cumsum(counts)
+    rank = q * cumulative[-1]
+    at = min(int(np.searchsorted(cumulative, rank)), len(edges) - 1)
+    low, high = float(lower[at]), float(edges[at])
+    if not math.isfinite(high):
+        return low, (low, math.inf)
+    below = float(cumulative[at - 1]) if at > 0 else 0.0
+    share = (rank - below) / counts[at] if counts[at] > 0 else 1.0
+    return low + (high - low) * share, (low, high)
+
+
+def fit_histogram(
+    buckets: tuple[tuple[float, float], ...], mean_ms: float | None = None
+) -> FitResult:
     """Fit both families to a histogram: (upper edge ms, count in the bucket), edges rising,
-    the last one possibly infinite."""
+    the last one possibly infinite; ``mean_ms`` is its exact mean when known (``_sum``)."""
     edges = np.array([edge for edge, _ in buckets], dtype=float)
     counts = np.array([count for _, count in buckets], dtype=float)
     n = float(counts.sum())
@@ -155,7 +175,7 @@ def fit_histogram(buckets: tuple[tuple[float, float], ...]) -> FitResult:
     lower = np.concatenate([[0.0], edges[:-1]])
     finite_upper = np.where(np.isfinite(edges), edges, lower * 2 if lower[-1] > 0 else 1.0)
     mids = (lower + finite_upper) / 2
-    start_mean = float((mids * counts).sum() / n)
+    start_mean = float((mids * counts).sum() / n) if mean_ms is None else mean_ms
     start_sd = math.sqrt(float((((mids - start_mean) ** 2) * counts).sum() / n)) or start_mean
     empirical = np.cumsum(counts) / n
     fits = []
@@ -192,11 +212,9 @@ def fit_histogram(buckets: tuple[tuple[float, float], ...]) -> FitResult:
         else:
             p = math.nan
         fits.append(FamilyFit(family, mean, cv, d, p))
-    finite = np.isfinite(edges)
 
     def quantile(q: float) -> float:
-        above = np.nonzero(empirical >= q)[0]
-        return float(edges[above[0]]) if above.size and finite[above[0]] else math.inf
+        return bucket_quantile(edges, counts, q)[0]
 
     return FitResult(
         n=round(n),
