@@ -41,6 +41,13 @@ def test_end_to_end(tmp_path: Path) -> None:
     assert spec.name == "shop" and spec.components["catalog"].concurrency == 4
     assert report.read_text().startswith("# Fit report: shop")
     assert json.loads(report.with_suffix(".json").read_text())["replications"] == 2
+    # `scaleplan validate` accepts what calibrate wrote.
+    checked = subprocess.run(
+        [sys.executable, "-m", "scaleplan", "validate", str(spec_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.startswith(f"ok {spec_path}")
 
 
 def _run(

@@ -99,3 +99,15 @@ def test_scalars_and_calls() -> None:
     tricky = "it's # not a comment"
     assert yaml.safe_load("a: " + scalar(tricky)) == {"a": tricky}
     assert call_entries(1.0) == [1.0] and call_entries(0.0001) == []
+
+
+def test_rare_classes_merged_beyond_the_limit() -> None:
+    from scaleplan.calibrate.derive import ClassFigure
+    from scaleplan.calibrate.write import _at_most
+    from scaleplan.spec.architecture import MAX_CLASSES
+
+    classes = [ClassFigure(f"c{i}", f"GET /{i}", "api", 5000 - i) for i in range(MAX_CLASSES + 5)]
+    kept = _at_most(classes, "api")
+    assert len(kept) == MAX_CLASSES and kept[-1].name == "other"
+    assert kept[-1].count == sum(c.count for c in classes[MAX_CLASSES - 1 :])
+    assert sum(c.count for c in kept) == sum(c.count for c in classes)
