@@ -116,3 +116,14 @@ def test_too_much_skipped_and_bad_options(
         capsys, monkeypatch, str(DATA / "apache-us.log"), "-o", out, "--format", "jaeger"
     )
     assert code == 2 and "must be one of auto, otlp" in err
+
+
+def test_name_checked_and_defaulted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = str(tmp_path / "s.yaml")
+    log = str(DATA / "apache-us.log")
+    code, err = _run(capsys, monkeypatch, log, "-o", out, "--name", "my model")
+    assert code == 2 and "--name must be letters, digits" in err
+    code, _ = _run(capsys, monkeypatch, log, "-o", out)
+    assert code == 0 and load_spec(out).name == "apache-us"
