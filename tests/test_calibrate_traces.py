@@ -76,5 +76,14 @@ def test_bad_traces_skipped_and_counted() -> None:
     skew = [r for r in reasons if "clock skew" in r]
     assert len(skew) == 1 and reasons[skew[0]] == 2
     assert "5.000 ms outside" in telemetry.skipped_example[skew[0]]
+    messaging = Telemetry()
+    queued = [
+        Span("t-m", "r", None, "x", "x", 0, 2 * MS, kind="server"),
+        Span("t-m", "p", "r", "x", "publish", MS, 2 * MS, kind="producer"),
+        Span("t-m", "c", "p", "w", "process", 5 * MS, 9 * MS, kind="consumer"),
+    ]
+    assert build_traces(queued, messaging) == []
+    (reason,) = messaging.skipped
+    assert "asynchronous messaging" in reason and messaging.skipped[reason] == 3
     loose = Telemetry()
     assert len(build_traces(spans, loose, skew_tolerance_ms=10)) == 2
