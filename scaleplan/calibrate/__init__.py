@@ -118,7 +118,8 @@ class Calibration:
             dist = "empirical" if fit.use_empirical else fit.best.describe()
             calls = ", ".join(f"{c.to} ×{c.per_visit:.3g}" for c in figures.calls)
             lines.append(
-                f"{name}: {figures.visits:,} visits, own mean {fit.mean_ms:.4g} ms, {dist}"
+                f"{name}: {figures.visits:,} visits, {figures.time_kind} mean "
+                f"{fit.mean_ms:.4g} ms, {dist}"
                 + (
                     f"; calls {calls}" + (" in parallel" if figures.parallel else "")
                     if calls
