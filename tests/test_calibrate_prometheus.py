@@ -63,3 +63,15 @@ def test_not_exposition_text(tmp_path: Path) -> None:
     counters.write_text("# TYPE x counter\nx 1\n")
     with pytest.raises(SpecError, match="holds no histogram"):
         read_prometheus(counters)
+
+
+def test_non_finite_counts_are_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "nan.txt"
+    path.write_text(
+        "# TYPE d_seconds histogram\n"
+        'd_seconds_bucket{le="0.1"} NaN\nd_seconds_bucket{le="+Inf"} 3\n'
+        "d_seconds_count 3\nd_seconds_sum 0.2\n"
+    )
+    telemetry = read_prometheus(path)
+    assert telemetry.histograms == []
+    assert telemetry.skipped == {"histogram series with a negative or non-finite count": 1}

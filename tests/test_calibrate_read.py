@@ -46,3 +46,10 @@ def test_refusals(tmp_path: Path) -> None:
     mixed = read_all([DATA / "apache-us.log", DATA / "zipkin-small.json"])
     with pytest.raises(SpecError, match="mixes kinds of telemetry"):
         derive(mixed)
+
+
+def test_deep_nesting_is_refused(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(SpecError, match=r"deep\.json: nests too deeply to be zipkin telemetry"):
+        read_file(deep)

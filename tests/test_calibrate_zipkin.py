@@ -47,3 +47,17 @@ def test_not_zipkin(tmp_path: Path) -> None:
     truncated.write_text((DATA / "zipkin-small.json").read_text()[:400])
     with pytest.raises(SpecError, match="truncated"):
         read_zipkin(truncated)
+
+
+def test_non_finite_times_are_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "inf.json"
+    path.write_text(
+        '[{"traceId": "1", "id": "2", "timestamp": Infinity, "duration": 5},'
+        ' {"traceId": "1", "id": "3", "timestamp": 1800000000000000, "duration": NaN}]'
+    )
+    telemetry = read_zipkin(path)
+    assert telemetry.spans == []
+    assert telemetry.skipped == {
+        "spans without a timestamp": 1,
+        "spans without a duration (missing duration)": 1,
+    }
