@@ -97,3 +97,12 @@ def test_bucket_quantile_is_linear_within_its_bucket() -> None:
     value, bucket = bucket_quantile(edges, counts, 0.65)
     assert value == pytest.approx(15.0) and bucket == (10.0, 20.0)
     assert bucket_quantile(edges, counts, 0.99) == (40.0, (40.0, math.inf))
+
+
+def test_a_fit_no_spec_can_hold_is_not_chosen() -> None:
+    # Two values five orders apart: a lognormal of cv ≈ 10^3, beyond a spec's 100, closer to
+    # the two points than the gamma; the gamma (cv 2.7) is written.
+    fit = fit_samples(np.array([0.001, 432.7]))
+    lognormal, gamma = fit.fits
+    assert lognormal.cv > 100 and not lognormal.in_range and lognormal.ks_d < gamma.ks_d
+    assert fit.best is gamma and gamma.in_range and not fit.use_empirical

@@ -10,9 +10,15 @@ import numpy as np
 import pytest
 import yaml
 from _telemetry import write_otlp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from scaleplan.calibrate import calibrate
+from scaleplan.calibrate import Calibration, calibrate
+from scaleplan.calibrate.derive import derive
+from scaleplan.calibrate.fit import fit_samples
+from scaleplan.calibrate.model import Span, Telemetry
 from scaleplan.calibrate.write import UNBOUNDED_CONCURRENCY, call_entries, scalar
+from scaleplan.errors import SpecError
 from scaleplan.spec import load_spec
 
 DATA = Path(__file__).parent / "data" / "telemetry"
@@ -111,3 +117,52 @@ def test_rare_classes_merged_beyond_the_limit() -> None:
     assert len(kept) == MAX_CLASSES and kept[-1].name == "other"
     assert kept[-1].count == sum(c.count for c in classes[MAX_CLASSES - 1 :])
     assert sum(c.count for c in kept) == sum(c.count for c in classes)
+
+
+@st.composite
+def _recordings(draw: st.DrawFn) -> list[Span]:
+    """A few traces of random trees: services, kinds, nested times, now and then a child
+    sticking out of its parent (skew) or a leaf client span to a database."""
+    spans: list[Span] = []
+    for t in range(draw(st.integers(2, 6))):
+        start = t * 50_000_000 + draw(st.integers(0, 10_000_000))
+        length = draw(st.integers(1, 20_000_000))
+        pending = [(f"{t}-0", None, start, start + length, 0)]
+        count = 0
+        while pending:
+            span_id, parent, low, high, depth = pending.pop()
+            service = draw(st.sampled_from(["gateway", "catalog", "orders", "9 bad name!"]))
+            kind = draw(st.sampled_from(["server", "client", "internal"]))
+            attributes = {"db.system": "sqlite"} if draw(st.booleans()) else {}
+            spans.append(Span(str(t), span_id, parent, service, "op", low, high, kind, attributes))
+            for _ in range(draw(st.integers(0, 2)) if depth < 3 and count < 8 else 0):
+                count += 1
+                a = draw(st.integers(low, high))
+                b = draw(st.integers(a, high))
+                skew = draw(st.sampled_from([0, 0, 0, 3_000_000]))
+                pending.append((f"{t}-{count}", span_id, a - skew, b, depth + 1))
+    return spans
+
+
+@settings(max_examples=60, deadline=None)
+@given(spans=_recordings())
+def test_any_recording_gives_a_valid_spec_or_a_spec_error(spans: list[Span]) -> None:
+    telemetry = Telemetry()
+    telemetry.spans.extend(spans)
+    telemetry.read["spans"] = len(spans)
+    telemetry.formats["rec.jsonl"] = "otlp"
+    try:
+        derived = derive(telemetry, file="rec.jsonl")
+    except SpecError:
+        return
+    fits = {name: fit_samples(fig.own_ms) for name, fig in derived.services.items()}
+    calibration = Calibration("rec", telemetry, derived, fits, {})
+    try:
+        spec = calibration.spec
+    except SpecError as error:
+        # A call cycle a request would go round forever is the one thing a recording can say
+        # that a spec must refuse.
+        assert "cycle" in str(error), str(error)
+        return
+    assert set(spec.components) == set(derived.services)
+    assert spec.workload.rate_per_s == pytest.approx(derived.rate_per_s, rel=1e-3)

@@ -24,6 +24,8 @@ from scipy import optimize, special, stats
 #: it: both families and ``dist: empirical`` need values above 0.
 MIN_MS = 0.001
 ALPHA = 0.05
+#: The largest cv a spec's distribution may have (scaleplan.spec.base.CV).
+MAX_CV = 100.0
 
 
 @dataclass(frozen=True)
@@ -34,10 +36,17 @@ class FamilyFit:
     ks_d: float
     ks_p: float
 
+    @property
+    def in_range(self) -> bool:
+        """Whether a spec can hold it (a cv of at most 100: two wildly different values fit
+        a lognormal of cv in the thousands)."""
+        return self.family == "constant" or 0 < _round(self.cv) <= MAX_CV
+
     def distribution(self) -> dict[str, object]:
         if self.family == "constant":
             return {"dist": "constant", "mean_ms": _round(self.mean_ms)}
-        return {"dist": self.family, "mean_ms": _round(self.mean_ms), "cv": _round(self.cv)}
+        cv = min(_round(self.cv), MAX_CV)  # only a histogram's fit gets here out of range
+        return {"dist": self.family, "mean_ms": _round(self.mean_ms), "cv": cv}
 
     def describe(self) -> str:
         if self.family == "constant":
@@ -59,7 +68,9 @@ class FitResult:
 
     @property
     def best(self) -> FamilyFit:
-        return min(self.fits, key=lambda fit: fit.ks_d)
+        """The family closer to the data (smallest D) among those a spec can hold."""
+        usable = [fit for fit in self.fits if fit.in_range] or list(self.fits)
+        return min(usable, key=lambda fit: fit.ks_d)
 
     @property
     def accepted(self) -> bool:
@@ -68,7 +79,7 @@ class FitResult:
 
     @property
     def use_empirical(self) -> bool:
-        return not self.accepted and not self.binned
+        return not self.binned and not (self.accepted and self.best.in_range)
 
 
 def _round(value: float, digits: int = 4) -> float:
