@@ -55,3 +55,13 @@ def test_model_reproduces_its_parameters(tmp_path: Path) -> None:
     assert {"error", "ci_overlap"} <= set(data["figures"][0])
     markdown = report.to_markdown()
     assert "| mean |" in markdown and "| catalog | 800 |" in markdown
+
+
+def test_an_overloaded_calibration_is_reported_not_refused(tmp_path: Path) -> None:
+    # 150 requests/s through one catalog slot of ~9 ms: offered load 1.4, certainly unstable.
+    path = tmp_path / "busy.jsonl"
+    write_otlp(path, requests=300, rate_per_s=150.0, seed=9)
+    calibration = calibrate([path], concurrency={"catalog": 1})
+    report = calibration.report(replications=2)
+    assert report.warnings[0] == "the model is unstable at the observed rate"
+    assert "the model is unstable" in report.to_markdown()
