@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from scaleplan.errors import Problem, ScaleplanError, SpecError
 from scaleplan.experiments._common import ExecutorLike
-from scaleplan.experiments.compare import compare
+from scaleplan.experiments.compare import CompareSettings, ComparisonResult, compare
 from scaleplan.experiments.pull import PullResult, pull
 from scaleplan.loadtest.plan import ClassRequest, LoadTestPlan, Step
 from scaleplan.loadtest.predict import Prediction, predict
@@ -32,6 +32,7 @@ __all__ = [
     "PlanContext",
     "check_candidate",
     "check_size",
+    "choose_candidate",
     "loadtest_settings",
     "make_plan",
     "make_plan_context",
@@ -80,6 +81,33 @@ def check_candidate(scenario: ScenarioSpec, candidate: str) -> None:
         )
 
 
+def choose_candidate(
+    scenario: ScenarioSpec,
+    candidate: str | None,
+    *,
+    settings: CompareSettings | None = None,
+    workers: int | None = None,
+    executor: ExecutorLike | None = None,
+    progress: Progress | None = None,
+    purpose: str = "load-test",
+) -> tuple[str, ComparisonResult | None]:
+    """The candidate named, the only one, or the one a comparison recommends (with the
+    comparison; ``None`` when none ran). ``purpose`` completes "none is recommended to …"."""
+    names = scenario.names
+    if candidate is not None:
+        check_candidate(scenario, candidate)
+        return candidate, None
+    if len(names) == 1:
+        return names[0], None
+    result = compare(scenario, settings, workers=workers, executor=executor, progress=progress)
+    if result.recommended is None:
+        raise ScaleplanError(
+            f"{scenario.source}: no candidate passes every NFR gate, so none is recommended "
+            f"to {purpose}; name one with --candidate ({', '.join(names)})"
+        )
+    return result.recommended, result
+
+
 def _choose(
     scenario: ScenarioSpec,
     candidate: str | None,
@@ -88,19 +116,10 @@ def _choose(
     progress: Progress | None,
 ) -> tuple[str, PullResult | None]:
     """The candidate under test and, when a comparison chose it, the comparison's pull."""
-    names = scenario.names
-    if candidate is not None:
-        check_candidate(scenario, candidate)
-        return candidate, None
-    if len(names) == 1:
-        return names[0], None
-    result = compare(scenario, workers=workers, executor=executor, progress=progress)
-    if result.recommended is None:
-        raise ScaleplanError(
-            f"{scenario.source}: no candidate passes every NFR gate, so none is recommended "
-            f"to load-test; name one with --candidate ({', '.join(names)})"
-        )
-    return result.recommended, result.candidate(result.recommended).pull
+    name, result = choose_candidate(
+        scenario, candidate, workers=workers, executor=executor, progress=progress
+    )
+    return name, None if result is None else result.candidate(name).pull
 
 
 def loadtest_settings(
