@@ -28,8 +28,15 @@ def _ms(seconds: float) -> str:
 def _figures(design: MonitoringDesign) -> str:
     candidate = design.candidate
     pulled = candidate.pull
+    workload = design.scenario.workload
+    # A closed workload's load is its users (it has no arrival rate).
+    peak = (
+        f"{workload.peak_users} users"
+        if workload.closed
+        else f"{design.scenario.peak_rate_per_s:.4g} requests/s"
+    )
     parts = [
-        f"At the peak of {design.scenario.peak_rate_per_s:.4g} requests/s the model predicts "
+        f"At the peak of {peak} the model predicts "
         f"p50 {_ms(candidate.metrics.get('p50_ms', math.nan) / 1000)} and p99 "
         f"{_ms(candidate.metrics.get('p99_ms', math.nan) / 1000)}"
     ]
@@ -38,8 +45,16 @@ def _figures(design: MonitoringDesign) -> str:
             f"the tractor pull's limit is {pulled.limit_per_s:.4g} requests/s with "
             f"{text(pulled.bottleneck)} the bottleneck"
         )
+    users = candidate.users_pull
+    if users is not None and math.isfinite(users.limit_users):
+        parts.append(
+            f"the tractor pull over users found a limit of {users.limit_users:.4g} users with "
+            f"{text(users.bottleneck)} the bottleneck"
+        )
     if candidate.runway is not None and math.isfinite(candidate.runway.months):
         parts.append(f"the runway is {candidate.runway.months:.1f} months")
+    elif candidate.runway is not None and candidate.runway.months == math.inf:
+        parts.append("no growth is planned, so the runway does not end")
     return "; ".join(parts) + "."
 
 
