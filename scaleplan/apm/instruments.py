@@ -96,13 +96,13 @@ def prometheus_name(name: str, unit: str, instrument: InstrumentType) -> str:
 
 
 def le_matcher(edge_s: float) -> str:
-    """A PromQL matcher for the bucket whose upper edge is ``edge_s``.
+    r"""A PromQL matcher for the bucket whose upper edge is ``edge_s``.
 
     Exporters print a whole number either way (``1`` from Go, ``1.0`` from Python), so a whole
-    edge is matched by a regex that takes both.
+    edge is matched by a regex that takes both (the backslash doubled in a PromQL string).
 
-    >>> le_matcher(0.4), le_matcher(1.0)
-    ('le="0.4"', 'le=~"1(\\\\.0)?"')
+    >>> print(le_matcher(0.4), le_matcher(1.0))
+    le="0.4" le=~"1(\\.0)?"
     """
     if float(edge_s).is_integer():
         return f'le=~"{int(edge_s)}(\\\\.0)?"'
