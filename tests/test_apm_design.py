@@ -53,3 +53,13 @@ def test_unknown_candidate_and_no_recommendation() -> None:
     )
     with pytest.raises(ScaleplanError, match="none is recommended to monitor"):
         make_design(impossible, workers=1)
+
+
+def test_an_objective_for_a_class_the_candidate_lacks_is_not_watched() -> None:
+    nfrs = {"slos": ["checkout.p99<=800ms", "errors<=0.1%"]}
+    lacking = shop_design(nfrs)  # lb-cluster has no request classes
+    assert [o.text for o in lacking.objectives] == ["errors<=0.1%"]
+    assert "checkout.p99<=800ms: lb-cluster has no request class 'checkout'" in lacking.notes[0]
+    assert 0.8 not in lacking.plan.buckets_s
+    having = shop_design(nfrs, candidate="three-tier")
+    assert [o.text for o in having.objectives] == ["checkout.p99<=800ms", "errors<=0.1%"]

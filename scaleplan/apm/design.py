@@ -56,9 +56,20 @@ def design(
         raise KeyError("no candidate is recommended")
     candidate = comparison.candidate(chosen)
     spec = scenario.architectures()[chosen]
-    watched = objectives(scenario.nfrs)
-    thresholds = [o.threshold_s for o in watched if o.kind in ("latency", "mean")]
     classes = [c.name for c in spec.workload.classes]
+    # An objective for a request class this candidate lacks is not watched (as the pull
+    # ignores it), rather than read off all its requests.
+    skipped = [
+        f"{o.text}: {chosen} has no request class {o.request_class!r}, so it is not watched"
+        for o in objectives(scenario.nfrs)
+        if o.request_class is not None and o.request_class not in classes
+    ]
+    watched = tuple(
+        o
+        for o in objectives(scenario.nfrs)
+        if o.request_class is None or o.request_class in classes
+    )
+    thresholds = [o.threshold_s for o in watched if o.kind in ("latency", "mean")]
     routes = {c: scenario.loadtest.request_for(c).path for c in classes}
     plan = instrumentation_plan(
         spec,
@@ -82,7 +93,7 @@ def design(
         plan=plan,
         capacity=capacity,
         rules=rules,
-        notes=(*notes, *rules.notes),
+        notes=(*skipped, *notes, *rules.notes),
     )
 
 
