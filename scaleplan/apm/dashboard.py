@@ -34,7 +34,8 @@ class _Grid:
     """Lays panels left to right, rows of panels top to bottom."""
 
     def __init__(self) -> None:
-        self.y, self.x, self.next_id, self.panels = 0, 0, 1, []  # type: ignore[var-annotated]
+        self.y, self.x, self.next_id = 0, 0, 1
+        self.panels: list[dict[str, Any]] = []
 
     def _id(self) -> int:
         self.next_id += 1
