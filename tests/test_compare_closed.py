@@ -238,6 +238,8 @@ def test_the_record_reads_in_users_throughout(scenario_file: Path) -> None:
     assert "### The tractor pull over users" in markdown
     assert "| peak | 15 users" in markdown
     assert "nan" not in markdown.lower().replace("nanosecond", "")
+    # The monitoring appendix speaks of users too (no pull over requests/s: no capacity alerts).
+    assert "At the peak of 15 users the model predicts" in markdown
     plan = confirmation_plan(evidence)
     assert plan["workload"] == "closed" and plan["target_users"] == 15
     users = [step["users"] for step in plan["ramp"]]

@@ -3,7 +3,8 @@
 Architectures come from :func:`strategies.architectures` (every kind and feature, at most eight
 components, the load a factor of the analytic bottleneck bound). Each runs ``simulate``,
 ``estimate``, ``failures``, cost, ``rollout`` (when it has a service to roll out), a
-two-candidate ``compare`` and, for some, the command line, each on a small budget. Invariants,
+two-candidate ``compare``, the monitoring design's rules (through ``promtool check rules``)
+and, for some, the command line, each on a small budget. Invariants,
 each a failing test when broken:
 
 - no exception escapes but a :class:`~scaleplan.errors.ScaleplanError` (a refusal, with a
@@ -602,6 +603,52 @@ def test_cli_subprocess(example: Example) -> None:
         assert "Traceback" not in done.stderr + done.stdout
         if done.returncode != 0:
             assert done.stderr.strip()
+
+
+# --------------------------------------------------------------------------- monitoring
+
+#: Objectives of every kind the monitoring design alerts on (two bounds, one a whole second).
+APM_NFRS = {
+    "slos": ["p99<=250ms", "p95<=1s", "errors<=0.1%", "mean<=80ms"],
+    "availability": {"min_percent": 99.9},
+}
+
+
+@timeout
+@examples(6)
+@given(architectures(exclude=excluded()))
+def test_monitoring_rules_pass_promtool(example: Example) -> None:
+    """``scaleplan apm``'s instrumentation plan and rules for any architecture: every component
+    planned, every bound a bucket edge, and ``promtool check rules`` accepts the rules (the
+    capacity thresholds stand in for a pull's, on the analytic bottleneck)."""
+    from _apm import run_promtool
+
+    from scaleplan.apm.capacity import CapacityThreshold
+    from scaleplan.apm.instruments import instrumentation_plan
+    from scaleplan.apm.objectives import objectives
+    from scaleplan.apm.rules import make_rules
+    from scaleplan.spec import NFRSpec
+
+    spec = example.spec
+    watched = objectives(NFRSpec.model_validate(APM_NFRS))
+    plan = instrumentation_plan(
+        spec, [o.threshold_s for o in watched if o.kind in ("latency", "mean")]
+    )
+    assert [c.name for c in plan.components] == list(spec.components)
+    assert {0.25, 1.0, 0.08} <= set(plan.buckets_s)
+    component = example.bottleneck.split("/")[0]
+    capacity = (
+        CapacityThreshold("BottleneckAtLimit", "utilisation", component, 0.8, "page", 300.0, "-"),
+        CapacityThreshold(
+            "BottleneckQueueBreachesSLO", "queue depth", component, 10.0, "page", 300.0, "-"
+        ),
+        CapacityThreshold("CapacityRunwayEnding", "load", "", 100.0, "ticket", 0.0, "-"),
+    )
+    rules = make_rules(plan, watched, capacity)
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "rules.yml").write_text(rules.to_yaml(), encoding="utf-8")
+        checked = run_promtool("check", "rules", "rules.yml", cwd=Path(folder))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 # --------------------------------------------------------------------------- the generator

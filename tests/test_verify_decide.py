@@ -42,11 +42,13 @@ def test_the_confirmation_section_shows_the_verdict_table_and_chart(tmp_path: Pa
     plain = record.gather(SCENARIO, budget=SMALL_BUDGET)
     assert "Verification" not in record.confirmation(plain)
     assert record.verification_chart(plain) == [] and plain.to_dict()["verification"] is None
-    # The plan judged against is the record's appendix; without results there is none.
-    [appended] = record.appendix(found)
+    # The plan judged against is the record's first appendix; without results there is none
+    # (the monitoring design follows it either way).
+    appended, monitoring = record.appendix(found)
     assert appended.startswith("## Appendix: the load-test plan")
     assert "### Load-test plan: single" in appended and "Stress test steps" in appended
-    assert record.appendix(plain) == []
+    assert monitoring.startswith("## Appendix: the monitoring design")
+    assert record.appendix(plain) == record.monitoring_appendix(plain) == [monitoring]
 
 
 def test_decide_puts_the_verification_in_the_record(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from scaleplan.cli import calibrate, core, downtime, experiments, loadtest, report, verify
+from scaleplan.cli import apm, calibrate, core, downtime, experiments, loadtest, report, verify
 from scaleplan.cli.app import app
 from scaleplan.cli.console import literal, stderr
 from scaleplan.errors import ScaleplanError
@@ -20,6 +20,7 @@ from scaleplan.paths import output_problem
 
 EXIT_BAD_INPUT = 2
 __all__ = [
+    "apm",
     "app",
     "calibrate",
     "core",

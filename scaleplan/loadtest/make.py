@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from scaleplan.errors import Problem, ScaleplanError, SpecError
 from scaleplan.experiments._common import ExecutorLike
-from scaleplan.experiments.compare import compare
+from scaleplan.experiments.compare import CompareSettings, ComparisonResult, compare
 from scaleplan.experiments.pull import PullResult, pull
 from scaleplan.experiments.pull_users import UsersPullResult, pull_users
 from scaleplan.loadtest.closed import (
@@ -47,6 +47,7 @@ __all__ = [
     "PlanContext",
     "check_candidate",
     "check_size",
+    "choose_candidate",
     "loadtest_settings",
     "make_plan",
     "make_plan_context",
@@ -101,6 +102,33 @@ def check_candidate(scenario: ScenarioSpec, candidate: str) -> None:
         )
 
 
+def choose_candidate(
+    scenario: ScenarioSpec,
+    candidate: str | None,
+    *,
+    settings: CompareSettings | None = None,
+    workers: int | None = None,
+    executor: ExecutorLike | None = None,
+    progress: Progress | None = None,
+    purpose: str = "load-test",
+) -> tuple[str, ComparisonResult | None]:
+    """The candidate named, the only one, or the one a comparison recommends (with the
+    comparison; ``None`` when none ran). ``purpose`` completes "none is recommended to …"."""
+    names = scenario.names
+    if candidate is not None:
+        check_candidate(scenario, candidate)
+        return candidate, None
+    if len(names) == 1:
+        return names[0], None
+    result = compare(scenario, settings, workers=workers, executor=executor, progress=progress)
+    if result.recommended is None:
+        raise ScaleplanError(
+            f"{scenario.source}: no candidate passes every NFR gate, so none is recommended "
+            f"to {purpose}; name one with --candidate ({', '.join(names)})"
+        )
+    return result.recommended, result
+
+
 def _choose(
     scenario: ScenarioSpec,
     candidate: str | None,
@@ -110,20 +138,13 @@ def _choose(
 ) -> tuple[str, PullResult | None, UsersPullResult | None]:
     """The candidate under test and, when a comparison chose it, the comparison's pull (over
     the rate, or over the users for a closed workload; None when it has none)."""
-    names = scenario.names
-    if candidate is not None:
-        check_candidate(scenario, candidate)
-        return candidate, None, None
-    if len(names) == 1:
-        return names[0], None, None
-    result = compare(scenario, workers=workers, executor=executor, progress=progress)
-    if result.recommended is None:
-        raise ScaleplanError(
-            f"{scenario.source}: no candidate passes every NFR gate, so none is recommended "
-            f"to load-test; name one with --candidate ({', '.join(names)})"
-        )
-    chosen = result.candidate(result.recommended)
-    return result.recommended, chosen.pull, chosen.users_pull
+    name, result = choose_candidate(
+        scenario, candidate, workers=workers, executor=executor, progress=progress
+    )
+    if result is None:
+        return name, None, None
+    chosen = result.candidate(name)
+    return name, chosen.pull, chosen.users_pull
 
 
 def loadtest_settings(

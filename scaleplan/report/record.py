@@ -944,12 +944,13 @@ def _verification_lines(evidence: Evidence, result: Verification) -> list[str]:
 
 def appendix(evidence: Evidence) -> list[Any]:
     """The load-test plan the results were judged against, as an appendix (its cases, their
-    predictions and pass criteria, the stress steps); nothing without load-test results."""
+    predictions and pass criteria, the stress steps; nothing without load-test results), then
+    the monitoring design (:func:`monitoring_appendix`)."""
     from scaleplan.loadtest.testplan import cases_of, testplan_markdown
 
     verification = evidence.verification
     if verification is None or verification.load_test_plan is None:
-        return []
+        return monitoring_appendix(evidence)
     plan = verification.load_test_plan
     return [
         Markdown(
@@ -957,6 +958,25 @@ def appendix(evidence: Evidence) -> list[Any]:
             f"The plan `scaleplan loadtest` made ({text(verification.plan)}), against which the "
             "Confirmation section judges the measurement.\n\n"
             + testplan_markdown(plan, cases_of(plan), heading_level=3)
+        ),
+        *monitoring_appendix(evidence),
+    ]
+
+
+def monitoring_appendix(evidence: Evidence) -> list[Any]:
+    """The chosen option's monitoring design (``scaleplan apm``), from the comparison's pull
+    and runway without simulating again; nothing when no option is chosen."""
+    from scaleplan.apm import design
+    from scaleplan.apm.page import monitoring_markdown
+
+    if evidence.comparison.recommended is None:
+        return []
+    made = design(evidence.scenario, evidence.comparison)
+    return [
+        Markdown(
+            "## Appendix: the monitoring design\n\nWhat `scaleplan apm` writes for the chosen "
+            "option: what to measure, the objectives' error budgets and the alerts, each with "
+            "the model's figure behind it.\n\n" + monitoring_markdown(made, heading_level=3)
         )
     ]
 
@@ -1105,6 +1125,7 @@ __all__ = [
     "gates_table",
     "gather",
     "header",
+    "monitoring_appendix",
     "more_information",
     "pros_and_cons",
     "pull_rows",
