@@ -65,3 +65,22 @@ def run_promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [promtool(), *args], capture_output=True, text=True, timeout=120, cwd=cwd, check=False
     )
+
+
+AGENTS = ROOT / "data/scenarios/booking-agents.yaml"
+
+
+@functools.cache
+def agents() -> tuple[ScenarioSpec, ComparisonResult]:
+    """The booking agents (a closed workload: 60 users at peak) and their comparison."""
+    scenario = load_scenario(AGENTS)
+    run = resolve_budget(scenario, budget=SMALL_BUDGET)
+    settings = CompareSettings(
+        seed=run.seed,
+        replications=run.replications,
+        requests=run.requests,
+        pull_replications=run.pull_replications,
+        pull_requests=run.pull_requests,
+        precision=run.precision,
+    )
+    return scenario, compare(scenario, settings, workers=1)

@@ -86,3 +86,40 @@ def test_no_pull_no_capacity_alerts() -> None:
         scenario, spec, replace(candidate, pull=None), objectives(scenario.nfrs)
     )
     assert found == () and "no capacity alerts" in notes[0]
+
+
+def test_a_closed_workload_is_watched_by_its_bottlenecks_queue() -> None:
+    """Users queue at a closed system's bottleneck: saturated at the limit (no utilisation
+    threshold could be passed there) and with a request rate that flattens at its capacity (it
+    cannot show the users' growth); Little's law on its queue still predicts the breach."""
+    from _apm import agents
+
+    from scaleplan.apm.capacity import FLAT_SHARE, _closed_runway
+
+    scenario, comparison = agents()
+    candidate = comparison.candidate("wider")
+    spec = scenario.architectures()["wider"]
+    found_users = candidate.users_pull
+    assert candidate.pull is None and found_users is not None
+    found, notes = capacity_thresholds(scenario, spec, candidate, objectives(scenario.nfrs))
+    got = _by_name(found)
+    depth = got["BottleneckQueueBreachesSLO"]
+    assert depth.component == "db"
+    # db: 2 slots of 40 ms drain 50 requests/s; p95 <= 1500 ms less the p50 at peak.
+    p50_s = candidate.metrics["p50_ms"] / 1000
+    assert depth.threshold == pytest.approx((1.5 - p50_s) * 50, rel=1e-9)
+    if found_users.bottleneck_utilization >= 0.99:
+        assert "BottleneckAtLimit" not in got
+        assert any("closed system's bottleneck" in note for note in notes)
+    # One month of growth before the limit, the users' MVA rate is all but the limit's: no
+    # ticket on the rate, and a note saying why; with a limit rate far above it, a ticket.
+    ticket, note = _closed_runway(
+        scenario, spec, found_users.limit_users, found_users.throughput_per_s, candidate
+    )
+    assert ticket is None and "flattens" in note
+    ticket, note = _closed_runway(
+        scenario, spec, found_users.limit_users, 10 * found_users.throughput_per_s, candidate
+    )
+    assert ticket is not None and note == ""
+    assert ticket.threshold < FLAT_SHARE * 10 * found_users.throughput_per_s
+    assert "users" in ticket.figure and "Mean Value Analysis" in ticket.figure

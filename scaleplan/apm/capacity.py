@@ -32,6 +32,10 @@ __all__ = ["CapacityThreshold", "capacity_thresholds"]
 
 #: Share of the limit the runway ticket fires at when the load does not grow (no headroom NFR).
 NO_GROWTH_SHARE = 0.8
+#: A closed system's bottleneck this busy at the limit is saturated (no utilisation alert).
+SATURATED = 0.99
+#: A closed runway's rate this close to the limit's cannot tell the users' growth.
+FLAT_SHARE = 0.95
 #: Share of a bounded queue the depth alert fires at when the limit rejects before the SLO breaks.
 QUEUE_FULL_SHARE = 0.9
 
@@ -80,18 +84,40 @@ def capacity_thresholds(
     """The capacity thresholds of ``candidate`` and notes on what could not be derived."""
     notes: list[str] = []
     pulled = candidate.pull
-    if pulled is None:
+    by_users = candidate.users_pull
+    if pulled is None and by_users is None:
         notes.append(
-            "no tractor pull over requests/s for this candidate (a closed workload or no pull "
-            "budget): no capacity alerts from the model"
+            "no tractor pull for this candidate (no pull budget): no capacity alerts from the model"
         )
         return (), tuple(notes)
     found: list[CapacityThreshold] = []
-    limit, bottleneck = pulled.limit_per_s, pulled.bottleneck
-    busy = pulled.bottleneck_utilization
+    if pulled is not None:
+        limit, bottleneck = pulled.limit_per_s, pulled.bottleneck
+        busy, knee = pulled.bottleneck_utilization, pulled.knee_per_s
+        low, high = pulled.limit_ci95
+        limit_text = f"{limit:.4g} requests/s (95% CI {low:.4g}–{high:.4g})"
+        failure = pulled.failure_detail or "none"
+    else:
+        # A closed workload's limit is users; what Prometheus sees there is the requests/s
+        # they send (the pull measured it) and the bottleneck's utilisation.
+        assert by_users is not None
+        limit, bottleneck = by_users.throughput_per_s, by_users.bottleneck
+        busy, knee = by_users.bottleneck_utilization, math.nan
+        low, high = by_users.limit_ci95
+        limit_text = (
+            f"{by_users.limit_users:.0f} users (95% CI {low:.0f}–{high:.0f}), who send "
+            f"{limit:.4g} requests/s there"
+        )
+        failure = "no users met the SLOs" if by_users.limit_users < 1 else "none"
     usable = bottleneck and math.isfinite(limit) and limit > 0
-    if usable and math.isfinite(busy) and busy > 0:
-        knee = pulled.knee_per_s
+    if usable and by_users is not None and pulled is None and busy >= SATURATED:
+        # Users queue at a closed system's bottleneck: it is saturated at the limit, so a
+        # utilisation threshold there could never be passed.
+        notes.append(
+            f"{bottleneck} is {100 * busy:.0f}% busy at the limit, as a closed system's "
+            "bottleneck is: no utilisation alert (its queue depth is watched instead)"
+        )
+    elif usable and math.isfinite(busy) and busy > 0:
         if math.isfinite(knee) and 0 < knee < limit:
             at_knee = busy * knee / limit
             found.append(
@@ -118,14 +144,13 @@ def capacity_thresholds(
                 severity="page",
                 for_s=300.0,
                 figure=(
-                    f"the tractor pull's limit of {limit:.4g} requests/s "
-                    f"(95% CI {pulled.limit_ci95[0]:.4g}–{pulled.limit_ci95[1]:.4g}): "
-                    f"{bottleneck} {100 * busy:.0f}% busy there"
+                    f"the tractor pull's limit of {limit_text}: {bottleneck} "
+                    f"{100 * busy:.0f}% busy there"
                 ),
             )
         )
     elif not usable:
-        notes.append(f"the tractor pull found no limit ({pulled.failure_detail or 'none'})")
+        notes.append(f"the tractor pull found no limit ({failure})")
     latency = [o for o in objectives if o.kind in ("latency", "mean")]
     p50_s = candidate.metrics.get("p50_ms", math.nan) / 1000.0
     if usable and latency:
@@ -165,7 +190,11 @@ def capacity_thresholds(
                 f"no queue-depth alert: the predicted p50 at peak already uses {tightest.text}"
             )
     runway = candidate.runway
-    if usable:
+    if usable and by_users is not None and pulled is None:
+        ticket, note = _closed_runway(scenario, spec, by_users.limit_users, limit, candidate)
+        found.extend([ticket] if ticket is not None else [])
+        notes.extend([note] if note else [])
+    elif usable:
         growth = scenario.growth_per_month
         if growth > 0:
             load = limit / (1.0 + growth)
@@ -196,3 +225,58 @@ def capacity_thresholds(
             )
         )
     return tuple(found), tuple(notes)
+
+
+def _closed_runway(
+    scenario: ScenarioSpec,
+    spec: ArchitectureSpec,
+    limit_users: float,
+    limit_per_s: float,
+    candidate: CandidateResult,
+) -> tuple[CapacityThreshold | None, str]:
+    """A closed workload's runway ticket: the users grow by ``g`` a month; one month of growth
+    before the limit is ``limit / (1 + g)`` users, whose requests/s (by Mean Value Analysis)
+    is what the alert watches — unless that rate is already within :data:`FLAT_SHARE` of the
+    rate at the limit (the users' rate flattens at the bottleneck's capacity and cannot tell
+    their growth: a note says so instead)."""
+    from scaleplan.analytic import estimate
+
+    growth = scenario.growth_per_month
+    if growth > 0:
+        users = limit_users / (1.0 + growth)
+        runway = candidate.runway
+        months = runway.months if runway is not None else math.nan
+        breach = runway.breach_month if runway is not None else None
+        when = (
+            f"the runway is {months:.1f} months from the peak of {scenario.workload.peak_users} "
+            f"users at {100 * growth:g}% more a month: the limit of {limit_users:.0f} users is "
+            f"passed in month {breach}; one month before it there are {users:.0f} users"
+        )
+    else:
+        headroom = scenario.nfrs.headroom
+        share = 1.0 - headroom.min_percent / 100.0 if headroom else NO_GROWTH_SHARE
+        users = share * limit_users
+        when = (
+            f"no growth is planned: {100 * share:.0f}% of the limit of {limit_users:.0f} users"
+            + (" (the headroom NFR)" if headroom else "")
+            + f", {users:.0f} users"
+        )
+    at = spec.with_changes({"workload.users": max(1, round(users))})
+    rate = float(estimate(at).throughput_per_s)
+    if rate >= FLAT_SHARE * limit_per_s:
+        return None, (
+            f"no runway alert on the request rate: {when}, who send {rate:.4g} requests/s "
+            f"(Mean Value Analysis), against {limit_per_s:.4g} at the limit: the users' rate "
+            "flattens at the bottleneck's capacity, so it cannot show their growth (count the "
+            "active users or sessions instead)"
+        )
+    ticket = CapacityThreshold(
+        name="CapacityRunwayEnding",
+        signal="load",
+        component="",
+        threshold=rate,
+        severity="ticket",
+        for_s=0.0,
+        figure=f"{when}, who send {rate:.4g} requests/s (Mean Value Analysis)",
+    )
+    return ticket, ""
