@@ -1,0 +1,196 @@
+"""OpenTelemetry tracing for the reference system's services, written as OTLP JSON lines.
+
+Imported by ``services.py`` only when a service runs with ``--otlp-file PATH`` (tracing is off
+by default, so the services stay standard-library only and their timings unchanged).
+
+What each service records (OpenTelemetry SDK, HTTP semantic conventions):
+
+- a **server span** per request (``SpanKind.SERVER``, e.g. ``GET /order``; attributes
+  ``http.request.method``, ``url.path``, ``http.response.status_code``) from the moment the
+  connection thread hands the parsed request to the worker pool's FIFO until the answer is
+  written: the time the request spends in the service, *queueing for a worker included*, as a
+  real server span measures it;
+- inside it, a **worker span** (``SpanKind.INTERNAL``, ``<role> worker``, attribute
+  ``thread.name``) for the time a worker holds the request: the server span less this one is
+  the wait in the FIFO, which a calibrator must not count as service time;
+- in the gateway, a **client span** per downstream call (``SpanKind.CLIENT``, ``GET /item``,
+  attributes ``http.request.method``, ``url.full``, ``server.address``, ``server.port``,
+  ``http.response.status_code``), a child of the worker span, whose context goes downstream in
+  the W3C ``traceparent`` header: catalog's and orders' server spans are its children.
+
+Spans go through a :class:`BatchSpanProcessor` (export off the request path) to
+:class:`OtlpJsonLinesExporter`, which appends one ``ExportTraceServiceRequest`` per line in the
+OpenTelemetry Collector file exporter's format: OTLP/JSON, i.e. protobuf's JSON mapping with
+lowerCamelCase keys and integer enums, except that trace and span ids are hex strings (the OTLP
+specification's one exception to the mapping, which would give base64).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+#: The instrumentation scope every span is recorded under.
+SCOPE = "scaleplan.reference-system"
+#: The OTLP span fields holding ids (bytes in protobuf, hex strings in OTLP/JSON).
+_ID_KEYS = ("traceId", "spanId", "parentSpanId")
+
+
+def hex_ids(request: dict[str, Any]) -> dict[str, Any]:
+    """Turn the base64 ids of protobuf's JSON mapping into OTLP/JSON's hex ids, in place."""
+
+    def fix(item: dict[str, Any]) -> None:
+        for key in _ID_KEYS:
+            if item.get(key):
+                item[key] = base64.b64decode(item[key]).hex()
+
+    for resource_spans in request.get("resourceSpans", []):
+        for scope_spans in resource_spans.get("scopeSpans", []):
+            for span in scope_spans.get("spans", []):
+                fix(span)
+                for link in span.get("links", []):
+                    fix(link)
+    return request
+
+
+def otlp_json(spans: Sequence[ReadableSpan]) -> str:
+    """One OTLP/JSON ``ExportTraceServiceRequest`` holding ``spans``, on one line."""
+    request = MessageToDict(encode_spans(spans), use_integers_for_enums=True)
+    return json.dumps(hex_ids(request), separators=(",", ":"))
+
+
+class OtlpJsonLinesExporter(SpanExporter):
+    """Appends each exported batch to a file as one OTLP/JSON line (the collector's format)."""
+
+    def __init__(self, path: str) -> None:
+        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed in shutdown)
+        self._lock = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if not spans:
+            return SpanExportResult.SUCCESS
+        line = otlp_json(spans)
+        with self._lock:
+            if self._file.closed:
+                return SpanExportResult.FAILURE
+            self._file.write(line + "\n")
+            self._file.flush()  # a whole line on disk: a reader never sees half a batch
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._file.close()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True  # every export is flushed as it is written
+
+
+class Tracing:
+    """A service's tracer and the span helpers its request path calls."""
+
+    def __init__(self, role: str, path: str, *, schedule_delay_ms: float = 1000.0) -> None:
+        self.role = role
+        self.provider = TracerProvider(
+            resource=Resource.create({"service.name": role, "service.namespace": "refsys"})
+        )
+        # A queue big enough that no span is dropped at the rates the tests drive (a few
+        # hundred spans a second); exports run on the processor's thread, once a second.
+        self.provider.add_span_processor(
+            BatchSpanProcessor(
+                OtlpJsonLinesExporter(path),
+                max_queue_size=1 << 16,
+                schedule_delay_millis=schedule_delay_ms,
+                max_export_batch_size=1024,
+            )
+        )
+        self.tracer = self.provider.get_tracer(SCOPE)
+        self.propagator = TraceContextTextMapPropagator()
+
+    # -- server side ---------------------------------------------------------------------
+
+    def start_server(self, method: str, path: str, headers: Mapping[str, str]) -> Span:
+        """The request's server span, a child of the caller's span named in ``traceparent``."""
+        parent = self.propagator.extract(carrier={k.lower(): v for k, v in headers.items()})
+        return self.tracer.start_span(
+            f"{method} {path}",
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": method, "url.path": path},
+        )
+
+    def end_server(self, span: Span, status: int) -> None:
+        span.set_attribute("http.response.status_code", status)
+        if status >= 500:  # server errors only, as the HTTP conventions say for server spans
+            span.set_status(Status(StatusCode.ERROR))
+        span.end()
+
+    def in_worker(self, server: Span, job: Callable[[], bytes]) -> Callable[[], bytes]:
+        """``job`` as a worker runs it: under a worker span, the server span's child."""
+
+        def traced() -> bytes:
+            token = otel_context.attach(trace.set_span_in_context(server))
+            try:
+                with self.tracer.start_as_current_span(
+                    f"{self.role} worker",
+                    kind=SpanKind.INTERNAL,
+                    attributes={"thread.name": threading.current_thread().name},
+                ):
+                    return job()
+            finally:
+                otel_context.detach(token)
+
+        return traced
+
+    # -- client side ---------------------------------------------------------------------
+
+    @contextmanager
+    def client(self, method: str, host: str, port: int, path: str) -> Iterator[ClientCall]:
+        """A client span around a downstream call; yields the headers to send with it."""
+        url = f"http://{host}:{port}{path}"
+        with self.tracer.start_as_current_span(
+            f"{method} {path}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "http.request.method": method,
+                "url.full": url,
+                "server.address": host,
+                "server.port": port,
+            },
+        ) as span:
+            headers: dict[str, str] = {}
+            self.propagator.inject(headers)  # traceparent of this client span
+            call = ClientCall(span, headers)
+            yield call
+            if call.status:
+                span.set_attribute("http.response.status_code", call.status)
+                if call.status >= 400:
+                    span.set_status(Status(StatusCode.ERROR))
+
+    def shutdown(self) -> None:
+        """Export every span still queued, then close the file (called on SIGTERM)."""
+        self.provider.shutdown()
+
+
+class ClientCall:
+    """What a traced downstream call sends (``headers``) and records (``status``)."""
+
+    __slots__ = ("headers", "span", "status")
+
+    def __init__(self, span: Span, headers: dict[str, str]) -> None:
+        self.span = span
+        self.headers = headers
+        self.status = 0
