@@ -261,12 +261,13 @@ def make_handler(
             elif path == endpoint and tracing is None:
                 self._answer(*self._serve(job))
             elif path == endpoint:
-                # The server span starts at the hand-over to the FIFO and ends once the answer
-                # is written; the worker runs the job under the span's context.
+                # The server span starts at the hand-over to the FIFO and ends as the answer is
+                # handed to the socket (its time taken before the write: once written, the
+                # caller may end its client span first); the worker runs the job under it.
                 span = tracing.start_server(self.command, path, self.headers)
                 status, body = self._serve(tracing.in_worker(span, job))
-                self._answer(status, body)
-                tracing.end_server(span, status)
+                written_ns = self._answer(status, body)
+                tracing.end_server(span, status, written_ns)
             else:
                 self._answer(404, b'{"error": "not found"}')
 
@@ -278,14 +279,18 @@ def make_handler(
             except Exception as error:
                 return 500, json.dumps({"error": repr(error)}).encode()
 
-        def _answer(self, status: int, body: bytes) -> None:
+        def _answer(self, status: int, body: bytes) -> int:
+            """Write the answer; return the wall-clock time (ns) just before the write."""
             # Status line, headers and body in one write: one segment on loopback.
             head = (
                 f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
             ).encode("latin-1")
-            self.wfile.write(head + body)
+            answer = head + body
+            written_ns = time.time_ns()
+            self.wfile.write(answer)
             self.log_request(status)
+            return written_ns
 
         def log_message(self, format: str, *args: object) -> None:
             pass  # quiet: a log line per request would cost more than the request

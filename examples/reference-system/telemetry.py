@@ -8,8 +8,9 @@ What each service records (OpenTelemetry SDK, HTTP semantic conventions):
 - a **server span** per request (``SpanKind.SERVER``, e.g. ``GET /order``; attributes
   ``http.request.method``, ``url.path``, ``http.response.status_code``) from the moment the
   connection thread hands the parsed request to the worker pool's FIFO until the answer is
-  written: the time the request spends in the service, *queueing for a worker included*, as a
-  real server span measures it;
+  handed to the socket: the time the request spends in the service, *queueing for a worker
+  included*, as a real server span measures it (its end is taken just before the write, so
+  it never ends after the caller's client span, which ends once the answer has arrived);
 - inside it, a **worker span** (``SpanKind.INTERNAL``, ``<role> worker``, attribute
   ``thread.name``) for the time a worker holds the request: the server span less this one is
   the wait in the FIFO, which a calibrator must not count as service time;
@@ -132,11 +133,11 @@ class Tracing:
             attributes={"http.request.method": method, "url.path": path},
         )
 
-    def end_server(self, span: Span, status: int) -> None:
+    def end_server(self, span: Span, status: int, end_ns: int) -> None:
         span.set_attribute("http.response.status_code", status)
         if status >= 500:  # server errors only, as the HTTP conventions say for server spans
             span.set_status(Status(StatusCode.ERROR))
-        span.end()
+        span.end(end_time=end_ns)
 
     def in_worker(self, server: Span, job: Callable[[], bytes]) -> Callable[[], bytes]:
         """``job`` as a worker runs it: under a worker span, the server span's child."""

@@ -1,0 +1,212 @@
+"""Calibrate → predict → measure: the model learnt from traces, checked at another load.
+
+    python examples/reference-system/roundtrip.py                       # 20 → 30 requests/s
+    python examples/reference-system/roundtrip.py --duration 60 --json out.json
+
+1. **Record** operating point A: the reference system with tracing on (``system.record``),
+   Poisson load at ``rate_a`` for ``duration_a`` seconds; the services' OTLP JSON files.
+2. **Calibrate**: ``scaleplan calibrate <the files> -o spec.yaml`` derives the call graph and
+   each service's own time from the spans. The worker-pool sizes are configuration, not
+   telemetry (a span shows how many requests overlapped, not how many threads could have
+   served them), so they come from the deployment (``system.WORKERS``), as an operator
+   would give them.
+3. **Predict** operating point B (``rate_b``, e.g. 1.5× A) with ``scaleplan.simulate`` on the
+   calibrated spec: the long-run mean and p95, and the spread of one measurement window of
+   B's length (the model's own short runs).
+4. **Measure** B for real (a fresh system, other seeds: new arrivals and new service-time
+   draws, so B's sample shares nothing with A's) and compare, client-side response times after
+   the warm-up.
+
+The test (tests/test_calibrate_e2e.py) and the benchmark (benchmarks/bench_calibrate.py) run
+this; by hand it prints the errors at both points.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import statistics
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import system  # noqa: E402 (this folder is not a package)
+
+from scaleplan.engine import simulate  # noqa: E402
+from scaleplan.spec import parse_spec  # noqa: E402
+
+#: Requests scheduled before this are not compared (each run starts from an empty system).
+WARMUP_S = 2.0
+#: The model's short runs, one measurement window each: the spread of a window's mean and p95.
+WINDOWS = 20
+
+
+@dataclass
+class Point:
+    """One operating point: what the model predicts and what the system did."""
+
+    rate_per_s: float
+    duration_s: float
+    measured_mean_ms: float
+    measured_p95_ms: float
+    requests: int  # measured (after warm-up, answered)
+    failed: int
+    predicted_mean_ms: float
+    predicted_p95_ms: float
+    predicted_mean_ci95: tuple[float, float]
+    window_mean_sd_ms: float  # the sd of one window's mean under the model
+    window_p95_sd_ms: float
+
+    def error(self, figure: str) -> float:
+        """(predicted − measured) / measured for ``mean`` or ``p95``."""
+        predicted = getattr(self, f"predicted_{figure}_ms")
+        measured = getattr(self, f"measured_{figure}_ms")
+        return (predicted - measured) / measured
+
+
+@dataclass
+class Roundtrip:
+    calibrated_spec: Path
+    calibrated: dict[str, Any]  # the spec as calibrate wrote it (before the pool sizes)
+    recorded: Point  # A: the point the traces come from (in-sample)
+    predicted: Point  # B: the point the model had never seen
+    files: list[Path] = field(default_factory=list)
+
+
+def calibrate_files(files: list[Path], output: Path) -> Path:
+    """``scaleplan calibrate FILES -o output`` (its errors raised with its own message)."""
+    if importlib.util.find_spec("scaleplan.calibrate") is None:
+        # TEMPORARY until branch `calibrate` (helper B) is merged: a stand-in of its rules.
+        import _calibrate_standin
+
+        _calibrate_standin.calibrate(files, output)
+        return output
+    done = subprocess.run(
+        [sys.executable, "-m", "scaleplan", "calibrate", *map(str, files), "-o", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"scaleplan calibrate failed ({done.returncode}): {done.stderr}")
+    return output
+
+
+def calibrated_model(data: dict[str, Any], workers: dict[str, int]) -> Any:
+    """The calibrated spec with the deployment's pool sizes and the comparison's warm-up."""
+    data = json.loads(json.dumps(data))  # a copy
+    for name, component in data["components"].items():
+        if name in workers:
+            component["concurrency"] = workers[name]
+    data["workload"]["warmup"] = f"{WARMUP_S:g}s"
+    return parse_spec(data)
+
+
+def point(spec: Any, recording: system.Recording, *, seed: int) -> Point:
+    """The model's figures at the recording's rate beside the recording's own."""
+    answered = np.array(recording.latencies_ms(WARMUP_S))
+    scheduled = sum(1 for at, _, _ in recording.results if at >= WARMUP_S)
+    rate = recording.rate_per_s
+    long_run = simulate(spec, seed=seed, rate_per_s=rate, requests=20_000, replications=5)
+    low, high = long_run.latency_ms.mean_ci95
+    requests = round(rate * recording.duration_s)
+    windows = [
+        simulate(spec, seed=seed + k, rate_per_s=rate, requests=requests)
+        for k in range(1, WINDOWS + 1)
+    ]
+    return Point(
+        rate_per_s=rate,
+        duration_s=recording.duration_s,
+        measured_mean_ms=float(answered.mean()),
+        measured_p95_ms=float(np.percentile(answered, 95)),
+        requests=len(answered),
+        failed=scheduled - len(answered),
+        predicted_mean_ms=float(long_run.latency_ms.mean),
+        predicted_p95_ms=float(long_run.latency_ms.p95),
+        predicted_mean_ci95=(float(low), float(high)),
+        window_mean_sd_ms=statistics.stdev(w.latency_ms.mean for w in windows),
+        window_p95_sd_ms=statistics.stdev(w.latency_ms.p95 for w in windows),
+    )
+
+
+def roundtrip(
+    folder: Path,
+    *,
+    rate_a: float = 20.0,
+    rate_b: float = 30.0,
+    duration_a: float = 30.0,
+    duration_b: float = 30.0,
+    seed_a: int = 1,
+    seed_b: int = 2,
+) -> Roundtrip:
+    folder.mkdir(parents=True, exist_ok=True)
+    limit = 4 * round(max(rate_a * duration_a, rate_b * duration_b)) + 100
+    at_a = system.record(folder / "a", rate_a, duration_a, seed=seed_a, max_requests=limit)
+    spec_path = calibrate_files(at_a.files, folder / "calibrated.yaml")
+    calibrated = yaml.safe_load(spec_path.read_text())
+    spec = calibrated_model(calibrated, dict(system.WORKERS))
+    at_b = system.record(folder / "b", rate_b, duration_b, seed=seed_b, max_requests=limit)
+    return Roundtrip(
+        calibrated_spec=spec_path,
+        calibrated=calibrated,
+        recorded=point(spec, at_a, seed=101),
+        predicted=point(spec, at_b, seed=201),
+        files=at_a.files,
+    )
+
+
+def table(result: Roundtrip) -> str:
+    lines = [
+        "| point | rate/s | measured mean / p95 (ms) | predicted mean / p95 (ms) | error mean | "
+        "error p95 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, at in (("A (recorded)", result.recorded), ("B (predicted)", result.predicted)):
+        lines.append(
+            f"| {label} | {at.rate_per_s:g} | {at.measured_mean_ms:.1f} / "
+            f"{at.measured_p95_ms:.1f} ({at.requests} requests) | {at.predicted_mean_ms:.1f} / "
+            f"{at.predicted_p95_ms:.1f} | {at.error('mean'):+.1%} | {at.error('p95'):+.1%} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rate", type=float, default=20.0, help="A's requests/s")
+    parser.add_argument("--factor", type=float, default=1.5, help="B's rate = factor × A's")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds at each point")
+    parser.add_argument("-o", "--output", default="", help="folder for traces and the spec")
+    parser.add_argument("--json", default="", help="write the figures here as JSON")
+    args = parser.parse_args(argv)
+    if not (args.rate > 0 and args.factor > 0 and args.duration > WARMUP_S):
+        parser.error("--rate and --factor must be positive, --duration above the warm-up")
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="roundtrip-") as scratch:
+        result = roundtrip(
+            Path(args.output or scratch),
+            rate_a=args.rate,
+            rate_b=args.rate * args.factor,
+            duration_a=args.duration,
+            duration_b=args.duration,
+        )
+    print(table(result))
+    if args.json:
+        figures = {"recorded": asdict(result.recorded), "predicted": asdict(result.predicted)}
+        Path(args.json).write_text(json.dumps(figures, indent=2, allow_nan=False))
+    if math.isnan(result.predicted.measured_mean_ms):
+        sys.exit("no request was answered at B")
+
+
+if __name__ == "__main__":
+    main()
