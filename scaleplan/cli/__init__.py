@@ -12,14 +12,24 @@ from __future__ import annotations
 
 import sys
 
-from scaleplan.cli import core, downtime, experiments, loadtest, report, verify
+from scaleplan.cli import calibrate, core, downtime, experiments, loadtest, report, verify
 from scaleplan.cli.app import app
 from scaleplan.cli.console import literal, stderr
 from scaleplan.errors import ScaleplanError
 from scaleplan.paths import output_problem
 
 EXIT_BAD_INPUT = 2
-__all__ = ["app", "core", "downtime", "experiments", "loadtest", "main", "report", "verify"]
+__all__ = [
+    "app",
+    "calibrate",
+    "core",
+    "downtime",
+    "experiments",
+    "loadtest",
+    "main",
+    "report",
+    "verify",
+]
 
 
 def main() -> None:
