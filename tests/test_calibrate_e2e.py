@@ -108,10 +108,6 @@ def test_calibrate_found_the_call_graph_and_the_rate(result: Any) -> None:
     assert abs(rate - RATE_A) < 0.2 * RATE_A, rate
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("scaleplan.calibrate") is None,
-    reason="TEMPORARY: needs `scaleplan calibrate` (branch calibrate, not merged yet)",
-)
 def test_a_truncated_trace_file_is_refused_with_exit_2(result: Any, tmp_path: Path) -> None:
     whole = result.files[-1].read_text()
     cut = tmp_path / "truncated.otlp.jsonl"

@@ -5,11 +5,12 @@
 
 1. **Record** operating point A: the reference system with tracing on (``system.record``),
    Poisson load at ``rate_a`` for ``duration_a`` seconds; the services' OTLP JSON files.
-2. **Calibrate**: ``scaleplan calibrate <the files> -o spec.yaml`` derives the call graph and
-   each service's own time from the spans. The worker-pool sizes are configuration, not
-   telemetry (a span shows how many requests overlapped, not how many threads could have
-   served them), so they come from the deployment (``system.WORKERS``), as an operator
-   would give them.
+2. **Calibrate**: ``scaleplan calibrate <the files> -o spec.yaml --concurrency S=N ...``
+   derives the call graph and each service's own time from the spans (leaving out each
+   request's wait for a worker, which the worker spans mark). The pool sizes are
+   configuration, not telemetry (spans show how many requests overlapped, not how many
+   threads could have served them), so they come from the deployment (``system.WORKERS``),
+   as an operator would give them.
 3. **Predict** operating point B (``rate_b``, e.g. 1.5× A) with ``scaleplan.simulate`` on the
    calibrated spec: the long-run mean and p95, and the spread of one measurement window of
    B's length (the model's own short runs).
@@ -24,7 +25,6 @@ this; by hand it prints the errors at both points.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import statistics
@@ -83,33 +83,25 @@ class Roundtrip:
     files: list[Path] = field(default_factory=list)
 
 
-def calibrate_files(files: list[Path], output: Path) -> Path:
-    """``scaleplan calibrate FILES -o output`` (its errors raised with its own message)."""
-    if importlib.util.find_spec("scaleplan.calibrate") is None:
-        # TEMPORARY until branch `calibrate` (helper B) is merged: a stand-in of its rules.
-        import _calibrate_standin
-
-        _calibrate_standin.calibrate(files, output)
-        return output
-    done = subprocess.run(
-        [sys.executable, "-m", "scaleplan", "calibrate", *map(str, files), "-o", str(output)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def calibrate_files(
+    files: list[Path], output: Path, workers: dict[str, int], report: Path | None = None
+) -> Path:
+    """``scaleplan calibrate FILES -o output --concurrency S=N ...`` (errors raised)."""
+    command = [sys.executable, "-m", "scaleplan", "calibrate", *map(str, files), "-o", str(output)]
+    command += [f"--concurrency={name}={count}" for name, count in workers.items()]
+    if report is not None:
+        command.append(f"--report={report}")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         raise RuntimeError(f"scaleplan calibrate failed ({done.returncode}): {done.stderr}")
     return output
 
 
-def calibrated_model(data: dict[str, Any], workers: dict[str, int]) -> Any:
-    """The calibrated spec with the deployment's pool sizes and the comparison's warm-up."""
-    data = json.loads(json.dumps(data))  # a copy
-    for name, component in data["components"].items():
-        if name in workers:
-            component["concurrency"] = workers[name]
+def calibrated_model(spec_path: Path) -> Any:
+    """The calibrated spec, measured after the comparison's warm-up (as the measurement)."""
+    data = yaml.safe_load(spec_path.read_text())
     data["workload"]["warmup"] = f"{WARMUP_S:g}s"
-    return parse_spec(data)
+    return parse_spec(data, source=str(spec_path), base_dir=str(spec_path.parent))
 
 
 def point(spec: Any, recording: system.Recording, *, seed: int) -> Point:
@@ -152,9 +144,11 @@ def roundtrip(
     folder.mkdir(parents=True, exist_ok=True)
     limit = 4 * round(max(rate_a * duration_a, rate_b * duration_b)) + 100
     at_a = system.record(folder / "a", rate_a, duration_a, seed=seed_a, max_requests=limit)
-    spec_path = calibrate_files(at_a.files, folder / "calibrated.yaml")
+    spec_path = calibrate_files(
+        at_a.files, folder / "calibrated.yaml", dict(system.WORKERS), folder / "fit-report.md"
+    )
     calibrated = yaml.safe_load(spec_path.read_text())
-    spec = calibrated_model(calibrated, dict(system.WORKERS))
+    spec = calibrated_model(spec_path)
     at_b = system.record(folder / "b", rate_b, duration_b, seed=seed_b, max_requests=limit)
     return Roundtrip(
         calibrated_spec=spec_path,

@@ -11,9 +11,10 @@ What each service records (OpenTelemetry SDK, HTTP semantic conventions):
   handed to the socket: the time the request spends in the service, *queueing for a worker
   included*, as a real server span measures it (its end is taken just before the write, so
   it never ends after the caller's client span, which ends once the answer has arrived);
-- inside it, a **worker span** (``SpanKind.INTERNAL``, ``<role> worker``, attribute
-  ``thread.name``) for the time a worker holds the request: the server span less this one is
-  the wait in the FIFO, which a calibrator must not count as service time;
+- inside it, a **worker span** (``SpanKind.INTERNAL``, ``<role> worker``, attributes
+  ``thread.name`` and ``scaleplan.worker: true``) for the time a worker holds the request: the
+  server span's time before it is the wait in the FIFO, which a calibrator must not count as
+  service time (``scaleplan calibrate`` leaves it out when it sees that attribute);
 - in the gateway, a **client span** per downstream call (``SpanKind.CLIENT``, ``GET /item``,
   attributes ``http.request.method``, ``url.full``, ``server.address``, ``server.port``,
   ``http.response.status_code``), a child of the worker span, whose context goes downstream in
@@ -148,7 +149,12 @@ class Tracing:
                 with self.tracer.start_as_current_span(
                     f"{self.role} worker",
                     kind=SpanKind.INTERNAL,
-                    attributes={"thread.name": threading.current_thread().name},
+                    attributes={
+                        "thread.name": threading.current_thread().name,
+                        # For calibrators: this span is a worker's part; the server span's
+                        # time before it was the wait in the FIFO (scaleplan.calibrate.traces).
+                        "scaleplan.worker": True,
+                    },
                 ):
                     return job()
             finally:
