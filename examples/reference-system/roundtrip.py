@@ -81,6 +81,7 @@ class Roundtrip:
     recorded: Point  # A: the point the traces come from (in-sample)
     predicted: Point  # B: the point the model had never seen
     files: list[Path] = field(default_factory=list)
+    label: str = ""  # what differs at B besides the rate, e.g. ", orders c=1"
 
 
 def calibrate_files(
@@ -97,10 +98,13 @@ def calibrate_files(
     return output
 
 
-def calibrated_model(spec_path: Path) -> Any:
-    """The calibrated spec, measured after the comparison's warm-up (as the measurement)."""
+def calibrated_model(spec_path: Path, workers: dict[str, int] | None = None) -> Any:
+    """The calibrated spec, measured after the comparison's warm-up (as the measurement);
+    ``workers`` changes pool sizes (a what-if: one worker fewer)."""
     data = yaml.safe_load(spec_path.read_text())
     data["workload"]["warmup"] = f"{WARMUP_S:g}s"
+    for name, count in (workers or {}).items():
+        data["components"][name]["concurrency"] = count
     return parse_spec(data, source=str(spec_path), base_dir=str(spec_path.parent))
 
 
@@ -140,7 +144,9 @@ def roundtrip(
     duration_b: float = 30.0,
     seed_a: int = 1,
     seed_b: int = 2,
+    workers_b: dict[str, int] | None = None,
 ) -> Roundtrip:
+    """Record A, calibrate, predict and measure B (``rate_b``; ``workers_b`` changes pools)."""
     folder.mkdir(parents=True, exist_ok=True)
     limit = 4 * round(max(rate_a * duration_a, rate_b * duration_b)) + 100
     at_a = system.record(folder / "a", rate_a, duration_a, seed=seed_a, max_requests=limit)
@@ -149,13 +155,16 @@ def roundtrip(
     )
     calibrated = yaml.safe_load(spec_path.read_text())
     spec = calibrated_model(spec_path)
-    at_b = system.record(folder / "b", rate_b, duration_b, seed=seed_b, max_requests=limit)
+    at_b = system.record(
+        folder / "b", rate_b, duration_b, workers=workers_b, seed=seed_b, max_requests=limit
+    )
     return Roundtrip(
         calibrated_spec=spec_path,
         calibrated=calibrated,
         recorded=point(spec, at_a, seed=101),
-        predicted=point(spec, at_b, seed=201),
+        predicted=point(calibrated_model(spec_path, workers_b), at_b, seed=201),
         files=at_a.files,
+        label="".join(f", {name} c={count}" for name, count in (workers_b or {}).items()),
     )
 
 
@@ -166,6 +175,7 @@ def table(result: Roundtrip) -> str:
         "|---|---|---|---|---|---|",
     ]
     for label, at in (("A (recorded)", result.recorded), ("B (predicted)", result.predicted)):
+        label += result.label if at is result.predicted else ""
         lines.append(
             f"| {label} | {at.rate_per_s:g} | {at.measured_mean_ms:.1f} / "
             f"{at.measured_p95_ms:.1f} ({at.requests} requests) | {at.predicted_mean_ms:.1f} / "
@@ -179,6 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=20.0, help="A's requests/s")
     parser.add_argument("--factor", type=float, default=1.5, help="B's rate = factor × A's")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds at each point")
+    parser.add_argument("--workers-b", action="append", default=[], help="at B, e.g. orders=1")
     parser.add_argument("-o", "--output", default="", help="folder for traces and the spec")
     parser.add_argument("--json", default="", help="write the figures here as JSON")
     args = parser.parse_args(argv)
@@ -193,6 +204,7 @@ def main(argv: list[str] | None = None) -> None:
             rate_b=args.rate * args.factor,
             duration_a=args.duration,
             duration_b=args.duration,
+            workers_b=system._pairs(args.workers_b, int) or None,
         )
     print(table(result))
     if args.json:
