@@ -16,6 +16,7 @@ The public entry point (stable, used by the reference system's end-to-end test):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from scaleplan.calibrate.model import Telemetry, bad_input
 from scaleplan.calibrate.read import FORMATS, read_all
 from scaleplan.calibrate.traces import DEFAULT_SKEW_TOLERANCE_MS
 from scaleplan.calibrate.write import SpecText, render
+from scaleplan.spec.components import NAME_PATTERN
 
 if TYPE_CHECKING:
     from scaleplan.calibrate.report import FitReport
@@ -116,7 +118,8 @@ class Calibration:
             dist = "empirical" if fit.use_empirical else fit.best.describe()
             calls = ", ".join(f"{c.to} ×{c.per_visit:.3g}" for c in figures.calls)
             lines.append(
-                f"{name}: {figures.visits:,} visits, own mean {fit.mean_ms:.4g} ms, {dist}"
+                f"{name}: {figures.visits:,} visits, {figures.time_kind} mean "
+                f"{fit.mean_ms:.4g} ms, {dist}"
                 + (
                     f"; calls {calls}" + (" in parallel" if figures.parallel else "")
                     if calls
@@ -124,6 +127,14 @@ class Calibration:
                 )
             )
         return lines
+
+
+def _default_name(paths: Sequence[str | Path]) -> str:
+    """The files' common stem (``shop.jsonl`` → ``shop``), else ``calibrated``."""
+    from scaleplan.calibrate.derive import model_name
+
+    stems = {Path(path).name.split(".")[0] for path in paths}
+    return model_name(stems.pop(), None, prefix="m") if len(stems) == 1 else "calibrated"
 
 
 def calibrate(
@@ -154,8 +165,11 @@ def calibrate(
         skipped as skewed.
     max_skipped : the share of records read that may be skipped before calibration fails.
     """
-    from scaleplan.calibrate.derive import model_name
-
+    if name is not None and not re.match(NAME_PATTERN, name):
+        raise bad_input(
+            "<command line>",
+            f"--name must be letters, digits, '_' or '-', a letter first (got {name!r})",
+        )
     if format not in FORMATS:
         raise bad_input(
             "<command line>", f"unknown format {format!r} (one of {', '.join(FORMATS)})"
@@ -181,7 +195,8 @@ def calibrate(
             fits[service] = fit_samples(figures.own_ms)
         else:
             assert figures.histogram is not None
-            fits[service] = fit_histogram(figures.histogram)
+            mean = figures.histogram_sum_ms / figures.visits if figures.visits else None
+            fits[service] = fit_histogram(figures.histogram, mean)
     known = set(derived.services) | {f.label for f in derived.services.values()}
     unknown = sorted(set(concurrency or {}) - known)
     if unknown:
@@ -191,7 +206,7 @@ def calibrate(
             f"(it has {', '.join(sorted(derived.services))})",
         )
     return Calibration(
-        name=name or model_name(Path(first).name.split(".")[0], None, prefix="m"),
+        name=name or _default_name(paths),
         telemetry=telemetry,
         derived=derived,
         fits=fits,

@@ -48,6 +48,7 @@ class ServiceFigures:
     own_ms: np.ndarray | None = None
     # (upper edge ms, requests in the bucket), non-cumulative; the last edge may be inf.
     histogram: tuple[tuple[float, float], ...] | None = None
+    histogram_sum_ms: float = 0.0  # the histograms' _sum: their exact mean with the count
     calls: list[CallFigure] = field(default_factory=list)
     multi_call_visits: int = 0  # visits with at least two callees
     parallel_visits: int = 0  # of those, visits whose callees overlapped
@@ -89,6 +90,7 @@ class Derived:
     period_s: float | None = None
     end_to_end_ms: np.ndarray | None = None
     end_to_end_histogram: tuple[tuple[float, float], ...] | None = None
+    end_to_end_mean_ms: float = math.nan  # a histogram's exact mean (_sum / _count)
     notes: list[str] = field(default_factory=list)
 
 
@@ -418,12 +420,11 @@ def from_histograms(histograms: list[Histogram], rate_per_s: float | None, file:
         fig.visits += count
         fig.operations[route] += count
         sums += delta.sum_ms
+        fig.histogram_sum_ms += delta.sum_ms
         for edge, in_bucket in _non_cumulative(delta.buckets):
             merged[name][edge] += in_bucket
             total[edge] += in_bucket
         class_counts.append(((name, route), count))
-    for name, fig in services.items():
-        fig.histogram = tuple(sorted(merged[name].items()))
     requests = sum(count for _, count in class_counts)
     if requests == 0:
         raise bad_input(file, "the histograms counted no requests (every count is 0)")
@@ -436,6 +437,13 @@ def from_histograms(histograms: list[Histogram], rate_per_s: float | None, file:
     else:
         window, rate = math.nan, math.nan
         basis = "one scrape holds totals since the process started, not a rate"
+    for name, fig in services.items():
+        fig.histogram = tuple(sorted(merged[name].items()))
+        # Little's law: requests in the server on average, when the rate is known.
+        total_rate = rate if rate_per_s is None else rate_per_s
+        if fig.visits and math.isfinite(total_rate):
+            visits_per_s = total_rate * fig.visits / requests
+            fig.concurrency_mean = visits_per_s * fig.histogram_sum_ms / fig.visits / 1000
     taken_classes: set[str] = set()
     classes = [
         ClassFigure(
@@ -457,6 +465,7 @@ def from_histograms(histograms: list[Histogram], rate_per_s: float | None, file:
         services=services,
         entry=classes[0].entry,
         end_to_end_histogram=tuple(sorted(total.items())),
+        end_to_end_mean_ms=sums / requests,
         notes=[
             "Prometheus histograms hold no call graph: a flat model, one service per "
             "service label, each route a class entering there",

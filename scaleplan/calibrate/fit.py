@@ -18,12 +18,14 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 #: Own times below this (a callee covering its caller to the last microsecond) are raised to
 #: it: both families and ``dist: empirical`` need values above 0.
 MIN_MS = 0.001
 ALPHA = 0.05
+#: The largest cv a spec's distribution may have (scaleplan.spec.base.CV).
+MAX_CV = 100.0
 
 
 @dataclass(frozen=True)
@@ -34,10 +36,21 @@ class FamilyFit:
     ks_d: float
     ks_p: float
 
+    @property
+    def in_range(self) -> bool:
+        """Whether a spec can hold it (a cv of at most 100: two wildly different values fit
+        a lognormal of cv in the thousands)."""
+        return self.family == "constant" or 0 < _round(self.cv) <= MAX_CV
+
     def distribution(self) -> dict[str, object]:
-        return {"dist": self.family, "mean_ms": _round(self.mean_ms), "cv": _round(self.cv)}
+        if self.family == "constant":
+            return {"dist": "constant", "mean_ms": _round(self.mean_ms)}
+        cv = min(_round(self.cv), MAX_CV)  # only a histogram's fit gets here out of range
+        return {"dist": self.family, "mean_ms": _round(self.mean_ms), "cv": cv}
 
     def describe(self) -> str:
+        if self.family == "constant":
+            return "constant (too few distinct values to fit)"
         return f"{self.family} KS D={self.ks_d:.3f} p={_p(self.ks_p)}"
 
 
@@ -55,7 +68,9 @@ class FitResult:
 
     @property
     def best(self) -> FamilyFit:
-        return min(self.fits, key=lambda fit: fit.ks_d)
+        """The family closer to the data (smallest D) among those a spec can hold."""
+        usable = [fit for fit in self.fits if fit.in_range] or list(self.fits)
+        return min(usable, key=lambda fit: fit.ks_d)
 
     @property
     def accepted(self) -> bool:
@@ -64,7 +79,7 @@ class FitResult:
 
     @property
     def use_empirical(self) -> bool:
-        return not self.accepted and not self.binned
+        return not self.binned and not (self.accepted and self.best.in_range)
 
 
 def _round(value: float, digits: int = 4) -> float:
@@ -81,10 +96,15 @@ def _p(p: float) -> str:
 def fit_samples(values_ms: np.ndarray) -> FitResult:
     """Fit both families to observed times in milliseconds (at least 2 values)."""
     raw = np.asarray(values_ms, dtype=float)
-    if raw.size < 2:
-        raise ValueError(f"needs at least 2 values to fit (got {raw.size})")
+    if raw.size < 1:
+        raise ValueError("needs at least 1 value")
     clamped = int(np.count_nonzero(raw < MIN_MS))
     x = np.maximum(raw, MIN_MS)
+    if x.size < 2 or float(x.std()) == 0:
+        # One visit, or every visit alike: nothing to fit, a constant says all there is.
+        value = float(x.mean())
+        only = FamilyFit("constant", value, 0.0, 0.0, 1.0)
+        return FitResult(int(x.size), value, 0.0, value, value, value, (only,), clamped)
     logs = np.log(x)
     # Lognormal MLE in closed form: mean and (biased) sd of the logs.
     mu, sigma = float(logs.mean()), float(logs.std())
@@ -97,10 +117,7 @@ def fit_samples(values_ms: np.ndarray) -> FitResult:
         float(ln_ks.statistic),
         float(ln_ks.pvalue),
     )
-    if float(x.std()) > 0:
-        shape, _, scale = stats.gamma.fit(x, floc=0)
-    else:
-        shape, scale = 1e9, float(x.mean()) / 1e9
+    shape, _, scale = stats.gamma.fit(x, floc=0)
     ga_ks = stats.kstest(x, "gamma", args=(shape, 0, scale))
     gamma = FamilyFit(
         "gamma", shape * scale, 1 / math.sqrt(shape), float(ga_ks.statistic), float(ga_ks.pvalue)
@@ -127,9 +144,40 @@ def _frozen(family: str, mean: float, cv: float) -> stats.rv_continuous:
     return stats.gamma(shape, 0, mean / shape)
 
 
-def fit_histogram(buckets: tuple[tuple[float, float], ...]) -> FitResult:
+def _cdf(family: str, mean: float, cv: float, x: np.ndarray) -> np.ndarray:
+    """The family's CDF by mean and cv, from special functions (the fit calls it often)."""
+    with np.errstate(divide="ignore"):
+        if family == "lognormal":
+            sigma = math.sqrt(math.log1p(cv**2))
+            mu = math.log(mean) - sigma**2 / 2
+            return np.asarray(special.ndtr((np.log(x) - mu) / sigma))
+        shape = 1 / cv**2
+        return np.asarray(special.gammainc(shape, x * shape / mean))
+
+
+def bucket_quantile(
+    edges: np.ndarray, counts: np.ndarray, q: float
+) -> tuple[float, tuple[float, float]]:
+    """The ``q`` quantile of a histogram, linear within its bucket (as Prometheus's
+    ``histogram_quantile``), and the bucket's edges, between which it certainly lies (the
+    last bucket's lower edge when it falls in the one to infinity)."""
+    lower = np.concatenate([[0.0], edges[:-1]])
+    cumulative = np.cumsum(counts)
+    rank = q * cumulative[-1]
+    at = min(int(np.searchsorted(cumulative, rank)), len(edges) - 1)
+    low, high = float(lower[at]), float(edges[at])
+    if not math.isfinite(high):
+        return low, (low, math.inf)
+    below = float(cumulative[at - 1]) if at > 0 else 0.0
+    share = (rank - below) / counts[at] if counts[at] > 0 else 1.0
+    return low + (high - low) * share, (low, high)
+
+
+def fit_histogram(
+    buckets: tuple[tuple[float, float], ...], mean_ms: float | None = None
+) -> FitResult:
     """Fit both families to a histogram: (upper edge ms, count in the bucket), edges rising,
-    the last one possibly infinite."""
+    the last one possibly infinite; ``mean_ms`` is its exact mean when known (``_sum``)."""
     edges = np.array([edge for edge, _ in buckets], dtype=float)
     counts = np.array([count for _, count in buckets], dtype=float)
     n = float(counts.sum())
@@ -138,15 +186,16 @@ def fit_histogram(buckets: tuple[tuple[float, float], ...]) -> FitResult:
     lower = np.concatenate([[0.0], edges[:-1]])
     finite_upper = np.where(np.isfinite(edges), edges, lower * 2 if lower[-1] > 0 else 1.0)
     mids = (lower + finite_upper) / 2
-    start_mean = float((mids * counts).sum() / n)
+    start_mean = float((mids * counts).sum() / n) if mean_ms is None else mean_ms
     start_sd = math.sqrt(float((((mids - start_mean) ** 2) * counts).sum() / n)) or start_mean
     empirical = np.cumsum(counts) / n
     fits = []
     for family in ("lognormal", "gamma"):
 
         def nll(theta: np.ndarray, family: str = family) -> float:
-            dist = _frozen(family, math.exp(theta[0]), math.exp(theta[1]))
-            cdf = np.concatenate([[0.0], dist.cdf(edges)])
+            cdf = np.concatenate(
+                [[0.0], _cdf(family, math.exp(theta[0]), math.exp(theta[1]), edges)]
+            )
             probs = np.clip(np.diff(cdf), 1e-300, None)
             return float(-(counts * np.log(probs)).sum())
 
@@ -174,11 +223,9 @@ def fit_histogram(buckets: tuple[tuple[float, float], ...]) -> FitResult:
         else:
             p = math.nan
         fits.append(FamilyFit(family, mean, cv, d, p))
-    finite = np.isfinite(edges)
 
     def quantile(q: float) -> float:
-        above = np.nonzero(empirical >= q)[0]
-        return float(edges[above[0]]) if above.size and finite[above[0]] else math.inf
+        return bucket_quantile(edges, counts, q)[0]
 
     return FitResult(
         n=round(n),

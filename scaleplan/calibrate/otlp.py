@@ -47,6 +47,11 @@ def _id_to_base64(value: Any, key: str, where: str, file: str, line: int) -> Any
     return value
 
 
+def _items(value: Any) -> list[dict[str, Any]]:
+    """The objects of a JSON list (nothing when it is not one)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 def _fix_ids(document: Any, file: str, line: int) -> None:
     """Rewrite the ids of every span and link of one request in place."""
     if not isinstance(document, dict):
@@ -55,16 +60,15 @@ def _fix_ids(document: Any, file: str, line: int) -> None:
             f"not an OTLP ExportTraceServiceRequest object (got {type(document).__name__})",
             line,
         )
-    for r, resource in enumerate(document.get("resourceSpans") or []):
-        for s, scope in enumerate((resource or {}).get("scopeSpans") or []):
-            for k, span in enumerate((scope or {}).get("spans") or []):
-                if not isinstance(span, dict):
-                    continue
+    # Only well-shaped parts are rewritten: anything else is left for ParseDict to refuse.
+    for r, resource in enumerate(_items(document.get("resourceSpans"))):
+        for s, scope in enumerate(_items(resource.get("scopeSpans"))):
+            for k, span in enumerate(_items(scope.get("spans"))):
                 where = f"resourceSpans[{r}].scopeSpans[{s}].spans[{k}]"
                 for key in _ID_BYTES:
                     if key in span:
                         span[key] = _id_to_base64(span[key], key, where, file, line)
-                for n, link in enumerate(span.get("links") or []):
+                for n, link in enumerate(_items(span.get("links"))):
                     for key in ("traceId", "spanId"):
                         if isinstance(link, dict) and key in link:
                             link[key] = _id_to_base64(
@@ -150,7 +154,7 @@ def read_otlp(path: Path) -> Telemetry:
         request = ExportTraceServiceRequest()
         try:
             json_format.ParseDict(document, request, ignore_unknown_fields=True)
-        except json_format.ParseError as error:
+        except (json_format.ParseError, ValueError, TypeError) as error:
             raise bad_input(file, f"not an OTLP ExportTraceServiceRequest: {error}", line) from None
         for resource_spans in request.resource_spans:
             resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}

@@ -12,6 +12,7 @@ scrape) give a rate from their difference; one scrape gives none (``--rate-per-s
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -104,9 +105,16 @@ def read_prometheus(path: Path, *, time_unit: str | None = None) -> Telemetry:
             found: dict[str, str] = entry["labels"]  # type: ignore[assignment]
             buckets = entry.get("buckets")
             count = entry.get("count")
+            values = [v for _, v in buckets] if isinstance(buckets, list) else []
             if not isinstance(buckets, list) or not isinstance(count, float):
                 telemetry.skip(
                     "histogram series without buckets or a count",
+                    f"{path.name}: {family.name}{found}",
+                )
+                continue
+            if not all(math.isfinite(v) and v >= 0 for v in [*values, count]):
+                telemetry.skip(
+                    "histogram series with a negative or non-finite count",
                     f"{path.name}: {family.name}{found}",
                 )
                 continue

@@ -63,15 +63,19 @@ def read_file(path: Path, format: str = "auto", *, time_unit: str | None = None)
     if format == "auto":
         with path.open("r", encoding="utf-8", errors="replace") as handle:
             format = detect(path, handle.read(65536))
-    if format == "otlp":
-        return read_otlp(path)
-    if format == "zipkin":
-        return read_zipkin(path)
-    if format == "prometheus":
-        return read_prometheus(path, time_unit=time_unit)
-    if format == "access-log":
-        return read_access_log(path, time_unit=time_unit)
-    raise bad_input(file, f"unknown format {format!r} (one of {', '.join(FORMATS)})")
+    readers = {
+        "otlp": lambda: read_otlp(path),
+        "zipkin": lambda: read_zipkin(path),
+        "prometheus": lambda: read_prometheus(path, time_unit=time_unit),
+        "access-log": lambda: read_access_log(path, time_unit=time_unit),
+    }
+    if format not in readers:
+        raise bad_input(file, f"unknown format {format!r} (one of {', '.join(FORMATS)})")
+    try:
+        return readers[format]()
+    except RecursionError:
+        # JSON nested thousands deep: no telemetry looks like that.
+        raise bad_input(file, f"nests too deeply to be {format} telemetry") from None
 
 
 def read_all(

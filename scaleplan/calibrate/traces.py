@@ -135,6 +135,16 @@ def _trace(trace_id: str, members: list[Span], tolerance: int) -> Trace | tuple[
     if orphans:
         where = f"{orphans[0].where} (trace {trace_id})"
         return "spans of traces with a span whose parent is missing", where
+    consumers = [span for span in members if span.kind == "consumer"]
+    if consumers:
+        # Work a message started runs after its producer has gone on: not a call the caller
+        # waits for, and not an arrival from outside. Only synchronous calls are modelled.
+        where = f"{consumers[0].where} (trace {trace_id})"
+        return (
+            "spans of traces with asynchronous messaging (a consumer span): only synchronous "
+            "calls are calibrated; model the queue and its worker pool by hand",
+            where,
+        )
     children: dict[str, list[Span]] = defaultdict(list)
     for span in members:
         if span.parent_id is not None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scaleplan.calibrate.derive import Derived, ServiceFigures
+from scaleplan.calibrate.derive import ClassFigure, Derived, ServiceFigures, model_name
 from scaleplan.calibrate.fit import FitResult, _p, _round
 from scaleplan.calibrate.model import Telemetry
 
@@ -134,7 +134,7 @@ def render(
         out.append(f"    period_s: {scalar(float(derived.period_s))}")
     total = sum(c.count for c in derived.classes)
     out.append("  classes:")
-    for cls in derived.classes:
+    for cls in _at_most(derived.classes, derived.entry):
         entry: dict[str, object] = {"name": cls.name, "weight": cls.count}
         if cls.entry != derived.entry:
             entry["entry"] = cls.entry
@@ -152,6 +152,21 @@ def render(
         fit = fits[service]
         out.extend(_component(figures, fit, concurrency, stem, samples, source=derived.source))
     return SpecText("\n".join(out) + "\n", samples)
+
+
+def _at_most(classes: list[ClassFigure], entry: str) -> list[ClassFigure]:
+    """The classes, the rarest merged into one ``other`` class at the entry when there are
+    more than a workload may have."""
+    from scaleplan.spec.architecture import MAX_CLASSES
+
+    if len(classes) <= MAX_CLASSES:
+        return classes
+    kept = sorted(classes, key=lambda c: -c.count)[: MAX_CLASSES - 1]
+    rest = sorted(classes, key=lambda c: -c.count)[MAX_CLASSES - 1 :]
+    names = {c.name for c in kept}
+    other = model_name("other", names, prefix="c")
+    label = f"{len(rest):,} rarer classes merged"
+    return [*kept, ClassFigure(other, label, entry, sum(c.count for c in rest))]
 
 
 def _component(
@@ -259,6 +274,8 @@ def _fit_comment(figures: ServiceFigures, fit: FitResult) -> str:
         "request time": "request time",
         "latency histogram": "latency histogram",
     }[figures.time_kind]
+    if fit.best.family == "constant":
+        return f"{what} of {fit.n:,} visit(s), all {fit.mean_ms:.4g} ms: a constant"
     other = next(f for f in fit.fits if f is not fit.best)
     sample = (
         f"mean {fit.mean_ms:.4g} ms, cv {fit.cv:.3g}, p50 {fit.p50_ms:.4g}, p95 "

@@ -9,8 +9,9 @@ tree.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from scaleplan.calibrate.model import Span, Telemetry, bad_input
 from scaleplan.calibrate.otlp import _json_reason
@@ -60,12 +61,16 @@ def read_zipkin(path: Path) -> Telemetry:
     return telemetry
 
 
+def _number(value: Any) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _span(raw: dict[str, Any], where: str) -> Span | str:
     """The span, or the reason it is skipped."""
     timestamp, duration = raw.get("timestamp"), raw.get("duration")
-    if not isinstance(timestamp, int | float) or isinstance(timestamp, bool) or timestamp <= 0:
+    if not _number(timestamp) or timestamp <= 0:
         return "spans without a timestamp"
-    if not isinstance(duration, int | float) or isinstance(duration, bool):
+    if not _number(duration):
         return "spans without a duration (missing duration)"
     if duration < 0:
         return "spans with a negative duration"

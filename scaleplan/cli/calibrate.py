@@ -76,8 +76,9 @@ def calibrate(
     report: Annotated[
         Path | None,
         typer.Option(
-            help="Write the fit report (Markdown; JSON beside it): the calibrated model at the "
-            "observed load against the observed latencies.",
+            help="Write the fit report (Markdown, and JSON beside it; a .json name gets the JSON "
+            "and the Markdown beside it): the calibrated model at the observed load against "
+            "the observed latencies.",
             show_default=False,
         ),
     ] = None,
@@ -148,8 +149,13 @@ def calibrate(
     if report is not None:
         fit = calibration.report(replications=replications, seed=seed)
         report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text(fit.to_markdown(), encoding="utf-8")
-        beside = report.with_suffix(".json")
+        # The Markdown where asked and the JSON beside it (or the other way round for .json).
+        markdown, beside = (
+            (report.with_suffix(".md"), report)
+            if report.suffix == ".json"
+            else (report, report.with_suffix(".json"))
+        )
+        markdown.write_text(fit.to_markdown(), encoding="utf-8")
         beside.write_text(fit.to_json() + "\n", encoding="utf-8")
         for figure in fit.figures:
             stdout.print(
@@ -159,4 +165,4 @@ def calibrate(
                 ),
                 highlight=False,
             )
-        stderr.print(f"wrote {literal(report)} and {literal(beside)}", highlight=False)
+        stderr.print(f"wrote {literal(markdown)} and {literal(beside)}", highlight=False)
