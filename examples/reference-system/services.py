@@ -361,12 +361,19 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         server.server_close()
         if tracing is not None:
+            _ignore_stop_signals()  # Ctrl-C reaches the harness too, which then sends SIGTERM
             tracing.shutdown()
         sys.stdout.flush()
 
 
 def _stop_serving(signum: int, frame: object) -> None:
+    _ignore_stop_signals()  # a second signal must not interrupt the flush
     raise KeyboardInterrupt  # caught around serve_forever, like Ctrl-C
+
+
+def _ignore_stop_signals() -> None:
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ By hand::
     python examples/reference-system/system.py up --workers orders=1   # one worker fewer
     python examples/reference-system/system.py calibrate               # measure the overhead
     python examples/reference-system/system.py record --rate 20 --duration 30 -o traces/
+    python examples/reference-system/system.py up --otlp-dir traces/    # traced; Ctrl-C ends
 
 ``running`` starts the services on free loopback ports (each binds port 0 and prints the port
 it got: no race for a port), waits for every ``/health``, yields, and stops them all —
@@ -412,6 +413,7 @@ def main(argv: list[str] | None = None) -> None:
     up.add_argument("--port", type=int, default=8000, help="the gateway's port (0: free)")
     up.add_argument("--seed", type=int, default=1)
     up.add_argument("--config", help="a JSON file {workers: {...}, mean_ms: {...}, seed: N}")
+    up.add_argument("--otlp-dir", help="trace to <dir>/<service>.otlp.jsonl (complete on exit)")
     cal = commands.add_parser("calibrate", help="measure the overhead at low load (JSON)")
     cal.add_argument("--count", type=int, default=300, help="requests per measurement")
     rec = commands.add_parser("record", help="trace the system under Poisson load (OTLP JSON)")
@@ -443,14 +445,14 @@ def main(argv: list[str] | None = None) -> None:
     seed = int(config.get("seed", args.seed))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the services on the way out
     try:
-        serve(workers, means, seed, args.port)
+        serve(workers, means, seed, args.port, args.otlp_dir)
     except (RuntimeError, ValueError) as error:
         sys.exit(f"error: {error}")
 
 
-def serve(workers: dict, means: dict, seed: int, port: int) -> None:
+def serve(workers: dict, means: dict, seed: int, port: int, otlp_dir: str | None = None) -> None:
     """Run the system until Ctrl-C (or SIGTERM), printing where each service listens."""
-    with running(workers, means, seed=seed, ports={"gateway": port}) as system:
+    with running(workers, means, seed=seed, ports={"gateway": port}, otlp_dir=otlp_dir) as system:
         for name in ORDER:
             print(
                 f"{name:8} {system.urls[name]}  workers={system.workers[name]}  "
