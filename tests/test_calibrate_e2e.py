@@ -31,6 +31,8 @@ from typing import Any
 import pytest
 from scipy.special import stdtrit
 
+from scaleplan.calibrate import calibrate
+
 FOLDER = Path(__file__).resolve().parents[1] / "examples" / "reference-system"
 #: The issue's targets: relative error of the prediction against the measurement.
 TARGETS = {"mean": 0.10, "p95": 0.15}
@@ -106,6 +108,18 @@ def test_calibrate_found_the_call_graph_and_the_rate(result: Any) -> None:
     # ~400 Poisson arrivals in 20 s: the rate's sd is 5%; 20% off would be a wrong derivation.
     rate = float(result.calibrated["workload"]["rate_per_s"])
     assert abs(rate - RATE_A) < 0.2 * RATE_A, rate
+
+
+def test_the_real_traces_are_read_whole(result: Any) -> None:
+    # Every answered request of A is one complete trace: nothing skipped (no clock skew, no
+    # orphan, no trace cut at the end), no request missing, each service's wait measured.
+    calibration = calibrate(result.files, concurrency=dict(roundtrip.system.WORKERS))
+    assert not calibration.telemetry.skipped, dict(calibration.telemetry.skipped)
+    assert calibration.derived.requests == result.recorded_requests
+    services = calibration.derived.services
+    assert all(math.isfinite(services[name].wait_ms) for name in ("gateway", "catalog", "orders"))
+    # orders' two workers at ρ ≈ 0.4 make requests wait; catalog's four at ρ ≈ 0.05 hardly.
+    assert services["orders"].wait_ms > 3 * services["catalog"].wait_ms
 
 
 def test_a_truncated_trace_file_is_refused_with_exit_2(result: Any, tmp_path: Path) -> None:

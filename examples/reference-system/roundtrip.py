@@ -81,6 +81,7 @@ class Roundtrip:
     recorded: Point  # A: the point the traces come from (in-sample)
     predicted: Point  # B: the point the model had never seen
     files: list[Path] = field(default_factory=list)
+    recorded_requests: int = 0  # requests sent at A (all of them, warm-up included)
     label: str = ""  # what differs at B besides the rate, e.g. ", orders c=1"
 
 
@@ -164,6 +165,7 @@ def roundtrip(
         recorded=point(spec, at_a, seed=101),
         predicted=point(calibrated_model(spec_path, workers_b), at_b, seed=201),
         files=at_a.files,
+        recorded_requests=len(at_a.results),
         label="".join(f", {name} c={count}" for name, count in (workers_b or {}).items()),
     )
 
