@@ -1,11 +1,13 @@
 """The reference system's OpenTelemetry tracing (examples/reference-system/telemetry.py).
 
 The exporter's lines must be what the OpenTelemetry Collector's file exporter writes: OTLP/JSON
-``ExportTraceServiceRequest`` objects, one per line, hex ids (checked by parsing each line into
-the ``opentelemetry-proto`` message). A real traced run must give every answered request one
-complete trace — gateway server span → worker span → two client spans → catalog's and orders'
-server spans (via W3C ``traceparent``) → their worker spans — with nothing lost when the
-services are stopped (SIGTERM flushes the batch processor).
+``ExportTraceServiceRequest`` objects, one per line, hex ids. The exporter builds that JSON
+itself (the protobuf path costs most of what tracing costs), so it is checked against the OTLP
+encoders of ``opentelemetry-exporter-otlp-proto-common`` on spans of every shape, and every
+line of a real run is parsed into the ``opentelemetry-proto`` message. A real traced run must
+give every answered request one complete trace — gateway server span → worker span → two
+client spans → catalog's and orders' server spans (via W3C ``traceparent``) → their worker
+spans — with nothing lost when the services are stopped (SIGTERM flushes the batch processor).
 """
 
 from __future__ import annotations
@@ -21,11 +23,23 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from google.protobuf.json_format import ParseDict
+from google.protobuf.json_format import MessageToDict, ParseDict
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.trace import SpanKind
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    TraceState,
+    set_span_in_context,
+)
 
 FOLDER = Path(__file__).resolve().parents[1] / "examples" / "reference-system"
 SERVER, CLIENT, INTERNAL = 2, 3, 1  # OTLP's Span.SpanKind numbers
@@ -71,10 +85,64 @@ def _as_protobuf(request: dict[str, Any]) -> ExportTraceServiceRequest:
     for resource in copy["resourceSpans"]:
         for scope in resource["scopeSpans"]:
             for span in scope["spans"]:
-                for key in ("traceId", "spanId", "parentSpanId"):
-                    if span.get(key):
-                        span[key] = base64.b64encode(bytes.fromhex(span[key])).decode()
+                for item in (span, *span.get("links", [])):
+                    for key in ("traceId", "spanId", "parentSpanId"):
+                        if item.get(key):
+                            item[key] = base64.b64encode(bytes.fromhex(item[key])).decode()
     return ParseDict(copy, ExportTraceServiceRequest())
+
+
+def _recorded_spans() -> list[Any]:
+    """Spans of every shape the encoder must handle: a remote parent with trace state, nested
+    children, each attribute type, events, links, an error status, two scopes."""
+
+    class Keep(SpanExporter):
+        def __init__(self) -> None:
+            self.spans: list[Any] = []
+
+        def export(self, spans: Any) -> SpanExportResult:
+            self.spans.extend(spans)
+            return SpanExportResult.SUCCESS
+
+    keep = Keep()
+    provider = TracerProvider(resource=Resource.create({"service.name": "test", "n": 3}))
+    provider.add_span_processor(SimpleSpanProcessor(keep))
+    tracer = provider.get_tracer("test", "1.2")
+    other = provider.get_tracer("other", schema_url="https://opentelemetry.io/schemas/1.21.0")
+    remote = SpanContext(
+        0x4BF92F3577B34DA6A3CE929D0E0E4736,
+        0x00F067AA0BA902B7,
+        is_remote=True,
+        trace_flags=TraceFlags(1),
+        trace_state=TraceState([("vendor", "x1")]),
+    )
+    with tracer.start_as_current_span(
+        "GET /order",
+        context=set_span_in_context(NonRecordingSpan(remote)),
+        kind=SpanKind.SERVER,
+        attributes={"s": "a", "i": 7, "f": 0.5, "b": True, "si": [1, 2], "ss": ["x", "y"]},
+    ):
+        with tracer.start_as_current_span("work", links=[Link(remote, {"why": "retry"})]) as work:
+            work.add_event("picked", {"queue": 3})
+            work.add_event("plain")
+        with other.start_as_current_span("GET /item", kind=SpanKind.CLIENT) as client:
+            client.set_status(Status(StatusCode.ERROR, "boom"))
+    provider.shutdown()
+    return keep.spans
+
+
+def test_the_encoding_is_the_otlp_encoders_own_with_hex_ids() -> None:
+    spans = _recorded_spans()
+    reference = MessageToDict(encode_spans(spans), use_integers_for_enums=True)
+    for resource in reference["resourceSpans"]:  # protobuf's base64 ids → OTLP/JSON's hex
+        for scope in resource["scopeSpans"]:
+            for span in scope["spans"]:
+                for item in (span, *span.get("links", [])):
+                    for key in ("traceId", "spanId", "parentSpanId"):
+                        if key in item:
+                            item[key] = base64.b64decode(item[key]).hex()
+    assert telemetry.otlp_request(spans) == reference
+    assert _as_protobuf(json.loads(telemetry.otlp_json(spans))) == encode_spans(spans)
 
 
 def test_the_exporter_writes_otlp_json_lines_with_hex_ids(tmp_path: Path) -> None:

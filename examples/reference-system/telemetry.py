@@ -24,7 +24,9 @@ Spans go through a :class:`BatchSpanProcessor` (export off the request path) to
 :class:`OtlpJsonLinesExporter`, which appends one ``ExportTraceServiceRequest`` per line in the
 OpenTelemetry Collector file exporter's format: OTLP/JSON, i.e. protobuf's JSON mapping with
 lowerCamelCase keys and integer enums, except that trace and span ids are hex strings (the OTLP
-specification's one exception to the mapping, which would give base64).
+specification's one exception to the mapping, which would give base64). The JSON is built
+directly from the SDK's spans (:func:`otlp_request`), a quarter of the cost of the protobuf
+encoders plus ``MessageToDict``; the tests check it equals what those produce.
 """
 
 from __future__ import annotations
@@ -36,43 +38,149 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from google.protobuf.json_format import MessageToDict
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 #: The instrumentation scope every span is recorded under.
 SCOPE = "scaleplan.reference-system"
-#: The OTLP span fields holding ids (bytes in protobuf, hex strings in OTLP/JSON).
-_ID_KEYS = ("traceId", "spanId", "parentSpanId")
 
 
-def hex_ids(request: dict[str, Any]) -> dict[str, Any]:
-    """Turn the base64 ids of protobuf's JSON mapping into OTLP/JSON's hex ids, in place."""
+def _value(value: Any) -> dict[str, Any]:
+    """An attribute value as OTLP/JSON's ``AnyValue`` (64-bit integers as decimal strings)."""
+    if isinstance(value, bool):
+        return {"boolValue": value}
+    if isinstance(value, str):
+        return {"stringValue": value}
+    if isinstance(value, int):
+        return {"intValue": str(value)}
+    if isinstance(value, float):
+        return {"doubleValue": value}
+    if isinstance(value, bytes):
+        return {"bytesValue": base64.b64encode(value).decode()}
+    if isinstance(value, Sequence):
+        return {"arrayValue": {"values": [_value(item) for item in value]}}
+    return {"stringValue": str(value)}
 
-    def fix(item: dict[str, Any]) -> None:
-        for key in _ID_KEYS:
-            if item.get(key):
-                item[key] = base64.b64decode(item[key]).hex()
 
-    for resource_spans in request.get("resourceSpans", []):
-        for scope_spans in resource_spans.get("scopeSpans", []):
-            for span in scope_spans.get("spans", []):
-                fix(span)
-                for link in span.get("links", []):
-                    fix(link)
-    return request
+def _attributes(attributes: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    return [{"key": key, "value": _value(value)} for key, value in (attributes or {}).items()]
+
+
+def _flags(parent: SpanContext | None) -> int:
+    # SpanFlags: the context-has-is-remote bit, and the is-remote bit for a remote parent.
+    return 0x300 if parent is not None and parent.is_remote else 0x100
+
+
+def _counted(item: dict[str, Any], key: str, count: int) -> None:
+    if count:
+        item[key] = count
+
+
+def _span(span: ReadableSpan) -> dict[str, Any]:
+    """One span as OTLP/JSON: protobuf's JSON mapping (lowerCamelCase keys, integer enums,
+    default values left out) with hex ids, as the OTLP specification requires."""
+    context = span.get_span_context()
+    assert context is not None and span.start_time is not None and span.end_time is not None
+    item: dict[str, Any] = {
+        "traceId": f"{context.trace_id:032x}",
+        "spanId": f"{context.span_id:016x}",
+    }
+    if context.trace_state:
+        item["traceState"] = ",".join(f"{k}={v}" for k, v in context.trace_state.items())
+    if span.parent is not None:
+        item["parentSpanId"] = f"{span.parent.span_id:016x}"
+    item["name"] = span.name
+    item["kind"] = span.kind.value + 1  # SDK INTERNAL=0 … CONSUMER=4; OTLP 1 … 5
+    item["startTimeUnixNano"] = str(span.start_time)
+    item["endTimeUnixNano"] = str(span.end_time)
+    if span.attributes:
+        item["attributes"] = _attributes(span.attributes)
+    _counted(item, "droppedAttributesCount", span.dropped_attributes)
+    if span.events:
+        item["events"] = [_event(event) for event in span.events]
+    _counted(item, "droppedEventsCount", span.dropped_events)
+    if span.links:
+        item["links"] = [_link(link) for link in span.links]
+    _counted(item, "droppedLinksCount", span.dropped_links)
+    status: dict[str, Any] = {}
+    if span.status.description:
+        status["message"] = span.status.description
+    if span.status.status_code.value:
+        status["code"] = span.status.status_code.value  # OK=1, ERROR=2 in both
+    item["status"] = status
+    item["flags"] = _flags(span.parent)
+    return item
+
+
+def _event(event: Event) -> dict[str, Any]:
+    item: dict[str, Any] = {"timeUnixNano": str(event.timestamp), "name": event.name}
+    if event.attributes:
+        item["attributes"] = _attributes(event.attributes)
+    _counted(item, "droppedAttributesCount", event.dropped_attributes)
+    return item
+
+
+def _link(link: Link) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "traceId": f"{link.context.trace_id:032x}",
+        "spanId": f"{link.context.span_id:016x}",
+    }
+    if link.attributes:
+        item["attributes"] = _attributes(link.attributes)
+    _counted(item, "droppedAttributesCount", link.dropped_attributes)
+    item["flags"] = _flags(link.context)
+    return item
+
+
+def otlp_request(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
+    """An OTLP/JSON ``ExportTraceServiceRequest`` of ``spans``: one ``resourceSpans`` per
+    resource, one ``scopeSpans`` per instrumentation scope, in first-seen order.
+
+    Built directly (about 20 µs a span) rather than through the OTLP protobuf encoders and
+    ``MessageToDict`` (about 75 µs: most of what tracing cost these services);
+    tests/test_reference_telemetry.py checks it equals their output with hex ids."""
+    grouped: dict[int, tuple[Resource, dict[int, tuple[Any, list[dict[str, Any]]]]]] = {}
+    for span in spans:
+        _, scopes = grouped.setdefault(id(span.resource), (span.resource, {}))
+        scope = span.instrumentation_scope
+        scopes.setdefault(id(scope), (scope, []))[1].append(_span(span))
+    request = []
+    for resource, scopes in grouped.values():
+        resource_spans: dict[str, Any] = {
+            "resource": {"attributes": _attributes(resource.attributes)}
+        }
+        resource_spans["scopeSpans"] = [
+            _scope_spans(scope, items) for scope, items in scopes.values()
+        ]
+        if resource.schema_url:
+            resource_spans["schemaUrl"] = resource.schema_url
+        request.append(resource_spans)
+    return {"resourceSpans": request}
+
+
+def _scope_spans(scope: Any, items: list[dict[str, Any]]) -> dict[str, Any]:
+    described: dict[str, Any] = {}
+    if scope is not None:
+        if scope.name:
+            described["name"] = scope.name
+        if scope.version:
+            described["version"] = scope.version
+        if scope.attributes:
+            described["attributes"] = _attributes(scope.attributes)
+    scope_spans: dict[str, Any] = {"scope": described, "spans": items}
+    if scope is not None and scope.schema_url:
+        scope_spans["schemaUrl"] = scope.schema_url
+    return scope_spans
 
 
 def otlp_json(spans: Sequence[ReadableSpan]) -> str:
     """One OTLP/JSON ``ExportTraceServiceRequest`` holding ``spans``, on one line."""
-    request = MessageToDict(encode_spans(spans), use_integers_for_enums=True)
-    return json.dumps(hex_ids(request), separators=(",", ":"))
+    return json.dumps(otlp_request(spans), separators=(",", ":"))
 
 
 class OtlpJsonLinesExporter(SpanExporter):
