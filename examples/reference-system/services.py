@@ -21,6 +21,11 @@ kernel's accept backlog or in a thread of their own doing work.
 
 Service times come from one seeded ``random.Random`` per service, drawn when a worker starts a
 request (so a fixed seed and a fixed arrival order give the same times).
+
+``--otlp-file PATH`` turns on OpenTelemetry tracing (``telemetry.py``: a server span per
+request, a worker span inside it, client spans with W3C trace context for the gateway's calls,
+OTLP JSON lines in PATH, flushed on SIGTERM). Off by default: then nothing of OpenTelemetry is
+imported and the request path is as before.
 """
 
 from __future__ import annotations
@@ -31,13 +36,18 @@ import json
 import os
 import queue
 import random
+import signal
 import sqlite3
 import sys
 import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from telemetry import Tracing
 
 ROLES = ("gateway", "catalog", "orders")
 #: The endpoint of each role's one request class (besides /health).
@@ -48,6 +58,10 @@ WATCHDOG_S = 1.0
 
 class DownstreamError(Exception):
     """A downstream call failed (the gateway answers 502)."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status  # the downstream's HTTP status; 0 when none came
 
 
 class WorkerPool:
@@ -112,19 +126,32 @@ class Draws:
 class Downstream:
     """Keep-alive HTTP connections to one downstream service, one per worker thread."""
 
-    def __init__(self, url: str, timeout_s: float = 10.0) -> None:
+    def __init__(self, url: str, timeout_s: float = 10.0, tracing: Tracing | None = None) -> None:
         parts = urlsplit(url)
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 80
         self.timeout_s = timeout_s
+        self.tracing = tracing
         self._local = threading.local()
 
     def get(self, path: str) -> bytes:
+        if self.tracing is None:
+            return self._get(path, {})
+        with self.tracing.client("GET", self.host, self.port, path) as call:
+            try:
+                body = self._get(path, call.headers)
+            except DownstreamError as error:
+                call.status = error.status
+                raise
+            call.status = 200
+            return body
+
+    def _get(self, path: str, headers: dict[str, str]) -> bytes:
         # One retry on a fresh connection: a kept-alive connection the server closed meanwhile.
         for attempt in (1, 2):
             connection = self._connection()
             try:
-                connection.request("GET", path)
+                connection.request("GET", path, headers=headers)
                 response = connection.getresponse()
                 body = response.read()
             except (OSError, http.client.HTTPException) as error:
@@ -134,7 +161,9 @@ class Downstream:
                     raise DownstreamError(f"{self.host}:{self.port}{path}: {error}") from error
                 continue
             if response.status != 200:
-                raise DownstreamError(f"{self.host}:{self.port}{path}: HTTP {response.status}")
+                raise DownstreamError(
+                    f"{self.host}:{self.port}{path}: HTTP {response.status}", response.status
+                )
             return body
         raise AssertionError("unreachable")
 
@@ -183,7 +212,9 @@ class Orders:
         return db
 
 
-def make_job(role: str, args: argparse.Namespace, draws: Draws) -> Callable[[], bytes]:
+def make_job(
+    role: str, args: argparse.Namespace, draws: Draws, tracing: Tracing | None = None
+) -> Callable[[], bytes]:
     """The work one request of ``role`` does while it holds a worker."""
     mean_ms = float(args.mean_ms)
     if role == "catalog":
@@ -202,8 +233,8 @@ def make_job(role: str, args: argparse.Namespace, draws: Draws) -> Callable[[], 
             return json.dumps({"order": order_id, "item": item, "qty": qty}).encode()
 
         return order
-    catalog_api = Downstream(args.catalog)
-    orders_api = Downstream(args.orders)
+    catalog_api = Downstream(args.catalog, tracing=tracing)
+    orders_api = Downstream(args.orders, tracing=tracing)
 
     def gateway() -> bytes:
         time.sleep(draws.exponential_s(mean_ms))
@@ -214,7 +245,9 @@ def make_job(role: str, args: argparse.Namespace, draws: Draws) -> Callable[[], 
     return gateway
 
 
-def make_handler(role: str, pool: WorkerPool, job: Callable[[], bytes]) -> type:
+def make_handler(
+    role: str, pool: WorkerPool, job: Callable[[], bytes], tracing: Tracing | None = None
+) -> type:
     endpoint = ENDPOINTS[role]
 
     class Handler(BaseHTTPRequestHandler):
@@ -225,24 +258,39 @@ def make_handler(role: str, pool: WorkerPool, job: Callable[[], bytes]) -> type:
             path = self.path.split("?", 1)[0]
             if path == "/health":
                 self._answer(200, b'{"status": "ok"}')
+            elif path == endpoint and tracing is None:
+                self._answer(*self._serve(job))
             elif path == endpoint:
-                try:
-                    self._answer(200, pool.run(job))
-                except DownstreamError as error:
-                    self._answer(502, json.dumps({"error": str(error)}).encode())
-                except Exception as error:
-                    self._answer(500, json.dumps({"error": repr(error)}).encode())
+                # The server span starts at the hand-over to the FIFO and ends as the answer is
+                # handed to the socket (its time taken before the write: once written, the
+                # caller may end its client span first); the worker runs the job under it.
+                span = tracing.start_server(self.command, path, self.headers)
+                status, body = self._serve(tracing.in_worker(span, job))
+                written_ns = self._answer(status, body)
+                tracing.end_server(span, status, written_ns)
             else:
                 self._answer(404, b'{"error": "not found"}')
 
-        def _answer(self, status: int, body: bytes) -> None:
+        def _serve(self, work: Callable[[], bytes]) -> tuple[int, bytes]:
+            try:
+                return 200, pool.run(work)
+            except DownstreamError as error:
+                return 502, json.dumps({"error": str(error)}).encode()
+            except Exception as error:
+                return 500, json.dumps({"error": repr(error)}).encode()
+
+        def _answer(self, status: int, body: bytes) -> int:
+            """Write the answer; return the wall-clock time (ns) just before the write."""
             # Status line, headers and body in one write: one segment on loopback.
             head = (
                 f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
             ).encode("latin-1")
-            self.wfile.write(head + body)
+            answer = head + body
+            written_ns = time.time_ns()
+            self.wfile.write(answer)
             self.log_request(status)
+            return written_ns
 
         def log_message(self, format: str, *args: object) -> None:
             pass  # quiet: a log line per request would cost more than the request
@@ -274,6 +322,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--catalog", default="", help="gateway: catalog's base URL")
     parser.add_argument("--orders", default="", help="gateway: orders' base URL")
     parser.add_argument("--parent", type=int, default=0, help="exit when this pid is gone")
+    parser.add_argument(
+        "--otlp-file", default="", help="trace every request to PATH (OTLP JSON lines); off: ''"
+    )
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
@@ -286,10 +337,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    tracing = None
+    if args.otlp_file:
+        from telemetry import Tracing  # only with tracing on: OpenTelemetry is not stdlib
+
+        tracing = Tracing(args.role, args.otlp_file)
+        # SIGTERM (how the harness stops a service) unwinds serve_forever, so the finally
+        # below exports the spans still queued instead of losing them with the process.
+        signal.signal(signal.SIGTERM, _stop_serving)
     pool = WorkerPool(args.workers)
-    job = make_job(args.role, args, Draws(args.seed))
+    job = make_job(args.role, args, Draws(args.seed), tracing)
     try:
-        server = Server(("127.0.0.1", args.port), make_handler(args.role, pool, job))
+        server = Server(("127.0.0.1", args.port), make_handler(args.role, pool, job, tracing))
     except OSError as error:
         sys.exit(f"{args.role}: cannot listen on 127.0.0.1:{args.port}: {error.strerror}")
     if args.parent:
@@ -301,7 +360,20 @@ def main(argv: list[str] | None = None) -> None:
         pass
     finally:
         server.server_close()
+        if tracing is not None:
+            _ignore_stop_signals()  # Ctrl-C reaches the harness too, which then sends SIGTERM
+            tracing.shutdown()
         sys.stdout.flush()
+
+
+def _stop_serving(signum: int, frame: object) -> None:
+    _ignore_stop_signals()  # a second signal must not interrupt the flush
+    raise KeyboardInterrupt  # caught around serve_forever, like Ctrl-C
+
+
+def _ignore_stop_signals() -> None:
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ By hand::
     python examples/reference-system/system.py up                      # gateway on :8000
     python examples/reference-system/system.py up --workers orders=1   # one worker fewer
     python examples/reference-system/system.py calibrate               # measure the overhead
+    python examples/reference-system/system.py record --rate 20 --duration 30 -o traces/
+    python examples/reference-system/system.py up --otlp-dir traces/    # traced; Ctrl-C ends
 
 ``running`` starts the services on free loopback ports (each binds port 0 and prints the port
 it got: no race for a port), waits for every ``/health``, yields, and stops them all —
@@ -68,6 +70,8 @@ class System:
     mean_ms: dict[str, float]
     folder: Path
     pids: dict[str, int] = field(default_factory=dict)
+    #: Each service's OTLP JSON file when tracing is on (complete once the system stopped).
+    otlp_files: dict[str, Path] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -97,12 +101,15 @@ def running(
     ports: Mapping[str, int] | None = None,
     folder: str | os.PathLike[str] | None = None,
     timeout_s: float = START_TIMEOUT_S,
+    otlp_dir: str | os.PathLike[str] | None = None,
 ) -> Iterator[System]:
     """Run the reference system for the duration of a ``with`` block.
 
     ``workers`` and ``mean_ms`` override :data:`WORKERS` and :data:`MEAN_MS` per service;
     ``ports`` fixes a service's port (default: a free one); ``folder`` holds the SQLite file
-    (default: a temporary folder, removed afterwards).
+    (default: a temporary folder, removed afterwards). ``otlp_dir`` turns tracing on: each
+    service appends its spans to ``<otlp_dir>/<service>.otlp.jsonl`` and exports the last of
+    them when it is stopped (SIGTERM), so the files are complete once the block has ended.
     """
     counts = merged(WORKERS, workers, "workers")
     means = merged(MEAN_MS, mean_ms, "mean_ms")
@@ -111,6 +118,10 @@ def running(
     with made as chosen:
         where = Path(chosen)
         processes: dict[str, subprocess.Popen[str]] = {}
+        traces = {} if otlp_dir is None else {name: otlp_path(otlp_dir, name) for name in ORDER}
+        for path in traces.values():  # fresh files: the exporter appends
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.unlink(missing_ok=True)
         try:
             urls: dict[str, str] = {}
             for name in ORDER:
@@ -128,6 +139,8 @@ def running(
                     command.append(f"--db={where / 'orders.sqlite'}")
                 if name == "gateway":
                     command += [f"--catalog={urls['catalog']}", f"--orders={urls['orders']}"]
+                if name in traces:
+                    command.append(f"--otlp-file={traces[name]}")
                 process = subprocess.Popen(
                     command, stdout=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL
                 )
@@ -142,9 +155,15 @@ def running(
                 mean_ms=means,
                 folder=where,
                 pids={name: process.pid for name, process in processes.items()},
+                otlp_files=traces,
             )
         finally:
             stop(processes.values())
+
+
+def otlp_path(folder: str | os.PathLike[str], name: str) -> Path:
+    """Where service ``name`` writes its spans when tracing to ``folder``."""
+    return Path(folder) / f"{name}.otlp.jsonl"
 
 
 def _read_port(name: str, process: subprocess.Popen[str], timeout_s: float) -> int:
@@ -330,6 +349,47 @@ def poisson_load(
     return results
 
 
+@dataclass
+class Recording:
+    """Traces of the system at one operating point, and what the load generator measured."""
+
+    files: list[Path]  # OTLP JSON lines, one file per service
+    results: list[tuple[float, float, int]]  # poisson_load's (start s, response s, status)
+    rate_per_s: float
+    duration_s: float
+    workers: dict[str, int]
+
+    def latencies_ms(self, warmup_s: float = 0.0) -> list[float]:
+        """Client-side response times (ms) of the answered requests scheduled after warm-up."""
+        return [
+            1000.0 * took for at, took, status in self.results if at >= warmup_s and status == 200
+        ]
+
+
+def record(
+    folder: str | os.PathLike[str],
+    rate_per_s: float,
+    duration_s: float,
+    *,
+    workers: Mapping[str, int] | None = None,
+    mean_ms: Mapping[str, float] | None = None,
+    seed: int = 1,
+    max_requests: int = 2_000,
+) -> Recording:
+    """Run the system with tracing on, load it with :func:`poisson_load`, stop it.
+
+    Bounded like ``poisson_load`` (``max_requests`` arrivals within ``duration_s``, each with
+    a timeout). The services are stopped (SIGTERM: each exports its last spans) before this
+    returns, so the OTLP files in ``folder`` are complete.
+    """
+    with running(workers, mean_ms, seed=seed, otlp_dir=folder) as system:
+        results = poisson_load(
+            system.url + "/order", rate_per_s, duration_s, seed=seed, max_requests=max_requests
+        )
+        files, counts = list(system.otlp_files.values()), dict(system.workers)
+    return Recording(files, results, rate_per_s, duration_s, counts)
+
+
 # -- command line --------------------------------------------------------------------------
 
 
@@ -353,9 +413,28 @@ def main(argv: list[str] | None = None) -> None:
     up.add_argument("--port", type=int, default=8000, help="the gateway's port (0: free)")
     up.add_argument("--seed", type=int, default=1)
     up.add_argument("--config", help="a JSON file {workers: {...}, mean_ms: {...}, seed: N}")
+    up.add_argument("--otlp-dir", help="trace to <dir>/<service>.otlp.jsonl (complete on exit)")
     cal = commands.add_parser("calibrate", help="measure the overhead at low load (JSON)")
     cal.add_argument("--count", type=int, default=300, help="requests per measurement")
+    rec = commands.add_parser("record", help="trace the system under Poisson load (OTLP JSON)")
+    rec.add_argument("-o", "--output", required=True, help="folder for <service>.otlp.jsonl")
+    rec.add_argument("--rate", type=float, default=20.0, help="requests/s (Poisson)")
+    rec.add_argument("--duration", type=float, default=30.0, help="seconds of arrivals")
+    rec.add_argument("--workers", action="append", default=[], help="e.g. orders=1")
+    rec.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
+    if args.command == "record":
+        done = record(
+            args.output, args.rate, args.duration, workers=_pairs(args.workers, int), seed=args.seed
+        )
+        times = done.latencies_ms()
+        failed = len(done.results) - len(times)
+        print(
+            f"{len(done.results)} requests at {args.rate:g}/s for {args.duration:g} s: mean "
+            f"{statistics.fmean(times):.1f} ms, {failed} failed; traces in "
+            + ", ".join(str(path) for path in done.files)
+        )
+        return
     if args.command == "calibrate":
         overhead = calibrate(args.count)
         print(json.dumps({"measured": overhead, "model": model_service_times(overhead)}, indent=2))
@@ -366,14 +445,14 @@ def main(argv: list[str] | None = None) -> None:
     seed = int(config.get("seed", args.seed))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the services on the way out
     try:
-        serve(workers, means, seed, args.port)
+        serve(workers, means, seed, args.port, args.otlp_dir)
     except (RuntimeError, ValueError) as error:
         sys.exit(f"error: {error}")
 
 
-def serve(workers: dict, means: dict, seed: int, port: int) -> None:
+def serve(workers: dict, means: dict, seed: int, port: int, otlp_dir: str | None = None) -> None:
     """Run the system until Ctrl-C (or SIGTERM), printing where each service listens."""
-    with running(workers, means, seed=seed, ports={"gateway": port}) as system:
+    with running(workers, means, seed=seed, ports={"gateway": port}, otlp_dir=otlp_dir) as system:
         for name in ORDER:
             print(
                 f"{name:8} {system.urls[name]}  workers={system.workers[name]}  "

@@ -56,6 +56,8 @@ class ServiceFigures:
     concurrency_mean: float = math.nan
     errors: int = 0
     operations: Counter[str] = field(default_factory=Counter)
+    #: Mean wait for a worker (ms) left out of the own times; nan when no span marked one.
+    wait_ms: float = math.nan
 
     @property
     def parallel(self) -> bool:
@@ -239,6 +241,7 @@ def from_traces(traces: list[Trace]) -> Derived:
     observed_s = max((last_ns - first_ns) / 1e9, 1e-9)
 
     own: dict[str, list[float]] = defaultdict(list)
+    waits: dict[str, list[float]] = defaultdict(list)
     intervals: dict[str, list[tuple[int, int]]] = defaultdict(list)
     calls: dict[str, Counter[str]] = defaultdict(Counter)
     order: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
@@ -253,7 +256,8 @@ def from_traces(traces: list[Trace]) -> Derived:
             fig.operations[visit.name] += 1
             fig.errors += visit.failed_itself
             own[service].append(visit.own_ns / 1e6)
-            intervals[service].append((visit.start_ns, visit.end_ns))
+            waits[service].append(visit.wait_ns / 1e6)
+            intervals[service].append((visit.start_ns + visit.wait_ns, visit.end_ns))
             callees = sorted(visit.callees, key=lambda v: v.start_ns)
             seen: set[str] = set()
             for position, callee in enumerate(callees):
@@ -267,6 +271,8 @@ def from_traces(traces: list[Trace]) -> Derived:
                 fig.parallel_visits += visit.parallel
     for service, fig in figures.items():
         fig.own_ms = np.asarray(own[service])
+        if any(waits[service]):
+            fig.wait_ms = float(np.mean(waits[service]))
         fig.concurrency_max = _concurrency(intervals[service])
         fig.concurrency_mean = sum(e - s for s, e in intervals[service]) / 1e9 / observed_s
         fig.calls = sorted(

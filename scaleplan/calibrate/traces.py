@@ -10,6 +10,12 @@ intervals (clipped to it), so parallel callees are not subtracted twice and the 
 sequential ones (network, marshalling) stay the caller's own time: in the model the caller
 holds its slot during its calls, so that time belongs to it.
 
+A server span covers the request's wait for a worker too, when the service queues requests in
+front of a bounded pool: that wait is queueing, which the model produces itself, not service
+time. Instrumentation that knows it marks the span of the worker's part with the attribute
+:data:`WORKER_ATTRIBUTE` (true); the time of the visit before that span starts is then the
+visit's ``wait_ns``, left out of its own time and its observed concurrency.
+
 A trace is skipped, with its reason counted, when it has no root (a trace cut at the end of
 a recording), several roots, a span whose parent is missing, duplicate span ids, or a child
 outside its parent by more than the skew tolerance (clock skew between hosts); a child out
@@ -26,6 +32,9 @@ from scaleplan.calibrate.model import Span, Telemetry
 
 #: A child may stick out of its parent by this much before the trace counts as skewed.
 DEFAULT_SKEW_TOLERANCE_MS = 1.0
+#: A span attribute: true on the span of the part a pool's worker does (the time of its
+#: visit before it was a wait in the pool's queue). Set by examples/reference-system.
+WORKER_ATTRIBUTE = "scaleplan.worker"
 
 
 @dataclass
@@ -40,6 +49,8 @@ class Visit:
     callees: list[Visit] = field(default_factory=list)
     own_ns: int = 0
     failed: bool = False
+    #: Time from the visit's start to its worker span's (WORKER_ATTRIBUTE), else 0.
+    wait_ns: int = 0
 
     @property
     def failed_itself(self) -> bool:
@@ -207,6 +218,8 @@ def _visits(
                 visit.callees.append(callee)
                 stack.append((child, callee))
             else:
+                if child.attributes.get(WORKER_ATTRIBUTE) in (True, "true"):
+                    visit.wait_ns = max(visit.wait_ns, start - visit.start_ns)
                 stack.append((child, visit))
     pending = [top]
     while pending:
@@ -214,6 +227,6 @@ def _visits(
         covered = union_ns(
             (max(c.start_ns, visit.start_ns), min(c.end_ns, visit.end_ns)) for c in visit.callees
         )
-        visit.own_ns = max(0, visit.duration_ns - covered)
+        visit.own_ns = max(0, visit.duration_ns - covered - visit.wait_ns)
         pending.extend(visit.callees)
     return top

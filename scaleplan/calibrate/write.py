@@ -265,7 +265,12 @@ def _distribution(
 
 def _fit_comment(figures: ServiceFigures, fit: FitResult) -> str:
     what = {
-        "own time": "own time (span minus its callees' union)",
+        "own time": "own time (span minus its callees' union"
+        + (
+            f" and a mean {figures.wait_ms:.3g} ms wait for a worker)"
+            if math.isfinite(figures.wait_ms)
+            else ")"
+        ),
         "request time": "request time",
         "latency histogram": "latency histogram",
     }[figures.time_kind]
