@@ -85,6 +85,7 @@ bench: $(TEST_STAMP) $(KERNEL_STAMP)
 	$(BIN)/python benchmarks/bench_explorer.py
 	$(BIN)/python benchmarks/bench_precision.py
 	$(BIN)/python benchmarks/bench_decide.py
+	$(BIN)/python benchmarks/bench_calibrate.py
 
 lab: $(BASE_STAMP) $(KERNEL_STAMP)
 	cd notebooks && ../$(BIN)/jupyter lab $(LAB_ROOT_FLAG) $(NOTEBOOKS)
