@@ -14,8 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
+from locust_support import healthy_locust_run, mixed_locust_run
 
 from scaleplan.spec import ArchitectureSpec, parse_spec
+
+# The real Locust runs, made once per session for every module that reads them.
+__all__ = ["healthy_locust_run", "mixed_locust_run"]
 
 
 def service(
