@@ -1,5 +1,6 @@
 """Decision records made once per test session and shared by the report, notebook and browser
-tests (each costs a papermill run). Small run budgets keep them to a few seconds each.
+tests (each costs a papermill run), and the evidence the record's sections are built from.
+Small run budgets keep them to a few seconds each.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from scaleplan.report import record
 from scaleplan.report.decide import DecisionRecord, decide
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +46,13 @@ def bundled_record() -> DecisionRecord:
 def xss_record() -> DecisionRecord:
     """The record of a scenario whose every text is an attempt at HTML injection."""
     return decide(SCENARIOS / "xss.yaml", _OUT / "xss")
+
+
+@functools.cache
+def tiny_shop_evidence() -> record.Evidence:
+    """The evidence of tests/data/scenarios/tiny-shop.yaml (a frozen value the tests only read),
+    gathered once for the record and the present tests."""
+    return record.gather(SCENARIOS / "tiny-shop.yaml")
 
 
 def in_ci() -> bool:

@@ -14,8 +14,19 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
+from _memory import pytest_collection_finish, pytest_runtest_teardown
+from locust_support import healthy_locust_run, mixed_locust_run
 
 from scaleplan.spec import ArchitectureSpec, parse_spec
+
+# The real Locust runs, made once per session for every module that reads them; the hook that
+# gives freed memory back after a test (tests/_memory.py).
+__all__ = [
+    "healthy_locust_run",
+    "mixed_locust_run",
+    "pytest_collection_finish",
+    "pytest_runtest_teardown",
+]
 
 
 def service(

@@ -62,8 +62,11 @@ def test_json_gives_the_plan_the_files_and_the_command(tmp_path: Path) -> None:
             str(tmp_path),
             "--workers",
             "1",
+            # Steps longer than the scenario's 30 s: overridden, and (at the top step's ~170
+            # requests/s) past predict.WINDOW_MAX_REQUESTS, so no 40-window ranges are simulated
+            # here (tests/test_loadtest_predict.py checks those).
             "--step-s",
-            "20",
+            "40",
             "--settle-s",
             "2",
             "--seed",
@@ -74,7 +77,8 @@ def test_json_gives_the_plan_the_files_and_the_command(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["plan"]["format"] == "scaleplan-loadtest-plan/1"
-    assert [step["duration_s"] for step in data["plan"]["steps"]] == [20.0, 20.0, 20.0]
+    assert [step["duration_s"] for step in data["plan"]["steps"]] == [40.0, 40.0, 40.0]
+    assert [step["settle_s"] for step in data["plan"]["steps"]] == [2.0, 2.0, 2.0]
     assert data["files"][0] == str(tmp_path / "plan.json")
     assert data["locust_command"][:2] == ["locust", "-f"]
     # verify judges each step's percentiles only from a full history

@@ -153,7 +153,9 @@ def without_wall_time(value: Any) -> Any:
 
 
 def same_json(first: Any, second: Any) -> None:
-    a = json.dumps(without_wall_time(first.to_dict()), sort_keys=True, allow_nan=False)
+    """``first`` and ``second`` (results, or the dict of one already made) give one JSON."""
+    first = first if isinstance(first, dict) else first.to_dict()
+    a = json.dumps(without_wall_time(first), sort_keys=True, allow_nan=False)
     b = json.dumps(without_wall_time(second.to_dict()), sort_keys=True, allow_nan=False)
     assert a == b, "the same seed gave different JSON"
 
@@ -166,12 +168,14 @@ def bounded(spec: ArchitectureSpec, name: str) -> bool:
 # --------------------------------------------------------------------------- simulate, estimate
 
 
-def check_simulation(result: SimulationResult, requests: int) -> None:
+def check_simulation(result: SimulationResult, requests: int) -> dict[str, Any]:
+    """Assert the run's invariants; return its ``to_dict()`` (checked to be strict JSON)."""
     counts = result.requests
     assert counts.conserved(), f"requests not conserved: {counts}"
     assert 0 <= counts.arrived <= requests
     assert min(counts.completed, counts.rejected, counts.failed, counts.in_flight) >= 0
-    json.dumps(result.to_dict(), allow_nan=False)
+    data = result.to_dict()
+    json.dumps(data, allow_nan=False)
     latency = result.latency_ms
     if counts.completed and latency.mean is not None and math.isfinite(latency.mean):
         assert latency.mean >= 0
@@ -203,6 +207,7 @@ def check_simulation(result: SimulationResult, requests: int) -> None:
                 assert handled == details["published"], f"{name}: messages lost: {details}"
     if result.classes:
         assert sum(summary.count for summary in result.classes.values()) <= counts.completed
+    return data
 
 
 def check_prerun(example: Example, simulated: SimulationResult | ScaleplanError) -> None:
@@ -247,9 +252,9 @@ def test_simulate_and_estimate(example: Example) -> None:
         # Refused before the run: run anyway, and the run must stop by itself.
         simulated = attempt(lambda: simulate(spec, seed=3, requests=BUDGET, run_anyway=True))
     if isinstance(simulated, SimulationResult):
-        check_simulation(simulated, BUDGET)
+        data = check_simulation(simulated, BUDGET)
         again = simulate(spec, seed=3, requests=BUDGET, run_anyway=not simulated.stable)
-        same_json(simulated, again)
+        same_json(data, again)
 
 
 # --------------------------------------------------------------------------- cost

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import pytest
-from _records import ROOT, SCENARIOS
+from _records import ROOT, SCENARIOS, tiny_shop_evidence
 
 from scaleplan.report import present, record
 from scaleplan.report.markup import Markdown, text
 
 
-@functools.cache
 def shop() -> record.Evidence:
-    return record.gather(SCENARIOS / "tiny-shop.yaml")
+    return tiny_shop_evidence()
 
 
 def _rows(markdown: str) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import re
@@ -10,7 +9,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from _records import SCENARIOS
+from _records import SCENARIOS, tiny_shop_evidence
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,9 +21,8 @@ from scaleplan.spec import load_scenario
 TINY = SCENARIOS / "tiny-shop.yaml"
 
 
-@functools.cache
 def evidence() -> record.Evidence:
-    return record.gather(TINY)
+    return tiny_shop_evidence()
 
 
 class _Collector(HTMLParser):

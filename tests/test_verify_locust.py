@@ -1,97 +1,24 @@
-"""Locust's CSV output: read from a real (short, bounded, loopback) Locust run and from files."""
+"""Locust's CSV output: read from a real (short, bounded, loopback) Locust run and from files.
+
+The real run is the session's mixed run (``tests/locust_support.py``): the generated Locust
+file of ``browse`` and ``fail`` (answered 500), 2 then 4 users at 5 requests/s for 5 s each.
+"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from _verify_data import LOADS, make_plan, write_locust
+from locust_support import LocustRun
 
 from scaleplan.errors import SpecError
 from scaleplan.loadtest import Band, ClassRequest, LoadTestPlan, Step
 from scaleplan.verify import ALL, judge, read_results
 
-LOCUSTFILE = """
-from locust import HttpUser, LoadTestShape, constant_throughput, task
-
-class Shopper(HttpUser):
-    wait_time = constant_throughput(5)
-
-    @task(3)
-    def browse(self):
-        self.client.get("/browse", name="browse")
-
-    @task(1)
-    def fail(self):
-        self.client.get("/fail", name="fail")
-
-class Steps(LoadTestShape):
-    def tick(self):
-        elapsed = self.get_run_time()
-        if elapsed < 5:
-            return (2, 10)
-        if elapsed < 10:
-            return (4, 10)
-        return None
-"""
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        time.sleep(0.005)
-        self.send_response(500 if self.path == "/fail" else 200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-@pytest.fixture
-def locust_run(server: str, tmp_path: Path) -> Path:
-    """Two 5 s steps of Locust (2 then 4 users at 5 requests/s each), at most ~25 s."""
-    (tmp_path / "locustfile.py").write_text(LOCUSTFILE)
-    command = [sys.executable, "-m", "locust", "-f", "locustfile.py", "--headless"]
-    command += ["--host", server, "--csv", "run", "--csv-full-history", "--only-summary"]
-    command += ["--run-time", "20s", "--stop-timeout", "2"]
-    process = subprocess.Popen(
-        command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        _, errors = process.communicate(timeout=25)
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-    assert (tmp_path / "run_stats_history.csv").is_file(), errors[-2000:]
-    return tmp_path / "run"
-
 
 def _plan(mean: Band) -> LoadTestPlan:
-    """A plan of the run above: 10 then 20 requests/s, a quarter of them failing."""
+    """A plan of the mixed run: 10 then 20 requests/s, a quarter of them failing."""
     return LoadTestPlan(
         scenario="tiny-shop.yaml",
         candidate="single",
@@ -122,8 +49,8 @@ def _plan(mean: Band) -> LoadTestPlan:
     )
 
 
-def test_a_real_locust_run_is_read_and_judged(locust_run: Path) -> None:
-    results = read_results(locust_run.with_name("run_stats.csv"))
+def test_a_real_locust_run_is_read_and_judged(mixed_locust_run: LocustRun) -> None:
+    results = read_results(mixed_locust_run.prefix.with_name("results_stats.csv"))
     assert results.tool == "locust"
     assert set(results.names) == {"browse", "fail"}
     assert 8 <= results.span_s <= 14
