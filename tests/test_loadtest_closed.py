@@ -24,7 +24,7 @@ import pytest
 import yaml
 from _verify_data import LOADS, Load, write_locust
 from _verify_data import make_plan as make_verify_plan
-from test_loadtest_locust import _Handler, _run_locust, _serve
+from locust_support import run_locust, serving, url
 from typer.testing import CliRunner
 
 from scaleplan.analytic.mva import MvaStation, exact_mva
@@ -404,7 +404,8 @@ def test_the_k6_scripts_think_time_has_the_models_mean(
 
 @pytest.fixture
 def answering() -> Iterator[str]:
-    yield from _serve(_Handler)
+    with serving() as server:
+        yield url(server)
 
 
 def test_real_locust_runs_the_users_with_the_models_think_time(
@@ -416,7 +417,7 @@ def test_real_locust_runs_the_users_with_the_models_think_time(
     # it, about 350.
     think_s = 0.25
     plan = _closed_plan({"dist": "exponential", "mean_ms": 1000 * think_s}, ((4, 4.0), (8, 4.0)))
-    done = _run_locust(plan, answering, tmp_path)
+    done = run_locust(plan, answering, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     with (tmp_path / "results_stats.csv").open(newline="") as file:
         rows = {(row["Type"], row["Name"]): row for row in csv.DictReader(file)}
