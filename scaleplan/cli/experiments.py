@@ -594,7 +594,12 @@ def print_comparison(result: ComparisonResult) -> None:
                 if math.isfinite(low) and math.isfinite(high) and high > low
                 else ""
             )
-            row.append(f"{verdict_status(verdict.status)} {measured}{ci}")
+            shown = f"{measured}{ci}"
+            if verdict.status == "fail" and verdict.cause:
+                # A refusal has no figure: its cause names the component and the factor.
+                cause = literal(verdict.cause)
+                shown = cause if measured == "—" else f"{shown}; {cause}"
+            row.append(f"{verdict_status(verdict.status)} {shown}")
         verdicts.add_row(*row)
     stdout.print(verdicts)
     if result.differences:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -870,7 +870,8 @@ def _assemble(
         )
         verdict_input = results if results else []
         if candidate_runs and not results:
-            verdicts = _unstable_verdicts(plan.nfrs, candidate_runs[0].refused)
+            first = candidate_runs[0]
+            verdicts = _unstable_verdicts(plan.nfrs, first.refused, first.cause or first.refused)
         else:
             verdicts = check(
                 verdict_input,
@@ -886,6 +887,10 @@ def _assemble(
             )
         if not stable and results:
             # Some replications were refused outright: every SLO fails already.
+            unsettled = [run for run in candidate_runs if not run.stable]
+            cause = f"unstable at peak load in {len(unsettled)} of {len(candidate_runs)} runs"
+            why = _instability(unsettled[0])
+            cause += f": {why}" if why else ""
             verdicts = [
                 v
                 if v.kind not in ("latency", "errors", "throughput")
@@ -900,14 +905,12 @@ def _assemble(
                     v.margin,
                     None,
                     "unstable at peak load in some replications",
+                    cause,
                 )
                 for v in verdicts
             ]
-        failed = tuple(
-            f"fails {v.nfr} (measured {_show(v.measured, v.unit)})"
-            for v in verdicts
-            if v.status == "fail"
-        )
+        verdicts = _with_capacity_causes(verdicts, limit, plan, pulled)
+        failed = tuple(v.reason() for v in verdicts if v.status == "fail")
         values = {
             "p99_ms": metrics["p99_ms"],
             "mean_ms": metrics["mean_ms"],
@@ -1043,7 +1046,51 @@ def _today_throughput(plan: _Plan, spec: ArchitectureSpec) -> float:
     return float(estimate(today).throughput_per_s)
 
 
-def _unstable_verdicts(nfrs: NFRSpec, reason: str) -> list[Verdict]:
+def _instability(run: Run) -> str:
+    """Why a run did not sustain its load, naming the component: its refusal, or where its
+    queues ran away."""
+    if run.result is None:
+        return run.cause or run.refused
+    unstable = run.result.unstable
+    return f"{unstable.component}: {unstable.reason}" if unstable is not None else ""
+
+
+def _with_capacity_causes(
+    verdicts: Sequence[Verdict],
+    limit: _Limit | None,
+    plan: _Plan,
+    pulled: PullResult | None,
+) -> list[Verdict]:
+    """Failed headroom and runway verdicts with their cause in words: the peak against the
+    sustainable limit and the component that binds there."""
+    if limit is None or not math.isfinite(limit.load):
+        return list(verdicts)
+    bottleneck = pulled.bottleneck if pulled is not None else ""
+    if limit.load > 0:
+        cause = (
+            f"the peak {_load_words(plan, plan.peak)} is {plan.peak / limit.load:.2f}× the "
+            f"sustainable limit of {_load_words(plan, limit.load)}"
+        )
+    else:
+        cause = "no load meets the SLOs (a sustainable limit of 0)"
+    if pulled is not None and pulled.failure_mode:
+        cause += f", where it breaks by {pulled.failure_mode}"
+    if bottleneck:
+        cause += f"; bottleneck {bottleneck}"
+    return [
+        replace(verdict, cause=verdict.cause or cause)
+        if verdict.status == "fail" and verdict.kind in ("headroom", "growth")
+        else verdict
+        for verdict in verdicts
+    ]
+
+
+def _load_words(plan: _Plan, load: float) -> str:
+    return plan.load_text(load) if plan.closed else rate_text(load)
+
+
+def _unstable_verdicts(nfrs: NFRSpec, reason: str, cause: str = "") -> list[Verdict]:
+    cause = cause or reason
     verdicts = []
     for slo in nfrs.slos:
         unit = "ms" if slo.is_latency else ("per_s" if slo.unit == "per_s" else "fraction")
@@ -1060,6 +1107,7 @@ def _unstable_verdicts(nfrs: NFRSpec, reason: str) -> list[Verdict]:
                 math.nan,
                 None,
                 f"refused at peak load: {reason}",
+                f"refused at peak load: {cause}",
             )
         )
     if nfrs.headroom is not None:
@@ -1075,6 +1123,7 @@ def _unstable_verdicts(nfrs: NFRSpec, reason: str) -> list[Verdict]:
                 math.nan,
                 None,
                 "no headroom: the peak load is beyond capacity",
+                f"no headroom: the peak is beyond capacity ({cause})",
             )
         )
     return verdicts

@@ -48,7 +48,7 @@ from scaleplan.metrics import (
 from scaleplan.result import SimulationResult
 from scaleplan.spec import NFRSpec, SLOSpec, parse_slo
 
-__all__ = ["Status", "Verdict", "check", "verdict_records"]
+__all__ = ["Status", "Verdict", "check", "show_value", "verdict_records"]
 
 Status = Literal["pass", "fail", "inconclusive", "not evaluated"]
 
@@ -80,6 +80,10 @@ class Verdict:
         For an inconclusive verdict: further simulated requests expected to settle it.
     detail : str
         One sentence: where the figure came from, or why it was not evaluated.
+    cause : str
+        What makes a verdict fail when the figure alone does not say it, in words naming the
+        component and the figure (``app: offered load is 1.98× its capacity …``, ``bottleneck
+        db``); empty otherwise.
     """
 
     nfr: str
@@ -92,6 +96,28 @@ class Verdict:
     margin: float
     extra_requests: int | None = None
     detail: str = ""
+    cause: str = ""
+
+    def reason(self) -> str:
+        """The verdict in words with its figure and cause, e.g. ``fails headroom>=20%: measured
+        -69% (95% CI -203% to -17%); bottleneck app`` or, for a run refused at peak, ``fails
+        p99<=150ms: refused at peak load: app: offered load is 1.98× its capacity …``."""
+        verb = {"pass": "passes", "fail": "fails", "inconclusive": "cannot settle"}.get(
+            self.status, "does not evaluate"
+        )
+        parts = []
+        if math.isfinite(self.measured) or self.measured in (math.inf, -math.inf):
+            shown = f"measured {show_value(self.measured, self.unit)}"
+            low, high = self.ci95
+            if math.isfinite(low) and math.isfinite(high) and high > low:
+                interval = f"{show_value(low, self.unit)} to {show_value(high, self.unit)}"
+                shown += f" (95% CI {interval})"
+            parts.append(shown)
+        if self.cause:
+            parts.append(self.cause)
+        elif not parts:
+            parts.append(self.detail or "no figure")
+        return f"{verb} {self.nfr}: " + "; ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (NaN written as ``null``)."""
@@ -106,6 +132,8 @@ class Verdict:
             "margin": clean(self.margin),
             "extra_requests": self.extra_requests,
             "detail": self.detail,
+            "cause": self.cause,
+            "reason": self.reason(),
         }
 
     def records(self) -> list[dict[str, Any]]:
@@ -114,6 +142,25 @@ class Verdict:
         low, high = row.pop("ci95")
         row["ci95_low"], row["ci95_high"] = low, high
         return [row]
+
+
+def show_value(value: float, unit: str) -> str:
+    """A verdict's figure in its unit: ``940.2 ms``, ``-68.7%``, ``53.4/s``, ``0.0 months``."""
+    if not math.isfinite(value):
+        return "—" if math.isnan(value) else ("∞" if value > 0 else "-∞")
+    if unit == "ms":
+        return f"{value:,.1f} ms"
+    if unit == "fraction":
+        return f"{100 * value:.3g}%" if abs(value) < 0.01 else f"{100 * value:.1f}%"
+    if unit == "per_s":
+        return f"{value:,.1f}/s"
+    if unit == "months":
+        return f"{value:.1f} months"
+    if unit == "per_month":
+        return f"{value:,.0f}/month"
+    if unit == "GB":
+        return f"{value:,.0f} GB"
+    return f"{value:,.4g}"
 
 
 def verdict_records(verdicts: Sequence[Verdict]) -> list[dict[str, Any]]:
@@ -286,7 +333,9 @@ def _slo_verdict(results: Sequence[SimulationResult], slo: SLOSpec) -> Verdict:
     if unstable:
         values = [point_value(r, slo) for r in results]
         measured = float(np.nanmean(values)) if any(math.isfinite(v) for v in values) else math.nan
-        reason = unstable[0].unstable.reason if unstable[0].unstable else "unstable"
+        first = unstable[0].unstable
+        reason = first.reason if first else "unstable"
+        where = f"{first.component}: {reason}" if first else reason
         return Verdict(
             slo.text,
             kind,
@@ -299,6 +348,7 @@ def _slo_verdict(results: Sequence[SimulationResult], slo: SLOSpec) -> Verdict:
             None,
             f"{len(unstable)} of {len(results)} runs unstable ({reason}): the load is not "
             "sustained",
+            f"unstable in {len(unstable)} of {len(results)} runs: {where}",
         )
     completed = sum(r.requests.completed for r in results)
     if len(results) > 1:

@@ -201,9 +201,10 @@ def _verdict_cell(verdict: Verdict | None) -> str:
     if verdict is None:
         return "—"
     mark = STATUS_MARK.get(verdict.status, text(verdict.status))
+    cause = f" — {text(verdict.cause)}" if verdict.status == "fail" and verdict.cause else ""
     if verdict.status == "not evaluated" or not math.isfinite(verdict.measured):
-        return mark
-    return f"{mark}: {_measured(verdict)}"
+        return mark + cause
+    return f"{mark}: {_measured(verdict)}{cause}"
 
 
 def _measured(verdict: Verdict) -> str:
