@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from scaleplan.report import record
 from scaleplan.report.decide import DecisionRecord, decide
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +39,12 @@ CHROMIUM_ARGS = [
 def bundled_record() -> DecisionRecord:
     """The decision record of the bundled online-shop scenario, on a small budget."""
     return decide(BUNDLED, _OUT / "bundled", budget=SMALL_BUDGET)
+
+
+@functools.cache
+def overloaded_evidence() -> record.Evidence:
+    """The evidence of a scenario where no option passes (one refused at peak), in-process."""
+    return record.gather(SCENARIOS / "tiny-overloaded.yaml", workers=1)
 
 
 @functools.cache

@@ -3,11 +3,11 @@ the CLI, the JSON and the record; when no option passes, a stated ranking and wh
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from pathlib import Path
 
+from _records import overloaded_evidence
 from typer.testing import CliRunner
 
 from scaleplan.cli import app
@@ -21,9 +21,8 @@ runner = CliRunner()
 FACTOR = re.compile(r"app: offered load is 1\.98× its capacity")
 
 
-@functools.cache
 def evidence() -> record.Evidence:
-    return record.gather(OVERLOADED, workers=1)
+    return overloaded_evidence()
 
 
 def _markdown(items: object) -> str:
@@ -48,7 +47,12 @@ def test_the_json_gate_reasons_name_the_component_and_the_factor() -> None:
     assert single["gate_reasons"]
     for reason in single["gate_reasons"]:
         assert "measured —" not in reason
-        assert FACTOR.search(reason), reason
+        # The SLOs fail for the refusal; headroom and runway for the peak against the limit.
+        if "p99" in reason or "errors" in reason:
+            assert FACTOR.search(reason), reason
+        else:
+            assert re.search(r"the peak 90 requests/s is \d+\.\d\d× the sustainable", reason)
+            assert "bottleneck app" in reason
     text = json.dumps(data, ensure_ascii=False)
     assert "measured —" not in text
 
@@ -60,3 +64,27 @@ def test_the_record_names_the_component_and_the_factor() -> None:
     outcome = _markdown(record.decision_outcome(found))
     assert "measured —" not in outcome
     assert FACTOR.search(outcome), outcome
+
+
+def test_when_no_option_passes_they_are_ranked_by_the_stated_rule() -> None:
+    comparison = evidence().comparison
+    assert comparison.recommended is None
+    ranking = comparison.ranking
+    # pair fails 2 gates (headroom, runway), single 4 (both SLOs refused, headroom, runway).
+    assert [row["candidate"] for row in ranking] == ["pair", "single"]
+    assert [row["failed_gates"] for row in ranking] == [2, 4]
+    reasons = " ".join(comparison.reasons)
+    assert "fewest failed gates" in reasons and "never by file order" in reasons
+    assert "1. pair" in reasons and "2. single" in reasons
+
+
+def test_each_failing_option_is_told_the_capacity_it_needs() -> None:
+    comparison = evidence().comparison
+    pair = next(row for row in comparison.ranking if row["candidate"] == "pair")
+    needed = 90 * 1.05**12  # runway ≥ 12 months at 5%/month from the 90 requests/s peak
+    limit = comparison.candidate("pair").pull.limit_per_s  # type: ignore[union-attr]
+    text = " ".join(pair["needs"])
+    assert f"needs a sustainable limit of {needed:,.0f} requests/s" in text, text
+    assert f"{needed / limit:.1f}× what it has" in text and "its bottleneck is app" in text
+    outcome = _markdown(record.decision_outcome(evidence()))
+    assert f"needs a sustainable limit of {needed:,.0f} requests/s" in outcome

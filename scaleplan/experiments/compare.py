@@ -26,7 +26,11 @@
 The **Pareto frontier** is the set of stable candidates that no other candidate beats on both
 monthly cost (at today's load) and p99 at peak. The **recommendation** is the best-scoring
 candidate that passes every gate, with the reasons in words; when none passes, none is
-recommended and the reasons say what fails.
+recommended, the candidates are ranked by a stated rule and each is told what would make it pass
+(:mod:`scaleplan.experiments.shortfall`). Every failed verdict carries its cause in words naming
+the component and the figure (a refusal's load factor, the peak against the limit and the
+bottleneck). A candidate refused at peak fails its SLOs; its headroom, runway and cost are still
+judged from its limit and the cost model.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ from scaleplan.experiments.precision import (
 )
 from scaleplan.experiments.pull import PullResult, pull
 from scaleplan.experiments.pull_users import UsersPullResult, pull_users
+from scaleplan.experiments.shortfall import RANK_RULE, needs, rank, shortfall
 from scaleplan.metrics import replication_ci, replication_quantile_ci
 from scaleplan.result import SimulationResult
 from scaleplan.spec import (
@@ -284,6 +289,9 @@ class ComparisonResult:
     #: send what the system lets them, each candidate's throughput is in its metrics).
     today_users: int | None = None
     peak_users: int | None = None
+    #: When no candidate passes: each one's rank by :data:`~scaleplan.experiments.shortfall.
+    #: RANK_RULE`, its failed gates, its shortfall and what would make it pass.
+    ranking: tuple[dict[str, Any], ...] = ()
 
     @property
     def closed(self) -> bool:
@@ -333,6 +341,7 @@ class ComparisonResult:
             "pareto": list(self.pareto),
             "recommended": self.recommended,
             "reasons": list(self.reasons),
+            "ranking": clean(list(self.ranking)),
             "checklist": clean(list(self.checklist)),
             "simulated_requests": self.simulated_requests,
             "stopping": self.stopping,
@@ -871,7 +880,23 @@ def _assemble(
         verdict_input = results if results else []
         if candidate_runs and not results:
             first = candidate_runs[0]
-            verdicts = _unstable_verdicts(plan.nfrs, first.refused, first.cause or first.refused)
+            # Refused at peak: the SLOs fail; headroom, runway and cost are still judged from
+            # the limit and the cost model, so that what it lacks can be said in figures.
+            judged = check(
+                [],
+                plan.nfrs.model_copy(update={"slos": (), "availability": None}),
+                limit_per_s=limit.load if limit is not None else None,
+                limit_ci95=limit.ci95 if limit is not None else None,
+                limit_requests=limit.requests if limit is not None else None,
+                growth_per_month=plan.growth,
+                cost_per_month=cost_result.per_month_peak,
+                today_rate_per_s=today_per_s,
+                load=plan.peak,
+                load_unit=" users" if plan.closed else "/s",
+            )
+            verdicts = _unstable_verdicts(
+                plan.nfrs, first.refused, first.cause or first.refused, judged
+            )
         else:
             verdicts = check(
                 verdict_input,
@@ -977,6 +1002,7 @@ def _assemble(
         for metric in PAIRED_METRICS
     )
     recommended, reasons = _recommend(plan, candidates, differences, frontier)
+    ranking = () if recommended is not None else _ranking(plan, candidates)
     return ComparisonResult(
         title=plan.title,
         context=plan.context,
@@ -1001,6 +1027,7 @@ def _assemble(
         simulated_requests=sum(candidate.requests for candidate in candidates),
         stopping=plan.stopping.mode,
         ci_precision=plan.stopping.target,
+        ranking=ranking,
     )
 
 
@@ -1089,7 +1116,12 @@ def _load_words(plan: _Plan, load: float) -> str:
     return plan.load_text(load) if plan.closed else rate_text(load)
 
 
-def _unstable_verdicts(nfrs: NFRSpec, reason: str, cause: str = "") -> list[Verdict]:
+def _unstable_verdicts(
+    nfrs: NFRSpec, reason: str, cause: str = "", judged: Sequence[Verdict] = ()
+) -> list[Verdict]:
+    """The verdicts of a candidate refused at peak: every SLO and availability fail with the
+    refusal as their cause; ``judged`` (headroom, runway, cost … from the limit and the cost
+    model) kept, a headroom without a limit failing for the refusal too."""
     cause = cause or reason
     verdicts = []
     for slo in nfrs.slos:
@@ -1110,7 +1142,24 @@ def _unstable_verdicts(nfrs: NFRSpec, reason: str, cause: str = "") -> list[Verd
                 f"refused at peak load: {cause}",
             )
         )
-    if nfrs.headroom is not None:
+    if nfrs.availability is not None:
+        verdicts.append(
+            Verdict(
+                f"availability>={nfrs.availability.min_percent:g}%",
+                "availability",
+                "fail",
+                math.nan,
+                (math.nan, math.nan),
+                nfrs.availability.min_percent / 100,
+                "fraction",
+                math.nan,
+                None,
+                f"refused at peak load: {reason}",
+                f"refused at peak load: {cause}",
+            )
+        )
+    kept = [v for v in judged if not (v.kind == "headroom" and v.status == "not evaluated")]
+    if nfrs.headroom is not None and not any(v.kind == "headroom" for v in kept):
         verdicts.append(
             Verdict(
                 f"headroom>={nfrs.headroom.min_percent:g}%",
@@ -1126,7 +1175,7 @@ def _unstable_verdicts(nfrs: NFRSpec, reason: str, cause: str = "") -> list[Verd
                 f"no headroom: the peak is beyond capacity ({cause})",
             )
         )
-    return verdicts
+    return verdicts + kept
 
 
 def _paired(
@@ -1252,16 +1301,20 @@ def _recommend(
     passing = [c for c in candidates if not c.gated]
     reasons: list[str] = []
     if not passing:
-        closest = min(candidates, key=lambda c: (len(c.gate_reasons), -c.score))
         reasons.append(
-            f"No candidate passes every hard NFR gate at peak load ({plan.load_text(plan.peak)})."
+            f"No candidate passes every hard NFR gate at peak load ({plan.load_text(plan.peak)}); "
+            f"they are {RANK_RULE}."
         )
-        for candidate in candidates:
-            reasons.append(f"{candidate.name}: {'; '.join(candidate.gate_reasons)}.")
-        reasons.append(
-            f"Closest: {closest.name} ({len(closest.gate_reasons)} failing NFR(s)); "
-            "change the candidates or revisit the NFRs."
-        )
+        for row in _ranking(plan, candidates):
+            candidate = next(c for c in candidates if c.name == row["candidate"])
+            count = row["failed_gates"]
+            needed = "; ".join(row["needs"])
+            reasons.append(
+                f"{row['rank']}. {candidate.name} ({count} failed gate{'s' if count != 1 else ''}"
+                f", score {candidate.score:.2f}): {'; '.join(candidate.gate_reasons)}."
+                + (f" To pass, it {needed}." if needed else "")
+            )
+        reasons.append("Change the candidates or revisit the NFRs.")
         return None, reasons
     best = max(passing, key=lambda c: c.score)
     others = sorted((c for c in passing if c is not best), key=lambda c: -c.score)
@@ -1338,6 +1391,22 @@ def _recommend(
         if candidate.gated:
             reasons.append(f"{candidate.name} is excluded: {'; '.join(candidate.gate_reasons)}.")
     return best.name, reasons
+
+
+def _ranking(plan: _Plan, candidates: Sequence[CandidateResult]) -> tuple[dict[str, Any], ...]:
+    """The candidates in the order of :data:`RANK_RULE`, each with what would make it pass."""
+    given = plan.nfrs.growth.percent_per_month if plan.nfrs.growth is not None else None
+    growth = given / 100.0 if given is not None else plan.growth
+    return tuple(
+        {
+            "rank": place,
+            "candidate": candidate.name,
+            "failed_gates": sum(v.status == "fail" for v in candidate.verdicts),
+            "shortfall": shortfall(candidate),
+            "needs": needs(candidate, peak=plan.peak, growth=growth, closed=plan.closed),
+        }
+        for place, candidate in rank(candidates)
+    )
 
 
 def _limit_text(candidate: CandidateResult) -> str:

@@ -213,12 +213,13 @@ def check(
     [('mean<=100ms', 'pass'), ('p99<=5ms', 'fail')]
     """
     results = [result] if isinstance(result, SimulationResult) else list(result)
-    if not results:
-        raise ValueError("check needs at least one result")
     if isinstance(nfrs, NFRSpec):
         spec = nfrs
     else:
         spec = NFRSpec(slos=tuple(s if isinstance(s, SLOSpec) else parse_slo(s) for s in nfrs))
+    # Without a run (refused at its load), only the NFRs judged from a limit or a cost model.
+    if not results and (spec.slos or spec.availability is not None or load is None):
+        raise ValueError("check needs at least one result")
     verdicts = [_slo_verdict(results, slo) for slo in spec.slos]
     rate = _rate(results) if load is None else load
     if spec.availability is not None:
@@ -599,6 +600,10 @@ def _headroom(
             -math.inf,
             None,
             "no load at all meets the SLOs",
+        )
+    if not results:
+        return _not_evaluated(
+            name, "headroom", bound, "fraction", "no sustainable limit and no run at this load"
         )
     if any(not r.stable for r in results):
         return Verdict(
