@@ -1100,7 +1100,9 @@ def _with_capacity_causes(
         )
     else:
         cause = "no load meets the SLOs (a sustainable limit of 0)"
-    if pulled is not None and pulled.failure_mode:
+    if pulled is not None and pulled.failure_mode == "unreachable":
+        cause += f": {pulled.failure_detail}"
+    elif pulled is not None and pulled.failure_mode:
         cause += f", where it breaks by {pulled.failure_mode}"
     if bottleneck:
         cause += f"; bottleneck {bottleneck}"

@@ -453,7 +453,13 @@ def pull_rows(pulls: list[PullResult]) -> Markdown:
                 f"{text(result.bottleneck)} at {result.bottleneck_utilization:.0%}"
                 if result.bottleneck
                 else "—",
-                text(result.failure_mode) or "—",
+                # An unreachable SLO names the component whose own latency makes it so.
+                text(
+                    result.failure_detail
+                    if result.failure_mode == "unreachable"
+                    else result.failure_mode
+                )
+                or "—",
                 f"{result.analytic_bound_per_s:,.0f}/s ({text(result.analytic_bottleneck)})",
             ]
         )
