@@ -67,7 +67,7 @@ from scaleplan.experiments.precision import (
 from scaleplan.experiments.pull import PullResult, pull
 from scaleplan.experiments.pull_users import UsersPullResult, pull_users
 from scaleplan.experiments.shortfall import RANK_RULE, needs, rank, shortfall
-from scaleplan.metrics import replication_ci, replication_quantile_ci
+from scaleplan.metrics import proportion_ci, replication_ci, replication_quantile_ci
 from scaleplan.result import SimulationResult
 from scaleplan.spec import (
     CRITERIA,
@@ -837,6 +837,8 @@ def _assemble(
                 # A percentile is a sketch's bin: its interval reaches the bins' edges.
                 percentile = metric in ("p99_ms", "p50_ms")
                 ci = replication_quantile_ci(samples) if percentile else replication_ci(samples)
+                if metric == "error_rate":  # a share: its interval stays inside [0, 1]
+                    ci = proportion_ci(ci, sum(r.requests.arrived for r in results))
                 metrics[metric], metrics_ci[metric] = ci.mean, (ci.low, ci.high)
                 if len(results) == 1 and metric in ("p99_ms", "p50_ms"):
                     # One replication: the percentile's own interval from its run's sections.

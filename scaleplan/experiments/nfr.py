@@ -42,6 +42,7 @@ from scaleplan.metrics import (
     MeanCI,
     batch_means_ci,
     extra_observations_needed,
+    proportion_ci,
     replication_ci,
     replication_quantile_ci,
 )
@@ -361,6 +362,8 @@ def _slo_verdict(results: Sequence[SimulationResult], slo: SLOSpec) -> Verdict:
             return _decide(slo.text, kind, ci, slo.bound, slo.op, unit, arrived, detail)
         if slo.is_latency and slo.metric != "mean":
             ci = replication_quantile_ci(values)  # a sketch's percentile: known to its bin
+        elif slo.metric == "errors":
+            ci = proportion_ci(replication_ci(values), sum(r.requests.arrived for r in results))
         else:
             ci = replication_ci(values)
         detail = f"mean over {len(results)} replications, Student-t interval"
@@ -416,8 +419,7 @@ def _slo_verdict(results: Sequence[SimulationResult], slo: SLOSpec) -> Verdict:
                 arrived,
                 f"no errors in {arrived} requests: rule-of-three interval",
             )
-        ci = _bucket_ci(only, "errors")
-        ci = MeanCI(error_rate(only), ci.low, ci.high, ci.half_width, ci.n, ci.method)
+        ci = _share_ci(error_rate(only), _bucket_ci(only, "errors"), arrived)
         return _decide(slo.text, kind, ci, slo.bound, slo.op, unit, arrived, ci.method)
     ci = _bucket_ci(only, "throughput")
     if slo.unit == "of_offered":
@@ -429,9 +431,19 @@ def _slo_verdict(results: Sequence[SimulationResult], slo: SLOSpec) -> Verdict:
 
 
 def _zero_errors(arrived: int) -> MeanCI:
-    # With no error in n requests, 3/n is the 95% upper bound of the rate ("rule of three").
-    high = 3.0 / arrived if arrived else math.nan
+    # With no error in n requests, 3/n is the 95% upper bound of the rate ("rule of three");
+    # a share is never above 1.
+    high = min(1.0, 3.0 / arrived) if arrived else math.nan
     return MeanCI(0.0, 0.0, high, high / 2, arrived, "rule of three")
+
+
+def _share_ci(share: float, bucket: MeanCI, trials: int) -> MeanCI:
+    """A share's interval from batch means over time, centred on the share the run reports
+    (its window) and kept inside [0, 1] by Wilson's score interval
+    (:func:`scaleplan.metrics.proportion_ci`)."""
+    half = bucket.half_width
+    centred = MeanCI(share, share - half, share + half, half, bucket.n, bucket.method)
+    return proportion_ci(centred, trials)
 
 
 def _bucket_ci(result: SimulationResult, what: str) -> MeanCI:
@@ -560,10 +572,13 @@ def _availability(results: Sequence[SimulationResult], bound: float) -> Verdict:
             zero = _zero_errors(arrived)
             ci = MeanCI(1.0, 1.0 - zero.high, 1.0, zero.half_width, zero.n, "rule of three")
         else:
-            ci = replication_ci(served)
+            ci = proportion_ci(replication_ci(served), arrived)
         return _decide(name, "availability", ci, bound, ">=", "fraction", arrived, detail)
-    bucket = _bucket_ci(results[0], "errors")
-    ci = MeanCI(served[0], 1.0 - bucket.high, 1.0 - bucket.low, bucket.half_width, 0, "")
+    if served[0] == 1.0:
+        zero = _zero_errors(arrived)
+        ci = MeanCI(1.0, 1.0 - zero.high, 1.0, zero.half_width, zero.n, "rule of three")
+    else:
+        ci = _share_ci(served[0], _bucket_ci(results[0], "errors"), arrived)
     return _decide(name, "availability", ci, bound, ">=", "fraction", arrived, detail)
 
 
