@@ -88,3 +88,32 @@ def test_each_failing_option_is_told_the_capacity_it_needs() -> None:
     assert f"{needed / limit:.1f}× what it has" in text and "its bottleneck is app" in text
     outcome = _markdown(record.decision_outcome(evidence()))
     assert f"needs a sustainable limit of {needed:,.0f} requests/s" in outcome
+
+
+def test_an_unsettleable_verdict_says_so_instead_of_a_huge_request_count() -> None:
+    from scaleplan.experiments.compare import SETTLE_FACTOR, _unsettleable
+    from scaleplan.experiments.nfr import Verdict
+
+    near = Verdict(
+        "p99<=150ms",
+        "latency",
+        "inconclusive",
+        149.7,
+        (140.0, 160.0),
+        150.0,
+        "ms",
+        0.3,
+        34_895_599,
+        "mean over 2 replications",
+    )
+    cap = 2000 * 40
+    (judged,) = _unsettleable([near], cap)
+    assert judged.extra_requests is None
+    assert "cannot be settled within the budget" in judged.cause
+    assert "within 0.2% of the bound" in judged.cause and f"{SETTLE_FACTOR * cap:,}" in judged.cause
+    assert "cannot be settled" in judged.reason()
+    # Within reach: kept as it is.
+    reachable = Verdict(
+        "p99<=150ms", "latency", "inconclusive", 140.0, (120.0, 160.0), 150.0, "ms", 10.0, 50_000
+    )
+    assert _unsettleable([reachable], cap) == [reachable]

@@ -89,6 +89,9 @@ __all__ = [
 PAIRED_METRICS = ("p99_ms", "mean_ms", "p50_ms", "error_rate")
 #: Runway counted for scoring when there is no growth horizon.
 RUNWAY_CAP_MONTHS = 120.0
+#: An inconclusive verdict needing more than this many times the measurement's cap of
+#: requests is called unsettleable within the budget rather than given a request count.
+SETTLE_FACTOR = 10
 
 
 def _half_width_percent(half: float) -> str:
@@ -809,6 +812,9 @@ def _measurement(plan: _Plan, runs: list[Run], decision: Decision | None) -> dic
         "ci_precision": stopping.target,
         "min_replications": stopping.minimum,
         "cap_replications": stopping.cap,
+        "cap_requests": plan.requests * stopping.cap,
+        #: An inconclusive verdict's extra_requests is null beyond this (said in its cause).
+        "settle_cap_requests": SETTLE_FACTOR * plan.requests * stopping.cap,
         "figures": [f.to_dict(stopping.target) for f in decision.figures] if decision else [],
     }
 
@@ -937,6 +943,7 @@ def _assemble(
                 for v in verdicts
             ]
         verdicts = _with_capacity_causes(verdicts, limit, plan, pulled)
+        verdicts = _unsettleable(verdicts, plan.requests * plan.stopping.cap)
         failed = tuple(v.reason() for v in verdicts if v.status == "fail")
         values = {
             "p99_ms": metrics["p99_ms"],
@@ -1073,6 +1080,30 @@ def _today_throughput(plan: _Plan, spec: ArchitectureSpec) -> float:
 
     today = spec.with_changes({"workload.users": max(1, round(plan.today))})
     return float(estimate(today).throughput_per_s)
+
+
+def _unsettleable(verdicts: Sequence[Verdict], cap_requests: int) -> list[Verdict]:
+    """Inconclusive verdicts whose extra requests exceed :data:`SETTLE_FACTOR` × the cap: no
+    count is promised; the cause says why (how close the estimate sits to the bound)."""
+    limit = SETTLE_FACTOR * cap_requests
+    judged = []
+    for verdict in verdicts:
+        extra = verdict.extra_requests
+        if verdict.status != "inconclusive" or extra is None or extra <= limit:
+            judged.append(verdict)
+            continue
+        closeness = (
+            f"within {100 * abs(verdict.margin / verdict.bound):.2g}% of the bound"
+            if verdict.bound and math.isfinite(verdict.margin)
+            else "at the bound"
+        )
+        cause = (
+            f"cannot be settled within the budget: the estimate sits {closeness}, so "
+            f"settling it would take about {extra:,} more simulated requests, beyond "
+            f"{SETTLE_FACTOR}× the cap of {cap_requests:,} ({limit:,})"
+        )
+        judged.append(replace(verdict, extra_requests=None, cause=cause))
+    return judged
 
 
 def _instability(run: Run) -> str:
@@ -1385,7 +1416,7 @@ def _recommend(
                 + (
                     f" (about {v.extra_requests:,} more requests would settle it)"
                     if v.extra_requests
-                    else ""
+                    else (f" ({v.cause})" if v.cause else "")
                 )
                 for v in risky
             )

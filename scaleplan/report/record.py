@@ -665,7 +665,7 @@ def _bad_points(evidence: Evidence, candidate: CandidateResult) -> list[str]:
             extra = (
                 f"; about {verdict.extra_requests:,} more simulated requests would settle it"
                 if verdict.extra_requests
-                else ""
+                else (f"; it {text(verdict.cause)}" if verdict.cause else "")
             )
             points.append(f"{text(verdict.nfr)} is not yet settled by the evidence{extra}")
         elif verdict.status == "not evaluated":
