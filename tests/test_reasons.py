@@ -4,6 +4,7 @@ the CLI, the JSON and the record; when no option passes, a stated ranking and wh
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -117,3 +118,56 @@ def test_an_unsettleable_verdict_says_so_instead_of_a_huge_request_count() -> No
         "p99<=150ms", "latency", "inconclusive", 140.0, (120.0, 160.0), 150.0, "ms", 10.0, 50_000
     )
     assert _unsettleable([reachable], cap) == [reachable]
+
+
+def test_no_resilience_part_and_no_good_point_from_a_short_limit_when_nothing_is_chosen(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from dataclasses import replace
+
+    from scaleplan.report import present
+
+    monkeypatch.setenv("SCALEPLAN_ALLOW_FILES_OUTSIDE", "1")
+    found = evidence()
+    # No option is chosen: no Resilience part is simulated for the baseline nobody chose.
+    canary = Path(__file__).resolve().parent.parent / "data" / "rollouts" / "canary.yaml"
+    scenario = tmp_path / "over.yaml"
+    scenario.write_text(OVERLOADED.read_text() + f"resilience: {{rollout: {canary}}}\n")
+    from scaleplan.spec import load_scenario
+
+    with_keys = replace(found, scenario=load_scenario(scenario))
+    assert present._resilience_work(with_keys) == {}
+    (note,) = present.resilience(with_keys)
+    assert "Resilience of" not in note and "no option is chosen" in note.lower()
+    # Limits below the peak (53 and 16 requests/s against 90) are no good point.
+    pros = _markdown(record.pros_and_cons(found))
+    assert "carries up to" not in pros
+
+
+def test_a_not_evaluated_verdict_carries_no_measured_value() -> None:
+    from scaleplan.engine import simulate
+    from scaleplan.experiments import check
+    from scaleplan.spec import NFRSpec, example_spec
+
+    nfrs = NFRSpec.model_validate(
+        {"retention": {"days": 30, "writes_per_request": 1, "record_kb": 2}}
+    )
+    (verdict,) = check(simulate(example_spec(), seed=1, requests=500), nfrs)
+    assert verdict.status == "not evaluated" and math.isnan(verdict.measured)
+    assert "GB" in verdict.detail  # the storage it would take is still said, in words
+
+
+def test_a_recommendation_with_an_inconclusive_gate_says_so() -> None:
+    from dataclasses import replace
+
+    from scaleplan.experiments.compare import _passes_text
+    from scaleplan.experiments.nfr import Verdict
+
+    pair = evidence().comparison.candidate("pair")
+    settled = Verdict("p99<=400ms", "latency", "pass", 300.0, (290.0, 310.0), 400.0, "ms", 100.0)
+    open_ = Verdict(
+        "errors<=1%", "errors", "inconclusive", 0.01, (0.005, 0.015), 0.01, "fraction", 0
+    )
+    assert _passes_text(replace(pair, verdicts=(settled,))) == "passes every hard NFR gate"
+    text = _passes_text(replace(pair, verdicts=(settled, open_)))
+    assert text == "passes every hard NFR gate it could settle (errors<=1% is inconclusive)"

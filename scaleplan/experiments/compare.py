@@ -1360,7 +1360,7 @@ def _recommend(
         verb = "does" if len(excluded) == 1 else "do"
         tail = f"; {_and(excluded)} {verb} not"
     reasons.append(
-        f"{best.name} passes every hard NFR gate at peak load ({plan.load_text(plan.peak)}){tail}."
+        f"{best.name} {_passes_text(best)} at peak load ({plan.load_text(plan.peak)}){tail}."
     )
     score_text = f"It has the highest weighted score, {best.score:.2f} ({weights})"
     if others:
@@ -1442,6 +1442,16 @@ def _ranking(plan: _Plan, candidates: Sequence[CandidateResult]) -> tuple[dict[s
         }
         for place, candidate in rank(candidates)
     )
+
+
+def _passes_text(candidate: CandidateResult) -> str:
+    """``passes every hard NFR gate``, or, with an inconclusive gate, ``passes every hard NFR
+    gate it could settle (X is inconclusive)``: never a claim beside an open verdict."""
+    open_ = [v.nfr for v in candidate.verdicts if v.status == "inconclusive"]
+    if not open_:
+        return "passes every hard NFR gate"
+    verb = "is" if len(open_) == 1 else "are"
+    return f"passes every hard NFR gate it could settle ({_and(open_)} {verb} inconclusive)"
 
 
 def _limit_text(candidate: CandidateResult) -> str:

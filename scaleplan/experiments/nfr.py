@@ -282,12 +282,12 @@ def check(
         )
         if retention.max_storage_gb is None:
             verdicts.append(
-                Verdict(
+                Verdict(  # the storage it would take is in the detail: nothing to judge
                     name,
                     "retention",
                     "not evaluated",
-                    stored,
-                    (stored, stored),
+                    math.nan,
+                    (math.nan, math.nan),
                     math.nan,
                     "GB",
                     math.nan,

@@ -612,7 +612,13 @@ def _good_points(evidence: Evidence, candidate: CandidateResult) -> list[str]:
         points.append(
             "it meets " + ", ".join(text(v.nfr) for v in passed) + " at peak, with 95% confidence"
         )
-    if candidate.pull is not None and math.isfinite(candidate.pull.limit_per_s):
+    peak = comparison.peak_rate_per_s
+    if (
+        candidate.pull is not None
+        and math.isfinite(candidate.pull.limit_per_s)
+        and candidate.pull.limit_per_s >= peak > 0
+    ):
+        # A limit below the peak (or 0) is no good point: the bad points say it.
         low, high = candidate.pull.limit_ci95
         points.append(
             f"it carries up to {candidate.pull.limit_per_s:,.0f} requests/s"
