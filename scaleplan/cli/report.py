@@ -103,6 +103,12 @@ def decide(
             results=results,
             plan=plan,
         )
+    for problem in record.problems:
+        stderr.print(
+            f"[yellow]warning:[/yellow] the record contradicts itself: {literal(problem)}",
+            highlight=False,
+            soft_wrap=True,
+        )
     chosen = record.metrics.get("chosen")
     if chosen:
         stdout.print(f"chosen option: [bold]{literal(chosen)}[/bold]", highlight=False)
