@@ -171,3 +171,32 @@ def test_a_recommendation_with_an_inconclusive_gate_says_so() -> None:
     assert _passes_text(replace(pair, verdicts=(settled,))) == "passes every hard NFR gate"
     text = _passes_text(replace(pair, verdicts=(settled, open_)))
     assert text == "passes every hard NFR gate it could settle (errors<=1% is inconclusive)"
+
+
+def test_decide_says_why_nothing_is_chosen_and_warns_of_contradictions(
+    monkeypatch, tmp_path: Path
+) -> None:
+    import importlib
+
+    from scaleplan.report.decide import DecisionRecord
+
+    decide_module = importlib.import_module("scaleplan.report.decide")
+
+    data = evidence().to_dict()
+    made = DecisionRecord(
+        str(OVERLOADED),
+        tmp_path,
+        tmp_path / "r.html",
+        tmp_path / "r.ipynb",
+        tmp_path / "r.json",
+        data,
+        1.0,
+        ("pair: a made-up contradiction",),
+    )
+    monkeypatch.setattr(decide_module, "decide", lambda *a, **k: made)
+    result = runner.invoke(app, ["decide", str(OVERLOADED)], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "no option is chosen" in flat and "1. pair" in flat
+    assert FACTOR.search(flat), flat
+    assert "the record contradicts itself: pair: a made-up contradiction" in flat

@@ -112,6 +112,11 @@ def decide(
     chosen = record.metrics.get("chosen")
     if chosen:
         stdout.print(f"chosen option: [bold]{literal(chosen)}[/bold]", highlight=False)
+    else:
+        # Why nothing is chosen, in words: the ranking, each option's causes and needs.
+        stdout.print("[bold red]no option is chosen[/bold red]", highlight=False)
+        for reason in (record.results.get("comparison") or {}).get("reasons") or []:
+            stdout.print(f"  – {literal(reason)}", highlight=False, soft_wrap=True)
     verification = record.results.get("verification")
     if verification:
         stdout.print(
