@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from _records import overloaded_evidence
@@ -48,3 +49,23 @@ def test_ties_on_failed_gates_go_to_the_smaller_shortfall_whatever_the_file_orde
     assert [(r, c.name) for r, c in rank([b, c])] == [(1, "c"), (2, "b")]
     d = replace(base, name="d", verdicts=(near,), score=0.1)
     assert [r for r, _ in rank([b, d])] == [1, 1]
+
+
+def test_a_zero_limit_from_an_unreachable_slo_names_its_component() -> None:
+    pair = evidence().comparison.candidate("pair")
+    assert pair.pull is not None
+    why = "unreachable: payments's own p99 is 4,573 ms under p99 ≤ 2,000 ms"
+    pulled = replace(pair.pull, limit_per_s=0.0, failure_mode="unreachable", failure_detail=why)
+    headroom = Verdict(
+        "headroom>=20%",
+        "headroom",
+        "fail",
+        -math.inf,
+        (math.nan, math.nan),
+        0.2,
+        "fraction",
+        -math.inf,
+    )
+    (text,) = needs(replace(pair, pull=pulled, verdicts=(headroom,)), peak=90.0, growth=0.0)
+    assert text.startswith("needs a sustainable limit of 112 requests/s")
+    assert "no load at all meets its SLOs today" in text and why in text

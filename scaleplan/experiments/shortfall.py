@@ -145,6 +145,9 @@ def _capacity_text(candidate: CandidateResult, needed: float, peak: float, close
         text += f": {needed / limit:.1f}× what it has ({_load(limit, closed)})"
     elif math.isfinite(limit):
         text += ": no load at all meets its SLOs today"
+        pulled = candidate.pull
+        if pulled is not None and pulled.failure_mode == "unreachable":
+            text += f" ({pulled.failure_detail})"
     else:
         text += " (it was not pulled to its limit)"
     if bottleneck:
