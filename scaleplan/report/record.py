@@ -618,7 +618,7 @@ def _good_points(evidence: Evidence, candidate: CandidateResult) -> list[str]:
         and math.isfinite(candidate.pull.limit_per_s)
         and candidate.pull.limit_per_s >= peak > 0
     ):
-        # A limit below the peak (or 0) is no good point: the bad points say it.
+        # A limit below the peak (or 0) is no good point: the gates and reasons say so.
         low, high = candidate.pull.limit_ci95
         points.append(
             f"it carries up to {candidate.pull.limit_per_s:,.0f} requests/s"
