@@ -1121,26 +1121,43 @@ def _with_capacity_causes(
     plan: _Plan,
     pulled: PullResult | None,
 ) -> list[Verdict]:
-    """Failed headroom and runway verdicts with their cause in words: the peak against the
-    sustainable limit and the component that binds there."""
+    """Failed headroom and runway verdicts with their cause in words: the sustainable limit
+    against the peak, what the gate needs, and the component that binds there."""
     if limit is None or not math.isfinite(limit.load):
         return list(verdicts)
-    bottleneck = pulled.bottleneck if pulled is not None else ""
-    if limit.load > 0:
-        cause = (
-            f"the peak {_load_words(plan, plan.peak)} is {plan.peak / limit.load:.2f}× the "
-            f"sustainable limit of {_load_words(plan, limit.load)}"
-        )
-    else:
-        cause = "no load meets the SLOs (a sustainable limit of 0)"
+    given = plan.nfrs.growth.percent_per_month if plan.nfrs.growth is not None else None
+    growth = given / 100.0 if given is not None else plan.growth
+    peak, found = _load_words(plan, plan.peak), _load_words(plan, limit.load)
+    tail = ""
     if pulled is not None and pulled.failure_mode == "unreachable":
-        cause += f": {pulled.failure_detail}"
-    elif pulled is not None and pulled.failure_mode:
-        cause += f", where it breaks by {pulled.failure_mode}"
-    if bottleneck:
-        cause += f"; bottleneck {bottleneck}"
+        tail = f": {pulled.failure_detail}"
+    if pulled is not None and pulled.bottleneck:
+        tail += f"; bottleneck {pulled.bottleneck}"
+        if pulled.failure_mode and pulled.failure_mode != "unreachable":
+            tail += f" (beyond the limit it breaks by {pulled.failure_mode})"
+
+    def cause(verdict: Verdict) -> str:
+        if limit.load <= 0:
+            return "no load meets the SLOs (a sustainable limit of 0)" + tail
+        if limit.load < plan.peak:
+            return (
+                f"the peak {peak} is {plan.peak / limit.load:.2f}× the sustainable limit of {found}"
+                + tail
+            )
+        ratio = f"the sustainable limit of {found} is {limit.load / plan.peak:.2f}× the peak {peak}"
+        if verdict.kind == "headroom" and verdict.bound < 1:
+            needed = f"{1 / (1 - verdict.bound):.2f}× a {100 * verdict.bound:g}% headroom needs"
+        elif verdict.kind == "growth" and growth > 0:
+            needed = (
+                f"{(1 + growth) ** verdict.bound:.2f}× {verdict.bound:g} months of "
+                f"{100 * growth:g}% monthly growth need"
+            )
+        else:
+            return ratio + tail
+        return f"{ratio}, short of the {needed}" + tail
+
     return [
-        replace(verdict, cause=verdict.cause or cause)
+        replace(verdict, cause=verdict.cause or cause(verdict))
         if verdict.status == "fail" and verdict.kind in ("headroom", "growth")
         else verdict
         for verdict in verdicts
