@@ -200,3 +200,19 @@ def test_decide_says_why_nothing_is_chosen_and_warns_of_contradictions(
     assert "no option is chosen" in flat and "1. pair" in flat
     assert FACTOR.search(flat), flat
     assert "the record contradicts itself: pair: a made-up contradiction" in flat
+
+
+def test_a_limit_above_the_peak_is_told_what_the_gate_needs() -> None:
+    from _records import BUNDLED, SMALL_BUDGET
+
+    found = record.gather(BUNDLED, budget=SMALL_BUDGET)
+    monolith = found.comparison.candidate("monolith")
+    headroom = next(r for r in monolith.gate_reasons if r.startswith("fails headroom>=30%"))
+    # 1 / (1 − 0.3) = 1.43: the limit must be 1.43× the peak for 30% headroom.
+    assert re.search(
+        r"the sustainable limit of [\d,]+ requests/s is 1\.\d\d× the peak 225 requests/s, "
+        r"short of the 1\.43× a 30% headroom needs; bottleneck \w+",
+        headroom,
+    ), headroom
+    runway = next(r for r in monolith.gate_reasons if r.startswith("fails runway>=24 months"))
+    assert f"short of the {1.08**24:.2f}× 24 months of 8% monthly growth need" in runway
