@@ -249,10 +249,14 @@ def print_pull(result: PullResult) -> None:
             f"bottleneck at the limit: {literal(result.bottleneck)} at "
             f"{number(100 * result.bottleneck_utilization, '.0f')}% utilisation{ci}"
         )
-    stdout.print(
-        f"beyond the limit: [bold]{literal(result.failure_mode)}[/bold] — "
-        f"{literal(result.failure_detail)}"
-    )
+    if result.failure_mode == "unreachable":
+        # No load meets an SLO: the detail names the component whose own figure breaks it.
+        stdout.print(f"[bold red]{literal(result.failure_detail)}[/bold red]")
+    else:
+        stdout.print(
+            f"beyond the limit: [bold]{literal(result.failure_mode)}[/bold] — "
+            f"{literal(result.failure_detail)}"
+        )
     stdout.print(
         f"analytic bottleneck bound: {number(result.analytic_bound_per_s, '.1f')} requests/s "
         f"({literal(result.analytic_bottleneck or '—')})"
