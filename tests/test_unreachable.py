@@ -83,3 +83,24 @@ def test_failed_requests_without_timeouts_are_not_called_timeouts() -> None:
     mode, _ = _failure_mode(run, slos, timed)
     assert mode == "timeouts"
     assert math.isfinite(run.rate_per_s)
+
+
+def test_the_pull_command_says_unreachable_and_names_the_component(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from scaleplan.cli import app
+
+    path = tmp_path / "shop.yaml"
+    path.write_text(
+        "name: shop\nworkload: {rate_per_s: 5}\nentry: checkout\ncomponents:\n"
+        "  checkout: {kind: service, concurrency: 8, service_time: {dist: exponential, "
+        "mean_ms: 10}, calls: [{to: payments}]}\n"
+        "  payments: {kind: service, concurrency: 64, service_time: {dist: exponential, "
+        "mean_ms: 1000}}\n"
+    )
+    command = ["pull", str(path), "--slo", "p99<=2000ms", "--requests", str(REQUESTS)]
+    result = CliRunner().invoke(app, command, env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "sustainable limit: 0.0 requests/s" in flat
+    assert "unreachable: payments's own p99 is" in flat and "1 steps and 1,500" in flat
