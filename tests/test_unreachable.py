@@ -104,3 +104,22 @@ def test_the_pull_command_says_unreachable_and_names_the_component(tmp_path) -> 
     flat = " ".join(result.output.split())
     assert "sustainable limit: 0.0 requests/s" in flat
     assert "unreachable: payments's own p99 is" in flat and "1 steps and 1,500" in flat
+
+
+def test_compare_names_the_component_of_an_unreachable_slo_in_its_reasons() -> None:
+    from scaleplan.experiments import CompareSettings, compare
+    from scaleplan.spec import NFRSpec
+
+    nfrs = NFRSpec.model_validate({"slos": ["p99<=2000ms"], "headroom": {"min_percent": 20}})
+    settings = CompareSettings(
+        nfrs=nfrs,
+        replications=2,
+        requests=REQUESTS,
+        pull_replications=2,
+        pull_requests=REQUESTS,
+        stopping="fixed",
+    )
+    result = compare({"slowpay": checkout(1000.0), "fastpay": checkout(400.0)}, settings)
+    slow = result.candidate("slowpay")
+    assert slow.pull is not None and slow.pull.limit_per_s == 0.0
+    assert any("unreachable: payments's own p99" in reason for reason in slow.gate_reasons)
