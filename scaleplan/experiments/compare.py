@@ -53,7 +53,7 @@ from scaleplan.experiments._common import (
 )
 from scaleplan.experiments.cost import CostResult, cost
 from scaleplan.experiments.growth import RunwayResult, runway
-from scaleplan.experiments.nfr import Verdict, check
+from scaleplan.experiments.nfr import Verdict, check, show_value
 from scaleplan.experiments.precision import (
     CAP_FACTOR,
     MIN_SEARCHES,
@@ -1092,15 +1092,24 @@ def _unsettleable(verdicts: Sequence[Verdict], cap_requests: int) -> list[Verdic
         if verdict.status != "inconclusive" or extra is None or extra <= limit:
             judged.append(verdict)
             continue
-        closeness = (
-            f"within {100 * abs(verdict.margin / verdict.bound):.2g}% of the bound"
-            if verdict.bound and math.isfinite(verdict.margin)
-            else "at the bound"
-        )
+        low, high = verdict.ci95
+        shown = show_value(verdict.measured, verdict.unit)
+        where = f"its estimate {shown} sits"
+        if verdict.bound and math.isfinite(verdict.margin):
+            gap = 100 * abs(verdict.margin / verdict.bound)
+            where += f" {gap:.2g}%" if gap < 10 else f" {gap:,.0f}%"
+            where += f" from the bound {show_value(verdict.bound, verdict.unit)}"
+        else:
+            where += " at the bound"
+        if math.isfinite(low) and math.isfinite(high):
+            where += (
+                f", inside a 95% CI of {show_value(low, verdict.unit)} to "
+                f"{show_value(high, verdict.unit)}"
+            )
         cause = (
-            f"cannot be settled within the budget: the estimate sits {closeness}, so "
-            f"settling it would take about {extra:,} more simulated requests, beyond "
-            f"{SETTLE_FACTOR}× the cap of {cap_requests:,} ({limit:,})"
+            f"cannot be settled within the budget: {where}; settling it would take about "
+            f"{extra:,} more simulated requests, beyond {SETTLE_FACTOR}× the cap of "
+            f"{cap_requests:,} ({limit:,})"
         )
         judged.append(replace(verdict, extra_requests=None, cause=cause))
     return judged
