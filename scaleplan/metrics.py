@@ -40,6 +40,7 @@ __all__ = [
     "extra_observations_needed",
     "mser",
     "mser_batches",
+    "proportion_ci",
     "replication_ci",
     "replication_quantile_ci",
 ]
@@ -702,6 +703,41 @@ def replication_ci(values: Sequence[float] | npt.ArrayLike, confidence: float = 
     if x.size < 2:
         return MeanCI(mean, math.nan, math.nan, math.nan, int(x.size), "too few replications")
     return _t_interval(mean, x, confidence, f"replications (R={x.size})")
+
+
+def proportion_ci(ci: MeanCI, trials: int, confidence: float = 0.95) -> MeanCI:
+    """A share's interval kept inside [0, 1]: Wilson's score interval at the effective size.
+
+    ``ci`` is a Student-t interval of a proportion (over replications or batch means), which
+    can reach below 0 or above 1. Its standard error ``se = half_width / t`` gives the
+    effective number of independent trials ``n = p(1 − p) / se²`` (the design effect of
+    correlated outcomes, as bursts of errors are), capped at the real ``trials`` so that the
+    interval is never narrower than the binomial one; Wilson's score interval at that ``n``
+    with the same multiplier ``t`` replaces it. Far from 0 and 1 it is about as wide as ``ci``;
+    near them it is asymmetric and stays inside [0, 1], always containing the estimate.
+
+    Examples
+    --------
+    >>> ci = proportion_ci(MeanCI(0.002, -0.004, 0.008, 0.006, 2, "replications (R=2)"), 4000)
+    >>> 0 <= ci.low <= 0.002 <= ci.high <= 1
+    True
+    """
+    _check_confidence(confidence)
+    p = ci.mean
+    if not (math.isfinite(p) and math.isfinite(ci.half_width)) or ci.n < 2 or trials < 1:
+        low = min(max(ci.low, 0.0), 1.0) if math.isfinite(ci.low) else ci.low
+        high = min(max(ci.high, 0.0), 1.0) if math.isfinite(ci.high) else ci.high
+        return MeanCI(p, low, high, ci.half_width, ci.n, ci.method)
+    p = min(max(p, 0.0), 1.0)
+    z = float(stdtrit(ci.n - 1, 0.5 + confidence / 2.0))
+    se = ci.half_width / z
+    n = float(trials) if se <= 0 else min(float(trials), p * (1 - p) / se**2)
+    n = max(n, 1.0)
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    low, high = max(0.0, min(centre - half, p)), min(1.0, max(centre + half, p))
+    method = f"{ci.method}; Wilson score interval at {n:,.0f} effective trials"
+    return MeanCI(p, low, high, (high - low) / 2, ci.n, method)
 
 
 DEFAULT_QUANTILE_BATCHES = 20

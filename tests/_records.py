@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from scaleplan.report import record
+from scaleplan.report.consistency import problems
 from scaleplan.report.decide import DecisionRecord, decide
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,13 +40,27 @@ CHROMIUM_ARGS = [
 @functools.cache
 def bundled_record() -> DecisionRecord:
     """The decision record of the bundled online-shop scenario, on a small budget."""
-    return decide(BUNDLED, _OUT / "bundled", budget=SMALL_BUDGET)
+    return _consistent(decide(BUNDLED, _OUT / "bundled", budget=SMALL_BUDGET))
+
+
+def _consistent(made: DecisionRecord) -> DecisionRecord:
+    """Every record the tests make is checked for contradictions (report/consistency.py)."""
+    assert not made.problems, made.problems
+    return made
+
+
+@functools.cache
+def overloaded_evidence() -> record.Evidence:
+    """The evidence of a scenario where no option passes (one refused at peak), in-process."""
+    found = record.gather(SCENARIOS / "tiny-overloaded.yaml", workers=1)
+    assert not problems(found.to_dict()), problems(found.to_dict())
+    return found
 
 
 @functools.cache
 def xss_record() -> DecisionRecord:
     """The record of a scenario whose every text is an attempt at HTML injection."""
-    return decide(SCENARIOS / "xss.yaml", _OUT / "xss")
+    return _consistent(decide(SCENARIOS / "xss.yaml", _OUT / "xss"))
 
 
 @functools.cache

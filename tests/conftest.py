@@ -170,3 +170,21 @@ def allow_files_outside(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let documents name files outside their folder tree (scaleplan.paths): for tests that
     write a scenario in a temporary folder naming the repository's architectures."""
     monkeypatch.setenv("SCALEPLAN_ALLOW_FILES_OUTSIDE", "1")
+
+
+@pytest.fixture(autouse=True)
+def consistent_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every decision record's evidence a test gathers is checked for contradictions
+    (scaleplan/report/consistency.py); decide's records are checked in tests/_records.py."""
+    from scaleplan.report import record
+    from scaleplan.report.consistency import problems
+
+    gather = record.gather
+
+    def checked(*args: Any, **kwargs: Any) -> record.Evidence:
+        found = gather(*args, **kwargs)
+        contradictions = problems(found.to_dict())
+        assert not contradictions, contradictions
+        return found
+
+    monkeypatch.setattr(record, "gather", checked)

@@ -444,3 +444,22 @@ def test_extra_observations_needed_undefined() -> None:
     assert extra_observations_needed(ci, 10.0, 100) is None
     nan_ci = MeanCI(10.0, math.nan, math.nan, math.nan, 1, "too few batches")
     assert extra_observations_needed(nan_ci, 12.0, 100) is None
+
+
+def test_proportion_ci_is_wilsons_at_the_effective_sample_size():
+    from scaleplan.metrics import MeanCI, proportion_ci
+
+    # Binomial data (se² = p(1−p)/n): the effective size is n and, with z = 1.96 and many
+    # degrees of freedom, Wilson's interval for 10 of 1,000 is [0.00544, 0.01831].
+    p, n = 0.01, 1000
+    se = math.sqrt(p * (1 - p) / n)
+    ci = proportion_ci(MeanCI(p, p - 1.96 * se, p + 1.96 * se, 1.96 * se, 10**6, "t"), n)
+    assert ci.low == pytest.approx(0.00544, abs=2e-5) and ci.high == pytest.approx(
+        0.01831, abs=5e-5
+    )
+    # A normal interval below 0 comes back inside [0, 1], still around its estimate.
+    wide = proportion_ci(MeanCI(0.002, -0.004, 0.008, 0.006, 2, "replications (R=2)"), 4000)
+    assert 0.0 <= wide.low <= 0.002 <= wide.high <= 1.0
+    # Never narrower than the binomial interval of the real count.
+    tight = proportion_ci(MeanCI(0.01, 0.0099, 0.0101, 0.0001, 10**6, "t"), n)
+    assert tight.low == pytest.approx(ci.low, abs=2e-5)

@@ -282,3 +282,41 @@ def test_availability_is_evaluated_when_failures_are_configured_but_none_struck(
     assert runs[0].components["store"].details["time_availability"] == 1.0
     (verdict,) = check(runs, NFRSpec.model_validate({"availability": {"min_percent": 99.0}}))
     assert verdict.status == "pass"
+
+
+def _erring(probability: float):
+    from scaleplan.spec import parse_spec
+
+    return parse_spec(
+        {
+            "name": "erring",
+            "workload": {"rate_per_s": 50},
+            "entry": "api",
+            "components": {
+                "api": {
+                    "kind": "service",
+                    "concurrency": 4,
+                    "service_time": {"dist": "exponential", "mean_ms": 20},
+                    "error_probability": probability,
+                }
+            },
+        }
+    )
+
+
+@pytest.mark.parametrize("replications", [1, 2])
+def test_a_rare_error_rate_has_an_interval_inside_0_1_around_its_estimate(replications):
+    # 0.2% errors over 2,000 requests: a normal interval (t over 2 replications, or batch
+    # means over one run's buckets) reaches below 0; the Wilson score interval does not.
+    from scaleplan.engine import simulate
+
+    runs = [simulate(_erring(0.002), seed=s, requests=2000) for s in range(2, 2 + replications)]
+    (verdict,) = check(runs, ["errors<=0.5%"])
+    low, high = verdict.ci95
+    assert 0.0 <= low <= verdict.measured <= high <= 1.0, verdict
+
+
+def test_the_rule_of_three_never_exceeds_1():
+    from scaleplan.experiments.nfr import _zero_errors
+
+    assert _zero_errors(2).high == 1.0 and _zero_errors(300).high == pytest.approx(0.01)

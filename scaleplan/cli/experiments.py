@@ -249,10 +249,14 @@ def print_pull(result: PullResult) -> None:
             f"bottleneck at the limit: {literal(result.bottleneck)} at "
             f"{number(100 * result.bottleneck_utilization, '.0f')}% utilisation{ci}"
         )
-    stdout.print(
-        f"beyond the limit: [bold]{literal(result.failure_mode)}[/bold] — "
-        f"{literal(result.failure_detail)}"
-    )
+    if result.failure_mode == "unreachable":
+        # No load meets an SLO: the detail names the component whose own figure breaks it.
+        stdout.print(f"[bold red]{literal(result.failure_detail)}[/bold red]")
+    else:
+        stdout.print(
+            f"beyond the limit: [bold]{literal(result.failure_mode)}[/bold] — "
+            f"{literal(result.failure_detail)}"
+        )
     stdout.print(
         f"analytic bottleneck bound: {number(result.analytic_bound_per_s, '.1f')} requests/s "
         f"({literal(result.analytic_bottleneck or '—')})"
@@ -594,7 +598,12 @@ def print_comparison(result: ComparisonResult) -> None:
                 if math.isfinite(low) and math.isfinite(high) and high > low
                 else ""
             )
-            row.append(f"{verdict_status(verdict.status)} {measured}{ci}")
+            shown = f"{measured}{ci}"
+            if verdict.status == "fail" and verdict.cause:
+                # A refusal has no figure: its cause names the component and the factor.
+                cause = literal(verdict.cause)
+                shown = cause if measured == "—" else f"{shown}; {cause}"
+            row.append(f"{verdict_status(verdict.status)} {shown}")
         verdicts.add_row(*row)
     stdout.print(verdicts)
     if result.differences:

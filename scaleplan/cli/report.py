@@ -103,9 +103,20 @@ def decide(
             results=results,
             plan=plan,
         )
+    for problem in record.problems:
+        stderr.print(
+            f"[yellow]warning:[/yellow] the record contradicts itself: {literal(problem)}",
+            highlight=False,
+            soft_wrap=True,
+        )
     chosen = record.metrics.get("chosen")
     if chosen:
         stdout.print(f"chosen option: [bold]{literal(chosen)}[/bold]", highlight=False)
+    else:
+        # Why nothing is chosen, in words: the ranking, each option's causes and needs.
+        stdout.print("[bold red]no option is chosen[/bold red]", highlight=False)
+        for reason in (record.results.get("comparison") or {}).get("reasons") or []:
+            stdout.print(f"  – {literal(reason)}", highlight=False, soft_wrap=True)
     verification = record.results.get("verification")
     if verification:
         stdout.print(

@@ -122,6 +122,9 @@ class Run:
     rate_per_s: float
     result: SimulationResult | None
     refused: str = ""
+    #: The refusal in a few words naming the component and the figure (``app: offered load is
+    #: 1.98× its capacity of 1 slots at 90 requests/s …``), for reasons and gates.
+    cause: str = ""
 
     @property
     def requests(self) -> int:
@@ -154,7 +157,8 @@ def run_once(
             max_in_flight=max_in_flight,
         )
     except UnstableError as error:
-        return Run(seed, math.nan if rate_per_s is None else rate_per_s, None, str(error))
+        cause = f"{error.unstable.component}: {error.unstable.reason}"
+        return Run(seed, math.nan if rate_per_s is None else rate_per_s, None, str(error), cause)
     rate = result.rate_per_s if rate_per_s is None else rate_per_s
     return Run(seed, rate, result)
 

@@ -26,14 +26,18 @@
 The **Pareto frontier** is the set of stable candidates that no other candidate beats on both
 monthly cost (at today's load) and p99 at peak. The **recommendation** is the best-scoring
 candidate that passes every gate, with the reasons in words; when none passes, none is
-recommended and the reasons say what fails.
+recommended, the candidates are ranked by a stated rule and each is told what would make it pass
+(:mod:`scaleplan.experiments.shortfall`). Every failed verdict carries its cause in words naming
+the component and the figure (a refusal's load factor, the peak against the limit and the
+bottleneck). A candidate refused at peak fails its SLOs; its headroom, runway and cost are still
+judged from its limit and the cost model.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -49,7 +53,7 @@ from scaleplan.experiments._common import (
 )
 from scaleplan.experiments.cost import CostResult, cost
 from scaleplan.experiments.growth import RunwayResult, runway
-from scaleplan.experiments.nfr import Verdict, check
+from scaleplan.experiments.nfr import Verdict, check, show_value
 from scaleplan.experiments.precision import (
     CAP_FACTOR,
     MIN_SEARCHES,
@@ -62,7 +66,8 @@ from scaleplan.experiments.precision import (
 )
 from scaleplan.experiments.pull import PullResult, pull
 from scaleplan.experiments.pull_users import UsersPullResult, pull_users
-from scaleplan.metrics import replication_ci, replication_quantile_ci
+from scaleplan.experiments.shortfall import RANK_RULE, needs, rank, shortfall
+from scaleplan.metrics import proportion_ci, replication_ci, replication_quantile_ci
 from scaleplan.result import SimulationResult
 from scaleplan.spec import (
     CRITERIA,
@@ -84,6 +89,9 @@ __all__ = [
 PAIRED_METRICS = ("p99_ms", "mean_ms", "p50_ms", "error_rate")
 #: Runway counted for scoring when there is no growth horizon.
 RUNWAY_CAP_MONTHS = 120.0
+#: An inconclusive verdict needing more than this many times the measurement's cap of
+#: requests is called unsettleable within the budget rather than given a request count.
+SETTLE_FACTOR = 10
 
 
 def _half_width_percent(half: float) -> str:
@@ -284,6 +292,9 @@ class ComparisonResult:
     #: send what the system lets them, each candidate's throughput is in its metrics).
     today_users: int | None = None
     peak_users: int | None = None
+    #: When no candidate passes: each one's rank by :data:`~scaleplan.experiments.shortfall.
+    #: RANK_RULE`, its failed gates, its shortfall and what would make it pass.
+    ranking: tuple[dict[str, Any], ...] = ()
 
     @property
     def closed(self) -> bool:
@@ -333,6 +344,7 @@ class ComparisonResult:
             "pareto": list(self.pareto),
             "recommended": self.recommended,
             "reasons": list(self.reasons),
+            "ranking": clean(list(self.ranking)),
             "checklist": clean(list(self.checklist)),
             "simulated_requests": self.simulated_requests,
             "stopping": self.stopping,
@@ -800,6 +812,9 @@ def _measurement(plan: _Plan, runs: list[Run], decision: Decision | None) -> dic
         "ci_precision": stopping.target,
         "min_replications": stopping.minimum,
         "cap_replications": stopping.cap,
+        "cap_requests": plan.requests * stopping.cap,
+        #: An inconclusive verdict's extra_requests is null beyond this (said in its cause).
+        "settle_cap_requests": SETTLE_FACTOR * plan.requests * stopping.cap,
         "figures": [f.to_dict(stopping.target) for f in decision.figures] if decision else [],
     }
 
@@ -828,6 +843,8 @@ def _assemble(
                 # A percentile is a sketch's bin: its interval reaches the bins' edges.
                 percentile = metric in ("p99_ms", "p50_ms")
                 ci = replication_quantile_ci(samples) if percentile else replication_ci(samples)
+                if metric == "error_rate":  # a share: its interval stays inside [0, 1]
+                    ci = proportion_ci(ci, sum(r.requests.arrived for r in results))
                 metrics[metric], metrics_ci[metric] = ci.mean, (ci.low, ci.high)
                 if len(results) == 1 and metric in ("p99_ms", "p50_ms"):
                     # One replication: the percentile's own interval from its run's sections.
@@ -870,7 +887,24 @@ def _assemble(
         )
         verdict_input = results if results else []
         if candidate_runs and not results:
-            verdicts = _unstable_verdicts(plan.nfrs, candidate_runs[0].refused)
+            first = candidate_runs[0]
+            # Refused at peak: the SLOs fail; headroom, runway and cost are still judged from
+            # the limit and the cost model, so that what it lacks can be said in figures.
+            judged = check(
+                [],
+                plan.nfrs.model_copy(update={"slos": (), "availability": None}),
+                limit_per_s=limit.load if limit is not None else None,
+                limit_ci95=limit.ci95 if limit is not None else None,
+                limit_requests=limit.requests if limit is not None else None,
+                growth_per_month=plan.growth,
+                cost_per_month=cost_result.per_month_peak,
+                today_rate_per_s=today_per_s,
+                load=plan.peak,
+                load_unit=" users" if plan.closed else "/s",
+            )
+            verdicts = _unstable_verdicts(
+                plan.nfrs, first.refused, first.cause or first.refused, judged
+            )
         else:
             verdicts = check(
                 verdict_input,
@@ -886,6 +920,10 @@ def _assemble(
             )
         if not stable and results:
             # Some replications were refused outright: every SLO fails already.
+            unsettled = [run for run in candidate_runs if not run.stable]
+            cause = f"unstable at peak load in {len(unsettled)} of {len(candidate_runs)} runs"
+            why = _instability(unsettled[0])
+            cause += f": {why}" if why else ""
             verdicts = [
                 v
                 if v.kind not in ("latency", "errors", "throughput")
@@ -900,14 +938,13 @@ def _assemble(
                     v.margin,
                     None,
                     "unstable at peak load in some replications",
+                    cause,
                 )
                 for v in verdicts
             ]
-        failed = tuple(
-            f"fails {v.nfr} (measured {_show(v.measured, v.unit)})"
-            for v in verdicts
-            if v.status == "fail"
-        )
+        verdicts = _with_capacity_causes(verdicts, limit, plan, pulled)
+        verdicts = _unsettleable(verdicts, plan.requests * plan.stopping.cap)
+        failed = tuple(v.reason() for v in verdicts if v.status == "fail")
         values = {
             "p99_ms": metrics["p99_ms"],
             "mean_ms": metrics["mean_ms"],
@@ -974,6 +1011,7 @@ def _assemble(
         for metric in PAIRED_METRICS
     )
     recommended, reasons = _recommend(plan, candidates, differences, frontier)
+    ranking = () if recommended is not None else _ranking(plan, candidates)
     return ComparisonResult(
         title=plan.title,
         context=plan.context,
@@ -998,6 +1036,7 @@ def _assemble(
         simulated_requests=sum(candidate.requests for candidate in candidates),
         stopping=plan.stopping.mode,
         ci_precision=plan.stopping.target,
+        ranking=ranking,
     )
 
 
@@ -1043,7 +1082,108 @@ def _today_throughput(plan: _Plan, spec: ArchitectureSpec) -> float:
     return float(estimate(today).throughput_per_s)
 
 
-def _unstable_verdicts(nfrs: NFRSpec, reason: str) -> list[Verdict]:
+def _unsettleable(verdicts: Sequence[Verdict], cap_requests: int) -> list[Verdict]:
+    """Inconclusive verdicts whose extra requests exceed :data:`SETTLE_FACTOR` × the cap: no
+    count is promised; the cause says why (how close the estimate sits to the bound)."""
+    limit = SETTLE_FACTOR * cap_requests
+    judged = []
+    for verdict in verdicts:
+        extra = verdict.extra_requests
+        if verdict.status != "inconclusive" or extra is None or extra <= limit:
+            judged.append(verdict)
+            continue
+        low, high = verdict.ci95
+        shown = show_value(verdict.measured, verdict.unit)
+        where = f"its estimate {shown} sits"
+        if verdict.bound and math.isfinite(verdict.margin):
+            gap = 100 * abs(verdict.margin / verdict.bound)
+            where += f" {gap:.2g}%" if gap < 10 else f" {gap:,.0f}%"
+            where += f" from the bound {show_value(verdict.bound, verdict.unit)}"
+        else:
+            where += " at the bound"
+        if math.isfinite(low) and math.isfinite(high):
+            where += (
+                f", inside a 95% CI of {show_value(low, verdict.unit)} to "
+                f"{show_value(high, verdict.unit)}"
+            )
+        cause = (
+            f"cannot be settled within the budget: {where}; settling it would take about "
+            f"{extra:,} more simulated requests, beyond {SETTLE_FACTOR}× the cap of "
+            f"{cap_requests:,} ({limit:,})"
+        )
+        judged.append(replace(verdict, extra_requests=None, cause=cause))
+    return judged
+
+
+def _instability(run: Run) -> str:
+    """Why a run did not sustain its load, naming the component: its refusal, or where its
+    queues ran away."""
+    if run.result is None:
+        return run.cause or run.refused
+    unstable = run.result.unstable
+    return f"{unstable.component}: {unstable.reason}" if unstable is not None else ""
+
+
+def _with_capacity_causes(
+    verdicts: Sequence[Verdict],
+    limit: _Limit | None,
+    plan: _Plan,
+    pulled: PullResult | None,
+) -> list[Verdict]:
+    """Failed headroom and runway verdicts with their cause in words: the sustainable limit
+    against the peak, what the gate needs, and the component that binds there."""
+    if limit is None or not math.isfinite(limit.load):
+        return list(verdicts)
+    given = plan.nfrs.growth.percent_per_month if plan.nfrs.growth is not None else None
+    growth = given / 100.0 if given is not None else plan.growth
+    peak, found = _load_words(plan, plan.peak), _load_words(plan, limit.load)
+    tail = ""
+    if pulled is not None and pulled.failure_mode == "unreachable":
+        tail = f": {pulled.failure_detail}"
+    if pulled is not None and pulled.bottleneck:
+        tail += f"; bottleneck {pulled.bottleneck}"
+        if pulled.failure_mode and pulled.failure_mode != "unreachable":
+            tail += f" (beyond the limit it breaks by {pulled.failure_mode})"
+
+    def cause(verdict: Verdict) -> str:
+        if limit.load <= 0:
+            return "no load meets the SLOs (a sustainable limit of 0)" + tail
+        if limit.load < plan.peak:
+            return (
+                f"the peak {peak} is {plan.peak / limit.load:.2f}× the sustainable limit of {found}"
+                + tail
+            )
+        ratio = f"the sustainable limit of {found} is {limit.load / plan.peak:.2f}× the peak {peak}"
+        if verdict.kind == "headroom" and verdict.bound < 1:
+            needed = f"{1 / (1 - verdict.bound):.2f}× a {100 * verdict.bound:g}% headroom needs"
+        elif verdict.kind == "growth" and growth > 0:
+            needed = (
+                f"{(1 + growth) ** verdict.bound:.2f}× {verdict.bound:g} months of "
+                f"{100 * growth:g}% monthly growth need"
+            )
+        else:
+            return ratio + tail
+        return f"{ratio}, short of the {needed}" + tail
+
+    return [
+        replace(verdict, cause=verdict.cause or cause(verdict))
+        if verdict.status == "fail" and verdict.kind in ("headroom", "growth")
+        else verdict
+        for verdict in verdicts
+    ]
+
+
+def _load_words(plan: _Plan, load: float) -> str:
+    return plan.load_text(load) if plan.closed else rate_text(load)
+
+
+def _unstable_verdicts(
+    nfrs: NFRSpec, reason: str, cause: str = "", judged: Sequence[Verdict] = ()
+) -> list[Verdict]:
+    """The verdicts of a candidate refused at peak: every SLO and availability fail with the
+    refusal as their cause; ``judged`` (headroom, runway, cost … from the limit and the cost
+    model) kept, a headroom without a limit failing for the refusal too."""
+    cause = cause or reason
     verdicts = []
     for slo in nfrs.slos:
         unit = "ms" if slo.is_latency else ("per_s" if slo.unit == "per_s" else "fraction")
@@ -1060,9 +1200,27 @@ def _unstable_verdicts(nfrs: NFRSpec, reason: str) -> list[Verdict]:
                 math.nan,
                 None,
                 f"refused at peak load: {reason}",
+                f"refused at peak load: {cause}",
             )
         )
-    if nfrs.headroom is not None:
+    if nfrs.availability is not None:
+        verdicts.append(
+            Verdict(
+                f"availability>={nfrs.availability.min_percent:g}%",
+                "availability",
+                "fail",
+                math.nan,
+                (math.nan, math.nan),
+                nfrs.availability.min_percent / 100,
+                "fraction",
+                math.nan,
+                None,
+                f"refused at peak load: {reason}",
+                f"refused at peak load: {cause}",
+            )
+        )
+    kept = [v for v in judged if not (v.kind == "headroom" and v.status == "not evaluated")]
+    if nfrs.headroom is not None and not any(v.kind == "headroom" for v in kept):
         verdicts.append(
             Verdict(
                 f"headroom>={nfrs.headroom.min_percent:g}%",
@@ -1075,9 +1233,10 @@ def _unstable_verdicts(nfrs: NFRSpec, reason: str) -> list[Verdict]:
                 math.nan,
                 None,
                 "no headroom: the peak load is beyond capacity",
+                f"no headroom: the peak is beyond capacity ({cause})",
             )
         )
-    return verdicts
+    return verdicts + kept
 
 
 def _paired(
@@ -1203,16 +1362,20 @@ def _recommend(
     passing = [c for c in candidates if not c.gated]
     reasons: list[str] = []
     if not passing:
-        closest = min(candidates, key=lambda c: (len(c.gate_reasons), -c.score))
         reasons.append(
-            f"No candidate passes every hard NFR gate at peak load ({plan.load_text(plan.peak)})."
+            f"No candidate passes every hard NFR gate at peak load ({plan.load_text(plan.peak)}); "
+            f"they are {RANK_RULE}."
         )
-        for candidate in candidates:
-            reasons.append(f"{candidate.name}: {'; '.join(candidate.gate_reasons)}.")
-        reasons.append(
-            f"Closest: {closest.name} ({len(closest.gate_reasons)} failing NFR(s)); "
-            "change the candidates or revisit the NFRs."
-        )
+        for row in _ranking(plan, candidates):
+            candidate = next(c for c in candidates if c.name == row["candidate"])
+            count = row["failed_gates"]
+            needed = "; ".join(row["needs"])
+            reasons.append(
+                f"{row['rank']}. {candidate.name} ({count} failed gate{'s' if count != 1 else ''}"
+                f", score {candidate.score:.2f}): {'; '.join(candidate.gate_reasons)}."
+                + (f" To pass, it {needed}." if needed else "")
+            )
+        reasons.append("Change the candidates or revisit the NFRs.")
         return None, reasons
     best = max(passing, key=lambda c: c.score)
     others = sorted((c for c in passing if c is not best), key=lambda c: -c.score)
@@ -1223,7 +1386,7 @@ def _recommend(
         verb = "does" if len(excluded) == 1 else "do"
         tail = f"; {_and(excluded)} {verb} not"
     reasons.append(
-        f"{best.name} passes every hard NFR gate at peak load ({plan.load_text(plan.peak)}){tail}."
+        f"{best.name} {_passes_text(best)} at peak load ({plan.load_text(plan.peak)}){tail}."
     )
     score_text = f"It has the highest weighted score, {best.score:.2f} ({weights})"
     if others:
@@ -1279,7 +1442,7 @@ def _recommend(
                 + (
                     f" (about {v.extra_requests:,} more requests would settle it)"
                     if v.extra_requests
-                    else ""
+                    else (f" ({v.cause})" if v.cause else "")
                 )
                 for v in risky
             )
@@ -1289,6 +1452,32 @@ def _recommend(
         if candidate.gated:
             reasons.append(f"{candidate.name} is excluded: {'; '.join(candidate.gate_reasons)}.")
     return best.name, reasons
+
+
+def _ranking(plan: _Plan, candidates: Sequence[CandidateResult]) -> tuple[dict[str, Any], ...]:
+    """The candidates in the order of :data:`RANK_RULE`, each with what would make it pass."""
+    given = plan.nfrs.growth.percent_per_month if plan.nfrs.growth is not None else None
+    growth = given / 100.0 if given is not None else plan.growth
+    return tuple(
+        {
+            "rank": place,
+            "candidate": candidate.name,
+            "failed_gates": sum(v.status == "fail" for v in candidate.verdicts),
+            "shortfall": shortfall(candidate),
+            "needs": needs(candidate, peak=plan.peak, growth=growth, closed=plan.closed),
+        }
+        for place, candidate in rank(candidates)
+    )
+
+
+def _passes_text(candidate: CandidateResult) -> str:
+    """``passes every hard NFR gate``, or, with an inconclusive gate, ``passes every hard NFR
+    gate it could settle (X is inconclusive)``: never a claim beside an open verdict."""
+    open_ = [v.nfr for v in candidate.verdicts if v.status == "inconclusive"]
+    if not open_:
+        return "passes every hard NFR gate"
+    verb = "is" if len(open_) == 1 else "are"
+    return f"passes every hard NFR gate it could settle ({_and(open_)} {verb} inconclusive)"
 
 
 def _limit_text(candidate: CandidateResult) -> str:

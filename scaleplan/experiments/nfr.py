@@ -42,13 +42,14 @@ from scaleplan.metrics import (
     MeanCI,
     batch_means_ci,
     extra_observations_needed,
+    proportion_ci,
     replication_ci,
     replication_quantile_ci,
 )
 from scaleplan.result import SimulationResult
 from scaleplan.spec import NFRSpec, SLOSpec, parse_slo
 
-__all__ = ["Status", "Verdict", "check", "verdict_records"]
+__all__ = ["Status", "Verdict", "check", "show_value", "verdict_records"]
 
 Status = Literal["pass", "fail", "inconclusive", "not evaluated"]
 
@@ -80,6 +81,10 @@ class Verdict:
         For an inconclusive verdict: further simulated requests expected to settle it.
     detail : str
         One sentence: where the figure came from, or why it was not evaluated.
+    cause : str
+        What makes a verdict fail when the figure alone does not say it, in words naming the
+        component and the figure (``app: offered load is 1.98× its capacity …``, ``bottleneck
+        db``); empty otherwise.
     """
 
     nfr: str
@@ -92,6 +97,28 @@ class Verdict:
     margin: float
     extra_requests: int | None = None
     detail: str = ""
+    cause: str = ""
+
+    def reason(self) -> str:
+        """The verdict in words with its figure and cause, e.g. ``fails headroom>=20%: measured
+        -69% (95% CI -203% to -17%); bottleneck app`` or, for a run refused at peak, ``fails
+        p99<=150ms: refused at peak load: app: offered load is 1.98× its capacity …``."""
+        verb = {"pass": "passes", "fail": "fails", "inconclusive": "cannot settle"}.get(
+            self.status, "does not evaluate"
+        )
+        parts = []
+        if math.isfinite(self.measured) or self.measured in (math.inf, -math.inf):
+            shown = f"measured {show_value(self.measured, self.unit)}"
+            low, high = self.ci95
+            if math.isfinite(low) and math.isfinite(high) and high > low:
+                interval = f"{show_value(low, self.unit)} to {show_value(high, self.unit)}"
+                shown += f" (95% CI {interval})"
+            parts.append(shown)
+        if self.cause:
+            parts.append(self.cause)
+        elif not parts:
+            parts.append(self.detail or "no figure")
+        return f"{verb} {self.nfr}: " + "; ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (NaN written as ``null``)."""
@@ -106,6 +133,8 @@ class Verdict:
             "margin": clean(self.margin),
             "extra_requests": self.extra_requests,
             "detail": self.detail,
+            "cause": self.cause,
+            "reason": self.reason(),
         }
 
     def records(self) -> list[dict[str, Any]]:
@@ -114,6 +143,25 @@ class Verdict:
         low, high = row.pop("ci95")
         row["ci95_low"], row["ci95_high"] = low, high
         return [row]
+
+
+def show_value(value: float, unit: str) -> str:
+    """A verdict's figure in its unit: ``940.2 ms``, ``-68.7%``, ``53.4/s``, ``0.0 months``."""
+    if not math.isfinite(value):
+        return "—" if math.isnan(value) else ("∞" if value > 0 else "-∞")
+    if unit == "ms":
+        return f"{value:,.1f} ms"
+    if unit == "fraction":
+        return f"{100 * value:.3g}%" if abs(value) < 0.01 else f"{100 * value:.1f}%"
+    if unit == "per_s":
+        return f"{value:,.1f}/s"
+    if unit == "months":
+        return f"{value:.1f} months"
+    if unit == "per_month":
+        return f"{value:,.0f}/month"
+    if unit == "GB":
+        return f"{value:,.0f} GB"
+    return f"{value:,.4g}"
 
 
 def verdict_records(verdicts: Sequence[Verdict]) -> list[dict[str, Any]]:
@@ -166,12 +214,13 @@ def check(
     [('mean<=100ms', 'pass'), ('p99<=5ms', 'fail')]
     """
     results = [result] if isinstance(result, SimulationResult) else list(result)
-    if not results:
-        raise ValueError("check needs at least one result")
     if isinstance(nfrs, NFRSpec):
         spec = nfrs
     else:
         spec = NFRSpec(slos=tuple(s if isinstance(s, SLOSpec) else parse_slo(s) for s in nfrs))
+    # Without a run (refused at its load), only the NFRs judged from a limit or a cost model.
+    if not results and (spec.slos or spec.availability is not None or load is None):
+        raise ValueError("check needs at least one result")
     verdicts = [_slo_verdict(results, slo) for slo in spec.slos]
     rate = _rate(results) if load is None else load
     if spec.availability is not None:
@@ -233,12 +282,12 @@ def check(
         )
         if retention.max_storage_gb is None:
             verdicts.append(
-                Verdict(
+                Verdict(  # the storage it would take is in the detail: nothing to judge
                     name,
                     "retention",
                     "not evaluated",
-                    stored,
-                    (stored, stored),
+                    math.nan,
+                    (math.nan, math.nan),
                     math.nan,
                     "GB",
                     math.nan,
@@ -286,7 +335,9 @@ def _slo_verdict(results: Sequence[SimulationResult], slo: SLOSpec) -> Verdict:
     if unstable:
         values = [point_value(r, slo) for r in results]
         measured = float(np.nanmean(values)) if any(math.isfinite(v) for v in values) else math.nan
-        reason = unstable[0].unstable.reason if unstable[0].unstable else "unstable"
+        first = unstable[0].unstable
+        reason = first.reason if first else "unstable"
+        where = f"{first.component}: {reason}" if first else reason
         return Verdict(
             slo.text,
             kind,
@@ -299,6 +350,7 @@ def _slo_verdict(results: Sequence[SimulationResult], slo: SLOSpec) -> Verdict:
             None,
             f"{len(unstable)} of {len(results)} runs unstable ({reason}): the load is not "
             "sustained",
+            f"unstable in {len(unstable)} of {len(results)} runs: {where}",
         )
     completed = sum(r.requests.completed for r in results)
     if len(results) > 1:
@@ -310,6 +362,8 @@ def _slo_verdict(results: Sequence[SimulationResult], slo: SLOSpec) -> Verdict:
             return _decide(slo.text, kind, ci, slo.bound, slo.op, unit, arrived, detail)
         if slo.is_latency and slo.metric != "mean":
             ci = replication_quantile_ci(values)  # a sketch's percentile: known to its bin
+        elif slo.metric == "errors":
+            ci = proportion_ci(replication_ci(values), sum(r.requests.arrived for r in results))
         else:
             ci = replication_ci(values)
         detail = f"mean over {len(results)} replications, Student-t interval"
@@ -365,8 +419,7 @@ def _slo_verdict(results: Sequence[SimulationResult], slo: SLOSpec) -> Verdict:
                 arrived,
                 f"no errors in {arrived} requests: rule-of-three interval",
             )
-        ci = _bucket_ci(only, "errors")
-        ci = MeanCI(error_rate(only), ci.low, ci.high, ci.half_width, ci.n, ci.method)
+        ci = _share_ci(error_rate(only), _bucket_ci(only, "errors"), arrived)
         return _decide(slo.text, kind, ci, slo.bound, slo.op, unit, arrived, ci.method)
     ci = _bucket_ci(only, "throughput")
     if slo.unit == "of_offered":
@@ -378,9 +431,19 @@ def _slo_verdict(results: Sequence[SimulationResult], slo: SLOSpec) -> Verdict:
 
 
 def _zero_errors(arrived: int) -> MeanCI:
-    # With no error in n requests, 3/n is the 95% upper bound of the rate ("rule of three").
-    high = 3.0 / arrived if arrived else math.nan
+    # With no error in n requests, 3/n is the 95% upper bound of the rate ("rule of three");
+    # a share is never above 1.
+    high = min(1.0, 3.0 / arrived) if arrived else math.nan
     return MeanCI(0.0, 0.0, high, high / 2, arrived, "rule of three")
+
+
+def _share_ci(share: float, bucket: MeanCI, trials: int) -> MeanCI:
+    """A share's interval from batch means over time, centred on the share the run reports
+    (its window) and kept inside [0, 1] by Wilson's score interval
+    (:func:`scaleplan.metrics.proportion_ci`)."""
+    half = bucket.half_width
+    centred = MeanCI(share, share - half, share + half, half, bucket.n, bucket.method)
+    return proportion_ci(centred, trials)
 
 
 def _bucket_ci(result: SimulationResult, what: str) -> MeanCI:
@@ -509,10 +572,13 @@ def _availability(results: Sequence[SimulationResult], bound: float) -> Verdict:
             zero = _zero_errors(arrived)
             ci = MeanCI(1.0, 1.0 - zero.high, 1.0, zero.half_width, zero.n, "rule of three")
         else:
-            ci = replication_ci(served)
+            ci = proportion_ci(replication_ci(served), arrived)
         return _decide(name, "availability", ci, bound, ">=", "fraction", arrived, detail)
-    bucket = _bucket_ci(results[0], "errors")
-    ci = MeanCI(served[0], 1.0 - bucket.high, 1.0 - bucket.low, bucket.half_width, 0, "")
+    if served[0] == 1.0:
+        zero = _zero_errors(arrived)
+        ci = MeanCI(1.0, 1.0 - zero.high, 1.0, zero.half_width, zero.n, "rule of three")
+    else:
+        ci = _share_ci(served[0], _bucket_ci(results[0], "errors"), arrived)
     return _decide(name, "availability", ci, bound, ">=", "fraction", arrived, detail)
 
 
@@ -549,6 +615,10 @@ def _headroom(
             -math.inf,
             None,
             "no load at all meets the SLOs",
+        )
+    if not results:
+        return _not_evaluated(
+            name, "headroom", bound, "fraction", "no sustainable limit and no run at this load"
         )
     if any(not r.stable for r in results):
         return Verdict(

@@ -40,8 +40,15 @@ below the limit); the **knee** — the first stretch of that curve over which p9
 than the load (elasticity d ln p99 / d ln rate ≥ 1; for M/M/1 that is at 50% utilisation); the
 **bottleneck** — the component with the highest utilisation at the limit, with its utilisation
 and CI over the replications; the **failure mode** beyond the limit, read from the first step
-that failed — queue growth (latency or runaway queues), rejects (queue limits) or timeouts
-(failed requests); and the analytic bottleneck bound beside it.
+that failed — queue growth (latency or runaway queues), rejects (queue limits), timeouts
+(failed requests, where calls have timeouts) or failed requests (component errors); and the
+analytic bottleneck bound beside it.
+
+**An SLO no load can meet** (:mod:`scaleplan.experiments.unreachable`: a component on every
+request's path whose own percentile, mean or error probability is already beyond the bound) is
+not searched: one step at a vanishing rate shows it failing, the limit is 0 and the failure mode
+``unreachable`` names the component ("unreachable: payments's own p99 is 4,605 ms under p99 ≤
+2,000 ms …").
 
 :func:`ramp` is the other view, like a real load test: one run whose load rises in steps over
 simulated time, with the APM time series showing latency and errors rising as it breaks.
@@ -62,6 +69,7 @@ from scaleplan.analytic import bottleneck
 from scaleplan.engine import simulate
 from scaleplan.errors import SimulationError
 from scaleplan.experiments._common import Run, busiest, clean, error_rate, point_value, run_once
+from scaleplan.experiments.unreachable import unreachable
 from scaleplan.metrics import replication_ci
 from scaleplan.parallel import process_pool
 from scaleplan.progress import Progress
@@ -76,6 +84,8 @@ CURVE_FRACTIONS = (0.25, 0.5, 0.75, 0.9)
 RELAXATION_TIMES = 50.0
 #: Bracketing gives up going down after this many quarterings (no load meets the SLOs).
 MAX_DOWN_STEPS = 8
+#: The share of the bound at which an SLO diagnosed unreachable is shown failing in one step.
+VANISHING = 0.01
 
 
 @dataclass(frozen=True)
@@ -731,10 +741,23 @@ def pull(
             max_runs=max_runs,
         )
 
+    # 0. An SLO no load can meet (a component's own latency or errors already beyond it):
+    # one step at a vanishing rate shows it, rather than bisecting the rate down toward 0.
+    analytic = math.nan
+    hopeless = unreachable(spec, objectives)
+    first = _Search(0, seed)
+    if hopeless is not None:
+        scale = bound.rate_per_s if math.isfinite(bound.rate_per_s) else start
+        vanishing = scale * VANISHING
+        if stepper.attempt(first, vanishing, "bracket"):
+            notes.append(
+                f"{hopeless.text}, yet a short step at {vanishing:.3g} requests/s met it "
+                "(sampling noise): searched as usual"
+            )
+            hopeless, first = None, _Search(0, seed)
     # 1. The first search brackets and bisects from the start (or around the analytic
     # limit); the others search around its limit.
-    analytic = math.nan
-    if bracket == "analytic" and start_rate_per_s is None:
+    if hopeless is None and bracket == "analytic" and start_rate_per_s is None:
         analytic, caveat = _analytic_limit(stepper, precision)
         if math.isfinite(analytic):
             notes.append(
@@ -743,7 +766,8 @@ def pull(
             )
         else:
             notes.append(f"the first search started from half the bound ({caveat})")
-    first = search(0, analytic if math.isfinite(analytic) else None)
+    if hopeless is None:
+        first = search(0, analytic if math.isfinite(analytic) else None)
     searches = [first]
     stop = "budget"
     later = range(1, replications)
@@ -777,6 +801,8 @@ def pull(
                 if stop != "budget":
                     break
             searches.append(search(index, first.midpoint))
+    elif hopeless is not None:
+        notes.append(f"{hopeless.text}: the limit is 0")
     else:
         notes.append("no rate tried meets the SLOs; the limit is 0")
     limit, limit_ci = _limit_ci(searches, bound, notes)
@@ -789,7 +815,9 @@ def pull(
     # 3. What gave first: the busiest station at the highest rate that met the SLOs.
     at_limit = first.low_run.result if first.low_run is not None else None
     name, busy, busy_ci, utilization = _bottleneck_at_limit(at_limit, searches)
-    mode, detail = _failure_mode(probe, objectives)
+    mode, detail = _failure_mode(probe, objectives, spec)
+    if hopeless is not None:
+        mode, detail = "unreachable", hopeless.text
     search_requests = sum(run.requests for s in searches for run in s.runs)
     return PullResult(
         spec=spec.name,
@@ -962,8 +990,19 @@ def _knee(steps: Sequence[PullStep]) -> float:
     return math.nan
 
 
-def _failure_mode(run: Run | None, slos: Sequence[SLOSpec]) -> tuple[str, str]:
-    """How the system fails just beyond the limit, read from the first step that failed."""
+def _has_timeouts(spec: ArchitectureSpec) -> bool:
+    return any(
+        getattr(call, "timeout_ms", None) is not None
+        for component in spec.components.values()
+        for call in getattr(component, "calls", ())
+    )
+
+
+def _failure_mode(
+    run: Run | None, slos: Sequence[SLOSpec], spec: ArchitectureSpec | None = None
+) -> tuple[str, str]:
+    """How the system fails just beyond the limit, read from the first step that failed
+    ("timeouts" only where the spec has timeouts; other failed requests are its errors)."""
     if run is None:
         return "none found", "no step failed within the rates tried"
     if run.result is None:
@@ -974,7 +1013,12 @@ def _failure_mode(run: Run | None, slos: Sequence[SLOSpec]) -> tuple[str, str]:
     rejected, failed = counts.rejected / arrived, counts.failed / arrived
     at = f"at {run.rate_per_s:.4g} requests/s"
     if failed > 0 and failed >= rejected:
-        return "timeouts", f"{at}: {failed:.2%} of requests failed or timed out"
+        if spec is None or _has_timeouts(spec):
+            return "timeouts", f"{at}: {failed:.2%} of requests failed or timed out"
+        return (
+            "failed requests",
+            f"{at}: {failed:.2%} of requests failed (component errors; no call has a timeout)",
+        )
     if rejected > 0:
         worst = max(result.components, key=lambda n: result.components[n].rejected)
         return (

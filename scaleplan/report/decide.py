@@ -40,6 +40,7 @@ from typing import Any
 import scaleplan
 from scaleplan.errors import ReportError
 from scaleplan.paths import OutputError, output_problem, safe_name
+from scaleplan.report.consistency import problems
 
 KERNEL_NAME = "scaleplan"
 #: Seconds one cell of the template may run (the comparison is one cell).
@@ -74,6 +75,9 @@ class DecisionRecord:
     json: Path
     results: dict[str, Any]
     wall_s: float
+    #: Contradictions in the record's results (:func:`scaleplan.report.consistency.problems`):
+    #: the record is written all the same, and these are printed as warnings.
+    problems: tuple[str, ...] = ()
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -314,6 +318,7 @@ def _make_record(
     if not results.is_file():
         raise ReportError(f"{source.name}: the template wrote no results to {results}")
     data = json.loads(results.read_text(encoding="utf-8"))
+    contradictions = tuple(problems(data))
     try:
         export_html(
             notebook, html, title=str(data.get("title") or source.stem), exporter=_ready(exporter)
@@ -329,6 +334,7 @@ def _make_record(
         json=results,
         results=data,
         wall_s=time.perf_counter() - started,
+        problems=contradictions,
     )
 
 

@@ -208,8 +208,8 @@ def _resilience_work(evidence: Evidence) -> dict[str, tuple[Callable[..., Any], 
 
     scenario = evidence.scenario
     dr, plan = scenario.resilience_file("dr"), scenario.resilience_file("rollout")
-    if dr is None and plan is None:
-        return {}
+    if (dr is None and plan is None) or evidence.comparison.recommended is None:
+        return {}  # nothing asked, or no option chosen to be resilient
     work: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {}
     if plan is not None:
         loaded = load_rollout(plan)
@@ -273,6 +273,15 @@ def resilience(evidence: Evidence, *, level: int = 3) -> list[Any]:
     ahead = _collect(evidence)
     if dr is None and plan is None:
         return []
+    if evidence.comparison.recommended is None:
+        # The Resilience part is the chosen option's: none is chosen, so none is simulated.
+        return [
+            Markdown(
+                f"{_heading(level)}Resilience\n\nNo option is chosen (none passes every hard "
+                "gate), so no release, recovery or failures are simulated: they describe the "
+                "option that is run, once one is."
+            )
+        ]
     name = text(chosen_name(evidence))
     items: list[Any] = [
         Markdown(

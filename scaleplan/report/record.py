@@ -201,9 +201,10 @@ def _verdict_cell(verdict: Verdict | None) -> str:
     if verdict is None:
         return "—"
     mark = STATUS_MARK.get(verdict.status, text(verdict.status))
+    cause = f" — {text(verdict.cause)}" if verdict.status == "fail" and verdict.cause else ""
     if verdict.status == "not evaluated" or not math.isfinite(verdict.measured):
-        return mark
-    return f"{mark}: {_measured(verdict)}"
+        return mark + cause
+    return f"{mark}: {_measured(verdict)}{cause}"
 
 
 def _measured(verdict: Verdict) -> str:
@@ -452,7 +453,13 @@ def pull_rows(pulls: list[PullResult]) -> Markdown:
                 f"{text(result.bottleneck)} at {result.bottleneck_utilization:.0%}"
                 if result.bottleneck
                 else "—",
-                text(result.failure_mode) or "—",
+                # An unreachable SLO names the component whose own latency makes it so.
+                text(
+                    result.failure_detail
+                    if result.failure_mode == "unreachable"
+                    else result.failure_mode
+                )
+                or "—",
                 f"{result.analytic_bound_per_s:,.0f}/s ({text(result.analytic_bottleneck)})",
             ]
         )
@@ -605,7 +612,13 @@ def _good_points(evidence: Evidence, candidate: CandidateResult) -> list[str]:
         points.append(
             "it meets " + ", ".join(text(v.nfr) for v in passed) + " at peak, with 95% confidence"
         )
-    if candidate.pull is not None and math.isfinite(candidate.pull.limit_per_s):
+    peak = comparison.peak_rate_per_s
+    if (
+        candidate.pull is not None
+        and math.isfinite(candidate.pull.limit_per_s)
+        and candidate.pull.limit_per_s >= peak > 0
+    ):
+        # A limit below the peak (or 0) is no good point: the gates and reasons say so.
         low, high = candidate.pull.limit_ci95
         points.append(
             f"it carries up to {candidate.pull.limit_per_s:,.0f} requests/s"
@@ -658,7 +671,7 @@ def _bad_points(evidence: Evidence, candidate: CandidateResult) -> list[str]:
             extra = (
                 f"; about {verdict.extra_requests:,} more simulated requests would settle it"
                 if verdict.extra_requests
-                else ""
+                else (f"; it {text(verdict.cause)}" if verdict.cause else "")
             )
             points.append(f"{text(verdict.nfr)} is not yet settled by the evidence{extra}")
         elif verdict.status == "not evaluated":
