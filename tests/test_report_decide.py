@@ -30,6 +30,7 @@ MADR_SECTIONS = [
     "Confirmation",
     "Pros and Cons of the Options",
     "More Information",
+    "Appendix: the monitoring design",  # the chosen option's (scaleplan apm)
 ]
 
 

@@ -113,6 +113,7 @@ def test_the_sections_come_in_madr_order() -> None:
         "Confirmation",
         "Pros and Cons of the Options",
         "More Information",
+        "Appendix: the monitoring design",
     ]
     figures = [item for item in items if not isinstance(item, str)]
     # one graph per option, p99, Pareto, matrix, runway, one pull per option

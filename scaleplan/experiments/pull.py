@@ -346,13 +346,19 @@ def _evaluate(run: Run, slos: Sequence[SLOSpec]) -> tuple[bool, dict[str, float]
         return False, {}, run.refused
     result = run.result
     values = {slo.text: point_value(result, slo) for slo in slos}
-    broken = [slo.text for slo in slos if not slo.met_by(values[slo.text])]
+    unknown = [slo.text for slo in slos if math.isnan(values[slo.text])]
+    broken = [
+        slo.text for slo in slos if slo.text not in unknown and not slo.met_by(values[slo.text])
+    ]
     if not result.stable:
         reason = result.unstable.reason if result.unstable else "unstable"
         return False, values, f"unstable: {reason}"
     if broken:
         shown = ", ".join(f"{text} (measured {values[text]:.4g})" for text in broken)
         return False, values, f"breaks {shown}"
+    if unknown:
+        # Nothing to measure it on (no request in the measured window): not met, not broken.
+        return False, values, f"{', '.join(unknown)} not measured (no request in the window)"
     if not _steady(result):
         # A run that spends most of its time warming up near saturation reads optimistic
         # latencies; counting it as failing keeps the limit on the safe side.

@@ -109,7 +109,14 @@ class ObjectiveLimit:
         if self.broken:
             return "breaks first" if self.binding else ""
         other = next(r for r in self.reasons if not r.startswith("breaks "))
-        return f"not broken by itself: the search stopped ({other}); a lower bound"
+        broke = sum(r.startswith("breaks ") for r in self.reasons)
+        if broke == 0:
+            return f"not broken by itself: the searches stopped ({other}); a lower bound"
+        first = "breaks first; " if self.binding else ""
+        return (
+            f"{first}broke in {broke} of {len(self.reasons)} searches, the others stopped "
+            f"({other}): a lower bound there"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return clean(
