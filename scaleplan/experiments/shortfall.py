@@ -21,12 +21,30 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeVar
 
 from scaleplan.experiments.nfr import Verdict, show_value
+from scaleplan.experiments.pull import PullResult
+from scaleplan.experiments.pull_users import UsersPullResult
 
-if TYPE_CHECKING:
-    from scaleplan.experiments.compare import CandidateResult
+
+class CandidateResult(Protocol):
+    """What the ranking reads of a compared candidate (``compare.CandidateResult`` has it;
+    a protocol so that this module does not import ``compare``, which imports it)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def verdicts(self) -> tuple[Verdict, ...]: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def pull(self) -> PullResult | None: ...
+    @property
+    def users_pull(self) -> UsersPullResult | None: ...
+
+
+Candidate = TypeVar("Candidate", bound=CandidateResult)
 
 __all__ = ["RANK_RULE", "needs", "rank", "shortfall"]
 
@@ -51,15 +69,15 @@ def shortfall(candidate: CandidateResult) -> float:
     return total
 
 
-def rank(candidates: Sequence[CandidateResult]) -> list[tuple[int, CandidateResult]]:
+def rank(candidates: Sequence[Candidate]) -> list[tuple[int, Candidate]]:
     """``(rank, candidate)`` in the order of :data:`RANK_RULE`, rank 1 first; candidates equal
     on every criterion share a rank (listed by name, so the file order plays no part)."""
 
-    def key(candidate: CandidateResult) -> tuple[int, float, float]:
+    def key(candidate: Candidate) -> tuple[int, float, float]:
         return (len(_failed(candidate)), shortfall(candidate), -candidate.score)
 
     ordered = sorted(candidates, key=lambda c: (*key(c), c.name))
-    ranked: list[tuple[int, CandidateResult]] = []
+    ranked: list[tuple[int, Candidate]] = []
     for index, candidate in enumerate(ordered):
         if ranked and key(ranked[-1][1]) == key(candidate):
             ranked.append((ranked[-1][0], candidate))
