@@ -55,6 +55,33 @@ def _finite(value: float) -> bool:
     return value is not None and math.isfinite(value)
 
 
+def _slos_and_limit(
+    figure: go.Figure,
+    slos: Sequence[str],
+    limit_ci95: tuple[float, float],
+    limit: float,
+    limit_text: str,
+) -> None:
+    """A pull chart's latency SLO lines, the limit's CI band and the limit's line."""
+    for _, bound, text in _latency_slos(slos):
+        figure.add_hline(
+            y=bound,
+            line={"color": SLO_COLOR, "dash": "dash"},
+            annotation_text=f"SLO {chart_text(text)}",
+            annotation_position="top left",
+        )
+    low, high = limit_ci95
+    if _finite(low) and _finite(high) and high > low:
+        figure.add_vrect(x0=low, x1=high, fillcolor=LIMIT_COLOR, opacity=0.12, line_width=0)
+    if _finite(limit) and limit > 0:
+        figure.add_vline(
+            x=limit,
+            line={"color": LIMIT_COLOR},
+            annotation_text=limit_text,
+            annotation_position="top right",
+        )
+
+
 def figure_pull(result: PullResult, *, title: str | None = None) -> go.Figure:
     """Latency percentiles against offered load, with the SLO line, the limit and the bound.
 
@@ -98,23 +125,13 @@ def figure_pull(result: PullResult, *, title: str | None = None) -> go.Figure:
             hovertemplate="%{x:.4g} requests/s: %{text}<extra></extra>",
         )
     )
-    for _, bound, text in _latency_slos(result.slos):
-        figure.add_hline(
-            y=bound,
-            line={"color": SLO_COLOR, "dash": "dash"},
-            annotation_text=f"SLO {chart_text(text)}",
-            annotation_position="top left",
-        )
-    low, high = result.limit_ci95
-    if _finite(low) and _finite(high) and high > low:
-        figure.add_vrect(x0=low, x1=high, fillcolor=LIMIT_COLOR, opacity=0.12, line_width=0)
-    if _finite(result.limit_per_s) and result.limit_per_s > 0:
-        figure.add_vline(
-            x=result.limit_per_s,
-            line={"color": LIMIT_COLOR},
-            annotation_text=(f"limit {result.limit_per_s:.4g}/s ({result.limit_per_min:,.0f}/min)"),
-            annotation_position="top right",
-        )
+    _slos_and_limit(
+        figure,
+        result.slos,
+        result.limit_ci95,
+        result.limit_per_s,
+        f"limit {result.limit_per_s:.4g}/s ({result.limit_per_min:,.0f}/min)",
+    )
     if _finite(result.knee_per_s):
         figure.add_vline(
             x=result.knee_per_s,
@@ -188,25 +205,13 @@ def figure_pull_users(result: UsersPullResult, *, title: str | None = None) -> g
             hovertemplate="%{x} users: %{text}<extra></extra>",
         )
     )
-    for _, bound, text in _latency_slos(result.slos):
-        figure.add_hline(
-            y=bound,
-            line={"color": SLO_COLOR, "dash": "dash"},
-            annotation_text=f"SLO {chart_text(text)}",
-            annotation_position="top left",
-        )
-    low, high = result.limit_ci95
-    if _finite(low) and _finite(high) and high > low:
-        figure.add_vrect(x0=low, x1=high, fillcolor=LIMIT_COLOR, opacity=0.12, line_width=0)
-    if _finite(result.limit_users) and result.limit_users > 0:
-        figure.add_vline(
-            x=result.limit_users,
-            line={"color": LIMIT_COLOR},
-            annotation_text=(
-                f"limit {result.limit_users:.0f} users ({result.throughput_per_s:.4g}/s)"
-            ),
-            annotation_position="top right",
-        )
+    _slos_and_limit(
+        figure,
+        result.slos,
+        result.limit_ci95,
+        result.limit_users,
+        f"limit {result.limit_users:.0f} users ({result.throughput_per_s:.4g}/s)",
+    )
     figure.update_layout(
         title=title or f"{chart_text(result.spec)}: response time against users (tractor pull)",
         xaxis_title="concurrent users",
