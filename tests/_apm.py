@@ -15,7 +15,7 @@ from pathlib import Path
 from _records import SMALL_BUDGET, in_ci
 
 from scaleplan.apm import MonitoringDesign, design
-from scaleplan.experiments import CompareSettings, ComparisonResult, compare
+from scaleplan.experiments import ComparisonResult, compare
 from scaleplan.report.provenance import resolve_budget
 from scaleplan.spec import NFRSpec, ScenarioSpec, load_scenario
 
@@ -24,19 +24,16 @@ SHOP = ROOT / "data/scenarios/online-shop.yaml"
 
 
 @functools.cache
-def shop() -> tuple[ScenarioSpec, ComparisonResult]:
-    """The online shop and its comparison at the small budget (as ``apm --budget`` runs it)."""
-    scenario = load_scenario(SHOP)
+def compared(path: Path) -> tuple[ScenarioSpec, ComparisonResult]:
+    """A scenario and its comparison at the small budget (as ``apm --budget`` runs it)."""
+    scenario = load_scenario(path)
     run = resolve_budget(scenario, budget=SMALL_BUDGET)
-    settings = CompareSettings(
-        seed=run.seed,
-        replications=run.replications,
-        requests=run.requests,
-        pull_replications=run.pull_replications,
-        pull_requests=run.pull_requests,
-        precision=run.precision,
-    )
-    return scenario, compare(scenario, settings, workers=1)
+    return scenario, compare(scenario, run.compare_settings(), workers=1)
+
+
+def shop() -> tuple[ScenarioSpec, ComparisonResult]:
+    """The online shop and its comparison at the small budget."""
+    return compared(SHOP)
 
 
 def shop_design(nfrs: dict | None = None, candidate: str | None = None) -> MonitoringDesign:
@@ -70,17 +67,6 @@ def run_promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 AGENTS = ROOT / "data/scenarios/booking-agents.yaml"
 
 
-@functools.cache
 def agents() -> tuple[ScenarioSpec, ComparisonResult]:
     """The booking agents (a closed workload: 60 users at peak) and their comparison."""
-    scenario = load_scenario(AGENTS)
-    run = resolve_budget(scenario, budget=SMALL_BUDGET)
-    settings = CompareSettings(
-        seed=run.seed,
-        replications=run.replications,
-        requests=run.requests,
-        pull_replications=run.pull_replications,
-        pull_requests=run.pull_requests,
-        precision=run.precision,
-    )
-    return scenario, compare(scenario, settings, workers=1)
+    return compared(AGENTS)

@@ -120,19 +120,12 @@ def make_design(
     ``scaleplan decide`` does (:func:`scaleplan.report.provenance.resolve_budget`), so the
     same options give the same figures as the decision record's appendix.
     """
-    from scaleplan.experiments import CompareSettings, compare
+    from scaleplan.experiments import compare
     from scaleplan.loadtest.make import choose_candidate
     from scaleplan.report.provenance import resolve_budget
 
     run = resolve_budget(scenario, seed=seed, budget=budget)
-    settings = CompareSettings(
-        seed=run.seed,
-        replications=run.replications,
-        requests=run.requests,
-        pull_replications=run.pull_replications,
-        pull_requests=run.pull_requests,
-        precision=run.precision,
-    )
+    settings = run.compare_settings()
     name, comparison = choose_candidate(
         scenario,
         candidate,

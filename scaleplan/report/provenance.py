@@ -26,6 +26,7 @@ import scaleplan
 from scaleplan.errors import ScaleplanError
 
 if TYPE_CHECKING:  # imported where a key is made: not by the parent of `decide` (0.5 s)
+    from scaleplan.experiments import CompareSettings
     from scaleplan.spec import ArchitectureSpec, ScenarioSpec
 
 #: The libraries whose versions a record lists (the numbers depend on the first ones).
@@ -125,6 +126,12 @@ class RunSettings:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def compare_settings(self) -> CompareSettings:
+        """These settings as :func:`scaleplan.experiments.compare` takes them."""
+        from scaleplan.experiments import CompareSettings
+
+        return CompareSettings(**self.as_dict())
 
     def load(self, path: str | Path) -> ScenarioSpec:
         """Load the scenario at ``path`` with its ``run:`` settings replaced by these.

@@ -129,7 +129,7 @@ def gather(
     results) are judged by :func:`scaleplan.verify.verify` first, so a bad file stops the
     record before any simulation.
     """
-    from scaleplan.experiments import CompareSettings, compare
+    from scaleplan.experiments import compare
 
     started = time.perf_counter()
     path = Path(scenario)
@@ -142,14 +142,7 @@ def gather(
     settings = resolve_budget(loaded, seed=seed, budget=budget)
     comparison = compare(
         loaded,
-        CompareSettings(
-            seed=settings.seed,
-            replications=settings.replications,
-            requests=settings.requests,
-            pull_replications=settings.pull_replications,
-            pull_requests=settings.pull_requests,
-            precision=settings.precision,
-        ),
+        settings.compare_settings(),
         workers=workers,
     )
     return Evidence(
