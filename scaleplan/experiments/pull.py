@@ -59,6 +59,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -76,7 +77,7 @@ from scaleplan.progress import Progress
 from scaleplan.result import SimulationResult, TimeSeries
 from scaleplan.spec import ArchitectureSpec, NFRSpec, SLOSpec, parse_slo
 
-__all__ = ["PullResult", "PullStep", "RampResult", "pull", "ramp"]
+__all__ = ["PullResult", "PullStep", "RampResult", "binding_slo", "pull", "ramp"]
 
 #: Fractions of the found limit at which the latency curve gets extra points (cheap, same seed).
 CURVE_FRACTIONS = (0.25, 0.5, 0.75, 0.9)
@@ -177,6 +178,9 @@ class PullResult:
     stop: str = "budget"
     #: The analytic estimate of the limit the bracket started from (NaN: none).
     analytic_limit_per_s: float = math.nan
+    #: The objective that breaks first (:func:`binding_slo`; empty when none broke, e.g. the
+    #: steps failed by running away): a per-class one is what the charts plot.
+    binding: str = ""
 
     @property
     def limit_per_min(self) -> float:
@@ -222,6 +226,7 @@ class PullResult:
             "bracket_from": self.bracket_from,
             "stop": self.stop,
             "analytic_limit_per_s": clean(self.analytic_limit_per_s),
+            "binding": self.binding,
             "steps": [step.to_dict() for step in self.steps],
             "at_limit": None if self.at_limit is None else self.at_limit.to_dict(timeseries=False),
             "notes": list(self.notes),
@@ -825,6 +830,7 @@ def pull(
     if hopeless is not None:
         mode, detail = "unreachable", hopeless.text
     search_requests = sum(run.requests for s in searches for run in s.runs)
+    steps = tuple(step for s in searches for step in s.steps) + tuple(curve_steps)
     return PullResult(
         spec=spec.name,
         slos=tuple(slo.text for slo in objectives),
@@ -849,12 +855,62 @@ def pull(
         failure_detail=detail,
         analytic_bound_per_s=bound.rate_per_s,
         analytic_bottleneck=bound.component,
-        steps=tuple(step for s in searches for step in s.steps) + tuple(curve_steps),
+        steps=steps,
         at_limit=at_limit,
         notes=tuple(notes),
         bracket_from="analytic" if math.isfinite(analytic) else "bound",
         analytic_limit_per_s=analytic,
         stop=stop,
+        binding=binding_slo(objectives, steps, load=lambda step: step.rate_per_s),
+    )
+
+
+def _excess(slo: SLOSpec, value: float) -> float:
+    """How far ``value`` is past ``slo``'s bound, as a ratio (above 1: broken)."""
+    if not math.isfinite(value):
+        return math.nan
+    if slo.op == "<=":
+        return value / slo.bound if slo.bound > 0 else (math.inf if value > 0 else 0.0)
+    return slo.bound / value if value > 0 else math.inf
+
+
+def binding_slo(
+    slos: Sequence[SLOSpec], steps: Sequence[Any], *, load: Callable[[Any], float]
+) -> str:
+    """The objective that breaks first, in words (its ``text``): empty when none broke.
+
+    In each search (one ``replication``), the lowest-load step that broke an objective
+    (stable, its reason ``breaks …``) votes for the objective furthest past its bound there
+    (measured ÷ bound for an upper bound, bound ÷ measured for a lower one); the most votes
+    win, ties going to the larger mean excess. One objective broken alone is the binding one;
+    steps failed by running away or by no steady state say nothing about which binds.
+    """
+    if not slos:
+        return ""
+    first_broken: dict[int, Any] = {}
+    for step in steps:
+        if not step.stable or not step.reason.startswith("breaks "):
+            continue
+        known = first_broken.get(step.replication)
+        if known is None or load(step) < load(known):
+            first_broken[step.replication] = step
+    votes: dict[str, int] = {}
+    excess: dict[str, list[float]] = {}
+    for step in first_broken.values():
+        ratios = {slo.text: _excess(slo, step.values.get(slo.text, math.nan)) for slo in slos}
+        known = {text: ratio for text, ratio in ratios.items() if not math.isnan(ratio)}
+        if not known:
+            continue
+        worst = max(known, key=lambda text: known[text])
+        votes[worst] = votes.get(worst, 0) + 1
+        for text, ratio in known.items():
+            excess.setdefault(text, []).append(ratio)
+    if not votes:
+        return ""
+    order = [slo.text for slo in slos]
+    return max(
+        votes,
+        key=lambda text: (votes[text], statistics.fmean(excess[text]), -order.index(text)),
     )
 
 

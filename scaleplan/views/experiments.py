@@ -8,18 +8,20 @@ error bars or bands. Nothing here runs a simulation. plotly is imported inside t
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from scaleplan.experiments.compare import ComparisonResult
 from scaleplan.experiments.growth import RunwayResult
-from scaleplan.experiments.pull import PullResult, RampResult
+from scaleplan.experiments.pull import PullResult, RampResult, binding_slo
 from scaleplan.experiments.pull_users import UsersPullResult
 from scaleplan.experiments.sweep import SweepResult
 from scaleplan.formatting import chart_text
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
+
+    from scaleplan.spec import SLOSpec
 
 __all__ = [
     "figure_comparison",
@@ -55,19 +57,90 @@ def _finite(value: float) -> bool:
     return value is not None and math.isfinite(value)
 
 
+#: A pull chart draws every per-class latency SLO (its class's curve and line) up to this many;
+#: beyond, only the one that binds, so that the chart stays legible.
+MAX_CLASS_CURVES = 4
+
+
+def _class_slos(slos: Sequence[str], binding: str) -> list[SLOSpec]:
+    """The per-class latency SLOs a pull chart draws: all when few, else the binding one."""
+    from scaleplan.spec import parse_slo
+
+    found = [slo for slo in map(parse_slo, slos) if slo.is_latency and slo.request_class]
+    if len(found) <= MAX_CLASS_CURVES:
+        return found
+    return [slo for slo in found if slo.text == binding]
+
+
+def _class_curves(
+    figure: go.Figure,
+    steps: Sequence[Any],
+    slos: Sequence[SLOSpec],
+    x: Callable[[Any], float],
+    *,
+    mode: str,
+    unit: str,
+) -> None:
+    """One curve per per-class SLO: its class's figure (the step's measured value of the
+    objective: that class's percentile or mean) at every step, named ``checkout p99``."""
+    import plotly.graph_objects as go
+
+    for index, slo in enumerate(slos):
+        name = f"{slo.request_class} {slo.metric}"
+        figure.add_trace(
+            go.Scatter(
+                x=[x(step) for step in steps],
+                y=[step.values.get(slo.text, math.nan) for step in steps],
+                mode=mode,
+                name=chart_text(name),
+                line={"color": PALETTE[(3 + index) % len(PALETTE)]},
+                marker={"color": PALETTE[(3 + index) % len(PALETTE)]},
+                hovertemplate="%{x:.4g}" + unit + "<br>%{y:.1f} ms<extra>"
+                f"{chart_text(name)}</extra>",
+            )
+        )
+
+
+def _failing_y(step: Any, binding: SLOSpec | None) -> float:
+    """Where a failing step is marked: on its class's curve when a class's SLO binds."""
+    if binding is not None and binding.request_class:
+        return float(step.values.get(binding.text, math.nan))
+    return float(step.p99_ms)
+
+
+def _binding(slos: Sequence[str], binding: str) -> SLOSpec | None:
+    from scaleplan.spec import parse_slo
+
+    return next((parse_slo(t) for t in slos if t == binding), None)
+
+
 def _slos_and_limit(
     figure: go.Figure,
     slos: Sequence[str],
     limit_ci95: tuple[float, float],
     limit: float,
     limit_text: str,
+    *,
+    binding: str = "",
+    classes: Sequence[SLOSpec] = (),
 ) -> None:
-    """A pull chart's latency SLO lines, the limit's CI band and the limit's line."""
-    for _, bound, text in _latency_slos(slos):
+    """A pull chart's latency SLO lines (the whole system's and the drawn classes', the one
+    that binds marked ``binds`` and drawn solid), the limit's CI band and the limit's line."""
+    lines = [(text, bound, SLO_COLOR) for _, bound, text in _latency_slos(slos)]
+    lines += [
+        (slo.text, slo.bound, PALETTE[(3 + index) % len(PALETTE)])
+        for index, slo in enumerate(classes)
+    ]
+    for text, bound, color in lines:
+        binds = text == binding
         figure.add_hline(
             y=bound,
-            line={"color": SLO_COLOR, "dash": "dash"},
-            annotation_text=f"SLO {chart_text(text)}",
+            line={
+                "color": SLO_COLOR if binds else color,
+                "dash": "solid" if binds else "dash",
+                "width": 2 if binds else 1,
+            },
+            annotation_text=f"SLO {chart_text(text)}" + (" — binds" if binds else ""),
             annotation_position="top left",
         )
     low, high = limit_ci95
@@ -97,6 +170,8 @@ def figure_pull(result: PullResult, *, title: str | None = None) -> go.Figure:
 
     curve = result.curve()
     rates = [step.rate_per_s for step in curve]
+    classes = _class_slos(result.slos, result.binding)
+    binding = _binding(result.slos, result.binding)
     figure = go.Figure()
     for name, values, dash in (
         ("p50", [s.p50_ms for s in curve], "dot"),
@@ -113,11 +188,19 @@ def figure_pull(result: PullResult, *, title: str | None = None) -> go.Figure:
                 hovertemplate="%{x:.4g} requests/s<br>%{y:.1f} ms<extra>" + name + "</extra>",
             )
         )
+    _class_curves(
+        figure,
+        curve,
+        classes,
+        lambda step: step.rate_per_s,
+        mode="lines+markers",
+        unit=" requests/s",
+    )
     failing = [s for s in curve if not s.meets]
     figure.add_trace(
         go.Scatter(
             x=[s.rate_per_s for s in failing],
-            y=[s.p99_ms for s in failing],
+            y=[_failing_y(s, binding) for s in failing],
             mode="markers",
             name="failing steps",
             marker={"symbol": "x", "size": 10, "color": SLO_COLOR},
@@ -131,6 +214,8 @@ def figure_pull(result: PullResult, *, title: str | None = None) -> go.Figure:
         result.limit_ci95,
         result.limit_per_s,
         f"limit {result.limit_per_s:.4g}/s ({result.limit_per_min:,.0f}/min)",
+        binding=result.binding,
+        classes=classes,
     )
     if _finite(result.knee_per_s):
         figure.add_vline(
@@ -178,6 +263,9 @@ def figure_pull_users(result: UsersPullResult, *, title: str | None = None) -> g
 
     steps = sorted(result.steps, key=lambda step: step.users)
     users = [step.users for step in steps]
+    bound = _users_binding(result)
+    classes = _class_slos(result.slos, bound)
+    binding = _binding(result.slos, bound)
     figure = go.Figure()
     for name, values in (
         ("p99", [step.p99_ms for step in steps]),
@@ -193,11 +281,12 @@ def figure_pull_users(result: UsersPullResult, *, title: str | None = None) -> g
                 hovertemplate="%{x} users<br>%{y:.1f} ms<extra>" + name + "</extra>",
             )
         )
+    _class_curves(figure, steps, classes, lambda step: step.users, mode="markers", unit=" users")
     failing = [step for step in steps if not step.meets]
     figure.add_trace(
         go.Scatter(
             x=[step.users for step in failing],
-            y=[step.p99_ms for step in failing],
+            y=[_failing_y(step, binding) for step in failing],
             mode="markers",
             name="failing steps",
             marker={"symbol": "x", "size": 10, "color": SLO_COLOR},
@@ -211,6 +300,8 @@ def figure_pull_users(result: UsersPullResult, *, title: str | None = None) -> g
         result.limit_ci95,
         result.limit_users,
         f"limit {result.limit_users:.0f} users ({result.throughput_per_s:.4g}/s)",
+        binding=bound,
+        classes=classes,
     )
     figure.update_layout(
         title=title or f"{chart_text(result.spec)}: response time against users (tractor pull)",
@@ -221,6 +312,18 @@ def figure_pull_users(result: UsersPullResult, *, title: str | None = None) -> g
         legend={"orientation": "h", "y": -0.2},
     )
     return figure
+
+
+def _users_binding(result: UsersPullResult) -> str:
+    """The objective that binds a pull over users: the one its per-objective searches found
+    breaking first, else the one the joint search broke first (:func:`binding_slo`)."""
+    from scaleplan.spec import parse_slo
+
+    marked = [objective.slo for objective in result.objectives if objective.binding]
+    if marked:
+        return marked[0]
+    slos = [parse_slo(text) for text in result.slos]
+    return binding_slo(slos, result.steps, load=lambda step: step.users)
 
 
 def figure_pull_utilization(result: PullResult, *, title: str | None = None) -> go.Figure:

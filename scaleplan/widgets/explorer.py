@@ -19,13 +19,13 @@ import math
 import statistics
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scaleplan.formatting import ms as _ms
 from scaleplan.result import SimulationResult
-from scaleplan.spec import ArchitectureSpec, ScenarioSpec, load_spec
+from scaleplan.spec import ArchitectureSpec, ScenarioSpec, SLOSpec, load_spec
 from scaleplan.widgets.knobs import Knob, discover_knobs
 
 if TYPE_CHECKING:
@@ -53,6 +53,11 @@ class Explorer:
     slo_ms : mapping, optional
         Latency objectives by statistic, e.g. ``{"p99": 250}``; drawn on the latency chart and
         checked in the summary.
+    slos : sequence of SLO strings, optional
+        Latency objectives as written in a scenario, e.g. ``["checkout.p99<=400ms"]``: a
+        request class's is checked against that class's figure (the result's ``classes``) in
+        its own row of the summary and bar of the chart; a whole-system one joins ``slo_ms``.
+        Other objectives (errors, throughput) are not the explorer's: they are refused.
     cost_per_month : callable, optional
         A function of the spec giving its cost per month (e.g. from a scenario's cost table).
     currency : str
@@ -78,6 +83,7 @@ class Explorer:
         seed: int = 1,
         requests: int = DEFAULT_REQUESTS,
         slo_ms: Mapping[str, float] | None = None,
+        slos: Sequence[str | SLOSpec] = (),
         cost_per_month: CostModel | None = None,
         simulate: bool = True,
         title: str | None = None,
@@ -95,6 +101,8 @@ class Explorer:
         self.seed = seed
         self.requests = requests
         self.slo_ms: dict[str, float] = dict(slo_ms or {})
+        #: The latency objectives of request classes, each checked on its class's figure.
+        self.class_slos: tuple[SLOSpec, ...] = _class_objectives(slos, self.slo_ms, base)
         self.cost_per_month = cost_per_month
         self.currency = currency
         self.run_simulation = simulate
@@ -200,6 +208,10 @@ class Explorer:
                 for slo in loaded.nfrs.slos
                 if slo.is_latency and slo.request_class is None
             },
+        )
+        # Each class's objectives too, checked on the class's own figures.
+        options.setdefault(
+            "slos", [slo for slo in loaded.nfrs.slos if slo.is_latency and slo.request_class]
         )
         options.setdefault("cost_per_month", cost_per_month)
         options.setdefault("seed", loaded.run.seed)
@@ -344,6 +356,7 @@ class Explorer:
             self.last_estimate,
             self.last_result,
             self.slo_ms,
+            class_slos=self.class_slos,
             cost_per_month=self.cost_per_month(self.spec) if self.cost_per_month else None,
             currency=self.currency,
         )
@@ -353,7 +366,9 @@ class Explorer:
                 shown,
                 title=f"{html.escape(self.spec.name)} — coloured by {shown.method.split(':')[0]}",
             ),
-            "latency": figure_latency(self.last_estimate, self.last_result, self.slo_ms),
+            "latency": figure_latency(
+                self.last_estimate, self.last_result, self.slo_ms, class_slos=self.class_slos
+            ),
             "utilization": figure_utilization(shown),
         }
         if not draw or not _in_kernel():
@@ -378,6 +393,52 @@ class Explorer:
             for group, members in groups.items()
         ]
         return widgets.HBox(boxes, layout=widgets.Layout(flex_flow="row wrap"))
+
+
+def _class_objectives(
+    slos: Sequence[str | SLOSpec], slo_ms: dict[str, float], spec: ArchitectureSpec
+) -> tuple[SLOSpec, ...]:
+    """The request classes' latency objectives among ``slos``; a whole-system one is added to
+    ``slo_ms``. An objective the explorer cannot show (not an SLO, not latency, an unknown
+    class) is a :class:`~scaleplan.errors.SpecError` naming it and its place in ``slos``."""
+    from scaleplan.errors import Problem, SpecError
+    from scaleplan.spec import parse_slo
+
+    classes = [cls.name for cls in spec.workload.classes]
+    found, problems = [], []
+    for index, item in enumerate(slos):
+        where = f"slos.{index}"
+        try:
+            slo = item if isinstance(item, SLOSpec) else parse_slo(item)
+        except ValueError as error:
+            problems.append(Problem("Explorer", where, str(error)))
+            continue
+        if not slo.is_latency:
+            problems.append(
+                Problem(
+                    "Explorer",
+                    where,
+                    f"the explorer checks latency objectives only (got {slo.text!r}); errors "
+                    "and throughput are judged by scaleplan compare",
+                )
+            )
+        elif slo.request_class is None:
+            slo_ms[slo.metric] = slo.bound
+        elif slo.request_class not in classes:
+            known = ", ".join(classes) or "none"
+            problems.append(
+                Problem(
+                    "Explorer",
+                    where,
+                    f"{spec.name} has no request class {slo.request_class!r} (got "
+                    f"{slo.text!r}; classes: {known})",
+                )
+            )
+        else:
+            found.append(slo)
+    if problems:
+        raise SpecError(problems)
+    return tuple(found)
 
 
 def _in_kernel() -> bool:
@@ -445,17 +506,53 @@ def _verdict(value: float, bound: float | None) -> str:
     return f"<span style='color:{color}'>{mark} ≤ {bound:g} ms</span>"
 
 
+def _class_row(
+    estimate: SimulationResult | None, result: SimulationResult | None, slo: SLOSpec
+) -> str:
+    """One request class's figure from the estimate and the simulation, against its SLO."""
+    cls, metric = str(slo.request_class), slo.metric
+
+    def value(source: SimulationResult | None) -> float:
+        found = source.classes.get(cls) if source is not None else None
+        return math.nan if found is None else found.percentile(metric)
+
+    guess, measured = value(estimate), value(result)
+    cell = _ms(measured)
+    found = result.classes.get(cls) if result is not None else None
+    mark = _verdict(measured if result is not None else guess, slo.bound)
+    if found is not None:
+        low, high = found.mean_ci95 if metric == "mean" else found.percentile_ci95(metric)
+        if math.isfinite(low) and math.isfinite(high):
+            cell += f" <small>(95% CI {low:.1f}–{high:.1f})</small>"
+            if low <= slo.bound < high:
+                # A class is a share of the run: its interval often straddles the bound, and
+                # then the run cannot say pass or fail.
+                mark = (
+                    f"<span style='color:#b35806'>? ≤ {slo.bound:g} ms: the 95% CI straddles "
+                    "it</span>"
+                )
+    label = "p99.9" if metric == "p999" else metric
+    return (
+        f"<tr class='scaleplan-class-slo'><td>{html.escape(cls)} {label}</td>"
+        f"<td>{_ms(guess)}</td><td>{cell}</td>"
+        f"<td>{mark} <small>(class {html.escape(cls)})</small></td></tr>"
+    )
+
+
 def summary_html(
     estimate: SimulationResult | None,
     result: SimulationResult | None,
     slo_ms: Mapping[str, float] | None = None,
     *,
+    class_slos: Sequence[SLOSpec] = (),
     cost_per_month: float | None = None,
     currency: str = "",
 ) -> str:
     """An HTML table: each statistic from the estimate and the simulation, against its SLO.
 
-    The simulated p99 carries the class ``scaleplan-p99`` (the value the browser test reads).
+    ``class_slos`` add one row each: the request class's figure (from the results' ``classes``)
+    against its objective. The simulated p99 carries the class ``scaleplan-p99`` (the value
+    the browser test reads).
 
     Examples
     --------
@@ -480,6 +577,7 @@ def summary_html(
             f"<tr><td>latency {label}</td><td>{_ms(guess)}</td><td{css}>{cell}</td>"
             f"<td>{_verdict(value if result else guess, slo.get(name))}</td></tr>"
         )
+    rows.extend(_class_row(estimate, result, objective) for objective in class_slos)
 
     def figure(source: SimulationResult | None, attribute: str, unit: str) -> str:
         value = getattr(source, attribute) if source else math.nan

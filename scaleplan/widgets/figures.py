@@ -7,10 +7,11 @@ they run nothing. The architecture graph itself is :func:`scaleplan.views.figure
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from scaleplan.result import PERCENTILES, SimulationResult
+from scaleplan.spec import SLOSpec
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -31,8 +32,13 @@ def figure_latency(
     estimate: SimulationResult | None,
     result: SimulationResult | None,
     slo_ms: Mapping[str, float] | None = None,
+    *,
+    class_slos: Sequence[SLOSpec] = (),
 ) -> go.Figure:
     """Latency mean and percentiles, estimate beside simulation, with each SLO as a red mark.
+
+    Each of ``class_slos`` adds a bar pair of its own (``checkout p99``): the request class's
+    figure from the results' ``classes``, with its SLO's mark.
 
     Examples
     --------
@@ -46,6 +52,8 @@ def figure_latency(
 
     names = ["mean", *PERCENTILES]
     labels = [PERCENTILE_LABELS[name] for name in names]
+    # A class's objective gets its own bar pair, read off that class's figures.
+    class_labels = [f"{slo.request_class} {PERCENTILE_LABELS[slo.metric]}" for slo in class_slos]
     figure = go.Figure()
     for source, label, color in (
         (estimate, "analytic estimate", "#9ecae1"),
@@ -54,18 +62,20 @@ def figure_latency(
         if source is None:
             continue
         values = [_finite(getattr(source.latency_ms, name)) for name in names]
+        values += [_class_value(source, slo) for slo in class_slos]
         figure.add_trace(
             go.Bar(
-                x=labels,
+                x=labels + class_labels,
                 y=values,
                 name=label,
                 marker_color=color,
                 hovertemplate="%{x}: %{y:.1f} ms<extra>" + label + "</extra>",
             )
         )
-    if slo_ms:
-        shown = [(PERCENTILE_LABELS[name], bound) for name, bound in slo_ms.items()]
+    if slo_ms or class_slos:
+        shown = [(PERCENTILE_LABELS[name], bound) for name, bound in (slo_ms or {}).items()]
         shown = [(label, bound) for label, bound in shown if label in labels]
+        shown += [(label, slo.bound) for label, slo in zip(class_labels, class_slos, strict=True)]
         figure.add_trace(
             go.Scatter(
                 x=[label for label, _ in shown],
@@ -91,6 +101,11 @@ def figure_latency(
         legend={"orientation": "h", "y": -0.15},
     )
     return figure
+
+
+def _class_value(source: SimulationResult, slo: SLOSpec) -> float | None:
+    found = source.classes.get(str(slo.request_class))
+    return None if found is None else _finite(found.percentile(slo.metric))
 
 
 def figure_utilization(result: SimulationResult) -> go.Figure:
