@@ -365,9 +365,11 @@ def sweep(
         int | None,
         typer.Option(help="Local processes (default: one per core).", parser=options.workers),
     ] = None,
+    slo: SloOption = [],  # noqa: B006 - typer reads the default, it is never mutated
     as_json: JsonFlag = False,
 ) -> None:
-    """What-if sweep over any key paths, one row per point, on local processes."""
+    """What-if sweep over any key paths, one row per point, on local processes; with --slo,
+    each point's verdict per objective (a request class's on that class's figures)."""
     from scaleplan.experiments import parse_grid_values
     from scaleplan.experiments import sweep as run_sweep
     from scaleplan.experiments.sweep import MAX_POINTS
@@ -395,7 +397,9 @@ def sweep(
             f"the grid has {points:,} points; at most {MAX_POINTS:,} (use fewer values per key)",
             param_hint="'--set'",
         )
+    objectives = _slos(slo)
     architecture = load_spec(spec)
+    _check_classes(objectives, architecture)
     check_simulation(
         architecture,
         requests=requests,
@@ -405,7 +409,13 @@ def sweep(
     )
     with progress_bar(f"sweeping {architecture.name}", delay_s=0.5) as progress:
         result = run_sweep(
-            architecture, grid, seed=seed, requests=requests, workers=workers, progress=progress
+            architecture,
+            grid,
+            seed=seed,
+            requests=requests,
+            workers=workers,
+            progress=progress,
+            slos=objectives,
         )
     deliver(result, as_json=as_json, show=print_sweep)
 
@@ -414,6 +424,9 @@ def print_sweep(result: SweepResult) -> None:
     """A table of a sweep's rows."""
     table = Table(title=f"{literal(result.spec)}: sweep, seed {result.seed}", title_justify="left")
     columns = [*result.keys, "stable", "mean ms", "p99 ms", "throughput/s", "errors", "busiest"]
+    # One column per objective: its verdict and the figure it was judged on (a request
+    # class's objective: that class's figure, not the whole system's).
+    columns += list(result.slos)
     for column in columns:
         table.add_column(literal(column), justify="right")
     for row in result.records():
@@ -425,11 +438,31 @@ def print_sweep(result: SweepResult) -> None:
             number(row.get("throughput_per_s") or math.nan, ".1f"),
             f"{number(100 * (row.get('error_rate') or 0.0), '.2f')}%",
             literal(_busiest(row) if row["stable"] else (row.get("error") or "")[:60]),
+            *(_slo_cell(row, text) for text in result.slos),
         )
     stdout.print(table)
     stdout.print(
         f"{len(result.rows)} points, {result.failures} unstable, {result.wall_time_s:.1f} s"
     )
+    if result.slos:
+        passing = sum(1 for row in result.rows if row.get("meets_slos"))
+        stdout.print(
+            f"{passing} of {len(result.rows)} points pass every objective (pass: the 95% CI "
+            "clears the bound; a request class's objective is judged on that class's figure)"
+        )
+
+
+def _slo_cell(row: dict[str, Any], text: str) -> str:
+    """A sweep row's verdict on one objective with the figure judged: ``pass 412.3``."""
+    from scaleplan.experiments.nfr import show_value
+    from scaleplan.spec import parse_slo
+
+    status = row.get(f"slo.{text}") or "not evaluated"
+    measured = row.get(f"slo.{text}.measured")
+    slo = parse_slo(text)
+    unit = "ms" if slo.is_latency else ("per_s" if slo.unit == "per_s" else "fraction")
+    figure = show_value(measured, unit) if measured is not None else UNKNOWN
+    return f"{verdict_status(status)} {literal(figure)}"
 
 
 def _p99_with_ci(row: dict[str, Any]) -> str:

@@ -37,7 +37,8 @@ from scaleplan.experiments._common import (
     error_rate,
     submit_all,
 )
-from scaleplan.spec import ArchitectureSpec
+from scaleplan.result import SimulationResult
+from scaleplan.spec import ArchitectureSpec, NFRSpec, SLOSpec, parse_slo
 
 __all__ = ["SweepResult", "parse_grid_values", "sweep"]
 
@@ -52,6 +53,8 @@ class SweepResult:
     requests: int | None
     rows: tuple[dict[str, Any], ...]
     wall_time_s: float
+    #: The objectives every point was judged against (``slo.<text>`` columns).
+    slos: tuple[str, ...] = ()
 
     @property
     def failures(self) -> int:
@@ -66,6 +69,7 @@ class SweepResult:
                 "keys": list(self.keys),
                 "seed": self.seed,
                 "requests": self.requests,
+                "slos": list(self.slos),
                 "points": len(self.rows),
                 "failures": self.failures,
                 "wall_time_s": self.wall_time_s,
@@ -78,6 +82,46 @@ class SweepResult:
         return [clean(row) for row in self.rows]
 
 
+#: A request class's figures in every row (``classes.<class>.<figure>``); a class with an
+#: objective on another statistic also gets that one.
+CLASS_FIGURES = ("mean", "p50", "p99")
+
+
+def _class_columns(result: SimulationResult, slos: Sequence[SLOSpec]) -> dict[str, Any]:
+    """Each request class's mean, p50 and p99 (with its CI), and the statistic of any
+    objective of that class."""
+    columns: dict[str, Any] = {}
+    for name, summary in result.classes.items():
+        wanted = list(CLASS_FIGURES)
+        wanted += [s.metric for s in slos if s.request_class == name and s.metric not in wanted]
+        for metric in wanted:
+            columns[f"classes.{name}.{metric}_ms"] = summary.percentile(metric)
+        low, high = summary.percentile_ci95("p99")
+        columns[f"classes.{name}.p99_ci95_low"] = low
+        columns[f"classes.{name}.p99_ci95_high"] = high
+    return columns
+
+
+def _verdict_columns(result: SimulationResult | None, slos: Sequence[SLOSpec]) -> dict[str, Any]:
+    """``slo.<text>`` (pass, fail, inconclusive or not evaluated, as
+    :func:`~scaleplan.experiments.check` decides: by the 95% CI, a class's objective on that
+    class's figure), ``slo.<text>.measured`` and ``meets_slos`` (every objective passes)."""
+    from scaleplan.experiments.nfr import check
+
+    if not slos:
+        return {}
+    columns: dict[str, Any] = {}
+    if result is None:  # refused as certainly unstable: it sustains none of them
+        statuses = {slo.text: ("fail", math.nan) for slo in slos}
+    else:
+        statuses = {v.nfr: (v.status, v.measured) for v in check(result, list(slos))}
+    for text, (status, measured) in statuses.items():
+        columns[f"slo.{text}"] = status
+        columns[f"slo.{text}.measured"] = measured
+    columns["meets_slos"] = all(status == "pass" for status, _ in statuses.values())
+    return columns
+
+
 def _run_point(
     spec: ArchitectureSpec,
     point: dict[str, Any],
@@ -86,6 +130,7 @@ def _run_point(
     replications: int,
     run_anyway: bool,
     max_in_flight: int | None,
+    slos: tuple[SLOSpec, ...] = (),
 ) -> dict[str, Any]:
     """Simulate one point and return its row (runs in a worker process)."""
     from scaleplan.engine import UnstableError, simulate
@@ -104,6 +149,7 @@ def _run_point(
         )
     except UnstableError as error:
         row.update({"stable": False, "error": str(error), "rate_per_s": math.nan})
+        row.update(_verdict_columns(None, slos))
         row["wall_time_s"] = time.perf_counter() - started
         return row
     except ScaleplanError as error:
@@ -139,6 +185,8 @@ def _run_point(
     for component, metrics in result.components.items():
         row[f"utilization.{component}"] = metrics.utilization
         row[f"p99_ms.{component}"] = metrics.latency_ms.p99
+    row.update(_class_columns(result, slos))
+    row.update(_verdict_columns(result, slos))
     row["wall_time_s"] = time.perf_counter() - started
     return row
 
@@ -155,6 +203,7 @@ def sweep(
     workers: int | None = None,
     executor: ExecutorLike | None = None,
     progress: Progress | None = None,
+    slos: NFRSpec | Sequence[str | SLOSpec] = (),
 ) -> SweepResult:
     """Simulate ``spec`` at every point of ``grid`` (key path → values; cartesian product).
 
@@ -173,14 +222,22 @@ def sweep(
         Run the points there instead (``concurrent.futures`` executor or Dask client).
     progress : callable, optional
         ``progress(done, total)`` as points finish.
+    slos : NFRSpec or sequence of SLO strings, optional
+        Objectives to judge every point against, as :func:`~scaleplan.experiments.check`
+        does (pass only when the 95% CI clears the bound); an objective of a request class
+        on that class's figure. An objective of a class the spec lacks is a
+        :class:`~scaleplan.errors.SpecError`.
 
     Returns
     -------
     SweepResult
         One row per point: the key paths' values, ``stable``, ``error``, ``rate_per_s``,
         ``mean_ms`` with its CI, ``p50_ms`` … ``p999_ms``, ``throughput_per_s``,
-        ``error_rate``, ``rejected``, ``busiest``, ``max_utilization`` and
-        ``utilization.<component>`` / ``p99_ms.<component>`` columns.
+        ``error_rate``, ``rejected``, ``busiest``, ``max_utilization``,
+        ``utilization.<component>`` / ``p99_ms.<component>`` columns; per request class
+        ``classes.<class>.mean_ms``, ``.p50_ms``, ``.p99_ms`` (with ``.p99_ci95_low`` and
+        ``.p99_ci95_high``) and the statistic of each of its objectives; with ``slos``,
+        ``slo.<text>`` (the verdict), ``slo.<text>.measured`` and ``meets_slos``.
 
     Examples
     --------
@@ -193,6 +250,7 @@ def sweep(
     keys = tuple(grid)
     if not keys:
         raise SpecError([Problem(spec.source, "", "a sweep needs at least one key path")])
+    objectives = _objectives(spec, slos)
     values = [list(grid[key]) for key in keys]
     for key, options in zip(keys, values, strict=True):
         if not options:
@@ -205,7 +263,10 @@ def sweep(
     specs = [spec.with_changes(point) for point in points]
     started = time.perf_counter()
     tasks = [
-        (_run_point, (changed, point, seed, requests, replications, run_anyway, max_in_flight))
+        (
+            _run_point,
+            (changed, point, seed, requests, replications, run_anyway, max_in_flight, objectives),
+        )
         for changed, point in zip(specs, points, strict=True)
     ]
     pool = None
@@ -223,7 +284,41 @@ def sweep(
         requests=requests,
         rows=tuple(rows),
         wall_time_s=time.perf_counter() - started,
+        slos=tuple(slo.text for slo in objectives),
     )
+
+
+def _objectives(
+    spec: ArchitectureSpec, slos: NFRSpec | Sequence[str | SLOSpec]
+) -> tuple[SLOSpec, ...]:
+    """The sweep's objectives, parsed; one of a request class the spec lacks is refused (a
+    sweep cannot add classes, so it would be judged nowhere)."""
+    if isinstance(slos, NFRSpec):
+        parsed = slos.slos
+    else:
+        problems, found = [], []
+        for index, item in enumerate([slos] if isinstance(slos, str) else slos):
+            try:
+                found.append(item if isinstance(item, SLOSpec) else parse_slo(item))
+            except ValueError as error:
+                problems.append(Problem("slos", f"slos.{index}", str(error)))
+        if problems:
+            raise SpecError(problems)
+        parsed = tuple(found)
+    classes = [cls.name for cls in spec.workload.classes]
+    unknown = [
+        Problem(
+            "slos",
+            slo.text,
+            f"{spec.name} has no request class {slo.request_class!r} "
+            f"(classes: {', '.join(classes) or 'none'})",
+        )
+        for slo in parsed
+        if slo.request_class is not None and slo.request_class not in classes
+    ]
+    if unknown:
+        raise SpecError(unknown)
+    return parsed
 
 
 def _check_paths(spec: ArchitectureSpec, keys: Sequence[str]) -> None:

@@ -97,10 +97,16 @@ def nfr_rows(scenario: ScenarioSpec) -> list[tuple[str, str, str]]:
     nfrs = scenario.nfrs
     rows: list[tuple[str, str, str]] = []
     for slo in nfrs.slos:
-        kind = "latency" if slo.is_latency else slo.metric
-        rows.append(
-            (slo.text, kind, "simulation at peak load; pass only when the 95% CI clears it")
-        )
+        kind: str = "latency" if slo.is_latency else slo.metric
+        how = "simulation at peak load; pass only when the 95% CI clears it"
+        if slo.request_class is not None:
+            # A class's objective is judged on that class's requests alone: say so.
+            kind = f"latency of class {slo.request_class}"
+            how = (
+                f"simulation at peak load, on the {slo.request_class} requests' {slo.metric} "
+                "only; pass only when its 95% CI clears it"
+            )
+        rows.append((slo.text, kind, how))
     if nfrs.availability is not None:
         rows.append(
             (

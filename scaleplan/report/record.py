@@ -34,6 +34,7 @@ from scaleplan.spec import ScenarioSpec, load_scenario
 
 if TYPE_CHECKING:
     from scaleplan.experiments import CandidateResult, ComparisonResult, PullResult, Verdict
+    from scaleplan.experiments.pull_users import UsersPullResult
     from scaleplan.verify import Verification
 
 JSON_FILE = "decision-record.json"
@@ -454,6 +455,7 @@ def pull_rows(pulls: list[PullResult]) -> Markdown:
                 )
                 or "—",
                 f"{result.analytic_bound_per_s:,.0f}/s ({text(result.analytic_bottleneck)})",
+                _binds(result),
             ]
         )
     return Markdown(
@@ -466,10 +468,24 @@ def pull_rows(pulls: list[PullResult]) -> Markdown:
                 "bottleneck at the limit",
                 "breaks by",
                 "analytic bound",
+                "SLO that binds",
             ],
             rows,
         )
     )
+
+
+def _binds(result: PullResult | UsersPullResult) -> str:
+    """The objective that breaks first, naming its request class when it is a class's."""
+    from scaleplan.spec import parse_slo
+    from scaleplan.views.experiments import pull_binding
+
+    binding = pull_binding(result)
+    if not binding:
+        return "—"
+    slo = parse_slo(binding)
+    who = f" (class {text(slo.request_class)})" if slo.request_class else ""
+    return text(binding) + who
 
 
 def tractor_pull(evidence: Evidence) -> list[Any]:
@@ -516,6 +532,7 @@ def _users_pulls(evidence: Evidence) -> list[Any]:
                 if result.bottleneck
                 else "—",
                 str(len(result.limits)),
+                _binds(result),
             ]
         )
     items: list[Any] = [
@@ -526,7 +543,14 @@ def _users_pulls(evidence: Evidence) -> list[Any]:
             "serves (mean of independent searches, with its 95% CI), the requests/s they send "
             "there and the component busiest at that point.\n\n"
             + table(
-                ["option", "sustainable limit", "throughput there", "busiest there", "searches"],
+                [
+                    "option",
+                    "sustainable limit",
+                    "throughput there",
+                    "busiest there",
+                    "searches",
+                    "SLO that binds",
+                ],
                 rows,
             )
         )

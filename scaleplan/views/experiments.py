@@ -33,6 +33,7 @@ __all__ = [
     "figure_ramp",
     "figure_runway",
     "figure_sweep",
+    "pull_binding",
 ]
 
 SLO_COLOR = "#d62728"
@@ -263,7 +264,7 @@ def figure_pull_users(result: UsersPullResult, *, title: str | None = None) -> g
 
     steps = sorted(result.steps, key=lambda step: step.users)
     users = [step.users for step in steps]
-    bound = _users_binding(result)
+    bound = pull_binding(result)
     classes = _class_slos(result.slos, bound)
     binding = _binding(result.slos, bound)
     figure = go.Figure()
@@ -314,11 +315,14 @@ def figure_pull_users(result: UsersPullResult, *, title: str | None = None) -> g
     return figure
 
 
-def _users_binding(result: UsersPullResult) -> str:
-    """The objective that binds a pull over users: the one its per-objective searches found
-    breaking first, else the one the joint search broke first (:func:`binding_slo`)."""
+def pull_binding(result: PullResult | UsersPullResult) -> str:
+    """The objective that binds a pull (its text; empty when none broke): the one recorded
+    by the pull over the rate, and for a pull over users the one its per-objective searches
+    found breaking first, else the one its joint search broke first (:func:`binding_slo`)."""
     from scaleplan.spec import parse_slo
 
+    if isinstance(result, PullResult):
+        return result.binding
     marked = [objective.slo for objective in result.objectives if objective.binding]
     if marked:
         return marked[0]
@@ -453,6 +457,10 @@ def figure_sweep(
 ) -> go.Figure:
     """One metric of a sweep against one key path, one line per value of ``color``.
 
+    The SLO line is ``slo_ms`` when given, else the sweep's objective on ``y``'s figure:
+    ``y="classes.checkout.p99_ms"`` draws ``checkout.p99<=…``, ``y="p99_ms"`` a whole-system
+    ``p99<=…``.
+
     Examples
     --------
     >>> from scaleplan.experiments import sweep
@@ -486,6 +494,13 @@ def figure_sweep(
         )
     if slo_ms is not None:
         figure.add_hline(y=slo_ms, line={"color": SLO_COLOR, "dash": "dash"}, annotation_text="SLO")
+    else:
+        for objective in _sweep_objectives(result.slos, y):
+            figure.add_hline(
+                y=objective.bound,
+                line={"color": SLO_COLOR, "dash": "dash"},
+                annotation_text=f"SLO {chart_text(objective.text)}",
+            )
     figure.update_layout(
         title=title or chart_text(f"{result.spec}: {y} against {x}"),
         xaxis_title=chart_text(x),
@@ -493,6 +508,22 @@ def figure_sweep(
         template="plotly_white",
     )
     return figure
+
+
+def _sweep_objectives(slos: Sequence[str], column: str) -> list[SLOSpec]:
+    """The latency objectives judged on a sweep's ``column`` (a class's on its own column)."""
+    from scaleplan.spec import parse_slo
+
+    found = []
+    for slo in map(parse_slo, slos):
+        if not slo.is_latency:
+            continue
+        name = f"{slo.metric}_ms"
+        if slo.request_class is not None:
+            name = f"classes.{slo.request_class}.{name}"
+        if name == column:
+            found.append(slo)
+    return found
 
 
 def figure_comparison(
