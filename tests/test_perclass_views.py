@@ -10,6 +10,7 @@ is the class an objective is set on. Its sojourn time at ``orders`` is exponenti
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import textwrap
@@ -298,6 +299,9 @@ def test_the_record_names_the_class_of_each_class_objective(
     assert rows["errors<=1%"][0] == "errors"
     table = str(pull_rows([pulled]))
     assert "SLO that binds" in table and f"{text(CHECKOUT)} (class checkout)" in table
+    # a pull stopped only by running away has no objective that binds, and says so
+    ran_away = dataclasses.replace(pulled, binding="", failure_mode="queue growth")
+    assert "none broke: it failed by queue growth first" in str(pull_rows([ran_away]))
     # the explorer opened on the scenario checks the class's objective too
     explorer = Explorer.from_scenario(scenario, simulate=False)
     assert [slo.text for slo in explorer.class_slos] == [CHECKOUT] and explorer.slo_ms == {}

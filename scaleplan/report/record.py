@@ -482,7 +482,11 @@ def _binds(result: PullResult | UsersPullResult) -> str:
 
     binding = pull_binding(result)
     if not binding:
-        return "—"
+        if not result.slos:
+            return "—"
+        # Every failing step failed otherwise (ran away, no steady state): no objective broke.
+        mode = getattr(result, "failure_mode", "")
+        return f"none broke: it failed by {text(mode)} first" if mode else "none broke"
     slo = parse_slo(binding)
     who = f" (class {text(slo.request_class)})" if slo.request_class else ""
     return text(binding) + who
