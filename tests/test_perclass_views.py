@@ -288,7 +288,7 @@ def test_the_record_names_the_class_of_each_class_objective(
 ) -> None:
     from scaleplan.report.markup import text
     from scaleplan.report.plan import nfr_rows
-    from scaleplan.report.record import pull_rows
+    from scaleplan.report.record import _p99_title, pull_rows
     from scaleplan.spec import load_scenario
     from scaleplan.widgets import Explorer
 
@@ -302,6 +302,8 @@ def test_the_record_names_the_class_of_each_class_objective(
     # a pull stopped only by running away has no objective that binds, and says so
     ran_away = dataclasses.replace(pulled, binding="", failure_mode="queue growth")
     assert "none broke: it failed by queue growth first" in str(pull_rows([ran_away]))
+    # the record's chart of all requests' p99 does not claim to be drawn against the SLO
+    assert "per class: checkout's, judged in the NFR gates" in _p99_title(scenario)
     # the explorer opened on the scenario checks the class's objective too
     explorer = Explorer.from_scenario(scenario, simulate=False)
     assert [slo.text for slo in explorer.class_slos] == [CHECKOUT] and explorer.slo_ms == {}
