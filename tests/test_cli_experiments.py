@@ -81,6 +81,7 @@ def test_pull_prints_the_limit_and_its_interval():
     assert result.exit_code == 0, result.output
     assert "sustainable limit" in result.output and "requests/min" in result.output
     assert "bottleneck at the limit: app" in result.output
+    assert "the objective that binds: p99<=300ms" in result.output
     assert "analytic bottleneck bound" in result.output
 
 

@@ -238,6 +238,8 @@ def print_pull(result: PullResult) -> None:
         f"{result.runs} steps and {result.requests:,} simulated requests in all"
     )
     stdout.print(f"knee of the latency curve: {number(result.knee_per_s, '.1f')} requests/s")
+    if result.binding:
+        stdout.print(f"the objective that binds: {literal(result.binding)}")
     if result.bottleneck:
         ci_low, ci_high = result.bottleneck_utilization_ci95
         ci = (
