@@ -83,7 +83,7 @@ from scaleplan.analytic.queues import (
     mmc_response_quantile,
 )
 from scaleplan.graph import ENTRY_WEIGHT
-from scaleplan.load import JITTER_MEAN, MAX_PASSES, Traffic, station_loads, traffic
+from scaleplan.load import JITTER_MEAN, MAX_PASSES, Call, Traffic, operated, station_loads, traffic
 from scaleplan.load import Flows as _Flows
 from scaleplan.load import close as _close
 from scaleplan.load import own_mean_s as _own_mean_s
@@ -206,8 +206,14 @@ class _Context:
     stations: dict[str, _Station] = field(default_factory=dict)
     shares: dict[str, list[float]] = field(default_factory=dict)
 
+    operated: dict[str, Component] = field(default_factory=dict)
+
     def component(self, name: str) -> Component:
         component: Component = self.graph.nodes[name]["spec"]
+        if name in self.flows.read_ratio:  # a database some calls name the operation of
+            if name not in self.operated:
+                self.operated[name] = operated(component, name, self.flows)
+            return self.operated[name]
         return component
 
     def shard_shares(self, name: str, database: DatabaseSpec) -> list[float]:
@@ -329,7 +335,15 @@ def estimate(spec: ArchitectureSpec, *, rate_per_s: float | None = None) -> Simu
     if by_class is not None:
         warnings.extend(by_class.warnings)
         exact = exact and len(by_class.warnings) == 1  # only the note of what was done
-    return _result(ctx, stations, warnings, exact, outcomes, by_class)
+    routed = class_spans(ctx, order)
+    if routed is not None and outcomes is not None:
+        exact = False
+        warnings.append(
+            "calls for some classes only, with failures: each call's outcome is taken as made "
+            "at random on the share of visits whose class makes it (approximation); each "
+            "class's latency is its completed requests' mixed span moved by its own calls"
+        )
+    return _result(ctx, stations, warnings, exact, outcomes, by_class, routed)
 
 
 def bottleneck(spec: ArchitectureSpec, rate_per_s: float | None = None) -> tuple[float, str]:
@@ -726,14 +740,18 @@ def _own_scv(component: Component) -> float:
 # --------------------------------------------------------------------------- calls
 
 
-def _calls_s(ctx: _Context, name: str, spans: Mapping[str, float]) -> float:
+def _calls_s(
+    ctx: _Context, name: str, spans: Mapping[str, float], made: Sequence[Call] | None = None
+) -> float:
     """Mean time a visit waits for its calls (or forwarding), given the callees' spans.
 
     A call with retries costs attempts × the callee's span plus the expected backoff; a
-    broker's deliveries cost its caller nothing (they are asynchronous).
+    broker's deliveries cost its caller nothing (they are asynchronous). ``made``: one
+    class's calls instead of the mixed traffic's.
     """
     component = ctx.component(name)
-    calls = [call for call in ctx.flows.calls[name] if not call.asynchronous]
+    made = ctx.flows.calls[name] if made is None else made
+    calls = [call for call in made if not call.asynchronous]
     if getattr(component, "parallel", False):
         own = 1.0 - float(getattr(component, "error_probability", 0.0))
         joined = _parallel_join_s(
@@ -750,6 +768,44 @@ def _calls_s(ctx: _Context, name: str, spans: Mapping[str, float]) -> float:
         for call in calls
         if call.made > 0
     )
+
+
+def class_share(ctx: _Context, name: str, call: Any) -> float:
+    """The share of the visits to ``name`` whose class makes ``call`` (1 for a call every
+    class makes). Used for outcomes under failures, where a class's call is then taken as
+    made at random on that share of visits (an approximation said in the warnings)."""
+    classes = ctx.flows.classes
+    if call.classes is None or classes is None:
+        return 1.0
+    shares = {class_name: share for class_name, _, share in ctx.spec.entries()}
+    weights = {c: shares[c] * flows.visits.get(name, 0.0) for c, flows in classes.items()}
+    total = math.fsum(weights.values())
+    if not total > 0:
+        return 0.0
+    return math.fsum(w for c, w in weights.items() if c in call.classes) / total
+
+
+def class_spans(ctx: _Context, order: Sequence[str]) -> dict[str, dict[str, float]] | None:
+    """Each class's span at every component when some calls are made for some classes only
+    (None otherwise): a station's own part (its wait and work, the same for every class under
+    FIFO) plus the calls that class makes, with its callees' spans for that class."""
+    classes = ctx.flows.classes
+    if classes is None:
+        return None
+    stations = ctx.stations
+    mixed = {name: stations[name].span_s for name in ctx.graph}
+    own = {name: mixed[name] - _calls_s(ctx, name, mixed) for name in ctx.graph}
+    found: dict[str, dict[str, float]] = {}
+    for class_name, flows in classes.items():
+        spans = dict(mixed)
+        for _ in range(MAX_PASSES):
+            previous = dict(spans)
+            for name in order:
+                spans[name] = own[name] + _calls_s(ctx, name, spans, flows.calls[name])
+            if all(_close(spans[name], previous[name]) for name in ctx.graph):
+                break
+        found[class_name] = spans
+    return found
 
 
 def _parallel_join_s(calls: Sequence[tuple[float, float]]) -> float:
@@ -995,7 +1051,8 @@ def _unmodelled(spec: ArchitectureSpec) -> list[str]:
             ]
             if policies:
                 notes.append(
-                    f"{name} → {call.to}: {', '.join(policies)} not modelled in closed form: "
+                    f"{name} → {' | '.join(to for to, _, _ in call.targets())}: "
+                    f"{', '.join(policies)} not modelled in closed form: "
                     "they act on load-dependent failures (simulate to see them); the caller "
                     "is taken to wait for the callee's full span, and retries count only "
                     "failures from error_probability"
@@ -1064,6 +1121,7 @@ def _result(
     modelled: bool,
     outcomes: Mapping[str, _Outcome] | None,
     by_class: ClassWaits | None = None,
+    routed: Mapping[str, Mapping[str, float]] | None = None,
 ) -> SimulationResult:
     spec, graph, rate = ctx.spec, ctx.graph, ctx.rate
     entries = spec.entries()
@@ -1094,11 +1152,16 @@ def _result(
             f"{1 - completed:.3%} of requests fail (error_probability, after retries): the "
             "end-to-end latency and throughput are those of the requests that complete"
         )
-    # Each class's mean: its entry's, moved by its waits under priorities.
-    class_ms = {
-        name: entry_ms[entry] + (shown(by_class.entry_delta_s[name]) if by_class else 0.0)
-        for name, entry, _ in entries
-    }
+
+    # Each class's mean: its entry's, moved by the calls only it makes (routed) and by its
+    # waits under priorities.
+    def moved(name: str, entry: str) -> float:
+        shift = by_class.entry_delta_s[name] if by_class else 0.0
+        if routed is not None:
+            shift += routed[name][entry] - stations[entry].span_s
+        return shift
+
+    class_ms = {name: entry_ms[entry] + shown(moved(name, entry)) for name, entry, _ in entries}
     if stable and completed > 0:
         mean_ms = math.fsum(
             share * (outcomes[entry][0] / completed if outcomes else 1.0) * class_ms[name]
@@ -1158,13 +1221,10 @@ def _result(
         unstable = Unstable(component=worst.name, factor=worst.load, reason=reason)
     classes = {}
     if spec.workload.classes:
-        if by_class is None:
-            classes = {name: _point(shown(stations[entry].span_s)) for name, entry, _ in entries}
-        else:
-            classes = {
-                name: _point(shown(stations[entry].span_s + by_class.entry_delta_s[name]))
-                for name, entry, _ in entries
-            }
+        classes = {
+            name: _point(shown(stations[entry].span_s + moved(name, entry)))
+            for name, entry, _ in entries
+        }
 
     if len(queueing) == 1:
         model = stations[queueing[0]].method

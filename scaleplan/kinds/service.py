@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import simpy
@@ -211,10 +211,12 @@ class ServiceSpec(_ComponentBase):
         found: list[tuple[str, float, str]] = []
         reach = 1.0
         for index, call in enumerate(self.calls):
-            if call.to is None:  # an exit: no edge, but fewer visits go on
+            if call.exit:  # no edge, but fewer visits go on
                 reach *= 1.0 - call.probability
                 continue
-            found.append((call.to, reach * call.probability, f"calls[{index}].to"))
+            # A one_of call goes to each target with its weight share.
+            for target, share, key in call.targets():
+                found.append((target, reach * call.probability * share, f"calls[{index}].{key}"))
         return found
 
     @property
@@ -243,17 +245,44 @@ def service_traffic(
     failed = own
     calls: list[Call] = []
     for call in spec.calls:
-        if call.to is None:  # an exit (sequential lists only): the rest go on with 1 − p
+        if call.exit:  # sequential lists only: the rest go on with 1 − p
             reach *= 1.0 - call.probability
             continue
-        attempts, final, backoff = retry_figures(
-            call.retries, failure[call.to], f"{name} → {call.to}", notes
-        )
         made = (served if spec.parallel else reach) * call.probability
-        calls.append(Call(call.to, made, call.probability, attempts, backoff, False))
+        final = 0.0  # the chance that the call, to whichever target it went, finally fails
+        for target, share, _ in call.targets():
+            attempts, fails, backoff = retry_figures(
+                call.retries, failure[target], f"{name} → {target}", notes
+            )
+            calls.append(
+                Call(
+                    target,
+                    made * share,
+                    call.probability * share,
+                    attempts,
+                    backoff,
+                    False,
+                    call.operation,
+                )
+            )
+            final += share * fails
         failed += reach * call.probability * final
         reach *= 1.0 - call.probability * final
     return calls, failed
+
+
+def call_outcome(
+    call: CallSpec, known: Mapping[str, tuple[float, float, float]]
+) -> tuple[float, float, float]:
+    """The outcome of one call once it is made: its target's, retried by its policy (a
+    one_of call: the mixture over its targets by weight, each retried alone)."""
+    from scaleplan.analytic.network import mixture, retried
+
+    if call.to is not None:
+        return retried(known[call.to], call.retries)
+    return mixture(
+        [(share, retried(known[target], call.retries)) for target, share, _ in call.targets()]
+    )
 
 
 def service_outcome(
@@ -262,7 +291,7 @@ def service_outcome(
     """A service visit's outcome: its own error first, then its calls in order (a failed one
     ends the sequence, an exit ends it successfully with its probability), or all at once and
     joined."""
-    from scaleplan.analytic.network import maybe, retried, then
+    from scaleplan.analytic.network import class_share, maybe, then
 
     component = ctx.component(name)
     station = ctx.stations[name]
@@ -270,9 +299,13 @@ def service_outcome(
     error = component.error_probability
     stage = (1 - error, (1 - error) * before, error * before)
     if any(call.exit for call in component.calls):
-        return _sequence_with_exits(stage, component.calls, known)
+        shared = [(call, class_share(ctx, name, call)) for call in component.calls]
+        return _sequence_with_exits(stage, shared, known)
+    # A call for some classes only is made on their share of the visits here (taken as
+    # independent of the other calls' outcomes: see class_share).
     made = [
-        (call.probability, retried(known[call.target], call.retries)) for call in component.calls
+        (call.probability * class_share(ctx, name, call), call_outcome(call, known))
+        for call in component.calls
     ]
     if component.parallel:
         # The join's time is taken as independent of its outcome (its stated approximation
@@ -287,24 +320,24 @@ def service_outcome(
 
 def _sequence_with_exits(
     stage: tuple[float, float, float],
-    calls: tuple[CallSpec, ...],
+    calls: Sequence[tuple[CallSpec, float]],
     known: Mapping[str, tuple[float, float, float]],
 ) -> tuple[float, float, float]:
     """Fold a sequential call list with exits: ``stage`` is the part of the visit still going
     (P(ok and on), E[T·1{ok and on}], E[T·1{failed}]); an exit of probability p moves p of
     the going mass, with its time so far, to the successful ends, and the rest of the list
     applies to the other 1 − p."""
-    from scaleplan.analytic.network import maybe, retried, then
+    from scaleplan.analytic.network import maybe, then
 
     ended_ok = ended_t = 0.0
-    for call in calls:
+    for call, share in calls:
         ok, t_ok, t_fail = stage
-        if call.to is None:
+        if call.exit:
             ended_ok += call.probability * ok
             ended_t += call.probability * t_ok
             stage = ((1 - call.probability) * ok, (1 - call.probability) * t_ok, t_fail)
         else:
-            stage = then(stage, maybe(call.probability, retried(known[call.to], call.retries)))
+            stage = then(stage, maybe(call.probability * share, call_outcome(call, known)))
     ok, t_ok, t_fail = stage
     return ok + ended_ok, t_ok + ended_t, t_fail
 
@@ -328,6 +361,79 @@ def service_passes_poisson(ctx: Any, name: str) -> bool:
         return split_ok
     holds = component.hold_during_calls and has_calls
     return bool(component.service_time.scv == 1.0 and not holds and split_ok)
+
+
+class DatabaseOperation:
+    """A database as a call with an ``operation`` sees it: every visit is that read or write
+    (``write``) instead of one drawn from the database's read_ratio."""
+
+    def __init__(self, database: Any, write: bool) -> None:
+        self.database = database
+        self.name = database.name
+        self.write = write
+
+    def visit(self, request: Request) -> Visit:
+        return self.database.visit_operation(request, self.write)
+
+
+class RoutedCall:
+    """A call entry that is more than "call ``to``": made for some request classes only, to
+    one of several targets chosen by weight, or as a given operation on a database.
+
+    It stands in the caller's call list where a station would (its ``visit`` returns the
+    chosen target's visit, or an immediate OK for a request of another class, which skips
+    the call), so the caller's loops over its calls are those of plain calls. Each target has
+    its own resilient caller (timeout, retries, breaker and bulkhead act on the chosen one).
+    """
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        caller: str,
+        index: int,
+        call: CallSpec,
+        stations: Mapping[str, Station],
+        streams: StreamFactory,
+    ) -> None:
+        self.name = f"{caller}#{index}"
+        indices = call._class_indices
+        if call.classes is not None and indices is None:
+            raise ValueError(
+                f"{caller}: calls[{index}] names classes that were never bound to the "
+                "workload's (validate the architecture with parse_spec or load_spec)"
+            )
+        self.classes = indices
+        self.choices: list[tuple[Any, ResilientCall | None]] = []
+        cumulative: list[float] = []
+        total = 0.0
+        for position, (target, share, _) in enumerate(call.targets()):
+            station: Any = stations[target]
+            if call.operation is not None:
+                station = DatabaseOperation(station, call.operation == "write")
+            label = f"{caller}->{target}#{index}" + (f".{position}" if call.one_of else "")
+            resilient = (
+                ResilientCall(env, label, call, station, streams) if call.resilient else None
+            )
+            self.choices.append((station, resilient))
+            total += share
+            cumulative.append(total)
+        self.cumulative = cumulative
+        self.pick: Iterator[float] | None = (
+            uniforms(streams(f"one_of:{caller}#{index}")) if len(self.choices) > 1 else None
+        )
+
+    def visit(self, request: Request) -> Visit:
+        if self.classes is not None and request.class_index not in self.classes:
+            return answered(OK)  # not a call this request's class makes
+        if self.pick is None:
+            station, caller = self.choices[0]
+        else:
+            u = next(self.pick) * self.cumulative[-1]
+            position = 0
+            while position < len(self.cumulative) - 1 and u >= self.cumulative[position]:
+                position += 1
+            station, caller = self.choices[position]
+        return station.visit(request) if caller is None else caller.call(request)
 
 
 class ServiceStation(Station):
@@ -359,8 +465,8 @@ class ServiceStation(Station):
         self.errors: Iterator[float] = uniforms(streams(f"errors:{name}"))
         self.service_s = service_times(spec.service_time, streams(f"service:{name}"))
         self.routing: Iterator[float] = uniforms(streams(f"routing:{name}"))
-        # (station, probability, resilient caller or None); an exit has no station
-        self.calls: list[tuple[Station | None, float, Any]] = []
+        # (station or RoutedCall, probability, resilient caller or None); an exit has no station
+        self.calls: list[tuple[Any, float, Any]] = []
         self.shed = 0
         self.failed_here = 0
         self.preemption = Preemption(env) if spec.preemptive else None
@@ -393,16 +499,22 @@ class ServiceStation(Station):
     def connect(self, stations: dict[str, Station], streams: StreamFactory) -> None:
         self.calls = []
         for index, call in enumerate(self.spec.calls):
-            if call.to is None:  # an exit
+            if call.exit:
                 self.calls.append((None, call.probability, None))
-                continue
-            target = stations[call.to]
-            caller = (
-                ResilientCall(self.env, f"{self.name}->{call.to}#{index}", call, target, streams)
-                if call.resilient
-                else None
-            )
-            self.calls.append((target, call.probability, caller))
+            elif call.to is not None and call.classes is None and call.operation is None:
+                # A plain call, exactly as before routing by class, target or operation.
+                target = stations[call.to]
+                caller = (
+                    ResilientCall(
+                        self.env, f"{self.name}->{call.to}#{index}", call, target, streams
+                    )
+                    if call.resilient
+                    else None
+                )
+                self.calls.append((target, call.probability, caller))
+            else:
+                routed = RoutedCall(self.env, self.name, index, call, stations, streams)
+                self.calls.append((routed, call.probability, None))
 
     def start(self) -> None:
         if self.spec.autoscale is not None:
@@ -618,6 +730,13 @@ class ServiceStation(Station):
         callers = {
             caller.label: caller.figures() for _, _, caller in self.calls if caller is not None
         }
+        for station, _, _ in self.calls:  # the resilient callers of routed calls' targets
+            if isinstance(station, RoutedCall):
+                callers.update(
+                    (caller.label, caller.figures())
+                    for _, caller in station.choices
+                    if caller is not None
+                )
         if callers:
             figures["calls"] = callers
         return figures
