@@ -245,20 +245,19 @@ class CallSpec(StrictModel):
             )
         policies = [
             key
-            for key in (
-                "timeout_ms",
-                "retries",
-                "circuit_breaker",
-                "bulkhead",
-                "classes",
-                "operation",
-            )
+            for key in ("timeout_ms", "retries", "circuit_breaker", "bulkhead")
             if getattr(self, key) is not None
         ]
         if policies:
             raise ValueError(
-                f"an exit makes no call, so it takes no resilience policy, classes or "
-                f"operation (got {', '.join(policies)} with exit: true)"
+                f"an exit makes no call, so it takes no resilience policy "
+                f"(got {', '.join(policies)} with exit: true)"
+            )
+        routing = [key for key in ("classes", "operation") if getattr(self, key) is not None]
+        if routing:
+            raise ValueError(
+                f"an exit makes no call, so it takes no classes or operation "
+                f"(got {', '.join(routing)} with exit: true)"
             )
         return self
 
