@@ -300,3 +300,45 @@ def test_bad_call_entries_are_refused(call: dict[str, Any], found: str) -> None:
     assert any(
         found in message and "components.gateway.calls[0]" in message for message in messages
     ), messages
+
+
+# --------------------------------------------------------------------------- priorities
+
+
+def test_priority_waits_use_each_class_s_own_visits() -> None:
+    """A store both classes reach through the catalogue and checkout also through payments:
+    its arrivals are 30/s of browse and 20/s of checkout (not 40/s had every class paid).
+    Cobham's non-preemptive M/M/1: W_k = W0 / ((1 − σ_{k−1})(1 − σ_k)), W0 = ρ/μ."""
+    released = {"kind": "service", "hold_during_calls": False}
+    spec = parse_spec(
+        {
+            "name": "prioritised",
+            "workload": {
+                "rate_per_s": RATE,
+                "classes": [
+                    {"name": "browse", "weight": 3, "priority": 1},
+                    {"name": "checkout", "weight": 1, "priority": 0},
+                ],
+            },
+            "entry": "gateway",
+            "components": {
+                "gateway": {
+                    **released,
+                    "service_time": exp(5),
+                    "calls": [{"to": "catalog"}, {"to": "payments", "classes": ["checkout"]}],
+                },
+                "catalog": {**released, "service_time": exp(8), "calls": [{"to": "store"}]},
+                "payments": {**released, "service_time": exp(4), "calls": [{"to": "store"}]},
+                "store": {"kind": "service", "service_time": exp(5)},
+            },
+        }
+    )
+    mean_s = 0.005
+    browse, checkout = 30.0 * mean_s, 20.0 * mean_s  # each class's load at the store
+    w0 = (browse + checkout) * mean_s
+    expected = {
+        "checkout": 1e3 * w0 / (1 - checkout),
+        "browse": 1e3 * w0 / ((1 - checkout) * (1 - checkout - browse)),
+    }
+    waits = estimate(spec).components["store"].details["wait_ms_by_class"]
+    assert waits == pytest.approx(expected, rel=1e-9)
