@@ -342,3 +342,40 @@ def test_priority_waits_use_each_class_s_own_visits() -> None:
     }
     waits = estimate(spec).components["store"].details["wait_ms_by_class"]
     assert waits == pytest.approx(expected, rel=1e-9)
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def test_a_failing_target_of_one_of_fails_only_the_requests_that_chose_it() -> None:
+    """provider-b fails 20% of its visits after serving them: a checkout that chose it (¼)
+    fails with that, and its write is never made. Failures are Bernoulli routing, so the
+    network stays Jackson's: the database gets 10 × (1 − ¼ × 0.2) writes/s, and the completed
+    checkouts' mean is the outcome fold over the calls a checkout makes."""
+    data = shop(requests=8_000)
+    data["components"]["provider-b"]["error_probability"] = 0.2
+    spec = parse_spec(data)
+    estimated = estimate(spec)
+    failed_share = SHARES["checkout"] * 0.25 * 0.2
+    assert estimated.throughput_per_s == pytest.approx(RATE * (1 - failed_share))
+    db_rate = RATE * SHARES["checkout"] * (1 - 0.25 * 0.2)
+    assert estimated.components["orders-db"].throughput_per_s == pytest.approx(db_rate)
+    _, response, per_class = jackson()
+    response["orders-db"] = 1e3 / (1e3 / MEAN_MS["orders-db"] - db_rate)
+    checkout_ms = (  # completed checkouts: via a (¾), or via b and served well (¼ × 0.8)
+        response["gateway"]
+        + response["catalog"]
+        + response["payments"]
+        + (0.75 * response["provider-a"] + 0.25 * 0.8 * response["provider-b"]) / (1 - 0.05)
+        + response["orders-db"]
+    )
+    assert estimated.classes["checkout"].mean == pytest.approx(checkout_ms, rel=1e-9)
+    assert estimated.classes["browse"].mean == pytest.approx(per_class["browse"], rel=1e-9)
+    runs = [simulate(spec, seed=seed) for seed in SEEDS]
+    failed = t_interval([run.requests.failed / run.requests.arrived for run in runs])
+    assert covers(failed, failed_share), (failed, failed_share)
+    for cls in SHARES:
+        mean = t_interval([run.classes[cls].mean for run in runs])
+        assert covers(mean, estimated.classes[cls].mean), (cls, mean)
+    writes = t_interval([run.components["orders-db"].throughput_per_s for run in runs])
+    assert covers(writes, db_rate), (writes, db_rate)

@@ -68,7 +68,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import networkx as nx
@@ -102,6 +102,7 @@ from scaleplan.spec import (
     RetrySpec,
     ServiceSpec,
 )
+from scaleplan.spec.components import for_class
 
 __all__ = ["bottleneck", "estimate"]
 
@@ -207,6 +208,8 @@ class _Context:
     shares: dict[str, list[float]] = field(default_factory=dict)
 
     operated: dict[str, Component] = field(default_factory=dict)
+    # The class whose requests' outcomes are being folded (its calls only), or None.
+    route_class: str | None = None
 
     def component(self, name: str) -> Component:
         component: Component = self.graph.nodes[name]["spec"]
@@ -214,6 +217,9 @@ class _Context:
             if name not in self.operated:
                 self.operated[name] = operated(component, name, self.flows)
             return self.operated[name]
+        if self.route_class is not None:
+            routed: Component = for_class(component, self.route_class)
+            return routed
         return component
 
     def shard_shares(self, name: str, database: DatabaseSpec) -> list[float]:
@@ -330,19 +336,12 @@ def estimate(spec: ArchitectureSpec, *, rate_per_s: float | None = None) -> Simu
         warnings.extend(_limit_warnings(ctx, name))
 
     exact = not ctx.flows.notes and not unmodelled
-    outcomes = _outcomes(ctx, order) if any(ctx.flows.failure.values()) else None
+    outcomes = _class_outcomes(ctx, order) if any(ctx.flows.failure.values()) else None
     by_class = class_waits(ctx, order, stations)
     if by_class is not None:
         warnings.extend(by_class.warnings)
         exact = exact and len(by_class.warnings) == 1  # only the note of what was done
     routed = class_spans(ctx, order)
-    if routed is not None and outcomes is not None:
-        exact = False
-        warnings.append(
-            "calls for some classes only, with failures: each call's outcome is taken as made "
-            "at random on the share of visits whose class makes it (approximation); each "
-            "class's latency is its completed requests' mixed span moved by its own calls"
-        )
     return _result(ctx, stations, warnings, exact, outcomes, by_class, routed)
 
 
@@ -770,21 +769,6 @@ def _calls_s(
     )
 
 
-def class_share(ctx: _Context, name: str, call: Any) -> float:
-    """The share of the visits to ``name`` whose class makes ``call`` (1 for a call every
-    class makes). Used for outcomes under failures, where a class's call is then taken as
-    made at random on that share of visits (an approximation said in the warnings)."""
-    classes = ctx.flows.classes
-    if call.classes is None or classes is None:
-        return 1.0
-    shares = {class_name: share for class_name, _, share in ctx.spec.entries()}
-    weights = {c: shares[c] * flows.visits.get(name, 0.0) for c, flows in classes.items()}
-    total = math.fsum(weights.values())
-    if not total > 0:
-        return 0.0
-    return math.fsum(w for c, w in weights.items() if c in call.classes) / total
-
-
 def class_spans(ctx: _Context, order: Sequence[str]) -> dict[str, dict[str, float]] | None:
     """Each class's span at every component when some calls are made for some classes only
     (None otherwise): a station's own part (its wait and work, the same for every class under
@@ -1021,6 +1005,24 @@ def _outcomes(ctx: _Context, order: Sequence[str]) -> dict[str, _Outcome]:
     return values
 
 
+def _class_outcomes(ctx: _Context, order: Sequence[str]) -> dict[str, _Outcome]:
+    """Each request class's outcome at its entry. When some calls are made for some classes
+    only, each class's outcome is folded over the calls its requests make (its own traffic's
+    calls and failures; the stations' waits are the mixed traffic's)."""
+    entries = ctx.spec.entries()
+    classes = ctx.flows.classes
+    if classes is None:
+        mixed = _outcomes(ctx, order)
+        return {name: mixed[entry] for name, entry, _ in entries}
+    found: dict[str, _Outcome] = {}
+    for name, entry, _ in entries:
+        own = classes[name]
+        flows = replace(ctx.flows, calls=own.calls, failure=own.failure)
+        routed = replace(ctx, flows=flows, route_class=name, operated={})
+        found[name] = _outcomes(routed, order)[entry]
+    return found
+
+
 # --------------------------------------------------------------------------- what is not modelled
 
 
@@ -1137,35 +1139,36 @@ def _result(
     def shown(seconds: float) -> float:
         return _ms(seconds) if stable else math.nan
 
+    # Each class's span at its entry: the calls only it makes (routed) and its waits under
+    # priorities move it from the entry's mixed span.
+    def span_s(name: str, entry: str) -> float:
+        span = stations[entry].span_s + (by_class.entry_delta_s[name] if by_class else 0.0)
+        if routed is not None:
+            span += routed[name][entry] - stations[entry].span_s
+        return span
+
     # The mean latency is over the requests that complete, as the engine reports it.
-    entry_ms = {entry: shown(stations[entry].span_s) for _, entry, _ in entries}
+    class_ms = {name: shown(span_s(name, entry)) for name, entry, _ in entries}
     completed = 1.0
-    if outcomes is not None:
-        completed = math.fsum(share * outcomes[entry][0] for _, entry, share in entries)
-        entry_ms = {
-            entry: shown(outcomes[entry][1] / outcomes[entry][0])
-            if outcomes[entry][0] > 0
+    if outcomes is not None:  # per class, folded over the calls each class makes
+        completed = math.fsum(share * outcomes[name][0] for name, _, share in entries)
+        class_ms = {
+            name: shown(
+                outcomes[name][1] / outcomes[name][0]
+                + (by_class.entry_delta_s[name] if by_class else 0.0)
+            )
+            if outcomes[name][0] > 0
             else math.nan
-            for _, entry, _ in entries
+            for name, _, _ in entries
         }
         warnings.append(
             f"{1 - completed:.3%} of requests fail (error_probability, after retries): the "
             "end-to-end latency and throughput are those of the requests that complete"
         )
-
-    # Each class's mean: its entry's, moved by the calls only it makes (routed) and by its
-    # waits under priorities.
-    def moved(name: str, entry: str) -> float:
-        shift = by_class.entry_delta_s[name] if by_class else 0.0
-        if routed is not None:
-            shift += routed[name][entry] - stations[entry].span_s
-        return shift
-
-    class_ms = {name: entry_ms[entry] + shown(moved(name, entry)) for name, entry, _ in entries}
     if stable and completed > 0:
         mean_ms = math.fsum(
-            share * (outcomes[entry][0] / completed if outcomes else 1.0) * class_ms[name]
-            for name, entry, share in entries
+            share * (outcomes[name][0] / completed if outcomes else 1.0) * class_ms[name]
+            for name, _, share in entries
         )
     else:
         mean_ms = math.nan
@@ -1221,10 +1224,8 @@ def _result(
         unstable = Unstable(component=worst.name, factor=worst.load, reason=reason)
     classes = {}
     if spec.workload.classes:
-        classes = {
-            name: _point(shown(stations[entry].span_s + moved(name, entry)))
-            for name, entry, _ in entries
-        }
+        # Over the requests that complete, as the engine reports a class (and as the mean).
+        classes = {name: _point(class_ms[name]) for name, _, _ in entries}
 
     if len(queueing) == 1:
         model = stations[queueing[0]].method

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import simpy
@@ -291,22 +291,18 @@ def service_outcome(
     """A service visit's outcome: its own error first, then its calls in order (a failed one
     ends the sequence, an exit ends it successfully with its probability), or all at once and
     joined."""
-    from scaleplan.analytic.network import class_share, maybe, then
+    from scaleplan.analytic.network import maybe, then
 
     component = ctx.component(name)
     station = ctx.stations[name]
     before = station.wait_s + component.own_mean_s()
     error = component.error_probability
     stage = (1 - error, (1 - error) * before, error * before)
+    # A call for other classes only has probability 0 here when a class's outcome is folded
+    # (analytic.network._class_outcomes gives each class its own component).
     if any(call.exit for call in component.calls):
-        shared = [(call, class_share(ctx, name, call)) for call in component.calls]
-        return _sequence_with_exits(stage, shared, known)
-    # A call for some classes only is made on their share of the visits here (taken as
-    # independent of the other calls' outcomes: see class_share).
-    made = [
-        (call.probability * class_share(ctx, name, call), call_outcome(call, known))
-        for call in component.calls
-    ]
+        return _sequence_with_exits(stage, component.calls, known)
+    made = [(call.probability, call_outcome(call, known)) for call in component.calls]
     if component.parallel:
         # The join's time is taken as independent of its outcome (its stated approximation
         # already takes the branches as independent exponentials).
@@ -320,7 +316,7 @@ def service_outcome(
 
 def _sequence_with_exits(
     stage: tuple[float, float, float],
-    calls: Sequence[tuple[CallSpec, float]],
+    calls: tuple[CallSpec, ...],
     known: Mapping[str, tuple[float, float, float]],
 ) -> tuple[float, float, float]:
     """Fold a sequential call list with exits: ``stage`` is the part of the visit still going
@@ -330,14 +326,14 @@ def _sequence_with_exits(
     from scaleplan.analytic.network import maybe, then
 
     ended_ok = ended_t = 0.0
-    for call, share in calls:
+    for call in calls:
         ok, t_ok, t_fail = stage
         if call.exit:
             ended_ok += call.probability * ok
             ended_t += call.probability * t_ok
             stage = ((1 - call.probability) * ok, (1 - call.probability) * t_ok, t_fail)
         else:
-            stage = then(stage, maybe(call.probability * share, call_outcome(call, known)))
+            stage = then(stage, maybe(call.probability, call_outcome(call, known)))
     ok, t_ok, t_fail = stage
     return ok + ended_ok, t_ok + ended_t, t_fail
 
