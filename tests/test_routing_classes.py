@@ -209,7 +209,7 @@ def test_retries_act_on_the_chosen_target_only() -> None:
 
 def test_plain_calls_run_as_before() -> None:
     # A call without classes, one_of or operation is no RoutedCall: the hot loop is unchanged.
-    from scaleplan.kinds.service import RoutedCall
+    from scaleplan.engine.routing import RoutedCall
 
     data = shop(requests=200)
     spec = parse_spec(data)
