@@ -21,7 +21,7 @@ from scaleplan.spec import (
     QueueSpec,
     TopicSpec,
 )
-from scaleplan.spec.components import expected_queue_attempts
+from scaleplan.spec.components import expected_queue_attempts, for_class, routes_by_class
 
 ENTRY_WEIGHT = "entry_share"
 
@@ -46,12 +46,18 @@ def build_graph(spec: ArchitectureSpec) -> nx.DiGraph:
         graph.nodes[entry][ENTRY_WEIGHT] += share
     for name, component in spec.components.items():
         asynchronous = component.async_targets()
-        for target, probability, _ in component.edges():
+        for target, probability, key in component.edges():
             visits = probability * _attempts(component, target, spec)
-            if graph.has_edge(name, target):
-                graph.edges[name, target]["visits"] += visits
-            else:
-                graph.add_edge(name, target, visits=visits, asynchronous=target in asynchronous)
+            if not graph.has_edge(name, target):
+                graph.add_edge(
+                    name, target, visits=0.0, asynchronous=target in asynchronous, routes=[]
+                )
+            graph.edges[name, target]["visits"] += visits
+            route = _route(component, key)
+            if route is not None:
+                graph.edges[name, target]["routes"].append(route)
+    for _, _, data in graph.edges(data=True):
+        data["label"] = "; ".join(route["label"] for route in data["routes"])
 
     entries = [name for name in graph if graph.nodes[name][ENTRY_WEIGHT] > 0]
     reachable: set[str] = set(entries)
@@ -73,6 +79,36 @@ def build_graph(spec: ArchitectureSpec) -> nx.DiGraph:
     return graph
 
 
+def _route(component: ComponentSpec, key: str) -> dict[str, object] | None:
+    """What a drawing says of the call at ``key`` (``calls[i].to`` or
+    ``calls[i].one_of[k].to``) when it is more than a plain call: the share of a one_of
+    target, the classes it is made for, the operation on a database (None for a plain call).
+
+    Each route is ``{"key", "one_of" (the target's chance, or None), "classes" (names, or
+    None for every class), "operation", "label"}``; the edge's ``label`` joins its routes'.
+    """
+    if not key.startswith("calls["):
+        return None
+    call = getattr(component, "calls", ())[int(key[len("calls[") : key.index("]")])]
+    if call.one_of is None and call.classes is None and call.operation is None:
+        return None
+    share = next((share for _, share, at in call.targets() if key.endswith(at)), None)
+    words = []
+    if call.one_of is not None and share is not None:
+        words.append(f"one of {len(call.one_of)}: {share:.0%}")
+    if call.classes is not None:
+        words.append(f"{', '.join(call.classes)} only")
+    if call.operation is not None:
+        words.append(f"{call.operation}s")
+    return {
+        "key": key,
+        "one_of": share if call.one_of is not None else None,
+        "classes": list(call.classes) if call.classes is not None else None,
+        "operation": call.operation,
+        "label": ", ".join(words),
+    }
+
+
 def _attempts(component: ComponentSpec, target: str, spec: ArchitectureSpec) -> float:
     """Expected attempts per call when the target fails by itself and failures are retried.
 
@@ -90,7 +126,11 @@ def _attempts(component: ComponentSpec, target: str, spec: ArchitectureSpec) -> 
         )
         return expected_queue_attempts(failure, retries)
     calls = getattr(component, "calls", ())
-    policies = [call.retries for call in calls if call.to == target and call.retries is not None]
+    policies = [
+        call.retries
+        for call in calls
+        if call.retries is not None and any(to == target for to, _, _ in call.targets())
+    ]
     return policies[0].expected_attempts(failure) if policies else 1.0
 
 
@@ -122,7 +162,8 @@ def solve_visits(
 
 
 def _solve_visit_ratios(graph: nx.DiGraph, spec: ArchitectureSpec) -> dict[str, float]:
-    """The expected visits per arriving request from the graph's calls per visit."""
+    """The expected visits per arriving request from the graph's calls per visit (summed
+    over the classes' own traffic when some calls are made for some classes only)."""
     names = list(graph)
     index = {name: position for position, name in enumerate(names)}
     transfer = np.zeros((len(names), len(names)))
@@ -130,6 +171,8 @@ def _solve_visit_ratios(graph: nx.DiGraph, spec: ArchitectureSpec) -> dict[str, 
         transfer[index[source], index[target]] = data["visits"]
     arrivals = np.array([graph.nodes[name][ENTRY_WEIGHT] for name in names])
     visits = solve_visits(names, transfer, arrivals)
+    if visits is not None and routes_by_class(spec.components) and spec.workload.classes:
+        visits = _class_visit_ratios(spec, names)
     if visits is None:
         cycle, per_pass = _heaviest_cycle(graph)
         path = " → ".join([*cycle, cycle[0]]) if cycle else "?"
@@ -144,6 +187,27 @@ def _solve_visit_ratios(graph: nx.DiGraph, spec: ArchitectureSpec) -> dict[str, 
             ]
         )
     return visits
+
+
+def _class_visit_ratios(spec: ArchitectureSpec, names: list[str]) -> dict[str, float] | None:
+    """Visits per arriving request, each class through the calls its requests make."""
+    index = {name: position for position, name in enumerate(names)}
+    total = dict.fromkeys(names, 0.0)
+    for class_name, entry, share in spec.entries():
+        transfer = np.zeros((len(names), len(names)))
+        for name, component in spec.components.items():
+            routed = for_class(component, class_name)
+            for target, probability, _ in routed.edges():
+                visits = probability * _attempts(routed, target, spec)
+                transfer[index[name], index[target]] += visits
+        arrivals = np.zeros(len(names))
+        arrivals[index[entry]] = 1.0
+        visits = solve_visits(names, transfer, arrivals)
+        if visits is None:
+            return None
+        for name in names:
+            total[name] += share * visits[name]
+    return total
 
 
 #: How deep the engine can nest synchronous calls: each nested call is a few generator frames

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import networkx as nx
 import numpy as np
@@ -41,7 +41,7 @@ from scaleplan.spec import (
     RetrySpec,
     SubscriptionSpec,
 )
-from scaleplan.spec.components import expected_queue_attempts
+from scaleplan.spec.components import expected_queue_attempts, for_class, routes_by_class
 
 __all__ = [
     "Call",
@@ -76,6 +76,17 @@ class Call:
     attempts: float  # expected attempts per call made (retries, redeliveries)
     backoff_s: float  # expected time between attempts per call made
     asynchronous: bool  # the caller does not wait for it (a broker's consumer)
+    operation: str | None = None  # "read" / "write" on a database; None: its read_ratio draws
+
+
+@dataclass
+class ClassFlows:
+    """One request class's traffic when calls are made for some classes only: its calls per
+    visit, failure probabilities and visits per request of the class."""
+
+    calls: dict[str, list[Call]]
+    failure: dict[str, float]
+    visits: dict[str, float]
 
 
 @dataclass
@@ -87,6 +98,10 @@ class Flows:
     miss: dict[str, float]
     visits: dict[str, float]
     notes: list[str]
+    # Per class, when some call is made for some classes only (None: every class routes alike).
+    classes: dict[str, ClassFlows] | None = None
+    # A database's share of reads when calls name their operation (the others draw theirs).
+    read_ratio: dict[str, float] = field(default_factory=dict)
 
 
 def solve_flows(
@@ -113,10 +128,15 @@ def solve_flows(
 
     visits = visit_ratios(graph)
     notes: list[str] = []
+    by_class: dict[str, ClassFlows] | None = None
     for _ in range(MAX_PASSES):
         miss = {name: miss_ratio(name, cache, visits[name]) for name, cache in caches.items()}
-        calls, failure, notes = _failures(spec, order, miss)
-        solved = _solve_visits(graph, calls)
+        if routes_by_class(spec.components) and spec.workload.classes:
+            by_class, notes = _class_flows(spec, graph, order, miss)
+            calls, failure, solved = _mixed(spec, graph, by_class)
+        else:
+            calls, failure, notes = _failures(spec, order, miss)
+            solved = _solve_visits(graph, calls)
         if solved is None:
             notes = [
                 *notes,
@@ -128,21 +148,137 @@ def solve_flows(
         visits = solved
         if converged:
             break
-    return Flows(calls, failure, miss, visits, notes)
+    flows = Flows(calls, failure, miss, visits, notes, by_class)
+    flows.read_ratio = _read_ratios(spec, graph, flows)
+    return flows
+
+
+def _class_flows(
+    spec: ArchitectureSpec, graph: nx.DiGraph, order: Sequence[str], miss: Mapping[str, float]
+) -> tuple[dict[str, ClassFlows], list[str]]:
+    """Each class's traffic on its own: the calls its requests make (the others' calls made
+    with probability 0, so every class's call lists keep the same positions), the failures
+    that follow, and its visits per request entering at its entry."""
+    names = list(graph)
+    index = {name: position for position, name in enumerate(names)}
+    found: dict[str, ClassFlows] = {}
+    notes: list[str] = []
+    for class_name, entry, _ in spec.entries():
+        calls, failure, notes = _failures(spec, order, miss, class_name)
+        transfer = np.zeros((len(names), len(names)))
+        for source in names:
+            for call in calls[source]:
+                transfer[index[source], index[call.target]] += call.made * call.attempts
+        arrivals = np.zeros(len(names))
+        arrivals[index[entry]] = 1.0
+        visits = solve_visits(names, transfer, arrivals)
+        if visits is None:
+            visits = {name: math.inf for name in names}
+        found[class_name] = ClassFlows(calls, failure, visits)
+    return found, notes
+
+
+def _mixed(
+    spec: ArchitectureSpec, graph: nx.DiGraph, by_class: Mapping[str, ClassFlows]
+) -> tuple[dict[str, list[Call]], dict[str, float], dict[str, float] | None]:
+    """The classes' traffic as one: visits summed by the classes' shares, and at each
+    component the calls and failure probability of the visits that reach it, weighted by
+    each class's visits there (so the summed visits solve the mixed traffic equations)."""
+    shares = {class_name: share for class_name, _, share in spec.entries()}
+    visits = {
+        name: math.fsum(shares[c] * flows.visits[name] for c, flows in by_class.items())
+        for name in graph
+    }
+    if not all(math.isfinite(value) for value in visits.values()):
+        return next(iter(by_class.values())).calls, next(iter(by_class.values())).failure, None
+    calls: dict[str, list[Call]] = {}
+    failure: dict[str, float] = {}
+    for name in graph:
+        weights = [(shares[c] * flows.visits[name], flows) for c, flows in by_class.items()]
+        total = math.fsum(w for w, _ in weights)
+        if total <= 0:  # no class reaches it: any class's figures will do
+            weights, total = [(1.0, flows) for flows in by_class.values()], float(len(by_class))
+        failure[name] = math.fsum(w * flows.failure[name] for w, flows in weights) / total
+        mixed: list[Call] = []
+        for position, first in enumerate(weights[0][1].calls[name]):
+            parts = [(w, flows.calls[name][position]) for w, flows in weights]
+            made = math.fsum(w * call.made for w, call in parts)
+            # Attempts and backoff are per call made: weighted by the calls each class makes.
+            carried = [(w * call.made, call) for w, call in parts]
+            calls_made = math.fsum(m for m, _ in carried)
+            if calls_made > 0:
+                attempts = math.fsum(m * call.attempts for m, call in carried) / calls_made
+                backoff = math.fsum(m * call.backoff_s for m, call in carried) / calls_made
+            else:
+                attempts, backoff = first.attempts, first.backoff_s
+            mixed.append(
+                Call(
+                    first.target,
+                    made / total,
+                    math.fsum(w * call.probability for w, call in parts) / total,
+                    attempts,
+                    backoff,
+                    first.asynchronous,
+                    first.operation,
+                )
+            )
+        calls[name] = mixed
+    return calls, failure, visits
+
+
+def _read_ratios(spec: ArchitectureSpec, graph: nx.DiGraph, flows: Flows) -> dict[str, float]:
+    """The share of reads at each database that a call with an ``operation`` reaches: the
+    named operations count as they are, every other visit draws from its read_ratio."""
+    named: dict[str, list[float]] = {}  # database → [reads, writes] per request, named
+    for source, calls in flows.calls.items():
+        for call in calls:
+            if call.operation is None:
+                continue
+            counts = named.setdefault(call.target, [0.0, 0.0])
+            visits = flows.visits[source] * call.made * call.attempts
+            counts[0 if call.operation == "read" else 1] += visits
+    ratios: dict[str, float] = {}
+    for name, (reads, writes) in named.items():
+        total = flows.visits[name]
+        if not total > 0 or not math.isfinite(total):
+            continue
+        drawn = max(total - reads - writes, 0.0)
+        ratio = getattr(spec.components[name], "read_ratio", 1.0)
+        ratios[name] = min(1.0, max(0.0, (reads + drawn * ratio) / total))
+    return ratios
+
+
+def operated(component: ComponentSpec, name: str, flows: Flows) -> ComponentSpec:
+    """The database as the calls that name their operation load it (its read_ratio the
+    share of reads it receives); any other component unchanged."""
+    ratio = flows.read_ratio.get(name)
+    if ratio is None:
+        return component
+    return component.model_copy(update={"read_ratio": ratio})
 
 
 def _failures(
-    spec: ArchitectureSpec, order: Sequence[str], miss: Mapping[str, float]
+    spec: ArchitectureSpec,
+    order: Sequence[str],
+    miss: Mapping[str, float],
+    class_name: str | None = None,
 ) -> tuple[dict[str, list[Call]], dict[str, float], list[str]]:
-    """Each component's calls and the probability that a visit to it fails, callees first."""
+    """Each component's calls and the probability that a visit to it fails, callees first
+    (for the requests of ``class_name`` only, when given)."""
     failure = {name: 0.0 for name in order}
     calls: dict[str, list[Call]] = {}
     notes: dict[str, str] = {}
+    components = {
+        name: spec.components[name]
+        if class_name is None
+        else for_class(spec.components[name], class_name)
+        for name in order
+    }
     for _ in range(MAX_PASSES):
         previous = dict(failure)
         for name in order:
             calls[name], failure[name] = _component_calls(
-                name, spec.components[name], failure, miss.get(name, 0.0), notes
+                name, components[name], failure, miss.get(name, 0.0), notes
             )
         if all(close(failure[name], previous[name]) for name in order):
             break
@@ -255,8 +391,8 @@ def low_load_spans(
     for _ in range(MAX_PASSES):
         previous = dict(spans)
         for name in order:
-            spans[name] = own_mean_s(spec.components[name]) + calls_lower_bound_s(
-                spec.components[name], flows.calls[name], spans
+            spans[name] = own_mean_s(operated(spec.components[name], name, flows)) + (
+                calls_lower_bound_s(spec.components[name], flows.calls[name], spans)
             )
         if all(close(spans[name], previous[name]) for name in graph):
             break
@@ -289,7 +425,7 @@ def holding_lower_bound_s(
     service, plus its calls' low-load spans when it holds the slot during them."""
     holding: dict[str, float] = {}
     for name, component in spec.components.items():
-        held = own_mean_s(component)
+        held = own_mean_s(operated(component, name, flows))
         if getattr(component, "hold_during_calls", False):
             held += calls_lower_bound_s(component, flows.calls[name], spans)
         holding[name] = held
@@ -367,7 +503,7 @@ def station_loads(
     solved = traffic(spec, graph, rate_per_s) if solved is None else solved
     found: list[StationLoad] = []
     for name in solved.graph:
-        component: ComponentSpec = spec.components[name]
+        component: ComponentSpec = operated(spec.components[name], name, solved.flows)
         arrivals = rate_per_s * solved.flows.visits[name]
         found.extend(
             kind_of(component.kind).station_loads(name, component, arrivals, solved.holding[name])

@@ -12,7 +12,9 @@ features drawn:
   ``hold_during_calls``, ``dispatch`` policy (and ``d``), ``error_probability``,
   ``load_shedding``, ``autoscale``, ``failures``, ``zones``, ``preemptive``; a service's
   ``discipline`` (``lifo``, or ``ps`` with or without an ``admission_limit``); per call
-  ``timeout_ms``, ``retries``, ``circuit_breaker`` and ``bulkhead``;
+  ``timeout_ms``, ``retries``, ``circuit_breaker`` and ``bulkhead``; a call to ``one_of``
+  two targets by weight, for some request ``classes`` only, or naming its database
+  ``operation`` (read or write);
 - ``load_balancer`` of each policy (``power_of_d`` with or without ``d``), one target or several
   weighted ones (equal for ``join_shortest_queue``; services, or any kind as a whole component),
   with or without a service time;
@@ -110,6 +112,11 @@ FEATURES = frozenset(
         # an exit in a sequential call list; a balancer over kinds other than services
         "exits",
         "balancer_any_kind",
+        # routing per call: one of several targets by weight, a call for some classes only, a
+        # read or a write named on a call to a database
+        "one_of",
+        "call_classes",
+        "operation",
         # workload
         "bursty",
         "diurnal",
@@ -313,7 +320,18 @@ class _Builder:
             target = self.callee(depth)
             if target is None:
                 break
-            calls.append(self.call(target))
+            call = self.call(target)
+            if self.has("one_of") and coin(self.draw, self.bias.get("one_of", 0.15)):
+                other = self.callee(depth)
+                if other is not None and other != target:
+                    # exactly one of the two, by weight; its policies act on the chosen one
+                    self.used.add("one_of")
+                    weights = st.sampled_from([1.0, 1.0, 3.0])
+                    call["one_of"] = [
+                        {"to": call.pop("to"), "weight": self.draw(weights)},
+                        {"to": other, "weight": self.draw(weights)},
+                    ]
+            calls.append(call)
         feedback = self.chance("self_feedback", 0.08)
         if feedback:
             # Bernoulli feedback: the request comes back to this service (Jackson's p_ii > 0),
@@ -721,6 +739,34 @@ def _bound(data: dict[str, Any]) -> tuple[ArchitectureSpec, float, str]:
     return spec, limit, station
 
 
+def _route_calls(
+    draw: Callable[..., Any],
+    builder: _Builder,
+    components: dict[str, dict[str, Any]],
+    classes: list[dict[str, Any]],
+) -> None:
+    """Now and then a call made for some request classes only, and a read or a write named
+    on a call whose targets are all databases (a read only where the database can read)."""
+    names = [cls["name"] for cls in classes]
+    for component in components.values():
+        for call in component.get("calls", []):
+            if call.get("exit"):
+                continue
+            if names and builder.chance("call_classes", 0.3):
+                count = draw(st.integers(1, len(names)))
+                call["classes"] = draw(st.permutations(names))[:count]
+            targets = [call["to"]] if "to" in call else [c["to"] for c in call["one_of"]]
+            if not all(components[t]["kind"] == "database" for t in targets):
+                continue
+            readable = all(
+                components[t].get("reads_from_primary", True) or components[t].get("read_replicas")
+                for t in targets
+            )
+            if builder.chance("operation", 0.3):
+                operations = ["read", "write"] if readable else ["write"]
+                call["operation"] = draw(st.sampled_from(operations))
+
+
 @st.composite
 def architectures(
     draw: Callable[..., Any],
@@ -766,6 +812,7 @@ def architectures(
             }
             for index in range(count)
         ]
+    _route_calls(draw, builder, components, data["workload"].get("classes", []))
     closed = chance("closed", 0.2)
     if closed:
         _close_workload(draw, data["workload"], builder)

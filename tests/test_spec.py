@@ -273,7 +273,8 @@ BAD_INPUTS = [
         "exit-with-to.yaml",
         SPEC,
         [
-            "exit-with-to.yaml:10: components.api.calls[1]: an entry is a call (`to`) or an "
+            "exit-with-to.yaml:10: components.api.calls[1]: an entry is a call (`to` or "
+            "`one_of`) or an "
             "exit (`exit: true`), not both (got to 'db' with exit: true)"
         ],
         id="exit-with-to",
@@ -301,7 +302,8 @@ BAD_INPUTS = [
         SPEC,
         [
             "call-without-to.yaml:9: components.api.calls[0]: a call entry needs `to` (the "
-            "component called), or `exit: true` to end the visit there"
+            "component called), `one_of` (targets of which one is called), or `exit: true` to "
+            "end the visit there"
         ],
         id="call-without-to",
     ),

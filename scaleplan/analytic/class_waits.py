@@ -21,7 +21,8 @@ times their share of its arrivals):
 A class's span at a component then adds the changes of its callees' spans, times the calls made
 per visit (sequential calls and forwards exactly; a parallel join's maximum is shifted by the
 expected change, an approximation). Per-class arrival rates at each station come from the
-traffic solver run once per entry (:func:`scaleplan.graph.solve_visits`).
+traffic solver run once per entry (:func:`scaleplan.graph.solve_visits`), or, when some calls
+are made for some classes only, from each class's own traffic (``flows.classes``).
 """
 
 from __future__ import annotations
@@ -126,13 +127,18 @@ def class_waits(
     if priorities is None:
         return None
     entries = spec.entries()
-    visits = _visits_by_entry(ctx, {entry for _, entry, _ in entries})
+    routed = ctx.flows.classes  # each class's own traffic when calls differ by class
+    if routed is not None:
+        visits = {cls: routed[cls].visits for cls, _, _ in entries}
+    else:
+        by_entry = _visits_by_entry(ctx, {entry for _, entry, _ in entries})
+        visits = {cls: by_entry[entry] for cls, entry, _ in entries}
     result = ClassWaits({})
     own: dict[str, list[float]] = {}
     approximated: list[str] = []
     left_fifo: list[str] = []
     for name, station in stations.items():
-        rates = [ctx.rate * share * visits[entry].get(name, 0.0) for _, entry, share in entries]
+        rates = [ctx.rate * share * visits[cls].get(name, 0.0) for cls, _, share in entries]
         present = {p for p, r in zip(priorities, rates, strict=True) if r > 0}
         if len(present) < 2 or not math.fsum(rates) > 0:
             continue
@@ -180,12 +186,13 @@ def class_waits(
     # A class's span change at a component: its own wait's change plus its callees'.
     for index, (cls, entry, _) in enumerate(entries):
         delta = {name: 0.0 for name in ctx.graph}
+        made = routed[cls].calls if routed is not None else ctx.flows.calls
         for _ in range(MAX_PASSES):
             previous = dict(delta)
             for name in order:
                 delta[name] = (own[name][index] if name in own else 0.0) + math.fsum(
                     call.made * call.attempts * delta[call.target]
-                    for call in ctx.flows.calls[name]
+                    for call in made[name]
                     if not call.asynchronous
                 )
             if all(_close(delta[name], previous[name]) for name in ctx.graph):

@@ -68,7 +68,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import networkx as nx
@@ -83,7 +83,7 @@ from scaleplan.analytic.queues import (
     mmc_response_quantile,
 )
 from scaleplan.graph import ENTRY_WEIGHT
-from scaleplan.load import JITTER_MEAN, MAX_PASSES, Traffic, station_loads, traffic
+from scaleplan.load import JITTER_MEAN, MAX_PASSES, Call, Traffic, operated, station_loads, traffic
 from scaleplan.load import Flows as _Flows
 from scaleplan.load import close as _close
 from scaleplan.load import own_mean_s as _own_mean_s
@@ -102,6 +102,7 @@ from scaleplan.spec import (
     RetrySpec,
     ServiceSpec,
 )
+from scaleplan.spec.components import for_class
 
 __all__ = ["bottleneck", "estimate"]
 
@@ -206,8 +207,19 @@ class _Context:
     stations: dict[str, _Station] = field(default_factory=dict)
     shares: dict[str, list[float]] = field(default_factory=dict)
 
+    operated: dict[str, Component] = field(default_factory=dict)
+    # The class whose requests' outcomes are being folded (its calls only), or None.
+    route_class: str | None = None
+
     def component(self, name: str) -> Component:
         component: Component = self.graph.nodes[name]["spec"]
+        if name in self.flows.read_ratio:  # a database some calls name the operation of
+            if name not in self.operated:
+                self.operated[name] = operated(component, name, self.flows)
+            return self.operated[name]
+        if self.route_class is not None:
+            routed: Component = for_class(component, self.route_class)
+            return routed
         return component
 
     def shard_shares(self, name: str, database: DatabaseSpec) -> list[float]:
@@ -324,12 +336,13 @@ def estimate(spec: ArchitectureSpec, *, rate_per_s: float | None = None) -> Simu
         warnings.extend(_limit_warnings(ctx, name))
 
     exact = not ctx.flows.notes and not unmodelled
-    outcomes = _outcomes(ctx, order) if any(ctx.flows.failure.values()) else None
+    outcomes = _class_outcomes(ctx, order) if any(ctx.flows.failure.values()) else None
     by_class = class_waits(ctx, order, stations)
     if by_class is not None:
         warnings.extend(by_class.warnings)
         exact = exact and len(by_class.warnings) == 1  # only the note of what was done
-    return _result(ctx, stations, warnings, exact, outcomes, by_class)
+    routed = class_spans(ctx, order)
+    return _result(ctx, stations, warnings, exact, outcomes, by_class, routed)
 
 
 def bottleneck(spec: ArchitectureSpec, rate_per_s: float | None = None) -> tuple[float, str]:
@@ -726,14 +739,18 @@ def _own_scv(component: Component) -> float:
 # --------------------------------------------------------------------------- calls
 
 
-def _calls_s(ctx: _Context, name: str, spans: Mapping[str, float]) -> float:
+def _calls_s(
+    ctx: _Context, name: str, spans: Mapping[str, float], made: Sequence[Call] | None = None
+) -> float:
     """Mean time a visit waits for its calls (or forwarding), given the callees' spans.
 
     A call with retries costs attempts × the callee's span plus the expected backoff; a
-    broker's deliveries cost its caller nothing (they are asynchronous).
+    broker's deliveries cost its caller nothing (they are asynchronous). ``made``: one
+    class's calls instead of the mixed traffic's.
     """
     component = ctx.component(name)
-    calls = [call for call in ctx.flows.calls[name] if not call.asynchronous]
+    made = ctx.flows.calls[name] if made is None else made
+    calls = [call for call in made if not call.asynchronous]
     if getattr(component, "parallel", False):
         own = 1.0 - float(getattr(component, "error_probability", 0.0))
         joined = _parallel_join_s(
@@ -750,6 +767,29 @@ def _calls_s(ctx: _Context, name: str, spans: Mapping[str, float]) -> float:
         for call in calls
         if call.made > 0
     )
+
+
+def class_spans(ctx: _Context, order: Sequence[str]) -> dict[str, dict[str, float]] | None:
+    """Each class's span at every component when some calls are made for some classes only
+    (None otherwise): a station's own part (its wait and work, the same for every class under
+    FIFO) plus the calls that class makes, with its callees' spans for that class."""
+    classes = ctx.flows.classes
+    if classes is None:
+        return None
+    stations = ctx.stations
+    mixed = {name: stations[name].span_s for name in ctx.graph}
+    own = {name: mixed[name] - _calls_s(ctx, name, mixed) for name in ctx.graph}
+    found: dict[str, dict[str, float]] = {}
+    for class_name, flows in classes.items():
+        spans = dict(mixed)
+        for _ in range(MAX_PASSES):
+            previous = dict(spans)
+            for name in order:
+                spans[name] = own[name] + _calls_s(ctx, name, spans, flows.calls[name])
+            if all(_close(spans[name], previous[name]) for name in ctx.graph):
+                break
+        found[class_name] = spans
+    return found
 
 
 def _parallel_join_s(calls: Sequence[tuple[float, float]]) -> float:
@@ -965,6 +1005,24 @@ def _outcomes(ctx: _Context, order: Sequence[str]) -> dict[str, _Outcome]:
     return values
 
 
+def _class_outcomes(ctx: _Context, order: Sequence[str]) -> dict[str, _Outcome]:
+    """Each request class's outcome at its entry. When some calls are made for some classes
+    only, each class's outcome is folded over the calls its requests make (its own traffic's
+    calls and failures; the stations' waits are the mixed traffic's)."""
+    entries = ctx.spec.entries()
+    classes = ctx.flows.classes
+    if classes is None:
+        mixed = _outcomes(ctx, order)
+        return {name: mixed[entry] for name, entry, _ in entries}
+    found: dict[str, _Outcome] = {}
+    for name, entry, _ in entries:
+        own = classes[name]
+        flows = replace(ctx.flows, calls=own.calls, failure=own.failure)
+        routed = replace(ctx, flows=flows, route_class=name, operated={})
+        found[name] = _outcomes(routed, order)[entry]
+    return found
+
+
 # --------------------------------------------------------------------------- what is not modelled
 
 
@@ -995,7 +1053,8 @@ def _unmodelled(spec: ArchitectureSpec) -> list[str]:
             ]
             if policies:
                 notes.append(
-                    f"{name} → {call.to}: {', '.join(policies)} not modelled in closed form: "
+                    f"{name} → {' | '.join(to for to, _, _ in call.targets())}: "
+                    f"{', '.join(policies)} not modelled in closed form: "
                     "they act on load-dependent failures (simulate to see them); the caller "
                     "is taken to wait for the callee's full span, and retries count only "
                     "failures from error_probability"
@@ -1064,6 +1123,7 @@ def _result(
     modelled: bool,
     outcomes: Mapping[str, _Outcome] | None,
     by_class: ClassWaits | None = None,
+    routed: Mapping[str, Mapping[str, float]] | None = None,
 ) -> SimulationResult:
     spec, graph, rate = ctx.spec, ctx.graph, ctx.rate
     entries = spec.entries()
@@ -1079,30 +1139,36 @@ def _result(
     def shown(seconds: float) -> float:
         return _ms(seconds) if stable else math.nan
 
+    # Each class's span at its entry: the calls only it makes (routed) and its waits under
+    # priorities move it from the entry's mixed span.
+    def span_s(name: str, entry: str) -> float:
+        span = stations[entry].span_s + (by_class.entry_delta_s[name] if by_class else 0.0)
+        if routed is not None:
+            span += routed[name][entry] - stations[entry].span_s
+        return span
+
     # The mean latency is over the requests that complete, as the engine reports it.
-    entry_ms = {entry: shown(stations[entry].span_s) for _, entry, _ in entries}
+    class_ms = {name: shown(span_s(name, entry)) for name, entry, _ in entries}
     completed = 1.0
-    if outcomes is not None:
-        completed = math.fsum(share * outcomes[entry][0] for _, entry, share in entries)
-        entry_ms = {
-            entry: shown(outcomes[entry][1] / outcomes[entry][0])
-            if outcomes[entry][0] > 0
+    if outcomes is not None:  # per class, folded over the calls each class makes
+        completed = math.fsum(share * outcomes[name][0] for name, _, share in entries)
+        class_ms = {
+            name: shown(
+                outcomes[name][1] / outcomes[name][0]
+                + (by_class.entry_delta_s[name] if by_class else 0.0)
+            )
+            if outcomes[name][0] > 0
             else math.nan
-            for _, entry, _ in entries
+            for name, _, _ in entries
         }
         warnings.append(
             f"{1 - completed:.3%} of requests fail (error_probability, after retries): the "
             "end-to-end latency and throughput are those of the requests that complete"
         )
-    # Each class's mean: its entry's, moved by its waits under priorities.
-    class_ms = {
-        name: entry_ms[entry] + (shown(by_class.entry_delta_s[name]) if by_class else 0.0)
-        for name, entry, _ in entries
-    }
     if stable and completed > 0:
         mean_ms = math.fsum(
-            share * (outcomes[entry][0] / completed if outcomes else 1.0) * class_ms[name]
-            for name, entry, share in entries
+            share * (outcomes[name][0] / completed if outcomes else 1.0) * class_ms[name]
+            for name, _, share in entries
         )
     else:
         mean_ms = math.nan
@@ -1158,13 +1224,8 @@ def _result(
         unstable = Unstable(component=worst.name, factor=worst.load, reason=reason)
     classes = {}
     if spec.workload.classes:
-        if by_class is None:
-            classes = {name: _point(shown(stations[entry].span_s)) for name, entry, _ in entries}
-        else:
-            classes = {
-                name: _point(shown(stations[entry].span_s + by_class.entry_delta_s[name]))
-                for name, entry, _ in entries
-            }
+        # Over the requests that complete, as the engine reports a class (and as the mean).
+        classes = {name: _point(class_ms[name]) for name, _, _ in entries}
 
     if len(queueing) == 1:
         model = stations[queueing[0]].method

@@ -69,8 +69,8 @@ def _follows(call: Any) -> bool:
     if getattr(call, "exit", False) or call.probability < 1:
         return False
     # A class filter (a call for some classes only) makes it uncertain for the others.
-    if getattr(call, "classes", None):
-        return False
+    if getattr(call, "classes", None) or getattr(call, "one_of", None):
+        return False  # one of several targets: none is certain to be called
     return call.timeout_ms is None and call.retries is None and call.circuit_breaker is None
 
 

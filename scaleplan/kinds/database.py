@@ -360,10 +360,14 @@ class DatabaseStation(Station):
             shard.on_change = self.shard_changed
 
     def visit(self, request: Request) -> Visit:
+        # The operation is drawn from read_ratio unless the call names it (visit_operation).
+        return self.visit_operation(request, next(self.operation) >= self.spec.read_ratio)
+
+    def visit_operation(self, request: Request, write: bool) -> Visit:
+        """A read (``write`` False) or a write of ``request`` on the shard of its key."""
         env = self.env
         arrived = env.now
         shard = self.shards[int(next(self.shard_of_request))]
-        write = next(self.operation) >= self.spec.read_ratio
         status = yield from shard.serve(write, request)
         if status == FAILED:
             self.failure_times.append(env.now)

@@ -48,6 +48,7 @@ from scaleplan.engine.protocol import (
     service_times,
 )
 from scaleplan.engine.resilience import ResilientCall
+from scaleplan.engine.routing import RoutedCall
 from scaleplan.engine.sharing import SharedProcessor
 from scaleplan.engine.streams import uniforms
 from scaleplan.kinds.base import ComponentKind, FailureModel, autoscaled_nodes, unit_availability
@@ -211,10 +212,12 @@ class ServiceSpec(_ComponentBase):
         found: list[tuple[str, float, str]] = []
         reach = 1.0
         for index, call in enumerate(self.calls):
-            if call.to is None:  # an exit: no edge, but fewer visits go on
+            if call.exit:  # no edge, but fewer visits go on
                 reach *= 1.0 - call.probability
                 continue
-            found.append((call.to, reach * call.probability, f"calls[{index}].to"))
+            # A one_of call goes to each target with its weight share.
+            for target, share, key in call.targets():
+                found.append((target, reach * call.probability * share, f"calls[{index}].{key}"))
         return found
 
     @property
@@ -243,17 +246,44 @@ def service_traffic(
     failed = own
     calls: list[Call] = []
     for call in spec.calls:
-        if call.to is None:  # an exit (sequential lists only): the rest go on with 1 − p
+        if call.exit:  # sequential lists only: the rest go on with 1 − p
             reach *= 1.0 - call.probability
             continue
-        attempts, final, backoff = retry_figures(
-            call.retries, failure[call.to], f"{name} → {call.to}", notes
-        )
         made = (served if spec.parallel else reach) * call.probability
-        calls.append(Call(call.to, made, call.probability, attempts, backoff, False))
+        final = 0.0  # the chance that the call, to whichever target it went, finally fails
+        for target, share, _ in call.targets():
+            attempts, fails, backoff = retry_figures(
+                call.retries, failure[target], f"{name} → {target}", notes
+            )
+            calls.append(
+                Call(
+                    target,
+                    made * share,
+                    call.probability * share,
+                    attempts,
+                    backoff,
+                    False,
+                    call.operation,
+                )
+            )
+            final += share * fails
         failed += reach * call.probability * final
         reach *= 1.0 - call.probability * final
     return calls, failed
+
+
+def call_outcome(
+    call: CallSpec, known: Mapping[str, tuple[float, float, float]]
+) -> tuple[float, float, float]:
+    """The outcome of one call once it is made: its target's, retried by its policy (a
+    one_of call: the mixture over its targets by weight, each retried alone)."""
+    from scaleplan.analytic.network import mixture, retried
+
+    if call.to is not None:
+        return retried(known[call.to], call.retries)
+    return mixture(
+        [(share, retried(known[target], call.retries)) for target, share, _ in call.targets()]
+    )
 
 
 def service_outcome(
@@ -262,18 +292,18 @@ def service_outcome(
     """A service visit's outcome: its own error first, then its calls in order (a failed one
     ends the sequence, an exit ends it successfully with its probability), or all at once and
     joined."""
-    from scaleplan.analytic.network import maybe, retried, then
+    from scaleplan.analytic.network import maybe, then
 
     component = ctx.component(name)
     station = ctx.stations[name]
     before = station.wait_s + component.own_mean_s()
     error = component.error_probability
     stage = (1 - error, (1 - error) * before, error * before)
+    # A call for other classes only has probability 0 here when a class's outcome is folded
+    # (analytic.network._class_outcomes gives each class its own component).
     if any(call.exit for call in component.calls):
         return _sequence_with_exits(stage, component.calls, known)
-    made = [
-        (call.probability, retried(known[call.target], call.retries)) for call in component.calls
-    ]
+    made = [(call.probability, call_outcome(call, known)) for call in component.calls]
     if component.parallel:
         # The join's time is taken as independent of its outcome (its stated approximation
         # already takes the branches as independent exponentials).
@@ -294,17 +324,17 @@ def _sequence_with_exits(
     (P(ok and on), E[T·1{ok and on}], E[T·1{failed}]); an exit of probability p moves p of
     the going mass, with its time so far, to the successful ends, and the rest of the list
     applies to the other 1 − p."""
-    from scaleplan.analytic.network import maybe, retried, then
+    from scaleplan.analytic.network import maybe, then
 
     ended_ok = ended_t = 0.0
     for call in calls:
         ok, t_ok, t_fail = stage
-        if call.to is None:
+        if call.exit:
             ended_ok += call.probability * ok
             ended_t += call.probability * t_ok
             stage = ((1 - call.probability) * ok, (1 - call.probability) * t_ok, t_fail)
         else:
-            stage = then(stage, maybe(call.probability, retried(known[call.to], call.retries)))
+            stage = then(stage, maybe(call.probability, call_outcome(call, known)))
     ok, t_ok, t_fail = stage
     return ok + ended_ok, t_ok + ended_t, t_fail
 
@@ -359,8 +389,8 @@ class ServiceStation(Station):
         self.errors: Iterator[float] = uniforms(streams(f"errors:{name}"))
         self.service_s = service_times(spec.service_time, streams(f"service:{name}"))
         self.routing: Iterator[float] = uniforms(streams(f"routing:{name}"))
-        # (station, probability, resilient caller or None); an exit has no station
-        self.calls: list[tuple[Station | None, float, Any]] = []
+        # (station or RoutedCall, probability, resilient caller or None); an exit has no station
+        self.calls: list[tuple[Any, float, Any]] = []
         self.shed = 0
         self.failed_here = 0
         self.preemption = Preemption(env) if spec.preemptive else None
@@ -393,16 +423,22 @@ class ServiceStation(Station):
     def connect(self, stations: dict[str, Station], streams: StreamFactory) -> None:
         self.calls = []
         for index, call in enumerate(self.spec.calls):
-            if call.to is None:  # an exit
+            if call.exit:
                 self.calls.append((None, call.probability, None))
-                continue
-            target = stations[call.to]
-            caller = (
-                ResilientCall(self.env, f"{self.name}->{call.to}#{index}", call, target, streams)
-                if call.resilient
-                else None
-            )
-            self.calls.append((target, call.probability, caller))
+            elif call.to is not None and call.classes is None and call.operation is None:
+                # A plain call, exactly as before routing by class, target or operation.
+                target = stations[call.to]
+                caller = (
+                    ResilientCall(
+                        self.env, f"{self.name}->{call.to}#{index}", call, target, streams
+                    )
+                    if call.resilient
+                    else None
+                )
+                self.calls.append((target, call.probability, caller))
+            else:
+                routed = RoutedCall(self.env, self.name, index, call, stations, streams)
+                self.calls.append((routed, call.probability, None))
 
     def start(self) -> None:
         if self.spec.autoscale is not None:
@@ -618,6 +654,13 @@ class ServiceStation(Station):
         callers = {
             caller.label: caller.figures() for _, _, caller in self.calls if caller is not None
         }
+        for station, _, _ in self.calls:  # the resilient callers of routed calls' targets
+            if isinstance(station, RoutedCall):
+                callers.update(
+                    (caller.label, caller.figures())
+                    for _, caller in station.choices
+                    if caller is not None
+                )
         if callers:
             figures["calls"] = callers
         return figures

@@ -495,6 +495,19 @@ class ArchitectureSpec(StrictModel):
         """The file this spec came from (for messages), or ``<memory>``."""
         return self._source
 
+    @model_validator(mode="after")
+    def _bind_call_classes(self) -> ArchitectureSpec:
+        # A call for some classes is tested in the engine by the request's class position;
+        # names that are not classes are left to the reference problems (with key paths).
+        positions = {name: index for index, (name, _, _) in enumerate(self.entries())}
+        for component in self.components.values():
+            for call in getattr(component, "calls", ()):
+                if call.classes is not None:
+                    call._class_indices = frozenset(
+                        positions[name] for name in call.classes if name in positions
+                    )
+        return self
+
     def entries(self) -> list[tuple[str, str, float]]:
         """(class name, entry component, share of arrivals) for each request class."""
         if not self.workload.classes:
@@ -642,6 +655,7 @@ def _reference_problems(
             yield problem(path, f"no component named {entry!r}{suggest(entry, names)}")
     yield from _chaos_problems(spec, problem)
     yield from _depth_problems(spec, problem)
+    yield from _routing_problems(spec, problem)
     for name, component in spec.components.items():
         if not re.match(NAME_PATTERN, name):
             yield problem(("components", name), f"not a valid component name (got {name!r})")
@@ -659,6 +673,51 @@ def _reference_problems(
                 yield problem(
                     path, f"a {component.kind} sends to a {wanted} ({target!r} is a {found})"
                 )
+
+
+def _routing_problems(
+    spec: ArchitectureSpec, problem: Callable[[tuple[str | int, ...], str], Problem]
+) -> Iterable[Problem]:
+    """A call for classes the workload does not have; an operation on what is not a database,
+    or a read from a database that has nowhere to read."""
+    classes = [cls.name for cls in spec.workload.classes]
+    for name, component in spec.components.items():
+        for index, call in enumerate(getattr(component, "calls", ())):
+            path: tuple[str | int, ...] = ("components", name, "calls", index)
+            for position, cls in enumerate(call.classes or ()):
+                if cls in classes:
+                    continue
+                known = (
+                    f"the workload's classes are {', '.join(classes)}"
+                    if classes
+                    else "the workload has no request classes (workload.classes)"
+                )
+                yield problem(
+                    (*path, "classes", position),
+                    f"no request class named {cls!r}{suggest(cls, classes)}; {known}",
+                )
+            if call.operation is None:
+                continue
+            for target, _, key in call.targets():
+                found = spec.components.get(target)
+                if found is None:
+                    continue  # named by the reference problems
+                if found.kind != "database":
+                    yield problem(
+                        (*path, *_parse_key(key)),
+                        f"operation {call.operation} applies to a call to a database "
+                        f"({target!r} is a {found.kind}): remove operation or call a database",
+                    )
+                elif (
+                    call.operation == "read"
+                    and not getattr(found, "reads_from_primary", True)
+                    and getattr(found, "read_replicas", 0) == 0
+                ):
+                    yield problem(
+                        (*path, "operation"),
+                        f"a read from {target!r}, which reads from neither its primary "
+                        "(reads_from_primary: false) nor a read replica (read_replicas 0)",
+                    )
 
 
 def _depth_problems(

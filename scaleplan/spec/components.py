@@ -12,12 +12,14 @@ capacity; the base of them all is :class:`_ComponentBase` here.
 from __future__ import annotations
 
 import functools
+import math
 from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import (
     Field,
     PositiveInt,
+    PrivateAttr,
     field_validator,
     model_validator,
 )
@@ -36,6 +38,7 @@ from scaleplan.spec.base import (
     Seconds,
     Servers,
     StrictModel,
+    Weight,
 )
 
 Policy = Literal[
@@ -140,15 +143,53 @@ class CircuitBreakerSpec(StrictModel):
         return self
 
 
+#: What a call does on a database: a read or a write (absent: the database's read_ratio draws).
+Operation = Literal["read", "write"]
+
+
+class ChoiceSpec(StrictModel):
+    """One target of a call that goes to exactly one of several (``one_of``), chosen with
+    probability weight / Σ weights, as a weighted balancer's targets are written."""
+
+    to: str = Field(description="the component called when this target is chosen")
+    weight: Weight = Field(default=1.0, description="relative chance of being chosen")
+
+
 class CallSpec(StrictModel):
-    """One entry of a call list: a call to ``to``, or an exit (``exit: true``).
+    """One entry of a call list: a call to ``to`` (or to exactly one of ``one_of``), or an exit
+    (``exit: true``).
 
     An exit ends a sequential visit successfully with ``probability`` when the request reaches
     it, so the later calls are made only with probability 1 − p: "repeat with p, otherwise
     leave" is ``[{exit: true, probability: 1 - p}, {to: <self>}]`` (Jackson's feedback).
+
+    ``classes`` makes a call for the requests of those classes only (the others skip it, as if
+    it were not in the list); ``one_of`` picks one target per call by weight, and the call's
+    timeout, retries, circuit breaker and bulkhead act on the chosen one (each target has its
+    own breaker and bulkhead); ``operation`` makes a call to a database that read or write
+    instead of drawing from the database's ``read_ratio``.
     """
 
     to: str | None = Field(default=None, description="the component called (absent on an exit)")
+    one_of: tuple[ChoiceSpec, ...] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=1_000,
+        description="instead of `to`: exactly one of these targets is called, chosen by weight "
+        "(retries, timeout, circuit breaker and bulkhead apply to the chosen one)",
+    )
+    classes: tuple[str, ...] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1_000,
+        description="make the call only for requests of these classes (names of "
+        "workload.classes); absent: for every request",
+    )
+    operation: Operation | None = Field(
+        default=None,
+        description="to a database: this call is a read or a write (absent: drawn from the "
+        "database's read_ratio)",
+    )
     exit: bool = Field(
         default=False,
         description="end the visit here, successfully, with `probability`: the later calls "
@@ -163,6 +204,9 @@ class CallSpec(StrictModel):
     bulkhead: Count | None = Field(
         default=None, description="calls in flight at once from this caller to this callee"
     )
+    # The positions of ``classes`` in the workload's classes, bound when the architecture is
+    # validated (the engine's requests carry their class's position, not its name).
+    _class_indices: frozenset[int] | None = PrivateAttr(default=None)
 
     @field_validator("retries", mode="before")
     @classmethod
@@ -171,19 +215,33 @@ class CallSpec(StrictModel):
             return {"max": value}
         return value
 
+    @field_validator("classes")
+    @classmethod
+    def _distinct_classes(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None and len(set(value)) < len(value):
+            twice = sorted({name for name in value if value.count(name) > 1})
+            raise ValueError(f"each class is named once (got {', '.join(twice)} twice)")
+        return value
+
     @model_validator(mode="after")
     def _call_or_exit(self) -> CallSpec:
         if not self.exit:
-            if self.to is None:
+            if self.to is None and self.one_of is None:
                 raise ValueError(
-                    "a call entry needs `to` (the component called), or `exit: true` to end "
-                    "the visit there"
+                    "a call entry needs `to` (the component called), `one_of` (targets of which "
+                    "one is called), or `exit: true` to end the visit there"
+                )
+            if self.to is not None and self.one_of is not None:
+                raise ValueError(
+                    f"a call goes `to` one component or to `one_of` several, not both "
+                    f"(got to {self.to!r} with one_of)"
                 )
             return self
-        if self.to is not None:
+        if self.to is not None or self.one_of is not None:
+            found = f"to {self.to!r}" if self.to is not None else "one_of"
             raise ValueError(
-                f"an entry is a call (`to`) or an exit (`exit: true`), not both "
-                f"(got to {self.to!r} with exit: true)"
+                f"an entry is a call (`to` or `one_of`) or an exit (`exit: true`), not both "
+                f"(got {found} with exit: true)"
             )
         policies = [
             key
@@ -195,13 +253,36 @@ class CallSpec(StrictModel):
                 f"an exit makes no call, so it takes no resilience policy "
                 f"(got {', '.join(policies)} with exit: true)"
             )
+        routing = [key for key in ("classes", "operation") if getattr(self, key) is not None]
+        if routing:
+            raise ValueError(
+                f"an exit makes no call, so it takes no classes or operation "
+                f"(got {', '.join(routing)} with exit: true)"
+            )
         return self
 
     @property
     def target(self) -> str:
-        """The component called (only for a call, not an exit)."""
-        assert self.to is not None, "an exit calls nothing"
+        """The component called (only for a call to one `to`, not an exit or a one_of)."""
+        assert self.to is not None, "an exit or a one_of call has no single target"
         return self.to
+
+    def targets(self) -> list[tuple[str, float, str]]:
+        """(component, probability it is the one called, key path below the call) of each
+        target: one of share 1 for `to`, the weight shares of `one_of`, none for an exit."""
+        if self.to is not None:
+            return [(self.to, 1.0, "to")]
+        if self.one_of is None:
+            return []
+        total = math.fsum(choice.weight for choice in self.one_of)
+        return [
+            (choice.to, choice.weight / total, f"one_of[{index}].to")
+            for index, choice in enumerate(self.one_of)
+        ]
+
+    def applies_to(self, class_name: str) -> bool:
+        """Whether a request of class ``class_name`` makes this call."""
+        return self.classes is None or class_name in self.classes
 
     @property
     def resilient(self) -> bool:
@@ -209,6 +290,35 @@ class CallSpec(StrictModel):
             item is not None
             for item in (self.timeout_ms, self.retries, self.circuit_breaker, self.bulkhead)
         )
+
+
+def calls_for_class(calls: tuple[CallSpec, ...], class_name: str) -> tuple[CallSpec, ...]:
+    """The call list as a request of ``class_name`` meets it: a call for other classes only
+    stays in its place with probability 0 (so every class's list has the same positions)."""
+    if all(call.applies_to(class_name) for call in calls):
+        return calls
+    return tuple(
+        call if call.applies_to(class_name) else call.model_copy(update={"probability": 0.0})
+        for call in calls
+    )
+
+
+def routes_by_class(components: Any) -> bool:
+    """Whether some call of these components (a mapping of name → spec) is for some request
+    classes only: the traffic then differs by class."""
+    return any(
+        call.classes is not None
+        for component in components.values()
+        for call in getattr(component, "calls", ())
+    )
+
+
+def for_class(component: Any, class_name: str) -> Any:
+    """The component as requests of ``class_name`` meet it: its calls for other classes only
+    made with probability 0 (the same component when every call is for every class)."""
+    calls = getattr(component, "calls", ())
+    routed = calls_for_class(calls, class_name)
+    return component if routed is calls else component.model_copy(update={"calls": routed})
 
 
 # --------------------------------------------------------------------------- keys

@@ -200,7 +200,9 @@ def component_knobs(name: str, component: BaseModel) -> list[Knob]:
     for index, call in enumerate(getattr(component, "calls", ()) or ()):
         # The share of visits that call a component (a cache's miss ratio, a fan-out, …) or
         # that leave at an exit.
-        label = f"{name} → exit share" if call.to is None else f"{name} → {call.to} share"
+        # A one_of call names its targets; the share is that of visits making the call.
+        called = " | ".join(target for target, _, _ in call.targets())
+        label = f"{name} → exit share" if call.exit else f"{name} → {called} share"
         knobs.append(
             Knob(
                 f"{prefix}.calls.{index}.probability",
