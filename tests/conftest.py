@@ -28,6 +28,30 @@ __all__ = [
     "pytest_runtest_teardown",
 ]
 
+# Modules that judge a real process (a load test, the reference system, a browser, a notebook
+# kernel) by how fast it answers: `make test` runs them alone, after the parallel pass, so a
+# neighbouring test on the other core cannot make the real system look slower than modelled.
+SERIAL_MODULES = frozenset(
+    {
+        "test_browser",
+        "test_calibrate_e2e",
+        "test_loadtest_closed",
+        "test_loadtest_e2e",
+        "test_loadtest_e2e_closed",
+        "test_loadtest_locust",
+        "test_notebooks",
+        "test_reference_system",
+        "test_reference_telemetry",
+        "test_verify_locust",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.stem in SERIAL_MODULES:
+            item.add_marker(pytest.mark.serial)
+
 
 def service(
     mean_ms: float,
