@@ -1076,6 +1076,7 @@ def _set(data: dict[str, Any], key_path: str, value: Any) -> None:
     node[last] = value
 
 
+@pytest.mark.usefixtures("allow_files_outside")  # the scenario names the bundled monolith
 def test_scenario_dr_and_rollout_numbers_must_be_finite(tmp_path: Path) -> None:
     from scaleplan.spec import load_rollout, load_scenario
     from scaleplan.spec.dr import load_dr

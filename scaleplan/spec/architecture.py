@@ -479,9 +479,13 @@ class WorkloadSpec(StrictModel):
 class ArchitectureSpec(StrictModel):
     """One candidate architecture with its workload."""
 
-    name: str = Field(pattern=NAME_PATTERN)
-    description: str = ""
-    workload: WorkloadSpec
+    name: str = Field(
+        pattern=NAME_PATTERN, description="the architecture's name (a scenario's candidate name)"
+    )
+    description: str = Field(default="", description="what it is, in words")
+    workload: WorkloadSpec = Field(
+        description="the load: a rate (open) or users (closed), request classes"
+    )
     entry: str | None = Field(default=None, description="where requests arrive")
     components: dict[str, ComponentSpec] = Field(min_length=1)
     chaos: tuple[ChaosEventSpec, ...] = Field(default=(), description="scheduled faults")
@@ -1113,33 +1117,3 @@ def _message(item: Any, root: type[BaseModel], path: tuple[str | int, ...]) -> s
 
 def _number(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-# Shorthands that validators accept before the model sees them, and the schema must allow too:
-# (model, field, extra alternatives).
-_SHORTHANDS: tuple[tuple[str, str, tuple[dict[str, Any], ...]], ...] = (
-    (
-        "LoadBalancerSpec",
-        "to",
-        ({"type": "string"}, {"type": "array", "items": {"type": "string"}}),
-    ),
-    ("CallSpec", "retries", ({"type": "integer", "minimum": 0},)),
-)
-
-
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema of architecture files, for editors."""
-    schema = ArchitectureSpec.model_json_schema()
-    for model, field, alternatives in _SHORTHANDS:
-        properties = schema.get("$defs", {}).get(model, {}).get("properties", {})
-        if field in properties:
-            original = properties[field]
-            described = {
-                key: original[key] for key in ("description", "default") if key in original
-            }
-            core = {key: value for key, value in original.items() if key not in described}
-            options = core.get("anyOf", [core])
-            properties[field] = {"anyOf": [*options, *alternatives], **described}
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "scaleplan architecture"
-    return schema

@@ -354,17 +354,22 @@ class LoadTestSpec(StrictModel):
 class ScenarioSpec(StrictModel):
     """One architecture decision for one client (see the module docstring for the keys)."""
 
-    title: str = Field(min_length=1)
-    context: str = ""
-    problem: str = ""
-    drivers: tuple[str, ...] = ()
+    title: str = Field(min_length=1, description="the decision, in a line")
+    context: str = Field(default="", description="who the client is, what runs today")
+    problem: str = Field(default="", description="the question to decide")
+    drivers: tuple[str, ...] = Field(default=(), description="what matters most, in words")
     workload: ScenarioWorkloadSpec
     nfrs: NFRSpec = NFRSpec()
     candidates: tuple[CandidateSpec, ...] = Field(min_length=1)
     costs: CostTableSpec = CostTableSpec()
-    criteria: dict[str, NonNegativeWeight] = Field(default_factory=lambda: dict(DEFAULT_CRITERIA))
+    criteria: dict[str, NonNegativeWeight] = Field(
+        default_factory=lambda: dict(DEFAULT_CRITERIA),
+        description="criterion → weight in the decision matrix (p99_ms, cost_per_month, …)",
+    )
     run: RunBudgetSpec = RunBudgetSpec()
-    consequences: tuple[str, ...] = ()
+    consequences: tuple[str, ...] = Field(
+        default=(), description="what the decision entails, in words, for the record"
+    )
     resilience: ResilienceSpec | None = None
     loadtest: LoadTestSpec = Field(
         default_factory=LoadTestSpec,
