@@ -160,3 +160,5 @@ def test_the_command_lists_writes_and_refuses_kinds(tmp_path: Path) -> None:
     said = " ".join(refused.output.replace("│", " ").split())
     assert "unknown kind of file 'scenaro' (did you mean 'scenario'?)" in said
     assert "(expected one of architecture, scenario, dr, rollout)" in said
+    with pytest.raises(SpecError, match="unknown kind of file 'drr' \\(did you mean 'dr'\\?\\)"):
+        file_kind("drr")

@@ -415,22 +415,14 @@ def schema(
     ] = False,
 ) -> None:
     """Print the JSON Schema of a kind of file (for editors' validation)."""
-    from scaleplan.spec.schema import FILE_KINDS, json_schema
+    from scaleplan.spec.schema import FILE_KINDS, json_schema, unknown_kind
 
     if list_kinds:
         for known in FILE_KINDS.values():
             stdout.print(f"{known.name:<13} {literal(known.what)}", highlight=False)
         return
     if kind not in FILE_KINDS:
-        from scaleplan.spec.hints import suggest
-
-        raise typer.BadParameter(
-            plain(
-                f"unknown kind of file {kind!r}{suggest(kind, FILE_KINDS)} "
-                f"(expected one of {', '.join(FILE_KINDS)})"
-            ),
-            param_hint="'KIND'",
-        )
+        raise typer.BadParameter(plain(unknown_kind(kind)), param_hint="'KIND'")
     text = json.dumps(json_schema(kind), indent=2)
     if output is None:
         sys.stdout.write(text + "\n")

@@ -26,19 +26,11 @@ _RUN_ANYWAY = " (simulate --run-anyway runs it regardless)"
 
 def kind_of_file(path: Path, given: str | None) -> tuple[str, str]:
     """The kind to read ``path`` as, and why: ``--kind``, else told from its keys."""
-    from scaleplan.spec.schema import FILE_KINDS, detect_kind
+    from scaleplan.spec.schema import FILE_KINDS, detect_kind, unknown_kind
 
     if given is not None:
         if given not in FILE_KINDS:
-            from scaleplan.spec.hints import suggest
-
-            raise typer.BadParameter(
-                plain(
-                    f"unknown kind of file {given!r}{suggest(given, FILE_KINDS)} "
-                    f"(expected one of {', '.join(FILE_KINDS)})"
-                ),
-                param_hint="'--kind'",
-            )
+            raise typer.BadParameter(plain(unknown_kind(given)), param_hint="'--kind'")
         return given, GIVEN
     from scaleplan.spec import read_yaml
 

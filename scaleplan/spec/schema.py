@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from scaleplan.errors import Problem, SpecError
 
-__all__ = ["FILE_KINDS", "FileKind", "detect_kind", "file_kind", "json_schema"]
+__all__ = ["FILE_KINDS", "FileKind", "detect_kind", "file_kind", "json_schema", "unknown_kind"]
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -81,22 +81,21 @@ FILE_KINDS: dict[str, FileKind] = {
 }
 
 
+def unknown_kind(name: str) -> str:
+    """What to say of a kind of file that is none: the close one, and the kinds there are."""
+    from scaleplan.spec.hints import suggest
+
+    return (
+        f"unknown kind of file {name!r}{suggest(name, FILE_KINDS)} "
+        f"(expected one of {', '.join(FILE_KINDS)})"
+    )
+
+
 def file_kind(name: str) -> FileKind:
     """The file kind called ``name``; a :class:`SpecError` naming the kinds otherwise."""
     kind = FILE_KINDS.get(name)
     if kind is None:
-        from scaleplan.spec.hints import suggest
-
-        raise SpecError(
-            [
-                Problem(
-                    "<kind>",
-                    "",
-                    f"unknown file kind {name!r}{suggest(name, FILE_KINDS)} "
-                    f"(expected one of {', '.join(FILE_KINDS)})",
-                )
-            ]
-        )
+        raise SpecError([Problem("<kind>", "", unknown_kind(name))])
     return kind
 
 
