@@ -33,7 +33,8 @@ def broken(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for part in ("architectures", "scenarios", "dr", "rollouts"):
         shutil.copytree(ROOT / "data" / part, folder / part)
     _edit(folder / "scenarios/online-shop.yaml", "  peak_factor: 2.5", "  peak_facter: 2.5")
-    _edit(folder / "architectures/monolith.yaml", "    concurrency: 8", "    concurency: 8")
+    _edit(folder / "architectures/monolith.yaml", "    concurrency: 16", "    concurency: 16")
+    _edit(folder / "architectures/monolith.yaml", "{to: db,", "{to: dbb,")  # beside the typo
     _edit(folder / "architectures/lb-cluster.yaml", "replicas: 3", "replicas: 0")
     _edit(folder / "dr/online-shop-dr.yaml", "  size_gb: 400", "  size: 400")
     _edit(folder / "rollouts/canary.yaml", "boot_s: 30", "boot: 30")
@@ -53,7 +54,8 @@ def test_one_error_holds_every_problem_of_every_file(broken: Path) -> None:
     found = {(problem.file, problem.key_path): problem for problem in caught.value.problems}
     expected = {
         ("online-shop.yaml", "workload.peak_facter"): "(did you mean 'peak_factor'?)",
-        ("monolith.yaml", "components.app.concurency"): "(did you mean 'concurrency'?)",
+        ("monolith.yaml", "components.db.concurency"): "(did you mean 'concurrency'?)",
+        ("monolith.yaml", "components.app.calls[0].to"): "no component named 'dbb'",
         ("lb-cluster.yaml", "components.api.replicas"): "must be at least 1 (got 0)",
         ("online-shop-dr.yaml", "data.size"): "(did you mean 'size_gb'?)",
         ("canary.yaml", "boot"): "(did you mean 'boot_s'?)",

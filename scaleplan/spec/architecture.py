@@ -11,6 +11,7 @@ The component kinds live in :mod:`scaleplan.spec.components`.
 from __future__ import annotations
 
 import collections
+import functools
 import itertools
 import math
 import re
@@ -23,6 +24,7 @@ from pydantic import (
     BaseModel,
     Field,
     PrivateAttr,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -596,7 +598,10 @@ def parse_spec(
     try:
         spec = ArchitectureSpec.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as error:
-        raise SpecError(validation_problems(error, data, source, lines or {})) from None
+        problems = validation_problems(error, data, source, lines or {})
+        # Names that refer to no component, found in one pass with the keys' problems.
+        problems.extend(_unvalidated_reference_problems(data, source, base_dir, lines or {}))
+        raise SpecError(problems) from None
     spec._source = source
     spec.workload._source = source  # for the errors of a closed workload's missing rate
     spec._base_dir = base_dir
@@ -662,6 +667,41 @@ def _reference_problems(
                 yield problem(
                     path, f"a {component.kind} sends to a {wanted} ({target!r} is a {found})"
                 )
+
+
+@functools.cache
+def _component_adapter() -> TypeAdapter[Any]:
+    return TypeAdapter(ComponentSpec)
+
+
+def _unvalidated_reference_problems(
+    data: dict[str, Any], source: str, base_dir: str, lines: Mapping[tuple[str | int, ...], int]
+) -> list[Problem]:
+    """Names of no component in a document whose keys do not validate: the entry, and the
+    references of each component that validates on its own (the others' problems are
+    reported already). The full checks (kinds, cycles, chaos) need the validated spec."""
+    components = data.get("components")
+    if not isinstance(components, dict) or not components:
+        return []  # no components at all: said already, and every name would be "missing"
+    names = {str(name) for name in components}
+
+    def problem(path: tuple[str | int, ...], target: str) -> Problem:
+        message = f"no component named {target!r}{suggest(target, names)}"
+        return Problem(source, format_key_path(path), message, line_of(lines, path))
+
+    found: list[Problem] = []
+    entry = data.get("entry")
+    if isinstance(entry, str) and entry and entry not in names:
+        found.append(problem(("entry",), entry))
+    for name, raw in components.items():
+        try:
+            component = _component_adapter().validate_python(raw, context={"base_dir": base_dir})
+        except ValidationError:
+            continue
+        for key, target, _ in component.references():
+            if target not in names:
+                found.append(problem(("components", name, *_parse_key(key)), target))
+    return found
 
 
 def _depth_problems(
