@@ -569,8 +569,10 @@ def write_spec(example: Example, folder: str) -> str:
 def test_cli_exit_codes(example: Example) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = write_spec(example, folder)
-        code, output = cli(["validate", path])
-        assert code == 0, output
+        # validate runs simulate's pre-run checks: it refuses (2) exactly what simulate
+        # refuses before it starts (2, or 1 with its --run-anyway hint).
+        validated, said = cli(["validate", path, "--requests", str(BUDGET)])
+        assert validated in (0, 2), said
         code, output = cli(["estimate", path, "--json"])
         assert code in (0, 2), output
         if code == 0:
@@ -578,6 +580,8 @@ def test_cli_exit_codes(example: Example) -> None:
         code, output = cli(["simulate", path, "--requests", str(BUDGET), "--json"])
         assert code in (0, 1, 2), output
         assert "Traceback" not in output
+        refused = code == 2 or (code == 1 and "--run-anyway" in output)
+        assert (validated == 2) == refused, (said, output)
         if code == 0:
             json.loads(output)
         overloaded = example.overloaded and not bounded(example.spec, example.bottleneck)

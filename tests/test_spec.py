@@ -34,7 +34,7 @@ from scaleplan.spec import (
     parse_spec,
     read_yaml,
 )
-from scaleplan.spec.architecture import _models_in
+from scaleplan.spec.hints import models_of
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCHITECTURES = ROOT / "data" / "architectures"
@@ -1022,23 +1022,8 @@ def _spec_models() -> set[type[BaseModel]]:
     """Every pydantic model reachable from the root of some input document."""
     from scaleplan.spec import CostTableSpec, DRSpec, NFRSpec, RolloutSpec, ScenarioSpec
 
-    seen: set[type[BaseModel]] = set()
-    todo: list[type[BaseModel]] = [
-        ArchitectureSpec,
-        ScenarioSpec,
-        DRSpec,
-        RolloutSpec,
-        NFRSpec,
-        CostTableSpec,
-    ]
-    while todo:
-        model = todo.pop()
-        if model in seen:
-            continue
-        seen.add(model)
-        for field in model.model_fields.values():
-            todo.extend(_models_in(field.annotation))
-    return seen
+    roots = (ArchitectureSpec, ScenarioSpec, DRSpec, RolloutSpec, NFRSpec, CostTableSpec)
+    return {model for root in roots for model in models_of(root)}
 
 
 def test_every_spec_model_refuses_numbers_that_are_not_finite() -> None:
@@ -1093,6 +1078,7 @@ def _set(data: dict[str, Any], key_path: str, value: Any) -> None:
     node[last] = value
 
 
+@pytest.mark.usefixtures("allow_files_outside")  # the scenario names the bundled monolith
 def test_scenario_dr_and_rollout_numbers_must_be_finite(tmp_path: Path) -> None:
     from scaleplan.spec import load_rollout, load_scenario
     from scaleplan.spec.dr import load_dr

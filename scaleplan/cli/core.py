@@ -225,37 +225,72 @@ def print_result(result: SimulationResult, console: Console = stdout) -> None:
         console.print("[bold red]unstable[/bold red]")
 
 
+KindOption = Annotated[
+    str | None,
+    typer.Option(
+        "--kind",
+        help="The file's kind (architecture, scenario, dr, rollout); default: told from its keys.",
+        show_default=False,
+    ),
+]
+
+
 @app.command()
-def validate(spec: SpecPath) -> None:
-    """Check an architecture file and its graph; print a one-line summary."""
-    from scaleplan.graph import build_graph
-    from scaleplan.load import busiest, station_loads
-    from scaleplan.spec import load_spec
+def validate(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="An architecture, scenario, DR or rollout file (its kind told from its keys).",
+            show_default=False,
+        ),
+    ],
+    kind: KindOption = None,
+    rate_per_s: Annotated[
+        float | None,
+        typer.Option(
+            help="An architecture: check at this rate, as simulate --rate-per-s.",
+            parser=options.rate,
+        ),
+    ] = None,
+    requests: Annotated[
+        int | None,
+        typer.Option(
+            help="An architecture: check this run length, as simulate --requests.",
+            parser=options.count,
+        ),
+    ] = None,
+    replications: Annotated[
+        int,
+        typer.Option(
+            help="An architecture: check these replications, as simulate --replications.",
+            parser=options.replications,
+        ),
+    ] = 1,
+) -> None:
+    """Check a file and every file it names, and run the checks of the command that runs it
+    (simulate, compare) without running it: exit 2 naming the reason when it would be refused."""
+    from scaleplan.cli import validation
 
-    architecture = load_spec(spec)
-    graph = build_graph(architecture)
-    workload = architecture.workload
-    if workload.closed:
-        # Its users send what they manage: the busiest station at the rate MVA gives them.
-        from scaleplan.analytic import estimate
-
-        rate = estimate(architecture).throughput_per_s
-        sending = f"; {workload.total_users} users send about {rate:.4g} requests/s"
-    else:
-        rate, sending = workload.mean_rate_per_s, ""
-    station = busiest(station_loads(architecture, graph, rate))
-    where = f"{station.name} at {station.load:.0%}{sending}" if station is not None else "none"
-    # Exits end a visit early: they have no edge in the graph, so they are counted apart.
-    exits = sum(
-        call.exit
-        for component in architecture.components.values()
-        for call in getattr(component, "calls", ())
+    chosen, why = validation.kind_of_file(file, kind)
+    if chosen != "architecture" and (
+        rate_per_s is not None or requests is not None or replications != 1
+    ):
+        raise typer.BadParameter(
+            f"--rate-per-s, --requests and --replications check an architecture "
+            f"(got a {chosen} file)",
+            param_hint="'--rate-per-s'",
+        )
+    lines, refusals = validation.check_file(
+        file, chosen, why, rate_per_s=rate_per_s, requests=requests, replications=replications
     )
-    exited = f", {exits} exit{'s' if exits != 1 else ''}" if exits else ""
-    stdout.print(
-        f"[green]ok[/green] {literal(spec)}: {literal(architecture.name)}, {len(graph)} "
-        f"components, {graph.number_of_edges()} calls{exited}; busiest station: {literal(where)}"
-    )
+    for line in lines:
+        stdout.print(line, highlight=False, soft_wrap=True)
+    if refusals:
+        for refusal in refusals:
+            stderr.print(
+                f"[bold red]refused:[/bold red] {literal(refusal)}", highlight=False, soft_wrap=True
+            )
+        raise typer.Exit(EXIT_BAD_INPUT)
 
 
 @app.command()
@@ -366,14 +401,29 @@ def graph(
 
 @app.command()
 def schema(
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="The kind of file: architecture, scenario, dr or rollout (--list shows them)."
+        ),
+    ] = "architecture",
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write to a file instead of stdout.")
     ] = None,
+    list_kinds: Annotated[
+        bool, typer.Option("--list", help="List the kinds of file and what each holds.")
+    ] = False,
 ) -> None:
-    """Print the JSON Schema of architecture files (for editors' validation)."""
-    from scaleplan.spec import json_schema
+    """Print the JSON Schema of a kind of file (for editors' validation)."""
+    from scaleplan.spec.schema import FILE_KINDS, json_schema, unknown_kind
 
-    text = json.dumps(json_schema(), indent=2)
+    if list_kinds:
+        for known in FILE_KINDS.values():
+            stdout.print(f"{known.name:<13} {literal(known.what)}", highlight=False)
+        return
+    if kind not in FILE_KINDS:
+        raise typer.BadParameter(plain(unknown_kind(kind)), param_hint="'KIND'")
+    text = json.dumps(json_schema(kind), indent=2)
     if output is None:
         sys.stdout.write(text + "\n")
     else:

@@ -37,7 +37,6 @@ if TYPE_CHECKING:
         TraceSpec,
         WorkloadSpec,
         example_spec,
-        json_schema,
         load_spec,
         parse_duration_s,
         parse_spec,
@@ -100,6 +99,7 @@ if TYPE_CHECKING:
         load_scenario,
         parse_scenario,
     )
+    from scaleplan.spec.schema import FILE_KINDS, json_schema
 
 #: Where each public name lives.
 _HOMES: dict[str, str] = {
@@ -136,7 +136,8 @@ _HOMES: dict[str, str] = {
     "WorkerPoolSpec": "scaleplan.kinds.worker_pool",
     "WorkloadSpec": "scaleplan.spec.architecture",
     "example_spec": "scaleplan.spec.architecture",
-    "json_schema": "scaleplan.spec.architecture",
+    "json_schema": "scaleplan.spec.schema",
+    "FILE_KINDS": "scaleplan.spec.schema",
     "load_spec": "scaleplan.spec.architecture",
     "parse_duration_s": "scaleplan.spec.architecture",
     "parse_spec": "scaleplan.spec.architecture",
@@ -184,6 +185,7 @@ _HOMES: dict[str, str] = {
 
 __all__ = [
     "CRITERIA",
+    "FILE_KINDS",
     "HOURS_PER_MONTH",
     "KINDS",
     "MAX_EXPANDED_NODES",

@@ -11,7 +11,6 @@ The component kinds live in :mod:`scaleplan.spec.components`.
 from __future__ import annotations
 
 import collections
-import difflib
 import functools
 import itertools
 import math
@@ -25,6 +24,7 @@ from pydantic import (
     BaseModel,
     Field,
     PrivateAttr,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -45,6 +45,7 @@ from scaleplan.spec.base import (
     check_seconds,
 )
 from scaleplan.spec.components import NAME_PATTERN, ChaosEventSpec
+from scaleplan.spec.hints import field_names, key_owners, keys_at, models_at, suggest, tag_of
 
 if TYPE_CHECKING:
     # What the type checker sees; at run time the union is the registry's (below), and
@@ -480,9 +481,13 @@ class WorkloadSpec(StrictModel):
 class ArchitectureSpec(StrictModel):
     """One candidate architecture with its workload."""
 
-    name: str = Field(pattern=NAME_PATTERN)
-    description: str = ""
-    workload: WorkloadSpec
+    name: str = Field(
+        pattern=NAME_PATTERN, description="the architecture's name (a scenario's candidate name)"
+    )
+    description: str = Field(default="", description="what it is, in words")
+    workload: WorkloadSpec = Field(
+        description="the load: a rate (open) or users (closed), request classes"
+    )
     entry: str | None = Field(default=None, description="where requests arrive")
     components: dict[str, ComponentSpec] = Field(min_length=1)
     chaos: tuple[ChaosEventSpec, ...] = Field(default=(), description="scheduled faults")
@@ -606,7 +611,10 @@ def parse_spec(
     try:
         spec = ArchitectureSpec.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as error:
-        raise SpecError(validation_problems(error, data, source, lines or {})) from None
+        problems = validation_problems(error, data, source, lines or {})
+        # Names that refer to no component, found in one pass with the keys' problems.
+        problems.extend(_unvalidated_reference_problems(data, source, base_dir, lines or {}))
+        raise SpecError(problems) from None
     spec._source = source
     spec.workload._source = source  # for the errors of a closed workload's missing rate
     spec._base_dir = base_dir
@@ -720,6 +728,41 @@ def _routing_problems(
                     )
 
 
+@functools.cache
+def _component_adapter() -> TypeAdapter[Any]:
+    return TypeAdapter(ComponentSpec)
+
+
+def _unvalidated_reference_problems(
+    data: dict[str, Any], source: str, base_dir: str, lines: Mapping[tuple[str | int, ...], int]
+) -> list[Problem]:
+    """Names of no component in a document whose keys do not validate: the entry, and the
+    references of each component that validates on its own (the others' problems are
+    reported already). The full checks (kinds, cycles, chaos) need the validated spec."""
+    components = data.get("components")
+    if not isinstance(components, dict) or not components:
+        return []  # no components at all: said already, and every name would be "missing"
+    names = {str(name) for name in components}
+
+    def problem(path: tuple[str | int, ...], target: str) -> Problem:
+        message = f"no component named {target!r}{suggest(target, names)}"
+        return Problem(source, format_key_path(path), message, line_of(lines, path))
+
+    found: list[Problem] = []
+    entry = data.get("entry")
+    if isinstance(entry, str) and entry and entry not in names:
+        found.append(problem(("entry",), entry))
+    for name, raw in components.items():
+        try:
+            component = _component_adapter().validate_python(raw, context={"base_dir": base_dir})
+        except ValidationError:
+            continue
+        for key, target, _ in component.references():
+            if target not in names:
+                found.append(problem(("components", name, *_parse_key(key)), target))
+    return found
+
+
 def _depth_problems(
     spec: ArchitectureSpec, problem: Callable[[tuple[str | int, ...], str], Problem]
 ) -> Iterable[Problem]:
@@ -801,13 +844,6 @@ def _parse_key(key: str) -> tuple[str | int, ...]:
     for token in re.findall(r"[^.\[\]]+", key):
         parts.append(int(token) if token.isdigit() else token)
     return tuple(parts)
-
-
-def suggest(word: str, choices: Iterable[str]) -> str:
-    """A \" (did you mean 'x'?)\" hint for a misspelt name, or nothing."""
-    # Never the refused word itself: a key valid elsewhere is not its own correction.
-    close = difflib.get_close_matches(word, [c for c in choices if c != word], n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _kind(value: Any) -> str:
@@ -1037,34 +1073,6 @@ def line_of(lines: Mapping[tuple[str | int, ...], int], path: tuple[str | int, .
 MAX_PROBLEMS = 200
 
 
-@functools.lru_cache(maxsize=16)
-def field_names(root: type[BaseModel]) -> frozenset[str]:
-    """Every key a document rooted at ``root`` may have, for "did you mean" hints."""
-    names: set[str] = set()
-    pending: list[type[BaseModel]] = [root]
-    seen: set[type[BaseModel]] = set()
-    while pending:
-        model = pending.pop()
-        if model in seen:
-            continue
-        seen.add(model)
-        names.update(model.model_fields)
-        for field in model.model_fields.values():
-            pending.extend(_models_in(field.annotation))
-    return frozenset(names)
-
-
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    found: list[type[BaseModel]] = []
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        found.append(annotation)
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found.extend(_models_in(arg))
-    for meta in getattr(annotation, "__metadata__", ()) or ():
-        found.extend(_models_in(meta))
-    return found
-
-
 def format_key_path(path: Iterable[str | int]) -> str:
     """``('components', 'api', 'calls', 0)`` → ``components.api.calls[0]``."""
     text = ""
@@ -1115,20 +1123,17 @@ def validation_problems(
 ) -> list[Problem]:
     """Turn pydantic's errors into one :class:`Problem` per input problem.
 
-    ``root`` is the model of the whole document (an architecture unless said otherwise): its
-    keys are the ones an unknown key is compared with.
+    ``root`` is the model of the whole document (an architecture unless said otherwise): an
+    unknown key is compared with the keys valid at its place in it (:mod:`.hints`).
     """
-    known = field_names(root or ArchitectureSpec)
+    root = root or ArchitectureSpec
     found: list[tuple[tuple[str | int, ...], Problem]] = []
     items = error.errors(include_url=False)
     for item in items[:MAX_PROBLEMS]:
         names_a_key = item["type"] in ("missing", "extra_forbidden")
         path = _data_path(data, tuple(item["loc"]), names_a_key)
         problem = Problem(
-            source,
-            format_key_path(path),
-            _message(item, known, root or ArchitectureSpec),
-            line_of(lines, path),
+            source, format_key_path(path), _message(item, root, path), line_of(lines, path)
         )
         found.append((path, problem))
     # A container's own complaint ("should have at least 1 item") after one of its items
@@ -1147,40 +1152,35 @@ def validation_problems(
     return list(unique.values())
 
 
-@functools.lru_cache(maxsize=64)
-def key_owners(root: type[BaseModel], key: str) -> tuple[str, ...]:
-    """What has ``key`` in a document rooted at ``root``: component kinds by their tag, other
-    parts by their model's name (``FailureSpec`` → ``failure``), sorted."""
-    owners: set[str] = set()
-    pending: list[type[BaseModel]] = [root]
-    seen: set[type[BaseModel]] = set()
-    while pending:
-        model = pending.pop()
-        if model in seen:
-            continue
-        seen.add(model)
-        if key in model.model_fields:
-            tag = getattr(model.model_fields.get("kind"), "annotation", None)
-            tags = [arg for arg in getattr(tag, "__args__", ()) if isinstance(arg, str)]
-            name = re.sub(r"(?<!^)(?=[A-Z])", "_", model.__name__.removesuffix("Spec")).lower()
-            owners.add(tags[0] if tags else name)
-        for field in model.model_fields.values():
-            pending.extend(_models_in(field.annotation))
-    return tuple(sorted(owners))
+def _unknown_key(item: Any, root: type[BaseModel], path: tuple[str | int, ...]) -> str:
+    """An unknown key: the close key valid at its place, else where it is a key, else none."""
+    loc = tuple(item["loc"])
+    key = str(loc[-1])
+    here = models_at(root, loc[:-1])
+    # Without a place (a location the models do not explain), every key of the document.
+    hint = suggest(key, keys_at(root, loc[:-1]) if here else field_names(root))
+    owners = key_owners(root, key) if key in field_names(root) else ()
+    if owners and not hint:  # a real key, in the wrong place: say where it belongs
+        tags = {tag_of(model) for model in here}
+        parent = format_key_path(path[:-1])
+        where = (
+            f"a {tags.pop()}"
+            if len(tags) == 1 and None not in tags
+            else (parent or "the top level")
+        )
+        return f"{key!r} is not a key of {where}; it is a key of: {', '.join(owners)}"
+    return f"unknown key {key!r}{hint}"
 
 
-def _message(item: Any, known: frozenset[str], root: type[BaseModel] = BaseModel) -> str:
+def _message(item: Any, root: type[BaseModel], path: tuple[str | int, ...]) -> str:
     kind = item["type"]
     ctx = item.get("ctx") or {}
     found = item.get("input")
     if kind == "extra_forbidden":
-        key = str(item["loc"][-1])
-        owners = key_owners(root, key) if key in known else ()
-        if owners:  # a real key, in the wrong place: say where it belongs
-            parent = item["loc"][-2] if len(item["loc"]) > 1 else ""
-            where = f"a {parent}" if parent in KINDS else "this part"
-            return f"{key!r} is not a key of {where}; it is a key of: {', '.join(owners)}"
-        return f"unknown key {key!r}{suggest(key, known)}"
+        return _unknown_key(item, root, path)
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        shown = repr(found) if isinstance(found, str | int | float | bool) else f"a {_kind(found)}"
+        return f"must be a mapping of keys (got {shown})"
     if kind == "missing":
         return "required key is missing"
     if kind == "finite_number":
@@ -1216,33 +1216,3 @@ def _message(item: Any, known: frozenset[str], root: type[BaseModel] = BaseModel
 
 def _number(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-# Shorthands that validators accept before the model sees them, and the schema must allow too:
-# (model, field, extra alternatives).
-_SHORTHANDS: tuple[tuple[str, str, tuple[dict[str, Any], ...]], ...] = (
-    (
-        "LoadBalancerSpec",
-        "to",
-        ({"type": "string"}, {"type": "array", "items": {"type": "string"}}),
-    ),
-    ("CallSpec", "retries", ({"type": "integer", "minimum": 0},)),
-)
-
-
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema of architecture files, for editors."""
-    schema = ArchitectureSpec.model_json_schema()
-    for model, field, alternatives in _SHORTHANDS:
-        properties = schema.get("$defs", {}).get(model, {}).get("properties", {})
-        if field in properties:
-            original = properties[field]
-            described = {
-                key: original[key] for key in ("description", "default") if key in original
-            }
-            core = {key: value for key, value in original.items() if key not in described}
-            options = core.get("anyOf", [core])
-            properties[field] = {"anyOf": [*options, *alternatives], **described}
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "scaleplan architecture"
-    return schema

@@ -293,8 +293,8 @@ class DRCostSpec(StrictModel):
 class DRSpec(StrictModel):
     """One DR study (see the module docstring for the keys)."""
 
-    title: str = Field(min_length=1)
-    description: str = ""
+    title: str = Field(min_length=1, description="the study, in a line")
+    description: str = Field(default="", description="the data and what its loss costs, in words")
     data: DataSpec
     backups: BackupSpec | None = None
     replication: ReplicationSpec | None = None
@@ -303,7 +303,7 @@ class DRSpec(StrictModel):
     disasters: DisasterSpec = DisasterSpec()
     nfrs: DRNFRSpec = DRNFRSpec()
     retention: RetentionPlanSpec | None = None
-    costs: DRCostSpec = DRCostSpec()
+    costs: DRCostSpec = Field(default=DRCostSpec(), description="the currency and storage prices")
     seed: Seed = Field(default=1, description="one seed gives identical output")
 
     @model_validator(mode="after")

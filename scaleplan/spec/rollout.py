@@ -112,23 +112,39 @@ class CanarySpec(StrictModel):
 class RolloutSpec(StrictModel):
     """One rollout plan (see the module docstring)."""
 
-    strategy: Strategy = "rolling"
-    component: str | None = None
-    start_s: Seconds = 60.0
-    batch_size: Servers = 1
-    drain_s: Seconds = 10.0
-    boot_s: Seconds = 30.0
-    switch_s: Seconds = 5.0
-    keep_old_s: Seconds = 300.0
+    strategy: Strategy = Field(
+        default="rolling", description="rolling, blue_green, canary or all_at_once"
+    )
+    component: str | None = Field(
+        default=None, description="the service to update (default: the one behind the entry)"
+    )
+    start_s: Seconds = Field(default=60.0, description="when the deploy begins in the run")
+    batch_size: Servers = Field(default=1, description="rolling: replicas replaced at once")
+    drain_s: Seconds = Field(
+        default=10.0, description="at most this long for in-flight requests before a stop"
+    )
+    boot_s: Seconds = Field(default=30.0, description="from start to serving, per new replica")
+    switch_s: Seconds = Field(
+        default=5.0, description="blue-green: traffic moving from blue to green"
+    )
+    keep_old_s: Seconds = Field(
+        default=300.0, description="blue-green: blue kept for a quick switch back"
+    )
     canary: CanarySpec = CanarySpec()
     release: ReleaseSpec = ReleaseSpec()
     rollback: RollbackSpec | None = RollbackSpec()
     observe_s: Seconds = Field(
         default=120.0, description="simulated after the longest plan could have finished"
     )
-    users: Count = 10_000
-    cost_per_replica_hour: Amount = 0.0
-    deploys_per_month: NonNegativeRate = 20.0
+    users: Count = Field(
+        default=10_000, description="people behind the requests, for the share of users hit"
+    )
+    cost_per_replica_hour: Amount = Field(
+        default=0.0, description="the price of the extra replicas a deploy runs"
+    )
+    deploys_per_month: NonNegativeRate = Field(
+        default=20.0, description="releases a month, for the monthly cost of deploying"
+    )
 
     def planned_s(self, replicas: int) -> float:
         """How long the deploy takes when nothing goes wrong, for ``replicas`` replicas."""

@@ -354,17 +354,22 @@ class LoadTestSpec(StrictModel):
 class ScenarioSpec(StrictModel):
     """One architecture decision for one client (see the module docstring for the keys)."""
 
-    title: str = Field(min_length=1)
-    context: str = ""
-    problem: str = ""
-    drivers: tuple[str, ...] = ()
+    title: str = Field(min_length=1, description="the decision, in a line")
+    context: str = Field(default="", description="who the client is, what runs today")
+    problem: str = Field(default="", description="the question to decide")
+    drivers: tuple[str, ...] = Field(default=(), description="what matters most, in words")
     workload: ScenarioWorkloadSpec
     nfrs: NFRSpec = NFRSpec()
     candidates: tuple[CandidateSpec, ...] = Field(min_length=1)
     costs: CostTableSpec = CostTableSpec()
-    criteria: dict[str, NonNegativeWeight] = Field(default_factory=lambda: dict(DEFAULT_CRITERIA))
+    criteria: dict[str, NonNegativeWeight] = Field(
+        default_factory=lambda: dict(DEFAULT_CRITERIA),
+        description="criterion → weight in the decision matrix (p99_ms, cost_per_month, …)",
+    )
     run: RunBudgetSpec = RunBudgetSpec()
-    consequences: tuple[str, ...] = ()
+    consequences: tuple[str, ...] = Field(
+        default=(), description="what the decision entails, in words, for the record"
+    )
     resilience: ResilienceSpec | None = None
     loadtest: LoadTestSpec = Field(
         default_factory=LoadTestSpec,
@@ -469,18 +474,46 @@ def parse_scenario(
         # Files the workload names (an empirical think time, a trace) are the scenario's.
         scenario = ScenarioSpec.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as error:
-        raise SpecError(_problems(error, data, source, lines)) from None
+        # The files it names are read all the same: every problem of every file in one pass.
+        problems = _problems(error, data, source, lines)
+        problems.extend(_named_file_problems(data, source, base_dir, lines))
+        raise SpecError(problems) from None
     scenario._source = source
     scenario._base_dir = base_dir
-    problems: list[Problem] = []
+    problems = []
     for index, candidate in enumerate(scenario.candidates):
         problems.extend(_load_candidate(scenario, index, candidate, source, base_dir, lines))
     if not problems:
         problems.extend(_cross_problems(scenario, source, lines))
-    problems.extend(_resilience_problems(scenario, source, lines))
+    resilience = scenario.resilience
+    given = resilience.model_dump() if resilience is not None else {}
+    problems.extend(_resilience_problems(given, source, base_dir, lines))
     if problems:
         raise SpecError(problems)
     return scenario
+
+
+def _named_file_problems(
+    data: Mapping[str, Any], source: str, base_dir: str, lines: Mapping[tuple[str | int, ...], int]
+) -> list[Problem]:
+    """The problems of the candidates and resilience files an invalid scenario names, read
+    from its raw data (each entry that names one file or one in-line architecture)."""
+    problems: list[Problem] = []
+    candidates = data.get("candidates")
+    for index, entry in enumerate(candidates if isinstance(candidates, list) else ()):
+        if not isinstance(entry, dict):
+            continue
+        path, architecture = entry.get("path"), entry.get("architecture")
+        if isinstance(path, str) and architecture is None:
+            problems.extend(_read_candidate(index, path, None, source, base_dir, lines)[1])
+        elif isinstance(architecture, dict) and path is None:
+            problems.extend(_read_candidate(index, None, architecture, source, base_dir, lines)[1])
+    resilience = data.get("resilience")
+    if isinstance(resilience, dict):
+        given = {key: resilience.get(key) for key in ("dr", "rollout")}
+        strings = {key: value for key, value in given.items() if isinstance(value, str)}
+        problems.extend(_resilience_problems(strings, source, base_dir, lines))
+    return problems
 
 
 def _load_candidate(
@@ -491,46 +524,11 @@ def _load_candidate(
     base_dir: str,
     lines: Mapping[tuple[str | int, ...], int],
 ) -> list[Problem]:
-    where: tuple[str | int, ...] = ("candidates", index)
-    if candidate.path is not None:
-        try:
-            file = resolve_reference(candidate.path, base_dir, scope=scenario_scope(base_dir))
-        except DataFileError as error:
-            return [_problem(source, (*where, "path"), str(error), lines)]
-        if not file.is_file():
-            return [
-                _problem(
-                    source,
-                    (*where, "path"),
-                    f"file does not exist (got {candidate.path!r}; paths are relative to "
-                    f"the scenario file)",
-                    lines,
-                )
-            ]
-        try:
-            original = load_spec(file)
-        except SpecError as error:
-            return list(error.problems)
-    else:
-        prefix = (*where, "architecture")
-        sub_lines = {
-            key[len(prefix) :]: line for key, line in lines.items() if key[: len(prefix)] == prefix
-        }
-        try:
-            original = parse_spec(
-                candidate.architecture, source=source, base_dir=base_dir, lines=sub_lines
-            )
-        except SpecError as error:
-            dotted = f"candidates[{index}].architecture"
-            return [
-                Problem(
-                    problem.file,
-                    f"{dotted}.{problem.key_path}" if problem.key_path else dotted,
-                    problem.message,
-                    problem.line,
-                )
-                for problem in error.problems
-            ]
+    original, problems = _read_candidate(
+        index, candidate.path, candidate.architecture, source, base_dir, lines
+    )
+    if original is None:
+        return problems
     try:
         applied = apply_workload(original, scenario)
     except SpecError as error:
@@ -552,31 +550,75 @@ def _load_candidate(
     return []
 
 
+def _read_candidate(
+    index: int,
+    path: str | None,
+    architecture: dict[str, Any] | None,
+    source: str,
+    base_dir: str,
+    lines: Mapping[tuple[str | int, ...], int],
+) -> tuple[ArchitectureSpec | None, list[Problem]]:
+    """Candidate ``index``'s architecture as written (a file or in-line), or its problems:
+    a problem inside the candidate's own file names that file."""
+    where: tuple[str | int, ...] = ("candidates", index)
+    if path is not None:
+        try:
+            file = resolve_reference(path, base_dir, scope=scenario_scope(base_dir))
+        except DataFileError as error:
+            return None, [_problem(source, (*where, "path"), str(error), lines)]
+        if not file.is_file():
+            message = f"file does not exist (got {path!r}; paths are relative to the scenario file)"
+            return None, [_problem(source, (*where, "path"), message, lines)]
+        try:
+            return load_spec(file), []
+        except SpecError as error:
+            return None, list(error.problems)
+    prefix = (*where, "architecture")
+    sub_lines = {
+        key[len(prefix) :]: line for key, line in lines.items() if key[: len(prefix)] == prefix
+    }
+    try:
+        return parse_spec(architecture, source=source, base_dir=base_dir, lines=sub_lines), []
+    except SpecError as error:
+        dotted = f"candidates[{index}].architecture"
+        return None, [
+            Problem(
+                problem.file,
+                f"{dotted}.{problem.key_path}" if problem.key_path else dotted,
+                problem.message,
+                problem.line,
+            )
+            for problem in error.problems
+        ]
+
+
 def _resilience_problems(
-    scenario: ScenarioSpec, source: str, lines: Mapping[tuple[str | int, ...], int]
+    given: Mapping[str, str | None],
+    source: str,
+    base_dir: str,
+    lines: Mapping[tuple[str | int, ...], int],
 ) -> list[Problem]:
-    """The ``resilience`` files must exist and be valid (a problem inside one names it)."""
+    """The ``resilience`` files (``dr``, ``rollout``: paths relative to the scenario) must
+    exist and be valid (a problem inside one names it)."""
     from scaleplan.spec.dr import load_dr
     from scaleplan.spec.rollout import load_rollout
 
     problems: list[Problem] = []
     for key, load in (("dr", load_dr), ("rollout", load_rollout)):
-        file = scenario.resilience_file(key)
-        if file is None:
+        named = given.get(key)
+        if named is None:
             continue
         try:
-            given = getattr(scenario.resilience, key)
-            resolve_reference(given, scenario.base_dir, scope=scenario_scope(scenario.base_dir))
+            file = resolve_reference(named, base_dir, scope=scenario_scope(base_dir))
         except DataFileError as error:
             problems.append(_problem(source, ("resilience", key), str(error), lines))
             continue
         if not file.is_file():
-            given = getattr(scenario.resilience, key)
             problems.append(
                 _problem(
                     source,
                     ("resilience", key),
-                    f"file does not exist (got {given!r}; paths are relative to the scenario file)",
+                    f"file does not exist (got {named!r}; paths are relative to the scenario file)",
                     lines,
                 )
             )
