@@ -62,7 +62,7 @@ from scaleplan.metrics import (
     replication_quantile_ci,
 )
 from scaleplan.progress import Progress
-from scaleplan.spec import ArchitectureSpec, CostTableSpec, SLOSpec
+from scaleplan.spec import ArchitectureSpec, CostTableSpec, ScenarioSpec, SLOSpec
 from scaleplan.spec.profile import ProfileSpec
 
 __all__ = [
@@ -75,6 +75,8 @@ __all__ = [
     "TransientResult",
     "WindowVerdict",
     "transient",
+    "transient_scenario",
+    "with_profile",
 ]
 
 #: Buckets of a run's series by default (the profile's duration ÷ 60, as simulate's).
@@ -819,3 +821,54 @@ def with_profile(
         profile=profile.model_dump(mode="python", by_alias=True, exclude_none=True),
     )
     return spec.with_changes({"workload": workload})
+
+
+def transient_scenario(
+    scenario: ScenarioSpec,
+    *,
+    candidates: Sequence[str] = (),
+    replications: int | None = None,
+    seed: int | None = None,
+    bucket_s: float | None = None,
+    window_s: float | None = None,
+    progress: Progress | None = None,
+) -> dict[str, TransientResult]:
+    """Each candidate (all, or those named) through the scenario's ``workload.profile`` over
+    today's rate, with its SLOs checked per window and its cost table pricing the event; the
+    replications and seed default to the scenario's ``run`` (the same seeds for every
+    candidate: common random numbers)."""
+    profile = scenario.workload.profile
+    if profile is None:
+        raise TransientError(
+            f"{scenario.source}: workload.profile: the scenario gives no load profile to run "
+            "through (add workload.profile.phases)"
+        )
+    names = list(candidates) or scenario.names
+    specs = scenario.architectures()
+    unknown = [name for name in names if name not in specs]
+    if unknown:
+        raise TransientError(
+            f"{scenario.source}: no candidate named {', '.join(map(repr, unknown))} "
+            f"(candidates: {', '.join(scenario.names)})"
+        )
+    count = replications if replications is not None else scenario.run.replications
+    results = {}
+    for number, name in enumerate(names):
+
+        def report(done: int, total: int, _number: int = number) -> None:
+            if progress is not None:
+                progress(_number * total + done, total * len(names))
+
+        spec = with_profile(specs[name], profile, scenario.today_rate_per_s)
+        results[name] = transient(
+            spec,
+            replications=count,
+            seed=scenario.run.seed if seed is None else seed,
+            bucket_s=bucket_s,
+            window_s=window_s,
+            slos=scenario.nfrs.slos,
+            costs=scenario.costs,
+            candidate=name,
+            progress=report,
+        )
+    return results

@@ -249,16 +249,20 @@ class Segment:
         """τ with ``integral(τ) = mass`` (0 ≤ mass ≤ integral of the whole piece): closed form
         for a linear piece, Newton's method kept inside a bisection bracket otherwise."""
         length = self.end - self.start
+        if mass <= 0.0:
+            return 0.0
         if self.c == 0.0:
             if self.b == 0.0:
-                return mass / self.a
+                return min(mass / self.a, length)
             # a·τ + b·τ²/2 = m, in the form that cancels nothing when b is small.
-            root = math.sqrt(max(self.a * self.a + 2.0 * self.b * mass, 0.0))
-            return min(2.0 * mass / (self.a + root), length) if self.a + root > 0 else length
+            denominator = self.a + math.sqrt(max(self.a * self.a + 2.0 * self.b * mass, 0.0))
+            return min(2.0 * mass / denominator, length) if denominator > 0 else length
         low, high = 0.0, length
         tau = min(mass / max(float(self.factor(0.0)), 1e-300), length)
-        for _ in range(100):
+        for _ in range(200):
             excess = self.integral(tau) - mass
+            if abs(excess) <= 1e-14 * max(1.0, mass):
+                return tau
             if excess > 0:
                 high = tau
             else:
@@ -266,7 +270,7 @@ class Segment:
             rate = float(self.factor(tau))
             step = tau - excess / rate if rate > 0 else math.nan
             tau = step if low < step < high else 0.5 * (low + high)
-            if high - low <= 1e-12 * max(1.0, high) or abs(excess) <= 1e-13 * max(1.0, mass):
+            if high - low <= 1e-15 * max(1.0, high):
                 break
         return tau
 
