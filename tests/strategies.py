@@ -21,9 +21,9 @@ features drawn:
 - ``cache``: a fixed ``hit_ratio``, or an LRU and/or TTL over a key space (cold start,
   restarts), in front of a service, a database or a load balancer;
 - ``edge``; ``queue`` with its worker pool; ``topic`` with one to three subscriptions;
-- the workload: Poisson, constant, bursty, diurnal or profile arrivals, warm-up, request classes with
-  entries and priorities of their own; chaos events (kills, zone outages, added latency, dropped
-  dependencies) inside the run;
+- the workload: Poisson, constant, bursty, diurnal or profile arrivals (four phases, one with a
+  class mix), warm-up, request classes with entries and priorities of their own; chaos events
+  (kills, zone outages, added latency, dropped dependencies) inside the run;
 - a closed workload (``closed``, a fifth of the specs): 1 to 40 users, split over the classes
   by weight or given per class, and a think time of any distribution whose mean puts the
   users' think-only rate N / Z at the same factor of the bound as an open load (sometimes no
