@@ -66,7 +66,7 @@ def _summary(name: str, result: TransientResult) -> Table:
         table.add_row(
             f"error budget burned ({literal(key)})",
             _figure(figure, ".3g"),
-            "share of the SLO's allowance",
+            "× the SLO's allowance",
         )
     for component, scaling in result.scaling.items():
         table.add_row(

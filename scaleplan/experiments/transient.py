@@ -552,7 +552,8 @@ def _summarise(
             f"integral of the replica count over the profile's {duration:g} s",
         )
         for name in recorders[0].stations
-        if name in spec.components
+        # A queue or topic runs no replicas of its own (its broker is priced by requests).
+        if name in spec.components and any(r.stations[name].replicas[cut].any() for r in recorders)
     }
     event_cost = None
     if costs is not None:
