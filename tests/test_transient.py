@@ -355,3 +355,21 @@ def test_json_is_strict_and_states_the_interval(backlog: TransientResult) -> Non
     assert data["drain"]["jobs"]["drained"] == 10
     assert len(data["t_s"]) == 150
     assert SpecError  # imported for the module's other tests
+
+
+def test_drain_is_interpolated_and_a_run_that_never_drains_is_a_lower_bound() -> None:
+    from scaleplan.experiments.transient import _drain
+
+    bounds = [("calm", 0.0, 5.0), ("peak", 5.0, 10.0)]
+    rows = np.zeros((3, 14))
+    rows[:, 5:10] = 5.0
+    rows[0, 10:12] = [3.0, 0.5]  # crosses 1 between the centres 10.5 and 11.5, at 11.3 s
+    rows[1, 10:14] = 4.0  # still above when its run ends at 14 s, every request answered
+    rows[2, 10:14] = 4.0  # stopped (ran away): never drained
+    found = _drain(rows, 1.0, bounds, 1, 1.0, [(14.0, True), (14.0, True), (14.0, False)])
+    assert found is not None
+    assert found.threshold == 1.0 and found.pre_peak_level == 0.0
+    assert found.drained == 2 and found.lower_bound
+    assert found.seconds.mean == pytest.approx((1.3 + 4.0 + 4.0) / 3)
+    # No queue above the threshold in the peak phase: no drain to speak of.
+    assert _drain(np.zeros((2, 14)), 1.0, bounds, 1, 1.0, [(14.0, True)] * 2) is None

@@ -362,6 +362,7 @@ class _Rep:
     replica_logs: dict[str, list[tuple[float, int]]]
     stopped: str | None
     warnings: list[str]
+    emptied: bool  # every request answered by the run's end (not stopped, nothing in flight)
 
 
 def transient(
@@ -419,7 +420,8 @@ def transient(
     def keep(run: Replication) -> None:
         logs = {name: list(series.replica_log) for name, series in run.recorder.stations.items()}
         stopped = f"{run.stopped.component}: {run.stopped.reason}" if run.stopped else None
-        reps.append(_Rep(run.recorder, run.end_s, logs, stopped, list(run.warnings)))
+        emptied = run.stopped is None and run.counts.in_flight == 0
+        reps.append(_Rep(run.recorder, run.end_s, logs, stopped, list(run.warnings), emptied))
 
     simulate(
         spec,
@@ -522,7 +524,8 @@ def _summarise(
     }
     drain = {}
     for name, queue in queues.items():
-        found = _drain(queue, width, bounds, peak_index, drain_margin, [rep.end_s for rep in reps])
+        ends = [(rep.end_s, rep.emptied) for rep in reps]
+        found = _drain(queue, width, bounds, peak_index, drain_margin, ends)
         if found is not None:
             drain[name] = found
     arrivals = [int(r.arrivals.sum()) for r in recorders]
@@ -637,7 +640,7 @@ def _drain(
     bounds: list[tuple[str, float, float]],
     peak_index: int,
     margin: float,
-    ends: list[float],
+    ends: list[tuple[float, bool]],
 ) -> Drain | None:
     """The drain time after the peak phase (None: no backlog formed above the threshold)."""
     _, peak_start, peak_end = bounds[peak_index]
@@ -654,11 +657,15 @@ def _drain(
         return None
     centres = width * (np.arange(queue.shape[1]) + 0.5)
     times, drained = [], 0
-    for row, end_s in zip(queue, ends, strict=True):
+    for row, (end_s, emptied) in zip(queue, ends, strict=True):
         used = min(len(row), math.ceil(end_s / width))
         after = np.nonzero((centres[:used] >= peak_end) & (row[:used] <= threshold))[0]
         if not len(after):
-            times.append(max(0.0, end_s - peak_end))  # never drained: a lower bound
+            # A run that was not stopped ends once every request is answered: its queue is
+            # empty at its end (arrivals over, when the peak phase is the last). A stopped
+            # run never drained, and its tail is a lower bound.
+            drained += int(emptied)
+            times.append(max(0.0, end_s - peak_end))
             continue
         drained += 1
         index = int(after[0])
