@@ -11,6 +11,11 @@ buckets share their replications, so the count of covered buckets varies more th
 binomial's; with 60 buckets the test asserts ≥ 85% (51 buckets), which a correct 95%
 interval passes with a wide margin and a reference off by the step's size (the rate's
 change shifted by a few buckets, or ρ off by 10%) fails at most buckets of the transient.
+Measured with seeds 1–10 (20 replications each): 0.88, 0.92, 0.95, 0.93, 0.95, 0.97, 0.90,
+0.88, 0.77, 0.98 — the misses come in runs of neighbouring buckets, as the relaxation time at
+ρ 0.9 spans many of them; with 200 replications the coverage was 0.95 and the standardised
+errors over the 60 buckets had mean −0.15 and s.d. 0.97 (no bias). The drain test's CI covered
+its reference for each of seeds 1–10 (means 28.9–32.6 s against 29.94 s).
 """
 
 from __future__ import annotations
