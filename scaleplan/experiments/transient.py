@@ -18,11 +18,12 @@ Definitions (docs/architecture.md, *Load profiles and transient runs*):
   spike window;
 - **backlog drain time**: from the end of the peak phase until a component's queue is back
   under ``threshold = pre-peak level + max(drain_margin, 10% of the pre-peak level)``, the
-  pre-peak level being the queue's mean over the phase before the peak phase across the
-  replications (0 when the peak phase is the first). The crossing is interpolated between
-  bucket centres; the CI's ends move out by half a bucket (the series' resolution). A
-  replication whose queue never gets back under it within the run (the profile and the
-  drain after it) counts as not drained, and the figure is then a lower bound;
+  pre-peak level being the queue's mean over the whole buckets of the phase before the peak
+  phase, across the replications (0 when the peak phase is the first). The crossing is
+  interpolated between bucket centres (0 when the queue is already under the threshold as
+  the phase ends); the CI's ends move out by half a bucket (the series' resolution). A run
+  that ends with every request answered has drained by its end; a replication stopped as a
+  runaway counts as not drained, and the figure is then a lower bound;
 - **error budget burned**: failed and rejected requests ÷ arrivals, over the run and over the
   peak phase (an interval for proportions: Wilson's at the effective size); with an
   ``errors<=x`` SLO also that share ÷ x;
@@ -646,9 +647,12 @@ def _drain(
     _, peak_start, peak_end = bounds[peak_index]
     if peak_index > 0:
         _, a, b = bounds[peak_index - 1]
-        level = float(
-            np.mean(queue[:, round(a / width) : max(round(b / width), round(a / width) + 1)])
-        )
+        # The buckets wholly inside the phase before (a bucket across the boundary holds
+        # some of the peak); the nearest one when none is.
+        first, last = math.ceil(a / width - 1e-9), math.floor(b / width + 1e-9)
+        if last <= first:
+            first, last = int(a / width), int(a / width) + 1
+        level = float(np.mean(queue[:, first:last]))
     else:
         level = 0.0
     threshold = level + max(margin, 0.1 * level)
@@ -669,8 +673,8 @@ def _drain(
             continue
         drained += 1
         index = int(after[0])
-        if index == 0 or row[index - 1] <= threshold or centres[index - 1] < peak_end - width:
-            crossing = centres[index]
+        if index == 0 or row[index - 1] <= threshold:
+            crossing = peak_end  # already under it as the peak phase ends
         else:
             # Linear between the two bucket centres around the crossing.
             above, below = row[index - 1], row[index]
@@ -776,8 +780,8 @@ def _window_verdict(recorders: list[Recorder], slo: SLOSpec, first: int, last: i
     count = 0
     for recorder in recorders:
         series = recorder.system
-        if slo.request_class is not None and len(recorder.class_names) > 1:
-            if slo.request_class not in recorder.classes:
+        if slo.request_class is not None:
+            if slo.request_class not in recorder.class_names:
                 return Verdict(
                     slo.text,
                     "latency",
@@ -788,9 +792,10 @@ def _window_verdict(recorders: list[Recorder], slo: SLOSpec, first: int, last: i
                     "ms",
                     math.nan,
                     None,
-                    f"no request class {slo.request_class!r}",
+                    f"the architecture has no request class {slo.request_class!r}",
                 )
-            series = recorder.classes[slo.request_class]
+            if len(recorder.class_names) > 1:  # one class: its figures are the system's
+                series = recorder.classes[slo.request_class]
         done = int(series.count[span].sum())
         count += done
         if not done:
