@@ -378,3 +378,16 @@ def test_drain_is_interpolated_and_a_run_that_never_drains_is_a_lower_bound() ->
     assert found.seconds.mean == pytest.approx((1.3 + 4.0 + 4.0) / 3)
     # No queue above the threshold in the peak phase: no drain to speak of.
     assert _drain(np.zeros((2, 14)), 1.0, bounds, 1, 1.0, [(14.0, True)] * 2) is None
+
+
+def test_the_chart_says_why_a_panel_is_empty(mmc: TransientResult) -> None:
+    from scaleplan.views.transient import figure_transient
+
+    figure = figure_transient({"mmc": mmc}, [parse_slo("p99<=900ms")])
+    texts = " ".join(str(a.text) for a in figure.layout.annotations)
+    assert "no component autoscales" in texts and "no request failed" in texts
+    assert "p0" in texts and "p1" in texts  # the phases, named
+    # A queue formed (ρ 0.9 holds several waiting): its panel has a line, no excuse.
+    assert "no queue formed" not in texts
+    names = {trace.name for trace in figure.data if trace.name}
+    assert names == {"mmc p99", "mmc app waiting"}

@@ -26,12 +26,20 @@ __all__ = ["figure_transient"]
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
 BOUND_COLOR = "#555555"
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
 #: A queue whose largest bucket mean stays under this is "no queue" on the chart.
 QUEUE_SHOWN = 1.0
 
 
 def _band(
-    figure: go.Figure, t: Sequence[float], band: Band, name: str, color: str, row: int, group: str
+    figure: go.Figure,
+    t: Sequence[float],
+    band: Band,
+    name: str,
+    color: str,
+    row: int,
+    group: str,
+    dash: str = "solid",
 ) -> None:
     """The mean as a line and its 95% CI as a shaded band (where it exists)."""
     import plotly.graph_objects as go
@@ -70,7 +78,7 @@ def _band(
             x=list(t),
             y=list(band.mean),
             mode="lines",
-            line={"color": color},
+            line={"color": color, "dash": dash},
             name=chart_text(name),
             legendgroup=group,
             hovertemplate="%{x:.0f} s: %{y:.4g}<extra>" + chart_text(name) + "</extra>",
@@ -125,9 +133,11 @@ def figure_transient(
         color = PALETTE[index % len(PALETTE)]
         t = result.t_s
         several = len(result.classes) > 1
-        for cls, series in result.classes.items():
+        for number, (cls, series) in enumerate(result.classes.items()):
+            # One colour per candidate, one dash per request class.
             label = f"{name} {cls}" if several else name
-            _band(figure, t, series["p99_ms"], f"{label} p99", color, 1, name)
+            dash = DASHES[number % len(DASHES)]
+            _band(figure, t, series["p99_ms"], f"{label} p99", color, 1, name, dash)
         for component, scaling in result.scaling.items():
             _band(
                 figure,
