@@ -257,3 +257,11 @@ def test_workload_without_profile_is_unchanged() -> None:
     plain = WorkloadSpec(rate_per_s=5, requests=100)
     assert plain.time_bound_s is None and plain.profile is None
     assert WorkloadSpec(rate_per_s=5, duration_s=30).time_bound_s == 30
+
+
+def test_duration_s_cuts_a_profile_short() -> None:
+    workload = WorkloadSpec(arrival="profile", rate_per_s=10, duration_s=100, profile=EVERY_SHAPE)
+    profile = ProfileSpec.model_validate(EVERY_SHAPE)
+    assert workload.time_bound_s == 100
+    assert workload.mean_rate_per_s == pytest.approx(10 * profile.cumulative(100) / 100)
+    assert workload.planned_requests() == round(10 * profile.cumulative(100))
