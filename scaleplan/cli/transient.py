@@ -175,7 +175,7 @@ def transient_command(
         float | None,
         typer.Option(
             "--bucket-s",
-            help="Width of a time bucket (default: duration ÷ 60).",
+            help="Width of a time bucket (default: about duration ÷ 60, phases on bucket edges).",
             parser=options.number(0.0, 1e12, low_open=True),
         ),
     ] = None,

@@ -390,7 +390,8 @@ def transient(
     replications : int
         Independent replications (at least 2 for an interval).
     bucket_s : float, optional
-        Width of the series' buckets (default: the profile's duration ÷ 60).
+        Width of the series' buckets (default: :func:`default_bucket_s`, about the profile's
+        duration ÷ 60 with every phase starting on a bucket edge).
     window_s : float, optional
         Width of the SLO windows (default: 60 s, or a bucket for a profile under ten minutes);
         a whole number of buckets.
@@ -413,7 +414,7 @@ def transient(
             f"replications must be at least 2 for an interval across them (got {replications})"
         )
     duration = float(workload.time_bound_s or profile.duration_s)
-    width = float(bucket_s) if bucket_s is not None else duration / DEFAULT_BUCKETS
+    width = float(bucket_s) if bucket_s is not None else default_bucket_s(profile, duration)
     n = max(1, round(duration / width))
     width = duration / n
     reps: list[_Rep] = []
@@ -448,6 +449,25 @@ def transient(
         candidate,
         drain_margin,
     )
+
+
+def default_bucket_s(profile: ProfileSpec, duration: float) -> float:
+    """duration ÷ n for the smallest n from 60 to 240 whose buckets start every phase on a
+    bucket edge (so no bucket holds two phases); duration ÷ 60 when none does.
+
+    Examples
+    --------
+    >>> profile = ProfileSpec(phases=[{"duration_s": 180, "steady": {}},
+    ...                               {"duration_s": 1080, "steady": {"factor": 3}}])
+    >>> default_bucket_s(profile, profile.duration_s)
+    20.0
+    """
+    starts = [start for start, _ in profile.bounds()[1:] if start < duration]
+    for count in range(DEFAULT_BUCKETS, 4 * DEFAULT_BUCKETS + 1):
+        width = duration / count
+        if all(abs(start / width - round(start / width)) < 1e-6 for start in starts):
+            return width
+    return duration / DEFAULT_BUCKETS
 
 
 def _summarise(
