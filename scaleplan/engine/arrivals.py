@@ -154,8 +154,10 @@ class PhaseClasses:
         rng: np.random.Generator,
         clock: Callable[[], float],
     ) -> None:
-        self.cumulative = np.cumsum(profile.class_shares(names, default), axis=1)
-        self.cumulative[:, -1] = 1.0  # no draw falls past the last class by rounding
+        cumulative = np.cumsum(profile.class_shares(names, default), axis=1)
+        # Exactly 1 from the last class with a share on: a draw in [0, 1) never lands on a
+        # class of weight 0, whatever the rounding of the sums.
+        self.cumulative = cumulative / cumulative[:, -1:]
         self.ends = np.array([end for _, end in profile.bounds()])
         self.uniform = buffered(rng.random)
         self.clock = clock
