@@ -376,6 +376,10 @@ def test_drain_is_interpolated_and_a_run_that_never_drains_is_a_lower_bound() ->
     assert found.threshold == 1.0 and found.pre_peak_level == 0.0
     assert found.drained == 2 and found.lower_bound
     assert found.seconds.mean == pytest.approx((1.3 + 4.0 + 4.0) / 3)
+    # Back under after the largest queue (bucket 5, the first at 5 waiting): the same
+    # crossings as absolute times.
+    assert found.back_under_s is not None
+    assert found.back_under_s.mean == pytest.approx((11.3 + 14.0 + 14.0) / 3)
     # No queue above the threshold in the peak phase: no drain to speak of.
     assert _drain(np.zeros((2, 14)), 1.0, bounds, 1, 1.0, [(14.0, True)] * 2) is None
 

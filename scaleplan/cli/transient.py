@@ -93,6 +93,12 @@ def _summary(name: str, result: TransientResult) -> Table:
             f"{_figure(drain.seconds, '.3g')} s",
             note,
         )
+        if drain.back_under_s is not None:
+            table.add_row(
+                f"{literal(component)}: back under after its largest queue",
+                f"at {_figure(drain.back_under_s, '.4g')} s",
+                "time into the profile",
+            )
     for component, figure in result.replica_hours.items():
         table.add_row(
             f"{literal(component)}: replica-hours", _figure(figure, ".4g"), "over the profile"

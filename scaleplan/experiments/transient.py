@@ -154,6 +154,7 @@ class Drain:
     seconds: Figure
     drained: int
     replications: int
+    back_under_s: Figure | None = None
 
     @property
     def lower_bound(self) -> bool:
@@ -168,6 +169,7 @@ class Drain:
             "drained": self.drained,
             "replications": self.replications,
             "lower_bound": self.lower_bound,
+            "back_under_s": None if self.back_under_s is None else self.back_under_s.to_dict(),
         }
 
 
@@ -680,36 +682,53 @@ def _drain(
     if not (queue[:, start:stop] > threshold).any():
         return None
     centres = width * (np.arange(queue.shape[1]) + 0.5)
-    times, drained = [], 0
+    times, back, drained = [], [], 0
     for row, (end_s, emptied) in zip(queue, ends, strict=True):
         used = min(len(row), math.ceil(end_s / width))
-        after = np.nonzero((centres[:used] >= peak_end) & (row[:used] <= threshold))[0]
-        if not len(after):
+        crossing = _crossing(row[:used], centres[:used], threshold, peak_end)
+        top = float(centres[int(np.argmax(row[:used]))]) if used else 0.0
+        again = _crossing(row[:used], centres[:used], threshold, top)
+        if crossing is None or again is None:
             # A run that was not stopped ends once every request is answered: its queue is
             # empty at its end (arrivals over, when the peak phase is the last). A stopped
             # run never drained, and its tail is a lower bound.
             drained += int(emptied)
-            times.append(max(0.0, end_s - peak_end))
-            continue
-        drained += 1
-        index = int(after[0])
-        if index == 0 or row[index - 1] <= threshold:
-            crossing = peak_end  # already under it as the peak phase ends
+            crossing = end_s if crossing is None else crossing
+            again = end_s if again is None else again
         else:
-            # Linear between the two bucket centres around the crossing.
-            above, below = row[index - 1], row[index]
-            share = (above - threshold) / (above - below) if above > below else 1.0
-            crossing = centres[index - 1] + share * width
+            drained += 1
         times.append(max(0.0, crossing - peak_end))
-    figure = _figure(
-        times, "s", "from the end of the peak phase until the queue is under the threshold"
+        back.append(again)
+    return Drain(
+        threshold,
+        level,
+        _widened(times, width, "from the end of the peak phase until the queue is under it"),
+        drained,
+        len(ends),
+        _widened(back, width, "when the queue is first under it after its largest bucket"),
     )
+
+
+def _crossing(row: np.ndarray, centres: np.ndarray, threshold: float, since: float) -> float | None:
+    """The first time from ``since`` that the queue is under ``threshold``: interpolated
+    between the bucket centres around it, ``since`` itself when it is already under there."""
+    after = np.nonzero((centres >= since) & (row <= threshold))[0]
+    if not len(after):
+        return None
+    index = int(after[0])
+    if index == 0 or row[index - 1] <= threshold:
+        return since
+    above, below = row[index - 1], row[index]
+    share = (above - threshold) / (above - below) if above > below else 1.0
+    return max(since, float(centres[index - 1] + share * (centres[index] - centres[index - 1])))
+
+
+def _widened(values: list[float], width: float, detail: str) -> Figure:
+    """A figure read off the bucket series: its interval moves out by half a bucket (the
+    series knows the queue only per bucket)."""
+    figure = _figure(values, "s", detail)
     low, high = figure.ci95
-    # The series knows the queue only per bucket: the interval moves out by half a bucket.
-    figure = Figure(
-        figure.mean, (max(0.0, low - width / 2), high + width / 2), "s", figure.n, figure.detail
-    )
-    return Drain(threshold, level, figure, drained, len(ends))
+    return Figure(figure.mean, (max(0.0, low - width / 2), high + width / 2), "s", figure.n, detail)
 
 
 def _event_cost(
