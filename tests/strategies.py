@@ -23,9 +23,9 @@ features drawn:
 - ``cache``: a fixed ``hit_ratio``, or an LRU and/or TTL over a key space (cold start,
   restarts), in front of a service, a database or a load balancer;
 - ``edge``; ``queue`` with its worker pool; ``topic`` with one to three subscriptions;
-- the workload: Poisson, constant, bursty or diurnal arrivals, warm-up, request classes with
-  entries and priorities of their own; chaos events (kills, zone outages, added latency, dropped
-  dependencies) inside the run;
+- the workload: Poisson, constant, bursty, diurnal or profile arrivals (four phases, one with a
+  class mix), warm-up, request classes with entries and priorities of their own; chaos events
+  (kills, zone outages, added latency, dropped dependencies) inside the run;
 - a closed workload (``closed``, a fifth of the specs): 1 to 40 users, split over the classes
   by weight or given per class, and a think time of any distribution whose mean puts the
   users' think-only rate N / Z at the same factor of the bound as an open load (sometimes no
@@ -122,6 +122,7 @@ FEATURES = frozenset(
         "diurnal",
         "constant",
         "trace",
+        "profile",
         "classes",
         "priorities",
         "closed",
@@ -616,7 +617,7 @@ class _Builder:
 
 def _workload(draw: Callable[..., Any], builder: _Builder) -> dict[str, Any]:
     arrivals = ["poisson", "poisson"] + [
-        kind for kind in ("constant", "bursty", "diurnal", "trace") if builder.has(kind)
+        kind for kind in ("constant", "bursty", "diurnal", "trace", "profile") if builder.has(kind)
     ]
     arrival = draw(st.sampled_from(arrivals))
     workload: dict[str, Any] = {"arrival": arrival, "requests": BUDGET}
@@ -662,6 +663,22 @@ def _set_rate(data: dict[str, Any], mean_rate: float, horizon_s: float) -> None:
         }
     elif workload["arrival"] == "trace":
         workload["trace"] = {"file": str(_trace_file(mean_rate))}
+    elif workload["arrival"] == "profile":
+        # Four phases whose factors average 1 over the run (a load profile lasts its phases:
+        # no request count); a phase with a class mix when there are classes.
+        workload.pop("requests", None)
+        workload["rate_per_s"] = mean_rate
+        quarter = horizon_s / 4
+        phases: list[dict[str, Any]] = [
+            {"duration_s": quarter, "steady": {"factor": 0.5}},
+            {"duration_s": quarter, "ramp": {"from": 0.5, "to": 1.5}},
+            {"duration_s": quarter, "spike": {"factor": 1.5, "rise_s": quarter / 10, "base": 1.5}},
+            {"duration_s": quarter, "ramp": {"from": 1.5, "to": 0.5}},
+        ]
+        names = [cls["name"] for cls in workload.get("classes", [])]
+        if names:
+            phases[2]["mix"] = {names[-1]: 2.0, names[0]: 1.0}
+        workload["profile"] = {"phases": phases}
     else:
         workload["rate_per_s"] = mean_rate
         if workload["arrival"] == "diurnal":

@@ -12,7 +12,17 @@ from __future__ import annotations
 
 import sys
 
-from scaleplan.cli import apm, calibrate, core, downtime, experiments, loadtest, report, verify
+from scaleplan.cli import (
+    apm,
+    calibrate,
+    core,
+    downtime,
+    experiments,
+    loadtest,
+    report,
+    transient,
+    verify,
+)
 from scaleplan.cli.app import app
 from scaleplan.cli.console import literal, stderr
 from scaleplan.errors import ScaleplanError
@@ -29,6 +39,7 @@ __all__ = [
     "loadtest",
     "main",
     "report",
+    "transient",
     "verify",
 ]
 

@@ -74,6 +74,8 @@ class StationSeries:
         # (time, replicas up) at each crash or repair, and how many replicas there are.
         self.up_log: list[tuple[float, int]] = []
         self.total_replicas = 0
+        # (time, replicas) at each change of the replica count (autoscaling), from t = 0.
+        self.replica_log: list[tuple[float, int]] = []
 
     def _spread(self, totals: np.ndarray, start: np.ndarray, end: np.ndarray) -> None:
         """Add the length of each interval [start, end] to the buckets it overlaps."""

@@ -26,11 +26,11 @@ import numpy as np
 import simpy
 from simpy.events import NORMAL, Timeout
 
-from scaleplan.engine.arrivals import gaps
+from scaleplan.engine.arrivals import PhaseClasses, gaps
 from scaleplan.engine.detached import Detached
 from scaleplan.engine.faults import Hook, HookContext, start_faults, time_up
 from scaleplan.engine.protocol import OK, REJECTED, Observer, Request, Station, callbacks
-from scaleplan.engine.recorder import LatencySeries, Recorder, StationSeries, Window
+from scaleplan.engine.recorder import N_BUCKETS, LatencySeries, Recorder, StationSeries, Window
 from scaleplan.engine.rows import Rows
 from scaleplan.engine.streams import buffered, generator
 from scaleplan.errors import SimulationError
@@ -110,6 +110,8 @@ def simulate(
     progress: Progress | None = None,
     hooks: Sequence[Hook] = (),
     observers: Sequence[Observer] = (),
+    bucket_s: float | None = None,
+    on_replication: Callable[[Replication], None] | None = None,
 ) -> SimulationResult:
     """Simulate ``spec`` and return its result (the JSON contract of docs/architecture.md).
 
@@ -139,6 +141,12 @@ def simulate(
         (:class:`~scaleplan.engine.protocol.Observer`): their ``on_served`` is called when a
         replica of a service is done with a request, their ``on_request_done`` when a request
         has its answer. Registered before the first arrival; hooks run before them.
+    bucket_s : float, optional
+        Width of the recorder's time buckets (default: the horizon ÷ 60); rounded so that a
+        whole number of buckets spans the horizon.
+    on_replication : callable, optional
+        Called with each :class:`Replication` (its recorder's per-bucket series) as it ends:
+        how a transient experiment reads every replication's series, not only their mean.
 
     Examples
     --------
@@ -190,21 +198,26 @@ def simulate(
         requests_key="requests",
         replications_key="replications",
     )
-    by_count = requests is not None or spec.workload.duration_s is None
+    # A run lasts its duration_s, or its load profile's phases, unless it counts requests.
+    bound_s = spec.workload.time_bound_s
+    by_count = requests is not None or bound_s is None
     if closed and not by_count:
-        planned = max(1, round(float(spec.workload.duration_s or 0.0) * rate))
+        planned = max(1, round(float(bound_s or 0.0) * rate))
     else:
         planned = int(
             requests if requests is not None else spec.workload.planned_requests(DEFAULT_REQUESTS)
         )
-    horizon = planned / rate if by_count else float(spec.workload.duration_s or 0.0)
+    horizon = planned / rate if by_count else float(bound_s or 0.0)
     if spec.workload.arrival == "trace" and requests is None:
         horizon = planned / rate
     if closed and by_count:
         # A closed run answers about as many requests as it sends: about planned / rate.
         horizon = planned / rate
     limit = max_in_flight or max(20_000, 20 * sum(c.capacity for c in spec.components.values()))
-    plan = _Plan(spec, seed, rate, planned if by_count else None, horizon, limit, hooks, observers)
+    buckets = N_BUCKETS if bucket_s is None else max(1, round(horizon / bucket_s))
+    plan = _Plan(
+        spec, seed, rate, planned if by_count else None, horizon, limit, hooks, observers, buckets
+    )
     done_before = 0
     runs: list[Replication] = []
     for replication in range(replications):
@@ -214,6 +227,8 @@ def simulate(
                 progress(_offset + arrived, planned * replications)
 
         runs.append(_replicate(plan, replication, report))
+        if on_replication is not None:
+            on_replication(runs[-1])
         done_before += runs[-1].counts.arrived
     result = _summarise(spec, seed, rate, runs, unstable)
     return replace(
@@ -254,6 +269,7 @@ class _Plan:
     max_in_flight: int
     hooks: Sequence[Hook] = ()
     observers: Sequence[Observer] = ()
+    n_buckets: int = N_BUCKETS
 
 
 @dataclass
@@ -312,7 +328,8 @@ def _replicate(plan: _Plan, replication: int, report: Callable[[int], None]) -> 
     model = _build(plan, env, streams)
     class_names = [name for name, _, _ in plan.spec.entries()]
     capacities = {name: s.capacity for name, s in model.recorded.items()}
-    ledger = _Ledger(env, Recorder(plan.horizon, class_names, capacities), model)
+    recorder = Recorder(plan.horizon, class_names, capacities, plan.n_buckets)
+    ledger = _Ledger(env, recorder, model)
     done = _request_done(env, ledger, callbacks(plan.observers, "on_request_done"))
     source = _Users if plan.spec.workload.closed else _Source
     source(plan, model, ledger, done, streams, report).start()
@@ -386,14 +403,18 @@ def _request_done(
 
 
 def _class_chooser(
-    spec: ArchitectureSpec, stations: dict[str, Station], streams: Streams
+    spec: ArchitectureSpec, stations: dict[str, Station], streams: Streams, env: simpy.Environment
 ) -> tuple[list[Station], Iterator[float] | None]:
     """The entry station of each request class, and the draws of each arrival's class (None
-    with a single class)."""
+    with a single class; a load profile's mixes make the shares depend on the time)."""
     entries = spec.entries()
     entry_stations = [stations[entry] for _, entry, _ in entries]
     shares = np.array([share for _, _, share in entries])
     class_rng = streams("classes")
+    profile = spec.workload.profile
+    if profile is not None and profile.has_mix and len(entries) > 1:
+        names = [name for name, _, _ in entries]
+        return entry_stations, PhaseClasses(profile, names, shares, class_rng, lambda: env.now)
     choose_class = (
         buffered(lambda n: class_rng.choice(len(shares), n, p=shares)) if len(entries) > 1 else None
     )
@@ -427,7 +448,9 @@ class _Source:
             report,
         )
         self.env = model.env
-        self.entry_stations, self.choose_class = _class_chooser(plan.spec, model.stations, streams)
+        self.entry_stations, self.choose_class = _class_chooser(
+            plan.spec, model.stations, streams, model.env
+        )
         self.entry0 = self.entry_stations[0]
         # Each class's priority, carried by its requests to every queue (all 0: FIFO
         # everywhere).
@@ -663,6 +686,7 @@ def _close(model: _Model, ledger: _Ledger, report: Callable[[int], None]) -> Rep
         series.kind = station.kind
         series.details = station.details()
         series.up_log = list(station.up_log)
+        series.replica_log = list(station.replica_log)
         series.total_replicas = len(station.all_replicas or station.replicas)
         initial = series.capacity / max(station.replica_log[0][1], 1) if station.replica_log else 0
         series.scale(station.replica_log, initial, station.replica_count)

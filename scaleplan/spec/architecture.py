@@ -46,6 +46,7 @@ from scaleplan.spec.base import (
 )
 from scaleplan.spec.components import NAME_PATTERN, ChaosEventSpec
 from scaleplan.spec.hints import field_names, key_owners, keys_at, models_at, suggest, tag_of
+from scaleplan.spec.profile import ProfileSpec
 
 if TYPE_CHECKING:
     # What the type checker sees; at run time the union is the registry's (below), and
@@ -231,9 +232,11 @@ class WorkloadSpec(StrictModel):
             "distribution as a service's service_time (0 or omitted: no think time)"
         ),
     )
-    arrival: Literal["poisson", "constant", "bursty", "diurnal", "trace"] = "poisson"
+    arrival: Literal["poisson", "constant", "bursty", "diurnal", "trace", "profile"] = "poisson"
     rate_per_s: Rate | None = Field(
-        default=None, description="mean arrival rate (the base rate for bursty)"
+        default=None,
+        description="mean arrival rate (the base rate for bursty, and the rate a profile's "
+        "factors multiply)",
     )
     requests: Count | None = Field(default=None, description="arrivals to simulate")
     duration_s: PositiveSeconds | None = Field(default=None, description="or a simulated duration")
@@ -245,6 +248,11 @@ class WorkloadSpec(StrictModel):
     burst: BurstSpec | None = None
     diurnal: DiurnalSpec | None = None
     trace: TraceSpec | None = None
+    profile: ProfileSpec | None = Field(
+        default=None,
+        description="arrival 'profile': phases (steady, ramp, spike, daily, flash) whose "
+        "factors multiply rate_per_s; the run lasts the profile unless duration_s is given",
+    )
     classes: tuple[RequestClassSpec, ...] = Field(
         default=(),
         max_length=MAX_CLASSES,
@@ -295,7 +303,7 @@ class WorkloadSpec(StrictModel):
                 "a request class's rate_per_s applies to a closed workload only (an open "
                 "workload's classes share its rate_per_s by weight)"
             )
-        needs = {"bursty": "burst", "diurnal": "diurnal", "trace": "trace"}
+        needs = {"bursty": "burst", "diurnal": "diurnal", "trace": "trace", "profile": "profile"}
         for arrival, key in needs.items():
             given = getattr(self, key) is not None
             if self.arrival == arrival and not given:
@@ -304,7 +312,21 @@ class WorkloadSpec(StrictModel):
                 raise ValueError(f"key {key!r} only applies to arrival {arrival!r}")
         if self.rate_per_s is None and self.arrival != "trace":
             raise ValueError(f"arrival {self.arrival!r} needs rate_per_s")
+        if self.profile is not None:
+            self._check_profile(self.profile)
         return self._check_classes()
+
+    def _check_profile(self, profile: ProfileSpec) -> None:
+        """A profile run lasts its phases: no request count; its mixes name known classes."""
+        if self.requests is not None:
+            raise ValueError(
+                f"arrival 'profile' runs for the profile's {profile.duration_s:g} s: remove "
+                f"requests ({self.requests}), or give duration_s to cut it shorter"
+            )
+        names = [cls.name for cls in self.classes] or ["default"]
+        problems = profile.check_classes(names)
+        if problems:
+            raise ValueError("; ".join(f"{path}: {message}" for path, message in problems))
 
     def _check_classes(self) -> WorkloadSpec:
         counted = collections.Counter(cls.name for cls in self.classes)
@@ -317,7 +339,7 @@ class WorkloadSpec(StrictModel):
         """A closed workload has users and no arrival process."""
         arrival_keys = [
             key
-            for key in ("rate_per_s", "arrival", "burst", "diurnal", "trace")
+            for key in ("rate_per_s", "arrival", "burst", "diurnal", "trace", "profile")
             if key in self.model_fields_set
         ]
         if arrival_keys:
@@ -438,6 +460,10 @@ class WorkloadSpec(StrictModel):
             span = times[-1] - times[0]
             return (len(times) - 1) / span if span > 0 else float(len(times))
         assert self.rate_per_s is not None
+        if self.profile is not None:
+            # The mean over the part of the profile the run covers.
+            seconds = self.time_bound_s or self.profile.duration_s
+            return self.rate_per_s * self.profile.cumulative(seconds) / seconds
         return self.rate_per_s
 
     @property
@@ -446,24 +472,36 @@ class WorkloadSpec(StrictModel):
             return max(self.burst.rate_per_s, self.rate_per_s or 0.0)
         if self.arrival == "diurnal" and self.diurnal is not None and self.rate_per_s:
             return self.rate_per_s * max(self.diurnal.multipliers())
+        if self.profile is not None and self.rate_per_s:
+            return self.rate_per_s * self.profile.max_factor
         return self.mean_rate_per_s
 
     @property
     def is_poisson(self) -> bool:
         return self.kind == "open" and self.arrival == "poisson"
 
+    @property
+    def time_bound_s(self) -> float | None:
+        """The simulated seconds a run lasts: ``duration_s``, else a profile's length (None:
+        the run is bounded by its requests)."""
+        if self.duration_s is not None:
+            return self.duration_s
+        if self.profile is not None and self.requests is None:
+            return self.profile.duration_s
+        return None
+
     def planned_requests(self, default: int = 100_000) -> int:
         if self.requests is not None:
             return self.requests
-        if self.duration_s is not None:
-            return max(1, round(self.duration_s * self.mean_rate_per_s))
+        if self.time_bound_s is not None:
+            return max(1, round(self.time_bound_s * self.mean_rate_per_s))
         if self.arrival == "trace" and self.trace is not None:
             return len(self.trace.times_s())
         return default
 
     def planned_duration_s(self, default_requests: int = 100_000) -> float:
-        if self.duration_s is not None:
-            return self.duration_s
+        if self.time_bound_s is not None:
+            return self.time_bound_s
         return self.planned_requests(default_requests) / self.mean_rate_per_s
 
     def warmup_fraction(self) -> float | None:

@@ -85,6 +85,7 @@ from scaleplan.spec.base import (
 )
 from scaleplan.spec.cost import CostTableSpec
 from scaleplan.spec.nfr import NFRSpec
+from scaleplan.spec.profile import ProfileSpec
 
 __all__ = [
     "CRITERIA",
@@ -177,6 +178,11 @@ class ScenarioWorkloadSpec(StrictModel):
         description="busiest hour / mean; default from diurnal, else 1",
     )
     growth_percent_per_month: GrowthPercent = 0.0
+    profile: ProfileSpec | None = Field(
+        default=None,
+        description="the load over time a decision is made over: phases whose factors "
+        "multiply today's rate (spike factor 20 = 20 × today); run by `scaleplan transient`",
+    )
 
     @property
     def closed(self) -> bool:
@@ -678,6 +684,24 @@ def _cross_problems(
                     "its share as a weight instead",
                     lines,
                 )
+    profile = scenario.workload.profile
+    if profile is not None and today.closed:
+        yield _problem(
+            source,
+            ("workload", "profile"),
+            "a load profile multiplies today's arrival rate: a closed workload (users) has none",
+            lines,
+        )
+    if profile is not None:
+        for name, spec in scenario.architectures().items():
+            classes = [cls.name for cls in spec.workload.classes] or [DEFAULT_CLASS]
+            for key, message in profile.check_classes(classes):
+                yield _problem(
+                    source,
+                    ("workload", *_key_parts(key)),
+                    f"{message} in candidate {name!r}",
+                    lines,
+                )
     seen: set[str] = set()
     for index, name in enumerate(names):
         if name in seen:
@@ -778,6 +802,17 @@ def _cross_problems(
 
 
 # --------------------------------------------------------------------------- errors
+
+
+def _key_parts(dotted: str) -> tuple[str | int, ...]:
+    """``profile.phases[2].mix.x`` as the key path ``("profile", "phases", 2, "mix", "x")``."""
+    parts: list[str | int] = []
+    for piece in dotted.split("."):
+        name, _, index = piece.partition("[")
+        parts.append(name)
+        if index:
+            parts.append(int(index.rstrip("]")))
+    return tuple(parts)
 
 
 def _problem(

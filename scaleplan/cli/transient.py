@@ -1,0 +1,256 @@
+"""``scaleplan transient``: candidates through a load profile, with CIs across replications.
+
+The argument is a scenario (``workload.profile``, every candidate or those named by
+``--candidate``) or an architecture whose workload has ``arrival: profile``. It prints, per
+candidate, a summary table (scaling, queues and drain, error budget, replica-hours, the cost of
+the event, each with its 95% CI across the replications) and the per-window SLO verdicts;
+``--json FILE`` writes the results (``-`` for stdout), ``--html FILE`` the time-series chart.
+Bad input exits 2 naming the file and key.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from scaleplan.cli import options
+from scaleplan.cli.app import app
+from scaleplan.cli.console import literal, stderr, stdout
+from scaleplan.cli.core import progress_bar, verdict_status
+from scaleplan.formatting import json_safe, number, percent, with_ci
+
+if TYPE_CHECKING:
+    from scaleplan.experiments.transient import Figure, TransientResult
+    from scaleplan.spec import SLOSpec
+
+STATUS_MARK = {
+    "pass": "[green]✓[/green]",
+    "fail": "[red]✗[/red]",
+    "inconclusive": "[yellow]?[/yellow]",
+}
+
+
+def _figure(figure: Figure, spec: str = ".4g") -> str:
+    return with_ci(figure.mean, figure.ci95, spec)
+
+
+def _summary(name: str, result: TransientResult) -> Table:
+    table = Table(
+        title=(
+            f"{literal(name)}: {number(result.duration_s, '.0f')} s profile over "
+            f"{number(result.base_rate_per_s)} requests/s base; mean [95% CI across "
+            f"{result.replications} replications]"
+        ),
+        title_justify="left",
+    )
+    table.add_column("figure", justify="left")
+    table.add_column("value", justify="right")
+    table.add_column("note", justify="left")
+    phases = ", ".join(f"{literal(p)} {a:g}–{b:g} s" for p, a, b in result.phases)
+    table.add_row("phases", "", phases)
+    table.add_row(
+        "error share, whole run", _pct(result.error_rate), literal(result.error_rate.detail)
+    )
+    table.add_row(
+        f"error share, peak phase {literal(result.peak_phase)}",
+        _pct(result.error_rate_peak),
+        literal(result.error_rate_peak.detail),
+    )
+    for key, figure in result.budget_burned.items():
+        table.add_row(
+            f"error budget burned ({literal(key)})",
+            _figure(figure, ".3g"),
+            "× the SLO's allowance",
+        )
+    for component, scaling in result.scaling.items():
+        table.add_row(
+            f"{literal(component)}: most replicas",
+            _figure(scaling.max_replicas, ".3g"),
+            f"first at {_figure(scaling.first_reached_s, '.0f')} s",
+        )
+    for component, figure in result.max_queue.items():
+        if figure.mean >= 0.5:
+            table.add_row(
+                f"{literal(component)}: largest queue",
+                _figure(figure, ".4g"),
+                "bucket-mean requests waiting",
+            )
+    for component, drain in result.drain.items():
+        note = (
+            f"back under {drain.threshold:.3g} waiting (pre-peak {drain.pre_peak_level:.3g}); "
+            f"drained in {drain.drained} of {drain.replications}"
+        )
+        if drain.lower_bound:
+            note += ": a lower bound"
+        table.add_row(
+            f"{literal(component)}: drain after the peak",
+            f"{_figure(drain.seconds, '.3g')} s",
+            note,
+        )
+        if drain.back_under_s is not None:
+            table.add_row(
+                f"{literal(component)}: back under after its largest queue",
+                f"at {_figure(drain.back_under_s, '.4g')} s",
+                "time into the profile",
+            )
+    for component, figure in result.replica_hours.items():
+        table.add_row(
+            f"{literal(component)}: replica-hours", _figure(figure, ".4g"), "over the profile"
+        )
+    if result.event_cost is not None:
+        cost = result.event_cost
+        table.add_row(
+            "cost of the event",
+            f"{_figure(cost.total, '.4g')} {literal(cost.currency)}",
+            "node-hours and requests over the profile; no monthly fees",
+        )
+    return table
+
+
+def _pct(figure: Figure) -> str:
+    low, high = figure.ci95
+    if not math.isfinite(figure.mean):
+        return "—"
+    if math.isfinite(low) and math.isfinite(high):
+        return f"{percent(figure.mean, 3)} [{percent(low, 3)}, {percent(high, 3)}]"
+    return percent(figure.mean, 3)
+
+
+def _windows(result: TransientResult) -> Table | None:
+    verdicts = result.verdicts()
+    if not verdicts:
+        return None
+    table = Table(
+        title=f"SLOs per {result.window_s:g} s window (✓ pass, ✗ fail, ? inconclusive)",
+        title_justify="left",
+    )
+    for column in ("SLO", "over the profile", "windows", "worst window"):
+        table.add_column(column, justify="left")
+    for verdict in verdicts:
+        marks = "".join(
+            STATUS_MARK.get(w.verdict.status, "·")
+            for w in result.windows
+            if w.verdict.nfr == verdict.nfr
+        )
+        table.add_row(
+            literal(verdict.nfr), verdict_status(verdict.status), marks, literal(verdict.reason())
+        )
+    return table
+
+
+def _show(results: dict[str, TransientResult]) -> None:
+    for name, result in results.items():
+        stdout.print(_summary(name, result))
+        windows = _windows(result)
+        if windows is not None:
+            stdout.print(windows)
+        for warning in result.warnings:
+            stdout.print(f"[yellow]warning:[/yellow] {literal(warning)}")
+
+
+@app.command("transient")
+def transient_command(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="A scenario with workload.profile, or an architecture with arrival: profile.",
+            show_default=False,
+        ),
+    ],
+    candidate: Annotated[
+        list[str] | None,
+        typer.Option("--candidate", help="A scenario's candidate to run (repeat; default: all)."),
+    ] = None,
+    replications: Annotated[
+        int | None,
+        typer.Option(
+            help="Independent replications (default: the scenario's run.replications, else 5).",
+            parser=options.replications,
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed (default: the scenario's).", parser=options.seed)
+    ] = None,
+    bucket_s: Annotated[
+        float | None,
+        typer.Option(
+            "--bucket-s",
+            help="Width of a time bucket (default: about duration ÷ 60, phases on bucket edges).",
+            parser=options.number(0.0, 1e12, low_open=True),
+        ),
+    ] = None,
+    window_s: Annotated[
+        float | None,
+        typer.Option(
+            "--window-s",
+            help="Width of an SLO window (default: 60 s, or a bucket).",
+            parser=options.number(0.0, 1e12, low_open=True),
+        ),
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write the time-series chart as HTML.")
+    ] = None,
+    json_path: Annotated[
+        Path | None,
+        typer.Option("--json", help="Write the results as JSON to this file ('-': stdout)."),
+    ] = None,
+) -> None:
+    """Run candidates through a load profile: per-bucket series and window SLO verdicts with
+    95% CIs across replications, scaling, backlog drain, error budget and the event's cost."""
+    from scaleplan.experiments.transient import TransientError, transient, transient_scenario
+    from scaleplan.spec import load_scenario, load_spec
+    from scaleplan.spec.architecture import read_yaml
+
+    data, _ = read_yaml(path)
+    slos: tuple[SLOSpec, ...] = ()
+    with progress_bar("through the profile", delay_s=0.5) as report:
+        if isinstance(data, dict) and "candidates" in data:
+            scenario = load_scenario(path)
+            slos = scenario.nfrs.slos
+            results = transient_scenario(
+                scenario,
+                candidates=candidate or (),
+                replications=replications,
+                seed=seed,
+                bucket_s=bucket_s,
+                window_s=window_s,
+                progress=report,
+            )
+        else:
+            if candidate:
+                raise TransientError(
+                    f"{path.name}: --candidate applies to a scenario, not to an architecture"
+                )
+            spec = load_spec(path)
+            results = {
+                spec.name: transient(
+                    spec,
+                    replications=replications or 5,
+                    seed=1 if seed is None else seed,
+                    bucket_s=bucket_s,
+                    window_s=window_s,
+                    progress=report,
+                )
+            }
+    document = {"results": {name: result.to_dict() for name, result in results.items()}}
+    if json_path is not None and str(json_path) == "-":
+        sys.stdout.write(json.dumps(json_safe(document), indent=2, allow_nan=False) + "\n")
+    else:
+        _show(results)
+        if json_path is not None:
+            json_path.write_text(json.dumps(json_safe(document), indent=2, allow_nan=False) + "\n")
+            stderr.print(f"wrote {literal(json_path)}")
+    if html is not None:
+        from scaleplan.views import write_html
+        from scaleplan.views.transient import figure_transient
+
+        written = write_html(
+            figure_transient(results, slos), html, kept="the results were printed above"
+        )
+        stderr.print(f"wrote {literal(written)}")
