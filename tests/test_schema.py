@@ -162,3 +162,34 @@ def test_the_command_lists_writes_and_refuses_kinds(tmp_path: Path) -> None:
     assert "(expected one of architecture, scenario, dr, rollout)" in said
     with pytest.raises(SpecError, match="unknown kind of file 'drr' \\(did you mean 'dr'\\?\\)"):
         file_kind("drr")
+
+
+def _profile_scenario(phase: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "title": "t",
+        "workload": {"today": {"rate_per_s": 1}, "profile": {"phases": [phase]}},
+        "candidates": [{"path": "a.yaml"}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("phase", "valid"),
+    [
+        ({"duration": "15min", "steady": {"factor": 2}}, True),
+        ({"duration_s": 900, "steady": {"factor": 2}}, True),
+        ({"steady": {"factor": 2}}, False),
+        ({"duration": "15min", "duration_s": 900, "steady": {"factor": 2}}, False),
+        ({"duration": "a quarter of an hour", "steady": {"factor": 2}}, False),
+    ],
+)
+def test_a_profile_phase_takes_its_duration_in_either_spelling_but_one(
+    validators: dict[str, Draft202012Validator], phase: dict[str, Any], valid: bool
+) -> None:
+    from scaleplan.spec.profile import PhaseSpec
+
+    assert validators["scenario"].is_valid(_profile_scenario(phase)) is valid
+    if valid:
+        assert PhaseSpec.model_validate(dict(phase)).duration_s == 900
+    else:
+        with pytest.raises(ValueError):
+            PhaseSpec.model_validate(dict(phase))

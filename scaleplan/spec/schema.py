@@ -153,6 +153,27 @@ _SHORTHANDS: tuple[tuple[str, str, tuple[dict[str, Any], ...]], ...] = (
 )
 
 
+# Keys in seconds that a validator also takes spelled as a duration under another name
+# (model, the seconds key, the duration key): a profile phase's `duration: 15min`.
+_SPELLED_AS_DURATION: tuple[tuple[str, str, str], ...] = (("PhaseSpec", "duration_s", "duration"),)
+
+
+def _duration_spelling(place: dict[str, Any] | None, field: str, spelled: str) -> None:
+    """Let ``place`` take ``spelled`` (a duration text) instead of the required ``field``."""
+    if place is None or field not in place.get("properties", {}):
+        return
+    place["properties"][spelled] = {
+        **_DURATION,
+        "description": f"the same as {field}, as a duration such as '15min'",
+    }
+    required = [key for key in place.get("required", []) if key != field]
+    if required:
+        place["required"] = required
+    else:
+        place.pop("required", None)
+    place["oneOf"] = [{"required": [field]}, {"required": [spelled]}]
+
+
 def _widen(schema: dict[str, Any], alternatives: tuple[dict[str, Any], ...]) -> dict[str, Any]:
     """``schema`` or any of ``alternatives``, keeping its description and default outside."""
     described: dict[str, Any] = {
@@ -202,6 +223,8 @@ def json_schema(kind: str = "architecture") -> dict[str, Any]:
         properties = place.get("properties", {})
         if field in properties:
             properties[field] = _widen(properties[field], alternatives)
+    for model, field, spelled in _SPELLED_AS_DURATION:
+        _duration_spelling(definitions.get(model), field, spelled)
     _without_examples(schema)
     schema["$schema"] = SCHEMA_DIALECT
     schema["title"] = f"scaleplan {kind}"
