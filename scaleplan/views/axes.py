@@ -38,13 +38,16 @@ def finite(values: Iterable[Any]) -> list[float]:
     return found
 
 
-def span(values: Iterable[Any], *, log: bool = False) -> list[float] | None:
+def span(
+    values: Iterable[Any], *, log: bool = False, floor: float | None = None
+) -> list[float] | None:
     """The range of an axis showing ``values``, padded; ``None`` when none is drawable.
 
     A linear range is padded by :data:`PAD` of the spread each side and is at least
     :data:`MIN_RELATIVE_WIDTH` of the largest magnitude wide (one point sits in the middle of
     ±10% of itself; zero alone gets −1 … 1). A log range is in log10 units, as plotly wants
-    it, over the positive values only, padded by a tenth of a decade at least.
+    it, over the positive values only, padded by a tenth of a decade at least. ``floor``
+    keeps a linear range from starting below it (0 for costs and latencies).
 
     Examples
     --------
@@ -52,6 +55,8 @@ def span(values: Iterable[Any], *, log: bool = False) -> list[float] | None:
     [1110.6, 1357.4]
     >>> span([10.0, 1000.0], log=True)
     [0.84, 3.16]
+    >>> span([5.0, 200.0], floor=0.0)
+    [0.0, 215.6]
     >>> span([float("inf"), None]) is None
     True
     """
@@ -70,7 +75,8 @@ def span(values: Iterable[Any], *, log: bool = False) -> list[float] | None:
     width = max(high - low, MIN_RELATIVE_WIDTH * largest) or 2.0
     middle = (low + high) / 2
     half = width / 2 + PAD * (high - low)
-    return [round(middle - half, 10), round(middle + half, 10)]
+    start = middle - half if floor is None or low < floor else max(middle - half, floor)
+    return [round(start, 10), round(middle + half, 10)]
 
 
 def mark(
@@ -97,15 +103,26 @@ def mark(
     where: dict[str, Any] = {} if row is None else {"row": row, "col": col}
     if axis == "x":
         # Upright, left of the line and inside the plot (centred on it, it is cut at the edge).
-        label |= {"textangle": 0, "xanchor": "right", "yanchor": "top", "padding": 4} if text else {}
+        label |= (
+            {"textangle": 0, "xanchor": "right", "yanchor": "top", "padding": 4} if text else {}
+        )
         figure.add_vline(x=value, line=line, label=label, **where)
     else:
         figure.add_hline(y=value, line=line, label=label, **where)
 
 
 def note_figure(reason: str, *, title: str = "") -> go.Figure:
-    """A figure with nothing to draw: no axes, ``reason`` (escaped) in words in its middle and
-    in ``layout.meta`` (so the record shows the words instead of an empty chart)."""
+    """A figure with nothing to draw: no axes, ``reason`` (plain text, escaped here) in words
+    in its middle, and kept in ``layout.meta`` so that the record and the pages show the words
+    instead of an empty chart. ``title`` is plotly's (already escaped).
+
+    Examples
+    --------
+    >>> note(note_figure("No option <was> pulled."))
+    'No option <was> pulled.'
+    """
+    import html
+
     import plotly.graph_objects as go
 
     figure = go.Figure()
@@ -118,7 +135,7 @@ def note_figure(reason: str, *, title: str = "") -> go.Figure:
         height=220,
         annotations=[
             {
-                "text": reason,
+                "text": html.escape(reason),
                 "xref": "paper",
                 "yref": "paper",
                 "x": 0.5,

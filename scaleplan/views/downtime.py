@@ -54,6 +54,12 @@ def figure_availability(result: FailuresResult, *, title: str | None = None) -> 
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    if not result.components:
+        return note_figure(
+            "Nothing to draw: no component of this architecture fails (none declares "
+            "failures and no chaos event stops one).",
+            title=title or html.escape(f"{result.spec}: availability"),
+        )
     figure = make_subplots(
         rows=2,
         cols=1,
@@ -232,7 +238,9 @@ def figure_recovery(result: RecoveryResult, *, title: str | None = None) -> go.F
                     "100%"
                 )
             if log and values and all(value == 0 for value in finite(values)):
-                notes.append(f"{outcome.name}: {kind.upper()} 0 in every disaster (not on the log axis)")
+                notes.append(
+                    f"{outcome.name}: {kind.upper()} 0 in every disaster (not on the log axis)"
+                )
         if kind in bounds:
             bound, text = bounds[kind]
             mark(figure, "x", bound, html.escape(text), color=OUTAGE_COLOR, row=1, col=col)
@@ -285,6 +293,11 @@ def figure_rollout(
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    if not result.strategies or not any(item.runs for item in result.strategies):
+        return note_figure(
+            "Nothing to draw: no deploy strategy was run.",
+            title=title or html.escape(f"{result.spec}: deploying {result.component}"),
+        )
     figure = make_subplots(
         rows=4,
         cols=1,

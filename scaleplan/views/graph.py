@@ -379,8 +379,9 @@ def _layer_sizes(graph: nx.DiGraph) -> list[int]:
     return list(counts.values())
 
 
-def write_html(figure: go.Figure, path: str | Path, *, kept: str = "") -> Path:
-    """Write ``figure`` as one HTML file that needs no network (plotly.js embedded).
+def write_html(figure: go.Figure | str, path: str | Path, *, kept: str = "") -> Path:
+    """Write ``figure`` (or a page, :class:`~scaleplan.views.tables.Html`) as one HTML file
+    that needs no network (plotly.js embedded).
 
     A write that fails (a folder in the way, a missing or read-only folder, a full disk) is an
     :class:`~scaleplan.paths.OutputError` naming the file, the reason and ``kept`` (where what
@@ -394,7 +395,10 @@ def write_html(figure: go.Figure, path: str | Path, *, kept: str = "") -> Path:
         if path.is_dir():
             raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
         # Written in place, not renamed over: ``path`` may be a device (/dev/stdout).
-        figure.write_html(path, include_plotlyjs=True, include_mathjax=False, full_html=True)
+        if isinstance(figure, str):  # a page (Html) made of tables and figures
+            path.write_text(figure, encoding="utf-8")
+        else:
+            figure.write_html(path, include_plotlyjs=True, include_mathjax=False, full_html=True)
     except OSError as error:
         with contextlib.suppress(OSError):
             if path.is_file():
