@@ -114,7 +114,7 @@ def test_the_decision_matrix_is_a_table_with_the_chosen_row_highlighted(
 
 def test_the_record_css_is_the_tables_css() -> None:
     def rules(text: str) -> list[str]:
-        return re.findall(r"table\.scaleplan-table[^{]*\{[^}]*\}", re.sub(r"\s+", " ", text))
+        return re.findall(r"\.scaleplan-tables [^{]*\{[^}]*\}", re.sub(r"\s+", " ", text))
 
     template = TEMPLATE.read_text(encoding="utf-8")
     assert rules(TABLE_CSS) and rules(TABLE_CSS) == rules(template)

@@ -457,15 +457,19 @@ def figure_comparison(
             hovertemplate="%{x}: %{y:.4g}<extra></extra>",
         )
     )
+    shown = [*values, *highs]
     if metric.endswith("_ms"):
         wanted = metric.removesuffix("_ms")
         for slo_metric, bound, text in _latency_slos(result.slos):
             if slo_metric == wanted:
                 mark(figure, "y", bound, f"SLO {chart_text(text)}", color=SLO_COLOR)
+                shown.append(bound)
     sentences = [d.sentence() for d in result.differences if d.metric == metric]
     figure.update_layout(
         title=heading,
         yaxis_title=metric,
+        # From 0 to past the bars, their intervals and the SLO (whose label sits above it).
+        yaxis_range=span([0.0, *shown], floor=0.0),
         template="plotly_white",
         annotations=[
             {

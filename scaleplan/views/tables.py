@@ -17,16 +17,20 @@ from scaleplan.experiments.compare import ComparisonResult
 
 __all__ = ["TABLE_CSS", "Html", "comparison_page", "decision_matrix_table", "html_table"]
 
-#: The tables' style, shared by the record's template (templates/scaleplan/index.html.j2).
+#: The tables' style, shared by the record's template (templates/scaleplan/index.html.j2). A
+#: table sits in a ``div.scaleplan-tables`` so that these rules outweigh JupyterLab's own
+#: (``:not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon td`` aligns every cell right).
 TABLE_CSS = """
-table.scaleplan-table { border-collapse: collapse; margin: 0.5em 0 1em 0; font-size: 0.92em; }
-table.scaleplan-table caption { text-align: left; font-weight: 600; padding: 0.3em 0; }
-table.scaleplan-table th, table.scaleplan-table td {
+.scaleplan-tables table.scaleplan-table {
+  border-collapse: collapse; margin: 0.5em 0 1em 0; font-size: 0.92em; }
+.scaleplan-tables table.scaleplan-table caption {
+  text-align: left; font-weight: 600; padding: 0.3em 0; }
+.scaleplan-tables table.scaleplan-table th, .scaleplan-tables table.scaleplan-table td {
   border: 1px solid #d0d7de; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
-table.scaleplan-table th { background: #dbe9f6; }
-table.scaleplan-table td.number { text-align: right; white-space: nowrap; }
-table.scaleplan-table tr.chosen td { background: #e5f5e0; font-weight: 600; }
-table.scaleplan-table tr.excluded td { color: #666; background: #f6f6f6; }
+.scaleplan-tables table.scaleplan-table th { background: #dbe9f6; }
+.scaleplan-tables table.scaleplan-table td.number { text-align: right; white-space: nowrap; }
+.scaleplan-tables table.scaleplan-table tr.chosen td { background: #e5f5e0; font-weight: 600; }
+.scaleplan-tables table.scaleplan-table tr.excluded td { color: #666; background: #f6f6f6; }
 """
 
 
@@ -51,14 +55,14 @@ def html_table(
     Examples
     --------
     >>> print(html_table(["a", "b"], [["<x>", "1"]], row_classes=["chosen"], numeric=[1]))
-    <table class="scaleplan-table">
+    <div class="scaleplan-tables"><table class="scaleplan-table">
     <thead><tr><th>a</th><th>b</th></tr></thead>
     <tbody>
     <tr class="chosen"><td>&lt;x&gt;</td><td class="number">1</td></tr>
     </tbody>
-    </table>
+    </table></div>
     """
-    lines = ['<table class="scaleplan-table">']
+    lines = ['<div class="scaleplan-tables"><table class="scaleplan-table">']
     if caption:
         lines.append(f"<caption>{html.escape(caption)}</caption>")
     lines.append(
@@ -77,7 +81,7 @@ def html_table(
             for column, cell in enumerate(row)
         )
         lines.append(opening + cells + "</tr>")
-    lines += ["</tbody>", "</table>"]
+    lines += ["</tbody>", "</table></div>"]
     return Html("\n".join(lines))
 
 
