@@ -603,6 +603,7 @@ def figure_runway(
         )
     figure = go.Figure()
     horizon = None
+    lowest = 0.0
     for index, item in enumerate(runways):
         color = PALETTE[index % len(PALETTE)]
         months = [point["month"] for point in item.curve]
@@ -633,22 +634,30 @@ def figure_runway(
                 )
             )
         if item.breach_month is not None:
-            figure.add_vline(
-                x=item.months,
-                line={"color": color, "dash": "dot"},
-                annotation_text=chart_text(f"{item.name}: {item.months:.1f} months"),
+            mark(
+                figure,
+                "x",
+                item.months,
+                chart_text(f"{item.name}: {item.months:.1f} months"),
+                color=color,
+                dash="dot",
             )
         horizon = item.horizon_months or horizon
+        drawn = [point["headroom"] for point in item.curve] + lows
+        lowest = min([lowest, *(v for v in drawn if math.isfinite(v))])
     figure.add_hline(y=0.0, line={"color": SLO_COLOR})
     if horizon is not None:
-        figure.add_vline(
-            x=horizon, line={"color": BOUND_COLOR, "dash": "dash"}, annotation_text="horizon"
-        )
+        # Labelled at the bottom: a breach at the horizon would put two labels on one spot.
+        mark(figure, "x", horizon, "horizon", color=BOUND_COLOR, position="start")
+    # Headroom below −100% (a load more than twice the limit) says no more than −100% does:
+    # the axis stops there so that the months around the breaches stay readable.
+    floor = max(lowest, -1.0)
     figure.update_layout(
         title=heading,
         xaxis_title="month",
-        yaxis_title="headroom",
+        yaxis_title="headroom" + (" (cut at −100%: the curves go on below)" if lowest < -1 else ""),
         yaxis_tickformat=".0%",
+        yaxis_range=[floor - 0.05, 1.05],
         template="plotly_white",
     )
     return figure
