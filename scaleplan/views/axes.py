@@ -89,11 +89,17 @@ def mark(
     dash: str = "dash",
     width: float = 1.5,
     position: str = "end",
+    within: list[float] | None = None,
+    log: bool = False,
     row: int | str | None = None,
     col: int | None = None,
 ) -> None:
     """A vertical (``axis="x"``) or horizontal line at ``value`` in data units, labelled with
-    ``text`` (already escaped) by the shape itself, so it is right on log axes too."""
+    ``text`` (already escaped) by the shape itself, so it is right on log axes too.
+
+    A vertical line's label sits left of it, or right of it when the line is in the left
+    third of ``within`` (the axis range as :func:`span` gives it, in log10 units when ``log``),
+    where a label on the left would be cut at the plot's edge."""
     if not (isinstance(value, int | float) and math.isfinite(value)):
         return
     line = {"color": color, "dash": dash, "width": width}
@@ -102,10 +108,13 @@ def mark(
         label |= {"text": text, "textposition": position}
     where: dict[str, Any] = {} if row is None else {"row": row, "col": col}
     if axis == "x":
-        # Upright, left of the line and inside the plot (centred on it, it is cut at the edge).
-        label |= (
-            {"textangle": 0, "xanchor": "right", "yanchor": "top", "padding": 4} if text else {}
-        )
+        # Upright, beside the line and inside the plot (centred on it, it is cut at the edge).
+        side = "right"
+        if within is not None and within[1] > within[0] and (value > 0 or not log):
+            at = math.log10(value) if log else value
+            side = "left" if (at - within[0]) / (within[1] - within[0]) < 1 / 3 else "right"
+        if text:
+            label |= {"textangle": 0, "xanchor": side, "yanchor": "top", "padding": 4}
         figure.add_vline(x=value, line=line, label=label, **where)
     else:
         figure.add_hline(y=value, line=line, label=label, **where)

@@ -195,6 +195,7 @@ def figure_recovery(result: RecoveryResult, *, title: str | None = None) -> go.F
         for verdict in outcome.verdicts:
             bounds[verdict.kind] = (verdict.bound, verdict.nfr)
     notes: list[str] = []
+    legend: set[str] = set()  # strategies in the legend (from the first panel that draws them)
     for col, kind in ((1, "rpo"), (2, "rto")):
         minutes = {
             outcome.name: [value / 60 for value in getattr(outcome, f"{kind}_s").quantiles]
@@ -222,7 +223,7 @@ def figure_recovery(result: RecoveryResult, *, title: str | None = None) -> go.F
                     line={"color": color},
                     name=html.escape(outcome.name),
                     legendgroup=html.escape(outcome.name),
-                    showlegend=col == 1,
+                    showlegend=bool(drawn) and outcome.name not in legend,
                     hovertemplate="%{x:.3g} min: %{y:.0%} of disasters<extra>"
                     + html.escape(outcome.name)
                     + "</extra>",
@@ -230,6 +231,8 @@ def figure_recovery(result: RecoveryResult, *, title: str | None = None) -> go.F
                 row=1,
                 col=col,
             )
+            if drawn:
+                legend.add(outcome.name)
             lost = sum(1 for value in values if not math.isfinite(value))
             if lost:
                 notes.append(
@@ -241,13 +244,24 @@ def figure_recovery(result: RecoveryResult, *, title: str | None = None) -> go.F
                 notes.append(
                     f"{outcome.name}: {kind.upper()} 0 in every disaster (not on the log axis)"
                 )
+        axis_range = span(shown, log=log) if log else _from_zero(shown)
         if kind in bounds:
             bound, text = bounds[kind]
-            mark(figure, "x", bound, html.escape(text), color=OUTAGE_COLOR, row=1, col=col)
+            mark(
+                figure,
+                "x",
+                bound,
+                html.escape(text),
+                color=OUTAGE_COLOR,
+                within=axis_range,
+                log=log,
+                row=1,
+                col=col,
+            )
         figure.update_xaxes(
             title_text="minutes (log scale)" if log else "minutes",
             type="log" if log else "linear",
-            range=span(shown, log=log) if log else _from_zero(shown),
+            range=axis_range,
             row=1,
             col=col,
         )
