@@ -222,3 +222,23 @@ def test_a_pull_without_components_at_its_limit_says_so() -> None:
     result = pull(example_spec(), ["p99<=100ms"], requests=1000, replications=2, curve=())
     emptied = dataclasses.replace(result, utilization_at_limit={})
     assert "no limit" in str(note(figure_pull_utilization(emptied)))
+
+
+def test_a_strategy_that_loses_no_data_stays_in_the_legend_and_the_notes() -> None:
+    spec = parse_dr(
+        {
+            "title": "t",
+            "data": {"size_gb": 100},
+            "backups": {"interval": "24h", "restore_gb_per_h": 100},
+            "replication": {"lag": {"mean": "1s", "cv": 1.0}},
+            "strategies": [
+                {"name": "restore", "kind": "backup_restore"},
+                {"name": "sync", "kind": "warm_standby", "replication": "sync", "switch": "1min"},
+            ],
+        }
+    )
+    figure = figure_recovery(recovery(spec, disasters=500))
+    assert axes(figure)["x"].type == "log"  # RPO: hours of backups, 0 for sync
+    assert sorted(trace.name for trace in figure.data if trace.showlegend) == ["restore", "sync"]
+    notes = " ".join(annotation.text for annotation in figure.layout.annotations)
+    assert "sync: RPO 0 in every disaster" in notes
