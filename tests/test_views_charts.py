@@ -242,3 +242,29 @@ def test_a_strategy_that_loses_no_data_stays_in_the_legend_and_the_notes() -> No
     assert sorted(trace.name for trace in figure.data if trace.showlegend) == ["restore", "sync"]
     notes = " ".join(annotation.text for annotation in figure.layout.annotations)
     assert "sync: RPO 0 in every disaster" in notes
+
+
+def test_labels_added_with_their_lines_on_a_log_axis_are_moved_where_the_lines_are() -> None:
+    """plotly.py's ``add_hline(annotation_text=…)`` labels an SLO at 100 ms with an annotation
+    at y = 100, which plotly.js reads as 10^100 on a log axis (the pull chart's latency axis
+    then ran to 10^216 ms): ``log_safe``, applied where figures leave scaleplan, moves it."""
+    import plotly.graph_objects as go
+
+    from scaleplan.experiments import pull
+    from scaleplan.views import figure_pull
+    from scaleplan.views.axes import log_safe
+
+    figure = go.Figure(go.Scatter(x=[1, 2], y=[5, 50]), layout={"yaxis_type": "log"})
+    figure.add_hline(y=100, annotation_text="SLO p99<=100ms")
+    figure.add_annotation(x=1, y=1.5, text="placed in log units on purpose")
+    log_safe(figure)
+    assert [a.y for a in figure.layout.annotations] == [2.0, 1.5]
+    log_safe(figure)  # once is enough: the label no longer sits on the line's value
+    assert figure.layout.annotations[0].y == 2.0
+
+    result = pull(example_spec(), ["p99<=100ms"], requests=1000, replications=2, curve=())
+    drawn = log_safe(figure_pull(result))
+    latencies = [v for trace in drawn.data for v in (trace.y or ()) if v and v > 0]
+    for annotation in drawn.layout.annotations:
+        if annotation.yref == "y":
+            assert annotation.y <= math.log10(max([*latencies, 100.0])) + 0.5, annotation.text

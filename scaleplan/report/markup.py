@@ -135,9 +135,11 @@ def show(*items: Any) -> None:
 
 def figure_html(figure: Any) -> str:
     """A figure as an HTML fragment; plotly.js embedded with the first one of the process."""
+    from scaleplan.views.axes import log_safe
+
     first = not _state["plotly_js_embedded"]
     _state["plotly_js_embedded"] = True
-    fragment: str = figure.to_html(
+    fragment: str = log_safe(figure).to_html(
         include_plotlyjs=first,
         include_mathjax=False,
         full_html=False,

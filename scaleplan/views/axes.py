@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-__all__ = ["NOTE_KEY", "finite", "mark", "note", "note_figure", "span"]
+__all__ = ["NOTE_KEY", "finite", "log_safe", "mark", "note", "note_figure", "span"]
 
 #: Where :func:`note_figure` keeps its reason in ``layout.meta`` (read by :func:`note`).
 NOTE_KEY = "scaleplan_note"
@@ -163,3 +163,43 @@ def note(figure: Any) -> str | None:
     if isinstance(meta, dict) and isinstance(meta.get(NOTE_KEY), str):
         return str(meta[NOTE_KEY])
     return None
+
+
+def log_safe(figure: Any) -> Any:
+    """``figure`` with the labels plotly.py's ``add_hline``/``add_vline(annotation_text=…)``
+    put on a log axis moved to where their lines are.
+
+    Such a label is an annotation at the line's value in data units, which plotly.js reads in
+    log10 units on a log axis: the label of an SLO line at 200 ms asked for 10^200 and the
+    axis stretched to show it. Only an annotation whose position on a log axis equals a line
+    shape's on that axis is changed (to the log10 of it), so one placed in log units on
+    purpose stays. Applied where figures leave scaleplan (the record, ``--html`` files), for
+    every builder's figures alike; :func:`mark` draws lines that need none of it.
+
+    Examples
+    --------
+    >>> import plotly.graph_objects as go
+    >>> figure = go.Figure(go.Scatter(x=[1, 2], y=[5, 50]), layout={"yaxis_type": "log"})
+    >>> _ = figure.add_hline(y=100, annotation_text="SLO")
+    >>> log_safe(figure).layout.annotations[0].y
+    2.0
+    """
+    layout = getattr(figure, "layout", None)
+    if layout is None or not layout.annotations:
+        return figure
+    for annotation in layout.annotations:
+        for letter in ("x", "y"):
+            ref = annotation[f"{letter}ref"] or letter
+            axis = layout[f"{letter}axis{ref[1:]}"] if ref[1:].isdigit() or ref == letter else None
+            value = annotation[letter]
+            if axis is None or axis.type != "log" or not isinstance(value, int | float):
+                continue
+            on_a_line = any(
+                shape.type == "line"
+                and shape[f"{letter}ref"] == ref
+                and shape[f"{letter}0"] == shape[f"{letter}1"] == value
+                for shape in layout.shapes
+            )
+            if on_a_line and value > 0:
+                annotation[letter] = math.log10(value)
+    return figure

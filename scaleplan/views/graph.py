@@ -457,6 +457,7 @@ def write_html(figure: go.Figure | str, path: str | Path, *, kept: str = "") -> 
     was computed can still be found); no half-written file is left.
     """
     from scaleplan.paths import OutputError, output_problem
+    from scaleplan.views.axes import log_safe
 
     path = Path(path)
     try:
@@ -467,7 +468,9 @@ def write_html(figure: go.Figure | str, path: str | Path, *, kept: str = "") -> 
         if isinstance(figure, str):  # a page (Html) made of tables and figures
             path.write_text(figure, encoding="utf-8")
         else:
-            figure.write_html(path, include_plotlyjs=True, include_mathjax=False, full_html=True)
+            log_safe(figure).write_html(
+                path, include_plotlyjs=True, include_mathjax=False, full_html=True
+            )
     except OSError as error:
         with contextlib.suppress(OSError):
             if path.is_file():

@@ -141,7 +141,7 @@ def format_value(value: float, criterion: str) -> str:
 def comparison_page(result: ComparisonResult) -> Html:
     """The page ``compare --html`` writes: the decision matrix as a table, then p99 per
     option against the SLO and cost against p99 (plotly.js embedded once; opens offline)."""
-    from scaleplan.views.axes import note
+    from scaleplan.views.axes import log_safe, note
     from scaleplan.views.experiments import figure_comparison, figure_pareto
 
     title = html.escape(result.title)
@@ -152,7 +152,9 @@ def comparison_page(result: ComparisonResult) -> Html:
         if reason is not None:
             parts.append(Html(f"<p><em>{html.escape(reason)}</em></p>"))
             continue
-        parts.append(figure.to_html(include_plotlyjs=first, include_mathjax=False, full_html=False))
+        parts.append(
+            log_safe(figure).to_html(include_plotlyjs=first, include_mathjax=False, full_html=False)
+        )
         first = False
     return Html(
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
