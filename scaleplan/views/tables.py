@@ -109,9 +109,10 @@ def decision_matrix_table(result: ComparisonResult, *, caption: str = "") -> Htm
         row = [("★ " if chosen else "") + candidate.name]
         for criterion in criteria:
             value = candidate.values.get(criterion, math.nan)
-            row.append(
-                f"{format_value(value, criterion)} · {candidate.scores.get(criterion, 0):.2f}"
-            )
+            shown = format_value(value, criterion)
+            if criterion.startswith("cost") and shown not in ("—", "∞"):
+                shown += f" {result.currency}"
+            row.append(f"{shown} · {candidate.scores.get(criterion, 0):.2f}")
         row.append(f"{candidate.score:.2f}")
         row.append("; ".join(candidate.gate_reasons) or "pass")
         rows.append(row)
