@@ -51,20 +51,21 @@ def test_a_narrow_terminal_folds_the_table_and_loses_no_figure() -> None:
         assert figure in cells, figure  # folded onto lines, but all there
 
 
-def test_the_width_follows_the_terminal_and_columns_when_piped(
+def test_the_width_follows_the_terminal_and_not_80_when_piped(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("TERM", "xterm")
     assert terminal_width(Tty()) is None  # rich follows the terminal as it is resized
-    monkeypatch.setenv("COLUMNS", "200")
-    assert terminal_width(io.StringIO()) == 200
 
     def no_terminal(descriptor: int = 0) -> os.terminal_size:
         raise OSError("not a terminal")
 
-    monkeypatch.delenv("COLUMNS")
     monkeypatch.setattr(os, "get_terminal_size", no_terminal)
-    assert terminal_width(io.StringIO()) == PIPED_WIDTH  # not rich's 80
+    monkeypatch.setenv("COLUMNS", "80")  # what test runners export for their own logs
+    assert terminal_width(io.StringIO()) == PIPED_WIDTH  # piped: not rich's 80
+    # Piped while the other output stream is on a terminal (``… | less``): that one's width.
+    monkeypatch.setattr(os, "get_terminal_size", lambda descriptor=0: os.terminal_size((160, 40)))
+    assert terminal_width(io.StringIO()) == 160
     # A terminal that calls itself dumb still has a width (rich would assume 80).
     monkeypatch.setenv("TERM", "dumb")
     monkeypatch.setattr(os, "get_terminal_size", lambda descriptor=0: os.terminal_size((132, 40)))

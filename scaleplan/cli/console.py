@@ -25,7 +25,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-#: The width of output that reaches no terminal at all (a file, CI's log), unless COLUMNS says.
+#: The width of output that reaches no terminal at all (a file, CI's log).
 PIPED_WIDTH = 120
 #: A column never narrows below its longest word up to this many characters, so that a
 #: number or a status ("1,428", "pass") is folded onto lines, not cut to "1,…".
@@ -36,16 +36,15 @@ def terminal_width(stream: TextIO) -> int | None:
     """The width to print ``stream``'s tables at; ``None`` lets rich follow the terminal.
 
     A terminal: its own width, as it is resized (rich reads it at each print), even when it
-    calls itself ``dumb`` (rich would then assume 80). Output piped or redirected: ``COLUMNS``
-    when set, else the width of the terminal the other output stream goes to (``scaleplan …
-    | less`` leaves stderr on it), else :data:`PIPED_WIDTH`, not rich's 80.
+    calls itself ``dumb`` (rich would then assume 80). Output piped or redirected: the width
+    of the terminal the other output stream goes to (``scaleplan … | less`` leaves stderr on
+    it), else :data:`PIPED_WIDTH`, not rich's 80.
     """
     dumb = os.environ.get("TERM", "").lower() in ("dumb", "unknown")
     if _isatty(stream) and not dumb:
         return None
-    columns = os.environ.get("COLUMNS", "")
-    if columns.isdigit() and int(columns) > 0:
-        return int(columns)
+    # COLUMNS is not read for piped output: test runners and CI export COLUMNS=80 for their
+    # own logs (pytest's children see it), which would cut the tables they capture.
     # The other output stream only (stdin is a terminal in tests and scripts whose output is
     # captured: their tables keep the piped width there).
     for descriptor in (_fileno(stream), 1 if _fileno(stream) == 2 else 2):
