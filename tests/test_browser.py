@@ -124,6 +124,21 @@ def test_a_decision_record_renders_every_chart_offline(browser: Any, tmp_path: P
         ".length"
     )
     assert rendered == expected
+    # Every axis spans its data: none runs to 10^100 for a label placed in the wrong units.
+    spans = page.evaluate(
+        """[...document.querySelectorAll('.js-plotly-plot')].flatMap(p =>
+            Object.keys(p._fullLayout).filter(k => /^[xy]axis\\d*$/.test(k))
+                .map(k => p._fullLayout[k]).filter(a => a.type === 'log')
+                .map(a => a.range[1] - a.range[0]))"""
+    )
+    assert spans and all(0 < span < 8 for span in spans), spans  # decades on a log axis
+    # The decision matrix is an HTML table, its chosen row highlighted over JupyterLab's style.
+    chosen = page.locator("table.scaleplan-table tr.chosen td").first
+    assert chosen.inner_text().startswith("★ ")
+    style = chosen.evaluate(
+        "c => [getComputedStyle(c).backgroundColor, getComputedStyle(c).textAlign]"
+    )
+    assert style == ["rgb(229, 245, 224)", "left"], style
     headings = page.locator("h2").all_inner_texts()
     assert [h.replace("¶", "").strip() for h in headings][:4] == [
         "Context and Problem Statement",

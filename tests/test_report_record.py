@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -116,8 +117,8 @@ def test_the_sections_come_in_madr_order() -> None:
         "Appendix: the monitoring design",
     ]
     figures = [item for item in items if not isinstance(item, str)]
-    # one graph per option, p99, Pareto, matrix, runway, one pull per option
-    assert len(figures) == 2 + 4 + 2
+    # one graph per option, p99, Pareto, runway, one pull per option (the matrix is a table)
+    assert len(figures) == 2 + 3 + 2
 
 
 def test_the_outcome_names_the_recommended_option_and_its_reasons() -> None:
@@ -134,8 +135,11 @@ def test_the_outcome_names_the_recommended_option_and_its_reasons() -> None:
     verdicts = {v.nfr for c in found.comparison.candidates for v in c.verdicts}
     assert len(rows) == len(verdicts)
     assert all(row.count(" | ") == 2 for row in rows)  # NFR + one column per option
-    matrix = record.decision_matrix(found)
-    assert f"| **{text(chosen)}** |" in matrix
+    heading, matrix = record.decision_matrix(found)
+    assert "### Decision matrix" in heading
+    # An HTML table: the chosen row highlighted and starred, every name escaped.
+    assert matrix.count('<tr class="chosen">') == 1
+    assert f'<tr class="chosen"><td>★ {html.escape(chosen)}</td>' in matrix
     # p99, the most-quoted figure, carries its 95% CI wherever the matrix shows it.
     if "p99_ms" in found.comparison.weights:
         for candidate in found.comparison.candidates:

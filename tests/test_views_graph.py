@@ -3,13 +3,17 @@ figures in the hover, escaped text, and a self-contained HTML file."""
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from scaleplan.analytic import estimate
+from scaleplan.cli import app
 from scaleplan.engine import simulate
 from scaleplan.graph import build_graph
 from scaleplan.kinds import REGISTRY
@@ -105,7 +109,13 @@ def test_legend_lists_the_kinds_present_and_the_edge_styles() -> None:
     figure = figure_graph(build_graph(every_kind()))
     legend = [trace for trace in figure.data if trace.showlegend is not False]
     names = [trace.name for trace in legend]
-    assert names == [kind.replace("_", " ") for kind in REGISTRY] + ["call", "asynchronous"]
+    labelled = "×n: calls per visit<br>of the caller (no label: 1)"  # the cache's misses: ×0.3
+    assert names == [kind.replace("_", " ") for kind in REGISTRY] + [
+        "call",
+        "asynchronous",
+        labelled,
+    ]
+    assert any(label["text"].startswith("×") for label in figure.layout.annotations)
     symbols = [trace.marker.symbol for trace in legend if trace.mode == "markers"]
     assert symbols == [kind.symbol for kind in REGISTRY.values()]
     only_services = figure_graph(build_graph(example_spec()))
@@ -195,3 +205,91 @@ def test_positions_are_layered_by_call_depth() -> None:
     assert positions["api"][0] < positions["jobs"][0] < positions["workers"][0]
     assert len(set(positions.values())) == len(positions)  # no two nodes on one spot
     assert "_layer" not in graph.nodes["api"]
+
+
+# --------------------------------------------------------------------------- routes and --rate
+
+
+def layer_skipping() -> ArchitectureSpec:
+    """api calls auth → sessions → db and db directly: the direct call skips two layers, with
+    components in each (the straight line from api to db ran through them)."""
+    return parse_spec(layer_skipping_document())
+
+
+def layer_skipping_document() -> dict[str, Any]:
+    service = {"kind": "service", "service_time": exponential(2)}
+    return dict(
+        {
+            "name": "skip-layers",
+            "entry": "lb",
+            "workload": {"rate_per_s": 40, "requests": 2000},
+            "components": {
+                "lb": {"kind": "load_balancer", "to": "api"},
+                "api": {
+                    **service,
+                    "replicas": 2,
+                    "calls": [{"to": "auth"}, {"to": "db", "probability": 0.4}, {"to": "audit"}],
+                },
+                "auth": {**service, "calls": [{"to": "sessions"}]},
+                "sessions": {**service, "calls": [{"to": "db"}]},
+                "audit": service,
+                "db": {"kind": "database", "read_time": exponential(3)},
+            },
+        }
+    )
+
+
+def _distance(point: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+    """From ``point`` to the segment a–b."""
+    (px, py), (ax, ay), (bx, by) = point, a, b
+    dx, dy = bx - ax, by - ay
+    length = dx * dx + dy * dy
+    t = 0.0 if length == 0 else max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / length))
+    return float(((px - ax - t * dx) ** 2 + (py - ay - t * dy) ** 2) ** 0.5)
+
+
+@pytest.mark.parametrize("spec", [layer_skipping(), every_kind()], ids=["skip", "every-kind"])
+def test_no_edge_is_drawn_through_a_component(spec: ArchitectureSpec) -> None:
+    graph = build_graph(spec)
+    figure = figure_graph(graph)
+    positions = graph_positions(graph)
+    for trace in edges(figure):
+        source, target = trace.meta["edge"]
+        points = list(zip(trace.x, trace.y, strict=True))
+        assert points[0] == positions[source] and points[-1] == positions[target]
+        for name, where in positions.items():
+            if name in (source, target):
+                continue
+            # Components sit a layer (1) apart and at least one slot (1) apart in a layer: a
+            # line that keeps a third of a slot away passes beside a marker, not through it.
+            gap = min(_distance(where, a, b) for a, b in itertools.pairwise(points))
+            assert gap > 0.3, f"{source} → {target} passes {gap:.2f} from {name}"
+
+
+def test_graph_rate_colours_by_the_load_at_that_rate(tmp_path: Path) -> None:
+    spec = tmp_path / "skip.json"  # JSON is YAML
+    spec.write_text(json.dumps(layer_skipping_document()))
+
+    def api_utilisation(*options: str) -> tuple[str, str]:
+        page = tmp_path / "graph.html"
+        done = CliRunner().invoke(app, ["graph", str(spec), "-o", str(page), *options])
+        assert done.exit_code == 0, done.output
+        text = page.read_text(encoding="utf-8")
+        hover = r"api\\u003c\\u002fb\\u003e \(service\)[^\"]*?utilisation ([\d.]+%)"
+        found = re.search(hover, text)
+        assert found, "no utilisation in the api's hover"
+        return found.group(1), text.replace("\\u002f", "/")  # plotly's JSON escapes "/"
+
+    architecture = layer_skipping()
+    # The hover shows the closed form's or the simulation's figure at the rate asked for.
+    shown, page = api_utilisation("--no-simulate", "--rate", "20")
+    assert shown == f"{estimate(architecture, rate_per_s=20).components['api'].utilization:.1%}"
+    assert "utilisation at 20 requests/s (closed form)" in page
+    shown, page = api_utilisation("--rate", "20")
+    ran = simulate(architecture, rate_per_s=20, seed=1)
+    assert shown == f"{ran.components['api'].utilization:.1%}"
+    assert "utilisation at 20 requests/s (simulated)" in page
+    # Beyond capacity the simulation is refused and the closed form says how far beyond.
+    over, page = api_utilisation("--rate", "5000")
+    assert float(over.rstrip("%")) > 100
+    assert "utilisation at 5000 requests/s (closed form)" in page

@@ -375,11 +375,23 @@ def graph(
     simulate_load: Annotated[
         bool, typer.Option("--simulate/--no-simulate", help="Colour nodes by simulated load.")
     ] = True,
+    rate_per_s: Annotated[
+        float | None,
+        typer.Option(
+            "--rate",
+            "--rate-per-s",
+            help="Colour by the load at this arrival rate (requests/s) instead of the spec's "
+            "(simulated; with --no-simulate, by the closed form).",
+            parser=options.rate,
+        ),
+    ] = None,
     seed: SeedOption = 1,
 ) -> None:
     """Draw the architecture as a self-contained HTML graph coloured by utilisation."""
+    from scaleplan.analytic import estimate as run_estimate
     from scaleplan.engine import UnstableError
     from scaleplan.engine import simulate as run_simulation
+    from scaleplan.formatting import chart_text
     from scaleplan.graph import build_graph
     from scaleplan.spec import load_spec
     from scaleplan.views import figure_graph, write_html
@@ -387,15 +399,33 @@ def graph(
     architecture = load_spec(spec)
     component_graph = build_graph(architecture)
     result = None
+    how = ""
     if simulate_load:
         try:
             with progress_bar(f"simulating {architecture.name}") as progress:
-                result = run_simulation(architecture, seed=seed, progress=progress)
+                result = run_simulation(
+                    architecture, seed=seed, rate_per_s=rate_per_s, progress=progress
+                )
+            how = "simulated"
         except UnstableError as error:
-            stderr.print(
-                f"[yellow]{literal(error)}[/yellow] — drawing without load", highlight=False
-            )
-    path = write_html(figure_graph(component_graph, result), output)
+            if rate_per_s is None:
+                stderr.print(
+                    f"[yellow]{literal(error)}[/yellow] — drawing without load", highlight=False
+                )
+            else:
+                # The load asked for is beyond capacity: the closed form still says how far.
+                stderr.print(
+                    f"[yellow]{literal(error)}[/yellow] — coloured by the closed form",
+                    highlight=False,
+                )
+                result, how = run_estimate(architecture, rate_per_s=rate_per_s), "closed form"
+    elif rate_per_s is not None:
+        result, how = run_estimate(architecture, rate_per_s=rate_per_s), "closed form"
+    title = None
+    if rate_per_s is not None:
+        title = chart_text(f"{architecture.name}: utilisation at {rate_per_s:g} requests/s")
+        title += f" ({how})" if how else ""
+    path = write_html(figure_graph(component_graph, result, title=title), output)
     stdout.print(f"wrote {literal(path)}")
 
 

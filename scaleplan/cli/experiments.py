@@ -548,11 +548,9 @@ def compare(
             executor=executor,
             progress=progress,
         )
-    from scaleplan.views import figure_decision_matrix
+    from scaleplan.views import comparison_page
 
-    deliver(
-        result, as_json=as_json, show=print_comparison, html=html, figure=figure_decision_matrix
-    )
+    deliver(result, as_json=as_json, show=print_comparison, html=html, figure=comparison_page)
 
 
 def print_comparison(result: ComparisonResult) -> None:

@@ -5,7 +5,8 @@ through :func:`text` before it reaches a Markdown cell output, so a scenario tit
 ``<script>alert(1)</script>`` shows as text in JupyterLab and in the exported HTML.
 :func:`show` displays Markdown and plotly figures; the first figure of a kernel carries
 plotly.js (embedded, not from a CDN), the later ones only their data, so an exported record
-holds the library once and opens offline.
+holds the library once and opens offline. Tables that need more than Markdown (a highlighted
+row) are HTML tables made by :mod:`scaleplan.views.tables`, styled by the record's template.
 """
 
 from __future__ import annotations
@@ -104,17 +105,26 @@ def number(value: float | None, spec: str = ".1f", unit: str = "") -> str:
 
 
 def show(*items: Any) -> None:
-    """Display Markdown strings, plotly figures or anything IPython can display, in order.
+    """Display Markdown strings, HTML tables (:class:`scaleplan.views.Html`), plotly figures
+    or anything IPython can display, in order.
 
-    A plotly figure becomes HTML: the first one in this kernel embeds plotly.js (about
+    A figure with nothing to draw (:func:`scaleplan.views.note`) shows its reason in words. A
+    plotly figure becomes HTML: the first one in this kernel embeds plotly.js (about
     4.8 MB, once), later ones reference it. Nothing is loaded from the network.
     """
     from IPython.display import HTML, display
     from IPython.display import Markdown as IPythonMarkdown
 
+    from scaleplan.views import Html, note
+
     for item in items:
-        if isinstance(item, str):
+        if isinstance(item, Html):  # a table, escaped where it was built
+            display(HTML(str(item)))
+        elif isinstance(item, str):
             display(IPythonMarkdown(str(item)))
+        elif _is_figure(item) and note(item) is not None:
+            # Nothing to draw: the reason in words, not an empty chart.
+            display(IPythonMarkdown(f"_{text(note(item))}_"))
         elif _is_figure(item):
             display(HTML(figure_html(item)))
         elif isinstance(item, list | tuple):
@@ -125,9 +135,11 @@ def show(*items: Any) -> None:
 
 def figure_html(figure: Any) -> str:
     """A figure as an HTML fragment; plotly.js embedded with the first one of the process."""
+    from scaleplan.views.axes import log_safe
+
     first = not _state["plotly_js_embedded"]
     _state["plotly_js_embedded"] = True
-    fragment: str = figure.to_html(
+    fragment: str = log_safe(figure).to_html(
         include_plotlyjs=first,
         include_mathjax=False,
         full_html=False,

@@ -179,10 +179,11 @@ def _currency(evidence: Evidence) -> str:
     return text(evidence.comparison.currency)
 
 
-def _money(evidence: Evidence, value: float | None) -> str:
+def _money(evidence: Evidence, value: float | None, *, markdown: bool = True) -> str:
     if value is None or not math.isfinite(value):
         return "—"
-    return f"{value:,.0f} {_currency(evidence)}"
+    currency = _currency(evidence) if markdown else evidence.comparison.currency
+    return f"{value:,.0f} {currency}"
 
 
 def _ci(low: float, high: float, spec: str = ".1f") -> str:
@@ -341,22 +342,25 @@ def gates_table(evidence: Evidence) -> Markdown:
     )
 
 
-def decision_matrix(evidence: Evidence) -> Markdown:
-    """The weighted decision matrix: value and score per criterion, total, gate."""
+def decision_matrix(evidence: Evidence) -> list[Any]:
+    """The weighted decision matrix: value and score per criterion, total, gate — an HTML
+    table (escaped; the chosen option's row highlighted and starred, excluded ones greyed)."""
+    from scaleplan.views import html_table
+
     comparison = evidence.comparison
     criteria = list(comparison.weights)
     header_cells = ["option"]
-    header_cells += [f"{text(c)} (w {comparison.weights[c]:.0%})" for c in criteria]
+    header_cells += [f"{c} (w {comparison.weights[c]:.0%})" for c in criteria]
     header_cells += ["score", "gate"]
-    rows = []
+    rows: list[list[str]] = []
+    kinds: list[str] = []
     for row in comparison.matrix_records():
-        cells = [
-            ("**" + text(row["candidate"]) + "**") if row["recommended"] else text(row["candidate"])
-        ]
+        chosen = bool(row["recommended"])
+        cells = [("★ " if chosen else "") + str(row["candidate"])]
         intervals = comparison.candidate(row["candidate"]).metrics_ci95
         for criterion in criteria:
             value, score = row.get(criterion), row.get(f"{criterion}.score")
-            shown = _criterion_value(evidence, criterion, value)
+            shown = _criterion_value(evidence, criterion, value, markdown=False)
             if criterion == "p99_ms" and shown != "—":
                 # The most-quoted figure of a record is never shown without its interval.
                 low, high = intervals.get(criterion, (math.nan, math.nan))
@@ -366,20 +370,27 @@ def decision_matrix(evidence: Evidence) -> Markdown:
         cells.append(number(row["score"], ".2f"))
         cells.append("excluded" if row["gated"] else "passes")
         rows.append(cells)
-    return Markdown(
-        "### Decision matrix\n\nEach criterion is scored relative to the best option that "
-        "passes the gates (1 = best), weighted by the scenario's criteria.\n\n"
-        + table(header_cells, rows)
-    )
+        kinds.append("chosen" if chosen else ("excluded" if row["gated"] else ""))
+    return [
+        Markdown(
+            "### Decision matrix\n\nEach criterion is scored relative to the best option that "
+            "passes the gates (1 = best), weighted by the scenario's criteria."
+            + (" The chosen option's row is highlighted (★)." if comparison.recommended else "")
+        ),
+        html_table(header_cells, rows, row_classes=kinds, numeric=range(1, len(criteria) + 2)),
+    ]
 
 
-def _criterion_value(evidence: Evidence, criterion: str, value: Any) -> str:
+def _criterion_value(
+    evidence: Evidence, criterion: str, value: Any, *, markdown: bool = True
+) -> str:
+    """A criterion's value in words; ``markdown=False`` for an HTML table's plain text."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     if criterion.endswith("_ms"):
         return f"{value:.1f} ms"
     if criterion.startswith("cost"):
-        return _money(evidence, value)
+        return _money(evidence, value, markdown=markdown)
     if criterion == "headroom":
         return f"{value:.0%}"
     if criterion == "error_rate":
@@ -402,29 +413,21 @@ def decision_outcome(evidence: Evidence) -> list[Any]:
     items: list[Any] = [
         Markdown("## Decision Outcome\n\n" + head + "\n\n" + reasons),
         gates_table(evidence),
-        decision_matrix(evidence),
+        *decision_matrix(evidence),
     ]
     items.extend(_comparison_figures(evidence))
     return items
 
 
 def _comparison_figures(evidence: Evidence) -> list[Any]:
-    """The comparison drawn: p99 per option with its CI, cost against p99, the decision
-    matrix, headroom under growth and each option's tractor pull."""
-    from scaleplan.views import (
-        figure_comparison,
-        figure_decision_matrix,
-        figure_pareto,
-        figure_runway,
-    )
+    """The comparison drawn: p99 per option with its CI, cost against p99, headroom under
+    growth and each option's tractor pull (the decision matrix is a table above them)."""
+    from scaleplan.views import figure_comparison, figure_pareto, figure_runway
 
     comparison = evidence.comparison
-    # plotly reads a title as its own small HTML: a scenario's text must arrive escaped.
-    title = html.escape(comparison.title)
     items: list[Any] = [
         figure_comparison(comparison, "p99_ms", title=_p99_title(evidence.scenario)),
         figure_pareto(comparison),
-        figure_decision_matrix(comparison, title=f"decision matrix: {title}"),
     ]
     if any(candidate.runway is not None for candidate in comparison.candidates):
         items.append(Markdown("### Growth runway"))

@@ -12,7 +12,6 @@ __all__ = ["figure_graph", "graph_positions", "write_html"]
 # Figures of the experiments (issue #4).
 from scaleplan.views.experiments import (
     figure_comparison,
-    figure_decision_matrix,
     figure_pareto,
     figure_pull,
     figure_pull_users,
@@ -24,7 +23,6 @@ from scaleplan.views.experiments import (
 
 __all__ += [
     "figure_comparison",
-    "figure_decision_matrix",
     "figure_pareto",
     "figure_pull",
     "figure_pull_users",
@@ -42,3 +40,15 @@ from scaleplan.views.downtime import (  # noqa: E402
 )
 
 __all__ += ["figure_availability", "figure_recovery", "figure_rollout"]
+
+# Tables as HTML tables (a plotly table clipped its rows) and the notes shown in place of a
+# figure with nothing to draw.
+from scaleplan.views.axes import note  # noqa: E402
+from scaleplan.views.tables import (  # noqa: E402
+    Html,
+    comparison_page,
+    decision_matrix_table,
+    html_table,
+)
+
+__all__ += ["Html", "comparison_page", "decision_matrix_table", "html_table", "note"]

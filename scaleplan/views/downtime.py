@@ -18,6 +18,7 @@ from scaleplan.experiments.availability import FailuresResult
 from scaleplan.experiments.dr import RecoveryResult
 from scaleplan.experiments.rollout import RolloutResult
 from scaleplan.formatting import percent
+from scaleplan.views.axes import finite, mark, note_figure, span
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -53,6 +54,12 @@ def figure_availability(result: FailuresResult, *, title: str | None = None) -> 
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    if not result.components:
+        return note_figure(
+            "Nothing to draw: no component of this architecture fails (none declares "
+            "failures and no chaos event stops one).",
+            title=title or html.escape(f"{result.spec}: availability"),
+        )
     figure = make_subplots(
         rows=2,
         cols=1,
@@ -155,6 +162,12 @@ def figure_recovery(result: RecoveryResult, *, title: str | None = None) -> go.F
     """The RPO and RTO distributions of each strategy (cumulative, in minutes), with the
     objectives drawn as vertical lines.
 
+    Each axis spans its data and objective: a log axis when the positive values cover more
+    than two decades, else linear. Disasters a strategy never recovers from (an infinite
+    time) are not drawn as a number: the strategy's curve stops below 100% and a note under
+    the chart says how many were not recovered; a strategy that loses no data (synchronous
+    replication: RPO 0 every time) is named in that note when the axis is logarithmic.
+
     Examples
     --------
     >>> from scaleplan.experiments.dr import recovery
@@ -168,54 +181,111 @@ def figure_recovery(result: RecoveryResult, *, title: str | None = None) -> go.F
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    heading = title or html.escape(f"{result.title}: {result.disasters:,} simulated disasters")
+    if not result.strategies:
+        return note_figure("No strategy to draw: the DR file names none.", title=heading)
     figure = make_subplots(
         rows=1,
         cols=2,
         subplot_titles=("RPO: data lost (minutes)", "RTO: time to restore service (minutes)"),
         horizontal_spacing=0.1,
     )
-    for index, outcome in enumerate(result.strategies):
-        color = PALETTE[index % len(PALETTE)]
-        for col, summary in ((1, outcome.rpo_s), (2, outcome.rto_s)):
-            count = len(summary.quantiles)
+    bounds: dict[str, tuple[float, str]] = {}
+    for outcome in result.strategies:
+        for verdict in outcome.verdicts:
+            bounds[verdict.kind] = (verdict.bound, verdict.nfr)
+    notes: list[str] = []
+    legend: set[str] = set()  # strategies in the legend (from the first panel that draws them)
+    for col, kind in ((1, "rpo"), (2, "rto")):
+        minutes = {
+            outcome.name: [value / 60 for value in getattr(outcome, f"{kind}_s").quantiles]
+            for outcome in result.strategies
+        }
+        shown = [value for values in minutes.values() for value in finite(values)]
+        if kind in bounds:
+            shown.append(bounds[kind][0])
+        positive = [value for value in shown if value > 0]
+        log = bool(positive) and max(positive) / min(positive) > 100
+        for index, outcome in enumerate(result.strategies):
+            values = minutes[outcome.name]
+            count = len(values)
+            drawn = [
+                (value, step / (count - 1))
+                for step, value in enumerate(values)
+                if math.isfinite(value) and (value > 0 or not log)
+            ]
+            color = PALETTE[index % len(PALETTE)]
             figure.add_trace(
                 go.Scatter(
-                    x=[value / 60 for value in summary.quantiles],
-                    y=[step / (count - 1) for step in range(count)],
+                    x=[value for value, _ in drawn],
+                    y=[share for _, share in drawn],
                     mode="lines",
                     line={"color": color},
-                    name=outcome.name,
-                    legendgroup=outcome.name,
-                    showlegend=col == 1,
+                    name=html.escape(outcome.name),
+                    legendgroup=html.escape(outcome.name),
+                    showlegend=bool(drawn) and outcome.name not in legend,
                     hovertemplate="%{x:.3g} min: %{y:.0%} of disasters<extra>"
-                    + outcome.name
+                    + html.escape(outcome.name)
                     + "</extra>",
                 ),
                 row=1,
                 col=col,
             )
-    bounds = {}
-    for outcome in result.strategies:
-        for verdict in outcome.verdicts:
-            bounds[verdict.kind] = (verdict.bound, verdict.nfr)
-    for col, kind in ((1, "rpo"), (2, "rto")):
+            if drawn:
+                legend.add(outcome.name)
+            lost = sum(1 for value in values if not math.isfinite(value))
+            if lost:
+                notes.append(
+                    f"{outcome.name}: about {lost / max(count - 1, 1):.0%} of disasters not "
+                    f"recovered ({kind.upper()} infinite), drawn as a curve that stops short of "
+                    "100%"
+                )
+            if log and values and all(value == 0 for value in finite(values)):
+                notes.append(
+                    f"{outcome.name}: {kind.upper()} 0 in every disaster (not on the log axis)"
+                )
+        axis_range = span(shown, log=log) if log else _from_zero(shown)
         if kind in bounds:
             bound, text = bounds[kind]
-            figure.add_vline(
-                x=bound,
-                line={"color": OUTAGE_COLOR, "dash": "dash"},
-                annotation_text=html.escape(text),
+            mark(
+                figure,
+                "x",
+                bound,
+                html.escape(text),
+                color=OUTAGE_COLOR,
+                within=axis_range,
+                log=log,
                 row=1,
                 col=col,
             )
-        figure.update_xaxes(title_text="minutes", type="log", row=1, col=col)
-    figure.update_yaxes(title_text="share of disasters", tickformat=".0%", row=1, col=1)
-    figure.update_layout(
-        title=title or html.escape(f"{result.title}: {result.disasters} simulated disasters"),
-        template="plotly_white",
-        height=480,
-    )
+        figure.update_xaxes(
+            title_text="minutes (log scale)" if log else "minutes",
+            type="log" if log else "linear",
+            range=axis_range,
+            row=1,
+            col=col,
+        )
+    figure.update_yaxes(tickformat=".0%", range=[0, 1.04])
+    figure.update_yaxes(title_text="share of disasters", row=1, col=1)
+    figure.update_layout(title=heading, template="plotly_white", height=480)
+    if notes:
+        figure.add_annotation(
+            text="<br>".join(html.escape(line) for line in notes),
+            xref="paper",
+            yref="paper",
+            x=0,
+            y=-0.22,
+            showarrow=False,
+            align="left",
+        )
+        figure.update_layout(margin={"b": 80 + 18 * len(notes)})
     return figure
+
+
+def _from_zero(values: list[float]) -> list[float] | None:
+    """A linear range over non-negative durations: from 0 to just past the largest."""
+    found = span([0.0, *values])
+    return None if found is None else [0.0, found[1]]
 
 
 def figure_rollout(
@@ -237,6 +307,11 @@ def figure_rollout(
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    if not result.strategies or not any(item.runs for item in result.strategies):
+        return note_figure(
+            "Nothing to draw: no deploy strategy was run.",
+            title=title or html.escape(f"{result.spec}: deploying {result.component}"),
+        )
     figure = make_subplots(
         rows=4,
         cols=1,

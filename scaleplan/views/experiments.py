@@ -1,4 +1,4 @@
-"""Plotly figures of the experiments: the pull, the ramp, sweeps, comparisons, runway, decision.
+"""Plotly figures of the experiments: the pull, the ramp, sweeps, comparisons, runway.
 
 Every function takes an experiment's result and returns a ``plotly.graph_objects.Figure``; the
 SLO is drawn on every latency chart, limits and bounds are marked, and intervals are drawn as
@@ -17,6 +17,7 @@ from scaleplan.experiments.pull import PullResult, RampResult, binding_slo
 from scaleplan.experiments.pull_users import UsersPullResult
 from scaleplan.experiments.sweep import SweepResult
 from scaleplan.formatting import chart_text
+from scaleplan.views.axes import mark, note_figure, span
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "figure_comparison",
-    "figure_decision_matrix",
     "figure_pareto",
     "figure_pull",
     "figure_pull_users",
@@ -343,7 +343,15 @@ def figure_pull_utilization(result: PullResult, *, title: str | None = None) -> 
     """
     import plotly.graph_objects as go
 
+    heading = title or (
+        f"{chart_text(result.spec)}: utilisation at the limit ({result.limit_per_s:.4g} requests/s)"
+    )
     names = list(result.utilization_at_limit)
+    if not names:
+        return note_figure(
+            "No utilisation to draw: the pull found no limit to measure the components at.",
+            title=heading,
+        )
     values = [result.utilization_at_limit[name] for name in names]
     colors = [SLO_COLOR if name == result.bottleneck else PALETTE[0] for name in names]
     error = None
@@ -368,9 +376,7 @@ def figure_pull_utilization(result: PullResult, *, title: str | None = None) -> 
     )
     figure.add_hline(y=1.0, line={"color": BOUND_COLOR, "dash": "dash"})
     figure.update_layout(
-        title=title
-        or f"{chart_text(result.spec)}: utilisation at the limit "
-        f"({result.limit_per_s:.4g} requests/s)",
+        title=heading,
         yaxis_title="utilisation",
         yaxis_tickformat=".0%",
         yaxis_range=[0, 1.15],
@@ -396,6 +402,12 @@ def figure_ramp(result: RampResult, *, title: str | None = None) -> go.Figure:
     series = result.timeseries
     t = list(series.t_s)
     system = series.system
+    heading = title or f"{chart_text(result.spec)}: stepped load test"
+    if not t:
+        return note_figure(
+            "Nothing to draw: the ramp recorded no time window (too few requests per step).",
+            title=heading,
+        )
     figure = make_subplots(
         rows=2,
         cols=1,
@@ -420,26 +432,29 @@ def figure_ramp(result: RampResult, *, title: str | None = None) -> go.Figure:
     )
     figure.add_trace(go.Scatter(x=t, y=list(system.p50_ms), name="p50"), row=2, col=1)
     figure.add_trace(go.Scatter(x=t, y=list(system.p99_ms), name="p99"), row=2, col=1)
+    latencies = list(system.p50_ms) + list(system.p99_ms)
     for metric, bound, text in _latency_slos(result.slos):
         if metric in ("p50", "p99"):
-            figure.add_hline(
-                y=bound,
-                line={"color": SLO_COLOR, "dash": "dash"},
-                row=2,
-                col=1,
-                annotation_text=f"SLO {chart_text(text)}",
-            )
+            latencies.append(bound)
+            mark(figure, "y", bound, f"SLO {chart_text(text)}", color=SLO_COLOR, row=2, col=1)
     if result.broke_at is not None:
         start = result.steps[result.broke_at]["start_s"]
-        figure.add_vline(
-            x=start,
-            line={"color": SLO_COLOR},
-            annotation_text=f"breaks at {result.broke_at_rate_per_s:.4g}/s",
+        mark(
+            figure,
+            "x",
+            start,
+            f"breaks at {result.broke_at_rate_per_s:.4g}/s",
+            color=SLO_COLOR,
+            dash="solid",
+            row="all",
+            col=1,
         )
-    figure.update_yaxes(type="log", row=2, col=1)
+    # The SLO's label is placed by its shape: on a log axis an annotation would be read as
+    # log10 of its value and stretch the axis to 10^bound.
+    figure.update_yaxes(type="log", range=span(latencies, log=True), row=2, col=1)
     figure.update_xaxes(title_text="simulated time (s)", row=2, col=1)
     figure.update_layout(
-        title=title or f"{chart_text(result.spec)}: stepped load test",
+        title=heading,
         template="plotly_white",
         height=600,
     )
@@ -544,8 +559,19 @@ def figure_comparison(
     """
     import plotly.graph_objects as go
 
+    heading = (
+        title
+        or f"{metric} at peak ({result.peak_rate_per_s:g} requests/s), 95% CI; "
+        f"seeds {result.seed}…{result.seed + result.replications - 1}"
+    )
     names = [c.name for c in result.candidates]
     values = [c.metrics.get(metric, math.nan) for c in result.candidates]
+    if not any(_finite(value) for value in values):
+        return note_figure(
+            f"No {metric} to draw: no option was measured at peak "
+            "(every one was refused or its queues grew without bound).",
+            title=heading,
+        )
     lows = [c.metrics_ci95.get(metric, (math.nan, math.nan))[0] for c in result.candidates]
     highs = [c.metrics_ci95.get(metric, (math.nan, math.nan))[1] for c in result.candidates]
     colors = [
@@ -565,21 +591,19 @@ def figure_comparison(
             hovertemplate="%{x}: %{y:.4g}<extra></extra>",
         )
     )
+    shown = [*values, *highs]
     if metric.endswith("_ms"):
         wanted = metric.removesuffix("_ms")
         for slo_metric, bound, text in _latency_slos(result.slos):
             if slo_metric == wanted:
-                figure.add_hline(
-                    y=bound,
-                    line={"color": SLO_COLOR, "dash": "dash"},
-                    annotation_text=f"SLO {chart_text(text)}",
-                )
+                mark(figure, "y", bound, f"SLO {chart_text(text)}", color=SLO_COLOR)
+                shown.append(bound)
     sentences = [d.sentence() for d in result.differences if d.metric == metric]
     figure.update_layout(
-        title=title
-        or f"{metric} at peak ({result.peak_rate_per_s:g} requests/s), 95% CI; "
-        f"seeds {result.seed}…{result.seed + result.replications - 1}",
+        title=heading,
         yaxis_title=metric,
+        # From 0 to past the bars, their intervals and the SLO (whose label sits above it).
+        yaxis_range=span([0.0, *shown], floor=0.0),
         template="plotly_white",
         annotations=[
             {
@@ -602,6 +626,10 @@ def figure_comparison(
 def figure_pareto(result: ComparisonResult, *, title: str | None = None) -> go.Figure:
     """Monthly cost against p99 at peak; the Pareto frontier joined, the choice marked.
 
+    Both axes span the options (and the p99 SLO) with padding relative to the values, so one
+    option, or several costing nearly the same, sit in a range of a fifth of their size at
+    least, not in a sliver of plotly's autorange (1.5 EUR around one point).
+
     Examples
     --------
     >>> from scaleplan.experiments import CompareSettings, compare
@@ -614,14 +642,28 @@ def figure_pareto(result: ComparisonResult, *, title: str | None = None) -> go.F
     """
     import plotly.graph_objects as go
 
-    candidates = [c for c in result.candidates if math.isfinite(c.values.get("p99_ms", math.nan))]
+    heading = title or "cost against p99 at peak"
+    candidates = [
+        c
+        for c in result.candidates
+        if _finite(c.values.get("p99_ms", math.nan))
+        and _finite(c.values.get("cost_per_month", math.nan))
+    ]
+    if not candidates:
+        return note_figure(
+            "Nothing to draw: no option has both a p99 measured at peak and a monthly cost "
+            "(an option refused at peak is not measured).",
+            title=heading,
+        )
+    costs = [c.values["cost_per_month"] for c in candidates]
+    p99s = [c.values["p99_ms"] for c in candidates]
     figure = go.Figure()
     figure.add_trace(
         go.Scatter(
-            x=[c.values["cost_per_month"] for c in candidates],
-            y=[c.values["p99_ms"] for c in candidates],
+            x=costs,
+            y=p99s,
             mode="markers+text",
-            text=[c.name for c in candidates],
+            text=[chart_text(c.name) for c in candidates],
             textposition="top center",
             name="candidates",
             marker={
@@ -650,13 +692,14 @@ def figure_pareto(result: ComparisonResult, *, title: str | None = None) -> go.F
     )
     for slo_metric, bound, text in _latency_slos(result.slos):
         if slo_metric == "p99":
-            figure.add_hline(
-                y=bound, line={"color": SLO_COLOR, "dash": "dash"}, annotation_text=f"SLO {text}"
-            )
+            p99s.append(bound)
+            mark(figure, "y", bound, f"SLO {chart_text(text)}", color=SLO_COLOR)
     figure.update_layout(
-        title=title or "cost against p99 at peak",
-        xaxis_title=f"cost per month at today's load ({result.currency})",
+        title=heading,
+        xaxis_title=f"cost per month at today's load ({chart_text(result.currency)})",
         yaxis_title="p99 at peak (ms)",
+        xaxis_range=span(costs, floor=0.0),
+        yaxis_range=span(p99s, floor=0.0),
         template="plotly_white",
     )
     return figure
@@ -685,8 +728,16 @@ def figure_runway(
         runways = [result]
     else:
         runways = list(result)
+    heading = title or "headroom under growth (1 − load ÷ sustainable limit)"
+    if not runways:
+        return note_figure(
+            "No runway to draw: no option was pulled to its limit (the run budget has no pull), "
+            "so there is no headroom to grow into.",
+            title=heading,
+        )
     figure = go.Figure()
     horizon = None
+    lowest = 0.0
     for index, item in enumerate(runways):
         color = PALETTE[index % len(PALETTE)]
         months = [point["month"] for point in item.curve]
@@ -717,78 +768,30 @@ def figure_runway(
                 )
             )
         if item.breach_month is not None:
-            figure.add_vline(
-                x=item.months,
-                line={"color": color, "dash": "dot"},
-                annotation_text=chart_text(f"{item.name}: {item.months:.1f} months"),
+            mark(
+                figure,
+                "x",
+                item.months,
+                chart_text(f"{item.name}: {item.months:.1f} months"),
+                color=color,
+                dash="dot",
             )
         horizon = item.horizon_months or horizon
+        drawn = [point["headroom"] for point in item.curve] + lows
+        lowest = min([lowest, *(v for v in drawn if math.isfinite(v))])
     figure.add_hline(y=0.0, line={"color": SLO_COLOR})
     if horizon is not None:
-        figure.add_vline(
-            x=horizon, line={"color": BOUND_COLOR, "dash": "dash"}, annotation_text="horizon"
-        )
+        # Labelled at the bottom: a breach at the horizon would put two labels on one spot.
+        mark(figure, "x", horizon, "horizon", color=BOUND_COLOR, position="start")
+    # Headroom below −100% (a load more than twice the limit) says no more than −100% does:
+    # the axis stops there so that the months around the breaches stay readable.
+    floor = max(lowest, -1.0)
     figure.update_layout(
-        title=title or "headroom under growth (1 − load ÷ sustainable limit)",
+        title=heading,
         xaxis_title="month",
-        yaxis_title="headroom",
+        yaxis_title="headroom" + (" (cut at −100%: the curves go on below)" if lowest < -1 else ""),
         yaxis_tickformat=".0%",
+        yaxis_range=[floor - 0.05, 1.05],
         template="plotly_white",
     )
     return figure
-
-
-def figure_decision_matrix(result: ComparisonResult, *, title: str | None = None) -> go.Figure:
-    """The weighted decision matrix as a table: value (score) per criterion, gate, total.
-
-    Examples
-    --------
-    >>> from scaleplan.experiments import CompareSettings, compare
-    >>> from scaleplan.spec import example_spec
-    >>> spec = example_spec()
-    >>> settings = CompareSettings(replications=2, requests=1000, pull_replications=0)
-    >>> result = compare({"a": spec, "b": spec}, settings)
-    >>> figure_decision_matrix(result).data[0].header.values[0]
-    'candidate'
-    """
-    import plotly.graph_objects as go
-
-    criteria = list(result.weights)
-    header = ["candidate"] + [f"{c} ({100 * result.weights[c]:.0f}%)" for c in criteria]
-    header += ["score", "gates", "recommended"]
-    columns: list[list[str]] = [[c.name for c in result.candidates]]
-    for criterion in criteria:
-        columns.append(
-            [
-                f"{_format(c.values.get(criterion, math.nan), criterion)} "
-                f"({c.scores.get(criterion, 0.0):.2f})"
-                for c in result.candidates
-            ]
-        )
-    columns.append([f"{c.score:.2f}" for c in result.candidates])
-    columns.append([chart_text("; ".join(c.gate_reasons) or "pass") for c in result.candidates])
-    columns.append(["★" if c.name == result.recommended else "" for c in result.candidates])
-    fill = [
-        "#e5f5e0" if c.name == result.recommended else ("#f0f0f0" if c.gated else "white")
-        for c in result.candidates
-    ]
-    figure = go.Figure(
-        go.Table(
-            header={"values": header, "fill_color": "#dbe9f6", "align": "left"},
-            cells={"values": columns, "fill_color": [fill] * len(columns), "align": "left"},
-        )
-    )
-    figure.update_layout(title=title or f"decision matrix: {chart_text(result.title)}")
-    return figure
-
-
-def _format(value: float, criterion: str) -> str:
-    if not math.isfinite(value):
-        return "∞" if value == math.inf else "—"
-    if criterion in ("headroom", "error_rate"):
-        return f"{100 * value:.1f}%"
-    if criterion.endswith("_ms"):
-        return f"{value:.1f} ms"
-    if criterion == "runway_months":
-        return f"{value:.1f} mo"
-    return f"{value:,.0f}"

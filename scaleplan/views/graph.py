@@ -52,7 +52,8 @@ MAX_PARTS_SHOWN = 12
 def graph_positions(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
     """Left-to-right layered positions: x is the call depth from an entry, and within a layer
     the components are ordered by the mean height of their neighbours (a few barycentre sweeps,
-    as in Sugiyama's layout) so that fewer edges cross.
+    as in Sugiyama's layout) so that fewer edges cross. An edge that skips layers holds a slot
+    of its own in each layer it crosses (:func:`edge_routes`), so no node sits on its way.
 
     Examples
     --------
@@ -60,29 +61,77 @@ def graph_positions(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
     >>> graph_positions(G)
     {'lb': (0.0, 0.0), 'api': (1.0, 0.0), 'db': (2.0, 0.0)}
     """
-    depth = layers(graph)
-    by_layer: dict[int, list[str]] = {}
-    for name in graph:
-        by_layer.setdefault(depth[name], []).append(name)
+    return _layout(graph)[0]
 
-    def height(name: str) -> float:
-        members = by_layer[depth[name]]
-        return members.index(name) - (len(members) - 1) / 2
+
+def edge_routes(graph: nx.DiGraph) -> dict[tuple[str, str], list[tuple[float, float]]]:
+    """The points each edge is drawn through, from its source to its target.
+
+    An edge to the next layer is straight. An edge that skips layers bends through a slot of
+    its own in every layer between (a virtual node of the layered layout), so it passes
+    between the components there, never through one. An edge within a layer (a call cycle)
+    bows out to the right of the layer, clear of the components stacked in it.
+
+    Examples
+    --------
+    >>> G = nx.DiGraph([("api", "cache"), ("cache", "db"), ("api", "db")])
+    >>> route = edge_routes(G)[("api", "db")]
+    >>> len(route), route[1][0], route[1] != graph_positions(G)["cache"]
+    (3, 1.0, True)
+    """
+    return _layout(graph)[1]
+
+
+def _layout(
+    graph: nx.DiGraph,
+) -> tuple[dict[str, tuple[float, float]], dict[tuple[str, str], list[tuple[float, float]]]]:
+    depth = layers(graph)
+    # The layered graph: each edge that skips layers is cut into one-layer steps through
+    # virtual nodes, which are ordered with the components (so they get slots of their own).
+    layered = nx.DiGraph()
+    layered.add_nodes_from(graph)
+    level: dict[Any, int] = dict(depth)
+    chains: dict[tuple[str, str], list[Any]] = {}
+    for source, target in graph.edges:
+        gap = depth[target] - depth[source]
+        chain: list[Any] = [source]
+        for step in range(1, gap):
+            virtual = ("virtual", source, target, step)
+            level[virtual] = depth[source] + step
+            chain.append(virtual)
+        chain.append(target)
+        chains[source, target] = chain
+        nx.add_path(layered, chain)
+    by_layer: dict[int, list[Any]] = {}
+    for node in layered:
+        by_layer.setdefault(level[node], []).append(node)
+
+    def height(node: Any) -> float:
+        members = by_layer[level[node]]
+        return members.index(node) - (len(members) - 1) / 2
 
     def sweep(levels: list[int], neighbours: Any) -> None:
-        for level in levels:
-            current = {name: height(name) for name in by_layer[level]}
+        for current_level in levels:
+            current = {node: height(node) for node in by_layer[current_level]}
             keys = {}
-            for name in by_layer[level]:
-                near = [other for other in neighbours(name) if depth[other] != level]
-                keys[name] = sum(map(height, near)) / len(near) if near else current[name]
-            by_layer[level].sort(key=lambda name: keys[name])
+            for node in by_layer[current_level]:
+                near = [other for other in neighbours(node) if level[other] != current_level]
+                keys[node] = sum(map(height, near)) / len(near) if near else current[node]
+            by_layer[current_level].sort(key=lambda node: keys[node])
 
     levels = sorted(by_layer)
     for _ in range(4):
-        sweep(levels[1:], graph.predecessors)
-        sweep(levels[-2::-1], graph.successors)
-    return {name: (float(depth[name]), -height(name) + 0.0) for name in graph}
+        sweep(levels[1:], layered.predecessors)
+        sweep(levels[-2::-1], layered.successors)
+    place = {node: (float(level[node]), -height(node) + 0.0) for node in layered}
+    routes: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for (source, target), chain in chains.items():
+        points = [place[node] for node in chain]
+        if depth[source] == depth[target]:  # within a layer: bow out to its right
+            (x0, y0), (x1, y1) = points
+            points = [(x0, y0), (x0 + 0.35, (y0 + y1) / 2), (x1, y1)]
+        routes[source, target] = points
+    return {name: place[name] for name in graph}, routes
 
 
 def _parts(name: str, result: SimulationResult | None) -> dict[str, ComponentResult]:
@@ -192,36 +241,42 @@ def _hover(name: str, graph: nx.DiGraph, result: SimulationResult | None) -> str
 
 
 def _edge_traces(
-    graph: nx.DiGraph, positions: Mapping[str, tuple[float, float]]
+    graph: nx.DiGraph, routes: Mapping[tuple[str, str], list[tuple[float, float]]]
 ) -> tuple[list[go.Scatter], list[dict[str, Any]]]:
-    """One line per edge (dashed when asynchronous) with an arrowhead at its middle."""
+    """One line per edge along its route (dashed when asynchronous), its arrowhead halfway
+    along its last stretch; components are drawn over the lines, so a line ends at the border
+    of its component's marker."""
     import plotly.graph_objects as go
 
     traces: list[go.Scatter] = []
     labels: list[dict[str, Any]] = []
     for source, target, data in graph.edges(data=True):
-        (x0, y0), (x1, y1) = positions[source], positions[target]
+        route = list(routes[source, target])
+        (x0, y0), (x1, y1) = route[0], route[1]
+        (xa, ya), (xb, yb) = route[-2], route[-1]
+        points = [*route[:-1], ((xa + xb) / 2, (ya + yb) / 2), route[-1]]
         asynchronous = bool(data.get("asynchronous", False))
         visits = float(data.get("visits", 1.0))
         kind = "asynchronous delivery" if asynchronous else "call"
         text = f"{html.escape(source)} → {html.escape(target)}: {kind}, ×{visits:.3g} per visit"
         traces.append(
             go.Scatter(
-                x=[x0, (x0 + x1) / 2, x1],
-                y=[y0, (y0 + y1) / 2, y1],
+                x=[x for x, _ in points],
+                y=[y for _, y in points],
                 mode="lines+markers",
                 line={
                     "color": EDGE_COLOR,
                     "width": 1.5,
                     "dash": "dash" if asynchronous else "solid",
+                    "shape": "spline" if len(route) > 2 else "linear",
                 },
                 marker={
                     "symbol": "arrow",
                     "angleref": "previous",
-                    "size": [0, 13, 0],
+                    "size": [0] * (len(points) - 2) + [13, 0],
                     "color": EDGE_COLOR,
                 },
-                hovertext=[text] * 3,
+                hovertext=[text] * len(points),
                 hoverinfo="text",
                 name=f"{source} → {target}",
                 meta={"edge": [source, target], "asynchronous": asynchronous},
@@ -242,8 +297,9 @@ def _edge_traces(
     return traces, labels
 
 
-def _legend_traces(graph: nx.DiGraph) -> list[go.Scatter]:
-    """Legend entries only: one per kind present, and the two kinds of edge."""
+def _legend_traces(graph: nx.DiGraph, labelled: bool = False) -> list[go.Scatter]:
+    """Legend entries only: one per kind present, the two kinds of edge and, when an edge
+    carries one, what its ×n label means."""
     import plotly.graph_objects as go
 
     kinds = sorted({graph.nodes[name]["spec"].kind for name in graph}, key=_kind_order)
@@ -278,6 +334,19 @@ def _legend_traces(graph: nx.DiGraph) -> list[go.Scatter]:
                 name=label,
                 legendgroup="edges",
                 legendgrouptitle={"text": "edges"} if index == 0 else None,
+                hoverinfo="skip",
+            )
+        )
+    if labelled:
+        # An edge's "×0.3": calls (or deliveries) per visit of its source, unlabelled when 1.
+        entries.append(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="lines",
+                line={"color": "rgba(0,0,0,0)", "width": 0},
+                name="×n: calls per visit<br>of the caller (no label: 1)",
+                legendgroup="edges",
                 hoverinfo="skip",
             )
         )
@@ -320,10 +389,10 @@ def figure_graph(
     """
     import plotly.graph_objects as go
 
-    positions = graph_positions(graph)
+    positions, routes = _layout(graph)
     figure = go.Figure()
-    edges, labels = _edge_traces(graph, positions)
-    for trace in [*edges, *_legend_traces(graph)]:
+    edges, labels = _edge_traces(graph, routes)
+    for trace in [*edges, *_legend_traces(graph, bool(labels))]:
         figure.add_trace(trace)
 
     names = list(graph)
@@ -379,14 +448,16 @@ def _layer_sizes(graph: nx.DiGraph) -> list[int]:
     return list(counts.values())
 
 
-def write_html(figure: go.Figure, path: str | Path, *, kept: str = "") -> Path:
-    """Write ``figure`` as one HTML file that needs no network (plotly.js embedded).
+def write_html(figure: go.Figure | str, path: str | Path, *, kept: str = "") -> Path:
+    """Write ``figure`` (or a page, :class:`~scaleplan.views.tables.Html`) as one HTML file
+    that needs no network (plotly.js embedded).
 
     A write that fails (a folder in the way, a missing or read-only folder, a full disk) is an
     :class:`~scaleplan.paths.OutputError` naming the file, the reason and ``kept`` (where what
     was computed can still be found); no half-written file is left.
     """
     from scaleplan.paths import OutputError, output_problem
+    from scaleplan.views.axes import log_safe
 
     path = Path(path)
     try:
@@ -394,7 +465,12 @@ def write_html(figure: go.Figure, path: str | Path, *, kept: str = "") -> Path:
         if path.is_dir():
             raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
         # Written in place, not renamed over: ``path`` may be a device (/dev/stdout).
-        figure.write_html(path, include_plotlyjs=True, include_mathjax=False, full_html=True)
+        if isinstance(figure, str):  # a page (Html) made of tables and figures
+            path.write_text(figure, encoding="utf-8")
+        else:
+            log_safe(figure).write_html(
+                path, include_plotlyjs=True, include_mathjax=False, full_html=True
+            )
     except OSError as error:
         with contextlib.suppress(OSError):
             if path.is_file():
