@@ -81,7 +81,7 @@ def test_table_json_and_chart(scenario: Path, tmp_path: Path) -> None:
     assert done.exit_code == 0, done.output
     text = done.output
     assert "95% CI across 3 replications" in text
-    assert "SLOs per 1 s window" in text and "p99<=400ms" in text
+    assert "SLOs per 6 s window" in text and "p99<=400ms" in text
     assert "cost of the event" in text and "EUR" in text
     assert "api: most replicas" in text  # only the autoscaled candidate has the row
     data = json.loads(out.read_text())["results"]

@@ -11,7 +11,6 @@ Bad input exits 2 naming the file and key.
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -23,10 +22,11 @@ from scaleplan.cli import options
 from scaleplan.cli.app import app
 from scaleplan.cli.console import literal, stderr, stdout
 from scaleplan.cli.core import progress_bar, verdict_status
-from scaleplan.formatting import json_safe, number, percent, with_ci
+from scaleplan.formatting import json_safe, number
+from scaleplan.views.transient_summary import summary_rows
 
 if TYPE_CHECKING:
-    from scaleplan.experiments.transient import Figure, TransientResult
+    from scaleplan.experiments.transient import TransientResult
     from scaleplan.spec import SLOSpec
 
 STATUS_MARK = {
@@ -34,10 +34,6 @@ STATUS_MARK = {
     "fail": "[red]✗[/red]",
     "inconclusive": "[yellow]?[/yellow]",
 }
-
-
-def _figure(figure: Figure, spec: str = ".4g") -> str:
-    return with_ci(figure.mean, figure.ci95, spec)
 
 
 def _summary(name: str, result: TransientResult) -> Table:
@@ -52,74 +48,9 @@ def _summary(name: str, result: TransientResult) -> Table:
     table.add_column("figure", justify="left")
     table.add_column("value", justify="right")
     table.add_column("note", justify="left")
-    phases = ", ".join(f"{literal(p)} {a:g}–{b:g} s" for p, a, b in result.phases)
-    table.add_row("phases", "", phases)
-    table.add_row(
-        "error share, whole run", _pct(result.error_rate), literal(result.error_rate.detail)
-    )
-    table.add_row(
-        f"error share, peak phase {literal(result.peak_phase)}",
-        _pct(result.error_rate_peak),
-        literal(result.error_rate_peak.detail),
-    )
-    for key, figure in result.budget_burned.items():
-        table.add_row(
-            f"error budget burned ({literal(key)})",
-            _figure(figure, ".3g"),
-            "× the SLO's allowance",
-        )
-    for component, scaling in result.scaling.items():
-        table.add_row(
-            f"{literal(component)}: most replicas",
-            _figure(scaling.max_replicas, ".3g"),
-            f"first at {_figure(scaling.first_reached_s, '.0f')} s",
-        )
-    for component, figure in result.max_queue.items():
-        if figure.mean >= 0.5:
-            table.add_row(
-                f"{literal(component)}: largest queue",
-                _figure(figure, ".4g"),
-                "bucket-mean requests waiting",
-            )
-    for component, drain in result.drain.items():
-        note = (
-            f"back under {drain.threshold:.3g} waiting (pre-peak {drain.pre_peak_level:.3g}); "
-            f"drained in {drain.drained} of {drain.replications}"
-        )
-        if drain.lower_bound:
-            note += ": a lower bound"
-        table.add_row(
-            f"{literal(component)}: drain after the peak",
-            f"{_figure(drain.seconds, '.3g')} s",
-            note,
-        )
-        if drain.back_under_s is not None:
-            table.add_row(
-                f"{literal(component)}: back under after its largest queue",
-                f"at {_figure(drain.back_under_s, '.4g')} s",
-                "time into the profile",
-            )
-    for component, figure in result.replica_hours.items():
-        table.add_row(
-            f"{literal(component)}: replica-hours", _figure(figure, ".4g"), "over the profile"
-        )
-    if result.event_cost is not None:
-        cost = result.event_cost
-        table.add_row(
-            "cost of the event",
-            f"{_figure(cost.total, '.4g')} {literal(cost.currency)}",
-            "node-hours and requests over the profile; no monthly fees",
-        )
+    for label, value, note in summary_rows(result):
+        table.add_row(literal(label), literal(value), literal(note))
     return table
-
-
-def _pct(figure: Figure) -> str:
-    low, high = figure.ci95
-    if not math.isfinite(figure.mean):
-        return "—"
-    if math.isfinite(low) and math.isfinite(high):
-        return f"{percent(figure.mean, 3)} [{percent(low, 3)}, {percent(high, 3)}]"
-    return percent(figure.mean, 3)
 
 
 def _windows(result: TransientResult) -> Table | None:
@@ -189,7 +120,7 @@ def transient_command(
         float | None,
         typer.Option(
             "--window-s",
-            help="Width of an SLO window (default: 60 s, or a bucket).",
+            help="Width of an SLO window (default: 60 s, or a tenth of a shorter profile).",
             parser=options.number(0.0, 1e12, low_open=True),
         ),
     ] = None,

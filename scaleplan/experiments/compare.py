@@ -67,6 +67,7 @@ from scaleplan.experiments.precision import (
 from scaleplan.experiments.pull import PullResult, pull
 from scaleplan.experiments.pull_users import UsersPullResult, pull_users
 from scaleplan.experiments.shortfall import RANK_RULE, needs, rank, shortfall
+from scaleplan.experiments.transient import TransientResult, transient, with_profile
 from scaleplan.metrics import proportion_ci, replication_ci, replication_quantile_ci
 from scaleplan.result import SimulationResult
 from scaleplan.spec import (
@@ -76,6 +77,7 @@ from scaleplan.spec import (
     NFRSpec,
     ScenarioSpec,
 )
+from scaleplan.spec.profile import ProfileSpec
 
 __all__ = [
     "CandidateResult",
@@ -199,6 +201,9 @@ class CandidateResult:
     measurement: dict[str, Any] = field(default_factory=dict)
     #: A closed workload's tractor pull over users (its ``pull`` is then None).
     users_pull: UsersPullResult | None = None
+    #: Its run through the scenario's load profile (None without one): the per-window
+    #: verdicts among ``verdicts``, the series, scaling, backlog and the cost of the event.
+    transient: TransientResult | None = None
 
     def verdict(self, nfr: str) -> Verdict | None:
         """The verdict whose ``nfr`` text is ``nfr`` (None if absent)."""
@@ -224,6 +229,7 @@ class CandidateResult:
             "pareto": self.pareto,
             "requests": self.requests,
             "measurement": clean(self.measurement),
+            "profile": None if self.transient is None else self.transient.to_dict(),
         }
 
     def records(self) -> list[dict[str, Any]]:
@@ -249,6 +255,8 @@ class CandidateResult:
         if self.runway is not None:
             row["runway_months"] = self.runway.months
             row["breach_month"] = self.runway.breach_month
+        if self.transient is not None and self.transient.event_cost is not None:
+            row["event_cost"] = self.transient.event_cost.total.mean
         if self.cost is not None:
             row["cost_per_month"] = self.cost.per_month_today
             row["cost_per_month_peak"] = self.cost.per_month_peak
@@ -415,6 +423,10 @@ class _Plan:
     context: dict[str, Any]
     #: A closed workload: ``today`` and ``peak`` are users, the pull is over users.
     closed: bool = False
+    #: The scenario's load profile each candidate also runs through (over ``today``), and
+    #: the replications of that transient run; None: no profile, or left out.
+    profile: ProfileSpec | None = None
+    profile_replications: int = 0
 
     def load_text(self, load: float) -> str:
         """``90 requests/s`` or, for a closed workload, ``80 users``."""
@@ -457,6 +469,27 @@ def _pull_users(
     """A closed workload's pull over users: ``replications`` searches of ``requests`` per
     step (its budget is fixed: the precision-driven stopping applies to the open pull)."""
     return pull_users(spec, nfrs, seed=seed, requests=requests, replications=replications)
+
+
+def _through_profile(
+    spec: ArchitectureSpec,
+    profile: ProfileSpec,
+    today_per_s: float,
+    replications: int,
+    seed: int,
+    nfrs: NFRSpec,
+    costs: CostTableSpec,
+    name: str,
+) -> TransientResult:
+    """One candidate through the scenario's load profile over today's rate (a pool's task)."""
+    return transient(
+        with_profile(spec, profile, today_per_s),
+        replications=replications,
+        seed=seed,
+        slos=nfrs.slos,
+        costs=costs,
+        candidate=name,
+    )
 
 
 def _pull(
@@ -526,6 +559,9 @@ class CompareSettings:
     stopping: str | None = None
     #: Target relative CI half-width under ``precision`` stopping (default: the scenario's).
     ci_precision: float | None = None
+    #: Run each candidate through the scenario's ``workload.profile`` too (False: judge at the
+    #: steady peak only, as without a profile).
+    profile: bool = True
 
 
 def compare(
@@ -600,6 +636,19 @@ def compare(
                 target,
             )
             tasks.append((_pull, pull_args))
+    if plan.profile is not None:
+        for name in plan.names:
+            profile_args = (
+                plan.specs[name],
+                plan.profile,
+                plan.today,
+                plan.profile_replications,
+                plan.seed,
+                plan.nfrs,
+                plan.costs,
+                name,
+            )
+            tasks.append((_through_profile, profile_args))
     for name in plan.names:
         spec, rate = plan.at_peak(plan.specs[name])
         for index in range(stopping.minimum):
@@ -610,12 +659,16 @@ def compare(
     pulls: dict[str, PullResult | None] = {}
     users_pulls: dict[str, UsersPullResult | None] = {}
     decisions: dict[str, Decision] = {}
+    transients: dict[str, TransientResult] = {}
     try:
         per_task = iter(submit_all(executor or pool, tasks, counted.report))
         for name in plan.names:
             pulled_any = next(per_task) if plan.pull_replications > 0 else None
             users_pulls[name] = pulled_any if plan.closed else None
             pulls[name] = None if plan.closed else pulled_any
+        if plan.profile is not None:
+            for name in plan.names:
+                transients[name] = next(per_task)
         for name in plan.names:
             runs[name] = [next(per_task)[0] for _ in range(stopping.minimum)]
         while True:
@@ -648,7 +701,7 @@ def compare(
     finally:
         if pool is not None:
             pool.shutdown()
-    return _assemble(plan, runs, pulls, decisions, users_pulls)
+    return _assemble(plan, runs, pulls, decisions, users_pulls, transients)
 
 
 class _Counter:
@@ -698,6 +751,7 @@ def _plan(
             "stopping": run.stopping,
             "ci_precision": run.ci_precision,
         }
+        profile = scenario.workload.profile if settings.profile else None
         title = scenario.title
         context = {
             "context": scenario.context,
@@ -737,6 +791,7 @@ def _plan(
         }
         title = "comparison of " + ", ".join(names)
         context = {}
+        profile = None
     if nfrs is not None:
         base_nfrs = nfrs if isinstance(nfrs, NFRSpec) else NFRSpec.from_slos(tuple(nfrs))
 
@@ -794,6 +849,8 @@ def _plan(
         title=title,
         context=context,
         closed=closed,
+        profile=profile,
+        profile_replications=replications_value if profile is not None else 0,
     )
 
 
@@ -825,6 +882,7 @@ def _assemble(
     pulls: dict[str, PullResult | None],
     decisions: Mapping[str, Decision] | None = None,
     users_pulls: Mapping[str, UsersPullResult | None] | None = None,
+    transients: Mapping[str, TransientResult] | None = None,
 ) -> ComparisonResult:
     partial: dict[str, dict[str, Any]] = {}
     for name in plan.names:
@@ -944,6 +1002,9 @@ def _assemble(
             ]
         verdicts = _with_capacity_causes(verdicts, limit, plan, pulled)
         verdicts = _unsettleable(verdicts, plan.requests * plan.stopping.cap)
+        through = (transients or {}).get(name)
+        if through is not None:
+            verdicts = [*verdicts, *profile_verdicts(through)]
         failed = tuple(v.reason() for v in verdicts if v.status == "fail")
         values = {
             "p99_ms": metrics["p99_ms"],
@@ -994,6 +1055,7 @@ def _assemble(
             requests=partial[name]["requests"],
             measurement=partial[name]["measurement"],
             users_pull=partial[name]["users_pull"],
+            transient=(transients or {}).get(name),
         )
         for name in plan.names
     )
@@ -1038,6 +1100,21 @@ def _assemble(
         ci_precision=plan.stopping.target,
         ranking=ranking,
     )
+
+
+def profile_verdicts(result: TransientResult) -> list[Verdict]:
+    """The SLOs judged through the load profile, each named as such, so that they sit beside
+    the same SLOs at the steady peak as gates of their own: a latency SLO in every window
+    (``p99<=800ms in every 60 s window of the load profile``: its worst window), an error SLO
+    over every request of the profile (``errors<=0.5% over the load profile``: the budget)."""
+    window = f"{result.window_s:g} s"
+    latency = [
+        replace(verdict, nfr=f"{verdict.nfr} in every {window} window of the load profile")
+        for verdict in result.verdicts()
+        if verdict.kind == "latency"
+    ]
+    errors = [replace(v, nfr=f"{v.nfr} over the load profile") for v in result.overall]
+    return [*latency, *errors]
 
 
 @dataclass(frozen=True)

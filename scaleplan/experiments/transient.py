@@ -33,7 +33,7 @@ Definitions (docs/architecture.md, *Load profiles and transient runs*):
   during the profile at its ``per_million_requests``; monthly storage and fixed fees are not
   an event's cost and are left out;
 - **window verdicts**: every latency or error SLO in every window of ``window_s`` (default a
-  minute, or a bucket for a profile under ten minutes) with ``nfr``'s rule — pass when the
+  minute, or a tenth of a profile under ten minutes) with ``nfr``'s rule — pass when the
   interval across replications clears the bound, fail when it lies beyond it, inconclusive
   when it straddles it; a percentile's interval is ``replication_quantile_ci`` over the
   replications' percentiles of the window.
@@ -238,6 +238,8 @@ class TransientResult:
     event_cost: EventCost | None
     windows: tuple[WindowVerdict, ...]
     window_s: float
+    #: The error SLOs judged over every request of the profile (the budget it spends).
+    overall: tuple[Verdict, ...] = ()
     warnings: tuple[str, ...] = ()
     stopped: tuple[str, ...] = field(default=())
 
@@ -307,6 +309,7 @@ class TransientResult:
             "replica_hours": {k: v.to_dict() for k, v in self.replica_hours.items()},
             "event_cost": None if self.event_cost is None else self.event_cost.to_dict(),
             "verdicts": [v.to_dict() for v in self.verdicts()],
+            "overall": [v.to_dict() for v in self.overall],
             "windows": [w.to_dict() for w in self.windows],
             "warnings": list(self.warnings),
             "stopped": list(self.stopped),
@@ -395,7 +398,7 @@ def transient(
         Width of the series' buckets (default: :func:`default_bucket_s`, about the profile's
         duration ÷ 60 with every phase starting on a bucket edge).
     window_s : float, optional
-        Width of the SLO windows (default: 60 s, or a bucket for a profile under ten minutes);
+        Width of the SLO windows (default: 60 s, or a tenth of a profile under ten minutes);
         a whole number of buckets.
     slos : sequence of SLOSpec
         The objectives checked in every window (latency and errors; others are skipped).
@@ -584,9 +587,14 @@ def _summarise(
     event_cost = None
     if costs is not None:
         event_cost = _event_cost(spec, costs, candidate or spec.name, recorders, width, n, duration)
-    window = window_s if window_s is not None else (60.0 if duration >= 600 else width)
+    # A window must hold enough requests for its percentile to be settled across a few
+    # replications: a minute, or a tenth of a short profile (never less than a bucket).
+    window = window_s if window_s is not None else (60.0 if duration >= 600 else duration / 10)
     per_window = max(1, round(window / width))
     windows = _windows(recorders, slos, bounds, width, n, per_window)
+    # The error budget is spent over the whole profile: one verdict on every request of it
+    # (a short window holds too few requests to settle a share of a percent).
+    overall = tuple(_window_verdict(recorders, slo, 0, n) for slo in slos if slo.metric == "errors")
     warnings = list(dict.fromkeys(w for rep in reps for w in rep.warnings))
     stopped = tuple(rep.stopped for rep in reps if rep.stopped)
     if stopped:
@@ -624,6 +632,7 @@ def _summarise(
         event_cost=event_cost,
         windows=tuple(windows),
         window_s=per_window * width,
+        overall=overall,
         warnings=tuple(warnings),
         stopped=stopped,
     )
@@ -848,6 +857,10 @@ def _window_verdict(recorders: list[Recorder], slo: SLOSpec, first: int, last: i
         f"{slo.metric} of the window in each of {len(values)} replications, Student-t across them"
     )
     ci = replication_ci(values) if slo.metric == "mean" else replication_quantile_ci(values)
+    if ci.low < 0:
+        # A latency is never negative: the t-interval over few replications can reach below
+        # 0, and cutting it there keeps every value it could cover.
+        ci = MeanCI(ci.mean, 0.0, ci.high, ci.high / 2.0, ci.n, f"{ci.method}, cut at 0")
     return _decide(slo.text, "latency", ci, slo.bound, slo.op, "ms", count or None, detail)
 
 

@@ -433,7 +433,50 @@ def _comparison_figures(evidence: Evidence) -> list[Any]:
         items.append(Markdown("### Growth runway"))
         items.append(figure_runway(comparison))
     items.extend(tractor_pull(evidence))
+    items.extend(load_profile(evidence))
     return items
+
+
+def load_profile(evidence: Evidence) -> list[Any]:
+    """Each option through the scenario's load profile (nothing without one): the phases, the
+    verdicts per window and over the profile, scaling, backlog and its drain, replica-hours
+    and the cost of the event, then the time series of every option."""
+    from scaleplan.views.transient import figure_transient
+    from scaleplan.views.transient_summary import summary_rows
+
+    comparison = evidence.comparison
+    results = {c.name: c.transient for c in comparison.candidates if c.transient is not None}
+    if not results:
+        return []
+    first = next(iter(results.values()))
+    phases = ", ".join(
+        f"{text(name)} ({start / 60:g}–{end / 60:g} min)" for name, start, end in first.phases
+    )
+    parts = [
+        "### Through the load profile",
+        f"Besides the steady peak, every option ran through the scenario's load profile from "
+        f"empty: {phases}, over today's {number(first.base_rate_per_s, ',.4g')} requests/s. "
+        f"Each figure is the mean of {first.replications} independent replications with its "
+        f"95% Student-t interval across them (the same seeds for every option). Latency SLOs "
+        f"are judged in every {first.window_s:g} s window (the verdict is the worst window's); "
+        "error SLOs over every request of the profile (the budget it spends).",
+    ]
+    for name, result in results.items():
+        candidate = comparison.candidate(name)
+        verdicts = [
+            v
+            for v in candidate.verdicts
+            if v.nfr.endswith("of the load profile") or v.nfr.endswith("over the load profile")
+        ]
+        rows = [(text(v.nfr), text(v.status), text(v.reason())) for v in verdicts] + [
+            (text(label), text(value), text(note)) for label, value, note in summary_rows(result)
+        ]
+        parts.append(f"#### {text(name)}\n\n" + table(["", "value", "note"], rows))
+        parts.extend(f"_{text(warning)}_" for warning in result.warnings)
+    return [
+        Markdown("\n\n".join(parts)),
+        figure_transient(results, evidence.scenario.nfrs.slos, title="Through the load profile"),
+    ]
 
 
 def _p99_title(scenario: ScenarioSpec) -> str:

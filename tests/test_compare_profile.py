@@ -1,0 +1,125 @@
+"""compare and the decision record over a scenario's load profile (issue 10).
+
+A shop whose sale spikes to 6× today's 20 requests/s for a minute: two API servers (100
+requests/s of capacity) overflow in the spike, four (200/s) do not. At the steady peak (3×)
+both pass, so only the run through the profile tells them apart.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scaleplan.experiments.compare import CompareSettings, ComparisonResult, compare
+from scaleplan.spec import load_scenario
+
+SCENARIO = """
+title: Flash sale on a small shop
+workload:
+  today: {arrival: poisson, rate_per_s: 20}
+  peak_factor: 3
+  profile:
+    phases:
+      - {name: before, duration_s: 30, steady: {factor: 1}}
+      - {name: sale, duration_s: 60, spike: {factor: 6, rise_s: 5}}
+      - {name: after, duration_s: 30, steady: {factor: 1}}
+nfrs:
+  slos: ["p99<=300ms", "errors<=1%"]
+costs:
+  currency: EUR
+  defaults: {service: {per_replica_hour: 0.5}}
+candidates:
+  - name: two
+    architecture:
+      name: two
+      workload: {rate_per_s: 20, requests: 1000}
+      entry: api
+      components:
+        api: {kind: service, replicas: 2, concurrency: 1, queue_limit: 50,
+              service_time: {dist: exponential, mean_ms: 20}}
+  - name: four
+    architecture:
+      name: four
+      workload: {rate_per_s: 20, requests: 1000}
+      entry: api
+      components:
+        api: {kind: service, replicas: 4, concurrency: 1, queue_limit: 50,
+              service_time: {dist: exponential, mean_ms: 20}}
+run: {seed: 3, replications: 3, requests: 3000, pull_replications: 2, pull_requests: 2000}
+"""
+
+WINDOW_P99 = "p99<=300ms in every 12 s window of the load profile"
+OVERALL_ERRORS = "errors<=1% over the load profile"
+
+
+@pytest.fixture(scope="module")
+def scenario_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("profile") / "sale.yaml"
+    path.write_text(SCENARIO)
+    return path
+
+
+@pytest.fixture(scope="module")
+def compared(scenario_path: Path) -> ComparisonResult:
+    return compare(load_scenario(scenario_path), workers=1)
+
+
+def test_both_pass_at_the_steady_peak_but_only_four_through_the_spike(
+    compared: ComparisonResult,
+) -> None:
+    two, four = compared.candidate("two"), compared.candidate("four")
+    for candidate in (two, four):
+        steady = candidate.verdict("p99<=300ms")
+        assert steady is not None and steady.status == "pass"
+    assert (verdict := two.verdict(WINDOW_P99)) is not None and verdict.status == "fail"
+    assert "windows fail" in verdict.reason() and "sale" in verdict.reason()
+    assert (verdict := two.verdict(OVERALL_ERRORS)) is not None and verdict.status == "fail"
+    assert two.gated and any(WINDOW_P99 in reason for reason in two.gate_reasons)
+    assert (verdict := four.verdict(WINDOW_P99)) is not None and verdict.status == "pass"
+    assert not four.gated
+    assert compared.recommended == "four"
+
+
+def test_the_event_is_priced_from_the_replica_hours_it_ran(compared: ComparisonResult) -> None:
+    for candidate in compared.candidates:
+        result = candidate.transient
+        assert result is not None and result.event_cost is not None
+        hours = result.replica_hours["api"].mean
+        # A fixed number of replicas over the 120 s profile, at 0.5 EUR an hour each.
+        replicas = {"two": 2, "four": 4}[candidate.name]
+        assert hours == pytest.approx(replicas * 120 / 3600)
+        assert result.event_cost.total.mean == pytest.approx(0.5 * hours)
+
+
+def test_the_json_carries_the_profile_run(compared: ComparisonResult) -> None:
+    data = json.loads(json.dumps(compared.to_dict()))
+    profile = data["candidates"][0]["profile"]
+    assert profile["replications"] == 3 and profile["peak_phase"] == "sale"
+    assert len(profile["t_s"]) == len(profile["system"]["p99_ms"]["mean"])
+    assert [v["nfr"] for v in profile["overall"]] == ["errors<=1%"]
+
+
+def test_without_the_profile_the_comparison_is_the_steady_one(scenario_path: Path) -> None:
+    settings = CompareSettings(profile=False, pull_replications=0)
+    result = compare(load_scenario(scenario_path), settings, workers=1)
+    assert all(c.transient is None for c in result.candidates)
+    assert all(c.verdict(WINDOW_P99) is None for c in result.candidates)
+
+
+def test_the_record_shows_each_option_through_the_profile(
+    compared: ComparisonResult, scenario_path: Path
+) -> None:
+    from types import SimpleNamespace
+
+    from scaleplan.report.record import load_profile
+
+    evidence = SimpleNamespace(comparison=compared, scenario=load_scenario(scenario_path))
+    items = load_profile(evidence)  # type: ignore[arg-type]
+    markdown, figure = items
+    assert "### Through the load profile" in markdown
+    assert "#### two" in markdown and "#### four" in markdown
+    assert "cost of the event" in markdown and "replica\\-hours" in markdown
+    names = {trace.name for trace in figure.data}
+    assert any("two" in str(name) for name in names) and any("four" in str(name) for name in names)
