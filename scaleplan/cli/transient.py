@@ -23,7 +23,6 @@ from scaleplan.cli.app import app
 from scaleplan.cli.console import literal, stderr, stdout
 from scaleplan.cli.core import progress_bar, verdict_status
 from scaleplan.formatting import json_safe, number
-from scaleplan.views.transient_summary import summary_rows
 
 if TYPE_CHECKING:
     from scaleplan.experiments.transient import TransientResult
@@ -37,6 +36,10 @@ STATUS_MARK = {
 
 
 def _summary(name: str, result: TransientResult) -> Table:
+    # Here, not at the top: importing scaleplan.views loads numpy and the kinds, which a
+    # command's start-up does not need (tests/test_startup.py).
+    from scaleplan.views.transient_summary import summary_rows
+
     table = Table(
         title=(
             f"{literal(name)}: {number(result.duration_s, '.0f')} s profile over "
