@@ -204,10 +204,17 @@ class CandidateResult:
     #: Its run through the scenario's load profile (None without one): the per-window
     #: verdicts among ``verdicts``, the series, scaling, backlog and the cost of the event.
     transient: TransientResult | None = None
+    #: With a load profile, the latency and error SLOs as measured at the steady peak: shown,
+    #: not gates (the profile's verdicts are, in ``verdicts``).
+    peak_slo_verdicts: tuple[Verdict, ...] = ()
 
     def verdict(self, nfr: str) -> Verdict | None:
         """The verdict whose ``nfr`` text is ``nfr`` (None if absent)."""
         return next((v for v in self.verdicts if v.nfr == nfr), None)
+
+    def at_peak(self, nfr: str) -> Verdict | None:
+        """The verdict on ``nfr`` measured at the steady peak, gate or not (None if absent)."""
+        return next((v for v in self.peak_slo_verdicts if v.nfr == nfr), None) or self.verdict(nfr)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -230,6 +237,7 @@ class CandidateResult:
             "requests": self.requests,
             "measurement": clean(self.measurement),
             "profile": None if self.transient is None else self.transient.to_dict(),
+            "peak_slo_verdicts": [verdict.to_dict() for verdict in self.peak_slo_verdicts],
         }
 
     def records(self) -> list[dict[str, Any]]:
@@ -1003,8 +1011,14 @@ def _assemble(
         verdicts = _with_capacity_causes(verdicts, limit, plan, pulled)
         verdicts = _unsettleable(verdicts, plan.requests * plan.stopping.cap)
         through = (transients or {}).get(name)
+        peak_slos: list[Verdict] = []
         if through is not None:
-            verdicts = [*verdicts, *profile_verdicts(through)]
+            # The load that comes decides the latency and error SLOs: a steady peak from
+            # empty never lets an autoscaler act or a backlog drain. Their figures at the
+            # steady peak stay, as information.
+            peak_slos = [v for v in verdicts if v.kind in PROFILE_JUDGED]
+            kept = [v for v in verdicts if v.kind not in PROFILE_JUDGED]
+            verdicts = [*kept, *profile_verdicts(through)]
         failed = tuple(v.reason() for v in verdicts if v.status == "fail")
         values = {
             "p99_ms": metrics["p99_ms"],
@@ -1032,6 +1046,7 @@ def _assemble(
             "requests": sum(run.requests for run in candidate_runs)
             + (limit.simulated if limit is not None else 0),
             "measurement": _measurement(plan, candidate_runs, (decisions or {}).get(name)),
+            "peak_slos": tuple(peak_slos),
         }
     scores = _scores(plan, partial)
     frontier = _pareto(partial)
@@ -1056,6 +1071,7 @@ def _assemble(
             measurement=partial[name]["measurement"],
             users_pull=partial[name]["users_pull"],
             transient=(transients or {}).get(name),
+            peak_slo_verdicts=partial[name]["peak_slos"],
         )
         for name in plan.names
     )
@@ -1100,6 +1116,10 @@ def _assemble(
         ci_precision=plan.stopping.target,
         ranking=ranking,
     )
+
+
+#: The kinds of NFR a load profile judges in place of the steady peak.
+PROFILE_JUDGED = ("latency", "errors")
 
 
 def profile_verdicts(result: TransientResult) -> list[Verdict]:
@@ -1425,6 +1445,15 @@ def _show(value: float, unit: str) -> str:
     return f"{value:,.0f}"
 
 
+def _where_judged(plan: _Plan) -> str:
+    """Where the gates were judged: ``at peak load (200 requests/s)``, or with a load profile
+    ``through the load profile (latency and errors) and at peak load (200 requests/s)``."""
+    peak = f"at peak load ({plan.load_text(plan.peak)})"
+    if plan.profile is None:
+        return peak
+    return f"through the load profile (latency and errors) and {peak}"
+
+
 def _and(names: Sequence[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``."""
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
@@ -1440,8 +1469,7 @@ def _recommend(
     reasons: list[str] = []
     if not passing:
         reasons.append(
-            f"No candidate passes every hard NFR gate at peak load ({plan.load_text(plan.peak)}); "
-            f"they are {RANK_RULE}."
+            f"No candidate passes every hard NFR gate {_where_judged(plan)}; they are {RANK_RULE}."
         )
         for row in _ranking(plan, candidates):
             candidate = next(c for c in candidates if c.name == row["candidate"])
@@ -1462,9 +1490,7 @@ def _recommend(
     if excluded:
         verb = "does" if len(excluded) == 1 else "do"
         tail = f"; {_and(excluded)} {verb} not"
-    reasons.append(
-        f"{best.name} {_passes_text(best)} at peak load ({plan.load_text(plan.peak)}){tail}."
-    )
+    reasons.append(f"{best.name} {_passes_text(best)} {_where_judged(plan)}{tail}.")
     score_text = f"It has the highest weighted score, {best.score:.2f} ({weights})"
     if others:
         score_text += f"; next is {others[0].name} with {others[0].score:.2f}"
