@@ -31,9 +31,9 @@ def count_events(spec: ArchitectureSpec, seed: int = 1) -> tuple[int, int]:
             count += 1
             env.step()
 
-    engine_run.run_until = counting_run  # type: ignore[assignment]
+    engine_run.run_until = counting_run
     try:
         result = simulate(spec, seed=seed)
     finally:
-        engine_run.run_until = fast  # type: ignore[assignment]
+        engine_run.run_until = fast
     return count, result.requests.arrived

@@ -337,7 +337,7 @@ def run_until(env: simpy.Environment, stop: simpy.Event) -> None:
             raise RuntimeError(
                 f'No scheduled events left but "until" event was not triggered: {stop}'
             ) from None
-        callbacks, event.callbacks = event.callbacks, None
+        callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
         for callback in callbacks:
             callback(event)
         if not event._ok and not hasattr(event, "_defused"):
