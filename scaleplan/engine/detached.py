@@ -40,7 +40,8 @@ class Detached:
         self.generator = generator
         self.done = done
         self.subject = subject
-        self.resume = self._resume  # bound once: it is registered on every event it waits for
+        # Bound once: it is registered on every event it waits for (deleted once it is done).
+        self.resume = self._resume
 
     def _resume(self, event: Event | None) -> None:
         generator = self.generator
@@ -64,5 +65,9 @@ class Detached:
                     return
                 # Already processed: its value is there, go on at once (as Process does).
         except StopIteration as stop:
+            # Its bound resume refers back to it: dropped, the driver is freed now by its
+            # reference count rather than by a later garbage collection (one per request
+            # otherwise, and the cyclic collector's passes grow with what waits for it).
+            del self.resume
             if self.done is not None:
                 self.done(self.subject, stop.value)

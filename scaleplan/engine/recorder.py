@@ -85,16 +85,25 @@ class StationSeries:
         totals += np.bincount(first[within], weights=(end - start)[within], minlength=len(totals))
         if within.all():
             return
+        # The intervals that cross a bucket edge, all at once: one (bucket, overlap) pair per
+        # bucket each one overlaps, interval after interval. np.add.at adds them one at a time
+        # in that order, so the totals are bit for bit those of a loop over the intervals.
+        crossing = ~within
+        low, high = start[crossing], end[crossing]
+        a, b = first[crossing], last[crossing]
+        spans = b - a + 1
+        owner = np.repeat(np.arange(len(a)), spans)
+        offsets = np.cumsum(spans) - spans
+        bucket = a[owner] + (np.arange(len(owner)) - offsets[owner])
         width = 1.0 / self.span.inv_width
-        for low, high, a, b in zip(
-            start[~within], end[~within], first[~within], last[~within], strict=True
-        ):
-            # Few intervals cross a bucket edge (about duration / bucket width of them).
-            edges = np.arange(a, b + 2) * width
-            overlap = np.minimum(edges[1:], high) - np.maximum(edges[:-1], low)
-            # The last bucket also absorbs anything past the end of the run.
-            overlap[-1] = high - max(edges[-2], low) if b == len(totals) - 1 else overlap[-1]
-            totals[a : b + 1] += np.clip(overlap, 0.0, None)
+        edge_low = bucket.astype(np.float64) * width
+        edge_high = (bucket + 1).astype(np.float64) * width
+        interval_low, interval_high = low[owner], high[owner]
+        overlap = np.minimum(edge_high, interval_high) - np.maximum(edge_low, interval_low)
+        # The last bucket also absorbs anything past the end of the run.
+        absorbs = (bucket == b[owner]) & (bucket == len(totals) - 1)
+        overlap[absorbs] = interval_high[absorbs] - np.maximum(edge_low, interval_low)[absorbs]
+        np.add.at(totals, bucket, np.clip(overlap, 0.0, None))
 
     def scale(self, log: list[tuple[float, int]], slots_per_replica: float, replicas: int) -> None:
         """Turn the log of (time, replicas) changes into per-bucket capacity and replicas."""

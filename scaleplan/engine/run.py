@@ -20,6 +20,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from heapq import heappop, heappush
 from typing import Any, Literal
 
 import numpy as np
@@ -333,8 +334,37 @@ def _replicate(plan: _Plan, replication: int, report: Callable[[int], None]) -> 
     done = _request_done(env, ledger, callbacks(plan.observers, "on_request_done"))
     source = _Users if plan.spec.workload.closed else _Source
     source(plan, model, ledger, done, streams, report).start()
-    env.run(until=ledger.stop)
+    run_until(env, ledger.stop)
     return _close(model, ledger, report)
+
+
+def run_until(env: simpy.Environment, stop: simpy.Event) -> None:
+    """``env.run(until=stop)`` without a method call per event: SimPy's ``step`` inlined.
+
+    Each event is taken off the schedule and its callbacks run, in the same order and with the
+    same handling of a failed event nobody defused, as ``Environment.step`` does it; the loop
+    ends once ``stop`` has been processed. (``engine.counting`` counts the events of a run by
+    running it through ``Environment.step`` instead.)
+    """
+    queue = env._queue
+    while True:
+        try:
+            env._now, _, _, event = heappop(queue)
+        except IndexError:
+            raise RuntimeError(
+                f'No scheduled events left but "until" event was not triggered: {stop}'
+            ) from None
+        callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
+        for callback in callbacks:
+            callback(event)
+        if not event._ok and not hasattr(event, "_defused"):
+            # A failed event nobody handled: crash the run, as SimPy does.
+            failure = event._value
+            error = type(failure)(*failure.args)
+            error.__cause__ = failure
+            raise error
+        if event is stop:
+            return
 
 
 def _build(plan: _Plan, env: simpy.Environment, streams: Streams) -> _Model:
@@ -387,7 +417,7 @@ def _request_done(
     finish_if_drained = ledger.finish_if_drained
 
     def done(job: Request, status: int) -> None:
-        now = env.now
+        now = env._now
         if status == OK:
             completions.append((now, now - job.arrived, job.class_index))
         else:
@@ -478,7 +508,8 @@ class _Source:
         Timeout(self.env, gap).callbacks.append(self.arrive)
 
     def _arrive(self, tick: simpy.Event) -> None:
-        now = self.now = self.env.now
+        env = self.env
+        now = self.now = env._now
         arrived = self.arrived
         self.state.in_flight += 1
         self.arrival_times.append(now)
@@ -510,7 +541,7 @@ class _Source:
         # The same timeout again for the next arrival: SimPy is done with it (its callbacks
         # ran), so it is re-armed and put back on the schedule rather than made anew.
         tick.callbacks = [self.arrive]
-        self.env.schedule(tick, NORMAL, gap)
+        heappush(env._queue, (now + gap, NORMAL, next(env._eid), tick))  # env.schedule
 
     def _end(self) -> None:
         """No more arrivals: stop at once if the run ran away, else let the requests in the
@@ -1061,6 +1092,17 @@ def _merge_details(per_run: list[tuple[StationSeries, Window]]) -> dict[str, Any
     return merged
 
 
+def _row_quantiles(rows: np.ndarray, q: float) -> np.ndarray:
+    """``DEFAULT_BINS.quantiles(row, [q])`` of every row of bin counts at once (NaN for an
+    empty row): the same lower-rank convention, vectorised over a run's time buckets."""
+    cumulative = np.cumsum(rows, axis=1)
+    total = cumulative[:, -1]
+    rank = q * (total - 1)
+    # searchsorted(cumulative, rank, side="right") of each row: the counts at or below it.
+    index = (cumulative <= rank[:, None]).sum(axis=1)
+    return np.where(total > 0, DEFAULT_BINS.representative(index), np.nan)
+
+
 def _timeseries(spec: ArchitectureSpec, runs: list[Replication]) -> TimeSeries:
     """Per time bucket, averaged over replications: what an APM dashboard would chart."""
     recorder = runs[0].recorder
@@ -1073,8 +1115,8 @@ def _timeseries(spec: ArchitectureSpec, runs: list[Replication]) -> TimeSeries:
         return tuple(float(value) for value in total[:used])
 
     def quantile_rows(hists: list[np.ndarray], q: float) -> tuple[float, ...]:
-        merged = np.sum(hists, axis=0)
-        return tuple(float(DEFAULT_BINS.quantiles(row, [q])[0]) for row in merged[:used])
+        merged = hists[0][:used] if len(hists) == 1 else np.sum(hists, axis=0)[:used]
+        return tuple(float(value) for value in _row_quantiles(merged, q))
 
     recorders = [run.recorder for run in runs]
     system = SystemSeries(

@@ -43,7 +43,6 @@ from scaleplan.engine.protocol import (
     Visit,
     acquire,
     answered,
-    full,
     release,
     service_times,
 )
@@ -464,7 +463,7 @@ class ServiceStation(Station):
         The one implementation of a service's work, for services and worker pools alike.
         """
         env = self.env
-        arrived = started = env.now
+        arrived = started = env._now  # the clock itself: `now` is a property call
         version = replica.version
         request.versions |= 1 << version
         if not replica.up:  # crashed, and no health check has noticed yet
@@ -472,7 +471,12 @@ class ServiceStation(Station):
         epoch = replica.epoch
         turn: Event | None = None
         if not holding:
-            if self.queue_limit is not None and full(replica, self.queue_limit):
+            limit = self.queue_limit
+            if (
+                limit is not None
+                and replica.busy >= replica.concurrency
+                and len(replica.queue) >= limit
+            ):  # full(replica, limit), inlined
                 return self._refused(replica, request, version, arrived, REJECTED)
             preemption = self.preemption
             if replica.busy < replica.concurrency:  # acquire's free slot, inlined
@@ -488,7 +492,7 @@ class ServiceStation(Station):
                 if type(turn) is ServiceTurn:  # served too, from its start on
                     started = turn.started
                 else:
-                    started = env.now
+                    started = env._now
                     if self.max_wait_s is not None and started - arrived > self.max_wait_s:
                         release(replica)
                         self.shed += 1
@@ -511,7 +515,7 @@ class ServiceStation(Station):
             started += paused
         if replica.epoch != epoch:  # crashed while serving: the slot went with it
             return self._refused(replica, request, version, arrived, FAILED)
-        served = done = env.now
+        served = done = env._now
         status = OK
         error = self.error_probability + replica.extra_error
         replica.served += 1
@@ -543,7 +547,7 @@ class ServiceStation(Station):
                     )
                     if status != OK:
                         break
-            done = env.now
+            done = env._now
         if hold:
             if replica.epoch != epoch:  # crashed while waiting for its calls
                 return self._refused(replica, request, version, arrived, FAILED)
