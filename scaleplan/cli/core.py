@@ -313,6 +313,13 @@ def simulate(
         bool, typer.Option(help="Run even when the load certainly exceeds capacity.")
     ] = False,
     as_json: JsonFlag = False,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Also write the run over time (latency, load, replicas, queues) as HTML.",
+        ),
+    ] = None,
 ) -> None:
     """Simulate an architecture: latency with CIs, utilisation, queues, per component."""
     from scaleplan.engine import UnstableError
@@ -343,6 +350,13 @@ def simulate(
         sys.stdout.write(result.to_json() + "\n")
     else:
         print_result(result)
+    if html is not None:
+        # After the results: a figure that cannot be written loses nothing computed.
+        from scaleplan.views import write_html
+        from scaleplan.views.timeseries import figure_timeseries
+
+        kept = "the results were printed" + ("" if as_json else " above")
+        stderr.print(f"wrote {literal(write_html(figure_timeseries(result), html, kept=kept))}")
     if not result.stable:
         raise typer.Exit(EXIT_UNSTABLE)
 
