@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -25,8 +25,9 @@ from scaleplan.cli.core import progress_bar, verdict_status
 from scaleplan.formatting import json_safe, number
 
 if TYPE_CHECKING:
+    from scaleplan.experiments.spike_limit import SpikeLimit
     from scaleplan.experiments.transient import TransientResult
-    from scaleplan.spec import SLOSpec
+    from scaleplan.spec import ArchitectureSpec, SLOSpec
 
 STATUS_MARK = {
     "pass": "[green]✓[/green]",
@@ -76,6 +77,42 @@ def _windows(result: TransientResult) -> Table | None:
             literal(verdict.nfr), verdict_status(verdict.status), marks, literal(verdict.reason())
         )
     return table
+
+
+def _parse_slos(texts: list[str]) -> list[SLOSpec]:
+    from scaleplan.spec import parse_slo
+
+    parsed = []
+    for text in texts:
+        try:
+            parsed.append(parse_slo(text))
+        except ValueError as error:
+            raise typer.BadParameter(str(error), param_hint="'--slo'") from None
+    return parsed
+
+
+def _show_spike(name: str, found: SpikeLimit) -> None:
+    """One candidate's spike limit in words."""
+    low, high = found.ci95
+    minutes = found.duration_s / 60
+    verdict = (
+        "[green]carries the declared spike[/green]"
+        if found.holds_declared
+        else "[red]does not carry the declared spike with 95% confidence[/red]"
+    )
+    stdout.print(
+        f"[bold]{literal(name)}[/bold]: the largest {literal(found.phase)} it carries for "
+        f"{number(minutes, '.3g')} min is [bold]{number(found.limit, '.3g')}×[/bold] the base "
+        f"rate (95% CI {number(low, '.3g')}–{number(high, '.3g')} across {len(found.limits)} "
+        f"searches; {number(found.limit_per_s, ',.4g')} requests/s); declared "
+        f"{number(found.declared_factor, '.3g')}×: {verdict}"
+        + (f"; it breaks first on {literal(found.binding)}" if found.binding else "")
+    )
+    if found.below_lowest:
+        stdout.print(
+            f"[yellow]warning:[/yellow] {found.below_lowest} of {len(found.limits)} searches "
+            "broke an SLO at every factor tried: their limit is counted as 0"
+        )
 
 
 def _show(results: dict[str, TransientResult]) -> None:
@@ -134,18 +171,56 @@ def transient_command(
         Path | None,
         typer.Option("--json", help="Write the results as JSON to this file ('-': stdout)."),
     ] = None,
+    slo: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--slo",
+            help="An objective to judge (repeat; default: the scenario's SLOs, none for an "
+            "architecture).",
+            show_default=False,
+        ),
+    ] = None,
+    spike_limit: Annotated[
+        bool,
+        typer.Option(
+            "--spike-limit",
+            help="Also search the largest factor of the peak phase (or --phase) that keeps "
+            "every latency and error SLO, with its 95% CI across searches.",
+        ),
+    ] = False,
+    phase: Annotated[
+        str | None,
+        typer.Option(help="The phase --spike-limit scales (default: the peak phase)."),
+    ] = None,
+    searches: Annotated[
+        int,
+        typer.Option(
+            help="Independent searches of --spike-limit, for its CI.",
+            parser=options.replications,
+        ),
+    ] = 3,
 ) -> None:
     """Run candidates through a load profile: per-bucket series and window SLO verdicts with
     95% CIs across replications, scaling, backlog drain, error budget and the event's cost."""
-    from scaleplan.experiments.transient import TransientError, transient, transient_scenario
+    from scaleplan.experiments.transient import (
+        TransientError,
+        transient,
+        transient_scenario,
+        with_profile,
+    )
     from scaleplan.spec import load_scenario, load_spec
     from scaleplan.spec.architecture import read_yaml
 
     data, _ = read_yaml(path)
-    slos: tuple[SLOSpec, ...] = ()
+    slos: tuple[SLOSpec, ...] = tuple(_parse_slos(slo or []))
+    specs: dict[str, ArchitectureSpec] = {}
     with progress_bar("through the profile", delay_s=0.5) as report:
         if isinstance(data, dict) and "candidates" in data:
             scenario = load_scenario(path)
+            if slo:
+                scenario = scenario.model_copy(
+                    update={"nfrs": scenario.nfrs.model_copy(update={"slos": slos})}
+                )
             slos = scenario.nfrs.slos
             results = transient_scenario(
                 scenario,
@@ -156,12 +231,21 @@ def transient_command(
                 window_s=window_s,
                 progress=report,
             )
+            if scenario.workload.profile is not None:
+                architectures = scenario.architectures()
+                specs = {
+                    name: with_profile(
+                        architectures[name], scenario.workload.profile, scenario.today_rate_per_s
+                    )
+                    for name in results
+                }
         else:
             if candidate:
                 raise TransientError(
                     f"{path.name}: --candidate applies to a scenario, not to an architecture"
                 )
             spec = load_spec(path)
+            specs = {spec.name: spec}
             results = {
                 spec.name: transient(
                     spec,
@@ -169,14 +253,36 @@ def transient_command(
                     seed=1 if seed is None else seed,
                     bucket_s=bucket_s,
                     window_s=window_s,
+                    slos=slos,
                     progress=report,
                 )
             }
-    document = {"results": {name: result.to_dict() for name, result in results.items()}}
+    document: dict[str, Any] = {
+        "results": {name: result.to_dict() for name, result in results.items()}
+    }
+    limits: dict[str, SpikeLimit] = {}
+    if spike_limit:
+        from scaleplan.experiments.spike_limit import spike_limit as search_spike
+
+        first = next(iter(results.values()))
+        for name, spec in specs.items():
+            with progress_bar(f"{name}: the largest spike", delay_s=0.5) as report:
+                limits[name] = search_spike(
+                    spec,
+                    slos,
+                    phase=phase,
+                    searches=searches,
+                    replications=first.replications,
+                    seed=first.seed,
+                    progress=report,
+                )
+        document["spike_limits"] = {name: found.to_dict() for name, found in limits.items()}
     if json_path is not None and str(json_path) == "-":
         sys.stdout.write(json.dumps(json_safe(document), indent=2, allow_nan=False) + "\n")
     else:
         _show(results)
+        for name, found in limits.items():
+            _show_spike(name, found)
         if json_path is not None:
             json_path.write_text(json.dumps(json_safe(document), indent=2, allow_nan=False) + "\n")
             stderr.print(f"wrote {literal(json_path)}")
