@@ -63,6 +63,7 @@ from scaleplan.spec import (
     ServiceSpec,
     parse_spec,
 )
+from scaleplan.spec.profile import ProfileSpec
 from scaleplan.spec.rollout import RolloutSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -561,6 +562,72 @@ def write_spec(example: Example, folder: str) -> str:
     path = Path(folder) / "composed.yaml"
     path.write_text(yaml.safe_dump(example.data, sort_keys=False), encoding="utf-8")
     return str(path)
+
+
+@timeout
+@examples(12)
+@given(
+    architectures(exclude=excluded("compare")),
+    st.sampled_from(["spike", "flash", "steady"]),
+)
+def test_compare_through_a_load_profile(example: Example, shape: str) -> None:
+    """Two candidates judged through a load profile (issue 10): its gates replace the steady
+    peak's latency and error gates, every candidate keeps its run, the same seed one JSON."""
+    spec = example.spec
+    if spec.workload.closed:
+        event("closed: a profile has no rate to scale")
+        return
+    rate = spec.workload.mean_rate_per_s
+    # Before, the shape, after: about half the budget's requests in all.
+    unit = max(0.05, BUDGET / (2 * 6 * rate)) if rate > 0 else 1.0
+    top = {
+        "spike": {"spike": {"factor": 2, "rise_s": unit / 2}},
+        "flash": {"flash": {"factor": 2, "half_life_s": unit}},
+        "steady": {"steady": {"factor": 2}},
+    }[shape]
+    profile = ProfileSpec.model_validate(
+        {
+            "phases": [
+                {"name": "before", "duration_s": unit, "steady": {"factor": 1}},
+                {"name": "peak", "duration_s": 2 * unit, **top},
+                {"name": "after", "duration_s": unit, "steady": {"factor": 1}},
+            ]
+        }
+    )
+    event(f"profile {shape}")
+
+    def run() -> Any:
+        return compare(
+            {"base": spec, "variant": variant(example)},
+            CompareSettings(
+                nfrs=["p99<=2000ms", "errors<=5%"],
+                seed=5,
+                replications=2,
+                requests=BUDGET // 2,
+                costs=price_table(),
+                pull_replications=0,
+                profile=profile,
+            ),
+            workers=1,
+        )
+
+    result = attempt(run)
+    if isinstance(result, ScaleplanError):
+        return
+    json.dumps(result.to_dict(), allow_nan=False)
+    for candidate in result.candidates:
+        through = candidate.transient
+        assert through is not None and through.replications == 2
+        gates = {verdict.nfr for verdict in candidate.verdicts}
+        assert "p99<=2000ms" not in gates and "errors<=5%" not in gates
+        assert any(nfr.startswith("p99<=2000ms in every") for nfr in gates)
+        assert "errors<=5% over the load profile" in gates
+        assert {v.nfr for v in candidate.peak_slo_verdicts} <= {"p99<=2000ms", "errors<=5%"}
+        for figure in through.replica_hours.values():
+            assert figure.mean >= 0
+        if through.event_cost is not None:
+            assert through.event_cost.total.mean >= 0
+    same_json(result, run())
 
 
 @timeout

@@ -568,8 +568,9 @@ class CompareSettings:
     #: Target relative CI half-width under ``precision`` stopping (default: the scenario's).
     ci_precision: float | None = None
     #: Run each candidate through the scenario's ``workload.profile`` too (False: judge at the
-    #: steady peak only, as without a profile).
-    profile: bool = True
+    #: steady peak only, as without a profile), or through this profile (over today's rate;
+    #: also for candidates given directly).
+    profile: bool | ProfileSpec = True
 
 
 def compare(
@@ -759,7 +760,11 @@ def _plan(
             "stopping": run.stopping,
             "ci_precision": run.ci_precision,
         }
-        profile = scenario.workload.profile if settings.profile else None
+        profile = (
+            settings.profile
+            if isinstance(settings.profile, ProfileSpec)
+            else (scenario.workload.profile if settings.profile else None)
+        )
         title = scenario.title
         context = {
             "context": scenario.context,
@@ -799,7 +804,7 @@ def _plan(
         }
         title = "comparison of " + ", ".join(names)
         context = {}
-        profile = None
+        profile = settings.profile if isinstance(settings.profile, ProfileSpec) else None
     if nfrs is not None:
         base_nfrs = nfrs if isinstance(nfrs, NFRSpec) else NFRSpec.from_slos(tuple(nfrs))
 
@@ -812,6 +817,10 @@ def _plan(
         raise ValueError(f"unknown criteria {unknown}; expected some of {list(CRITERIA)}")
     total = math.fsum(chosen_weights.values())
     chosen_weights = {k: v / total for k, v in chosen_weights.items() if v > 0}
+    if closed and profile is not None:
+        raise ValueError(
+            "a load profile multiplies an arrival rate: a closed workload (users) has none"
+        )
     if closed and (settings.peak_rate_per_s is not None or settings.today_rate_per_s is not None):
         raise ValueError(
             "a closed workload's load is its users, not a rate: change workload.today.users "
