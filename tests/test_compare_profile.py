@@ -126,3 +126,14 @@ def test_the_record_shows_each_option_through_the_profile(
     assert "at the steady peak \\(shown, not a gate\\)" in markdown
     names = {trace.name for trace in figure.data}
     assert any("two" in str(name) for name in names) and any("four" in str(name) for name in names)
+
+
+def test_the_plan_says_the_profile_and_where_each_slo_is_judged(scenario_path: Path) -> None:
+    from scaleplan.report.plan import nfr_rows, workload_markdown
+
+    scenario = load_scenario(scenario_path)
+    workload = workload_markdown(scenario)
+    assert "load profile" in workload and "sale\\: 1 min, spike to 6× \\(120/s\\)" in workload
+    how = {requirement: checked for requirement, _, checked in nfr_rows(scenario)}
+    assert how["p99<=300ms"].startswith("simulation through the load profile, in every window")
+    assert how["errors<=1%"].startswith("simulation through the load profile, over all its")

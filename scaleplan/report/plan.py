@@ -15,6 +15,7 @@ from typing import Any
 
 from scaleplan.report.markup import Markdown, number, paragraphs, table, text
 from scaleplan.spec import ScenarioSpec
+from scaleplan.spec.profile import ProfileSpec
 
 STATUS_MARKS = {
     "met": "✓ met",
@@ -63,7 +64,36 @@ def workload_markdown(scenario: ScenarioSpec) -> Markdown:
     if workload.today.classes:
         shares = ", ".join(f"{text(cls.name)} {cls.weight:g}" for cls in workload.today.classes)
         rows.append(["request classes", shares])
+    if workload.profile is not None:
+        rows.append(["load profile", _profile_text(workload.profile, today)])
     return Markdown("**Workload**\n\n" + table(["", "value"], rows))
+
+
+def _profile_text(profile: ProfileSpec, today: float) -> str:
+    """Each phase in words: ``onsale 15 min, spike to 20× (200 requests/s)``."""
+    parts = []
+    for label, phase in zip(profile.labels(), profile.phases, strict=True):
+        minutes = f"{phase.duration_s / 60:.3g} min"
+        if phase.spike is not None:
+            shape = f"spike to {phase.spike.factor:g}× ({phase.spike.factor * today:,.4g}/s)"
+        elif phase.flash is not None:
+            shape = (
+                f"flash crowd of {phase.flash.factor:g}× decaying to {phase.flash.to:g}× "
+                f"(half-life {phase.flash.half_life_s:g} s)"
+            )
+        elif phase.steady is not None:
+            shape = f"steady {phase.steady.factor:g}×"
+        elif phase.ramp is not None:
+            shape = f"ramp {phase.ramp.start:g}× → {phase.ramp.to:g}×"
+        else:
+            shape = "a daily cycle of 24 hourly factors"
+        mix = (
+            "; mix " + ", ".join(f"{name} {weight:g}" for name, weight in phase.mix.items())
+            if phase.mix
+            else ""
+        )
+        parts.append(f"{label}: {minutes}, {shape}{mix}")
+    return text("; ".join(parts) + " (factors of today's rate)")
 
 
 def _closed_workload_markdown(scenario: ScenarioSpec) -> Markdown:
@@ -96,14 +126,20 @@ def nfr_rows(scenario: ScenarioSpec) -> list[tuple[str, str, str]]:
     """(requirement, kind, how it is checked) for every quantified NFR."""
     nfrs = scenario.nfrs
     rows: list[tuple[str, str, str]] = []
+    profiled = scenario.workload.profile is not None
     for slo in nfrs.slos:
         kind: str = "latency" if slo.is_latency else slo.metric
-        how = "simulation at peak load; pass only when the 95% CI clears it"
+        where = "simulation at peak load"
+        if profiled and slo.is_latency:
+            where = "simulation through the load profile, in every window"
+        elif profiled and slo.metric == "errors":
+            where = "simulation through the load profile, over all its requests"
+        how = f"{where}; pass only when the 95% CI clears it"
         if slo.request_class is not None:
             # A class's objective is judged on that class's requests alone: say so.
             kind = f"latency of class {slo.request_class}"
             how = (
-                f"simulation at peak load, on the {slo.request_class} requests' {slo.metric} "
+                f"{where}, on the {slo.request_class} requests' {slo.metric} "
                 "only; pass only when its 95% CI clears it"
             )
         rows.append((slo.text, kind, how))
