@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -137,3 +138,33 @@ def test_the_plan_says_the_profile_and_where_each_slo_is_judged(scenario_path: P
     how = {requirement: checked for requirement, _, checked in nfr_rows(scenario)}
     assert how["p99<=300ms"].startswith("simulation through the load profile, in every window")
     assert how["errors<=1%"].startswith("simulation through the load profile, over all its")
+
+
+def test_good_requests_are_those_within_every_latency_bound(scenario_path: Path) -> None:
+    from scaleplan.experiments.transient import transient, with_profile
+    from scaleplan.spec import NFRSpec
+
+    scenario = load_scenario(scenario_path)
+    profile = scenario.workload.profile
+    assert profile is not None
+    spec = with_profile(scenario.architectures()["four"], profile, scenario.today_rate_per_s)
+
+    def run(slo: str) -> Any:
+        slos = NFRSpec.from_slos((slo,)).slos
+        return transient(spec, replications=2, seed=3, slos=slos, costs=scenario.costs)
+
+    loose, tight = run("p99<=100000ms"), run("p99<=20ms")
+    answered = sum(loose.system["throughput_per_s"].mean) * loose.bucket_s
+    assert loose.good_requests is not None and tight.good_requests is not None
+    # Every answer is within 100 s; over a third of the answers of a 20 ms exponential
+    # service (e^-1 of them, before any wait) take longer than 20 ms.
+    assert loose.good_requests.mean == pytest.approx(answered)
+    assert 0 < tight.good_requests.mean < 0.9 * loose.good_requests.mean
+    assert loose.event_cost is not None and loose.cost_per_million_good is not None
+    per_good = [
+        cost / good * 1e6
+        for cost, good in zip(
+            loose.event_cost.replications, [loose.good_requests.mean] * 2, strict=True
+        )
+    ]
+    assert loose.cost_per_million_good.mean == pytest.approx(sum(per_good) / 2, rel=0.05)

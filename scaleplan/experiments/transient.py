@@ -180,6 +180,8 @@ class EventCost:
     currency: str
     total: Figure
     components: dict[str, Figure]
+    #: Each replication's total, in order (what per-request figures divide).
+    replications: tuple[float, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -240,6 +242,10 @@ class TransientResult:
     window_s: float
     #: The error SLOs judged over every request of the profile (the budget it spends).
     overall: tuple[Verdict, ...] = ()
+    #: Requests answered within every latency percentile SLO's bound ("good events").
+    good_requests: Figure | None = None
+    #: The event's cost per million good requests (with a cost table).
+    cost_per_million_good: Figure | None = None
     warnings: tuple[str, ...] = ()
     stopped: tuple[str, ...] = field(default=())
 
@@ -310,6 +316,10 @@ class TransientResult:
             "event_cost": None if self.event_cost is None else self.event_cost.to_dict(),
             "verdicts": [v.to_dict() for v in self.verdicts()],
             "overall": [v.to_dict() for v in self.overall],
+            "good_requests": None if self.good_requests is None else self.good_requests.to_dict(),
+            "cost_per_million_good": None
+            if self.cost_per_million_good is None
+            else self.cost_per_million_good.to_dict(),
             "windows": [w.to_dict() for w in self.windows],
             "warnings": list(self.warnings),
             "stopped": list(self.stopped),
@@ -585,8 +595,19 @@ def _summarise(
         if name in spec.components and any(r.stations[name].replicas[cut].any() for r in recorders)
     }
     event_cost = None
+    good = _good_requests(recorders, slos, n)
+    cost_per_million_good = None
     if costs is not None:
         event_cost = _event_cost(spec, costs, candidate or spec.name, recorders, width, n, duration)
+        per_good = [
+            cost / count * 1e6 if count else math.nan
+            for cost, count in zip(event_cost.replications, good, strict=True)
+        ]
+        cost_per_million_good = _figure(
+            per_good,
+            costs.currency,
+            "the event's cost ÷ the requests answered within every latency SLO's bound",
+        )
     # A window must hold enough requests for its percentile to be settled across a few
     # replications: a minute, or a tenth of a short profile (never less than a bucket).
     window = window_s if window_s is not None else (60.0 if duration >= 600 else duration / 10)
@@ -633,6 +654,13 @@ def _summarise(
         windows=tuple(windows),
         window_s=per_window * width,
         overall=overall,
+        good_requests=_figure(
+            [float(count) for count in good],
+            "requests",
+            "answered without error within every latency percentile SLO's bound (to the "
+            "sketch's 1%)",
+        ),
+        cost_per_million_good=cost_per_million_good,
         warnings=tuple(warnings),
         stopped=stopped,
     )
@@ -772,8 +800,44 @@ def _event_cost(
     return EventCost(
         costs.currency,
         _figure(totals, costs.currency, detail),
-        {name: _figure(values, costs.currency, detail) for name, values in per_component.items()},
+        components={
+            name: _figure(values, costs.currency, detail) for name, values in per_component.items()
+        },
+        replications=tuple(totals),
     )
+
+
+def _good_requests(recorders: list[Recorder], slos: Sequence[SLOSpec], n: int) -> list[int]:
+    """Per replication, the requests answered within the bound of every latency percentile SLO
+    that applies to them (a "good event" of the SRE book's latency SLI; a mean has no
+    per-request bound). A bound counts its whole sketch bin: right to the sketch's 1%."""
+    bounds = [slo for slo in slos if slo.is_latency and slo.metric != "mean"]
+    overall = min((slo.bound for slo in bounds if slo.request_class is None), default=math.inf)
+    good = []
+    for recorder in recorders:
+        by_class = {
+            name: min(
+                [overall, *(s.bound for s in bounds if s.request_class == name)], default=overall
+            )
+            for name in recorder.class_names
+        }
+        split = len(recorder.class_names) > 1 and any(
+            bound != overall for bound in by_class.values()
+        )
+        parts = (
+            [(recorder.classes[name], bound) for name, bound in by_class.items()]
+            if split
+            else [(recorder.system, min(by_class.values(), default=overall))]
+        )
+        count = 0
+        for series, bound in parts:
+            if math.isinf(bound):
+                count += int(series.count[:n].sum())
+            else:
+                last = int(series.bins.index(np.asarray([bound]))[0])
+                count += int(series.hist[:n, : last + 1].sum())
+        good.append(count)
+    return good
 
 
 def _windows(

@@ -90,6 +90,14 @@ def summary_rows(result: TransientResult) -> list[tuple[str, str, str]]:
             )
     for component, figure in result.replica_hours.items():
         rows.append((f"{component}: replica-hours", figure_text(figure, ".4g"), "over the profile"))
+    if result.good_requests is not None:
+        rows.append(
+            (
+                "good requests",
+                figure_text(result.good_requests, ",.0f"),
+                result.good_requests.detail,
+            )
+        )
     if result.event_cost is not None:
         cost = result.event_cost
         rows.append(
@@ -97,6 +105,14 @@ def summary_rows(result: TransientResult) -> list[tuple[str, str, str]]:
                 "cost of the event",
                 f"{figure_text(cost.total, '.4g')} {cost.currency}",
                 "node-hours and requests over the profile; no monthly fees",
+            )
+        )
+    if result.cost_per_million_good is not None and result.event_cost is not None:
+        rows.append(
+            (
+                "cost per million good requests",
+                f"{figure_text(result.cost_per_million_good, '.4g')} {result.event_cost.currency}",
+                "the event's cost ÷ the requests that met their latency SLOs",
             )
         )
     return rows
