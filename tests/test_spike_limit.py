@@ -126,3 +126,12 @@ def test_the_command_prints_and_writes_the_limit(tmp_path: Path) -> None:
     assert "breaks first on errors<=3%" in done.output
     written = json.loads(out.read_text())["spike_limits"]["loss"]
     assert written["phase"] == "spike" and len(written["limits"]) == 2
+
+
+def test_the_sustained_pull_of_a_profile_says_it_scales_the_whole_profile() -> None:
+    from scaleplan.experiments.pull import pull
+
+    found = pull(parse_spec(LOSS), ["errors<=3%"], replications=1, precision=0.1, curve=())
+    said = " ".join(found.notes)
+    # Mean factor (20 + 3·60 + 20) / 100 = 2.2, peak 3: the peak is 3 / 2.2 = 1.36× the mean.
+    assert "scaled whole" in said and "1.36× that" in said and "--spike-limit" in said

@@ -712,6 +712,16 @@ def pull(
     if bracket not in ("analytic", "bound"):
         raise ValueError(f"bracket must be 'analytic' or 'bound' (got {bracket!r})")
     notes: list[str] = []
+    profile = spec.workload.profile if spec.workload.arrival == "profile" else None
+    if profile is not None:
+        # The steps scale the whole profile: say what the rate means and where the other
+        # question (one phase's height) is answered.
+        notes.append(
+            f"the workload's load profile is scaled whole: each rate is its time-average (its "
+            f"peak is {profile.max_factor / profile.mean_factor:.3g}× that) over the profile's "
+            f"{profile.duration_s:g} s; how big one phase may grow is "
+            "'scaleplan transient --spike-limit'"
+        )
     objectives = _applicable_slos(spec, _as_slos(slos), notes)
     bound = _upper_bound(spec)
     if bound.note:
