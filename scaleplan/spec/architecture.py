@@ -42,7 +42,7 @@ from scaleplan.spec.base import (
     Rate,
     StrictModel,
     Weight,
-    check_seconds,
+    parse_duration_s,
 )
 from scaleplan.spec.components import NAME_PATTERN, ChaosEventSpec
 from scaleplan.spec.hints import field_names, key_owners, keys_at, models_at, suggest, tag_of
@@ -182,24 +182,6 @@ class RequestClassSpec(StrictModel):
     def open(self) -> bool:
         """An open class of a mixed workload: arrivals at its own rate, no users."""
         return self.rate_per_s is not None
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h)\s*$")
-_DURATION_UNITS = {"ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0}
-
-
-def parse_duration_s(text: str) -> float:
-    """Seconds in a duration such as ``"500ms"``, ``"30s"``, ``"2min"`` or ``"1h"``.
-
-    Examples
-    --------
-    >>> parse_duration_s("2min")
-    120.0
-    """
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"not a duration such as '30s' or '500ms' (got {text!r})")
-    return check_seconds(float(match.group(1)) * _DURATION_UNITS[match.group(2)], text)
 
 
 class ClosedWorkloadError(ScaleplanError):

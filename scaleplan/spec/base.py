@@ -16,6 +16,7 @@ that breaks them, and the CLI options take the same bounds (:data:`BOUNDS`).
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -157,3 +158,21 @@ __all__ = [
     "Weight",
     "check_seconds",
 ]
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h)\s*$")
+_DURATION_UNITS = {"ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0}
+
+
+def parse_duration_s(text: str) -> float:
+    """Seconds in a duration such as ``"500ms"``, ``"30s"``, ``"2min"`` or ``"1h"``.
+
+    Examples
+    --------
+    >>> parse_duration_s("2min")
+    120.0
+    """
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"not a duration such as '30s' or '500ms' (got {text!r})")
+    return check_seconds(float(match.group(1)) * _DURATION_UNITS[match.group(2)], text)

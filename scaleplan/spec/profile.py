@@ -44,6 +44,7 @@ from scaleplan.spec.base import (
     NonNegativeWeight,
     PositiveSeconds,
     StrictModel,
+    parse_duration_s,
 )
 
 __all__ = [
@@ -142,8 +143,6 @@ class PhaseSpec(StrictModel):
     def _duration(cls, value: Any) -> Any:
         """``duration: 15min`` is the same as ``duration_s: 900``."""
         if isinstance(value, dict) and "duration" in value:
-            from scaleplan.spec.architecture import parse_duration_s
-
             value = dict(value)
             given = value.pop("duration")
             if "duration_s" in value:
