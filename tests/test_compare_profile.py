@@ -168,3 +168,12 @@ def test_good_requests_are_those_within_every_latency_bound(scenario_path: Path)
         )
     ]
     assert loose.cost_per_million_good.mean == pytest.approx(sum(per_good) / 2, rel=0.05)
+
+
+def test_what_would_make_it_pass_says_where_it_was_measured(compared: ComparisonResult) -> None:
+    from scaleplan.experiments.shortfall import needs
+
+    said = needs(compared.candidate("two"), peak=60.0, growth=0.0)
+    assert any("in the load profile's worst window, not 300 ms" in text for text in said), said
+    assert any("over the load profile, not 1.0%" in text for text in said), said
+    assert not any("at peak" in text for text in said), said

@@ -123,7 +123,17 @@ def _meets(verdict: Verdict) -> str | None:
         can, asked = _ms(figure), _ms(verdict.bound)
     else:
         can, asked = show_value(figure, verdict.unit), show_value(verdict.bound, verdict.unit)
-    return f"meets {metric} {sign} {can} at peak, not {asked}"
+    return f"meets {metric} {sign} {can} {_where(verdict)}, not {asked}"
+
+
+def _where(verdict: Verdict) -> str:
+    """Where the verdict was measured: at the steady peak, or through the load profile (its
+    worst window, or all of it); the names of compare's profile gates say which."""
+    if verdict.nfr.endswith("window of the load profile"):
+        return "in the load profile's worst window"
+    if verdict.nfr.endswith("over the load profile"):
+        return "over the load profile"
+    return "at peak"
 
 
 def needs(
