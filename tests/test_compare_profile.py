@@ -177,3 +177,18 @@ def test_what_would_make_it_pass_says_where_it_was_measured(compared: Comparison
     assert any("in the load profile's worst window, not 300 ms" in text for text in said), said
     assert any("over the load profile, not 1.0%" in text for text in said), said
     assert not any("at peak" in text for text in said), said
+
+
+def test_the_compare_command_shows_the_profile_gates_and_the_steady_figures(
+    scenario_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from scaleplan.cli import app
+
+    done = CliRunner().invoke(app, ["compare", str(scenario_path), "--workers", "1"])
+    assert done.exit_code == 0, done.output
+    flat = " ".join(done.output.split())
+    assert "NFR gates: latency and errors through the load profile" in flat
+    assert "p99<=300ms at the steady peak" in flat  # the table may wrap the rest of the label
+    assert "recommended: four" in flat
