@@ -16,6 +16,7 @@ run (its SLOs fail unmeasured), and a run budget too large is refused before any
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -145,6 +146,11 @@ class CandidateCheck:
 
     name: str
     peak: RunCheck
+    #: With a load profile: the candidate at the profile's highest rate, with its peak phase's
+    #: class mix (informational: a transient run goes ahead through an overload), and that
+    #: phase's name.
+    profile_peak: RunCheck | None = None
+    profile_phase: str = ""
 
 
 @dataclass(frozen=True)
@@ -196,5 +202,34 @@ def check_scenario(scenario: ScenarioSpec) -> ScenarioCheck:
         else:
             rate = workload.peak_rate_per_s
         # Its runs' size is the budget's, checked above for all of them together.
-        checks.append(CandidateCheck(name, check_run(spec, rate_per_s=rate, sized=False)))
+        at_peak = check_run(spec, rate_per_s=rate, sized=False)
+        profile = workload.profile
+        if profile is None or workload.closed:
+            checks.append(CandidateCheck(name, at_peak))
+            continue
+        phase = profile.peak_phase()
+        mixed = _with_mix(spec, profile.phases[phase].mix)
+        top = scenario.today_rate_per_s * profile.max_factor
+        checks.append(
+            CandidateCheck(
+                name,
+                at_peak,
+                check_run(mixed, rate_per_s=top, sized=False),
+                profile.labels()[phase],
+            )
+        )
     return ScenarioCheck(refusal, tuple(checks))
+
+
+def _with_mix(spec: ArchitectureSpec, mix: Mapping[str, float] | None) -> ArchitectureSpec:
+    """``spec`` with its classes weighted by a profile phase's ``mix`` (a class left out gets
+    none), for the load formula only: a weight of 0 is what the phase means, though a spec file
+    may not say it, so the copy is made without validation and never simulated."""
+    if not mix or not spec.workload.classes:
+        return spec
+    classes = tuple(
+        cls.model_copy(update={"weight": float(mix.get(cls.name, 0.0))})
+        for cls in spec.workload.classes
+    )
+    workload = spec.workload.model_copy(update={"classes": classes})
+    return spec.model_copy(update={"workload": workload})

@@ -192,3 +192,52 @@ def test_the_compare_command_shows_the_profile_gates_and_the_steady_figures(
     assert "NFR gates: latency and errors through the load profile" in flat
     assert "p99<=300ms at the steady peak" in flat  # the table may wrap the rest of the label
     assert "recommended: four" in flat
+
+
+MIXED = """
+title: A presale whose mix moves the bottleneck
+workload:
+  today: {arrival: poisson, rate_per_s: 10}
+  profile:
+    phases:
+      - {name: before, duration_s: 60, steady: {factor: 1}}
+      - {name: presale, duration_s: 60, steady: {factor: 4}, mix: {browse: 1, checkout: 1}}
+nfrs: {slos: ["p99<=1000ms"]}
+candidates:
+  - name: shop
+    architecture:
+      name: shop
+      workload:
+        rate_per_s: 10
+        requests: 1000
+        classes: [{name: browse, weight: 9}, {name: checkout, weight: 1}]
+      entry: api
+      components:
+        api:
+          kind: service
+          concurrency: 16
+          service_time: {dist: exponential, mean_ms: 10}
+          calls: [{to: pay, classes: [checkout]}]
+        pay: {kind: service, concurrency: 4, service_time: {dist: exponential, mean_ms: 200}}
+"""
+
+
+def test_validate_checks_the_profile_peak_with_its_class_mix(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from scaleplan.cli import app
+    from scaleplan.preflight import check_scenario
+
+    path = tmp_path / "mixed.yaml"
+    path.write_text(MIXED)
+    # At the presale's 40/s, today's 9:1 mix would send pay 4 checkouts/s (4 × 0.2 s on 4
+    # slots: 20% busy); the presale's own 1:1 mix sends it 20/s: 20 × 0.2 / 4 = 1.0, no
+    # steady state. The steady peak (10/s, no peak_factor) is far from either.
+    checked = check_scenario(load_scenario(path)).candidates[0]
+    assert checked.profile_peak is not None and checked.profile_phase == "presale"
+    assert checked.profile_peak.refused
+    done = CliRunner().invoke(app, ["validate", str(path)])
+    assert done.exit_code == 0, done.output  # a transient run goes through an overload
+    flat = " ".join(done.output.split())
+    assert "overloaded at the profile's peak (phase presale, 40 requests/s)" in flat
+    assert "pay: offered load is 1" in flat

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from scaleplan.cli.console import literal, plain
 from scaleplan.errors import Problem, SpecError
+
+if TYPE_CHECKING:
+    from scaleplan.preflight import CandidateCheck
 
 GIVEN = "given with --kind"
 _RUN_ANYWAY = " (simulate --run-anyway runs it regardless)"
@@ -163,11 +166,39 @@ def _scenario(scenario: Any, path: Path) -> tuple[list[str], list[str]]:
                 f"  [yellow]warning:[/yellow] {name}: {literal(warning)}"
                 for warning in check.warnings
             )
+        lines.extend(_at_profile_peak(candidate))
     lines.extend(_rollout_fits(scenario))
     refusals = [
         f"{path.name}: compare would refuse it before it runs: {why}" for why in checked.refusals
     ]
     return lines, refusals
+
+
+def _at_profile_peak(candidate: CandidateCheck) -> list[str]:
+    """The candidate at its load profile's highest rate, with that phase's class mix: an
+    overload there is said, not refused (the transient run goes through it and shows whether
+    the candidate recovers)."""
+    from scaleplan.engine import UnstableError
+
+    check = candidate.profile_peak
+    if check is None:
+        return []
+    name = literal(candidate.name)
+    at = (
+        f"the profile's peak (phase {literal(candidate.profile_phase)}, "
+        f"{check.rate_per_s:,.4g} requests/s)"
+    )
+    if isinstance(check.refusal, UnstableError):
+        unstable = check.refusal.unstable
+        return [
+            f"  [yellow]{name}: overloaded at {at}[/yellow]: "
+            f"{literal(f'{unstable.component}: {unstable.reason}')}; the run through the "
+            "profile shows whether it recovers"
+        ]
+    station = check.busiest
+    if station is None or not math.isfinite(station.load):
+        return []
+    return [f"  {name}: busiest station at {at}: {literal(station.name)} at {station.load:.0%}"]
 
 
 def _rollout_fits(scenario: Any) -> list[str]:
