@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from scaleplan.experiments.compare import CompareSettings, ComparisonResult, compare
-from scaleplan.spec import load_scenario
+from scaleplan.spec import HOURS_PER_MONTH, load_scenario
 
 SCENARIO = """
 title: Flash sale on a small shop
@@ -241,3 +241,41 @@ def test_validate_checks_the_profile_peak_with_its_class_mix(tmp_path: Path) -> 
     flat = " ".join(done.output.split())
     assert "overloaded at the profile's peak (phase presale, 40 requests/s)" in flat
     assert "pay: offered load is 1" in flat
+
+
+def test_a_profile_that_says_how_often_it_happens_prices_the_month(
+    scenario_path: Path, tmp_path: Path
+) -> None:
+    text = scenario_path.read_text().replace(
+        "  profile:\n    phases:", "  profile:\n    per_month: 40\n    phases:"
+    )
+    text = text.replace(
+        'nfrs:\n  slos: ["p99<=300ms", "errors<=1%"]',
+        'nfrs:\n  slos: ["p99<=300ms", "errors<=1%"]\n  cost: {max_per_month: 5000}',
+    )
+    # Priced per request too, so that the spike's extra requests cost more than today's load
+    # for as long (replicas alone are the same machines either way).
+    text = text.replace(
+        "service: {per_replica_hour: 0.5}",
+        "service: {per_replica_hour: 0.5, per_million_requests: 100}",
+    )
+    path = tmp_path / "monthly.yaml"
+    path.write_text(text)
+    settings = CompareSettings(pull_replications=0)
+    result = compare(load_scenario(path), settings, workers=1)
+    for candidate in result.candidates:
+        verdict = candidate.verdict("cost<=5000/month")
+        through = candidate.transient
+        assert verdict is not None and through is not None and through.event_cost is not None
+        assert candidate.cost is not None
+        today = candidate.cost.per_month_today
+        # A month is 730.5 hours: the 120 s profile's share of today's month, and 40
+        # profiles' extra over it.
+        extra = max(0.0, through.event_cost.total.mean - today * 120 / (HOURS_PER_MONTH * 3600))
+        assert extra > 0
+        assert verdict.measured == pytest.approx(today + 40 * extra)
+        assert "40 load profiles a month" in verdict.detail
+        assert candidate.values["cost_per_month_with_profile"] == pytest.approx(verdict.measured)
+    # Without per_month the month is the cost model's at peak, as without a profile.
+    plain = compare(load_scenario(scenario_path), settings, workers=1)
+    assert all(c.verdict("cost<=5000/month") is None for c in plain.candidates)

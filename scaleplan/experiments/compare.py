@@ -36,7 +36,7 @@ judged from its limit and the cost model.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -72,6 +72,7 @@ from scaleplan.metrics import proportion_ci, replication_ci, replication_quantil
 from scaleplan.result import SimulationResult
 from scaleplan.spec import (
     CRITERIA,
+    HOURS_PER_MONTH,
     ArchitectureSpec,
     CostTableSpec,
     NFRSpec,
@@ -948,6 +949,8 @@ def _assemble(
             # today's from the analytic estimate at today's users (MVA).
             today_per_s = _today_throughput(plan, spec)
             peak_per_s = metrics["throughput_per_s"]
+        through = (transients or {}).get(name)
+        month_cost, cost_basis = _month_cost(plan, through)
         cost_result = cost(
             spec,
             plan.costs,
@@ -972,10 +975,11 @@ def _assemble(
                 limit_ci95=limit.ci95 if limit is not None else None,
                 limit_requests=limit.requests if limit is not None else None,
                 growth_per_month=plan.growth,
-                cost_per_month=cost_result.per_month_peak,
+                cost_per_month=month_cost(cost_result),
                 today_rate_per_s=today_per_s,
                 load=plan.peak,
                 load_unit=" users" if plan.closed else "/s",
+                cost_basis=cost_basis,
             )
             verdicts = _unstable_verdicts(
                 plan.nfrs, first.refused, first.cause or first.refused, judged
@@ -988,10 +992,11 @@ def _assemble(
                 limit_ci95=limit.ci95 if limit is not None else None,
                 limit_requests=limit.requests if limit is not None else None,
                 growth_per_month=plan.growth,
-                cost_per_month=cost_result.per_month_peak,
+                cost_per_month=month_cost(cost_result),
                 today_rate_per_s=today_per_s,
                 load=plan.peak if plan.closed else None,
                 load_unit=" users" if plan.closed else "/s",
+                cost_basis=cost_basis,
             )
         if not stable and results:
             # Some replications were refused outright: every SLO fails already.
@@ -1019,7 +1024,6 @@ def _assemble(
             ]
         verdicts = _with_capacity_causes(verdicts, limit, plan, pulled)
         verdicts = _unsettleable(verdicts, plan.requests * plan.stopping.cap)
-        through = (transients or {}).get(name)
         peak_slos: list[Verdict] = []
         if through is not None:
             # The load that comes decides the latency and error SLOs: a steady peak from
@@ -1033,6 +1037,9 @@ def _assemble(
             "p99_ms": metrics["p99_ms"],
             "mean_ms": metrics["mean_ms"],
             "error_rate": metrics["error_rate"],
+            "cost_per_month_with_profile": month_cost(cost_result)
+            if plan.profile is not None and plan.profile.per_month is not None
+            else math.nan,
             "cost_per_month": cost_result.per_month_today,
             "cost_per_million": cost_result.per_million_requests,
             "headroom": 1.0 - plan.peak / limit.load
@@ -1125,6 +1132,35 @@ def _assemble(
         ci_precision=plan.stopping.target,
         ranking=ranking,
     )
+
+
+#: What the cost NFR is judged on without a load profile that says how often it happens.
+PEAK_COST_BASIS = "the cost model at peak load (no sampling error)"
+
+
+def _month_cost(
+    plan: _Plan, through: TransientResult | None
+) -> tuple[Callable[[CostResult], float], str]:
+    """How the cost NFR prices a month, and its words: the cost model at peak load, or, with a
+    load profile that says how often it happens (``per_month``), today's month plus each
+    time's extra cost over today's load (the event's replica-hours and requests priced, less
+    what today's load costs for as long) — never the peak priced as a whole month."""
+    profile = plan.profile
+    event = through.event_cost if through is not None else None
+    if profile is None or profile.per_month is None or event is None or through is None:
+        return (lambda priced: priced.per_month_peak), PEAK_COST_BASIS
+    times, duration = profile.per_month, through.duration_s
+    share = duration / (HOURS_PER_MONTH * 3600.0)
+
+    def month(priced: CostResult) -> float:
+        extra = max(0.0, event.total.mean - priced.per_month_today * share)
+        return priced.per_month_today + times * extra
+
+    basis = (
+        f"today's month plus {times:g} load profiles a month, each priced from the replica-hours "
+        f"and requests it ran, less today's cost for its {duration / 60:g} minutes"
+    )
+    return month, basis
 
 
 #: The kinds of NFR a load profile judges in place of the steady peak.

@@ -181,6 +181,7 @@ def check(
     today_rate_per_s: float | None = None,
     load: float | None = None,
     load_unit: str = "/s",
+    cost_basis: str = "the cost model at peak load (no sampling error)",
 ) -> list[Verdict]:
     """One :class:`Verdict` per quantified NFR (see the module docstring for the rules).
 
@@ -197,7 +198,7 @@ def check(
     growth_per_month : float, optional
         Monthly growth as a fraction, when the growth NFR does not give its own.
     cost_per_month : float, optional
-        The monthly cost at peak load, for the cost NFR.
+        The monthly cost at peak load, for the cost NFR (or as ``cost_basis`` says).
     today_rate_per_s : float, optional
         Today's mean load, from which the retention NFR's storage accumulates (default: the
         load of the results).
@@ -268,7 +269,7 @@ def check(
                     "<=",
                     "per_month",
                     None,
-                    "the cost model at peak load (no sampling error)",
+                    cost_basis,
                 )
             )
     if spec.retention is not None:

@@ -491,6 +491,20 @@ def load_profile(evidence: Evidence) -> list[Any]:
         rows += [
             (text(label), text(value), text(note)) for label, value, note in summary_rows(result)
         ]
+        month = candidate.values.get("cost_per_month_with_profile", math.nan)
+        if math.isfinite(month) and first.event_cost is not None:
+            rows.append(
+                (
+                    "a month with the profile",
+                    text(f"{month:,.2f} {first.event_cost.currency}"),
+                    text(
+                        f"today's month plus {evidence.scenario.workload.profile.per_month:g} "
+                        "profiles a month, each at its extra cost over today's load"
+                        if evidence.scenario.workload.profile is not None
+                        else ""
+                    ),
+                )
+            )
         parts.append(f"#### {text(name)}\n\n" + table(["", "value", "note"], rows))
         parts.extend(f"_{text(warning)}_" for warning in result.warnings)
     return [

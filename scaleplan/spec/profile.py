@@ -58,6 +58,8 @@ __all__ = [
     "SteadyPhase",
 ]
 
+#: At most one profile a minute, all month.
+MAX_PER_MONTH = 31 * 24 * 60
 #: Phases of one profile at most, and rate segments (a daily phase makes one per hour).
 MAX_PHASES = 1_000
 MAX_SEGMENTS = 100_000
@@ -279,6 +281,14 @@ class ProfileSpec(StrictModel):
 
     phases: tuple[PhaseSpec, ...] = Field(
         min_length=1, max_length=MAX_PHASES, description="the phases, in order"
+    )
+    per_month: float | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_PER_MONTH,
+        description="how many times a month the profile happens (a daily cycle about 30.4, "
+        "an on-sale 2): the month is then priced as today's load plus each time's extra cost "
+        "over it; absent, the event is priced on its own and the month as without a profile",
     )
 
     @model_validator(mode="after")
