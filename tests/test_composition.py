@@ -587,11 +587,13 @@ def test_compare_through_a_load_profile(example: Example, shape: str) -> None:
     }[shape]
     profile = ProfileSpec.model_validate(
         {
+            # How often it happens prices the month (compare._month_cost) when given.
+            "per_month": 4 if shape == "flash" else None,
             "phases": [
                 {"name": "before", "duration_s": unit, "steady": {"factor": 1}},
                 {"name": "peak", "duration_s": 2 * unit, **top},
                 {"name": "after", "duration_s": unit, "steady": {"factor": 1}},
-            ]
+            ],
         }
     )
     event(f"profile {shape}")
@@ -627,6 +629,11 @@ def test_compare_through_a_load_profile(example: Example, shape: str) -> None:
             assert figure.mean >= 0
         if through.event_cost is not None:
             assert through.event_cost.total.mean >= 0
+        month = candidate.values["cost_per_month_with_profile"]
+        if shape == "flash" and candidate.cost is not None and through.event_cost is not None:
+            assert month >= candidate.cost.per_month_today
+        else:
+            assert math.isnan(month)
     same_json(result, run())
 
 

@@ -1038,7 +1038,7 @@ def _assemble(
             "mean_ms": metrics["mean_ms"],
             "error_rate": metrics["error_rate"],
             "cost_per_month_with_profile": month_cost(cost_result)
-            if plan.profile is not None and plan.profile.per_month is not None
+            if cost_basis != PEAK_COST_BASIS
             else math.nan,
             "cost_per_month": cost_result.per_month_today,
             "cost_per_million": cost_result.per_million_requests,
