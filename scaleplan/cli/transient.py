@@ -93,21 +93,10 @@ def _parse_slos(texts: list[str]) -> list[SLOSpec]:
 
 def _show_spike(name: str, found: SpikeLimit) -> None:
     """One candidate's spike limit in words."""
-    low, high = found.ci95
-    minutes = found.duration_s / 60
-    verdict = (
-        "[green]carries the declared spike[/green]"
-        if found.holds_declared
-        else "[red]does not carry the declared spike with 95% confidence[/red]"
-    )
-    stdout.print(
-        f"[bold]{literal(name)}[/bold]: the largest {literal(found.phase)} it carries for "
-        f"{number(minutes, '.3g')} min is [bold]{number(found.limit, '.3g')}×[/bold] the base "
-        f"rate (95% CI {number(low, '.3g')}–{number(high, '.3g')} across {len(found.limits)} "
-        f"searches; {number(found.limit_per_s, ',.4g')} requests/s); declared "
-        f"{number(found.declared_factor, '.3g')}×: {verdict}"
-        + (f"; it breaks first on {literal(found.binding)}" if found.binding else "")
-    )
+    from scaleplan.views.transient_summary import spike_sentence
+
+    color = "green" if found.holds_declared else "red"
+    stdout.print(f"[{color}]{literal(spike_sentence(name, found))}[/{color}]")
     if found.below_lowest:
         stdout.print(
             f"[yellow]warning:[/yellow] {found.below_lowest} of {len(found.limits)} searches "

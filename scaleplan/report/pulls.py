@@ -4,6 +4,8 @@ An open workload is pulled over its rate (:func:`scaleplan.experiments.pull`: th
 the latency curve against load and the utilisation per component) and ramped in one run
 (:func:`scaleplan.experiments.ramp`); a closed one is pulled over its users
 (:func:`scaleplan.experiments.pull_users.pull_users`, each objective also searched alone).
+With a load profile, :func:`spike_detail` also asks how big its peak phase may grow, held for
+its duration, before an SLO breaks (:func:`scaleplan.experiments.spike_limit.spike_limit`).
 The notebooks call these so that they hold no branch of their own.
 """
 
@@ -19,7 +21,7 @@ from scaleplan.spec import ScenarioSpec
 if TYPE_CHECKING:
     from scaleplan.experiments.pull_users import UsersPullResult
 
-__all__ = ["pull_detail", "ramp_detail", "users_pull_rows"]
+__all__ = ["pull_detail", "ramp_detail", "spike_detail", "users_pull_rows"]
 
 
 def users_pull_rows(result: UsersPullResult) -> Markdown:
@@ -99,3 +101,44 @@ def ramp_detail(
 
     stepped = ramp(spec, slos=scenario.nfrs, seed=scenario.run.seed, steps=steps, requests=requests)
     return [figure_ramp(stepped)]
+
+
+def spike_detail(scenario: ScenarioSpec, candidate: str, *, searches: int = 3) -> list[Any]:
+    """How big the scenario's peak phase may grow for ``candidate`` before an SLO breaks: the
+    limit with its CI and each search's steps; a note when the scenario has no load profile."""
+    from scaleplan.experiments.spike_limit import spike_limit
+    from scaleplan.experiments.transient import with_profile
+    from scaleplan.views.transient_summary import spike_sentence
+
+    profile = scenario.workload.profile
+    if profile is None or scenario.workload.closed:
+        return [
+            Markdown(
+                "_The scenario declares no load profile (`workload.profile`), so there is no "
+                "spike to grow: the pull above is the whole answer._"
+            )
+        ]
+    spec = with_profile(scenario.architectures()[candidate], profile, scenario.today_rate_per_s)
+    found = spike_limit(
+        spec,
+        scenario.nfrs.slos,
+        searches=searches,
+        replications=scenario.run.replications,
+        seed=scenario.run.seed,
+    )
+    rows = [
+        [
+            str(step.search + 1),
+            f"{step.factor:.3g}×",
+            "yes" if step.held else "no",
+            text(step.broken),
+        ]
+        for step in found.steps
+    ]
+    head = (
+        f"{text(spike_sentence(candidate, found))}.\n\nEach step runs the whole profile from "
+        f"empty ({found.replications} replications) with phase {text(found.phase)} at that "
+        "factor, judged on its point estimates as the sustained pull's steps are; the interval "
+        "is across independent searches.\n\n"
+    )
+    return [Markdown(head + table(["search", "factor", "held", "broke"], rows))]

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 from scaleplan.formatting import percent, with_ci
 
 if TYPE_CHECKING:
+    from scaleplan.experiments.spike_limit import SpikeLimit
     from scaleplan.experiments.transient import Figure, TransientResult
 
-__all__ = ["figure_text", "share_text", "summary_rows"]
+__all__ = ["figure_text", "share_text", "spike_sentence", "summary_rows"]
 
 #: A largest queue (bucket mean) under this is not worth a row: no queue formed.
 QUEUE_SHOWN = 0.5
@@ -116,3 +117,23 @@ def summary_rows(result: TransientResult) -> list[tuple[str, str, str]]:
             )
         )
     return rows
+
+
+def spike_sentence(name: str, found: SpikeLimit) -> str:
+    """A spike limit in words: how big the phase may grow, held for its duration, its CI, the
+    declared factor and whether the interval clears it, and the SLO that breaks first."""
+    low, high = found.ci95
+    carries = (
+        "it carries the declared spike"
+        if found.holds_declared
+        else "it does not carry the declared spike with 95% confidence"
+    )
+    sentence = (
+        f"{name}: the largest {found.phase} it carries for {found.duration_s / 60:.3g} min is "
+        f"{found.limit:.3g}× the base rate (95% CI {low:.3g}–{high:.3g} across "
+        f"{len(found.limits)} searches; {found.limit_per_s:,.4g} requests/s); declared "
+        f"{found.declared_factor:.3g}×: {carries}"
+    )
+    if found.binding:
+        sentence += f"; it breaks first on {found.binding}"
+    return sentence
