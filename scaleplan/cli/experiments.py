@@ -50,18 +50,6 @@ HtmlOption = Annotated[
 ]
 
 
-def _slos(texts: list[str]) -> list[SLOSpec]:
-    from scaleplan.spec import parse_slo
-
-    parsed = []
-    for text in texts:
-        try:
-            parsed.append(parse_slo(text))
-        except ValueError as error:
-            raise typer.BadParameter(plain(error), param_hint="'--slo'") from None
-    return parsed
-
-
 def _check_classes(slos: list[SLOSpec], architecture: ArchitectureSpec) -> None:
     """An SLO of a request class the architecture does not have is a mistake, refused as the
     scenario loader refuses it (not a note under a result that never judged it)."""
@@ -129,7 +117,7 @@ def pull(
     from scaleplan.runsize import check_pull
     from scaleplan.spec import load_spec
 
-    objectives = _slos(slo)
+    objectives = options.slos(slo)
     architecture = load_spec(spec)
     _check_classes(objectives, architecture)
     check_pull(architecture, requests=requests, searches=replications, key="--requests")
@@ -309,7 +297,7 @@ def ramp(
     from scaleplan.runsize import check_pull
     from scaleplan.spec import load_spec
 
-    objectives = _slos(slo)
+    objectives = options.slos(slo)
     architecture = load_spec(spec)
     _check_classes(objectives, architecture)
     check_pull(architecture, requests=requests, searches=0, key="--requests")
@@ -399,7 +387,7 @@ def sweep(
             f"the grid has {points:,} points; at most {MAX_POINTS:,} (use fewer values per key)",
             param_hint="'--set'",
         )
-    objectives = _slos(slo)
+    objectives = options.slos(slo)
     architecture = load_spec(spec)
     _check_classes(objectives, architecture)
     check_simulation(

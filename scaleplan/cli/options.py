@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from scaleplan.spec import SLOSpec
 
 from scaleplan.spec.base import (
     MAX_AMOUNT,
@@ -137,3 +141,17 @@ def bracket(text: str) -> str:
     if value not in ("analytic", "bound"):
         raise typer.BadParameter(f"must be 'analytic' or 'bound' (got {text!r})")
     return value
+
+
+def slos(texts: list[str]) -> list[SLOSpec]:
+    """``--slo`` texts as objectives; a bad one is a usage error naming the option."""
+    from scaleplan.cli.console import plain
+    from scaleplan.spec import parse_slo
+
+    parsed = []
+    for text in texts:
+        try:
+            parsed.append(parse_slo(text))
+        except ValueError as error:
+            raise typer.BadParameter(plain(error), param_hint="'--slo'") from None
+    return parsed

@@ -79,18 +79,6 @@ def _windows(result: TransientResult) -> Table | None:
     return table
 
 
-def _parse_slos(texts: list[str]) -> list[SLOSpec]:
-    from scaleplan.spec import parse_slo
-
-    parsed = []
-    for text in texts:
-        try:
-            parsed.append(parse_slo(text))
-        except ValueError as error:
-            raise typer.BadParameter(str(error), param_hint="'--slo'") from None
-    return parsed
-
-
 def _show_spike(name: str, found: SpikeLimit) -> None:
     """One candidate's spike limit in words."""
     from scaleplan.views.transient_summary import spike_sentence
@@ -201,7 +189,7 @@ def transient_command(
     from scaleplan.spec.architecture import read_yaml
 
     data, _ = read_yaml(path)
-    slos: tuple[SLOSpec, ...] = tuple(_parse_slos(slo or []))
+    slos: tuple[SLOSpec, ...] = tuple(options.slos(slo or []))
     specs: dict[str, ArchitectureSpec] = {}
     with progress_bar("through the profile", delay_s=0.5) as report:
         if isinstance(data, dict) and "candidates" in data:

@@ -18,7 +18,16 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-__all__ = ["NOTE_KEY", "finite", "log_safe", "mark", "note", "note_figure", "span"]
+__all__ = [
+    "NOTE_KEY",
+    "finite",
+    "log_safe",
+    "mark",
+    "note",
+    "note_figure",
+    "panel_note",
+    "span",
+]
 
 #: Where :func:`note_figure` keeps its reason in ``layout.meta`` (read by :func:`note`).
 NOTE_KEY = "scaleplan_note"
@@ -203,3 +212,20 @@ def log_safe(figure: Any) -> Any:
             if on_a_line and value > 0:
                 annotation[letter] = math.log10(value)
     return figure
+
+
+def panel_note(figure: go.Figure, row: int, reason: str, color: str = "#555555") -> None:
+    """An empty panel (``row`` of a one-column subplot figure) says why, in its middle:
+    ``reason`` is plain text, escaped here."""
+    from scaleplan.formatting import chart_text
+
+    axis = "" if row == 1 else str(row)
+    figure.add_annotation(
+        text=chart_text(reason),
+        xref=f"x{axis} domain",
+        yref=f"y{axis} domain",
+        x=0.5,
+        y=0.5,
+        showarrow=False,
+        font={"color": color},
+    )

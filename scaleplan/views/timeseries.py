@@ -14,7 +14,7 @@ import math
 from typing import TYPE_CHECKING
 
 from scaleplan.formatting import chart_text
-from scaleplan.views.axes import note_figure
+from scaleplan.views.axes import note_figure, panel_note
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -114,16 +114,7 @@ def figure_timeseries(result: SimulationResult, *, title: str | None = None) -> 
         (4, queued, f"no queue formed (every bucket's mean is under {QUEUE_SHOWN:g} waiting)"),
     ):
         if not done:
-            axis = "" if row == 1 else str(row)
-            figure.add_annotation(
-                text=chart_text(reason),
-                xref=f"x{axis} domain",
-                yref=f"y{axis} domain",
-                x=0.5,
-                y=0.5,
-                showarrow=False,
-                font={"color": NOTE_COLOR},
-            )
+            panel_note(figure, row, reason, NOTE_COLOR)
     figure.update_xaxes(title_text="simulated time (s)", row=4, col=1)
     figure.update_layout(title=heading, height=900, hovermode="x unified")
     return figure

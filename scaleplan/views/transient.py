@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from scaleplan.formatting import chart_text
+from scaleplan.views.axes import panel_note
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -93,20 +94,6 @@ def _faint(color: str) -> str:
     return f"rgba({red},{green},{blue},0.18)"
 
 
-def _say(figure: go.Figure, row: int, text: str) -> None:
-    """An empty panel's reason, in its middle."""
-    axis = "" if row == 1 else str(row)
-    figure.add_annotation(
-        text=chart_text(text),
-        xref=f"x{axis} domain",
-        yref=f"y{axis} domain",
-        x=0.5,
-        y=0.5,
-        showarrow=False,
-        font={"color": BOUND_COLOR},
-    )
-
-
 def figure_transient(
     results: Mapping[str, TransientResult],
     slos: Sequence[SLOSpec] = (),
@@ -182,7 +169,7 @@ def figure_transient(
     }
     for row, done in drawn.items():
         if not done:
-            _say(figure, row, reasons[row])
+            panel_note(figure, row, reasons[row], BOUND_COLOR)
     first = next(iter(results.values()), None)
     if first is not None:
         for _, start, _ in first.phases[1:]:
