@@ -279,3 +279,15 @@ def test_a_profile_that_says_how_often_it_happens_prices_the_month(
     # Without per_month the month is the cost model's at peak, as without a profile.
     plain = compare(load_scenario(scenario_path), settings, workers=1)
     assert all(c.verdict("cost<=5000/month") is None for c in plain.candidates)
+
+
+def test_precision_stopping_watches_no_figure_the_profile_judges(
+    compared: ComparisonResult,
+) -> None:
+    """Under a profile the steady peak's latency and error figures are shown, not gates: the
+    precision rule must not add steady replications to settle them (issue 10's gap)."""
+    for candidate in compared.candidates:
+        measurement = candidate.measurement
+        assert measurement["stopping"] == "precision"
+        watched = {figure["figure"] for figure in measurement["figures"]}
+        assert not watched & {"p99<=300ms", "errors<=1%"}, (candidate.name, watched)

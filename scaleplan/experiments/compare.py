@@ -690,7 +690,17 @@ def compare(
                 gated = (
                     target is not None and pulled is not None and target.gates(pulled.limit_ci95)
                 )
-                decision = decide(stopping, runs[name], plan.nfrs, plan.weights, gated)
+                # Through a profile, its runs judge latency and errors: the peak's figures of
+                # those are shown, not settled, and a certain fail there gates the candidate.
+                through = transients.get(name)
+                judged_elsewhere = PROFILE_JUDGED if through is not None else ()
+                if through is not None:
+                    gated = gated or any(
+                        verdict.status == "fail" for verdict in profile_verdicts(through)
+                    )
+                decision = decide(
+                    stopping, runs[name], plan.nfrs, plan.weights, gated, judged_elsewhere
+                )
                 if decision.stop:
                     decisions[name] = decision
                 else:

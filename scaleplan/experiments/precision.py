@@ -35,7 +35,7 @@ This module only decides; :func:`scaleplan.experiments.compare` runs the replica
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -165,13 +165,21 @@ class Decision:
 
 
 def figures(
-    runs: Sequence[Run], nfrs: NFRSpec, criteria: Mapping[str, float]
+    runs: Sequence[Run],
+    nfrs: NFRSpec,
+    criteria: Mapping[str, float],
+    judged_elsewhere: Collection[str] = (),
 ) -> tuple[Figure, ...]:
-    """The figures of a stable candidate's replications at peak (see the module docstring)."""
+    """The figures of a stable candidate's replications at peak (see the module docstring).
+
+    ``judged_elsewhere``: verdict kinds another run gates (a load profile's latency and
+    errors), so that the peak's figures of those kinds are shown but settle nothing."""
     results = [run.result for run in runs if run.result is not None]
     found: list[Figure] = []
     for verdict in check(results, nfrs):
         if verdict.kind not in VERDICT_KINDS or verdict.status == "not evaluated":
+            continue
+        if verdict.kind in judged_elsewhere:
             continue
         low, high = verdict.ci95
         found.append(
@@ -200,10 +208,12 @@ def decide(
     nfrs: NFRSpec,
     criteria: Mapping[str, float],
     gated: bool = False,
+    judged_elsewhere: Collection[str] = (),
 ) -> Decision:
     """Stop after ``runs`` (the replications so far, seeds in order) or ask for more.
 
-    ``gated``: another verdict (the pull's headroom or growth) already fails for certain."""
+    ``gated``: another verdict (the pull's headroom or growth, the load profile's SLOs)
+    already fails for certain. ``judged_elsewhere``: see :func:`figures`."""
     n = len(runs)
     if n < stopping.minimum:
         return Decision(False, "", n, stopping.minimum, ())
@@ -212,7 +222,7 @@ def decide(
     if not all(run.stable for run in runs):
         # A replication refused or run away: every SLO fails already, more runs change nothing.
         return Decision(True, "verdict settled", n, n, ())
-    found = figures(runs, nfrs, criteria)
+    found = figures(runs, nfrs, criteria, judged_elsewhere)
     target = stopping.target
     if gated or any(figure.failed for figure in found):
         # A settled fail gates the candidate: no other figure of it decides anything.
