@@ -291,3 +291,48 @@ def test_precision_stopping_watches_no_figure_the_profile_judges(
         assert measurement["stopping"] == "precision"
         watched = {figure["figure"] for figure in measurement["figures"]}
         assert not watched & {"p99<=300ms", "errors<=1%"}, (candidate.name, watched)
+
+
+AUTOSCALED = """
+title: An autoscaled API priced at today's load
+workload:
+  today: {arrival: poisson, rate_per_s: 5}
+  peak_factor: 20
+nfrs:
+  slos: ["p99<=500ms"]
+costs:
+  currency: EUR
+  defaults: {service: {per_replica_hour: 1.0}}
+candidates:
+  - name: scaled
+    architecture:
+      name: scaled
+      workload: {rate_per_s: 5, requests: 1000}
+      entry: api
+      components:
+        api:
+          kind: service
+          replicas: 1
+          concurrency: 1
+          queue_limit: 200
+          service_time: {dist: exponential, mean_ms: 50}
+          autoscale: {metric: utilization, target: 0.6, min_replicas: 1, max_replicas: 10,
+                      interval_s: 5, boot_s: 5, cooldown_s: 30}
+run: {seed: 2, replications: 2, requests: 4000, pull_replications: 2, pull_requests: 2000}
+"""
+
+
+def test_today_is_priced_at_the_replicas_the_autoscaler_settles_on_today(
+    tmp_path: Path,
+) -> None:
+    """Today's month of an autoscaled service: the replicas its autoscaler settles on at
+    today's 5 requests/s (a = 0.25 replicas, ceil(a/0.6) = 1), not the mean of a run at the
+    20× peak (issue 10's gap: it was priced with the peak run's replicas)."""
+    path = tmp_path / "scaled.yaml"
+    path.write_text(AUTOSCALED)
+    result = compare(load_scenario(path), workers=1)
+    priced = result.candidate("scaled").cost
+    assert priced is not None
+    assert priced.per_month_today == pytest.approx(1.0 * HOURS_PER_MONTH)
+    # The peak (100 requests/s, a = 5 replicas) is still billed for what its run measured.
+    assert priced.per_month_peak > 2.0 * HOURS_PER_MONTH

@@ -6,6 +6,7 @@ import json
 import math
 
 import pytest
+import yaml
 
 from scaleplan.experiments import cost, runway, runway_months
 from scaleplan.spec import HOURS_PER_MONTH, CostTableSpec, RetentionNFR, parse_spec
@@ -227,3 +228,43 @@ def test_autoscaled_replicas_are_billed_for_the_replica_hours_a_run_measured():
     api = next(row for row in result.components if row.component == "api")
     assert api.nodes == pytest.approx(measured)
     assert api.per_month == pytest.approx(measured * HOURS_PER_MONTH)
+
+
+def test_settled_autoscaled_replicas_price_today_and_the_month_of_breach():
+    """With ``settle``, today and the month of breach are billed for the replicas the
+    autoscaler settles on at their loads (HPA: ceil(a/target)), the peak for what ran."""
+    from scaleplan.experiments.cost import settled_replicas
+
+    spec = parse_spec(
+        yaml.safe_load(
+            """
+name: hpa
+workload: {rate_per_s: 10, requests: 100}
+entry: api
+components:
+  api:
+    kind: service
+    replicas: 1
+    concurrency: 2
+    service_time: {dist: exponential, mean_ms: 100}
+    autoscale: {metric: utilization, target: 0.5, min_replicas: 1, max_replicas: 20}
+"""
+        )
+    )
+    # a = λ·S/concurrency: 10 × 0.1 / 2 = 0.5 replicas → ceil(0.5/0.5) = 1; at 45/s, 2.25 → 5.
+    assert settled_replicas(spec, 10.0) == {"api": 1.0}
+    assert settled_replicas(spec, 45.0) == {"api": 5.0}
+    table = CostTableSpec.model_validate({"defaults": {"service": {"per_replica_hour": 1.0}}})
+    result = cost(
+        spec,
+        table,
+        today_per_s=10.0,
+        peak_per_s=30.0,
+        growth_per_month=0.5,
+        breach_month=3,  # 10 × 1.5³ = 33.75/s: a = 1.6875 → ceil(3.375) = 4
+        running_replicas={"api": 2.5},
+        settle=True,
+    )
+    assert result.per_month_today == pytest.approx(1 * HOURS_PER_MONTH)
+    assert result.per_month_peak == pytest.approx(2.5 * HOURS_PER_MONTH)
+    assert result.per_month_at_breach == pytest.approx(4 * HOURS_PER_MONTH)

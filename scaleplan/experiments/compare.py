@@ -972,6 +972,7 @@ def _assemble(
             retention=plan.nfrs.retention,
             candidate=name,
             running_replicas=_autoscaled_replicas(spec, results),
+            settle=True,
         )
         verdict_input = results if results else []
         if candidate_runs and not results:

@@ -5,7 +5,9 @@ in the table —, per million requests the component serves, per GB-month stored
 month). Each kind states the nodes it bills for (:meth:`ComponentKind.billable_nodes
 <scaleplan.kinds.base.ComponentKind.billable_nodes>`): a service's replicas, a database's shards
 × (primary + read replicas), a cache's nodes, a broker's nodes; an autoscaled service is billed
-for the replicas a run measured on average (its replica-hours) when one is given. A component
+for the replicas a run measured on average (its replica-hours) at peak when one is given, and at
+other loads (today's, the month of breach) for the replicas its autoscaler settles on there
+(:func:`settled_replicas`, the analytic estimate's HPA steady state). A component
 serves the system's rate times its visit ratio (the traffic equations of
 :mod:`scaleplan.graph`); the component named by the retention NFR stores
 ``write rate × record size × retention``.
@@ -30,12 +32,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from scaleplan.errors import ScaleplanError
 from scaleplan.experiments._common import clean
 from scaleplan.graph import build_graph, visit_ratios
 from scaleplan.kinds import kind_of
 from scaleplan.spec import HOURS_PER_MONTH, ArchitectureSpec, CostTableSpec, RetentionNFR
 
-__all__ = ["ComponentCost", "CostResult", "cost"]
+__all__ = ["ComponentCost", "CostResult", "cost", "settled_replicas"]
 
 SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600.0
 
@@ -119,6 +122,31 @@ def _monthly(
     return math.fsum(row.per_month for row in rows), rows
 
 
+def settled_replicas(spec: ArchitectureSpec, rate_per_s: float) -> dict[str, float]:
+    """The replicas each autoscaled component settles on at a steady ``rate_per_s``: what
+    Kubernetes' HPA asks for there (``ceil(a/target)`` on utilisation, the fewest replicas
+    meeting a queue-length target), within its bounds — the analytic estimate's count. Empty
+    without autoscaling; a component the estimate cannot size is left out (billed as given)."""
+    scaled = [
+        name
+        for name, component in spec.components.items()
+        if getattr(component, "autoscale", None) is not None
+    ]
+    if not scaled or not rate_per_s > 0:
+        return {}
+    from scaleplan.analytic.network import estimate  # the estimate imports the kinds: late
+
+    try:
+        estimated = estimate(spec, rate_per_s=rate_per_s)
+    except ScaleplanError:
+        return {}
+    return {
+        name: float(estimated.components[name].replicas)
+        for name in scaled
+        if name in estimated.components
+    }
+
+
 def cost(
     spec: ArchitectureSpec,
     table: CostTableSpec,
@@ -131,6 +159,7 @@ def cost(
     retention: RetentionNFR | None = None,
     candidate: str | None = None,
     running_replicas: Mapping[str, float] | None = None,
+    settle: bool = False,
 ) -> CostResult:
     """Price one candidate at today's load, at peak, per request and at the month of breach.
 
@@ -154,6 +183,11 @@ def cost(
     running_replicas : mapping, optional
         Component → replicas a simulation measured on average; an autoscaled component is
         billed for these replica-hours rather than for the replicas it starts with.
+    settle : bool
+        Bill autoscaled components at today's load and at the month of breach for the
+        replicas their autoscalers settle on there (:func:`settled_replicas`); at peak
+        ``running_replicas`` still apply where given. Default: ``running_replicas`` at
+        every load.
 
     Examples
     --------
@@ -165,8 +199,17 @@ def cost(
     """
     name = candidate or spec.name
     peak = today_per_s if peak_per_s is None else peak_per_s
-    today_total, rows = _monthly(spec, table, name, today_per_s, retention, running_replicas)
-    peak_total, _ = _monthly(spec, table, name, peak, retention, running_replicas)
+
+    def replicas_at(load: float) -> Mapping[str, float] | None:
+        if not settle:
+            return running_replicas
+        return {**(running_replicas or {}), **settled_replicas(spec, load)}
+
+    today_total, rows = _monthly(
+        spec, table, name, today_per_s, retention, replicas_at(today_per_s)
+    )
+    peak_replicas = running_replicas if running_replicas else replicas_at(peak)
+    peak_total, _ = _monthly(spec, table, name, peak, retention, peak_replicas)
     requests_month = today_per_s * SECONDS_PER_MONTH
     per_million = today_total / (requests_month / 1e6) if requests_month > 0 else math.nan
     good_rate = peak if limit_per_s is None else max(0.0, min(peak, limit_per_s))
@@ -174,7 +217,7 @@ def cost(
     at_breach = math.nan
     if breach_month is not None:
         load = today_per_s * (1.0 + growth_per_month) ** breach_month
-        at_breach, _ = _monthly(spec, table, name, load, retention, running_replicas)
+        at_breach, _ = _monthly(spec, table, name, load, retention, replicas_at(load))
     storage = math.fsum(row.stored_gb for row in rows)
     return CostResult(
         spec=name,
