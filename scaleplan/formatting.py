@@ -69,6 +69,21 @@ def with_ci(value: float | None, interval: tuple[float, float], spec: str = ".4g
     return f"{number(value, spec)} [{number(low, spec)}, {number(high, spec)}]"
 
 
+def duration(seconds: float) -> str:
+    """A duration as people say it: ``45 s``, ``15 min``, ``2.5 h``.
+
+    >>> duration(10), duration(900), duration(9000)
+    ('10 s', '15 min', '2.5 h')
+    """
+    if not math.isfinite(seconds):
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.3g} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.3g} min"
+    return f"{seconds / 3600:.3g} h"
+
+
 def json_safe(value: Any) -> Any:
     """A JSON-safe copy: dataclasses become dicts (their ``to_dict()`` when they have one),
     tuples lists, keys strings, numpy scalars Python numbers, NaN and ±inf ``None``.

@@ -57,9 +57,11 @@ def erlang_b(servers: int, erlangs: float) -> float:
     return blocked
 
 
-def exact_limit() -> float:
+def exact_limit(spike_s: float = 60.0) -> float:
+    """The factor whose error share over the profile is 3%, the spike lasting ``spike_s``."""
+
     def share(factor: float) -> float:
-        spike = 600 * factor
+        spike = 10 * spike_s * factor
         return (400 * erlang_b(5, 1.0) + spike * erlang_b(5, factor)) / (400 + spike)
 
     return float(brentq(lambda f: share(f) - 0.03, 1.0, 10.0))
@@ -88,6 +90,27 @@ def test_each_search_brackets_then_bisects_to_the_tolerance() -> None:
         low, high = max(held), min(broke)
         assert low < high and high - low <= 0.05 * low
         assert found.limits[search] == pytest.approx((low + high) / 2)
+
+
+def test_a_longer_spike_is_searched_at_its_own_duration() -> None:
+    """For how long: held 180 s instead of 60 s, the errors of the spike weigh more against
+    the 40 s at the base rate, so the limit falls (exact 1.93 against 2.04)."""
+    exact = exact_limit(spike_s=180.0)
+    assert exact < exact_limit()
+    found = spike_limit(
+        parse_spec(LOSS), ERRORS, duration_s=180, searches=4, replications=2, seed=101
+    )
+    assert found.duration_s == 180
+    assert found.ci95[0] <= exact <= found.ci95[1], (found.limits, found.ci95)
+    with pytest.raises(SpikeLimitError, match="cannot last"):
+        spike_limit(parse_spec(LOSS), ERRORS, duration_s=0)
+
+
+def test_the_searches_give_the_same_limit_on_one_process_or_several() -> None:
+    spec = parse_spec(LOSS)
+    alone = spike_limit(spec, ERRORS, searches=2, replications=2, seed=5, workers=1)
+    spread = spike_limit(spec, ERRORS, searches=2, replications=2, seed=5, workers=2)
+    assert alone == spread
 
 
 def test_a_phase_factor_is_changed_alone() -> None:

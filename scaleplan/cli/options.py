@@ -27,6 +27,7 @@ from scaleplan.spec.base import (
     MAX_SECONDS,
     MAX_SEED,
     MAX_SERVERS,
+    parse_duration_s,
 )
 
 __all__ = [
@@ -125,6 +126,22 @@ replications = integer(1, MAX_REPLICATIONS)
 servers = integer(1, MAX_SERVERS)
 #: Local processes.
 workers = integer(1, 1024)
+
+
+def duration(text: str) -> float:
+    """Seconds of a duration given with its unit (``15min``, ``90s``, ``1h``) or in seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            value = parse_duration_s(text.strip())
+        except ValueError as error:
+            raise typer.BadParameter(str(error)) from None
+    if not 0 < value <= MAX_SECONDS:
+        raise typer.BadParameter(
+            f"must be a duration in (0 s, {_shown(MAX_SECONDS)} s] (got {text!r})"
+        )
+    return value
 
 
 def stopping(text: str) -> str:

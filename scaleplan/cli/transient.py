@@ -176,6 +176,22 @@ def transient_command(
             parser=options.replications,
         ),
     ] = 3,
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            help="How long the spike lasts in --spike-limit ('15min', '90s'; default: as the "
+            "profile declares it).",
+            parser=options.duration,
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Local processes for --spike-limit's searches (default: one per available "
+            "core; 1: this process only).",
+            parser=options.workers,
+        ),
+    ] = None,
 ) -> None:
     """Run candidates through a load profile: per-bucket series and window SLO verdicts with
     95% CIs across replications, scaling, backlog drain, error budget and the event's cost."""
@@ -248,7 +264,9 @@ def transient_command(
                     spec,
                     slos,
                     phase=phase,
+                    duration_s=duration,
                     searches=searches,
+                    workers=workers,
                     replications=first.replications,
                     seed=first.seed,
                     progress=report,

@@ -22,16 +22,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from scaleplan.errors import ScaleplanError
-from scaleplan.experiments._common import clean
+from scaleplan.experiments._common import ExecutorLike, clean, submit_all
 from scaleplan.experiments.transient import TransientResult, transient
 from scaleplan.metrics import replication_ci
+from scaleplan.parallel import process_pool
 from scaleplan.progress import Progress
 from scaleplan.spec import ArchitectureSpec, SLOSpec
 from scaleplan.spec.base import MAX_FACTOR
 from scaleplan.spec.profile import PhaseSpec, ProfileSpec
 
-__all__ = ["SpikeLimit", "SpikeLimitError", "SpikeStep", "spike_limit", "with_phase_factor"]
+__all__ = [
+    "SpikeLimit",
+    "SpikeLimitError",
+    "SpikeStep",
+    "spike_limit",
+    "with_phase_duration",
+    "with_phase_factor",
+]
 
 #: Shapes whose height is one factor the search can change.
 SCALABLE = ("spike", "steady", "flash")
@@ -134,6 +144,22 @@ def with_phase_factor(profile: ProfileSpec, index: int, factor: float) -> Profil
     return profile.model_copy(update={"phases": tuple(phases)})
 
 
+def with_phase_duration(profile: ProfileSpec, index: int, duration_s: float) -> ProfileSpec:
+    """``profile`` with phase ``index`` lasting ``duration_s`` (its shape as declared),
+    validated again (a spike's rise must still fit in it)."""
+    data = profile.model_dump(by_alias=True)
+    phase = data["phases"][index]
+    phase.pop("duration", None)
+    phase["duration_s"] = duration_s
+    try:
+        return ProfileSpec.model_validate(data)
+    except ValidationError as error:
+        problem = "; ".join(item["msg"] for item in error.errors())
+        raise SpikeLimitError(
+            f"phase {profile.labels()[index]!r} cannot last {duration_s:g} s: {problem}"
+        ) from None
+
+
 def _phase_index(profile: ProfileSpec, phase: str | None) -> int:
     if phase is None:
         return profile.peak_phase()
@@ -162,22 +188,30 @@ def spike_limit(
     slos: Sequence[SLOSpec],
     *,
     phase: str | None = None,
+    duration_s: float | None = None,
     searches: int = 3,
     replications: int = 3,
     seed: int = 1,
     tolerance: float = 0.05,
+    workers: int | None = None,
+    executor: ExecutorLike | None = None,
     progress: Progress | None = None,
 ) -> SpikeLimit:
-    """The largest factor of ``phase`` (default: the profile's peak phase) that ``spec`` (an
-    open workload with ``arrival: profile``) carries within ``slos`` (see the module
-    docstring)."""
+    """The largest factor of ``phase`` (default: the profile's peak phase), held for
+    ``duration_s`` (default: as declared), that ``spec`` (an open workload with ``arrival:
+    profile``) carries within ``slos`` (see the module docstring).
+
+    The searches are independent (each has its own seeds), so they run side by side on
+    ``workers`` local processes (default: one per available core, at most one per search) or
+    on ``executor``; the numbers do not depend on where they ran. ``progress(done, total)``
+    counts finished searches."""
     workload = spec.workload
     profile = workload.profile
     if profile is None or workload.arrival != "profile":
         raise SpikeLimitError(
             f"{spec.source}: workload: a spike limit needs 'arrival: profile' and a profile"
         )
-    judged = [slo for slo in slos if slo.is_latency or slo.metric == "errors"]
+    judged = tuple(slo for slo in slos if slo.is_latency or slo.metric == "errors")
     if not judged:
         raise SpikeLimitError(
             "a spike limit needs a latency or error SLO to break (got "
@@ -188,66 +222,25 @@ def spike_limit(
     if not 0 < tolerance < 1:
         raise SpikeLimitError(f"tolerance must be in (0, 1) (got {tolerance})")
     index = _phase_index(profile, phase)
+    if duration_s is not None:
+        profile = with_phase_duration(profile, index, duration_s)
+        spec = spec.with_changes({"workload.profile": profile.model_dump(by_alias=True)})
     _, declared = _scalable(profile.phases[index])
     start = declared if declared > 0 else 1.0
-    steps: list[SpikeStep] = []
-    limits: list[float] = []
-    resolution = 0.0  # half the widest final bracket: what one search cannot tell apart
-    below_lowest = 0
-    # An upper guess of the steps, for the progress bar: a bracket, then the bisection.
-    per_search = 3 + math.ceil(math.log2(1 / tolerance)) + 2
-    done = 0
-
-    def holds(search: int, factor: float) -> bool:
-        nonlocal done
-        changed = with_phase_factor(profile, index, factor)
-        run = spec.with_changes({"workload.profile": changed.model_dump(by_alias=True)})
-        result = transient(
-            run,
-            replications=replications,
-            seed=seed + SEARCH_SEED_STRIDE * search,
-            slos=judged,
-        )
-        broken = _broken(result)
-        steps.append(SpikeStep(search, factor, not broken, broken))
-        done += 1
-        if progress is not None:
-            progress(min(done, searches * per_search), searches * per_search)
-        return not broken
-
-    for search in range(searches):
-        low, high = math.nan, math.nan
-        if holds(search, start):
-            low, high = start, 2 * start
-            for _ in range(MAX_DOUBLINGS):
-                if high > MAX_FACTOR or not holds(search, high):
-                    break
-                low, high = high, 2 * high
-            else:
-                high = math.nan
-        else:
-            high, low = start, start / 2
-            for _ in range(MAX_DOUBLINGS):
-                if holds(search, low):
-                    break
-                high, low = low, low / 2
-            else:
-                low = math.nan
-        if math.isnan(low):
-            below_lowest += 1
-            limits.append(0.0)
-            continue
-        if math.isnan(high) or high > MAX_FACTOR:
-            limits.append(low)  # held at every factor tried: a lower bound
-            continue
-        while high - low > tolerance * low:
-            middle = (low + high) / 2
-            if holds(search, middle):
-                low = middle
-            else:
-                high = middle
-        limits.append((low + high) / 2)
-        resolution = max(resolution, (high - low) / 2)
+    tasks = [
+        (_search, (spec, judged, index, start, replications, seed, search, tolerance))
+        for search in range(searches)
+    ]
+    pool = process_pool(workers, searches) if executor is None else None
+    try:
+        outcomes: list[_Searched] = submit_all(executor or pool, tasks, progress)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    limits = [outcome.limit for outcome in outcomes]
+    steps = [step for outcome in outcomes for step in outcome.steps]
+    # Half the widest final bracket: what one search cannot tell apart.
+    resolution = max((outcome.resolution for outcome in outcomes), default=0.0)
     ci = replication_ci(limits)
     failing = [step for step in steps if not step.held]
     binding = failing[0].broken.split(", ")[0] if failing else ""
@@ -267,5 +260,74 @@ def spike_limit(
         steps=tuple(steps),
         replications=replications,
         tolerance=tolerance,
-        below_lowest=below_lowest,
+        below_lowest=sum(outcome.below_lowest for outcome in outcomes),
     )
+
+
+@dataclass(frozen=True)
+class _Searched:
+    """What one search found (picklable, for a process pool)."""
+
+    limit: float
+    resolution: float
+    below_lowest: bool
+    steps: tuple[SpikeStep, ...]
+
+
+def _search(
+    spec: ArchitectureSpec,
+    judged: tuple[SLOSpec, ...],
+    index: int,
+    start: float,
+    replications: int,
+    seed: int,
+    search: int,
+    tolerance: float,
+) -> _Searched:
+    """One search under its own seeds: bracket by doubling up (or halving down) from
+    ``start``, then bisect to ``tolerance``."""
+    profile = spec.workload.profile
+    assert profile is not None
+    steps: list[SpikeStep] = []
+
+    def holds(factor: float) -> bool:
+        changed = with_phase_factor(profile, index, factor)
+        run = spec.with_changes({"workload.profile": changed.model_dump(by_alias=True)})
+        result = transient(
+            run,
+            replications=replications,
+            seed=seed + SEARCH_SEED_STRIDE * search,
+            slos=judged,
+        )
+        broken = _broken(result)
+        steps.append(SpikeStep(search, factor, not broken, broken))
+        return not broken
+
+    low, high = math.nan, math.nan
+    if holds(start):
+        low, high = start, 2 * start
+        for _ in range(MAX_DOUBLINGS):
+            if high > MAX_FACTOR or not holds(high):
+                break
+            low, high = high, 2 * high
+        else:
+            high = math.nan
+    else:
+        high, low = start, start / 2
+        for _ in range(MAX_DOUBLINGS):
+            if holds(low):
+                break
+            high, low = low, low / 2
+        else:
+            low = math.nan
+    if math.isnan(low):
+        return _Searched(0.0, 0.0, True, tuple(steps))
+    if math.isnan(high) or high > MAX_FACTOR:
+        return _Searched(low, 0.0, False, tuple(steps))  # held at every factor: a lower bound
+    while high - low > tolerance * low:
+        middle = (low + high) / 2
+        if holds(middle):
+            low = middle
+        else:
+            high = middle
+    return _Searched((low + high) / 2, (high - low) / 2, False, tuple(steps))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from scaleplan.formatting import percent, with_ci
+from scaleplan.formatting import duration, percent, with_ci
 
 if TYPE_CHECKING:
     from scaleplan.experiments.spike_limit import SpikeLimit
@@ -129,7 +129,7 @@ def spike_sentence(name: str, found: SpikeLimit) -> str:
         else "it does not carry the declared spike with 95% confidence"
     )
     sentence = (
-        f"{name}: the largest {found.phase} it carries for {found.duration_s / 60:.3g} min is "
+        f"{name}: the largest {found.phase} it carries for {duration(found.duration_s)} is "
         f"{found.limit:.3g}× the base rate (95% CI {low:.3g}–{high:.3g} across "
         f"{len(found.limits)} searches; {found.limit_per_s:,.4g} requests/s); declared "
         f"{found.declared_factor:.3g}×: {carries}"
