@@ -118,7 +118,9 @@ def test_the_record_shows_each_option_through_the_profile(
 
     from scaleplan.report.record import load_profile
 
-    evidence = SimpleNamespace(comparison=compared, scenario=load_scenario(scenario_path))
+    evidence = SimpleNamespace(
+        comparison=compared, scenario=load_scenario(scenario_path), spike=None
+    )
     items = load_profile(evidence)  # type: ignore[arg-type]
     markdown, figure = items
     assert "### Through the load profile" in markdown
@@ -336,3 +338,28 @@ def test_today_is_priced_at_the_replicas_the_autoscaler_settles_on_today(
     assert priced.per_month_today == pytest.approx(1.0 * HOURS_PER_MONTH)
     # The peak (100 requests/s, a = 5 replicas) is still billed for what its run measured.
     assert priced.per_month_peak > 2.0 * HOURS_PER_MONTH
+
+
+def test_the_record_searches_the_chosen_options_spike_limit_when_asked(tmp_path: Path) -> None:
+    """``run.spike_limit``: the record also says how big the sale may grow for the chosen
+    option (four: 200 requests/s of capacity against the declared 6 × 20 = 120)."""
+    from scaleplan.report.consistency import problems
+    from scaleplan.report.record import gather, load_profile
+
+    path = tmp_path / "sale.yaml"
+    path.write_text(
+        SCENARIO.replace("run: {seed: 3,", "run: {spike_limit: true, spike_searches: 2, seed: 3,")
+    )
+    evidence = gather(path, workers=1)
+    assert evidence.comparison.recommended == "four"
+    spike = evidence.spike
+    assert spike is not None and spike.phase == "sale" and spike.declared_factor == 6
+    assert len(spike.limits) == 2 and spike.limit > 6
+    data = json.loads(json.dumps(evidence.to_dict()))
+    assert data["spike_limit"]["candidate"] == "four"
+    assert problems(data) == []
+    markdown = load_profile(evidence)[0]
+    assert "How big a spike the chosen option carries" in markdown
+    assert "four\\: the largest sale it carries for 1 min" in markdown
+    # What breaks first as the sale grows is the SLO broken at the smallest factor that broke.
+    assert spike.binding == "p99<=300ms"

@@ -51,6 +51,8 @@ from scaleplan.cli import app
 from scaleplan.engine import UnstableError, check_stability, simulate
 from scaleplan.errors import ScaleplanError
 from scaleplan.experiments import CompareSettings, compare, cost, deploy, failures
+from scaleplan.experiments.spike_limit import spike_limit
+from scaleplan.experiments.transient import with_profile
 from scaleplan.graph import build_graph
 from scaleplan.result import PERCENTILES, SimulationResult
 from scaleplan.spec import (
@@ -60,6 +62,7 @@ from scaleplan.spec import (
     CacheSpec,
     CostTableSpec,
     DatabaseSpec,
+    NFRSpec,
     ServiceSpec,
     parse_spec,
 )
@@ -635,6 +638,63 @@ def test_compare_through_a_load_profile(example: Example, shape: str) -> None:
         else:
             assert math.isnan(month)
     same_json(result, run())
+
+
+@timeout
+@examples(8)
+@given(architectures(exclude=excluded("compare")))
+def test_spike_limit_of_any_architecture(example: Example) -> None:
+    """How big a spike (issue 10) on random architectures: each search's bracket is
+    consistent (every factor that held lies below every factor that broke), the interval
+    contains the limit, nothing goes beyond the ceiling, one seed gives one answer."""
+    spec = example.spec
+    if spec.workload.closed:
+        event("closed: a profile has no rate to scale")
+        return
+    rate = spec.workload.mean_rate_per_s
+    unit = max(0.05, BUDGET / (4 * 6 * rate)) if rate > 0 else 1.0
+    profile = ProfileSpec.model_validate(
+        {
+            "phases": [
+                {"name": "before", "duration_s": unit, "steady": {"factor": 1}},
+                {"name": "spike", "duration_s": 2 * unit, "spike": {"factor": 2, "rise_s": unit}},
+                {"name": "after", "duration_s": unit, "steady": {"factor": 1}},
+            ]
+        }
+    )
+    shaped = with_profile(spec, profile, rate)
+    slos = NFRSpec.from_slos(("p99<=2000ms", "errors<=5%")).slos
+
+    def run() -> Any:
+        return spike_limit(
+            shaped,
+            slos,
+            searches=2,
+            replications=2,
+            seed=3,
+            tolerance=0.25,
+            max_factor=8,
+            workers=1,
+        )
+
+    found = attempt(run)
+    if isinstance(found, ScaleplanError):
+        return
+    event(f"spike limit {'below' if found.below_lowest else 'found'}")
+    assert found.phase == "spike" and found.declared_factor == 2
+    assert all(0.0 <= limit <= 8.0 for limit in found.limits)
+    assert found.ci95[0] <= found.limit + 1e-9 and found.limit <= found.ci95[1] + 1e-9
+    for search in range(2):
+        steps = [step for step in found.steps if step.search == search]
+        assert all(step.factor <= 8.0 for step in steps)
+        held = [step.factor for step in steps if step.held]
+        broke = [step.factor for step in steps if not step.held]
+        if held and broke:
+            assert max(held) < min(broke), steps
+        for step in steps:
+            assert step.held == (step.broken == "")
+    json.dumps(found.to_dict(), allow_nan=False)
+    assert run() == found
 
 
 @timeout

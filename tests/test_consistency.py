@@ -126,3 +126,26 @@ def test_a_gated_recommendation_is_named() -> None:
 
 def test_the_overloaded_record_is_consistent() -> None:
     assert problems(overloaded_evidence().to_dict()) == []
+
+
+def test_a_spike_limit_that_contradicts_itself_is_named() -> None:
+    spike = {
+        "candidate": "pair",
+        "limit": 2.0,
+        "limit_ci95": [1.8, 2.2],
+        "base_rate_per_s": 10.0,
+        "limit_per_s": 20.0,
+    }
+    good = _good()
+    good["spike_limit"] = spike
+    assert problems(good) == []
+    cases = {
+        "outside its 95% CI": {"limit": 2.5, "limit_per_s": 25.0},
+        "is not 2× the base rate": {"limit_per_s": 30.0},
+        "but the chosen option is pair": {"candidate": "other"},
+    }
+    for words, change in cases.items():
+        broken = copy.deepcopy(good)
+        broken["spike_limit"].update(change)
+        found = problems(broken)
+        assert any(words in problem for problem in found), (words, found)

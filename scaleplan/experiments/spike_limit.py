@@ -193,6 +193,7 @@ def spike_limit(
     replications: int = 3,
     seed: int = 1,
     tolerance: float = 0.05,
+    max_factor: float = MAX_FACTOR,
     workers: int | None = None,
     executor: ExecutorLike | None = None,
     progress: Progress | None = None,
@@ -204,7 +205,8 @@ def spike_limit(
     The searches are independent (each has its own seeds), so they run side by side on
     ``workers`` local processes (default: one per available core, at most one per search) or
     on ``executor``; the numbers do not depend on where they ran. ``progress(done, total)``
-    counts finished searches."""
+    counts finished searches. No step goes beyond ``max_factor``: a search that holds there
+    gives it as a lower bound."""
     workload = spec.workload
     profile = workload.profile
     if profile is None or workload.arrival != "profile":
@@ -221,14 +223,19 @@ def spike_limit(
         raise SpikeLimitError(f"searches must be at least 2 for an interval (got {searches})")
     if not 0 < tolerance < 1:
         raise SpikeLimitError(f"tolerance must be in (0, 1) (got {tolerance})")
+    if not 0 < max_factor <= MAX_FACTOR:
+        raise SpikeLimitError(f"max_factor must be in (0, {MAX_FACTOR:g}] (got {max_factor})")
     index = _phase_index(profile, phase)
     if duration_s is not None:
         profile = with_phase_duration(profile, index, duration_s)
         spec = spec.with_changes({"workload.profile": profile.model_dump(by_alias=True)})
     _, declared = _scalable(profile.phases[index])
-    start = declared if declared > 0 else 1.0
+    start = min(declared if declared > 0 else 1.0, max_factor)
     tasks = [
-        (_search, (spec, judged, index, start, replications, seed, search, tolerance))
+        (
+            _search,
+            (spec, judged, index, start, replications, seed, search, tolerance, max_factor),
+        )
         for search in range(searches)
     ]
     pool = process_pool(workers, searches) if executor is None else None
@@ -242,7 +249,9 @@ def spike_limit(
     # Half the widest final bracket: what one search cannot tell apart.
     resolution = max((outcome.resolution for outcome in outcomes), default=0.0)
     ci = replication_ci(limits)
-    failing = [step for step in steps if not step.held]
+    # What breaks first as the phase grows: the SLO furthest past its bound at the smallest
+    # factor that broke (at a far larger one, others may be broken further).
+    failing = sorted((step for step in steps if not step.held), key=lambda step: step.factor)
     binding = failing[0].broken.split(", ")[0] if failing else ""
     labels = profile.labels()
     return SpikeLimit(
@@ -283,6 +292,7 @@ def _search(
     seed: int,
     search: int,
     tolerance: float,
+    max_factor: float,
 ) -> _Searched:
     """One search under its own seeds: bracket by doubling up (or halving down) from
     ``start``, then bisect to ``tolerance``."""
@@ -307,7 +317,7 @@ def _search(
     if holds(start):
         low, high = start, 2 * start
         for _ in range(MAX_DOUBLINGS):
-            if high > MAX_FACTOR or not holds(high):
+            if high > max_factor or not holds(high):
                 break
             low, high = high, 2 * high
         else:
@@ -322,7 +332,7 @@ def _search(
             low = math.nan
     if math.isnan(low):
         return _Searched(0.0, 0.0, True, tuple(steps))
-    if math.isnan(high) or high > MAX_FACTOR:
+    if math.isnan(high) or high > max_factor:
         return _Searched(low, 0.0, False, tuple(steps))  # held at every factor: a lower bound
     while high - low > tolerance * low:
         middle = (low + high) / 2

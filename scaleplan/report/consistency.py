@@ -12,7 +12,9 @@ and names, in words, every statement the record makes that another part of it co
   is 0 (it would be praised for carrying nothing);
 - an inconclusive verdict promising more extra requests than the stated cap
   (``measurement.settle_cap_requests``);
-- a negative cost.
+- a negative cost;
+- a spike limit (``spike_limit``) outside its interval, its rate not its factor × the base
+  rate, or searched for an option other than the chosen one.
 
 :func:`scaleplan.report.decide.decide` prints them as warnings after writing a record; the tests
 assert there are none on every record they make.
@@ -38,7 +40,27 @@ def problems(record_json: dict[str, Any]) -> list[str]:
     for candidate in comparison.get("candidates") or []:
         found.extend(_candidate_problems(candidate))
     found.extend(_recommendation_problems(comparison))
+    found.extend(_spike_problems(record_json.get("spike_limit"), comparison.get("recommended")))
     return found
+
+
+def _spike_problems(spike: Any, recommended: Any) -> Iterator[str]:
+    if not isinstance(spike, dict):
+        return
+    name = spike.get("candidate", "?")
+    if name != recommended:
+        yield f"the spike limit is {name}'s, but the chosen option is {recommended}"
+    limit, ci = _number(spike.get("limit")), _interval(spike.get("limit_ci95"))
+    if limit is not None and ci is not None and not _contains(ci[0], limit, ci[1]):
+        yield f"{name}: spike limit {limit:g}× outside its 95% CI {ci[0]:g}–{ci[1]:g}"
+    rate, base = _number(spike.get("limit_per_s")), _number(spike.get("base_rate_per_s"))
+    if limit is None or rate is None or base is None:
+        return
+    if not _contains(limit * base, rate, limit * base):
+        yield (
+            f"{name}: spike limit {rate:g} requests/s is not {limit:g}× the base rate "
+            f"of {base:g} requests/s"
+        )
 
 
 def _number(value: Any) -> float | None:

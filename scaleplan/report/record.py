@@ -35,6 +35,7 @@ from scaleplan.spec import ScenarioSpec, load_scenario
 if TYPE_CHECKING:
     from scaleplan.experiments import CandidateResult, ComparisonResult, PullResult, Verdict
     from scaleplan.experiments.pull_users import UsersPullResult
+    from scaleplan.experiments.spike_limit import SpikeLimit
     from scaleplan.verify import Verification
 
 JSON_FILE = "decision-record.json"
@@ -60,6 +61,9 @@ class Evidence:
     made_at: str
     #: A load test's results judged against its plan (``decide --results``), else ``None``.
     verification: Verification | None = None
+    #: How big the load profile's peak phase may grow for the chosen option before an SLO
+    #: breaks (the scenario's ``run.spike_limit``), else ``None``.
+    spike: SpikeLimit | None = None
 
     @property
     def chosen(self) -> CandidateResult | None:
@@ -104,6 +108,11 @@ class Evidence:
             "confirmation": confirmation_plan(self),
             "verification": self.verification.to_dict() if self.verification else None,
             "comparison": self.comparison.to_dict(),
+            "spike_limit": (
+                {"candidate": self.comparison.recommended, **self.spike.to_dict()}
+                if self.spike is not None
+                else None
+            ),
         }
 
 
@@ -146,6 +155,18 @@ def gather(
         settings.compare_settings(),
         workers=workers,
     )
+    spike = None
+    chosen = comparison.recommended
+    if (
+        loaded.run.spike_limit
+        and chosen is not None
+        and comparison.candidate(chosen).transient is not None
+    ):
+        from scaleplan.report.pulls import scenario_spike_limit
+
+        spike = scenario_spike_limit(
+            loaded, chosen, searches=loaded.run.spike_searches, workers=workers
+        )
     return Evidence(
         path=path.resolve(),
         scenario=loaded,
@@ -156,6 +177,7 @@ def gather(
         wall_s=time.perf_counter() - started,
         made_at=datetime.now(UTC).isoformat(timespec="seconds"),
         verification=verification,
+        spike=spike,
     )
 
 
@@ -507,6 +529,13 @@ def load_profile(evidence: Evidence) -> list[Any]:
             )
         parts.append(f"#### {text(name)}\n\n" + table(["", "value", "note"], rows))
         parts.extend(f"_{text(warning)}_" for warning in result.warnings)
+    if evidence.spike is not None and comparison.recommended is not None:
+        from scaleplan.report.pulls import spike_markdown
+
+        parts.append(
+            "#### How big a spike the chosen option carries\n\n"
+            + spike_markdown(comparison.recommended, evidence.spike)
+        )
     return [
         Markdown("\n\n".join(parts)),
         figure_transient(results, evidence.scenario.nfrs.slos, title="Through the load profile"),

@@ -260,6 +260,16 @@ class RunBudgetSpec(StrictModel):
         ),
     )
     baseline: str | None = Field(default=None, description="defaults to the first candidate")
+    spike_limit: bool = Field(
+        default=False,
+        description=(
+            "with a load profile: the decision record also searches how big the peak phase "
+            "may grow for the chosen option before an SLO breaks (its spike limit, with a CI)"
+        ),
+    )
+    spike_searches: int = Field(
+        default=3, ge=2, le=MAX_COUNT, description="independent searches of the spike limit"
+    )
 
 
 class ResilienceSpec(StrictModel):
