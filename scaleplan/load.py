@@ -548,6 +548,67 @@ def check_stability(
     return Unstable(component=worst.component, factor=worst.load, reason=worst.reason(rate_per_s))
 
 
+def with_mix(spec: ArchitectureSpec, mix: Mapping[str, float] | None) -> ArchitectureSpec:
+    """``spec`` with its classes weighted by a profile phase's ``mix`` (a class left out gets
+    none), for the load formula only: a weight of 0 is what the phase means, though a spec file
+    may not say it, so the copy is made without validation and never simulated."""
+    if not mix or not spec.workload.classes:
+        return spec
+    classes = tuple(
+        cls.model_copy(update={"weight": float(mix.get(cls.name, 0.0))})
+        for cls in spec.workload.classes
+    )
+    workload = spec.workload.model_copy(update={"classes": classes})
+    return spec.model_copy(update={"workload": workload})
+
+
+def runs_through_profile(
+    spec: ArchitectureSpec, rate_per_s: float | None, requests: int | None
+) -> bool:
+    """Whether a run of ``spec`` lasts its load profile's time (``arrival: profile``, neither
+    its rate nor its requests overridden): then an overload builds a finite backlog, which
+    the run shows, rather than a queue that grows without bound."""
+    workload = spec.workload
+    return (
+        workload.arrival == "profile"
+        and workload.profile is not None
+        and rate_per_s is None
+        and requests is None
+        and workload.time_bound_s is not None
+    )
+
+
+def profile_overload_warnings(spec: ArchitectureSpec, graph: nx.DiGraph | None) -> list[str]:
+    """What a run through ``spec``'s load profile (``arrival: profile``, for its phases' time)
+    is told instead of a refusal: a station offered more than its capacity at the profile's
+    peak (with that phase's class mix) builds a backlog the run shows, and whether it drains;
+    over capacity on average, it cannot drain before the profile ends. Bounded queues
+    (``queue_limit``) reject instead, as :func:`overload_warnings` says."""
+    profile = spec.workload.profile
+    base = spec.workload.rate_per_s
+    if profile is None or base is None or not base > 0:
+        return []
+    warnings = []
+    index = profile.peak_phase()
+    top = float(base) * profile.max_factor
+    at_peak = check_stability(with_mix(spec, profile.phases[index].mix), None, top)
+    if at_peak is not None:
+        warnings.append(
+            f"{at_peak.component}: offered load is {at_peak.factor:.2f}× its capacity at the "
+            f"load profile's peak (phase {profile.labels()[index]}, {top:,.4g} requests/s): a "
+            "backlog builds there; the run shows it and whether it drains"
+        )
+    mean = spec.workload.mean_rate_per_s
+    on_average = check_stability(spec, graph, mean)
+    if on_average is not None:
+        warnings.append(
+            f"{on_average.component}: offered load is {on_average.factor:.2f}× its capacity "
+            f"on average over the profile ({mean:,.4g} requests/s): its backlog cannot drain "
+            "before the profile ends"
+        )
+    return warnings
+
+
 def overload_warnings(
     spec: ArchitectureSpec, graph: nx.DiGraph | None, rate_per_s: float
 ) -> list[str]:

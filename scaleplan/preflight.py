@@ -16,7 +16,6 @@ run (its SLOs fail unmeasured), and a run budget too large is refused before any
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -67,7 +66,14 @@ def check_run(
     """
     from scaleplan.engine import UnstableError
     from scaleplan.graph import build_graph, check_nesting
-    from scaleplan.load import busiest, check_stability, overload_warnings, station_loads
+    from scaleplan.load import (
+        busiest,
+        check_stability,
+        overload_warnings,
+        profile_overload_warnings,
+        runs_through_profile,
+        station_loads,
+    )
     from scaleplan.runsize import check_simulation
 
     nan = float("nan")
@@ -104,10 +110,13 @@ def check_run(
                 f"{spec.name}: rate_per_s must be greater than 0 (got {rate})"
             )
             return RunCheck(refusal, rate)
-        unstable = check_stability(spec, graph, rate)
+        through_profile = runs_through_profile(spec, rate_per_s, requests)
+        unstable = None if through_profile else check_stability(spec, graph, rate)
         if unstable is not None:
             return RunCheck(UnstableError(unstable, spec.name), rate)
         warnings.extend(overload_warnings(spec, graph, rate))
+        if through_profile:
+            warnings.extend(profile_overload_warnings(spec, graph))
     station = busiest(station_loads(spec, graph, rate))
     if not sized:
         return RunCheck(None, rate, station, tuple(warnings))
@@ -184,6 +193,7 @@ def _gates_only(error: ScaleplanError | None) -> bool:
 def check_scenario(scenario: ScenarioSpec) -> ScenarioCheck:
     """The pre-run checks of ``compare`` on a loaded scenario: its budget, then each
     candidate at the scenario's peak (rate, or users for a closed workload)."""
+    from scaleplan.load import with_mix
     from scaleplan.runsize import check_scenario as check_budget
 
     refusal: ScaleplanError | None = None
@@ -208,7 +218,7 @@ def check_scenario(scenario: ScenarioSpec) -> ScenarioCheck:
             checks.append(CandidateCheck(name, at_peak))
             continue
         phase = profile.peak_phase()
-        mixed = _with_mix(spec, profile.phases[phase].mix)
+        mixed = with_mix(spec, profile.phases[phase].mix)
         top = scenario.today_rate_per_s * profile.max_factor
         checks.append(
             CandidateCheck(
@@ -219,17 +229,3 @@ def check_scenario(scenario: ScenarioSpec) -> ScenarioCheck:
             )
         )
     return ScenarioCheck(refusal, tuple(checks))
-
-
-def _with_mix(spec: ArchitectureSpec, mix: Mapping[str, float] | None) -> ArchitectureSpec:
-    """``spec`` with its classes weighted by a profile phase's ``mix`` (a class left out gets
-    none), for the load formula only: a weight of 0 is what the phase means, though a spec file
-    may not say it, so the copy is made without validation and never simulated."""
-    if not mix or not spec.workload.classes:
-        return spec
-    classes = tuple(
-        cls.model_copy(update={"weight": float(mix.get(cls.name, 0.0))})
-        for cls in spec.workload.classes
-    )
-    workload = spec.workload.model_copy(update={"classes": classes})
-    return spec.model_copy(update={"workload": workload})

@@ -265,3 +265,41 @@ def test_duration_s_cuts_a_profile_short() -> None:
     assert workload.time_bound_s == 100
     assert workload.mean_rate_per_s == pytest.approx(10 * profile.cumulative(100) / 100)
     assert workload.planned_requests() == round(10 * profile.cumulative(100))
+
+
+OVERLOADED_PROFILE = {
+    "name": "over",
+    "workload": {
+        "arrival": "profile",
+        "rate_per_s": 10,
+        "profile": {
+            "phases": [
+                {"name": "before", "duration_s": 20, "steady": {"factor": 1}},
+                {"name": "sale", "duration_s": 160, "steady": {"factor": 8}},
+                {"name": "after", "duration_s": 10, "steady": {"factor": 1}},
+            ]
+        },
+    },
+    "entry": "api",
+    "components": {
+        "api": {
+            "kind": "service",
+            "concurrency": 5,
+            "service_time": {"dist": "exponential", "mean_ms": 100},
+        }
+    },
+}
+
+
+def test_a_profile_overloaded_on_average_runs_for_its_time_and_says_so() -> None:
+    """A profile lasts its phases' time, so an overload (here even on average: 68.9
+    requests/s against 50) builds a finite backlog: simulate runs it and says where, rather
+    than refusing it as a queue that grows without bound (issue 10's gap)."""
+    from scaleplan.engine import simulate
+
+    result = simulate(parse_spec(OVERLOADED_PROFILE), seed=1)
+    said = " ".join(result.warnings)
+    assert "api: offered load is 1.60× its capacity at the load profile's peak" in said
+    assert "phase sale, 80 requests/s" in said
+    assert "on average over the profile (68.95 requests/s)" in said
+    assert result.requests.arrived > 10_000

@@ -38,7 +38,12 @@ from scaleplan.errors import SimulationError
 from scaleplan.graph import build_graph, check_nesting
 from scaleplan.kinds import kind_of
 from scaleplan.kinds.queue import Broker, JobCount
-from scaleplan.load import check_stability, overload_warnings
+from scaleplan.load import (
+    check_stability,
+    overload_warnings,
+    profile_overload_warnings,
+    runs_through_profile,
+)
 from scaleplan.metrics import (
     DEFAULT_BINS,
     MeanCI,
@@ -186,10 +191,13 @@ def simulate(
         rate = float(rate_per_s if rate_per_s is not None else spec.workload.mean_rate_per_s)
         if not rate > 0:
             raise SimulationError(f"{spec.name}: rate_per_s must be greater than 0 (got {rate})")
-        unstable = check_stability(spec, graph, rate)
+        through_profile = runs_through_profile(spec, rate_per_s, requests)
+        unstable = None if through_profile else check_stability(spec, graph, rate)
         if unstable is not None and not run_anyway:
             raise UnstableError(unstable, spec.name)
         overloaded = overload_warnings(spec, graph, rate)
+        if through_profile:
+            overloaded += profile_overload_warnings(spec, graph)
     # A run too large to finish (a typo in a size key) is refused rather than started.
     check_simulation(
         spec,
