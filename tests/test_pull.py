@@ -176,3 +176,39 @@ def test_pull_rejects_bad_arguments():
         pull(mmc(), ["p99<=300ms"], precision=0)
     with pytest.raises(ValueError, match="not an SLO"):
         pull(mmc(), ["p99 fast"])
+
+
+AUTOSCALED = {
+    "name": "hpa",
+    "workload": {"arrival": "poisson", "rate_per_s": 20, "requests": 2000},
+    "entry": "api",
+    "components": {
+        "api": {
+            "kind": "service",
+            "replicas": 1,
+            "concurrency": 4,
+            "queue_limit": 100,
+            "service_time": {"dist": "exponential", "mean_ms": 100},
+            "autoscale": {
+                "metric": "utilization",
+                "target": 0.7,
+                "min_replicas": 1,
+                "max_replicas": 8,
+                "interval_s": 15,
+                "boot_s": 60,
+            },
+        }
+    },
+}
+
+
+def test_an_autoscaled_service_is_pulled_at_the_replicas_its_autoscaler_settles_on() -> None:
+    """A sustained rate is a steady state: each step starts the autoscaled service at the
+    replicas its autoscaler settles on there (issue 10's composition of autoscaling × pull).
+    Eight replicas of 4 slots at 100 ms carry 320 requests/s; one replica (where a step from
+    cold stays, its 60 s boot longer than the step) carries 40."""
+    found = pull(
+        parse_spec(AUTOSCALED), ["p99<=1000ms", "errors<=1%"], replications=2, precision=0.05
+    )
+    assert found.limit_ci95[0] > 4 * 40, (found.limit_per_s, found.limit_ci95)
+    assert found.bottleneck == "api"

@@ -32,8 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scaleplan.errors import ScaleplanError
-from scaleplan.experiments._common import clean
+from scaleplan.experiments._common import clean, settled_replicas
 from scaleplan.graph import build_graph, visit_ratios
 from scaleplan.kinds import kind_of
 from scaleplan.spec import HOURS_PER_MONTH, ArchitectureSpec, CostTableSpec, RetentionNFR
@@ -120,31 +119,6 @@ def _monthly(
             ComponentCost(name, component.kind, nodes, served, stored + price.stored_gb, monthly)
         )
     return math.fsum(row.per_month for row in rows), rows
-
-
-def settled_replicas(spec: ArchitectureSpec, rate_per_s: float) -> dict[str, float]:
-    """The replicas each autoscaled component settles on at a steady ``rate_per_s``: what
-    Kubernetes' HPA asks for there (``ceil(a/target)`` on utilisation, the fewest replicas
-    meeting a queue-length target), within its bounds — the analytic estimate's count. Empty
-    without autoscaling; a component the estimate cannot size is left out (billed as given)."""
-    scaled = [
-        name
-        for name, component in spec.components.items()
-        if getattr(component, "autoscale", None) is not None
-    ]
-    if not scaled or not rate_per_s > 0:
-        return {}
-    from scaleplan.analytic.network import estimate  # the estimate imports the kinds: late
-
-    try:
-        estimated = estimate(spec, rate_per_s=rate_per_s)
-    except ScaleplanError:
-        return {}
-    return {
-        name: float(estimated.components[name].replicas)
-        for name in scaled
-        if name in estimated.components
-    }
 
 
 def cost(
