@@ -20,16 +20,8 @@ from scaleplan.spec import ScenarioSpec
 
 if TYPE_CHECKING:
     from scaleplan.experiments.pull_users import UsersPullResult
-    from scaleplan.experiments.spike_limit import SpikeLimit
 
-__all__ = [
-    "pull_detail",
-    "ramp_detail",
-    "scenario_spike_limit",
-    "spike_detail",
-    "spike_markdown",
-    "users_pull_rows",
-]
+__all__ = ["pull_detail", "ramp_detail", "spike_detail", "users_pull_rows"]
 
 
 def users_pull_rows(result: UsersPullResult) -> Markdown:
@@ -111,53 +103,11 @@ def ramp_detail(
     return [figure_ramp(stepped)]
 
 
-def scenario_spike_limit(
-    scenario: ScenarioSpec, candidate: str, *, searches: int = 3, workers: int | None = None
-) -> SpikeLimit | None:
-    """``candidate``'s spike limit through the scenario's load profile (its peak phase, its
-    SLOs, its seed and replications); None when the scenario has no profile."""
-    from scaleplan.experiments.spike_limit import spike_limit
-    from scaleplan.experiments.transient import with_profile
-
-    profile = scenario.workload.profile
-    if profile is None or scenario.workload.closed:
-        return None
-    spec = with_profile(scenario.architectures()[candidate], profile, scenario.today_rate_per_s)
-    return spike_limit(
-        spec,
-        scenario.nfrs.slos,
-        searches=searches,
-        replications=scenario.run.replications,
-        seed=scenario.run.seed,
-        workers=workers,
-    )
-
-
-def spike_markdown(candidate: str, found: SpikeLimit) -> str:
-    """A spike limit in words, with each search's steps as a table."""
-    from scaleplan.views.transient_summary import spike_sentence
-
-    rows = [
-        [
-            str(step.search + 1),
-            f"{step.factor:.3g}×",
-            "yes" if step.held else "no",
-            text(step.broken),
-        ]
-        for step in found.steps
-    ]
-    head = (
-        f"{text(spike_sentence(candidate, found))}.\n\nEach step runs the whole profile from "
-        f"empty ({found.replications} replications) with phase {text(found.phase)} at that "
-        "factor, judged on its point estimates as the sustained pull's steps are; the interval "
-        "is across independent searches.\n\n"
-    )
-    return head + table(["search", "factor", "held", "broke"], rows)
-
-
 def spike_detail(scenario: ScenarioSpec, candidate: str, *, searches: int = 3) -> list[Any]:
     """How big the scenario's peak phase may grow for ``candidate`` before an SLO breaks: the
     limit with its CI and each search's steps; a note when the scenario has no load profile."""
+    from scaleplan.report.spikes import scenario_spike_limit, spike_markdown
+
     found = scenario_spike_limit(scenario, candidate, searches=searches)
     if found is None:
         return [

@@ -162,7 +162,7 @@ def gather(
         and chosen is not None
         and comparison.candidate(chosen).transient is not None
     ):
-        from scaleplan.report.pulls import scenario_spike_limit
+        from scaleplan.report.spikes import scenario_spike_limit
 
         spike = scenario_spike_limit(
             loaded, chosen, searches=loaded.run.spike_searches, workers=workers
@@ -530,7 +530,7 @@ def load_profile(evidence: Evidence) -> list[Any]:
         parts.append(f"#### {text(name)}\n\n" + table(["", "value", "note"], rows))
         parts.extend(f"_{text(warning)}_" for warning in result.warnings)
     if evidence.spike is not None and comparison.recommended is not None:
-        from scaleplan.report.pulls import spike_markdown
+        from scaleplan.report.spikes import spike_markdown
 
         parts.append(
             "#### How big a spike the chosen option carries\n\n"
