@@ -363,3 +363,68 @@ def test_the_record_searches_the_chosen_options_spike_limit_when_asked(tmp_path:
     assert "four\\: the largest sale it carries for 1 min" in markdown
     # What breaks first as the sale grows is the SLO broken at the smallest factor that broke.
     assert spike.binding == "p99<=300ms"
+
+
+def test_a_backlog_nfr_is_a_gate_through_the_profile(tmp_path: Path) -> None:
+    """``nfrs.backlog``: the largest queue through the sale gates each option (two servers
+    hold a queue in the spike, four do not); without the profile it is said, not judged."""
+    path = tmp_path / "sale.yaml"
+    path.write_text(
+        SCENARIO.replace(
+            'slos: ["p99<=300ms", "errors<=1%"]',
+            'slos: ["p99<=300ms", "errors<=1%"]\n  backlog: {max_queue: 20, drain_within: 30s}',
+        )
+    )
+    scenario = load_scenario(path)
+    result = compare(scenario, workers=1)
+    queue_gate = "queue<=20 requests through the load profile"
+    drain_gate = "backlog drains within 30 s after the peak phase"
+    two, four = result.candidate("two"), result.candidate("four")
+    verdict = two.verdict(queue_gate)
+    assert verdict is not None and verdict.status == "fail" and verdict.kind == "backlog"
+    assert "api holds" in verdict.reason()
+    four_queue = four.verdict(queue_gate)
+    assert four_queue is not None and four_queue.status == "pass"
+    assert four.verdict(drain_gate) is not None
+    steady = compare(scenario, CompareSettings(profile=False), workers=1)
+    left_out = steady.candidate("two").verdict(queue_gate)
+    assert left_out is not None and left_out.status == "not evaluated"
+
+
+def test_a_backlog_nfr_needs_a_load_profile(tmp_path: Path) -> None:
+    from scaleplan.errors import SpecError
+
+    path = tmp_path / "steady.yaml"
+    text = SCENARIO.replace(
+        'slos: ["p99<=300ms", "errors<=1%"]',
+        'slos: ["p99<=300ms", "errors<=1%"]\n  backlog: {max_queue: 20, component: nowhere}',
+    )
+    start = text.index("  profile:")
+    end = text.index("nfrs:")
+    path.write_text(text[:start] + text[end:])
+    with pytest.raises(SpecError) as raised:
+        load_scenario(path)
+    said = str(raised.value)
+    assert "nfrs.backlog: a backlog NFR is judged through the load profile" in said
+    assert "nfrs.backlog.component: no candidate has a component named 'nowhere'" in said
+
+
+def test_a_backlog_nfr_at_a_consumer_names_its_queue(tmp_path: Path) -> None:
+    """A worker pool's backlog waits in the queue it consumes: naming the pool would judge a
+    component where nothing waits (a pass by default), so it is refused with the queue's
+    name; a component without a queue in some option is not evaluated there, never passed."""
+    from scaleplan.errors import SpecError
+    from scaleplan.experiments.transient import backlog_verdicts, transient_scenario
+    from scaleplan.spec import BacklogNFR
+
+    source = (Path(__file__).parent / "data" / "mail-backlog.yaml").read_text()
+    path = tmp_path / "mail.yaml"
+    path.write_text(source.replace("component: mail}", "component: mailer}"))
+    with pytest.raises(SpecError, match="'mailer' consumes 'mail': its backlog waits there"):
+        load_scenario(path)
+    path.write_text(source)
+    scenario = load_scenario(path)
+    runs = transient_scenario(scenario, candidates=["big-pool"], replications=2)
+    nowhere = BacklogNFR(max_queue=10, component="api-cache")
+    (verdict,) = backlog_verdicts(runs["big-pool"], nowhere)
+    assert verdict.status == "not evaluated" and "no queue is recorded" in verdict.detail

@@ -300,6 +300,50 @@ def test_backlog_drains_in_the_time_the_rate_difference_implies(backlog: Transie
     assert backlog.max_queue["jobs"].ci95[0] > 0.8 * backlog_at_end
 
 
+def test_the_backlog_nfr_is_judged_on_the_drain_and_the_largest_queue(
+    backlog: TransientResult,
+) -> None:
+    """``nfrs.backlog``: the same drain (its CI covers the 29.9 s the rate difference implies)
+    passes a 60 s bound and fails a 10 s one; the largest queue (≈ 590 waiting) passes 2,000
+    and fails 100 — each by where the 95% interval lies against the bound."""
+    from scaleplan.experiments.transient import backlog_verdicts
+    from scaleplan.spec import BacklogNFR
+
+    drain = backlog.drain["jobs"].seconds
+    assert drain.ci95[1] < 60 and drain.ci95[0] > 10
+    queue = backlog.max_queue["jobs"]
+    assert queue.ci95[1] < 2000 and queue.ci95[0] > 100
+    loose = BacklogNFR(drain_within_s=60, max_queue=2000)
+    tight = BacklogNFR(drain_within_s=10, max_queue=100, component="jobs")
+    assert [v.status for v in backlog_verdicts(backlog, loose)] == ["pass", "pass"]
+    judged = backlog_verdicts(backlog, tight)
+    assert [v.status for v in judged] == ["fail", "fail"]
+    assert judged[0].nfr == "backlog drains within 10 s after the peak phase at jobs"
+    assert judged[0].measured == drain.mean and judged[0].ci95 == drain.ci95
+    assert "jobs's backlog takes" in judged[0].reason()
+    assert judged[1].nfr == "queue<=100 requests at jobs through the load profile"
+    assert "jobs holds" in judged[1].reason()
+
+
+def test_a_backlog_some_replication_never_drained_is_a_lower_bound(
+    backlog: TransientResult,
+) -> None:
+    from dataclasses import replace
+
+    from scaleplan.experiments.transient import Drain, Figure, backlog_verdicts
+    from scaleplan.spec import BacklogNFR
+
+    figure = Figure(20.0, (15.0, 25.0), "s", 3)
+    never = Drain(5.0, 0.0, figure, drained=2, replications=3)
+    result = replace(backlog, drain={"jobs": never})
+    # Clear of a 60 s bound, but one replication never drained: not a pass.
+    (verdict,) = backlog_verdicts(result, BacklogNFR(drain_within_s=60))
+    assert verdict.status == "inconclusive" and "lower bound" in verdict.detail
+    # Beyond a 10 s bound even as a lower bound: a fail.
+    (verdict,) = backlog_verdicts(result, BacklogNFR(drain_within_s=10))
+    assert verdict.status == "fail"
+
+
 def test_window_verdicts_pass_before_and_fail_in_the_spike(backlog: TransientResult) -> None:
     p99 = [w for w in backlog.windows if w.verdict.nfr == "p99<=500ms"]
     assert len(p99) == 15 and backlog.window_s == 10.0

@@ -600,10 +600,12 @@ def print_comparison(result: ComparisonResult) -> None:
         )
         matrix.add_row(name, *cells, f"{candidate.score:.2f}", gates)
     stdout.print(matrix)
+    from scaleplan.experiments.compare import profile_judged
+
     profiled = any(candidate.transient is not None for candidate in result.candidates)
     verdicts = Table(
-        title="NFR gates: latency and errors through the load profile, the rest at peak "
-        "(measured, 95% CI)"
+        title=f"NFR gates: {profile_judged(result)} through the load profile, the rest at "
+        "peak (measured, 95% CI)"
         if profiled
         else "NFR verdicts at peak (measured, 95% CI)",
         title_justify="left",

@@ -25,9 +25,10 @@ from scaleplan.cli.core import progress_bar, verdict_status
 from scaleplan.formatting import json_safe, number
 
 if TYPE_CHECKING:
+    from scaleplan.experiments.nfr import Verdict
     from scaleplan.experiments.spike_limit import SpikeLimit
     from scaleplan.experiments.transient import TransientResult
-    from scaleplan.spec import ArchitectureSpec, SLOSpec
+    from scaleplan.spec import ArchitectureSpec, BacklogNFR, SLOSpec
 
 STATUS_MARK = {
     "pass": "[green]✓[/green]",
@@ -207,6 +208,7 @@ def transient_command(
     data, _ = read_yaml(path)
     slos: tuple[SLOSpec, ...] = tuple(options.slos(slo or []))
     specs: dict[str, ArchitectureSpec] = {}
+    backlog: BacklogNFR | None = None
     with progress_bar("through the profile", delay_s=0.5) as report:
         if isinstance(data, dict) and "candidates" in data:
             scenario = load_scenario(path)
@@ -215,6 +217,7 @@ def transient_command(
                     update={"nfrs": scenario.nfrs.model_copy(update={"slos": slos})}
                 )
             slos = scenario.nfrs.slos
+            backlog = scenario.nfrs.backlog
             results = transient_scenario(
                 scenario,
                 candidates=candidate or (),
@@ -253,6 +256,14 @@ def transient_command(
     document: dict[str, Any] = {
         "results": {name: result.to_dict() for name, result in results.items()}
     }
+    backlogs: dict[str, list[Verdict]] = {}
+    if backlog is not None:
+        from scaleplan.experiments.transient import backlog_verdicts
+
+        backlogs = {name: backlog_verdicts(result, backlog) for name, result in results.items()}
+        document["backlog"] = {
+            name: [verdict.to_dict() for verdict in verdicts] for name, verdicts in backlogs.items()
+        }
     limits: dict[str, SpikeLimit] = {}
     if spike_limit:
         from scaleplan.experiments.spike_limit import spike_limit as search_spike
@@ -276,6 +287,10 @@ def transient_command(
         sys.stdout.write(json.dumps(json_safe(document), indent=2, allow_nan=False) + "\n")
     else:
         _show(results)
+        for name, verdicts in backlogs.items():
+            for verdict in verdicts:
+                color = {"pass": "green", "fail": "red"}.get(verdict.status, "yellow")
+                stdout.print(f"{literal(name)}: [{color}]{literal(verdict.reason())}[/{color}]")
         for name, found in limits.items():
             _show_spike(name, found)
         if json_path is not None:

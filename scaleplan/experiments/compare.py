@@ -67,13 +67,19 @@ from scaleplan.experiments.precision import (
 from scaleplan.experiments.pull import PullResult, pull
 from scaleplan.experiments.pull_users import UsersPullResult, pull_users
 from scaleplan.experiments.shortfall import RANK_RULE, needs, rank, shortfall
-from scaleplan.experiments.transient import TransientResult, transient, with_profile
+from scaleplan.experiments.transient import (
+    TransientResult,
+    backlog_verdicts,
+    transient,
+    with_profile,
+)
 from scaleplan.metrics import proportion_ci, replication_ci, replication_quantile_ci
 from scaleplan.result import SimulationResult
 from scaleplan.spec import (
     CRITERIA,
     HOURS_PER_MONTH,
     ArchitectureSpec,
+    BacklogNFR,
     CostTableSpec,
     NFRSpec,
     ScenarioSpec,
@@ -696,7 +702,8 @@ def compare(
                 judged_elsewhere = PROFILE_JUDGED if through is not None else ()
                 if through is not None:
                     gated = gated or any(
-                        verdict.status == "fail" for verdict in profile_verdicts(through)
+                        verdict.status == "fail"
+                        for verdict in profile_verdicts(through, plan.nfrs.backlog)
                     )
                 decision = decide(
                     stopping, runs[name], plan.nfrs, plan.weights, gated, judged_elsewhere
@@ -1042,7 +1049,9 @@ def _assemble(
             # steady peak stay, as information.
             peak_slos = [v for v in verdicts if v.kind in PROFILE_JUDGED]
             kept = [v for v in verdicts if v.kind not in PROFILE_JUDGED]
-            verdicts = [*kept, *profile_verdicts(through)]
+            verdicts = [*kept, *profile_verdicts(through, plan.nfrs.backlog)]
+        elif plan.nfrs.backlog is not None:
+            verdicts = [*verdicts, *_backlog_not_evaluated(plan.nfrs.backlog)]
         failed = tuple(v.reason() for v in verdicts if v.status == "fail")
         values = {
             "p99_ms": metrics["p99_ms"],
@@ -1178,11 +1187,39 @@ def _month_cost(
 PROFILE_JUDGED = ("latency", "errors")
 
 
-def profile_verdicts(result: TransientResult) -> list[Verdict]:
+def _backlog_not_evaluated(backlog: BacklogNFR) -> list[Verdict]:
+    """A backlog NFR without a run through the load profile (``profile=False``): said, not
+    judged."""
+    why = "judged only through the load profile, which this comparison left out"
+    texts = [
+        (backlog.drain_text, backlog.drain_within_s, "s"),
+        (backlog.queue_text, backlog.max_queue, "requests"),
+    ]
+    return [
+        Verdict(
+            text,
+            "backlog",
+            "not evaluated",
+            math.nan,
+            (math.nan, math.nan),
+            bound,
+            unit,
+            math.nan,
+            None,
+            why,
+        )
+        for text, bound, unit in texts
+        if bound is not None
+    ]
+
+
+def profile_verdicts(result: TransientResult, backlog: BacklogNFR | None = None) -> list[Verdict]:
     """The SLOs judged through the load profile, each named as such, so that they sit beside
     the same SLOs at the steady peak as gates of their own: a latency SLO in every window
     (``p99<=800ms in every 60 s window of the load profile``: its worst window), an error SLO
-    over every request of the profile (``errors<=0.5% over the load profile``: the budget)."""
+    over every request of the profile (``errors<=0.5% over the load profile``: the budget);
+    and the backlog NFR, judged only there (its drain after the peak phase, its largest
+    queue: :func:`~scaleplan.experiments.transient.backlog_verdicts`)."""
     window = f"{result.window_s:g} s"
     latency = [
         replace(verdict, nfr=f"{verdict.nfr} in every {window} window of the load profile")
@@ -1190,7 +1227,8 @@ def profile_verdicts(result: TransientResult) -> list[Verdict]:
         if verdict.kind == "latency"
     ]
     errors = [replace(v, nfr=f"{v.nfr} over the load profile") for v in result.overall]
-    return [*latency, *errors]
+    backlogs = backlog_verdicts(result, backlog) if backlog is not None else []
+    return [*latency, *errors, *backlogs]
 
 
 @dataclass(frozen=True)
@@ -1501,13 +1539,21 @@ def _show(value: float, unit: str) -> str:
     return f"{value:,.0f}"
 
 
+def profile_judged(comparison: ComparisonResult) -> str:
+    """What a load profile judged in a comparison: ``latency and errors``, and the backlog
+    when a backlog NFR was judged (for the gates tables' titles)."""
+    backlog = any(v.kind == "backlog" for c in comparison.candidates for v in c.verdicts)
+    return "latency, errors and backlog" if backlog else "latency and errors"
+
+
 def _where_judged(plan: _Plan) -> str:
     """Where the gates were judged: ``at peak load (200 requests/s)``, or with a load profile
     ``through the load profile (latency and errors) and at peak load (200 requests/s)``."""
     peak = f"at peak load ({plan.load_text(plan.peak)})"
     if plan.profile is None:
         return peak
-    return f"through the load profile (latency and errors) and {peak}"
+    judged = "latency, errors and backlog" if plan.nfrs.backlog else "latency and errors"
+    return f"through the load profile ({judged}) and {peak}"
 
 
 def _and(names: Sequence[str]) -> str:

@@ -161,6 +161,10 @@ def show_value(value: float, unit: str) -> str:
         return f"{value:,.0f}/month"
     if unit == "GB":
         return f"{value:,.0f} GB"
+    if unit == "s":
+        return f"{value:,.4g} s"
+    if unit == "requests":
+        return f"{value:,.4g} requests"
     return f"{value:,.4g}"
 
 

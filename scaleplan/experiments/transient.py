@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -63,7 +63,7 @@ from scaleplan.metrics import (
     replication_quantile_ci,
 )
 from scaleplan.progress import Progress
-from scaleplan.spec import ArchitectureSpec, CostTableSpec, ScenarioSpec, SLOSpec
+from scaleplan.spec import ArchitectureSpec, BacklogNFR, CostTableSpec, ScenarioSpec, SLOSpec
 from scaleplan.spec.profile import ProfileSpec
 
 __all__ = [
@@ -1001,3 +1001,88 @@ def transient_scenario(
             progress=report,
         )
     return results
+
+
+def backlog_verdicts(result: TransientResult, backlog: BacklogNFR) -> list[Verdict]:
+    """The backlog NFR judged on the run through the profile: the drain after the peak phase
+    and the largest queue, each at its worst component (``backlog.component`` alone when
+    named), pass when the 95% interval across replications clears the bound, fail when it lies
+    beyond it, inconclusive when it straddles it. A backlog that some replication never
+    drained within the run gives a lower bound: it fails only when even that clears the
+    bound, else it is inconclusive."""
+    named = backlog.component
+    if named is not None and named not in result.max_queue:
+        # Nothing waits there in this option (no such component, or one without a queue).
+        why = f"no queue is recorded at {named} in this option"
+        return [
+            Verdict(
+                text,
+                "backlog",
+                "not evaluated",
+                math.nan,
+                (math.nan, math.nan),
+                bound,
+                unit,
+                math.nan,
+                None,
+                why,
+            )
+            for text, bound, unit in (
+                (backlog.drain_text, backlog.drain_within_s, "s"),
+                (backlog.queue_text, backlog.max_queue, "requests"),
+            )
+            if bound is not None
+        ]
+    verdicts = []
+    if backlog.drain_within_s is not None:
+        verdicts.append(_drain_verdict(result, backlog.drain_text, backlog.drain_within_s, named))
+    if backlog.max_queue is not None:
+        verdicts.append(_queue_verdict(result, backlog.queue_text, backlog.max_queue, named))
+    return verdicts
+
+
+def _judged(figure: Figure, name: str, kind: str, bound: float, unit: str, detail: str) -> Verdict:
+    low, high = figure.ci95
+    ci = MeanCI(figure.mean, low, high, (high - low) / 2, figure.n, f"replications (R={figure.n})")
+    return _decide(name, kind, ci, bound, "<=", unit, None, detail)
+
+
+def _drain_verdict(result: TransientResult, text: str, bound: float, named: str | None) -> Verdict:
+    drains = {k: v for k, v in result.drain.items() if named is None or k == named}
+    if not drains:
+        where = f"at {named}" if named else "at any component"  # its queue never passed it
+        zero = Figure(0.0, (0.0, 0.0), "s", result.replications)
+        return _judged(
+            zero, text, "backlog", bound, "s", f"no backlog formed {where} in the peak phase"
+        )
+    name, worst = max(drains.items(), key=lambda item: item[1].seconds.mean)
+    detail = (
+        f"{name}: from the end of phase {result.peak_phase} until its queue is back under "
+        f"{worst.threshold:.4g}; {worst.drained} of {worst.replications} replications drained"
+    )
+    verdict = _judged(worst.seconds, text, "backlog", bound, "s", detail)
+    if worst.lower_bound and verdict.status != "fail":
+        # Some replication never drained: its time is a lower bound, so only a fail is sure.
+        verdict = replace(
+            verdict,
+            status="inconclusive",
+            detail=f"{detail}; the others never did within the run (a lower bound)",
+        )
+    if verdict.status == "fail":
+        verdict = replace(
+            verdict, cause=f"{name}'s backlog takes {worst.seconds.mean:,.4g} s to drain"
+        )
+    return verdict
+
+
+def _queue_verdict(result: TransientResult, text: str, bound: float, named: str | None) -> Verdict:
+    queues = {k: v for k, v in result.max_queue.items() if named is None or k == named}
+    if not queues:
+        zero = Figure(0.0, (0.0, 0.0), "requests", result.replications)
+        return _judged(zero, text, "backlog", bound, "requests", "no queue formed")
+    name, worst = max(queues.items(), key=lambda item: item[1].mean)
+    detail = f"{name}: the largest bucket-mean queue over the profile"
+    verdict = _judged(worst, text, "backlog", bound, "requests", detail)
+    if verdict.status == "fail":
+        verdict = replace(verdict, cause=f"{name} holds {worst.mean:,.4g} requests waiting")
+    return verdict

@@ -357,9 +357,12 @@ def gates_table(evidence: Evidence) -> Markdown:
         [text(nfr)] + [_verdict_cell(comparison.candidate(name).verdict(nfr)) for name in names]
         for nfr in nfrs
     ]
+    from scaleplan.experiments.compare import profile_judged
+
     profiled = any(candidate.transient is not None for candidate in comparison.candidates)
     heading = (
-        f"### NFR gates: latency and errors through the load profile, the rest at peak "
+        f"### NFR gates: {profile_judged(comparison)} through the load profile, the rest at "
+        "peak "
         f"({_peak(comparison)})"
         if profiled
         else f"### NFR gates at peak ({_peak(comparison)})"

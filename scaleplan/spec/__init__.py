@@ -73,6 +73,7 @@ if TYPE_CHECKING:
     )
     from scaleplan.spec.nfr import (
         AvailabilityNFR,
+        BacklogNFR,
         CostNFR,
         GrowthNFR,
         HeadroomNFR,
@@ -146,6 +147,7 @@ _HOMES: dict[str, str] = {
     "CRITERIA": "scaleplan.spec.scenario",
     "HOURS_PER_MONTH": "scaleplan.spec.cost",
     "AvailabilityNFR": "scaleplan.spec.nfr",
+    "BacklogNFR": "scaleplan.spec.nfr",
     "CandidateSpec": "scaleplan.spec.scenario",
     "CostNFR": "scaleplan.spec.nfr",
     "CostRateSpec": "scaleplan.spec.cost",
@@ -193,6 +195,7 @@ __all__ = [
     "ArchitectureSpec",
     "AutoscaleSpec",
     "AvailabilityNFR",
+    "BacklogNFR",
     "BackupSpec",
     "BaseFailureSpec",
     "BurstSpec",

@@ -42,16 +42,20 @@ from pydantic import ConfigDict, Field, model_validator
 
 from scaleplan.spec.base import (
     MAX_AMOUNT,
+    MAX_COUNT,
     MAX_GROWTH_PERCENT,
     MAX_HORIZON_MONTHS,
+    MAX_SECONDS,
     Days,
     Factor,
     PositiveAmount,
     StrictModel,
+    parse_duration_s,
 )
 
 __all__ = [
     "AvailabilityNFR",
+    "BacklogNFR",
     "CostNFR",
     "GrowthNFR",
     "HeadroomNFR",
@@ -287,6 +291,70 @@ class GrowthNFR(_Strict):
     horizon_months: float = Field(gt=0, le=MAX_HORIZON_MONTHS)
 
 
+class BacklogNFR(_Strict):
+    """What a backlog may do through the scenario's load profile (judged only there): drain
+    within ``drain_within`` after the peak phase ends, and never hold more than ``max_queue``
+    requests waiting (a queue's consumer lag) — at ``component``, or at every component.
+
+    Examples
+    --------
+    >>> BacklogNFR.model_validate({"drain_within": "10min", "max_queue": 5000}).drain_within_s
+    600.0
+    """
+
+    drain_within_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_SECONDS,
+        description="seconds after the peak phase by which every backlog is back under its "
+        "threshold (or 'drain_within: 10min')",
+    )
+    max_queue: float | None = Field(
+        default=None, gt=0, le=MAX_COUNT, description="the most requests waiting at any time"
+    )
+    component: str | None = Field(
+        default=None, description="the component it applies to (default: every component)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        """``drain_within: 10min`` is the same as ``drain_within_s: 600``."""
+        if isinstance(value, dict) and "drain_within" in value:
+            value = dict(value)
+            given = value.pop("drain_within")
+            if "drain_within_s" in value:
+                raise ValueError("give drain_within or drain_within_s, not both")
+            if not isinstance(given, str):
+                raise ValueError(f"drain_within must be a text such as '10min' (got {given!r})")
+            value["drain_within_s"] = parse_duration_s(given)
+        return value
+
+    @model_validator(mode="after")
+    def _something(self) -> BacklogNFR:
+        if self.drain_within_s is None and self.max_queue is None:
+            raise ValueError("give drain_within (or drain_within_s), max_queue or both")
+        return self
+
+    @property
+    def where(self) -> str:
+        return f" at {self.component}" if self.component else ""
+
+    @property
+    def drain_text(self) -> str:
+        """``backlog drains within 600 s after the peak phase`` (and where; "" without one)."""
+        if self.drain_within_s is None:
+            return ""
+        return f"backlog drains within {self.drain_within_s:g} s after the peak phase{self.where}"
+
+    @property
+    def queue_text(self) -> str:
+        """``queue<=5000 requests through the load profile`` (and where; "" without one)."""
+        if self.max_queue is None:
+            return ""
+        return f"queue<={self.max_queue:g} requests{self.where} through the load profile"
+
+
 class CostNFR(_Strict):
     """A monthly budget for running the system at peak load."""
 
@@ -352,6 +420,8 @@ class NFRSpec(_Strict):
     growth: GrowthNFR | None = None
     cost: CostNFR | None = None
     retention: RetentionNFR | None = None
+    #: Judged through the scenario's load profile only (a scenario needs one to give it).
+    backlog: BacklogNFR | None = None
     qualitative: tuple[QualitativeNFR, ...] = ()
 
     @classmethod

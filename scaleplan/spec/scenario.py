@@ -702,6 +702,44 @@ def _cross_problems(
             "a load profile multiplies today's arrival rate: a closed workload (users) has none",
             lines,
         )
+    backlog = scenario.nfrs.backlog
+    if backlog is not None and (profile is None or today.closed):
+        yield _problem(
+            source,
+            ("nfrs", "backlog"),
+            "a backlog NFR is judged through the load profile: give workload.profile",
+            lines,
+        )
+    if backlog is not None and backlog.component is not None:
+        owners = [
+            n
+            for n, spec in scenario.architectures().items()
+            if backlog.component in spec.components
+        ]
+        if not owners:
+            yield _problem(
+                source,
+                ("nfrs", "backlog", "component"),
+                f"no candidate has a component named {backlog.component!r}",
+                lines,
+            )
+        feeding = sorted(
+            {
+                name
+                for spec in scenario.architectures().values()
+                for name, component in spec.components.items()
+                if getattr(component, "consumer", None) == backlog.component
+            }
+        )
+        if feeding:
+            # A consumer's backlog (its lag) waits in the queue or topic it consumes.
+            yield _problem(
+                source,
+                ("nfrs", "backlog", "component"),
+                f"{backlog.component!r} consumes {', '.join(map(repr, feeding))}: its backlog "
+                f"waits there; name {feeding[0]!r} instead",
+                lines,
+            )
     if profile is not None:
         for name, spec in scenario.architectures().items():
             classes = [cls.name for cls in spec.workload.classes] or [DEFAULT_CLASS]
