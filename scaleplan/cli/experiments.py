@@ -674,4 +674,8 @@ def _value(value: float, unit: str) -> str:
         return f"{value:.1f}/s"
     if unit == "GB":
         return f"{value:,.0f} GB"
+    if unit == "s":
+        return f"{value:,.0f} s"
+    if unit == "requests":
+        return f"{value:,.0f} requests"
     return f"{value:,.0f}"
