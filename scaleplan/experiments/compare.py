@@ -69,6 +69,7 @@ from scaleplan.experiments.pull_users import UsersPullResult, pull_users
 from scaleplan.experiments.shortfall import RANK_RULE, needs, rank, shortfall
 from scaleplan.experiments.transient import (
     TransientResult,
+    backlog_not_evaluated,
     backlog_verdicts,
     transient,
     with_profile,
@@ -1051,7 +1052,8 @@ def _assemble(
             kept = [v for v in verdicts if v.kind not in PROFILE_JUDGED]
             verdicts = [*kept, *profile_verdicts(through, plan.nfrs.backlog)]
         elif plan.nfrs.backlog is not None:
-            verdicts = [*verdicts, *_backlog_not_evaluated(plan.nfrs.backlog)]
+            left_out = "judged only through the load profile, which this comparison left out"
+            verdicts = [*verdicts, *backlog_not_evaluated(plan.nfrs.backlog, left_out)]
         failed = tuple(v.reason() for v in verdicts if v.status == "fail")
         values = {
             "p99_ms": metrics["p99_ms"],
@@ -1185,32 +1187,6 @@ def _month_cost(
 
 #: The kinds of NFR a load profile judges in place of the steady peak.
 PROFILE_JUDGED = ("latency", "errors")
-
-
-def _backlog_not_evaluated(backlog: BacklogNFR) -> list[Verdict]:
-    """A backlog NFR without a run through the load profile (``profile=False``): said, not
-    judged."""
-    why = "judged only through the load profile, which this comparison left out"
-    texts = [
-        (backlog.drain_text, backlog.drain_within_s, "s"),
-        (backlog.queue_text, backlog.max_queue, "requests"),
-    ]
-    return [
-        Verdict(
-            text,
-            "backlog",
-            "not evaluated",
-            math.nan,
-            (math.nan, math.nan),
-            bound,
-            unit,
-            math.nan,
-            None,
-            why,
-        )
-        for text, bound, unit in texts
-        if bound is not None
-    ]
 
 
 def profile_verdicts(result: TransientResult, backlog: BacklogNFR | None = None) -> list[Verdict]:

@@ -1013,32 +1013,26 @@ def backlog_verdicts(result: TransientResult, backlog: BacklogNFR) -> list[Verdi
     named = backlog.component
     if named is not None and named not in result.max_queue:
         # Nothing waits there in this option (no such component, or one without a queue).
-        why = f"no queue is recorded at {named} in this option"
-        return [
-            Verdict(
-                text,
-                "backlog",
-                "not evaluated",
-                math.nan,
-                (math.nan, math.nan),
-                bound,
-                unit,
-                math.nan,
-                None,
-                why,
-            )
-            for text, bound, unit in (
-                (backlog.drain_text, backlog.drain_within_s, "s"),
-                (backlog.queue_text, backlog.max_queue, "requests"),
-            )
-            if bound is not None
-        ]
+        return backlog_not_evaluated(backlog, f"no queue is recorded at {named} in this option")
     verdicts = []
     if backlog.drain_within_s is not None:
         verdicts.append(_drain_verdict(result, backlog.drain_text, backlog.drain_within_s, named))
     if backlog.max_queue is not None:
         verdicts.append(_queue_verdict(result, backlog.queue_text, backlog.max_queue, named))
     return verdicts
+
+
+def backlog_not_evaluated(backlog: BacklogNFR, why: str) -> list[Verdict]:
+    """The backlog NFR said but not judged, for ``why``."""
+    nan = math.nan
+    return [
+        Verdict(text, "backlog", "not evaluated", nan, (nan, nan), bound, unit, nan, None, why)
+        for text, bound, unit in (
+            (backlog.drain_text, backlog.drain_within_s, "s"),
+            (backlog.queue_text, backlog.max_queue, "requests"),
+        )
+        if bound is not None
+    ]
 
 
 def _judged(figure: Figure, name: str, kind: str, bound: float, unit: str, detail: str) -> Verdict:
