@@ -125,7 +125,7 @@ def test_what_cannot_be_searched_is_refused() -> None:
     spec = parse_spec(LOSS)
     with pytest.raises(SpikeLimitError, match="no phase named 'sale'"):
         spike_limit(spec, ERRORS, phase="sale")
-    with pytest.raises(SpikeLimitError, match="latency or error SLO"):
+    with pytest.raises(SpikeLimitError, match="latency or error SLO, or a backlog NFR"):
         spike_limit(spec, NFRSpec.from_slos(("throughput>=99%",)).slos)
     ramped = {**LOSS}
     ramped["workload"] = {
@@ -158,3 +158,21 @@ def test_the_sustained_pull_of_a_profile_says_it_scales_the_whole_profile() -> N
     said = " ".join(found.notes)
     # Mean factor (20 + 3·60 + 20) / 100 = 2.2, peak 3: the peak is 3 / 2.2 = 1.36× the mean.
     assert "scaled whole" in said and "1.36× that" in said and "--spike-limit" in said
+
+
+def test_the_backlog_nfr_breaks_a_step_as_compare_judges_it() -> None:
+    """With only a backlog NFR, a step breaks when its largest queue passes the bound: the
+    same gate ``compare`` applies through the profile."""
+    from scaleplan.spec import BacklogNFR
+
+    queued = {**LOSS, "components": {"api": {**LOSS["components"]["api"], "queue_limit": 500}}}
+    backlog = BacklogNFR(max_queue=20)
+    found = spike_limit(
+        parse_spec(queued), (), backlog=backlog, searches=2, replications=2, seed=3, workers=1
+    )
+    assert found.binding == "queue<=20 requests through the load profile"
+    for search in range(2):
+        steps = [step for step in found.steps if step.search == search]
+        held = [step.factor for step in steps if step.held]
+        broke = [step.factor for step in steps if not step.held]
+        assert held and broke and max(held) < min(broke)

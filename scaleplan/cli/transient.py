@@ -280,6 +280,7 @@ def transient_command(
                     workers=workers,
                     replications=first.replications,
                     seed=first.seed,
+                    backlog=backlog,
                     progress=report,
                 )
         document["spike_limits"] = {name: found.to_dict() for name, found in limits.items()}

@@ -26,11 +26,11 @@ from pydantic import ValidationError
 
 from scaleplan.errors import ScaleplanError
 from scaleplan.experiments._common import ExecutorLike, clean, submit_all
-from scaleplan.experiments.transient import TransientResult, transient
+from scaleplan.experiments.transient import TransientResult, backlog_verdicts, transient
 from scaleplan.metrics import replication_ci
 from scaleplan.parallel import process_pool
 from scaleplan.progress import Progress
-from scaleplan.spec import ArchitectureSpec, SLOSpec
+from scaleplan.spec import ArchitectureSpec, BacklogNFR, SLOSpec
 from scaleplan.spec.base import MAX_FACTOR
 from scaleplan.spec.profile import PhaseSpec, ProfileSpec
 
@@ -169,13 +169,15 @@ def _phase_index(profile: ProfileSpec, phase: str | None) -> int:
     raise SpikeLimitError(f"no phase named {phase!r} in the profile (phases: {', '.join(labels)})")
 
 
-def _broken(result: TransientResult) -> str:
+def _broken(result: TransientResult, backlog: BacklogNFR | None = None) -> str:
     """The SLOs the run breaks on its point estimates ("" when all hold), furthest past its
     bound first: a latency SLO whose worst window's figure is beyond its bound, an error SLO
-    whose share over the whole profile is."""
+    whose share over the whole profile is, and the backlog NFR's drain or largest queue when
+    given (as ``compare`` judges the profile)."""
     latency = [verdict for verdict in result.verdicts() if verdict.kind == "latency"]
     broken: list[tuple[float, str]] = []
-    for verdict in (*latency, *result.overall):
+    backlogs = backlog_verdicts(result, backlog) if backlog is not None else []
+    for verdict in (*latency, *result.overall, *backlogs):
         if math.isfinite(verdict.measured) and verdict.measured > verdict.bound:
             ratio = verdict.measured / verdict.bound if verdict.bound > 0 else math.inf
             broken.append((ratio, verdict.nfr))
@@ -194,6 +196,7 @@ def spike_limit(
     seed: int = 1,
     tolerance: float = 0.05,
     max_factor: float = MAX_FACTOR,
+    backlog: BacklogNFR | None = None,
     workers: int | None = None,
     executor: ExecutorLike | None = None,
     progress: Progress | None = None,
@@ -206,7 +209,7 @@ def spike_limit(
     ``workers`` local processes (default: one per available core, at most one per search) or
     on ``executor``; the numbers do not depend on where they ran. ``progress(done, total)``
     counts finished searches. No step goes beyond ``max_factor``: a search that holds there
-    gives it as a lower bound."""
+    gives it as a lower bound. ``backlog``: the backlog NFR breaks a step too."""
     workload = spec.workload
     profile = workload.profile
     if profile is None or workload.arrival != "profile":
@@ -214,9 +217,9 @@ def spike_limit(
             f"{spec.source}: workload: a spike limit needs 'arrival: profile' and a profile"
         )
     judged = tuple(slo for slo in slos if slo.is_latency or slo.metric == "errors")
-    if not judged:
+    if not judged and backlog is None:
         raise SpikeLimitError(
-            "a spike limit needs a latency or error SLO to break (got "
+            "a spike limit needs a latency or error SLO, or a backlog NFR, to break (got "
             f"{', '.join(slo.text for slo in slos) or 'none'})"
         )
     if searches < 2:
@@ -234,7 +237,18 @@ def spike_limit(
     tasks = [
         (
             _search,
-            (spec, judged, index, start, replications, seed, search, tolerance, max_factor),
+            (
+                spec,
+                judged,
+                index,
+                start,
+                replications,
+                seed,
+                search,
+                tolerance,
+                max_factor,
+                backlog,
+            ),
         )
         for search in range(searches)
     ]
@@ -293,6 +307,7 @@ def _search(
     search: int,
     tolerance: float,
     max_factor: float,
+    backlog: BacklogNFR | None = None,
 ) -> _Searched:
     """One search under its own seeds: bracket by doubling up (or halving down) from
     ``start``, then bisect to ``tolerance``."""
@@ -309,7 +324,7 @@ def _search(
             seed=seed + SEARCH_SEED_STRIDE * search,
             slos=judged,
         )
-        broken = _broken(result)
+        broken = _broken(result, backlog)
         steps.append(SpikeStep(search, factor, not broken, broken))
         return not broken
 

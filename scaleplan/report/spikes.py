@@ -36,6 +36,7 @@ def scenario_spike_limit(
         searches=searches,
         replications=scenario.run.replications,
         seed=scenario.run.seed,
+        backlog=scenario.nfrs.backlog,
         workers=workers,
     )
 
