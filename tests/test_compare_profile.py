@@ -428,3 +428,16 @@ def test_a_backlog_nfr_at_a_consumer_names_its_queue(tmp_path: Path) -> None:
     nowhere = BacklogNFR(max_queue=10, component="api-cache")
     (verdict,) = backlog_verdicts(runs["big-pool"], nowhere)
     assert verdict.status == "not evaluated" and "no queue is recorded" in verdict.detail
+
+
+def test_the_good_points_do_not_say_at_peak_of_gates_judged_through_the_profile(
+    compared: ComparisonResult, scenario_path: Path
+) -> None:
+    from types import SimpleNamespace
+
+    from scaleplan.report.record import _good_points
+
+    evidence = SimpleNamespace(comparison=compared, scenario=load_scenario(scenario_path))
+    said = " ".join(_good_points(evidence, compared.candidate("four")))  # type: ignore[arg-type]
+    assert "of the load profile at peak" not in said and "over the load profile at peak" not in said
+    assert "window of the load profile" in said

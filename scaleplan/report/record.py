@@ -756,10 +756,17 @@ def _good_points(evidence: Evidence, candidate: CandidateResult) -> list[str]:
     comparison = evidence.comparison
     points = []
     passed = [v for v in candidate.verdicts if v.status == "pass"]
-    if passed:
-        points.append(
-            "it meets " + ", ".join(text(v.nfr) for v in passed) + " at peak, with 95% confidence"
-        )
+    from scaleplan.experiments.compare import PROFILE_JUDGED
+
+    # Gates judged through the load profile say so in their names; the rest are at peak.
+    through = candidate.transient is not None
+    profiled = [v for v in passed if through and v.kind in (*PROFILE_JUDGED, "backlog")]
+    at_peak = [v for v in passed if v not in profiled]
+    met = [", ".join(text(v.nfr) for v in profiled)] if profiled else []
+    if at_peak:
+        met.append(", ".join(text(v.nfr) for v in at_peak) + " at peak")
+    if met:
+        points.append("it meets " + "; ".join(met) + ", with 95% confidence")
     peak = comparison.peak_rate_per_s
     if (
         candidate.pull is not None
