@@ -193,3 +193,28 @@ def test_a_profile_phase_takes_its_duration_in_either_spelling_but_one(
     else:
         with pytest.raises(ValueError):
             PhaseSpec.model_validate(dict(phase))
+
+
+@pytest.mark.parametrize(
+    ("backlog", "valid"),
+    [
+        ({"drain_within": "5min"}, True),
+        ({"drain_within_s": 300, "max_queue": 100}, True),
+        ({"max_queue": 100, "component": "q"}, True),
+        ({"drain_within": "5min", "drain_within_s": 300}, False),
+        ({"drain_within": "five minutes"}, False),
+    ],
+)
+def test_a_backlog_nfr_takes_its_drain_in_either_spelling_but_not_both(
+    validators: dict[str, Draft202012Validator], backlog: dict[str, Any], valid: bool
+) -> None:
+    from scaleplan.spec import BacklogNFR
+
+    scenario = _profile_scenario({"duration_s": 60, "steady": {"factor": 1}})
+    scenario["nfrs"] = {"backlog": backlog}
+    assert validators["scenario"].is_valid(scenario) is valid
+    if valid:
+        BacklogNFR.model_validate(dict(backlog))
+    else:
+        with pytest.raises(ValueError):
+            BacklogNFR.model_validate(dict(backlog))

@@ -154,18 +154,26 @@ _SHORTHANDS: tuple[tuple[str, str, tuple[dict[str, Any], ...]], ...] = (
 
 
 # Keys in seconds that a validator also takes spelled as a duration under another name
-# (model, the seconds key, the duration key): a profile phase's `duration: 15min`.
-_SPELLED_AS_DURATION: tuple[tuple[str, str, str], ...] = (("PhaseSpec", "duration_s", "duration"),)
+# (model, the seconds key, the duration key): a profile phase's `duration: 15min`, a backlog
+# NFR's `drain_within: 5min`.
+_SPELLED_AS_DURATION: tuple[tuple[str, str, str], ...] = (
+    ("PhaseSpec", "duration_s", "duration"),
+    ("BacklogNFR", "drain_within_s", "drain_within"),
+)
 
 
 def _duration_spelling(place: dict[str, Any] | None, field: str, spelled: str) -> None:
-    """Let ``place`` take ``spelled`` (a duration text) instead of the required ``field``."""
+    """Let ``place`` take ``spelled`` (a duration text) instead of ``field``: exactly one of
+    them when ``field`` is required, else at most one."""
     if place is None or field not in place.get("properties", {}):
         return
     place["properties"][spelled] = {
         **_DURATION,
         "description": f"the same as {field}, as a duration such as '15min'",
     }
+    if field not in place.get("required", []):
+        place["not"] = {"required": [field, spelled]}
+        return
     required = [key for key in place.get("required", []) if key != field]
     if required:
         place["required"] = required
