@@ -176,3 +176,22 @@ def parse_duration_s(text: str) -> float:
     if not match:
         raise ValueError(f"not a duration such as '30s' or '500ms' (got {text!r})")
     return check_seconds(float(match.group(1)) * _DURATION_UNITS[match.group(2)], text)
+
+
+def spelled_duration(value: object, spelled: str, field: str, example: str) -> object:
+    """A model's raw input with ``spelled: 15min`` turned into ``field: 900.0`` (seconds), for
+    a ``mode="before"`` validator; both given, or a spelling that is not a text, is an error.
+
+    >>> spelled_duration({"duration": "2min"}, "duration", "duration_s", "15min")
+    {'duration_s': 120.0}
+    """
+    if not isinstance(value, dict) or spelled not in value:
+        return value
+    value = dict(value)
+    given = value.pop(spelled)
+    if field in value:
+        raise ValueError(f"give {spelled} or {field}, not both")
+    if not isinstance(given, str):
+        raise ValueError(f"{spelled} must be a text such as {example!r} (got {given!r})")
+    value[field] = parse_duration_s(given)
+    return value

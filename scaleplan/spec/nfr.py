@@ -50,7 +50,7 @@ from scaleplan.spec.base import (
     Factor,
     PositiveAmount,
     StrictModel,
-    parse_duration_s,
+    spelled_duration,
 )
 
 __all__ = [
@@ -320,15 +320,7 @@ class BacklogNFR(_Strict):
     @classmethod
     def _duration(cls, value: Any) -> Any:
         """``drain_within: 10min`` is the same as ``drain_within_s: 600``."""
-        if isinstance(value, dict) and "drain_within" in value:
-            value = dict(value)
-            given = value.pop("drain_within")
-            if "drain_within_s" in value:
-                raise ValueError("give drain_within or drain_within_s, not both")
-            if not isinstance(given, str):
-                raise ValueError(f"drain_within must be a text such as '10min' (got {given!r})")
-            value["drain_within_s"] = parse_duration_s(given)
-        return value
+        return spelled_duration(value, "drain_within", "drain_within_s", "10min")
 
     @model_validator(mode="after")
     def _something(self) -> BacklogNFR:

@@ -44,7 +44,7 @@ from scaleplan.spec.base import (
     NonNegativeWeight,
     PositiveSeconds,
     StrictModel,
-    parse_duration_s,
+    spelled_duration,
 )
 
 __all__ = [
@@ -144,15 +144,7 @@ class PhaseSpec(StrictModel):
     @classmethod
     def _duration(cls, value: Any) -> Any:
         """``duration: 15min`` is the same as ``duration_s: 900``."""
-        if isinstance(value, dict) and "duration" in value:
-            value = dict(value)
-            given = value.pop("duration")
-            if "duration_s" in value:
-                raise ValueError("give duration or duration_s, not both")
-            if not isinstance(given, str):
-                raise ValueError(f"duration must be a text such as '15min' (got {given!r})")
-            value["duration_s"] = parse_duration_s(given)
-        return value
+        return spelled_duration(value, "duration", "duration_s", "15min")
 
     @model_validator(mode="after")
     def _one_shape(self) -> PhaseSpec:
