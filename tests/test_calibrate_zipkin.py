@@ -61,3 +61,19 @@ def test_non_finite_times_are_skipped(tmp_path: Path) -> None:
         "spans without a timestamp": 1,
         "spans without a duration (missing duration)": 1,
     }
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("localEndpoint", '"5"'), ("tags", '"5"'), ("tags", "[1, 2]")]
+)
+def test_an_endpoint_or_tags_that_is_not_an_object_is_a_spec_error(
+    tmp_path: Path, field: str, value: str
+) -> None:
+    """Found by the fuzz test: a span whose localEndpoint (or tags) is not an object crashed
+    the reader with AttributeError instead of naming the place."""
+    path = tmp_path / "odd.json"
+    path.write_text(
+        f'[{{"traceId": "1", "id": "2", "timestamp": 1, "duration": 0, "{field}": {value}}}]'
+    )
+    with pytest.raises(SpecError, match=rf"\[0\]: {field} must be an object"):
+        read_zipkin(path)

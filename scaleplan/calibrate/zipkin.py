@@ -50,6 +50,12 @@ def read_zipkin(path: Path) -> Telemetry:
                 raise bad_input(
                     file, f"[{index}]: not a Zipkin v2 span (needs traceId and id)", line
                 )
+            for field in ("localEndpoint", "tags"):
+                given = raw_span.get(field)
+                if given is not None and not isinstance(given, dict):
+                    raise bad_input(
+                        file, f"[{index}]: {field} must be an object (got {given!r})", line
+                    )
             telemetry.read["spans"] += 1
             span = _span(raw_span, where)
             if isinstance(span, str):
