@@ -10,14 +10,24 @@ Times are in milliseconds as in the spec (``mean_ms``); rates in requests per se
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
 from _memory import pytest_collection_finish, pytest_runtest_teardown
+from hypothesis import settings
 from locust_support import healthy_locust_run, mixed_locust_run
 
 from scaleplan.spec import ArchitectureSpec, parse_spec
+
+# Property tests without a profile of their own are deterministic in `make test` (the same
+# examples on every run, so CI cannot fail on a case no earlier run saw); the composition and
+# fuzz suites keep theirs, whose long profiles draw new examples. HYPOTHESIS_PROFILE=explore
+# draws new ones here too.
+settings.register_profile("make-test", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "make-test"))
 
 # The real Locust runs, made once per session for every module that reads them; the hook that
 # gives freed memory back after a test (tests/_memory.py).
