@@ -19,10 +19,21 @@ first, so that its byte code is compiled as an installed package's is (the child
 inherit ``PYTHONDONTWRITEBYTECODE``). Baseline and new alternate, ``N`` times each (default
 3); the medians are compared.
 
-Targets (issue 13, on 2 cores): ``decide`` from 15.6 s to 5 s, a ratio of at least
-:data:`DECIDE_RATIO`; ``compare`` to 3 s, a ratio of at least :data:`COMPARE_RATIO`. The ratios
-are what this benchmark asserts (exit status 1 when one is missed): they hold on a busy machine
-where absolute times do not. The absolute times are printed beside their targets.
+Targets (issue 13, on the issue's quiet 2-core machine, where the baseline ``decide`` took
+15.6 s): ``decide`` ≤ 5 s and ``compare`` ≤ 3 s. Absolute times do not carry from one machine to
+another (the same code has measured 2.4 s and 4.1 s here on different days), so the baseline
+measured in this run says how fast this machine is: ``speed = baseline decide / 15.6 s``, and
+each target is scaled by it (``decide`` ≤ 5 s × speed, which is the ratio 15.6 / 5 = 3.12;
+``compare`` ≤ 3 s × speed). The issue gave no quiet figure of its own for the ``compare``
+command, hence the scaling through ``decide``.
+
+Also measured: the comparison inside the record (papermill's duration of the record's evidence
+cell, which imports and compares), 13 s in the issue's record against a 3 s target: a ratio of
+at least :data:`IN_RECORD_COMPARE_RATIO` against the baseline's same cell. An earlier version of
+this benchmark held the ``compare`` *command* to that ratio, but the command's baseline is not
+the record's 13 s (7.3 s against 10.9 s on one machine): the two are now kept apart.
+
+Exit status 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -46,12 +57,12 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = Path("data") / "scenarios" / "online-shop.yaml"
 #: main before issue 13 (the last commit of issues 14 and 15).
 BASELINE_REF = "8d87efc"
-#: 15.6 s → 5 s (the issue's figures on 2 cores).
-DECIDE_RATIO = 3.0
+#: The baseline ``decide`` on the issue's quiet 2-core machine.
+ISSUE_DECIDE_BASELINE_S = 15.6
 DECIDE_TARGET_S = 5.0
-#: 13 s → 3 s.
-COMPARE_RATIO = 4.0
 COMPARE_TARGET_S = 3.0
+#: The comparison inside the issue's record, 13 s → 3 s.
+IN_RECORD_COMPARE_RATIO = 13.0 / 3.0
 VERBS = ("compare", "decide")
 
 
@@ -86,6 +97,18 @@ def baseline_tree(ref: str, folder: Path) -> Iterator[Path]:
     yield tree
 
 
+def evidence_cell_s(out: Path) -> float:
+    """Papermill's duration of the record's evidence cell (the one that imports and compares)
+    in the notebook ``decide`` last wrote under ``out``."""
+    notebook = out / SCENARIO.stem / "decision-record.ipynb"
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    for cell in cells:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and "evidence =" in source:
+            return float(cell["metadata"]["papermill"]["duration"])
+    raise SystemExit(f"{notebook}: no cell assigns the evidence")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -98,6 +121,7 @@ def main() -> int:
     versions = ["baseline", *(["also"] if arguments.also_ref else []), "new"]
     walls: dict[str, list[float]] = {f"{v}_{w}": [] for w in versions for v in VERBS}
     cpus: dict[str, list[float]] = {f"{v}_{w}": [] for w in versions for v in VERBS}
+    in_record: dict[str, list[float]] = {version: [] for version in versions}
     with (
         tempfile.TemporaryDirectory(prefix="bench-decide-") as folder,
         contextlib.ExitStack() as stack,
@@ -116,7 +140,13 @@ def main() -> int:
                     wall, cpu = time_command(trees[version], verb, out / version)
                     walls[f"{verb}_{version}"].append(wall)
                     cpus[f"{verb}_{version}"].append(cpu)
+                    if verb == "decide":
+                        in_record[version].append(evidence_cell_s(out / version))
     median = {name: statistics.median(values) for name, values in walls.items()}
+    in_record_median = {name: statistics.median(values) for name, values in in_record.items()}
+    speed = median["decide_baseline"] / ISSUE_DECIDE_BASELINE_S
+    targets = {"compare": COMPARE_TARGET_S * speed, "decide": DECIDE_TARGET_S * speed}
+    in_record_ratio = in_record_median["baseline"] / in_record_median["new"]
     report = {
         "cores": available_cores(),
         "repeats": repeats,
@@ -126,28 +156,46 @@ def main() -> int:
         "median_cpu_s": {
             name: round(statistics.median(values), 2) for name, values in cpus.items()
         },
+        "in_record_compare_s": {
+            name: [round(v, 2) for v in values] for name, values in in_record.items()
+        },
         "baseline_ref": arguments.baseline_ref,
         "also_ref": arguments.also_ref,
+        "machine_speed": round(speed, 3),
+        "scaled_targets_s": {verb: round(value, 2) for verb, value in targets.items()},
         "compare_ratio": round(median["compare_baseline"] / median["compare_new"], 2),
         "decide_ratio": round(median["decide_baseline"] / median["decide_new"], 2),
+        "in_record_compare_ratio": round(in_record_ratio, 2),
     }
     print(json.dumps(report, indent=2))
+    print(
+        f"this machine: the baseline decide took {median['decide_baseline']:.2f} s against the "
+        f"issue's {ISSUE_DECIDE_BASELINE_S:g} s (speed ×{speed:.2f}); targets scaled by it"
+    )
     missed = []
-    for verb, ratio, target_ratio, target_s in (
-        ("compare", report["compare_ratio"], COMPARE_RATIO, COMPARE_TARGET_S),
-        ("decide", report["decide_ratio"], DECIDE_RATIO, DECIDE_TARGET_S),
-    ):
-        absolute = median[f"{verb}_new"]
+    for verb, nominal in (("compare", COMPARE_TARGET_S), ("decide", DECIDE_TARGET_S)):
+        new, target = median[f"{verb}_new"], targets[verb]
         also = (
             f", {arguments.also_ref}: {median[f'{verb}_also']:.2f} s" if arguments.also_ref else ""
         )
         print(
-            f"{verb}: {median[f'{verb}_baseline']:.2f} s{also} → {absolute:.2f} s "
-            f"(×{ratio:.2f}, target ×{target_ratio:g}; absolute target {target_s:g} s "
-            f"{'met' if absolute <= target_s else 'not met'})"
+            f"{verb}: {median[f'{verb}_baseline']:.2f} s{also} → {new:.2f} s "
+            f"(×{report[f'{verb}_ratio']:.2f}); target {nominal:g} s on the issue's machine, "
+            f"{target:.2f} s on this one: {'met' if new <= target else 'not met'}"
         )
-        if ratio < target_ratio:
-            missed.append(f"{verb} is ×{ratio:.2f} faster, the target is ×{target_ratio:g}")
+        if new > target:
+            missed.append(f"{verb} took {new:.2f} s, the target here is {target:.2f} s")
+    in_record_met = in_record_ratio >= IN_RECORD_COMPARE_RATIO
+    print(
+        f"comparison inside the record: {in_record_median['baseline']:.2f} s → "
+        f"{in_record_median['new']:.2f} s (×{in_record_ratio:.2f}, target "
+        f"×{IN_RECORD_COMPARE_RATIO:.2f}: {'met' if in_record_met else 'not met'})"
+    )
+    if not in_record_met:
+        missed.append(
+            f"the comparison inside the record is ×{in_record_ratio:.2f} faster, "
+            f"the target is ×{IN_RECORD_COMPARE_RATIO:.2f}"
+        )
     for problem in missed:
         print(f"target missed: {problem}", file=sys.stderr)
     return 1 if missed else 0

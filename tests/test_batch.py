@@ -69,7 +69,7 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Batch:
 def test_a_broken_scenario_fails_alone_and_the_exit_code_says_so(local: Batch) -> None:
     assert local.code == 1, local.stderr
     assert "4 scenarios on local processes" in local.stdout
-    assert "3 done, 0 skipped, 1 failed" in local.stdout
+    assert "3 done, 0 skipped, 1 failed" in local.stdout, local.stderr
     error = "candidates[0].architecture.components.api.replicas: must be at least 1 (got 0)"
     assert error in local.stderr and "broken-spec.yaml" in local.stderr
     assert "Traceback" not in local.stderr
@@ -86,7 +86,7 @@ def test_each_good_scenario_gets_its_record_and_one_row(local: Batch) -> None:
     by_name = {Path(str(r["scenario"])).name: r for r in rows}
     for path in GOOD:
         row = by_name[path.name]
-        assert row["status"] == "done" and row["attempts"] == 1
+        assert row["status"] == "done" and row["attempts"] == 1, (row["error"], local.stderr)
         artifacts = row["artifacts"]
         assert isinstance(artifacts, dict)
         for kind in ("html", "notebook", "json"):
@@ -109,7 +109,7 @@ def test_a_rerun_skips_what_is_done_and_retries_what_failed(local: Batch) -> Non
     before = {Path(str(r["scenario"])).name: r for r in local.rows()}
     again = run_batch(local.out, *GOOD, BROKEN, extra=("--workers", "2"))
     assert again.code == 1
-    assert "3 skipped, 1 failed" in again.stdout
+    assert "3 skipped, 1 failed" in again.stdout, (again.stderr, local.stderr)
     after = {Path(str(r["scenario"])).name: r for r in again.rows()}
     assert len(after) == 4
     for path in GOOD:

@@ -141,3 +141,38 @@ def test_a_record_that_fails_before_its_first_cell_still_stops_its_kernel(
         decide_module.decide(ROOT / "data" / "scenarios" / "online-shop.yaml", tmp_path)
     assert len(started) == 1
     assert not started[0].has_kernel  # type: ignore[attr-defined]
+
+
+def test_the_record_kernel_listens_on_unix_sockets_in_its_own_folder(tmp_path: Path) -> None:
+    """No TCP ports: two records started side by side (a batch) cannot race for one."""
+    from jupyter_core.utils import run_sync
+
+    decide_module = importlib.import_module("scaleplan.report.decide")
+    decide_module.ensure_kernel()
+    sockets = tmp_path / "s"
+    sockets.mkdir()
+    kernel = decide_module._start_kernel(decide_module.KERNEL_NAME, tmp_path, sockets)
+    try:
+        client = kernel.client()
+        client.start_channels()
+        run_sync(client.wait_for_ready)(timeout=60)
+        client.stop_channels()
+        info = kernel.get_connection_info()
+        assert info["transport"] == "ipc"
+        assert Path(info["ip"]).parent == sockets
+        listening = sorted(path.name for path in sockets.iterdir())
+        assert len(listening) == 5  # shell, iopub, stdin, control and heartbeat
+    finally:
+        decide_module._stop_kernel(kernel)
+    assert not kernel.has_kernel
+
+
+def test_a_socket_folder_too_deep_for_a_unix_socket_falls_back_to_ports(tmp_path: Path) -> None:
+    decide_module = importlib.import_module("scaleplan.report.decide")
+    deep = tmp_path / ("d" * 120)
+    deep.mkdir()
+    kernel = decide_module._start_kernel(decide_module.KERNEL_NAME, tmp_path, deep)
+    try:
+        assert kernel.transport == "tcp"
+    finally:
+        decide_module._stop_kernel(kernel)

@@ -27,6 +27,7 @@ import os
 import re
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -286,10 +287,11 @@ def _make_record(
     }
     kernel = None
     exporter: Future[Any] | None = None
+    sockets = tempfile.TemporaryDirectory(prefix="scaleplan-kernel-")
     try:
         # The kernel boots while papermill is imported and the template is prepared (it only
         # waits for the kernel to be ready); it is this function's to stop.
-        kernel = _start_kernel(kernel_name, target)
+        kernel = _start_kernel(kernel_name, target, Path(sockets.name))
         papermill = _import_papermill()  # slow to import: only once there is something to run
         # The exporter is made ready (imports, templates compiled) while the kernel works, the
         # parent only waiting for it: about a second less after the kernel ends. Not earlier:
@@ -315,6 +317,7 @@ def _make_record(
     finally:
         if kernel is not None:
             _stop_kernel(kernel)
+        sockets.cleanup()
     if not results.is_file():
         raise ReportError(f"{source.name}: the template wrote no results to {results}")
     data = json.loads(results.read_text(encoding="utf-8"))
@@ -338,14 +341,28 @@ def _make_record(
     )
 
 
-def _start_kernel(kernel_name: str, folder: Path) -> Any:
+#: Longest path a Unix socket may have on Linux, less room for the port suffix.
+_SOCKET_PATH_MAX = 100
+
+
+def _start_kernel(kernel_name: str, folder: Path, sockets: Path) -> Any:
     """Start the record's kernel in ``folder`` and return its manager (not yet ready): the
     asynchronous manager nbclient itself would make, started on this thread's event loop,
-    which nbclient then uses."""
+    which nbclient then uses.
+
+    The kernel listens on Unix sockets in ``sockets``, a folder of this record's own, not on
+    TCP ports: jupyter_client picks free ports by binding and closing them, and between that
+    and the kernel's own bind another process can take one ("Address already in use", the
+    kernel dies: papermill#511, jupyter_client#154). Batches start kernels side by side.
+    """
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
 
-    kernel = AsyncKernelManager(kernel_name=kernel_name)
+    prefix = sockets / "kernel"
+    if len(str(prefix)) <= _SOCKET_PATH_MAX - 10:
+        kernel = AsyncKernelManager(kernel_name=kernel_name, transport="ipc", ip=str(prefix))
+    else:  # a temporary folder too deep for a socket's path: ports, as Jupyter does
+        kernel = AsyncKernelManager(kernel_name=kernel_name)
     # The kernel's own log (a plain-TCP warning on loopback, the interrupt at shutdown) is
     # noise on the user's terminal; errors in cells reach the notebook and us.
     run_sync(kernel.start_kernel)(
