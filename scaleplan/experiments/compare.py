@@ -809,7 +809,14 @@ def _plan(
             "seed": 1,
             "replications": 5,
             "requests": 20_000,
-            "peak": first.workload.total_users if closed else first.workload.mean_rate_per_s,
+            # A diurnal load's peak is its busiest slice, as a scenario's default peak is.
+            "peak": (
+                first.workload.total_users
+                if closed
+                else first.workload.peak_rate_per_s
+                if first.workload.arrival == "diurnal"
+                else first.workload.mean_rate_per_s
+            ),
             "today": None,
             "growth": 0.0,
             "costs": CostTableSpec(),

@@ -69,7 +69,16 @@ import numpy as np
 from scaleplan.analytic import bottleneck
 from scaleplan.engine import simulate
 from scaleplan.errors import SimulationError
-from scaleplan.experiments._common import Run, busiest, clean, error_rate, point_value, run_once
+from scaleplan.experiments._common import (
+    Run,
+    busiest,
+    clean,
+    error_rate,
+    held_steady,
+    point_value,
+    run_once,
+    warm_started,
+)
 from scaleplan.experiments.unreachable import unreachable
 from scaleplan.metrics import replication_ci
 from scaleplan.parallel import process_pool
@@ -722,6 +731,14 @@ def pull(
             f"{profile.duration_s:g} s; how big one phase may grow is "
             "'scaleplan transient --spike-limit'"
         )
+    diurnal = spec.workload.diurnal if spec.workload.arrival == "diurnal" else None
+    if diurnal is not None:
+        busiest_slice = max(diurnal.multipliers())
+        notes.append(
+            f"the workload is diurnal: each step holds its rate steady, as the day's busiest "
+            f"slice would ({busiest_slice:.3g}× the day's mean); a day of this shape stays "
+            f"within the limit while its mean is at most the limit / {busiest_slice:.3g}"
+        )
     objectives = _applicable_slos(spec, _as_slos(slos), notes)
     bound = _upper_bound(spec)
     if bound.note:
@@ -1011,7 +1028,7 @@ def _failure_probe(
     probe_rate = max(first.high, 1.25 * first.low)
     try:
         result = simulate(
-            spec,
+            warm_started(held_steady(spec), probe_rate),
             seed=seed,
             rate_per_s=probe_rate,
             requests=requests,
