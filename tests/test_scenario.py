@@ -107,6 +107,29 @@ def test_the_workload_may_change_the_arrival_process(tmp_path: Path):
     assert scenario.architectures()["monolith"].workload.arrival == "diurnal"
 
 
+def test_a_bursty_load_peaks_at_its_mean_without_a_peak_factor(tmp_path: Path):
+    """``peak_factor`` defaults to the diurnal profile's busiest slice, else 1: bursts last
+    seconds and each run at peak replays them. The peak was the burst's rate (200/s here),
+    and a run at it scaled the whole process, bursts too (to 650/s)."""
+    path = write(
+        tmp_path,
+        f"""\
+        title: Bursts
+        workload:
+          today:
+            arrival: bursty
+            rate_per_s: 50
+            burst: {{rate_per_s: 200, mean_duration_s: 5, mean_gap_s: 60}}
+        candidates:
+          - path: {ARCHITECTURES / "monolith.yaml"}
+        """,
+    )
+    scenario = load_scenario(path)
+    mean = scenario.today_rate_per_s
+    assert 50 < mean < 200
+    assert scenario.peak_rate_per_s == pytest.approx(mean)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -196,9 +196,14 @@ class ScenarioWorkloadSpec(StrictModel):
 
     @property
     def peak_rate_per_s(self) -> float:
+        """The busiest hour's rate: today's mean × ``peak_factor``; without one, a diurnal
+        profile's busiest slice, else the mean (a bursty load's bursts last seconds, and every
+        run at peak replays them: its burst rate is not an hour's)."""
         if self.peak_factor is not None:
             return self.today.mean_rate_per_s * self.peak_factor
-        return self.today.peak_rate_per_s
+        if self.today.arrival == "diurnal":
+            return self.today.peak_rate_per_s
+        return self.today.mean_rate_per_s
 
     @property
     def today_users(self) -> int:
