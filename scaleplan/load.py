@@ -562,6 +562,17 @@ def with_mix(spec: ArchitectureSpec, mix: Mapping[str, float] | None) -> Archite
     return spec.model_copy(update={"workload": workload})
 
 
+def held_steady(spec: ArchitectureSpec) -> ArchitectureSpec:
+    """``spec`` with a diurnal arrival process replaced by Poisson arrivals at its rate, for a
+    run that measures the steady state at a given rate: a run of a few thousand requests
+    covers only the first minutes of a day (its night, at a fraction of the rate), so the
+    curve's shape would decide what was measured. The busiest slice held steady is the
+    peak's case; bursty and trace arrivals keep their process (a run covers many bursts)."""
+    if spec.workload.arrival != "diurnal":
+        return spec
+    return spec.with_changes({"workload.arrival": "poisson", "workload.diurnal": None})
+
+
 def runs_through_profile(
     spec: ArchitectureSpec, rate_per_s: float | None, requests: int | None
 ) -> bool:

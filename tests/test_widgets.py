@@ -262,6 +262,37 @@ def test_a_scenario_candidate_brings_its_slos_cost_and_peak() -> None:
         Explorer.from_scenario(path, "nope")
 
 
+def test_a_diurnal_scenario_is_explored_at_its_peak_held_steady(tmp_path: Path) -> None:
+    """The explorer starts at the scenario's peak, as compare measures it: a diurnal load's
+    busiest slice held steady. It ran the day from its start instead, scaled to a mean of the
+    peak: its 3,000 requests were the night's, at a fifth of the peak."""
+    (tmp_path / "lb-cluster.yaml").write_text(
+        (EXAMPLES / "lb-cluster.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    scenario = tmp_path / "daily.yaml"
+    scenario.write_text(
+        """\
+title: Daily
+workload:
+  today:
+    arrival: diurnal
+    rate_per_s: 50
+    diurnal: {profile: [0.2, 0.2, 0.6, 1.0, 1.8, 2.2], period_s: 3600}
+nfrs: {slos: ["p99<=400ms"]}
+candidates:
+  - path: lb-cluster.yaml
+""",
+        encoding="utf-8",
+    )
+    explorer = Explorer.from_scenario(scenario, requests=3000)
+    result = explorer.last_result
+    assert result is not None and result.rate_per_s == pytest.approx(110.0)  # 50 × 2.2
+    # The count answered in the measured window is Poisson with mean λ·T at the peak's rate.
+    seconds = result.run.measured_s
+    count = round(result.throughput_per_s * seconds)
+    assert covers(poisson_interval(count), 110.0 * seconds), (count, 110.0 * seconds)
+
+
 def test_pattern_components_get_their_knobs() -> None:
     """Shards of a database and the share answered at the edge are sliders like replicas."""
     sharded = Explorer(EXAMPLES / "sharded-db.yaml", requests=2000)

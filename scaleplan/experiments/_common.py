@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from scaleplan.engine import UnstableError, simulate
 from scaleplan.errors import ScaleplanError, SimulationError
 from scaleplan.formatting import json_safe
+from scaleplan.load import held_steady
 from scaleplan.parallel import process_pool
 from scaleplan.progress import Progress
 from scaleplan.result import SimulationResult
@@ -174,17 +175,6 @@ def warm_started(spec: ArchitectureSpec, rate_per_s: float) -> ArchitectureSpec:
     return spec.with_changes(changes) if changes else spec
 
 
-def held_steady(spec: ArchitectureSpec) -> ArchitectureSpec:
-    """``spec`` with a diurnal arrival process replaced by Poisson arrivals at its rate, for a
-    run that measures the steady state at a given rate: a run of a few thousand requests
-    covers only the first minutes of a day (its night, at a fraction of the rate), so the
-    curve's shape would decide what was measured. The busiest slice held steady is the
-    peak's case; bursty and trace arrivals keep their process (a run covers many bursts)."""
-    if spec.workload.arrival != "diurnal":
-        return spec
-    return spec.with_changes({"workload.arrival": "poisson", "workload.diurnal": None})
-
-
 def run_once(
     spec: ArchitectureSpec,
     *,
@@ -197,8 +187,9 @@ def run_once(
 
     ``rate_per_s`` None runs the spec's own load (a closed workload has users, not a rate);
     the run's rate is then what its result measured. At a given rate the run measures a
-    steady state: a diurnal load is held steady at that rate (:func:`held_steady`) and
-    autoscaled components start where their autoscalers settle (:func:`warm_started`).
+    steady state: a diurnal load is held steady at that rate
+    (:func:`scaleplan.load.held_steady`) and autoscaled components start where their
+    autoscalers settle (:func:`warm_started`).
     """
     if rate_per_s is not None:
         spec = warm_started(held_steady(spec), rate_per_s)

@@ -74,12 +74,12 @@ from scaleplan.experiments._common import (
     busiest,
     clean,
     error_rate,
-    held_steady,
     point_value,
     run_once,
     warm_started,
 )
 from scaleplan.experiments.unreachable import unreachable
+from scaleplan.load import held_steady
 from scaleplan.metrics import replication_ci
 from scaleplan.parallel import process_pool
 from scaleplan.progress import Progress

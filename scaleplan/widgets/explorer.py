@@ -165,7 +165,8 @@ class Explorer:
     ) -> Explorer:
         """Explore one candidate of a scenario: its latency SLOs drawn, its cost table applied.
 
-        The explorer starts at the scenario's peak load (``at_peak``) or today's mean, and the
+        The explorer starts at the scenario's peak load (``at_peak``) or today's mean, held
+        steady as ``compare`` measures it (a diurnal load's busiest slice), and the
         cost is the scenario's cost table at the load the rate slider sets (a closed
         scenario: its peak or today's users, the cost at the requests/s MVA gives them).
         """
@@ -182,8 +183,12 @@ class Explorer:
             users = loaded.workload.peak_users if at_peak else loaded.workload.today_users
             spec = specs[name].with_changes({"workload.users": users})
         else:
+            from scaleplan.load import held_steady
+
+            # Measured as compare measures it: at a steady rate (a diurnal load's busiest
+            # slice held, not the start of its day).
             rate = loaded.peak_rate_per_s if at_peak else loaded.today_rate_per_s
-            spec = specs[name].with_changes({"workload.rate_per_s": rate})
+            spec = held_steady(specs[name]).with_changes({"workload.rate_per_s": rate})
 
         def cost_per_month(changed: ArchitectureSpec) -> float:
             from scaleplan.analytic import estimate
