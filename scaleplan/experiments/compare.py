@@ -809,13 +809,9 @@ def _plan(
             "seed": 1,
             "replications": 5,
             "requests": 20_000,
-            # A diurnal load's peak is its busiest slice, as a scenario's default peak is.
+            # As a scenario's default peak: a diurnal load's busiest slice, else the mean.
             "peak": (
-                first.workload.total_users
-                if closed
-                else first.workload.peak_rate_per_s
-                if first.workload.arrival == "diurnal"
-                else first.workload.mean_rate_per_s
+                first.workload.total_users if closed else first.workload.busiest_hour_rate_per_s
             ),
             "today": None,
             "growth": 0.0,

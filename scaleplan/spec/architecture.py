@@ -459,6 +459,15 @@ class WorkloadSpec(StrictModel):
         return self.mean_rate_per_s
 
     @property
+    def busiest_hour_rate_per_s(self) -> float:
+        """The rate of the busiest hour, a peak to hold steady: a diurnal profile's busiest
+        slice, else the mean (a bursty load's bursts last seconds and each run replays them;
+        a load profile's phases are run through, not held)."""
+        if self.arrival == "diurnal":
+            return self.peak_rate_per_s
+        return self.mean_rate_per_s
+
+    @property
     def is_poisson(self) -> bool:
         return self.kind == "open" and self.arrival == "poisson"
 

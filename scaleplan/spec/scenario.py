@@ -201,9 +201,7 @@ class ScenarioWorkloadSpec(StrictModel):
         run at peak replays them: its burst rate is not an hour's)."""
         if self.peak_factor is not None:
             return self.today.mean_rate_per_s * self.peak_factor
-        if self.today.arrival == "diurnal":
-            return self.today.peak_rate_per_s
-        return self.today.mean_rate_per_s
+        return self.today.busiest_hour_rate_per_s
 
     @property
     def today_users(self) -> int:
