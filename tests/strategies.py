@@ -23,9 +23,10 @@ features drawn:
 - ``cache``: a fixed ``hit_ratio``, or an LRU and/or TTL over a key space (cold start,
   restarts), in front of a service, a database or a load balancer;
 - ``edge``; ``queue`` with its worker pool; ``topic`` with one to three subscriptions;
-- the workload: Poisson, constant, bursty, diurnal or profile arrivals (four phases, one with a
-  class mix), warm-up, request classes with entries and priorities of their own; chaos events
-  (kills, zone outages, added latency, dropped dependencies) inside the run;
+- the workload: Poisson, constant, bursty, diurnal (a day of half a run, or ``long_day``, of
+  fifty runs) or profile arrivals (four phases, one with a class mix), warm-up, request
+  classes with entries and priorities of their own; chaos events (kills, zone outages, added
+  latency, dropped dependencies) inside the run;
 - a closed workload (``closed``, a fifth of the specs): 1 to 40 users, split over the classes
   by weight or given per class, and a think time of any distribution whose mean puts the
   users' think-only rate N / Z at the same factor of the bound as an open load (sometimes no
@@ -120,6 +121,7 @@ FEATURES = frozenset(
         # workload
         "bursty",
         "diurnal",
+        "long_day",
         "constant",
         "trace",
         "profile",
@@ -649,8 +651,12 @@ def _trace_file(mean_rate: float) -> Path:
     return path
 
 
-def _set_rate(data: dict[str, Any], mean_rate: float, horizon_s: float) -> None:
-    """Give the workload a mean rate of ``mean_rate`` (bursty: base and bursts around it)."""
+def _set_rate(
+    data: dict[str, Any], mean_rate: float, horizon_s: float, day_share: float = 0.5
+) -> None:
+    """Give the workload a mean rate of ``mean_rate`` (bursty: base and bursts around it; a
+    diurnal day lasts ``day_share`` of the run: 0.5, two days a run, or a real day's many
+    runs, a run seeing only its first slice)."""
     workload = data["workload"]
     if workload["arrival"] == "bursty":
         # Bursts at three times the base rate a fifth of the time: mean = base × 1.4.
@@ -682,7 +688,10 @@ def _set_rate(data: dict[str, Any], mean_rate: float, horizon_s: float) -> None:
     else:
         workload["rate_per_s"] = mean_rate
         if workload["arrival"] == "diurnal":
-            workload["diurnal"] = {"period_s": horizon_s / 2, "profile": [0.5, 1.0, 1.5, 1.0]}
+            workload["diurnal"] = {
+                "period_s": horizon_s * day_share,
+                "profile": [0.5, 1.0, 1.5, 1.0],
+            }
 
 
 def _chaos(
@@ -877,7 +886,8 @@ def architectures(
         horizon = BUDGET / _closed_rate(data)
     else:
         horizon = BUDGET / rate
-        _set_rate(data, rate, horizon)
+        long_day = data["workload"]["arrival"] == "diurnal" and chance("long_day", 0.5)
+        _set_rate(data, rate, horizon, day_share=50.0 if long_day else 0.5)
     if chaos_fractions:
         data["chaos"] = [
             {

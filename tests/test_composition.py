@@ -651,6 +651,47 @@ def test_compare_through_a_load_profile(example: Example, shape: str) -> None:
     same_json(result, run())
 
 
+def poisson_interval_999(count: int) -> tuple[float, float]:
+    """The exact (Garwood) 99.9% interval of a Poisson mean from one ``count``: random
+    architectures by the dozen, so a wider net than a single test's 95%."""
+    from scipy.special import gammaincinv
+
+    low = 0.0 if count == 0 else float(gammaincinv(count, 0.0005))
+    return low, float(gammaincinv(count + 1, 0.9995))
+
+
+@timeout
+@examples(20)
+@given(architectures(exclude=excluded("compare"), overload=0.0))
+def test_a_run_at_a_given_rate_is_offered_that_rate(example: Example) -> None:
+    """What the peak measurement, the pull's steps and the load-test predictions run
+    (``run_once`` at a rate) is offered that rate over its measured window, whatever the
+    arrival process: a diurnal load replayed the start of its day there (a fifth of the
+    rate), found by hand before this test. Poisson-counted processes only (Poisson, constant,
+    diurnal held steady); bursty and traced arrivals are not Poisson counts."""
+    from scaleplan.experiments._common import measured_buckets, run_once
+
+    spec = example.spec
+    arrival = spec.workload.arrival
+    if spec.workload.closed or arrival not in ("poisson", "constant", "diurnal"):
+        event("not a Poisson-counted open load")
+        return
+    event(f"arrival {arrival}")
+    rate = 0.5 * spec.workload.mean_rate_per_s
+    run = attempt(lambda: run_once(spec, seed=5, rate_per_s=rate, requests=BUDGET))
+    if isinstance(run, ScaleplanError) or run.result is None or not run.result.stable:
+        return
+    result = run.result
+    buckets = measured_buckets(result)
+    if buckets is None or result.timeseries is None:
+        return
+    width = float(result.timeseries.bucket_s)
+    arrived = round(math.fsum(result.timeseries.system.arrivals_per_s[buckets]) * width)
+    seconds = (buckets.stop - buckets.start) * width
+    low, high = poisson_interval_999(arrived)
+    assert low <= rate * seconds <= high, (arrival, arrived, rate * seconds)
+
+
 @timeout
 @examples(8)
 @given(architectures(exclude=excluded("compare")))
