@@ -175,6 +175,13 @@ def warm_started(spec: ArchitectureSpec, rate_per_s: float) -> ArchitectureSpec:
     return spec.with_changes(changes) if changes else spec
 
 
+def steady_at(spec: ArchitectureSpec, rate_per_s: float) -> ArchitectureSpec:
+    """``spec`` as a run that measures the steady state at ``rate_per_s`` needs it: a diurnal
+    load held steady (:func:`scaleplan.load.held_steady`), autoscaled components starting
+    where their autoscalers settle there (:func:`warm_started`)."""
+    return warm_started(held_steady(spec), rate_per_s)
+
+
 def run_once(
     spec: ArchitectureSpec,
     *,
@@ -187,12 +194,10 @@ def run_once(
 
     ``rate_per_s`` None runs the spec's own load (a closed workload has users, not a rate);
     the run's rate is then what its result measured. At a given rate the run measures a
-    steady state: a diurnal load is held steady at that rate
-    (:func:`scaleplan.load.held_steady`) and autoscaled components start where their
-    autoscalers settle (:func:`warm_started`).
+    steady state there (:func:`steady_at`).
     """
     if rate_per_s is not None:
-        spec = warm_started(held_steady(spec), rate_per_s)
+        spec = steady_at(spec, rate_per_s)
     try:
         result = simulate(
             spec,

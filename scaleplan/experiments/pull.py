@@ -76,10 +76,9 @@ from scaleplan.experiments._common import (
     error_rate,
     point_value,
     run_once,
-    warm_started,
+    steady_at,
 )
 from scaleplan.experiments.unreachable import unreachable
-from scaleplan.load import held_steady
 from scaleplan.metrics import replication_ci
 from scaleplan.parallel import process_pool
 from scaleplan.progress import Progress
@@ -1028,7 +1027,7 @@ def _failure_probe(
     probe_rate = max(first.high, 1.25 * first.low)
     try:
         result = simulate(
-            warm_started(held_steady(spec), probe_rate),
+            steady_at(spec, probe_rate),
             seed=seed,
             rate_per_s=probe_rate,
             requests=requests,
