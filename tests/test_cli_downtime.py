@@ -79,6 +79,11 @@ def test_dr_table_and_json(tmp_path: Path) -> None:
     assert table.exit_code == 0, table.output
     for text in ("backup-restore", "active-active", "RPO", "retained data", "fail"):
         assert text in table.output
+    # Every percentile printed comes with its 95% interval (issue 13), in its own table.
+    assert "percentiles (95% CI from order statistics)" in table.output
+    assert "p99 /" not in table.output and "p50 /" not in table.output
+    active = [line for line in table.output.splitlines() if "active-active" in line][1]
+    assert active.count("[") == 4, active
     html = tmp_path / "dr.html"
     done = runner.invoke(
         app, ["dr", str(DR_EXAMPLE), "--disasters", "2000", "--json", "--html", str(html)]

@@ -49,8 +49,19 @@ def test_disaster_recovery_of_the_shop_database() -> None:
     result = present.recovery_result(ROOT / "data" / "dr" / "online-shop-dr.yaml")
     head, figure = present.recovery_section(result)
     assert len(_rows(head)) == len(result.strategies) == 4
-    assert "RTO p99" in head and "verdicts" in head
+    assert text("RTO p99 (min, 95% CI)") in head and "verdicts" in head
+    for strategy, row in zip(result.strategies, _rows(head), strict=True):
+        low, high = strategy.rto_s.p99_ci95
+        shown = f"{strategy.rto_s.p99 / 60:,.4g} ({low / 60:,.4g}–{high / 60:,.4g})"
+        assert text(shown) in row, (shown, row)
     assert figure.data
+
+
+def test_a_strategy_record_gives_each_percentiles_interval() -> None:
+    result = present.recovery_result(ROOT / "data" / "dr" / "online-shop-dr.yaml")
+    for row in result.records():
+        for key in ("rpo_p50_min", "rpo_p99_min", "rto_p50_min", "rto_p99_min"):
+            assert row[f"{key}_low"] <= row[key] <= row[f"{key}_high"], (key, row)
 
 
 def test_without_failures_in_the_spec_availability_is_said_to_be_unmeasured() -> None:

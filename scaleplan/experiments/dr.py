@@ -193,7 +193,14 @@ class StrategyOutcome:
         }
 
     def record(self) -> dict[str, Any]:
-        """One flat row: the headline figures in minutes."""
+        """One flat row: the headline figures in minutes, each percentile with the ends of its
+        95% CI (``rpo_p99_min_low``, ``rpo_p99_min_high``, …)."""
+        percentiles: dict[str, float] = {}
+        for figure, summary in (("rpo", self.rpo_s), ("rto", self.rto_s)):
+            for name in ("p50", "p99"):
+                low, high = getattr(summary, f"{name}_ci95")
+                percentiles[f"{figure}_{name}_min_low"] = low / 60
+                percentiles[f"{figure}_{name}_min_high"] = high / 60
         return clean(
             {
                 "strategy": self.name,
@@ -207,6 +214,7 @@ class StrategyOutcome:
                 "rto_p50_min": self.rto_s.p50 / 60,
                 "rto_p99_min": self.rto_s.p99 / 60,
                 "rto_max_min": self.rto_s.max / 60,
+                **percentiles,
                 "cost_per_month": self.cost_per_month,
                 "downtime_min_per_year": self.downtime_min_per_year,
                 "records_lost_per_year": self.records_lost_per_year,

@@ -10,7 +10,7 @@ plan). They hold the little glue a notebook must not: which option, which plans,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,9 +41,9 @@ ROLLOUT_COLUMNS = {
 RECOVERY_COLUMNS = {
     "strategy": "strategy",
     "kind": "kind",
-    "rpo_p99_min": "RPO p99 (min)",
-    "rto_p50_min": "RTO p50 (min)",
-    "rto_p99_min": "RTO p99 (min)",
+    "rpo_p99_min": "RPO p99 (min, 95% CI)",
+    "rto_p50_min": "RTO p50 (min, 95% CI)",
+    "rto_p99_min": "RTO p99 (min, 95% CI)",
     "downtime_min_per_year": "downtime (min/year)",
     "cost_per_month": "cost per month",
     "verdicts": "verdicts",
@@ -126,13 +126,26 @@ def recovery_section(result: RecoveryResult, *, level: int = 2) -> list[Any]:
     from scaleplan.views import figure_recovery
 
     notes = "".join(f"\n- {text(note)}" for note in result.notes)
+    rows = [_with_intervals(row, RECOVERY_COLUMNS) for row in result.records()]
     head = Markdown(
         f"{_heading(level)}Disaster recovery: {text(result.title)}\n\n"
-        f"{result.disasters:,} simulated disasters per strategy.\n\n"
-        + records_table(result.records(), RECOVERY_COLUMNS)
+        f"{result.disasters:,} simulated disasters per strategy; each percentile with its "
+        "95% confidence interval (order statistics).\n\n"
+        + records_table(rows, RECOVERY_COLUMNS)
         + (f"\n\nNotes:{notes}" if notes else "")
     )
     return [head, figure_recovery(result)]
+
+
+def _with_intervals(row: Mapping[str, Any], columns: Mapping[str, str]) -> dict[str, Any]:
+    """``row`` with each column that has its interval's ends beside it (``key_low``,
+    ``key_high``) written as ``value (low–high)``."""
+    shown = dict(row)
+    for key in columns:
+        value, low, high = row.get(key), row.get(f"{key}_low"), row.get(f"{key}_high")
+        if isinstance(value, float) and isinstance(low, float) and isinstance(high, float):
+            shown[key] = f"{value:,.4g} ({low:,.4g}–{high:,.4g})"
+    return shown
 
 
 def _declares_failures(spec: ArchitectureSpec) -> bool:
