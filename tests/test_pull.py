@@ -94,6 +94,17 @@ def test_pull_result_is_json_safe_and_has_records(p99_pull):
     assert {"rate_per_s", "rate_per_min", "meets", "p99_ms", "value.p99<=300ms"} <= set(rows[0])
 
 
+def test_each_measured_step_gives_its_percentiles_intervals(p99_pull):
+    """Every percentile a step reports comes with the run's 95% interval (issue 13)."""
+    measured = [step for step in p99_pull.steps if step.requests > 0]
+    assert measured
+    for step in measured:
+        for value, (low, high) in ((step.p50_ms, step.p50_ci95), (step.p99_ms, step.p99_ci95)):
+            assert low <= value <= high, (step.rate_per_s, value, low, high)
+    data = measured[0].to_dict()
+    assert data["p99_ci95"] == list(measured[0].p99_ci95)
+
+
 @pytest.mark.slow
 def test_limit_with_only_a_throughput_slo_approaches_the_capacity():
     capacity = SERVERS * MU_PER_S

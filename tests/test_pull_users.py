@@ -54,6 +54,8 @@ def test_the_limit_covers_exact_mva() -> None:
     assert result.bottleneck == "api"
     assert result.summary().startswith("limit: ")
     json.dumps(result.to_dict(), allow_nan=False)
+    for step in result.steps:  # each step's p99 comes with its run's 95% interval
+        assert step.p99_ci95[0] <= step.p99_ms <= step.p99_ci95[1], step
 
 
 def test_without_objectives_the_search_stops_at_max_users() -> None:

@@ -28,7 +28,7 @@ from scaleplan.cli.core import (
     stdout,
     verdict_status,
 )
-from scaleplan.formatting import UNKNOWN, number
+from scaleplan.formatting import UNKNOWN, number, with_ci
 from scaleplan.spec.base import MAX_COUNT
 
 if TYPE_CHECKING:
@@ -185,7 +185,7 @@ def print_users_pull(result: UsersPullResult) -> None:
                 literal(objective.note),
             )
         stdout.print(breaks)
-    table = Table(title="steps")
+    table = Table(title="steps (p99 with the run's 95% CI)")
     for column in ("search", "users", "meets", "mean ms", "p99 ms", "requests/s", "why not"):
         table.add_column(column)
     for step in result.steps:
@@ -194,7 +194,7 @@ def print_users_pull(result: UsersPullResult) -> None:
             str(step.users),
             "yes" if step.meets else "no",
             number(step.mean_ms, ".1f"),
-            number(step.p99_ms, ".1f"),
+            with_ci(step.p99_ms, step.p99_ci95, ".1f"),
             number(step.throughput_per_s, ".4g"),
             literal(step.reason),
         )
@@ -251,7 +251,10 @@ def print_pull(result: PullResult) -> None:
         f"analytic bottleneck bound: {number(result.analytic_bound_per_s, '.1f')} requests/s "
         f"({literal(result.analytic_bottleneck or '—')})"
     )
-    table = Table(title="steps of the first search and the curve", title_justify="left")
+    table = Table(
+        title="steps of the first search and the curve (p50 and p99 with the run's 95% CI)",
+        title_justify="left",
+    )
     for column in ("phase", "requests/s", "meets", "p50 ms", "p99 ms", "errors", "busiest", "why"):
         table.add_column(
             column, justify="left" if column in ("phase", "busiest", "why") else "right"
@@ -263,8 +266,8 @@ def print_pull(result: PullResult) -> None:
             literal(step.phase),
             number(step.rate_per_s, ".1f"),
             "[green]yes[/green]" if step.meets else "[red]no[/red]",
-            number(step.p50_ms, ".1f"),
-            number(step.p99_ms, ".1f"),
+            with_ci(step.p50_ms, step.p50_ci95, ".1f"),
+            with_ci(step.p99_ms, step.p99_ci95, ".1f"),
             f"{number(100 * step.error_rate, '.2f')}%",
             literal(step.busiest),
             literal(step.reason),

@@ -117,6 +117,9 @@ class PullStep:
     busiest: str
     max_utilization: float
     reason: str
+    #: The run's 95% intervals of p50 and p99 (from time sections within the run).
+    p50_ci95: tuple[float, float] = (math.nan, math.nan)
+    p99_ci95: tuple[float, float] = (math.nan, math.nan)
 
     def to_dict(self) -> dict[str, Any]:
         return clean(
@@ -132,7 +135,9 @@ class PullStep:
                 "values": self.values,
                 "mean_ms": self.mean_ms,
                 "p50_ms": self.p50_ms,
+                "p50_ci95": list(self.p50_ci95),
                 "p99_ms": self.p99_ms,
+                "p99_ci95": list(self.p99_ci95),
                 "error_rate": self.error_rate,
                 "throughput_per_s": self.throughput_per_s,
                 "busiest": self.busiest,
@@ -420,6 +425,8 @@ def _step(
         name,
         utilization,
         reason,
+        result.latency_ms.p50_ci95,
+        result.latency_ms.p99_ci95,
     )
 
 

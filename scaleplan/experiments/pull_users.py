@@ -59,6 +59,8 @@ class UsersStep:
     busiest: str
     busiest_utilization: float
     reason: str
+    #: The run's 95% interval of p99 (from time sections within the run).
+    p99_ci95: tuple[float, float] = (math.nan, math.nan)
 
     def to_dict(self) -> dict[str, Any]:
         return clean(
@@ -73,6 +75,7 @@ class UsersStep:
                 "values": self.values,
                 "mean_ms": self.mean_ms,
                 "p99_ms": self.p99_ms,
+                "p99_ci95": list(self.p99_ci95),
                 "error_rate": self.error_rate,
                 "throughput_per_s": self.throughput_per_s,
                 "busiest": self.busiest,
@@ -293,6 +296,7 @@ def pull_users(
             name,
             utilization,
             reason,
+            result.latency_ms.p99_ci95,
         )
         search.steps.append(step)
         if meets and users > search.low:
