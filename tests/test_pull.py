@@ -171,6 +171,11 @@ def test_ramp_shows_the_system_breaking_as_load_steps_up():
     assert len(series.p99_ms) == len(result.timeseries.t_s)
     json.dumps(result.to_dict(), allow_nan=False)
     assert len(result.records()) == 6
+    # Each step's window percentiles come with a 95% interval across the step's windows.
+    for step in result.steps:
+        for name in ("window_p50_ms", "window_p99_ms"):
+            low, high = step[f"{name}_ci95"]
+            assert low <= step[name] <= high, (step["step"], name, low, step[name], high)
 
 
 def test_ramp_without_slos_breaks_where_queues_run_away():

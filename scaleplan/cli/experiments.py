@@ -321,12 +321,15 @@ def print_ramp(result: RampResult) -> None:
             number(row["offered_per_s"], ".1f"),
             number(row["throughput_per_s"], ".1f"),
             f"{number(100 * row['error_rate'], '.2f')}%",
-            number(row["window_p50_ms"], ".1f"),
-            number(row["window_p99_ms"], ".1f"),
+            with_ci(row["window_p50_ms"], row["window_p50_ms_ci95"], ".1f"),
+            with_ci(row["window_p99_ms"], row["window_p99_ms_ci95"], ".1f"),
             "[green]yes[/green]" if row["meets"] else "[red]no[/red]",
         )
     stdout.print(table)
-    stdout.print("* mean over the step's time windows of each window's percentile")
+    stdout.print(
+        "* mean over the step's time windows of each window's percentile, with its 95% CI "
+        "across those windows"
+    )
     if result.broke_at is not None:
         stdout.print(
             f"breaks at step {result.broke_at} ({number(result.broke_at_rate_per_s, '.1f')} "

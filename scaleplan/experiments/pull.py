@@ -1263,6 +1263,9 @@ def ramp(
             "error_rate": float(errors.sum() / arrived) if arrived else math.nan,
             "window_p50_ms": float(np.nanmean(p50)) if np.isfinite(p50).any() else math.nan,
             "window_p99_ms": float(np.nanmean(p99)) if np.isfinite(p99).any() else math.nan,
+            # Batch means: a Student-t interval over the step's windows (NaN with fewer than 2).
+            "window_p50_ms_ci95": replication_ci(p50[np.isfinite(p50)]).as_list(),
+            "window_p99_ms_ci95": replication_ci(p99[np.isfinite(p99)]).as_list(),
             "reached": lo < end_of_run and arrived > 0,
         }
         meets = row["reached"] and all(_ramp_meets(row, slo) for slo in objectives)
