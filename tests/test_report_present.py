@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,16 @@ def test_a_release_of_the_chosen_option_under_each_strategy(tmp_path: Path) -> N
     assert [row.split(" | ")[0].removeprefix("| ") for row in rows] == [
         text(name) for name in present.STRATEGIES
     ]
+    assert text("p99 during (ms, 95% CI)") in head
+    checked = 0
+    for run, row in zip((s.runs[0] for s in result.strategies), rows, strict=True):
+        figures = run.latency_during_ms
+        if not math.isfinite(figures["p99_low"]):
+            continue  # no interval (too few requests in the window): the cell says "—"
+        shown = f"{figures['p99']:,.4g} ({figures['p99_low']:,.4g}–{figures['p99_high']:,.4g})"
+        assert text(shown) in row, (shown, row)
+        checked += 1
+    assert checked >= 1
     assert figure.data
 
 

@@ -220,6 +220,9 @@ def test_the_release_is_drawn_once_per_seed_for_every_strategy() -> None:
     data = json.loads(json.dumps(result.to_dict(), allow_nan=False))
     assert data["strategies"][0]["summary"]["bad_runs"] == rolling.bad_runs
     assert len(result.records()) == 8
+    for row in result.records():  # each window's percentiles with their 95% intervals
+        for key in ("latency_during_p99_ms", "latency_before_p50_ms"):
+            assert row[f"{key}_low"] <= row[key] <= row[f"{key}_high"], (key, row)
 
 
 def test_a_rollout_needs_a_service() -> None:

@@ -30,7 +30,7 @@ from scaleplan.cli.core import (
     stdout,
     verdict_status,
 )
-from scaleplan.formatting import number, percent
+from scaleplan.formatting import number, percent, with_ci
 from scaleplan.spec.base import MAX_DISASTERS, MAX_FACTOR, MAX_HOURS
 
 if TYPE_CHECKING:
@@ -289,6 +289,21 @@ def _minutes(seconds: float) -> str:
     if minutes >= 120:
         return f"{minutes / 60:.3g} h"
     return f"{minutes:.3g} min"
+
+
+def _p99_over_runs(latencies: list[dict[str, float]]) -> str:
+    """A window's p99 in ms with its 95% CI: one run's own (sectioning within the window), or
+    the mean over several runs with a Student-t interval across them."""
+    values = [figures["p99"] for figures in latencies if math.isfinite(figures["p99"])]
+    if not values:
+        return "—"
+    from scaleplan.metrics import replication_ci
+
+    if len(latencies) == 1:
+        (only,) = latencies
+        return with_ci(only["p99"], (only["p99_low"], only["p99_high"]), ".0f")
+    across = replication_ci(values)
+    return with_ci(across.mean, (across.low, across.high), ".0f")
 
 
 def _minutes_ci(seconds: float, ci: tuple[float, float]) -> str:
@@ -582,13 +597,9 @@ def print_rollout(result: RolloutResult) -> None:
         def mean(name: str, spec: str = ".3g", item: Any = item) -> str:
             return number(item.ci(name).mean, spec)
 
-        before = [run.latency_before_ms["p99"] for run in item.runs]
-        during = [run.latency_during_ms["p99"] for run in item.runs]
-        finite_before = [v for v in before if math.isfinite(v)]
-        finite_during = [v for v in during if math.isfinite(v)]
         p99 = (
-            f"{number(sum(finite_before) / len(finite_before), '.0f') if finite_before else '—'} → "
-            f"{number(sum(finite_during) / len(finite_during), '.0f') if finite_during else '—'}"
+            f"{_p99_over_runs([run.latency_before_ms for run in item.runs])} → "
+            f"{_p99_over_runs([run.latency_during_ms for run in item.runs])}"
         )
         capacity = item.min_capacity_share
         style = "red" if capacity < 0.5 else "yellow" if capacity < 1 else ""

@@ -58,7 +58,7 @@ from scaleplan.errors import SimulationError
 from scaleplan.experiments._common import clean, hold_autoscaled
 from scaleplan.kinds.load_balancer import LoadBalancerStation
 from scaleplan.kinds.service import ServiceStation
-from scaleplan.metrics import MeanCI, replication_ci
+from scaleplan.metrics import MeanCI, replication_ci, sample_quantile_ci
 from scaleplan.progress import Progress
 from scaleplan.result import SimulationResult
 from scaleplan.runsize import check_rollout
@@ -490,14 +490,26 @@ class _Rollout(Observer):
 # --------------------------------------------------------------------------- results
 
 
+#: What :func:`_latency_ms` gives.
+LATENCY_FIGURES = ("mean", "p50", "p50_low", "p50_high", "p99", "p99_low", "p99_high")
+
+
 def _latency_ms(latencies: Sequence[float]) -> dict[str, float]:
+    """Mean, p50 and p99 of latencies in the order they came, each percentile with the ends
+    of its 95% interval (``p99_low``, ``p99_high``: sectioning over the window,
+    :func:`scaleplan.metrics.sample_quantile_ci`)."""
     if not latencies:
-        return {"mean": math.nan, "p50": math.nan, "p99": math.nan}
+        return {name: math.nan for name in LATENCY_FIGURES}
     values = np.asarray(latencies) * 1e3
+    p50, p99 = sample_quantile_ci(values, [0.5, 0.99])
     return {
         "mean": float(values.mean()),
         "p50": float(np.quantile(values, 0.5)),
+        "p50_low": p50.low,
+        "p50_high": p50.high,
         "p99": float(np.quantile(values, 0.99)),
+        "p99_low": p99.low,
+        "p99_high": p99.high,
     }
 
 
@@ -549,7 +561,9 @@ class RolloutRun:
         row.pop("timeseries")
         for key in ("latency_before_ms", "latency_during_ms"):
             for name, value in row.pop(key).items():
-                row[f"{key[:-3]}_{name}_ms"] = value
+                # p99 → latency_during_p99_ms; p99_low → latency_during_p99_ms_low
+                figure, _, end = name.partition("_")
+                row[f"{key[:-3]}_{figure}_ms" + (f"_{end}" if end else "")] = value
         return row
 
 

@@ -35,7 +35,7 @@ ROLLOUT_COLUMNS = {
     "min_capacity_share": "lowest capacity",
     "failed_during": "failed requests",
     "blast_radius": "blast radius",
-    "latency_during_p99_ms": "p99 during (ms)",
+    "latency_during_p99_ms": "p99 during (ms, 95% CI)",
     "extra_replica_hours": "extra replica-hours",
 }
 RECOVERY_COLUMNS = {
@@ -107,7 +107,9 @@ def rollout_section(evidence: Evidence, result: RolloutResult, *, level: int = 2
         "deploy began that reached a bad replica."
         + "".join(f" {text(note)}." for note in result.notes)
         + "\n\n"
-        + records_table(result.records(), ROLLOUT_COLUMNS)
+        + records_table(
+            [_with_intervals(row, ROLLOUT_COLUMNS) for row in result.records()], ROLLOUT_COLUMNS
+        )
     )
     return [head, figure_rollout(result)]
 
