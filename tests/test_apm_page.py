@@ -25,6 +25,11 @@ def test_the_page_says_what_to_measure_and_lists_every_alert() -> None:
     assert "14\\.4× budget = 1\\.44% of requests" in page  # errors<=0.1% paged at 14.4×
     pulled = made.candidate.pull
     assert pulled is not None and f"{pulled.limit_per_s:.4g} requests/s" in page
+    # The model's percentiles and limit come with their 95% intervals (issue 13).
+    low, high = made.candidate.metrics_ci95["p99_ms"]
+    assert f"(95% CI {low:.4g}–{high:.4g})" in page.replace("\\", "")
+    low, high = pulled.limit_ci95
+    assert f"requests/s (95% CI {low:.4g}–{high:.4g})" in page.replace("\\", "")
     assert "0.4" in page.split("Latency histograms use the buckets")[1].split("every SLO")[0]
     plan = instrumentation_markdown(made)
     assert plan.startswith("# Instrumentation plan") and "## What to measure" in plan

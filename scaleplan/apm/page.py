@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from scaleplan.report.markup import table, text
@@ -25,6 +26,17 @@ def _ms(seconds: float) -> str:
     return f"{1000 * seconds:.4g} ms" if math.isfinite(seconds) else "—"
 
 
+def _percentile(
+    metrics: Mapping[str, float], intervals: Mapping[str, tuple[float, float]], key: str
+) -> str:
+    """A percentile in ms with its 95% CI: ``133.3 ms (95% CI 129.1–137.6)``."""
+    value = metrics.get(key, math.nan)
+    low, high = intervals.get(key, (math.nan, math.nan))
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return _ms(value / 1000)
+    return f"{_ms(value / 1000)} (95% CI {low:.4g}–{high:.4g})"
+
+
 def _figures(design: MonitoringDesign) -> str:
     candidate = design.candidate
     pulled = candidate.pull
@@ -37,12 +49,14 @@ def _figures(design: MonitoringDesign) -> str:
     )
     parts = [
         f"At the peak of {peak} the model predicts "
-        f"p50 {_ms(candidate.metrics.get('p50_ms', math.nan) / 1000)} and p99 "
-        f"{_ms(candidate.metrics.get('p99_ms', math.nan) / 1000)}"
+        f"p50 {_percentile(candidate.metrics, candidate.metrics_ci95, 'p50_ms')} and p99 "
+        f"{_percentile(candidate.metrics, candidate.metrics_ci95, 'p99_ms')}"
     ]
     if pulled is not None and math.isfinite(pulled.limit_per_s):
+        low, high = pulled.limit_ci95
+        interval = f" (95% CI {low:.4g}–{high:.4g})" if math.isfinite(low) else ""
         parts.append(
-            f"the tractor pull's limit is {pulled.limit_per_s:.4g} requests/s with "
+            f"the tractor pull's limit is {pulled.limit_per_s:.4g} requests/s{interval} with "
             f"{text(pulled.bottleneck)} the bottleneck"
         )
     users = candidate.users_pull
