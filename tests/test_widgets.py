@@ -331,3 +331,20 @@ def test_the_discipline_dropdown_switches_a_service_to_processor_sharing(
     assert lb_explorer.last_error is None and lb_explorer.last_result is not before
     assert lb_explorer.spec.components["api"].discipline == "ps"
     assert lb_explorer.changes() == {"components.api.discipline": "ps"}
+
+
+def test_the_summary_gives_every_percentile_its_interval_and_judges_by_it() -> None:
+    """Each simulated percentile shows its 95% CI, and its SLO mark follows the CI as the NFR
+    verdicts do: a bound inside the interval is neither met nor missed."""
+    from scaleplan.spec import example_spec
+
+    spec = example_spec()
+    result = simulate(spec, seed=1, requests=20_000)
+    low, high = result.latency_ms.percentile_ci95("p99")
+    for name in ("p50", "p90", "p95", "p99", "p999"):
+        a, b = result.latency_ms.percentile_ci95(name)
+        assert f"(95% CI {a:.1f}–{b:.1f})" in summary_html(estimate(spec), result, {})
+    inside = summary_html(estimate(spec), result, {"p99": (low + high) / 2})
+    assert "the 95% CI straddles it" in inside
+    assert "✓ ≤" in summary_html(estimate(spec), result, {"p99": high * 1.01})
+    assert "✗ ≤" in summary_html(estimate(spec), result, {"p99": low * 0.99})

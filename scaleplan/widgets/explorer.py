@@ -511,6 +511,24 @@ def _verdict(value: float, bound: float | None) -> str:
     return f"<span style='color:{color}'>{mark} ≤ {bound:g} ms</span>"
 
 
+def _judged(value: float, interval: tuple[float, float], bound: float | None) -> tuple[str, str]:
+    """The interval to show beside a figure and its mark against ``bound``: by the 95% CI
+    where there is one (pass when it clears the bound, fail when it lies beyond, "?" when it
+    straddles it, as the NFR verdicts judge), else by the value."""
+    low, high = interval
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "", _verdict(value, bound)
+    shown = f" <small>(95% CI {low:.1f}–{high:.1f})</small>"
+    if bound is None:
+        return shown, ""
+    if high <= bound:
+        return shown, _verdict(high, bound)  # passes
+    if low > bound:
+        return shown, _verdict(low, bound)  # fails
+    # The run cannot say pass or fail (a class's share of the run often cannot).
+    return shown, f"<span style='color:#b35806'>? ≤ {bound:g} ms: the 95% CI straddles it</span>"
+
+
 def _class_row(
     estimate: SimulationResult | None, result: SimulationResult | None, slo: SLOSpec
 ) -> str:
@@ -522,20 +540,14 @@ def _class_row(
         return math.nan if found is None else found.percentile(metric)
 
     guess, measured = value(estimate), value(result)
-    cell = _ms(measured)
     found = result.classes.get(cls) if result is not None else None
-    mark = _verdict(measured if result is not None else guess, slo.bound)
-    if found is not None:
-        low, high = found.mean_ci95 if metric == "mean" else found.percentile_ci95(metric)
-        if math.isfinite(low) and math.isfinite(high):
-            cell += f" <small>(95% CI {low:.1f}–{high:.1f})</small>"
-            if low <= slo.bound < high:
-                # A class is a share of the run: its interval often straddles the bound, and
-                # then the run cannot say pass or fail.
-                mark = (
-                    f"<span style='color:#b35806'>? ≤ {slo.bound:g} ms: the 95% CI straddles "
-                    "it</span>"
-                )
+    interval = (
+        (found.mean_ci95 if metric == "mean" else found.percentile_ci95(metric))
+        if found is not None
+        else (math.nan, math.nan)
+    )
+    shown, mark = _judged(measured if result is not None else guess, interval, slo.bound)
+    cell = _ms(measured) + shown
     label = "p99.9" if metric == "p999" else metric
     return (
         f"<tr class='scaleplan-class-slo'><td>{html.escape(cls)} {label}</td>"
@@ -572,15 +584,15 @@ def summary_html(
         label = "p99.9" if name == "p999" else name
         guess = estimate.latency_ms.percentile(name) if estimate else math.nan
         value = result.latency_ms.percentile(name) if result else math.nan
-        cell = _ms(value)
-        if name == "mean" and result is not None:
-            low, high = result.latency_ms.mean_ci95
-            if math.isfinite(low) and math.isfinite(high):
-                cell += f" <small>(95% CI {low:.1f}–{high:.1f})</small>"
+        interval: tuple[float, float] = (math.nan, math.nan)
+        if result is not None:
+            latency = result.latency_ms
+            interval = latency.mean_ci95 if name == "mean" else latency.percentile_ci95(name)
+        shown, mark = _judged(value if result else guess, interval, slo.get(name))
         css = " class='scaleplan-p99'" if name == "p99" else ""
         rows.append(
-            f"<tr><td>latency {label}</td><td>{_ms(guess)}</td><td{css}>{cell}</td>"
-            f"<td>{_verdict(value if result else guess, slo.get(name))}</td></tr>"
+            f"<tr><td>latency {label}</td><td>{_ms(guess)}</td><td{css}>{_ms(value)}{shown}</td>"
+            f"<td>{mark}</td></tr>"
         )
     rows.extend(_class_row(estimate, result, objective) for objective in class_slos)
 
