@@ -16,6 +16,7 @@ run (its SLOs fail unmeasured), and a run budget too large is refused before any
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,25 @@ class RunCheck:
     #: What the run would say of itself in its warnings (a queue limit that rejects, an
     #: estimate at capacity).
     warnings: tuple[str, ...] = ()
+    #: The replicas each autoscaled component settles on at that rate (the stations above
+    #: are judged at their maximum, the certain bound).
+    settled: dict[str, float] = field(default_factory=dict)
+
+    def busiest_text(self, spec: ArchitectureSpec) -> str:
+        """The busiest station in words: ``api at 75%``; an autoscaled one at the replicas
+        its autoscaler settles on, with its load at its maximum beside it."""
+        station = self.busiest
+        if station is None or not math.isfinite(station.load):
+            return "none"
+        policy = getattr(spec.components[station.component], "autoscale", None)
+        count = self.settled.get(station.component)
+        if policy is None or count is None or not count > 0:
+            return f"{station.name} at {station.load:.0%}"
+        settled = station.load * policy.max_replicas / count
+        return (
+            f"{station.name} at {settled:.0%} on the {count:g} replicas its autoscaler settles "
+            f"on ({station.load:.0%} at its maximum of {policy.max_replicas})"
+        )
 
     @property
     def refused(self) -> bool:
@@ -118,8 +138,9 @@ def check_run(
         if through_profile:
             warnings.extend(profile_overload_warnings(spec, graph))
     station = busiest(station_loads(spec, graph, rate))
+    settled = _settled(spec, rate)
     if not sized:
-        return RunCheck(None, rate, station, tuple(warnings))
+        return RunCheck(None, rate, station, tuple(warnings), settled)
     try:
         check_simulation(
             spec,
@@ -130,8 +151,18 @@ def check_run(
             replications_key=replications_key,
         )
     except ScaleplanError as error:
-        return RunCheck(error, rate, station, tuple(warnings))
-    return RunCheck(None, rate, station, tuple(warnings))
+        return RunCheck(error, rate, station, tuple(warnings), settled)
+    return RunCheck(None, rate, station, tuple(warnings), settled)
+
+
+def _settled(spec: ArchitectureSpec, rate_per_s: float) -> dict[str, float]:
+    """The replicas each autoscaled component settles on at ``rate_per_s`` (none without
+    autoscaling: the estimate is not run)."""
+    if not any(getattr(c, "autoscale", None) is not None for c in spec.components.values()):
+        return {}
+    from scaleplan.experiments._common import settled_replicas
+
+    return settled_replicas(spec, rate_per_s)
 
 
 def _closed_estimate(spec: ArchitectureSpec) -> str:

@@ -213,3 +213,13 @@ def test_the_console_script_exits_2_without_a_traceback(shop: Path) -> None:
     assert "Traceback" not in done.stderr + done.stdout
     assert "typo.yaml:23: workload.peak_facter: unknown key 'peak_facter'" in done.stderr
     assert load_spec(DATA / "architectures" / "monolith.yaml")  # the copy left the originals
+
+
+def test_an_autoscaled_busiest_station_is_shown_at_the_replicas_it_settles_on() -> None:
+    """The bundled autoscaler holds 60% utilisation: at 150 requests/s of 80 ms on 4 slots a
+    replica it settles on 5 replicas (60%). Its load at its maximum of 30 replicas (10%, the
+    certain bound the stability check uses) read as if the service idled."""
+    code, output = invoke("validate", str(ROOT / "data" / "architectures" / "autoscaling.yaml"))
+    assert code == 0, output
+    expected = "api at 60% on the 5 replicas its autoscaler settles on (10% at its maximum of 30)"
+    assert expected in " ".join(output.split()), output

@@ -22,6 +22,7 @@ from scaleplan.errors import Problem, SpecError
 
 if TYPE_CHECKING:
     from scaleplan.preflight import CandidateCheck
+    from scaleplan.spec import ArchitectureSpec
 
 GIVEN = "given with --kind"
 _RUN_ANYWAY = " (simulate --run-anyway runs it regardless)"
@@ -102,10 +103,10 @@ def _architecture(
 
         rate = estimate(architecture).throughput_per_s
         sending = f"; {workload.total_users} users send about {rate:.4g} requests/s"
+        station = busiest(station_loads(architecture, graph, rate))
+        where = f"{station.name} at {station.load:.0%}{sending}" if station is not None else "none"
     else:
-        rate, sending = check.rate_per_s, ""
-    station = busiest(station_loads(architecture, graph, rate))
-    where = f"{station.name} at {station.load:.0%}{sending}" if station is not None else "none"
+        where = check.busiest_text(architecture)
     # Exits end a visit early: they have no edge in the graph, so they are counted apart.
     exits = sum(
         call.exit
@@ -142,6 +143,7 @@ def _scenario(scenario: Any, path: Path) -> tuple[list[str], list[str]]:
         f"[green]ok[/green] {literal(path)}: {literal(scenario.title)}; "
         f"{len(scenario.candidates)} candidates at a peak of {peak}{literal(named)}"
     ]
+    specs = scenario.architectures()
     for candidate in checked.candidates:
         check = candidate.peak
         name = literal(candidate.name)
@@ -155,18 +157,13 @@ def _scenario(scenario: Any, path: Path) -> tuple[list[str], list[str]]:
         elif check.refused:
             lines.append(f"  [red]{name}: cannot be simulated[/red] (refused below)")
         else:
-            station = check.busiest
-            where = (
-                f"{station.name} at {station.load:.0%}"
-                if station is not None and math.isfinite(station.load)
-                else "none"
-            )
+            where = check.busiest_text(specs[candidate.name])
             lines.append(f"  {name}: busiest station at peak: {literal(where)}")
             lines.extend(
                 f"  [yellow]warning:[/yellow] {name}: {literal(warning)}"
                 for warning in check.warnings
             )
-        lines.extend(_at_profile_peak(candidate))
+        lines.extend(_at_profile_peak(candidate, specs[candidate.name]))
     lines.extend(_rollout_fits(scenario))
     refusals = [
         f"{path.name}: compare would refuse it before it runs: {why}" for why in checked.refusals
@@ -174,7 +171,7 @@ def _scenario(scenario: Any, path: Path) -> tuple[list[str], list[str]]:
     return lines, refusals
 
 
-def _at_profile_peak(candidate: CandidateCheck) -> list[str]:
+def _at_profile_peak(candidate: CandidateCheck, spec: ArchitectureSpec) -> list[str]:
     """The candidate at its load profile's highest rate, with that phase's class mix: an
     overload there is said, not refused (the transient run goes through it and shows whether
     the candidate recovers)."""
@@ -198,7 +195,7 @@ def _at_profile_peak(candidate: CandidateCheck) -> list[str]:
     station = check.busiest
     if station is None or not math.isfinite(station.load):
         return []
-    return [f"  {name}: busiest station at {at}: {literal(station.name)} at {station.load:.0%}"]
+    return [f"  {name}: busiest station at {at}: {literal(check.busiest_text(spec))}"]
 
 
 def _rollout_fits(scenario: Any) -> list[str]:
