@@ -268,3 +268,25 @@ def test_labels_added_with_their_lines_on_a_log_axis_are_moved_where_the_lines_a
     for annotation in drawn.layout.annotations:
         if annotation.yref == "y":
             assert annotation.y <= math.log10(max([*latencies, 100.0])) + 0.5, annotation.text
+
+
+def test_the_pull_chart_draws_each_steps_percentile_interval() -> None:
+    """Each step's p50 and p99 carry their run's 95% interval as error bars (issue 13)."""
+    from scaleplan.experiments import pull
+    from scaleplan.views import figure_pull
+
+    result = pull(example_spec(), ["p99<=100ms"], requests=3000, replications=2, curve=())
+    traces = {trace.name: trace for trace in figure_pull(result).data}
+    curve = result.curve()
+    for name, intervals in (
+        ("p99", [s.p99_ci95 for s in curve]),
+        ("p50", [s.p50_ci95 for s in curve]),
+    ):
+        bars, y = traces[name].error_y, traces[name].y
+        assert bars.symmetric is False
+        for value, (low, high), up, down in zip(
+            y, intervals, bars.array, bars.arrayminus, strict=True
+        ):
+            if math.isfinite(low):
+                assert value + up == pytest.approx(high) and value - down == pytest.approx(low)
+    assert traces["mean"].error_y.array is None

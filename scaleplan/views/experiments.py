@@ -156,8 +156,27 @@ def _slos_and_limit(
         )
 
 
+def _error_bars(
+    values: Sequence[float], intervals: Sequence[tuple[float, float]]
+) -> dict[str, Any]:
+    """Each point's 95% interval as plotly's asymmetric error bars (none where unknown)."""
+
+    def reach(value: float, end: float) -> float | None:
+        return abs(end - value) if _finite(value) and _finite(end) else None
+
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": [reach(v, high) for v, (_, high) in zip(values, intervals, strict=True)],
+        "arrayminus": [reach(v, low) for v, (low, _) in zip(values, intervals, strict=True)],
+        "thickness": 1,
+        "width": 3,
+    }
+
+
 def figure_pull(result: PullResult, *, title: str | None = None) -> go.Figure:
-    """Latency percentiles against offered load, with the SLO line, the limit and the bound.
+    """Latency percentiles against offered load (each step's p50 and p99 with its run's 95%
+    interval as error bars), with the SLO line, the limit and the bound.
 
     Examples
     --------
@@ -174,10 +193,10 @@ def figure_pull(result: PullResult, *, title: str | None = None) -> go.Figure:
     classes = _class_slos(result.slos, result.binding)
     binding = _binding(result.slos, result.binding)
     figure = go.Figure()
-    for name, values, dash in (
-        ("p50", [s.p50_ms for s in curve], "dot"),
-        ("p99", [s.p99_ms for s in curve], "solid"),
-        ("mean", [s.mean_ms for s in curve], "dash"),
+    for name, values, intervals, dash in (
+        ("p50", [s.p50_ms for s in curve], [s.p50_ci95 for s in curve], "dot"),
+        ("p99", [s.p99_ms for s in curve], [s.p99_ci95 for s in curve], "solid"),
+        ("mean", [s.mean_ms for s in curve], None, "dash"),
     ):
         figure.add_trace(
             go.Scatter(
@@ -186,6 +205,7 @@ def figure_pull(result: PullResult, *, title: str | None = None) -> go.Figure:
                 mode="lines+markers",
                 name=name,
                 line={"dash": dash},
+                error_y=_error_bars(values, intervals) if intervals is not None else None,
                 hovertemplate="%{x:.4g} requests/s<br>%{y:.1f} ms<extra>" + name + "</extra>",
             )
         )
