@@ -290,3 +290,33 @@ def test_the_pull_chart_draws_each_steps_percentile_interval() -> None:
             if math.isfinite(low):
                 assert value + up == pytest.approx(high) and value - down == pytest.approx(low)
     assert traces["mean"].error_y.array is None
+
+
+def test_the_users_pull_chart_draws_each_steps_p99_interval() -> None:
+    from scaleplan.experiments.pull_users import pull_users
+    from scaleplan.spec import parse_spec
+    from scaleplan.views import figure_pull_users
+
+    spec = parse_spec(
+        {
+            "name": "shop",
+            "entry": "api",
+            "workload": {
+                "kind": "closed",
+                "users": 4,
+                "think_time": {"dist": "exponential", "mean_ms": 500},
+            },
+            "components": {
+                "api": {"kind": "service", "service_time": {"dist": "exponential", "mean_ms": 20}}
+            },
+        }
+    )
+    result = pull_users(spec, ["mean<=60ms"], requests=3000, replications=1, seed=1)
+    (p99,) = [trace for trace in figure_pull_users(result).data if trace.name == "p99"]
+    steps = sorted(result.steps, key=lambda step: step.users)  # as the chart draws them
+    bars = p99.error_y
+    for value, up, down, step in zip(p99.y, bars.array, bars.arrayminus, steps, strict=True):
+        low, high = step.p99_ci95
+        if math.isfinite(low):
+            assert value - down == pytest.approx(low) and value + up == pytest.approx(high)
+    assert any(up is not None for up in bars.array)

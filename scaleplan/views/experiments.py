@@ -288,9 +288,10 @@ def figure_pull_users(result: UsersPullResult, *, title: str | None = None) -> g
     classes = _class_slos(result.slos, bound)
     binding = _binding(result.slos, bound)
     figure = go.Figure()
-    for name, values in (
-        ("p99", [step.p99_ms for step in steps]),
-        ("mean", [step.mean_ms for step in steps]),
+    p99s = [step.p99_ms for step in steps]
+    for name, values, bars in (
+        ("p99", p99s, _error_bars(p99s, [step.p99_ci95 for step in steps])),
+        ("mean", [step.mean_ms for step in steps], None),
     ):
         figure.add_trace(
             go.Scatter(
@@ -298,6 +299,7 @@ def figure_pull_users(result: UsersPullResult, *, title: str | None = None) -> g
                 y=values,
                 mode="markers",
                 name=name,
+                error_y=bars,
                 marker={"symbol": "circle" if name == "p99" else "diamond"},
                 hovertemplate="%{x} users<br>%{y:.1f} ms<extra>" + name + "</extra>",
             )
