@@ -33,6 +33,10 @@ LIMIT_S = 3600.0
 PULL_STEPS = 15
 # Requests of a simulation that gives neither requests nor a duration.
 DEFAULT_REQUESTS = 100_000
+# The latency histograms every replication of one simulation holds until they are summarised
+# may take this much memory at the most (each series: 2 × 60 + 1 time buckets × 1,268 bins of
+# 8 bytes, about 1.2 MB; one for the system, each request class and each recorded station).
+MEMORY_LIMIT_BYTES = 1 << 30
 
 
 # Visits per request of the specs seen lately, by identity (a spec is frozen): a pull or a
@@ -178,6 +182,38 @@ def check_simulation(
             key=replications_key,
             fix="lower it",
         )
+    if replications_noun == "replications":
+        held = replications * replication_memory_bytes(spec)
+        if held > MEMORY_LIMIT_BYTES:
+            raise SpecError(
+                [
+                    Problem(
+                        source,
+                        replications_key,
+                        f"{count(replications)} replications would hold about "
+                        f"{held / 1e9:.3g} GB of latency histograms until they are summarised "
+                        f"(at most {MEMORY_LIMIT_BYTES / 1e9:.3g} GB): lower it (more requests "
+                        "per replication narrow the CIs as well)",
+                    )
+                ]
+            )
+
+
+def replication_memory_bytes(spec: ArchitectureSpec) -> int:
+    """The latency histograms one replication of ``spec`` holds until the summary: one series
+    for the system, each request class and each recorded station (a database's every shard
+    primary and read replica besides the database itself)."""
+    from scaleplan.engine.recorder import N_BUCKETS
+    from scaleplan.metrics import DEFAULT_BINS
+
+    stations = 0
+    for component in spec.components.values():
+        stations += 1
+        if component.kind == "database":
+            shards = int(getattr(component, "shards", 1))
+            stations += shards * (1 + int(getattr(component, "read_replicas", 0)))
+    series = 1 + len(spec.workload.classes) + stations
+    return series * (2 * N_BUCKETS + 1) * DEFAULT_BINS.n_bins * 8
 
 
 def check_pull(spec: ArchitectureSpec, *, requests: int, searches: int, key: str) -> None:

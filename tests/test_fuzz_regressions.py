@@ -134,6 +134,22 @@ ROWS = [
             ),
         ),
     ),
+    # Every replication held its latency histograms until the summary: 1,000 replications of
+    # 300 requests grew the process by over 2 GB (killed). Refused up front (runsize).
+    Row(
+        "simulate-replications-1000",
+        ("simulate", MONOLITH, "--requests", "300", "--replications", "1_000"),
+    ),
+    # The share of users hit kept two arrays of the plan's users: 1.6 billion took 1.5 GB.
+    Row(
+        "rollout-users-1.6e9",
+        ROLLOUT,
+        files=(
+            ("rollout-arch.yaml", dump(ROLLOUT_ARCH)),
+            ("plan.yaml", _plan_with("users", "1591687990.0")),
+        ),
+        must_refuse=False,
+    ),
     Row("rollout-rate-5000-digits", (*ROLLOUT, "--rate-per-s", "9" * 5000), files=ROLLOUT_FILES),
     Row(
         "rollout-cost-per-replica-hour-5000-digits",

@@ -697,15 +697,16 @@ def _measure(rollout: _Rollout, result: SimulationResult, seed: int, end_s: floa
     for (t0, running), (t1, _) in itertools.pairwise(points):
         extra_s += max(running - rollout.n, 0) * (min(t1, finished) - t0) if t0 < finished else 0
     extra_h = extra_s / 3600
-    users_active = np.zeros(plan.users, dtype=bool)
-    users_hit = np.zeros(plan.users, dtype=bool)
+    # Sets of the users seen: memory follows the requests, not the plan's count of users.
+    users_active: set[int] = set()
+    users_hit: set[int] = set()
     touched = 0
     for _, _, _, hit, user in since:
-        users_active[user] = True
+        users_active.add(user)
         if hit:
-            users_hit[user] = True
+            users_hit.add(user)
             touched += 1
-    active = int(users_active.sum())
+    active = len(users_active)
     detection = (
         rollout.detected_at - rollout.exposed_at
         if math.isfinite(rollout.detected_at) and math.isfinite(rollout.exposed_at)
@@ -733,7 +734,7 @@ def _measure(rollout: _Rollout, result: SimulationResult, seed: int, end_s: floa
         latency_during_ms=_latency_ms([r[1] for r in during if r[2]]),
         bad_visits=bad_visits,
         blast_radius=touched / len(since) if since else math.nan,
-        users_hit_share=float(users_hit.sum()) / active if active else math.nan,
+        users_hit_share=len(users_hit) / active if active else math.nan,
         timeseries={**_series(rollout, end_s), **_engine_replicas(result, rollout)},
     )
 
