@@ -378,3 +378,40 @@ def test_the_memory_of_a_deploy_does_not_grow_with_the_declared_users() -> None:
     assert peak < 100 * 2**20, f"{peak / 2**20:.0f} MB"
     (run,) = result.strategy("rolling").runs
     assert 0 <= run.users_hit_share <= 1 or math.isnan(run.users_hit_share)
+
+
+def test_a_bad_release_reached_only_by_queued_work_counts_in_the_blast_radius() -> None:
+    """Requests answered once queued reach the rolled-out service through their job, after
+    the request itself is done: those requests reached the bad version all the same. The
+    composition test found 49 bad visits with a blast radius of 0 (a queue × rollout defect)."""
+    spec = parse_spec(
+        {
+            "name": "queued",
+            "entry": "lb",
+            "workload": {"rate_per_s": 60},
+            "components": {
+                "lb": {"kind": "load_balancer", "policy": "round_robin", "to": "jobs"},
+                "jobs": {"kind": "queue", "consumer": "workers"},
+                "workers": {
+                    "kind": "worker_pool",
+                    "replicas": 2,
+                    "concurrency": 4,
+                    "service_time": {"dist": "exponential", "mean_ms": 5},
+                    "calls": [{"to": "api"}],
+                },
+                "api": {
+                    "kind": "service",
+                    "replicas": N,
+                    "concurrency": 4,
+                    "service_time": {"dist": "exponential", "mean_ms": 20},
+                },
+            },
+        }
+    )
+    plan = _plan(
+        component="api", release={"bad_probability": 1.0, "error_rate": 0.5}
+    ).with_strategy("rolling")
+    (run,) = deploy(spec, [plan], seed=3).strategy("rolling").runs
+    assert run.bad and run.bad_visits > 0
+    assert run.blast_radius > 0, (run.bad_visits, run.blast_radius)
+    assert run.users_hit_share > 0

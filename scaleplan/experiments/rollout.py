@@ -109,8 +109,11 @@ class _Log:
 
     # per visit at the component: (done, latency s, version, ok)
     visits: list[tuple[float, float, int, bool]] = field(default_factory=list)
-    # per system request: (arrived, latency s, ok, touched the bad version, user)
-    requests: list[tuple[float, float, bool, bool, int]] = field(default_factory=list)
+    # per system request: (arrived, latency s, ok, touched the bad version, user, id)
+    requests: list[tuple[float, float, bool, bool, int, int]] = field(default_factory=list)
+    # The requests whose work reached the bad version, by id: a queued job (it shares its
+    # request's id) may reach it after its request was answered.
+    touched_ids: set[int] = field(default_factory=set)
     # (time, replicas in rotation and up, replicas running incl. booting, new-version share)
     capacity: list[tuple[float, int, int]] = field(default_factory=list)
 
@@ -198,6 +201,8 @@ class _Rollout(Observer):
         ok = status == OK
         latency = now - arrived
         self.log.visits.append((now, latency, version, ok))
+        if self.bad and version == NEW:
+            self.log.touched_ids.add(request.id)
         if version == NEW:
             self.recent.append((now, ok, latency))
 
@@ -205,7 +210,14 @@ class _Rollout(Observer):
         now = self.env.now
         touched = self.bad and request.served_by(NEW)
         self.log.requests.append(
-            (request.arrived, now - request.arrived, status == OK, touched, self._next_user())
+            (
+                request.arrived,
+                now - request.arrived,
+                status == OK,
+                touched,
+                self._next_user(),
+                request.id,
+            )
         )
 
     def in_rotation(self) -> int:
@@ -701,9 +713,9 @@ def _measure(rollout: _Rollout, result: SimulationResult, seed: int, end_s: floa
     users_active: set[int] = set()
     users_hit: set[int] = set()
     touched = 0
-    for _, _, _, hit, user in since:
+    for _, _, _, answered_hit, user, request_id in since:
         users_active.add(user)
-        if hit:
+        if answered_hit or request_id in log.touched_ids:
             users_hit.add(user)
             touched += 1
     active = len(users_active)
